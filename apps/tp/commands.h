@@ -1,0 +1,8 @@
+/* Subcommands of the tp command. Each lives in its own file and returns the
+ * process exit status: 0 success, 1 runtime failure, 2 bad input or usage. */
+#ifndef TP_APP_COMMANDS_H
+#define TP_APP_COMMANDS_H
+
+int tp_cmd_decode(int argc, char **argv);
+
+#endif

@@ -1,0 +1,74 @@
+/* Minimal test harness: CHECK records a failure and carries on; each test
+ * program ends with TP_TEST_END, which prints "N passed, N failed" and sets
+ * the exit status. Tests are plain functions registered in main(). */
+#ifndef TP_TEST_H
+#define TP_TEST_H
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static int tp_test_failed_checks;
+static int tp_test_passed;
+static int tp_test_failed;
+
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            tp_test_failed_checks++;                                             \
+        }                                                                        \
+    } while (0)
+
+#define CHECK_EQ_U64(a, b)                                                       \
+    do {                                                                         \
+        uint64_t tp_a_ = (uint64_t)(a), tp_b_ = (uint64_t)(b);                   \
+        if (tp_a_ != tp_b_) {                                                    \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%" PRIu64 " != %" PRIu64 ")\n", \
+                    __FILE__, __LINE__, #a, #b, tp_a_, tp_b_);                   \
+            tp_test_failed_checks++;                                             \
+        }                                                                        \
+    } while (0)
+
+#define CHECK_EQ_I64(a, b)                                                       \
+    do {                                                                         \
+        int64_t tp_a_ = (int64_t)(a), tp_b_ = (int64_t)(b);                      \
+        if (tp_a_ != tp_b_) {                                                    \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%" PRId64 " != %" PRId64 ")\n", \
+                    __FILE__, __LINE__, #a, #b, tp_a_, tp_b_);                   \
+            tp_test_failed_checks++;                                             \
+        }                                                                        \
+    } while (0)
+
+#define CHECK_STR(a, b)                                                          \
+    do {                                                                         \
+        const char *tp_a_ = (a), *tp_b_ = (b);                                   \
+        if (strcmp(tp_a_, tp_b_) != 0) {                                         \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (\"%s\" != \"%s\")\n", \
+                    __FILE__, __LINE__, #a, #b, tp_a_, tp_b_);                   \
+            tp_test_failed_checks++;                                             \
+        }                                                                        \
+    } while (0)
+
+/* Run one test function and report it by name. */
+#define RUN(fn)                                                                  \
+    do {                                                                         \
+        int tp_before_ = tp_test_failed_checks;                                  \
+        fn();                                                                    \
+        if (tp_test_failed_checks == tp_before_) {                               \
+            tp_test_passed++;                                                    \
+            printf("ok   %s\n", #fn);                                            \
+        } else {                                                                 \
+            tp_test_failed++;                                                    \
+            printf("FAIL %s\n", #fn);                                            \
+        }                                                                        \
+        fflush(stdout);                                                          \
+    } while (0)
+
+#define TP_TEST_END()                                                            \
+    do {                                                                         \
+        printf("%d passed, %d failed\n", tp_test_passed, tp_test_failed);        \
+        return tp_test_failed == 0 && tp_test_passed > 0 ? 0 : 1;                \
+    } while (0)
+
+#endif
