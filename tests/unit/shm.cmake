@@ -4,3 +4,5 @@ tp_add_test(test_tensor_header SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_tensor_hea
 tp_add_test(test_shm_uri SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_uri.c LABELS shm)
 tp_add_test(test_shm_path SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_path.c LABELS shm)
 tp_add_test(test_shm_region SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_region.c LABELS shm)
+tp_add_test(test_shm_seqlock SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_seqlock.c LABELS shm)
+tp_add_test(test_shm_drops SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_drops.c LABELS shm)
