@@ -6,3 +6,4 @@ tp_add_test(test_shm_path SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_path.c LABE
 tp_add_test(test_shm_region SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_region.c LABELS shm)
 tp_add_test(test_shm_seqlock SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_seqlock.c LABELS shm)
 tp_add_test(test_shm_drops SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_drops.c LABELS shm)
+tp_add_alloc_test(test_shm_hotpath SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_hotpath.c LABELS shm)
