@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Build tensorpool with warnings as errors and run every test (ctest).
+# usage: scripts/test.sh [--sanitize]
+#   --sanitize   build in build-asan/ with AddressSanitizer + UBSan instead
+# Installs missing build tools first (scripts/deps.sh). The interop vectors are
+# read from ../shared/interop unless TP_INTEROP_DIR says otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+dir=build
+opts=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTP_WERROR=ON)
+if [ "${1:-}" = "--sanitize" ]; then
+  dir=build-asan
+  opts=(-DCMAKE_BUILD_TYPE=Debug -DTP_WERROR=ON -DTP_SANITIZE=ON -DTP_BUILD_BENCH=OFF)
+fi
+[ -n "${TP_INTEROP_DIR:-}" ] && opts+=(-DTP_INTEROP_DIR="$TP_INTEROP_DIR")
+cmake -S . -B "$dir" "${opts[@]}" >/dev/null
+cmake --build "$dir" -j"$(nproc)"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+cd "$dir" && ctest --output-on-failure -j2 --timeout 600

@@ -1,0 +1,5 @@
+# Installed headers, libraries, pkg-config file and CMake package work for a user's program.
+if(NOT TP_SANITIZE)
+  add_test(NAME install_pkgconfig_and_find_package
+    COMMAND ${PROJECT_SOURCE_DIR}/tests/install/check_install.sh ${CMAKE_BINARY_DIR})
+endif()
