@@ -1,5 +1,6 @@
 /* Byte layout of superblock, slot and TensorHeader (wire.md §3.2-§3.4, §3.7)
  * against the interop vectors of another implementation. */
+#include "tensorpool/codec/control.h"
 #include "tensorpool/shm_layout.h"
 #include "tensorpool/shm_seqlock.h"
 #include "tp_test.h"
@@ -160,6 +161,42 @@ static void test_producer_zeroing_and_raw(void)
     CHECK_EQ_U64(back.template_id, 51);
 }
 
+/* §3.6: the atomic activity word sits where the codec puts
+ * activity_timestamp_ns; what we encode, the validating codec decoder accepts. */
+static void test_agrees_with_codec(void)
+{
+    _Alignas(64) uint8_t sbuf[64];
+    tp_superblock_t sb = {.magic = TP_SHM_MAGIC, .layout_version = 1, .epoch = 3, .stream_id = 9,
+                          .region_type = TP_REGION_PAYLOAD_POOL, .pool_id = 2, .nslots = 16,
+                          .slot_bytes = TP_SHM_POOL_SLOT_BYTES_NULL, .stride_bytes = 128, .pid = 77,
+                          .start_timestamp_ns = 5, .activity_timestamp_ns = 0x1122334455667788ull};
+    tp_superblock_write(sbuf, &sb);
+    CHECK_EQ_U64(tp_superblock_activity_load(sbuf), 0x1122334455667788ull);
+    tp_superblock_activity_store(sbuf, 42);
+    tp_control_shm_region_superblock_dec_t m;
+    CHECK(tp_control_shm_region_superblock_decode_headerless(&m, sbuf, sizeof sbuf) == 0);
+    CHECK_EQ_U64(tp_control_shm_region_superblock_activity_timestamp_ns(&m), 42);
+    CHECK_EQ_U64(tp_control_shm_region_superblock_epoch(&m), 3);
+
+    _Alignas(64) uint8_t slot[256];
+    tp_slot_header_t h = {.values_len_bytes = 8, .payload_slot = 3, .pool_id = 2, .timestamp_ns = 9};
+    const int32_t dims[1] = {2};
+    tp_tensor_header_init(&h.tensor, TP_DTYPE_INT32, TP_MAJOR_COLUMN, 1, dims);
+    tp_seqlock_write_commit(slot, 7);
+    tp_slot_header_write(slot, &h);
+    CHECK_EQ_U64(tp_seqlock_read_begin(slot), 15); /* seq_commit untouched by the header write */
+    tp_control_slot_header_dec_t sm;
+    CHECK(tp_control_slot_header_decode_headerless(&sm, slot, sizeof slot) == 0);
+    CHECK_EQ_U64(tp_control_slot_header_payload_slot(&sm), 3);
+    uint32_t len = 0;
+    const uint8_t *msg = tp_control_slot_header_header_bytes(&sm, &len);
+    CHECK_EQ_U64(len, 192);
+    tp_control_tensor_header_dec_t tm;
+    CHECK(tp_control_tensor_header_decode(&tm, msg, len) == 0);
+    CHECK_EQ_I64(tp_control_tensor_header_major_order(&tm), TP_MAJOR_COLUMN);
+    CHECK_EQ_I64(tp_control_tensor_header_dims(&tm, 0), 2);
+}
+
 /* W-8.3.a encodings. */
 static void test_seq_encoding(void)
 {
@@ -179,6 +216,7 @@ int main(int argc, char **argv)
     RUN(test_interop_tensor_header);
     RUN(test_annotated_example_slot);
     RUN(test_producer_zeroing_and_raw);
+    RUN(test_agrees_with_codec);
     RUN(test_seq_encoding);
     TP_TEST_END();
 }
