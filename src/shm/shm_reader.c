@@ -3,6 +3,7 @@
 
 #include "tensorpool/error.h"
 #include "tensorpool/shm_seqlock.h"
+#include "tensorpool/slot_check.h"
 
 #include <string.h>
 
@@ -60,22 +61,17 @@ void tp_shm_reader_close(tp_shm_reader_t *r)
     r->npools = 0;
 }
 
-/* §5.4 items 1-6 and the tensor rules, on the private copy only. */
+/* §5.4 on the private copy: the announce-independent items, then the pool
+ * (items 5-6), then the element extent. */
 static tp_reject_t slot_check(const tp_shm_reader_t *r, uint32_t index, tp_shm_view_t *v, unsigned *pool_out)
 {
     const tp_slot_header_t *h = &v->header;
-    if (h->header_bytes_len != TP_SHM_HEADER_BYTES_LEN) return TP_REJECT_HEADER_LENGTH;
-    if (h->block_length != TP_SHM_TENSOR_BLOCK_LENGTH || h->template_id != TP_SHM_TENSOR_TEMPLATE_ID ||
-        h->schema_id != TP_SHM_SCHEMA_ID || h->version != TP_SHM_SCHEMA_VERSION)
-        return TP_REJECT_EMBEDDED_HEADER;
-    if (h->payload_offset != 0) return TP_REJECT_PAYLOAD_OFFSET;
-    if (h->payload_slot != index) return TP_REJECT_PAYLOAD_SLOT;
+    const tp_reject_t why = tp_slot_header_check(h, index, v->strides);
+    if (why != TP_REJECT_NONE) return why;
     unsigned p = 0;
     while (p < r->npools && r->pool_id[p] != h->pool_id) p++;
     if (p == r->npools) return TP_REJECT_POOL_ID;
-    if (h->values_len_bytes > r->stride[p]) return TP_REJECT_VALUES_LEN;
-    const tp_reject_t t = tp_tensor_header_check(&h->tensor, v->strides);
-    if (t != TP_REJECT_NONE) return t;
+    if (h->values_len_bytes > r->stride[p]) return TP_REJECT_VALUES_LEN; /* W-10.2.1.m */
     /* §5.4 recommendation, applied: elements must lie inside the payload */
     if (tp_tensor_header_extent(&h->tensor, v->strides) > h->values_len_bytes) return TP_REJECT_EXTENT;
     *pool_out = p;

@@ -7,4 +7,5 @@ list(APPEND TP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/shm_region.c
   ${CMAKE_CURRENT_LIST_DIR}/shm_drops.c
   ${CMAKE_CURRENT_LIST_DIR}/shm_writer.c
+  ${CMAKE_CURRENT_LIST_DIR}/slot_check.c
   ${CMAKE_CURRENT_LIST_DIR}/shm_reader.c)
