@@ -46,6 +46,13 @@ uint64_t tp_shm_region_min_size(int16_t region_type, uint32_t nslots, uint32_t s
  * returns -1 (TP_ERR_MALFORMED or TP_ERR_STATE) naming the first bad field. */
 int tp_superblock_check(const tp_superblock_t *sb, const tp_shm_region_expect_t *e);
 
+/* Announce-independent superblock checks, for tools that inspect a region
+ * file on its own: magic, layout_version 1, region_type, nslots power of two,
+ * ring pool_id 0 and slot_bytes 256, pool stride a non-zero multiple of 64,
+ * file_size >= the §3.1 minimum. Stores up to max static descriptions in
+ * why[] and returns the number of problems found (0 = consistent). */
+unsigned tp_superblock_problems(const tp_superblock_t *sb, uint64_t file_size, const char **why, unsigned max);
+
 /* 1 if an activity timestamp is fresh at now_ns: non-zero (D-10) and not more
  * than window_ns in the past (a future value counts as age 0). */
 int tp_shm_activity_fresh(uint64_t activity_ns, uint64_t now_ns, uint64_t window_ns);

@@ -59,6 +59,30 @@ int tp_superblock_check(const tp_superblock_t *sb, const tp_shm_region_expect_t 
     return 0;
 }
 
+unsigned tp_superblock_problems(const tp_superblock_t *sb, uint64_t file_size, const char **why, unsigned max)
+{
+    unsigned n = 0;
+#define PROBLEM(text)                                                            \
+    do {                                                                         \
+        if (n < max) why[n] = (text);                                            \
+        n++;                                                                     \
+    } while (0)
+    if (sb->magic != TP_SHM_MAGIC) PROBLEM("magic is not 0x544F504C53484D31 (W-7.1.e, D-2)");
+    if (sb->layout_version != TP_SHM_LAYOUT_VERSION) PROBLEM("layout_version is not 1 (D-9)");
+    const int ring = sb->region_type == TP_REGION_HEADER_RING, pool = sb->region_type == TP_REGION_PAYLOAD_POOL;
+    if (!ring && !pool) PROBLEM("region_type is neither HEADER_RING (1) nor PAYLOAD_POOL (2) (W-15.8.a)");
+    if (sb->nslots == 0 || (sb->nslots & (sb->nslots - 1)) != 0)
+        PROBLEM("nslots is not a non-zero power of two (W-8.1.b)");
+    if (ring && sb->pool_id != 0) PROBLEM("pool_id is not 0 in a header ring (W-7.1.h)");
+    if (ring && sb->slot_bytes != TP_SHM_SLOT_BYTES) PROBLEM("slot_bytes is not 256 in a header ring (W-8.1.a)");
+    if (pool && (sb->stride_bytes == 0 || sb->stride_bytes % 64 != 0))
+        PROBLEM("stride_bytes is not a non-zero multiple of 64 (W-15.22.e)");
+    const uint64_t min = tp_shm_region_min_size(sb->region_type, sb->nslots, sb->stride_bytes);
+    if ((ring || pool) && file_size < min) PROBLEM("file is shorter than 64 + nslots * slot size (§3.1, D-8)");
+#undef PROBLEM
+    return n;
+}
+
 int tp_shm_activity_fresh(uint64_t activity_ns, uint64_t now_ns, uint64_t window_ns)
 {
     if (activity_ns == 0) return 0; /* D-10: never written counts as stale */

@@ -7,3 +7,4 @@ tp_add_test(test_shm_region SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_region.c 
 tp_add_test(test_shm_seqlock SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_seqlock.c LABELS shm)
 tp_add_test(test_shm_drops SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_drops.c LABELS shm)
 tp_add_alloc_test(test_shm_hotpath SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_hotpath.c LABELS shm)
+tp_add_test(test_tp_inspect SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_tp_inspect.c ARGS $<TARGET_FILE:tp> LABELS shm)
