@@ -8,3 +8,4 @@ tp_add_test(test_shm_seqlock SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_seqlock.
 tp_add_test(test_shm_drops SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_drops.c LABELS shm)
 tp_add_alloc_test(test_shm_hotpath SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_hotpath.c LABELS shm)
 tp_add_test(test_tp_inspect SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_tp_inspect.c ARGS $<TARGET_FILE:tp> LABELS shm)
+tp_add_test(test_shm_random_input SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_random_input.c LABELS shm)
