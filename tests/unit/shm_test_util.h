@@ -1,5 +1,6 @@
 /* Helpers shared by the SHM tests: unique temp directories under /dev/shm
- * (removed recursively at the end) and small file utilities. */
+ * (removed recursively at the end) and small file utilities. Reading files:
+ * test_files.h. */
 #ifndef TP_SHM_TEST_UTIL_H
 #define TP_SHM_TEST_UTIL_H
 
@@ -42,15 +43,6 @@ static inline int tp_test_write_file(const char *path, const void *data, size_t 
     fchmod(fd, mode);
     close(fd);
     return w == (ssize_t)n ? 0 : -1;
-}
-
-static inline size_t tp_test_read_file(const char *path, void *buf, size_t cap)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t n = fread(buf, 1, cap, f);
-    fclose(f);
-    return n;
 }
 
 static inline uint64_t tp_test_now_ns(void)

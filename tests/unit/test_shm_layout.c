@@ -4,16 +4,16 @@
 #include "tensorpool/shm_layout.h"
 #include "tensorpool/shm_seqlock.h"
 #include "tp_test.h"
-#include "unit/shm_test_util.h"
+#include "unit/test_files.h"
 
 static const char *g_interop = "../shared/interop";
 
-static size_t load(const char *name, uint8_t *buf, size_t cap)
+static long load(const char *name, uint8_t *buf, size_t cap)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", g_interop, name);
-    size_t n = tp_test_read_file(path, buf, cap);
-    if (n == 0) fprintf(stderr, "cannot read %s\n", path);
+    const long n = tp_test_read_file(path, buf, cap);
+    if (n < 0) fprintf(stderr, "cannot read %s\n", path);
     return n;
 }
 
