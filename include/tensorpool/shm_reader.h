@@ -13,7 +13,6 @@
 #include "tensorpool/shm_layout.h"
 #include "tensorpool/shm_path.h"
 #include "tensorpool/shm_region.h"
-#include "tensorpool/shm_writer.h"
 
 #include <stddef.h>
 #include <stdint.h>

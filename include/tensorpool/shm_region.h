@@ -15,6 +15,9 @@
 extern "C" {
 #endif
 
+/* Most payload pools one data source may have (size classes, W-9.b). */
+#define TP_SHM_MAX_POOLS 8
+
 /* A mapped region. base is page-aligned, so slot bases are 64-byte aligned. */
 typedef struct tp_shm_region_s {
     uint8_t *base;

@@ -18,8 +18,6 @@
 extern "C" {
 #endif
 
-#define TP_SHM_MAX_POOLS 8
-
 typedef struct tp_shm_pool_config_s {
     uint16_t pool_id;
     uint32_t stride_bytes; /* non-zero multiple of 64 (W-15.22.e) */

@@ -5,6 +5,9 @@
 #include "tensorpool/shm_dir.h"
 #include "tensorpool/shm_seqlock.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -34,7 +37,18 @@ int tp_shm_writer_open(tp_shm_writer_t *w, const tp_shm_writer_config_t *cfg)
         return -1;
     }
     const char *base = cfg->base_dir != NULL ? cfg->base_dir : TP_SHM_DEFAULT_BASE_DIR;
-    if (tp_shm_dir_epoch_path(w->epoch_dir, sizeof w->epoch_dir, base, user, cfg->ns, cfg->stream_id, cfg->epoch) < 0)
+    if (base[0] != '/') return tp_err_set(TP_ERR_INVALID_ARG, "writer: shm_base_dir '%s' is not absolute (§5.7)", base);
+    /* The base is configuration and may sit behind a symlink; resolve it once
+     * so the announced paths are canonical (D-26). Below it nothing is
+     * followed: tp_shm_dir_create refuses planted symlinks. */
+    char canon_base[TP_SHM_PATH_MAX];
+    if (realpath(base, canon_base) == NULL) {
+        if (tp_shm_dir_create(base) != 0) return -1;
+        if (realpath(base, canon_base) == NULL)
+            return tp_err_set(TP_ERR_IO, "writer: realpath '%s': %s", base, strerror(errno));
+    }
+    if (tp_shm_dir_epoch_path(w->epoch_dir, sizeof w->epoch_dir, canon_base, user, cfg->ns, cfg->stream_id,
+                              cfg->epoch) < 0)
         return -1;
     if (tp_shm_dir_create(w->epoch_dir) != 0) return -1;
 

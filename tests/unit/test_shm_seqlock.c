@@ -405,6 +405,46 @@ static void test_created_modes(void)
     CHECK_STR(rig.w.ring_path, want);
 }
 
+/* D-26: a writer whose base_dir is reached through a symlink still announces
+ * canonical paths, which the containment rules accept. */
+static void test_writer_canonical_paths(void)
+{
+    char link[300];
+    snprintf(link, sizeof link, "%s-link", rig.base);
+    CHECK(symlink(rig.base, link) == 0);
+    tp_shm_writer_config_t cfg = {.base_dir = link, .user = "u", .ns = "canon", .stream_id = 1, .epoch = 1,
+                                  .nslots = 2, .npools = 1, .now_ns = tp_test_now_ns()};
+    cfg.pools[0].pool_id = 1;
+    cfg.pools[0].stride_bytes = 64;
+    tp_shm_writer_t *w = malloc(sizeof *w);
+    CHECK(tp_shm_writer_open(w, &cfg) == 0);
+    CHECK(strncmp(w->ring_path, rig.base, strlen(rig.base)) == 0);
+    tp_shm_file_t f;
+    CHECK(tp_shm_path_open(&rig.bases, w->pool_path[0], 0, &f) == 0);
+    close(f.fd);
+    tp_shm_writer_close(w, 1);
+    free(w);
+    unlink(link);
+    /* a bad configuration fails cleanly */
+    cfg.base_dir = "relative";
+    w = malloc(sizeof *w);
+    CHECK(tp_shm_writer_open(w, &cfg) == -1);
+    cfg.base_dir = rig.base;
+    cfg.ns = "bad/ns";
+    CHECK(tp_shm_writer_open(w, &cfg) == -1);
+    cfg.ns = "ok";
+    cfg.nslots = 3;
+    CHECK(tp_shm_writer_open(w, &cfg) == -1);
+    cfg.nslots = 2;
+    cfg.npools = 2;
+    cfg.pools[1] = cfg.pools[0]; /* D-20 */
+    CHECK(tp_shm_writer_open(w, &cfg) == -1);
+    cfg.npools = 1;
+    cfg.pools[0].stride_bytes = 100;
+    CHECK(tp_shm_writer_open(w, &cfg) == -1);
+    free(w);
+}
+
 int main(void)
 {
     if (tp_test_rig_open(&rig, "seqlock", 4, 1, POOL1) != 0) {
@@ -429,6 +469,7 @@ int main(void)
     RUN(test_open_all_or_nothing);
     RUN(test_liveness);
     RUN(test_created_modes);
+    RUN(test_writer_canonical_paths);
     tp_test_rig_close(&rig);
     TP_TEST_END();
 }
