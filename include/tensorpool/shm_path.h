@@ -36,7 +36,8 @@ int tp_shm_bases_init(tp_shm_bases_t *bases, const char *const *dirs, unsigned n
 typedef struct tp_shm_file_s {
     int fd;
     struct stat st;
-    uint32_t fs_magic; /* statfs f_type of the file system holding it */
+    uint32_t fs_magic;      /* statfs f_type of the file system holding it */
+    uint64_t fs_block_size; /* statfs f_bsize: the hugepage size on hugetlbfs */
 } tp_shm_file_t;
 
 /* Run the consumer containment algorithm of §5.7 on path and open it:

@@ -21,7 +21,7 @@ extern "C" {
 /* A mapped region. base is page-aligned, so slot bases are 64-byte aligned. */
 typedef struct tp_shm_region_s {
     uint8_t *base;
-    size_t size; /* mapped bytes (the file size) */
+    size_t size; /* mapped bytes: >= the §3.1 minimum, rounded up to the fs block, <= the file size */
     int writable;
 } tp_shm_region_t;
 

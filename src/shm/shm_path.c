@@ -144,9 +144,14 @@ int tp_shm_path_open(const tp_shm_bases_t *bases, const char *path, int require_
     else if (st.st_mode & 0007) why = "file grants permissions to others (mode & 0007, D-21)";
     struct statfs sfs;
     uint32_t magic = 0;
+    uint64_t bsize = 0;
     if (why == NULL) {
-        if (fstatfs(fd, &sfs) != 0) why = "fstatfs failed";
-        else magic = (uint32_t)sfs.f_type;
+        if (fstatfs(fd, &sfs) != 0) {
+            why = "fstatfs failed";
+        } else {
+            magic = (uint32_t)sfs.f_type;
+            bsize = sfs.f_bsize > 0 ? (uint64_t)sfs.f_bsize : 0;
+        }
     }
     if (why == NULL && require_hugepages && magic != TP_HUGETLBFS_MAGIC) /* step 11, W-15.22.c */
         why = "require_hugepages=true but the file is not on hugetlbfs";
@@ -157,5 +162,6 @@ int tp_shm_path_open(const tp_shm_bases_t *bases, const char *path, int require_
     out->fd = fd;
     out->st = st;
     out->fs_magic = magic;
+    out->fs_block_size = bsize;
     return 0;
 }

@@ -149,7 +149,13 @@ int tp_shm_region_map(tp_shm_region_t *r, const tp_shm_bases_t *bases, const tp_
         return tp_err_set(TP_ERR_TRUNCATED, "map '%s': file is %lld bytes, at least %llu needed (§3.1, D-8)",
                           uri->path, (long long)f.st.st_size, (unsigned long long)min);
     }
-    const size_t size = (size_t)f.st.st_size;
+    /* Map what the layout needs, rounded up to the file system's block (the
+     * hugepage size on hugetlbfs), not the whole file: a huge sparse file in
+     * the base must not make us map and populate gigabytes. */
+    const uint64_t blk = f.fs_block_size != 0 ? f.fs_block_size : 4096;
+    uint64_t want = (min + blk - 1) / blk * blk;
+    if (want > (uint64_t)f.st.st_size) want = (uint64_t)f.st.st_size;
+    const size_t size = (size_t)want;
     void *base = mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, f.fd, 0);
     const int err = errno;
     close(f.fd);

@@ -216,6 +216,11 @@ static void test_truncated_and_wrong_size(void)
     make("ring", &sb, &u);
     CHECK(truncate(u.path, 64 + 4 * 256 + 4096) == 0); /* larger is allowed (§3.1) */
     CHECK(map(&u, &e) == 0);
+    CHECK(truncate(u.path, 1ll << 40) == 0); /* a 1 TiB sparse file: only the layout is mapped */
+    tp_shm_region_t r;
+    CHECK(tp_shm_region_map(&r, &g_bases, &u, &e, g_now, 3 * SEC) == 0);
+    CHECK_EQ_U64(r.size, 4096); /* 64 + 4*256 rounded up to the tmpfs block */
+    tp_shm_region_unmap(&r);
     /* announce with 8 slots vs a 4-slot file: the size check fires first */
     e.nslots = 8;
     CHECK(map(&u, &e) == -1);
