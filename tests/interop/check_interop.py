@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Interop check: every vector in the interop folder decodes with `tp decode`
+to exactly the values in expected.json (message, header and every field).
+
+usage: check_interop.py TP_BINARY INTEROP_DIR
+"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+# Keys of a nested "decoded" object that describe the message; the rest of
+# the other implementation's object (warnings, ranges) is its own diagnostics.
+DECODED_KEYS = ("schemaId", "templateId", "message", "messageHeader", "fields")
+
+
+def compare(path, want, got, errors):
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            errors.append("%s: expected an object, got %r" % (path, got))
+            return
+        keys = set(want)
+        if path.endswith(".decoded"):
+            keys = {k for k in keys if k in DECODED_KEYS}
+        else:
+            extra = set(got) - set(want)
+            if extra:
+                errors.append("%s: unexpected keys %s" % (path, sorted(extra)))
+        for k in sorted(keys):
+            if k not in got:
+                errors.append("%s.%s: missing" % (path, k))
+            else:
+                compare("%s.%s" % (path, k), want[k], got[k], errors)
+    elif isinstance(want, list):
+        if not isinstance(got, list) or len(got) != len(want):
+            errors.append("%s: expected %r, got %r" % (path, want, got))
+            return
+        for i, (w, g) in enumerate(zip(want, got)):
+            compare("%s[%d]" % (path, i), w, g, errors)
+    elif type(want) is not type(got) or want != got:
+        errors.append("%s: expected %r, got %r" % (path, want, got))
+
+
+def main():
+    tp, folder = sys.argv[1], sys.argv[2]
+    with open(os.path.join(folder, "expected.json"), encoding="utf-8") as f:
+        vectors = json.load(f)["vectors"]
+    passed = failed = 0
+    for v in vectors:
+        errors = []
+        path = os.path.join(folder, v["file"])
+        with open(path, "rb") as f:
+            data = f.read()
+        if len(data) != v["size"] or hashlib.sha256(data).hexdigest() != v["sha256"]:
+            errors.append("file differs from the one expected.json describes")
+        args = [tp, "decode"]
+        if v["headerless"]:
+            args += ["--shm", "superblock" if v["message"] == "ShmRegionSuperblock" else "slot"]
+        run = subprocess.run(args + [path], capture_output=True, text=True)
+        if run.returncode != 0:
+            errors.append("tp decode exited %d: %s" % (run.returncode, run.stderr.strip()))
+        else:
+            lines = run.stdout.splitlines()
+            if len(lines) != 1:
+                errors.append("expected one JSON object, got %d lines" % len(lines))
+            else:
+                got = json.loads(lines[0])
+                for key in ("schemaId", "templateId", "message", "headerless", "messageHeader"):
+                    compare(key, v[key], got.get(key), errors)
+                compare("fields", v["fields"], got.get("fields"), errors)
+                if got.get("length") != len(data):
+                    errors.append("length %r, file has %d bytes" % (got.get("length"), len(data)))
+        if errors:
+            failed += 1
+            print("FAIL %s" % v["file"])
+            for e in errors:
+                print("     %s" % e)
+        else:
+            passed += 1
+            print("ok   %s" % v["file"])
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 and passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
