@@ -22,7 +22,7 @@
 
 static tp_merge_map_t fx_map;
 
-static tp_join_barrier_t *fx_barrier_cfg(const tp_join_barrier_config_t *cfg)
+static inline tp_join_barrier_t *fx_barrier_cfg(const tp_join_barrier_config_t *cfg)
 {
     tp_join_barrier_t *b = NULL;
     if (tp_join_barrier_create(cfg, &b) != 0) {
@@ -32,7 +32,7 @@ static tp_join_barrier_t *fx_barrier_cfg(const tp_join_barrier_config_t *cfg)
     return b;
 }
 
-static tp_join_barrier_t *fx_barrier(tp_join_mode_t mode)
+static inline tp_join_barrier_t *fx_barrier(tp_join_mode_t mode)
 {
     tp_join_barrier_config_t cfg;
     tp_join_barrier_config_init(&cfg, mode, OUT, 8);
@@ -40,7 +40,7 @@ static tp_join_barrier_t *fx_barrier(tp_join_mode_t mode)
 }
 
 /* Start a map in the shared fixture storage (capacity 64 rules). */
-static tp_merge_map_t *fx_new_map(tp_merge_kind_t kind, uint64_t epoch, uint64_t stale)
+static inline tp_merge_map_t *fx_new_map(tp_merge_kind_t kind, uint64_t epoch, uint64_t stale)
 {
     tp_merge_map_close(&fx_map);
     if (tp_merge_map_init(&fx_map, kind, 64) != 0 || tp_merge_map_reset(&fx_map, OUT, epoch) != 0) abort();
@@ -48,9 +48,9 @@ static tp_merge_map_t *fx_new_map(tp_merge_kind_t kind, uint64_t epoch, uint64_t
     return &fx_map;
 }
 
-static tp_merge_map_t *fx_seq_map(uint64_t epoch, uint64_t stale) { return fx_new_map(TP_MERGE_KIND_SEQUENCE, epoch, stale); }
+static inline tp_merge_map_t *fx_seq_map(uint64_t epoch, uint64_t stale) { return fx_new_map(TP_MERGE_KIND_SEQUENCE, epoch, stale); }
 
-static tp_merge_map_t *fx_time_map(uint64_t epoch, uint64_t stale, tp_clock_domain_t domain, uint64_t lateness)
+static inline tp_merge_map_t *fx_time_map(uint64_t epoch, uint64_t stale, tp_clock_domain_t domain, uint64_t lateness)
 {
     tp_merge_map_t *m = fx_new_map(TP_MERGE_KIND_TIMESTAMP, epoch, stale);
     m->clock_domain = (uint8_t)domain;
@@ -58,14 +58,14 @@ static tp_merge_map_t *fx_time_map(uint64_t epoch, uint64_t stale, tp_clock_doma
     return m;
 }
 
-static void fx_raw(tp_merge_map_t *m, uint32_t id, uint8_t type, uint8_t source, int64_t offset, uint64_t window)
+static inline void fx_raw(tp_merge_map_t *m, uint32_t id, uint8_t type, uint8_t source, int64_t offset, uint64_t window)
 {
     tp_merge_rule_t r = {id, type, source, offset, window};
     if (tp_merge_map_add_raw(m, &r) != 0) abort();
 }
 
 /* Format the result lists as "1,2" for compact comparison. */
-static const char *fx_list(const uint32_t *ids, uint32_t n, char *buf, size_t len)
+static inline const char *fx_list(const uint32_t *ids, uint32_t n, char *buf, size_t len)
 {
     size_t o = 0;
     buf[0] = 0;
@@ -73,7 +73,7 @@ static const char *fx_list(const uint32_t *ids, uint32_t n, char *buf, size_t le
     return buf;
 }
 
-static void fx_check_result(const tp_join_barrier_t *b, int ready, const char *missing, const char *stale,
+static inline void fx_check_result(const tp_join_barrier_t *b, int ready, const char *missing, const char *stale,
                             const char *rejected, int out_rej, const char *file, int line)
 {
     const tp_join_result_t *r = tp_join_barrier_result(b);
@@ -92,7 +92,7 @@ static void fx_check_result(const tp_join_barrier_t *b, int ready, const char *m
 }
 
 /* Evaluate by the barrier's mode (time in MONOTONIC unless rdy_dom is used). */
-static int fx_rdy(tp_join_barrier_t *b, uint64_t x, tp_clock_domain_t dom, uint64_t now)
+static inline int fx_rdy(tp_join_barrier_t *b, uint64_t x, tp_clock_domain_t dom, uint64_t now)
 {
     switch (tp_join_barrier_mode(b)) {
     case TP_JOIN_MODE_SEQUENCE: return tp_join_barrier_ready_seq(b, x, now);
