@@ -4,3 +4,4 @@ tp_add_test(join_codec_test SOURCES unit/join_codec_test.c LABELS join ARGS ${TP
 # >= 1M random cases against a reference model; TP_JOIN_PROPERTY_CASES scales it.
 tp_add_test(join_property_test SOURCES unit/join_property_test.c LABELS join)
 tp_add_alloc_test(join_alloc_test SOURCES unit/join_alloc_test.c LABELS join)
+tp_add_test(join_map_test SOURCES unit/join_map_test.c LABELS join)
