@@ -44,7 +44,9 @@ int tp_join_barrier_create(const tp_join_barrier_config_t *cfg, tp_join_barrier_
     uint32_t isize = 4;
     while (isize < 2 * cfg->capacity) isize <<= 1;
     b->index_mask = isize - 1;
-    b->slots = calloc(cfg->capacity, sizeof *b->slots);
+    /* cache-line aligned slots: a check touches one line per input */
+    b->slots = aligned_alloc(_Alignof(tp_join_slot_t), cfg->capacity * sizeof *b->slots);
+    if (b->slots != NULL) memset(b->slots, 0, cfg->capacity * sizeof *b->slots);
     b->index = malloc(isize * sizeof *b->index);
     b->missing = calloc(cfg->capacity, sizeof *b->missing);
     b->stale = calloc(cfg->capacity, sizeof *b->stale);
@@ -78,7 +80,7 @@ void tp_join_barrier_destroy(tp_join_barrier_t *b)
 
 static void slot_reset(tp_join_slot_t *s)
 {
-    size_t keep = offsetof(tp_join_slot_t, has_epoch);
+    size_t keep = offsetof(tp_join_slot_t, rejected);
     memset((char *)s + keep, 0, sizeof *s - keep);
 }
 
@@ -118,15 +120,15 @@ static void compile_rule(tp_join_slot_t *s, const tp_merge_rule_t *r, tp_merge_k
     s->min_out = 0;
     s->max_out = UINT64_MAX;
     s->add = 0;
-    s->sub = 0;
     if (r->rule_type == TP_MERGE_RULE_OFFSET) {
         if (r->offset >= 0) {
             s->add = (uint64_t)r->offset;
             s->max_out = UINT64_MAX - s->add; /* overflow guard: NOT_YET above */
         } else {
             /* -(d + 1) + 1 never overflows, even for INT64_MIN + 1. */
-            s->sub = (uint64_t)(-(r->offset + 1)) + 1;
-            s->min_out = s->sub; /* JB-6.2.1.c, JB-6.3.1.c */
+            uint64_t m = (uint64_t)(-(r->offset + 1)) + 1;
+            s->min_out = m; /* JB-6.2.1.c, JB-6.3.1.c */
+            s->add = 0 - m; /* out + (2^64 - m) == out - m for out >= m */
         }
     } else if (kind == TP_MERGE_KIND_SEQUENCE) {
         s->min_out = r->window - 1; /* out_seq + 1 >= N, JB-6.2.2.c */
