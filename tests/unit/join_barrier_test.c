@@ -437,7 +437,7 @@ static void s25_silent_input_query(void)
 
 /* ---------------- Timestamp ---------------- */
 
-/* JB-8.1.c, JB-8.1.d, JB-6.3.1.a, JB-8.2.b */
+/* JB-6.3.a, JB-8.1.c, JB-8.1.d, JB-6.3.1.a, JB-8.2.b */
 static void s26_timestamp_basic(void)
 {
     tp_join_barrier_t *b = fx_barrier(TP_JOIN_MODE_TIMESTAMP);
@@ -895,7 +895,7 @@ static void s54_replacement_resets_inputs(void)
     tp_join_barrier_destroy(b);
 }
 
-/* JB-10.1.f (soft state), §7 item 3 */
+/* JB-10.1.f (soft state), JB-5.4 (maps are low-rate configuration), §7 item 3 */
 static void s55_identical_reannounce(void)
 {
     tp_join_barrier_t *b = fx_barrier(TP_JOIN_MODE_SEQUENCE);

@@ -61,7 +61,8 @@ static void check_reencode(const tp_merge_map_t *m, const uint8_t *want, size_t 
     CHECK(n == (long)len && memcmp(out, want, len) == 0);
 }
 
-/* JB-10.1.b, JB-10.1.c, JB-10.1.e, JB-10.1.h, JB-10.4.c, JB-10.4.d, JB-10.3.e, JB-10.5.a, JB-1.1 */
+/* JB-10.1.a, JB-10.1.b, JB-10.1.c, JB-10.1.e, JB-10.1.h, JB-10.4.a, JB-10.4.b, JB-10.4.c, JB-10.4.d,
+ * JB-10.3.e, JB-10.5.a, JB-1.1 */
 static void s72_decode_golden_vectors(void)
 {
     DEC(seq_announce_golden, sizeof seq_announce_golden, TP_MERGE_DECODE_OK);
@@ -262,6 +263,21 @@ static void s80_group_stride(void)
     DEC(c, 50, TP_MERGE_DECODE_OK);
 }
 
+/* JB-10.3.f: an extended request (larger root block) still yields the minimal fields */
+static void request_forward_compatible(void)
+{
+    uint8_t b[24];
+    memcpy(b, seq_request_9_42, 20);
+    memset(b + 20, 0x77, 4);
+    b[0] = 16;
+    tp_merge_request_t req;
+    CHECK(tp_merge_request_decode(&req, b, 24) == TP_MERGE_DECODE_OK);
+    CHECK(req.out_stream_id == 9 && req.epoch == 42 && req.kind == TP_MERGE_KIND_SEQUENCE);
+    CHECK(tp_merge_request_decode(&req, b, 20) == TP_MERGE_DECODE_MALFORMED); /* block claims 16, only 12 there */
+    uint8_t small[8];
+    CHECK(tp_merge_request_encode(&req, small, sizeof small) == -1);
+}
+
 /* §4.7 D9 */
 static void s81_capacity(void)
 {
@@ -362,6 +378,7 @@ int main(int argc, char **argv)
     RUN(s78_smaller_root_block);
     RUN(s79_truncation);
     RUN(s80_group_stride);
+    RUN(request_forward_compatible);
     RUN(s81_capacity);
     RUN(s82_nulls);
     RUN(s83_encoder_refuses);
