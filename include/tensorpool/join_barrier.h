@@ -136,6 +136,16 @@ int tp_join_barrier_process_time(tp_join_barrier_t *b, uint32_t stream_id, tp_ti
 int tp_join_barrier_process_time_in_epoch(tp_join_barrier_t *b, uint32_t stream_id, uint64_t epoch,
                                           tp_timestamp_source_t source, uint64_t ts, tp_clock_domain_t domain);
 
+/* One FrameDescriptor as the agent's duty cycle feeds it (spec §3.10 step 3):
+ * observe_seq_in_epoch(stream, epoch, seq), and when a timestamp map is
+ * active also observe_time_in_epoch(stream, epoch, FRAME_DESCRIPTOR,
+ * timestamp_ns, map's clock domain). Returns the sequence update's outcome,
+ * or the time update's when the sequence was accepted and the time was not
+ * (NOT_TRACKED from a time update is not reported: the rule may read
+ * SLOT_HEADER time, which the stage feeds itself). */
+int tp_join_barrier_observe_descriptor(tp_join_barrier_t *b, uint32_t stream_id, uint64_t epoch, uint64_t seq,
+                                       uint64_t timestamp_ns, uint64_t now);
+
 /* Readiness (spec §3.5, §3.8). Return 1 ready, 0 not ready, -1 when called on
  * a barrier of another mode. Details in tp_join_barrier_result(). */
 int tp_join_barrier_ready_seq(tp_join_barrier_t *b, uint64_t out_seq, uint64_t now);

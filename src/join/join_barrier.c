@@ -351,6 +351,17 @@ int tp_join_barrier_process_time_in_epoch(tp_join_barrier_t *b, uint32_t stream_
     return time_update(b, stream_id, 1, epoch, source, ts, domain, 0, 0);
 }
 
+int tp_join_barrier_observe_descriptor(tp_join_barrier_t *b, uint32_t stream_id, uint64_t epoch, uint64_t seq,
+                                       uint64_t timestamp_ns, uint64_t now)
+{
+    int rc = seq_update(b, stream_id, 1, epoch, seq, 1, now);
+    if (rc < 0 || !b->has_map || b->map.kind != TP_MERGE_KIND_TIMESTAMP) return rc;
+    int trc = time_update(b, stream_id, 1, epoch, TP_TS_SOURCE_FRAME_DESCRIPTOR, timestamp_ns,
+                          (tp_clock_domain_t)b->map.clock_domain, 1, now);
+    if (rc == TP_JOIN_UPDATE_OK && trc != TP_JOIN_UPDATE_NOT_TRACKED) rc = trc;
+    return rc;
+}
+
 /* ---- readiness ---- */
 
 static void result_clear(tp_join_result_t *r)

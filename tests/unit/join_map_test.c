@@ -264,6 +264,33 @@ static void gates_attempts_only(void)
     tp_join_barrier_destroy(b);
 }
 
+/* Scenario 91 at barrier level (the agent's descriptor feed, §3.10 step 3) */
+static void s91_descriptor_feed(void)
+{
+    tp_join_barrier_t *b = fx_barrier(TP_JOIN_MODE_TIMESTAMP);
+    tp_merge_map_t *m = fx_time_map(1, NO_STALE, MONO, TP_MERGE_NULL_U64);
+    tp_merge_map_add_offset_ns(m, 1, FD, 0);
+    APPLY(b, m, TP_JOIN_APPLY_REPLACED);
+    UPD(tp_join_barrier_observe_descriptor(b, 1, 1, 12, 1000, 50), TP_JOIN_UPDATE_OK);
+    tp_join_explain_t ex[1];
+    CHECK_EQ_I64(tp_join_barrier_explain(b, 1000, 50, ex, 1), 1);
+    CHECK(ex[0].has_observed && ex[0].observed == 1000 && ex[0].has_last_obs && ex[0].since_last_obs_ns == 0);
+    RDY(b, 1000, 1, "");
+    /* a descriptor with a backwards timestamp rejects the input */
+    UPD(tp_join_barrier_observe_descriptor(b, 1, 1, 13, 900, 60), TP_JOIN_UPDATE_TIME_REJECTED);
+    tp_join_barrier_destroy(b);
+
+    /* sequence barrier: only the sequence is fed */
+    b = fx_barrier(TP_JOIN_MODE_SEQUENCE);
+    m = fx_seq_map(1, NO_STALE);
+    tp_merge_map_add_offset(m, 1, 0);
+    APPLY(b, m, TP_JOIN_APPLY_REPLACED);
+    UPD(tp_join_barrier_observe_descriptor(b, 1, 1, 12, 1000, 50), TP_JOIN_UPDATE_OK);
+    RDY(b, 12, 1, "");
+    UPD(tp_join_barrier_observe_descriptor(b, 1, 0, 99, 1000, 50), TP_JOIN_UPDATE_STALE_EPOCH);
+    tp_join_barrier_destroy(b);
+}
+
 int main(void)
 {
     RUN(map_builders_validate);
@@ -272,6 +299,7 @@ int main(void)
     RUN(registry_keys_and_eviction);
     RUN(explain_not_ready_output);
     RUN(gates_attempts_only);
+    RUN(s91_descriptor_feed);
     tp_merge_map_close(&fx_map);
     TP_TEST_END();
 }

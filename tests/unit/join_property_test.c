@@ -539,6 +539,15 @@ static int run_case(void)
                                                            (tp_clock_domain_t)dom, op_now);
             int want = ref_time_update(&m, id, has_e, e, src, ts, dom, 1, op_now);
             if (got != want) ok = fail("observe_time", got, want);
+        } else if (op < 64) {
+            uint64_t seq = rnd_pos(), ts = chance(4) ? UINT64_MAX : rnd_pos();
+            int got = tp_join_barrier_observe_descriptor(b, id, e, seq, ts, op_now);
+            int want = ref_seq_update(&m, id, 1, e, seq, 1, op_now);
+            if (m.present && m.map.kind == TP_MERGE_KIND_TIMESTAMP) {
+                int t = ref_time_update(&m, id, 1, e, TP_TS_SOURCE_FRAME_DESCRIPTOR, ts, m.map.domain, 1, op_now);
+                if (want == TP_JOIN_UPDATE_OK && t != TP_JOIN_UPDATE_NOT_TRACKED) want = t;
+            }
+            if (got != want) ok = fail("observe_descriptor", got, want);
         } else if (op < 67) {
             uint8_t src = (uint8_t)(1 + below(2));
             uint8_t dom = chance(5) ? 2 : 1;
