@@ -272,6 +272,7 @@ static int time_update(tp_join_barrier_t *b, uint32_t stream_id, int has_epoch, 
     int outcome = TP_JOIN_UPDATE_OK;
     for (uint32_t i = index_first(b, stream_id); i != TP_JOIN_NO_SLOT; i = b->slots[i].next_same_stream) {
         tp_join_slot_t *s = &b->slots[i];
+        /* sequence rules have source 0: a timestamp never reaches them, even with source 0 */
         if (s->source == 0 || s->source != (uint8_t)source) continue;
         found = 1;
         int rc = epoch_step(s, has_epoch, epoch);
