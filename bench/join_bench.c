@@ -3,7 +3,6 @@
  * {"name":..., "unit":"ns", "value":<median>, <parameters>}.
  * A floor (an empty out-of-line call) is measured in the same run.
  * Usage: join_bench [runs] [iterations]. */
-#define _POSIX_C_SOURCE 200809L
 #include "tensorpool/join_barrier.h"
 #include "tensorpool/merge_map.h"
 

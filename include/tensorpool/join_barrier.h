@@ -15,6 +15,17 @@
  * time), no allocation after tp_join_barrier_create (JB-5.1). Updates cost the
  * same whatever the number of inputs (stream ids are hashed at map apply).
  * Not thread-safe: one barrier belongs to one join stage's thread.
+ *
+ * Where spec/join-barrier.md §3 leaves a choice, this implementation:
+ *  - runs the input-epoch step first in every update: a sample from an older
+ *    input epoch has no effect at all (not even a domain rejection); one from
+ *    a newer epoch resets the slot even if the sample is then refused;
+ *  - reports, for an update reaching several rules of one stream, the first
+ *    non-OK slot outcome in rule order;
+ *  - with the quorum extension, lets collect_latest succeed when ready and
+ *    marks absent inputs with valid = 0;
+ *  - treats a pure query (explain, collect_stale) as side-effect free: the
+ *    output watermark only moves in ready_seq / ready_time.
  */
 #ifndef TENSORPOOL_JOIN_BARRIER_H
 #define TENSORPOOL_JOIN_BARRIER_H
