@@ -2,7 +2,7 @@
  * barrier type) and ns per observed-cursor update. One JSON object per line:
  * {"name":..., "unit":"ns", "value":<median>, <parameters>}.
  * A floor (an empty out-of-line call) is measured in the same run.
- * Usage: join_bench [runs] [iterations]. */
+ * Usage: bench_join [runs] [iterations]. */
 #include "tensorpool/join_barrier.h"
 #include "tensorpool/merge_map.h"
 
