@@ -102,6 +102,9 @@ def main():
     ap.add_argument("--spec", default=os.path.join(ROOT, "..", "shared", "spec"))
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args()
+    if not os.path.isdir(args.spec):
+        print("compliance: no spec folder at %s (use --spec DIR)" % args.spec, file=sys.stderr)
+        return 2
     reqs = requirements(args.spec)
     if not reqs:
         print("compliance: no requirement IDs found under %s" % args.spec, file=sys.stderr)
