@@ -1,5 +1,7 @@
 /* Multi-process seqlock stress (W-15.13.a "no torn reads under load",
- * W-8.3, §3.6, §5.5; §7 scenario 41 stress version).
+ * W-8.3, §3.6, §5.5; §7 scenario 41 stress version). The producer overwrites
+ * without waiting (W-15.4.a); gaps and seqlock instability are counted apart
+ * (W-15.4.b).
  *
  * One writer process overwrites a 4-slot ring at full speed with
  * self-checking frames; three reader processes read it concurrently. Each

@@ -17,7 +17,8 @@ static long load(const char *name, uint8_t *buf, size_t cap)
     return n;
 }
 
-/* expected.json: shm_superblock.bin (W-7.1.e, D-2 byte order of the magic). */
+/* expected.json: shm_superblock.bin (W-6.a, W-6.b, W-7.1.a: a 64-byte headerless
+ * superblock; W-7.1.e, D-2 byte order of the magic; D-9 layout_version 1). */
 static void test_interop_superblock(void)
 {
     uint8_t buf[128], out[64];
@@ -98,7 +99,8 @@ static void test_interop_tensor_header(void)
     CHECK(memcmp(out, buf, 192) == 0);
 }
 
-/* §3.7 annotated example slot, byte for byte (D-3 unaligned dims/strides). */
+/* §3.7 annotated example slot, byte for byte (D-3, W-8.2.n: dims/strides at
+ * unaligned offsets 83 and 115). */
 static void test_annotated_example_slot(void)
 {
     uint8_t slot[256];

@@ -80,7 +80,8 @@ static int map(const tp_shm_uri_t *uri, const tp_shm_region_expect_t *e)
         make("ring", &sb_, &u);                                                  \
     } while (0)
 
-/* §7 #1: ring 64+4*256 and pool 64+4*64 with correct superblocks map. */
+/* §7 #1, W-8.1.a, W-9.a, §3.1: ring 64+4*256 and pool 64+4*64 with correct
+ * superblocks map. */
 static void test_happy_map(void)
 {
     tp_shm_uri_t u;
@@ -110,7 +111,8 @@ static void test_bad_magic(void)
     CHECK(strstr(tp_errmsg(), "magic") != NULL);
 }
 
-/* §7 #3, #5, W-15.1.a/b: layout version and epoch must match the announce. */
+/* §7 #3, #5, W-7.1.c, W-15.1.a, W-15.1.b, W-15.14.d: layout version, epoch and
+ * stream must match the announce, or the region is not mapped. */
 static void test_layout_and_epoch(void)
 {
     tp_shm_uri_t u;
@@ -181,7 +183,8 @@ static void test_geometry_fields(void)
     CHECK(strstr(tp_errmsg(), "stride_bytes") != NULL);
 }
 
-/* §7 #10, #12, W-8.1.b, W-15.22.e/f: power-of-two slots, 64-multiple strides. */
+/* §7 #10, #12, W-8.1.b, W-15.22.e, W-15.22.f: power-of-two slots, 64-multiple
+ * strides, page alignment not required. */
 static void test_geometry_rules(void)
 {
     CHECK(tp_shm_geometry_check(TP_REGION_HEADER_RING, 6, 0) == -1);

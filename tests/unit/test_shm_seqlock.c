@@ -63,8 +63,10 @@ static void expect_ok(uint64_t seq, const tp_slot_header_t *h)
     CHECK_EQ_I64(tp_shm_reader_end(&rig.r, &v), TP_SHM_READ_OK);
 }
 
-/* §7 #39, W-8.3.c, W-9.e: seq 5 lands in slot 1, is accepted with the right
- * payload and resolved strides; the copy-out read agrees. */
+/* §7 #39, W-8.3.c, W-9.e, W-10.2.1.j: seq 5 lands in slot 1 (64-aligned,
+ * W-8.2.g) with seq_commit 11 (W-10.2.1.b), is accepted with the right payload
+ * at 64 + 1*stride (W-9.a) and shape from the slot (W-10.2.1.i); the copy-out
+ * read agrees. */
 static void test_happy_path_read(void)
 {
     const float vals[4] = {1, 2, 3, 4};
@@ -73,6 +75,7 @@ static void test_happy_path_read(void)
     for (int i = 0; i <= 5; i++) CHECK(tp_shm_writer_publish(&rig.w, &t, vals, 16, 123, 7, &seq) == 0);
     CHECK_EQ_U64(seq, 5);
     CHECK_EQ_U64(tp_seqlock_read_begin(wslot(5)), 11);
+    CHECK_EQ_U64((uintptr_t)wslot(5) % 64, 0);
     reset_counters();
     tp_shm_view_t v;
     CHECK_EQ_I64(tp_shm_reader_begin(&rig.r, 5, &v), TP_SHM_READ_OK);
@@ -107,8 +110,8 @@ static void test_slot_in_progress(void)
     CHECK_EQ_U64(rig.r.drops.drops_late, 2);
 }
 
-/* §7 #41, W-15.3.b, §3.6 zero-copy: the producer starts seq 9 in slot 1
- * while a view of seq 5 is open; end() reports torn (drops_late). */
+/* §7 #41, W-15.3.b, W-8.3.f, §3.6 zero-copy: the producer starts seq 9 in
+ * slot 1 while a view of seq 5 is open; end() reports torn (drops_late). */
 static void test_torn_read_view(void)
 {
     tp_slot_header_t h = good_header(5);
@@ -123,7 +126,8 @@ static void test_torn_read_view(void)
     CHECK_EQ_U64(rig.r.drops.accepted, 0);
 }
 
-/* §7 #42, #43, W-10.2.1.k, W-15.3.a: a newer or older committed seq drops. */
+/* §7 #42, #43, W-10.2.1.k, W-8.2.f, W-15.3.a: a newer or older committed seq
+ * drops. */
 static void test_stale_reuse(void)
 {
     tp_slot_header_t h = good_header(9);
@@ -154,7 +158,7 @@ static void test_slot_ndims(void)
     expect_ok(5, &h);
 }
 
-/* §7 #45, W-9.e, W-10.2.1.l: payload_slot must equal the header index. */
+/* §7 #45, W-9.e, W-15.5.b, W-10.2.1.l: payload_slot must equal the header index. */
 static void test_slot_payload_slot(void)
 {
     tp_slot_header_t h = good_header(5);
@@ -191,7 +195,7 @@ static void test_slot_payload_offset(void)
     expect_invalid(5, &h, TP_REJECT_PAYLOAD_OFFSET);
 }
 
-/* §7 #48, W-8.2.d, W-8.3.c/d: headerBytes length and embedded header. */
+/* §7 #48, W-8.2.d, W-8.3.c, W-8.3.d: headerBytes length and embedded header. */
 static void test_slot_embedded_header(void)
 {
     tp_slot_header_t h = good_header(5);
@@ -242,6 +246,23 @@ static void test_slot_tensor_rules(void)
     h = good_header(5); /* §7 #56 */
     h.tensor.dims[5] = 77;
     expect_ok(5, &h);
+}
+
+/* W-8.2.c, W-8.2.o: padding is opaque; garbage in the SlotHeader pad, in
+ * pad_align and in the TensorHeader pad is ignored. Offsets from §3.3/§3.4. */
+static void test_padding_ignored(void)
+{
+    tp_slot_header_t h = good_header(5);
+    put_slot(5, &h);
+    uint8_t *s = wslot(5);
+    tp_seqlock_write_begin(s, 5);
+    memset(s + 34, 0xA5, 26);   /* SlotHeader.pad */
+    s[77] = 0x5A;               /* TensorHeader.pad_align */
+    memset(s + 147, 0xC3, 109); /* TensorHeader.pad */
+    tp_seqlock_write_commit(s, 5);
+    tp_shm_view_t v;
+    CHECK_EQ_I64(tp_shm_reader_begin(&rig.r, 5, &v), TP_SHM_READ_OK);
+    CHECK_EQ_I64(tp_shm_reader_end(&rig.r, &v), TP_SHM_READ_OK);
 }
 
 /* §7 #53, W-8.2.p: an empty payload is a valid committed frame. */
@@ -302,8 +323,9 @@ static void test_oversized_frame(void)
     CHECK_EQ_U64(rig.w.next_seq, next);
 }
 
-/* §7 #83, W-8.3.b, W-10.2.1.g: IN-PROGRESS is visible from claim until
- * commit; the whole slot is rewritten over garbage; COMMITTED comes last. */
+/* §7 #83, W-8.3.b, W-10.2.1.g, W-15.21.a (S1 WRITING -> S2 COMMITTED):
+ * IN-PROGRESS is visible from claim until commit; the whole slot is rewritten
+ * over garbage; COMMITTED comes last. */
 static void test_producer_ordering(void)
 {
     const uint64_t next = rig.w.next_seq;
@@ -328,7 +350,7 @@ static void test_producer_ordering(void)
     for (int i = 34; i < 60; i++) CHECK_EQ_U64(c.slot[i], 0);
 }
 
-/* W-9.c: the smallest pool whose stride fits is chosen. */
+/* W-9.b, W-9.c: with size classes, the smallest pool whose stride fits is chosen. */
 static void test_smallest_pool(void)
 {
     tp_test_rig_t *saved = malloc(sizeof *saved);
@@ -339,6 +361,8 @@ static void test_smallest_pool(void)
     CHECK(tp_test_rig_open(&rig, "pools", 4, 3, pools) == 0);
     static uint8_t buf[4096];
     tp_tensor_header_t t;
+    tp_shm_view_t v0; /* §3.1, W-15.21.a S0: a fresh slot reads 0 = seq 0 in progress: dropped */
+    CHECK_EQ_I64(tp_shm_reader_begin(&rig.r, 0, &v0), TP_SHM_READ_LATE);
     const uint32_t lens[] = {1, 64, 65, 256, 257, 4096};
     const uint16_t want[] = {1, 1, 2, 2, 3, 3};
     for (unsigned i = 0; i < 6; i++) {
@@ -389,7 +413,8 @@ static void test_liveness(void)
     CHECK(tp_shm_reader_live(&rig.r, pid + 1, now, 3000000000ull) == 0);
 }
 
-/* Files 0660 and directories 0770 or stricter (W-15.10.a, D-21). */
+/* Files 0660 and directories 0770 or stricter (W-15.10.a, D-21), at the
+ * canonical place (W-15.21a.3.a). */
 static void test_created_modes(void)
 {
     struct stat st;
@@ -405,8 +430,10 @@ static void test_created_modes(void)
     CHECK_STR(rig.w.ring_path, want);
 }
 
-/* D-26: a writer whose base_dir is reached through a symlink still announces
- * canonical paths, which the containment rules accept. */
+/* D-26, W-15.21a.2.a, W-15.21a.4.a: a writer whose shm_base_dir is reached
+ * through a symlink still announces canonical absolute paths, which the
+ * containment rules accept; closing with unlink removes the epoch directory
+ * (W-15.21a.7.a). */
 static void test_writer_canonical_paths(void)
 {
     char link[300];
@@ -422,7 +449,10 @@ static void test_writer_canonical_paths(void)
     tp_shm_file_t f;
     CHECK(tp_shm_path_open(&rig.bases, w->pool_path[0], 0, &f) == 0);
     close(f.fd);
+    char epoch_dir[TP_SHM_PATH_MAX];
+    memcpy(epoch_dir, w->epoch_dir, sizeof epoch_dir);
     tp_shm_writer_close(w, 1);
+    CHECK(access(epoch_dir, F_OK) != 0);
     free(w);
     unlink(link);
     /* a bad configuration fails cleanly */
@@ -461,6 +491,7 @@ int main(void)
     RUN(test_slot_payload_offset);
     RUN(test_slot_embedded_header);
     RUN(test_slot_tensor_rules);
+    RUN(test_padding_ignored);
     RUN(test_empty_payload);
     RUN(test_unknown_pool);
     RUN(test_oversized_frame);

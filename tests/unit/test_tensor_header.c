@@ -136,7 +136,7 @@ static void test_stride_range(void)
     CHECK_EQ_I64(tp_tensor_header_check(&h, NULL), TP_REJECT_STRIDE_RANGE);
 }
 
-/* W-8.2.e/m, D-12, §7 #55: progress stride rules. */
+/* W-8.2.e, W-8.2.m, D-12, §7 #55: progress stride rules. */
 static void test_progress_stride(void)
 {
     tp_tensor_header_t h = f32_2x2(TP_MAJOR_ROW, 0, 0);
