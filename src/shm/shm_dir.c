@@ -1,6 +1,8 @@
 /* Producer-side canonical layout (W-15.21a.3, §5.7). Init-time code. */
 #include "tensorpool/shm_dir.h"
 
+#include "path_walk.h"
+
 #include "tensorpool/error.h"
 #include "tensorpool/shm_path.h"
 
@@ -88,18 +90,12 @@ int tp_shm_dir_create(const char *epoch_dir)
     if (dirfd < 0) return tp_err_set(TP_ERR_IO, "shm dir: open /: %s", strerror(errno));
     const char *p = epoch_dir;
     char comp[NAME_MAX + 1];
-    for (;;) {
-        while (*p == '/') p++;
-        if (*p == '\0') break;
-        const char *end = strchr(p, '/');
-        const size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n > NAME_MAX || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+    int last, more;
+    while ((more = tp_path_next(&p, comp, &last)) == 1) {
+        if (strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0) {
             close(dirfd);
-            return tp_err_set(TP_ERR_INVALID_ARG, "shm dir '%s': bad component", epoch_dir);
+            return tp_err_set(TP_ERR_INVALID_ARG, "shm dir '%s': '.' or '..' component", epoch_dir);
         }
-        memcpy(comp, p, n);
-        comp[n] = '\0';
-        p += n;
         if (mkdirat(dirfd, comp, 0770) != 0 && errno != EEXIST) {
             const int e = errno;
             close(dirfd);
@@ -112,6 +108,10 @@ int tp_shm_dir_create(const char *epoch_dir)
             return tp_err_set(TP_ERR_PERMISSION, "shm dir '%s': component '%s' is not a plain directory: %s",
                               epoch_dir, comp, strerror(e));
         dirfd = fd;
+    }
+    if (more < 0) {
+        close(dirfd);
+        return tp_err_set(TP_ERR_INVALID_ARG, "shm dir '%s': component longer than %d bytes", epoch_dir, NAME_MAX);
     }
     close(dirfd);
     return 0;

@@ -1,6 +1,7 @@
 /* Consumer-side path containment (W-15.21a.5.a, §5.7, D-21, D-26). */
 #include "tensorpool/shm_path.h"
 
+#include "path_walk.h"
 #include "shm_path_hook.h"
 #include "tensorpool/error.h"
 
@@ -66,17 +67,8 @@ static int open_nofollow(const char *path, int final_flags)
     if (dirfd < 0) return -1;
     const char *p = path;
     char comp[NAME_MAX + 1];
-    for (;;) {
-        while (*p == '/') p++;
-        if (*p == '\0') return dirfd; /* path named a directory */
-        const char *end = strchr(p, '/');
-        const size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n > NAME_MAX) { close(dirfd); errno = ENAMETOOLONG; return -1; }
-        memcpy(comp, p, n);
-        comp[n] = '\0';
-        p += n;
-        int last = 1;
-        for (const char *q = p; *q; q++) if (*q != '/') { last = 0; break; }
+    int last = 0, more;
+    while ((more = tp_path_next(&p, comp, &last)) == 1) {
         const int flags = last && final_flags >= 0 ? final_flags : (O_RDONLY | O_DIRECTORY);
         const int fd = openat(dirfd, comp, flags | O_NOFOLLOW | O_CLOEXEC);
         const int saved = errno;
@@ -85,6 +77,8 @@ static int open_nofollow(const char *path, int final_flags)
         if (last) return fd;
         dirfd = fd;
     }
+    if (more < 0) { close(dirfd); errno = ENAMETOOLONG; return -1; }
+    return dirfd; /* path named a directory ("/" or trailing '/') */
 }
 
 int tp_shm_dir_open_nofollow(const char *path)
