@@ -2,7 +2,8 @@
  * D-21, D-26): a consumer opens a region file only if its announced path is
  * canonical, lies inside an allowed base directory, names a regular file
  * reached without any symlink, is the same inode that was checked, and grants
- * nothing to "others". */
+ * nothing to "others". Stricter than the spec: a file with more than one hard
+ * link is refused too (a link could import a file from outside the base). */
 #ifndef TENSORPOOL_SHM_PATH_H
 #define TENSORPOOL_SHM_PATH_H
 
@@ -45,7 +46,8 @@ typedef struct tp_shm_file_s {
  * `//`, trailing `/`); inside one base with a `/` after the base prefix and
  * not the base itself; stat shows a regular file; component-wise openat with
  * O_NOFOLLOW; fstat of the fd is regular with the same (dev, ino); mode has no
- * bits for others (D-21); hugetlbfs when require_hugepages (W-15.22.c).
+ * bits for others (D-21); exactly one hard link; hugetlbfs when
+ * require_hugepages (W-15.22.c).
  * On failure nothing stays open and the error names the failed rule
  * (TP_ERR_PERMISSION for policy refusals, TP_ERR_NOT_FOUND, TP_ERR_IO). */
 int tp_shm_path_open(const tp_shm_bases_t *bases, const char *path, int require_hugepages,

@@ -136,6 +136,9 @@ int tp_shm_path_open(const tp_shm_bases_t *bases, const char *path, int require_
     else if (st.st_dev != st0.st_dev || st.st_ino != st0.st_ino)
         why = "file was replaced between check and open (dev/inode differ, TOCTOU)";
     else if (st.st_mode & 0007) why = "file grants permissions to others (mode & 0007, D-21)";
+    /* a hard link can bring a file from outside the base inside it; producers
+     * never make one, so any extra link is refused */
+    else if (st.st_nlink != 1) why = "file has more than one hard link";
     struct statfs sfs;
     uint32_t magic = 0;
     uint64_t bsize = 0;

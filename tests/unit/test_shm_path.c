@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <sys/socket.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 
 static char g_base[256];
@@ -243,6 +244,29 @@ static void test_toctou_swap(void)
     unlink(p);
 }
 
+/* A hard link inside the base to a file outside it is refused (nlink != 1),
+ * and so is a device node made inside the base (needs root to create). */
+static void test_hard_link_and_device(void)
+{
+    char outside[512], p[600];
+    snprintf(outside, sizeof outside, "%s-out", g_base);
+    CHECK(mkdir(outside, 0700) == 0);
+    snprintf(p, sizeof p, "%s/secret", outside);
+    CHECK(tp_test_write_file(p, "s", 1, 0600) == 0);
+    char in[512];
+    path_of(in, sizeof in, "hardlink");
+    CHECK(link(p, in) == 0);
+    CHECK(try_open(in, 0) == -1);
+    CHECK(strstr(tp_errmsg(), "hard link") != NULL);
+    unlink(in);
+    tp_test_rmtree(outside);
+    path_of(in, sizeof in, "null");
+    if (mknod(in, S_IFCHR | 0600, makedev(1, 3)) == 0) {
+        CHECK(try_open(in, 0) == -1);
+        unlink(in);
+    }
+}
+
 static void test_missing_file(void)
 {
     char p[512];
@@ -329,6 +353,7 @@ int main(void)
     RUN(test_hugepages_required);
     RUN(test_permissions);
     RUN(test_toctou_swap);
+    RUN(test_hard_link_and_device);
     RUN(test_missing_file);
     RUN(test_layout_names);
     RUN(test_dir_create);
