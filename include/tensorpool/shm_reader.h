@@ -82,7 +82,9 @@ void tp_shm_reader_close(tp_shm_reader_t *r);
 
 /* §3.6 consumer steps 2-7 for frame seq. TP_SHM_READ_OK: *v is a live view
  * that must be finished with tp_shm_reader_end. Any other result is final
- * (already counted) and v must not be used. */
+ * (already counted) and v must not be used. r must be open: the epoch check
+ * and the M0 rule (drop everything while unmapped, W-15.21.d) belong to the
+ * caller, as does gap accounting (tp_shm_drops_on_descriptor) before it. */
 tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_t *v);
 
 /* §3.6 steps 8-11 after the caller is done with the view's bytes: OK if the
