@@ -6,8 +6,9 @@
  * Values are medians over repetitions; each repetition times a batch of
  * operations and divides. The throughput ratio of the validated copy-out read
  * to plain memcpy is the median of per-repetition ratios, the two measured
- * back to back on the same bytes (robust against a noisy shared host). Writer and reader run in this one thread, so these
- * are uncontended costs on warm caches, not cross-core latencies.
+ * back to back on the same bytes (robust against a noisy shared host).
+ * Writer and reader run in this one thread, so these are uncontended costs
+ * on warm caches, not cross-core latencies.
  *
  * usage: bench_shm [REPS]   (default 31)
  */
@@ -88,7 +89,7 @@ static int bench_size(const char *base, uint32_t bytes, int reps)
 
     tp_tensor_header_t t;
     const int32_t dims[1] = {(int32_t)bytes};
-    tp_tensor_header_init(&t, TP_DTYPE_UINT8, TP_MAJOR_ROW, 1, dims);
+    tp_tensor_header_init(&t, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, 1, dims);
     /* batch size: about 2 ms of copying per repetition, at least 1 */
     const int iters = bytes >= (1u << 20) ? 20 : bytes >= 65536 ? 200 : 20000;
     double res[KINDS][MAX_REPS];

@@ -71,11 +71,6 @@ static uint64_t mono_now(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static const char *region_type_name(int16_t t)
-{
-    return t == TP_REGION_HEADER_RING ? "HEADER_RING" : t == TP_REGION_PAYLOAD_POOL ? "PAYLOAD_POOL" : NULL;
-}
-
 /* One slot, read twice at offset 0 to notice a concurrent rewrite. */
 typedef struct {
     uint64_t seq_commit;
@@ -106,7 +101,7 @@ static const char *slot_state(const slot_info_t *s)
 
 static void json_superblock(tp_json_t *j, const tp_superblock_t *sb)
 {
-    const char *rt = region_type_name(sb->region_type);
+    const char *rt = tp_control_region_type_name(sb->region_type);
     tp_json_key(j, "superblock");
     tp_json_begin_object(j);
     tp_json_key(j, "magic"); tp_json_u64(j, sb->magic);
@@ -139,11 +134,12 @@ static void json_slot(tp_json_t *j, uint32_t i, const slot_info_t *s)
     tp_json_key(j, "poolId"); tp_json_u64(j, s->h.pool_id);
     tp_json_key(j, "payloadSlot"); tp_json_u64(j, s->h.payload_slot);
     tp_json_key(j, "timestampNs"); tp_json_u64(j, s->h.timestamp_ns);
+    const char *dt = tp_control_dtype_name(t->dtype), *mo = tp_control_major_order_name(t->major_order);
     tp_json_key(j, "dtype");
-    if (tp_dtype_name(t->dtype)) tp_json_cstring(j, tp_dtype_name(t->dtype));
-    else tp_json_i64(j, t->dtype);
+    if (dt) tp_json_cstring(j, dt);
+    else tp_json_i64(j, t->dtype); /* a value outside the enum prints as its number */
     tp_json_key(j, "majorOrder");
-    if (tp_major_order_name(t->major_order)) tp_json_cstring(j, tp_major_order_name(t->major_order));
+    if (mo) tp_json_cstring(j, mo);
     else tp_json_i64(j, t->major_order);
     tp_json_key(j, "ndims"); tp_json_u64(j, t->ndims);
     tp_json_key(j, "dims");
@@ -166,7 +162,7 @@ static void text_slot(uint32_t i, const slot_info_t *s)
     for (unsigned k = 0; k < t->ndims && k < TP_TENSOR_MAX_DIMS && n < sizeof dims - 16; k++)
         n += (size_t)snprintf(dims + n, sizeof dims - n, "%s%" PRId32, k ? "," : "", t->dims[k]);
     snprintf(dims + n, sizeof dims - n, "]");
-    const char *dt = tp_dtype_name(t->dtype), *mo = tp_major_order_name(t->major_order);
+    const char *dt = tp_control_dtype_name(t->dtype), *mo = tp_control_major_order_name(t->major_order);
     char dtb[16], mob[16];
     if (!dt) snprintf(dtb, sizeof dtb, "%d?", t->dtype), dt = dtb;
     if (!mo) snprintf(mob, sizeof mob, "%d?", t->major_order), mo = mob;
@@ -247,10 +243,11 @@ int tp_cmd_inspect(int argc, char **argv)
     const unsigned nprob = tp_superblock_problems(&sb, size, why, MAX_PROBLEMS);
     const int valid = nprob == 0;
     const uint64_t now = mono_now();
-    const uint64_t age = sb.activity_timestamp_ns && now > sb.activity_timestamp_ns ? now - sb.activity_timestamp_ns : 0;
+    const uint64_t act = sb.activity_timestamp_ns;
+    const uint64_t age = act != 0 && now > act ? now - act : 0;
     const int stale = !tp_shm_activity_fresh(sb.activity_timestamp_ns, now, STALE_NS);
     /* slots are listed only for a ring whose geometry holds */
-    const int list = valid && sb.region_type == TP_REGION_HEADER_RING;
+    const int list = valid && sb.region_type == TP_CONTROL_REGION_TYPE_HEADER_RING;
     const uint64_t nlist = list ? (sb.nslots < max_slots ? sb.nslots : max_slots) : 0;
 
     tp_json_t j;
@@ -274,7 +271,7 @@ int tp_cmd_inspect(int argc, char **argv)
         tp_json_key(&j, "slots");
         tp_json_begin_array(&j);
     } else {
-        const char *rt = region_type_name(sb.region_type);
+        const char *rt = tp_control_region_type_name(sb.region_type);
         printf("file        %s (%" PRIu64 " bytes, mode %04o)\n", path, size, (unsigned)(st.st_mode & 07777));
         printf("superblock  %s\n", valid ? "valid" : "INVALID");
         printf("  magic                 0x%016" PRIx64 "%s\n", sb.magic, sb.magic == TP_SHM_MAGIC ? "" : "  (bad)");

@@ -10,6 +10,7 @@
 #ifndef TENSORPOOL_SHM_LAYOUT_H
 #define TENSORPOOL_SHM_LAYOUT_H
 
+#include "tensorpool/codec/control.h"
 #include "tensorpool/tensor_header.h"
 
 #include <stdint.h>
@@ -30,11 +31,7 @@ extern "C" {
 #define TP_SHM_POOL_SLOT_BYTES_NULL 0xFFFFFFFFu /* D-5 */
 #define TP_SHM_ACTIVITY_OFFSET 56u           /* 8-aligned, atomic (§3.6) */
 
-/* RegionType (i16). */
-typedef enum tp_region_type_e {
-    TP_REGION_HEADER_RING = 1,
-    TP_REGION_PAYLOAD_POOL = 2
-} tp_region_type_t;
+/* region_type values: tp_control_region_type_t (codec/control.h). */
 
 /* ShmRegionSuperblock values (wire.md §3.2). */
 typedef struct tp_superblock_s {

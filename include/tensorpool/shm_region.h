@@ -30,7 +30,7 @@ typedef struct tp_shm_region_expect_s {
     uint32_t layout_version;
     uint64_t epoch;
     uint32_t stream_id;
-    int16_t region_type;   /* TP_REGION_HEADER_RING or TP_REGION_PAYLOAD_POOL */
+    int16_t region_type;   /* TP_CONTROL_REGION_TYPE_HEADER_RING or TP_CONTROL_REGION_TYPE_PAYLOAD_POOL */
     uint16_t pool_id;      /* 0 for the ring (W-7.1.h) */
     uint32_t nslots;       /* header_nslots, for every region (W-15.5.a) */
     uint32_t stride_bytes; /* pools only (D-5) */

@@ -7,6 +7,8 @@
 #ifndef TENSORPOOL_TENSOR_HEADER_H
 #define TENSORPOOL_TENSOR_HEADER_H
 
+#include "tensorpool/codec/control.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,43 +19,17 @@ extern "C" {
 /* W-8.2.a: build-time constant; a different value is a new layout_version. */
 #define TP_TENSOR_MAX_DIMS 8
 
-/* Dtype enum (wire.md §4.2). 12 is unassigned. */
-typedef enum tp_dtype_e {
-    TP_DTYPE_UNKNOWN = 0,
-    TP_DTYPE_UINT8 = 1,
-    TP_DTYPE_INT8 = 2,
-    TP_DTYPE_UINT16 = 3,
-    TP_DTYPE_INT16 = 4,
-    TP_DTYPE_UINT32 = 5,
-    TP_DTYPE_INT32 = 6,
-    TP_DTYPE_UINT64 = 7,
-    TP_DTYPE_INT64 = 8,
-    TP_DTYPE_FLOAT32 = 9,
-    TP_DTYPE_FLOAT64 = 10,
-    TP_DTYPE_BOOLEAN = 11,
-    TP_DTYPE_BYTES = 13,
-    TP_DTYPE_BIT = 14
-} tp_dtype_t;
-
-typedef enum tp_major_order_e {
-    TP_MAJOR_UNKNOWN = 0,
-    TP_MAJOR_ROW = 1,
-    TP_MAJOR_COLUMN = 2
-} tp_major_order_t;
-
-typedef enum tp_progress_unit_e {
-    TP_PROGRESS_NONE = 0,
-    TP_PROGRESS_ROWS = 1,
-    TP_PROGRESS_COLUMNS = 2
-} tp_progress_unit_t;
+/* Dtype, MajorOrder and ProgressUnit values are the generated codec's
+ * (tp_control_dtype_t, tp_control_major_order_t, tp_control_progress_unit_t;
+ * wire.md §4.2), as are their names (tp_control_dtype_name, ...). */
 
 /* Decoded TensorHeader body. Fields keep their wire types so that any value a
  * (possibly hostile) producer wrote can be represented and then rejected. */
 typedef struct tp_tensor_header_s {
-    int16_t dtype;                  /* tp_dtype_t */
-    int16_t major_order;            /* tp_major_order_t */
+    int16_t dtype;                  /* tp_control_dtype_t */
+    int16_t major_order;            /* tp_control_major_order_t */
     uint8_t ndims;                  /* 1..TP_TENSOR_MAX_DIMS */
-    uint8_t progress_unit;          /* tp_progress_unit_t */
+    uint8_t progress_unit;          /* tp_control_progress_unit_t */
     uint32_t progress_stride_bytes; /* 0 when progress_unit is NONE (D-12) */
     int32_t dims[TP_TENSOR_MAX_DIMS];
     int32_t strides[TP_TENSOR_MAX_DIMS]; /* bytes; 0 = contiguous, inferred */
@@ -88,16 +64,10 @@ const char *tp_reject_name(tp_reject_t reason);
  * the value is UNKNOWN or not in the table. */
 size_t tp_dtype_size(int dtype);
 
-/* Upper-case wire name of a dtype ("FLOAT32"), or NULL if not in the table. */
-const char *tp_dtype_name(int dtype);
-
-/* Wire name of a major order ("ROW", "COLUMN"), or NULL if not valid. */
-const char *tp_major_order_name(int major_order);
-
 /* Fill *h with a dense tensor description: strides all 0 (inferred), unused
  * dims/strides zeroed (W-8.2.j), progress NONE. Returns -1 (TP_ERR_INVALID_ARG)
  * if ndims is outside 1..8 or dims is NULL. */
-int tp_tensor_header_init(tp_tensor_header_t *h, tp_dtype_t dtype, tp_major_order_t order,
+int tp_tensor_header_init(tp_tensor_header_t *h, tp_control_dtype_t dtype, tp_control_major_order_t order,
                           unsigned ndims, const int32_t *dims);
 
 /* Apply every per-header rule of wire.md §5.4 (items 7–14) to h.

@@ -133,7 +133,7 @@ static void tensor_message_encode(uint8_t *dst, const tp_tensor_header_t *t, int
     tp_control_tensor_header_set_major_order(&e, t->major_order);
     tp_control_tensor_header_set_ndims(&e, t->ndims);
     tp_control_tensor_header_set_progress_unit(&e, t->progress_unit);
-    const int no_progress = !raw && t->progress_unit == TP_PROGRESS_NONE; /* D-12 */
+    const int no_progress = !raw && t->progress_unit == TP_CONTROL_PROGRESS_UNIT_NONE; /* D-12 */
     tp_control_tensor_header_set_progress_stride_bytes(&e, no_progress ? 0u : t->progress_stride_bytes);
     const unsigned n = raw || t->ndims > TP_TENSOR_MAX_DIMS ? TP_TENSOR_MAX_DIMS : t->ndims;
     for (unsigned k = 0; k < n; k++) { /* W-8.2.j: the rest stays zero */

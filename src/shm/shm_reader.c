@@ -21,7 +21,7 @@ int tp_shm_reader_open(tp_shm_reader_t *r, const tp_shm_bases_t *bases, const tp
         .layout_version = cfg->layout_version,
         .epoch = cfg->epoch,
         .stream_id = cfg->stream_id,
-        .region_type = TP_REGION_HEADER_RING,
+        .region_type = TP_CONTROL_REGION_TYPE_HEADER_RING,
         .pool_id = 0,
         .nslots = cfg->nslots,
         .stride_bytes = 0,
@@ -33,7 +33,7 @@ int tp_shm_reader_open(tp_shm_reader_t *r, const tp_shm_bases_t *bases, const tp
     }
     for (unsigned i = 0; i < cfg->npools; i++) {
         const tp_shm_reader_pool_t *p = &cfg->pools[i];
-        e.region_type = TP_REGION_PAYLOAD_POOL;
+        e.region_type = TP_CONTROL_REGION_TYPE_PAYLOAD_POOL;
         e.pool_id = p->pool_id;
         e.stride_bytes = p->stride_bytes;
         if (tp_shm_uri_parse(p->uri, p->uri_len, &uri) != 0 ||

@@ -14,18 +14,20 @@ int tp_shm_geometry_check(int16_t region_type, uint32_t nslots, uint32_t stride_
 {
     if (nslots == 0 || (nslots & (nslots - 1)) != 0)
         return tp_err_set(TP_ERR_INVALID_ARG, "nslots %u is not a non-zero power of two (W-8.1.b)", nslots);
-    if (region_type == TP_REGION_PAYLOAD_POOL && (stride_bytes == 0 || stride_bytes % 64 != 0))
+    if (region_type == TP_CONTROL_REGION_TYPE_PAYLOAD_POOL && (stride_bytes == 0 || stride_bytes % 64 != 0))
         return tp_err_set(TP_ERR_INVALID_ARG, "stride_bytes %u is not a non-zero multiple of 64 (W-15.22.e)",
                           stride_bytes);
-    if (region_type != TP_REGION_HEADER_RING && region_type != TP_REGION_PAYLOAD_POOL)
+    if (region_type != TP_CONTROL_REGION_TYPE_HEADER_RING && region_type != TP_CONTROL_REGION_TYPE_PAYLOAD_POOL)
         return tp_err_set(TP_ERR_INVALID_ARG, "region_type %d is not HEADER_RING or PAYLOAD_POOL", region_type);
     return 0;
 }
 
 uint64_t tp_shm_region_min_size(int16_t region_type, uint32_t nslots, uint32_t stride_bytes)
 {
-    if (region_type == TP_REGION_HEADER_RING) return TP_SHM_SUPERBLOCK_SIZE + (uint64_t)nslots * TP_SHM_SLOT_BYTES;
-    if (region_type == TP_REGION_PAYLOAD_POOL) return TP_SHM_SUPERBLOCK_SIZE + (uint64_t)nslots * stride_bytes;
+    if (region_type == TP_CONTROL_REGION_TYPE_HEADER_RING)
+        return TP_SHM_SUPERBLOCK_SIZE + (uint64_t)nslots * TP_SHM_SLOT_BYTES;
+    if (region_type == TP_CONTROL_REGION_TYPE_PAYLOAD_POOL)
+        return TP_SHM_SUPERBLOCK_SIZE + (uint64_t)nslots * stride_bytes;
     return 0;
 }
 
@@ -41,7 +43,7 @@ int tp_superblock_check(const tp_superblock_t *sb, const tp_shm_region_expect_t 
                           (unsigned long long)sb->epoch, (unsigned long long)e->epoch);
     if (sb->stream_id != e->stream_id)
         return tp_err_set(TP_ERR_STATE, "superblock: stream_id %u, expected %u", sb->stream_id, e->stream_id);
-    if (sb->region_type != TP_REGION_HEADER_RING && sb->region_type != TP_REGION_PAYLOAD_POOL)
+    if (sb->region_type != TP_CONTROL_REGION_TYPE_HEADER_RING && sb->region_type != TP_CONTROL_REGION_TYPE_PAYLOAD_POOL)
         return tp_err_set(TP_ERR_MALFORMED, "superblock: region_type %d is not a valid RegionType (W-15.8.a)",
                           sb->region_type);
     if (sb->region_type != e->region_type)
@@ -51,9 +53,9 @@ int tp_superblock_check(const tp_superblock_t *sb, const tp_shm_region_expect_t 
         return tp_err_set(TP_ERR_STATE, "superblock: pool_id %u, expected %u (W-7.1.h)", sb->pool_id, e->pool_id);
     if (sb->nslots != e->nslots)
         return tp_err_set(TP_ERR_STATE, "superblock: nslots %u, expected %u (W-15.5.a)", sb->nslots, e->nslots);
-    if (e->region_type == TP_REGION_HEADER_RING && sb->slot_bytes != TP_SHM_SLOT_BYTES)
+    if (e->region_type == TP_CONTROL_REGION_TYPE_HEADER_RING && sb->slot_bytes != TP_SHM_SLOT_BYTES)
         return tp_err_set(TP_ERR_STATE, "superblock: slot_bytes %u, expected 256 (W-8.1.a, D-5)", sb->slot_bytes);
-    if (e->region_type == TP_REGION_PAYLOAD_POOL && sb->stride_bytes != e->stride_bytes)
+    if (e->region_type == TP_CONTROL_REGION_TYPE_PAYLOAD_POOL && sb->stride_bytes != e->stride_bytes)
         return tp_err_set(TP_ERR_STATE, "superblock: stride_bytes %u, expected %u (W-15.1.a, D-5)",
                           sb->stride_bytes, e->stride_bytes);
     return 0;
@@ -69,7 +71,8 @@ unsigned tp_superblock_problems(const tp_superblock_t *sb, uint64_t file_size, c
     } while (0)
     if (sb->magic != TP_SHM_MAGIC) PROBLEM("magic is not 0x544F504C53484D31 (W-7.1.e, D-2)");
     if (sb->layout_version != TP_SHM_LAYOUT_VERSION) PROBLEM("layout_version is not 1 (D-9)");
-    const int ring = sb->region_type == TP_REGION_HEADER_RING, pool = sb->region_type == TP_REGION_PAYLOAD_POOL;
+    const int ring = sb->region_type == TP_CONTROL_REGION_TYPE_HEADER_RING;
+    const int pool = sb->region_type == TP_CONTROL_REGION_TYPE_PAYLOAD_POOL;
     if (!ring && !pool) PROBLEM("region_type is neither HEADER_RING (1) nor PAYLOAD_POOL (2) (W-15.8.a)");
     if (sb->nslots == 0 || (sb->nslots & (sb->nslots - 1)) != 0)
         PROBLEM("nslots is not a non-zero power of two (W-8.1.b)");

@@ -34,7 +34,8 @@ int tp_shm_uri_parse(const char *uri, size_t len, tp_shm_uri_t *out)
     const size_t vlen = pos - vstart;
     if (vlen == 0) return tp_err_set(TP_ERR_MALFORMED, "shm uri: empty path (D-25)");
     if (uri[vstart] != '/') return tp_err_set(TP_ERR_MALFORMED, "shm uri: path must be absolute (W-15.22.b)");
-    if (vlen >= TP_SHM_PATH_MAX) return tp_err_set(TP_ERR_MALFORMED, "shm uri: path longer than %d bytes", TP_SHM_PATH_MAX - 1);
+    if (vlen >= TP_SHM_PATH_MAX)
+        return tp_err_set(TP_ERR_MALFORMED, "shm uri: path longer than %d bytes", TP_SHM_PATH_MAX - 1);
 
     int huge = 0;
     if (pos < len) {

@@ -16,7 +16,7 @@ static int pools_check(const tp_shm_writer_config_t *cfg)
     if (cfg->npools == 0 || cfg->npools > TP_SHM_MAX_POOLS)
         return tp_err_set(TP_ERR_INVALID_ARG, "writer: %u pools, need 1..%d", cfg->npools, TP_SHM_MAX_POOLS);
     for (unsigned i = 0; i < cfg->npools; i++) {
-        if (tp_shm_geometry_check(TP_REGION_PAYLOAD_POOL, cfg->nslots, cfg->pools[i].stride_bytes) != 0)
+        if (tp_shm_geometry_check(TP_CONTROL_REGION_TYPE_PAYLOAD_POOL, cfg->nslots, cfg->pools[i].stride_bytes) != 0)
             return tp_err_wrap("writer: pool %u", cfg->pools[i].pool_id);
         for (unsigned j = 0; j < i; j++)
             if (cfg->pools[j].pool_id == cfg->pools[i].pool_id)
@@ -28,7 +28,7 @@ static int pools_check(const tp_shm_writer_config_t *cfg)
 int tp_shm_writer_open(tp_shm_writer_t *w, const tp_shm_writer_config_t *cfg)
 {
     memset(w, 0, sizeof *w);
-    if (tp_shm_geometry_check(TP_REGION_HEADER_RING, cfg->nslots, 0) != 0) return tp_err_wrap("writer");
+    if (tp_shm_geometry_check(TP_CONTROL_REGION_TYPE_HEADER_RING, cfg->nslots, 0) != 0) return tp_err_wrap("writer");
     if (pools_check(cfg) != 0) return -1;
     char user[256];
     if (cfg->user != NULL) {
@@ -37,7 +37,8 @@ int tp_shm_writer_open(tp_shm_writer_t *w, const tp_shm_writer_config_t *cfg)
         return -1;
     }
     const char *base = cfg->base_dir != NULL ? cfg->base_dir : TP_SHM_DEFAULT_BASE_DIR;
-    if (base[0] != '/') return tp_err_set(TP_ERR_INVALID_ARG, "writer: shm_base_dir '%s' is not absolute (§5.7)", base);
+    if (base[0] != '/')
+        return tp_err_set(TP_ERR_INVALID_ARG, "writer: shm_base_dir '%s' is not absolute (§5.7)", base);
     /* The base is configuration and may sit behind a symlink; resolve it once
      * so the announced paths are canonical (D-26). Below it nothing is
      * followed: tp_shm_dir_create refuses planted symlinks. */
@@ -72,7 +73,7 @@ int tp_shm_writer_open(tp_shm_writer_t *w, const tp_shm_writer_config_t *cfg)
         .layout_version = TP_SHM_LAYOUT_VERSION,
         .epoch = cfg->epoch,
         .stream_id = cfg->stream_id,
-        .region_type = TP_REGION_HEADER_RING,
+        .region_type = TP_CONTROL_REGION_TYPE_HEADER_RING,
         .pool_id = 0,
         .nslots = cfg->nslots,
         .slot_bytes = TP_SHM_SLOT_BYTES,
@@ -85,7 +86,7 @@ int tp_shm_writer_open(tp_shm_writer_t *w, const tp_shm_writer_config_t *cfg)
         tp_shm_region_create(&w->ring, w->ring_path, &sb, cfg->require_hugepages) != 0)
         goto fail;
     for (unsigned i = 0; i < w->npools; i++) {
-        sb.region_type = TP_REGION_PAYLOAD_POOL;
+        sb.region_type = TP_CONTROL_REGION_TYPE_PAYLOAD_POOL;
         sb.pool_id = w->pool_id[i];
         sb.slot_bytes = TP_SHM_POOL_SLOT_BYTES_NULL; /* D-5 */
         sb.stride_bytes = w->stride[i];
@@ -128,7 +129,8 @@ int tp_shm_writer_claim(tp_shm_writer_t *w, const tp_tensor_header_t *t, uint32_
     if (seq > TP_SEQ_MAX) return tp_err_set(TP_ERR_STATE, "writer: seq exhausted, bump the epoch (D-13)");
     int32_t res[TP_TENSOR_MAX_DIMS];
     const tp_reject_t r = tp_tensor_header_check(t, res);
-    if (r != TP_REJECT_NONE) return tp_err_set(TP_ERR_MALFORMED, "writer: tensor header rejected: %s", tp_reject_name(r));
+    if (r != TP_REJECT_NONE)
+        return tp_err_set(TP_ERR_MALFORMED, "writer: tensor header rejected: %s", tp_reject_name(r));
     if (tp_tensor_header_extent(t, res) > len)
         return tp_err_set(TP_ERR_MALFORMED, "writer: tensor extent exceeds %u payload bytes", len);
     unsigned p = 0;

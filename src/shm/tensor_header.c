@@ -33,50 +33,21 @@ const char *tp_reject_name(tp_reject_t reason)
 size_t tp_dtype_size(int dtype)
 {
     switch (dtype) {
-    case TP_DTYPE_UINT8: case TP_DTYPE_INT8: case TP_DTYPE_BOOLEAN:
-    case TP_DTYPE_BYTES: case TP_DTYPE_BIT: /* D-17 */
+    case TP_CONTROL_DTYPE_UINT8: case TP_CONTROL_DTYPE_INT8: case TP_CONTROL_DTYPE_BOOLEAN:
+    case TP_CONTROL_DTYPE_BYTES: case TP_CONTROL_DTYPE_BIT: /* D-17 */
         return 1;
-    case TP_DTYPE_UINT16: case TP_DTYPE_INT16:
+    case TP_CONTROL_DTYPE_UINT16: case TP_CONTROL_DTYPE_INT16:
         return 2;
-    case TP_DTYPE_UINT32: case TP_DTYPE_INT32: case TP_DTYPE_FLOAT32:
+    case TP_CONTROL_DTYPE_UINT32: case TP_CONTROL_DTYPE_INT32: case TP_CONTROL_DTYPE_FLOAT32:
         return 4;
-    case TP_DTYPE_UINT64: case TP_DTYPE_INT64: case TP_DTYPE_FLOAT64:
+    case TP_CONTROL_DTYPE_UINT64: case TP_CONTROL_DTYPE_INT64: case TP_CONTROL_DTYPE_FLOAT64:
         return 8;
     default: /* UNKNOWN, 12 and anything outside the table (D-11) */
         return 0;
     }
 }
 
-const char *tp_dtype_name(int dtype)
-{
-    switch (dtype) {
-    case TP_DTYPE_UINT8: return "UINT8";
-    case TP_DTYPE_INT8: return "INT8";
-    case TP_DTYPE_UINT16: return "UINT16";
-    case TP_DTYPE_INT16: return "INT16";
-    case TP_DTYPE_UINT32: return "UINT32";
-    case TP_DTYPE_INT32: return "INT32";
-    case TP_DTYPE_UINT64: return "UINT64";
-    case TP_DTYPE_INT64: return "INT64";
-    case TP_DTYPE_FLOAT32: return "FLOAT32";
-    case TP_DTYPE_FLOAT64: return "FLOAT64";
-    case TP_DTYPE_BOOLEAN: return "BOOLEAN";
-    case TP_DTYPE_BYTES: return "BYTES";
-    case TP_DTYPE_BIT: return "BIT";
-    default: return NULL;
-    }
-}
-
-const char *tp_major_order_name(int major_order)
-{
-    switch (major_order) {
-    case TP_MAJOR_ROW: return "ROW";
-    case TP_MAJOR_COLUMN: return "COLUMN";
-    default: return NULL;
-    }
-}
-
-int tp_tensor_header_init(tp_tensor_header_t *h, tp_dtype_t dtype, tp_major_order_t order,
+int tp_tensor_header_init(tp_tensor_header_t *h, tp_control_dtype_t dtype, tp_control_major_order_t order,
                           unsigned ndims, const int32_t *dims)
 {
     if (h == NULL || dims == NULL || ndims == 0 || ndims > TP_TENSOR_MAX_DIMS)
@@ -86,7 +57,7 @@ int tp_tensor_header_init(tp_tensor_header_t *h, tp_dtype_t dtype, tp_major_orde
     h->dtype = (int16_t)dtype;
     h->major_order = (int16_t)order;
     h->ndims = (uint8_t)ndims;
-    h->progress_unit = TP_PROGRESS_NONE;
+    h->progress_unit = TP_CONTROL_PROGRESS_UNIT_NONE;
     memcpy(h->dims, dims, ndims * sizeof dims[0]);
     return 0;
 }
@@ -98,7 +69,7 @@ static tp_reject_t resolve_strides(const tp_tensor_header_t *h, int64_t elem,
                                    int32_t out[TP_TENSOR_MAX_DIMS])
 {
     const int n = h->ndims;
-    const int row = h->major_order == TP_MAJOR_ROW;
+    const int row = h->major_order == TP_CONTROL_MAJOR_ORDER_ROW;
     int64_t inner_extent = elem; /* bytes spanned by the dims inside k */
     for (int step = 0; step < n; step++) {
         const int k = row ? n - 1 - step : step;
@@ -126,9 +97,9 @@ tp_reject_t tp_tensor_header_check(const tp_tensor_header_t *h, int32_t resolved
     if (h->ndims == 0 || h->ndims > TP_TENSOR_MAX_DIMS) return TP_REJECT_NDIMS; /* W-8.2.h */
     const size_t elem = tp_dtype_size(h->dtype);
     if (elem == 0) return TP_REJECT_DTYPE;                                      /* D-11 */
-    if (h->major_order != TP_MAJOR_ROW && h->major_order != TP_MAJOR_COLUMN)
+    if (h->major_order != TP_CONTROL_MAJOR_ORDER_ROW && h->major_order != TP_CONTROL_MAJOR_ORDER_COLUMN)
         return TP_REJECT_MAJOR_ORDER;                                           /* D-11 */
-    if (h->progress_unit > TP_PROGRESS_COLUMNS) return TP_REJECT_PROGRESS_UNIT; /* W-15.8.a */
+    if (h->progress_unit > TP_CONTROL_PROGRESS_UNIT_COLUMNS) return TP_REJECT_PROGRESS_UNIT; /* W-15.8.a */
     for (unsigned k = 0; k < h->ndims; k++) /* §5.4.14: never look past ndims */
         if (h->dims[k] < 0 || h->strides[k] < 0) return TP_REJECT_NEGATIVE;    /* W-8.2.k */
 
@@ -136,10 +107,10 @@ tp_reject_t tp_tensor_header_check(const tp_tensor_header_t *h, int32_t resolved
     if (r != TP_REJECT_NONE) return r;
 
     /* W-8.2.e/m, D-12: ROWS is strides[0], COLUMNS is strides[1], whatever the order. */
-    if (h->progress_unit == TP_PROGRESS_ROWS) {
+    if (h->progress_unit == TP_CONTROL_PROGRESS_UNIT_ROWS) {
         if (h->progress_stride_bytes == 0 || (int64_t)h->progress_stride_bytes != res[0])
             return TP_REJECT_PROGRESS_STRIDE;
-    } else if (h->progress_unit == TP_PROGRESS_COLUMNS) {
+    } else if (h->progress_unit == TP_CONTROL_PROGRESS_UNIT_COLUMNS) {
         if (h->ndims < 2 || h->progress_stride_bytes == 0 ||
             (int64_t)h->progress_stride_bytes != res[1])
             return TP_REJECT_PROGRESS_STRIDE;

@@ -18,8 +18,9 @@
  *   - the "sequential" reader takes last+1 unless it fell more than
  *     max_seq_gap behind, then jumps to the newest (W-15.4.d resync).
  * Readers are running before the writer starts and take seq 0 as their
- * first descriptor, so every published frame is a descriptor seen: the ones it skipped count as drops_gap (§5.5), the ones it processed
- * end as accepted, drops_late or drops_invalid. The test checks
+ * first descriptor, so every published frame is a descriptor seen: the ones
+ * a reader skipped count as drops_gap (§5.5), the ones it processed end as
+ * accepted, drops_late or drops_invalid. The test checks
  *   accepted + drops_late + drops_invalid + drops_gap == last - first + 1
  * and that drops_invalid is 0 (a stable slot written by a correct producer is
  * never structurally invalid).
@@ -73,7 +74,7 @@ static void run_writer(void)
     for (uint64_t seq = 0; seq < g_frames; seq++) {
         const uint32_t len = frame_len(seq);
         const int32_t dims[2] = {(int32_t)(len / 8), 1};
-        tp_tensor_header_init(&t, TP_DTYPE_UINT64, TP_MAJOR_ROW, 2, dims);
+        tp_tensor_header_init(&t, TP_CONTROL_DTYPE_UINT64, TP_CONTROL_MAJOR_ORDER_ROW, 2, dims);
         tp_shm_claim_t c;
         if (tp_shm_writer_claim(&rig.w, &t, len, &c) != 0 || c.seq != seq) _exit(10);
         const unsigned n = len / 8;
@@ -102,7 +103,7 @@ static int frame_ok(uint64_t seq, const tp_shm_view_t *v, const uint8_t *p)
 {
     const uint32_t len = frame_len(seq);
     if (v->len != len || v->header.timestamp_ns != seq * 3 + 1 || v->header.meta_version != (uint32_t)seq ||
-        v->header.tensor.dims[0] != (int32_t)(len / 8) || v->header.tensor.dtype != TP_DTYPE_UINT64)
+        v->header.tensor.dims[0] != (int32_t)(len / 8) || v->header.tensor.dtype != TP_CONTROL_DTYPE_UINT64)
         return 0;
     const unsigned n = len / 8;
     uint64_t w, sum = 0;

@@ -24,7 +24,7 @@ static unsigned hot_round(void)
     unsigned ok = 0;
     tp_tensor_header_t t;
     const int32_t d[2] = {16, 4};
-    tp_tensor_header_init(&t, TP_DTYPE_UINT8, TP_MAJOR_ROW, 2, d);
+    tp_tensor_header_init(&t, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, 2, d);
     uint64_t seq;
     tp_shm_view_t v;
     if (tp_shm_writer_publish(&rig.w, &t, g_src, 64, 1, 0, &seq) == 0) {
@@ -33,7 +33,7 @@ static unsigned hot_round(void)
             ok += tp_shm_reader_end(&rig.r, &v) == TP_SHM_READ_OK;
     }
     const int32_t d2[1] = {4096};
-    tp_tensor_header_init(&t, TP_DTYPE_UINT8, TP_MAJOR_ROW, 1, d2);
+    tp_tensor_header_init(&t, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, 1, d2);
     tp_shm_claim_t c;
     if (tp_shm_writer_claim(&rig.w, &t, 4096, &c) == 0) {
         memcpy(c.payload, g_src, 4096);

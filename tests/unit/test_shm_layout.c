@@ -31,7 +31,7 @@ static void test_interop_superblock(void)
     CHECK_EQ_U64(sb.layout_version, 1);
     CHECK_EQ_U64(sb.epoch, 1);
     CHECK_EQ_U64(sb.stream_id, 1000);
-    CHECK_EQ_I64(sb.region_type, TP_REGION_HEADER_RING);
+    CHECK_EQ_I64(sb.region_type, TP_CONTROL_REGION_TYPE_HEADER_RING);
     CHECK_EQ_U64(sb.pool_id, 0);
     CHECK_EQ_U64(sb.nslots, 8);
     CHECK_EQ_U64(sb.slot_bytes, 256);
@@ -46,10 +46,10 @@ static void test_interop_superblock(void)
 
 static void check_tensor_fields(const tp_tensor_header_t *t)
 {
-    CHECK_EQ_I64(t->dtype, TP_DTYPE_FLOAT32);
-    CHECK_EQ_I64(t->major_order, TP_MAJOR_ROW);
+    CHECK_EQ_I64(t->dtype, TP_CONTROL_DTYPE_FLOAT32);
+    CHECK_EQ_I64(t->major_order, TP_CONTROL_MAJOR_ORDER_ROW);
     CHECK_EQ_U64(t->ndims, 1);
-    CHECK_EQ_U64(t->progress_unit, TP_PROGRESS_NONE);
+    CHECK_EQ_U64(t->progress_unit, TP_CONTROL_PROGRESS_UNIT_NONE);
     CHECK_EQ_U64(t->progress_stride_bytes, 0);
     CHECK_EQ_I64(t->dims[0], 1);
     for (int k = 1; k < 8; k++) CHECK_EQ_I64(t->dims[k], 0);
@@ -110,7 +110,7 @@ static void test_annotated_example_slot(void)
         .timestamp_ns = 123, .meta_version = 7,
     };
     const int32_t dims[2] = {2, 2};
-    CHECK(tp_tensor_header_init(&h.tensor, TP_DTYPE_FLOAT32, TP_MAJOR_ROW, 2, dims) == 0);
+    CHECK(tp_tensor_header_init(&h.tensor, TP_CONTROL_DTYPE_FLOAT32, TP_CONTROL_MAJOR_ORDER_ROW, 2, dims) == 0);
     h.tensor.strides[0] = 8;
     h.tensor.strides[1] = 4;
     tp_seqlock_write_commit(slot, 5);
@@ -143,7 +143,7 @@ static void test_producer_zeroing_and_raw(void)
     tp_slot_header_t h;
     memset(&h, 0, sizeof h);
     const int32_t dims[1] = {4};
-    tp_tensor_header_init(&h.tensor, TP_DTYPE_UINT8, TP_MAJOR_ROW, 1, dims);
+    tp_tensor_header_init(&h.tensor, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, 1, dims);
     h.tensor.dims[5] = 77;
     h.tensor.strides[6] = 99;
     h.tensor.progress_stride_bytes = 5;
@@ -169,7 +169,7 @@ static void test_agrees_with_codec(void)
 {
     _Alignas(64) uint8_t sbuf[64];
     tp_superblock_t sb = {.magic = TP_SHM_MAGIC, .layout_version = 1, .epoch = 3, .stream_id = 9,
-                          .region_type = TP_REGION_PAYLOAD_POOL, .pool_id = 2, .nslots = 16,
+                          .region_type = TP_CONTROL_REGION_TYPE_PAYLOAD_POOL, .pool_id = 2, .nslots = 16,
                           .slot_bytes = TP_SHM_POOL_SLOT_BYTES_NULL, .stride_bytes = 128, .pid = 77,
                           .start_timestamp_ns = 5, .activity_timestamp_ns = 0x1122334455667788ull};
     tp_superblock_write(sbuf, &sb);
@@ -183,7 +183,7 @@ static void test_agrees_with_codec(void)
     _Alignas(64) uint8_t slot[256];
     tp_slot_header_t h = {.values_len_bytes = 8, .payload_slot = 3, .pool_id = 2, .timestamp_ns = 9};
     const int32_t dims[1] = {2};
-    tp_tensor_header_init(&h.tensor, TP_DTYPE_INT32, TP_MAJOR_COLUMN, 1, dims);
+    tp_tensor_header_init(&h.tensor, TP_CONTROL_DTYPE_INT32, TP_CONTROL_MAJOR_ORDER_COLUMN, 1, dims);
     tp_seqlock_write_commit(slot, 7);
     tp_slot_header_write(slot, &h);
     CHECK_EQ_U64(tp_seqlock_read_begin(slot), 15); /* seq_commit untouched by the header write */
@@ -195,7 +195,7 @@ static void test_agrees_with_codec(void)
     CHECK_EQ_U64(len, 192);
     tp_control_tensor_header_dec_t tm;
     CHECK(tp_control_tensor_header_decode(&tm, msg, len) == 0);
-    CHECK_EQ_I64(tp_control_tensor_header_major_order(&tm), TP_MAJOR_COLUMN);
+    CHECK_EQ_I64(tp_control_tensor_header_major_order(&tm), TP_CONTROL_MAJOR_ORDER_COLUMN);
     CHECK_EQ_I64(tp_control_tensor_header_dims(&tm, 0), 2);
 }
 

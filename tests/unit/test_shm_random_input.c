@@ -27,7 +27,7 @@ static void test_random_slots(void)
     uint8_t *slot = rig.w.ring.base + 64 + (seq & rig.w.mask) * 256;
     tp_tensor_header_t t;
     const int32_t dims[2] = {2, 4};
-    tp_tensor_header_init(&t, TP_DTYPE_INT16, TP_MAJOR_COLUMN, 2, dims);
+    tp_tensor_header_init(&t, TP_CONTROL_DTYPE_INT16, TP_CONTROL_MAJOR_ORDER_COLUMN, 2, dims);
     uint8_t valid[256];
     while (rig.w.next_seq <= seq) tp_shm_writer_publish(&rig.w, &t, "0123456789abcdef", 16, 1, 2, NULL);
     memcpy(valid, slot, 256);
@@ -69,7 +69,7 @@ static void test_random_superblocks(void)
 {
     uint8_t raw[64];
     tp_shm_region_expect_t e = {.layout_version = 1, .epoch = 7, .stream_id = 10000,
-                                .region_type = TP_REGION_HEADER_RING, .nslots = 4};
+                                .region_type = TP_CONTROL_REGION_TYPE_HEADER_RING, .nslots = 4};
     for (int iter = 0; iter < 100000; iter++) {
         for (int i = 0; i < 64; i++) raw[i] = (uint8_t)rnd();
         tp_superblock_t sb;

@@ -16,7 +16,7 @@ static tp_superblock_t ring_sb(void)
 {
     tp_superblock_t sb = {
         .magic = TP_SHM_MAGIC, .layout_version = 1, .epoch = 7, .stream_id = 10000,
-        .region_type = TP_REGION_HEADER_RING, .pool_id = 0, .nslots = 4, .slot_bytes = 256,
+        .region_type = TP_CONTROL_REGION_TYPE_HEADER_RING, .pool_id = 0, .nslots = 4, .slot_bytes = 256,
         .stride_bytes = 0, .pid = 42, .start_timestamp_ns = g_now, .activity_timestamp_ns = g_now,
     };
     return sb;
@@ -25,7 +25,7 @@ static tp_superblock_t ring_sb(void)
 static tp_superblock_t pool_sb(void)
 {
     tp_superblock_t sb = ring_sb();
-    sb.region_type = TP_REGION_PAYLOAD_POOL;
+    sb.region_type = TP_CONTROL_REGION_TYPE_PAYLOAD_POOL;
     sb.pool_id = 1;
     sb.slot_bytes = TP_SHM_POOL_SLOT_BYTES_NULL;
     sb.stride_bytes = 64;
@@ -35,14 +35,14 @@ static tp_superblock_t pool_sb(void)
 static tp_shm_region_expect_t ring_expect(void)
 {
     tp_shm_region_expect_t e = {.layout_version = 1, .epoch = 7, .stream_id = 10000,
-                                .region_type = TP_REGION_HEADER_RING, .pool_id = 0, .nslots = 4};
+                                .region_type = TP_CONTROL_REGION_TYPE_HEADER_RING, .pool_id = 0, .nslots = 4};
     return e;
 }
 
 static tp_shm_region_expect_t pool_expect(void)
 {
     tp_shm_region_expect_t e = ring_expect();
-    e.region_type = TP_REGION_PAYLOAD_POOL;
+    e.region_type = TP_CONTROL_REGION_TYPE_PAYLOAD_POOL;
     e.pool_id = 1;
     e.stride_bytes = 64;
     return e;
@@ -133,7 +133,7 @@ static void test_region_type_and_pool_id(void)
     tp_shm_uri_t u;
     tp_shm_region_expect_t pe = pool_expect();
     tp_superblock_t sb = pool_sb();
-    sb.region_type = TP_REGION_HEADER_RING;
+    sb.region_type = TP_CONTROL_REGION_TYPE_HEADER_RING;
     make("pool", &sb, &u);
     CHECK(map(&u, &pe) == -1);
     /* region_type 3 is an invalid enum value; write it over a valid pool */
@@ -187,18 +187,18 @@ static void test_geometry_fields(void)
  * strides, page alignment not required. */
 static void test_geometry_rules(void)
 {
-    CHECK(tp_shm_geometry_check(TP_REGION_HEADER_RING, 6, 0) == -1);
-    CHECK(tp_shm_geometry_check(TP_REGION_HEADER_RING, 0, 0) == -1);
-    CHECK(tp_shm_geometry_check(TP_REGION_HEADER_RING, 4, 0) == 0);
-    CHECK(tp_shm_geometry_check(TP_REGION_PAYLOAD_POOL, 4, 100) == -1);
-    CHECK(tp_shm_geometry_check(TP_REGION_PAYLOAD_POOL, 4, 0) == -1);
-    CHECK(tp_shm_geometry_check(TP_REGION_PAYLOAD_POOL, 4, 32) == -1);
-    CHECK(tp_shm_geometry_check(TP_REGION_PAYLOAD_POOL, 4, 64) == 0);
-    CHECK(tp_shm_geometry_check(TP_REGION_PAYLOAD_POOL, 4, 1048576) == 0);
-    CHECK(tp_shm_geometry_check(TP_REGION_PAYLOAD_POOL, 4, 1088) == 0); /* not page-aligned: fine */
+    CHECK(tp_shm_geometry_check(TP_CONTROL_REGION_TYPE_HEADER_RING, 6, 0) == -1);
+    CHECK(tp_shm_geometry_check(TP_CONTROL_REGION_TYPE_HEADER_RING, 0, 0) == -1);
+    CHECK(tp_shm_geometry_check(TP_CONTROL_REGION_TYPE_HEADER_RING, 4, 0) == 0);
+    CHECK(tp_shm_geometry_check(TP_CONTROL_REGION_TYPE_PAYLOAD_POOL, 4, 100) == -1);
+    CHECK(tp_shm_geometry_check(TP_CONTROL_REGION_TYPE_PAYLOAD_POOL, 4, 0) == -1);
+    CHECK(tp_shm_geometry_check(TP_CONTROL_REGION_TYPE_PAYLOAD_POOL, 4, 32) == -1);
+    CHECK(tp_shm_geometry_check(TP_CONTROL_REGION_TYPE_PAYLOAD_POOL, 4, 64) == 0);
+    CHECK(tp_shm_geometry_check(TP_CONTROL_REGION_TYPE_PAYLOAD_POOL, 4, 1048576) == 0);
+    CHECK(tp_shm_geometry_check(TP_CONTROL_REGION_TYPE_PAYLOAD_POOL, 4, 1088) == 0); /* not page-aligned: fine */
     CHECK(tp_shm_geometry_check(3, 4, 64) == -1);
     /* 64-bit size arithmetic (§3.5) */
-    CHECK_EQ_U64(tp_shm_region_min_size(TP_REGION_PAYLOAD_POOL, 1u << 31, 1u << 31), 64 + (1ull << 62));
+    CHECK_EQ_U64(tp_shm_region_min_size(TP_CONTROL_REGION_TYPE_PAYLOAD_POOL, 1u << 31, 1u << 31), 64 + (1ull << 62));
     CHECK_EQ_U64(tp_shm_region_min_size(3, 4, 64), 0);
 }
 

@@ -16,7 +16,7 @@ static tp_tensor_header_t f32_2x2(void)
 {
     tp_tensor_header_t t;
     const int32_t dims[2] = {2, 2};
-    tp_tensor_header_init(&t, TP_DTYPE_FLOAT32, TP_MAJOR_ROW, 2, dims);
+    tp_tensor_header_init(&t, TP_CONTROL_DTYPE_FLOAT32, TP_CONTROL_MAJOR_ORDER_ROW, 2, dims);
     return t;
 }
 
@@ -154,7 +154,7 @@ static void test_slot_ndims(void)
     expect_invalid(5, &h, TP_REJECT_NDIMS);
     h = good_header(5);
     const int32_t dims[8] = {1, 1, 1, 1, 1, 1, 2, 2};
-    tp_tensor_header_init(&h.tensor, TP_DTYPE_FLOAT32, TP_MAJOR_ROW, 8, dims);
+    tp_tensor_header_init(&h.tensor, TP_CONTROL_DTYPE_FLOAT32, TP_CONTROL_MAJOR_ORDER_ROW, 8, dims);
     expect_ok(5, &h);
 }
 
@@ -175,7 +175,7 @@ static void test_slot_values_len(void)
 {
     tp_slot_header_t h = good_header(5);
     const int32_t d[1] = {64};
-    tp_tensor_header_init(&h.tensor, TP_DTYPE_UINT8, TP_MAJOR_ROW, 1, d);
+    tp_tensor_header_init(&h.tensor, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, 1, d);
     h.values_len_bytes = 65;
     expect_invalid(5, &h, TP_REJECT_VALUES_LEN);
     h.values_len_bytes = UINT32_MAX;
@@ -238,7 +238,7 @@ static void test_slot_tensor_rules(void)
     h.tensor.strides[1] = 4;
     expect_invalid(5, &h, TP_REJECT_STRIDES);
     h = good_header(5);
-    h.tensor.progress_unit = TP_PROGRESS_ROWS;
+    h.tensor.progress_unit = TP_CONTROL_PROGRESS_UNIT_ROWS;
     h.tensor.progress_stride_bytes = 4;
     expect_invalid(5, &h, TP_REJECT_PROGRESS_STRIDE);
     h.tensor.progress_stride_bytes = 8;
@@ -270,7 +270,7 @@ static void test_empty_payload(void)
 {
     tp_tensor_header_t t;
     const int32_t d[1] = {0};
-    tp_tensor_header_init(&t, TP_DTYPE_FLOAT32, TP_MAJOR_ROW, 1, d);
+    tp_tensor_header_init(&t, TP_CONTROL_DTYPE_FLOAT32, TP_CONTROL_MAJOR_ORDER_ROW, 1, d);
     uint64_t seq;
     CHECK(tp_shm_writer_publish(&rig.w, &t, NULL, 0, 1, 0, &seq) == 0);
     tp_shm_view_t v;
@@ -303,7 +303,7 @@ static void test_oversized_frame(void)
     uint8_t big[70] = {0};
     tp_tensor_header_t t;
     const int32_t d[1] = {70};
-    tp_tensor_header_init(&t, TP_DTYPE_UINT8, TP_MAJOR_ROW, 1, d);
+    tp_tensor_header_init(&t, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, 1, d);
     const uint64_t next = rig.w.next_seq;
     const uint64_t before = tp_seqlock_read_begin(wslot(next));
     const uint64_t drops = rig.w.drops_no_pool;
@@ -316,7 +316,7 @@ static void test_oversized_frame(void)
     CHECK_EQ_U64(tp_seqlock_read_begin(wslot(next)), before);
     /* the producer also refuses a header that a consumer would drop */
     const int32_t d2[1] = {64};
-    tp_tensor_header_init(&t, TP_DTYPE_UINT8, TP_MAJOR_ROW, 1, d2);
+    tp_tensor_header_init(&t, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, 1, d2);
     CHECK(tp_shm_writer_publish(&rig.w, &t, big, 60, 0, 0, &seq) == -1); /* extent 64 > 60 */
     t.major_order = 0;
     CHECK(tp_shm_writer_publish(&rig.w, &t, big, 64, 0, 0, &seq) == -1);
@@ -367,7 +367,7 @@ static void test_smallest_pool(void)
     const uint16_t want[] = {1, 1, 2, 2, 3, 3};
     for (unsigned i = 0; i < 6; i++) {
         const int32_t d[1] = {(int32_t)lens[i]};
-        tp_tensor_header_init(&t, TP_DTYPE_UINT8, TP_MAJOR_ROW, 1, d);
+        tp_tensor_header_init(&t, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, 1, d);
         uint64_t seq;
         CHECK(tp_shm_writer_publish(&rig.w, &t, buf, lens[i], 0, 0, &seq) == 0);
         tp_shm_view_t v;

@@ -28,7 +28,7 @@ static void test_ring_text(void)
     const float vals[4] = {1, 2, 3, 4};
     tp_tensor_header_t t;
     const int32_t dims[2] = {2, 2};
-    tp_tensor_header_init(&t, TP_DTYPE_FLOAT32, TP_MAJOR_ROW, 2, dims);
+    tp_tensor_header_init(&t, TP_CONTROL_DTYPE_FLOAT32, TP_CONTROL_MAJOR_ORDER_ROW, 2, dims);
     for (int i = 0; i < 6; i++) tp_shm_writer_publish(&rig.w, &t, vals, 16, 0, 0, NULL);
     tp_shm_claim_t c;
     tp_shm_writer_claim(&rig.w, &t, 16, &c); /* seq 6 left in progress in slot 2 */
