@@ -10,9 +10,10 @@
  * and classify itself (§5.4, D-15), and it would cost time on the per-frame
  * path.
  *
- * Encoding: a slot is encoded into a private buffer and copied over bytes
- * 8..255, because the encoder zeroes its root block first and seq_commit
- * (bytes 0..7) may only ever be written with one atomic store (W-8.2.g).
+ * Encoding: the SlotHeader root block is encoded into a private buffer and
+ * copied over bytes 8..63, because the encoder zeroes its root block first
+ * and seq_commit (bytes 0..7) may only ever be written with one atomic store
+ * (W-8.2.g); the TensorHeader message is encoded in place at byte 64.
  */
 #include "tensorpool/shm_layout.h"
 
@@ -170,38 +171,39 @@ void tp_slot_header_read(const uint8_t *slot, tp_slot_header_t *out)
     tp_tensor_message_read(msg, out);
 }
 
-/* Encode the whole slot into slot_out[256] (bytes 0..7 left zero). */
-static void slot_encode(uint8_t *slot_out, const tp_slot_header_t *h, int raw)
+/* Encode the SlotHeader root block and the headerBytes length prefix into
+ * img[0..63] (bytes 0..7 left zero). The length is written directly because
+ * the data, the TensorHeader message, is encoded in place right after it. */
+static void slot_root_encode(uint8_t img[SLOT_MSG], const tp_slot_header_t *h, uint32_t header_bytes_len)
 {
-    uint8_t msg[TP_SHM_HEADER_BYTES_LEN];
-    tensor_message_encode(msg, &h->tensor, raw);
     tp_control_slot_header_enc_t e;
-    tp_control_slot_header_encode_begin_headerless(&e, slot_out, TP_SHM_SLOT_BYTES); /* pad zeroed */
+    tp_control_slot_header_encode_begin_headerless(&e, img, SLOT_MSG); /* pad zeroed */
     tp_control_slot_header_set_values_len_bytes(&e, h->values_len_bytes);
     tp_control_slot_header_set_payload_slot(&e, h->payload_slot);
     tp_control_slot_header_set_pool_id(&e, h->pool_id);
     tp_control_slot_header_set_payload_offset(&e, h->payload_offset);
     tp_control_slot_header_set_timestamp_ns(&e, h->timestamp_ns);
     tp_control_slot_header_set_meta_version(&e, h->meta_version);
-    tp_control_slot_header_put_header_bytes(&e, msg, sizeof msg);
-    (void)tp_control_slot_header_encode_end(&e); /* cannot fail: 60 + 4 + 192 = 256 */
+    /* no encode_end: the var data is not written through this encoder */
+    tp_sbe_put_u32(img + TP_CONTROL_SLOT_HEADER_BLOCK_LENGTH, header_bytes_len);
 }
 
 void tp_slot_header_write(uint8_t *slot, const tp_slot_header_t *h)
 {
-    uint8_t img[TP_SHM_SLOT_BYTES];
-    slot_encode(img, h, 0);
-    memcpy(slot + 8, img + 8, TP_SHM_SLOT_BYTES - 8);
+    uint8_t img[SLOT_MSG];
+    slot_root_encode(img, h, TP_SHM_HEADER_BYTES_LEN);
+    memcpy(slot + 8, img + 8, SLOT_MSG - 8);
+    tensor_message_encode(slot + SLOT_MSG, &h->tensor, 0); /* never touches bytes 0..63 */
 }
 
 void tp_slot_header_write_raw(uint8_t *slot, const tp_slot_header_t *h)
 {
-    uint8_t img[TP_SHM_SLOT_BYTES];
-    slot_encode(img, h, 1);
-    /* hostile framing values the encoders would never write: the var-data
-     * length prefix and the embedded message header (SBE framing, sbe.h) */
-    tp_sbe_put_u32(img + TP_CONTROL_SLOT_HEADER_BLOCK_LENGTH, h->header_bytes_len);
+    uint8_t img[SLOT_MSG];
+    slot_root_encode(img, h, h->header_bytes_len);
+    memcpy(slot + 8, img + 8, SLOT_MSG - 8);
+    tensor_message_encode(slot + SLOT_MSG, &h->tensor, 1);
+    /* a hostile embedded message header the encoder would never write (SBE
+     * framing: blockLength, templateId, schemaId, version; sbe.h) */
     const uint16_t hdr[4] = {h->block_length, h->template_id, h->schema_id, h->version};
-    for (unsigned i = 0; i < 4; i++) tp_sbe_put_u16(img + SLOT_MSG + 2 * i, hdr[i]);
-    memcpy(slot + 8, img + 8, TP_SHM_SLOT_BYTES - 8);
+    for (unsigned k = 0; k < 4; k++) tp_sbe_put_u16(slot + SLOT_MSG + 2 * k, hdr[k]);
 }
