@@ -132,6 +132,21 @@ int tp_sbe_dec_wrap(const tp_sbe_layout_t *L, tp_sbe_dec_t *d, size_t *step_off,
     return 0;
 }
 
+int tp_sbe_dec_view(const tp_sbe_layout_t *L, tp_sbe_dec_t *d, const void *buf, size_t len, bool headerless)
+{
+    size_t root = headerless ? 0 : TP_SBE_HEADER_LENGTH;
+    if (buf == NULL || len < root + L->block_length)
+        return tp_err_set(TP_ERR_TRUNCATED, "%s: %zu bytes cannot hold the %zu-byte fixed part", L->name,
+                          buf == NULL ? (size_t)0 : len, root + L->block_length);
+    d->buf = buf;
+    d->len = len;
+    d->root = root;
+    d->end = root + L->block_length;
+    d->block_length = L->block_length;
+    d->version = L->version;
+    return 0;
+}
+
 void tp_sbe_group_iter_init(tp_sbe_group_iter_t *it, const tp_sbe_dec_t *d, size_t group_off,
                             uint8_t nvars)
 {

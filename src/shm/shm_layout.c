@@ -35,20 +35,10 @@ _Static_assert(TP_CONTROL_TENSOR_HEADER_MAX_DIMS_VALUE == TP_TENSOR_MAX_DIMS, "W
  * SlotHeader root block and the var-data length prefix. */
 enum { SLOT_MSG = TP_CONTROL_SLOT_HEADER_BLOCK_LENGTH + TP_SBE_VAR_HEADER_LENGTH };
 
-static void superblock_dec(tp_control_shm_region_superblock_dec_t *m, const uint8_t *src)
-{
-    memset(m, 0, sizeof *m);
-    m->d.buf = src;
-    m->d.len = m->d.end = TP_SHM_SUPERBLOCK_SIZE;
-    m->d.root = 0;
-    m->d.block_length = TP_CONTROL_SHM_REGION_SUPERBLOCK_BLOCK_LENGTH;
-    m->d.version = TP_SHM_SCHEMA_VERSION;
-}
-
 void tp_superblock_read(const uint8_t *src, tp_superblock_t *out)
 {
     tp_control_shm_region_superblock_dec_t m;
-    superblock_dec(&m, src);
+    (void)tp_control_shm_region_superblock_view_headerless(&m, src, TP_SHM_SUPERBLOCK_SIZE); /* fixed size: cannot fail */
     out->magic = tp_control_shm_region_superblock_magic(&m);
     out->layout_version = tp_control_shm_region_superblock_layout_version(&m);
     out->epoch = tp_control_shm_region_superblock_epoch(&m);
@@ -105,12 +95,7 @@ void tp_tensor_message_read(const uint8_t *src, tp_slot_header_t *out)
     out->schema_id = hdr.schema_id;
     out->version = hdr.version;
     tp_control_tensor_header_dec_t m;
-    memset(&m, 0, sizeof m);
-    m.d.buf = src;
-    m.d.len = m.d.end = TP_SHM_HEADER_BYTES_LEN;
-    m.d.root = TP_SBE_HEADER_LENGTH;
-    m.d.block_length = TP_CONTROL_TENSOR_HEADER_BLOCK_LENGTH;
-    m.d.version = TP_SHM_SCHEMA_VERSION;
+    (void)tp_control_tensor_header_view(&m, src, TP_SHM_HEADER_BYTES_LEN); /* fixed size: cannot fail */
     tp_tensor_header_t *t = &out->tensor;
     t->dtype = tp_control_tensor_header_dtype(&m);
     t->major_order = tp_control_tensor_header_major_order(&m);
@@ -152,13 +137,7 @@ void tp_tensor_message_write(uint8_t *dst, const tp_tensor_header_t *t)
 void tp_slot_header_read(const uint8_t *slot, tp_slot_header_t *out)
 {
     tp_control_slot_header_dec_t m;
-    memset(&m, 0, sizeof m);
-    m.d.buf = slot;
-    m.d.len = m.d.end = TP_SHM_SLOT_BYTES;
-    m.d.root = 0;
-    m.d.block_length = TP_CONTROL_SLOT_HEADER_BLOCK_LENGTH;
-    m.d.version = TP_SHM_SCHEMA_VERSION;
-    m.step_off[0] = TP_CONTROL_SLOT_HEADER_BLOCK_LENGTH; /* headerBytes follows the root block */
+    (void)tp_control_slot_header_view_headerless(&m, slot, TP_SHM_SLOT_BYTES); /* fixed size: cannot fail */
     out->values_len_bytes = tp_control_slot_header_values_len_bytes(&m);
     out->payload_slot = tp_control_slot_header_payload_slot(&m);
     out->pool_id = tp_control_slot_header_pool_id(&m);
@@ -167,8 +146,8 @@ void tp_slot_header_read(const uint8_t *slot, tp_slot_header_t *out)
     out->meta_version = tp_control_slot_header_meta_version(&m);
     /* the length is only reported; the message is always read at its fixed
      * place, so a hostile length cannot move the read (W-8.2.d) */
-    const uint8_t *msg = tp_control_slot_header_header_bytes(&m, &out->header_bytes_len);
-    tp_tensor_message_read(msg, out);
+    out->header_bytes_len = tp_sbe_get_u32(slot + TP_CONTROL_SLOT_HEADER_BLOCK_LENGTH);
+    tp_tensor_message_read(slot + SLOT_MSG, out);
 }
 
 /* Encode the SlotHeader root block and the headerBytes length prefix into

@@ -240,6 +240,13 @@ static inline int tp_control_shm_pool_announce_decode(tp_control_shm_pool_announ
 {
     return tp_sbe_dec_wrap(&tp_control_shm_pool_announce_layout, &m->d, m->step_off, buf, len, false);
 }
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_control_shm_pool_announce_view(tp_control_shm_pool_announce_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 2; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_control_shm_pool_announce_layout, &m->d, buf, len, false);
+}
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_control_shm_pool_announce_length(const tp_control_shm_pool_announce_dec_t *m) { return m->d.end; }
 static inline uint32_t tp_control_shm_pool_announce_stream_id(const tp_control_shm_pool_announce_dec_t *m) { return (uint32_t)tp_sbe_get_u32(m->d.buf + m->d.root + 0); }
@@ -393,6 +400,13 @@ static inline int tp_control_consumer_hello_decode(tp_control_consumer_hello_dec
 {
     return tp_sbe_dec_wrap(&tp_control_consumer_hello_layout, &m->d, m->step_off, buf, len, false);
 }
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_control_consumer_hello_view(tp_control_consumer_hello_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 2; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_control_consumer_hello_layout, &m->d, buf, len, false);
+}
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_control_consumer_hello_length(const tp_control_consumer_hello_dec_t *m) { return m->d.end; }
 static inline uint32_t tp_control_consumer_hello_stream_id(const tp_control_consumer_hello_dec_t *m) { return (uint32_t)tp_sbe_get_u32(m->d.buf + m->d.root + 0); }
@@ -545,6 +559,13 @@ static inline int tp_control_consumer_config_decode(tp_control_consumer_config_d
 {
     return tp_sbe_dec_wrap(&tp_control_consumer_config_layout, &m->d, m->step_off, buf, len, false);
 }
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_control_consumer_config_view(tp_control_consumer_config_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 3; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_control_consumer_config_layout, &m->d, buf, len, false);
+}
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_control_consumer_config_length(const tp_control_consumer_config_dec_t *m) { return m->d.end; }
 static inline uint32_t tp_control_consumer_config_stream_id(const tp_control_consumer_config_dec_t *m) { return (uint32_t)tp_sbe_get_u32(m->d.buf + m->d.root + 0); }
@@ -651,6 +672,13 @@ static inline int tp_control_frame_descriptor_decode(tp_control_frame_descriptor
 {
     return tp_sbe_dec_wrap(&tp_control_frame_descriptor_layout, &m->d, m->step_off, buf, len, false);
 }
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_control_frame_descriptor_view(tp_control_frame_descriptor_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_control_frame_descriptor_layout, &m->d, buf, len, false);
+}
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_control_frame_descriptor_length(const tp_control_frame_descriptor_dec_t *m) { return m->d.end; }
 static inline uint32_t tp_control_frame_descriptor_stream_id(const tp_control_frame_descriptor_dec_t *m) { return (uint32_t)tp_sbe_get_u32(m->d.buf + m->d.root + 0); }
@@ -738,6 +766,13 @@ typedef struct tp_control_qos_consumer_dec_s {
 static inline int tp_control_qos_consumer_decode(tp_control_qos_consumer_dec_t *m, const void *buf, size_t len)
 {
     return tp_sbe_dec_wrap(&tp_control_qos_consumer_layout, &m->d, m->step_off, buf, len, false);
+}
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_control_qos_consumer_view(tp_control_qos_consumer_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_control_qos_consumer_layout, &m->d, buf, len, false);
 }
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_control_qos_consumer_length(const tp_control_qos_consumer_dec_t *m) { return m->d.end; }
@@ -829,6 +864,13 @@ static inline int tp_control_qos_producer_decode(tp_control_qos_producer_dec_t *
 {
     return tp_sbe_dec_wrap(&tp_control_qos_producer_layout, &m->d, m->step_off, buf, len, false);
 }
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_control_qos_producer_view(tp_control_qos_producer_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_control_qos_producer_layout, &m->d, buf, len, false);
+}
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_control_qos_producer_length(const tp_control_qos_producer_dec_t *m) { return m->d.end; }
 static inline uint32_t tp_control_qos_producer_stream_id(const tp_control_qos_producer_dec_t *m) { return (uint32_t)tp_sbe_get_u32(m->d.buf + m->d.root + 0); }
@@ -904,6 +946,13 @@ typedef struct tp_control_data_source_announce_dec_s {
 static inline int tp_control_data_source_announce_decode(tp_control_data_source_announce_dec_t *m, const void *buf, size_t len)
 {
     return tp_sbe_dec_wrap(&tp_control_data_source_announce_layout, &m->d, m->step_off, buf, len, false);
+}
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_control_data_source_announce_view(tp_control_data_source_announce_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 2; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_control_data_source_announce_layout, &m->d, buf, len, false);
 }
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_control_data_source_announce_length(const tp_control_data_source_announce_dec_t *m) { return m->d.end; }
@@ -986,6 +1035,13 @@ typedef struct tp_control_data_source_meta_dec_s {
 static inline int tp_control_data_source_meta_decode(tp_control_data_source_meta_dec_t *m, const void *buf, size_t len)
 {
     return tp_sbe_dec_wrap(&tp_control_data_source_meta_layout, &m->d, m->step_off, buf, len, false);
+}
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_control_data_source_meta_view(tp_control_data_source_meta_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_control_data_source_meta_layout, &m->d, buf, len, false);
 }
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_control_data_source_meta_length(const tp_control_data_source_meta_dec_t *m) { return m->d.end; }
@@ -1084,6 +1140,13 @@ static inline int tp_control_control_response_decode(tp_control_control_response
 {
     return tp_sbe_dec_wrap(&tp_control_control_response_layout, &m->d, m->step_off, buf, len, false);
 }
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_control_control_response_view(tp_control_control_response_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_control_control_response_layout, &m->d, buf, len, false);
+}
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_control_control_response_length(const tp_control_control_response_dec_t *m) { return m->d.end; }
 static inline int64_t tp_control_control_response_correlation_id(const tp_control_control_response_dec_t *m) { return (int64_t)tp_sbe_get_i64(m->d.buf + m->d.root + 0); }
@@ -1141,6 +1204,13 @@ typedef struct tp_control_meta_blob_announce_dec_s {
 static inline int tp_control_meta_blob_announce_decode(tp_control_meta_blob_announce_dec_t *m, const void *buf, size_t len)
 {
     return tp_sbe_dec_wrap(&tp_control_meta_blob_announce_layout, &m->d, m->step_off, buf, len, false);
+}
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_control_meta_blob_announce_view(tp_control_meta_blob_announce_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_control_meta_blob_announce_layout, &m->d, buf, len, false);
 }
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_control_meta_blob_announce_length(const tp_control_meta_blob_announce_dec_t *m) { return m->d.end; }
@@ -1216,6 +1286,13 @@ static inline int tp_control_frame_progress_decode(tp_control_frame_progress_dec
 {
     return tp_sbe_dec_wrap(&tp_control_frame_progress_layout, &m->d, m->step_off, buf, len, false);
 }
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_control_frame_progress_view(tp_control_frame_progress_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_control_frame_progress_layout, &m->d, buf, len, false);
+}
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_control_frame_progress_length(const tp_control_frame_progress_dec_t *m) { return m->d.end; }
 static inline uint32_t tp_control_frame_progress_stream_id(const tp_control_frame_progress_dec_t *m) { return (uint32_t)tp_sbe_get_u32(m->d.buf + m->d.root + 0); }
@@ -1290,6 +1367,13 @@ static inline int tp_control_meta_blob_chunk_decode(tp_control_meta_blob_chunk_d
 {
     return tp_sbe_dec_wrap(&tp_control_meta_blob_chunk_layout, &m->d, m->step_off, buf, len, false);
 }
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_control_meta_blob_chunk_view(tp_control_meta_blob_chunk_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_control_meta_blob_chunk_layout, &m->d, buf, len, false);
+}
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_control_meta_blob_chunk_length(const tp_control_meta_blob_chunk_dec_t *m) { return m->d.end; }
 static inline uint32_t tp_control_meta_blob_chunk_stream_id(const tp_control_meta_blob_chunk_dec_t *m) { return (uint32_t)tp_sbe_get_u32(m->d.buf + m->d.root + 0); }
@@ -1356,6 +1440,13 @@ static inline int tp_control_meta_blob_complete_decode(tp_control_meta_blob_comp
 {
     return tp_sbe_dec_wrap(&tp_control_meta_blob_complete_layout, &m->d, m->step_off, buf, len, false);
 }
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_control_meta_blob_complete_view(tp_control_meta_blob_complete_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_control_meta_blob_complete_layout, &m->d, buf, len, false);
+}
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_control_meta_blob_complete_length(const tp_control_meta_blob_complete_dec_t *m) { return m->d.end; }
 static inline uint32_t tp_control_meta_blob_complete_stream_id(const tp_control_meta_blob_complete_dec_t *m) { return (uint32_t)tp_sbe_get_u32(m->d.buf + m->d.root + 0); }
@@ -1418,6 +1509,19 @@ static inline int tp_control_shm_region_superblock_decode(tp_control_shm_region_
 static inline int tp_control_shm_region_superblock_decode_headerless(tp_control_shm_region_superblock_dec_t *m, const void *buf, size_t len)
 {
     return tp_sbe_dec_wrap(&tp_control_shm_region_superblock_layout, &m->d, m->step_off, buf, len, true);
+}
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_control_shm_region_superblock_view(tp_control_shm_region_superblock_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_control_shm_region_superblock_layout, &m->d, buf, len, false);
+}
+static inline int tp_control_shm_region_superblock_view_headerless(tp_control_shm_region_superblock_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_control_shm_region_superblock_layout, &m->d, buf, len, true);
 }
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_control_shm_region_superblock_length(const tp_control_shm_region_superblock_dec_t *m) { return m->d.end; }
@@ -1558,6 +1662,19 @@ static inline int tp_control_slot_header_decode_headerless(tp_control_slot_heade
 {
     return tp_sbe_dec_wrap(&tp_control_slot_header_layout, &m->d, m->step_off, buf, len, true);
 }
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_control_slot_header_view(tp_control_slot_header_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_control_slot_header_layout, &m->d, buf, len, false);
+}
+static inline int tp_control_slot_header_view_headerless(tp_control_slot_header_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_control_slot_header_layout, &m->d, buf, len, true);
+}
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_control_slot_header_length(const tp_control_slot_header_dec_t *m) { return m->d.end; }
 static inline uint64_t tp_control_slot_header_seq_commit(const tp_control_slot_header_dec_t *m) { return (uint64_t)tp_sbe_get_u64(m->d.buf + m->d.root + 0); }
@@ -1681,6 +1798,13 @@ typedef struct tp_control_tensor_header_dec_s {
 static inline int tp_control_tensor_header_decode(tp_control_tensor_header_dec_t *m, const void *buf, size_t len)
 {
     return tp_sbe_dec_wrap(&tp_control_tensor_header_layout, &m->d, m->step_off, buf, len, false);
+}
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_control_tensor_header_view(tp_control_tensor_header_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_control_tensor_header_layout, &m->d, buf, len, false);
 }
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_control_tensor_header_length(const tp_control_tensor_header_dec_t *m) { return m->d.end; }

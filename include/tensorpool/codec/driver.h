@@ -157,6 +157,13 @@ static inline int tp_driver_shm_attach_request_decode(tp_driver_shm_attach_reque
 {
     return tp_sbe_dec_wrap(&tp_driver_shm_attach_request_layout, &m->d, m->step_off, buf, len, false);
 }
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_driver_shm_attach_request_view(tp_driver_shm_attach_request_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_driver_shm_attach_request_layout, &m->d, buf, len, false);
+}
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_driver_shm_attach_request_length(const tp_driver_shm_attach_request_dec_t *m) { return m->d.end; }
 static inline int64_t tp_driver_shm_attach_request_correlation_id(const tp_driver_shm_attach_request_dec_t *m) { return (int64_t)tp_sbe_get_i64(m->d.buf + m->d.root + 0); }
@@ -258,6 +265,13 @@ typedef struct tp_driver_shm_attach_response_dec_s {
 static inline int tp_driver_shm_attach_response_decode(tp_driver_shm_attach_response_dec_t *m, const void *buf, size_t len)
 {
     return tp_sbe_dec_wrap(&tp_driver_shm_attach_response_layout, &m->d, m->step_off, buf, len, false);
+}
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_driver_shm_attach_response_view(tp_driver_shm_attach_response_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 3; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_driver_shm_attach_response_layout, &m->d, buf, len, false);
 }
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_driver_shm_attach_response_length(const tp_driver_shm_attach_response_dec_t *m) { return m->d.end; }
@@ -452,6 +466,13 @@ static inline int tp_driver_shm_detach_request_decode(tp_driver_shm_detach_reque
 {
     return tp_sbe_dec_wrap(&tp_driver_shm_detach_request_layout, &m->d, m->step_off, buf, len, false);
 }
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_driver_shm_detach_request_view(tp_driver_shm_detach_request_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_driver_shm_detach_request_layout, &m->d, buf, len, false);
+}
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_driver_shm_detach_request_length(const tp_driver_shm_detach_request_dec_t *m) { return m->d.end; }
 static inline int64_t tp_driver_shm_detach_request_correlation_id(const tp_driver_shm_detach_request_dec_t *m) { return (int64_t)tp_sbe_get_i64(m->d.buf + m->d.root + 0); }
@@ -526,6 +547,13 @@ static inline int tp_driver_shm_detach_response_decode(tp_driver_shm_detach_resp
 {
     return tp_sbe_dec_wrap(&tp_driver_shm_detach_response_layout, &m->d, m->step_off, buf, len, false);
 }
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_driver_shm_detach_response_view(tp_driver_shm_detach_response_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_driver_shm_detach_response_layout, &m->d, buf, len, false);
+}
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_driver_shm_detach_response_length(const tp_driver_shm_detach_response_dec_t *m) { return m->d.end; }
 static inline int64_t tp_driver_shm_detach_response_correlation_id(const tp_driver_shm_detach_response_dec_t *m) { return (int64_t)tp_sbe_get_i64(m->d.buf + m->d.root + 0); }
@@ -583,6 +611,13 @@ typedef struct tp_driver_shm_lease_keepalive_dec_s {
 static inline int tp_driver_shm_lease_keepalive_decode(tp_driver_shm_lease_keepalive_dec_t *m, const void *buf, size_t len)
 {
     return tp_sbe_dec_wrap(&tp_driver_shm_lease_keepalive_layout, &m->d, m->step_off, buf, len, false);
+}
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_driver_shm_lease_keepalive_view(tp_driver_shm_lease_keepalive_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_driver_shm_lease_keepalive_layout, &m->d, buf, len, false);
 }
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_driver_shm_lease_keepalive_length(const tp_driver_shm_lease_keepalive_dec_t *m) { return m->d.end; }
@@ -658,6 +693,13 @@ static inline int tp_driver_shm_driver_shutdown_decode(tp_driver_shm_driver_shut
 {
     return tp_sbe_dec_wrap(&tp_driver_shm_driver_shutdown_layout, &m->d, m->step_off, buf, len, false);
 }
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_driver_shm_driver_shutdown_view(tp_driver_shm_driver_shutdown_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_driver_shm_driver_shutdown_layout, &m->d, buf, len, false);
+}
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_driver_shm_driver_shutdown_length(const tp_driver_shm_driver_shutdown_dec_t *m) { return m->d.end; }
 static inline uint64_t tp_driver_shm_driver_shutdown_timestamp_ns(const tp_driver_shm_driver_shutdown_dec_t *m) { return (uint64_t)tp_sbe_get_u64(m->d.buf + m->d.root + 0); }
@@ -715,6 +757,13 @@ typedef struct tp_driver_shm_lease_revoked_dec_s {
 static inline int tp_driver_shm_lease_revoked_decode(tp_driver_shm_lease_revoked_dec_t *m, const void *buf, size_t len)
 {
     return tp_sbe_dec_wrap(&tp_driver_shm_lease_revoked_layout, &m->d, m->step_off, buf, len, false);
+}
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_driver_shm_lease_revoked_view(tp_driver_shm_lease_revoked_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_driver_shm_lease_revoked_layout, &m->d, buf, len, false);
 }
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_driver_shm_lease_revoked_length(const tp_driver_shm_lease_revoked_dec_t *m) { return m->d.end; }
@@ -805,6 +854,13 @@ typedef struct tp_driver_shm_driver_shutdown_request_dec_s {
 static inline int tp_driver_shm_driver_shutdown_request_decode(tp_driver_shm_driver_shutdown_request_dec_t *m, const void *buf, size_t len)
 {
     return tp_sbe_dec_wrap(&tp_driver_shm_driver_shutdown_request_layout, &m->d, m->step_off, buf, len, false);
+}
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_driver_shm_driver_shutdown_request_view(tp_driver_shm_driver_shutdown_request_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 2; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_driver_shm_driver_shutdown_request_layout, &m->d, buf, len, false);
 }
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_driver_shm_driver_shutdown_request_length(const tp_driver_shm_driver_shutdown_request_dec_t *m) { return m->d.end; }

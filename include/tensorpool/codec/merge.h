@@ -107,6 +107,13 @@ static inline int tp_merge_sequence_merge_map_announce_decode(tp_merge_sequence_
 {
     return tp_sbe_dec_wrap(&tp_merge_sequence_merge_map_announce_layout, &m->d, m->step_off, buf, len, false);
 }
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_merge_sequence_merge_map_announce_view(tp_merge_sequence_merge_map_announce_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_merge_sequence_merge_map_announce_layout, &m->d, buf, len, false);
+}
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_merge_sequence_merge_map_announce_length(const tp_merge_sequence_merge_map_announce_dec_t *m) { return m->d.end; }
 static inline uint32_t tp_merge_sequence_merge_map_announce_out_stream_id(const tp_merge_sequence_merge_map_announce_dec_t *m) { return (uint32_t)tp_sbe_get_u32(m->d.buf + m->d.root + 0); }
@@ -218,6 +225,13 @@ static inline int tp_merge_sequence_merge_map_request_decode(tp_merge_sequence_m
 {
     return tp_sbe_dec_wrap(&tp_merge_sequence_merge_map_request_layout, &m->d, m->step_off, buf, len, false);
 }
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_merge_sequence_merge_map_request_view(tp_merge_sequence_merge_map_request_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_merge_sequence_merge_map_request_layout, &m->d, buf, len, false);
+}
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_merge_sequence_merge_map_request_length(const tp_merge_sequence_merge_map_request_dec_t *m) { return m->d.end; }
 static inline uint32_t tp_merge_sequence_merge_map_request_out_stream_id(const tp_merge_sequence_merge_map_request_dec_t *m) { return (uint32_t)tp_sbe_get_u32(m->d.buf + m->d.root + 0); }
@@ -267,6 +281,13 @@ typedef struct tp_merge_timestamp_merge_map_announce_dec_s {
 static inline int tp_merge_timestamp_merge_map_announce_decode(tp_merge_timestamp_merge_map_announce_dec_t *m, const void *buf, size_t len)
 {
     return tp_sbe_dec_wrap(&tp_merge_timestamp_merge_map_announce_layout, &m->d, m->step_off, buf, len, false);
+}
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_merge_timestamp_merge_map_announce_view(tp_merge_timestamp_merge_map_announce_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_merge_timestamp_merge_map_announce_layout, &m->d, buf, len, false);
 }
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_merge_timestamp_merge_map_announce_length(const tp_merge_timestamp_merge_map_announce_dec_t *m) { return m->d.end; }
@@ -404,6 +425,13 @@ typedef struct tp_merge_timestamp_merge_map_request_dec_s {
 static inline int tp_merge_timestamp_merge_map_request_decode(tp_merge_timestamp_merge_map_request_dec_t *m, const void *buf, size_t len)
 {
     return tp_sbe_dec_wrap(&tp_merge_timestamp_merge_map_request_layout, &m->d, m->step_off, buf, len, false);
+}
+/* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
+static inline int tp_merge_timestamp_merge_map_request_view(tp_merge_timestamp_merge_map_request_dec_t *m, const void *buf, size_t len)
+{
+    for (size_t i = 0; i < 1; i++)
+        m->step_off[i] = 0;
+    return tp_sbe_dec_view(&tp_merge_timestamp_merge_map_request_layout, &m->d, buf, len, false);
 }
 /* Bytes the decoded message occupies (header included). */
 static inline size_t tp_merge_timestamp_merge_map_request_length(const tp_merge_timestamp_merge_map_request_dec_t *m) { return m->d.end; }

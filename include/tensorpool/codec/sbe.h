@@ -117,6 +117,14 @@ typedef struct tp_sbe_dec_s {
 int tp_sbe_dec_wrap(const tp_sbe_layout_t *layout, tp_sbe_dec_t *d, size_t *step_off,
                     const void *buf, size_t len, bool headerless);
 
+/* A view of the fixed root block only, for structures whose values the
+ * caller validates itself (SHM slots and superblocks, where a torn or hostile
+ * value must be read and classified, not refused): checks only that the root
+ * block fits. The header, enums, groups and var data are NOT checked, and
+ * groups and var data must not be read through a view. */
+int tp_sbe_dec_view(const tp_sbe_layout_t *layout, tp_sbe_dec_t *d, const void *buf, size_t len,
+                    bool headerless);
+
 typedef struct tp_sbe_group_iter_s {
     const uint8_t *buf;
     size_t len;
