@@ -268,6 +268,19 @@ static void encoder_never_writes_past_capacity(void)
     CHECK(buf[30] == 0x5A);
 }
 
+static void view_reads_raw_values_validation_would_refuse(void)
+{
+    uint8_t sb[64] = {0};
+    tp_sbe_put_i16(sb + 24, 9); /* regionType 9: invalid enum */
+    tp_control_shm_region_superblock_dec_t d;
+    CHECK(tp_control_shm_region_superblock_decode_headerless(&d, sb, sizeof sb) < 0);
+    CHECK(tp_errcode() == TP_ERR_INVALID_ENUM);
+    CHECK(tp_control_shm_region_superblock_view_headerless(&d, sb, sizeof sb) == 0);
+    CHECK_EQ_I64(tp_control_shm_region_superblock_region_type(&d), 9);
+    CHECK(tp_control_shm_region_superblock_view_headerless(&d, sb, 63) < 0); /* root block must fit */
+    CHECK(tp_errcode() == TP_ERR_TRUNCATED);
+}
+
 int main(void)
 {
     RUN(wrong_schema_id_is_not_mine);
@@ -283,5 +296,6 @@ int main(void)
     RUN(encoder_keeps_schema_order);
     RUN(encoder_group_counts_enforced);
     RUN(encoder_never_writes_past_capacity);
+    RUN(view_reads_raw_values_validation_would_refuse);
     TP_TEST_END();
 }
