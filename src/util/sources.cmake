@@ -1,2 +1,3 @@
 list(APPEND TP_SOURCES
-  ${CMAKE_CURRENT_LIST_DIR}/error.c)
+  ${CMAKE_CURRENT_LIST_DIR}/error.c
+  ${CMAKE_CURRENT_LIST_DIR}/clock.c)
