@@ -104,8 +104,7 @@ static int scan_entry(void *arg, const char *name)
     snprintf(img->name, sizeof img->name, "%s", name);
     if (s->initial_scan) {
         /* Existing publications are joined at their current end. */
-        img->r.position = tp_ipc_log_reader_tail(&img->r);
-        img->r.sequence_known = 0;
+        tp_ipc_log_reader_join_tail(&img->r);
     } else {
         /* A publication that appeared since: read from its start (a lap
          * already overwritten is skipped and counted as loss). */

@@ -70,7 +70,8 @@ typedef struct tp_ipc_log_meta_s {
      * line (or an adjacent-line prefetch pair) with it. */
     _Atomic uint64_t tail_intent;
     _Atomic uint64_t tail;
-    uint8_t reserved1[112];
+    _Atomic uint64_t tail_sequence; /* messages committed; stored after tail */
+    uint8_t reserved1[104];
 } tp_ipc_log_meta_t;
 
 _Static_assert(sizeof(tp_ipc_log_meta_t) == TP_IPC_LOG_HEADER_BYTES, "log header is 256 bytes");
@@ -181,6 +182,8 @@ static inline uint64_t tp_ipc_log_writer_publish(tp_ipc_log_writer_t *w, size_t 
     atomic_store_explicit(&w->meta->tail, end, memory_order_release);
     w->position = end;
     w->sequence++;
+    /* After tail: a reader that sees this count sees a tail at least as new. */
+    atomic_store_explicit(&w->meta->tail_sequence, w->sequence, memory_order_release);
     return end;
 }
 
@@ -208,6 +211,27 @@ typedef void (*tp_ipc_log_handler_t)(void *clientd, const uint8_t *buffer, size_
 static inline uint64_t tp_ipc_log_reader_tail(const tp_ipc_log_reader_t *r)
 {
     return atomic_load_explicit(&r->meta->tail, memory_order_acquire);
+}
+
+/* Join at the current end. tail is read before the count, so the first record
+ * read has a sequence <= next_sequence (never a false loss). */
+static inline void tp_ipc_log_reader_join_tail(tp_ipc_log_reader_t *r)
+{
+    r->position = atomic_load_explicit(&r->meta->tail, memory_order_acquire);
+    r->next_sequence = atomic_load_explicit(&r->meta->tail_sequence, memory_order_acquire);
+    r->sequence_known = 1;
+}
+
+/* Lapped: skip to the end and count what was skipped. The count is read
+ * before tail, so tail is at least as new; records between are counted by
+ * the sequence gap of the next record read. */
+static inline void tp_ipc_log_reader_skip_ahead(tp_ipc_log_reader_t *r)
+{
+    uint64_t seq = atomic_load_explicit(&r->meta->tail_sequence, memory_order_acquire);
+    r->position = atomic_load_explicit(&r->meta->tail, memory_order_acquire);
+    if (r->sequence_known && seq > r->next_sequence) r->loss += seq - r->next_sequence;
+    r->next_sequence = seq;
+    r->sequence_known = 1;
 }
 
 /* Copy up to limit committed records into scratch (scratch_cap >= largest
@@ -253,8 +277,7 @@ static inline int tp_ipc_log_reader_copy(tp_ipc_log_reader_t *r, uint8_t *scratc
     atomic_thread_fence(memory_order_acquire);
     uint64_t intent = atomic_load_explicit(&r->meta->tail_intent, memory_order_relaxed);
     if (lapped || intent > pos + r->capacity) {
-        /* Skip ahead; the sequence gap of the next record counts the loss. */
-        r->position = atomic_load_explicit(&r->meta->tail, memory_order_acquire);
+        tp_ipc_log_reader_skip_ahead(r);
         return 0;
     }
     if (bad && n == 0) {
