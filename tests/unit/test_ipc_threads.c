@@ -97,6 +97,7 @@ static void check_rx(sub_agent_t *a)
 {
     uint64_t delivered = a->rx.count[0] + a->rx.count[1];
     uint64_t loss = tp_ipc_subscription_loss_count(a->sub);
+    printf("     delivered %llu, lost %llu\n", (unsigned long long)delivered, (unsigned long long)loss);
     CHECK_EQ_U64(a->rx.bad, 0);
     CHECK(delivered > 0);
     /* Every message is either delivered (intact, in order) or counted lost. */
