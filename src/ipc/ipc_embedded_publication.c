@@ -68,7 +68,7 @@ int64_t tp_ipc_embedded_offer(tp_ipc_publication_t *pub, const void *buffer, siz
     if (p->w.claimed) return tp_err_set(TP_ERR_STATE, "offer while a claim is outstanding");
     uint8_t *dst = tp_ipc_log_writer_reserve(&p->w, length);
     tp_ipc_copy_to_ring(dst, buffer, length);
-    return (int64_t)tp_ipc_log_writer_publish(&p->w, length);
+    return (int64_t)tp_ipc_log_writer_publish(&p->w);
 }
 
 int tp_ipc_embedded_try_claim(tp_ipc_publication_t *pub, size_t length, tp_ipc_claim_t *claim)
@@ -96,7 +96,7 @@ int64_t tp_ipc_embedded_commit(tp_ipc_publication_t *pub, tp_ipc_claim_t *claim)
     if (!claim_matches(p, claim)) return tp_err_set(TP_ERR_STATE, "commit of a claim that is not outstanding");
     p->w.claimed = 0;
     claim->internal_[1] = 0;
-    return (int64_t)tp_ipc_log_writer_publish(&p->w, claim->length);
+    return (int64_t)tp_ipc_log_writer_publish(&p->w);
 }
 
 int tp_ipc_embedded_abort(tp_ipc_publication_t *pub, tp_ipc_claim_t *claim)

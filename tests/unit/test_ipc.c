@@ -162,6 +162,7 @@ static void test_max_message_and_claims(void)
     CHECK(tp_errcode() == TP_ERR_STATE);
     rx_t rx = {0};
     CHECK(drain(sub, &rx) == 1); /* the claim is not visible before commit */
+    claim.length = 5000; /* a caller scribbling on the claim cannot change what is published */
     CHECK(tp_ipc_publication_commit(pub, &claim) > 0);
     CHECK(tp_ipc_publication_commit(pub, &claim) == -1); /* not twice */
     CHECK(drain(sub, &rx) == 1);
