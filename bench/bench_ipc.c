@@ -7,7 +7,12 @@
  *                            and 1 KiB; ratio_to_floor = value / (floor rtt / 2)
  *   ipc_throughput           32-byte messages/s offered by one and by two
  *                            publisher processes, and delivered to one
- *                            subscriber process (with the loss it counted)
+ *                            subscriber process (with the loss it counted);
+ *                            no back-pressure, so a subscriber slower than
+ *                            the publisher loses messages and counts them.
+ *                            With two publishers on a 2-CPU box the second
+ *                            publisher shares a CPU with the subscriber.
+ *                            side=offered_no_subscriber: one publisher alone.
  *
  * Both processes are pinned to different CPUs when there are at least two.
  * Usage: bench_ipc [--quick]   (--quick: fewer samples, for smoke runs)
@@ -199,8 +204,10 @@ static void latency_run(size_t msg, size_t samples, int64_t out_pct[3])
 
 /* ---- throughput ---- */
 
-static void throughput_run(int npub, uint64_t per_pub, int32_t stream)
+static void throughput_run(int npub, uint64_t per_pub, int32_t stream, uint32_t log_capacity)
 {
+    tp_ipc_context_t saved = ctx;
+    ctx.log_capacity = log_capacity;
     atomic_store(&sh->ready, 0);
     atomic_store(&sh->go, 0);
     atomic_store(&sh->done, 0);
@@ -272,6 +279,29 @@ static void throughput_run(int npub, uint64_t per_pub, int32_t stream)
              npub, (unsigned long long)got, (unsigned long long)lost, (double)lost / (double)sent, ctx.log_capacity);
     /* delivery rate over the publishing window (the subscriber's tail idle time excluded) */
     emit("ipc_throughput", "msgs/s", (double)got / ((double)pub_ns / 1e9), params);
+    ctx = saved;
+}
+
+/* The publisher's own cost: offers with nobody reading (no cache-line
+ * traffic from a subscriber). */
+static void publisher_only_run(uint64_t n)
+{
+    pin(0);
+    tp_ipc_publication_t *pub;
+    if (tp_ipc_publication_open(&pub, &ctx, "tp:ipc", 13) < 0) exit(1);
+    uint8_t msg[32] = {0};
+    int64_t t0 = tp_clock_monotonic_ns();
+    for (uint64_t i = 0; i < n; i++) {
+        memcpy(msg, &i, sizeof i);
+        tp_ipc_publication_offer(pub, msg, sizeof msg);
+    }
+    int64_t t1 = tp_clock_monotonic_ns();
+    tp_ipc_publication_close(pub);
+    char params[160];
+    snprintf(params, sizeof params,
+             "\"publishers\":1,\"msg_bytes\":32,\"messages\":%llu,\"side\":\"offered_no_subscriber\",\"log_capacity\":%u",
+             (unsigned long long)n, ctx.log_capacity);
+    emit("ipc_throughput", "msgs/s", (double)n / ((double)(t1 - t0) / 1e9), params);
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -291,7 +321,6 @@ int main(int argc, char **argv)
     snprintf(base_dir, sizeof base_dir, "/dev/shm/tp-bench-ipc-%d", (int)getpid());
     tp_ipc_context_init(&ctx);
     ctx.base_dir = base_dir;
-    if (getenv("TP_BENCH_LOG_CAPACITY")) ctx.log_capacity = (uint32_t)strtoul(getenv("TP_BENCH_LOG_CAPACITY"), NULL, 0);
 
     size_t samples = quick ? 20000 : 200000;
     int64_t floor_pct[3];
@@ -322,9 +351,13 @@ int main(int argc, char **argv)
         }
     }
 
-    uint64_t n = quick ? 2000000 : 100000000;
-    throughput_run(1, n, 10);
-    throughput_run(2, n / 2, 11);
+    /* 1 MiB is the default log; 16 MiB shows how much of the loss comes from
+     * the subscriber being descheduled on a shared box. */
+    uint64_t n = quick ? 2000000 : 50000000;
+    publisher_only_run(n);
+    throughput_run(1, n, 10, 1u << 20);
+    throughput_run(1, n, 12, 16u << 20);
+    throughput_run(2, n / 2, 11, 16u << 20);
 
     nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return 0;
