@@ -253,6 +253,12 @@ static inline int tp_ipc_log_reader_copy(tp_ipc_log_reader_t *r, uint8_t *scratc
     __builtin_prefetch(r->ring + ((uint32_t)(pos + 64) & r->mask));
     uint64_t tail = atomic_load_explicit(&r->meta->tail, memory_order_acquire);
     if (tail == pos) return 0;
+    if ((tail | pos) & (TP_IPC_REC_ALIGN - 1)) {
+        /* Only a corrupt or hostile log has a position off the record grid. */
+        r->corrupt = 1;
+        r->position = pos & ~(uint64_t)(TP_IPC_REC_ALIGN - 1);
+        return 0;
+    }
     int lapped = tail - pos > r->capacity;
     int n = 0;
     int bad = 0;
@@ -279,6 +285,9 @@ static inline int tp_ipc_log_reader_copy(tp_ipc_log_reader_t *r, uint8_t *scratc
         uint32_t rec = tp_ipc_rec_size((size_t)len);
         if (used + rec > scratch_cap) break;
         tp_ipc_copy_from_ring(scratch + used, r->ring + off, rec);
+        /* Keep the length that was checked: a hostile writer could change
+         * the header between the check and the copy without moving intent. */
+        memcpy(scratch + used, &len, sizeof len);
         used += rec;
         p += rec;
         n++;

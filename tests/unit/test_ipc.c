@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "ipc/ipc_log.h"
@@ -426,6 +427,86 @@ static void test_closed_logs_linger_then_reclaim(void)
     tp_ipc_subscription_close(sub);
 }
 
+static size_t hostile_max_len;
+static int hostile_too_long;
+
+static void hostile_handler(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)info;
+    (*(int *)clientd)++;
+    if (len > hostile_max_len) hostile_too_long++;
+    volatile uint8_t sink = 0;
+    for (size_t i = 0; i < len; i++) sink ^= buf[i]; /* touch every byte: ASan checks bounds */
+    (void)sink;
+}
+
+/* A writer that scribbles over its own log (headers, lengths, tail, intent)
+ * must not make a subscriber crash, read out of bounds or stall the others. */
+static void test_hostile_log_never_crashes(void)
+{
+    tp_ipc_context_t c = ctx;
+    c.namespace_name = "hostile";
+    c.log_capacity = 4096;
+    c.max_message = 1000;
+    hostile_max_len = c.max_message;
+    tp_ipc_subscription_t *sub;
+    tp_ipc_publication_t *pub;
+    CHECK(tp_ipc_subscription_open(&sub, &c, "tp:ipc", 40) == 0);
+    CHECK(tp_ipc_publication_open(&pub, &c, "tp:ipc", 40) == 0);
+    int got = 0;
+    tp_ipc_subscription_poll(sub, hostile_handler, &got, 10);
+    CHECK(tp_ipc_subscription_image_count(sub) == 1);
+    /* map the same log read-write, as the hostile writer */
+    char dir[PATH_MAX], path[PATH_MAX + 300];
+    ipc_dir(dir, sizeof dir, &c);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    path[0] = '\0';
+    while (d && (e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, "40-", 3) == 0) snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    if (d) closedir(d);
+    int fd = open(path, O_RDWR);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    uint8_t *m = mmap(NULL, 256 + 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    CHECK(m != MAP_FAILED);
+    if (m == MAP_FAILED) return;
+    tp_ipc_log_meta_t *meta = (tp_ipc_log_meta_t *)(void *)m;
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        switch (x % 6) {
+        case 0: m[256 + (x >> 8) % 4096] = (uint8_t)(x >> 40); break;
+        case 1: { /* plausible header with a wild length */
+            uint32_t off = (uint32_t)((x >> 8) % 256) * 16;
+            int32_t len = (int32_t)(x >> 32);
+            int32_t type = (int32_t)(1 + (x >> 20) % 2);
+            memcpy(m + 256 + off, &len, 4);
+            memcpy(m + 256 + off + 4, &type, 4);
+            break;
+        }
+        case 2: atomic_store(&meta->tail, (x >> 8) % 20000); break;
+        case 3: atomic_store(&meta->tail_intent, (x >> 8) % 30000); break;
+        case 4: atomic_store(&meta->tail_sequence, x >> 3); break;
+        default: offer_pattern(pub, 0, (uint64_t)i, 16 + (x >> 8) % 900); break;
+        }
+        tp_ipc_subscription_poll(sub, hostile_handler, &got, 50);
+    }
+    CHECK(hostile_too_long == 0);
+    munmap(m, 256 + 4096);
+    /* an honest publication on the same stream still gets through */
+    tp_ipc_publication_t *honest;
+    CHECK(tp_ipc_publication_open(&honest, &c, "tp:ipc", 40) == 0);
+    rx_t rx = {0};
+    for (uint64_t i = 0; i < 5; i++) offer_pattern(honest, 1, i, 48);
+    for (int i = 0; i < 10; i++) tp_ipc_subscription_poll(sub, rx_handler, &rx, 100);
+    CHECK(rx.seen[1] && rx.last_seq[1] == 4);
+    tp_ipc_publication_close(honest);
+    tp_ipc_publication_close(pub);
+    tp_ipc_subscription_close(sub);
+}
+
 int main(void)
 {
     tp_test_dir_setup(&ctx);
@@ -439,6 +520,7 @@ int main(void)
     RUN(test_files_and_modes);
     RUN(test_corrupt_logs_are_errors);
     RUN(test_closed_logs_linger_then_reclaim);
+    RUN(test_hostile_log_never_crashes);
     tp_test_dir_cleanup();
     TP_TEST_END();
 }
