@@ -69,6 +69,10 @@ int tp_agent_runner_start(tp_agent_runner_t *r)
         return tp_err_set(TP_ERR_IO, "pthread_create for agent '%s': %s", r->agent.name, strerror(rc));
     }
     r->thread_started = 1;
+    /* Name the thread after the agent (15 chars max) so top/perf show it. */
+    char tname[16];
+    snprintf(tname, sizeof tname, "%s", r->agent.name);
+    pthread_setname_np(r->thread, tname);
     /* Wait for on_start so the caller learns whether the agent came up. Start is
      * set-up, not a hot path, so a yield loop is fine. */
     while (atomic_load_explicit(&r->state, memory_order_acquire) == TP_RUNNER_STARTING)
