@@ -427,6 +427,44 @@ static void test_closed_logs_linger_then_reclaim(void)
     tp_ipc_subscription_close(sub);
 }
 
+/* A subscription follows at most max_images publications; the rest are
+ * counted as errors (once each), and the followed ones keep working. */
+static void test_max_images_limit(void)
+{
+    tp_ipc_context_t c = ctx;
+    c.namespace_name = "images";
+    c.max_images = 2;
+    tp_ipc_subscription_t *sub;
+    CHECK(tp_ipc_subscription_open(&sub, &c, "tp:ipc", 50) == 0);
+    tp_ipc_publication_t *pubs[4];
+    for (int i = 0; i < 4; i++) CHECK(tp_ipc_publication_open(&pubs[i], &c, "tp:ipc", 50) == 0);
+    rx_t rx = {0};
+    for (int i = 0; i < 4; i++) offer_pattern(pubs[i], (uint32_t)i, 0, 32);
+    drain(sub, &rx);
+    drain(sub, &rx);
+    CHECK(tp_ipc_subscription_image_count(sub) == 2);
+    CHECK(rx.count == 2);
+    CHECK_EQ_U64(tp_ipc_subscription_error_count(sub), 2);
+    for (int i = 0; i < 4; i++) tp_ipc_publication_close(pubs[i]);
+    tp_ipc_subscription_close(sub);
+}
+
+/* The context's base dir wins over $TP_DIR. */
+static void test_context_dir_beats_env(void)
+{
+    char dir[PATH_MAX];
+    setenv("TP_DIR", "/nonexistent-tp-dir", 1);
+    ipc_dir(dir, sizeof dir, &ctx);
+    CHECK(strncmp(dir, tp_test_base, strlen(tp_test_base)) == 0);
+    tp_ipc_context_t c;
+    tp_ipc_context_init(&c);
+    ipc_dir(dir, sizeof dir, &c);
+    CHECK(strncmp(dir, "/nonexistent-tp-dir/tensorpool-", 31) == 0);
+    unsetenv("TP_DIR");
+    ipc_dir(dir, sizeof dir, &c);
+    CHECK(strncmp(dir, "/dev/shm/tensorpool/tensorpool-", 31) == 0);
+}
+
 static size_t hostile_max_len;
 static int hostile_too_long;
 
@@ -521,6 +559,8 @@ int main(void)
     RUN(test_corrupt_logs_are_errors);
     RUN(test_closed_logs_linger_then_reclaim);
     RUN(test_hostile_log_never_crashes);
+    RUN(test_max_images_limit);
+    RUN(test_context_dir_beats_env);
     tp_test_dir_cleanup();
     TP_TEST_END();
 }
