@@ -39,7 +39,7 @@ typedef struct tp_ipc_context_s {
     uint32_t log_capacity;      /* bytes of each publication's ring; power of two, >= 4 * (max_message + 16) */
     uint32_t max_message;       /* largest payload, <= log_capacity / 4 */
     uint32_t max_images;        /* publications a subscription follows at most */
-    int64_t linger_ns;          /* a cleanly closed log stays this long before reclaim */
+    int64_t linger_ns;          /* a closed (or dead publisher's) log stays this long before deletion */
     int64_t rescan_interval_ns; /* subscriptions re-check publisher liveness at least this often */
 } tp_ipc_context_t;
 
@@ -133,9 +133,11 @@ int tp_ipc_subscription_close(tp_ipc_subscription_t *sub);
 
 /* ---- maintenance ---- */
 
-/* Delete logs in the transport directory whose publisher process is dead (or
- * was cleanly closed more than linger_ns ago). Publications and subscriptions
- * also do this on their own. Returns the number deleted, or -1. */
+/* Tidy the transport directory: logs closed more than linger_ns ago are
+ * deleted; logs whose publisher process is dead are marked closed (so they
+ * linger for subscriptions that have not drained them) or deleted at once
+ * when linger_ns is 0. Publications and subscriptions also do this on their
+ * own. Returns the number deleted, or -1. */
 int tp_ipc_reclaim(const tp_ipc_context_t *ctx);
 
 #ifdef __cplusplus

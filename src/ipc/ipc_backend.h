@@ -50,8 +50,11 @@ const tp_ipc_backend_t *tp_ipc_backend_for_channel(const char *channel);
 /* Check a context's numeric settings. 0 or -1. */
 int tp_ipc_context_validate(const tp_ipc_context_t *ctx);
 
-/* Reclaim dead/lingered logs in an open transport directory; buf is scratch
- * for directory reads. Returns the number deleted (>= 0). */
-int tp_ipc_reclaim_dir(int dirfd, void *buf, size_t buf_len, int64_t linger_ns);
+/* Reclaim in an open transport directory (buf is scratch for directory
+ * reads): delete lingered closed logs and temp files of dead creators; mark
+ * logs of dead publishers closed so they linger too (deleted at once when
+ * linger_ns is 0). Returns the number deleted (>= 0) or -1; *marked (may be
+ * NULL) receives the number newly marked. */
+int tp_ipc_reclaim_dir(int dirfd, void *buf, size_t buf_len, int64_t linger_ns, int *marked);
 
 #endif

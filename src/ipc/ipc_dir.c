@@ -125,7 +125,7 @@ static int index_map(int fd, tp_ipc_index_t **index)
 
 int tp_ipc_index_open(int dirfd, tp_ipc_index_t **index)
 {
-    int fd = openat(dirfd, "index", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    int fd = openat(dirfd, "index", O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {
         /* Build it under a private name, then link it into place: others see
          * either no index or a complete one. */
@@ -147,7 +147,7 @@ int tp_ipc_index_open(int dirfd, tp_ipc_index_t **index)
         }
         unlinkat(dirfd, tmp, 0);
         if (!ok) return tp_err_set(TP_ERR_IO, "create ipc index: %s", strerror(err));
-        fd = openat(dirfd, "index", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        fd = openat(dirfd, "index", O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     }
     if (fd < 0) return tp_err_set(TP_ERR_IO, "open ipc index: %s", strerror(errno));
     int rc = index_map(fd, index);

@@ -42,7 +42,9 @@ int tp_ipc_embedded_publication_open(tp_ipc_publication_t **out, const tp_ipc_co
     if (tp_ipc_index_open(dirfd, &p->index) < 0) goto fail;
     /* Tidy up after crashed publishers while we are here (set-up, not hot). */
     char buf[8192];
-    if (tp_ipc_reclaim_dir(dirfd, buf, sizeof buf, ctx->linger_ns) > 0) tp_ipc_index_bump(p->index);
+    int marked = 0;
+    if (tp_ipc_reclaim_dir(dirfd, buf, sizeof buf, ctx->linger_ns, &marked) > 0 || marked > 0)
+        tp_ipc_index_bump(p->index);
     if (tp_ipc_log_create(dirfd, stream_id, ctx->log_capacity, ctx->max_message, &p->w, &p->map, &p->map_len,
                           p->name, sizeof p->name) < 0)
         goto fail;

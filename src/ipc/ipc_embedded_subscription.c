@@ -138,10 +138,16 @@ static void rescan(tp_ipc_embedded_sub_t *s)
         if (!drained) continue;
         int64_t closed = atomic_load_explicit(&img->r.meta->closed_ns, memory_order_acquire);
         if (closed == 0 && !tp_ipc_proc_alive(img->pid, img->start_time)) {
-            /* Publisher died (maybe mid-message): everything it committed has
-             * been delivered, so reclaim its log. */
-            if (img->present && unlinkat(s->dirfd, img->name, 0) == 0) reclaimed++;
-            drop_image(s, i);
+            /* Publisher died (maybe mid-message) and we have everything it
+             * committed. Mark the log closed so it lingers for subscriptions
+             * that have not found it yet (the bump makes them look), then the
+             * branch below deletes it. */
+            if (!img->present || s->linger_ns == 0) {
+                if (img->present && unlinkat(s->dirfd, img->name, 0) == 0) reclaimed++;
+                drop_image(s, i);
+            } else if (tp_ipc_log_mark_closed(s->dirfd, img->name, now_real) == 0) {
+                reclaimed++;
+            }
         } else if (closed != 0 && (!img->present || now_real - closed >= s->linger_ns)) {
             if (img->present && unlinkat(s->dirfd, img->name, 0) == 0) reclaimed++;
             drop_image(s, i);
@@ -175,7 +181,9 @@ int tp_ipc_embedded_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_
     s->dirfd = tp_ipc_dir_open(dir);
     if (s->dirfd < 0) goto fail;
     if (tp_ipc_index_open(s->dirfd, &s->index) < 0) goto fail;
-    if (tp_ipc_reclaim_dir(s->dirfd, s->dents, DENTS_BYTES, ctx->linger_ns) > 0) tp_ipc_index_bump(s->index);
+    int marked = 0;
+    if (tp_ipc_reclaim_dir(s->dirfd, s->dents, DENTS_BYTES, ctx->linger_ns, &marked) > 0 || marked > 0)
+        tp_ipc_index_bump(s->index);
     s->linger_ns = ctx->linger_ns;
     s->rescan_interval_ns = ctx->rescan_interval_ns;
     s->base.backend = &tp_ipc_embedded_backend;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,7 +164,8 @@ int tp_ipc_log_create(int dirfd, int32_t stream_id, uint32_t capacity, uint32_t 
 
 static int open_log_fd(int dirfd, const char *name, uint64_t *size)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO planted under a log name must not hang us. */
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return tp_err_set(errno == ENOENT ? TP_ERR_NOT_FOUND : TP_ERR_IO, "open ipc log %s: %s", name,
                                   strerror(errno));
     struct stat st;
@@ -173,6 +175,19 @@ static int open_log_fd(int dirfd, const char *name, uint64_t *size)
     }
     *size = (uint64_t)st.st_size;
     return fd;
+}
+
+int tp_ipc_log_mark_closed(int dirfd, const char *name, int64_t closed_ns)
+{
+    int fd = openat(dirfd, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return tp_err_set(TP_ERR_IO, "open ipc log %s: %s", name, strerror(errno));
+    struct stat st;
+    ssize_t n = -1;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        n = pwrite(fd, &closed_ns, sizeof closed_ns, (off_t)offsetof(tp_ipc_log_meta_t, closed_ns));
+    close(fd);
+    if (n != (ssize_t)sizeof closed_ns) return tp_err_set(TP_ERR_IO, "mark ipc log %s closed failed", name);
+    return 0;
 }
 
 int tp_ipc_log_read_meta(int dirfd, const char *name, tp_ipc_log_meta_t *out)

@@ -41,6 +41,10 @@ int tp_ipc_log_open_reader(int dirfd, const char *name, int32_t stream_id, uint3
 /* Read (copy) and validate the header of a log without mapping it. 0 or -1. */
 int tp_ipc_log_read_meta(int dirfd, const char *name, tp_ipc_log_meta_t *out);
 
+/* Mark a log closed at closed_ns (used for logs of dead publishers, so they
+ * linger like cleanly closed ones before deletion). 0 or -1. */
+int tp_ipc_log_mark_closed(int dirfd, const char *name, int64_t closed_ns);
+
 /* This process's pid start time (cached after the first call; set-up only). */
 int tp_ipc_self_start_time(uint64_t *start_time);
 

@@ -163,6 +163,7 @@ static void test_sigkill_inside_claim(void)
     enum { STREAM = 101 };
     tp_ipc_context_t saved = ctx;
     ctx.rescan_interval_ns = 1000000; /* notice the death quickly */
+    ctx.linger_ns = 200000000;        /* dead logs linger 200 ms, then go */
     tp_ipc_subscription_t *sub;
     CHECK(tp_ipc_subscription_open(&sub, &ctx, "tp:ipc", STREAM) == 0);
     int ready[2];
@@ -220,8 +221,6 @@ static void test_sigkill_inside_claim(void)
         nanosleep(&ts, NULL);
     }
     CHECK_EQ_I64(count_logs_of_pid(victim), 0);
-    CHECK_EQ_I64(count_logs_of_pid(other), 1); /* closed cleanly: lingers */
-    CHECK(tp_ipc_subscription_image_count(sub) == 1);
     close(ready[0]);
     close(ready[1]);
     tp_ipc_subscription_close(sub);
@@ -296,17 +295,26 @@ static void test_sigkill_at_random_points(void)
     ctx = saved;
 }
 
+/* A publisher that exits without closing: its temp file goes at once, its
+ * log is marked closed and lingers (a subscription that finds it late still
+ * drains it), then it is deleted; live logs are never touched. */
 static void test_reclaim_dead_logs(void)
 {
     enum { STREAM = 103 };
-    tp_ipc_publication_t *mine;
-    CHECK(tp_ipc_publication_open(&mine, &ctx, "tp:ipc", STREAM) == 0);
+    tp_ipc_subscription_t *sub;
+    CHECK(tp_ipc_subscription_open(&sub, &ctx, "tp:ipc", STREAM) == 0);
     int ready[2];
     CHECK(pipe(ready) == 0);
     pid_t child = fork();
     if (child == 0) {
+        publish_n(2, STREAM + 1, 0); /* touch another stream too */
         tp_ipc_publication_t *pub;
         if (tp_ipc_publication_open(&pub, &ctx, "tp:ipc", STREAM) < 0) _exit(10);
+        uint8_t buf[64];
+        for (uint64_t i = 0; i < 10; i++) {
+            tp_test_fill(buf, sizeof buf, 3, i);
+            tp_ipc_publication_offer(pub, buf, sizeof buf);
+        }
         /* also leave a temp file, as if killed while creating a log */
         char dir[PATH_MAX], path[PATH_MAX + 100];
         uint64_t st;
@@ -319,15 +327,32 @@ static void test_reclaim_dead_logs(void)
         if (write(ready[1], &c, 1) != 1) _exit(13);
         _exit(0); /* no close: as good as dead */
     }
+    CHECK(child > 0);
     char c;
     CHECK(read(ready[0], &c, 1) == 1);
     CHECK(wait_ok(child));
+    CHECK_EQ_I64(count_logs_of_pid(child), 3); /* two logs + temp file */
+    /* Opening a publication reclaims: the temp file is deleted, the dead
+     * publisher's log is marked closed and lingers. */
+    tp_ipc_publication_t *mine;
+    CHECK(tp_ipc_publication_open(&mine, &ctx, "tp:ipc", STREAM) == 0);
     CHECK_EQ_I64(count_logs_of_pid(child), 2);
-    CHECK_EQ_I64(tp_ipc_reclaim(&ctx), 2);
+    /* The subscription had not polled yet: it still gets all ten messages. */
+    rx_t rx;
+    memset(&rx, 0, sizeof rx);
+    poll_until(sub, &rx, 10, 5000);
+    CHECK_EQ_U64(rx.count[3], 10);
+    CHECK_EQ_U64(rx.bad, 0);
+    CHECK(tp_ipc_reclaim(&ctx) >= 0);
+    CHECK_EQ_I64(count_logs_of_pid(child), 2); /* still lingering */
+    tp_ipc_context_t now = ctx;
+    now.linger_ns = 0;
+    CHECK(tp_ipc_reclaim(&now) >= 2); /* plus closed logs left by earlier tests */
     CHECK_EQ_I64(count_logs_of_pid(child), 0);
     CHECK_EQ_I64(count_logs_of_pid((int)getpid()), 1); /* the live one stays */
-    CHECK_EQ_I64(tp_ipc_reclaim(&ctx), 0);
+    CHECK_EQ_I64(tp_ipc_reclaim(&now), 0);
     tp_ipc_publication_close(mine);
+    tp_ipc_subscription_close(sub);
     close(ready[0]);
     close(ready[1]);
 }
