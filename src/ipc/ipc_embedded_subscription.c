@@ -110,7 +110,6 @@ static int scan_entry(void *arg, const char *name)
          * already overwritten is skipped and counted as loss). */
         img->r.position = 0;
         img->r.next_sequence = 0;
-        img->r.sequence_known = 1;
     }
     s->image_count++;
     return 0;
@@ -218,9 +217,8 @@ static int image_poll(tp_ipc_embedded_sub_t *s, tp_ipc_image_t *img, tp_ipc_hand
         uint64_t seq;
         memcpy(&len, p, sizeof len);
         memcpy(&seq, p + 8, sizeof seq);
-        if (r->sequence_known && seq > r->next_sequence) r->loss += seq - r->next_sequence;
+        if (seq > r->next_sequence) r->loss += seq - r->next_sequence;
         r->next_sequence = seq + 1;
-        r->sequence_known = 1;
         info.sequence = seq;
         handler(clientd, p + TP_IPC_REC_HEADER, (size_t)len, &info);
         p += tp_ipc_rec_size((size_t)len);

@@ -199,19 +199,15 @@ typedef struct tp_ipc_log_reader_s {
     const tp_ipc_log_meta_t *meta;
     const uint8_t *ring;
     uint64_t position;
-    uint64_t next_sequence;
-    uint64_t loss;     /* messages skipped after being lapped */
+    uint64_t next_sequence; /* expected sequence of the next record; a jump past it is loss */
+    uint64_t loss;          /* messages skipped after being lapped */
     uint64_t log_id;
     uint32_t capacity;
     uint32_t mask;
     uint32_t max_message;
     int32_t stream_id;
-    int sequence_known;
     int corrupt;       /* a committed record failed validation */
 } tp_ipc_log_reader_t;
-
-typedef void (*tp_ipc_log_handler_t)(void *clientd, const uint8_t *buffer, size_t length,
-                                     const void *info);
 
 /* Committed end of the log. */
 static inline uint64_t tp_ipc_log_reader_tail(const tp_ipc_log_reader_t *r)
@@ -225,7 +221,6 @@ static inline void tp_ipc_log_reader_join_tail(tp_ipc_log_reader_t *r)
 {
     r->position = atomic_load_explicit(&r->meta->tail, memory_order_acquire);
     r->next_sequence = atomic_load_explicit(&r->meta->tail_sequence, memory_order_acquire);
-    r->sequence_known = 1;
 }
 
 /* Lapped: skip to the end and count what was skipped. The count is read
@@ -235,9 +230,8 @@ static inline void tp_ipc_log_reader_skip_ahead(tp_ipc_log_reader_t *r)
 {
     uint64_t seq = atomic_load_explicit(&r->meta->tail_sequence, memory_order_acquire);
     r->position = atomic_load_explicit(&r->meta->tail, memory_order_acquire);
-    if (r->sequence_known && seq > r->next_sequence) r->loss += seq - r->next_sequence;
+    if (seq > r->next_sequence) r->loss += seq - r->next_sequence;
     r->next_sequence = seq;
-    r->sequence_known = 1;
 }
 
 /* Copy up to limit committed records into scratch (scratch_cap >= largest
