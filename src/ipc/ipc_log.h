@@ -3,15 +3,17 @@
  *
  * File layout (little-endian, host order):
  *   [0, 256)   tp_ipc_log_meta_t: identity, owner (pid + start time),
- *              closed time, and the writer's cache line (tail_intent, tail)
+ *              closed time, tail_intent (own line, written once per
+ *              sixteenth of the ring) and the writer's line (tail, count)
  *   [256, 256 + capacity)  the ring of records
  * A record is a 16-byte header {length, type, sequence} and the payload,
  * padded to 16 bytes. Records never wrap: when one does not fit before the
  * end of the ring, a padding record fills the rest and it starts at offset 0.
  *
  * Protocol (position = bytes written since creation, never wraps):
- *   writer: tail_intent := end of the bytes it is about to write; release
- *           fence; write padding/header/payload; tail := end (release).
+ *   writer: tail_intent := at least the end of the bytes it is about to
+ *           write (rounded up to a sixteenth of the ring); release fence;
+ *           write padding/header/payload; tail := end (release).
  *   reader: tail (acquire); copy the records in [pos, tail) to private
  *           memory; acquire fence; tail_intent. If tail_intent > pos +
  *           capacity, the writer may have overwritten what was copied: the
@@ -64,18 +66,22 @@ typedef struct tp_ipc_log_meta_s {
     uint64_t log_id;            /* random; the publisher id seen by subscribers */
     int64_t created_ns;         /* CLOCK_REALTIME */
     _Atomic int64_t closed_ns;  /* 0 while open; CLOCK_REALTIME of a clean close */
-    uint8_t reserved0[64];
-    /* The writer's line: written on every message, read once per reader poll.
-     * Kept 128 bytes away from the metadata and the ring so neither shares a
-     * line (or an adjacent-line prefetch pair) with it. */
+    /* Upper bound of every byte the writer may have written, rounded up to a
+     * sixteenth of the ring so it changes rarely: readers check it after each
+     * copy, and on a line of its own that check is a cache hit. */
     _Atomic uint64_t tail_intent;
+    uint8_t reserved0[56];
+    /* The writer's line: written on every message, read once per reader poll.
+     * Kept 128 bytes away from the ring so they do not share a line (or an
+     * adjacent-line prefetch pair). */
     _Atomic uint64_t tail;
     _Atomic uint64_t tail_sequence; /* messages committed; stored after tail */
-    uint8_t reserved1[104];
+    uint8_t reserved1[112];
 } tp_ipc_log_meta_t;
 
 _Static_assert(sizeof(tp_ipc_log_meta_t) == TP_IPC_LOG_HEADER_BYTES, "log header is 256 bytes");
-_Static_assert(offsetof(tp_ipc_log_meta_t, tail_intent) == 128, "writer line at 128");
+_Static_assert(offsetof(tp_ipc_log_meta_t, tail_intent) == 64, "intent line at 64");
+_Static_assert(offsetof(tp_ipc_log_meta_t, tail) == 128, "writer line at 128");
 
 typedef struct tp_ipc_rec_s {
     _Atomic int32_t length; /* payload bytes (padding: bytes after this header) */
@@ -155,8 +161,11 @@ static inline uint8_t *tp_ipc_log_writer_reserve(tp_ipc_log_writer_t *w, size_t 
     uint32_t pad = off + rec > w->capacity ? w->capacity - off : 0;
     uint64_t end = pos + pad + rec;
     if (end > w->intent) {
-        w->intent = end;
-        atomic_store_explicit(&w->meta->tail_intent, end, memory_order_relaxed);
+        /* Announce a whole chunk at a time (see tail_intent): a reader then
+         * counts as lapped up to one chunk early, which is safe. */
+        uint64_t chunk = w->capacity / 16;
+        w->intent = (end + chunk - 1) & ~(chunk - 1);
+        atomic_store_explicit(&w->meta->tail_intent, w->intent, memory_order_relaxed);
         /* Readers that copy any byte written below must see the new intent. */
         atomic_thread_fence(memory_order_release);
     }
