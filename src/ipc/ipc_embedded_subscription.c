@@ -8,13 +8,14 @@
 #include "tensorpool/clock.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-enum { REFUSED_MAX = 16, DENTS_BYTES = 32768, SCRATCH_BATCH = 64 * 1024, LIVENESS_POLL_MASK = 4095 };
+enum { REFUSED_MAX = 16, DENTS_BYTES = 32768, SCRATCH_BATCH = 64 * 1024, LIVENESS_POLL_MASK = 63 };
 
 typedef struct tp_ipc_image_s {
     tp_ipc_log_reader_t r;
@@ -214,10 +215,15 @@ static int image_poll(tp_ipc_embedded_sub_t *s, tp_ipc_image_t *img, tp_ipc_hand
     const uint8_t *p = s->scratch;
     for (int i = 0; i < n; i++) {
         int32_t len;
-        uint64_t seq;
-        memcpy(&len, p, sizeof len);
-        memcpy(&seq, p + 8, sizeof seq);
-        if (seq > r->next_sequence) r->loss += seq - r->next_sequence;
+        uint32_t seq_lo;
+        memcpy(&len, p + offsetof(tp_ipc_rec_t, length), sizeof len);
+        memcpy(&seq_lo, p + offsetof(tp_ipc_rec_t, sequence), sizeof seq_lo);
+        /* Records carry the low 32 bits of the sequence; the signed gap to
+         * the expected one rebuilds it. A gap > 0 is loss; < 0 happens only
+         * right after joining at the tail. */
+        int32_t gap = (int32_t)(seq_lo - (uint32_t)r->next_sequence);
+        uint64_t seq = r->next_sequence + (uint64_t)(int64_t)gap;
+        if (gap > 0) r->loss += (uint64_t)gap;
         r->next_sequence = seq + 1;
         info.sequence = seq;
         handler(clientd, p + TP_IPC_REC_HEADER, (size_t)len, &info);
@@ -231,6 +237,8 @@ int tp_ipc_embedded_poll(tp_ipc_subscription_t *sub, tp_ipc_handler_t handler, v
     tp_ipc_embedded_sub_t *s = (tp_ipc_embedded_sub_t *)sub;
     if (handler == NULL || limit <= 0) return tp_err_set(TP_ERR_INVALID_ARG, "poll needs a handler and limit >= 1");
     s->polls++;
+    /* The clock (vDSO, tens of ns) is read every 64 polls only, so even a
+     * slowly polling caller notices dead publishers about once per interval. */
     if (tp_ipc_index_generation(s->index) != s->generation ||
         ((s->polls & LIVENESS_POLL_MASK) == 0 && tp_clock_monotonic_ns() - s->last_scan_ns >= s->rescan_interval_ns))
         rescan(s);

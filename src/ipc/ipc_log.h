@@ -13,14 +13,23 @@
  * Protocol (position = bytes written since creation, never wraps):
  *   writer: tail_intent := at least the end of the bytes it is about to
  *           write (rounded up to a sixteenth of the ring); release fence;
- *           write padding/header/payload; tail := end (release).
- *   reader: tail (acquire); copy the records in [pos, tail) to private
- *           memory; acquire fence; tail_intent. If tail_intent > pos +
- *           capacity, the writer may have overwritten what was copied: the
- *           reader was lapped, discards the copy and jumps to tail. Otherwise
- *           the copy is exactly what was committed and is delivered.
- * A writer killed at any point leaves tail at its last complete message, so
- * readers never see a torn record and never wait on it.
+ *           write length/sequence and payload; then, with release, the
+ *           record's tag := position | type << 1 | 1, tail := end and
+ *           tail_sequence := count.
+ *   reader: a record at position p is committed when its tag (acquire) is
+ *           p's DATA or PAD tag: the tag is the commit flag, so a reader
+ *           waiting for the next message watches the record's own cache
+ *           line, not the writer's. It copies committed records to private
+ *           memory, then (acquire fence) checks tail_intent: if tail_intent >
+ *           start + capacity the writer may have overwritten what was
+ *           copied, so the reader was lapped: it discards the copy, jumps to
+ *           tail and counts the skipped messages. Otherwise the copy is
+ *           delivered. No tag where one should be while tail says there is
+ *           more also means lapped (or a corrupt log); that is checked every
+ *           few empty polls.
+ * A writer killed at any point leaves its last record untagged and tail at
+ * its last complete message, so readers never see a torn record and never
+ * wait on it.
  */
 #ifndef TP_IPC_LOG_H
 #define TP_IPC_LOG_H
@@ -84,10 +93,16 @@ _Static_assert(offsetof(tp_ipc_log_meta_t, tail_intent) == 64, "intent line at 6
 _Static_assert(offsetof(tp_ipc_log_meta_t, tail) == 128, "writer line at 128");
 
 typedef struct tp_ipc_rec_s {
-    _Atomic int32_t length; /* payload bytes (padding: bytes after this header) */
-    _Atomic int32_t type;   /* TP_IPC_REC_DATA or TP_IPC_REC_PAD */
-    _Atomic uint64_t sequence;
+    _Atomic uint64_t tag;      /* position | type << 1 | 1 once committed (stored last) */
+    _Atomic int32_t length;    /* payload bytes (padding: bytes after this header) */
+    _Atomic uint32_t sequence; /* low 32 bits of the publication's message count */
 } tp_ipc_rec_t;
+
+/* Tag of a committed record of type t (TP_IPC_REC_DATA/PAD) at position pos. */
+static inline uint64_t tp_ipc_rec_tag(uint64_t pos, uint32_t t)
+{
+    return pos | ((uint64_t)t << 1) | 1u;
+}
 
 _Static_assert(sizeof(tp_ipc_rec_t) == TP_IPC_REC_HEADER, "record header is 16 bytes");
 
@@ -144,6 +159,8 @@ typedef struct tp_ipc_log_writer_s {
     uint64_t intent;    /* == meta->tail_intent; never decreases */
     uint64_t sequence;  /* of the next message */
     uint64_t claim_pos; /* record start of the outstanding claim */
+    uint64_t pad_pos;   /* padding written for it, if pad_len */
+    uint32_t pad_len;
     size_t claim_len;   /* its payload length (the caller's claim struct is not trusted) */
     uint32_t capacity;
     uint32_t mask;
@@ -152,7 +169,8 @@ typedef struct tp_ipc_log_writer_s {
 } tp_ipc_log_writer_t;
 
 /* Make room for a record with length payload bytes (length <= max_message,
- * checked by the caller), write its header, and return where the payload goes. */
+ * checked by the caller), write its length and sequence, and return where the
+ * payload goes. Nothing is visible to readers until publish. */
 static inline uint8_t *tp_ipc_log_writer_reserve(tp_ipc_log_writer_t *w, size_t length)
 {
     uint32_t rec = tp_ipc_rec_size(length);
@@ -169,22 +187,20 @@ static inline uint8_t *tp_ipc_log_writer_reserve(tp_ipc_log_writer_t *w, size_t 
         /* Readers that copy any byte written below must see the new intent. */
         atomic_thread_fence(memory_order_release);
     }
+    w->pad_len = pad;
     if (pad) {
         tp_ipc_rec_t *p = (tp_ipc_rec_t *)(void *)(w->ring + off);
         atomic_store_explicit(&p->length, (int32_t)(pad - TP_IPC_REC_HEADER), memory_order_relaxed);
-        atomic_store_explicit(&p->type, TP_IPC_REC_PAD, memory_order_relaxed);
-        atomic_store_explicit(&p->sequence, 0, memory_order_relaxed);
+        atomic_store_explicit(&p->sequence, (uint32_t)w->sequence, memory_order_relaxed);
+        w->pad_pos = pos;
         pos += pad;
         off = 0;
     }
-    /* The header goes first, while the line is ours anyway: readers trust
-     * only records below tail, so it needs no ordering of its own, and the
-     * writer does not have to win the line back from a spinning reader at
-     * commit time. */
+    /* Length and sequence go first, while the line is ours anyway; readers
+     * look at them only after the tag, which publish stores last. */
     tp_ipc_rec_t *r = (tp_ipc_rec_t *)(void *)(w->ring + off);
     atomic_store_explicit(&r->length, (int32_t)length, memory_order_relaxed);
-    atomic_store_explicit(&r->type, TP_IPC_REC_DATA, memory_order_relaxed);
-    atomic_store_explicit(&r->sequence, w->sequence, memory_order_relaxed);
+    atomic_store_explicit(&r->sequence, (uint32_t)w->sequence, memory_order_relaxed);
     w->claim_pos = pos;
     w->claim_len = length;
     return w->ring + off + TP_IPC_REC_HEADER;
@@ -193,6 +209,12 @@ static inline uint8_t *tp_ipc_log_writer_reserve(tp_ipc_log_writer_t *w, size_t 
 /* Publish the reserved record; returns the new position. */
 static inline uint64_t tp_ipc_log_writer_publish(tp_ipc_log_writer_t *w)
 {
+    if (w->pad_len) {
+        tp_ipc_rec_t *p = (tp_ipc_rec_t *)(void *)(w->ring + ((uint32_t)w->pad_pos & w->mask));
+        atomic_store_explicit(&p->tag, tp_ipc_rec_tag(w->pad_pos, TP_IPC_REC_PAD), memory_order_release);
+    }
+    tp_ipc_rec_t *r = (tp_ipc_rec_t *)(void *)(w->ring + ((uint32_t)w->claim_pos & w->mask));
+    atomic_store_explicit(&r->tag, tp_ipc_rec_tag(w->claim_pos, TP_IPC_REC_DATA), memory_order_release);
     uint64_t end = w->claim_pos + tp_ipc_rec_size(w->claim_len);
     atomic_store_explicit(&w->meta->tail, end, memory_order_release);
     w->position = end;
@@ -215,6 +237,7 @@ typedef struct tp_ipc_log_reader_s {
     uint32_t mask;
     uint32_t max_message;
     int32_t stream_id;
+    uint32_t empty_polls; /* polls that found no tag; tail is checked every few */
     int corrupt;       /* a committed record failed validation */
 } tp_ipc_log_reader_t;
 
@@ -245,34 +268,27 @@ static inline void tp_ipc_log_reader_skip_ahead(tp_ipc_log_reader_t *r)
 
 /* Copy up to limit committed records into scratch (scratch_cap >= largest
  * record), validate, and return how many were copied (0 if none, lapped or
- * corrupt). *end receives the position after the last copied record. */
+ * corrupt). *end receives the position after the last copied record. In the
+ * scratch copy each record's length field holds the checked length. */
 static inline int tp_ipc_log_reader_copy(tp_ipc_log_reader_t *r, uint8_t *scratch, size_t scratch_cap, int limit,
                                          uint64_t *end)
 {
     uint64_t pos = r->position;
-    /* Fetch the next record's line alongside the tail's line: when a message
-     * lands, both cache misses overlap instead of queueing behind each other. */
-    __builtin_prefetch(r->ring + ((uint32_t)pos & r->mask));
-    __builtin_prefetch(r->ring + ((uint32_t)(pos + 64) & r->mask));
-    uint64_t tail = atomic_load_explicit(&r->meta->tail, memory_order_acquire);
-    if (tail == pos) return 0;
-    if ((tail | pos) & (TP_IPC_REC_ALIGN - 1)) {
+    if (pos & (TP_IPC_REC_ALIGN - 1)) {
         /* Only a corrupt or hostile log has a position off the record grid. */
         r->corrupt = 1;
-        r->position = pos & ~(uint64_t)(TP_IPC_REC_ALIGN - 1);
         return 0;
     }
-    int lapped = tail - pos > r->capacity;
     int n = 0;
     int bad = 0;
     uint64_t p = pos;
     size_t used = 0;
-    while (!lapped && p < tail && n < limit) {
+    while (n < limit) {
         uint32_t off = (uint32_t)p & r->mask;
         const tp_ipc_rec_t *h = (const tp_ipc_rec_t *)(const void *)(r->ring + off);
-        int32_t len = atomic_load_explicit(&h->length, memory_order_relaxed);
-        int32_t type = atomic_load_explicit(&h->type, memory_order_relaxed);
-        if (type == TP_IPC_REC_PAD) {
+        uint64_t tag = atomic_load_explicit(&h->tag, memory_order_acquire);
+        if (tag == tp_ipc_rec_tag(p, TP_IPC_REC_PAD)) {
+            int32_t len = atomic_load_explicit(&h->length, memory_order_relaxed);
             if ((uint32_t)len != r->capacity - off - TP_IPC_REC_HEADER) {
                 bad = 1;
                 break;
@@ -280,8 +296,9 @@ static inline int tp_ipc_log_reader_copy(tp_ipc_log_reader_t *r, uint8_t *scratc
             p += r->capacity - off;
             continue;
         }
-        if (type != TP_IPC_REC_DATA || len < 0 || (uint32_t)len > r->max_message ||
-            off + tp_ipc_rec_size((size_t)len) > r->capacity) {
+        if (tag != tp_ipc_rec_tag(p, TP_IPC_REC_DATA)) break;
+        int32_t len = atomic_load_explicit(&h->length, memory_order_relaxed);
+        if (len < 0 || (uint32_t)len > r->max_message || off + tp_ipc_rec_size((size_t)len) > r->capacity) {
             bad = 1;
             break;
         }
@@ -289,8 +306,8 @@ static inline int tp_ipc_log_reader_copy(tp_ipc_log_reader_t *r, uint8_t *scratc
         if (used + rec > scratch_cap) break;
         tp_ipc_copy_from_ring(scratch + used, r->ring + off, rec);
         /* Keep the length that was checked: a hostile writer could change
-         * the header between the check and the copy without moving intent. */
-        memcpy(scratch + used, &len, sizeof len);
+         * the header between the check and the copy. */
+        memcpy(scratch + used + 8, &len, sizeof len);
         used += rec;
         p += rec;
         n++;
@@ -298,7 +315,7 @@ static inline int tp_ipc_log_reader_copy(tp_ipc_log_reader_t *r, uint8_t *scratc
     /* Seqlock-style validation: did the writer start overwriting [pos, p)? */
     atomic_thread_fence(memory_order_acquire);
     uint64_t intent = atomic_load_explicit(&r->meta->tail_intent, memory_order_relaxed);
-    if (lapped || intent > pos + r->capacity) {
+    if (intent > pos + r->capacity) {
         tp_ipc_log_reader_skip_ahead(r);
         return 0;
     }
@@ -306,8 +323,27 @@ static inline int tp_ipc_log_reader_copy(tp_ipc_log_reader_t *r, uint8_t *scratc
         r->corrupt = 1;
         return 0;
     }
-    *end = p;
-    return n;
+    if (n > 0) {
+        *end = p;
+        return n;
+    }
+    r->position = p; /* committed padding may have been passed */
+    /* Fetch the next record's first lines now, so that when it lands the
+     * reader's misses overlap. */
+    __builtin_prefetch(r->ring + ((uint32_t)(p + 64) & r->mask));
+    /* No tag where the next record should be: usually nothing is published
+     * yet, but a lapped reader (or a corrupt log) sees no tag either, so
+     * every few empty polls ask tail whether there is more. */
+    if ((++r->empty_polls & 15) == 0) {
+        uint64_t tail = atomic_load_explicit(&r->meta->tail, memory_order_acquire);
+        if ((int64_t)(tail - p) > 0) {
+            const tp_ipc_rec_t *h = (const tp_ipc_rec_t *)(const void *)(r->ring + ((uint32_t)p & r->mask));
+            uint64_t tag = atomic_load_explicit(&h->tag, memory_order_acquire);
+            if (tag != tp_ipc_rec_tag(p, TP_IPC_REC_DATA) && tag != tp_ipc_rec_tag(p, TP_IPC_REC_PAD))
+                tp_ipc_log_reader_skip_ahead(r);
+        }
+    }
+    return 0;
 }
 
 #endif

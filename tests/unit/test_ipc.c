@@ -362,9 +362,10 @@ static void test_corrupt_logs_are_errors(void)
     atomic_store(&m.tail, 64);
     atomic_store(&m.tail_intent, 64);
     memcpy(file, &m, sizeof m);
-    int32_t bad_len = 100000, type = TP_IPC_REC_DATA;
-    memcpy(file + 256, &bad_len, 4);
-    memcpy(file + 260, &type, 4);
+    int32_t bad_len = 100000;
+    uint64_t tag = tp_ipc_rec_tag(0, TP_IPC_REC_DATA); /* committed, impossible length */
+    memcpy(file + 256, &tag, 8);
+    memcpy(file + 256 + 8, &bad_len, 4);
     snprintf(name, sizeof name, "20-%d-1-903.log", me);
     rx_t rx = {0};
     tp_ipc_subscription_poll(sub, rx_handler, &rx, 10); /* notices the first three */
@@ -516,12 +517,13 @@ static void test_hostile_log_never_crashes(void)
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         switch (x % 6) {
         case 0: m[256 + (x >> 8) % 4096] = (uint8_t)(x >> 40); break;
-        case 1: { /* plausible header with a wild length */
+        case 1: { /* plausible committed header with a wild length */
             uint32_t off = (uint32_t)((x >> 8) % 256) * 16;
             int32_t len = (int32_t)(x >> 32);
-            int32_t type = (int32_t)(1 + (x >> 20) % 2);
-            memcpy(m + 256 + off, &len, 4);
-            memcpy(m + 256 + off + 4, &type, 4);
+            uint64_t pos = atomic_load(&meta->tail) & ~(uint64_t)4095;
+            uint64_t tag = tp_ipc_rec_tag(pos + off, (uint32_t)(1 + (x >> 20) % 2));
+            memcpy(m + 256 + off, &tag, 8);
+            memcpy(m + 256 + off + 8, &len, 4);
             break;
         }
         case 2: atomic_store(&meta->tail, (x >> 8) % 20000); break;
