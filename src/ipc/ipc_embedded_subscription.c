@@ -134,7 +134,9 @@ static void rescan(tp_ipc_embedded_sub_t *s)
             drop_image(s, i);
             continue;
         }
-        int drained = img->r.position == tp_ipc_log_reader_tail(&img->r);
+        /* >= rather than ==: a writer killed between tagging a padding
+         * record and the record after it leaves the reader past tail. */
+        int drained = (int64_t)(img->r.position - tp_ipc_log_reader_tail(&img->r)) >= 0;
         if (!drained) continue;
         int64_t closed = atomic_load_explicit(&img->r.meta->closed_ns, memory_order_acquire);
         if (closed == 0 && !tp_ipc_proc_alive(img->pid, img->start_time)) {
