@@ -6,7 +6,7 @@
  *              closed time, tail_intent (own line, written once per
  *              sixteenth of the ring) and the writer's line (tail, count)
  *   [256, 256 + capacity)  the ring of records
- * A record is a 16-byte header {length, type, sequence} and the payload,
+ * A record is a 16-byte header {tag, length, sequence} and the payload,
  * padded to 16 bytes. Records never wrap: when one does not fit before the
  * end of the ring, a padding record fills the rest and it starts at offset 0.
  *
