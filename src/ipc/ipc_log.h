@@ -238,6 +238,7 @@ typedef struct tp_ipc_log_reader_s {
     uint32_t max_message;
     int32_t stream_id;
     uint32_t empty_polls; /* polls that found no tag; tail is checked every few */
+    uint32_t last_rec;    /* size of the last record read (prefetch hint) */
     int corrupt;       /* a committed record failed validation */
 } tp_ipc_log_reader_t;
 
@@ -311,6 +312,7 @@ static inline int tp_ipc_log_reader_copy(tp_ipc_log_reader_t *r, uint8_t *scratc
         used += rec;
         p += rec;
         n++;
+        r->last_rec = rec;
     }
     /* Seqlock-style validation: did the writer start overwriting [pos, p)? */
     atomic_thread_fence(memory_order_acquire);
@@ -328,9 +330,10 @@ static inline int tp_ipc_log_reader_copy(tp_ipc_log_reader_t *r, uint8_t *scratc
         return n;
     }
     r->position = p; /* committed padding may have been passed */
-    /* Fetch the next record's first lines now, so that when it lands the
-     * reader's misses overlap. */
-    __builtin_prefetch(r->ring + ((uint32_t)(p + 64) & r->mask));
+    /* When messages are small, fetch the next record's second line now so
+     * both of its misses overlap when it lands; for large ones this only
+     * fights the writer for a line it is still filling. */
+    if (r->last_rec <= 128) __builtin_prefetch(r->ring + ((uint32_t)(p + 64) & r->mask));
     /* No tag where the next record should be: usually nothing is published
      * yet, but a lapped reader (or a corrupt log) sees no tag either, so
      * every few empty polls ask tail whether there is more. */
