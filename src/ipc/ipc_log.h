@@ -22,9 +22,9 @@
  *           line, not the writer's. It copies committed records to private
  *           memory, then (acquire fence) checks tail_intent: if tail_intent >
  *           start + capacity the writer may have overwritten what was
- *           copied, so the reader was lapped: it discards the copy, jumps to
- *           tail and counts the skipped messages. Otherwise the copy is
- *           delivered. No tag where one should be while tail says there is
+ *           copied, so the reader was lapped: it discards the copy, skips
+ *           ahead (see tp_ipc_log_reader_skip_ahead) and counts the skipped
+ *           messages. Otherwise the copy is delivered. No tag where one should be while tail says there is
  *           more also means lapped (or a corrupt log); that is checked every
  *           few empty polls.
  * A writer killed at any point leaves its last record untagged and tail at
@@ -256,13 +256,35 @@ static inline void tp_ipc_log_reader_join_tail(tp_ipc_log_reader_t *r)
     r->next_sequence = atomic_load_explicit(&r->meta->tail_sequence, memory_order_acquire);
 }
 
-/* Lapped: skip to the end and count what was skipped. The count is read
- * before tail, so tail is at least as new; records between the two are
- * counted by the sequence gap of the next record read. */
+/* Lapped: skip ahead. Landing right at tail would leave the reader on the
+ * writer's heels, where every line costs a full cache-to-cache miss and the
+ * writer soon laps it again; so it re-enters half a ring behind tail, where
+ * lines are complete and stream. Headers are self-describing (a tag holds
+ * its own position), so the first record at or after the target is found by
+ * scanning 16-byte slots; the copy is validated against tail_intent as usual,
+ * and the skipped messages are counted by the sequence gap of that record.
+ * If no header turns up within one record's length, it jumps to tail and
+ * counts from tail_sequence (read before tail, so tail is at least as new). */
 static inline void tp_ipc_log_reader_skip_ahead(tp_ipc_log_reader_t *r)
 {
     uint64_t seq = atomic_load_explicit(&r->meta->tail_sequence, memory_order_acquire);
-    r->position = atomic_load_explicit(&r->meta->tail, memory_order_acquire);
+    uint64_t tail = atomic_load_explicit(&r->meta->tail, memory_order_acquire);
+    uint64_t half = r->capacity / 2;
+    if (tail > half && !(tail & (TP_IPC_REC_ALIGN - 1))) {
+        uint64_t q = tail - half;
+        uint64_t limit = q + tp_ipc_rec_size(r->max_message);
+        if (q > r->position) {
+            for (; q < limit && q < tail; q += TP_IPC_REC_ALIGN) {
+                const tp_ipc_rec_t *h = (const tp_ipc_rec_t *)(const void *)(r->ring + ((uint32_t)q & r->mask));
+                uint64_t tag = atomic_load_explicit(&h->tag, memory_order_acquire);
+                if (tag == tp_ipc_rec_tag(q, TP_IPC_REC_DATA) || tag == tp_ipc_rec_tag(q, TP_IPC_REC_PAD)) {
+                    r->position = q;
+                    return;
+                }
+            }
+        }
+    }
+    r->position = tail;
     if (seq > r->next_sequence) r->loss += seq - r->next_sequence;
     r->next_sequence = seq;
 }
