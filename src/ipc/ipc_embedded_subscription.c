@@ -220,12 +220,14 @@ static int image_poll(tp_ipc_embedded_sub_t *s, tp_ipc_image_t *img, tp_ipc_hand
         uint32_t seq_lo;
         memcpy(&len, p + offsetof(tp_ipc_rec_t, length), sizeof len);
         memcpy(&seq_lo, p + offsetof(tp_ipc_rec_t, sequence), sizeof seq_lo);
-        /* Records carry the low 32 bits of the sequence; the signed gap to
-         * the expected one rebuilds it. A gap > 0 is loss; < 0 happens only
-         * right after joining at the tail. */
-        int32_t gap = (int32_t)(seq_lo - (uint32_t)r->next_sequence);
-        uint64_t seq = r->next_sequence + (uint64_t)(int64_t)gap;
-        if (gap > 0) r->loss += (uint64_t)gap;
+        /* Records carry the low 32 bits of the sequence; the signed distance
+         * to the expected one (or, after a skip, to the writer's count)
+         * rebuilds it. A jump forward is loss; backward happens only right
+         * after joining at the tail. */
+        uint64_t base = r->has_seq_base ? r->seq_base : r->next_sequence;
+        uint64_t seq = base + (uint64_t)(int64_t)(int32_t)(seq_lo - (uint32_t)base);
+        if (seq > r->next_sequence) r->loss += seq - r->next_sequence;
+        r->has_seq_base = 0;
         r->next_sequence = seq + 1;
         info.sequence = seq;
         handler(clientd, p + TP_IPC_REC_HEADER, (size_t)len, &info);

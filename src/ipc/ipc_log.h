@@ -239,6 +239,8 @@ typedef struct tp_ipc_log_reader_s {
     int32_t stream_id;
     uint32_t empty_polls; /* polls that found no tag; tail is checked every few */
     uint32_t last_rec;    /* size of the last record read (prefetch hint) */
+    uint64_t seq_base;    /* where to rebuild 64-bit sequences from after a skip */
+    int has_seq_base;
     int corrupt;       /* a committed record failed validation */
 } tp_ipc_log_reader_t;
 
@@ -279,6 +281,11 @@ static inline void tp_ipc_log_reader_skip_ahead(tp_ipc_log_reader_t *r)
                 uint64_t tag = atomic_load_explicit(&h->tag, memory_order_acquire);
                 if (tag == tp_ipc_rec_tag(q, TP_IPC_REC_DATA) || tag == tp_ipc_rec_tag(q, TP_IPC_REC_PAD)) {
                     r->position = q;
+                    /* Records hold 32-bit sequences; rebuild the next one
+                     * from the writer's count, which is within half a ring
+                     * of it, however far behind this reader fell. */
+                    r->seq_base = seq;
+                    r->has_seq_base = 1;
                     return;
                 }
             }
@@ -287,6 +294,7 @@ static inline void tp_ipc_log_reader_skip_ahead(tp_ipc_log_reader_t *r)
     r->position = tail;
     if (seq > r->next_sequence) r->loss += seq - r->next_sequence;
     r->next_sequence = seq;
+    r->has_seq_base = 0;
 }
 
 /* Copy up to limit committed records into scratch (scratch_cap >= largest
