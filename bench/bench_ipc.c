@@ -1,0 +1,402 @@
+/* Embedded IPC benchmarks, as JSON lines on stdout.
+ *
+ *   shm_cacheline_rtt        the floor: one cache line bounced between two
+ *                            processes through shared memory (p50/p99/p99.9)
+ *   ipc_oneway_latency       ping-pong over two tp:ipc streams between two
+ *                            processes, reported as round trip / 2, for 64 B
+ *                            and 1 KiB; ratio_to_floor = value / (floor rtt / 2)
+ *   ipc_throughput           32-byte messages/s offered by one and by two
+ *                            publisher processes, and delivered to one
+ *                            subscriber process (with the loss it counted);
+ *                            no back-pressure, so a subscriber slower than
+ *                            the publisher loses messages and counts them.
+ *                            With two publishers on a 2-CPU box the second
+ *                            publisher shares a CPU with the subscriber.
+ *                            side=offered_no_subscriber: one publisher alone.
+ *
+ * Both processes are pinned to different CPUs when there are at least two.
+ * Usage: bench_ipc [--quick]   (--quick: fewer samples, for smoke runs)
+ */
+#include "tensorpool/clock.h"
+#include "tensorpool/ipc.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define _XOPEN_SOURCE_EXTENDED 1
+#include <ftw.h>
+
+typedef struct {
+    _Alignas(64) _Atomic uint64_t ping;
+    _Alignas(64) _Atomic uint64_t pong;
+    _Alignas(64) _Atomic int ready;
+    _Atomic int go;
+    _Atomic int done;
+    _Atomic uint64_t received;
+    _Atomic uint64_t lost;
+    _Atomic int64_t sub_elapsed_ns;
+    _Atomic int64_t pub_elapsed_ns[2];
+} shared_t;
+
+static shared_t *sh;
+static tp_ipc_context_t ctx;
+static char base_dir[256];
+static int quick;
+
+static void pin(int cpu)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 2) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu % (int)n, &set);
+    sched_setaffinity(0, sizeof set, &set);
+}
+
+static inline void relax(void)
+{
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int64_t pct(const int64_t *sorted, size_t n, double p)
+{
+    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+    return sorted[i < n ? i : n - 1];
+}
+
+static void emit(const char *name, const char *unit, double value, const char *params)
+{
+    printf("{\"name\":\"%s\",\"unit\":\"%s\",\"value\":%.2f%s%s}\n", name, unit, value, params[0] ? "," : "", params);
+    fflush(stdout);
+}
+
+/* ---- floor: a cache line bounced between two processes ---- */
+
+static void floor_run(size_t samples, int64_t out_pct[3], double *clock_overhead)
+{
+    atomic_store(&sh->ping, 0);
+    atomic_store(&sh->pong, 0);
+    size_t total = samples + samples / 10;
+    pid_t child = fork();
+    if (child == 0) {
+        pin(1);
+        for (uint64_t i = 1; i <= total; i++) {
+            while (atomic_load_explicit(&sh->ping, memory_order_acquire) != i) relax();
+            atomic_store_explicit(&sh->pong, i, memory_order_release);
+        }
+        _exit(0);
+    }
+    pin(0);
+    int64_t *rtt = malloc(samples * sizeof *rtt);
+    for (uint64_t i = 1; i <= total; i++) {
+        int64_t t0 = tp_clock_monotonic_ns();
+        atomic_store_explicit(&sh->ping, i, memory_order_release);
+        while (atomic_load_explicit(&sh->pong, memory_order_acquire) != i) relax();
+        int64_t t1 = tp_clock_monotonic_ns();
+        if (i > total - samples) rtt[i - 1 - (total - samples)] = t1 - t0;
+    }
+    waitpid(child, NULL, 0);
+    qsort(rtt, samples, sizeof *rtt, cmp_i64);
+    out_pct[0] = pct(rtt, samples, 0.5);
+    out_pct[1] = pct(rtt, samples, 0.99);
+    out_pct[2] = pct(rtt, samples, 0.999);
+    free(rtt);
+    /* Cost of the two clock reads inside each sample, for the record. */
+    int64_t t0 = tp_clock_monotonic_ns();
+    for (int i = 0; i < 100000; i++) (void)tp_clock_monotonic_ns();
+    *clock_overhead = (double)(tp_clock_monotonic_ns() - t0) / 100000.0;
+}
+
+/* ---- ipc ping-pong ---- */
+
+typedef struct {
+    tp_ipc_publication_t *pub;
+    uint64_t count;
+    uint64_t last;
+} echo_t;
+
+static void echo_handler(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    echo_t *e = clientd;
+    (void)info;
+    tp_ipc_publication_offer(e->pub, buf, len);
+    e->count++;
+}
+
+static void count_handler(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)buf;
+    (void)len;
+    (void)info;
+    (*(uint64_t *)clientd)++;
+}
+
+static void latency_run(size_t msg, size_t samples, int64_t out_pct[3])
+{
+    size_t total = samples + samples / 10;
+    atomic_store(&sh->ready, 0);
+    tp_ipc_subscription_t *back;
+    if (tp_ipc_subscription_open(&back, &ctx, "tp:ipc", 2) < 0) {
+        fprintf(stderr, "sub: %s\n", tp_errmsg());
+        exit(1);
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        pin(1);
+        tp_ipc_subscription_t *in;
+        echo_t e = {0};
+        if (tp_ipc_subscription_open(&in, &ctx, "tp:ipc", 1) < 0 ||
+            tp_ipc_publication_open(&e.pub, &ctx, "tp:ipc", 2) < 0)
+            _exit(1);
+        atomic_store(&sh->ready, 1);
+        while (e.count < total) tp_ipc_subscription_poll(in, echo_handler, &e, 16);
+        tp_ipc_publication_close(e.pub);
+        tp_ipc_subscription_close(in);
+        _exit(0);
+    }
+    pin(0);
+    tp_ipc_publication_t *out;
+    if (tp_ipc_publication_open(&out, &ctx, "tp:ipc", 1) < 0) exit(1);
+    while (!atomic_load(&sh->ready)) sched_yield();
+    /* wait until both sides follow each other's publication */
+    while (tp_ipc_subscription_image_count(back) < 1) {
+        uint64_t dummy = 0;
+        tp_ipc_subscription_poll(back, count_handler, &dummy, 1);
+    }
+    uint8_t *buf = calloc(1, msg);
+    int64_t *rtt = malloc(samples * sizeof *rtt);
+    uint64_t got = 0;
+    for (uint64_t i = 0; i < total; i++) {
+        memcpy(buf, &i, sizeof i);
+        int64_t t0 = tp_clock_monotonic_ns();
+        tp_ipc_publication_offer(out, buf, msg);
+        while (got == i) tp_ipc_subscription_poll(back, count_handler, &got, 1);
+        int64_t t1 = tp_clock_monotonic_ns();
+        if (i >= total - samples) rtt[i - (total - samples)] = t1 - t0;
+    }
+    waitpid(child, NULL, 0);
+    qsort(rtt, samples, sizeof *rtt, cmp_i64);
+    out_pct[0] = pct(rtt, samples, 0.5);
+    out_pct[1] = pct(rtt, samples, 0.99);
+    out_pct[2] = pct(rtt, samples, 0.999);
+    free(rtt);
+    free(buf);
+    tp_ipc_publication_close(out);
+    tp_ipc_subscription_close(back);
+}
+
+/* ---- throughput ---- */
+
+typedef struct {
+    double offered;   /* msgs/s over the publishing window */
+    double delivered; /* msgs/s delivered over the same window */
+    uint64_t got;
+    uint64_t lost;
+} tput_result_t;
+
+static tput_result_t throughput_once(int npub, uint64_t per_pub, int32_t stream, uint32_t log_capacity)
+{
+    tp_ipc_context_t saved = ctx;
+    ctx.log_capacity = log_capacity;
+    atomic_store(&sh->ready, 0);
+    atomic_store(&sh->go, 0);
+    atomic_store(&sh->done, 0);
+    pid_t sub_pid = fork();
+    if (sub_pid == 0) {
+        pin(1);
+        tp_ipc_subscription_t *sub;
+        if (tp_ipc_subscription_open(&sub, &ctx, "tp:ipc", stream) < 0) _exit(1);
+        atomic_fetch_add(&sh->ready, 1);
+        uint64_t got = 0;
+        while (!atomic_load_explicit(&sh->go, memory_order_acquire)) tp_ipc_subscription_poll(sub, count_handler, &got, 1);
+        int64_t t0 = tp_clock_monotonic_ns();
+        int idle = 0;
+        for (;;) {
+            int n = tp_ipc_subscription_poll(sub, count_handler, &got, 4096);
+            if (n == 0 && atomic_load_explicit(&sh->done, memory_order_acquire) == npub) {
+                if (++idle > 10000) break;
+            }
+        }
+        int64_t t1 = tp_clock_monotonic_ns();
+        atomic_store(&sh->received, got);
+        atomic_store(&sh->lost, tp_ipc_subscription_loss_count(sub));
+        atomic_store(&sh->sub_elapsed_ns, t1 - t0);
+        tp_ipc_subscription_close(sub);
+        _exit(0);
+    }
+    pid_t pubs[2];
+    for (int p = 0; p < npub; p++) {
+        pubs[p] = fork();
+        if (pubs[p] == 0) {
+            pin(p == 0 ? 0 : 1);
+            tp_ipc_publication_t *pub;
+            if (tp_ipc_publication_open(&pub, &ctx, "tp:ipc", stream) < 0) _exit(1);
+            atomic_fetch_add(&sh->ready, 1);
+            while (!atomic_load_explicit(&sh->go, memory_order_acquire)) relax();
+            uint8_t msg[32] = {0};
+            int64_t t0 = tp_clock_monotonic_ns();
+            for (uint64_t i = 0; i < per_pub; i++) {
+                memcpy(msg, &i, sizeof i);
+                tp_ipc_publication_offer(pub, msg, sizeof msg);
+            }
+            int64_t t1 = tp_clock_monotonic_ns();
+            atomic_store(&sh->pub_elapsed_ns[p], t1 - t0);
+            atomic_fetch_add(&sh->done, 1);
+            tp_ipc_publication_close(pub);
+            _exit(0);
+        }
+    }
+    while (atomic_load(&sh->ready) < npub + 1) sched_yield();
+    /* let the subscriber find the publications (it polls while waiting) */
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    atomic_store_explicit(&sh->go, 1, memory_order_release);
+    for (int p = 0; p < npub; p++) waitpid(pubs[p], NULL, 0);
+    waitpid(sub_pid, NULL, 0);
+    int64_t pub_ns = 0;
+    for (int p = 0; p < npub; p++)
+        if (atomic_load(&sh->pub_elapsed_ns[p]) > pub_ns) pub_ns = atomic_load(&sh->pub_elapsed_ns[p]);
+    uint64_t sent = per_pub * (uint64_t)npub;
+    tput_result_t res;
+    res.got = atomic_load(&sh->received);
+    res.lost = atomic_load(&sh->lost);
+    res.offered = (double)sent / ((double)pub_ns / 1e9);
+    /* delivery rate over the publishing window (the subscriber's tail idle time excluded) */
+    res.delivered = (double)res.got / ((double)pub_ns / 1e9);
+    ctx = saved;
+    return res;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Run a configuration several times (the box is shared and noisy) and report
+ * the medians, with the spread in the parameters. */
+static void throughput_run(int npub, uint64_t per_pub, int32_t stream, uint32_t log_capacity, int trials)
+{
+    double off[8], del[8], lossf[8];
+    for (int t = 0; t < trials; t++) {
+        tput_result_t r = throughput_once(npub, per_pub, stream + 100 * t, log_capacity);
+        off[t] = r.offered;
+        del[t] = r.delivered;
+        lossf[t] = (double)r.lost / (double)(per_pub * (uint64_t)npub);
+    }
+    qsort(off, (size_t)trials, sizeof off[0], cmp_double);
+    qsort(del, (size_t)trials, sizeof del[0], cmp_double);
+    qsort(lossf, (size_t)trials, sizeof lossf[0], cmp_double);
+    int m = trials / 2;
+    char params[320];
+    snprintf(params, sizeof params,
+             "\"publishers\":%d,\"msg_bytes\":32,\"messages\":%llu,\"side\":\"offered\",\"log_capacity\":%u,"
+             "\"trials\":%d,\"min\":%.0f,\"max\":%.0f",
+             npub, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, trials, off[0], off[trials - 1]);
+    emit("ipc_throughput", "msgs/s", off[m], params);
+    snprintf(params, sizeof params,
+             "\"publishers\":%d,\"msg_bytes\":32,\"messages\":%llu,\"side\":\"delivered\",\"log_capacity\":%u,"
+             "\"trials\":%d,\"min\":%.0f,\"max\":%.0f,\"loss_fraction\":%.4f",
+             npub, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, trials, del[0], del[trials - 1],
+             lossf[m]);
+    emit("ipc_throughput", "msgs/s", del[m], params);
+}
+
+/* The publisher's own cost: offers with nobody reading (no cache-line
+ * traffic from a subscriber). */
+static void publisher_only_run(uint64_t n)
+{
+    pin(0);
+    tp_ipc_publication_t *pub;
+    if (tp_ipc_publication_open(&pub, &ctx, "tp:ipc", 13) < 0) exit(1);
+    uint8_t msg[32] = {0};
+    int64_t t0 = tp_clock_monotonic_ns();
+    for (uint64_t i = 0; i < n; i++) {
+        memcpy(msg, &i, sizeof i);
+        tp_ipc_publication_offer(pub, msg, sizeof msg);
+    }
+    int64_t t1 = tp_clock_monotonic_ns();
+    tp_ipc_publication_close(pub);
+    char params[160];
+    snprintf(params, sizeof params,
+             "\"publishers\":1,\"msg_bytes\":32,\"messages\":%llu,\"side\":\"offered_no_subscriber\",\"log_capacity\":%u",
+             (unsigned long long)n, ctx.log_capacity);
+    emit("ipc_throughput", "msgs/s", (double)n / ((double)(t1 - t0) / 1e9), params);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED) return 1;
+    snprintf(base_dir, sizeof base_dir, "/dev/shm/tp-bench-ipc-%d", (int)getpid());
+    tp_ipc_context_init(&ctx);
+    ctx.base_dir = base_dir;
+
+    size_t samples = quick ? 20000 : 200000;
+    int64_t floor_pct[3];
+    double clock_ns;
+    floor_run(samples, floor_pct, &clock_ns);
+    char params[256];
+    const char *pn[3] = {"p50", "p99", "p99.9"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(params, sizeof params, "\"stat\":\"%s\",\"samples\":%zu,\"clock_read_ns\":%.1f", pn[i], samples,
+                 clock_ns);
+        emit("shm_cacheline_rtt", "ns", (double)floor_pct[i], params);
+    }
+    double half = (double)floor_pct[0] / 2.0;
+    snprintf(params, sizeof params, "\"stat\":\"p50\"");
+    emit("shm_cacheline_half_rtt", "ns", half, params);
+
+    size_t sizes[2] = {64, 1024};
+    for (int s = 0; s < 2; s++) {
+        int64_t lat[3];
+        latency_run(sizes[s], samples, lat);
+        for (int i = 0; i < 3; i++) {
+            double oneway = (double)lat[i] / 2.0;
+            snprintf(params, sizeof params,
+                     "\"stat\":\"%s\",\"msg_bytes\":%zu,\"method\":\"rtt/2\",\"samples\":%zu,"
+                     "\"floor_half_rtt_ns\":%.1f,\"ratio_to_floor\":%.2f",
+                     pn[i], sizes[s], samples, half, oneway / half);
+            emit("ipc_oneway_latency", "ns", oneway, params);
+        }
+    }
+
+    /* 1 MiB is the default log; 16 MiB shows how much of the loss comes from
+     * the subscriber being descheduled on a shared box. */
+    uint64_t n = quick ? 2000000 : 10000000;
+    int trials = quick ? 1 : 3;
+    publisher_only_run(n);
+    throughput_run(1, n, 10, 1u << 20, trials);
+    throughput_run(1, n, 12, 16u << 20, trials);
+    throughput_run(2, n / 2, 11, 16u << 20, trials);
+
+    nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}

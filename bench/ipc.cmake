@@ -1,0 +1,3 @@
+add_executable(bench_ipc ${CMAKE_CURRENT_LIST_DIR}/bench_ipc.c)
+target_link_libraries(bench_ipc PRIVATE tensorpool_static)
+target_compile_options(bench_ipc PRIVATE ${TP_WARNINGS})

@@ -1,0 +1,382 @@
+/* Embedded IPC: one publication's broadcast log, a single-writer ring in a
+ * memory-mapped file.
+ *
+ * File layout (little-endian, host order):
+ *   [0, 256)   tp_ipc_log_meta_t: identity, owner (pid + start time),
+ *              closed time, tail_intent (own line, written once per
+ *              sixteenth of the ring) and the writer's line (tail, count)
+ *   [256, 256 + capacity)  the ring of records
+ * A record is a 16-byte header {tag, length, sequence} and the payload,
+ * padded to 16 bytes. Records never wrap: when one does not fit before the
+ * end of the ring, a padding record fills the rest and it starts at offset 0.
+ *
+ * Protocol (position = bytes written since creation, never wraps):
+ *   writer: tail_intent := at least the end of the bytes it is about to
+ *           write (rounded up to a sixteenth of the ring); release fence;
+ *           write length/sequence and payload; then, with release, the
+ *           record's tag := position | type << 1 | 1, tail := end and
+ *           tail_sequence := count.
+ *   reader: a record at position p is committed when its tag (acquire) is
+ *           p's DATA or PAD tag: the tag is the commit flag, so a reader
+ *           waiting for the next message watches the record's own cache
+ *           line, not the writer's. It copies committed records to private
+ *           memory, then (acquire fence) checks tail_intent: if tail_intent >
+ *           start + capacity the writer may have overwritten what was
+ *           copied, so the reader was lapped: it discards the copy, skips
+ *           ahead (see tp_ipc_log_reader_skip_ahead) and counts the skipped
+ *           messages. Otherwise the copy is delivered. No tag where one should be while tail says there is
+ *           more also means lapped (or a corrupt log); that is checked every
+ *           few empty polls.
+ * A writer killed at any point leaves its last record untagged and tail at
+ * its last complete message, so readers never see a torn record and never
+ * wait on it.
+ */
+#ifndef TP_IPC_LOG_H
+#define TP_IPC_LOG_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__SANITIZE_THREAD__)
+#define TP_IPC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TP_IPC_TSAN 1
+#endif
+#endif
+#ifndef TP_IPC_TSAN
+#define TP_IPC_TSAN 0
+#endif
+
+#define TP_IPC_LOG_MAGIC 0x31474C4350495054ULL /* "TPIPCLG1" */
+#define TP_IPC_LOG_VERSION 1u
+
+enum {
+    TP_IPC_LOG_HEADER_BYTES = 256,
+    TP_IPC_REC_HEADER = 16,
+    TP_IPC_REC_ALIGN = 16,
+    TP_IPC_REC_DATA = 1,
+    TP_IPC_REC_PAD = 2,
+    TP_IPC_LOG_MIN_CAPACITY = 4096,
+    TP_IPC_LOG_MAX_CAPACITY = 1 << 30,
+};
+
+typedef struct tp_ipc_log_meta_s {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t header_bytes;
+    uint32_t capacity;
+    uint32_t max_message;
+    int32_t stream_id;
+    int32_t pid;
+    uint64_t start_time;        /* owner's /proc/<pid>/stat starttime (ticks since boot) */
+    uint64_t log_id;            /* random; the publisher id seen by subscribers */
+    int64_t created_ns;         /* CLOCK_REALTIME */
+    _Atomic int64_t closed_ns;  /* 0 while open; CLOCK_REALTIME of a clean close */
+    /* Upper bound of every byte the writer may have written, rounded up to a
+     * sixteenth of the ring so it changes rarely: readers check it after each
+     * copy, and on a line of its own that check is a cache hit. */
+    _Atomic uint64_t tail_intent;
+    uint8_t reserved0[56];
+    /* The writer's line: written on every message, read once per reader poll.
+     * Kept 128 bytes away from the ring so they do not share a line (or an
+     * adjacent-line prefetch pair). */
+    _Atomic uint64_t tail;
+    _Atomic uint64_t tail_sequence; /* messages committed; stored after tail */
+    uint8_t reserved1[112];
+} tp_ipc_log_meta_t;
+
+_Static_assert(sizeof(tp_ipc_log_meta_t) == TP_IPC_LOG_HEADER_BYTES, "log header is 256 bytes");
+_Static_assert(offsetof(tp_ipc_log_meta_t, tail_intent) == 64, "intent line at 64");
+_Static_assert(offsetof(tp_ipc_log_meta_t, tail) == 128, "writer line at 128");
+
+typedef struct tp_ipc_rec_s {
+    _Atomic uint64_t tag;      /* position | type << 1 | 1 once committed (stored last) */
+    _Atomic int32_t length;    /* payload bytes (padding: bytes after this header) */
+    _Atomic uint32_t sequence; /* low 32 bits of the publication's message count */
+} tp_ipc_rec_t;
+
+/* Tag of a committed record of type t (TP_IPC_REC_DATA/PAD) at position pos. */
+static inline uint64_t tp_ipc_rec_tag(uint64_t pos, uint32_t t)
+{
+    return pos | ((uint64_t)t << 1) | 1u;
+}
+
+_Static_assert(sizeof(tp_ipc_rec_t) == TP_IPC_REC_HEADER, "record header is 16 bytes");
+
+static inline uint32_t tp_ipc_rec_size(size_t payload)
+{
+    return (uint32_t)((payload + TP_IPC_REC_HEADER + TP_IPC_REC_ALIGN - 1) & ~(size_t)(TP_IPC_REC_ALIGN - 1));
+}
+
+/* Copy between the ring and private memory. Under ThreadSanitizer the ring
+ * side uses relaxed atomic words: racing with a lapping writer is part of the
+ * protocol (detected by tail_intent) and must not be reported as a data race.
+ * n is a multiple of 8 on the ring side. */
+static inline void tp_ipc_copy_from_ring(void *dst, const uint8_t *src, size_t n)
+{
+#if TP_IPC_TSAN
+    const _Atomic uint64_t *s = (const _Atomic uint64_t *)(const void *)src;
+    uint8_t *d = dst;
+    for (size_t i = 0; i < n / 8; i++) {
+        uint64_t v = atomic_load_explicit(&s[i], memory_order_relaxed);
+        memcpy(d + 8 * i, &v, 8);
+    }
+#else
+    memcpy(dst, src, n);
+#endif
+}
+
+static inline void tp_ipc_copy_to_ring(uint8_t *dst, const void *src, size_t n)
+{
+#if TP_IPC_TSAN
+    _Atomic uint64_t *d = (_Atomic uint64_t *)(void *)dst;
+    const uint8_t *s = src;
+    size_t words = n / 8;
+    for (size_t i = 0; i < words; i++) {
+        uint64_t v;
+        memcpy(&v, s + 8 * i, 8);
+        atomic_store_explicit(&d[i], v, memory_order_relaxed);
+    }
+    if (n % 8) {
+        uint64_t v = 0;
+        memcpy(&v, s + 8 * words, n % 8);
+        atomic_store_explicit(&d[words], v, memory_order_relaxed);
+    }
+#else
+    memcpy(dst, src, n);
+#endif
+}
+
+/* ---- writer (the publication's process-local state) ---- */
+
+typedef struct tp_ipc_log_writer_s {
+    tp_ipc_log_meta_t *meta;
+    uint8_t *ring;
+    uint64_t position;  /* == meta->tail */
+    uint64_t intent;    /* == meta->tail_intent; never decreases */
+    uint64_t sequence;  /* of the next message */
+    uint64_t claim_pos; /* record start of the outstanding claim */
+    uint64_t pad_pos;   /* padding written for it, if pad_len */
+    uint32_t pad_len;
+    size_t claim_len;   /* its payload length (the caller's claim struct is not trusted) */
+    uint32_t capacity;
+    uint32_t mask;
+    uint32_t max_message;
+    int claimed;
+} tp_ipc_log_writer_t;
+
+/* Make room for a record with length payload bytes (length <= max_message,
+ * checked by the caller), write its length and sequence, and return where the
+ * payload goes. Nothing is visible to readers until publish. */
+static inline uint8_t *tp_ipc_log_writer_reserve(tp_ipc_log_writer_t *w, size_t length)
+{
+    uint32_t rec = tp_ipc_rec_size(length);
+    uint64_t pos = w->position;
+    uint32_t off = (uint32_t)pos & w->mask;
+    uint32_t pad = off + rec > w->capacity ? w->capacity - off : 0;
+    uint64_t end = pos + pad + rec;
+    if (end > w->intent) {
+        /* Announce a whole chunk at a time (see tail_intent): a reader then
+         * counts as lapped up to one chunk early, which is safe. */
+        uint64_t chunk = w->capacity / 16;
+        w->intent = (end + chunk - 1) & ~(chunk - 1);
+        atomic_store_explicit(&w->meta->tail_intent, w->intent, memory_order_relaxed);
+        /* Readers that copy any byte written below must see the new intent. */
+        atomic_thread_fence(memory_order_release);
+    }
+    w->pad_len = pad;
+    if (pad) {
+        tp_ipc_rec_t *p = (tp_ipc_rec_t *)(void *)(w->ring + off);
+        atomic_store_explicit(&p->length, (int32_t)(pad - TP_IPC_REC_HEADER), memory_order_relaxed);
+        atomic_store_explicit(&p->sequence, (uint32_t)w->sequence, memory_order_relaxed);
+        w->pad_pos = pos;
+        pos += pad;
+        off = 0;
+    }
+    /* Length and sequence go first, while the line is ours anyway; readers
+     * look at them only after the tag, which publish stores last. */
+    tp_ipc_rec_t *r = (tp_ipc_rec_t *)(void *)(w->ring + off);
+    atomic_store_explicit(&r->length, (int32_t)length, memory_order_relaxed);
+    atomic_store_explicit(&r->sequence, (uint32_t)w->sequence, memory_order_relaxed);
+    w->claim_pos = pos;
+    w->claim_len = length;
+    return w->ring + off + TP_IPC_REC_HEADER;
+}
+
+/* Publish the reserved record; returns the new position. */
+static inline uint64_t tp_ipc_log_writer_publish(tp_ipc_log_writer_t *w)
+{
+    if (w->pad_len) {
+        tp_ipc_rec_t *p = (tp_ipc_rec_t *)(void *)(w->ring + ((uint32_t)w->pad_pos & w->mask));
+        atomic_store_explicit(&p->tag, tp_ipc_rec_tag(w->pad_pos, TP_IPC_REC_PAD), memory_order_release);
+    }
+    tp_ipc_rec_t *r = (tp_ipc_rec_t *)(void *)(w->ring + ((uint32_t)w->claim_pos & w->mask));
+    atomic_store_explicit(&r->tag, tp_ipc_rec_tag(w->claim_pos, TP_IPC_REC_DATA), memory_order_release);
+    uint64_t end = w->claim_pos + tp_ipc_rec_size(w->claim_len);
+    atomic_store_explicit(&w->meta->tail, end, memory_order_release);
+    w->position = end;
+    w->sequence++;
+    /* After tail: a reader that sees this count sees a tail at least as new. */
+    atomic_store_explicit(&w->meta->tail_sequence, w->sequence, memory_order_release);
+    return end;
+}
+
+/* ---- reader (one subscription's view of one log) ---- */
+
+typedef struct tp_ipc_log_reader_s {
+    const tp_ipc_log_meta_t *meta;
+    const uint8_t *ring;
+    uint64_t position;
+    uint64_t next_sequence; /* expected sequence of the next record; a jump past it is loss */
+    uint64_t loss;          /* messages skipped after being lapped */
+    uint64_t log_id;
+    uint32_t capacity;
+    uint32_t mask;
+    uint32_t max_message;
+    int32_t stream_id;
+    uint32_t empty_polls; /* polls that found no tag; tail is checked every few */
+    uint32_t last_rec;    /* size of the last record read (prefetch hint) */
+    uint64_t seq_base;    /* where to rebuild 64-bit sequences from after a skip */
+    int has_seq_base;
+    int corrupt;       /* a committed record failed validation */
+} tp_ipc_log_reader_t;
+
+/* Committed end of the log. */
+static inline uint64_t tp_ipc_log_reader_tail(const tp_ipc_log_reader_t *r)
+{
+    return atomic_load_explicit(&r->meta->tail, memory_order_acquire);
+}
+
+/* Join at the current end. tail is read before the count, so the first record
+ * read has a sequence <= next_sequence (never a false loss). */
+static inline void tp_ipc_log_reader_join_tail(tp_ipc_log_reader_t *r)
+{
+    r->position = atomic_load_explicit(&r->meta->tail, memory_order_acquire);
+    r->next_sequence = atomic_load_explicit(&r->meta->tail_sequence, memory_order_acquire);
+}
+
+/* Lapped: skip ahead. Landing right at tail would leave the reader on the
+ * writer's heels, where every line costs a full cache-to-cache miss and the
+ * writer soon laps it again; so it re-enters half a ring behind tail, where
+ * lines are complete and stream. Headers are self-describing (a tag holds
+ * its own position), so the first record at or after the target is found by
+ * scanning 16-byte slots; the copy is validated against tail_intent as usual,
+ * and the skipped messages are counted by the sequence gap of that record.
+ * If no header turns up within one record's length, it jumps to tail and
+ * counts from tail_sequence (read before tail, so tail is at least as new). */
+static inline void tp_ipc_log_reader_skip_ahead(tp_ipc_log_reader_t *r)
+{
+    uint64_t seq = atomic_load_explicit(&r->meta->tail_sequence, memory_order_acquire);
+    uint64_t tail = atomic_load_explicit(&r->meta->tail, memory_order_acquire);
+    uint64_t half = r->capacity / 2;
+    if (tail > half && !(tail & (TP_IPC_REC_ALIGN - 1))) {
+        uint64_t q = tail - half;
+        uint64_t limit = q + tp_ipc_rec_size(r->max_message);
+        if (q > r->position) {
+            for (; q < limit && q < tail; q += TP_IPC_REC_ALIGN) {
+                const tp_ipc_rec_t *h = (const tp_ipc_rec_t *)(const void *)(r->ring + ((uint32_t)q & r->mask));
+                uint64_t tag = atomic_load_explicit(&h->tag, memory_order_acquire);
+                if (tag == tp_ipc_rec_tag(q, TP_IPC_REC_DATA) || tag == tp_ipc_rec_tag(q, TP_IPC_REC_PAD)) {
+                    r->position = q;
+                    /* Records hold 32-bit sequences; rebuild the next one
+                     * from the writer's count, which is within half a ring
+                     * of it, however far behind this reader fell. */
+                    r->seq_base = seq;
+                    r->has_seq_base = 1;
+                    return;
+                }
+            }
+        }
+    }
+    r->position = tail;
+    if (seq > r->next_sequence) r->loss += seq - r->next_sequence;
+    r->next_sequence = seq;
+    r->has_seq_base = 0;
+}
+
+/* Copy up to limit committed records into scratch (scratch_cap >= largest
+ * record), validate, and return how many were copied (0 if none, lapped or
+ * corrupt). *end receives the position after the last copied record. In the
+ * scratch copy each record's length field holds the checked length. */
+static inline int tp_ipc_log_reader_copy(tp_ipc_log_reader_t *r, uint8_t *scratch, size_t scratch_cap, int limit,
+                                         uint64_t *end)
+{
+    uint64_t pos = r->position;
+    if (pos & (TP_IPC_REC_ALIGN - 1)) {
+        /* Only a corrupt or hostile log has a position off the record grid. */
+        r->corrupt = 1;
+        return 0;
+    }
+    int n = 0;
+    int bad = 0;
+    uint64_t p = pos;
+    size_t used = 0;
+    while (n < limit) {
+        uint32_t off = (uint32_t)p & r->mask;
+        const tp_ipc_rec_t *h = (const tp_ipc_rec_t *)(const void *)(r->ring + off);
+        uint64_t tag = atomic_load_explicit(&h->tag, memory_order_acquire);
+        if (tag == tp_ipc_rec_tag(p, TP_IPC_REC_PAD)) {
+            int32_t len = atomic_load_explicit(&h->length, memory_order_relaxed);
+            if ((uint32_t)len != r->capacity - off - TP_IPC_REC_HEADER) {
+                bad = 1;
+                break;
+            }
+            p += r->capacity - off;
+            continue;
+        }
+        if (tag != tp_ipc_rec_tag(p, TP_IPC_REC_DATA)) break;
+        int32_t len = atomic_load_explicit(&h->length, memory_order_relaxed);
+        if (len < 0 || (uint32_t)len > r->max_message || off + tp_ipc_rec_size((size_t)len) > r->capacity) {
+            bad = 1;
+            break;
+        }
+        uint32_t rec = tp_ipc_rec_size((size_t)len);
+        if (used + rec > scratch_cap) break;
+        tp_ipc_copy_from_ring(scratch + used, r->ring + off, rec);
+        /* Keep the length that was checked: a hostile writer could change
+         * the header between the check and the copy. */
+        memcpy(scratch + used + 8, &len, sizeof len);
+        used += rec;
+        p += rec;
+        n++;
+        r->last_rec = rec;
+    }
+    /* Seqlock-style validation: did the writer start overwriting [pos, p)? */
+    atomic_thread_fence(memory_order_acquire);
+    uint64_t intent = atomic_load_explicit(&r->meta->tail_intent, memory_order_relaxed);
+    if (intent > pos + r->capacity) {
+        tp_ipc_log_reader_skip_ahead(r);
+        return 0;
+    }
+    if (bad && n == 0) {
+        r->corrupt = 1;
+        return 0;
+    }
+    if (n > 0) {
+        *end = p;
+        return n;
+    }
+    r->position = p; /* committed padding may have been passed */
+    /* When messages are small, fetch the next record's second line now so
+     * both of its misses overlap when it lands; for large ones this only
+     * fights the writer for a line it is still filling. */
+    if (r->last_rec <= 128) __builtin_prefetch(r->ring + ((uint32_t)(p + 64) & r->mask));
+    /* No tag where the next record should be: usually nothing is published
+     * yet, but a lapped reader (or a corrupt log) sees no tag either, so
+     * every few empty polls ask tail whether there is more. */
+    if ((++r->empty_polls & 15) == 0) {
+        uint64_t tail = atomic_load_explicit(&r->meta->tail, memory_order_acquire);
+        if ((int64_t)(tail - p) > 0) {
+            const tp_ipc_rec_t *h = (const tp_ipc_rec_t *)(const void *)(r->ring + ((uint32_t)p & r->mask));
+            uint64_t tag = atomic_load_explicit(&h->tag, memory_order_acquire);
+            if (tag != tp_ipc_rec_tag(p, TP_IPC_REC_DATA) && tag != tp_ipc_rec_tag(p, TP_IPC_REC_PAD))
+                tp_ipc_log_reader_skip_ahead(r);
+        }
+    }
+    return 0;
+}
+
+#endif
