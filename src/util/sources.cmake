@@ -1,3 +1,4 @@
 list(APPEND TP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/error.c
+  ${CMAKE_CURRENT_LIST_DIR}/clock.c
   ${CMAKE_CURRENT_LIST_DIR}/json_writer.c)

@@ -1,0 +1,144 @@
+/* tensorpool message transport: publications and subscriptions on
+ * (channel, stream id).
+ *
+ * The interface is backend-neutral; the channel URI picks the backend.
+ * "tp:ipc" is the embedded backend, always built: one memory-mapped,
+ * single-writer broadcast log per publication, in
+ * <base_dir>/tensorpool-<user>/<namespace>/ipc/. Every subscription of a
+ * stream sees every message of every publication of that stream, each
+ * publication's messages in order. There is no back-pressure: a subscriber
+ * that falls a whole log behind skips ahead and counts the messages it lost.
+ * After open, offer/claim/commit/poll make no syscall, take no lock and do
+ * not allocate.
+ *
+ * Threading: a publication is single-writer (one thread at a time); a
+ * subscription is single-reader. Different objects may be used from different
+ * threads and processes freely.
+ */
+#ifndef TENSORPOOL_IPC_H
+#define TENSORPOOL_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tensorpool/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest message any backend must accept; larger ones are refused. */
+#define TP_IPC_MAX_MESSAGE_DEFAULT (64u * 1024u)
+
+/* Settings shared by publications and subscriptions. Initialise with
+ * tp_ipc_context_init, then override fields. Strings are borrowed until the
+ * open call returns. */
+typedef struct tp_ipc_context_s {
+    const char *base_dir;       /* NULL: $TP_DIR, else /dev/shm/tensorpool */
+    const char *namespace_name; /* NULL: "default"; [A-Za-z0-9_-]+ */
+    uint32_t log_capacity;      /* bytes of each publication's ring; power of two, >= 4 * (max_message + 16) */
+    uint32_t max_message;       /* largest payload, <= log_capacity / 4 */
+    uint32_t max_images;        /* publications a subscription follows at most */
+    int64_t linger_ns;          /* a cleanly closed log stays this long before reclaim */
+    int64_t rescan_interval_ns; /* subscriptions re-check publisher liveness at least this often */
+} tp_ipc_context_t;
+
+/* Defaults: capacity 1 MiB, max message 64 KiB, 64 images, linger 5 s, rescan 1 s. */
+void tp_ipc_context_init(tp_ipc_context_t *ctx);
+
+/* Resolve the transport directory <base>/tensorpool-<user>/<ns>/ipc into out.
+ * 0, or -1 if it does not fit or the namespace is invalid. Does not create it. */
+int tp_ipc_context_dir(const tp_ipc_context_t *ctx, char *out, size_t out_len);
+
+typedef struct tp_ipc_publication_s tp_ipc_publication_t;
+typedef struct tp_ipc_subscription_s tp_ipc_subscription_t;
+
+/* Where a received message came from. */
+typedef struct tp_ipc_msg_info_s {
+    int32_t stream_id;
+    uint64_t publisher_id; /* unique per publication (log id) */
+    uint64_t sequence;     /* 0, 1, 2... per publication; gaps are lost messages */
+} tp_ipc_msg_info_t;
+
+/* Message handler for poll. buffer is valid only during the call. */
+typedef void (*tp_ipc_handler_t)(void *clientd, const uint8_t *buffer, size_t length,
+                                 const tp_ipc_msg_info_t *info);
+
+/* A zero-copy claim: write length bytes at data, then commit or abort. */
+typedef struct tp_ipc_claim_s {
+    uint8_t *data;
+    size_t length;
+    uint64_t internal_[2]; /* backend state; do not touch */
+} tp_ipc_claim_t;
+
+/* ---- publication ---- */
+
+/* Open a publication on (channel, stream_id). Channel "tp:ipc" selects the
+ * embedded backend; anything else fails with TP_ERR_UNSUPPORTED or
+ * TP_ERR_INVALID_ARG. Creates the transport directory when missing.
+ * 0 or -1. */
+int tp_ipc_publication_open(tp_ipc_publication_t **out, const tp_ipc_context_t *ctx, const char *channel,
+                            int32_t stream_id);
+
+/* Copy length bytes into the log as one message. Returns the publication's
+ * position after the message (> 0), or -1 if length exceeds the maximum
+ * (TP_ERR_CAPACITY) or a claim is outstanding (TP_ERR_STATE). Never blocks. */
+int64_t tp_ipc_publication_offer(tp_ipc_publication_t *pub, const void *buffer, size_t length);
+
+/* Reserve length bytes in the log for the caller to fill in place. At most one
+ * claim is outstanding. 0 or -1 (as offer). */
+int tp_ipc_publication_try_claim(tp_ipc_publication_t *pub, size_t length, tp_ipc_claim_t *claim);
+
+/* Publish a claimed message. Returns the position after it, or -1. */
+int64_t tp_ipc_publication_commit(tp_ipc_publication_t *pub, tp_ipc_claim_t *claim);
+
+/* Give up a claim; nothing is published. 0 or -1. */
+int tp_ipc_publication_abort(tp_ipc_publication_t *pub, tp_ipc_claim_t *claim);
+
+/* Largest payload this publication accepts. */
+size_t tp_ipc_publication_max_message(const tp_ipc_publication_t *pub);
+
+/* Stream id of the publication. */
+int32_t tp_ipc_publication_stream_id(const tp_ipc_publication_t *pub);
+
+/* Mark the log closed (subscribers drain it, then drop it) and free the
+ * publication. NULL is a no-op. 0 or -1. */
+int tp_ipc_publication_close(tp_ipc_publication_t *pub);
+
+/* ---- subscription ---- */
+
+/* Open a subscription on (channel, stream_id). Publications that exist now are
+ * joined at their current end; publications that appear later are read from
+ * their first message still in the log. 0 or -1. */
+int tp_ipc_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_context_t *ctx, const char *channel,
+                             int32_t stream_id);
+
+/* Deliver up to limit messages (limit >= 1) to handler. Returns the number
+ * delivered (0 when nothing is ready). Also notices new, closed and dead
+ * publications at a low cadence (no syscall unless something changed or the
+ * rescan interval passed). -1 only on misuse. */
+int tp_ipc_subscription_poll(tp_ipc_subscription_t *sub, tp_ipc_handler_t handler, void *clientd, int limit);
+
+/* Messages this subscription skipped because it was lapped. */
+uint64_t tp_ipc_subscription_loss_count(const tp_ipc_subscription_t *sub);
+
+/* Publications currently followed. */
+size_t tp_ipc_subscription_image_count(const tp_ipc_subscription_t *sub);
+
+/* Logs refused as corrupt or unreadable so far (each counted once). */
+uint64_t tp_ipc_subscription_error_count(const tp_ipc_subscription_t *sub);
+
+/* Close and free. NULL is a no-op. 0 or -1. */
+int tp_ipc_subscription_close(tp_ipc_subscription_t *sub);
+
+/* ---- maintenance ---- */
+
+/* Delete logs in the transport directory whose publisher process is dead (or
+ * was cleanly closed more than linger_ns ago). Publications and subscriptions
+ * also do this on their own. Returns the number deleted, or -1. */
+int tp_ipc_reclaim(const tp_ipc_context_t *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,23 @@
+#include "ipc_backend.h"
+
+#include <string.h>
+
+const tp_ipc_backend_t *tp_ipc_backend_for_channel(const char *channel)
+{
+    if (channel == NULL) {
+        tp_err_set(TP_ERR_INVALID_ARG, "channel URI is NULL");
+        return NULL;
+    }
+    if (strcmp(channel, "tp:ipc") == 0) return &tp_ipc_embedded_backend;
+    if (strncmp(channel, "tp:ipc", 6) == 0) {
+        tp_err_set(TP_ERR_INVALID_ARG, "channel '%s': the embedded transport takes no parameters; use \"tp:ipc\"",
+                   channel);
+        return NULL;
+    }
+    if (strncmp(channel, "aeron:", 6) == 0) {
+        tp_err_set(TP_ERR_UNSUPPORTED, "channel '%s': this build has no Aeron backend; use \"tp:ipc\"", channel);
+        return NULL;
+    }
+    tp_err_set(TP_ERR_INVALID_ARG, "channel '%s' is not a known transport URI (expected \"tp:ipc\")", channel);
+    return NULL;
+}

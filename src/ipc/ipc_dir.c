@@ -1,0 +1,185 @@
+#include "ipc_dir.h"
+
+#include "tensorpool/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static const char *const default_base = "/dev/shm/tensorpool";
+
+const char *tp_ipc_dir_base(const tp_ipc_context_t *ctx)
+{
+    if (ctx != NULL && ctx->base_dir != NULL && ctx->base_dir[0] != '\0') return ctx->base_dir;
+    const char *env = getenv("TP_DIR");
+    if (env != NULL && env[0] != '\0') return env;
+    return default_base;
+}
+
+static int name_ok(const char *s)
+{
+    if (s == NULL || s[0] == '\0' || strlen(s) > 64) return 0;
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Effective user name, sanitised as spec/driver.md §5.6 says. */
+static void user_name(char *out, size_t out_len)
+{
+    struct passwd pw, *res = NULL;
+    char buf[1024];
+    out[0] = '\0';
+    if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &res) == 0 && res != NULL && res->pw_name != NULL)
+        snprintf(out, out_len, "%s", res->pw_name);
+    for (char *p = out; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            *p = '_';
+    }
+    if (out[0] == '\0') snprintf(out, out_len, "unknown");
+}
+
+int tp_ipc_context_dir(const tp_ipc_context_t *ctx, char *out, size_t out_len)
+{
+    const char *base = tp_ipc_dir_base(ctx);
+    const char *ns = ctx != NULL && ctx->namespace_name != NULL ? ctx->namespace_name : "default";
+    if (base[0] != '/') return tp_err_set(TP_ERR_INVALID_ARG, "ipc base dir '%s' is not absolute", base);
+    if (!name_ok(ns)) return tp_err_set(TP_ERR_INVALID_ARG, "ipc namespace '%s' is not [A-Za-z0-9_-]{1,64}", ns);
+    char user[256];
+    user_name(user, sizeof user);
+    int n = snprintf(out, out_len, "%s/tensorpool-%s/%s/ipc", base, user, ns);
+    if (n < 0 || (size_t)n >= out_len) return tp_err_set(TP_ERR_CAPACITY, "ipc directory path too long");
+    return 0;
+}
+
+static int make_one(const char *path, int below_base)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (S_ISLNK(st.st_mode) && below_base)
+            return tp_err_set(TP_ERR_PERMISSION, "%s is a symlink; refusing to follow it", path);
+        if (S_ISLNK(st.st_mode) && stat(path, &st) != 0)
+            return tp_err_set(TP_ERR_IO, "%s: dangling symlink", path);
+        if (!S_ISDIR(st.st_mode)) return tp_err_set(TP_ERR_IO, "%s exists and is not a directory", path);
+        return 0;
+    }
+    if (mkdir(path, TP_IPC_DIR_MODE) != 0 && errno != EEXIST)
+        return tp_err_set(TP_ERR_IO, "mkdir %s: %s", path, strerror(errno));
+    /* chmod so the umask cannot weaken the mode; a race with another creator is harmless. */
+    if (chmod(path, TP_IPC_DIR_MODE) != 0 && errno != EPERM)
+        return tp_err_set(TP_ERR_IO, "chmod %s: %s", path, strerror(errno));
+    return 0;
+}
+
+int tp_ipc_dir_ensure(const char *base_dir, const char *path)
+{
+    char buf[PATH_MAX];
+    size_t base_len = strlen(base_dir);
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return tp_err_set(TP_ERR_CAPACITY, "path too long");
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        int rc = make_one(buf, (size_t)(p - buf) > base_len);
+        *p = '/';
+        if (rc < 0) return -1;
+    }
+    return make_one(buf, 1);
+}
+
+int tp_ipc_dir_open(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return tp_err_set(TP_ERR_IO, "open %s: %s", path, strerror(errno));
+    return fd;
+}
+
+static int index_map(int fd, tp_ipc_index_t **index)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) return tp_err_set(TP_ERR_IO, "fstat index: %s", strerror(errno));
+    if (!S_ISREG(st.st_mode) || st.st_size != TP_IPC_INDEX_FILE_BYTES)
+        return tp_err_set(TP_ERR_MALFORMED, "ipc index is not a %d-byte regular file", TP_IPC_INDEX_FILE_BYTES);
+    void *m = mmap(NULL, TP_IPC_INDEX_FILE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) return tp_err_set(TP_ERR_IO, "mmap index: %s", strerror(errno));
+    tp_ipc_index_t *ix = m;
+    if (ix->magic != TP_IPC_INDEX_MAGIC || ix->version != 1) {
+        munmap(m, TP_IPC_INDEX_FILE_BYTES);
+        return tp_err_set(TP_ERR_MALFORMED, "ipc index has a bad magic or version");
+    }
+    *index = ix;
+    return 0;
+}
+
+int tp_ipc_index_open(int dirfd, tp_ipc_index_t **index)
+{
+    int fd = openat(dirfd, "index", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        /* Build it under a private name, then link it into place: others see
+         * either no index or a complete one. */
+        char tmp[64];
+        snprintf(tmp, sizeof tmp, ".index-%d", (int)getpid());
+        int t = openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, TP_IPC_FILE_MODE);
+        if (t < 0) return tp_err_set(TP_ERR_IO, "create ipc index: %s", strerror(errno));
+        tp_ipc_index_t init;
+        memset(&init, 0, sizeof init);
+        init.magic = TP_IPC_INDEX_MAGIC;
+        init.version = 1;
+        int ok = fchmod(t, TP_IPC_FILE_MODE) == 0 && ftruncate(t, TP_IPC_INDEX_FILE_BYTES) == 0 &&
+                 pwrite(t, &init, sizeof init, 0) == (ssize_t)sizeof init;
+        int err = errno;
+        close(t);
+        if (ok && linkat(dirfd, tmp, dirfd, "index", 0) != 0 && errno != EEXIST) {
+            err = errno;
+            ok = 0;
+        }
+        unlinkat(dirfd, tmp, 0);
+        if (!ok) return tp_err_set(TP_ERR_IO, "create ipc index: %s", strerror(err));
+        fd = openat(dirfd, "index", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0) return tp_err_set(TP_ERR_IO, "open ipc index: %s", strerror(errno));
+    int rc = index_map(fd, index);
+    close(fd);
+    return rc;
+}
+
+void tp_ipc_index_close(tp_ipc_index_t *index)
+{
+    if (index != NULL) munmap(index, TP_IPC_INDEX_FILE_BYTES);
+}
+
+struct linux_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+int tp_ipc_dir_scan(int dirfd, void *buf, size_t buf_len, int (*fn)(void *arg, const char *name), void *arg)
+{
+    if (lseek(dirfd, 0, SEEK_SET) < 0) return tp_err_set(TP_ERR_IO, "rewind ipc dir: %s", strerror(errno));
+    for (;;) {
+        long n = syscall(SYS_getdents64, dirfd, buf, buf_len);
+        if (n < 0) return tp_err_set(TP_ERR_IO, "getdents64: %s", strerror(errno));
+        if (n == 0) return 0;
+        for (long off = 0; off < n;) {
+            const struct linux_dirent64 *d = (const struct linux_dirent64 *)(const void *)((const char *)buf + off);
+            off += d->d_reclen;
+            if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0) continue;
+            if (fn(arg, d->d_name) != 0) return 0;
+        }
+    }
+}

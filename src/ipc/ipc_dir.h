@@ -1,0 +1,59 @@
+/* Embedded IPC: the transport directory and its index file.
+ *
+ * <base>/tensorpool-<user>/<namespace>/ipc/ holds one log per publication
+ * and a small "index" file whose generation counter is bumped whenever a log
+ * appears, closes or is reclaimed, so subscriptions re-scan the directory only
+ * when something changed. */
+#ifndef TP_IPC_DIR_H
+#define TP_IPC_DIR_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tensorpool/ipc.h"
+
+#define TP_IPC_INDEX_MAGIC 0x31584449435049ULL /* "IPCIDX1" */
+
+typedef struct tp_ipc_index_s {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t reserved0;
+    uint8_t reserved1[48];
+    _Atomic uint64_t generation; /* own line: written rarely, read every poll */
+    uint8_t reserved2[56];
+} tp_ipc_index_t;
+
+enum { TP_IPC_INDEX_FILE_BYTES = 4096, TP_IPC_DIR_MODE = 0770, TP_IPC_FILE_MODE = 0660 };
+
+/* Create the directory chain with mode 0770 where missing, refusing symlinks
+ * below the base dir. 0 or -1. */
+int tp_ipc_dir_ensure(const char *base_dir, const char *path);
+
+/* Base dir a context resolves to (ctx field, $TP_DIR, default). */
+const char *tp_ipc_dir_base(const tp_ipc_context_t *ctx);
+
+/* Open the directory (O_DIRECTORY|O_NOFOLLOW). fd or -1. */
+int tp_ipc_dir_open(const char *path);
+
+/* Map (creating if missing) the index file of the directory. 0 or -1. */
+int tp_ipc_index_open(int dirfd, tp_ipc_index_t **index);
+
+void tp_ipc_index_close(tp_ipc_index_t *index);
+
+static inline uint64_t tp_ipc_index_generation(const tp_ipc_index_t *index)
+{
+    return atomic_load_explicit(&index->generation, memory_order_acquire);
+}
+
+static inline void tp_ipc_index_bump(tp_ipc_index_t *index)
+{
+    atomic_fetch_add_explicit(&index->generation, 1, memory_order_acq_rel);
+}
+
+/* Call fn for every entry name of dirfd (except "." and ".."), reading with
+ * getdents64 into the caller's buffer: no allocation. fn returns 0 to go on,
+ * non-zero to stop. 0 or -1. */
+int tp_ipc_dir_scan(int dirfd, void *buf, size_t buf_len, int (*fn)(void *arg, const char *name), void *arg);
+
+#endif

@@ -1,0 +1,271 @@
+/* Embedded backend, receiving side: follows every log of its stream in the
+ * transport directory (an "image" per publication), drains them round-robin,
+ * and notices new, closed and dead publications from the non-hot part of poll. */
+#include "ipc_embedded.h"
+#include "ipc_dir.h"
+#include "ipc_log_file.h"
+#include "ipc_proc.h"
+#include "tensorpool/clock.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+enum { REFUSED_MAX = 16, DENTS_BYTES = 32768, SCRATCH_BATCH = 64 * 1024, LIVENESS_POLL_MASK = 4095 };
+
+typedef struct tp_ipc_image_s {
+    tp_ipc_log_reader_t r;
+    void *map;
+    size_t map_len;
+    int pid;
+    uint64_t start_time;
+    int present; /* listed by the latest directory scan */
+    char name[TP_IPC_LOG_NAME_MAX];
+} tp_ipc_image_t;
+
+typedef struct tp_ipc_embedded_sub_s {
+    tp_ipc_subscription_t base;
+    int dirfd;
+    tp_ipc_index_t *index;
+    uint64_t generation;
+    tp_ipc_image_t *images;
+    uint32_t image_count;
+    uint32_t max_images;
+    uint32_t rr;
+    uint32_t max_message;
+    uint8_t *scratch;
+    size_t scratch_cap;
+    uint8_t *dents;
+    int64_t linger_ns;
+    int64_t rescan_interval_ns;
+    int64_t last_scan_ns;
+    uint64_t polls;
+    uint64_t loss_retired; /* loss of images already dropped */
+    uint64_t errors;
+    int initial_scan;
+    uint32_t refused_next;
+    char refused[REFUSED_MAX][TP_IPC_LOG_NAME_MAX];
+} tp_ipc_embedded_sub_t;
+
+
+static int is_refused(const tp_ipc_embedded_sub_t *s, const char *name)
+{
+    for (int i = 0; i < REFUSED_MAX; i++)
+        if (strcmp(s->refused[i], name) == 0) return 1;
+    return 0;
+}
+
+/* Remember a bad log so it is counted once, not on every scan. */
+static void refuse(tp_ipc_embedded_sub_t *s, const char *name)
+{
+    s->errors++;
+    snprintf(s->refused[s->refused_next], TP_IPC_LOG_NAME_MAX, "%s", name);
+    s->refused_next = (s->refused_next + 1) % REFUSED_MAX;
+}
+
+static void drop_image(tp_ipc_embedded_sub_t *s, uint32_t i)
+{
+    tp_ipc_image_t *img = &s->images[i];
+    s->loss_retired += img->r.loss;
+    munmap(img->map, img->map_len);
+    s->images[i] = s->images[--s->image_count];
+}
+
+static int scan_entry(void *arg, const char *name)
+{
+    tp_ipc_embedded_sub_t *s = arg;
+    tp_ipc_log_name_t ln;
+    if (tp_ipc_log_name_parse(name, &ln) < 0 || ln.is_tmp || ln.stream != (uint32_t)s->base.stream_id) return 0;
+    for (uint32_t i = 0; i < s->image_count; i++) {
+        if (strcmp(s->images[i].name, name) == 0) {
+            s->images[i].present = 1;
+            return 0;
+        }
+    }
+    if (is_refused(s, name)) return 0;
+    if (s->image_count == s->max_images) {
+        refuse(s, name);
+        return 0;
+    }
+    tp_ipc_image_t *img = &s->images[s->image_count];
+    memset(img, 0, sizeof *img);
+    if (tp_ipc_log_open_reader(s->dirfd, name, s->base.stream_id, s->max_message, &img->r, &img->map,
+                               &img->map_len) < 0) {
+        /* Deleted between listing and opening: not an error. */
+        if (tp_errcode() != TP_ERR_NOT_FOUND) refuse(s, name);
+        return 0;
+    }
+    img->pid = img->r.meta->pid;
+    img->start_time = img->r.meta->start_time;
+    img->present = 1;
+    snprintf(img->name, sizeof img->name, "%s", name);
+    if (s->initial_scan) {
+        /* Existing publications are joined at their current end. */
+        tp_ipc_log_reader_join_tail(&img->r);
+    } else {
+        /* A publication that appeared since: read from its start (a lap
+         * already overwritten is skipped and counted as loss). */
+        img->r.position = 0;
+        img->r.next_sequence = 0;
+        img->r.sequence_known = 1;
+    }
+    s->image_count++;
+    return 0;
+}
+
+static void rescan(tp_ipc_embedded_sub_t *s)
+{
+    s->generation = tp_ipc_index_generation(s->index);
+    s->last_scan_ns = tp_clock_monotonic_ns();
+    for (uint32_t i = 0; i < s->image_count; i++) s->images[i].present = 0;
+    if (tp_ipc_dir_scan(s->dirfd, s->dents, DENTS_BYTES, scan_entry, s) < 0) {
+        s->errors++;
+        return;
+    }
+    int64_t now_real = tp_clock_realtime_ns();
+    int reclaimed = 0;
+    for (uint32_t i = s->image_count; i-- > 0;) {
+        tp_ipc_image_t *img = &s->images[i];
+        if (img->r.corrupt) {
+            refuse(s, img->name);
+            drop_image(s, i);
+            continue;
+        }
+        int drained = img->r.position == tp_ipc_log_reader_tail(&img->r);
+        if (!drained) continue;
+        int64_t closed = atomic_load_explicit(&img->r.meta->closed_ns, memory_order_acquire);
+        if (closed == 0 && !tp_ipc_proc_alive(img->pid, img->start_time)) {
+            /* Publisher died (maybe mid-message): everything it committed has
+             * been delivered, so reclaim its log. */
+            if (img->present && unlinkat(s->dirfd, img->name, 0) == 0) reclaimed++;
+            drop_image(s, i);
+        } else if (closed != 0 && (!img->present || now_real - closed >= s->linger_ns)) {
+            if (img->present && unlinkat(s->dirfd, img->name, 0) == 0) reclaimed++;
+            drop_image(s, i);
+        } else if (!img->present) {
+            drop_image(s, i);
+        }
+    }
+    if (reclaimed) tp_ipc_index_bump(s->index);
+}
+
+int tp_ipc_embedded_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_context_t *ctx,
+                                      const char *channel, int32_t stream_id)
+{
+    (void)channel;
+    char dir[PATH_MAX];
+    if (tp_ipc_context_dir(ctx, dir, sizeof dir) < 0) return -1;
+    if (tp_ipc_dir_ensure(tp_ipc_dir_base(ctx), dir) < 0) return -1;
+    tp_ipc_embedded_sub_t *s = calloc(1, sizeof *s);
+    if (s == NULL) return tp_err_set(TP_ERR_CAPACITY, "out of memory for subscription");
+    s->dirfd = -1;
+    s->max_images = ctx->max_images;
+    s->max_message = ctx->max_message;
+    s->scratch_cap = tp_ipc_rec_size(ctx->max_message) + SCRATCH_BATCH;
+    s->images = calloc(ctx->max_images, sizeof *s->images);
+    s->scratch = aligned_alloc(64, (s->scratch_cap + 63) & ~(size_t)63);
+    s->dents = malloc(DENTS_BYTES);
+    if (s->images == NULL || s->scratch == NULL || s->dents == NULL) {
+        tp_err_set(TP_ERR_CAPACITY, "out of memory for subscription buffers");
+        goto fail;
+    }
+    s->dirfd = tp_ipc_dir_open(dir);
+    if (s->dirfd < 0) goto fail;
+    if (tp_ipc_index_open(s->dirfd, &s->index) < 0) goto fail;
+    if (tp_ipc_reclaim_dir(s->dirfd, s->dents, DENTS_BYTES, ctx->linger_ns) > 0) tp_ipc_index_bump(s->index);
+    s->linger_ns = ctx->linger_ns;
+    s->rescan_interval_ns = ctx->rescan_interval_ns;
+    s->base.backend = &tp_ipc_embedded_backend;
+    s->base.stream_id = stream_id;
+    s->initial_scan = 1;
+    rescan(s);
+    s->initial_scan = 0;
+    *out = &s->base;
+    return 0;
+fail:
+    if (s->dirfd >= 0) close(s->dirfd);
+    free(s->images);
+    free(s->scratch);
+    free(s->dents);
+    free(s);
+    return tp_err_wrap("open subscription tp:ipc stream %d", stream_id);
+}
+
+/* Deliver records copied into scratch; account for sequence gaps (loss). */
+static int image_poll(tp_ipc_embedded_sub_t *s, tp_ipc_image_t *img, tp_ipc_handler_t handler, void *clientd,
+                      int limit)
+{
+    uint64_t end;
+    int n = tp_ipc_log_reader_copy(&img->r, s->scratch, s->scratch_cap, limit, &end);
+    if (n <= 0) return 0;
+    tp_ipc_log_reader_t *r = &img->r;
+    r->position = end;
+    tp_ipc_msg_info_t info = {.stream_id = r->stream_id, .publisher_id = r->log_id, .sequence = 0};
+    const uint8_t *p = s->scratch;
+    for (int i = 0; i < n; i++) {
+        int32_t len;
+        uint64_t seq;
+        memcpy(&len, p, sizeof len);
+        memcpy(&seq, p + 8, sizeof seq);
+        if (r->sequence_known && seq > r->next_sequence) r->loss += seq - r->next_sequence;
+        r->next_sequence = seq + 1;
+        r->sequence_known = 1;
+        info.sequence = seq;
+        handler(clientd, p + TP_IPC_REC_HEADER, (size_t)len, &info);
+        p += tp_ipc_rec_size((size_t)len);
+    }
+    return n;
+}
+
+int tp_ipc_embedded_poll(tp_ipc_subscription_t *sub, tp_ipc_handler_t handler, void *clientd, int limit)
+{
+    tp_ipc_embedded_sub_t *s = (tp_ipc_embedded_sub_t *)sub;
+    if (handler == NULL || limit <= 0) return tp_err_set(TP_ERR_INVALID_ARG, "poll needs a handler and limit >= 1");
+    s->polls++;
+    if (tp_ipc_index_generation(s->index) != s->generation ||
+        ((s->polls & LIVENESS_POLL_MASK) == 0 && tp_clock_monotonic_ns() - s->last_scan_ns >= s->rescan_interval_ns))
+        rescan(s);
+    uint32_t n = s->image_count;
+    if (n == 0) return 0;
+    if (++s->rr >= n) s->rr = 0;
+    int total = 0;
+    for (uint32_t i = 0, k = s->rr; i < n && total < limit; i++) {
+        total += image_poll(s, &s->images[k], handler, clientd, limit - total);
+        if (++k == n) k = 0;
+    }
+    return total;
+}
+
+uint64_t tp_ipc_embedded_loss_count(const tp_ipc_subscription_t *sub)
+{
+    const tp_ipc_embedded_sub_t *s = (const tp_ipc_embedded_sub_t *)sub;
+    uint64_t loss = s->loss_retired;
+    for (uint32_t i = 0; i < s->image_count; i++) loss += s->images[i].r.loss;
+    return loss;
+}
+
+size_t tp_ipc_embedded_image_count(const tp_ipc_subscription_t *sub)
+{
+    return ((const tp_ipc_embedded_sub_t *)sub)->image_count;
+}
+
+uint64_t tp_ipc_embedded_error_count(const tp_ipc_subscription_t *sub)
+{
+    return ((const tp_ipc_embedded_sub_t *)sub)->errors;
+}
+
+int tp_ipc_embedded_subscription_close(tp_ipc_subscription_t *sub)
+{
+    tp_ipc_embedded_sub_t *s = (tp_ipc_embedded_sub_t *)sub;
+    while (s->image_count > 0) drop_image(s, s->image_count - 1);
+    tp_ipc_index_close(s->index);
+    close(s->dirfd);
+    free(s->images);
+    free(s->scratch);
+    free(s->dents);
+    free(s);
+    return 0;
+}

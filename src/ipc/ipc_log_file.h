@@ -1,0 +1,47 @@
+/* Embedded IPC: creating, validating and mapping log files.
+ *
+ * Names: "<stream>-<pid>-<starttime>-<n>.log" (stream as unsigned decimal).
+ * A log is built under ".tmp-<pid>-<starttime>-<n>" and renamed into place
+ * once its header is complete, so a reader never sees a half-made log. */
+#ifndef TP_IPC_LOG_FILE_H
+#define TP_IPC_LOG_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipc_log.h"
+
+enum { TP_IPC_LOG_NAME_MAX = 96 };
+
+typedef struct tp_ipc_log_name_s {
+    uint32_t stream;
+    int pid;
+    uint64_t start_time;
+    uint64_t n;
+    int is_tmp; /* ".tmp-..." (stream is then 0) */
+} tp_ipc_log_name_t;
+
+/* Parse a directory entry name; 0 if it is a log (or temp log) name, else -1
+ * (without setting an error: foreign files are simply not ours). */
+int tp_ipc_log_name_parse(const char *name, tp_ipc_log_name_t *out);
+
+/* Create, map and publish a fresh log; fills w (positioned at 0). The mapping
+ * is (*map, *map_len); the file name goes to name. 0 or -1. */
+int tp_ipc_log_create(int dirfd, int32_t stream_id, uint32_t capacity, uint32_t max_message,
+                      tp_ipc_log_writer_t *w, void **map, size_t *map_len, char *name, size_t name_len);
+
+/* Check a header read from a file of file_size bytes. 0 or -1 with a message. */
+int tp_ipc_log_meta_validate(const tp_ipc_log_meta_t *m, uint64_t file_size);
+
+/* Open, validate and map a log read-only for a reader (positioned at 0). The
+ * log's max_message must not exceed max_message_limit. 0 or -1. */
+int tp_ipc_log_open_reader(int dirfd, const char *name, int32_t stream_id, uint32_t max_message_limit,
+                           tp_ipc_log_reader_t *r, void **map, size_t *map_len);
+
+/* Read (copy) and validate the header of a log without mapping it. 0 or -1. */
+int tp_ipc_log_read_meta(int dirfd, const char *name, tp_ipc_log_meta_t *out);
+
+/* This process's pid start time (cached after the first call; set-up only). */
+int tp_ipc_self_start_time(uint64_t *start_time);
+
+#endif

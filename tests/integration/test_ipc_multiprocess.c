@@ -1,0 +1,319 @@
+/* Embedded IPC across real processes: several publishers and subscribers,
+ * publishers killed with SIGKILL (inside a claim and at random points), and
+ * reclaim of dead publishers' logs. */
+#include "ipc_test_util.h"
+#include "tp_test.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "ipc/ipc_log_file.h"
+#include "tensorpool/clock.h"
+
+static tp_ipc_context_t ctx;
+
+enum { MAXPUB = 8 };
+
+typedef struct {
+    uint64_t count[MAXPUB];
+    uint64_t next[MAXPUB];
+    int seen[MAXPUB];
+    uint64_t total;
+    uint64_t bad;
+    uint64_t gaps;
+} rx_t;
+
+static void rx_handler(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    rx_t *rx = clientd;
+    uint32_t p;
+    uint64_t seq;
+    if (!tp_test_verify(buf, len, &p, &seq) || p >= MAXPUB || seq != info->sequence) {
+        rx->bad++;
+        return;
+    }
+    if (rx->seen[p] && seq != rx->next[p]) {
+        if (seq > rx->next[p])
+            rx->gaps++;
+        else
+            rx->bad++; /* out of order or duplicate */
+    }
+    rx->seen[p] = 1;
+    rx->next[p] = seq + 1;
+    rx->count[p]++;
+    rx->total++;
+}
+
+/* Poll until want messages arrived or timeout; returns messages received. */
+static uint64_t poll_until(tp_ipc_subscription_t *sub, rx_t *rx, uint64_t want, int64_t timeout_ms)
+{
+    int64_t deadline = tp_clock_monotonic_ns() + timeout_ms * 1000000LL;
+    while (rx->total < want && tp_clock_monotonic_ns() < deadline) {
+        if (tp_ipc_subscription_poll(sub, rx_handler, rx, 256) == 0) sched_yield();
+    }
+    return rx->total;
+}
+
+static void publish_n(uint32_t pubi, int32_t stream, uint64_t n)
+{
+    tp_ipc_publication_t *pub;
+    if (tp_ipc_publication_open(&pub, &ctx, "tp:ipc", stream) < 0) _exit(10);
+    uint8_t buf[512];
+    for (uint64_t i = 0; i < n; i++) {
+        size_t len = 16 + (size_t)((i * 13 + pubi) % 240);
+        tp_test_fill(buf, len, pubi, i);
+        if (tp_ipc_publication_offer(pub, buf, len) < 0) _exit(11);
+    }
+    tp_ipc_publication_close(pub);
+}
+
+static int wait_ok(pid_t pid)
+{
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid) return 0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static void test_many_publishers_many_processes(void)
+{
+    enum { NPUB = 3, N = 20000, STREAM = 100 };
+    tp_ipc_context_t saved = ctx;
+    ctx.log_capacity = 8u << 20; /* holds a whole run: no loss is allowed here */
+    tp_ipc_subscription_t *sub;
+    CHECK(tp_ipc_subscription_open(&sub, &ctx, "tp:ipc", STREAM) == 0);
+
+    /* A second subscriber in its own process; reports through a pipe. */
+    int ready[2], result[2];
+    CHECK(pipe(ready) == 0 && pipe(result) == 0);
+    pid_t subpid = fork();
+    if (subpid == 0) {
+        tp_ipc_subscription_t *s2;
+        if (tp_ipc_subscription_open(&s2, &ctx, "tp:ipc", STREAM) < 0) _exit(20);
+        char c = 'r';
+        if (write(ready[1], &c, 1) != 1) _exit(21);
+        rx_t rx2;
+        memset(&rx2, 0, sizeof rx2);
+        poll_until(s2, &rx2, (uint64_t)NPUB * N, 30000);
+        uint64_t out[4] = {rx2.total, rx2.bad, rx2.gaps, tp_ipc_subscription_loss_count(s2)};
+        if (write(result[1], out, sizeof out) != (ssize_t)sizeof out) _exit(22);
+        tp_ipc_subscription_close(s2);
+        _exit(0);
+    }
+    char c;
+    CHECK(read(ready[0], &c, 1) == 1);
+
+    pid_t pubs[NPUB];
+    for (int i = 0; i < NPUB; i++) {
+        pubs[i] = fork();
+        if (pubs[i] == 0) {
+            publish_n((uint32_t)i, STREAM, N);
+            _exit(0);
+        }
+    }
+    rx_t rx;
+    memset(&rx, 0, sizeof rx);
+    poll_until(sub, &rx, (uint64_t)NPUB * N, 30000);
+    for (int i = 0; i < NPUB; i++) CHECK(wait_ok(pubs[i]));
+    CHECK_EQ_U64(rx.total, (uint64_t)NPUB * N);
+    CHECK_EQ_U64(rx.bad, 0);
+    CHECK_EQ_U64(rx.gaps, 0);
+    for (int i = 0; i < NPUB; i++) CHECK_EQ_U64(rx.count[i], N);
+    CHECK_EQ_U64(tp_ipc_subscription_loss_count(sub), 0);
+
+    uint64_t out[4] = {0};
+    CHECK(read(result[0], out, sizeof out) == (ssize_t)sizeof out);
+    CHECK(wait_ok(subpid));
+    CHECK_EQ_U64(out[0], (uint64_t)NPUB * N);
+    CHECK_EQ_U64(out[1], 0);
+    CHECK_EQ_U64(out[2], 0);
+    CHECK_EQ_U64(out[3], 0);
+    close(ready[0]);
+    close(ready[1]);
+    close(result[0]);
+    close(result[1]);
+    tp_ipc_subscription_close(sub);
+    ctx = saved;
+}
+
+static int count_logs_of_pid(int pid)
+{
+    char dir[PATH_MAX];
+    if (tp_ipc_context_dir(&ctx, dir, sizeof dir) < 0) return -1;
+    DIR *d = opendir(dir);
+    if (d == NULL) return -1;
+    int n = 0;
+    struct dirent *e;
+    tp_ipc_log_name_t ln;
+    while ((e = readdir(d)) != NULL)
+        if (tp_ipc_log_name_parse(e->d_name, &ln) == 0 && ln.pid == pid) n++;
+    closedir(d);
+    return n;
+}
+
+/* A publisher stopped inside a claim (half a message written) is killed. */
+static void test_sigkill_inside_claim(void)
+{
+    enum { STREAM = 101 };
+    tp_ipc_context_t saved = ctx;
+    ctx.rescan_interval_ns = 1000000; /* notice the death quickly */
+    tp_ipc_subscription_t *sub;
+    CHECK(tp_ipc_subscription_open(&sub, &ctx, "tp:ipc", STREAM) == 0);
+    int ready[2];
+    CHECK(pipe(ready) == 0);
+    pid_t victim = fork();
+    if (victim == 0) {
+        tp_ipc_publication_t *pub;
+        if (tp_ipc_publication_open(&pub, &ctx, "tp:ipc", STREAM) < 0) _exit(10);
+        uint8_t buf[256];
+        for (uint64_t i = 0; i < 100; i++) {
+            tp_test_fill(buf, 64, 0, i);
+            tp_ipc_publication_offer(pub, buf, 64);
+        }
+        tp_ipc_claim_t claim;
+        if (tp_ipc_publication_try_claim(pub, 200, &claim) < 0) _exit(11);
+        tp_test_fill(buf, 200, 0, 100);
+        memcpy(claim.data, buf, 100); /* half written, never committed */
+        char c = 'r';
+        if (write(ready[1], &c, 1) != 1) _exit(12);
+        for (;;) pause();
+    }
+    char c;
+    CHECK(read(ready[0], &c, 1) == 1);
+    /* Follow the victim before it dies (a log nobody followed is simply reclaimed). */
+    rx_t rx;
+    memset(&rx, 0, sizeof rx);
+    poll_until(sub, &rx, 100, 10000);
+    CHECK_EQ_U64(rx.count[0], 100);
+    kill(victim, SIGKILL);
+    int status;
+    CHECK(waitpid(victim, &status, 0) == victim);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    /* Another publisher, in another process, is not blocked by the dead one. */
+    pid_t other = fork();
+    if (other == 0) {
+        publish_n(1, STREAM, 100);
+        _exit(0);
+    }
+    CHECK(wait_ok(other));
+    poll_until(sub, &rx, 200, 10000);
+    CHECK_EQ_U64(rx.count[0], 100); /* all committed, nothing of the torn claim */
+    CHECK_EQ_U64(rx.count[1], 100);
+    CHECK_EQ_U64(rx.bad, 0);
+    CHECK_EQ_U64(rx.gaps, 0);
+    CHECK(poll_until(sub, &rx, 201, 50) == 200); /* and nothing more arrives */
+
+    /* The dead publisher's log is reclaimed by the subscription. */
+    int64_t deadline = tp_clock_monotonic_ns() + 5000000000LL;
+    while (count_logs_of_pid(victim) != 0 && tp_clock_monotonic_ns() < deadline) {
+        tp_ipc_subscription_poll(sub, rx_handler, &rx, 16);
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK_EQ_I64(count_logs_of_pid(victim), 0);
+    CHECK_EQ_I64(count_logs_of_pid(other), 1); /* closed cleanly: lingers */
+    CHECK(tp_ipc_subscription_image_count(sub) == 1);
+    close(ready[0]);
+    close(ready[1]);
+    tp_ipc_subscription_close(sub);
+    ctx = saved;
+}
+
+/* Kill publishers at arbitrary points while they offer as fast as they can:
+ * readers never see a torn record and never stall. */
+static void test_sigkill_at_random_points(void)
+{
+    enum { STREAM = 102, ROUNDS = 6 };
+    tp_ipc_context_t saved = ctx;
+    ctx.log_capacity = 64 * 1024;
+    ctx.max_message = 1024;
+    tp_ipc_subscription_t *sub;
+    CHECK(tp_ipc_subscription_open(&sub, &ctx, "tp:ipc", STREAM) == 0);
+    srand(12345);
+    rx_t rx;
+    memset(&rx, 0, sizeof rx);
+    for (int round = 0; round < ROUNDS; round++) {
+        int ready[2];
+        CHECK(pipe(ready) == 0);
+        pid_t victim = fork();
+        if (victim == 0) {
+            tp_ipc_publication_t *pub;
+            if (tp_ipc_publication_open(&pub, &ctx, "tp:ipc", STREAM) < 0) _exit(10);
+            char c = 'r';
+            if (write(ready[1], &c, 1) != 1) _exit(12);
+            uint8_t buf[1024];
+            for (uint64_t i = 0;; i++) {
+                size_t len = 16 + (size_t)(i * 31 % 1000);
+                tp_test_fill(buf, len, (uint32_t)(round % MAXPUB), i);
+                tp_ipc_publication_offer(pub, buf, len);
+            }
+        }
+        char c;
+        CHECK(read(ready[0], &c, 1) == 1);
+        memset(rx.seen, 0, sizeof rx.seen);
+        int64_t until = tp_clock_monotonic_ns() + (1 + rand() % 20) * 1000000LL;
+        while (tp_clock_monotonic_ns() < until) tp_ipc_subscription_poll(sub, rx_handler, &rx, 64);
+        kill(victim, SIGKILL);
+        waitpid(victim, NULL, 0);
+        /* drain what is left; it must end (no waiting on the dead writer) */
+        for (int i = 0; i < 1000; i++) tp_ipc_subscription_poll(sub, rx_handler, &rx, 256);
+        close(ready[0]);
+        close(ready[1]);
+    }
+    CHECK(rx.total > 0);
+    CHECK_EQ_U64(rx.bad, 0);
+    tp_ipc_subscription_close(sub);
+    ctx = saved;
+}
+
+static void test_reclaim_dead_logs(void)
+{
+    enum { STREAM = 103 };
+    tp_ipc_publication_t *mine;
+    CHECK(tp_ipc_publication_open(&mine, &ctx, "tp:ipc", STREAM) == 0);
+    int ready[2];
+    CHECK(pipe(ready) == 0);
+    pid_t child = fork();
+    if (child == 0) {
+        tp_ipc_publication_t *pub;
+        if (tp_ipc_publication_open(&pub, &ctx, "tp:ipc", STREAM) < 0) _exit(10);
+        /* also leave a temp file, as if killed while creating a log */
+        char dir[PATH_MAX], path[PATH_MAX + 100];
+        uint64_t st;
+        if (tp_ipc_context_dir(&ctx, dir, sizeof dir) < 0 || tp_ipc_self_start_time(&st) < 0) _exit(11);
+        snprintf(path, sizeof path, "%s/.tmp-%d-%llu-77", dir, (int)getpid(), (unsigned long long)st);
+        FILE *f = fopen(path, "w");
+        if (f == NULL) _exit(12);
+        fclose(f);
+        char c = 'r';
+        if (write(ready[1], &c, 1) != 1) _exit(13);
+        _exit(0); /* no close: as good as dead */
+    }
+    char c;
+    CHECK(read(ready[0], &c, 1) == 1);
+    CHECK(wait_ok(child));
+    CHECK_EQ_I64(count_logs_of_pid(child), 2);
+    CHECK_EQ_I64(tp_ipc_reclaim(&ctx), 2);
+    CHECK_EQ_I64(count_logs_of_pid(child), 0);
+    CHECK_EQ_I64(count_logs_of_pid((int)getpid()), 1); /* the live one stays */
+    CHECK_EQ_I64(tp_ipc_reclaim(&ctx), 0);
+    tp_ipc_publication_close(mine);
+    close(ready[0]);
+    close(ready[1]);
+}
+
+int main(void)
+{
+    tp_test_dir_setup(&ctx);
+    RUN(test_many_publishers_many_processes);
+    RUN(test_sigkill_inside_claim);
+    RUN(test_sigkill_at_random_points);
+    RUN(test_reclaim_dead_logs);
+    tp_test_dir_cleanup();
+    TP_TEST_END();
+}

@@ -1,0 +1,443 @@
+/* Embedded IPC transport, single process: API contract, ordering, wrap,
+ * lapping/loss, join semantics, corrupt input, files and modes. */
+#include "ipc_test_util.h"
+#include "tp_test.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+#include "ipc/ipc_log.h"
+#include "ipc/ipc_log_file.h"
+
+static tp_ipc_context_t ctx;
+
+typedef struct {
+    int count;
+    int bad;
+    int gaps; /* sequence jumps forward: loss */
+    uint64_t last_seq[8];
+    int seen[8];
+    uint64_t first_seq;
+    uint64_t last_info_seq;
+    size_t last_len;
+    uint8_t last[256];
+} rx_t;
+
+static void rx_handler(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    rx_t *rx = clientd;
+    uint32_t pubi;
+    uint64_t seq;
+    if (!tp_test_verify(buf, len, &pubi, &seq) || pubi >= 8) {
+        rx->bad++;
+        return;
+    }
+    if (rx->seen[pubi] && seq != rx->last_seq[pubi] + 1) {
+        if (seq > rx->last_seq[pubi] + 1)
+            rx->gaps++;
+        else
+            rx->bad++;
+    }
+    if (!rx->seen[pubi] && rx->count == 0) rx->first_seq = seq;
+    if (info->sequence != seq) rx->bad++; /* tests publish seq == transport sequence */
+    rx->seen[pubi] = 1;
+    rx->last_seq[pubi] = seq;
+    rx->last_info_seq = info->sequence;
+    rx->count++;
+    rx->last_len = len;
+}
+
+static int drain(tp_ipc_subscription_t *sub, rx_t *rx)
+{
+    int total = 0, n;
+    while ((n = tp_ipc_subscription_poll(sub, rx_handler, rx, 1000)) > 0) total += n;
+    return total;
+}
+
+static void offer_pattern(tp_ipc_publication_t *pub, uint32_t pubi, uint64_t seq, size_t len)
+{
+    uint8_t buf[70000];
+    tp_test_fill(buf, len, pubi, seq);
+    CHECK(tp_ipc_publication_offer(pub, buf, len) > 0);
+}
+
+static void test_channel_uris(void)
+{
+    tp_ipc_publication_t *pub = NULL;
+    tp_ipc_subscription_t *sub = NULL;
+    CHECK(tp_ipc_publication_open(&pub, &ctx, "aeron:ipc?term-length=4m", 1) == -1);
+    CHECK(tp_errcode() == TP_ERR_UNSUPPORTED);
+    CHECK(strstr(tp_errmsg(), "Aeron") != NULL);
+    CHECK(tp_ipc_publication_open(&pub, &ctx, "udp://localhost:1", 1) == -1);
+    CHECK(tp_errcode() == TP_ERR_INVALID_ARG);
+    CHECK(tp_ipc_subscription_open(&sub, &ctx, "tp:ipc?x=1", 1) == -1);
+    CHECK(tp_errcode() == TP_ERR_INVALID_ARG);
+    CHECK(tp_ipc_subscription_open(&sub, &ctx, NULL, 1) == -1);
+    CHECK(pub == NULL && sub == NULL);
+    CHECK(tp_ipc_publication_open(&pub, &ctx, "tp:ipc", 1) == 0);
+    CHECK(pub != NULL);
+    CHECK(tp_ipc_publication_stream_id(pub) == 1);
+    CHECK(tp_ipc_publication_max_message(pub) == 64 * 1024);
+    CHECK(tp_ipc_publication_close(pub) == 0);
+    CHECK(tp_ipc_publication_close(NULL) == 0);
+    CHECK(tp_ipc_subscription_close(NULL) == 0);
+}
+
+static void test_context_validation(void)
+{
+    tp_ipc_context_t c = ctx;
+    tp_ipc_publication_t *pub = NULL;
+    c.log_capacity = 5000;
+    CHECK(tp_ipc_publication_open(&pub, &c, "tp:ipc", 1) == -1);
+    CHECK(tp_errcode() == TP_ERR_INVALID_ARG);
+    c = ctx;
+    c.max_message = c.log_capacity / 4 + 1;
+    CHECK(tp_ipc_publication_open(&pub, &c, "tp:ipc", 1) == -1);
+    c = ctx;
+    c.namespace_name = "../escape";
+    CHECK(tp_ipc_publication_open(&pub, &c, "tp:ipc", 1) == -1);
+    CHECK(tp_errcode() == TP_ERR_INVALID_ARG);
+    c = ctx;
+    c.base_dir = "relative/dir";
+    CHECK(tp_ipc_publication_open(&pub, &c, "tp:ipc", 1) == -1);
+    CHECK(pub == NULL);
+}
+
+static void test_order_and_content(void)
+{
+    tp_ipc_subscription_t *sub;
+    tp_ipc_publication_t *pub;
+    CHECK(tp_ipc_subscription_open(&sub, &ctx, "tp:ipc", 10) == 0);
+    CHECK(tp_ipc_publication_open(&pub, &ctx, "tp:ipc", 10) == 0);
+    rx_t rx = {0};
+    CHECK(tp_ipc_subscription_poll(sub, rx_handler, &rx, 10) == 0);
+    CHECK(tp_ipc_subscription_image_count(sub) == 1);
+    for (uint64_t i = 0; i < 1000; i++) offer_pattern(pub, 0, i, 16 + (i * 7) % 200);
+    /* limit is honoured */
+    CHECK(tp_ipc_subscription_poll(sub, rx_handler, &rx, 7) == 7);
+    drain(sub, &rx);
+    CHECK(rx.count == 1000);
+    CHECK(rx.bad == 0);
+    CHECK(rx.gaps == 0);
+    CHECK(rx.first_seq == 0);
+    CHECK(rx.last_seq[0] == 999);
+    CHECK(tp_ipc_subscription_loss_count(sub) == 0);
+    /* a publication on another stream is not seen */
+    tp_ipc_publication_t *other;
+    CHECK(tp_ipc_publication_open(&other, &ctx, "tp:ipc", 11) == 0);
+    offer_pattern(other, 1, 0, 32);
+    CHECK(drain(sub, &rx) == 0);
+    CHECK(tp_ipc_subscription_image_count(sub) == 1);
+    tp_ipc_publication_close(other);
+    tp_ipc_publication_close(pub);
+    tp_ipc_subscription_close(sub);
+}
+
+static void test_max_message_and_claims(void)
+{
+    tp_ipc_subscription_t *sub;
+    tp_ipc_publication_t *pub;
+    CHECK(tp_ipc_subscription_open(&sub, &ctx, "tp:ipc", 12) == 0);
+    CHECK(tp_ipc_publication_open(&pub, &ctx, "tp:ipc", 12) == 0);
+    static uint8_t big[64 * 1024 + 1];
+    tp_test_fill(big, 64 * 1024, 0, 0);
+    CHECK(tp_ipc_publication_offer(pub, big, 64 * 1024) > 0);
+    CHECK(tp_ipc_publication_offer(pub, big, 64 * 1024 + 1) == -1);
+    CHECK(tp_errcode() == TP_ERR_CAPACITY);
+    tp_ipc_claim_t claim;
+    CHECK(tp_ipc_publication_try_claim(pub, 64 * 1024 + 1, &claim) == -1);
+    CHECK(tp_errcode() == TP_ERR_CAPACITY);
+
+    /* claim + commit: written in place */
+    CHECK(tp_ipc_publication_try_claim(pub, 100, &claim) == 0);
+    CHECK(claim.length == 100);
+    tp_test_fill(claim.data, 100, 0, 1);
+    tp_ipc_claim_t second;
+    CHECK(tp_ipc_publication_try_claim(pub, 10, &second) == -1);
+    CHECK(tp_errcode() == TP_ERR_STATE);
+    CHECK(tp_ipc_publication_offer(pub, big, 16) == -1);
+    CHECK(tp_errcode() == TP_ERR_STATE);
+    rx_t rx = {0};
+    CHECK(drain(sub, &rx) == 1); /* the claim is not visible before commit */
+    CHECK(tp_ipc_publication_commit(pub, &claim) > 0);
+    CHECK(tp_ipc_publication_commit(pub, &claim) == -1); /* not twice */
+    CHECK(drain(sub, &rx) == 1);
+    CHECK(rx.last_len == 100);
+
+    /* claim + abort: nothing published, sequence not consumed */
+    CHECK(tp_ipc_publication_try_claim(pub, 50, &claim) == 0);
+    memset(claim.data, 0xAB, 50);
+    CHECK(tp_ipc_publication_abort(pub, &claim) == 0);
+    CHECK(tp_ipc_publication_abort(pub, &claim) == -1);
+    CHECK(drain(sub, &rx) == 0);
+    offer_pattern(pub, 0, 2, 40);
+    CHECK(drain(sub, &rx) == 1);
+    CHECK(rx.bad == 0);
+    CHECK(rx.last_seq[0] == 2);
+    CHECK(tp_ipc_subscription_loss_count(sub) == 0);
+    tp_ipc_publication_close(pub);
+    tp_ipc_subscription_close(sub);
+}
+
+/* Lockstep through a small ring: every size crosses the wrap point with padding. */
+static void test_wrap_with_padding(void)
+{
+    tp_ipc_context_t c = ctx;
+    c.log_capacity = 4096;
+    c.max_message = 1000;
+    tp_ipc_subscription_t *sub;
+    tp_ipc_publication_t *pub;
+    CHECK(tp_ipc_subscription_open(&sub, &c, "tp:ipc", 13) == 0);
+    CHECK(tp_ipc_publication_open(&pub, &c, "tp:ipc", 13) == 0);
+    rx_t rx = {0};
+    for (uint64_t i = 0; i < 5000; i++) {
+        offer_pattern(pub, 0, i, 16 + (i * 37) % 985);
+        if (i % 3 == 2) drain(sub, &rx);
+    }
+    drain(sub, &rx);
+    CHECK(rx.count == 5000);
+    CHECK(rx.bad == 0);
+    CHECK(tp_ipc_subscription_loss_count(sub) == 0);
+    tp_ipc_publication_close(pub);
+    tp_ipc_subscription_close(sub);
+}
+
+static void test_lapping_counts_loss(void)
+{
+    tp_ipc_context_t c = ctx;
+    c.log_capacity = 4096;
+    c.max_message = 1000;
+    tp_ipc_subscription_t *sub;
+    tp_ipc_publication_t *pub;
+    CHECK(tp_ipc_subscription_open(&sub, &c, "tp:ipc", 14) == 0);
+    CHECK(tp_ipc_publication_open(&pub, &c, "tp:ipc", 14) == 0);
+    rx_t rx = {0};
+    /* 48-byte records: 85 fit in 4 KiB; publish 1000 without reading. */
+    for (uint64_t i = 0; i < 1000; i++) offer_pattern(pub, 0, i, 32);
+    CHECK(drain(sub, &rx) == 0); /* lapped: skips to the end, delivers nothing yet */
+    for (uint64_t i = 1000; i < 1010; i++) offer_pattern(pub, 0, i, 32);
+    CHECK(drain(sub, &rx) == 10);
+    CHECK(rx.bad == 0);
+    CHECK(rx.first_seq == 1000);
+    CHECK_EQ_U64(tp_ipc_subscription_loss_count(sub), 1000);
+    /* Partly lapped while behind: whatever is delivered + lost == sent. */
+    for (uint64_t i = 1010; i < 1200; i++) offer_pattern(pub, 0, i, 32);
+    drain(sub, &rx);
+    for (uint64_t i = 1200; i < 1210; i++) offer_pattern(pub, 0, i, 32);
+    drain(sub, &rx);
+    CHECK(rx.bad == 0);
+    CHECK(rx.gaps >= 1);
+    CHECK(rx.last_seq[0] == 1209);
+    CHECK_EQ_U64((uint64_t)rx.count + tp_ipc_subscription_loss_count(sub), 1210);
+    tp_ipc_publication_close(pub);
+    tp_ipc_subscription_close(sub);
+}
+
+static void test_join_semantics_and_broadcast(void)
+{
+    tp_ipc_publication_t *early;
+    CHECK(tp_ipc_publication_open(&early, &ctx, "tp:ipc", 15) == 0);
+    offer_pattern(early, 0, 0, 32); /* before any subscription: not seen */
+    tp_ipc_subscription_t *s1, *s2;
+    CHECK(tp_ipc_subscription_open(&s1, &ctx, "tp:ipc", 15) == 0);
+    CHECK(tp_ipc_subscription_open(&s2, &ctx, "tp:ipc", 15) == 0);
+    tp_ipc_publication_t *late;
+    CHECK(tp_ipc_publication_open(&late, &ctx, "tp:ipc", 15) == 0);
+    /* published before the subscriptions notice `late`: still seen (read from start) */
+    for (uint64_t i = 0; i < 5; i++) offer_pattern(late, 1, i, 64);
+    for (uint64_t i = 1; i < 4; i++) offer_pattern(early, 0, i, 64);
+    rx_t r1 = {0}, r2 = {0};
+    drain(s1, &r1);
+    drain(s2, &r2);
+    CHECK(r1.count == 8 && r2.count == 8);
+    CHECK(r1.bad == 0 && r2.bad == 0);
+    CHECK(r1.last_seq[0] == 3 && r1.last_seq[1] == 4);
+    CHECK(r2.last_seq[0] == 3 && r2.last_seq[1] == 4);
+    CHECK(tp_ipc_subscription_image_count(s1) == 2);
+    tp_ipc_publication_close(early);
+    tp_ipc_publication_close(late);
+    tp_ipc_subscription_close(s1);
+    tp_ipc_subscription_close(s2);
+}
+
+static void ipc_dir(char *out, size_t n, const tp_ipc_context_t *c)
+{
+    CHECK(tp_ipc_context_dir(c, out, n) == 0);
+}
+
+static void test_files_and_modes(void)
+{
+    char dir[PATH_MAX];
+    ipc_dir(dir, sizeof dir, &ctx);
+    CHECK(strncmp(dir, tp_test_base, strlen(tp_test_base)) == 0);
+    CHECK(strstr(dir, "/tensorpool-") != NULL);
+    CHECK(strcmp(dir + strlen(dir) - strlen("/default/ipc"), "/default/ipc") == 0);
+    tp_ipc_publication_t *pub;
+    CHECK(tp_ipc_publication_open(&pub, &ctx, "tp:ipc", 16) == 0);
+    struct stat st;
+    CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0770);
+    DIR *d = opendir(dir);
+    int logs = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "16-", 3) != 0) continue;
+        char path[PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        CHECK(stat(path, &st) == 0);
+        CHECK((st.st_mode & 0777) == 0660);
+        CHECK(st.st_size == 256 + (1 << 20));
+        logs++;
+    }
+    if (d) closedir(d);
+    CHECK(logs == 1);
+    tp_ipc_publication_close(pub);
+
+    /* TP_DIR is used when the context names no base dir. */
+    tp_ipc_context_t c;
+    tp_ipc_context_init(&c);
+    char base2[400];
+    snprintf(base2, sizeof base2, "%s/envbase", tp_test_base);
+    setenv("TP_DIR", base2, 1);
+    c.namespace_name = "ns_1";
+    ipc_dir(dir, sizeof dir, &c);
+    CHECK(strncmp(dir, base2, strlen(base2)) == 0);
+    CHECK(tp_ipc_publication_open(&pub, &c, "tp:ipc", 1) == 0);
+    CHECK(stat(dir, &st) == 0);
+    tp_ipc_publication_close(pub);
+    unsetenv("TP_DIR");
+}
+
+static void write_file(const char *dir, const char *name, const void *data, size_t len, size_t total)
+{
+    char path[PATH_MAX + 100];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0660);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    CHECK(ftruncate(fd, (off_t)total) == 0);
+    CHECK(pwrite(fd, data, len, 0) == (ssize_t)len);
+    close(fd);
+}
+
+static void test_corrupt_logs_are_errors(void)
+{
+    tp_ipc_context_t c = ctx;
+    c.namespace_name = "corrupt";
+    char dir[PATH_MAX];
+    ipc_dir(dir, sizeof dir, &c);
+    tp_ipc_subscription_t *sub;
+    CHECK(tp_ipc_subscription_open(&sub, &c, "tp:ipc", 20) == 0);
+    char name[128];
+    int me = (int)getpid();
+    /* garbage */
+    uint8_t junk[512];
+    memset(junk, 0x5A, sizeof junk);
+    snprintf(name, sizeof name, "20-%d-1-900.log", me);
+    write_file(dir, name, junk, sizeof junk, sizeof junk);
+    /* truncated: header promises a bigger file */
+    tp_ipc_log_meta_t m;
+    memset(&m, 0, sizeof m);
+    m.magic = TP_IPC_LOG_MAGIC;
+    m.version = 1;
+    m.header_bytes = 256;
+    m.capacity = 4096;
+    m.max_message = 1000;
+    m.stream_id = 20;
+    m.pid = me;
+    CHECK(tp_ipc_self_start_time(&m.start_time) == 0); /* looks alive: not reclaimed */
+    snprintf(name, sizeof name, "20-%d-1-901.log", me);
+    write_file(dir, name, &m, sizeof m, 1000);
+    /* a foreign file and a tiny file are ignored or refused, never fatal */
+    write_file(dir, "README", junk, 10, 10);
+    snprintf(name, sizeof name, "20-%d-1-902.log", me);
+    write_file(dir, name, junk, 3, 3);
+    /* valid header, committed record with an impossible length */
+    uint8_t file[256 + 4096];
+    memset(file, 0, sizeof file);
+    atomic_store(&m.tail, 64);
+    atomic_store(&m.tail_intent, 64);
+    memcpy(file, &m, sizeof m);
+    int32_t bad_len = 100000, type = TP_IPC_REC_DATA;
+    memcpy(file + 256, &bad_len, 4);
+    memcpy(file + 260, &type, 4);
+    snprintf(name, sizeof name, "20-%d-1-903.log", me);
+    rx_t rx = {0};
+    tp_ipc_subscription_poll(sub, rx_handler, &rx, 10); /* notices the first three */
+    write_file(dir, name, file, sizeof file, sizeof file);
+    tp_ipc_subscription_poll(sub, rx_handler, &rx, 10);
+    tp_ipc_publication_t *pub; /* bumps the generation: the record file is found (from 0) */
+    CHECK(tp_ipc_publication_open(&pub, &c, "tp:ipc", 20) == 0);
+    for (int i = 0; i < 5; i++) tp_ipc_subscription_poll(sub, rx_handler, &rx, 10);
+    offer_pattern(pub, 0, 0, 40);
+    drain(sub, &rx);
+    /* force a rescan so the corrupt image is dropped and counted */
+    tp_ipc_publication_t *pub2;
+    CHECK(tp_ipc_publication_open(&pub2, &c, "tp:ipc", 21) == 0);
+    drain(sub, &rx);
+    CHECK(rx.count == 1);
+    CHECK(rx.bad == 0);
+    CHECK_EQ_U64(tp_ipc_subscription_error_count(sub), 4);
+    CHECK(tp_ipc_subscription_image_count(sub) == 1);
+    /* reclaim leaves files it cannot validate alone */
+    CHECK(tp_ipc_reclaim(&c) == 0);
+    tp_ipc_publication_close(pub);
+    tp_ipc_publication_close(pub2);
+    tp_ipc_subscription_close(sub);
+}
+
+static int count_logs(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        if (strstr(e->d_name, ".log") != NULL) n++;
+    if (d) closedir(d);
+    return n;
+}
+
+static void test_closed_logs_linger_then_reclaim(void)
+{
+    tp_ipc_context_t c = ctx;
+    c.namespace_name = "linger";
+    char dir[PATH_MAX];
+    ipc_dir(dir, sizeof dir, &c);
+    tp_ipc_subscription_t *sub;
+    CHECK(tp_ipc_subscription_open(&sub, &c, "tp:ipc", 30) == 0);
+    tp_ipc_publication_t *pub;
+    CHECK(tp_ipc_publication_open(&pub, &c, "tp:ipc", 30) == 0);
+    offer_pattern(pub, 0, 0, 32);
+    offer_pattern(pub, 0, 1, 32);
+    tp_ipc_publication_close(pub);
+    CHECK(count_logs(dir) == 1);
+    CHECK(tp_ipc_reclaim(&c) == 0); /* lingering, owner alive */
+    /* a closed log is still drained */
+    rx_t rx = {0};
+    CHECK(drain(sub, &rx) == 2);
+    c.linger_ns = 0;
+    CHECK(tp_ipc_reclaim(&c) == 1);
+    CHECK(count_logs(dir) == 0);
+    drain(sub, &rx); /* notices the removal */
+    CHECK(tp_ipc_subscription_image_count(sub) == 0);
+    tp_ipc_subscription_close(sub);
+}
+
+int main(void)
+{
+    tp_test_dir_setup(&ctx);
+    RUN(test_channel_uris);
+    RUN(test_context_validation);
+    RUN(test_order_and_content);
+    RUN(test_max_message_and_claims);
+    RUN(test_wrap_with_padding);
+    RUN(test_lapping_counts_loss);
+    RUN(test_join_semantics_and_broadcast);
+    RUN(test_files_and_modes);
+    RUN(test_corrupt_logs_are_errors);
+    RUN(test_closed_logs_linger_then_reclaim);
+    tp_test_dir_cleanup();
+    TP_TEST_END();
+}
