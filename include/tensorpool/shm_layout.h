@@ -1,0 +1,109 @@
+/* Byte layout of the SHM structures (wire.md §3.2-§3.4): the 64-byte region
+ * superblock (SBE template 50), the 256-byte header slot (SlotHeader, template
+ * 51) and the TensorHeader embedded in it (template 52), all schema 900.
+ *
+ * Every byte offset of these structures lives behind these functions, in one
+ * file (src/shm/shm_layout.c), so that it can be swapped for the generated
+ * SBE flyweights without touching callers. The seqlock word at slot offset 0
+ * is protocol-level and lives in shm_seqlock.h instead.
+ */
+#ifndef TENSORPOOL_SHM_LAYOUT_H
+#define TENSORPOOL_SHM_LAYOUT_H
+
+#include "tensorpool/tensor_header.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TP_SHM_SUPERBLOCK_SIZE 64u           /* W-6.b: constant, never derived */
+#define TP_SHM_SLOT_BYTES 256u               /* W-8.1.a, W-10.1.1.b */
+#define TP_SHM_MAGIC 0x544F504C53484D31ULL   /* W-7.1.e, D-2 */
+#define TP_SHM_LAYOUT_VERSION 1u             /* D-9 */
+#define TP_SHM_SCHEMA_ID 900u
+#define TP_SHM_SCHEMA_VERSION 1u
+#define TP_SHM_TENSOR_TEMPLATE_ID 52u
+#define TP_SHM_TENSOR_BLOCK_LENGTH 184u
+#define TP_SHM_HEADER_BYTES_LEN 192u         /* W-8.2.d: 8 + 184 */
+#define TP_SHM_POOL_SLOT_BYTES_NULL 0xFFFFFFFFu /* D-5 */
+#define TP_SHM_ACTIVITY_OFFSET 56u           /* 8-aligned, atomic (§3.6) */
+
+/* RegionType (i16). */
+typedef enum tp_region_type_e {
+    TP_REGION_HEADER_RING = 1,
+    TP_REGION_PAYLOAD_POOL = 2
+} tp_region_type_t;
+
+/* ShmRegionSuperblock values (wire.md §3.2). */
+typedef struct tp_superblock_s {
+    uint64_t magic;
+    uint32_t layout_version;
+    uint64_t epoch;
+    uint32_t stream_id;
+    int16_t region_type;
+    uint16_t pool_id;
+    uint32_t nslots;
+    uint32_t slot_bytes;
+    uint32_t stride_bytes;
+    uint64_t pid;
+    uint64_t start_timestamp_ns;
+    uint64_t activity_timestamp_ns;
+} tp_superblock_t;
+
+/* Header slot values other than seq_commit (wire.md §3.3). The embedded
+ * message header is kept as read so validation can reject it. */
+typedef struct tp_slot_header_s {
+    uint32_t values_len_bytes;
+    uint32_t payload_slot;
+    uint16_t pool_id;
+    uint32_t payload_offset;
+    uint64_t timestamp_ns;
+    uint32_t meta_version;
+    uint32_t header_bytes_len; /* must be 192 */
+    uint16_t block_length;     /* embedded TensorHeader message header: 184 */
+    uint16_t template_id;      /* 52 */
+    uint16_t schema_id;        /* 900 */
+    uint16_t version;          /* 1 */
+    tp_tensor_header_t tensor;
+} tp_slot_header_t;
+
+/* Decode the 64 superblock bytes at src. activity_timestamp_ns is read as a
+ * plain value; use tp_superblock_activity_load for a live mapping. */
+void tp_superblock_read(const uint8_t *src, tp_superblock_t *out);
+
+/* Encode sb into the 64 bytes at dst. */
+void tp_superblock_write(uint8_t *dst, const tp_superblock_t *sb);
+
+/* Atomic relaxed load/store of activity_timestamp_ns in a mapped superblock
+ * (§3.6 "Activity timestamp"). base must be 8-byte aligned. */
+uint64_t tp_superblock_activity_load(const uint8_t *base);
+void tp_superblock_activity_store(uint8_t *base, uint64_t now_ns);
+
+/* Decode slot bytes 8..255 (everything but seq_commit) from a 256-byte slot
+ * image. Callers pass a private copy, never the live slot (§3.6 step 5). */
+void tp_slot_header_read(const uint8_t *slot, tp_slot_header_t *out);
+
+/* Encode slot bytes 8..255 completely (W-8.3.b step 3): h's SlotHeader
+ * fields, pad zeroed, length 192, the embedded header {184, 52, 900, 1}
+ * (whatever h says) and the TensorHeader body with dims/strides >= ndims and
+ * pad zeroed. Bytes 0..7 (seq_commit) are not touched. */
+void tp_slot_header_write(uint8_t *slot, const tp_slot_header_t *h);
+
+/* Encode slot bytes 8..255 exactly as h says, including header_bytes_len,
+ * the embedded message header and dims/strides beyond ndims. For tests and
+ * tools that must produce hostile slots; producers use tp_slot_header_write. */
+void tp_slot_header_write_raw(uint8_t *slot, const tp_slot_header_t *h);
+
+/* Decode a complete TensorHeader message (8-byte header + 184-byte body,
+ * 192 bytes at src) into the message header fields of *out and out->tensor. */
+void tp_tensor_message_read(const uint8_t *src, tp_slot_header_t *out);
+
+/* Encode t as a complete 192-byte TensorHeader message at dst. */
+void tp_tensor_message_write(uint8_t *dst, const tp_tensor_header_t *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,106 @@
+/* Consumer side of one data source's SHM: maps the announced ring and pools
+ * (all or nothing, W-15.22.g) and reads frames under the seqlock with the
+ * per-frame checks of wire.md §3.6 (consumer) and §5.4.
+ *
+ * Zero-copy reads are shaped begin(seq) -> view -> end(view) (§3.6): bytes
+ * seen through a view are trustworthy only if end() returns TP_SHM_READ_OK.
+ * Hot path (begin/end/read): no allocation, no syscall, never waits.
+ */
+#ifndef TENSORPOOL_SHM_READER_H
+#define TENSORPOOL_SHM_READER_H
+
+#include "tensorpool/shm_drops.h"
+#include "tensorpool/shm_layout.h"
+#include "tensorpool/shm_path.h"
+#include "tensorpool/shm_region.h"
+#include "tensorpool/shm_writer.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tp_shm_reader_pool_s {
+    uint16_t pool_id;
+    uint32_t stride_bytes;
+    const char *uri; /* region URI as announced, not NUL-terminated */
+    size_t uri_len;
+} tp_shm_reader_pool_t;
+
+/* The accepted announce, as far as SHM is concerned. */
+typedef struct tp_shm_reader_config_s {
+    uint32_t stream_id;
+    uint64_t epoch;
+    uint32_t layout_version;
+    uint32_t nslots;          /* header_nslots */
+    const char *ring_uri;
+    size_t ring_uri_len;
+    unsigned npools;
+    tp_shm_reader_pool_t pools[TP_SHM_MAX_POOLS];
+    uint64_t now_ns;          /* CLOCK_MONOTONIC at map time */
+    uint64_t activity_window_ns; /* freshness window (3 s default); 0 skips the check */
+    uint64_t max_seq_gap;     /* 0: TP_SHM_DEFAULT_MAX_SEQ_GAP */
+} tp_shm_reader_config_t;
+
+typedef struct tp_shm_reader_s {
+    tp_shm_region_t ring;
+    unsigned npools;
+    tp_shm_region_t pool[TP_SHM_MAX_POOLS];
+    uint16_t pool_id[TP_SHM_MAX_POOLS];
+    uint32_t stride[TP_SHM_MAX_POOLS];
+    uint32_t mask;        /* mapped nslots - 1 (W-10.2.1.j) */
+    uint64_t epoch;
+    tp_shm_drops_t drops; /* reset on every open (§5.3) */
+    tp_reject_t last_reject; /* reason of the latest drops_invalid */
+} tp_shm_reader_t;
+
+typedef enum tp_shm_read_e {
+    TP_SHM_READ_OK = 0,  /* accepted (accepted++) */
+    TP_SHM_READ_LATE,    /* not committed, other seq, or torn (drops_late++) */
+    TP_SHM_READ_INVALID  /* stable slot failed a §5.4 check (drops_invalid++, D-15) */
+} tp_shm_read_t;
+
+/* A validated frame. header and strides come from the private copy of the
+ * slot (§3.6 step 5); payload points into the mapped pool. */
+typedef struct tp_shm_view_s {
+    uint64_t seq;
+    uint64_t seq_commit;     /* first load */
+    const uint8_t *slot;     /* live slot, for end() */
+    tp_slot_header_t header;
+    int32_t strides[TP_TENSOR_MAX_DIMS]; /* resolved byte strides */
+    const uint8_t *payload;  /* values_len_bytes readable bytes; NULL when 0 */
+    uint32_t len;
+} tp_shm_view_t;
+
+/* Map the ring and every pool (§5.1 step 10) through the containment rules
+ * of bases, validating every superblock against cfg. On failure nothing
+ * stays mapped (W-15.22.g) and the error names the region and the reason. */
+int tp_shm_reader_open(tp_shm_reader_t *r, const tp_shm_bases_t *bases, const tp_shm_reader_config_t *cfg);
+
+void tp_shm_reader_close(tp_shm_reader_t *r);
+
+/* §3.6 consumer steps 2-7 for frame seq. TP_SHM_READ_OK: *v is a live view
+ * that must be finished with tp_shm_reader_end. Any other result is final
+ * (already counted) and v must not be used. */
+tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_t *v);
+
+/* §3.6 steps 8-11 after the caller is done with the view's bytes: OK if the
+ * slot did not change (accepted++), else TP_SHM_READ_LATE (drops_late++) and
+ * any work done on the view must be discarded. */
+tp_shm_read_t tp_shm_reader_end(tp_shm_reader_t *r, const tp_shm_view_t *v);
+
+/* Copy-out read: begin, copy the payload to dst, end (re-checks after the
+ * copy). On OK, dst holds exactly v->len bytes of frame seq. A payload longer
+ * than cap is dropped as invalid (reason values-len). */
+tp_shm_read_t tp_shm_reader_read(tp_shm_reader_t *r, uint64_t seq, void *dst, size_t cap, tp_shm_view_t *v);
+
+/* 1 if the activity timestamp of every mapped region is fresh at now_ns and
+ * the ring's pid is unchanged (§5.2); 0 means the consumer must unmap. */
+int tp_shm_reader_live(const tp_shm_reader_t *r, uint64_t pid, uint64_t now_ns, uint64_t window_ns);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

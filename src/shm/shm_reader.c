@@ -1,0 +1,153 @@
+/* Consumer: mapping and the seqlock read path (§3.6 consumer, §5.4, D-15). */
+#include "tensorpool/shm_reader.h"
+
+#include "tensorpool/error.h"
+#include "tensorpool/shm_seqlock.h"
+
+#include <string.h>
+
+int tp_shm_reader_open(tp_shm_reader_t *r, const tp_shm_bases_t *bases, const tp_shm_reader_config_t *cfg)
+{
+    memset(r, 0, sizeof *r);
+    if (cfg->npools == 0 || cfg->npools > TP_SHM_MAX_POOLS)
+        return tp_err_set(TP_ERR_INVALID_ARG, "reader: %u pools, need 1..%d", cfg->npools, TP_SHM_MAX_POOLS);
+    for (unsigned i = 0; i < cfg->npools; i++)
+        for (unsigned j = 0; j < i; j++)
+            if (cfg->pools[i].pool_id == cfg->pools[j].pool_id)
+                return tp_err_set(TP_ERR_INVALID_ARG, "reader: duplicate pool_id %u (D-20)", cfg->pools[i].pool_id);
+    tp_shm_uri_t uri;
+    tp_shm_region_expect_t e = {
+        .layout_version = cfg->layout_version,
+        .epoch = cfg->epoch,
+        .stream_id = cfg->stream_id,
+        .region_type = TP_REGION_HEADER_RING,
+        .pool_id = 0,
+        .nslots = cfg->nslots,
+        .stride_bytes = 0,
+    };
+    if (tp_shm_uri_parse(cfg->ring_uri, cfg->ring_uri_len, &uri) != 0 ||
+        tp_shm_region_map(&r->ring, bases, &uri, &e, cfg->now_ns, cfg->activity_window_ns) != 0) {
+        tp_err_wrap("header ring");
+        goto fail;
+    }
+    for (unsigned i = 0; i < cfg->npools; i++) {
+        const tp_shm_reader_pool_t *p = &cfg->pools[i];
+        e.region_type = TP_REGION_PAYLOAD_POOL;
+        e.pool_id = p->pool_id;
+        e.stride_bytes = p->stride_bytes;
+        if (tp_shm_uri_parse(p->uri, p->uri_len, &uri) != 0 ||
+            tp_shm_region_map(&r->pool[i], bases, &uri, &e, cfg->now_ns, cfg->activity_window_ns) != 0) {
+            tp_err_wrap("pool %u", p->pool_id);
+            goto fail;
+        }
+        r->npools = i + 1;
+        r->pool_id[i] = p->pool_id;
+        r->stride[i] = p->stride_bytes;
+    }
+    r->mask = cfg->nslots - 1;
+    r->epoch = cfg->epoch;
+    tp_shm_drops_reset(&r->drops, cfg->max_seq_gap);
+    return 0;
+fail:
+    tp_shm_reader_close(r); /* W-15.22.g: nothing partly consumed */
+    return -1;
+}
+
+void tp_shm_reader_close(tp_shm_reader_t *r)
+{
+    tp_shm_region_unmap(&r->ring);
+    for (unsigned i = 0; i < r->npools; i++) tp_shm_region_unmap(&r->pool[i]);
+    r->npools = 0;
+}
+
+/* §5.4 items 1-6 and the tensor rules, on the private copy only. */
+static tp_reject_t slot_check(const tp_shm_reader_t *r, uint32_t index, tp_shm_view_t *v, unsigned *pool_out)
+{
+    const tp_slot_header_t *h = &v->header;
+    if (h->header_bytes_len != TP_SHM_HEADER_BYTES_LEN) return TP_REJECT_HEADER_LENGTH;
+    if (h->block_length != TP_SHM_TENSOR_BLOCK_LENGTH || h->template_id != TP_SHM_TENSOR_TEMPLATE_ID ||
+        h->schema_id != TP_SHM_SCHEMA_ID || h->version != TP_SHM_SCHEMA_VERSION)
+        return TP_REJECT_EMBEDDED_HEADER;
+    if (h->payload_offset != 0) return TP_REJECT_PAYLOAD_OFFSET;
+    if (h->payload_slot != index) return TP_REJECT_PAYLOAD_SLOT;
+    unsigned p = 0;
+    while (p < r->npools && r->pool_id[p] != h->pool_id) p++;
+    if (p == r->npools) return TP_REJECT_POOL_ID;
+    if (h->values_len_bytes > r->stride[p]) return TP_REJECT_VALUES_LEN;
+    const tp_reject_t t = tp_tensor_header_check(&h->tensor, v->strides);
+    if (t != TP_REJECT_NONE) return t;
+    /* §5.4 recommendation, applied: elements must lie inside the payload */
+    if (tp_tensor_header_extent(&h->tensor, v->strides) > h->values_len_bytes) return TP_REJECT_EXTENT;
+    *pool_out = p;
+    return TP_REJECT_NONE;
+}
+
+tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_t *v)
+{
+    const uint32_t index = (uint32_t)(seq & r->mask); /* W-10.2.1.j */
+    const uint8_t *slot = r->ring.base + TP_SHM_SUPERBLOCK_SIZE + (size_t)index * TP_SHM_SLOT_BYTES;
+    const uint64_t s1 = tp_seqlock_read_begin(slot);
+    if (!tp_seq_is_committed(s1) || tp_seq_of(s1) != seq) { /* step 4, W-15.3.a, W-10.2.1.k */
+        r->drops.drops_late++;
+        return TP_SHM_READ_LATE;
+    }
+    uint8_t copy[TP_SHM_SLOT_BYTES]; /* step 5: private copy of bytes 8..255 */
+    memcpy(copy + 8, slot + 8, TP_SHM_SLOT_BYTES - 8);
+    tp_slot_header_read(copy, &v->header);
+    unsigned p = 0;
+    const tp_reject_t why = slot_check(r, index, v, &p); /* step 6 */
+    if (why != TP_REJECT_NONE) {
+        if (tp_seqlock_read_end(slot) != s1) { /* step 10: torn beats invalid (D-15) */
+            r->drops.drops_late++;
+            return TP_SHM_READ_LATE;
+        }
+        r->drops.drops_invalid++;
+        r->last_reject = why;
+        return TP_SHM_READ_INVALID;
+    }
+    v->seq = seq;
+    v->seq_commit = s1;
+    v->slot = slot;
+    v->len = v->header.values_len_bytes;
+    /* addressed from the private copy: stays inside pool p even if torn */
+    v->payload = v->len != 0 ? r->pool[p].base + TP_SHM_SUPERBLOCK_SIZE + (size_t)index * r->stride[p] : NULL;
+    return TP_SHM_READ_OK;
+}
+
+tp_shm_read_t tp_shm_reader_end(tp_shm_reader_t *r, const tp_shm_view_t *v)
+{
+    if (tp_seqlock_read_end(v->slot) != v->seq_commit) { /* steps 8-10 */
+        r->drops.drops_late++;
+        return TP_SHM_READ_LATE;
+    }
+    r->drops.accepted++;
+    return TP_SHM_READ_OK;
+}
+
+tp_shm_read_t tp_shm_reader_read(tp_shm_reader_t *r, uint64_t seq, void *dst, size_t cap, tp_shm_view_t *v)
+{
+    const tp_shm_read_t st = tp_shm_reader_begin(r, seq, v);
+    if (st != TP_SHM_READ_OK) return st;
+    if (v->len > cap) {
+        if (tp_seqlock_read_end(v->slot) != v->seq_commit) {
+            r->drops.drops_late++;
+            return TP_SHM_READ_LATE;
+        }
+        r->drops.drops_invalid++;
+        r->last_reject = TP_REJECT_VALUES_LEN;
+        return TP_SHM_READ_INVALID;
+    }
+    if (v->len != 0) memcpy(dst, v->payload, v->len); /* step 7 */
+    return tp_shm_reader_end(r, v);
+}
+
+int tp_shm_reader_live(const tp_shm_reader_t *r, uint64_t pid, uint64_t now_ns, uint64_t window_ns)
+{
+    tp_superblock_t sb;
+    tp_superblock_read(r->ring.base, &sb);
+    if (sb.pid != pid) return 0; /* W-15.14.a */
+    if (!tp_shm_activity_fresh(tp_superblock_activity_load(r->ring.base), now_ns, window_ns)) return 0;
+    for (unsigned i = 0; i < r->npools; i++)
+        if (!tp_shm_activity_fresh(tp_superblock_activity_load(r->pool[i].base), now_ns, window_ns)) return 0;
+    return 1;
+}

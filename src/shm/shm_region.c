@@ -1,0 +1,156 @@
+/* Region files: create, map, validate (§3.1, §5.1 step 10, §5.7). Init-time. */
+#include "tensorpool/shm_region.h"
+
+#include "tensorpool/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+int tp_shm_geometry_check(int16_t region_type, uint32_t nslots, uint32_t stride_bytes)
+{
+    if (nslots == 0 || (nslots & (nslots - 1)) != 0)
+        return tp_err_set(TP_ERR_INVALID_ARG, "nslots %u is not a non-zero power of two (W-8.1.b)", nslots);
+    if (region_type == TP_REGION_PAYLOAD_POOL && (stride_bytes == 0 || stride_bytes % 64 != 0))
+        return tp_err_set(TP_ERR_INVALID_ARG, "stride_bytes %u is not a non-zero multiple of 64 (W-15.22.e)",
+                          stride_bytes);
+    if (region_type != TP_REGION_HEADER_RING && region_type != TP_REGION_PAYLOAD_POOL)
+        return tp_err_set(TP_ERR_INVALID_ARG, "region_type %d is not HEADER_RING or PAYLOAD_POOL", region_type);
+    return 0;
+}
+
+uint64_t tp_shm_region_min_size(int16_t region_type, uint32_t nslots, uint32_t stride_bytes)
+{
+    if (region_type == TP_REGION_HEADER_RING) return TP_SHM_SUPERBLOCK_SIZE + (uint64_t)nslots * TP_SHM_SLOT_BYTES;
+    if (region_type == TP_REGION_PAYLOAD_POOL) return TP_SHM_SUPERBLOCK_SIZE + (uint64_t)nslots * stride_bytes;
+    return 0;
+}
+
+int tp_superblock_check(const tp_superblock_t *sb, const tp_shm_region_expect_t *e)
+{
+    if (sb->magic != TP_SHM_MAGIC)
+        return tp_err_set(TP_ERR_MALFORMED, "superblock: bad magic 0x%016llx (W-7.1.e)", (unsigned long long)sb->magic);
+    if (sb->layout_version != e->layout_version)
+        return tp_err_set(TP_ERR_STATE, "superblock: layout_version %u, expected %u (W-15.1.a)", sb->layout_version,
+                          e->layout_version);
+    if (sb->epoch != e->epoch)
+        return tp_err_set(TP_ERR_STATE, "superblock: epoch %llu, expected %llu (W-15.1.b)",
+                          (unsigned long long)sb->epoch, (unsigned long long)e->epoch);
+    if (sb->stream_id != e->stream_id)
+        return tp_err_set(TP_ERR_STATE, "superblock: stream_id %u, expected %u", sb->stream_id, e->stream_id);
+    if (sb->region_type != TP_REGION_HEADER_RING && sb->region_type != TP_REGION_PAYLOAD_POOL)
+        return tp_err_set(TP_ERR_MALFORMED, "superblock: region_type %d is not a valid RegionType (W-15.8.a)",
+                          sb->region_type);
+    if (sb->region_type != e->region_type)
+        return tp_err_set(TP_ERR_STATE, "superblock: region_type %d, expected %d (W-15.1.a)", sb->region_type,
+                          e->region_type);
+    if (sb->pool_id != e->pool_id)
+        return tp_err_set(TP_ERR_STATE, "superblock: pool_id %u, expected %u (W-7.1.h)", sb->pool_id, e->pool_id);
+    if (sb->nslots != e->nslots)
+        return tp_err_set(TP_ERR_STATE, "superblock: nslots %u, expected %u (W-15.5.a)", sb->nslots, e->nslots);
+    if (e->region_type == TP_REGION_HEADER_RING && sb->slot_bytes != TP_SHM_SLOT_BYTES)
+        return tp_err_set(TP_ERR_STATE, "superblock: slot_bytes %u, expected 256 (W-8.1.a, D-5)", sb->slot_bytes);
+    if (e->region_type == TP_REGION_PAYLOAD_POOL && sb->stride_bytes != e->stride_bytes)
+        return tp_err_set(TP_ERR_STATE, "superblock: stride_bytes %u, expected %u (W-15.1.a, D-5)",
+                          sb->stride_bytes, e->stride_bytes);
+    return 0;
+}
+
+int tp_shm_activity_fresh(uint64_t activity_ns, uint64_t now_ns, uint64_t window_ns)
+{
+    if (activity_ns == 0) return 0; /* D-10: never written counts as stale */
+    const uint64_t age = now_ns > activity_ns ? now_ns - activity_ns : 0;
+    return age <= window_ns;
+}
+
+int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_superblock_t *sb,
+                         int require_hugepages)
+{
+    memset(r, 0, sizeof *r);
+    if (tp_shm_geometry_check(sb->region_type, sb->nslots, sb->stride_bytes) != 0)
+        return tp_err_wrap("create '%s'", path);
+    const int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0660);
+    if (fd < 0) return tp_err_set(TP_ERR_IO, "create '%s': %s", path, strerror(errno));
+    uint64_t size = tp_shm_region_min_size(sb->region_type, sb->nslots, sb->stride_bytes);
+    struct statfs sfs;
+    const char *why = NULL;
+    int e = 0;
+    if (fstatfs(fd, &sfs) != 0) {
+        why = "fstatfs";
+        e = errno;
+    } else if ((uint32_t)sfs.f_type == TP_HUGETLBFS_MAGIC) {
+        const uint64_t hp = (uint64_t)sfs.f_bsize; /* §5.7: round up to the hugepage size */
+        if (hp > 0) size = (size + hp - 1) / hp * hp;
+    } else if (require_hugepages) {
+        close(fd);
+        unlink(path);
+        return tp_err_set(TP_ERR_UNSUPPORTED, "create '%s': hugepages required but not on hugetlbfs (W-15.22.c)", path);
+    }
+    if (why == NULL && size > (uint64_t)SIZE_MAX) { why = "size"; e = EFBIG; }
+    if (why == NULL && ftruncate(fd, (off_t)size) != 0) { why = "ftruncate"; e = errno; }
+    void *base = MAP_FAILED;
+    if (why == NULL) {
+        base = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+        if (base == MAP_FAILED) { why = "mmap"; e = errno; }
+    }
+    if (why == NULL) {
+        tp_superblock_write(base, sb);
+        if (fsync(fd) != 0) { why = "fsync"; e = errno; } /* W-15.14.b: before any announce */
+    }
+    close(fd);
+    if (why != NULL) {
+        if (base != MAP_FAILED) munmap(base, (size_t)size);
+        unlink(path);
+        return tp_err_set(TP_ERR_IO, "create '%s': %s: %s", path, why, strerror(e));
+    }
+    r->base = base;
+    r->size = (size_t)size;
+    r->writable = 1;
+    return 0;
+}
+
+int tp_shm_region_map(tp_shm_region_t *r, const tp_shm_bases_t *bases, const tp_shm_uri_t *uri,
+                      const tp_shm_region_expect_t *e, uint64_t now_ns, uint64_t window_ns)
+{
+    memset(r, 0, sizeof *r);
+    if (tp_shm_geometry_check(e->region_type, e->nslots, e->stride_bytes) != 0) return -1;
+    tp_shm_file_t f;
+    if (tp_shm_path_open(bases, uri->path, uri->require_hugepages, &f) != 0) return -1;
+    const uint64_t min = tp_shm_region_min_size(e->region_type, e->nslots, e->stride_bytes);
+    if ((uint64_t)f.st.st_size < min || (uint64_t)f.st.st_size > (uint64_t)SIZE_MAX) {
+        close(f.fd); /* D-8: a short file would SIGBUS on access */
+        return tp_err_set(TP_ERR_TRUNCATED, "map '%s': file is %lld bytes, at least %llu needed (§3.1, D-8)",
+                          uri->path, (long long)f.st.st_size, (unsigned long long)min);
+    }
+    const size_t size = (size_t)f.st.st_size;
+    void *base = mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, f.fd, 0);
+    const int err = errno;
+    close(f.fd);
+    if (base == MAP_FAILED) return tp_err_set(TP_ERR_IO, "map '%s': mmap: %s", uri->path, strerror(err));
+    tp_superblock_t sb;
+    tp_superblock_read(base, &sb);
+    sb.activity_timestamp_ns = tp_superblock_activity_load(base);
+    if (tp_superblock_check(&sb, e) != 0) {
+        munmap(base, size);
+        return tp_err_wrap("map '%s'", uri->path);
+    }
+    if (window_ns != 0 && !tp_shm_activity_fresh(sb.activity_timestamp_ns, now_ns, window_ns)) {
+        munmap(base, size);
+        return tp_err_set(TP_ERR_STATE, "map '%s': activity timestamp %llu is stale at %llu (W-15.1.c, D-10)",
+                          uri->path, (unsigned long long)sb.activity_timestamp_ns, (unsigned long long)now_ns);
+    }
+    r->base = base;
+    r->size = size;
+    r->writable = 0;
+    return 0;
+}
+
+void tp_shm_region_unmap(tp_shm_region_t *r)
+{
+    if (r->base != NULL) munmap(r->base, r->size);
+    r->base = NULL;
+    r->size = 0;
+}

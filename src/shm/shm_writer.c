@@ -1,0 +1,169 @@
+/* Producer: region creation and the seqlock write path (§3.6, W-8.3.b). */
+#include "tensorpool/shm_writer.h"
+
+#include "tensorpool/error.h"
+#include "tensorpool/shm_dir.h"
+#include "tensorpool/shm_seqlock.h"
+
+#include <string.h>
+#include <unistd.h>
+
+static int pools_check(const tp_shm_writer_config_t *cfg)
+{
+    if (cfg->npools == 0 || cfg->npools > TP_SHM_MAX_POOLS)
+        return tp_err_set(TP_ERR_INVALID_ARG, "writer: %u pools, need 1..%d", cfg->npools, TP_SHM_MAX_POOLS);
+    for (unsigned i = 0; i < cfg->npools; i++) {
+        if (tp_shm_geometry_check(TP_REGION_PAYLOAD_POOL, cfg->nslots, cfg->pools[i].stride_bytes) != 0)
+            return tp_err_wrap("writer: pool %u", cfg->pools[i].pool_id);
+        for (unsigned j = 0; j < i; j++)
+            if (cfg->pools[j].pool_id == cfg->pools[i].pool_id)
+                return tp_err_set(TP_ERR_INVALID_ARG, "writer: duplicate pool_id %u (D-20)", cfg->pools[i].pool_id);
+    }
+    return 0;
+}
+
+int tp_shm_writer_open(tp_shm_writer_t *w, const tp_shm_writer_config_t *cfg)
+{
+    memset(w, 0, sizeof *w);
+    if (tp_shm_geometry_check(TP_REGION_HEADER_RING, cfg->nslots, 0) != 0) return tp_err_wrap("writer");
+    if (pools_check(cfg) != 0) return -1;
+    char user[256];
+    if (cfg->user != NULL) {
+        if (tp_shm_user_sanitize(user, sizeof user, cfg->user) < 0) return -1;
+    } else if (tp_shm_user_effective(user, sizeof user) < 0) {
+        return -1;
+    }
+    const char *base = cfg->base_dir != NULL ? cfg->base_dir : TP_SHM_DEFAULT_BASE_DIR;
+    if (tp_shm_dir_epoch_path(w->epoch_dir, sizeof w->epoch_dir, base, user, cfg->ns, cfg->stream_id, cfg->epoch) < 0)
+        return -1;
+    if (tp_shm_dir_create(w->epoch_dir) != 0) return -1;
+
+    /* insertion sort by stride so claim() takes the first pool that fits */
+    w->npools = cfg->npools;
+    for (unsigned i = 0; i < cfg->npools; i++) {
+        unsigned k = i;
+        while (k > 0 && w->stride[k - 1] > cfg->pools[i].stride_bytes) {
+            w->stride[k] = w->stride[k - 1];
+            w->pool_id[k] = w->pool_id[k - 1];
+            k--;
+        }
+        w->stride[k] = cfg->pools[i].stride_bytes;
+        w->pool_id[k] = cfg->pools[i].pool_id;
+    }
+    w->mask = cfg->nslots - 1;
+    w->require_hugepages = cfg->require_hugepages;
+
+    tp_superblock_t sb = {
+        .magic = TP_SHM_MAGIC,
+        .layout_version = TP_SHM_LAYOUT_VERSION,
+        .epoch = cfg->epoch,
+        .stream_id = cfg->stream_id,
+        .region_type = TP_REGION_HEADER_RING,
+        .pool_id = 0,
+        .nslots = cfg->nslots,
+        .slot_bytes = TP_SHM_SLOT_BYTES,
+        .stride_bytes = 0, /* D-5 */
+        .pid = (uint64_t)getpid(),
+        .start_timestamp_ns = cfg->now_ns,
+        .activity_timestamp_ns = cfg->now_ns,
+    };
+    if (tp_shm_dir_ring_path(w->ring_path, sizeof w->ring_path, w->epoch_dir) < 0 ||
+        tp_shm_region_create(&w->ring, w->ring_path, &sb, cfg->require_hugepages) != 0)
+        goto fail;
+    for (unsigned i = 0; i < w->npools; i++) {
+        sb.region_type = TP_REGION_PAYLOAD_POOL;
+        sb.pool_id = w->pool_id[i];
+        sb.slot_bytes = TP_SHM_POOL_SLOT_BYTES_NULL; /* D-5 */
+        sb.stride_bytes = w->stride[i];
+        if (tp_shm_dir_pool_path(w->pool_path[i], sizeof w->pool_path[i], w->epoch_dir, w->pool_id[i]) < 0 ||
+            tp_shm_region_create(&w->pool[i], w->pool_path[i], &sb, cfg->require_hugepages) != 0)
+            goto fail;
+    }
+    return 0;
+fail:
+    tp_shm_writer_close(w, 1);
+    return -1;
+}
+
+void tp_shm_writer_close(tp_shm_writer_t *w, int unlink_files)
+{
+    tp_shm_region_unmap(&w->ring);
+    if (unlink_files && w->ring_path[0] != '\0') unlink(w->ring_path);
+    for (unsigned i = 0; i < w->npools; i++) {
+        tp_shm_region_unmap(&w->pool[i]);
+        if (unlink_files && w->pool_path[i][0] != '\0') unlink(w->pool_path[i]);
+    }
+    if (unlink_files && w->epoch_dir[0] != '\0') rmdir(w->epoch_dir);
+    w->npools = 0;
+}
+
+int tp_shm_writer_ring_uri(const tp_shm_writer_t *w, char *buf, size_t cap)
+{
+    return tp_shm_uri_format(buf, cap, w->ring_path, w->require_hugepages);
+}
+
+int tp_shm_writer_pool_uri(const tp_shm_writer_t *w, unsigned i, char *buf, size_t cap)
+{
+    if (i >= w->npools) return tp_err_set(TP_ERR_INVALID_ARG, "writer: no pool index %u", i);
+    return tp_shm_uri_format(buf, cap, w->pool_path[i], w->require_hugepages);
+}
+
+int tp_shm_writer_claim(tp_shm_writer_t *w, const tp_tensor_header_t *t, uint32_t len, tp_shm_claim_t *c)
+{
+    const uint64_t seq = w->next_seq;
+    if (seq > TP_SEQ_MAX) return tp_err_set(TP_ERR_STATE, "writer: seq exhausted, bump the epoch (D-13)");
+    int32_t res[TP_TENSOR_MAX_DIMS];
+    const tp_reject_t r = tp_tensor_header_check(t, res);
+    if (r != TP_REJECT_NONE) return tp_err_set(TP_ERR_MALFORMED, "writer: tensor header rejected: %s", tp_reject_name(r));
+    if (tp_tensor_header_extent(t, res) > len)
+        return tp_err_set(TP_ERR_MALFORMED, "writer: tensor extent exceeds %u payload bytes", len);
+    unsigned p = 0;
+    while (p < w->npools && w->stride[p] < len) p++;
+    if (p == w->npools) { /* W-9.d: drop, never block; slot and seq untouched */
+        w->drops_no_pool++;
+        return tp_err_set(TP_ERR_CAPACITY, "writer: %u-byte frame fits no pool (W-9.d)", len);
+    }
+    const uint32_t i = (uint32_t)(seq & w->mask);
+    c->seq = seq;
+    c->slot = w->ring.base + TP_SHM_SUPERBLOCK_SIZE + (size_t)i * TP_SHM_SLOT_BYTES;
+    c->payload = w->pool[p].base + TP_SHM_SUPERBLOCK_SIZE + (size_t)i * w->stride[p];
+    c->len = len;
+    c->pool = p;
+    c->tensor = *t;
+    tp_seqlock_write_begin(c->slot, seq); /* W-8.3.b step 1, D-14 fence */
+    return 0;
+}
+
+void tp_shm_writer_commit(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
+                          uint32_t meta_version)
+{
+    const tp_slot_header_t h = {
+        .values_len_bytes = c->len,
+        .payload_slot = (uint32_t)(c->seq & w->mask), /* W-9.e */
+        .pool_id = w->pool_id[c->pool],
+        .payload_offset = 0, /* W-8.2.i */
+        .timestamp_ns = timestamp_ns,
+        .meta_version = meta_version,
+        .tensor = c->tensor,
+    };
+    tp_slot_header_write(c->slot, &h);     /* step 3: the whole slot, never assume zeroes */
+    tp_seqlock_write_commit(c->slot, c->seq); /* steps 4-5: CPU-coherent, release store */
+    w->next_seq = c->seq + 1;
+}
+
+int tp_shm_writer_publish(tp_shm_writer_t *w, const tp_tensor_header_t *t, const void *payload, uint32_t len,
+                          uint64_t timestamp_ns, uint32_t meta_version, uint64_t *seq_out)
+{
+    tp_shm_claim_t c;
+    if (tp_shm_writer_claim(w, t, len, &c) != 0) return -1;
+    if (len != 0) memcpy(c.payload, payload, len); /* step 2 */
+    tp_shm_writer_commit(w, &c, timestamp_ns, meta_version);
+    if (seq_out != NULL) *seq_out = c.seq;
+    return 0;
+}
+
+void tp_shm_writer_heartbeat(tp_shm_writer_t *w, uint64_t now_ns)
+{
+    tp_superblock_activity_store(w->ring.base, now_ns);
+    for (unsigned i = 0; i < w->npools; i++) tp_superblock_activity_store(w->pool[i].base, now_ns);
+}

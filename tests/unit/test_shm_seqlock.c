@@ -1,0 +1,434 @@
+/* Writer/reader seqlock protocol and per-frame slot checks (W-8.3, W-9,
+ * W-10.2.1, §3.6, §5.4, D-14, D-15; §7 scenarios 1, 39-48, 53, 54, 82, 83). */
+#include "tensorpool/shm_seqlock.h"
+#include "tp_test.h"
+#include "unit/shm_test_rig.h"
+
+static tp_test_rig_t rig;
+static const tp_shm_pool_config_t POOL1[1] = {{.pool_id = 1, .stride_bytes = 64}};
+
+static uint8_t *wslot(uint64_t seq)
+{
+    return rig.w.ring.base + 64 + (size_t)(seq & rig.w.mask) * 256;
+}
+
+static tp_tensor_header_t f32_2x2(void)
+{
+    tp_tensor_header_t t;
+    const int32_t dims[2] = {2, 2};
+    tp_tensor_header_init(&t, TP_DTYPE_FLOAT32, TP_MAJOR_ROW, 2, dims);
+    return t;
+}
+
+/* A valid slot header for seq in pool 1 (§7 #39 shape), to be corrupted. */
+static tp_slot_header_t good_header(uint64_t seq)
+{
+    tp_slot_header_t h = {
+        .values_len_bytes = 16, .payload_slot = (uint32_t)(seq & 3), .pool_id = 1,
+        .header_bytes_len = 192, .block_length = 184, .template_id = 52, .schema_id = 900, .version = 1,
+    };
+    h.tensor = f32_2x2();
+    return h;
+}
+
+/* Write h into slot(seq) exactly as given and commit it. */
+static void put_slot(uint64_t seq, const tp_slot_header_t *h)
+{
+    tp_seqlock_write_begin(wslot(seq), seq);
+    tp_slot_header_write_raw(wslot(seq), h);
+    tp_seqlock_write_commit(wslot(seq), seq);
+}
+
+static void reset_counters(void) { tp_shm_drops_reset(&rig.r.drops, 0); }
+
+/* Expect a structural drop with the given reason and no drops_late. */
+static void expect_invalid(uint64_t seq, const tp_slot_header_t *h, tp_reject_t why)
+{
+    put_slot(seq, h);
+    reset_counters();
+    tp_shm_view_t v;
+    const tp_shm_read_t st = tp_shm_reader_begin(&rig.r, seq, &v);
+    CHECK_EQ_I64(st, TP_SHM_READ_INVALID);
+    CHECK_EQ_I64(rig.r.last_reject, why);
+    CHECK_EQ_U64(rig.r.drops.drops_invalid, 1);
+    CHECK_EQ_U64(rig.r.drops.drops_late, 0); /* D-15 */
+    CHECK_EQ_U64(rig.r.drops.accepted, 0);
+}
+
+static void expect_ok(uint64_t seq, const tp_slot_header_t *h)
+{
+    put_slot(seq, h);
+    tp_shm_view_t v;
+    CHECK_EQ_I64(tp_shm_reader_begin(&rig.r, seq, &v), TP_SHM_READ_OK);
+    CHECK_EQ_I64(tp_shm_reader_end(&rig.r, &v), TP_SHM_READ_OK);
+}
+
+/* §7 #39, W-8.3.c, W-9.e: seq 5 lands in slot 1, is accepted with the right
+ * payload and resolved strides; the copy-out read agrees. */
+static void test_happy_path_read(void)
+{
+    const float vals[4] = {1, 2, 3, 4};
+    const tp_tensor_header_t t = f32_2x2();
+    uint64_t seq = 0;
+    for (int i = 0; i <= 5; i++) CHECK(tp_shm_writer_publish(&rig.w, &t, vals, 16, 123, 7, &seq) == 0);
+    CHECK_EQ_U64(seq, 5);
+    CHECK_EQ_U64(tp_seqlock_read_begin(wslot(5)), 11);
+    reset_counters();
+    tp_shm_view_t v;
+    CHECK_EQ_I64(tp_shm_reader_begin(&rig.r, 5, &v), TP_SHM_READ_OK);
+    CHECK_EQ_U64(v.len, 16);
+    CHECK_EQ_U64(v.header.payload_slot, 1);
+    CHECK_EQ_U64(v.header.timestamp_ns, 123);
+    CHECK_EQ_U64(v.header.meta_version, 7);
+    CHECK_EQ_I64(v.strides[0], 8);
+    CHECK_EQ_I64(v.strides[1], 4);
+    CHECK(v.payload == rig.r.pool[0].base + 64 + 1 * 64);
+    CHECK(memcmp(v.payload, vals, 16) == 0);
+    CHECK_EQ_I64(tp_shm_reader_end(&rig.r, &v), TP_SHM_READ_OK);
+    float out[16];
+    CHECK_EQ_I64(tp_shm_reader_read(&rig.r, 5, out, sizeof out, &v), TP_SHM_READ_OK);
+    CHECK(memcmp(out, vals, 16) == 0);
+    CHECK_EQ_U64(rig.r.drops.accepted, 2);
+    /* copy-out into a too-small buffer is a local drop, never an overflow */
+    CHECK_EQ_I64(tp_shm_reader_read(&rig.r, 5, out, 8, &v), TP_SHM_READ_INVALID);
+    CHECK_EQ_I64(rig.r.last_reject, TP_REJECT_VALUES_LEN);
+}
+
+/* §7 #40, W-15.21.b: an IN-PROGRESS slot drops at once (drops_late). */
+static void test_slot_in_progress(void)
+{
+    tp_seqlock_write_begin(wslot(5), 5); /* seq_commit 10 */
+    reset_counters();
+    tp_shm_view_t v;
+    CHECK_EQ_I64(tp_shm_reader_begin(&rig.r, 5, &v), TP_SHM_READ_LATE);
+    CHECK_EQ_U64(rig.r.drops.drops_late, 1);
+    char buf[64];
+    CHECK_EQ_I64(tp_shm_reader_read(&rig.r, 5, buf, sizeof buf, &v), TP_SHM_READ_LATE);
+    CHECK_EQ_U64(rig.r.drops.drops_late, 2);
+}
+
+/* §7 #41, W-15.3.b, §3.6 zero-copy: the producer starts seq 9 in slot 1
+ * while a view of seq 5 is open; end() reports torn (drops_late). */
+static void test_torn_read_view(void)
+{
+    tp_slot_header_t h = good_header(5);
+    put_slot(5, &h);
+    reset_counters();
+    tp_shm_view_t v;
+    CHECK_EQ_I64(tp_shm_reader_begin(&rig.r, 5, &v), TP_SHM_READ_OK);
+    tp_seqlock_write_begin(wslot(9), 9); /* stores 18 */
+    CHECK_EQ_U64(tp_seqlock_read_begin(wslot(5)), 18);
+    CHECK_EQ_I64(tp_shm_reader_end(&rig.r, &v), TP_SHM_READ_LATE);
+    CHECK_EQ_U64(rig.r.drops.drops_late, 1);
+    CHECK_EQ_U64(rig.r.drops.accepted, 0);
+}
+
+/* §7 #42, #43, W-10.2.1.k, W-15.3.a: a newer or older committed seq drops. */
+static void test_stale_reuse(void)
+{
+    tp_slot_header_t h = good_header(9);
+    put_slot(9, &h); /* seq_commit 19 in slot 1 */
+    reset_counters();
+    tp_shm_view_t v;
+    CHECK_EQ_I64(tp_shm_reader_begin(&rig.r, 5, &v), TP_SHM_READ_LATE);
+    h = good_header(1);
+    put_slot(1, &h); /* seq_commit 3 in slot 1 */
+    CHECK_EQ_I64(tp_shm_reader_begin(&rig.r, 5, &v), TP_SHM_READ_LATE);
+    CHECK_EQ_U64(rig.r.drops.drops_late, 2);
+    /* a descriptor ahead of the slot (slot 2 still holds seq 2) */
+    CHECK_EQ_I64(tp_shm_reader_begin(&rig.r, 6, &v), TP_SHM_READ_LATE);
+    CHECK_EQ_U64(rig.r.drops.drops_late, 3);
+}
+
+/* §7 #44, W-8.2.h: ndims 0/9 invalid, 8 accepted; drops_late unchanged. */
+static void test_slot_ndims(void)
+{
+    tp_slot_header_t h = good_header(5);
+    h.tensor.ndims = 0;
+    expect_invalid(5, &h, TP_REJECT_NDIMS);
+    h.tensor.ndims = 9;
+    expect_invalid(5, &h, TP_REJECT_NDIMS);
+    h = good_header(5);
+    const int32_t dims[8] = {1, 1, 1, 1, 1, 1, 2, 2};
+    tp_tensor_header_init(&h.tensor, TP_DTYPE_FLOAT32, TP_MAJOR_ROW, 8, dims);
+    expect_ok(5, &h);
+}
+
+/* §7 #45, W-9.e, W-10.2.1.l: payload_slot must equal the header index. */
+static void test_slot_payload_slot(void)
+{
+    tp_slot_header_t h = good_header(5);
+    h.payload_slot = 2;
+    expect_invalid(5, &h, TP_REJECT_PAYLOAD_SLOT);
+    h.payload_slot = 4;
+    expect_invalid(5, &h, TP_REJECT_PAYLOAD_SLOT);
+    h.payload_slot = UINT32_MAX;
+    expect_invalid(5, &h, TP_REJECT_PAYLOAD_SLOT);
+}
+
+/* §7 #46, W-10.2.1.m: values_len 65 > stride 64 drops; 64 accepted. */
+static void test_slot_values_len(void)
+{
+    tp_slot_header_t h = good_header(5);
+    const int32_t d[1] = {64};
+    tp_tensor_header_init(&h.tensor, TP_DTYPE_UINT8, TP_MAJOR_ROW, 1, d);
+    h.values_len_bytes = 65;
+    expect_invalid(5, &h, TP_REJECT_VALUES_LEN);
+    h.values_len_bytes = UINT32_MAX;
+    expect_invalid(5, &h, TP_REJECT_VALUES_LEN);
+    h.values_len_bytes = 64;
+    expect_ok(5, &h);
+    /* §5.4 note: a tensor whose elements overrun values_len is refused */
+    h.values_len_bytes = 63;
+    expect_invalid(5, &h, TP_REJECT_EXTENT);
+}
+
+/* §7 #47, W-8.2.i: payload_offset must be 0. */
+static void test_slot_payload_offset(void)
+{
+    tp_slot_header_t h = good_header(5);
+    h.payload_offset = 64;
+    expect_invalid(5, &h, TP_REJECT_PAYLOAD_OFFSET);
+}
+
+/* §7 #48, W-8.2.d, W-8.3.c/d: headerBytes length and embedded header. */
+static void test_slot_embedded_header(void)
+{
+    tp_slot_header_t h = good_header(5);
+    h.header_bytes_len = 191;
+    expect_invalid(5, &h, TP_REJECT_HEADER_LENGTH);
+    h.header_bytes_len = 193;
+    expect_invalid(5, &h, TP_REJECT_HEADER_LENGTH);
+    h = good_header(5);
+    h.template_id = 51;
+    expect_invalid(5, &h, TP_REJECT_EMBEDDED_HEADER);
+    h = good_header(5);
+    h.schema_id = 901;
+    expect_invalid(5, &h, TP_REJECT_EMBEDDED_HEADER);
+    h = good_header(5);
+    h.version = 2;
+    expect_invalid(5, &h, TP_REJECT_EMBEDDED_HEADER);
+    h = good_header(5);
+    h.block_length = 183;
+    expect_invalid(5, &h, TP_REJECT_EMBEDDED_HEADER);
+}
+
+/* §7 #49-52, #55 through the slot path (tensor rules are unit-tested in
+ * test_tensor_header): each lands in drops_invalid. */
+static void test_slot_tensor_rules(void)
+{
+    tp_slot_header_t h = good_header(5);
+    h.tensor.dtype = 12;
+    expect_invalid(5, &h, TP_REJECT_DTYPE);
+    h = good_header(5);
+    h.tensor.major_order = 3;
+    expect_invalid(5, &h, TP_REJECT_MAJOR_ORDER);
+    h = good_header(5);
+    h.tensor.progress_unit = 3;
+    expect_invalid(5, &h, TP_REJECT_PROGRESS_UNIT);
+    h = good_header(5);
+    h.tensor.strides[0] = -8;
+    expect_invalid(5, &h, TP_REJECT_NEGATIVE);
+    h = good_header(5);
+    h.tensor.strides[0] = 4;
+    h.tensor.strides[1] = 4;
+    expect_invalid(5, &h, TP_REJECT_STRIDES);
+    h = good_header(5);
+    h.tensor.progress_unit = TP_PROGRESS_ROWS;
+    h.tensor.progress_stride_bytes = 4;
+    expect_invalid(5, &h, TP_REJECT_PROGRESS_STRIDE);
+    h.tensor.progress_stride_bytes = 8;
+    expect_ok(5, &h);
+    h = good_header(5); /* §7 #56 */
+    h.tensor.dims[5] = 77;
+    expect_ok(5, &h);
+}
+
+/* §7 #53, W-8.2.p: an empty payload is a valid committed frame. */
+static void test_empty_payload(void)
+{
+    tp_tensor_header_t t;
+    const int32_t d[1] = {0};
+    tp_tensor_header_init(&t, TP_DTYPE_FLOAT32, TP_MAJOR_ROW, 1, d);
+    uint64_t seq;
+    CHECK(tp_shm_writer_publish(&rig.w, &t, NULL, 0, 1, 0, &seq) == 0);
+    tp_shm_view_t v;
+    CHECK_EQ_I64(tp_shm_reader_begin(&rig.r, seq, &v), TP_SHM_READ_OK);
+    CHECK_EQ_U64(v.len, 0);
+    CHECK(v.payload == NULL);
+    CHECK_EQ_U64(v.header.payload_slot, seq & 3);
+    CHECK_EQ_I64(tp_shm_reader_end(&rig.r, &v), TP_SHM_READ_OK);
+    CHECK_EQ_I64(tp_shm_reader_read(&rig.r, seq, NULL, 0, &v), TP_SHM_READ_OK);
+    tp_slot_header_t h = good_header(5);
+    h.values_len_bytes = 0;
+    h.tensor.dims[0] = 0;
+    expect_ok(5, &h);
+    h.payload_slot = 2;
+    expect_invalid(5, &h, TP_REJECT_PAYLOAD_SLOT);
+}
+
+/* §7 #54, §5.4.5: a pool the reader did not map. */
+static void test_unknown_pool(void)
+{
+    tp_slot_header_t h = good_header(5);
+    h.pool_id = 9;
+    expect_invalid(5, &h, TP_REJECT_POOL_ID);
+}
+
+/* §7 #82, W-9.d: an oversized frame is dropped by the producer: no slot
+ * write, no seq advance. */
+static void test_oversized_frame(void)
+{
+    uint8_t big[70] = {0};
+    tp_tensor_header_t t;
+    const int32_t d[1] = {70};
+    tp_tensor_header_init(&t, TP_DTYPE_UINT8, TP_MAJOR_ROW, 1, d);
+    const uint64_t next = rig.w.next_seq;
+    const uint64_t before = tp_seqlock_read_begin(wslot(next));
+    const uint64_t drops = rig.w.drops_no_pool;
+    uint64_t seq = 999;
+    CHECK(tp_shm_writer_publish(&rig.w, &t, big, 70, 0, 0, &seq) == -1);
+    CHECK(tp_errcode() == TP_ERR_CAPACITY);
+    CHECK_EQ_U64(seq, 999);
+    CHECK_EQ_U64(rig.w.next_seq, next);
+    CHECK_EQ_U64(rig.w.drops_no_pool, drops + 1);
+    CHECK_EQ_U64(tp_seqlock_read_begin(wslot(next)), before);
+    /* the producer also refuses a header that a consumer would drop */
+    const int32_t d2[1] = {64};
+    tp_tensor_header_init(&t, TP_DTYPE_UINT8, TP_MAJOR_ROW, 1, d2);
+    CHECK(tp_shm_writer_publish(&rig.w, &t, big, 60, 0, 0, &seq) == -1); /* extent 64 > 60 */
+    t.major_order = 0;
+    CHECK(tp_shm_writer_publish(&rig.w, &t, big, 64, 0, 0, &seq) == -1);
+    CHECK_EQ_U64(rig.w.next_seq, next);
+}
+
+/* §7 #83, W-8.3.b, W-10.2.1.g: IN-PROGRESS is visible from claim until
+ * commit; the whole slot is rewritten over garbage; COMMITTED comes last. */
+static void test_producer_ordering(void)
+{
+    const uint64_t next = rig.w.next_seq;
+    memset(wslot(next) + 8, 0xFF, 248); /* never rely on earlier zeroing */
+    tp_tensor_header_t t = f32_2x2();
+    tp_shm_claim_t c;
+    CHECK(tp_shm_writer_claim(&rig.w, &t, 16, &c) == 0);
+    CHECK_EQ_U64(c.seq, next);
+    CHECK_EQ_U64(tp_seqlock_read_begin(c.slot), tp_seq_in_progress(next));
+    tp_shm_view_t v;
+    CHECK_EQ_I64(tp_shm_reader_begin(&rig.r, next, &v), TP_SHM_READ_LATE);
+    memset(c.payload, 0x5A, 16);
+    tp_shm_writer_commit(&rig.w, &c, 55, 3);
+    CHECK_EQ_U64(tp_seqlock_read_begin(c.slot), tp_seq_committed(next));
+    CHECK_EQ_U64(rig.w.next_seq, next + 1);
+    CHECK_EQ_I64(tp_shm_reader_begin(&rig.r, next, &v), TP_SHM_READ_OK);
+    CHECK_EQ_I64(tp_shm_reader_end(&rig.r, &v), TP_SHM_READ_OK);
+    tp_slot_header_t back;
+    tp_slot_header_read(c.slot, &back);
+    CHECK_EQ_I64(back.tensor.dims[2], 0);
+    CHECK_EQ_U64(back.payload_offset, 0);
+    for (int i = 34; i < 60; i++) CHECK_EQ_U64(c.slot[i], 0);
+}
+
+/* W-9.c: the smallest pool whose stride fits is chosen. */
+static void test_smallest_pool(void)
+{
+    tp_test_rig_t *saved = malloc(sizeof *saved);
+    memcpy(saved, &rig, sizeof rig);
+    const tp_shm_pool_config_t pools[3] = {{.pool_id = 3, .stride_bytes = 4096},
+                                           {.pool_id = 1, .stride_bytes = 64},
+                                           {.pool_id = 2, .stride_bytes = 256}};
+    CHECK(tp_test_rig_open(&rig, "pools", 4, 3, pools) == 0);
+    static uint8_t buf[4096];
+    tp_tensor_header_t t;
+    const uint32_t lens[] = {1, 64, 65, 256, 257, 4096};
+    const uint16_t want[] = {1, 1, 2, 2, 3, 3};
+    for (unsigned i = 0; i < 6; i++) {
+        const int32_t d[1] = {(int32_t)lens[i]};
+        tp_tensor_header_init(&t, TP_DTYPE_UINT8, TP_MAJOR_ROW, 1, d);
+        uint64_t seq;
+        CHECK(tp_shm_writer_publish(&rig.w, &t, buf, lens[i], 0, 0, &seq) == 0);
+        tp_shm_view_t v;
+        CHECK_EQ_I64(tp_shm_reader_read(&rig.r, seq, buf, sizeof buf, &v), TP_SHM_READ_OK);
+        CHECK_EQ_U64(v.header.pool_id, want[i]);
+    }
+    tp_test_rig_close(&rig);
+    memcpy(&rig, saved, sizeof rig);
+    free(saved);
+}
+
+/* W-15.22.g, §5.1 step 11: if one region fails, nothing stays mapped. */
+static void test_open_all_or_nothing(void)
+{
+    tp_shm_reader_t r2;
+    tp_shm_reader_config_t rc = rig.rc;
+    rc.pools[0].stride_bytes = 128; /* pool superblock says 64 */
+    CHECK(tp_shm_reader_open(&r2, &rig.bases, &rc) == -1);
+    CHECK(strstr(tp_errmsg(), "pool 1") != NULL);
+    CHECK(r2.ring.base == NULL);
+    rc = rig.rc;
+    rc.epoch = 8;
+    CHECK(tp_shm_reader_open(&r2, &rig.bases, &rc) == -1);
+    CHECK(strstr(tp_errmsg(), "header ring") != NULL);
+    rc = rig.rc;
+    rc.ring_uri = "shm:file?path=/etc/passwd";
+    rc.ring_uri_len = strlen(rc.ring_uri);
+    CHECK(tp_shm_reader_open(&r2, &rig.bases, &rc) == -1);
+    rc = rig.rc;
+    rc.npools = 2;
+    rc.pools[1] = rc.pools[0]; /* D-20: duplicate pool id */
+    CHECK(tp_shm_reader_open(&r2, &rig.bases, &rc) == -1);
+}
+
+/* §5.2, W-15.14.a: liveness follows the heartbeat and the pid. */
+static void test_liveness(void)
+{
+    const uint64_t now = tp_test_now_ns();
+    tp_shm_writer_heartbeat(&rig.w, now);
+    const uint64_t pid = (uint64_t)getpid();
+    CHECK(tp_shm_reader_live(&rig.r, pid, now + 1000000000ull, 3000000000ull) == 1);
+    CHECK(tp_shm_reader_live(&rig.r, pid, now + 4000000000ull, 3000000000ull) == 0);
+    CHECK(tp_shm_reader_live(&rig.r, pid + 1, now, 3000000000ull) == 0);
+}
+
+/* Files 0660 and directories 0770 or stricter (W-15.10.a, D-21). */
+static void test_created_modes(void)
+{
+    struct stat st;
+    CHECK(stat(rig.w.ring_path, &st) == 0);
+    CHECK((st.st_mode & 0007) == 0);
+    CHECK((st.st_mode & 0777 & ~0660u) == 0);
+    CHECK(stat(rig.w.pool_path[0], &st) == 0);
+    CHECK((st.st_mode & 0007) == 0);
+    CHECK(stat(rig.w.epoch_dir, &st) == 0);
+    CHECK((st.st_mode & 0777 & ~0770u) == 0);
+    char want[600];
+    snprintf(want, sizeof want, "%s/tensorpool-tester/test/10000/7/header.ring", rig.base);
+    CHECK_STR(rig.w.ring_path, want);
+}
+
+int main(void)
+{
+    if (tp_test_rig_open(&rig, "seqlock", 4, 1, POOL1) != 0) {
+        fprintf(stderr, "rig: %s\n", tp_errmsg());
+        return 1;
+    }
+    RUN(test_happy_path_read);
+    RUN(test_slot_in_progress);
+    RUN(test_torn_read_view);
+    RUN(test_stale_reuse);
+    RUN(test_slot_ndims);
+    RUN(test_slot_payload_slot);
+    RUN(test_slot_values_len);
+    RUN(test_slot_payload_offset);
+    RUN(test_slot_embedded_header);
+    RUN(test_slot_tensor_rules);
+    RUN(test_empty_payload);
+    RUN(test_unknown_pool);
+    RUN(test_oversized_frame);
+    RUN(test_producer_ordering);
+    RUN(test_smallest_pool);
+    RUN(test_open_all_or_nothing);
+    RUN(test_liveness);
+    RUN(test_created_modes);
+    tp_test_rig_close(&rig);
+    TP_TEST_END();
+}
