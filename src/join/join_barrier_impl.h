@@ -1,0 +1,88 @@
+/* Internal layout of tp_join_barrier_t, shared by join_barrier.c and
+ * join_explain.c. Not installed. */
+#ifndef TP_JOIN_BARRIER_IMPL_H
+#define TP_JOIN_BARRIER_IMPL_H
+
+#include "tensorpool/join_barrier.h"
+
+#include <stdint.h>
+
+#define TP_JOIN_NO_SLOT UINT32_MAX
+
+/* One input slot per rule (spec §3.1). The rule is compiled at apply into
+ * "out must lie in [min_out, max_out]; required = out + add - sub", which
+ * covers OFFSET (either sign) and WINDOW without overflow (§3.3, §3.4). */
+typedef struct tp_join_slot_s {
+    /* compiled rule */
+    uint64_t min_out;
+    uint64_t max_out;
+    uint64_t add;
+    uint64_t sub;
+    uint32_t stream_id;
+    uint32_t next_same_stream; /* next slot of this stream id, in rule order */
+    uint8_t source;            /* timestamp rules; 0 for sequence rules */
+    /* state; "reset" clears everything below */
+    uint8_t has_epoch;
+    uint8_t has_obs_seq;
+    uint8_t has_proc_seq;
+    uint8_t has_obs_time;
+    uint8_t has_proc_time;
+    uint8_t has_any_obs;
+    uint8_t has_min;
+    uint8_t latest_valid;
+    uint8_t rejected;
+    uint64_t epoch;
+    uint64_t obs_seq;
+    uint64_t proc_seq;
+    uint64_t obs_time;
+    uint64_t proc_time;
+    uint64_t last_obs_ns;
+    uint64_t min_seq_in_epoch;
+} tp_join_slot_t;
+
+/* Open-addressed stream id -> first slot index (power-of-two size). */
+typedef struct tp_join_index_entry_s {
+    uint32_t stream_id;
+    uint32_t first_slot; /* TP_JOIN_NO_SLOT = empty */
+} tp_join_index_entry_t;
+
+struct tp_join_barrier_s {
+    tp_join_barrier_config_t cfg;
+    int has_map;
+    tp_merge_map_t map; /* active map (kind set at apply); storage = capacity */
+    uint64_t lateness;  /* effective lateness of the active map */
+    uint64_t last_announce_ns;
+    int has_expected_epoch;
+    uint64_t expected_epoch;
+    int has_last_out;
+    uint64_t last_out;
+    uint32_t nslots; /* = map.rule_count while has_map, else 0 */
+    tp_join_slot_t *slots;
+    tp_join_index_entry_t *index;
+    uint32_t index_mask;
+    tp_join_result_t result;
+    uint32_t *missing;
+    uint32_t *stale;
+    uint32_t *rejected;
+};
+
+/* Whether the rule of `s` can be met for `out`, and its threshold (required
+ * minus lateness, saturating at 0). */
+static inline int tp_join_slot_threshold(const tp_join_slot_t *s, uint64_t out, uint64_t lateness,
+                                         uint64_t *threshold)
+{
+    if (out < s->min_out || out > s->max_out) return 0;
+    uint64_t required = out + s->add - s->sub;
+    *threshold = required >= lateness ? required - lateness : 0;
+    return 1;
+}
+
+/* Staleness of an input (spec §3.6). */
+static inline int tp_join_slot_is_stale(const struct tp_join_barrier_s *b, const tp_join_slot_t *s, uint64_t now)
+{
+    uint64_t timeout = b->map.stale_timeout_ns;
+    return b->cfg.allow_stale && timeout != TP_MERGE_NULL_U64 && s->has_any_obs && now >= s->last_obs_ns &&
+           now - s->last_obs_ns > timeout;
+}
+
+#endif

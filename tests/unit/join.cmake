@@ -1,0 +1,7 @@
+# join layer: MergeMap, registry, JoinBarrier core (spec/join-barrier.md §6).
+tp_add_test(join_barrier_test SOURCES unit/join_barrier_test.c LABELS join)
+tp_add_test(join_codec_test SOURCES unit/join_codec_test.c LABELS join ARGS ${TP_INTEROP_DIR})
+# >= 1M random cases against a reference model; TP_JOIN_PROPERTY_CASES scales it.
+tp_add_test(join_property_test SOURCES unit/join_property_test.c LABELS join)
+tp_add_alloc_test(join_alloc_test SOURCES unit/join_alloc_test.c LABELS join)
+tp_add_test(join_map_test SOURCES unit/join_map_test.c LABELS join)
