@@ -84,6 +84,8 @@ typedef struct check_s {
     uint64_t count[16];
     unsigned nepochs;
     uint64_t corrupt;
+    const tp_consumer_t *consumer;
+    int32_t want_stream; /* count only frames read from this descriptor stream (0: any) */
 } check_t;
 
 static void on_frame(void *clientd, const tp_frame_t *f)
@@ -97,6 +99,7 @@ static void on_frame(void *clientd, const tp_frame_t *f)
         k->corrupt++;
         return;
     }
+    if (k->want_stream != 0 && tp_consumer_descriptor_stream(k->consumer) != k->want_stream) return;
     unsigned e = 0;
     while (e < k->nepochs && k->epochs[e] != f->epoch) e++;
     if (e == k->nepochs) {
@@ -119,6 +122,8 @@ static int run_consumer(uint32_t stream, uint64_t per_epoch, unsigned epochs, in
     }
     check_t k;
     memset(&k, 0, sizeof k);
+    k.consumer = c;
+    k.want_stream = pc_stream;
     const int64_t end = tp_clock_monotonic_ns() + timeout_ms * 1000000;
     int rc = 1;
     while (tp_clock_monotonic_ns() < end) {
