@@ -196,10 +196,14 @@ static int indexed(toml_t *t, char *out, const char *key, int i)
 
 static int parse_array(toml_t *t, const char *key, int depth)
 {
+    const int start = t->line;
     t->p++; /* [ */
     for (int i = 0;; i++) {
         if (skip_ws_nl(t) != 0) return -1;
-        if (at_end(t)) return fail(t, "unterminated array");
+        if (at_end(t)) {
+            t->line = start; /* point at the opening bracket */
+            return fail(t, "unterminated array");
+        }
         if (*t->p == ']') {
             t->p++;
             return 0;
@@ -207,7 +211,10 @@ static int parse_array(toml_t *t, const char *key, int depth)
         char k[TP_TOML_KEY_MAX];
         if (indexed(t, k, key, i) != 0 || parse_value(t, k, depth + 1) != 0) return -1;
         if (skip_ws_nl(t) != 0) return -1;
-        if (at_end(t)) return fail(t, "unterminated array");
+        if (at_end(t)) {
+            t->line = start;
+            return fail(t, "unterminated array");
+        }
         if (*t->p == ',') {
             t->p++;
         } else if (*t->p != ']') {

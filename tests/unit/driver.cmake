@@ -1,0 +1,2 @@
+# Driver and client unit tests (driver.md §6).
+tp_add_test(test_driver_config SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_driver_config.c LABELS driver)
