@@ -42,14 +42,14 @@ static tp_ipc_subscription_t *g_rig_sub;
 static tp_driver_t *g_drv;
 static uint8_t g_rig_buf[4096];
 
-static void rig_copy(char *dst, size_t cap, const char *s, uint32_t n)
+static inline void rig_copy(char *dst, size_t cap, const char *s, uint32_t n)
 {
     if (n >= cap) n = (uint32_t)cap - 1;
     memcpy(dst, s, n);
     dst[n] = '\0';
 }
 
-static void rig_on_msg(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+static inline void rig_on_msg(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
     (void)clientd;
     (void)info;
@@ -120,7 +120,7 @@ static void rig_on_msg(void *clientd, const uint8_t *buf, size_t len, const tp_i
 }
 
 /* Run the driver and record control traffic for ms milliseconds. */
-static void rig_pump(int ms)
+static inline void rig_pump(int ms)
 {
     const int64_t end = tp_clock_monotonic_ns() + (int64_t)ms * 1000000;
     do {
@@ -133,7 +133,7 @@ static void rig_pump(int ms)
 
 /* Index of the first event of kind (with corr, unless corr is 0) at or after
  * from, pumping up to ms; -1 if none. */
-static int rig_wait(char kind, int64_t corr, int from, int ms)
+static inline int rig_wait(char kind, int64_t corr, int from, int ms)
 {
     const int64_t end = tp_clock_monotonic_ns() + (int64_t)ms * 1000000;
     for (;;) {
@@ -146,7 +146,7 @@ static int rig_wait(char kind, int64_t corr, int from, int ms)
 
 static int64_t g_rig_corr = 1000;
 
-static int64_t rig_attach(uint32_t stream, uint32_t client, uint8_t role, uint32_t layout, uint8_t mode, uint8_t huge,
+static inline int64_t rig_attach(uint32_t stream, uint32_t client, uint8_t role, uint32_t layout, uint8_t mode, uint8_t huge,
                           uint32_t node)
 {
     const int64_t corr = ++g_rig_corr;
@@ -166,13 +166,13 @@ static int64_t rig_attach(uint32_t stream, uint32_t client, uint8_t role, uint32
 }
 
 /* Attach and wait for the answer; the event index or -1. */
-static int rig_attach_wait(uint32_t stream, uint32_t client, uint8_t role)
+static inline int rig_attach_wait(uint32_t stream, uint32_t client, uint8_t role)
 {
     const int64_t corr = rig_attach(stream, client, role, 1, 1, 0, 0xFFFFFFFFu);
     return rig_wait('A', corr, 0, 2000);
 }
 
-static int64_t rig_detach(uint64_t lease, uint32_t stream, uint32_t client, uint8_t role)
+static inline int64_t rig_detach(uint64_t lease, uint32_t stream, uint32_t client, uint8_t role)
 {
     const int64_t corr = ++g_rig_corr;
     tp_driver_shm_detach_request_enc_t e;
@@ -187,7 +187,7 @@ static int64_t rig_detach(uint64_t lease, uint32_t stream, uint32_t client, uint
     return corr;
 }
 
-static void rig_keepalive(uint64_t lease, uint32_t stream, uint32_t client, uint8_t role)
+static inline void rig_keepalive(uint64_t lease, uint32_t stream, uint32_t client, uint8_t role)
 {
     tp_driver_shm_lease_keepalive_enc_t e;
     tp_driver_shm_lease_keepalive_encode_begin(&e, g_rig_buf, sizeof g_rig_buf);
@@ -200,7 +200,7 @@ static void rig_keepalive(uint64_t lease, uint32_t stream, uint32_t client, uint
     tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
 }
 
-static void rig_shutdown_request(const char *token, uint8_t reason)
+static inline void rig_shutdown_request(const char *token, uint8_t reason)
 {
     tp_driver_shm_driver_shutdown_request_enc_t e;
     tp_driver_shm_driver_shutdown_request_encode_begin(&e, g_rig_buf, sizeof g_rig_buf);
@@ -212,7 +212,7 @@ static void rig_shutdown_request(const char *token, uint8_t reason)
     tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
 }
 
-static int rig_rm(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+static inline int rig_rm(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
     (void)flag;
@@ -241,7 +241,7 @@ static tp_driver_config_t *rig_config(const char *extra)
     return &g_rig_cfg;
 }
 
-static void rig_open_transport(void)
+static inline void rig_open_transport(void)
 {
     tp_ipc_context_init(&g_rig_ipc);
     g_rig_ipc.base_dir = g_rig_dir;
@@ -253,7 +253,7 @@ static void rig_open_transport(void)
 }
 
 /* New temp dir, driver from rig_config(extra), transport. */
-static void rig_setup(const char *extra)
+static inline void rig_setup(const char *extra)
 {
     snprintf(g_rig_dir, sizeof g_rig_dir, "/dev/shm/tp-drvproto-XXXXXX");
     if (mkdtemp(g_rig_dir) == NULL) exit(1);
@@ -266,7 +266,7 @@ static void rig_setup(const char *extra)
     rig_open_transport();
 }
 
-static void rig_teardown(void)
+static inline void rig_teardown(void)
 {
     tp_driver_close(g_drv, 0, NULL);
     g_drv = NULL;
