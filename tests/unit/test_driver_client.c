@@ -354,8 +354,38 @@ static void test_consumer_refuses_outside_uri(void)
     stop();
 }
 
-int main(void)
+/* Scenario 27 (D-B.1.a-c, §3.9): two process starts draw correlation ids
+ * from different random seeds; neither sequence contains 0. Each start is a
+ * fresh exec of this binary with --print-ids. */
+static int64_t first_corr_of_new_process(void)
 {
+    char exe[512], cmd[600];
+    const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return 0;
+    exe[n] = '\0';
+    snprintf(cmd, sizeof cmd, "'%s' --print-ids", exe);
+    FILE *p = popen(cmd, "r");
+    long long v = 0;
+    if (p == NULL) return 0;
+    if (fscanf(p, "%lld", &v) != 1) v = 0;
+    pclose(p);
+    return (int64_t)v;
+}
+
+static void test_identity_seeding(void)
+{
+    const int64_t a = first_corr_of_new_process(), b = first_corr_of_new_process();
+    CHECK(a != 0 && b != 0);
+    CHECK(a != b);
+    for (int i = 0; i < 1000; i++) CHECK(tp_correlation_id_next() > 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--print-ids") == 0) {
+        printf("%lld\n", (long long)tp_correlation_id_next());
+        return 0;
+    }
     RUN(test_invalid_ok_is_protocol_error);
     RUN(test_null_expiry_accepted);
     RUN(test_ignored_answers);
@@ -364,5 +394,6 @@ int main(void)
     RUN(test_revocations_and_shutdown);
     RUN(test_silent_driver_detected);
     RUN(test_consumer_refuses_outside_uri);
+    RUN(test_identity_seeding);
     TP_TEST_END();
 }

@@ -187,6 +187,21 @@ static void test_parameter_validation_codes(void)
     tp_driver_stats(g_drv, &s1);
     CHECK_EQ_U64(s1.malformed, s0.malformed + 1);
     CHECK_EQ_I64(count_kind('A', 0), before);
+    /* D-4.4a.b: a request at a schema version the driver lacks gets UNSUPPORTED */
+    const int64_t cv = rig_attach(10000, 32, C, 1, 1, 0, NONODE);
+    rig_pump(20);
+    memcpy(bad, g_rig_buf, sizeof bad);
+    bad[6] = 2; /* version 2 */
+    tp_ipc_publication_offer(g_rig_pub, bad, sizeof bad);
+    const int uv = rig_wait('A', cv, count_kind('A', 0) > 0 ? 0 : 0, 500);
+    (void)uv;
+    int found = 0;
+    for (int i = 0; i < 200 && !found; i++) {
+        for (int k = 0; k < g_nev; k++)
+            if (g_ev[k].kind == 'A' && g_ev[k].corr == cv && g_ev[k].code == TP_DRIVER_RESPONSE_CODE_UNSUPPORTED) found = 1;
+        if (!found) rig_pump(2);
+    }
+    CHECK(found);
     rig_teardown();
 }
 
