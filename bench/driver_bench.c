@@ -90,22 +90,32 @@ static int producer_main(void)
         tp_producer_do_work(p, tp_clock_monotonic_ns());
         usleep(1000);
     }
-    /* transport floor: 10000 timestamped messages, 50 us apart */
-    int64_t next = tp_clock_monotonic_ns();
-    for (int i = 0; i < 10000; i++) {
-        next += 50000;
-        spin_until(next);
-        const int64_t now = tp_clock_monotonic_ns();
-        tp_ipc_publication_offer(ping, &now, sizeof now);
-        if ((i & 255) == 0) tp_producer_do_work(p, now);
-    }
     static uint8_t src[1048576];
     tp_tensor_header_t t;
     memset(&t, 0, sizeof t);
     t.dtype = TP_DTYPE_UINT8;
     t.major_order = TP_MAJOR_ROW;
     t.ndims = 1;
-    for (size_t ph = 0; ph < sizeof phases / sizeof phases[0]; ph++) {
+    /* transport floor and 64 B frames interleaved, 25 us apart, so both see
+     * the same scheduling noise on a shared machine */
+    t.dims[0] = 64;
+    int64_t next = tp_clock_monotonic_ns();
+    for (uint32_t i = 0; i < phases[0].frames; i++) {
+        next += phases[0].gap_ns / 2;
+        spin_until(next);
+        int64_t now = tp_clock_monotonic_ns();
+        tp_ipc_publication_offer(ping, &now, sizeof now);
+        next += phases[0].gap_ns / 2;
+        spin_until(next);
+        tp_shm_claim_t c;
+        if (tp_producer_claim(p, &t, 64, &c) == 0) {
+            memcpy(c.payload, src, 64);
+            now = tp_clock_monotonic_ns();
+            tp_producer_commit(p, &c, (uint64_t)now);
+        }
+        if ((i & 255) == 0) tp_producer_do_work(p, now);
+    }
+    for (size_t ph = 1; ph < sizeof phases / sizeof phases[0]; ph++) {
         t.dims[0] = (int32_t)phases[ph].bytes;
         next = tp_clock_monotonic_ns() + 5000000;
         for (uint32_t i = 0; i < phases[ph].frames; i++) {
