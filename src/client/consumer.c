@@ -30,6 +30,7 @@ struct tp_consumer_s {
     int64_t mapped_at_ns;
     int64_t join_time_ns;    /* W-10.1.1.f */
     int64_t now_ns, next_qos_ns, next_live_ns, next_hello_ns;
+    int64_t remap_deadline_ns; /* waiting for a newer epoch after the producer's revocation (D-4.9.l), 0 = not */
     uint64_t maps;
     tp_shm_drops_t past;     /* counters of epochs already unmapped */
     tp_frame_handler_t handler;
@@ -68,6 +69,7 @@ static int map_epoch(tp_consumer_t *c)
     c->maps++;
     if (c->rc.epoch > c->highest_epoch) c->highest_epoch = c->rc.epoch;
     c->min_epoch = c->rc.epoch;
+    c->remap_deadline_ns = 0;
     c->next_hello_ns = c->now_ns; /* ConsumerHello after each (re)map (wire.md §6) */
     return 0;
 }
@@ -100,6 +102,7 @@ static void on_lease_lost(void *clientd, const char *why)
 {
     (void)why;
     tp_consumer_t *c = clientd;
+    c->remap_deadline_ns = 0;
     unmap(c); /* D-4.7.b, D-4.13.d: drop everything in flight */
 }
 
@@ -109,8 +112,9 @@ static void on_other_revoked(void *clientd, uint64_t lease_id, uint8_t role, uin
     (void)reason;
     tp_consumer_t *c = clientd;
     if (role != TP_ROLE_PRODUCER || !c->mapped) return; /* D-4.9.h: consumer leases do not concern us */
-    /* D-4.9.g: hold off until the announce with a higher epoch */
+    /* D-4.9.g: hold off until the announce with a higher epoch; D-4.9.l: not forever */
     c->min_epoch = c->r.epoch + 1;
+    c->remap_deadline_ns = c->now_ns + 3 * c->ctx.announce_period_ns;
     unmap(c);
 }
 
@@ -311,6 +315,10 @@ int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handle
             c->min_epoch = c->r.epoch + 1;
             unmap(c);
         }
+    }
+    if (!c->mapped && c->remap_deadline_ns != 0 && now_ns > c->remap_deadline_ns) {
+        c->remap_deadline_ns = 0; /* D-4.9.l: no newer epoch in 3 periods: back off and attach anew */
+        tp_driver_client_reattach(c->dc, "no newer epoch announced after the producer's revocation");
     }
     if (c->mapped && now_ns >= c->next_hello_ns) {
         send_hello(c);

@@ -455,6 +455,14 @@ int tp_driver_client_open(tp_driver_client_t **out, const tp_client_context_t *c
     return 0;
 }
 
+void tp_driver_client_reattach(tp_driver_client_t *dc, const char *why)
+{
+    if (dc->state != TP_DC_ATTACHED) return;
+    dc->corr = tp_correlation_id_next();
+    send_detach(dc); /* best effort: otherwise the lease simply expires */
+    lose_lease(dc, why);
+}
+
 tp_driver_client_state_t tp_driver_client_state(const tp_driver_client_t *dc) { return dc->state; }
 
 const tp_lease_t *tp_driver_client_lease(const tp_driver_client_t *dc)

@@ -354,6 +354,117 @@ static void test_consumer_refuses_outside_uri(void)
     stop();
 }
 
+static void respond_ok_uris(int64_t corr, const char *ring, const char *pool)
+{
+    tp_driver_shm_attach_response_enc_t e;
+    tp_driver_shm_attach_response_encode_begin(&e, g_rig_buf, sizeof g_rig_buf);
+    tp_driver_shm_attach_response_set_correlation_id(&e, corr);
+    tp_driver_shm_attach_response_set_code(&e, 0);
+    tp_driver_shm_attach_response_set_lease_id(&e, 77);
+    tp_driver_shm_attach_response_set_lease_expiry_timestamp_ns(&e, (uint64_t)tp_clock_monotonic_ns() + 3000000000ull);
+    tp_driver_shm_attach_response_set_stream_id(&e, 10000);
+    tp_driver_shm_attach_response_set_epoch(&e, 5);
+    tp_driver_shm_attach_response_set_layout_version(&e, 1);
+    tp_driver_shm_attach_response_set_header_nslots(&e, 64);
+    tp_driver_shm_attach_response_set_header_slot_bytes(&e, 256);
+    tp_driver_shm_attach_response_set_node_id(&e, 9);
+    tp_driver_shm_attach_response_payload_pools_encode_begin(&e, 1);
+    tp_driver_shm_attach_response_payload_pools_encode_next(&e);
+    tp_driver_shm_attach_response_payload_pools_set_pool_id(&e, 1);
+    tp_driver_shm_attach_response_payload_pools_set_pool_nslots(&e, 64);
+    tp_driver_shm_attach_response_payload_pools_set_stride_bytes(&e, 4096);
+    tp_driver_shm_attach_response_payload_pools_put_region_uri(&e, pool, strlen(pool));
+    tp_driver_shm_attach_response_put_header_region_uri(&e, ring, strlen(ring));
+    tp_driver_shm_attach_response_put_error_message(&e, "", 0);
+    const long n = tp_driver_shm_attach_response_encode_end(&e);
+    tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
+}
+
+static void send_announce(uint64_t epoch, const char *ring, const char *pool)
+{
+    tp_control_shm_pool_announce_enc_t e;
+    tp_control_shm_pool_announce_encode_begin(&e, g_rig_buf, sizeof g_rig_buf);
+    tp_control_shm_pool_announce_set_stream_id(&e, 10000);
+    tp_control_shm_pool_announce_set_producer_id(&e, 0);
+    tp_control_shm_pool_announce_set_epoch(&e, epoch);
+    tp_control_shm_pool_announce_set_announce_timestamp_ns(&e, (uint64_t)tp_clock_monotonic_ns());
+    tp_control_shm_pool_announce_set_announce_clock_domain(&e, TP_CONTROL_CLOCK_DOMAIN_MONOTONIC);
+    tp_control_shm_pool_announce_set_layout_version(&e, 1);
+    tp_control_shm_pool_announce_set_header_nslots(&e, 64);
+    tp_control_shm_pool_announce_set_header_slot_bytes(&e, 256);
+    tp_control_shm_pool_announce_payload_pools_encode_begin(&e, 1);
+    tp_control_shm_pool_announce_payload_pools_encode_next(&e);
+    tp_control_shm_pool_announce_payload_pools_set_pool_id(&e, 1);
+    tp_control_shm_pool_announce_payload_pools_set_pool_nslots(&e, 64);
+    tp_control_shm_pool_announce_payload_pools_set_stride_bytes(&e, 4096);
+    tp_control_shm_pool_announce_payload_pools_put_region_uri(&e, pool, strlen(pool));
+    tp_control_shm_pool_announce_put_header_region_uri(&e, ring, strlen(ring));
+    const long n = tp_control_shm_pool_announce_encode_end(&e);
+    tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
+}
+
+/* Scenario 50 (D-4.9.g, D-4.9.l): the producer of a consumed stream is
+ * revoked -> the consumer unmaps and waits for a newer epoch; when only the
+ * old epoch keeps being announced for 3 periods it backs off and attaches
+ * anew (detach + new attach). */
+static void test_consumer_remap_wait_is_bounded(void)
+{
+    start(0);
+    tp_driver_client_close(g_dc);
+    g_dc = NULL;
+    g_ctx.announce_period_ns = 50000000;
+    static tp_shm_writer_t w; /* the test plays the driver: it may create files */
+    tp_shm_writer_config_t wc;
+    memset(&wc, 0, sizeof wc);
+    wc.base_dir = g_rig_dir;
+    wc.ns = "default";
+    wc.stream_id = 10000;
+    wc.epoch = 5;
+    wc.nslots = 64;
+    wc.npools = 1;
+    wc.pools[0].pool_id = 1;
+    wc.pools[0].stride_bytes = 4096;
+    wc.now_ns = (uint64_t)tp_clock_monotonic_ns();
+    CHECK_EQ_I64(tp_shm_writer_open(&w, &wc), 0);
+    char ring[4200], pool[4200];
+    tp_shm_writer_ring_uri(&w, ring, sizeof ring);
+    tp_shm_writer_pool_uri(&w, 0, pool, sizeof pool);
+    memset(&g_seen, 0, sizeof g_seen);
+    tp_consumer_t *c = NULL;
+    CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, 0), 0);
+    if (c == NULL) return stop();
+    for (int i = 0; i < 50 && g_seen.attaches == 0; i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        tp_ipc_subscription_poll(g_rig_sub, on_request, NULL, 64);
+        usleep(1000);
+    }
+    respond_ok_uris(g_seen.corr, ring, pool);
+    for (int i = 0; i < 50 && !tp_consumer_is_mapped(c); i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        usleep(500);
+    }
+    CHECK(tp_consumer_is_mapped(c));
+    send_revoked(999, 10000, TP_ROLE_PRODUCER, TP_DRIVER_LEASE_REVOKE_REASON_EXPIRED);
+    const int attaches = g_seen.attaches;
+    int unmapped_at_once = -1;
+    const int64_t end = tp_clock_monotonic_ns() + 400000000;
+    while (tp_clock_monotonic_ns() < end) {
+        send_announce(5, ring, pool); /* the driver stays alive but never announces a newer epoch */
+        for (int k = 0; k < 20; k++) {
+            tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+            tp_ipc_subscription_poll(g_rig_sub, on_request, NULL, 64);
+            if (unmapped_at_once < 0) unmapped_at_once = !tp_consumer_is_mapped(c);
+            usleep(500);
+        }
+    }
+    CHECK_EQ_I64(unmapped_at_once, 1);
+    CHECK(g_seen.detaches >= 1);
+    CHECK(g_seen.attaches > attaches);
+    tp_consumer_close(c);
+    tp_shm_writer_close(&w, 1);
+    stop();
+}
+
 /* Scenario 27 (D-B.1.a-c, §3.9): two process starts draw correlation ids
  * from different random seeds; neither sequence contains 0. Each start is a
  * fresh exec of this binary with --print-ids. */
@@ -395,5 +506,6 @@ int main(int argc, char **argv)
     RUN(test_silent_driver_detected);
     RUN(test_consumer_refuses_outside_uri);
     RUN(test_identity_seeding);
+    RUN(test_consumer_remap_wait_is_bounded);
     TP_TEST_END();
 }
