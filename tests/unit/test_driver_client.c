@@ -66,6 +66,13 @@ static void step(int ms)
     } while (tp_clock_monotonic_ns() < end);
 }
 
+/* Step until cond holds or ms pass (bounded waits that tolerate a loaded machine). */
+#define STEP_UNTIL(cond, ms)                                                     \
+    do {                                                                         \
+        const int64_t until_ = tp_clock_monotonic_ns() + (int64_t)(ms) * 1000000; \
+        while (!(cond) && tp_clock_monotonic_ns() < until_) step(2);             \
+    } while (0)
+
 static tp_client_context_t g_ctx;
 
 static void start(uint32_t client_id)
@@ -194,7 +201,7 @@ static void test_null_expiry_accepted(void)
 {
     start(0);
     respond_ok(g_seen.corr, M_EXPIRY_NULL);
-    step(300);
+    STEP_UNTIL(g_seen.keepalives >= 3, 3000);
     CHECK_EQ_I64(g_attached_calls, 1);
     CHECK(tp_driver_client_state(g_dc) == TP_DC_ATTACHED);
     CHECK(g_seen.keepalives >= 3);
@@ -218,7 +225,7 @@ static void test_ignored_answers(void)
     step(50);
     CHECK(tp_driver_client_state(g_dc) == TP_DC_ATTACHING);
     CHECK_EQ_I64(g_attached_calls, 0);
-    step(450); /* 24: the attach timeout leads to Backoff, then a new attempt with a new corr */
+    STEP_UNTIL(g_seen.corr != corr, 3000); /* 24: the attach timeout leads to Backoff, then a new attempt with a new corr */
     CHECK(g_seen.corr != corr);
     /* 25: OK accepted, then a REJECTED with the same corr changes nothing */
     const int64_t c2 = g_seen.corr;
@@ -239,7 +246,7 @@ static void test_client_id_retry(void)
     const int64_t c1 = g_seen.corr;
     CHECK(x != 0);
     respond_error(c1, TP_DRIVER_RESPONSE_CODE_REJECTED, "client_id already attached");
-    step(150);
+    STEP_UNTIL(g_seen.corr != c1, 3000);
     CHECK(g_seen.client != x && g_seen.client != 0 && g_seen.corr != c1);
     respond_ok(g_seen.corr, M_NONE);
     step(10);
@@ -247,8 +254,9 @@ static void test_client_id_retry(void)
     CHECK(tp_driver_client_id(g_dc) != x);
     stop();
     start(4242);
-    respond_error(g_seen.corr, TP_DRIVER_RESPONSE_CODE_REJECTED, "client_id already attached");
-    step(150);
+    const int64_t c0 = g_seen.corr;
+    respond_error(c0, TP_DRIVER_RESPONSE_CODE_REJECTED, "client_id already attached");
+    STEP_UNTIL(g_seen.corr != c0, 3000);
     CHECK_EQ_U64(g_seen.client, 4242);
     const char *msg = NULL;
     CHECK_EQ_I64(tp_driver_client_last_code(g_dc, &msg), TP_DRIVER_RESPONSE_CODE_REJECTED);
@@ -288,7 +296,7 @@ static void test_revocations_and_shutdown(void)
     step(10);
     CHECK_EQ_I64(g_lost_calls, 1);
     CHECK(tp_driver_client_state(g_dc) == TP_DC_BACKOFF);
-    step(100);
+    STEP_UNTIL(g_seen.attaches > before, 3000);
     CHECK(g_seen.attaches > before); /* reattach after the backoff */
     respond_ok(g_seen.corr, M_NONE);
     step(10);
@@ -318,10 +326,12 @@ static void test_silent_driver_detected(void)
     CHECK_EQ_I64(tp_driver_client_open(&g_dc, &g_ctx, 10000, TP_ROLE_CONSUMER, 1, &h), 0);
     step(20);
     respond_ok(g_seen.corr, M_NONE);
-    step(100);
-    CHECK_EQ_I64(g_lost_calls, 0);
-    step(150);
+    STEP_UNTIL(tp_driver_client_state(g_dc) == TP_DC_ATTACHED, 3000);
+    const int64_t t0 = tp_clock_monotonic_ns();
+    STEP_UNTIL(g_lost_calls > 0, 3000);
+    const int64_t waited = tp_clock_monotonic_ns() - t0;
     CHECK_EQ_I64(g_lost_calls, 1);
+    CHECK(waited >= 140000000); /* not before 3 announce periods of silence */
     stop();
 }
 
