@@ -231,14 +231,14 @@ static void test_identity_rules(void)
     const int d = rig_wait('A', c2, 0, 2000);
     CHECK(d >= 0 && g_ev[d].code == TP_DRIVER_RESPONSE_CODE_REJECTED && strcmp(g_ev[d].msg, "desired node_id unavailable") == 0 &&
           g_ev[d].node == NONODE);
-    /* 29: after detach the id cools down (300 ms here), then it is granted */
+    /* 29: after detach the id cools down (1000 ms here), then it is granted */
     if (a >= 0) {
         const int64_t dc = rig_detach(g_ev[a].lease, 10000, 11, C);
         CHECK(rig_wait('D', dc, 0, 2000) >= 0);
         const int64_t c3 = rig_attach(10000, 42, C, 1, 1, 0, held);
         const int e = rig_wait('A', c3, 0, 2000);
         CHECK(e >= 0 && g_ev[e].code == TP_DRIVER_RESPONSE_CODE_REJECTED);
-        rig_pump(350);
+        rig_pump(1100);
         const int64_t c4 = rig_attach(10000, 43, C, 1, 1, 0, held);
         const int f = rig_wait('A', c4, 0, 2000);
         CHECK(f >= 0 && g_ev[f].code == 0 && g_ev[f].node == held);
