@@ -390,14 +390,14 @@ static void respond_ok_uris(int64_t corr, const char *ring, const char *pool)
     tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
 }
 
-static void send_announce(uint64_t epoch, const char *ring, const char *pool)
+static void send_announce_ts(uint64_t epoch, uint64_t ts, const char *ring, const char *pool)
 {
     tp_control_shm_pool_announce_enc_t e;
     tp_control_shm_pool_announce_encode_begin(&e, g_rig_buf, sizeof g_rig_buf);
     tp_control_shm_pool_announce_set_stream_id(&e, 10000);
     tp_control_shm_pool_announce_set_producer_id(&e, 0);
     tp_control_shm_pool_announce_set_epoch(&e, epoch);
-    tp_control_shm_pool_announce_set_announce_timestamp_ns(&e, (uint64_t)tp_clock_monotonic_ns());
+    tp_control_shm_pool_announce_set_announce_timestamp_ns(&e, ts);
     tp_control_shm_pool_announce_set_announce_clock_domain(&e, TP_CONTROL_CLOCK_DOMAIN_MONOTONIC);
     tp_control_shm_pool_announce_set_layout_version(&e, 1);
     tp_control_shm_pool_announce_set_header_nslots(&e, 64);
@@ -411,6 +411,11 @@ static void send_announce(uint64_t epoch, const char *ring, const char *pool)
     tp_control_shm_pool_announce_put_header_region_uri(&e, ring, strlen(ring));
     const long n = tp_control_shm_pool_announce_encode_end(&e);
     tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
+}
+
+static void send_announce(uint64_t epoch, const char *ring, const char *pool)
+{
+    send_announce_ts(epoch, (uint64_t)tp_clock_monotonic_ns(), ring, pool);
 }
 
 /* Scenario 50 (D-4.9.g, D-4.9.l): the producer of a consumed stream is
@@ -475,6 +480,81 @@ static void test_consumer_remap_wait_is_bounded(void)
     stop();
 }
 
+/* wire.md §5.1 steps 3-5 (W-10.1.1.e/f, D-6.b): a stale announce, one older
+ * than the consumer's join time and one of a lower epoch are ignored; a fresh
+ * announce of a newer epoch remaps. */
+static void test_announce_freshness_and_join_time(void)
+{
+    start(0);
+    tp_driver_client_close(g_dc);
+    g_dc = NULL;
+    static tp_shm_writer_t w5, w6;
+    tp_shm_writer_config_t wc;
+    memset(&wc, 0, sizeof wc);
+    wc.base_dir = g_rig_dir;
+    wc.ns = "default";
+    wc.stream_id = 10000;
+    wc.nslots = 64;
+    wc.npools = 1;
+    wc.pools[0].pool_id = 1;
+    wc.pools[0].stride_bytes = 4096;
+    wc.now_ns = (uint64_t)tp_clock_monotonic_ns();
+    wc.epoch = 5;
+    CHECK_EQ_I64(tp_shm_writer_open(&w5, &wc), 0);
+    wc.epoch = 6;
+    CHECK_EQ_I64(tp_shm_writer_open(&w6, &wc), 0);
+    char ring5[4200], pool5[4200], ring6[4200], pool6[4200];
+    tp_shm_writer_ring_uri(&w5, ring5, sizeof ring5);
+    tp_shm_writer_pool_uri(&w5, 0, pool5, sizeof pool5);
+    tp_shm_writer_ring_uri(&w6, ring6, sizeof ring6);
+    tp_shm_writer_pool_uri(&w6, 0, pool6, sizeof pool6);
+    const int64_t before_join = tp_clock_monotonic_ns();
+    usleep(2000);
+    memset(&g_seen, 0, sizeof g_seen);
+    tp_consumer_t *c = NULL;
+    CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, 0), 0);
+    if (c == NULL) return stop();
+    for (int i = 0; i < 50 && g_seen.attaches == 0; i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        tp_ipc_subscription_poll(g_rig_sub, on_request, NULL, 64);
+        usleep(1000);
+    }
+    respond_ok_uris(g_seen.corr, ring5, pool5);
+    for (int i = 0; i < 50 && !tp_consumer_is_mapped(c); i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        usleep(500);
+    }
+    CHECK_EQ_U64(tp_consumer_epoch(c), 5);
+    const int64_t now = tp_clock_monotonic_ns();
+    const uint64_t bad_ts[2] = {(uint64_t)(now - 31000000000LL), /* older than 3 periods (10 s here) */
+                                (uint64_t)before_join};          /* fresh, but before the join time */
+    for (int k = 0; k < 2; k++) {
+        send_announce_ts(6, bad_ts[k], ring6, pool6);
+        for (int i = 0; i < 20; i++) {
+            tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+            usleep(500);
+        }
+        CHECK_EQ_U64(tp_consumer_epoch(c), 5);
+    }
+    send_announce(4, ring5, pool5); /* lower epoch: ignored */
+    for (int i = 0; i < 20; i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        usleep(500);
+    }
+    CHECK_EQ_U64(tp_consumer_epoch(c), 5);
+    send_announce(6, ring6, pool6); /* fresh and newer: remap */
+    for (int i = 0; i < 100 && tp_consumer_epoch(c) != 6; i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        usleep(500);
+    }
+    CHECK_EQ_U64(tp_consumer_epoch(c), 6);
+    CHECK_EQ_U64(tp_consumer_maps(c), 2);
+    tp_consumer_close(c);
+    tp_shm_writer_close(&w5, 1);
+    tp_shm_writer_close(&w6, 1);
+    stop();
+}
+
 /* Scenario 27 (D-B.1.a-c, §3.9): two process starts draw correlation ids
  * from different random seeds; neither sequence contains 0. Each start is a
  * fresh exec of this binary with --print-ids. */
@@ -517,5 +597,6 @@ int main(int argc, char **argv)
     RUN(test_consumer_refuses_outside_uri);
     RUN(test_identity_seeding);
     RUN(test_consumer_remap_wait_is_bounded);
+    RUN(test_announce_freshness_and_join_time);
     TP_TEST_END();
 }
