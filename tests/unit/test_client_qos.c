@@ -12,7 +12,7 @@
 
 typedef struct seen_s {
     int qos_p, qos_c, ds_announce, ds_meta;
-    uint64_t p_seq, c_last, c_epoch;
+    uint64_t p_seq, c_last, c_epoch, c_drops;
     uint32_t meta_version, announce_meta_version;
     char name[64], key[64], value[64];
 } seen_t;
@@ -34,6 +34,7 @@ static void on_msg(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_m
         g_s.qos_c++;
         g_s.c_last = tp_control_qos_consumer_last_seq_seen(&qc);
         g_s.c_epoch = tp_control_qos_consumer_epoch(&qc);
+        g_s.c_drops = tp_control_qos_consumer_drops_late(&qc) + tp_control_qos_consumer_drops_gap(&qc);
     } else if (tp_control_data_source_announce_decode(&da, buf, len) == 0) {
         g_s.ds_announce++;
         g_s.announce_meta_version = tp_control_data_source_announce_meta_version(&da);
@@ -112,6 +113,31 @@ static void test_qos_and_metadata(void)
     CHECK_EQ_U64(g_s.announce_meta_version, 1);
     CHECK_STR(g_s.key, "units");
     CHECK_STR(g_s.value, "mm");
+    /* W-10.4.1.a, wire.md §5.5: a consumer that stops polling while the
+     * producer laps the 64-slot ring counts drops_late (or drops_gap after a
+     * resync) and reports them in QosConsumer */
+    for (int i = 0; i < 500; i++) tp_producer_offer(p, &t, src, 16, (uint64_t)tp_clock_monotonic_ns(), NULL);
+    const int64_t end2 = tp_clock_monotonic_ns() + 300000000;
+    while (tp_clock_monotonic_ns() < end2) {
+        const int64_t now = tp_clock_monotonic_ns();
+        tp_driver_do_work(g_drv, now);
+        tp_producer_do_work(p, now);
+        tp_consumer_poll(c, now, noop_frame, NULL, 64);
+        tp_ipc_subscription_poll(qos, on_msg, NULL, 64);
+        usleep(1000);
+    }
+    tp_shm_drops_t d;
+    tp_consumer_drops(c, &d);
+    CHECK(d.drops_late + d.drops_gap >= 400);
+    if (g_s.c_drops < 400) fprintf(stderr, "qos drops %llu, local late %llu gap %llu maps %llu qos_c %d\n", (unsigned long long)g_s.c_drops, (unsigned long long)d.drops_late, (unsigned long long)d.drops_gap, (unsigned long long)tp_consumer_maps(c), g_s.qos_c);
+    /* D-4.4.b: the clients' configured interval (1 s default) is longer than
+     * this driver's 300 ms lease; they keep alive within the granted expiry */
+    tp_driver_client_stats_t cs, ps;
+    tp_driver_client_stats(tp_consumer_driver_client(c), &cs);
+    tp_driver_client_stats(tp_producer_driver_client(p), &ps);
+    CHECK_EQ_U64(cs.lost, 0);
+    CHECK_EQ_U64(ps.lost, 0);
+    CHECK(g_s.c_drops >= 400);
     tp_consumer_close(c);
     tp_producer_close(p);
     tp_ipc_subscription_close(qos);
