@@ -13,6 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Copies of the announced URIs (the announce buffer is transient). */
+typedef struct uri_store_s {
+    char ring[TP_SHM_PATH_MAX + 64];
+    char pool[TP_SHM_MAX_POOLS][TP_SHM_PATH_MAX + 64];
+} uri_store_t;
+
 struct tp_consumer_s {
     tp_client_context_t ctx;
     tp_driver_client_t *dc;
@@ -38,6 +44,7 @@ struct tp_consumer_s {
     uint8_t tx[512];
     tp_shm_reader_config_t rc;
     tp_shm_reader_t r;
+    uri_store_t store; /* the URIs of the announce being mapped */
 };
 
 static void switch_descriptor_stream(tp_consumer_t *c, int32_t stream);
@@ -122,12 +129,6 @@ static void on_other_revoked(void *clientd, uint64_t lease_id, uint8_t role, uin
     c->remap_deadline_ns = c->now_ns + 3 * c->ctx.announce_period_ns;
     unmap(c);
 }
-
-/* Copies of the announced URIs (the announce buffer is transient). */
-typedef struct uri_store_s {
-    char ring[TP_SHM_PATH_MAX + 64];
-    char pool[TP_SHM_MAX_POOLS][TP_SHM_PATH_MAX + 64];
-} uri_store_t;
 
 static int is_pow2(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
@@ -221,14 +222,12 @@ static void on_consumer_config(tp_consumer_t *c, const uint8_t *buf, size_t len)
     switch_descriptor_stream(c, (int32_t)sid); /* §5.8: the shared descriptor subscription closes */
 }
 
-static __thread uri_store_t g_store; /* per-thread: the announce URIs outlive the message */
-
 static void on_message(void *clientd, const uint8_t *buf, size_t len)
 {
     tp_consumer_t *c = clientd;
     tp_sbe_header_t h;
     if (tp_sbe_header_read(buf, len, &h) != 0 || h.schema_id != TP_CONTROL_SCHEMA_ID) return;
-    if (h.template_id == TP_CONTROL_SHM_POOL_ANNOUNCE_TEMPLATE_ID) on_announce(c, buf, len, &g_store);
+    if (h.template_id == TP_CONTROL_SHM_POOL_ANNOUNCE_TEMPLATE_ID) on_announce(c, buf, len, &c->store);
     else if (h.template_id == TP_CONTROL_CONSUMER_CONFIG_TEMPLATE_ID) on_consumer_config(c, buf, len);
 }
 
