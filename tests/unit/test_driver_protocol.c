@@ -424,6 +424,32 @@ static void test_restart_epochs_and_old_leases(void)
     rig_teardown();
 }
 
+/* D-10.c, D-14.a, [R] 22: the persisted last epoch is honoured even when it
+ * is far above the clock (e.g. epochs of an earlier boot): the next epoch is
+ * strictly above it. */
+static void test_persisted_epoch_honoured(void)
+{
+    rig_setup(NULL);
+    tp_driver_close(g_drv, 0, NULL);
+    g_drv = NULL;
+    char user[256], path[800];
+    CHECK(tp_shm_user_effective(user, sizeof user) > 0);
+    snprintf(path, sizeof path, "%s/tensorpool-%s/default/10000", g_rig_dir, user);
+    mkdir(path, 0770);
+    const unsigned long long far = (unsigned long long)tp_clock_monotonic_ns() + 1000000000000000ull;
+    snprintf(path + strlen(path), sizeof path - strlen(path), "/last_epoch");
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        fprintf(f, "%llu\n", far);
+        fclose(f);
+    }
+    CHECK_EQ_I64(tp_driver_open(&g_drv, &g_rig_cfg, NULL), 0);
+    const int a = rig_attach_wait(10000, 11, C);
+    CHECK(a >= 0 && g_ev[a].code == 0 && g_ev[a].epoch == far + 1);
+    rig_teardown();
+}
+
 /* Scenario 64 (§5.8 step 6): keep 2 -> only the current and previous epoch
  * directories remain after four producer cycles. */
 static void test_epoch_gc(void)
@@ -537,6 +563,7 @@ int main(void)
     RUN(test_shutdown_requests);
     RUN(test_restart_epochs_and_old_leases);
     RUN(test_epoch_gc);
+    RUN(test_persisted_epoch_honoured);
     RUN(test_admin_revoke_and_embedded);
     RUN(test_random_requests_never_crash);
     TP_TEST_END();
