@@ -79,10 +79,10 @@ static int map_epoch(tp_consumer_t *c)
     if (c->rc.epoch > c->highest_epoch) c->highest_epoch = c->rc.epoch;
     c->min_epoch = c->rc.epoch;
     c->remap_deadline_ns = 0;
-    c->next_hello_ns = c->now_ns;
+    c->next_hello_ns = c->now_ns; /* ConsumerHello after each (re)map (wire.md §6) */
     /* a new epoch may have a new producer that knows nothing of our grant:
      * read the shared stream until it grants again */
-    if (c->want_pc_stream != 0) switch_descriptor_stream(c, c->ctx.descriptor_stream_id); /* ConsumerHello after each (re)map (wire.md §6) */
+    if (c->want_pc_stream != 0) switch_descriptor_stream(c, c->ctx.descriptor_stream_id);
     return 0;
 }
 
@@ -309,7 +309,7 @@ static void send_hello(tp_consumer_t *c)
     tp_control_consumer_hello_set_progress_bytes_delta(&e, 0xFFFFFFFFu);
     tp_control_consumer_hello_set_progress_interval_us(&e, 0xFFFFFFFFu);
     tp_control_consumer_hello_set_progress_major_delta_units(&e, 0xFFFFFFFFu);
-    tp_control_consumer_hello_set_descriptor_stream_id(&e, (uint32_t)c->want_pc_stream);
+    tp_control_consumer_hello_set_descriptor_stream_id(&e, c->want_pc_stream > 0 ? (uint32_t)c->want_pc_stream : 0);
     tp_control_consumer_hello_set_control_stream_id(&e, 0);
     const char *ch = c->want_pc_stream != 0 ? c->ctx.channel : "";
     tp_control_consumer_hello_put_descriptor_channel(&e, ch, strlen(ch));
@@ -356,7 +356,7 @@ int tp_consumer_open(tp_consumer_t **out, const tp_client_context_t *ctx, uint32
     if (c == NULL) return tp_err_set(TP_ERR_CAPACITY, "consumer: out of memory");
     c->ctx = *ctx;
     c->stream_id = stream_id;
-    c->want_pc_stream = per_consumer_stream_id > 0 ? per_consumer_stream_id : 0;
+    c->want_pc_stream = per_consumer_stream_id > 0 ? per_consumer_stream_id : per_consumer_stream_id < 0 ? -1 : 0;
     c->desc_stream = ctx->descriptor_stream_id;
     c->now_ns = tp_clock_monotonic_ns();
     c->join_time_ns = c->now_ns; /* the subscription below is available from now on */
