@@ -4,6 +4,7 @@
 #define TP_APP_COMMANDS_H
 
 int tp_cmd_decode(int argc, char **argv);
+int tp_cmd_driver(int argc, char **argv);
 int tp_cmd_inspect(int argc, char **argv);
 
 #endif
