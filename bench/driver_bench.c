@@ -93,8 +93,8 @@ static int producer_main(void)
     static uint8_t src[1048576];
     tp_tensor_header_t t;
     memset(&t, 0, sizeof t);
-    t.dtype = TP_DTYPE_UINT8;
-    t.major_order = TP_MAJOR_ROW;
+    t.dtype = TP_CONTROL_DTYPE_UINT8;
+    t.major_order = TP_CONTROL_MAJOR_ORDER_ROW;
     t.ndims = 1;
     /* transport floor and 64 B frames interleaved, 25 us apart, so both see
      * the same scheduling noise on a shared machine */
@@ -144,7 +144,7 @@ static int producer_main(void)
     printf("{\"name\":\"producer_publish_rate\",\"unit\":\"frames/s\",\"value\":%.0f,\"frame_bytes\":64,\"frames\":%u}\n",
            (double)BURSTS * BURST_FRAMES / ((double)busy_ns / 1e9), BURSTS * BURST_FRAMES);
     fflush(stdout);
-    t.dtype = TP_DTYPE_INT64;
+    t.dtype = TP_CONTROL_DTYPE_INT64;
     t.dims[0] = 1;
     for (int i = 0; i < 5; i++) { /* the end marker, repeated in case one is lapped */
         tp_producer_offer(p, &t, src, END_MARK, 1, NULL);
@@ -177,7 +177,7 @@ static void on_frame(void *clientd, const tp_frame_t *f)
 {
     consumer_state_t *st = clientd;
     const int64_t now = tp_clock_monotonic_ns();
-    if (f->header->tensor.dtype == TP_DTYPE_INT64 && f->len == END_MARK) {
+    if (f->header->tensor.dtype == TP_CONTROL_DTYPE_INT64 && f->len == END_MARK) {
         st->done = 1;
         return;
     }

@@ -69,7 +69,7 @@ int tp_client_map_writer(tp_shm_writer_t *w, const tp_shm_bases_t *bases, const 
         .layout_version = l->layout_version,
         .epoch = l->epoch,
         .stream_id = l->stream_id,
-        .region_type = TP_REGION_HEADER_RING,
+        .region_type = TP_CONTROL_REGION_TYPE_HEADER_RING,
         .pool_id = 0,
         .nslots = l->header_nslots,
         .stride_bytes = 0,
@@ -84,7 +84,7 @@ int tp_client_map_writer(tp_shm_writer_t *w, const tp_shm_bases_t *bases, const 
             w->pool[k] = w->pool[k - 1];
             k--;
         }
-        e.region_type = TP_REGION_PAYLOAD_POOL;
+        e.region_type = TP_CONTROL_REGION_TYPE_PAYLOAD_POOL;
         e.pool_id = l->pool_id[i];
         e.stride_bytes = l->stride_bytes[i];
         if (map_rw(&w->pool[k], bases, l->pool_uri[i], &e) != 0) {

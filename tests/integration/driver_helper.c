@@ -48,8 +48,8 @@ static int run_producer(uint32_t stream, uint32_t size, int max_seconds)
     tp_producer_set_meta(p, &attr, 1);
     tp_tensor_header_t t;
     memset(&t, 0, sizeof t);
-    t.dtype = TP_DTYPE_UINT64;
-    t.major_order = TP_MAJOR_ROW;
+    t.dtype = TP_CONTROL_DTYPE_UINT64;
+    t.major_order = TP_CONTROL_MAJOR_ORDER_ROW;
     t.ndims = 1;
     t.dims[0] = (int32_t)(size / 8);
     const int64_t end = max_seconds > 0 ? tp_clock_monotonic_ns() + (int64_t)max_seconds * 1000000000 : INT64_MAX;
@@ -92,7 +92,7 @@ static void on_frame(void *clientd, const tp_frame_t *f)
 {
     check_t *k = clientd;
     const uint64_t *w = (const uint64_t *)(const void *)f->payload;
-    int ok = f->len % 8 == 0 && f->header->tensor.dtype == TP_DTYPE_UINT64;
+    int ok = f->len % 8 == 0 && f->header->tensor.dtype == TP_CONTROL_DTYPE_UINT64;
     for (uint64_t i = 0; ok && i < f->len / 8; i++) ok = w[i] == pattern(f->epoch, f->seq, i);
     if (!tp_frame_intact(f)) return; /* overwritten while reading: counted late, not corrupt */
     if (!ok) {

@@ -36,8 +36,8 @@ static void test_steady_state_allocates_nothing(void)
     if (p == NULL || c == NULL) return;
     tp_tensor_header_t t;
     memset(&t, 0, sizeof t);
-    t.dtype = TP_DTYPE_UINT8;
-    t.major_order = TP_MAJOR_ROW;
+    t.dtype = TP_CONTROL_DTYPE_UINT8;
+    t.major_order = TP_CONTROL_MAJOR_ORDER_ROW;
     t.ndims = 1;
     uint8_t src[4096];
     memset(src, 7, sizeof src);

@@ -81,8 +81,8 @@ static void test_qos_and_metadata(void)
     const tp_meta_attr_t attr = {"units", "text", "mm", 2};
     tp_tensor_header_t t;
     memset(&t, 0, sizeof t);
-    t.dtype = TP_DTYPE_UINT8;
-    t.major_order = TP_MAJOR_ROW;
+    t.dtype = TP_CONTROL_DTYPE_UINT8;
+    t.major_order = TP_CONTROL_MAJOR_ORDER_ROW;
     t.ndims = 1;
     t.dims[0] = 16;
     uint8_t src[16] = {0};
