@@ -10,22 +10,26 @@ interop=${TP_INTEROP_DIR:-$(pwd)/../shared/interop}
 command -v clang >/dev/null || { echo "fuzz.sh: clang is required (apt-get install clang)" >&2; exit 1; }
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DTP_FUZZ=ON -DTP_SANITIZE=ON -DBUILD_TESTING=OFF -DTP_BUILD_BENCH=OFF >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_decode_control fuzz_decode_driver fuzz_decode_merge fuzz_decode_shm >/dev/null
+targets=(decode_control decode_driver decode_merge decode_shm driver_config shm_uri)
+cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
+rm -rf build-fuzz/crashes
 mkdir -p build-fuzz/crashes
-for t in control driver merge shm; do
+for t in "${targets[@]}"; do
   corpus=build-fuzz/corpus-$t
   mkdir -p "$corpus"
   case $t in
-    shm) cp "$interop"/shm_*.bin "$corpus"/ ;;
-    merge) cp "$interop"/merge_*.bin "$corpus"/ ;;
-    *) cp "$interop"/control_*.bin "$interop"/shm_tensor_header.bin "$corpus"/ ;;
+    decode_shm) cp "$interop"/shm_*.bin "$corpus"/ ;;
+    decode_merge) cp "$interop"/merge_*.bin "$corpus"/ ;;
+    decode_*) cp "$interop"/control_*.bin "$interop"/shm_tensor_header.bin "$corpus"/ ;;
+    driver_config) printf '[driver]\ncontrol_stream_id = 1000\n\n[shm]\nbase_dir = "/dev/shm/x"\n' > "$corpus/seed.toml" ;;
+    shm_uri) printf 'shm:file?path=/dev/shm/tensorpool/a/b|require_hugepages=false' > "$corpus/seed" ;;
   esac
-  echo "fuzz_decode_$t: ${secs}s"
-  ./build-fuzz/fuzz/fuzz_decode_$t -max_total_time="$secs" -print_final_stats=1 \
+  echo "fuzz_$t: ${secs}s"
+  ./build-fuzz/fuzz/fuzz_$t -max_total_time="$secs" -print_final_stats=1 \
     -artifact_prefix=build-fuzz/crashes/$t- "$corpus" 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || true
   if ls build-fuzz/crashes/$t-* >/dev/null 2>&1; then
-    echo "fuzz.sh: fuzz_decode_$t found a failing input: $(ls build-fuzz/crashes/$t-*)" >&2
+    echo "fuzz.sh: fuzz_$t found a failing input: $(ls build-fuzz/crashes/$t-*)" >&2
     exit 1
   fi
 done
-echo "fuzz: 4 passed, 0 failed"
+echo "fuzz: ${#targets[@]} passed, 0 failed"
