@@ -696,6 +696,23 @@ void tp_driver_stats(const tp_driver_t *d, tp_driver_stats_t *out)
 
 /* ---- life cycle ---- */
 
+/* Release everything tp_driver_open acquired (publications, lock, tables). */
+static void driver_free(tp_driver_t *d)
+{
+    if (d->ann_pub != NULL && d->ann_pub != d->ctl_pub) tp_ipc_publication_close(d->ann_pub);
+    tp_ipc_publication_close(d->ctl_pub);
+    tp_ipc_subscription_close(d->ctl_sub);
+    drv_lock_release(d->lock_fd);
+    free(d->streams);
+    free(d->leases);
+    free(d->cool);
+    free(d->pcs);
+    free(d->tx);
+    free(d->writer);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}
+
 int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
 {
     *out = NULL;
@@ -784,18 +801,7 @@ fail:
         char saved[512];
         snprintf(saved, sizeof saved, "%s", tp_errmsg());
         const tp_errcode_t code = tp_errcode();
-        if (d->ann_pub != NULL && d->ann_pub != d->ctl_pub) tp_ipc_publication_close(d->ann_pub);
-        tp_ipc_publication_close(d->ctl_pub);
-        tp_ipc_subscription_close(d->ctl_sub);
-        drv_lock_release(d->lock_fd);
-        free(d->streams);
-        free(d->leases);
-        free(d->cool);
-        free(d->pcs);
-        free(d->tx);
-        free(d->writer);
-        pthread_mutex_destroy(&d->lock);
-        free(d);
+        driver_free(d);
         tp_err_set(code, "%s", saved);
     }
     return -1;
@@ -807,18 +813,7 @@ void tp_driver_close(tp_driver_t *d, int error, const char *message)
     send_shutdown(d, error ? TP_DRIVER_SHUTDOWN_REASON_ERROR : TP_DRIVER_SHUTDOWN_REASON_NORMAL,
                   message != NULL ? message : ""); /* D-4.13.d */
     for (unsigned i = 0; i < d->nstreams; i++) drv_epoch_release(&d->streams[i]);
-    if (d->ann_pub != d->ctl_pub) tp_ipc_publication_close(d->ann_pub);
-    tp_ipc_publication_close(d->ctl_pub);
-    tp_ipc_subscription_close(d->ctl_sub);
-    drv_lock_release(d->lock_fd);
-    free(d->streams);
-    free(d->leases);
-    free(d->cool);
-    free(d->pcs);
-    free(d->tx);
-    free(d->writer);
-    pthread_mutex_destroy(&d->lock);
-    free(d);
+    driver_free(d);
 }
 
 static int agent_do_work(void *state, const tp_cached_clock_t *clock)
