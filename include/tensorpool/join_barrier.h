@@ -15,6 +15,17 @@
  * time), no allocation after tp_join_barrier_create (JB-5.1). Updates cost the
  * same whatever the number of inputs (stream ids are hashed at map apply).
  * Not thread-safe: one barrier belongs to one join stage's thread.
+ *
+ * Where spec/join-barrier.md §3 leaves a choice, this implementation:
+ *  - runs the input-epoch step first in every update: a sample from an older
+ *    input epoch has no effect at all (not even a domain rejection); one from
+ *    a newer epoch resets the slot even if the sample is then refused;
+ *  - reports, for an update reaching several rules of one stream, the first
+ *    non-OK slot outcome in rule order;
+ *  - with the quorum extension, lets collect_latest succeed when ready and
+ *    marks absent inputs with valid = 0;
+ *  - treats a pure query (explain, collect_stale) as side-effect free: the
+ *    output watermark only moves in ready_seq / ready_time.
  */
 #ifndef TENSORPOOL_JOIN_BARRIER_H
 #define TENSORPOOL_JOIN_BARRIER_H
@@ -135,6 +146,16 @@ int tp_join_barrier_process_time(tp_join_barrier_t *b, uint32_t stream_id, tp_ti
                                  uint64_t ts, tp_clock_domain_t domain);
 int tp_join_barrier_process_time_in_epoch(tp_join_barrier_t *b, uint32_t stream_id, uint64_t epoch,
                                           tp_timestamp_source_t source, uint64_t ts, tp_clock_domain_t domain);
+
+/* One FrameDescriptor as the agent's duty cycle feeds it (spec §3.10 step 3):
+ * observe_seq_in_epoch(stream, epoch, seq), and when a timestamp map is
+ * active also observe_time_in_epoch(stream, epoch, FRAME_DESCRIPTOR,
+ * timestamp_ns, map's clock domain). Returns the sequence update's outcome,
+ * or the time update's when the sequence was accepted and the time was not
+ * (NOT_TRACKED from a time update is not reported: the rule may read
+ * SLOT_HEADER time, which the stage feeds itself). */
+int tp_join_barrier_observe_descriptor(tp_join_barrier_t *b, uint32_t stream_id, uint64_t epoch, uint64_t seq,
+                                       uint64_t timestamp_ns, uint64_t now);
 
 /* Readiness (spec §3.5, §3.8). Return 1 ready, 0 not ready, -1 when called on
  * a barrier of another mode. Details in tp_join_barrier_result(). */

@@ -46,6 +46,8 @@ typedef struct tp_join_explain_s {
     int stale;                  /* silent past the timeout (whether satisfied or not) */
     int has_epoch;
     uint64_t epoch;             /* input epoch the slot holds */
+    int has_min_seq;
+    uint64_t min_seq_in_epoch;  /* first sequence observed in that epoch (JB-9.1.g) */
 } tp_join_explain_t;
 
 /* Explain every rule for output `out` (ignored by LatestValue) at local time

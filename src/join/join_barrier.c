@@ -44,7 +44,9 @@ int tp_join_barrier_create(const tp_join_barrier_config_t *cfg, tp_join_barrier_
     uint32_t isize = 4;
     while (isize < 2 * cfg->capacity) isize <<= 1;
     b->index_mask = isize - 1;
-    b->slots = calloc(cfg->capacity, sizeof *b->slots);
+    /* cache-line aligned slots: a check touches one line per input */
+    b->slots = aligned_alloc(_Alignof(tp_join_slot_t), cfg->capacity * sizeof *b->slots);
+    if (b->slots != NULL) memset(b->slots, 0, cfg->capacity * sizeof *b->slots);
     b->index = malloc(isize * sizeof *b->index);
     b->missing = calloc(cfg->capacity, sizeof *b->missing);
     b->stale = calloc(cfg->capacity, sizeof *b->stale);
@@ -78,7 +80,7 @@ void tp_join_barrier_destroy(tp_join_barrier_t *b)
 
 static void slot_reset(tp_join_slot_t *s)
 {
-    size_t keep = offsetof(tp_join_slot_t, has_epoch);
+    size_t keep = offsetof(tp_join_slot_t, rejected);
     memset((char *)s + keep, 0, sizeof *s - keep);
 }
 
@@ -118,15 +120,15 @@ static void compile_rule(tp_join_slot_t *s, const tp_merge_rule_t *r, tp_merge_k
     s->min_out = 0;
     s->max_out = UINT64_MAX;
     s->add = 0;
-    s->sub = 0;
     if (r->rule_type == TP_MERGE_RULE_OFFSET) {
         if (r->offset >= 0) {
             s->add = (uint64_t)r->offset;
             s->max_out = UINT64_MAX - s->add; /* overflow guard: NOT_YET above */
         } else {
             /* -(d + 1) + 1 never overflows, even for INT64_MIN + 1. */
-            s->sub = (uint64_t)(-(r->offset + 1)) + 1;
-            s->min_out = s->sub; /* JB-6.2.1.c, JB-6.3.1.c */
+            uint64_t m = (uint64_t)(-(r->offset + 1)) + 1;
+            s->min_out = m; /* JB-6.2.1.c, JB-6.3.1.c */
+            s->add = 0 - m; /* out + (2^64 - m) == out - m for out >= m */
         }
     } else if (kind == TP_MERGE_KIND_SEQUENCE) {
         s->min_out = r->window - 1; /* out_seq + 1 >= N, JB-6.2.2.c */
@@ -270,6 +272,7 @@ static int time_update(tp_join_barrier_t *b, uint32_t stream_id, int has_epoch, 
     int outcome = TP_JOIN_UPDATE_OK;
     for (uint32_t i = index_first(b, stream_id); i != TP_JOIN_NO_SLOT; i = b->slots[i].next_same_stream) {
         tp_join_slot_t *s = &b->slots[i];
+        /* sequence rules have source 0: a timestamp never reaches them, even with source 0 */
         if (s->source == 0 || s->source != (uint8_t)source) continue;
         found = 1;
         int rc = epoch_step(s, has_epoch, epoch);
@@ -347,6 +350,17 @@ int tp_join_barrier_process_time_in_epoch(tp_join_barrier_t *b, uint32_t stream_
                                           tp_timestamp_source_t source, uint64_t ts, tp_clock_domain_t domain)
 {
     return time_update(b, stream_id, 1, epoch, source, ts, domain, 0, 0);
+}
+
+int tp_join_barrier_observe_descriptor(tp_join_barrier_t *b, uint32_t stream_id, uint64_t epoch, uint64_t seq,
+                                       uint64_t timestamp_ns, uint64_t now)
+{
+    int rc = seq_update(b, stream_id, 1, epoch, seq, 1, now);
+    if (rc < 0 || !b->has_map || b->map.kind != TP_MERGE_KIND_TIMESTAMP) return rc;
+    int trc = time_update(b, stream_id, 1, epoch, TP_TS_SOURCE_FRAME_DESCRIPTOR, timestamp_ns,
+                          (tp_clock_domain_t)b->map.clock_domain, 1, now);
+    if (rc == TP_JOIN_UPDATE_OK && trc != TP_JOIN_UPDATE_NOT_TRACKED) rc = trc;
+    return rc;
 }
 
 /* ---- readiness ---- */

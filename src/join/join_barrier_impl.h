@@ -10,33 +10,36 @@
 #define TP_JOIN_NO_SLOT UINT32_MAX
 
 /* One input slot per rule (spec §3.1). The rule is compiled at apply into
- * "out must lie in [min_out, max_out]; required = out + add - sub", which
- * covers OFFSET (either sign) and WINDOW without overflow (§3.3, §3.4). */
+ * "out must lie in [min_out, max_out]; required = out + add (mod 2^64)", which
+ * covers OFFSET of either sign and WINDOW without overflow (§3.3, §3.4): a
+ * negative offset -m is stored as add = 2^64 - m with min_out = m, so the
+ * unsigned sum wraps to out - m exactly when out >= m.
+ * Everything a readiness check reads (without processed gating) sits in the
+ * first cache line. */
 typedef struct tp_join_slot_s {
     /* compiled rule */
-    uint64_t min_out;
+    _Alignas(64) uint64_t min_out;
     uint64_t max_out;
     uint64_t add;
-    uint64_t sub;
     uint32_t stream_id;
     uint32_t next_same_stream; /* next slot of this stream id, in rule order */
     uint8_t source;            /* timestamp rules; 0 for sequence rules */
-    /* state; "reset" clears everything below */
-    uint8_t has_epoch;
-    uint8_t has_obs_seq;
-    uint8_t has_proc_seq;
-    uint8_t has_obs_time;
-    uint8_t has_proc_time;
-    uint8_t has_any_obs;
-    uint8_t has_min;
-    uint8_t latest_valid;
+    /* state; "reset" clears everything from `rejected` on */
     uint8_t rejected;
-    uint64_t epoch;
+    uint8_t has_obs_seq;
+    uint8_t has_obs_time;
+    uint8_t has_proc_seq;
+    uint8_t has_proc_time;
+    uint8_t latest_valid;
+    uint8_t has_any_obs;
+    uint8_t has_epoch;
+    uint8_t has_min;
     uint64_t obs_seq;
-    uint64_t proc_seq;
     uint64_t obs_time;
+    uint64_t proc_seq;
     uint64_t proc_time;
     uint64_t last_obs_ns;
+    uint64_t epoch;
     uint64_t min_seq_in_epoch;
 } tp_join_slot_t;
 
@@ -72,7 +75,7 @@ static inline int tp_join_slot_threshold(const tp_join_slot_t *s, uint64_t out, 
                                          uint64_t *threshold)
 {
     if (out < s->min_out || out > s->max_out) return 0;
-    uint64_t required = out + s->add - s->sub;
+    uint64_t required = out + s->add; /* wraps by design for negative offsets */
     *threshold = required >= lateness ? required - lateness : 0;
     return 1;
 }

@@ -65,6 +65,8 @@ int tp_join_barrier_explain(const tp_join_barrier_t *b, uint64_t out, uint64_t n
         e->stale = tp_join_slot_is_stale(b, s, now);
         e->has_epoch = s->has_epoch;
         e->epoch = s->epoch;
+        e->has_min_seq = s->has_min;
+        e->min_seq_in_epoch = s->min_seq_in_epoch;
         e->status = b->cfg.mode == TP_JOIN_MODE_LATEST_VALUE ? classify_latest(b, s, e)
                                                              : classify_aligned(b, s, out, now, e);
     }

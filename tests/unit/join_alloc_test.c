@@ -26,6 +26,7 @@ static void exercise(tp_join_barrier_t *b, tp_merge_map_t *m, tp_merge_map_t *de
             tp_join_barrier_process_time_in_epoch(b, s, 1, FD, (uint64_t)i * 100, MONO);
         }
         tp_join_barrier_observe_seq(b, 99, 1, now); /* untracked */
+        tp_join_barrier_observe_descriptor(b, 3, 1, (uint64_t)i, (uint64_t)i * 100, now);
         switch (tp_join_barrier_mode(b)) {
         case TP_JOIN_MODE_SEQUENCE: tp_join_barrier_ready_seq(b, (uint64_t)i, now); break;
         case TP_JOIN_MODE_TIMESTAMP: tp_join_barrier_ready_time(b, (uint64_t)i * 100, MONO, now); break;

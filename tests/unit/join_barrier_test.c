@@ -2,6 +2,8 @@
  * named sNN_<scenario>. Requirement IDs are cited where each is shown. */
 #include "join_fixture.h"
 
+#include "tensorpool/join_explain.h"
+
 /* ---------------- Sequence ---------------- */
 
 /* JB-7.1.a, JB-7.1.b, JB-6.2.1.a, JB-6.1.a */
@@ -437,7 +439,7 @@ static void s25_silent_input_query(void)
 
 /* ---------------- Timestamp ---------------- */
 
-/* JB-8.1.c, JB-8.1.d, JB-6.3.1.a, JB-8.2.b */
+/* JB-6.3.a, JB-8.1.c, JB-8.1.d, JB-6.3.1.a, JB-8.2.b */
 static void s26_timestamp_basic(void)
 {
     tp_join_barrier_t *b = fx_barrier(TP_JOIN_MODE_TIMESTAMP);
@@ -895,7 +897,7 @@ static void s54_replacement_resets_inputs(void)
     tp_join_barrier_destroy(b);
 }
 
-/* JB-10.1.f (soft state), §7 item 3 */
+/* JB-10.1.f (soft state), JB-5.4 (maps are low-rate configuration), §7 item 3 */
 static void s55_identical_reannounce(void)
 {
     tp_join_barrier_t *b = fx_barrier(TP_JOIN_MODE_SEQUENCE);
@@ -1157,6 +1159,11 @@ static void s68_latest_no_prior_epoch_frames(void)
     CHECK_EQ_I64(tp_join_barrier_collect_latest(b, sel, 2), 2);
     CHECK_EQ_U64(sel[0].seq, 1);
     CHECK_EQ_U64(sel[1].seq, 1);
+    /* JB-9.1.g: the first in-epoch sequence is kept for threshold use */
+    UPD(tp_join_barrier_observe_seq_in_epoch(b, 4, 2, 6, 0), TP_JOIN_UPDATE_OK);
+    tp_join_explain_t ex[2];
+    CHECK_EQ_I64(tp_join_barrier_explain(b, 0, 0, ex, 2), 2);
+    CHECK(ex[0].has_epoch && ex[0].epoch == 2 && ex[0].has_min_seq && ex[0].min_seq_in_epoch == 1);
     tp_join_barrier_destroy(b);
 }
 

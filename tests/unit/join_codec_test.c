@@ -61,7 +61,8 @@ static void check_reencode(const tp_merge_map_t *m, const uint8_t *want, size_t 
     CHECK(n == (long)len && memcmp(out, want, len) == 0);
 }
 
-/* JB-10.1.b, JB-10.1.c, JB-10.1.e, JB-10.1.h, JB-10.4.c, JB-10.4.d, JB-10.3.e, JB-10.5.a, JB-1.1 */
+/* JB-10.1.a, JB-10.1.b, JB-10.1.c, JB-10.1.e, JB-10.1.h, JB-10.4.a, JB-10.4.b, JB-10.4.c, JB-10.4.d,
+ * JB-10.3.e, JB-10.5.a, JB-1.1 */
 static void s72_decode_golden_vectors(void)
 {
     DEC(seq_announce_golden, sizeof seq_announce_golden, TP_MERGE_DECODE_OK);
@@ -262,6 +263,21 @@ static void s80_group_stride(void)
     DEC(c, 50, TP_MERGE_DECODE_OK);
 }
 
+/* JB-10.3.f: an extended request (larger root block) still yields the minimal fields */
+static void request_forward_compatible(void)
+{
+    uint8_t b[24];
+    memcpy(b, seq_request_9_42, 20);
+    memset(b + 20, 0x77, 4);
+    b[0] = 16;
+    tp_merge_request_t req;
+    CHECK(tp_merge_request_decode(&req, b, 24) == TP_MERGE_DECODE_OK);
+    CHECK(req.out_stream_id == 9 && req.epoch == 42 && req.kind == TP_MERGE_KIND_SEQUENCE);
+    CHECK(tp_merge_request_decode(&req, b, 20) == TP_MERGE_DECODE_MALFORMED); /* block claims 16, only 12 there */
+    uint8_t small[8];
+    CHECK(tp_merge_request_encode(&req, small, sizeof small) == -1);
+}
+
 /* §4.7 D9 */
 static void s81_capacity(void)
 {
@@ -349,6 +365,43 @@ static void s84_semantic_errors_pass_decoder(void)
     tp_join_barrier_destroy(bar);
 }
 
+/* Decoder robustness: mutated and truncated golden vectors never crash (ASan/UBSan
+ * builds check memory), always give one of the §4.7 outcomes, and whatever
+ * decodes OK and validates re-encodes to something that decodes to the same map. */
+static void decode_mutations_are_safe(void)
+{
+    const uint8_t *seeds[4] = {seq_announce_golden, time_announce_golden, seq_announce_out5, time_announce_out8};
+    const size_t lens[4] = {45, 63, 58, 63};
+    uint64_t x = 0x1234567887654321ull;
+    tp_merge_map_t again;
+    CHECK(tp_merge_map_init(&again, TP_MERGE_KIND_SEQUENCE, 8) == 0);
+    unsigned ok = 0;
+    for (int i = 0; i < 200000; i++) {
+        uint8_t b[80];
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int k = (int)(x % 4);
+        size_t len = lens[k];
+        memcpy(b, seeds[k], len);
+        int flips = 1 + (int)((x >> 8) % 3);
+        for (int f = 0; f < flips; f++) b[(x >> (16 + 8 * f)) % len] ^= (uint8_t)(x >> (40 + f));
+        if ((x >> 60) == 0) len = (size_t)((x >> 20) % len);
+        tp_merge_decode_t rc = dec(b, len);
+        CHECK(rc <= TP_MERGE_DECODE_CAPACITY);
+        if (rc != TP_MERGE_DECODE_OK || tp_merge_map_validate(&dm, 8) != 0) continue;
+        ok++;
+        uint8_t out[256];
+        long n = tp_merge_announce_encode(&dm, 8, out, sizeof out);
+        CHECK(n > 0);
+        if (n <= 0) continue;
+        CHECK(tp_merge_announce_decode(&again, out, (size_t)n) == TP_MERGE_DECODE_OK);
+        CHECK(tp_merge_map_equivalent(&again, &dm) && again.lateness_ns == dm.lateness_ns);
+    }
+    CHECK(ok > 1000); /* the mutations do reach the encoder */
+    tp_merge_map_close(&again);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) interop_dir = argv[1];
@@ -362,10 +415,12 @@ int main(int argc, char **argv)
     RUN(s78_smaller_root_block);
     RUN(s79_truncation);
     RUN(s80_group_stride);
+    RUN(request_forward_compatible);
     RUN(s81_capacity);
     RUN(s82_nulls);
     RUN(s83_encoder_refuses);
     RUN(s84_semantic_errors_pass_decoder);
+    RUN(decode_mutations_are_safe);
     tp_merge_map_close(&dm);
     tp_merge_map_close(&fx_map);
     TP_TEST_END();

@@ -125,7 +125,8 @@ static void barrier_config_errors(void)
     CHECK(tp_join_barrier_observe_seq(NULL, 1, 1, 0) == -1);
 }
 
-/* §3.10: authority store; requests of one kind never see the other kind (scenarios 86, 87 at map level) */
+/* §3.10: authority store; exact (kind, out, epoch) lookup is what an authority answers a
+ * request from (JB-10.3.c), and one kind never answers the other (scenarios 86, 87 at map level) */
 static void registry_keys_and_eviction(void)
 {
     tp_merge_registry_t *reg = NULL;
@@ -223,6 +224,73 @@ static void explain_not_ready_output(void)
     tp_join_barrier_destroy(b);
 }
 
+/* JB-5.2, JB-5.3, JB-7.2.a, JB-7.2.b, JB-7.2.c, JB-8.3.a, JB-8.3.b, JB-8.3.c, JB-9.3.b, JB-9.3.c,
+ * JB-6.2.2.d, JB-6.2.2.e: the barrier only gates attempts. Its answer depends on positions alone and
+ * comes back at once; it has no notion of slot commit or overwrite. The stage reads the window frames
+ * once each and tolerates failures; for LatestValue it reports a failed read and retries later. */
+static void gates_attempts_only(void)
+{
+    tp_join_barrier_t *b = fx_barrier(TP_JOIN_MODE_SEQUENCE);
+    tp_merge_map_t *m = fx_seq_map(1, NO_STALE);
+    tp_merge_map_add_window(m, 1, 4);
+    APPLY(b, m, TP_JOIN_APPLY_REPLACED);
+    OBS(b, 1, 10);
+    RDY(b, 10, 1, "");
+    /* the stage tries frames 7..10; say 7 and 8 were overwritten: nothing to tell the barrier,
+     * the attempt for 10 proceeds with what validated, and the answer does not change */
+    RDY(b, 10, 1, "");
+    RDY(b, 11, 0, "1"); /* not ready returns immediately: no waiting on a commit */
+    tp_join_barrier_destroy(b);
+
+    b = fx_barrier(TP_JOIN_MODE_TIMESTAMP);
+    m = fx_time_map(1, NO_STALE, MONO, 0);
+    tp_merge_map_add_offset_ns(m, 1, FD, 0);
+    APPLY(b, m, TP_JOIN_APPLY_REPLACED);
+    OBST(b, 1, 500);
+    RDY(b, 500, 1, "");
+    RDY(b, 501, 0, "1");
+    tp_join_barrier_destroy(b);
+
+    b = fx_barrier(TP_JOIN_MODE_LATEST_VALUE);
+    m = fx_seq_map(1, NO_STALE);
+    tp_merge_map_add_offset(m, 1, 0);
+    APPLY(b, m, TP_JOIN_APPLY_REPLACED);
+    OBS(b, 1, 3);
+    RDY(b, 0, 1, "");
+    tp_join_barrier_invalidate_latest(b, 1); /* selected frame failed validation: drop, retry later */
+    RDY(b, 0, 0, "1");
+    OBS(b, 1, 4);
+    RDY(b, 0, 1, "");
+    tp_join_barrier_destroy(b);
+}
+
+/* Scenario 91 at barrier level (the agent's descriptor feed, §3.10 step 3) */
+static void s91_descriptor_feed(void)
+{
+    tp_join_barrier_t *b = fx_barrier(TP_JOIN_MODE_TIMESTAMP);
+    tp_merge_map_t *m = fx_time_map(1, NO_STALE, MONO, TP_MERGE_NULL_U64);
+    tp_merge_map_add_offset_ns(m, 1, FD, 0);
+    APPLY(b, m, TP_JOIN_APPLY_REPLACED);
+    UPD(tp_join_barrier_observe_descriptor(b, 1, 1, 12, 1000, 50), TP_JOIN_UPDATE_OK);
+    tp_join_explain_t ex[1];
+    CHECK_EQ_I64(tp_join_barrier_explain(b, 1000, 50, ex, 1), 1);
+    CHECK(ex[0].has_observed && ex[0].observed == 1000 && ex[0].has_last_obs && ex[0].since_last_obs_ns == 0);
+    RDY(b, 1000, 1, "");
+    /* a descriptor with a backwards timestamp rejects the input */
+    UPD(tp_join_barrier_observe_descriptor(b, 1, 1, 13, 900, 60), TP_JOIN_UPDATE_TIME_REJECTED);
+    tp_join_barrier_destroy(b);
+
+    /* sequence barrier: only the sequence is fed */
+    b = fx_barrier(TP_JOIN_MODE_SEQUENCE);
+    m = fx_seq_map(1, NO_STALE);
+    tp_merge_map_add_offset(m, 1, 0);
+    APPLY(b, m, TP_JOIN_APPLY_REPLACED);
+    UPD(tp_join_barrier_observe_descriptor(b, 1, 1, 12, 1000, 50), TP_JOIN_UPDATE_OK);
+    RDY(b, 12, 1, "");
+    UPD(tp_join_barrier_observe_descriptor(b, 1, 0, 99, 1000, 50), TP_JOIN_UPDATE_STALE_EPOCH);
+    tp_join_barrier_destroy(b);
+}
+
 int main(void)
 {
     RUN(map_builders_validate);
@@ -230,6 +298,8 @@ int main(void)
     RUN(barrier_config_errors);
     RUN(registry_keys_and_eviction);
     RUN(explain_not_ready_output);
+    RUN(gates_attempts_only);
+    RUN(s91_descriptor_feed);
     tp_merge_map_close(&fx_map);
     TP_TEST_END();
 }

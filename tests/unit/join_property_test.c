@@ -13,6 +13,7 @@
 
 #include "tensorpool/error.h"
 #include "tensorpool/join_barrier.h"
+#include "tensorpool/join_explain.h"
 #include "tensorpool/merge_map.h"
 
 #include <stdio.h>
@@ -474,6 +475,29 @@ static int fail(const char *what, long got, long want)
     return 0;
 }
 
+/* The explanation must tell the same story as the result it explains. */
+static int explain_agrees(const tp_join_barrier_t *b, uint64_t out, uint64_t now)
+{
+    const tp_join_result_t *r = tp_join_barrier_result(b);
+    if (r->output_rejected) return 1;
+    tp_join_explain_t ex[MAXR];
+    int n = tp_join_barrier_explain(b, out, now, ex, MAXR);
+    uint32_t miss[MAXR], stale[MAXR], rej[MAXR], nm = 0, ns = 0, nr = 0, nsat = 0;
+    for (int i = 0; i < n; i++) {
+        switch (ex[i].status) {
+        case TP_JOIN_INPUT_SATISFIED:
+            nsat++;
+            if (tp_join_barrier_mode(b) == TP_JOIN_MODE_LATEST_VALUE && ex[i].stale) stale[ns++] = ex[i].stream_id;
+            break;
+        case TP_JOIN_INPUT_STALE: stale[ns++] = ex[i].stream_id; break;
+        case TP_JOIN_INPUT_REJECTED: rej[nr++] = ex[i].stream_id; break;
+        default: miss[nm++] = ex[i].stream_id; break;
+        }
+    }
+    return nsat == r->satisfied_count && lists_equal(miss, nm, r->missing, r->missing_count) &&
+           lists_equal(stale, ns, r->stale, r->stale_count) && lists_equal(rej, nr, r->rejected, r->rejected_count);
+}
+
 static tp_merge_map_t scratch;
 
 /* One random case; 1 when barrier and model agreed throughout. */
@@ -539,6 +563,15 @@ static int run_case(void)
                                                            (tp_clock_domain_t)dom, op_now);
             int want = ref_time_update(&m, id, has_e, e, src, ts, dom, 1, op_now);
             if (got != want) ok = fail("observe_time", got, want);
+        } else if (op < 64) {
+            uint64_t seq = rnd_pos(), ts = chance(4) ? UINT64_MAX : rnd_pos();
+            int got = tp_join_barrier_observe_descriptor(b, id, e, seq, ts, op_now);
+            int want = ref_seq_update(&m, id, 1, e, seq, 1, op_now);
+            if (m.present && m.map.kind == TP_MERGE_KIND_TIMESTAMP) {
+                int t = ref_time_update(&m, id, 1, e, TP_TS_SOURCE_FRAME_DESCRIPTOR, ts, m.map.domain, 1, op_now);
+                if (want == TP_JOIN_UPDATE_OK && t != TP_JOIN_UPDATE_NOT_TRACKED) want = t;
+            }
+            if (got != want) ok = fail("observe_descriptor", got, want);
         } else if (op < 67) {
             uint8_t src = (uint8_t)(1 + below(2));
             uint8_t dom = chance(5) ? 2 : 1;
@@ -566,6 +599,7 @@ static int run_case(void)
             if (!lists_equal(got, ng, want, nw)) ok = fail("collect_stale", (long)ng, (long)nw);
         } else {
             int got, want;
+            uint64_t out = 0;
             if (m.mode == TP_JOIN_MODE_LATEST_VALUE) {
                 got = tp_join_barrier_ready_latest(b, op_now);
                 want = ref_ready_latest(&m, op_now);
@@ -582,7 +616,7 @@ static int run_case(void)
                     ok = fail("collect_latest when not ready", 0, -1);
                 }
             } else {
-                uint64_t out = chance(70) && m.has_last_out ? m.last_out + below(6) : rnd_pos();
+                out = chance(70) && m.has_last_out ? m.last_out + below(6) : rnd_pos();
                 uint8_t dom = chance(5) ? 2 : 1;
                 if (m.mode == TP_JOIN_MODE_SEQUENCE) got = tp_join_barrier_ready_seq(b, out, op_now);
                 else got = tp_join_barrier_ready_time(b, out, (tp_clock_domain_t)dom, op_now);
@@ -590,6 +624,7 @@ static int run_case(void)
             }
             if (got != want) ok = fail("ready", got, want);
             else if (!results_agree(&m, tp_join_barrier_result(b))) ok = fail("result lists", 0, 0);
+            else if (!explain_agrees(b, out, op_now)) ok = fail("explain vs result", 0, 0);
         }
     }
     tp_join_barrier_destroy(b);

@@ -1,0 +1,107 @@
+/* Hardware floors the other benchmarks are compared with, measured in the
+ * same run: memcpy bandwidth (what a copying read can at best reach) and the
+ * round trip of one cache line bounced between two processes through shared
+ * memory (what any cross-process notification can at best reach).
+ * Prints JSON lines: {"name":..., "unit":..., "value":..., params}. */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof v[0], cmp_double);
+    return v[n / 2];
+}
+
+static void memcpy_bandwidth(size_t bytes, int reps)
+{
+    uint8_t *src = aligned_alloc(4096, bytes), *dst = aligned_alloc(4096, bytes);
+    double *gbps = calloc((size_t)reps, sizeof *gbps);
+    memset(src, 1, bytes);
+    memset(dst, 2, bytes);
+    size_t inner = bytes >= (1u << 20) ? 8 : 256;
+    for (int r = 0; r < reps; r++) {
+        uint64_t t0 = now_ns();
+        for (size_t i = 0; i < inner; i++) {
+            memcpy(dst, src, bytes);
+            __asm__ __volatile__("" : : "r"(dst) : "memory");
+        }
+        uint64_t t1 = now_ns();
+        gbps[r] = (double)(bytes * inner) / (double)(t1 - t0); /* bytes/ns = GB/s */
+    }
+    printf("{\"name\":\"floor.memcpy_bandwidth\",\"unit\":\"GB/s\",\"value\":%.3f,\"bytes\":%zu,\"reps\":%d}\n",
+           median(gbps, (size_t)reps), bytes, reps);
+    free(src);
+    free(dst);
+    free(gbps);
+}
+
+/* Two processes take turns incrementing one shared counter: each side waits
+ * for the other's value, then writes the next. */
+static void cache_line_round_trip(int rounds)
+{
+    void *map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED)
+        return;
+    _Atomic uint64_t *line = map;
+    atomic_store(line, 0);
+    pid_t child = fork();
+    if (child == 0) {
+        for (uint64_t v = 1;; v += 2) {
+            while (atomic_load_explicit(line, memory_order_acquire) != v)
+                ;
+            atomic_store_explicit(line, v + 1, memory_order_release);
+            if (v + 1 >= (uint64_t)rounds * 2)
+                _exit(0);
+        }
+    }
+    double *rtt = calloc((size_t)rounds, sizeof *rtt);
+    uint64_t v = 0;
+    for (int i = 0; i < rounds; i++) {
+        uint64_t t0 = now_ns();
+        atomic_store_explicit(line, v + 1, memory_order_release);
+        while (atomic_load_explicit(line, memory_order_acquire) != v + 2)
+            ;
+        rtt[i] = (double)(now_ns() - t0);
+        v += 2;
+    }
+    waitpid(child, NULL, 0);
+    qsort(rtt, (size_t)rounds, sizeof rtt[0], cmp_double);
+    printf("{\"name\":\"floor.cache_line_round_trip\",\"unit\":\"ns\",\"value\":%.1f,\"stat\":\"p50\",\"rounds\":%d}\n",
+           rtt[rounds / 2], rounds);
+    printf("{\"name\":\"floor.cache_line_round_trip\",\"unit\":\"ns\",\"value\":%.1f,\"stat\":\"p99\",\"rounds\":%d}\n",
+           rtt[rounds * 99 / 100], rounds);
+    printf("{\"name\":\"floor.one_way\",\"unit\":\"ns\",\"value\":%.1f,\"stat\":\"p50\",\"note\":\"half the round trip\"}\n",
+           rtt[rounds / 2] / 2);
+    free(rtt);
+    munmap(map, 4096);
+}
+
+int main(void)
+{
+    memcpy_bandwidth(64u << 10, 31);
+    memcpy_bandwidth(1u << 20, 31);
+    memcpy_bandwidth(4u << 20, 15);
+    cache_line_round_trip(200000);
+    return 0;
+}
