@@ -119,7 +119,10 @@ typedef struct tp_join_agent_config_s {
     int64_t request_backoff_max_ns;   /* retry interval doubles up to this; 0: 4x interval */
     uint32_t max_frames_per_input;    /* window frames delivered per input; 0: 8 */
     uint32_t history;                 /* descriptors remembered per input (power of 2); 0: 256 */
-    uint64_t first_out_seq;           /* SEQUENCE: first output; TP_JOIN_OUT_AUTO: from observed inputs */
+    /* SEQUENCE: first output (raised to the first out_seq the rules allow);
+     * TP_JOIN_OUT_AUTO: the newest output every input can still reach, derived
+     * once every input has been observed after the map was applied. */
+    uint64_t first_out_seq;
     /* TIMESTAMP: candidates for out_time are the observed times of this input
      * (0: the first rule's input), with its rule's timestamp source. */
     uint32_t trigger_stream_id;

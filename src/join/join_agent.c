@@ -71,6 +71,7 @@ struct tp_join_agent_s {
     tp_shm_bases_t bases;
     /* output candidates */
     uint64_t next_out_seq; /* TP_JOIN_OUT_AUTO until derived */
+    uint64_t out_floor;    /* SEQUENCE: first out_seq every rule can ever satisfy */
     uint64_t out_count;
     uint64_t *tq;          /* TIMESTAMP: pending out_time candidates (ring) */
     uint32_t tq_mask, tq_head, tq_len;
@@ -271,7 +272,20 @@ static void on_map_replaced(tp_join_agent_t *a)
             a->rule_input[r] != NO_INPUT)
             a->inputs[a->rule_input[r]].needs_slot_ts = 1;
     }
+    /* Below the floor a rule is NOT_YET forever (JB-6.2.1.c, JB-6.2.2.c):
+     * never start there, or the stage would wait for nothing. */
+    a->out_floor = 0;
+    if (m->kind == TP_MERGE_KIND_SEQUENCE) {
+        for (uint32_t r = 0; r < m->rule_count; r++) {
+            const tp_merge_rule_t *rule = &m->rules[r];
+            const uint64_t min_out = rule->rule_type == TP_MERGE_RULE_OFFSET
+                                         ? (rule->offset < 0 ? (uint64_t)(-rule->offset) : 0)
+                                         : rule->window - 1;
+            if (min_out > a->out_floor) a->out_floor = min_out;
+        }
+    }
     a->next_out_seq = a->cfg.first_out_seq;
+    if (a->next_out_seq != TP_JOIN_OUT_AUTO && a->next_out_seq < a->out_floor) a->next_out_seq = a->out_floor;
     a->tq_head = a->tq_len = 0;
     a->trigger_input = NO_INPUT;
     if (m->kind == TP_MERGE_KIND_TIMESTAMP) {
@@ -710,25 +724,22 @@ static void deliver(tp_join_agent_t *a, uint64_t out_seq, uint64_t out_time)
  * (JB-6.2.1.c, JB-6.2.2.c), which would otherwise block forever. */
 static int derive_first_out(tp_join_agent_t *a, const tp_merge_map_t *m)
 {
-    uint64_t floor = 0, start = UINT64_MAX;
+    uint64_t start = UINT64_MAX;
     for (uint32_t r = 0; r < m->rule_count; r++) {
         const tp_merge_rule_t *rule = &m->rules[r];
         const uint32_t idx = a->rule_input[r];
         if (idx == NO_INPUT || !a->inputs[idx].has_seq) return 0;
         const uint64_t last = a->inputs[idx].last_seq;
-        uint64_t cand, min_out;
+        uint64_t cand;
         if (rule->rule_type == TP_MERGE_RULE_OFFSET) {
             const int64_t k = rule->offset;
-            min_out = k < 0 ? (uint64_t)(-k) : 0;
             cand = k >= 0 ? (last >= (uint64_t)k ? last - (uint64_t)k : 0) : last + (uint64_t)(-k);
         } else {
-            min_out = rule->window - 1;
             cand = last;
         }
-        if (min_out > floor) floor = min_out;
         if (cand < start) start = cand;
     }
-    a->next_out_seq = start > floor ? start : floor;
+    a->next_out_seq = start > a->out_floor ? start : a->out_floor;
     return 1;
 }
 
