@@ -8,3 +8,5 @@ tp_add_test(join_map_test SOURCES unit/join_map_test.c LABELS join)
 # join agent and MergeMap authority over the embedded transport (scenarios 85-91).
 tp_add_test(join_agent_test SOURCES unit/join_agent_test.c LABELS join)
 set_tests_properties(join_agent_test PROPERTIES TIMEOUT 60)
+# No allocation in the agent's and the authority's duty cycles after start (JB-5.1, scenario 92).
+tp_add_alloc_test(join_agent_alloc_test SOURCES unit/join_agent_alloc_test.c LABELS join)
