@@ -12,6 +12,7 @@ typedef struct {
 
 static const tp_command_t commands[] = {
     {"decode", tp_cmd_decode, "print SBE messages (schemas 900/901/903) and SHM structures as JSON"},
+    {"driver", tp_cmd_driver, "run the SHM driver (leases, epochs, announces) in the foreground"},
 };
 
 static void usage(FILE *out)

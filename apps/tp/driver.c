@@ -1,0 +1,228 @@
+/* tp driver: run the SHM driver in the foreground (driver.md). */
+#include "commands.h"
+
+#include "tensorpool/agent.h"
+#include "tensorpool/clock.h"
+#include "tensorpool/codec/driver.h"
+#include "tensorpool/driver.h"
+#include "tensorpool/driver_client.h"
+#include "tensorpool/error.h"
+#include "tensorpool/ipc.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "NAME\n"
+            "    tp driver - run the tensorpool SHM driver in the foreground\n"
+            "\n"
+            "SYNOPSIS\n"
+            "    tp driver [-c FILE] [-d DIR] [-n NAMESPACE] [-s KEY=VALUE]... [--check | --print-config]\n"
+            "    tp driver --request-shutdown [--token TOKEN] [-d DIR] [-n NAMESPACE] [-c FILE]\n"
+            "\n"
+            "DESCRIPTION\n"
+            "    The driver owns the shared-memory files of its streams. Producers and consumers\n"
+            "    attach to it over the control stream; it creates each epoch's header ring and\n"
+            "    payload pools under\n"
+            "        <shm.base_dir>/tensorpool-<user>/<namespace>/<stream_id>/<epoch>/\n"
+            "    hands out leases kept alive by keepalives, allows one producer per stream,\n"
+            "    advances the epoch whenever a producer attaches or its lease ends, and announces\n"
+            "    every live stream (ShmPoolAnnounce) once per announce period.\n"
+            "\n"
+            "    Only one driver may run per <base_dir>/tensorpool-<user>/<namespace>: a second one\n"
+            "    fails to take the lock file driver.lock there and exits with status 1. The last\n"
+            "    epoch of each stream is kept in <stream_id>/last_epoch, so a restarted driver\n"
+            "    never reuses an epoch.\n"
+            "\n"
+            "OPTIONS\n"
+            "    -c, --config FILE     TOML configuration (keys of driver.md section 5.1)\n"
+            "    -d, --dir DIR         shm.base_dir (absolute); same as TP_DIR\n"
+            "    -n, --namespace NS    shm.namespace\n"
+            "    -s, --set KEY=VALUE   set one scalar key, e.g. -s policies.announce_period_ms=250\n"
+            "        --check           validate the configuration, print it, and exit\n"
+            "        --print-config    print the effective configuration before running\n"
+            "        --request-shutdown\n"
+            "                          send ShmDriverShutdownRequest (reason ADMIN) to the running\n"
+            "                          driver and exit; the token comes from --token or\n"
+            "                          POLICIES_SHUTDOWN_TOKEN\n"
+            "        --token TOKEN     shutdown token for --request-shutdown\n"
+            "    -h, --help            this text\n"
+            "\n"
+            "CONFIGURATION\n"
+            "    Precedence, lowest first: built-in defaults, the file, the environment, flags.\n"
+            "    Environment names are the dotted key upper-cased with '.' -> '_' (for example\n"
+            "    DRIVER_CONTROL_STREAM_ID, SHM_BASE_DIR, POLICIES_LEASE_KEEPALIVE_INTERVAL_MS,\n"
+            "    POLICIES_SHUTDOWN_TOKEN); arrays are comma-separated; TP_DIR sets shm.base_dir\n"
+            "    below SHM_BASE_DIR. Profiles and streams come only from the file.\n"
+            "\n"
+            "    Defaults: control channel tp:ipc stream 1000 (announces on the same stream),\n"
+            "    QoS stream 1200, base dir /dev/shm/tensorpool, namespace default, keepalive\n"
+            "    1000 ms with expiry after 3 missed intervals, announce period 1000 ms, node-id\n"
+            "    cooldown 1000 ms, epoch GC on (keep 2, minimum age 3 announce periods), shutdown\n"
+            "    drain 2000 ms, shutdown token empty (remote shutdown off), dynamic streams off.\n"
+            "    The file must define at least one profile, e.g.:\n"
+            "\n"
+            "        [profiles.camera]\n"
+            "        header_nslots = 64\n"
+            "        payload_pools = [ { pool_id = 1, stride_bytes = 1048576 } ]\n"
+            "\n"
+            "        [streams.cam1]\n"
+            "        stream_id = 10000\n"
+            "        profile = \"camera\"\n"
+            "\n"
+            "    The reader accepts a strict TOML subset (tables, arrays of tables, strings,\n"
+            "    integers, booleans, arrays, inline tables) and reports the line of any error.\n"
+            "    Unknown keys are errors, except under [supervisor], which is ignored.\n"
+            "\n"
+            "SIGNALS\n"
+            "    SIGINT and SIGTERM stop the driver cleanly: it publishes ShmDriverShutdown(NORMAL)\n"
+            "    and exits 0. An accepted shutdown request drains for policies.shutdown_timeout_ms\n"
+            "    (new attaches refused, keepalives honoured), then exits 0.\n"
+            "\n"
+            "EXIT STATUS\n"
+            "    0 clean exit, 1 runtime failure (another driver holds the lock, I/O error),\n"
+            "    2 usage or configuration error.\n");
+}
+
+static int request_shutdown(const tp_driver_config_t *cfg, const char *token)
+{
+    if (token == NULL) token = cfg->shutdown_token;
+    tp_ipc_context_t ipc;
+    tp_ipc_context_init(&ipc);
+    ipc.base_dir = cfg->base_dir;
+    ipc.namespace_name = cfg->ns;
+    tp_ipc_publication_t *pub = NULL;
+    if (tp_ipc_publication_open(&pub, &ipc, cfg->control_channel, (int32_t)cfg->control_stream_id) != 0) {
+        fprintf(stderr, "tp driver: %s\n", tp_errmsg());
+        return 1;
+    }
+    uint8_t buf[600];
+    tp_driver_shm_driver_shutdown_request_enc_t e;
+    tp_driver_shm_driver_shutdown_request_encode_begin(&e, buf, sizeof buf);
+    tp_driver_shm_driver_shutdown_request_set_correlation_id(&e, tp_correlation_id_next());
+    tp_driver_shm_driver_shutdown_request_set_reason(&e, TP_DRIVER_SHUTDOWN_REASON_ADMIN);
+    tp_driver_shm_driver_shutdown_request_put_token(&e, token, strlen(token));
+    tp_driver_shm_driver_shutdown_request_put_error_message(&e, "tp driver --request-shutdown", 28);
+    const long n = tp_driver_shm_driver_shutdown_request_encode_end(&e);
+    const int rc = n > 0 && tp_ipc_publication_offer(pub, buf, (size_t)n) > 0 ? 0 : 1;
+    if (rc != 0) fprintf(stderr, "tp driver: cannot send the request: %s\n", tp_errmsg());
+    tp_ipc_publication_close(pub);
+    return rc;
+}
+
+int tp_cmd_driver(int argc, char **argv)
+{
+    tp_driver_config_t *cfg = malloc(sizeof *cfg);
+    if (cfg == NULL) return 1;
+    tp_driver_config_defaults(cfg);
+    const char *config = NULL, *dir = NULL, *ns = NULL, *token = NULL;
+    int check = 0, print = 0, shutdown = 0, rc = 2;
+    const char *sets[64];
+    int nsets = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const int has_value = i + 1 < argc;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            help(stdout);
+            rc = 0;
+            goto out;
+        } else if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && has_value) {
+            config = argv[++i];
+        } else if ((strcmp(a, "-d") == 0 || strcmp(a, "--dir") == 0) && has_value) {
+            dir = argv[++i];
+        } else if ((strcmp(a, "-n") == 0 || strcmp(a, "--namespace") == 0) && has_value) {
+            ns = argv[++i];
+        } else if ((strcmp(a, "-s") == 0 || strcmp(a, "--set") == 0) && has_value) {
+            if (nsets == 64) {
+                fprintf(stderr, "tp driver: too many --set options\n");
+                goto out;
+            }
+            sets[nsets++] = argv[++i];
+        } else if (strcmp(a, "--token") == 0 && has_value) {
+            token = argv[++i];
+        } else if (strcmp(a, "--check") == 0) {
+            check = 1;
+        } else if (strcmp(a, "--print-config") == 0) {
+            print = 1;
+        } else if (strcmp(a, "--request-shutdown") == 0) {
+            shutdown = 1;
+        } else {
+            fprintf(stderr, "tp driver: unknown or incomplete option '%s' (see tp driver --help)\n", a);
+            goto out;
+        }
+    }
+    if ((config != NULL && tp_driver_config_load_file(cfg, config) != 0) || tp_driver_config_apply_env(cfg, NULL) != 0 ||
+        (dir != NULL && tp_driver_config_set(cfg, "shm.base_dir", dir) != 0) ||
+        (ns != NULL && tp_driver_config_set(cfg, "shm.namespace", ns) != 0)) {
+        fprintf(stderr, "tp driver: %s\n", tp_errmsg());
+        goto out;
+    }
+    for (int i = 0; i < nsets; i++) {
+        char key[256];
+        const char *eq = strchr(sets[i], '=');
+        if (eq == NULL || (size_t)(eq - sets[i]) >= sizeof key) {
+            fprintf(stderr, "tp driver: --set needs KEY=VALUE, got '%s'\n", sets[i]);
+            goto out;
+        }
+        memcpy(key, sets[i], (size_t)(eq - sets[i]));
+        key[eq - sets[i]] = '\0';
+        if (tp_driver_config_set(cfg, key, eq + 1) != 0) {
+            fprintf(stderr, "tp driver: --set: %s\n", tp_errmsg());
+            goto out;
+        }
+    }
+    if (shutdown) {
+        rc = request_shutdown(cfg, token);
+        goto out;
+    }
+    if (tp_driver_config_validate(cfg) != 0) {
+        fprintf(stderr, "tp driver: configuration: %s\n", tp_errmsg());
+        goto out;
+    }
+    if (check || print) tp_driver_config_print(cfg, stdout);
+    if (check) {
+        rc = 0;
+        goto out;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    tp_driver_t *d = NULL;
+    if (tp_driver_open(&d, cfg, stderr) != 0) {
+        fprintf(stderr, "tp driver: %s\n", tp_errmsg());
+        rc = tp_errcode() == TP_ERR_INVALID_ARG ? 2 : 1;
+        goto out;
+    }
+    tp_idle_strategy_t idle;
+    tp_idle_strategy_init_backoff(&idle, 10, 10, 100000, 1000000);
+    rc = 0;
+    while (!g_stop && !tp_driver_is_stopped(d)) {
+        const int work = tp_driver_do_work(d, tp_clock_monotonic_ns());
+        if (work < 0) {
+            fprintf(stderr, "tp driver: %s\n", tp_errmsg());
+            tp_driver_close(d, 1, tp_errmsg());
+            rc = 1;
+            goto out;
+        }
+        tp_idle_strategy_idle(&idle, work);
+    }
+    fprintf(stderr, "tp driver: stopping\n");
+    tp_driver_close(d, 0, NULL);
+out:
+    free(cfg);
+    return rc;
+}

@@ -1,0 +1,79 @@
+/* Producer client: attaches as the stream's PRODUCER, maps the regions the
+ * driver created read-write (never creating one, D-2.2.b), writes frames
+ * under the seqlock and publishes a FrameDescriptor for each (W-10.2.1.a/g).
+ * Also sends QosProducer and DataSourceAnnounce at the QoS cadence and
+ * DataSourceMeta on change and periodically (wire.md §10.3, §10.4).
+ *
+ * Single-threaded: call tp_producer_do_work regularly (it drives the lease);
+ * claim/commit/offer in between. Hot path (claim, commit, offer): no
+ * allocation, no syscall.
+ */
+#ifndef TENSORPOOL_PRODUCER_H
+#define TENSORPOOL_PRODUCER_H
+
+#include "tensorpool/client.h"
+#include "tensorpool/driver_client.h"
+#include "tensorpool/shm_writer.h"
+#include "tensorpool/tensor_header.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tp_producer_s tp_producer_t;
+
+/* One DataSourceMeta attribute (key/format/value, W-10.3.2.a). */
+typedef struct tp_meta_attr_s {
+    const char *key;
+    const char *format; /* e.g. "text", "json" */
+    const void *value;
+    size_t value_len;
+} tp_meta_attr_t;
+
+/* Open and start attaching to stream_id (REQUIRE_EXISTING unless create is
+ * non-zero). name/summary go into DataSourceAnnounce (may be NULL). 0 or -1. */
+int tp_producer_open(tp_producer_t **out, const tp_client_context_t *ctx, uint32_t stream_id, int create, const char *name,
+                     const char *summary);
+
+/* Drive the lease, QoS and metadata. Work count or -1. */
+int tp_producer_do_work(tp_producer_t *p, int64_t now_ns);
+
+/* 1 when attached and mapped (frames can be written). */
+int tp_producer_is_active(const tp_producer_t *p);
+
+/* Epoch of the current mapping (0 when not active). */
+uint64_t tp_producer_epoch(const tp_producer_t *p);
+
+/* Seq the next frame will get. */
+uint64_t tp_producer_next_seq(const tp_producer_t *p);
+
+/* Start a frame of len bytes described by t: the payload is then written
+ * in place at c->payload. -1 when not active (TP_ERR_STATE) or as
+ * tp_shm_writer_claim. */
+int tp_producer_claim(tp_producer_t *p, const tp_tensor_header_t *t, uint32_t len, tp_shm_claim_t *c);
+
+/* Commit a claimed frame (capture time timestamp_ns) and publish its
+ * FrameDescriptor. 0 or -1 (descriptor not sent; the frame is committed). */
+int tp_producer_commit(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_ns);
+
+/* claim + copy from a user buffer + commit + publish. *seq_out may be NULL. */
+int tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *t, const void *payload, uint32_t len,
+                      uint64_t timestamp_ns, uint64_t *seq_out);
+
+/* Replace the metadata: meta_version++ and DataSourceMeta sent at once and
+ * then with every QoS period. Strings are copied. 0 or -1. Not hot path. */
+int tp_producer_set_meta(tp_producer_t *p, const tp_meta_attr_t *attrs, unsigned count);
+
+/* The lease holder (state, last answer code, stats). */
+tp_driver_client_t *tp_producer_driver_client(tp_producer_t *p);
+
+/* Detach and free. NULL is a no-op. */
+void tp_producer_close(tp_producer_t *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

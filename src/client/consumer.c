@@ -1,0 +1,392 @@
+/* Consumer client (driver.md §3.10 "Consumer", wire.md §5.1-§5.5, §5.8). */
+#include "tensorpool/consumer.h"
+
+#include "client_map.h"
+#include "tensorpool/clock.h"
+#include "tensorpool/codec/control.h"
+#include "tensorpool/error.h"
+#include "tensorpool/ipc.h"
+#include "tensorpool/shm_reader.h"
+#include "tensorpool/shm_seqlock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tp_consumer_s {
+    tp_client_context_t ctx;
+    tp_driver_client_t *dc;
+    tp_shm_bases_t bases;
+    tp_ipc_context_t ipc;
+    tp_ipc_subscription_t *desc_sub;
+    tp_ipc_publication_t *qos_pub, *ctl_pub;
+    uint32_t stream_id;
+    int32_t want_pc_stream;  /* requested per-consumer descriptor stream, 0 = none */
+    int32_t desc_stream;     /* in use */
+    int mapped;
+    uint64_t min_epoch;      /* next mapping must be at least this epoch (D-4.9.g, §5.3) */
+    uint64_t highest_epoch;  /* W-10.1.1.e epoch preference */
+    uint64_t map_pid;
+    int64_t mapped_at_ns;
+    int64_t join_time_ns;    /* W-10.1.1.f */
+    int64_t now_ns, next_qos_ns, next_live_ns, next_hello_ns;
+    uint64_t maps;
+    tp_shm_drops_t past;     /* counters of epochs already unmapped */
+    tp_frame_handler_t handler;
+    void *clientd;
+    uint8_t tx[512];
+    tp_shm_reader_config_t rc;
+    tp_shm_reader_t r;
+};
+
+static void unmap(tp_consumer_t *c)
+{
+    if (!c->mapped) return;
+    const tp_shm_drops_t *d = &c->r.drops;
+    c->past.drops_gap += d->drops_gap;
+    c->past.drops_late += d->drops_late;
+    c->past.drops_invalid += d->drops_invalid;
+    c->past.accepted += d->accepted;
+    c->past.duplicates += d->duplicates;
+    c->past.resyncs += d->resyncs;
+    tp_shm_reader_close(&c->r);
+    c->mapped = 0;
+}
+
+/* Map an epoch (announce or attach answer). 0 or -1; nothing mapped on failure. */
+static int map_epoch(tp_consumer_t *c)
+{
+    c->rc.now_ns = (uint64_t)c->now_ns;
+    c->rc.activity_window_ns = (uint64_t)(3 * c->ctx.announce_period_ns);
+    if (tp_shm_reader_open(&c->r, &c->bases, &c->rc) != 0) return -1;
+    tp_superblock_t sb;
+    tp_superblock_read(c->r.ring.base, &sb);
+    c->map_pid = sb.pid;
+    c->mapped = 1;
+    c->mapped_at_ns = c->now_ns;
+    c->next_live_ns = c->now_ns + c->ctx.announce_period_ns; /* one full window before judging (§5.2) */
+    c->maps++;
+    if (c->rc.epoch > c->highest_epoch) c->highest_epoch = c->rc.epoch;
+    c->min_epoch = c->rc.epoch;
+    c->next_hello_ns = c->now_ns; /* ConsumerHello after each (re)map (wire.md §6) */
+    return 0;
+}
+
+static int on_attached(void *clientd, const tp_lease_t *l)
+{
+    tp_consumer_t *c = clientd;
+    unmap(c);
+    c->stream_id = l->stream_id;
+    memset(&c->rc, 0, sizeof c->rc);
+    c->rc.stream_id = l->stream_id;
+    c->rc.epoch = l->epoch;
+    c->rc.layout_version = l->layout_version;
+    c->rc.nslots = l->header_nslots;
+    c->rc.ring_uri = l->ring_uri;
+    c->rc.ring_uri_len = strlen(l->ring_uri);
+    c->rc.npools = l->npools;
+    for (unsigned i = 0; i < l->npools; i++) {
+        c->rc.pools[i].pool_id = l->pool_id[i];
+        c->rc.pools[i].stride_bytes = l->stride_bytes[i];
+        c->rc.pools[i].uri = l->pool_uri[i];
+        c->rc.pools[i].uri_len = strlen(l->pool_uri[i]);
+    }
+    /* The URIs live in the lease, which the driver client keeps while ATTACHED;
+     * a later announce repoints rc at its own copy. */
+    return map_epoch(c);
+}
+
+static void on_lease_lost(void *clientd, const char *why)
+{
+    (void)why;
+    tp_consumer_t *c = clientd;
+    unmap(c); /* D-4.7.b, D-4.13.d: drop everything in flight */
+}
+
+static void on_other_revoked(void *clientd, uint64_t lease_id, uint8_t role, uint8_t reason)
+{
+    (void)lease_id;
+    (void)reason;
+    tp_consumer_t *c = clientd;
+    if (role != TP_ROLE_PRODUCER || !c->mapped) return; /* D-4.9.h: consumer leases do not concern us */
+    /* D-4.9.g: hold off until the announce with a higher epoch */
+    c->min_epoch = c->r.epoch + 1;
+    unmap(c);
+}
+
+/* Copies of the announced URIs (the announce buffer is transient). */
+typedef struct uri_store_s {
+    char ring[TP_SHM_PATH_MAX + 64];
+    char pool[TP_SHM_MAX_POOLS][TP_SHM_PATH_MAX + 64];
+} uri_store_t;
+
+static int is_pow2(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+/* wire.md §5.1 checks 1-7, then map when the epoch is new (steps 8-11). */
+static void on_announce(tp_consumer_t *c, const uint8_t *buf, size_t len, uri_store_t *store)
+{
+    tp_control_shm_pool_announce_dec_t m;
+    if (tp_control_shm_pool_announce_decode(&m, buf, len) != 0) return;
+    if (tp_control_shm_pool_announce_stream_id(&m) != c->stream_id) return;
+    if (tp_control_shm_pool_announce_announce_clock_domain(&m) != TP_CONTROL_CLOCK_DOMAIN_MONOTONIC) return; /* driver uses MONOTONIC */
+    const uint64_t ts = tp_control_shm_pool_announce_announce_timestamp_ns(&m);
+    const uint64_t now = (uint64_t)c->now_ns;
+    const uint64_t age = now > ts ? now - ts : 0;
+    if (age > (uint64_t)(3 * c->ctx.announce_period_ns)) return; /* W-10.1.1.e freshness */
+    if (ts < (uint64_t)c->join_time_ns) return;                  /* W-10.1.1.f join time */
+    const uint64_t epoch = tp_control_shm_pool_announce_epoch(&m);
+    if (epoch < c->highest_epoch || epoch < c->min_epoch) return; /* epoch preference */
+    if (tp_control_shm_pool_announce_layout_version(&m) != 1) return;
+    if (c->mapped && epoch == c->r.epoch) return; /* same epoch: liveness is checked on the superblocks */
+    const tp_lease_t *l = tp_driver_client_lease(c->dc);
+    if (l == NULL) return; /* only with a live lease (D-4.7.b) */
+    const uint32_t nslots = tp_control_shm_pool_announce_header_nslots(&m);
+    if (tp_control_shm_pool_announce_header_slot_bytes(&m) != 256 || !is_pow2(nslots)) return;
+    const uint16_t count = tp_control_shm_pool_announce_payload_pools_count(&m);
+    if (count == 0 || count > TP_SHM_MAX_POOLS) return;
+    tp_shm_reader_config_t rc;
+    memset(&rc, 0, sizeof rc);
+    tp_control_shm_pool_announce_payload_pools_iter_t it;
+    tp_control_shm_pool_announce_payload_pools_iter(&m, &it);
+    while (tp_control_shm_pool_announce_payload_pools_next(&it) == 1) {
+        const unsigned i = rc.npools++;
+        uint32_t n = 0;
+        const char *u = tp_control_shm_pool_announce_payload_pools_region_uri(&it, &n);
+        const uint16_t id = tp_control_shm_pool_announce_payload_pools_pool_id(&it);
+        const uint32_t stride = tp_control_shm_pool_announce_payload_pools_stride_bytes(&it);
+        if (tp_control_shm_pool_announce_payload_pools_pool_nslots(&it) != nslots || stride == 0 || stride % 64 != 0 ||
+            n == 0 || n >= sizeof store->pool[i])
+            return;
+        for (unsigned j = 0; j < i; j++)
+            if (rc.pools[j].pool_id == id) return; /* D-20: unique pool ids */
+        memcpy(store->pool[i], u, n);
+        store->pool[i][n] = '\0';
+        rc.pools[i].pool_id = id;
+        rc.pools[i].stride_bytes = stride;
+        rc.pools[i].uri = store->pool[i];
+        rc.pools[i].uri_len = n;
+    }
+    if (rc.npools != count) return;
+    uint32_t n = 0;
+    const char *u = tp_control_shm_pool_announce_header_region_uri(&m, &n);
+    if (n == 0 || n >= sizeof store->ring) return;
+    memcpy(store->ring, u, n);
+    store->ring[n] = '\0';
+    rc.ring_uri = store->ring;
+    rc.ring_uri_len = n;
+    rc.stream_id = c->stream_id;
+    rc.epoch = epoch;
+    rc.layout_version = 1;
+    rc.nslots = nslots;
+    unmap(c); /* §5.1 step 9: drop in-flight frames, reset counters */
+    c->rc = rc;
+    if (map_epoch(c) != 0) c->min_epoch = epoch + 1; /* step 11: stay unmapped until a newer epoch */
+}
+
+static void on_consumer_config(tp_consumer_t *c, const uint8_t *buf, size_t len)
+{
+    tp_control_consumer_config_dec_t m;
+    if (tp_control_consumer_config_decode(&m, buf, len) != 0 || tp_control_consumer_config_stream_id(&m) != c->stream_id ||
+        tp_control_consumer_config_consumer_id(&m) != tp_driver_client_id(c->dc))
+        return;
+    uint32_t clen = 0;
+    const char *ch = tp_control_consumer_config_descriptor_channel(&m, &clen);
+    const uint32_t sid = tp_control_consumer_config_descriptor_stream_id(&m);
+    if (clen == 0 || sid == 0 || sid > INT32_MAX) return; /* declined or half-filled: stay shared (W-10.1.3.c/d) */
+    if ((int32_t)sid == c->desc_stream) return;
+    if (clen != strlen(c->ctx.channel) || memcmp(ch, c->ctx.channel, clen) != 0) return;
+    tp_ipc_subscription_t *sub = NULL;
+    if (tp_ipc_subscription_open(&sub, &c->ipc, c->ctx.channel, (int32_t)sid) != 0) return;
+    tp_ipc_subscription_close(c->desc_sub); /* §5.8: the shared descriptor subscription closes */
+    c->desc_sub = sub;
+    c->desc_stream = (int32_t)sid;
+}
+
+static __thread uri_store_t g_store; /* per-thread: the announce URIs outlive the message */
+
+static void on_message(void *clientd, const uint8_t *buf, size_t len)
+{
+    tp_consumer_t *c = clientd;
+    tp_sbe_header_t h;
+    if (tp_sbe_header_read(buf, len, &h) != 0 || h.schema_id != TP_CONTROL_SCHEMA_ID) return;
+    if (h.template_id == TP_CONTROL_SHM_POOL_ANNOUNCE_TEMPLATE_ID) on_announce(c, buf, len, &g_store);
+    else if (h.template_id == TP_CONTROL_CONSUMER_CONFIG_TEMPLATE_ID) on_consumer_config(c, buf, len);
+}
+
+/* ---- frames ---- */
+
+int tp_frame_intact(const tp_frame_t *f)
+{
+    const tp_shm_view_t *v = f->internal_;
+    return tp_seqlock_read_end(v->slot) == v->seq_commit;
+}
+
+static void on_descriptor(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)info;
+    tp_consumer_t *c = clientd;
+    tp_control_frame_descriptor_dec_t m;
+    if (tp_control_frame_descriptor_decode(&m, buf, len) != 0) return;
+    if (tp_control_frame_descriptor_stream_id(&m) != c->stream_id || !c->mapped) return;
+    const uint64_t epoch = tp_control_frame_descriptor_epoch(&m);
+    if (epoch < c->r.epoch) return; /* stale: drop, count nothing (§5.3) */
+    if (epoch > c->r.epoch) {       /* W-10.2.1.h; a newer epoch: wait for its announce */
+        c->min_epoch = epoch;
+        unmap(c);
+        return;
+    }
+    const uint64_t seq = tp_control_frame_descriptor_seq(&m);
+    const tp_seq_action_t a = tp_shm_drops_on_descriptor(&c->r.drops, seq);
+    if (a == TP_SEQ_DUPLICATE) return;
+    if (a == TP_SEQ_REGRESSION) { /* W-15.2.c: unmap and wait for a new epoch */
+        c->min_epoch = c->r.epoch + 1;
+        unmap(c);
+        return;
+    }
+    tp_shm_view_t v;
+    if (tp_shm_reader_begin(&c->r, seq, &v) != TP_SHM_READ_OK) return; /* counted late/invalid */
+    const tp_frame_t f = {
+        .stream_id = c->stream_id,
+        .epoch = epoch,
+        .seq = seq,
+        .header = &v.header,
+        .strides = v.strides,
+        .payload = v.payload,
+        .len = v.len,
+        .descriptor_timestamp_ns = tp_control_frame_descriptor_timestamp_ns(&m),
+        .internal_ = &v,
+    };
+    if (c->handler != NULL) c->handler(c->clientd, &f);
+    tp_shm_reader_end(&c->r, &v); /* accepted++ or drops_late++ */
+}
+
+/* ---- periodic ---- */
+
+static void send_qos(tp_consumer_t *c)
+{
+    tp_control_qos_consumer_enc_t e;
+    tp_control_qos_consumer_encode_begin(&e, c->tx, sizeof c->tx);
+    tp_control_qos_consumer_set_stream_id(&e, c->stream_id);
+    tp_control_qos_consumer_set_consumer_id(&e, tp_driver_client_id(c->dc));
+    tp_control_qos_consumer_set_epoch(&e, c->r.epoch);
+    tp_control_qos_consumer_set_last_seq_seen(&e, c->r.drops.last_seq_seen);
+    tp_control_qos_consumer_set_drops_gap(&e, c->r.drops.drops_gap);
+    tp_control_qos_consumer_set_drops_late(&e, c->r.drops.drops_late);
+    tp_control_qos_consumer_set_mode(&e, TP_CONTROL_MODE_STREAM);
+    const long n = tp_control_qos_consumer_encode_end(&e);
+    if (n > 0) tp_ipc_publication_offer(c->qos_pub, c->tx, (size_t)n);
+}
+
+static void send_hello(tp_consumer_t *c)
+{
+    tp_control_consumer_hello_enc_t e;
+    tp_control_consumer_hello_encode_begin(&e, c->tx, sizeof c->tx);
+    tp_control_consumer_hello_set_stream_id(&e, c->stream_id);
+    tp_control_consumer_hello_set_consumer_id(&e, tp_driver_client_id(c->dc));
+    tp_control_consumer_hello_set_supports_shm(&e, TP_CONTROL_BOOL_TRUE);
+    tp_control_consumer_hello_set_supports_progress(&e, TP_CONTROL_BOOL_FALSE);
+    tp_control_consumer_hello_set_mode(&e, TP_CONTROL_MODE_STREAM);
+    tp_control_consumer_hello_set_max_rate_hz(&e, 0);
+    tp_control_consumer_hello_set_expected_layout_version(&e, 1);
+    tp_control_consumer_hello_set_progress_bytes_delta(&e, 0xFFFFFFFFu);
+    tp_control_consumer_hello_set_progress_interval_us(&e, 0xFFFFFFFFu);
+    tp_control_consumer_hello_set_progress_major_delta_units(&e, 0xFFFFFFFFu);
+    tp_control_consumer_hello_set_descriptor_stream_id(&e, (uint32_t)c->want_pc_stream);
+    tp_control_consumer_hello_set_control_stream_id(&e, 0);
+    const char *ch = c->want_pc_stream != 0 ? c->ctx.channel : "";
+    tp_control_consumer_hello_put_descriptor_channel(&e, ch, strlen(ch));
+    tp_control_consumer_hello_put_control_channel(&e, "", 0);
+    const long n = tp_control_consumer_hello_encode_end(&e);
+    if (n > 0) tp_ipc_publication_offer(c->ctl_pub, c->tx, (size_t)n);
+}
+
+int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handler, void *clientd, int limit)
+{
+    c->now_ns = now_ns;
+    int work = tp_driver_client_do_work(c->dc, now_ns);
+    if (work < 0) return -1;
+    if (c->mapped && now_ns >= c->next_live_ns) { /* §5.2: activity and pid every announce period */
+        c->next_live_ns = now_ns + c->ctx.announce_period_ns;
+        if (!tp_shm_reader_live(&c->r, c->map_pid, (uint64_t)now_ns, (uint64_t)(3 * c->ctx.announce_period_ns))) {
+            c->min_epoch = c->r.epoch + 1;
+            unmap(c);
+        }
+    }
+    if (c->mapped && now_ns >= c->next_hello_ns) {
+        send_hello(c);
+        c->next_hello_ns = c->want_pc_stream != 0 ? now_ns + c->ctx.qos_interval_ns : INT64_MAX;
+    }
+    if (c->mapped && now_ns >= c->next_qos_ns) { /* W-10.4.1.a */
+        c->next_qos_ns = now_ns + c->ctx.qos_interval_ns;
+        send_qos(c);
+    }
+    c->handler = handler;
+    c->clientd = clientd;
+    const int n = tp_ipc_subscription_poll(c->desc_sub, on_descriptor, c, limit > 0 ? limit : 1);
+    if (n > 0) work += n;
+    return work;
+}
+
+int tp_consumer_open(tp_consumer_t **out, const tp_client_context_t *ctx, uint32_t stream_id, int32_t per_consumer_stream_id)
+{
+    *out = NULL;
+    tp_consumer_t *c = calloc(1, sizeof *c);
+    if (c == NULL) return tp_err_set(TP_ERR_CAPACITY, "consumer: out of memory");
+    c->ctx = *ctx;
+    c->stream_id = stream_id;
+    c->want_pc_stream = per_consumer_stream_id > 0 ? per_consumer_stream_id : 0;
+    c->desc_stream = ctx->descriptor_stream_id;
+    c->now_ns = tp_clock_monotonic_ns();
+    c->join_time_ns = c->now_ns; /* the subscription below is available from now on */
+    tp_ipc_context_init(&c->ipc);
+    c->ipc.base_dir = c->ctx.base_dir;
+    c->ipc.namespace_name = c->ctx.ns;
+    const tp_driver_client_handlers_t h = {.clientd = c,
+                                           .on_attached = on_attached,
+                                           .on_lease_lost = on_lease_lost,
+                                           .on_other_revoked = on_other_revoked,
+                                           .on_message = on_message};
+    if (tp_client_bases(&c->ctx, &c->bases) != 0 ||
+        tp_ipc_subscription_open(&c->desc_sub, &c->ipc, c->ctx.channel, c->ctx.descriptor_stream_id) != 0 ||
+        tp_ipc_publication_open(&c->qos_pub, &c->ipc, c->ctx.channel, c->ctx.qos_stream_id) != 0 ||
+        tp_ipc_publication_open(&c->ctl_pub, &c->ipc, c->ctx.channel, c->ctx.control_stream_id) != 0 ||
+        tp_driver_client_open(&c->dc, &c->ctx, stream_id, TP_ROLE_CONSUMER, 1, &h) != 0) {
+        tp_err_wrap("consumer");
+        tp_consumer_close(c);
+        return -1;
+    }
+    *out = c;
+    return 0;
+}
+
+int tp_consumer_is_mapped(const tp_consumer_t *c) { return c->mapped; }
+uint64_t tp_consumer_epoch(const tp_consumer_t *c) { return c->mapped ? c->r.epoch : 0; }
+uint64_t tp_consumer_maps(const tp_consumer_t *c) { return c->maps; }
+int32_t tp_consumer_descriptor_stream(const tp_consumer_t *c) { return c->desc_stream; }
+tp_driver_client_t *tp_consumer_driver_client(tp_consumer_t *c) { return c->dc; }
+
+void tp_consumer_drops(const tp_consumer_t *c, tp_shm_drops_t *out)
+{
+    *out = c->past;
+    if (!c->mapped) return;
+    const tp_shm_drops_t *d = &c->r.drops;
+    out->drops_gap += d->drops_gap;
+    out->drops_late += d->drops_late;
+    out->drops_invalid += d->drops_invalid;
+    out->accepted += d->accepted;
+    out->duplicates += d->duplicates;
+    out->resyncs += d->resyncs;
+    out->last_seq_seen = d->last_seq_seen;
+    out->have_last = d->have_last;
+}
+
+void tp_consumer_close(tp_consumer_t *c)
+{
+    if (c == NULL) return;
+    tp_driver_client_close(c->dc);
+    unmap(c);
+    tp_ipc_subscription_close(c->desc_sub);
+    tp_ipc_publication_close(c->qos_pub);
+    tp_ipc_publication_close(c->ctl_pub);
+    free(c);
+}

@@ -1,0 +1,284 @@
+/* Producer client (driver.md §3.10 "Producer", wire.md §10.2-§10.4). */
+#include "tensorpool/producer.h"
+
+#include "client_map.h"
+#include "tensorpool/clock.h"
+#include "tensorpool/codec/control.h"
+#include "tensorpool/error.h"
+#include "tensorpool/ipc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TP_PRODUCER_MAX_PER_CONSUMER 8
+#define META_CAP (32u * 1024u)
+
+typedef struct per_consumer_s {
+    uint32_t consumer_id;
+    int32_t stream_id;
+    int64_t last_seen_ns;
+    tp_ipc_publication_t *pub;
+} per_consumer_t;
+
+struct tp_producer_s {
+    tp_client_context_t ctx;
+    tp_driver_client_t *dc;
+    tp_shm_bases_t bases;
+    tp_ipc_context_t ipc;
+    tp_ipc_publication_t *desc_pub, *qos_pub, *meta_pub, *ctl_pub;
+    int active;
+    uint64_t epoch;
+    uint32_t stream_id;
+    uint32_t meta_version;
+    int64_t now_ns, next_qos_ns;
+    char name[256], summary[1024];
+    uint8_t *meta_msg; /* encoded DataSourceMeta (stream id patched at send) */
+    long meta_len;
+    per_consumer_t pc[TP_PRODUCER_MAX_PER_CONSUMER];
+    uint8_t tx[2048];
+    tp_shm_writer_t w;
+};
+
+static int on_attached(void *clientd, const tp_lease_t *lease)
+{
+    tp_producer_t *p = clientd;
+    if (tp_client_map_writer(&p->w, &p->bases, lease, (uint64_t)p->now_ns) != 0) return -1;
+    p->active = 1;
+    p->epoch = lease->epoch;
+    p->stream_id = lease->stream_id;
+    p->next_qos_ns = p->now_ns; /* announce ourselves at once */
+    return 0;
+}
+
+static void on_lease_lost(void *clientd, const char *why)
+{
+    (void)why;
+    tp_producer_t *p = clientd;
+    if (!p->active) return;
+    p->active = 0; /* Paused: never touch the old mapping again (§3.10) */
+    tp_client_unmap_writer(&p->w);
+}
+
+static void send_consumer_config(tp_producer_t *p, uint32_t consumer_id, const char *channel, int32_t stream_id)
+{
+    tp_control_consumer_config_enc_t e;
+    tp_control_consumer_config_encode_begin(&e, p->tx, sizeof p->tx);
+    tp_control_consumer_config_set_stream_id(&e, p->stream_id);
+    tp_control_consumer_config_set_consumer_id(&e, consumer_id);
+    tp_control_consumer_config_set_use_shm(&e, TP_CONTROL_BOOL_TRUE);
+    tp_control_consumer_config_set_mode(&e, TP_CONTROL_MODE_STREAM);
+    tp_control_consumer_config_set_descriptor_stream_id(&e, (uint32_t)stream_id);
+    tp_control_consumer_config_set_control_stream_id(&e, 0);
+    tp_control_consumer_config_put_payload_fallback_uri(&e, "", 0);
+    tp_control_consumer_config_put_descriptor_channel(&e, channel, strlen(channel));
+    tp_control_consumer_config_put_control_channel(&e, "", 0);
+    const long n = tp_control_consumer_config_encode_end(&e);
+    if (n > 0) tp_ipc_publication_offer(p->ctl_pub, p->tx, (size_t)n);
+}
+
+/* ConsumerHello asking for a per-consumer descriptor stream (W-10.1.2.e,
+ * wire.md §5.8): grant when both halves are set and the channel is ours,
+ * decline otherwise. Init-like work (opens a publication), off the hot path. */
+static void on_hello(tp_producer_t *p, const uint8_t *buf, size_t len)
+{
+    tp_control_consumer_hello_dec_t m;
+    if (tp_control_consumer_hello_decode(&m, buf, len) != 0 || tp_control_consumer_hello_stream_id(&m) != p->stream_id) return;
+    const uint32_t cid = tp_control_consumer_hello_consumer_id(&m);
+    uint32_t clen = 0;
+    const char *ch = tp_control_consumer_hello_descriptor_channel(&m, &clen);
+    const uint32_t sid = tp_control_consumer_hello_descriptor_stream_id(&m);
+    per_consumer_t *have = NULL, *free_slot = NULL;
+    for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++) {
+        if (p->pc[i].pub != NULL && p->pc[i].consumer_id == cid) have = &p->pc[i];
+        if (p->pc[i].pub == NULL && free_slot == NULL) free_slot = &p->pc[i];
+    }
+    if (clen == 0 && sid == 0) return; /* nothing requested */
+    const int ours = clen == strlen(p->ctx.channel) && memcmp(ch, p->ctx.channel, clen) == 0;
+    if (clen == 0 || sid == 0 || sid > INT32_MAX || !ours) { /* half-filled or foreign: decline (W-10.1.3.d) */
+        send_consumer_config(p, cid, "", 0);
+        return;
+    }
+    if (have != NULL && have->stream_id == (int32_t)sid) {
+        have->last_seen_ns = p->now_ns;
+        send_consumer_config(p, cid, p->ctx.channel, (int32_t)sid);
+        return;
+    }
+    if (have != NULL) {
+        tp_ipc_publication_close(have->pub);
+        have->pub = NULL;
+        free_slot = have;
+    }
+    if (free_slot == NULL || tp_ipc_publication_open(&free_slot->pub, &p->ipc, p->ctx.channel, (int32_t)sid) != 0) {
+        send_consumer_config(p, cid, "", 0);
+        return;
+    }
+    free_slot->consumer_id = cid;
+    free_slot->stream_id = (int32_t)sid;
+    free_slot->last_seen_ns = p->now_ns;
+    send_consumer_config(p, cid, p->ctx.channel, (int32_t)sid);
+}
+
+static void on_message(void *clientd, const uint8_t *buf, size_t len)
+{
+    tp_producer_t *p = clientd;
+    tp_sbe_header_t h;
+    if (!p->active || tp_sbe_header_read(buf, len, &h) != 0 || h.schema_id != TP_CONTROL_SCHEMA_ID) return;
+    if (h.template_id == TP_CONTROL_CONSUMER_HELLO_TEMPLATE_ID) on_hello(p, buf, len);
+}
+
+int tp_producer_open(tp_producer_t **out, const tp_client_context_t *ctx, uint32_t stream_id, int create, const char *name,
+                     const char *summary)
+{
+    *out = NULL;
+    tp_producer_t *p = calloc(1, sizeof *p);
+    if (p == NULL) return tp_err_set(TP_ERR_CAPACITY, "producer: out of memory");
+    p->ctx = *ctx;
+    p->now_ns = tp_clock_monotonic_ns();
+    p->stream_id = stream_id;
+    p->meta_msg = malloc(META_CAP);
+    snprintf(p->name, sizeof p->name, "%s", name != NULL ? name : "");
+    snprintf(p->summary, sizeof p->summary, "%s", summary != NULL ? summary : "");
+    tp_ipc_context_init(&p->ipc);
+    p->ipc.base_dir = p->ctx.base_dir;
+    p->ipc.namespace_name = p->ctx.ns;
+    const tp_driver_client_handlers_t h = {
+        .clientd = p, .on_attached = on_attached, .on_lease_lost = on_lease_lost, .on_message = on_message};
+    if (p->meta_msg == NULL || tp_client_bases(&p->ctx, &p->bases) != 0 ||
+        tp_ipc_publication_open(&p->desc_pub, &p->ipc, p->ctx.channel, p->ctx.descriptor_stream_id) != 0 ||
+        tp_ipc_publication_open(&p->qos_pub, &p->ipc, p->ctx.channel, p->ctx.qos_stream_id) != 0 ||
+        tp_ipc_publication_open(&p->meta_pub, &p->ipc, p->ctx.channel, p->ctx.metadata_stream_id) != 0 ||
+        tp_ipc_publication_open(&p->ctl_pub, &p->ipc, p->ctx.channel, p->ctx.control_stream_id) != 0 ||
+        tp_driver_client_open(&p->dc, &p->ctx, stream_id, TP_ROLE_PRODUCER, create ? 2 : 1, &h) != 0) {
+        tp_err_wrap("producer");
+        tp_producer_close(p);
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+static void send_qos(tp_producer_t *p)
+{
+    tp_control_qos_producer_enc_t q;
+    tp_control_qos_producer_encode_begin(&q, p->tx, sizeof p->tx);
+    tp_control_qos_producer_set_stream_id(&q, p->stream_id);
+    tp_control_qos_producer_set_producer_id(&q, tp_driver_client_id(p->dc));
+    tp_control_qos_producer_set_epoch(&q, p->epoch);
+    tp_control_qos_producer_set_current_seq(&q, p->w.next_seq);
+    tp_control_qos_producer_set_watermark(&q, 0xFFFFFFFFu);
+    long n = tp_control_qos_producer_encode_end(&q);
+    if (n > 0) tp_ipc_publication_offer(p->qos_pub, p->tx, (size_t)n);
+
+    tp_control_data_source_announce_enc_t a;
+    tp_control_data_source_announce_encode_begin(&a, p->tx, sizeof p->tx);
+    tp_control_data_source_announce_set_stream_id(&a, p->stream_id);
+    tp_control_data_source_announce_set_producer_id(&a, tp_driver_client_id(p->dc));
+    tp_control_data_source_announce_set_epoch(&a, p->epoch);
+    tp_control_data_source_announce_set_meta_version(&a, p->meta_version);
+    tp_control_data_source_announce_put_name(&a, p->name, strlen(p->name));
+    tp_control_data_source_announce_put_summary(&a, p->summary, strlen(p->summary));
+    n = tp_control_data_source_announce_encode_end(&a);
+    if (n > 0) tp_ipc_publication_offer(p->meta_pub, p->tx, (size_t)n);
+    if (p->meta_len > 0) tp_ipc_publication_offer(p->meta_pub, p->meta_msg, (size_t)p->meta_len); /* periodic repeat */
+}
+
+int tp_producer_do_work(tp_producer_t *p, int64_t now_ns)
+{
+    p->now_ns = now_ns;
+    int work = tp_driver_client_do_work(p->dc, now_ns);
+    if (work < 0) return -1;
+    if (p->active && now_ns >= p->next_qos_ns) {
+        p->next_qos_ns = now_ns + p->ctx.qos_interval_ns;
+        tp_shm_writer_heartbeat(&p->w, (uint64_t)now_ns); /* W-7.1.d, D-3.e */
+        send_qos(p);
+        for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++) /* W-10.1.3.e: stale per-consumer streams close */
+            if (p->pc[i].pub != NULL && now_ns - p->pc[i].last_seen_ns > 3 * p->ctx.qos_interval_ns) {
+                tp_ipc_publication_close(p->pc[i].pub);
+                p->pc[i].pub = NULL;
+            }
+        work++;
+    }
+    return work;
+}
+
+int tp_producer_is_active(const tp_producer_t *p) { return p->active; }
+uint64_t tp_producer_epoch(const tp_producer_t *p) { return p->active ? p->epoch : 0; }
+uint64_t tp_producer_next_seq(const tp_producer_t *p) { return p->w.next_seq; }
+tp_driver_client_t *tp_producer_driver_client(tp_producer_t *p) { return p->dc; }
+
+int tp_producer_claim(tp_producer_t *p, const tp_tensor_header_t *t, uint32_t len, tp_shm_claim_t *c)
+{
+    if (!p->active) return tp_err_set(TP_ERR_STATE, "producer: not attached");
+    return tp_shm_writer_claim(&p->w, t, len, c);
+}
+
+int tp_producer_commit(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_ns)
+{
+    if (!p->active) return tp_err_set(TP_ERR_STATE, "producer: lease lost before commit");
+    tp_shm_writer_commit(&p->w, c, timestamp_ns, p->meta_version);
+    /* W-10.2.1.g: only now is the descriptor sent; its timestamp is the
+     * publish time, taken after commit (W-10.2.1.d) */
+    uint8_t buf[64];
+    tp_control_frame_descriptor_enc_t e;
+    tp_control_frame_descriptor_encode_begin(&e, buf, sizeof buf);
+    tp_control_frame_descriptor_set_stream_id(&e, p->stream_id);
+    tp_control_frame_descriptor_set_epoch(&e, p->epoch);
+    tp_control_frame_descriptor_set_seq(&e, c->seq);
+    tp_control_frame_descriptor_set_timestamp_ns(&e, (uint64_t)tp_clock_monotonic_ns());
+    tp_control_frame_descriptor_set_meta_version(&e, p->meta_version);
+    tp_control_frame_descriptor_set_trace_id(&e, 0);
+    const long n = tp_control_frame_descriptor_encode_end(&e);
+    if (n <= 0) return -1;
+    int rc = tp_ipc_publication_offer(p->desc_pub, buf, (size_t)n) > 0 ? 0 : -1;
+    for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++)
+        if (p->pc[i].pub != NULL) tp_ipc_publication_offer(p->pc[i].pub, buf, (size_t)n);
+    return rc;
+}
+
+int tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *t, const void *payload, uint32_t len,
+                      uint64_t timestamp_ns, uint64_t *seq_out)
+{
+    tp_shm_claim_t c;
+    if (tp_producer_claim(p, t, len, &c) != 0) return -1;
+    if (len > 0) memcpy(c.payload, payload, len);
+    if (seq_out != NULL) *seq_out = c.seq;
+    return tp_producer_commit(p, &c, timestamp_ns);
+}
+
+int tp_producer_set_meta(tp_producer_t *p, const tp_meta_attr_t *attrs, unsigned count)
+{
+    if (count > UINT16_MAX) return tp_err_set(TP_ERR_INVALID_ARG, "producer: too many attributes");
+    tp_control_data_source_meta_enc_t e;
+    tp_control_data_source_meta_encode_begin(&e, p->meta_msg, META_CAP);
+    tp_control_data_source_meta_set_stream_id(&e, p->stream_id);
+    tp_control_data_source_meta_set_meta_version(&e, p->meta_version + 1);
+    tp_control_data_source_meta_set_timestamp_ns(&e, (uint64_t)tp_clock_monotonic_ns());
+    tp_control_data_source_meta_attributes_encode_begin(&e, (uint16_t)count);
+    for (unsigned i = 0; i < count; i++) {
+        tp_control_data_source_meta_attributes_encode_next(&e);
+        tp_control_data_source_meta_attributes_put_key(&e, attrs[i].key, strlen(attrs[i].key));
+        tp_control_data_source_meta_attributes_put_format(&e, attrs[i].format, strlen(attrs[i].format));
+        tp_control_data_source_meta_attributes_put_value(&e, attrs[i].value, attrs[i].value_len);
+    }
+    const long n = tp_control_data_source_meta_encode_end(&e);
+    if (n < 0) return tp_err_wrap("producer: metadata does not fit in %u bytes", META_CAP);
+    p->meta_len = n;
+    p->meta_version++; /* W-10.3.2.b: a change bumps meta_version */
+    if (p->active) tp_ipc_publication_offer(p->meta_pub, p->meta_msg, (size_t)n);
+    return 0;
+}
+
+void tp_producer_close(tp_producer_t *p)
+{
+    if (p == NULL) return;
+    tp_driver_client_close(p->dc); /* unmaps through on_lease_lost, then detaches */
+    if (p->active) tp_client_unmap_writer(&p->w);
+    for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++) tp_ipc_publication_close(p->pc[i].pub);
+    tp_ipc_publication_close(p->desc_pub);
+    tp_ipc_publication_close(p->qos_pub);
+    tp_ipc_publication_close(p->meta_pub);
+    tp_ipc_publication_close(p->ctl_pub);
+    free(p->meta_msg);
+    free(p);
+}

@@ -1,0 +1,234 @@
+/* Epochs on disk (driver.md §5.8, D-6.a, D-10.c, D-14.a): choose the next
+ * epoch above every one used before, create its directory and files, keep
+ * their activity timestamps fresh, and collect old epoch directories. */
+#include "driver_impl.h"
+
+#include "tensorpool/error.h"
+#include "tensorpool/shm_dir.h"
+#include "tensorpool/shm_layout.h"
+#include "tensorpool/shm_uri.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int stream_dir(const tp_driver_t *d, uint32_t stream_id, char *out, size_t cap)
+{
+    const int n = snprintf(out, cap, "%s/%" PRIu32, d->ns_dir, stream_id);
+    if (n < 0 || (size_t)n >= cap) return tp_err_set(TP_ERR_CAPACITY, "stream directory path too long");
+    return 0;
+}
+
+/* Decimal name -> value; 0 for anything that is not a plain epoch number. */
+static uint64_t numeric_name(const char *s)
+{
+    if (s[0] < '1' || s[0] > '9' || strlen(s) > 20) return 0;
+    uint64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9') return 0;
+        const uint64_t nv = v * 10 + (uint64_t)(*p - '0');
+        if (nv / 10 != v) return 0;
+        v = nv;
+    }
+    return v;
+}
+
+/* Highest epoch ever used for the stream: the persisted value and every
+ * epoch directory still on disk (§3.12, [R] 22). */
+static uint64_t load_last_epoch(const char *sdir)
+{
+    uint64_t last = 0;
+    char path[TP_SHM_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/last_epoch", sdir);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        char buf[32] = "";
+        if (fgets(buf, sizeof buf, f) != NULL) {
+            buf[strcspn(buf, "\n")] = '\0';
+            last = numeric_name(buf);
+        }
+        fclose(f);
+    }
+    DIR *dir = opendir(sdir);
+    if (dir != NULL) {
+        for (struct dirent *e = readdir(dir); e != NULL; e = readdir(dir)) {
+            const uint64_t v = numeric_name(e->d_name);
+            if (v > last) last = v;
+        }
+        closedir(dir);
+    }
+    return last;
+}
+
+static int persist_last_epoch(const char *sdir, uint64_t epoch)
+{
+    char tmp[TP_SHM_PATH_MAX + 32], dst[TP_SHM_PATH_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s/last_epoch.tmp", sdir);
+    snprintf(dst, sizeof dst, "%s/last_epoch", sdir);
+    const int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0660);
+    if (fd < 0) return tp_err_set(TP_ERR_IO, "persist epoch '%s': %s", tmp, strerror(errno));
+    char buf[32];
+    const int n = snprintf(buf, sizeof buf, "%" PRIu64 "\n", epoch);
+    const int ok = write(fd, buf, (size_t)n) == n && fsync(fd) == 0;
+    close(fd);
+    if (!ok || rename(tmp, dst) != 0) {
+        unlink(tmp);
+        return tp_err_set(TP_ERR_IO, "persist epoch '%s': %s", dst, strerror(errno));
+    }
+    return 0;
+}
+
+void drv_epoch_release(drv_stream_t *s)
+{
+    for (unsigned i = 0; i < 1 + TP_SHM_MAX_POOLS; i++) {
+        if (s->fds[i] >= 0) close(s->fds[i]);
+        s->fds[i] = -1;
+    }
+}
+
+static uint32_t dir_mode(uint32_t file_mode)
+{
+    return file_mode | ((file_mode & 0444) >> 2); /* x wherever r is set: 0660 -> 0770 (§5.8) */
+}
+
+int drv_epoch_advance(tp_driver_t *d, drv_stream_t *s)
+{
+    const tp_driver_profile_t *p = &d->cfg.profiles[s->profile];
+    char sdir[TP_SHM_PATH_MAX];
+    if (stream_dir(d, s->stream_id, sdir, sizeof sdir) != 0) return -1;
+    if (tp_shm_dir_create(sdir) != 0) return -1;
+    if (!s->last_epoch_loaded) {
+        const uint64_t disk = load_last_epoch(sdir);
+        if (disk > s->last_epoch) s->last_epoch = disk;
+        s->last_epoch_loaded = 1;
+    }
+    if (s->epoch > s->last_epoch) s->last_epoch = s->epoch;
+    /* [R] 22: max(monotonic now, previous + 1), strictly above anything used */
+    uint64_t epoch = s->last_epoch + 1;
+    const uint64_t now = (uint64_t)d->now_ns;
+    if (now > epoch) epoch = now;
+    if (persist_last_epoch(sdir, epoch) != 0) return -1;
+    s->last_epoch = epoch;
+
+    tp_shm_writer_config_t wc;
+    memset(&wc, 0, sizeof wc);
+    wc.base_dir = d->cfg.base_dir;
+    wc.user = d->user;
+    wc.ns = d->cfg.ns;
+    wc.stream_id = s->stream_id;
+    wc.epoch = epoch;
+    wc.nslots = p->header_nslots;
+    wc.npools = p->npools;
+    memcpy(wc.pools, p->pools, sizeof wc.pools);
+    wc.require_hugepages = s->hugepages;
+    wc.now_ns = now;
+    if (tp_shm_writer_open(d->writer, &wc) != 0) return tp_err_wrap("stream %u epoch %" PRIu64, s->stream_id, epoch);
+    /* Keep the paths, drop the mapping: the driver never maps payloads. */
+    tp_shm_writer_t *w = d->writer;
+    const uint32_t fmode = d->cfg.permissions_mode, dmode = dir_mode(fmode);
+    int rc = 0;
+    /* chmod so the umask cannot weaken the configured modes (§5.8 step 1 [R]) */
+    if (chmod(w->epoch_dir, dmode) != 0 || chmod(sdir, dmode) != 0 || chmod(w->ring_path, fmode) != 0) rc = -1;
+    for (unsigned i = 0; i < w->npools; i++)
+        if (chmod(w->pool_path[i], fmode) != 0) rc = -1;
+    drv_epoch_release(s);
+    if (rc == 0) {
+        s->fds[0] = open(w->ring_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        for (unsigned i = 0; i < w->npools; i++) s->fds[1 + i] = open(w->pool_path[i], O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (rc != 0) {
+        tp_err_set(TP_ERR_IO, "stream %u epoch %" PRIu64 ": chmod: %s", s->stream_id, epoch, strerror(errno));
+        tp_shm_writer_close(w, 1);
+        return -1;
+    }
+    snprintf(s->epoch_dir, sizeof s->epoch_dir, "%s", w->epoch_dir);
+    tp_shm_writer_close(w, 0);
+    s->epoch = epoch;
+    s->live = 1;
+    d->stats.epochs_created++;
+    drv_log(d, "stream %u: epoch %" PRIu64 " created in %s", s->stream_id, epoch, s->epoch_dir);
+    if (d->cfg.epoch_gc_enabled && d->cfg.epoch_gc_keep > 0) drv_epoch_gc(d, s->stream_id, epoch);
+    return 0;
+}
+
+void drv_epoch_heartbeat(tp_driver_t *d, drv_stream_t *s)
+{
+    uint8_t le[8];
+    const uint64_t now = (uint64_t)d->now_ns;
+    for (int i = 0; i < 8; i++) le[i] = (uint8_t)(now >> (8 * i));
+    for (unsigned i = 0; i < 1 + TP_SHM_MAX_POOLS; i++)
+        if (s->fds[i] >= 0 && pwrite(s->fds[i], le, sizeof le, TP_SHM_ACTIVITY_OFFSET) != (ssize_t)sizeof le)
+            drv_log(d, "stream %u: activity refresh failed: %s", s->stream_id, strerror(errno));
+}
+
+int drv_epoch_uri(const tp_driver_t *d, const drv_stream_t *s, int pool, char *buf, size_t cap)
+{
+    char path[TP_SHM_PATH_MAX];
+    const int n = pool < 0 ? tp_shm_dir_ring_path(path, sizeof path, s->epoch_dir)
+                           : tp_shm_dir_pool_path(path, sizeof path, s->epoch_dir,
+                                                  d->cfg.profiles[s->profile].pools[pool].pool_id);
+    if (n < 0) return -1;
+    return tp_shm_uri_format(buf, cap, path, s->hugepages);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void remove_epoch_dir(const char *path)
+{
+    DIR *dir = opendir(path);
+    if (dir != NULL) {
+        for (struct dirent *e = readdir(dir); e != NULL; e = readdir(dir)) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            char f[TP_SHM_PATH_MAX + 300];
+            snprintf(f, sizeof f, "%s/%s", path, e->d_name);
+            unlink(f);
+        }
+        closedir(dir);
+    }
+    rmdir(path);
+}
+
+void drv_epoch_gc(tp_driver_t *d, uint32_t stream_id, uint64_t current)
+{
+    char sdir[TP_SHM_PATH_MAX];
+    if (stream_dir(d, stream_id, sdir, sizeof sdir) != 0) return;
+    DIR *dir = opendir(sdir);
+    if (dir == NULL) return;
+    uint64_t found[512];
+    unsigned n = 0;
+    for (struct dirent *e = readdir(dir); e != NULL && n < 512; e = readdir(dir)) {
+        const uint64_t v = numeric_name(e->d_name);
+        if (v != 0 && v != current) found[n++] = v;
+    }
+    closedir(dir);
+    qsort(found, n, sizeof found[0], cmp_u64);
+    const unsigned keep_old = d->cfg.epoch_gc_keep - 1; /* current + N-1 older */
+    if (n <= keep_old) return;
+    const uint64_t min_age = d->cfg.epoch_gc_min_age_ns != 0 ? d->cfg.epoch_gc_min_age_ns
+                                                               : 3ull * (uint64_t)d->announce_period_ns;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    const int64_t now_rt = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    for (unsigned i = 0; i < n - keep_old; i++) {
+        char path[TP_SHM_PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/%" PRIu64, sdir, found[i]);
+        struct stat st;
+        if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        const int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+        if (now_rt - mtime < (int64_t)min_age) continue;
+        remove_epoch_dir(path);
+        d->stats.epochs_collected++;
+        drv_log(d, "stream %u: epoch %" PRIu64 " collected", stream_id, found[i]);
+    }
+}

@@ -1,0 +1,213 @@
+/* Helper process for the driver integration tests: a producer of
+ * self-checking frames, a consumer that verifies them, or a one-shot
+ * attach. Settings come from the environment (TP_DIR, POLICIES_*), as for
+ * any client.
+ *
+ *   driver_helper producer STREAM SIZE [MAX_SECONDS]
+ *   driver_helper consumer STREAM FRAMES_PER_EPOCH EPOCHS TIMEOUT_MS [PC_STREAM]
+ *   driver_helper attach STREAM ROLE(1|2) TIMEOUT_MS
+ *
+ * Exit status: 0 success; 1 failure or timeout; 3 (attach) refused, with
+ * "code=<n> message=<text>" on stdout; 4 corrupt frame seen.
+ */
+#include "tensorpool/clock.h"
+#include "tensorpool/consumer.h"
+#include "tensorpool/driver_client.h"
+#include "tensorpool/error.h"
+#include "tensorpool/producer.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void nap(void)
+{
+    struct timespec ts = {0, 200000}; /* 200 us */
+    nanosleep(&ts, NULL);
+}
+
+/* Word i of frame (epoch, seq): a pattern a torn or misplaced read breaks. */
+static uint64_t pattern(uint64_t epoch, uint64_t seq, uint64_t i)
+{
+    return (seq * 0x9E3779B97F4A7C15ull) ^ (epoch << 1) ^ (i * 0xD6E8FEB86659FD93ull);
+}
+
+static int run_producer(uint32_t stream, uint32_t size, int max_seconds)
+{
+    tp_client_context_t ctx;
+    tp_client_context_init(&ctx);
+    tp_producer_t *p = NULL;
+    if (tp_producer_open(&p, &ctx, stream, 0, "helper", "self-checking frames") != 0) {
+        fprintf(stderr, "producer: %s\n", tp_errmsg());
+        return 1;
+    }
+    const tp_meta_attr_t attr = {"pattern", "text", "seq-epoch-v1", 12};
+    tp_producer_set_meta(p, &attr, 1);
+    tp_tensor_header_t t;
+    memset(&t, 0, sizeof t);
+    t.dtype = TP_DTYPE_UINT64;
+    t.major_order = TP_MAJOR_ROW;
+    t.ndims = 1;
+    t.dims[0] = (int32_t)(size / 8);
+    const int64_t end = max_seconds > 0 ? tp_clock_monotonic_ns() + (int64_t)max_seconds * 1000000000 : INT64_MAX;
+    uint64_t last_epoch = 0;
+    while (tp_clock_monotonic_ns() < end) {
+        const int64_t now = tp_clock_monotonic_ns();
+        tp_producer_do_work(p, now);
+        if (!tp_producer_is_active(p)) {
+            nap();
+            continue;
+        }
+        const uint64_t epoch = tp_producer_epoch(p);
+        if (epoch != last_epoch) {
+            printf("producer active epoch=%llu\n", (unsigned long long)epoch);
+            fflush(stdout);
+            last_epoch = epoch;
+        }
+        tp_shm_claim_t c;
+        if (tp_producer_claim(p, &t, size, &c) == 0) {
+            uint64_t *w = (uint64_t *)(void *)c.payload;
+            for (uint64_t i = 0; i < size / 8; i++) w[i] = pattern(epoch, c.seq, i);
+            tp_producer_commit(p, &c, (uint64_t)now);
+        }
+        usleep(1000); /* ~1 kHz */
+    }
+    tp_producer_close(p);
+    return 0;
+}
+
+typedef struct check_s {
+    uint64_t epochs[16];
+    uint64_t count[16];
+    unsigned nepochs;
+    uint64_t corrupt;
+    const tp_consumer_t *consumer;
+    int32_t want_stream; /* count only frames read from this descriptor stream (0: any) */
+} check_t;
+
+static void on_frame(void *clientd, const tp_frame_t *f)
+{
+    check_t *k = clientd;
+    const uint64_t *w = (const uint64_t *)(const void *)f->payload;
+    int ok = f->len % 8 == 0 && f->header->tensor.dtype == TP_DTYPE_UINT64;
+    for (uint64_t i = 0; ok && i < f->len / 8; i++) ok = w[i] == pattern(f->epoch, f->seq, i);
+    if (!tp_frame_intact(f)) return; /* overwritten while reading: counted late, not corrupt */
+    if (!ok) {
+        k->corrupt++;
+        return;
+    }
+    if (k->want_stream != 0 && tp_consumer_descriptor_stream(k->consumer) != k->want_stream) return;
+    unsigned e = 0;
+    while (e < k->nepochs && k->epochs[e] != f->epoch) e++;
+    if (e == k->nepochs) {
+        if (k->nepochs == 16) return;
+        k->epochs[k->nepochs++] = f->epoch;
+        printf("consumer frames from epoch=%llu\n", (unsigned long long)f->epoch);
+        fflush(stdout);
+    }
+    k->count[e]++;
+}
+
+static int run_consumer(uint32_t stream, uint64_t per_epoch, unsigned epochs, int64_t timeout_ms, int32_t pc_stream)
+{
+    tp_client_context_t ctx;
+    tp_client_context_init(&ctx);
+    tp_consumer_t *c = NULL;
+    if (tp_consumer_open(&c, &ctx, stream, pc_stream) != 0) {
+        fprintf(stderr, "consumer: %s\n", tp_errmsg());
+        return 1;
+    }
+    check_t k;
+    memset(&k, 0, sizeof k);
+    k.consumer = c;
+    k.want_stream = pc_stream;
+    const int64_t end = tp_clock_monotonic_ns() + timeout_ms * 1000000;
+    int rc = 1;
+    while (tp_clock_monotonic_ns() < end) {
+        const int work = tp_consumer_poll(c, tp_clock_monotonic_ns(), on_frame, &k, 64);
+        if (k.corrupt > 0) {
+            rc = 4;
+            break;
+        }
+        unsigned done = 0;
+        for (unsigned e = 0; e < k.nepochs; e++) done += k.count[e] >= per_epoch;
+        if (done >= epochs) {
+            rc = 0;
+            break;
+        }
+        if (work == 0) nap();
+    }
+    tp_shm_drops_t d;
+    tp_consumer_drops(c, &d);
+    printf("consumer result=%d epochs=%u maps=%llu accepted=%llu gap=%llu late=%llu invalid=%llu desc_stream=%d\n", rc,
+           k.nepochs, (unsigned long long)tp_consumer_maps(c), (unsigned long long)d.accepted,
+           (unsigned long long)d.drops_gap, (unsigned long long)d.drops_late, (unsigned long long)d.drops_invalid,
+           tp_consumer_descriptor_stream(c));
+    fflush(stdout);
+    tp_consumer_close(c);
+    return rc;
+}
+
+static int attached_cb(void *clientd, const tp_lease_t *l)
+{
+    (void)l;
+    *(int *)clientd = 1;
+    return 0;
+}
+
+static void lost_cb(void *clientd, const char *why)
+{
+    (void)clientd;
+    (void)why;
+}
+
+static int run_attach(uint32_t stream, uint8_t role, int64_t timeout_ms)
+{
+    tp_client_context_t ctx;
+    tp_client_context_init(&ctx);
+    int attached = 0;
+    const tp_driver_client_handlers_t h = {.clientd = &attached, .on_attached = attached_cb, .on_lease_lost = lost_cb};
+    tp_driver_client_t *dc = NULL;
+    if (tp_driver_client_open(&dc, &ctx, stream, role, 1, &h) != 0) {
+        fprintf(stderr, "attach: %s\n", tp_errmsg());
+        return 1;
+    }
+    const int64_t end = tp_clock_monotonic_ns() + timeout_ms * 1000000;
+    int rc = 1;
+    while (tp_clock_monotonic_ns() < end) {
+        tp_driver_client_do_work(dc, tp_clock_monotonic_ns());
+        const char *msg = NULL;
+        const int32_t code = tp_driver_client_last_code(dc, &msg);
+        if (attached) {
+            printf("code=0 epoch=%llu\n", (unsigned long long)tp_driver_client_lease(dc)->epoch);
+            rc = 0;
+            break;
+        }
+        if (code >= 0) {
+            printf("code=%d message=%s\n", code, msg);
+            rc = 3;
+            break;
+        }
+        nap();
+    }
+    fflush(stdout);
+    tp_driver_client_close(dc);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (argc >= 4 && strcmp(argv[1], "producer") == 0)
+        return run_producer((uint32_t)atoi(argv[2]), (uint32_t)atoi(argv[3]), argc > 4 ? atoi(argv[4]) : 0);
+    if (argc >= 6 && strcmp(argv[1], "consumer") == 0)
+        return run_consumer((uint32_t)atoi(argv[2]), (uint64_t)atoll(argv[3]), (unsigned)atoi(argv[4]), atoll(argv[5]),
+                            argc > 6 ? atoi(argv[6]) : 0);
+    if (argc >= 5 && strcmp(argv[1], "attach") == 0)
+        return run_attach((uint32_t)atoi(argv[2]), (uint8_t)atoi(argv[3]), atoll(argv[4]));
+    fprintf(stderr, "usage: driver_helper producer|consumer|attach ...\n");
+    return 2;
+}

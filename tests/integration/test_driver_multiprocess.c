@@ -1,0 +1,321 @@
+/* Driver, producers and consumers as real processes (driver.md §6), each
+ * test in its own TP_DIR under /dev/shm, with short timers (keepalive and
+ * announce 100 ms, expiry after 3) so the suite stays fast. Every wait is
+ * bounded and every child is killed and reaped at the end.
+ *
+ * argv[1]: the tp binary, argv[2]: driver_helper.
+ */
+#include "tp_test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *g_tp, *g_helper;
+static char g_dir[256];
+static pid_t g_kids[32];
+static int g_nkids;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* Start argv with stdout to <dir>/<log>; the child dies with the test (PDEATHSIG). */
+static pid_t spawn(const char *log, const char *const argv[])
+{
+    char *args[16];
+    for (int i = 0; i < 16; i++) {
+        memcpy(&args[i], &argv[i], sizeof args[i]); /* execv's prototype is not const-correct */
+        if (argv[i] == NULL) break;
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", g_dir, log);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execv(args[0], args);
+        _exit(127);
+    }
+    if (pid > 0 && g_nkids < 32) g_kids[g_nkids++] = pid;
+    return pid;
+}
+
+/* Exit status of pid, or -1 after timeout_ms (the child is then killed). */
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+    const int64_t end = now_ms() + timeout_ms;
+    for (;;) {
+        int st = 0;
+        const pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            for (int i = 0; i < g_nkids; i++)
+                if (g_kids[i] == pid) g_kids[i] = 0;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+        }
+        if (now_ms() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            for (int i = 0; i < g_nkids; i++)
+                if (g_kids[i] == pid) g_kids[i] = 0;
+            return -1;
+        }
+        sleep_ms(10);
+    }
+}
+
+static void kill_hard(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    wait_exit(pid, 5000);
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static void setup(const char *name)
+{
+    snprintf(g_dir, sizeof g_dir, "/dev/shm/tp-drvtest-%s-XXXXXX", name);
+    if (mkdtemp(g_dir) == NULL) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    chmod(g_dir, 0770);
+    setenv("TP_DIR", g_dir, 1);
+    setenv("POLICIES_LEASE_KEEPALIVE_INTERVAL_MS", "100", 1);
+    setenv("POLICIES_LEASE_EXPIRY_GRACE_INTERVALS", "3", 1);
+    setenv("POLICIES_ANNOUNCE_PERIOD_MS", "100", 1);
+    setenv("TP_CLIENT_BACKOFF_MAX_MS", "200", 1);
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/driver.toml", g_dir);
+    FILE *f = fopen(cfg, "w");
+    fprintf(f, "# test configuration\n[driver]\ninstance_id = \"test-%s\"\n\n[policies]\nshutdown_token = \"s3cret\"\n"
+               "shutdown_timeout_ms = 300\n\n"
+               "[profiles.small]\nheader_nslots = 64\n"
+               "payload_pools = [ { pool_id = 1, stride_bytes = 4096 }, { pool_id = 2, stride_bytes = 65536 } ]\n\n"
+               "[streams.cam1]\nstream_id = 10000\nprofile = \"small\"\n",
+            name);
+    fclose(f);
+}
+
+static void teardown(void)
+{
+    for (int i = 0; i < g_nkids; i++)
+        if (g_kids[i] > 0) kill_hard(g_kids[i]);
+    g_nkids = 0;
+    nftw(g_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static pid_t start_driver(const char *log)
+{
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/driver.toml", g_dir);
+    const char *argv[] = {g_tp, "driver", "-c", cfg, NULL};
+    const pid_t pid = spawn(log, argv);
+    sleep_ms(150);
+    return pid;
+}
+
+static pid_t start_producer(const char *log, const char *size)
+{
+    const char *argv[] = {g_helper, "producer", "10000", size, "30", NULL};
+    return spawn(log, argv);
+}
+
+static pid_t start_consumer(const char *log, const char *per_epoch, const char *epochs, const char *timeout_ms)
+{
+    const char *argv[] = {g_helper, "consumer", "10000", per_epoch, epochs, timeout_ms, NULL};
+    return spawn(log, argv);
+}
+
+static int log_has(const char *log, const char *needle)
+{
+    char path[512], buf[8192];
+    snprintf(path, sizeof path, "%s/%s", g_dir, log);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return 0;
+    const size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, needle) != NULL;
+}
+
+/* D-2.2.a, D-2.3.a, D-5.b, W-10.2.1.a: driver + producer + two consumers
+ * exchange self-checking frames across processes. */
+static void test_e2e_producer_two_consumers(void)
+{
+    setup("e2e");
+    const pid_t drv = start_driver("driver.log");
+    const pid_t c1 = start_consumer("c1.log", "300", "1", "15000");
+    const pid_t c2 = start_consumer("c2.log", "300", "1", "15000");
+    const pid_t p = start_producer("p.log", "4096");
+    CHECK_EQ_I64(wait_exit(c1, 20000), 0);
+    CHECK_EQ_I64(wait_exit(c2, 20000), 0);
+    kill(p, SIGTERM);
+    kill_hard(p);
+    kill(drv, SIGTERM); /* clean exit on SIGTERM */
+    CHECK_EQ_I64(wait_exit(drv, 5000), 0);
+    teardown();
+}
+
+/* D-4.4.d, D-4.7a.b, D-7.b, D-6.a, D-6.b, D-4.9.g: producer SIGKILLed -> its
+ * lease expires -> a new producer attaches at a new epoch -> the consumers
+ * remap and verify frames of both epochs. */
+static void test_producer_killed_new_epoch(void)
+{
+    setup("pkill");
+    const pid_t drv = start_driver("driver.log");
+    const pid_t c1 = start_consumer("c1.log", "100", "2", "20000");
+    const pid_t c2 = start_consumer("c2.log", "100", "2", "20000");
+    const pid_t p1 = start_producer("p1.log", "4096");
+    const int64_t end = now_ms() + 10000;
+    while (now_ms() < end && !(log_has("c1.log", "epoch=") && log_has("c2.log", "epoch="))) sleep_ms(20);
+    sleep_ms(300);
+    kill_hard(p1);
+    const pid_t p2 = start_producer("p2.log", "65536"); /* refused until the lease expires, then a new epoch */
+    CHECK_EQ_I64(wait_exit(c1, 25000), 0);
+    CHECK_EQ_I64(wait_exit(c2, 25000), 0);
+    CHECK(log_has("driver.log", "lease expired"));
+    kill_hard(p2);
+    kill_hard(drv);
+    teardown();
+}
+
+/* D-10.a-c, D-4.13.e, D-14.a, [R] 22: driver SIGKILLed and restarted ->
+ * clients notice the silence, re-attach, and frames flow at a newer epoch. */
+static void test_driver_killed_restarted(void)
+{
+    setup("dkill");
+    pid_t drv = start_driver("driver1.log");
+    const pid_t c = start_consumer("c.log", "100", "2", "25000");
+    const pid_t p = start_producer("p.log", "4096");
+    const int64_t end = now_ms() + 10000;
+    while (now_ms() < end && !log_has("c.log", "epoch=")) sleep_ms(20);
+    sleep_ms(300);
+    kill_hard(drv);
+    sleep_ms(200);
+    drv = start_driver("driver2.log");
+    CHECK_EQ_I64(wait_exit(c, 30000), 0);
+    kill_hard(p);
+    kill_hard(drv);
+    teardown();
+}
+
+/* §6 scenario 3: a consumer attached before any producer maps E1, then moves
+ * to the producer's E2 and reads its frames. */
+static void test_consumer_before_producer(void)
+{
+    setup("cfirst");
+    const pid_t drv = start_driver("driver.log");
+    const pid_t c = start_consumer("c.log", "100", "1", "15000");
+    sleep_ms(600); /* the consumer holds a lease on the empty stream */
+    const pid_t p = start_producer("p.log", "4096");
+    CHECK_EQ_I64(wait_exit(c, 20000), 0);
+    CHECK(log_has("c.log", "maps=2") || log_has("c.log", "maps=3"));
+    kill_hard(p);
+    kill_hard(drv);
+    teardown();
+}
+
+/* D-5.a, §6 scenario 2; D-4.3.a (scenario 12 via REQUIRE_EXISTING on a
+ * stream that is not provisioned: scenario 5); D-2.1.c (second driver). */
+static void test_refusals(void)
+{
+    setup("refuse");
+    const pid_t drv = start_driver("driver.log");
+    const pid_t p = start_producer("p.log", "4096");
+    const int64_t end = now_ms() + 10000;
+    while (now_ms() < end && !log_has("p.log", "active")) sleep_ms(20);
+    const char *second[] = {g_helper, "attach", "10000", "1", "5000", NULL};
+    CHECK_EQ_I64(wait_exit(spawn("p2.log", second), 10000), 3);
+    CHECK(log_has("p2.log", "code=3 message=producer already attached"));
+    const char *unknown[] = {g_helper, "attach", "20001", "2", "5000", NULL};
+    CHECK_EQ_I64(wait_exit(spawn("u.log", unknown), 10000), 3);
+    CHECK(log_has("u.log", "code=3 message=stream not provisioned"));
+    /* a second driver on the same directory is refused (lock file) */
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/driver.toml", g_dir);
+    const char *d2[] = {g_tp, "driver", "-c", cfg, NULL};
+    CHECK_EQ_I64(wait_exit(spawn("driver2.log", d2), 5000), 1);
+    kill_hard(p);
+    kill_hard(drv);
+    teardown();
+}
+
+/* D-4.13.a-c, §6 scenarios 54-55: a wrong token is ignored (the driver keeps
+ * serving); the right one drains and stops the driver (exit 0). */
+static void test_shutdown_token(void)
+{
+    setup("token");
+    const pid_t drv = start_driver("driver.log");
+    const char *bad[] = {g_tp, "driver", "--request-shutdown", "--token", "nope", NULL};
+    CHECK_EQ_I64(wait_exit(spawn("bad.log", bad), 5000), 0);
+    sleep_ms(300);
+    const char *attach[] = {g_helper, "attach", "10000", "2", "5000", NULL};
+    CHECK_EQ_I64(wait_exit(spawn("a.log", attach), 10000), 0); /* still serving */
+    CHECK(waitpid(drv, NULL, WNOHANG) == 0);
+    const char *good[] = {g_tp, "driver", "--request-shutdown", "--token", "s3cret", NULL};
+    CHECK_EQ_I64(wait_exit(spawn("good.log", good), 5000), 0);
+    CHECK_EQ_I64(wait_exit(drv, 5000), 0);
+    teardown();
+}
+
+/* W-10.1.2.e, wire.md §5.8: a consumer asking for a per-consumer descriptor
+ * stream is granted one and reads its frames there. */
+static void test_per_consumer_stream(void)
+{
+    setup("pcs");
+    const pid_t drv = start_driver("driver.log");
+    const pid_t p = start_producer("p.log", "4096");
+    const char *argv[] = {g_helper, "consumer", "10000", "200", "1", "15000", "31000", NULL};
+    const pid_t c = spawn("c.log", argv);
+    CHECK_EQ_I64(wait_exit(c, 20000), 0);
+    CHECK(log_has("c.log", "desc_stream=31000"));
+    kill_hard(p);
+    kill_hard(drv);
+    teardown();
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s TP_BINARY DRIVER_HELPER\n", argv[0]);
+        return 2;
+    }
+    g_tp = argv[1];
+    g_helper = argv[2];
+    signal(SIGPIPE, SIG_IGN);
+    RUN(test_e2e_producer_two_consumers);
+    RUN(test_producer_killed_new_epoch);
+    RUN(test_driver_killed_restarted);
+    RUN(test_consumer_before_producer);
+    RUN(test_refusals);
+    RUN(test_shutdown_token);
+    RUN(test_per_consumer_stream);
+    TP_TEST_END();
+}

@@ -1,0 +1,486 @@
+/* The driver's side of the protocol, request by request (driver.md §3, §6
+ * scenarios), with raw schema-901 requests and the driver pumped on this
+ * thread. Scenario numbers refer to driver.md §6. */
+#include "tp_test.h"
+
+#include "driver_test_rig.h"
+#include "tensorpool/shm_dir.h"
+#include "tensorpool/shm_layout.h"
+
+#include <unistd.h>
+
+#define P TP_DRIVER_ROLE_PRODUCER
+#define C TP_DRIVER_ROLE_CONSUMER
+#define NONODE 0xFFFFFFFFu
+
+static int count_kind(char kind, int from)
+{
+    int n = 0;
+    for (int i = from; i < g_nev; i++) n += g_ev[i].kind == kind;
+    return n;
+}
+
+/* Scenario 1 (D-4.2.b/g/h/i, D-8.b, D-4.8.a) and 4 (D-3.a, D-3.d, §5.8). */
+static void test_producer_then_consumer(void)
+{
+    rig_setup(NULL);
+    const int64_t t0 = tp_clock_monotonic_ns();
+    const int a = rig_attach_wait(10000, 11, P);
+    CHECK(a >= 0);
+    if (a < 0) return rig_teardown();
+    const rig_ev_t p = g_ev[a];
+    CHECK_EQ_I64(p.code, 0);
+    CHECK(p.lease != 0 && p.lease != UINT64_MAX);
+    CHECK_EQ_U64(p.layout, 1);
+    CHECK_EQ_U64(p.nslots, 64);
+    CHECK_EQ_U64(p.slot_bytes, 256);
+    CHECK_EQ_U64(p.npools, 1);
+    CHECK_EQ_U64(p.pool_id, 1);
+    CHECK_EQ_U64(p.pool_nslots, 64); /* D-4.2.q */
+    CHECK_EQ_U64(p.stride, 4096);
+    CHECK(p.expiry > (uint64_t)t0 && p.expiry <= (uint64_t)tp_clock_monotonic_ns() + 300000000ull); /* ~now + 3 x 100 ms */
+    char want[700];
+    snprintf(want, sizeof want, "/10000/%llu/header.ring|require_hugepages=false", (unsigned long long)p.epoch);
+    CHECK(strncmp(p.ring_uri, "shm:file?path=", 14) == 0 && strstr(p.ring_uri, want) != NULL);
+    CHECK(strstr(p.pool_uri, "/1.pool|require_hugepages=false") != NULL);
+    /* the announce precedes the answer and names the producer (D-8.b) */
+    int n = -1;
+    for (int i = 0; i < a; i++)
+        if (g_ev[i].kind == 'N' && g_ev[i].epoch == p.epoch) n = i;
+    CHECK(n >= 0 && g_ev[n].producer == 11 && g_ev[n].stream == 10000);
+
+    const int b = rig_attach_wait(10000, 12, C);
+    CHECK(b >= 0 && g_ev[b].code == 0);
+    if (b >= 0) {
+        CHECK_EQ_U64(g_ev[b].epoch, p.epoch); /* a consumer does not bump */
+        CHECK_STR(g_ev[b].ring_uri, p.ring_uri);
+        CHECK(g_ev[b].lease != p.lease);
+        CHECK(g_ev[b].node != p.node && g_ev[b].node != 0 && g_ev[b].node != NONODE); /* scenario 30 */
+    }
+    /* scenario 4: files on disk */
+    char path[700];
+    const char *ring = strstr(p.ring_uri, "path=") + 5;
+    snprintf(path, sizeof path, "%.*s", (int)(strchr(ring, '|') - ring), ring);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && st.st_size == 64 + 64 * 256 && (st.st_mode & 0777) == 0660);
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = '\0';
+    CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0770);
+    FILE *f = fopen(path, "rb");
+    uint8_t sbb[64] = {0};
+    if (f != NULL) {
+        CHECK(fread(sbb, 1, 64, f) == 64);
+        fclose(f);
+    }
+    tp_superblock_t sb;
+    tp_superblock_read(sbb, &sb);
+    CHECK_EQ_U64(sb.magic, TP_SHM_MAGIC);
+    CHECK_EQ_U64(sb.epoch, p.epoch);
+    CHECK_EQ_U64(sb.region_type, 1);
+    CHECK_EQ_U64(sb.pool_id, 0);
+    snprintf(strrchr(path, '/'), 16, "/1.pool");
+    CHECK(stat(path, &st) == 0 && st.st_size == 64 + 64 * 4096);
+    rig_teardown();
+}
+
+/* Scenario 2 (D-5.a, D-4.2.j/k, D-4.6.a): second producer refused with every
+ * optional field null, no pools, empty URI, no epoch change. */
+static void test_second_producer_rejected(void)
+{
+    rig_setup(NULL);
+    const int a = rig_attach_wait(10000, 11, P);
+    CHECK(a >= 0 && g_ev[a].code == 0);
+    rig_pump(20);
+    const int before = count_kind('N', 0);
+    const int b = rig_attach_wait(10000, 13, P);
+    CHECK(b >= 0);
+    if (b >= 0) {
+        CHECK_EQ_I64(g_ev[b].code, TP_DRIVER_RESPONSE_CODE_REJECTED);
+        CHECK_STR(g_ev[b].msg, "producer already attached");
+        CHECK_EQ_U64(g_ev[b].lease, UINT64_MAX);
+        CHECK_EQ_U64(g_ev[b].epoch, UINT64_MAX);
+        CHECK_EQ_U64(g_ev[b].stream, 0xFFFFFFFFu);
+        CHECK_EQ_U64(g_ev[b].node, NONODE);
+        CHECK_EQ_U64(g_ev[b].slot_bytes, 0xFFFF);
+        CHECK_EQ_U64(g_ev[b].npools, 0);
+        CHECK_STR(g_ev[b].ring_uri, "");
+    }
+    uint64_t epoch = 0;
+    tp_driver_stream_epoch(g_drv, 10000, &epoch);
+    CHECK(a >= 0 && epoch == g_ev[a].epoch);
+    CHECK(count_kind('N', 0) - before <= 1); /* at most the periodic one, never an extra */
+    rig_teardown();
+}
+
+/* Scenario 3 (D-6.a.1): consumer first gets E1, the producer E2 > E1. */
+static void test_consumer_first_then_producer_bumps(void)
+{
+    rig_setup(NULL);
+    const int a = rig_attach_wait(10000, 12, C);
+    const int b = rig_attach_wait(10000, 11, P);
+    CHECK(a >= 0 && b >= 0 && g_ev[a].code == 0 && g_ev[b].code == 0);
+    if (a >= 0 && b >= 0) CHECK(g_ev[b].epoch > g_ev[a].epoch);
+    rig_teardown();
+}
+
+struct code_case {
+    uint32_t stream, client;
+    uint8_t role;
+    uint32_t layout;
+    uint8_t mode, huge;
+    uint32_t node;
+    int32_t code;
+    const char *msg;
+};
+
+/* Scenarios 5, 12-15, 16-19 (D-4.2.e, D-4.3.a-e, D-4.6.a, [R] 3/5/7). */
+static void test_parameter_validation_codes(void)
+{
+    rig_setup(NULL);
+    static const struct code_case cases[] = {
+        {20001, 21, C, 1, 2, 0, NONODE, TP_DRIVER_RESPONSE_CODE_REJECTED, "stream not provisioned"},     /* 5 */
+        {10000, 22, C, 2, 1, 0, NONODE, TP_DRIVER_RESPONSE_CODE_REJECTED, "layout version mismatch"},    /* 12 */
+        {10000, 23, C, 0, 1, 0, NONODE, TP_DRIVER_RESPONSE_CODE_OK, ""},                                 /* 13 */
+        {10000, 24, 0, 1, 1, 0, NONODE, TP_DRIVER_RESPONSE_CODE_INVALID_PARAMS, "invalid role"},         /* 14 */
+        {10000, 25, 3, 1, 1, 0, NONODE, TP_DRIVER_RESPONSE_CODE_INVALID_PARAMS, "invalid role"},         /* 14 */
+        {10000, 0, C, 1, 1, 0, NONODE, TP_DRIVER_RESPONSE_CODE_INVALID_PARAMS, "client_id must be non-zero"}, /* 15 */
+        {10000, 26, C, 1, 1, 2, NONODE, TP_DRIVER_RESPONSE_CODE_REJECTED, "hugepages not available"},    /* 16 */
+        {10000, 27, C, 1, 1, 1, NONODE, TP_DRIVER_RESPONSE_CODE_OK, ""},                                 /* 17 */
+        {10000, 28, C, 1, 1, 9, NONODE, TP_DRIVER_RESPONSE_CODE_INVALID_PARAMS, "invalid hugepages policy"}, /* 18 */
+        {10000, 29, C, 1, 7, 0, NONODE, TP_DRIVER_RESPONSE_CODE_UNSUPPORTED, "unsupported publish mode"}, /* 19 */
+        {10000, 30, C, 1, 255, 0, NONODE, TP_DRIVER_RESPONSE_CODE_OK, ""},                               /* 19: null mode */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct code_case *k = &cases[i];
+        const int64_t corr = rig_attach(k->stream, k->client, k->role, k->layout, k->mode, k->huge, k->node);
+        const int e = rig_wait('A', corr, 0, 2000);
+        CHECK(e >= 0);
+        if (e < 0) continue;
+        if (g_ev[e].code != k->code || strcmp(g_ev[e].msg, k->msg) != 0) {
+            fprintf(stderr, "case %zu: got %d '%s', want %d '%s'\n", i, g_ev[e].code, g_ev[e].msg, k->code, k->msg);
+            CHECK(0);
+        }
+        if (k->code == 0 && k->layout == 0) CHECK_EQ_U64(g_ev[e].layout, 1); /* 13 */
+        if (k->code == 0 && k->huge == 1) CHECK(strstr(g_ev[e].ring_uri, "require_hugepages=false") != NULL); /* 17 */
+    }
+    /* scenario 5: no files for the unknown stream */
+    struct stat st;
+    char user[256], user_dir[700];
+    CHECK(tp_shm_user_effective(user, sizeof user) > 0);
+    snprintf(user_dir, sizeof user_dir, "%s/tensorpool-%s/default/10000", g_rig_dir, user);
+    CHECK(stat(user_dir, &st) == 0); /* the path is right ... */
+    snprintf(user_dir, sizeof user_dir, "%s/tensorpool-%s/default/20001", g_rig_dir, user);
+    CHECK(stat(user_dir, &st) != 0); /* ... and nothing exists for 20001 */
+    /* a request with a wrong root blockLength is dropped, not answered (§4.5) */
+    uint8_t bad[35];
+    const int64_t corr = rig_attach(10000, 31, C, 1, 1, 0, NONODE);
+    (void)corr;
+    rig_pump(20);
+    tp_driver_stats_t s0, s1;
+    tp_driver_stats(g_drv, &s0);
+    memcpy(bad, g_rig_buf, sizeof bad);
+    bad[0] = 26; /* blockLength 26 instead of 27 */
+    const int before = count_kind('A', 0);
+    tp_ipc_publication_offer(g_rig_pub, bad, sizeof bad);
+    rig_pump(30);
+    tp_driver_stats(g_drv, &s1);
+    CHECK_EQ_U64(s1.malformed, s0.malformed + 1);
+    CHECK_EQ_I64(count_kind('A', 0), before);
+    rig_teardown();
+}
+
+/* Scenarios 21, 26, 28, 29, 30 (D-4.8.c/d, D-4.2.d, §3.9). */
+static void test_identity_rules(void)
+{
+    rig_setup(NULL);
+    const int a = rig_attach_wait(10000, 11, C);
+    CHECK(a >= 0 && g_ev[a].code == 0);
+    const int b = rig_attach_wait(10000, 11, C);
+    CHECK(b >= 0 && g_ev[b].code == TP_DRIVER_RESPONSE_CODE_REJECTED && strcmp(g_ev[b].msg, "client_id already attached") == 0);
+    /* 26: a retransmission (same client, same corr) replays the same OK, one lease */
+    const int64_t corr = rig_attach(10000, 40, C, 1, 1, 0, NONODE);
+    const int r1 = rig_wait('A', corr, 0, 2000);
+    g_rig_corr--; /* resend the identical bytes */
+    const int64_t again = rig_attach(10000, 40, C, 1, 1, 0, NONODE);
+    CHECK_EQ_I64(again, corr);
+    const int r2 = rig_wait('A', corr, r1 + 1, 2000);
+    CHECK(r1 >= 0 && r2 >= 0);
+    if (r1 >= 0 && r2 >= 0) CHECK(g_ev[r1].code == 0 && g_ev[r2].code == 0 && g_ev[r1].lease == g_ev[r2].lease);
+    tp_driver_stats_t st;
+    tp_driver_stats(g_drv, &st);
+    CHECK_EQ_U64(st.leases_active, 2);
+    /* 28: desired node id held by another lease */
+    const uint32_t held = a >= 0 ? g_ev[a].node : 1;
+    const int64_t c2 = rig_attach(10000, 41, C, 1, 1, 0, held);
+    const int d = rig_wait('A', c2, 0, 2000);
+    CHECK(d >= 0 && g_ev[d].code == TP_DRIVER_RESPONSE_CODE_REJECTED && strcmp(g_ev[d].msg, "desired node_id unavailable") == 0 &&
+          g_ev[d].node == NONODE);
+    /* 29: after detach the id cools down (300 ms here), then it is granted */
+    if (a >= 0) {
+        const int64_t dc = rig_detach(g_ev[a].lease, 10000, 11, C);
+        CHECK(rig_wait('D', dc, 0, 2000) >= 0);
+        const int64_t c3 = rig_attach(10000, 42, C, 1, 1, 0, held);
+        const int e = rig_wait('A', c3, 0, 2000);
+        CHECK(e >= 0 && g_ev[e].code == TP_DRIVER_RESPONSE_CODE_REJECTED);
+        rig_pump(350);
+        const int64_t c4 = rig_attach(10000, 43, C, 1, 1, 0, held);
+        const int f = rig_wait('A', c4, 0, 2000);
+        CHECK(f >= 0 && g_ev[f].code == 0 && g_ev[f].node == held);
+    }
+    rig_teardown();
+}
+
+/* Scenarios 41, 42, 44 (D-4.4.a-d, D-4.9.e, §3.6). */
+static void test_keepalive_and_expiry(void)
+{
+    rig_setup(NULL);
+    const int a = rig_attach_wait(10000, 11, C);
+    const int b = rig_attach_wait(10000, 12, C);
+    CHECK(a >= 0 && b >= 0);
+    if (a < 0 || b < 0) return rig_teardown();
+    const rig_ev_t la = g_ev[a], lb = g_ev[b];
+    const int from = g_nev;
+    /* 41: la is kept alive for 1 s (> 3 TTLs); 44: lb gets keepalives with the wrong client id */
+    for (int i = 0; i < 20; i++) {
+        rig_keepalive(la.lease, 10000, 11, C);
+        rig_keepalive(lb.lease, 10000, 99, C);
+        rig_pump(50);
+    }
+    int revoked_a = 0, revoked_b = 0;
+    for (int i = from; i < g_nev; i++) {
+        if (g_ev[i].kind != 'R') continue;
+        if (g_ev[i].lease == la.lease) revoked_a++;
+        if (g_ev[i].lease == lb.lease) {
+            revoked_b++;
+            CHECK_EQ_U64(g_ev[i].reason, TP_DRIVER_LEASE_REVOKE_REASON_EXPIRED); /* 42 */
+            CHECK_EQ_U64(g_ev[i].client, 12);
+            CHECK_EQ_U64(g_ev[i].stream, 10000);
+            CHECK_STR(g_ev[i].msg, "lease expired");
+        }
+    }
+    CHECK_EQ_I64(revoked_a, 0);
+    CHECK_EQ_I64(revoked_b, 1); /* D-4.9.n: once */
+    uint64_t epoch = 0;
+    tp_driver_stream_epoch(g_drv, 10000, &epoch);
+    CHECK_EQ_U64(epoch, la.epoch); /* a consumer expiry does not bump */
+    rig_teardown();
+}
+
+/* Scenario 43 (D-4.7a.b, D-7.b): producer expiry -> Revoked, then an announce
+ * with a higher epoch and producerId 0. */
+static void test_producer_expiry_bumps_epoch(void)
+{
+    rig_setup(NULL);
+    const int a = rig_attach_wait(10000, 11, P);
+    CHECK(a >= 0 && g_ev[a].code == 0);
+    if (a < 0) return rig_teardown();
+    const int r = rig_wait('R', 0, a, 1000);
+    CHECK(r >= 0 && g_ev[r].lease == g_ev[a].lease && g_ev[r].reason == TP_DRIVER_LEASE_REVOKE_REASON_EXPIRED);
+    int n = -1;
+    for (int i = r + 1; r >= 0 && i < g_nev && n < 0; i++)
+        if (g_ev[i].kind == 'N') n = i;
+    if (n < 0 && r >= 0) n = rig_wait('N', 0, r + 1, 500);
+    CHECK(n >= 0 && g_ev[n].epoch > g_ev[a].epoch && g_ev[n].producer == 0);
+    rig_teardown();
+}
+
+/* Scenarios 45-48 (D-4.9.a-e, D-4.8.a, D-6.a.2): detach order, mismatched
+ * role, twice, and reattach with a new epoch and lease. */
+static void test_detach_rules(void)
+{
+    rig_setup(NULL);
+    const int a = rig_attach_wait(10000, 11, P);
+    CHECK(a >= 0 && g_ev[a].code == 0);
+    if (a < 0) return rig_teardown();
+    const rig_ev_t l = g_ev[a];
+    /* 46: mismatched role */
+    int from = g_nev;
+    const int64_t d0 = rig_detach(l.lease, 10000, 11, C);
+    const int e0 = rig_wait('D', d0, from, 2000);
+    CHECK(e0 >= 0 && g_ev[e0].code == TP_DRIVER_RESPONSE_CODE_REJECTED && strcmp(g_ev[e0].msg, "lease not found") == 0);
+    CHECK_EQ_I64(count_kind('R', from), 0);
+    /* 45: Revoked, then Announce(E' > E, producer 0), then DetachResponse(OK) */
+    from = g_nev;
+    const int64_t d1 = rig_detach(l.lease, 10000, 11, P);
+    const int e1 = rig_wait('D', d1, from, 2000);
+    CHECK(e1 >= 0 && g_ev[e1].code == 0);
+    int r = -1, n = -1;
+    for (int i = from; e1 >= 0 && i < e1; i++) {
+        if (g_ev[i].kind == 'R' && g_ev[i].lease == l.lease && r < 0) r = i;
+        if (g_ev[i].kind == 'N' && g_ev[i].epoch > l.epoch && n < 0) n = i;
+    }
+    CHECK(r >= 0 && n > r && g_ev[r].reason == TP_DRIVER_LEASE_REVOKE_REASON_DETACHED && g_ev[n].producer == 0);
+    /* 47: twice -> REJECTED, no second revocation */
+    from = g_nev;
+    const int64_t d2 = rig_detach(l.lease, 10000, 11, P);
+    const int e2 = rig_wait('D', d2, from, 2000);
+    CHECK(e2 >= 0 && g_ev[e2].code == TP_DRIVER_RESPONSE_CODE_REJECTED);
+    CHECK_EQ_I64(count_kind('R', from), 0);
+    /* 48: reattach -> E'' > E', another lease id */
+    const int b = rig_attach_wait(10000, 11, P);
+    CHECK(b >= 0 && g_ev[b].code == 0 && g_ev[b].lease != l.lease && n >= 0 && g_ev[b].epoch > g_ev[n].epoch);
+    rig_teardown();
+}
+
+/* Scenarios 6-10 (D-11.a/b, §5.4, [R] 2). */
+static void test_dynamic_streams(void)
+{
+    rig_setup("allow_dynamic_streams = true\n[driver]\nstream_id_range = \"20000-20002\"\n");
+    int64_t corr = rig_attach(20001, 11, P, 1, 1, 0, NONODE); /* 6: REQUIRE_EXISTING */
+    int e = rig_wait('A', corr, 0, 2000);
+    CHECK(e >= 0 && g_ev[e].code == TP_DRIVER_RESPONSE_CODE_REJECTED && strcmp(g_ev[e].msg, "stream not provisioned") == 0);
+    corr = rig_attach(20001, 11, P, 1, 2, 0, NONODE); /* 7 */
+    e = rig_wait('A', corr, 0, 2000);
+    CHECK(e >= 0 && g_ev[e].code == 0 && g_ev[e].stream == 20001);
+    corr = rig_attach(0, 12, P, 1, 2, 0, NONODE); /* 8: id 0 takes the next free */
+    e = rig_wait('A', corr, 0, 2000);
+    CHECK(e >= 0 && g_ev[e].code == 0 && g_ev[e].stream == 20000);
+    corr = rig_attach(0, 13, P, 1, 2, 0, NONODE);
+    e = rig_wait('A', corr, 0, 2000);
+    CHECK(e >= 0 && g_ev[e].code == 0 && g_ev[e].stream == 20002); /* 20001 is taken */
+    corr = rig_attach(15000, 14, P, 1, 2, 0, NONODE); /* 9 */
+    e = rig_wait('A', corr, 0, 2000);
+    CHECK(e >= 0 && g_ev[e].code == TP_DRIVER_RESPONSE_CODE_INVALID_PARAMS && strcmp(g_ev[e].msg, "stream id outside range") == 0);
+    corr = rig_attach(0, 15, P, 1, 2, 0, NONODE); /* 10: exhausted */
+    e = rig_wait('A', corr, 0, 2000);
+    CHECK(e >= 0 && g_ev[e].code == TP_DRIVER_RESPONSE_CODE_INVALID_PARAMS && strcmp(g_ev[e].msg, "no stream ids available") == 0);
+    rig_teardown();
+}
+
+/* Scenarios 54-57 (D-4.13.a-c, [R] 11/12). */
+static void test_shutdown_requests(void)
+{
+    rig_setup("shutdown_token = \"s3cret\"\n");
+    const int a = rig_attach_wait(10000, 11, P);
+    CHECK(a >= 0 && g_ev[a].code == 0);
+    tp_driver_stats_t s;
+    rig_shutdown_request("nope", 1); /* 55 */
+    rig_shutdown_request("", 1);     /* 56 */
+    rig_pump(30);
+    tp_driver_stats(g_drv, &s);
+    CHECK_EQ_U64(s.shutdown_refused, 2);
+    CHECK(!tp_driver_is_stopped(g_drv));
+    const int b = rig_attach_wait(10000, 12, C); /* still serving */
+    CHECK(b >= 0 && g_ev[b].code == 0);
+    const int from = g_nev;
+    rig_shutdown_request("s3cret", 1); /* 54 */
+    rig_pump(30);
+    CHECK(count_kind('N', from) >= 1); /* final announce */
+    const int c = rig_attach_wait(10000, 13, C);
+    CHECK(c >= 0 && g_ev[c].code == TP_DRIVER_RESPONSE_CODE_REJECTED && strcmp(g_ev[c].msg, "driver shutting down") == 0);
+    if (a >= 0) rig_keepalive(g_ev[a].lease, 10000, 11, P); /* keepalives still honoured */
+    const int sd = rig_wait('S', 0, from, 1000);
+    CHECK(sd >= 0 && g_ev[sd].reason == TP_DRIVER_SHUTDOWN_REASON_ADMIN);
+    CHECK(tp_driver_is_stopped(g_drv));
+    rig_teardown();
+    /* 57: feature off ignores even an empty token */
+    rig_setup(NULL);
+    rig_shutdown_request("", 1);
+    rig_pump(30);
+    CHECK(!tp_driver_is_stopped(g_drv));
+    rig_teardown();
+}
+
+/* Scenario 60 (D-10.c, D-4.8.b, [R] 22): a restarted driver issues an epoch
+ * above every earlier one and ignores old leases. */
+static void test_restart_epochs_and_old_leases(void)
+{
+    rig_setup(NULL);
+    const int a = rig_attach_wait(10000, 11, P);
+    CHECK(a >= 0 && g_ev[a].code == 0);
+    if (a < 0) return rig_teardown();
+    const rig_ev_t old = g_ev[a];
+    tp_driver_close(g_drv, 0, NULL); /* sends ShmDriverShutdown */
+    g_drv = NULL;
+    CHECK(rig_wait('S', 0, a, 500) >= 0);
+    /* make "now" useless as a source of order: the persisted epoch must do it */
+    if (tp_driver_open(&g_drv, &g_rig_cfg, NULL) != 0) {
+        CHECK(0);
+        return rig_teardown();
+    }
+    const int from = g_nev;
+    rig_keepalive(old.lease, 10000, 11, P); /* silently ignored */
+    const int64_t d = rig_detach(old.lease, 10000, 11, P);
+    const int e = rig_wait('D', d, from, 2000);
+    CHECK(e >= 0 && g_ev[e].code == TP_DRIVER_RESPONSE_CODE_REJECTED && strcmp(g_ev[e].msg, "lease not found") == 0);
+    const int b = rig_attach_wait(10000, 11, P); /* any client id is accepted again */
+    CHECK(b >= 0 && g_ev[b].code == 0 && g_ev[b].epoch > old.epoch);
+    rig_teardown();
+}
+
+/* Scenario 64 (§5.8 step 6): keep 2 -> only the current and previous epoch
+ * directories remain after four producer cycles. */
+static void test_epoch_gc(void)
+{
+    rig_setup("epoch_gc_keep = 2\nepoch_gc_min_age_ns = 1\n");
+    uint64_t epoch = 0;
+    for (int i = 0; i < 4; i++) {
+        const int a = rig_attach_wait(10000, (uint32_t)(11 + i), P);
+        CHECK(a >= 0 && g_ev[a].code == 0);
+        if (a < 0) break;
+        const int64_t d = rig_detach(g_ev[a].lease, 10000, (uint32_t)(11 + i), P);
+        CHECK(rig_wait('D', d, a, 2000) >= 0);
+    }
+    tp_driver_stream_epoch(g_drv, 10000, &epoch);
+    char sdir[600];
+    const char *user = getenv("USER");
+    (void)user;
+    /* count numeric entries under .../10000/ */
+    char cmd[800];
+    snprintf(sdir, sizeof sdir, "%s", g_rig_dir);
+    snprintf(cmd, sizeof cmd, "ls -d %s/tensorpool-*/default/10000/[0-9]* | wc -l", sdir);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    if (p != NULL) {
+        if (fscanf(p, "%d", &n) != 1) n = -1;
+        pclose(p);
+    }
+    CHECK_EQ_I64(n, 2);
+    rig_teardown();
+}
+
+/* Administrative revocation (D-4.9.e, reason REVOKED) and the embedded
+ * driver's one-call start/stop (D-2.1.b). */
+static void test_admin_revoke_and_embedded(void)
+{
+    rig_setup(NULL);
+    const int a = rig_attach_wait(10000, 11, C);
+    CHECK(a >= 0 && g_ev[a].code == 0);
+    if (a >= 0) {
+        CHECK_EQ_I64(tp_driver_revoke(g_drv, g_ev[a].lease, "operator"), 0);
+        const int r = rig_wait('R', 0, a, 500);
+        CHECK(r >= 0 && g_ev[r].reason == TP_DRIVER_LEASE_REVOKE_REASON_REVOKED && strcmp(g_ev[r].msg, "operator") == 0);
+        CHECK_EQ_I64(tp_driver_revoke(g_drv, g_ev[a].lease, "again"), -1);
+    }
+    tp_driver_close(g_drv, 0, NULL);
+    g_drv = NULL;
+    tp_driver_embedded_t *e = NULL;
+    CHECK_EQ_I64(tp_driver_embedded_start(&e, &g_rig_cfg), 0);
+    /* the lock is held by the embedded driver: a second one is refused (D-2.1.c) */
+    tp_driver_t *second = NULL;
+    CHECK_EQ_I64(tp_driver_open(&second, &g_rig_cfg, NULL), -1);
+    CHECK(tp_errcode() == TP_ERR_STATE);
+    const int b = rig_attach_wait(10000, 12, C);
+    CHECK(b >= 0 && g_ev[b].code == 0);
+    tp_driver_embedded_stop(e);
+    rig_teardown();
+}
+
+int main(void)
+{
+    RUN(test_producer_then_consumer);
+    RUN(test_second_producer_rejected);
+    RUN(test_consumer_first_then_producer_bumps);
+    RUN(test_parameter_validation_codes);
+    RUN(test_identity_rules);
+    RUN(test_keepalive_and_expiry);
+    RUN(test_producer_expiry_bumps_epoch);
+    RUN(test_detach_rules);
+    RUN(test_dynamic_streams);
+    RUN(test_shutdown_requests);
+    RUN(test_restart_epochs_and_old_leases);
+    RUN(test_epoch_gc);
+    RUN(test_admin_revoke_and_embedded);
+    TP_TEST_END();
+}
