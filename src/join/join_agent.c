@@ -424,8 +424,14 @@ static void on_lease_revoked(tp_join_agent_t *a, const uint8_t *buf, size_t len)
         a->stats.malformed++;
         return;
     }
-    /* Only a producer's lease concerns us (D-4.9.h); role 1 = PRODUCER. */
-    if (tp_driver_shm_lease_revoked_role(&d) != 1) return;
+    /* Discard notices with unknown role or reason (D-4.9.j); only a
+     * producer's lease concerns an input (D-4.9.h). */
+    if (!tp_driver_role_is_valid(tp_driver_shm_lease_revoked_role(&d)) ||
+        !tp_driver_lease_revoke_reason_is_valid(tp_driver_shm_lease_revoked_reason(&d))) {
+        a->stats.malformed++;
+        return;
+    }
+    if (tp_driver_shm_lease_revoked_role(&d) != TP_DRIVER_ROLE_PRODUCER) return;
     const uint32_t idx = input_find(a, tp_driver_shm_lease_revoked_stream_id(&d));
     if (idx != NO_INPUT) input_unmap(a, &a->inputs[idx], 1);
 }
