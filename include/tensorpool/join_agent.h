@@ -24,6 +24,32 @@
  * After tp_join_agent_create the duty cycle allocates nothing (JB-5.1); only
  * mapping a newly announced pool does syscalls.
  * Not thread-safe: drive one agent from one thread (runner or invoker).
+ *
+ * Choices where spec/join-barrier.md is silent:
+ *  - Output candidates. SEQUENCE: consecutive out_seq from first_out_seq,
+ *    never below the first out_seq every rule can satisfy. TIMESTAMP: the
+ *    observed times of a trigger input (its rule's source), queued in order.
+ *    LATEST_VALUE: one output when ready and some input's selected frame
+ *    changed since the previous output.
+ *  - Frames. OFFSET: seq out+k. WINDOW: the newest max_frames_per_input of
+ *    the window. OFFSET_NS: the newest frame at or before out_time+d.
+ *    WINDOW_NS: frames timed in [out_time-W, out_time]. Times come from the
+ *    descriptors remembered per input (`history`). A frame whose single read
+ *    fails is counted in `dropped` and not delivered.
+ *  - A stale input is absent (no frames) in SEQUENCE/TIMESTAMP outputs; in
+ *    LATEST_VALUE it keeps offering its last frame (JB-9.3.a).
+ *  - Disconnect (producer lease revoked, or producer gone: pid or activity
+ *    stamp) releases that input's mapping only; its cursors stay so the map's
+ *    staleTimeoutNs makes it stale rather than blocking. A newer input epoch
+ *    resets the input (barrier slot, remembered frames, old mapping).
+ *  - Requests: one at once when blocked, then every request_interval_ns
+ *    doubling up to request_backoff_max_ns (equal values: fixed cadence).
+ *  - An announce for our output with more rules than the barrier's capacity
+ *    is handled as an invalid map (blocked until replaced, §3.2 V1).
+ *  - Processed cursors/times are reported after the callback returns, only
+ *    when the barrier gates on them (use_processed, JB-4.2).
+ *  - The agent maps pools from ShmPoolAnnounce itself; it does not hold a
+ *    CONSUMER lease with the driver.
  */
 #ifndef TENSORPOOL_JOIN_AGENT_H
 #define TENSORPOOL_JOIN_AGENT_H
