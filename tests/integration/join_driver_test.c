@@ -318,6 +318,9 @@ static void test_lockstep_with_driver(void)
     if (views < 300) fprintf(stderr, "note: %d of 300 reads succeeded\n", views);
     CHECK(views >= 270);
     CHECK(lapped_dropped == 36);
+    tp_join_agent_stats_t st;
+    tp_join_agent_stats(a, &st);
+    CHECK(st.disconnects == 0 && st.mappings == 2); /* live producers are never unmapped */
     tp_join_agent_destroy(a);
     tp_merge_map_close(&m);
     teardown();
