@@ -48,13 +48,15 @@
  *    is handled as an invalid map (blocked until replaced, §3.2 V1).
  *  - Processed cursors/times are reported after the callback returns, only
  *    when the barrier gates on them (use_processed, JB-4.2).
- *  - The agent maps pools from ShmPoolAnnounce itself; it does not hold a
- *    CONSUMER lease with the driver.
+ *  - With attach_via_driver the agent holds one CONSUMER lease per input
+ *    (driver client) and maps what it grants; without it, it maps pools from
+ *    ShmPoolAnnounce directly (useful without a driver, e.g. in tests).
  */
 #ifndef TENSORPOOL_JOIN_AGENT_H
 #define TENSORPOOL_JOIN_AGENT_H
 
 #include "tensorpool/agent.h"
+#include "tensorpool/client.h"
 #include "tensorpool/ipc.h"
 #include "tensorpool/join_barrier.h"
 #include "tensorpool/merge_map_authority.h"
@@ -140,6 +142,12 @@ typedef struct tp_join_agent_config_s {
     /* SHM: allowed base directories for mapping announced pools. NULL: no
      * mapping (descriptor-only gating; frames carry no view). */
     const char *shm_base_dir;
+    /* Hold a CONSUMER lease per input with the SHM driver (driver.md D-2.3.a)
+     * and map only what a lease grants (attach answer, then announces of later
+     * epochs while attached). 0: map announced pools without a lease (no
+     * driver needed). The lease is renewed in the duty cycle. */
+    int attach_via_driver;
+    const tp_client_context_t *client; /* attach_via_driver: NULL = tp_client_context_init (environment) */
     uint64_t activity_window_ns;      /* producer liveness window; 0: 3 s */
     int64_t request_interval_ns;      /* first retry after; 0: 250 ms */
     int64_t request_backoff_max_ns;   /* retry interval doubles up to this; 0: 4x interval */
@@ -216,6 +224,8 @@ typedef struct tp_join_agent_stats_s {
     uint64_t disconnects;        /* mappings released: lease revoked or producer gone */
     uint64_t input_epoch_changes;
     uint64_t control_loss;       /* ipc messages lost (lapped) on the control stream */
+    uint64_t leases;             /* attach_via_driver: CONSUMER leases granted */
+    uint64_t leases_lost;        /* attach_via_driver: leases revoked, expired or lost */
 } tp_join_agent_stats_t;
 void tp_join_agent_stats(const tp_join_agent_t *a, tp_join_agent_stats_t *out);
 
