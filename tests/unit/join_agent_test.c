@@ -380,6 +380,49 @@ static void test_descriptor_feed_timestamp(void)
     tp_merge_map_close(&m);
 }
 
+/* JB-8.2.a/c, JB-4.1: a rule with source SLOT_HEADER takes time from the
+ * slot (read once under the seqlock), not from the descriptor; the camera's
+ * slot time triggers out_time, and the IMU window selects by slot time. */
+static void test_slot_header_times(void)
+{
+    tp_merge_authority_t *auth = make_authority(0, -1);
+    seen_t seen = {0};
+    const uint32_t ins[2] = {1, 2};
+    tp_join_agent_t *a = make_agent(TP_JOIN_MODE_TIMESTAMP, &seen, 1, ins, 2, NULL);
+    tp_merge_map_t m;
+    tp_merge_map_init(&m, TP_MERGE_KIND_TIMESTAMP, 4);
+    tp_merge_map_reset(&m, 10, 1);
+    tp_merge_map_add_offset_ns(&m, 1, TP_TS_SOURCE_SLOT_HEADER, 0);
+    tp_merge_map_add_window_ns(&m, 2, TP_TS_SOURCE_SLOT_HEADER, 100);
+    CHECK(tp_merge_authority_put(auth, &m, 0) == 1);
+    const int64_t t0 = tp_clock_monotonic_ns();
+    tp_stand_in_producer_t cam, imu;
+    CHECK(tp_stand_in_producer_open(&cam, &ctx, tp_test_base, 1, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
+                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    CHECK(tp_stand_in_producer_open(&imu, &ctx, tp_test_base, 2, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
+                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    CHECK(tp_stand_in_producer_announce(&cam, (uint64_t)t0) == 0);
+    CHECK(tp_stand_in_producer_announce(&imu, (uint64_t)t0) == 0);
+    spin(a, NULL, t0);
+    /* IMU: slot times 850, 900, 950 (descriptor times far off on purpose). */
+    for (uint64_t i = 0; i < 3; i++) CHECK(tp_stand_in_producer_publish(&imu, 20 + i, 850 + 50 * i, 5, NULL) == 0);
+    /* Camera: slot time 1000, descriptor time 7. */
+    CHECK(tp_stand_in_producer_publish(&cam, 10, 1000, 7, NULL) == 0);
+    spin(a, NULL, t0);
+    CHECK(seen.outputs == 0); /* IMU slot time 950 < 1000 (lateness 0, JB-8.2.i) */
+    CHECK(tp_stand_in_producer_publish(&imu, 23, 1000, 5, NULL) == 0);
+    spin(a, NULL, t0);
+    CHECK(seen.outputs == 1);
+    CHECK_EQ_U64(seen.last_out_time, 1000);
+    CHECK(seen.frames[0] == 1 && seen.frame_value[0] == 10);
+    CHECK(seen.frames[1] == 3 && seen.frame_seq[1] == 3 && seen.frame_value[1] == 23); /* 900, 950, 1000 */
+    tp_join_agent_destroy(a);
+    tp_stand_in_producer_close(&cam);
+    tp_stand_in_producer_close(&imu);
+    tp_merge_authority_destroy(auth);
+    tp_merge_map_close(&m);
+}
+
 /* Pools announced on the control stream are mapped; the stage gets validated
  * zero-copy views (single attempt, JB-7.2.c); a descriptor of a newer input
  * epoch resets that input (§3.7). */
@@ -585,6 +628,7 @@ int main(void)
     RUN(test_non_authority_and_schema_guard);
     RUN(test_descriptor_feed_timestamp);
     RUN(test_views_and_input_epoch);
+    RUN(test_slot_header_times);
     RUN(test_lease_revoked_releases_mapping);
     RUN(test_close_releases_everything);
     RUN(test_bad_config);
