@@ -151,7 +151,7 @@ typedef struct tp_join_agent_config_s {
     uint64_t activity_window_ns;      /* producer liveness window; 0: 3 s */
     int64_t request_interval_ns;      /* first retry after; 0: 250 ms */
     int64_t request_backoff_max_ns;   /* retry interval doubles up to this; 0: 4x interval */
-    uint32_t max_frames_per_input;    /* window frames delivered per input; 0: 8 */
+    uint32_t max_frames_per_input;    /* window frames delivered per input (newest); 0: 8; WINDOW_NS at most 64 */
     uint32_t history;                 /* descriptors remembered per input (power of 2); 0: 256 */
     /* SEQUENCE: first output (raised to the first out_seq the rules allow);
      * TP_JOIN_OUT_AUTO: the newest output every input can still reach, derived
