@@ -35,7 +35,9 @@
  *    the window. OFFSET_NS: the newest frame at or before out_time+d.
  *    WINDOW_NS: frames timed in [out_time-W, out_time]. Times come from the
  *    descriptors remembered per input (`history`). A frame whose single read
- *    fails is counted in `dropped` and not delivered.
+ *    fails is counted in `dropped` and not delivered; in SEQUENCE/TIMESTAMP
+ *    the output still goes out (the stage sees the hole), in LATEST_VALUE the
+ *    input is absent and the output waits for its next value (JB-9.1.d/e).
  *  - A stale input is absent (no frames) in SEQUENCE/TIMESTAMP outputs; in
  *    LATEST_VALUE it keeps offering its last frame (JB-9.3.a).
  *  - Disconnect (producer lease revoked, or producer gone: pid or activity
