@@ -226,6 +226,7 @@ typedef struct tp_join_agent_stats_s {
     uint64_t disconnects;        /* mappings released: lease revoked or producer gone */
     uint64_t input_epoch_changes;
     uint64_t control_loss;       /* ipc messages lost (lapped) on the control stream */
+    uint64_t unbound_rules;      /* rules of the active map naming a stream that is not an input (never ready) */
     uint64_t leases;             /* attach_via_driver: CONSUMER leases granted */
     uint64_t leases_lost;        /* attach_via_driver: leases revoked, expired or lost */
 } tp_join_agent_stats_t;

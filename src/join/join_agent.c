@@ -295,9 +295,11 @@ static void on_map_replaced(tp_join_agent_t *a)
         a->inputs[i].has_seq = 0;
         a->inputs[i].fired = 0;
     }
+    a->stats.unbound_rules = 0;
     for (uint32_t r = 0; r < m->rule_count; r++) {
         const tp_merge_rule_t *rule = &m->rules[r];
         a->rule_input[r] = input_find(a, rule->input_stream_id);
+        if (a->rule_input[r] == NO_INPUT) a->stats.unbound_rules++; /* visible, not silent */
         if (m->kind == TP_MERGE_KIND_TIMESTAMP && rule->timestamp_source == TP_TS_SOURCE_SLOT_HEADER &&
             a->rule_input[r] != NO_INPUT)
             a->inputs[a->rule_input[r]].needs_slot_ts = 1;

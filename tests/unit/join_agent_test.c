@@ -152,7 +152,7 @@ static void test_late_join_by_request(void)
     CHECK(tp_join_barrier_has_map(tp_join_agent_barrier(a)));
     tp_join_agent_stats_t st;
     tp_join_agent_stats(a, &st);
-    CHECK(st.announces_applied == 1);
+    CHECK(st.announces_applied == 1 && st.unbound_rules == 0);
     tp_ipc_publication_t *desc;
     CHECK(tp_ipc_publication_open(&desc, &ctx, "tp:ipc", TP_DESCRIPTOR_STREAM_DEFAULT) == 0);
     CHECK(tp_stand_in_descriptor(desc, 1, 1, 5, 1000) == 0);
@@ -311,6 +311,23 @@ static void test_reannounce_keeps_ready(void)
  * short messages on the control stream are skipped. */
 static void test_non_authority_and_schema_guard(void)
 {
+    /* A map naming a stream the agent does not follow is reported. */
+    {
+        seen_t s0 = {0};
+        const uint32_t one[1] = {1}, two[2] = {1, 99};
+        tp_join_agent_t *a0 = make_agent(TP_JOIN_MODE_SEQUENCE, &s0, 1, one, 1, NULL);
+        tp_merge_authority_t *au = make_authority(0, -1);
+        tp_merge_map_t m0;
+        make_seq_map(&m0, 10, 1, two, 2);
+        CHECK(tp_merge_authority_put(au, &m0, 0) == 1);
+        spin(a0, NULL, 0);
+        tp_join_agent_stats_t s1;
+        tp_join_agent_stats(a0, &s1);
+        CHECK(s1.announces_applied == 1 && s1.unbound_rules == 1);
+        tp_join_agent_destroy(a0);
+        tp_merge_authority_destroy(au);
+        tp_merge_map_close(&m0);
+    }
     tp_ipc_subscription_t *obs;
     CHECK(tp_ipc_subscription_open(&obs, &ctx, "tp:ipc", TP_CONTROL_STREAM_DEFAULT) == 0);
     seen_t seen = {0};
