@@ -555,6 +555,36 @@ static void test_announce_freshness_and_join_time(void)
     stop();
 }
 
+/* Random and mutated driver notices/answers and announces on the control
+ * stream: never a crash; the client stays in a valid state. */
+static void test_random_control_traffic_never_crashes(void)
+{
+    start(0);
+    respond_ok(g_seen.corr, M_NONE);
+    step(5);
+    unsigned seed = 7;
+    uint8_t msg[300];
+    for (int i = 0; i < 20000; i++) {
+        const size_t n = (size_t)(rand_r(&seed) % (int)sizeof msg);
+        for (size_t k = 0; k < n; k++) msg[k] = (uint8_t)rand_r(&seed);
+        if (n >= 8) {
+            const int drv = rand_r(&seed) % 2;
+            msg[2] = (uint8_t)(drv ? 1 + rand_r(&seed) % 8 : 1 + rand_r(&seed) % 13);
+            msg[3] = 0;
+            msg[4] = drv ? 0x85 : 0x84; /* 901 or 900 */
+            msg[5] = 0x03;
+            msg[6] = 1;
+            msg[7] = 0;
+        }
+        tp_ipc_publication_offer(g_rig_pub, msg, n);
+        if (i % 32 == 0) tp_driver_client_do_work(g_dc, tp_clock_monotonic_ns());
+    }
+    step(10);
+    const tp_driver_client_state_t st = tp_driver_client_state(g_dc);
+    CHECK(st == TP_DC_ATTACHED || st == TP_DC_BACKOFF || st == TP_DC_ATTACHING);
+    stop();
+}
+
 /* Scenario 27 (D-B.1.a-c, §3.9): two process starts draw correlation ids
  * from different random seeds; neither sequence contains 0. Each start is a
  * fresh exec of this binary with --print-ids. */
@@ -598,5 +628,6 @@ int main(int argc, char **argv)
     RUN(test_identity_seeding);
     RUN(test_consumer_remap_wait_is_bounded);
     RUN(test_announce_freshness_and_join_time);
+    RUN(test_random_control_traffic_never_crashes);
     TP_TEST_END();
 }
