@@ -1,0 +1,311 @@
+/* JoinBarrierAgent end to end, lockstep two-camera case (JSON lines):
+ *   join_agent_lockstep_latency_p50 / _p99: last required input committed
+ *     (its slot timestamp, written just before the commit store) -> stage
+ *     callback, in ns, producers at a fixed rate; median over runs;
+ *   join_agent_lockstep_outputs_per_s: complete outputs (both frames read
+ *     and validated) per second from start to the last output, with both
+ *     producers publishing as fast as they can in bursts of 16 frames with a
+ *     20 us pause (3 processes share 2 cores); incomplete_fraction is the
+ *     share of outputs whose frames were overwritten before the read.
+ *   join_agent_lockstep_stage_outputs_per_s: what the stage alone sustains
+ *     on one core: frames published beforehand, clock runs while it joins.
+ * Producers are separate processes writing SHM and publishing descriptors on
+ * the embedded transport (stand-in producer); the stage busy-polls.
+ *
+ *   bench_join_agent [runs] [frames]                                       */
+#include "../examples/stand_in_producer.h"
+#include "tensorpool/clock.h"
+#include "tensorpool/join_agent.h"
+#include "tensorpool/merge_map_authority.h"
+
+#include <ftw.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MS 1000000LL
+
+typedef struct {
+    _Atomic int go;
+    _Atomic int done[2];
+} shared_t;
+
+static char base[256];
+static tp_ipc_context_t ctx;
+static shared_t *sh;
+
+typedef struct {
+    uint64_t *lat;
+    size_t n, cap;
+    uint64_t outputs, complete;
+    int64_t first_ns, last_ns;
+} stage_t;
+
+static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
+{
+    (void)s;
+    (void)f;
+    (void)w;
+    return remove(p);
+}
+
+static void sleep_ns(int64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
+    nanosleep(&ts, NULL);
+}
+
+static void on_output(void *clientd, const tp_join_output_t *out)
+{
+    stage_t *s = clientd;
+    const int64_t now = tp_clock_monotonic_ns(); /* measurement, not the cycle's cached clock */
+    s->outputs++;
+    s->last_ns = now;
+    uint64_t committed = 0;
+    for (uint32_t i = 0; i < out->input_count; i++) {
+        const tp_join_input_t *in = &out->inputs[i];
+        if (in->frame_count != 1 || !in->frames[0].has_view) return;
+        if (in->frames[0].view.header.timestamp_ns > committed) committed = in->frames[0].view.header.timestamp_ns;
+    }
+    s->complete++;
+    if (s->n < s->cap && (uint64_t)now >= committed) s->lat[s->n++] = (uint64_t)now - committed;
+}
+
+static pid_t producer(uint32_t stream, int k, int frames, int64_t period_ns)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    alarm(120);
+    tp_stand_in_producer_t p;
+    if (tp_stand_in_producer_open(&p, &ctx, base, stream, 1, 256, TP_DESCRIPTOR_STREAM_DEFAULT,
+                                  TP_CONTROL_STREAM_DEFAULT, (uint64_t)tp_clock_monotonic_ns()) != 0)
+        _exit(1);
+    tp_stand_in_producer_announce(&p, (uint64_t)tp_clock_monotonic_ns());
+    while (!atomic_load(&sh->go)) sleep_ns(100000);
+    int64_t next = tp_clock_monotonic_ns();
+    for (int i = 0; i < frames; i++) {
+        if (period_ns > 0) { /* sleep, do not spin: 2 cores are shared with the stage */
+            struct timespec ts = {(time_t)(next / 1000000000LL), (long)(next % 1000000000LL)};
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+            next += period_ns;
+        }
+        const uint64_t t = (uint64_t)tp_clock_monotonic_ns();
+        tp_stand_in_producer_publish(&p, (uint64_t)i, t, t, NULL);
+        if ((i & 1023) == 0) tp_shm_writer_heartbeat(&p.w, t);
+        if (period_ns == 0 && (i & 15) == 15) sleep_ns(20000); /* bursts of 16: leave the stage a core */
+    }
+    atomic_store(&sh->done[k], 1);
+    sleep_ns(300 * MS); /* keep the regions while the stage drains */
+    tp_stand_in_producer_close(&p);
+    _exit(0);
+}
+
+/* One run; returns 0 and fills the stage. */
+static int run(stage_t *st, int frames, int64_t period_ns)
+{
+    snprintf(base, sizeof base, "/dev/shm/tp-bench-join-%d-XXXXXX", (int)getpid());
+    if (mkdtemp(base) == NULL) return -1;
+    tp_ipc_context_init(&ctx);
+    ctx.base_dir = base;
+    ctx.log_capacity = 8u << 20; /* room for the whole run's descriptors */
+    memset(sh, 0, sizeof *sh);
+
+    tp_merge_map_t m;
+    tp_merge_map_init(&m, TP_MERGE_KIND_SEQUENCE, 2);
+    tp_merge_map_reset(&m, 10, 1);
+    tp_merge_map_add_offset(&m, 1, 0);
+    tp_merge_map_add_offset(&m, 2, 0);
+    tp_merge_authority_config_t ac;
+    tp_merge_authority_config_init(&ac);
+    ac.ipc = &ctx;
+    tp_merge_authority_t *auth = NULL;
+    tp_join_agent_config_t cfg;
+    tp_join_agent_config_init(&cfg, TP_JOIN_MODE_SEQUENCE, 10, 1);
+    cfg.ipc = &ctx;
+    tp_join_agent_config_add_input(&cfg, 1, 0);
+    tp_join_agent_config_add_input(&cfg, 2, 0);
+    cfg.shm_base_dir = base;
+    cfg.on_output = on_output;
+    cfg.clientd = st;
+    cfg.first_out_seq = 0;
+    cfg.poll_limit = 256;
+    cfg.max_outputs_per_cycle = 256;
+    tp_join_agent_t *a = NULL;
+    if (tp_merge_authority_create(&ac, &auth) != 0 || tp_join_agent_create(&cfg, &a) != 0) {
+        fprintf(stderr, "setup: %s\n", tp_errmsg());
+        return -1;
+    }
+    tp_merge_authority_put(auth, &m, tp_clock_monotonic_ns());
+    pid_t p1 = producer(1, 0, frames, period_ns), p2 = producer(2, 1, frames, period_ns);
+    tp_join_agent_stats_t s;
+    int64_t deadline = tp_clock_monotonic_ns() + 5000 * MS;
+    do { /* map applied and both pools mapped */
+        tp_merge_authority_do_work(auth, tp_clock_monotonic_ns());
+        tp_join_agent_do_work(a, tp_clock_monotonic_ns());
+        tp_join_agent_stats(a, &s);
+    } while ((!tp_join_barrier_has_map(tp_join_agent_barrier(a)) || s.mappings < 2) &&
+             tp_clock_monotonic_ns() < deadline);
+    atomic_store(&sh->go, 1);
+    st->first_ns = tp_clock_monotonic_ns();
+    deadline = tp_clock_monotonic_ns() + 60000 * MS;
+    int64_t quiet_since = 0;
+    while (tp_clock_monotonic_ns() < deadline) {
+        const int w = tp_join_agent_do_work(a, tp_clock_monotonic_ns());
+        if (st->outputs >= (uint64_t)frames) break;
+        if (atomic_load(&sh->done[0]) && atomic_load(&sh->done[1]) && w == 0) {
+            if (quiet_since == 0) quiet_since = tp_clock_monotonic_ns();
+            if (tp_clock_monotonic_ns() - quiet_since > 200 * MS) break;
+        } else {
+            quiet_since = 0;
+        }
+    }
+    tp_join_agent_stats(a, &s);
+    if (getenv("TP_BENCH_VERBOSE") != NULL)
+        fprintf(stderr, "run: outputs %llu complete %llu descriptors %llu read %llu dropped %llu cycles %llu\n",
+                (unsigned long long)s.outputs, (unsigned long long)st->complete, (unsigned long long)s.descriptors,
+                (unsigned long long)s.frames_read, (unsigned long long)s.frames_dropped,
+                (unsigned long long)s.duty_cycles);
+    tp_join_agent_destroy(a);
+    tp_merge_authority_destroy(auth);
+    tp_merge_map_close(&m);
+    waitpid(p1, NULL, 0);
+    waitpid(p2, NULL, 0);
+    nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+/* The stage's own capacity: both inputs' frames (and descriptors) are
+ * published beforehand in this process, then the clock runs while the agent
+ * turns them into outputs (descriptor decode, barrier, two slot reads and
+ * validation, callback). Independent of how the machine schedules producers. */
+static double stage_capacity(int frames)
+{
+    snprintf(base, sizeof base, "/dev/shm/tp-bench-join-%d-XXXXXX", (int)getpid());
+    if (mkdtemp(base) == NULL) return -1;
+    tp_ipc_context_init(&ctx);
+    ctx.base_dir = base;
+    ctx.log_capacity = 8u << 20;
+    tp_merge_map_t m;
+    tp_merge_map_init(&m, TP_MERGE_KIND_SEQUENCE, 2);
+    tp_merge_map_reset(&m, 10, 1);
+    tp_merge_map_add_offset(&m, 1, 0);
+    tp_merge_map_add_offset(&m, 2, 0);
+    tp_merge_authority_config_t ac;
+    tp_merge_authority_config_init(&ac);
+    ac.ipc = &ctx;
+    stage_t st = {0};
+    tp_join_agent_config_t cfg;
+    tp_join_agent_config_init(&cfg, TP_JOIN_MODE_SEQUENCE, 10, 1);
+    cfg.ipc = &ctx;
+    tp_join_agent_config_add_input(&cfg, 1, 0);
+    tp_join_agent_config_add_input(&cfg, 2, 0);
+    cfg.shm_base_dir = base;
+    cfg.on_output = on_output;
+    cfg.clientd = &st;
+    cfg.first_out_seq = 0;
+    cfg.poll_limit = 256;
+    cfg.max_outputs_per_cycle = 256;
+    tp_merge_authority_t *auth = NULL;
+    tp_join_agent_t *a = NULL;
+    tp_stand_in_producer_t p1, p2;
+    const int64_t now = tp_clock_monotonic_ns();
+    if (tp_merge_authority_create(&ac, &auth) != 0 || tp_join_agent_create(&cfg, &a) != 0 ||
+        tp_stand_in_producer_open(&p1, &ctx, base, 1, 1, 8192, TP_DESCRIPTOR_STREAM_DEFAULT,
+                                  TP_CONTROL_STREAM_DEFAULT, (uint64_t)now) != 0 ||
+        tp_stand_in_producer_open(&p2, &ctx, base, 2, 1, 8192, TP_DESCRIPTOR_STREAM_DEFAULT,
+                                  TP_CONTROL_STREAM_DEFAULT, (uint64_t)now) != 0) {
+        fprintf(stderr, "setup: %s\n", tp_errmsg());
+        return -1;
+    }
+    tp_merge_authority_put(auth, &m, now);
+    tp_stand_in_producer_announce(&p1, (uint64_t)now);
+    tp_stand_in_producer_announce(&p2, (uint64_t)now);
+    for (int i = 0; i < 100; i++) tp_join_agent_do_work(a, now);
+    for (int i = 0; i < frames; i++) {
+        tp_stand_in_producer_publish(&p1, (uint64_t)i, (uint64_t)now, (uint64_t)now, NULL);
+        tp_stand_in_producer_publish(&p2, (uint64_t)i, (uint64_t)now, (uint64_t)now, NULL);
+    }
+    const int64_t t0 = tp_clock_monotonic_ns();
+    while (st.outputs < (uint64_t)frames && tp_clock_monotonic_ns() - t0 < 10000 * MS)
+        tp_join_agent_do_work(a, tp_clock_monotonic_ns());
+    const int64_t t1 = tp_clock_monotonic_ns();
+    const double rate = st.complete == (uint64_t)frames ? (double)frames / ((double)(t1 - t0) / 1e9) : 0;
+    tp_join_agent_destroy(a);
+    tp_stand_in_producer_close(&p1);
+    tp_stand_in_producer_close(&p2);
+    tp_merge_authority_destroy(auth);
+    tp_merge_map_close(&m);
+    nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return rate;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    const uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+static uint64_t pct(uint64_t *v, size_t n, double p)
+{
+    if (n == 0) return 0;
+    qsort(v, n, sizeof *v, cmp_u64);
+    size_t i = (size_t)(p * (double)(n - 1));
+    return v[i];
+}
+
+static double median_d(double *v, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int main(int argc, char **argv)
+{
+    int runs = argc > 1 ? atoi(argv[1]) : 5;
+    int frames = argc > 2 ? atoi(argv[2]) : 5000;
+    if (runs < 1 || runs > 50 || frames < 100) {
+        fprintf(stderr, "usage: bench_join_agent [runs 1..50] [frames >= 100]\n");
+        return 2;
+    }
+    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED) return 1;
+    double p50[50], p99[50], tput[50], drop[50], cap[50];
+    const int64_t period = 1 * MS; /* 1 kHz per camera for latency */
+    for (int r = 0; r < runs; r++) {
+        stage_t st = {0};
+        st.cap = (size_t)frames;
+        st.lat = calloc(st.cap, sizeof *st.lat);
+        if (st.lat == NULL || run(&st, frames, period) != 0) return 1;
+        p50[r] = (double)pct(st.lat, st.n, 0.50);
+        p99[r] = (double)pct(st.lat, st.n, 0.99);
+        free(st.lat);
+
+        stage_t ft = {0};
+        if (run(&ft, frames * 4, 0) != 0) return 1;
+        const double secs = (double)(ft.last_ns - ft.first_ns) / 1e9;
+        tput[r] = secs > 0 ? (double)ft.complete / secs : 0; /* go -> last output, complete outputs only */
+        drop[r] = ft.outputs ? 1.0 - (double)ft.complete / (double)ft.outputs : 0;
+        cap[r] = stage_capacity(8000);
+        if (cap[r] < 0) return 1;
+    }
+    printf("{\"name\":\"join_agent_lockstep_latency_p50\",\"unit\":\"ns\",\"value\":%.0f,\"runs\":%d,\"frames\":%d,"
+           "\"rate_hz\":1000,\"inputs\":2}\n", median_d(p50, runs), runs, frames);
+    printf("{\"name\":\"join_agent_lockstep_latency_p99\",\"unit\":\"ns\",\"value\":%.0f,\"runs\":%d,\"frames\":%d,"
+           "\"rate_hz\":1000,\"inputs\":2}\n", median_d(p99, runs), runs, frames);
+    printf("{\"name\":\"join_agent_lockstep_outputs_per_s\",\"unit\":\"outputs/s\",\"value\":%.0f,\"runs\":%d,"
+           "\"frames\":%d,\"inputs\":2,\"incomplete_fraction\":%.4f}\n", median_d(tput, runs), runs, frames * 4,
+           median_d(drop, runs));
+    printf("{\"name\":\"join_agent_lockstep_stage_outputs_per_s\",\"unit\":\"outputs/s\",\"value\":%.0f,\"runs\":%d,"
+           "\"frames\":8000,\"inputs\":2,\"prepublished\":true}\n", median_d(cap, runs), runs);
+    return 0;
+}
