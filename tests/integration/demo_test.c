@@ -1,0 +1,123 @@
+/* tp demo end to end: runs the real command and checks what it printed.
+ *
+ *   demo_test PATH_TO_TP
+ *
+ * Proves: the whole pipeline (embedded driver, three tp_producer clients,
+ * sequence join with offset -2, timestamp join with lateness) works in one
+ * command; status lines appear once per second; both joins produce outputs;
+ * the summary's numbers agree with each other and with the status lines; bad
+ * flags exit 2. */
+#include "tp_test.h"
+
+#include <stdlib.h>
+#include <sys/wait.h>
+
+static const char *tp;
+static char out[1 << 16];
+
+/* Run `tp ARGS`, stdout into out[], return the exit status (-1 if abnormal). */
+static int run(const char *args)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s %s", tp, args);
+    FILE *f = popen(cmd, "r");
+    if (f == NULL) return -1;
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    const int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The number after `key ` on the first line that starts with `line_prefix`. */
+static double field(const char *line_prefix, const char *key)
+{
+    for (const char *l = out; l != NULL && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, line_prefix, strlen(line_prefix)) != 0) continue;
+        const char *eol = strchr(l, '\n');
+        char pat[64];
+        snprintf(pat, sizeof pat, " %s ", key);
+        const char *k = strstr(l, pat);
+        if (k == NULL || (eol != NULL && k > eol)) return -1;
+        return strtod(k + strlen(pat), NULL);
+    }
+    return -1;
+}
+
+static void test_demo_runs_and_reports(void)
+{
+    const int rc = run("demo --duration 3 2>&1");
+    fputs(out, stdout);
+    CHECK(rc == 0);
+    CHECK(strstr(out, "result: OK") != NULL);
+
+    /* Status lines: one per second, cumulative outputs rising, +N adding up. */
+    int lines = 0;
+    uint64_t seq_sum = 0, ts_sum = 0, seq_last = 0, ts_last = 0;
+    for (const char *l = out; (l = strstr(l, "\n[")) != NULL; l++) {
+        unsigned long long so, sp, to, tpl;
+        const char *s = strstr(l, "seq-join out "), *t = strstr(l, "ts-join out ");
+        const char *eol = strchr(l + 1, '\n');
+        CHECK(s != NULL && t != NULL && s < eol && t < eol);
+        if (s == NULL || t == NULL) break;
+        CHECK(sscanf(s, "seq-join out %llu +%llu", &so, &sp) == 2);
+        CHECK(sscanf(t, "ts-join out %llu +%llu", &to, &tpl) == 2);
+        CHECK(so >= seq_last && to >= ts_last);
+        seq_sum += sp;
+        ts_sum += tpl;
+        seq_last = so;
+        ts_last = to;
+        CHECK(strstr(l, "cam1 ") != NULL && strstr(l, "imu ") != NULL && strstr(l, " drops ") != NULL);
+        lines++;
+    }
+    CHECK(lines >= 2 && lines <= 4);
+    CHECK_EQ_U64(seq_sum, seq_last);
+    CHECK_EQ_U64(ts_sum, ts_last);
+
+    const double cam1 = field("  cam1", "published"), cam2 = field("  cam2", "published"),
+                 imu = field("  imu", "published");
+    const double so = field("  seq-join", "outputs"), aligned = field("  seq-join", "aligned"),
+                 mis = field("  seq-join", "misaligned"), inc = field("  seq-join", "incomplete");
+    const double to = field("  ts-join", "outputs"), per = field("  ts-join", "imu-per-output");
+    printf("cam1 %.0f cam2 %.0f imu %.0f seq %.0f (aligned %.0f) ts %.0f (%.1f imu each)\n", cam1, cam2, imu, so,
+           aligned, to, per);
+    /* ~30 Hz for ~3 s; camera 2 skips the first two ticks; the IMU runs at 10x. */
+    CHECK(cam1 >= 60 && cam1 <= 100);
+    CHECK(cam2 >= cam1 - 2 - 3 && cam2 <= cam1 - 2);
+    CHECK(imu >= 8 * cam1 && imu <= 11 * cam1);
+    /* Both joins produced outputs; the summary is at least the last status line. */
+    CHECK(so > 0 && to > 0);
+    CHECK(so >= (double)seq_last && to >= (double)ts_last);
+    /* Sequence join: output N = cam1 N + cam2 N-2, so it can not exceed camera 2's frames, and
+     * after the drain it has joined nearly all of them; every pair has the same capture tick. */
+    CHECK(so <= cam2 && so >= cam2 - 3);
+    CHECK(mis == 0 && aligned + mis + inc == so);
+    /* Timestamp join: one output per camera frame; ~10 IMU samples in each camera period. */
+    CHECK(to <= cam1 && to >= cam1 - 3);
+    CHECK(per >= 5 && per <= 12);
+    const double p50 = field("  seq-join", "p50"), p99 = field("  seq-join", "p99");
+    CHECK(p50 >= 0 && p50 <= p99);
+}
+
+static void test_bad_input_exits_2(void)
+{
+    CHECK(run("demo --rate 0 2>/dev/null") == 2);
+    CHECK(run("demo --duration abc 2>/dev/null") == 2);
+    CHECK(run("demo --frame-bytes 12 2>/dev/null") == 2);
+    CHECK(run("demo --dir relative/dir 2>/dev/null") == 2);
+    CHECK(run("demo --dir /nonexistent-tp-demo-dir 2>/dev/null") == 2);
+    CHECK(run("demo --bogus 2>/dev/null") == 2);
+    CHECK(run("demo --duration 2>/dev/null") == 2);
+    CHECK(run("demo --help") == 0 && strstr(out, "EXIT STATUS") != NULL && strstr(out, "default 10") != NULL);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: demo_test PATH_TO_TP\n");
+        return 2;
+    }
+    tp = argv[1];
+    RUN(test_bad_input_exits_2);
+    RUN(test_demo_runs_and_reports);
+    TP_TEST_END();
+}
