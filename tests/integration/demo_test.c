@@ -10,7 +10,9 @@
 #include "tp_test.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static const char *tp;
 static char out[1 << 16];
@@ -110,6 +112,61 @@ static void test_bad_input_exits_2(void)
     CHECK(run("demo --help") == 0 && strstr(out, "EXIT STATUS") != NULL && strstr(out, "default 10") != NULL);
 }
 
+/* Count occurrences of needle in out[]. */
+static int count(const char *needle)
+{
+    int n = 0;
+    for (const char *p = out; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+    return n;
+}
+
+/* tp stat --once --json against a running demo lists every stream with its
+ * producer and superblock, and both joins with their rules and a state. */
+static void test_stat_sees_running_demo(void)
+{
+    char dir[] = "/dev/shm/tp-stat-test-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s demo --duration 5 --dir %s", tp, dir);
+    fflush(NULL);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        freopen("/dev/null", "w", stdout);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    sleep(1); /* producers attached and publishing */
+    char args[300];
+    snprintf(args, sizeof args, "stat %s --once --json", dir);
+    const int rc = run(args);
+    fputs(out, stdout);
+    CHECK(rc == 0);
+    CHECK(count("\n") == 1 && out[0] == '{'); /* one JSON object, one line */
+    CHECK(count("{\"stream_id\":1,\"name\":\"cam1\",\"announced\":true") == 1);
+    CHECK(count("{\"stream_id\":2,\"name\":\"cam2\",\"announced\":true") == 1);
+    CHECK(count("{\"stream_id\":3,\"name\":\"imu\",\"announced\":true") == 1);
+    CHECK(count("\"producers\":1,") == 3);
+    CHECK(count("\"superblock\":{\"ok\":true") == 3);
+    CHECK(count("\"pid_alive\":true") == 3);
+    CHECK(count("{\"kind\":\"sequence\",\"out_stream_id\":100,\"epoch\":1,\"state\":\"flowing\"") == 1);
+    CHECK(count("{\"kind\":\"timestamp\",\"out_stream_id\":200,\"epoch\":1,\"state\":\"flowing\"") == 1);
+    CHECK(count("\"type\":\"offset\",\"offset\":-2}") == 1); /* camera 2's compensation */
+    CHECK(count("\"lateness_ns\":5000000") == 1);
+    /* The text view shows the same. */
+    snprintf(args, sizeof args, "stat %s --once --interval 0.5", dir);
+    CHECK(run(args) == 0);
+    CHECK(strstr(out, "cam2") != NULL && strstr(out, "sequence") != NULL && strstr(out, "flowing") != NULL);
+    int st = 0;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+    /* bad input */
+    CHECK(run("stat relative 2>/dev/null") == 2);
+    CHECK(run("stat /nonexistent-tp-stat-dir --once 2>/dev/null") == 2);
+    CHECK(run("stat /tmp --interval 0 2>/dev/null") == 2);
+    CHECK(run("stat --bogus 2>/dev/null") == 2);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -119,5 +176,6 @@ int main(int argc, char **argv)
     tp = argv[1];
     RUN(test_bad_input_exits_2);
     RUN(test_demo_runs_and_reports);
+    RUN(test_stat_sees_running_demo);
     TP_TEST_END();
 }
