@@ -7,6 +7,8 @@
  *     producers publishing as fast as they can in bursts of 16 frames with a
  *     20 us pause (3 processes share 2 cores); incomplete_fraction is the
  *     share of outputs whose frames were overwritten before the read.
+ *   join_agent_lockstep_stage_outputs_per_s: what the stage alone sustains
+ *     on one core: frames published beforehand, clock runs while it joins.
  * Producers are separate processes writing SHM and publishing descriptors on
  * the embedded transport (stand-in producer); the stage busy-polls.
  *
@@ -177,6 +179,71 @@ static int run(stage_t *st, int frames, int64_t period_ns)
     return 0;
 }
 
+/* The stage's own capacity: both inputs' frames (and descriptors) are
+ * published beforehand in this process, then the clock runs while the agent
+ * turns them into outputs (descriptor decode, barrier, two slot reads and
+ * validation, callback). Independent of how the machine schedules producers. */
+static double stage_capacity(int frames)
+{
+    snprintf(base, sizeof base, "/dev/shm/tp-bench-join-%d-XXXXXX", (int)getpid());
+    if (mkdtemp(base) == NULL) return -1;
+    tp_ipc_context_init(&ctx);
+    ctx.base_dir = base;
+    ctx.log_capacity = 8u << 20;
+    tp_merge_map_t m;
+    tp_merge_map_init(&m, TP_MERGE_KIND_SEQUENCE, 2);
+    tp_merge_map_reset(&m, 10, 1);
+    tp_merge_map_add_offset(&m, 1, 0);
+    tp_merge_map_add_offset(&m, 2, 0);
+    tp_merge_authority_config_t ac;
+    tp_merge_authority_config_init(&ac);
+    ac.ipc = &ctx;
+    stage_t st = {0};
+    tp_join_agent_config_t cfg;
+    tp_join_agent_config_init(&cfg, TP_JOIN_MODE_SEQUENCE, 10, 1);
+    cfg.ipc = &ctx;
+    tp_join_agent_config_add_input(&cfg, 1, 0);
+    tp_join_agent_config_add_input(&cfg, 2, 0);
+    cfg.shm_base_dir = base;
+    cfg.on_output = on_output;
+    cfg.clientd = &st;
+    cfg.first_out_seq = 0;
+    cfg.poll_limit = 256;
+    cfg.max_outputs_per_cycle = 256;
+    tp_merge_authority_t *auth = NULL;
+    tp_join_agent_t *a = NULL;
+    tp_stand_in_producer_t p1, p2;
+    const int64_t now = tp_clock_monotonic_ns();
+    if (tp_merge_authority_create(&ac, &auth) != 0 || tp_join_agent_create(&cfg, &a) != 0 ||
+        tp_stand_in_producer_open(&p1, &ctx, base, 1, 1, 8192, TP_DESCRIPTOR_STREAM_DEFAULT,
+                                  TP_CONTROL_STREAM_DEFAULT, (uint64_t)now) != 0 ||
+        tp_stand_in_producer_open(&p2, &ctx, base, 2, 1, 8192, TP_DESCRIPTOR_STREAM_DEFAULT,
+                                  TP_CONTROL_STREAM_DEFAULT, (uint64_t)now) != 0) {
+        fprintf(stderr, "setup: %s\n", tp_errmsg());
+        return -1;
+    }
+    tp_merge_authority_put(auth, &m, now);
+    tp_stand_in_producer_announce(&p1, (uint64_t)now);
+    tp_stand_in_producer_announce(&p2, (uint64_t)now);
+    for (int i = 0; i < 100; i++) tp_join_agent_do_work(a, now);
+    for (int i = 0; i < frames; i++) {
+        tp_stand_in_producer_publish(&p1, (uint64_t)i, (uint64_t)now, (uint64_t)now, NULL);
+        tp_stand_in_producer_publish(&p2, (uint64_t)i, (uint64_t)now, (uint64_t)now, NULL);
+    }
+    const int64_t t0 = tp_clock_monotonic_ns();
+    while (st.outputs < (uint64_t)frames && tp_clock_monotonic_ns() - t0 < 10000 * MS)
+        tp_join_agent_do_work(a, tp_clock_monotonic_ns());
+    const int64_t t1 = tp_clock_monotonic_ns();
+    const double rate = st.complete == (uint64_t)frames ? (double)frames / ((double)(t1 - t0) / 1e9) : 0;
+    tp_join_agent_destroy(a);
+    tp_stand_in_producer_close(&p1);
+    tp_stand_in_producer_close(&p2);
+    tp_merge_authority_destroy(auth);
+    tp_merge_map_close(&m);
+    nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return rate;
+}
+
 static int cmp_u64(const void *x, const void *y)
 {
     const uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
@@ -212,7 +279,7 @@ int main(int argc, char **argv)
     }
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED) return 1;
-    double p50[50], p99[50], tput[50], drop[50];
+    double p50[50], p99[50], tput[50], drop[50], cap[50];
     const int64_t period = 1 * MS; /* 1 kHz per camera for latency */
     for (int r = 0; r < runs; r++) {
         stage_t st = {0};
@@ -228,6 +295,8 @@ int main(int argc, char **argv)
         const double secs = (double)(ft.last_ns - ft.first_ns) / 1e9;
         tput[r] = secs > 0 ? (double)ft.complete / secs : 0; /* go -> last output, complete outputs only */
         drop[r] = ft.outputs ? 1.0 - (double)ft.complete / (double)ft.outputs : 0;
+        cap[r] = stage_capacity(8000);
+        if (cap[r] < 0) return 1;
     }
     printf("{\"name\":\"join_agent_lockstep_latency_p50\",\"unit\":\"ns\",\"value\":%.0f,\"runs\":%d,\"frames\":%d,"
            "\"rate_hz\":1000,\"inputs\":2}\n", median_d(p50, runs), runs, frames);
@@ -236,5 +305,7 @@ int main(int argc, char **argv)
     printf("{\"name\":\"join_agent_lockstep_outputs_per_s\",\"unit\":\"outputs/s\",\"value\":%.0f,\"runs\":%d,"
            "\"frames\":%d,\"inputs\":2,\"incomplete_fraction\":%.4f}\n", median_d(tput, runs), runs, frames * 4,
            median_d(drop, runs));
+    printf("{\"name\":\"join_agent_lockstep_stage_outputs_per_s\",\"unit\":\"outputs/s\",\"value\":%.0f,\"runs\":%d,"
+           "\"frames\":8000,\"inputs\":2,\"prepublished\":true}\n", median_d(cap, runs), runs);
     return 0;
 }

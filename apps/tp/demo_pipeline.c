@@ -239,6 +239,8 @@ static int join_create(demo_pipeline_t *p, int idx, const char *name, tp_join_mo
     tp_join_agent_config_add_input(&cfg, in1, 0);
     tp_join_agent_config_add_input(&cfg, in2, 0);
     cfg.shm_base_dir = p->opt.dir;
+    cfg.attach_via_driver = 1; /* a CONSUMER lease per input: the driver (and tp stat) see the joins */
+    cfg.client = &p->cctx;
     cfg.max_frames_per_input = 32;
     cfg.first_out_seq = 0; /* raised to 2 by the -2 offset (JB-6.2.1.c) */
     cfg.request_interval_ns = 100000000;

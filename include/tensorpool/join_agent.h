@@ -24,11 +24,39 @@
  * After tp_join_agent_create the duty cycle allocates nothing (JB-5.1); only
  * mapping a newly announced pool does syscalls.
  * Not thread-safe: drive one agent from one thread (runner or invoker).
+ *
+ * Choices where spec/join-barrier.md is silent:
+ *  - Output candidates. SEQUENCE: consecutive out_seq from first_out_seq,
+ *    never below the first out_seq every rule can satisfy. TIMESTAMP: the
+ *    observed times of a trigger input (its rule's source), queued in order.
+ *    LATEST_VALUE: one output when ready and some input's selected frame
+ *    changed since the previous output.
+ *  - Frames. OFFSET: seq out+k. WINDOW: the newest max_frames_per_input of
+ *    the window. OFFSET_NS: the newest frame at or before out_time+d.
+ *    WINDOW_NS: frames timed in [out_time-W, out_time]. Times come from the
+ *    descriptors remembered per input (`history`). A frame whose single read
+ *    fails is counted in `dropped` and not delivered.
+ *  - A stale input is absent (no frames) in SEQUENCE/TIMESTAMP outputs; in
+ *    LATEST_VALUE it keeps offering its last frame (JB-9.3.a).
+ *  - Disconnect (producer lease revoked, or producer gone: pid or activity
+ *    stamp) releases that input's mapping only; its cursors stay so the map's
+ *    staleTimeoutNs makes it stale rather than blocking. A newer input epoch
+ *    resets the input (barrier slot, remembered frames, old mapping).
+ *  - Requests: one at once when blocked, then every request_interval_ns
+ *    doubling up to request_backoff_max_ns (equal values: fixed cadence).
+ *  - An announce for our output with more rules than the barrier's capacity
+ *    is handled as an invalid map (blocked until replaced, §3.2 V1).
+ *  - Processed cursors/times are reported after the callback returns, only
+ *    when the barrier gates on them (use_processed, JB-4.2).
+ *  - With attach_via_driver the agent holds one CONSUMER lease per input
+ *    (driver client) and maps what it grants; without it, it maps pools from
+ *    ShmPoolAnnounce directly (useful without a driver, e.g. in tests).
  */
 #ifndef TENSORPOOL_JOIN_AGENT_H
 #define TENSORPOOL_JOIN_AGENT_H
 
 #include "tensorpool/agent.h"
+#include "tensorpool/client.h"
 #include "tensorpool/ipc.h"
 #include "tensorpool/join_barrier.h"
 #include "tensorpool/merge_map_authority.h"
@@ -114,6 +142,12 @@ typedef struct tp_join_agent_config_s {
     /* SHM: allowed base directories for mapping announced pools. NULL: no
      * mapping (descriptor-only gating; frames carry no view). */
     const char *shm_base_dir;
+    /* Hold a CONSUMER lease per input with the SHM driver (driver.md D-2.3.a)
+     * and map only what a lease grants (attach answer, then announces of later
+     * epochs while attached). 0: map announced pools without a lease (no
+     * driver needed). The lease is renewed in the duty cycle. */
+    int attach_via_driver;
+    const tp_client_context_t *client; /* attach_via_driver: NULL = tp_client_context_init (environment) */
     uint64_t activity_window_ns;      /* producer liveness window; 0: 3 s */
     int64_t request_interval_ns;      /* first retry after; 0: 250 ms */
     int64_t request_backoff_max_ns;   /* retry interval doubles up to this; 0: 4x interval */
@@ -192,6 +226,8 @@ typedef struct tp_join_agent_stats_s {
     uint64_t disconnects;        /* mappings released: lease revoked or producer gone */
     uint64_t input_epoch_changes;
     uint64_t control_loss;       /* ipc messages lost (lapped) on the control stream */
+    uint64_t leases;             /* attach_via_driver: CONSUMER leases granted */
+    uint64_t leases_lost;        /* attach_via_driver: leases revoked, expired or lost */
 } tp_join_agent_stats_t;
 void tp_join_agent_stats(const tp_join_agent_t *a, tp_join_agent_stats_t *out);
 

@@ -6,6 +6,7 @@
 #include "tensorpool/codec/control.h"
 #include "tensorpool/codec/driver.h"
 #include "tensorpool/codec/sbe.h"
+#include "tensorpool/driver_client.h"
 #include "tensorpool/error.h"
 #include "tensorpool/merge_map_codec.h"
 #include "tensorpool/shm_seqlock.h"
@@ -39,6 +40,8 @@ typedef struct input_s {
     uint64_t mapped_epoch;
     uint64_t mapped_pid;
     tp_shm_reader_t reader;
+    tp_driver_client_t *dc; /* attach_via_driver: this input's CONSUMER lease */
+    struct tp_join_agent_s *agent;
 } input_t;
 
 typedef struct desc_sub_s {
@@ -49,6 +52,7 @@ typedef struct desc_sub_s {
 struct tp_join_agent_s {
     tp_join_agent_config_t cfg;
     tp_ipc_context_t ipc;
+    tp_client_context_t client;
     char channel[64];
     tp_join_barrier_t *barrier;
     tp_merge_map_t scratch; /* decoded announce, capacity = barrier capacity */
@@ -133,6 +137,9 @@ static void input_unmap(tp_join_agent_t *a, input_t *in, int disconnect)
     if (disconnect) a->stats.disconnects++;
 }
 
+static int lease_attached(void *clientd, const tp_lease_t *l);
+static void lease_lost(void *clientd, const char *why);
+
 int tp_join_agent_create(const tp_join_agent_config_t *cfg, tp_join_agent_t **out)
 {
     if (cfg == NULL || out == NULL) return tp_err_set(TP_ERR_INVALID_ARG, "join agent: NULL argument");
@@ -213,6 +220,25 @@ int tp_join_agent_create(const tp_join_agent_config_t *cfg, tp_join_agent_t **ou
             a->ndesc++;
         }
     }
+    if (a->cfg.attach_via_driver) {
+        if (cfg->client != NULL)
+            a->client = *cfg->client;
+        else
+            tp_client_context_init(&a->client);
+        a->cfg.client = &a->client;
+        if (a->cfg.shm_base_dir == NULL) a->cfg.shm_base_dir = a->client.base_dir;
+        for (uint32_t i = 0; i < a->ninputs; i++) {
+            input_t *in = &a->inputs[i];
+            in->agent = a;
+            tp_driver_client_handlers_t h;
+            memset(&h, 0, sizeof h);
+            h.clientd = in;
+            h.on_attached = lease_attached;
+            h.on_lease_lost = lease_lost;
+            /* REQUIRE_EXISTING (1): a join stage never creates streams. */
+            if (tp_driver_client_open(&in->dc, &a->client, in->stream_id, TP_ROLE_CONSUMER, 1, &h) != 0) goto fail;
+        }
+    }
     if (tp_ipc_subscription_open(&a->control, &a->ipc, a->channel, a->cfg.control_stream_id) != 0) goto fail;
     if (tp_ipc_publication_open(&a->control_pub, &a->ipc, a->channel, a->cfg.control_stream_id) != 0) goto fail;
     if (tp_join_barrier_set_active_epoch(a->barrier, a->cfg.epoch) != 0) goto fail;
@@ -236,7 +262,11 @@ void tp_join_agent_close(tp_join_agent_t *a)
     a->control = NULL;
     tp_ipc_publication_close(a->control_pub);
     a->control_pub = NULL;
-    for (uint32_t i = 0; i < a->ninputs; i++) input_unmap(a, &a->inputs[i], 0);
+    for (uint32_t i = 0; i < a->ninputs; i++) {
+        input_unmap(a, &a->inputs[i], 0);
+        tp_driver_client_close(a->inputs[i].dc); /* detach, bounded wait */
+        a->inputs[i].dc = NULL;
+    }
 }
 
 void tp_join_agent_destroy(tp_join_agent_t *a)
@@ -354,6 +384,70 @@ static void send_request(tp_join_agent_t *a)
 
 /* ---- data plane -------------------------------------------------------- */
 
+/* Map an input's regions (all or nothing, W-15.22.g) through the
+ * containment rules of the allowed base dir. */
+static int open_reader(tp_join_agent_t *a, input_t *in, tp_shm_reader_config_t *rc)
+{
+    if (!a->bases_ok) { /* the dir may not exist when the agent is created */
+        const char *dirs[1] = {a->cfg.shm_base_dir};
+        if (tp_shm_bases_init(&a->bases, dirs, 1) != 0) {
+            a->stats.map_failures++;
+            return -1;
+        }
+        a->bases_ok = 1;
+    }
+    rc->now_ns = (uint64_t)a->now;
+    rc->activity_window_ns = a->cfg.activity_window_ns;
+    input_unmap(a, in, 0);
+    if (tp_shm_reader_open(&in->reader, &a->bases, rc) != 0) {
+        a->stats.map_failures++;
+        return -1;
+    }
+    tp_superblock_t sb;
+    tp_superblock_read(in->reader.ring.base, &sb);
+    in->mapped = 1;
+    in->mapped_epoch = rc->epoch;
+    in->mapped_pid = sb.pid;
+    a->stats.mappings++;
+    return 0;
+}
+
+/* ---- driver leases (attach_via_driver) ---- */
+
+static int lease_attached(void *clientd, const tp_lease_t *l)
+{
+    input_t *in = clientd;
+    tp_join_agent_t *a = in->agent;
+    a->stats.leases++;
+    if (in->has_epoch && l->epoch < in->epoch) return 0; /* frames already newer: wait for the announce */
+    tp_shm_reader_config_t rc;
+    memset(&rc, 0, sizeof rc);
+    rc.stream_id = in->stream_id;
+    rc.epoch = l->epoch;
+    rc.layout_version = l->layout_version;
+    rc.nslots = l->header_nslots;
+    rc.ring_uri = l->ring_uri;
+    rc.ring_uri_len = strlen(l->ring_uri);
+    rc.npools = l->npools;
+    for (unsigned i = 0; i < l->npools && i < TP_SHM_MAX_POOLS; i++) {
+        rc.pools[i].pool_id = l->pool_id[i];
+        rc.pools[i].stride_bytes = l->stride_bytes[i];
+        rc.pools[i].uri = l->pool_uri[i];
+        rc.pools[i].uri_len = strlen(l->pool_uri[i]);
+    }
+    /* A region that does not map is a protocol error for the driver client
+     * (it detaches and retries); the barrier keeps gating on descriptors. */
+    return open_reader(a, in, &rc);
+}
+
+static void lease_lost(void *clientd, const char *why)
+{
+    (void)why;
+    input_t *in = clientd;
+    in->agent->stats.leases_lost++;
+    input_unmap(in->agent, in, 1); /* stop touching its regions now (D-4.7.b) */
+}
+
 static void on_pool_announce(tp_join_agent_t *a, const uint8_t *buf, size_t len)
 {
     tp_control_shm_pool_announce_dec_t d;
@@ -367,14 +461,8 @@ static void on_pool_announce(tp_join_agent_t *a, const uint8_t *buf, size_t len)
     const uint64_t epoch = tp_control_shm_pool_announce_epoch(&d);
     if (in->has_epoch && epoch < in->epoch) return; /* an older epoch's pools */
     if (in->mapped && in->mapped_epoch >= epoch) return; /* soft-state repeat */
-    if (!a->bases_ok) {
-        const char *dirs[1] = {a->cfg.shm_base_dir};
-        if (tp_shm_bases_init(&a->bases, dirs, 1) != 0) {
-            a->stats.map_failures++;
-            return;
-        }
-        a->bases_ok = 1;
-    }
+    /* With leases, only an input we are attached to may be mapped (D-2.3.a). */
+    if (in->dc != NULL && tp_driver_client_state(in->dc) != TP_DC_ATTACHED) return;
     tp_shm_reader_config_t rc;
     memset(&rc, 0, sizeof rc);
     rc.stream_id = in->stream_id;
@@ -403,19 +491,7 @@ static void on_pool_announce(tp_join_agent_t *a, const uint8_t *buf, size_t len)
     uint32_t hl = 0;
     rc.ring_uri = tp_control_shm_pool_announce_header_region_uri(&d, &hl);
     rc.ring_uri_len = hl;
-    rc.now_ns = (uint64_t)a->now;
-    rc.activity_window_ns = a->cfg.activity_window_ns;
-    input_unmap(a, in, 0);
-    if (tp_shm_reader_open(&in->reader, &a->bases, &rc) != 0) {
-        a->stats.map_failures++;
-        return;
-    }
-    tp_superblock_t sb;
-    tp_superblock_read(in->reader.ring.base, &sb);
-    in->mapped = 1;
-    in->mapped_epoch = epoch;
-    in->mapped_pid = sb.pid;
-    a->stats.mappings++;
+    (void)open_reader(a, in, &rc);
 }
 
 static void on_lease_revoked(tp_join_agent_t *a, const uint8_t *buf, size_t len)
@@ -425,8 +501,14 @@ static void on_lease_revoked(tp_join_agent_t *a, const uint8_t *buf, size_t len)
         a->stats.malformed++;
         return;
     }
-    /* Only a producer's lease concerns us (D-4.9.h); role 1 = PRODUCER. */
-    if (tp_driver_shm_lease_revoked_role(&d) != 1) return;
+    /* Discard notices with unknown role or reason (D-4.9.j); only a
+     * producer's lease concerns an input (D-4.9.h). */
+    if (!tp_driver_role_is_valid(tp_driver_shm_lease_revoked_role(&d)) ||
+        !tp_driver_lease_revoke_reason_is_valid(tp_driver_shm_lease_revoked_reason(&d))) {
+        a->stats.malformed++;
+        return;
+    }
+    if (tp_driver_shm_lease_revoked_role(&d) != TP_DRIVER_ROLE_PRODUCER) return;
     const uint32_t idx = input_find(a, tp_driver_shm_lease_revoked_stream_id(&d));
     if (idx != NO_INPUT) input_unmap(a, &a->inputs[idx], 1);
 }
@@ -824,6 +906,8 @@ int tp_join_agent_do_work(tp_join_agent_t *a, int64_t now)
     for (uint32_t d = 0; d < a->ndesc; d++)
         if (tp_ipc_subscription_poll(a->desc[d].sub, on_descriptor, a, a->cfg.poll_limit) < 0) return -1;
     a->stats.control_loss = tp_ipc_subscription_loss_count(a->control);
+    for (uint32_t i = 0; i < a->ninputs; i++) /* leases: attach, keepalive, loss */
+        if (a->inputs[i].dc != NULL && tp_driver_client_do_work(a->inputs[i].dc, now) > 0) a->work++;
     /* Late join (§3.10): blocked with an expected epoch -> request, back off. */
     if (!tp_join_barrier_has_map(a->barrier) && now >= a->next_request) {
         send_request(a);

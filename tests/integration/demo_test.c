@@ -146,6 +146,9 @@ static void test_stat_sees_running_demo(void)
     CHECK(count("{\"stream_id\":2,\"name\":\"cam2\",\"announced\":true") == 1);
     CHECK(count("{\"stream_id\":3,\"name\":\"imu\",\"announced\":true") == 1);
     CHECK(count("\"producers\":1,") == 3);
+    /* the joins hold a CONSUMER lease per input: cam1 feeds both joins */
+    CHECK(count("\"producers\":1,\"consumers\":2,") == 1);
+    CHECK(count("\"producers\":1,\"consumers\":1,") == 2);
     CHECK(count("\"superblock\":{\"ok\":true") == 3);
     CHECK(count("\"pid_alive\":true") == 3);
     CHECK(count("{\"kind\":\"sequence\",\"out_stream_id\":100,\"epoch\":1,\"state\":\"flowing\"") == 1);

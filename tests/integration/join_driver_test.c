@@ -2,8 +2,9 @@
  * processes: a driver process owns the SHM and announces pools on the
  * control stream, producer processes (tp_producer) attach and write frames,
  * a supervisor process is the MergeMap authority, and this process is the
- * join stage, mapping the driver-announced pools itself. The driver never
- * sees a MergeMap message (JB-10.3.d). */
+ * join stage, either mapping the driver-announced pools itself or holding a
+ * CONSUMER lease per input and mapping what the driver grants. The driver
+ * never sees a MergeMap message (JB-10.3.d). */
 #include "tp_test.h"
 
 #include "tensorpool/clock.h"
@@ -29,6 +30,7 @@ typedef struct {
     _Atomic int go, stop;
     _Atomic uint64_t published[2];
     _Atomic int held[2], release[2];
+    _Atomic int active[2]; /* producer attached and mapped */
     _Atomic uint64_t driver_merge_msgs; /* MergeMap messages the driver answered: must stay 0 */
 } shared_t;
 
@@ -142,6 +144,7 @@ static void spawn_producer(int k, uint32_t stream, int hold_at, int64_t period_n
         while (!atomic_load(&sh->stop)) {
             const int64_t now = tp_clock_monotonic_ns();
             tp_producer_do_work(p, now);
+            atomic_store(&sh->active[k], tp_producer_is_active(p));
             if (atomic_load(&sh->go) && tp_producer_is_active(p)) {
                 if (i == hold_at && !atomic_load(&sh->release[k])) {
                     atomic_store(&sh->held[k], 1);
@@ -217,7 +220,7 @@ static void on_output(void *clientd, const tp_join_output_t *out)
     }
 }
 
-static tp_join_agent_t *make_stage(void)
+static tp_join_agent_t *make_stage(int attach)
 {
     nlog = 0;
     tp_join_agent_config_t cfg;
@@ -229,6 +232,7 @@ static tp_join_agent_t *make_stage(void)
     cfg.first_out_seq = 0;
     cfg.activity_window_ns = 1000 * MS;
     cfg.request_interval_ns = 50 * MS;
+    cfg.attach_via_driver = attach; /* CONSUMER leases through the driver client (D-2.3.a) */
     tp_join_agent_t *a = NULL;
     if (tp_join_agent_create(&cfg, &a) != 0) fprintf(stderr, "join agent: %s\n", tp_errmsg());
     return a;
@@ -250,7 +254,18 @@ static int ready_to_go(tp_join_agent_t *a, const void *arg)
     (void)arg;
     tp_join_agent_stats_t st;
     tp_join_agent_stats(a, &st);
-    return tp_join_barrier_has_map(tp_join_agent_barrier(a)) && st.mappings >= 2;
+    return tp_join_barrier_has_map(tp_join_agent_barrier(a)) && st.mappings >= 2 && atomic_load(&sh->active[0]) &&
+           atomic_load(&sh->active[1]);
+}
+
+/* Both producers attached, the map applied, and three announce periods for
+ * the stage to map the producers' epochs (a CONSUMER attached first may have
+ * been granted an earlier, producer-less epoch, driver.md scenario 3). */
+static int settle_before_go(tp_join_agent_t *a)
+{
+    if (!run_until(a, ready_to_go, NULL, 8000 * MS)) return 0;
+    run_until(a, NULL, NULL, 300 * MS);
+    return 1;
 }
 
 static int is_held(tp_join_agent_t *a, const void *arg)
@@ -278,17 +293,17 @@ static tp_merge_map_t lockstep_map(uint64_t stale_ns)
 
 /* JB-7.1.a, JB-10.2.a: lockstep over driver-provisioned streams. Camera 2
  * held at 100 frames: exactly outputs 0..99; released: up to 199. */
-static void test_lockstep_with_driver(void)
+static void lockstep_with_driver(int attach)
 {
-    setup("lockstep");
+    setup(attach ? "lockstep-lease" : "lockstep");
     tp_merge_map_t m = lockstep_map(0);
     spawn_driver();
     spawn_authority(&m);
-    tp_join_agent_t *a = make_stage();
+    tp_join_agent_t *a = make_stage(attach);
     CHECK(a != NULL);
     spawn_producer(0, 1, -1, 1 * MS);
     spawn_producer(1, 2, 100, 1 * MS);
-    CHECK(run_until(a, ready_to_go, NULL, 8000 * MS)); /* map applied, both driver pools mapped */
+    CHECK(settle_before_go(a)); /* map applied, both driver pools mapped */
     atomic_store(&sh->go, 1);
     int k = 1;
     CHECK(run_until(a, is_held, &k, 8000 * MS));
@@ -318,6 +333,16 @@ static void test_lockstep_with_driver(void)
     if (views < 300) fprintf(stderr, "note: %d of 300 reads succeeded\n", views);
     CHECK(views >= 270);
     CHECK(lapped_dropped == 36);
+    tp_join_agent_stats_t st;
+    tp_join_agent_stats(a, &st);
+    /* live producers are never unmapped; with leases the first grant may be a
+     * producer-less epoch, remapped once when the producer's epoch is announced */
+    CHECK(st.disconnects == 0 && st.mappings >= 2 && st.mappings <= 4);
+    if (attach) CHECK(st.leases == 2 && st.leases_lost == 0);
+    if (st.disconnects != 0 || st.mappings > 4)
+        fprintf(stderr, "disconnects %llu mappings %llu leases %llu lost %llu failures %llu\n",
+                (unsigned long long)st.disconnects, (unsigned long long)st.mappings, (unsigned long long)st.leases,
+                (unsigned long long)st.leases_lost, (unsigned long long)st.map_failures);
     tp_join_agent_destroy(a);
     tp_merge_map_close(&m);
     teardown();
@@ -326,17 +351,17 @@ static void test_lockstep_with_driver(void)
 /* JB-7.4.b-d with the driver: camera 2's producer is SIGKILLed. Outputs go on
  * with camera 2 STALE; the driver expires its lease and announces the
  * revocation, and the stage releases that mapping (disconnect). */
-static void test_killed_producer_with_driver(void)
+static void killed_producer_with_driver(int attach)
 {
-    setup("kill");
+    setup(attach ? "kill-lease" : "kill");
     tp_merge_map_t m = lockstep_map(200 * MS);
     spawn_driver();
     spawn_authority(&m);
-    tp_join_agent_t *a = make_stage();
+    tp_join_agent_t *a = make_stage(attach);
     CHECK(a != NULL);
     spawn_producer(0, 1, -1, 2 * MS);
     spawn_producer(1, 2, -1, 2 * MS);
-    CHECK(run_until(a, ready_to_go, NULL, 8000 * MS));
+    CHECK(settle_before_go(a));
     atomic_store(&sh->go, 1);
     int want = 100;
     CHECK(run_until(a, outputs_at_least, &want, 8000 * MS));
@@ -364,10 +389,17 @@ static void test_killed_producer_with_driver(void)
     teardown();
 }
 
+static void test_lockstep_with_driver(void) { lockstep_with_driver(0); }
+static void test_killed_producer_with_driver(void) { killed_producer_with_driver(0); }
+static void test_lockstep_with_driver_leases(void) { lockstep_with_driver(1); }
+static void test_killed_producer_with_driver_leases(void) { killed_producer_with_driver(1); }
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     RUN(test_lockstep_with_driver);
     RUN(test_killed_producer_with_driver);
+    RUN(test_lockstep_with_driver_leases);
+    RUN(test_killed_producer_with_driver_leases);
     TP_TEST_END();
 }

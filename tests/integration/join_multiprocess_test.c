@@ -435,6 +435,9 @@ static void test_lockstep(void)
     }
     CHECK(ordered && paired && values && gated);
     CHECK(views > 300); /* most frames still in the 64-slot ring when read */
+    tp_join_agent_stats_t st;
+    tp_join_agent_stats(a, &st);
+    CHECK(st.disconnects == 0 && st.mappings == 2); /* live producers are never unmapped */
     tp_join_agent_destroy(a);
     tp_merge_map_close(&m);
     teardown();

@@ -9,7 +9,10 @@
 #include "tensorpool/merge_map_authority.h"
 #include "tensorpool/merge_map_codec.h"
 
+#include "tensorpool/codec/driver.h"
+
 #include <sched.h>
+#include <sys/wait.h>
 
 #define MS 1000000LL
 
@@ -377,6 +380,49 @@ static void test_descriptor_feed_timestamp(void)
     tp_merge_map_close(&m);
 }
 
+/* JB-8.2.a/c, JB-4.1: a rule with source SLOT_HEADER takes time from the
+ * slot (read once under the seqlock), not from the descriptor; the camera's
+ * slot time triggers out_time, and the IMU window selects by slot time. */
+static void test_slot_header_times(void)
+{
+    tp_merge_authority_t *auth = make_authority(0, -1);
+    seen_t seen = {0};
+    const uint32_t ins[2] = {1, 2};
+    tp_join_agent_t *a = make_agent(TP_JOIN_MODE_TIMESTAMP, &seen, 1, ins, 2, NULL);
+    tp_merge_map_t m;
+    tp_merge_map_init(&m, TP_MERGE_KIND_TIMESTAMP, 4);
+    tp_merge_map_reset(&m, 10, 1);
+    tp_merge_map_add_offset_ns(&m, 1, TP_TS_SOURCE_SLOT_HEADER, 0);
+    tp_merge_map_add_window_ns(&m, 2, TP_TS_SOURCE_SLOT_HEADER, 100);
+    CHECK(tp_merge_authority_put(auth, &m, 0) == 1);
+    const int64_t t0 = tp_clock_monotonic_ns();
+    tp_stand_in_producer_t cam, imu;
+    CHECK(tp_stand_in_producer_open(&cam, &ctx, tp_test_base, 1, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
+                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    CHECK(tp_stand_in_producer_open(&imu, &ctx, tp_test_base, 2, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
+                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    CHECK(tp_stand_in_producer_announce(&cam, (uint64_t)t0) == 0);
+    CHECK(tp_stand_in_producer_announce(&imu, (uint64_t)t0) == 0);
+    spin(a, NULL, t0);
+    /* IMU: slot times 850, 900, 950 (descriptor times far off on purpose). */
+    for (uint64_t i = 0; i < 3; i++) CHECK(tp_stand_in_producer_publish(&imu, 20 + i, 850 + 50 * i, 5, NULL) == 0);
+    /* Camera: slot time 1000, descriptor time 7. */
+    CHECK(tp_stand_in_producer_publish(&cam, 10, 1000, 7, NULL) == 0);
+    spin(a, NULL, t0);
+    CHECK(seen.outputs == 0); /* IMU slot time 950 < 1000 (lateness 0, JB-8.2.i) */
+    CHECK(tp_stand_in_producer_publish(&imu, 23, 1000, 5, NULL) == 0);
+    spin(a, NULL, t0);
+    CHECK(seen.outputs == 1);
+    CHECK_EQ_U64(seen.last_out_time, 1000);
+    CHECK(seen.frames[0] == 1 && seen.frame_value[0] == 10);
+    CHECK(seen.frames[1] == 3 && seen.frame_seq[1] == 3 && seen.frame_value[1] == 23); /* 900, 950, 1000 */
+    tp_join_agent_destroy(a);
+    tp_stand_in_producer_close(&cam);
+    tp_stand_in_producer_close(&imu);
+    tp_merge_authority_destroy(auth);
+    tp_merge_map_close(&m);
+}
+
 /* Pools announced on the control stream are mapped; the stage gets validated
  * zero-copy views (single attempt, JB-7.2.c); a descriptor of a newer input
  * epoch resets that input (§3.7). */
@@ -431,6 +477,121 @@ static void test_views_and_input_epoch(void)
     tp_merge_map_close(&m);
 }
 
+static long lease_revoked(uint8_t *buf, size_t cap, uint32_t stream, uint8_t role, uint8_t reason)
+{
+    tp_driver_shm_lease_revoked_enc_t e;
+    tp_driver_shm_lease_revoked_encode_begin(&e, buf, cap);
+    tp_driver_shm_lease_revoked_set_timestamp_ns(&e, 1);
+    tp_driver_shm_lease_revoked_set_lease_id(&e, 7);
+    tp_driver_shm_lease_revoked_set_stream_id(&e, stream);
+    tp_driver_shm_lease_revoked_set_client_id(&e, 3);
+    tp_driver_shm_lease_revoked_set_role(&e, role);
+    tp_driver_shm_lease_revoked_set_reason(&e, reason);
+    tp_driver_shm_lease_revoked_put_error_message(&e, "", 0);
+    return tp_driver_shm_lease_revoked_encode_end(&e);
+}
+
+/* Disconnect: ShmLeaseRevoked for an input's PRODUCER releases that input's
+ * mapping (frames then carry no view); a consumer's lease, another stream or
+ * an unknown reason (D-4.9.j) change nothing. The barrier keeps the input's
+ * cursors, so a silent input turns stale rather than blocking (JB-7.4). */
+static void test_lease_revoked_releases_mapping(void)
+{
+    seen_t seen = {0};
+    const uint32_t ins[1] = {1};
+    tp_join_agent_t *a = make_agent(TP_JOIN_MODE_SEQUENCE, &seen, 1, ins, 1, NULL);
+    const int64_t t0 = tp_clock_monotonic_ns();
+    tp_stand_in_producer_t p1;
+    CHECK(tp_stand_in_producer_open(&p1, &ctx, tp_test_base, 1, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
+                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    CHECK(tp_stand_in_producer_announce(&p1, (uint64_t)t0) == 0);
+    spin(a, NULL, t0);
+    tp_join_agent_stats_t st;
+    tp_join_agent_stats(a, &st);
+    CHECK(st.mappings == 1);
+    uint8_t buf[128];
+    long n = lease_revoked(buf, sizeof buf, 1, TP_DRIVER_ROLE_CONSUMER, TP_DRIVER_LEASE_REVOKE_REASON_EXPIRED);
+    tp_ipc_publication_offer(p1.ctl, buf, (size_t)n);
+    n = lease_revoked(buf, sizeof buf, 2, TP_DRIVER_ROLE_PRODUCER, TP_DRIVER_LEASE_REVOKE_REASON_EXPIRED);
+    tp_ipc_publication_offer(p1.ctl, buf, (size_t)n);
+    n = lease_revoked(buf, sizeof buf, 1, TP_DRIVER_ROLE_PRODUCER, 99);
+    tp_ipc_publication_offer(p1.ctl, buf, (size_t)n);
+    spin(a, NULL, t0);
+    tp_join_agent_stats(a, &st);
+    CHECK(st.disconnects == 0 && st.malformed == 1);
+    n = lease_revoked(buf, sizeof buf, 1, TP_DRIVER_ROLE_PRODUCER, TP_DRIVER_LEASE_REVOKE_REASON_EXPIRED);
+    tp_ipc_publication_offer(p1.ctl, buf, (size_t)n);
+    spin(a, NULL, t0);
+    tp_join_agent_stats(a, &st);
+    CHECK(st.disconnects == 1);
+    tp_join_agent_destroy(a);
+    tp_stand_in_producer_close(&p1);
+}
+
+/* Number of lines of /proc/self/maps naming a file under the test dir. */
+static int maps_under_base(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL) return -1;
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strstr(line, tp_test_base) != NULL) n++;
+    fclose(f);
+    return n;
+}
+
+/* A clean close releases every subscription, publication and SHM mapping:
+ * checked in a child process whose only user of the test dir is the agent. */
+static void test_close_releases_everything(void)
+{
+    CHECK(maps_under_base() == 0); /* nothing left over from earlier tests */
+    int go[2];
+    CHECK(pipe(go) == 0);
+    fflush(NULL);
+    pid_t child = fork();
+    if (child == 0) {
+        char c;
+        if (read(go[0], &c, 1) != 1) _exit(9);
+        seen_t s = {0};
+        const uint32_t ins[1] = {1};
+        tp_join_agent_t *a = make_agent(TP_JOIN_MODE_SEQUENCE, &s, 1, ins, 1, NULL);
+        if (a == NULL) _exit(2);
+        tp_join_agent_stats_t st = {0};
+        for (int i = 0; i < 5000 && st.mappings == 0; i++) {
+            tp_join_agent_do_work(a, tp_clock_monotonic_ns());
+            tp_join_agent_stats(a, &st);
+            usleep(1000);
+        }
+        if (st.mappings != 1) _exit(3);
+        if (maps_under_base() < 3) _exit(4); /* ring, pool, transport logs */
+        tp_join_agent_close(a);
+        if (maps_under_base() != 0) _exit(5);
+        if (tp_join_agent_do_work(a, 0) != -1) _exit(6); /* closed: an error, not a crash */
+        tp_join_agent_destroy(a);
+        _exit(0);
+    }
+    const int64_t t0 = tp_clock_monotonic_ns();
+    tp_stand_in_producer_t p1;
+    CHECK(tp_stand_in_producer_open(&p1, &ctx, tp_test_base, 1, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
+                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    CHECK(write(go[1], "g", 1) == 1);
+    int status = -1;
+    for (int i = 0; i < 6000; i++) { /* the child announces itself ready by mapping */
+        if (i % 50 == 0) tp_stand_in_producer_announce(&p1, (uint64_t)tp_clock_monotonic_ns());
+        if (waitpid(child, &status, WNOHANG) == child) break;
+        usleep(1000);
+    }
+    if (!WIFEXITED(status)) {
+        kill(child, SIGKILL);
+        waitpid(child, &status, 0);
+    }
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(go[0]);
+    close(go[1]);
+    tp_stand_in_producer_close(&p1);
+}
+
 /* Bad configuration is an error, never a crash. */
 static void test_bad_config(void)
 {
@@ -467,6 +628,9 @@ int main(void)
     RUN(test_non_authority_and_schema_guard);
     RUN(test_descriptor_feed_timestamp);
     RUN(test_views_and_input_epoch);
+    RUN(test_slot_header_times);
+    RUN(test_lease_revoked_releases_mapping);
+    RUN(test_close_releases_everything);
     RUN(test_bad_config);
     tp_test_dir_cleanup();
     TP_TEST_END();
