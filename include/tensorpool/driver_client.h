@@ -104,6 +104,12 @@ typedef struct tp_driver_client_stats_s {
 } tp_driver_client_stats_t;
 void tp_driver_client_stats(const tp_driver_client_t *dc, tp_driver_client_stats_t *out);
 
+/* Give up the current lease (best-effort detach, no wait), report it through
+ * on_lease_lost and attach again after a backoff step. For owners that find
+ * their lease unusable, e.g. a consumer whose producer was revoked and no
+ * newer epoch was announced in time (D-4.9.l). No-op unless ATTACHED. */
+void tp_driver_client_reattach(tp_driver_client_t *dc, const char *why);
+
 /* Detach (if attached) and wait up to one keepalive interval for the answer
  * ([R] §3.2), then free. NULL is a no-op. */
 void tp_driver_client_close(tp_driver_client_t *dc);

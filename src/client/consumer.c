@@ -30,6 +30,7 @@ struct tp_consumer_s {
     int64_t mapped_at_ns;
     int64_t join_time_ns;    /* W-10.1.1.f */
     int64_t now_ns, next_qos_ns, next_live_ns, next_hello_ns;
+    int64_t remap_deadline_ns; /* waiting for a newer epoch after the producer's revocation (D-4.9.l), 0 = not */
     uint64_t maps;
     tp_shm_drops_t past;     /* counters of epochs already unmapped */
     tp_frame_handler_t handler;
@@ -38,6 +39,8 @@ struct tp_consumer_s {
     tp_shm_reader_config_t rc;
     tp_shm_reader_t r;
 };
+
+static void switch_descriptor_stream(tp_consumer_t *c, int32_t stream);
 
 static void unmap(tp_consumer_t *c)
 {
@@ -68,7 +71,11 @@ static int map_epoch(tp_consumer_t *c)
     c->maps++;
     if (c->rc.epoch > c->highest_epoch) c->highest_epoch = c->rc.epoch;
     c->min_epoch = c->rc.epoch;
-    c->next_hello_ns = c->now_ns; /* ConsumerHello after each (re)map (wire.md §6) */
+    c->remap_deadline_ns = 0;
+    c->next_hello_ns = c->now_ns;
+    /* a new epoch may have a new producer that knows nothing of our grant:
+     * read the shared stream until it grants again */
+    if (c->want_pc_stream != 0) switch_descriptor_stream(c, c->ctx.descriptor_stream_id); /* ConsumerHello after each (re)map (wire.md §6) */
     return 0;
 }
 
@@ -100,6 +107,7 @@ static void on_lease_lost(void *clientd, const char *why)
 {
     (void)why;
     tp_consumer_t *c = clientd;
+    c->remap_deadline_ns = 0;
     unmap(c); /* D-4.7.b, D-4.13.d: drop everything in flight */
 }
 
@@ -109,8 +117,9 @@ static void on_other_revoked(void *clientd, uint64_t lease_id, uint8_t role, uin
     (void)reason;
     tp_consumer_t *c = clientd;
     if (role != TP_ROLE_PRODUCER || !c->mapped) return; /* D-4.9.h: consumer leases do not concern us */
-    /* D-4.9.g: hold off until the announce with a higher epoch */
+    /* D-4.9.g: hold off until the announce with a higher epoch; D-4.9.l: not forever */
     c->min_epoch = c->r.epoch + 1;
+    c->remap_deadline_ns = c->now_ns + 3 * c->ctx.announce_period_ns;
     unmap(c);
 }
 
@@ -183,6 +192,18 @@ static void on_announce(tp_consumer_t *c, const uint8_t *buf, size_t len, uri_st
     if (map_epoch(c) != 0) c->min_epoch = epoch + 1; /* step 11: stay unmapped until a newer epoch */
 }
 
+/* Move descriptor reading to another stream (per-consumer grant, or back to
+ * the shared one). Opens a subscription: control-path work, not hot path. */
+static void switch_descriptor_stream(tp_consumer_t *c, int32_t stream)
+{
+    if (stream == c->desc_stream) return;
+    tp_ipc_subscription_t *sub = NULL;
+    if (tp_ipc_subscription_open(&sub, &c->ipc, c->ctx.channel, stream) != 0) return;
+    tp_ipc_subscription_close(c->desc_sub);
+    c->desc_sub = sub;
+    c->desc_stream = stream;
+}
+
 static void on_consumer_config(tp_consumer_t *c, const uint8_t *buf, size_t len)
 {
     tp_control_consumer_config_dec_t m;
@@ -192,14 +213,12 @@ static void on_consumer_config(tp_consumer_t *c, const uint8_t *buf, size_t len)
     uint32_t clen = 0;
     const char *ch = tp_control_consumer_config_descriptor_channel(&m, &clen);
     const uint32_t sid = tp_control_consumer_config_descriptor_stream_id(&m);
-    if (clen == 0 || sid == 0 || sid > INT32_MAX) return; /* declined or half-filled: stay shared (W-10.1.3.c/d) */
-    if ((int32_t)sid == c->desc_stream) return;
-    if (clen != strlen(c->ctx.channel) || memcmp(ch, c->ctx.channel, clen) != 0) return;
-    tp_ipc_subscription_t *sub = NULL;
-    if (tp_ipc_subscription_open(&sub, &c->ipc, c->ctx.channel, (int32_t)sid) != 0) return;
-    tp_ipc_subscription_close(c->desc_sub); /* §5.8: the shared descriptor subscription closes */
-    c->desc_sub = sub;
-    c->desc_stream = (int32_t)sid;
+    if (clen == 0 || sid == 0 || sid > INT32_MAX || clen != strlen(c->ctx.channel) ||
+        memcmp(ch, c->ctx.channel, clen) != 0) {
+        switch_descriptor_stream(c, c->ctx.descriptor_stream_id); /* declined or unusable: the shared stream (W-10.1.3.c/d) */
+        return;
+    }
+    switch_descriptor_stream(c, (int32_t)sid); /* §5.8: the shared descriptor subscription closes */
 }
 
 static __thread uri_store_t g_store; /* per-thread: the announce URIs outlive the message */
@@ -311,6 +330,10 @@ int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handle
             c->min_epoch = c->r.epoch + 1;
             unmap(c);
         }
+    }
+    if (!c->mapped && c->remap_deadline_ns != 0 && now_ns > c->remap_deadline_ns) {
+        c->remap_deadline_ns = 0; /* D-4.9.l: no newer epoch in 3 periods: back off and attach anew */
+        tp_driver_client_reattach(c->dc, "no newer epoch announced after the producer's revocation");
     }
     if (c->mapped && now_ns >= c->next_hello_ns) {
         send_hello(c);

@@ -38,6 +38,7 @@ struct tp_driver_client_s {
     unsigned backoff_step;
     int auto_id_retry;     /* next attempt after backoff keeps the (new) id */
     int64_t next_keepalive_ns, deadline_ns; /* deadline 0: none */
+    int64_t keepalive_period_ns;            /* configured interval, shortened to fit the granted expiry */
     int64_t last_announce_ns;
     int64_t now_ns;
     int32_t last_code;
@@ -282,7 +283,15 @@ static void on_attach_response(tp_driver_client_t *dc, const uint8_t *buf, size_
     dc->backoff_step = 0;
     dc->stats.attached++;
     dc->last_announce_ns = dc->now_ns;
-    dc->next_keepalive_ns = dc->now_ns + dc->ctx.keepalive_interval_ns;
+    /* D-4.4.b: a keepalive must reach the driver before the granted expiry,
+     * even if the configured interval (out-of-band, D-4.4.f) is longer than
+     * the driver's lease time: keep alive at least 3 times per granted TTL */
+    dc->keepalive_period_ns = dc->ctx.keepalive_interval_ns;
+    if (dc->lease.expiry_ns != U64_NULL && (int64_t)dc->lease.expiry_ns > dc->now_ns) {
+        const int64_t third = ((int64_t)dc->lease.expiry_ns - dc->now_ns) / 3;
+        if (third < dc->keepalive_period_ns) dc->keepalive_period_ns = third > 1000000 ? third : 1000000;
+    }
+    dc->next_keepalive_ns = dc->now_ns + dc->keepalive_period_ns;
     /* D-4.2.r: the expiry is a hard deadline; absent, only sends and revocations count */
     dc->deadline_ns = dc->lease.expiry_ns != U64_NULL ? (int64_t)dc->lease.expiry_ns : 0;
 }
@@ -395,9 +404,9 @@ int tp_driver_client_do_work(tp_driver_client_t *dc, int64_t now_ns)
                 break;
             }
             dc->stats.keepalives++;
-            const int64_t ext = now_ns + dc->ctx.keepalive_interval_ns * (int64_t)dc->ctx.expiry_grace_intervals;
+            const int64_t ext = now_ns + dc->keepalive_period_ns * (int64_t)dc->ctx.expiry_grace_intervals;
             if (dc->deadline_ns != 0 && ext > dc->deadline_ns) dc->deadline_ns = ext; /* [R] 9 */
-            dc->next_keepalive_ns = now_ns + dc->ctx.keepalive_interval_ns;
+            dc->next_keepalive_ns = now_ns + dc->keepalive_period_ns;
             work++;
         }
         if (dc->deadline_ns != 0 && now_ns >= dc->deadline_ns) {
@@ -453,6 +462,14 @@ int tp_driver_client_open(tp_driver_client_t **out, const tp_client_context_t *c
     start_attach(dc);
     *out = dc;
     return 0;
+}
+
+void tp_driver_client_reattach(tp_driver_client_t *dc, const char *why)
+{
+    if (dc->state != TP_DC_ATTACHED) return;
+    dc->corr = tp_correlation_id_next();
+    send_detach(dc); /* best effort: otherwise the lease simply expires */
+    lose_lease(dc, why);
 }
 
 tp_driver_client_state_t tp_driver_client_state(const tp_driver_client_t *dc) { return dc->state; }

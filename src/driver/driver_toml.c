@@ -22,9 +22,9 @@ typedef struct toml_s {
     void *ud;
     char table[TP_TOML_KEY_MAX]; /* current table prefix, "" at the root */
     char (*keys)[TP_TOML_KEY_MAX];
-    int nkeys;
+    int nkeys, cap_keys;
     named_count_t *arrays; /* [[x]] counters and plain [x] tables (count -1) */
-    int narrays;
+    int narrays, cap_arrays;
     char str[TP_TOML_STR_MAX];
 } toml_t;
 
@@ -180,6 +180,13 @@ static int emit(toml_t *t, const char *key, const tp_toml_value_t *v)
     for (int i = 0; i < t->nkeys; i++)
         if (strcmp(t->keys[i], key) == 0) return tp_err_set(TP_ERR_MALFORMED, "line %d: duplicate key '%s'", t->line, key);
     if (t->nkeys == TOML_MAX_KEYS) return fail(t, "too many keys");
+    if (t->nkeys == t->cap_keys) { /* grow: most files have a few dozen keys */
+        const int cap = t->cap_keys * 2;
+        void *k = realloc(t->keys, (size_t)cap * sizeof *t->keys);
+        if (k == NULL) return tp_err_set(TP_ERR_CAPACITY, "toml: out of memory");
+        t->keys = k;
+        t->cap_keys = cap;
+    }
     memcpy(t->keys[t->nkeys++], key, strlen(key) + 1);
     if (t->handler(t->ud, key, v) != 0) return tp_err_wrap("line %d", v->line);
     return 0;
@@ -310,6 +317,13 @@ static int parse_header(toml_t *t)
     if (n != NULL && !array) return tp_err_set(TP_ERR_MALFORMED, "line %d: table [%s] defined twice", t->line, path);
     if (n == NULL) {
         if (t->narrays == TOML_MAX_KEYS) return fail(t, "too many tables");
+        if (t->narrays == t->cap_arrays) {
+            const int cap = t->cap_arrays * 2;
+            void *a = realloc(t->arrays, (size_t)cap * sizeof *t->arrays);
+            if (a == NULL) return tp_err_set(TP_ERR_CAPACITY, "toml: out of memory");
+            t->arrays = a;
+            t->cap_arrays = cap;
+        }
         n = &t->arrays[t->narrays++];
         memcpy(n->path, path, strlen(path) + 1);
         n->count = array ? 0 : -1;
@@ -327,8 +341,10 @@ int tp_toml_parse(const char *text, size_t len, tp_toml_handler_t handler, void 
     if (text == NULL || handler == NULL) return tp_err_set(TP_ERR_INVALID_ARG, "toml: NULL argument");
     toml_t *t = calloc(1, sizeof *t);
     if (t == NULL) return tp_err_set(TP_ERR_CAPACITY, "toml: out of memory");
-    t->keys = calloc(TOML_MAX_KEYS, sizeof *t->keys);
-    t->arrays = calloc(TOML_MAX_KEYS, sizeof *t->arrays);
+    t->cap_keys = 32;
+    t->cap_arrays = 16;
+    t->keys = malloc((size_t)t->cap_keys * sizeof *t->keys);
+    t->arrays = malloc((size_t)t->cap_arrays * sizeof *t->arrays);
     int rc = -1;
     if (t->keys == NULL || t->arrays == NULL) {
         tp_err_set(TP_ERR_CAPACITY, "toml: out of memory");

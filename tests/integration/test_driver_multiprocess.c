@@ -301,6 +301,35 @@ static void test_per_consumer_stream(void)
     teardown();
 }
 
+/* tp driver as a command: man-page help, --check, a malformed file reported
+ * with its line (exit 2), an invalid configuration refused (D-17.c, exit 2). */
+static void test_cli(void)
+{
+    setup("cli");
+    const char *help[] = {g_tp, "driver", "--help", NULL};
+    CHECK_EQ_I64(wait_exit(spawn("help.log", help), 5000), 0);
+    CHECK(log_has("help.log", "SYNOPSIS") && log_has("help.log", "EXIT STATUS"));
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/driver.toml", g_dir);
+    const char *check[] = {g_tp, "driver", "-c", cfg, "--check", NULL};
+    CHECK_EQ_I64(wait_exit(spawn("check.log", check), 5000), 0);
+    CHECK(log_has("check.log", "stream_id = 10000"));
+    char bad[512];
+    snprintf(bad, sizeof bad, "%s/bad.toml", g_dir);
+    FILE *f = fopen(bad, "w");
+    fprintf(f, "[driver]\ninstance_id = \"x\"\ncontrol_stream_id = \n");
+    fclose(f);
+    const char *badrun[] = {g_tp, "driver", "-c", bad, NULL};
+    CHECK_EQ_I64(wait_exit(spawn("bad.log", badrun), 5000), 2);
+    CHECK(log_has("bad.log", "line 3"));
+    const char *noprof[] = {g_tp, "driver", "-s", "policies.announce_period_ms=50", NULL};
+    CHECK_EQ_I64(wait_exit(spawn("noprof.log", noprof), 5000), 2);
+    CHECK(log_has("noprof.log", "no profiles"));
+    const char *badset[] = {g_tp, "driver", "-c", cfg, "-s", "policies.nope=1", NULL};
+    CHECK_EQ_I64(wait_exit(spawn("badset.log", badset), 5000), 2);
+    teardown();
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -317,5 +346,6 @@ int main(int argc, char **argv)
     RUN(test_refusals);
     RUN(test_shutdown_token);
     RUN(test_per_consumer_stream);
+    RUN(test_cli);
     TP_TEST_END();
 }

@@ -227,7 +227,7 @@ static tp_driver_config_t *rig_config(const char *extra)
 {
     char text[2048];
     snprintf(text, sizeof text,
-             "[policies]\nlease_keepalive_interval_ms = 100\nannounce_period_ms = 100\nnode_id_reuse_cooldown_ms = 300\n"
+             "[policies]\nlease_keepalive_interval_ms = 100\nannounce_period_ms = 100\nnode_id_reuse_cooldown_ms = 1000\n"
              "shutdown_timeout_ms = 300\n%s\n"
              "[profiles.camera]\nheader_nslots = 64\npayload_pools = [ { pool_id = 1, stride_bytes = 4096 } ]\n"
              "[streams.cam1]\nstream_id = 10000\nprofile = \"camera\"\n",

@@ -66,6 +66,13 @@ static void step(int ms)
     } while (tp_clock_monotonic_ns() < end);
 }
 
+/* Step until cond holds or ms pass (bounded waits that tolerate a loaded machine). */
+#define STEP_UNTIL(cond, ms)                                                     \
+    do {                                                                         \
+        const int64_t until_ = tp_clock_monotonic_ns() + (int64_t)(ms) * 1000000; \
+        while (!(cond) && tp_clock_monotonic_ns() < until_) step(2);             \
+    } while (0)
+
 static tp_client_context_t g_ctx;
 
 static void start(uint32_t client_id)
@@ -194,7 +201,7 @@ static void test_null_expiry_accepted(void)
 {
     start(0);
     respond_ok(g_seen.corr, M_EXPIRY_NULL);
-    step(300);
+    STEP_UNTIL(g_seen.keepalives >= 3, 3000);
     CHECK_EQ_I64(g_attached_calls, 1);
     CHECK(tp_driver_client_state(g_dc) == TP_DC_ATTACHED);
     CHECK(g_seen.keepalives >= 3);
@@ -218,7 +225,7 @@ static void test_ignored_answers(void)
     step(50);
     CHECK(tp_driver_client_state(g_dc) == TP_DC_ATTACHING);
     CHECK_EQ_I64(g_attached_calls, 0);
-    step(450); /* 24: the attach timeout leads to Backoff, then a new attempt with a new corr */
+    STEP_UNTIL(g_seen.corr != corr, 3000); /* 24: the attach timeout leads to Backoff, then a new attempt with a new corr */
     CHECK(g_seen.corr != corr);
     /* 25: OK accepted, then a REJECTED with the same corr changes nothing */
     const int64_t c2 = g_seen.corr;
@@ -239,7 +246,7 @@ static void test_client_id_retry(void)
     const int64_t c1 = g_seen.corr;
     CHECK(x != 0);
     respond_error(c1, TP_DRIVER_RESPONSE_CODE_REJECTED, "client_id already attached");
-    step(150);
+    STEP_UNTIL(g_seen.corr != c1, 3000);
     CHECK(g_seen.client != x && g_seen.client != 0 && g_seen.corr != c1);
     respond_ok(g_seen.corr, M_NONE);
     step(10);
@@ -247,8 +254,9 @@ static void test_client_id_retry(void)
     CHECK(tp_driver_client_id(g_dc) != x);
     stop();
     start(4242);
-    respond_error(g_seen.corr, TP_DRIVER_RESPONSE_CODE_REJECTED, "client_id already attached");
-    step(150);
+    const int64_t c0 = g_seen.corr;
+    respond_error(c0, TP_DRIVER_RESPONSE_CODE_REJECTED, "client_id already attached");
+    STEP_UNTIL(g_seen.corr != c0, 3000);
     CHECK_EQ_U64(g_seen.client, 4242);
     const char *msg = NULL;
     CHECK_EQ_I64(tp_driver_client_last_code(g_dc, &msg), TP_DRIVER_RESPONSE_CODE_REJECTED);
@@ -288,7 +296,7 @@ static void test_revocations_and_shutdown(void)
     step(10);
     CHECK_EQ_I64(g_lost_calls, 1);
     CHECK(tp_driver_client_state(g_dc) == TP_DC_BACKOFF);
-    step(100);
+    STEP_UNTIL(g_seen.attaches > before, 3000);
     CHECK(g_seen.attaches > before); /* reattach after the backoff */
     respond_ok(g_seen.corr, M_NONE);
     step(10);
@@ -318,10 +326,12 @@ static void test_silent_driver_detected(void)
     CHECK_EQ_I64(tp_driver_client_open(&g_dc, &g_ctx, 10000, TP_ROLE_CONSUMER, 1, &h), 0);
     step(20);
     respond_ok(g_seen.corr, M_NONE);
-    step(100);
-    CHECK_EQ_I64(g_lost_calls, 0);
-    step(150);
+    STEP_UNTIL(tp_driver_client_state(g_dc) == TP_DC_ATTACHED, 3000);
+    const int64_t t0 = tp_clock_monotonic_ns();
+    STEP_UNTIL(g_lost_calls > 0, 3000);
+    const int64_t waited = tp_clock_monotonic_ns() - t0;
     CHECK_EQ_I64(g_lost_calls, 1);
+    CHECK(waited >= 140000000); /* not before 3 announce periods of silence */
     stop();
 }
 
@@ -354,8 +364,259 @@ static void test_consumer_refuses_outside_uri(void)
     stop();
 }
 
-int main(void)
+static void respond_ok_uris(int64_t corr, const char *ring, const char *pool)
 {
+    tp_driver_shm_attach_response_enc_t e;
+    tp_driver_shm_attach_response_encode_begin(&e, g_rig_buf, sizeof g_rig_buf);
+    tp_driver_shm_attach_response_set_correlation_id(&e, corr);
+    tp_driver_shm_attach_response_set_code(&e, 0);
+    tp_driver_shm_attach_response_set_lease_id(&e, 77);
+    tp_driver_shm_attach_response_set_lease_expiry_timestamp_ns(&e, (uint64_t)tp_clock_monotonic_ns() + 3000000000ull);
+    tp_driver_shm_attach_response_set_stream_id(&e, 10000);
+    tp_driver_shm_attach_response_set_epoch(&e, 5);
+    tp_driver_shm_attach_response_set_layout_version(&e, 1);
+    tp_driver_shm_attach_response_set_header_nslots(&e, 64);
+    tp_driver_shm_attach_response_set_header_slot_bytes(&e, 256);
+    tp_driver_shm_attach_response_set_node_id(&e, 9);
+    tp_driver_shm_attach_response_payload_pools_encode_begin(&e, 1);
+    tp_driver_shm_attach_response_payload_pools_encode_next(&e);
+    tp_driver_shm_attach_response_payload_pools_set_pool_id(&e, 1);
+    tp_driver_shm_attach_response_payload_pools_set_pool_nslots(&e, 64);
+    tp_driver_shm_attach_response_payload_pools_set_stride_bytes(&e, 4096);
+    tp_driver_shm_attach_response_payload_pools_put_region_uri(&e, pool, strlen(pool));
+    tp_driver_shm_attach_response_put_header_region_uri(&e, ring, strlen(ring));
+    tp_driver_shm_attach_response_put_error_message(&e, "", 0);
+    const long n = tp_driver_shm_attach_response_encode_end(&e);
+    tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
+}
+
+static void send_announce_ts(uint64_t epoch, uint64_t ts, const char *ring, const char *pool)
+{
+    tp_control_shm_pool_announce_enc_t e;
+    tp_control_shm_pool_announce_encode_begin(&e, g_rig_buf, sizeof g_rig_buf);
+    tp_control_shm_pool_announce_set_stream_id(&e, 10000);
+    tp_control_shm_pool_announce_set_producer_id(&e, 0);
+    tp_control_shm_pool_announce_set_epoch(&e, epoch);
+    tp_control_shm_pool_announce_set_announce_timestamp_ns(&e, ts);
+    tp_control_shm_pool_announce_set_announce_clock_domain(&e, TP_CONTROL_CLOCK_DOMAIN_MONOTONIC);
+    tp_control_shm_pool_announce_set_layout_version(&e, 1);
+    tp_control_shm_pool_announce_set_header_nslots(&e, 64);
+    tp_control_shm_pool_announce_set_header_slot_bytes(&e, 256);
+    tp_control_shm_pool_announce_payload_pools_encode_begin(&e, 1);
+    tp_control_shm_pool_announce_payload_pools_encode_next(&e);
+    tp_control_shm_pool_announce_payload_pools_set_pool_id(&e, 1);
+    tp_control_shm_pool_announce_payload_pools_set_pool_nslots(&e, 64);
+    tp_control_shm_pool_announce_payload_pools_set_stride_bytes(&e, 4096);
+    tp_control_shm_pool_announce_payload_pools_put_region_uri(&e, pool, strlen(pool));
+    tp_control_shm_pool_announce_put_header_region_uri(&e, ring, strlen(ring));
+    const long n = tp_control_shm_pool_announce_encode_end(&e);
+    tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
+}
+
+static void send_announce(uint64_t epoch, const char *ring, const char *pool)
+{
+    send_announce_ts(epoch, (uint64_t)tp_clock_monotonic_ns(), ring, pool);
+}
+
+/* Scenario 50 (D-4.9.g, D-4.9.l): the producer of a consumed stream is
+ * revoked -> the consumer unmaps and waits for a newer epoch; when only the
+ * old epoch keeps being announced for 3 periods it backs off and attaches
+ * anew (detach + new attach). */
+static void test_consumer_remap_wait_is_bounded(void)
+{
+    start(0);
+    tp_driver_client_close(g_dc);
+    g_dc = NULL;
+    g_ctx.announce_period_ns = 50000000;
+    static tp_shm_writer_t w; /* the test plays the driver: it may create files */
+    tp_shm_writer_config_t wc;
+    memset(&wc, 0, sizeof wc);
+    wc.base_dir = g_rig_dir;
+    wc.ns = "default";
+    wc.stream_id = 10000;
+    wc.epoch = 5;
+    wc.nslots = 64;
+    wc.npools = 1;
+    wc.pools[0].pool_id = 1;
+    wc.pools[0].stride_bytes = 4096;
+    wc.now_ns = (uint64_t)tp_clock_monotonic_ns();
+    CHECK_EQ_I64(tp_shm_writer_open(&w, &wc), 0);
+    char ring[4200], pool[4200];
+    tp_shm_writer_ring_uri(&w, ring, sizeof ring);
+    tp_shm_writer_pool_uri(&w, 0, pool, sizeof pool);
+    memset(&g_seen, 0, sizeof g_seen);
+    tp_consumer_t *c = NULL;
+    CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, 0), 0);
+    if (c == NULL) return stop();
+    for (int i = 0; i < 50 && g_seen.attaches == 0; i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        tp_ipc_subscription_poll(g_rig_sub, on_request, NULL, 64);
+        usleep(1000);
+    }
+    respond_ok_uris(g_seen.corr, ring, pool);
+    for (int i = 0; i < 50 && !tp_consumer_is_mapped(c); i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        usleep(500);
+    }
+    CHECK(tp_consumer_is_mapped(c));
+    send_revoked(999, 10000, TP_ROLE_PRODUCER, TP_DRIVER_LEASE_REVOKE_REASON_EXPIRED);
+    const int attaches = g_seen.attaches;
+    int unmapped_at_once = -1;
+    const int64_t end = tp_clock_monotonic_ns() + 400000000;
+    while (tp_clock_monotonic_ns() < end) {
+        send_announce(5, ring, pool); /* the driver stays alive but never announces a newer epoch */
+        for (int k = 0; k < 20; k++) {
+            tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+            tp_ipc_subscription_poll(g_rig_sub, on_request, NULL, 64);
+            if (unmapped_at_once < 0) unmapped_at_once = !tp_consumer_is_mapped(c);
+            usleep(500);
+        }
+    }
+    CHECK_EQ_I64(unmapped_at_once, 1);
+    CHECK(g_seen.detaches >= 1);
+    CHECK(g_seen.attaches > attaches);
+    tp_consumer_close(c);
+    tp_shm_writer_close(&w, 1);
+    stop();
+}
+
+/* wire.md §5.1 steps 3-5 (W-10.1.1.e/f, D-6.b): a stale announce, one older
+ * than the consumer's join time and one of a lower epoch are ignored; a fresh
+ * announce of a newer epoch remaps. */
+static void test_announce_freshness_and_join_time(void)
+{
+    start(0);
+    tp_driver_client_close(g_dc);
+    g_dc = NULL;
+    static tp_shm_writer_t w5, w6;
+    tp_shm_writer_config_t wc;
+    memset(&wc, 0, sizeof wc);
+    wc.base_dir = g_rig_dir;
+    wc.ns = "default";
+    wc.stream_id = 10000;
+    wc.nslots = 64;
+    wc.npools = 1;
+    wc.pools[0].pool_id = 1;
+    wc.pools[0].stride_bytes = 4096;
+    wc.now_ns = (uint64_t)tp_clock_monotonic_ns();
+    wc.epoch = 5;
+    CHECK_EQ_I64(tp_shm_writer_open(&w5, &wc), 0);
+    wc.epoch = 6;
+    CHECK_EQ_I64(tp_shm_writer_open(&w6, &wc), 0);
+    char ring5[4200], pool5[4200], ring6[4200], pool6[4200];
+    tp_shm_writer_ring_uri(&w5, ring5, sizeof ring5);
+    tp_shm_writer_pool_uri(&w5, 0, pool5, sizeof pool5);
+    tp_shm_writer_ring_uri(&w6, ring6, sizeof ring6);
+    tp_shm_writer_pool_uri(&w6, 0, pool6, sizeof pool6);
+    const int64_t before_join = tp_clock_monotonic_ns();
+    usleep(2000);
+    memset(&g_seen, 0, sizeof g_seen);
+    tp_consumer_t *c = NULL;
+    CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, 0), 0);
+    if (c == NULL) return stop();
+    for (int i = 0; i < 50 && g_seen.attaches == 0; i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        tp_ipc_subscription_poll(g_rig_sub, on_request, NULL, 64);
+        usleep(1000);
+    }
+    respond_ok_uris(g_seen.corr, ring5, pool5);
+    for (int i = 0; i < 50 && !tp_consumer_is_mapped(c); i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        usleep(500);
+    }
+    CHECK_EQ_U64(tp_consumer_epoch(c), 5);
+    const int64_t now = tp_clock_monotonic_ns();
+    const uint64_t bad_ts[2] = {(uint64_t)(now - 31000000000LL), /* older than 3 periods (10 s here) */
+                                (uint64_t)before_join};          /* fresh, but before the join time */
+    for (int k = 0; k < 2; k++) {
+        send_announce_ts(6, bad_ts[k], ring6, pool6);
+        for (int i = 0; i < 20; i++) {
+            tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+            usleep(500);
+        }
+        CHECK_EQ_U64(tp_consumer_epoch(c), 5);
+    }
+    send_announce(4, ring5, pool5); /* lower epoch: ignored */
+    for (int i = 0; i < 20; i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        usleep(500);
+    }
+    CHECK_EQ_U64(tp_consumer_epoch(c), 5);
+    send_announce(6, ring6, pool6); /* fresh and newer: remap */
+    for (int i = 0; i < 100 && tp_consumer_epoch(c) != 6; i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        usleep(500);
+    }
+    CHECK_EQ_U64(tp_consumer_epoch(c), 6);
+    CHECK_EQ_U64(tp_consumer_maps(c), 2);
+    tp_consumer_close(c);
+    tp_shm_writer_close(&w5, 1);
+    tp_shm_writer_close(&w6, 1);
+    stop();
+}
+
+/* Random and mutated driver notices/answers and announces on the control
+ * stream: never a crash; the client stays in a valid state. */
+static void test_random_control_traffic_never_crashes(void)
+{
+    start(0);
+    respond_ok(g_seen.corr, M_NONE);
+    step(5);
+    unsigned seed = 7;
+    uint8_t msg[300];
+    for (int i = 0; i < 20000; i++) {
+        const size_t n = (size_t)(rand_r(&seed) % (int)sizeof msg);
+        for (size_t k = 0; k < n; k++) msg[k] = (uint8_t)rand_r(&seed);
+        if (n >= 8) {
+            const int drv = rand_r(&seed) % 2;
+            msg[2] = (uint8_t)(drv ? 1 + rand_r(&seed) % 8 : 1 + rand_r(&seed) % 13);
+            msg[3] = 0;
+            msg[4] = drv ? 0x85 : 0x84; /* 901 or 900 */
+            msg[5] = 0x03;
+            msg[6] = 1;
+            msg[7] = 0;
+        }
+        tp_ipc_publication_offer(g_rig_pub, msg, n);
+        if (i % 32 == 0) tp_driver_client_do_work(g_dc, tp_clock_monotonic_ns());
+    }
+    step(10);
+    const tp_driver_client_state_t st = tp_driver_client_state(g_dc);
+    CHECK(st == TP_DC_ATTACHED || st == TP_DC_BACKOFF || st == TP_DC_ATTACHING);
+    stop();
+}
+
+/* Scenario 27 (D-B.1.a-c, §3.9): two process starts draw correlation ids
+ * from different random seeds; neither sequence contains 0. Each start is a
+ * fresh exec of this binary with --print-ids. */
+static int64_t first_corr_of_new_process(void)
+{
+    char exe[512], cmd[600];
+    const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return 0;
+    exe[n] = '\0';
+    snprintf(cmd, sizeof cmd, "'%s' --print-ids", exe);
+    FILE *p = popen(cmd, "r");
+    long long v = 0;
+    if (p == NULL) return 0;
+    if (fscanf(p, "%lld", &v) != 1) v = 0;
+    pclose(p);
+    return (int64_t)v;
+}
+
+static void test_identity_seeding(void)
+{
+    const int64_t a = first_corr_of_new_process(), b = first_corr_of_new_process();
+    CHECK(a != 0 && b != 0);
+    CHECK(a != b);
+    for (int i = 0; i < 1000; i++) CHECK(tp_correlation_id_next() > 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--print-ids") == 0) {
+        printf("%lld\n", (long long)tp_correlation_id_next());
+        return 0;
+    }
     RUN(test_invalid_ok_is_protocol_error);
     RUN(test_null_expiry_accepted);
     RUN(test_ignored_answers);
@@ -364,5 +625,9 @@ int main(void)
     RUN(test_revocations_and_shutdown);
     RUN(test_silent_driver_detected);
     RUN(test_consumer_refuses_outside_uri);
+    RUN(test_identity_seeding);
+    RUN(test_consumer_remap_wait_is_bounded);
+    RUN(test_announce_freshness_and_join_time);
+    RUN(test_random_control_traffic_never_crashes);
     TP_TEST_END();
 }
