@@ -89,8 +89,9 @@ static void test_demo_runs_and_reports(void)
     /* Both joins produced outputs; the summary is at least the last status line. */
     CHECK(so > 0 && to > 0);
     CHECK(so >= (double)seq_last && to >= (double)ts_last);
-    /* Sequence join (JB-6.2.1.a, in_seq = out_seq + offset): output N = cam1 N + cam2 N-2, so it can not exceed camera 2's frames, and
-     * after the drain it has joined nearly all of them; every pair has the same capture tick. */
+    /* Sequence join (JB-6.2.1.a, in_seq = out_seq + offset): output N = cam1 N + cam2 N-2, so it
+     * can not exceed camera 2's frames, and after the drain it has joined nearly all of them;
+     * every pair has the same capture tick. */
     CHECK(so <= cam2 && so >= cam2 - 3);
     CHECK(mis == 0 && aligned + mis + inc == so);
     /* Timestamp join: one output per camera frame; ~10 IMU samples in each camera period. */
