@@ -223,34 +223,38 @@ int tp_cmd_demo(int argc, char **argv)
             help(stdout);
             return 0;
         } else if (strcmp(a, "--duration") == 0 && v != NULL) {
+            i++;
             if (parse_double(v, 0.5, 86400, &duration) != 0) {
                 fprintf(stderr, "tp demo: --duration wants seconds in 0.5..86400, got '%s'\n", v);
                 return 2;
             }
         } else if (strcmp(a, "--rate") == 0 && v != NULL) {
+            i++;
             if (parse_double(v, 1, 1000, &opt.rate_hz) != 0) {
                 fprintf(stderr, "tp demo: --rate wants Hz in 1..1000, got '%s'\n", v);
                 return 2;
             }
         } else if (strcmp(a, "--frame-bytes") == 0 && v != NULL) {
+            i++;
             if (parse_double(v, 64, 64.0 * 1024 * 1024, &x) != 0 || x != (double)(uint32_t)x) {
                 fprintf(stderr, "tp demo: --frame-bytes wants an integer in 64..67108864, got '%s'\n", v);
                 return 2;
             }
             opt.frame_bytes = (uint32_t)x;
         } else if (strcmp(a, "--lateness-ms") == 0 && v != NULL) {
+            i++;
             if (parse_double(v, 0, 1000, &x) != 0) {
                 fprintf(stderr, "tp demo: --lateness-ms wants 0..1000, got '%s'\n", v);
                 return 2;
             }
             opt.lateness_ns = (int64_t)(x * 1e6);
         } else if (strcmp(a, "--dir") == 0 && v != NULL) {
+            i++;
             opt.dir = v;
         } else {
             fprintf(stderr, "tp demo: unknown or incomplete option '%s' (see tp demo --help)\n", a);
             return 2;
         }
-        i++;
     }
     int own_dir = 0;
     if (opt.dir == NULL) {

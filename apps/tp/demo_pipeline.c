@@ -270,7 +270,7 @@ static int driver_start(demo_pipeline_t *p)
         tp_driver_config_set(&p->dcfg, "shm.base_dir", p->opt.dir) != 0 ||
         tp_driver_config_validate(&p->dcfg) != 0)
         return tp_err_wrap("driver configuration");
-    if (tp_driver_embedded_start(&p->driver, &p->dcfg) != 0) return tp_err_wrap("driver");
+    if (tp_driver_embedded_start(&p->driver, &p->dcfg) != 0) return -1; /* the message names the driver */
     return 0;
 }
 

@@ -160,6 +160,11 @@ static void test_stat_sees_running_demo(void)
     snprintf(args, sizeof args, "stat %s --once --interval 0.5", dir);
     CHECK(run(args) == 0);
     CHECK(strstr(out, "cam2") != NULL && strstr(out, "sequence") != NULL && strstr(out, "flowing") != NULL);
+    /* A stage that cannot start fails the demo with a clear message: a second
+     * demo on the same directory cannot take the driver lock. */
+    snprintf(args, sizeof args, "demo --duration 1 --dir %s 2>&1", dir);
+    CHECK(run(args) == 1);
+    CHECK(strstr(out, "FAILED") != NULL && strstr(out, "another driver") != NULL);
     int st = 0;
     CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
