@@ -37,7 +37,8 @@ typedef struct demo_source_s {
     tp_agent_runner_t runner;
     int running;
     const _Atomic int64_t *t0; /* shared start time; 0 until go */
-    uint64_t tick;         /* next tick to publish */
+    const _Atomic int64_t *end; /* ticks due at or after this are not published; 0: none */
+    _Atomic uint64_t tick; /* next tick to publish */
     _Atomic int active;
     _Atomic uint64_t epoch;
     _Atomic uint64_t published;
@@ -64,6 +65,7 @@ struct demo_pipeline_s {
     int stage_running;
     demo_source_t src[DEMO_SOURCES];
     _Atomic int64_t t0;
+    _Atomic int64_t end;
 };
 
 /* ---- synthetic producers ---------------------------------------------- */
@@ -90,18 +92,21 @@ static int source_do_work(void *state, const tp_cached_clock_t *clock)
     atomic_store_explicit(&s->epoch, tp_producer_epoch(s->producer), memory_order_relaxed);
     const int64_t t0 = atomic_load_explicit(s->t0, memory_order_acquire);
     if (t0 == 0 || !active) return work;
+    const int64_t end = atomic_load_explicit(s->end, memory_order_acquire);
     /* Publish every tick that is due, late ones too (at most 4 per cycle):
-     * skipping a tick would break the cameras' seq correspondence. */
+     * skipping a tick would break the cameras' seq correspondence. At the
+     * end every source stops at the same tick for the same reason. */
     for (int n = 0; n < 4; n++) {
-        const int64_t due = t0 + (int64_t)s->tick * s->period_ns;
-        if (now < due) break;
-        if (s->tick >= s->first_tick) {
-            if (source_publish(s, s->tick, (uint64_t)due) == 0)
+        const uint64_t tick = atomic_load_explicit(&s->tick, memory_order_relaxed);
+        const int64_t due = t0 + (int64_t)tick * s->period_ns;
+        if (now < due || (end != 0 && due >= end)) break;
+        if (tick >= s->first_tick) {
+            if (source_publish(s, tick, (uint64_t)due) == 0)
                 atomic_fetch_add_explicit(&s->published, 1, memory_order_relaxed);
             else
                 atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
         }
-        s->tick++;
+        atomic_store_explicit(&s->tick, tick + 1, memory_order_release);
         work++;
     }
     return work;
@@ -116,6 +121,7 @@ static int source_start(demo_pipeline_t *p, demo_source_t *s, const char *name, 
     s->first_tick = first_tick;
     s->frame_bytes = frame_bytes;
     s->t0 = &p->t0;
+    s->end = &p->end;
     /* Cameras: HxWx3 bytes when the size allows, else a flat byte tensor. */
     int32_t dims[3];
     unsigned nd = 1;
@@ -381,6 +387,19 @@ void demo_pipeline_snapshot(demo_pipeline_t *p, demo_snapshot_t *out)
 
 void demo_pipeline_quiesce(demo_pipeline_t *p, int64_t drain_ns)
 {
+    /* Let every source publish exactly the ticks due before now (up to 1 s
+     * for a stalled thread to catch up), then stop them. */
+    const int64_t end = tp_clock_monotonic_ns();
+    atomic_store_explicit(&p->end, end, memory_order_release);
+    const int64_t t0 = atomic_load(&p->t0);
+    for (int i = 0; i < DEMO_SOURCES && t0 != 0; i++) {
+        demo_source_t *s = &p->src[i];
+        for (int k = 0; k < 1000 && s->running && atomic_load(&s->active); k++) {
+            if (t0 + (int64_t)atomic_load(&s->tick) * s->period_ns >= end) break;
+            const struct timespec ms1 = {0, 1000000};
+            nanosleep(&ms1, NULL);
+        }
+    }
     for (int i = 0; i < DEMO_SOURCES; i++)
         if (p->src[i].running) tp_agent_runner_stop(&p->src[i].runner);
     const struct timespec ts = {(time_t)(drain_ns / 1000000000), (long)(drain_ns % 1000000000)};
