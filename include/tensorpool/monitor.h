@@ -6,7 +6,8 @@
  * keepalives, QoS and MergeMap announces repeat about once per second), plus
  * each stream's header-ring superblock (epoch, producer pid, activity time),
  * read through the consumer containment rules. It never sends a message, never
- * attaches and never maps payloads, so watching cannot disturb the system.
+ * attaches and never maps payloads, so watching cannot disturb the system
+ * (the one side effect: the transport directory is created if missing).
  *
  * Join stages publish no state of their own: a join's row is its MergeMap
  * (from the authority's announces) and whether each input is flowing on the
@@ -128,7 +129,8 @@ void tp_monitor_config_init(tp_monitor_config_t *cfg);
 
 typedef struct tp_monitor_s tp_monitor_t;
 
-/* Open the subscriptions. The transport directory need not exist yet. 0 or -1. */
+/* Open the subscriptions. The transport directory need not exist yet: like
+ * any subscriber's, opening creates it (empty) when missing. 0 or -1. */
 int tp_monitor_open(tp_monitor_t **out, const tp_monitor_config_t *cfg);
 
 /* Drain every subscription (up to `limit` messages each). Messages or -1. */
