@@ -14,7 +14,8 @@
  * descriptor stream, plus the MergeMap requests of stages still waiting for a
  * map. Descriptors on per-consumer descriptor streams are not seen.
  *
- * All storage is allocated at open; poll and refresh do not allocate.
+ * All storage is allocated at open; poll does not allocate (test_monitor
+ * counts); refresh opens and reads each announced ring's superblock.
  * Not thread-safe: one monitor belongs to one thread.
  */
 #ifndef TENSORPOOL_MONITOR_H

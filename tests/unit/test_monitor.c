@@ -6,6 +6,7 @@
 #include "tensorpool/merge_map.h"
 #include "tensorpool/merge_map_codec.h"
 #include "tensorpool/monitor.h"
+#include "alloc_count.h"
 #include "tp_test.h"
 
 #include <ftw.h>
@@ -101,10 +102,13 @@ static void test_join_states_and_streams(void)
     CHECK(s1 != NULL && s1->frames == 10 && s1->last_seq == 9 && s1->last_desc_epoch == 7);
     CHECK(s1 != NULL && s1->rate_hz > 9.9 && s1->rate_hz < 10.1); /* 10 frames in 1 s */
 
-    /* Stream 2 (two frames late) flows too: output 9 needs 1[9] and 2[7]. */
+    /* Stream 2 (two frames late) flows too: output 9 needs 1[9] and 2[7].
+     * Polling known traffic allocates nothing. */
     for (uint64_t s = 0; s < 8; s++) descriptor(2, s);
     now += 500 * MS;
-    tp_monitor_poll(m, now, 0);
+    const uint64_t allocs = tp_alloc_count();
+    CHECK(tp_monitor_poll(m, now, 0) == 8);
+    CHECK_EQ_U64(tp_alloc_count() - allocs, 0);
     tp_monitor_refresh(m, now);
     j = join_of(m, 100);
     CHECK(j->state == TP_MONITOR_JOIN_FLOWING && j->silent_count == 0);
