@@ -352,6 +352,7 @@ int demo_pipeline_go(demo_pipeline_t *p, int64_t timeout_ns)
             if (!atomic_load(&p->src[i].active)) waiting = i;
         if (waiting < 0) break;
         if (tp_clock_monotonic_ns() >= deadline) {
+            tp_agent_runner_stop(&p->src[waiting].runner); /* its client is ours to read now */
             const char *msg = "";
             const int32_t code = tp_driver_client_last_code(tp_producer_driver_client(p->src[waiting].producer), &msg);
             return tp_err_set(TP_ERR_STATE, "producer %s did not attach to the driver within %.1f s%s%s",
