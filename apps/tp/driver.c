@@ -204,7 +204,7 @@ int tp_cmd_driver(int argc, char **argv)
     tp_driver_t *d = NULL;
     if (tp_driver_open(&d, cfg, stderr) != 0) {
         fprintf(stderr, "tp driver: %s\n", tp_errmsg());
-        rc = tp_errcode() == TP_ERR_INVALID_ARG ? 2 : 1;
+        rc = tp_errcode() == TP_ERR_INVALID_ARG || tp_errcode() == TP_ERR_UNSUPPORTED ? 2 : 1; /* configuration vs. runtime */
         goto out;
     }
     tp_idle_strategy_t idle;

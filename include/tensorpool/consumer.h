@@ -42,9 +42,11 @@ typedef struct tp_frame_s {
 
 typedef void (*tp_frame_handler_t)(void *clientd, const tp_frame_t *frame);
 
-/* Open and start attaching to stream_id. per_consumer_stream_id != 0 asks the
- * producer for a per-consumer descriptor stream with ConsumerHello
- * (W-10.1.2.e); the consumer stays on the shared stream if declined. 0 or -1. */
+/* Open and start attaching to stream_id. per_consumer_stream_id > 0 asks the
+ * producer for that per-consumer descriptor stream with ConsumerHello
+ * (W-10.1.2.e); < 0 asks the authority (the driver) to choose one from its
+ * driver.descriptor_stream_id_range (driver.md §5.5, [R] 18); 0 uses the
+ * shared stream only. Declined requests stay on the shared stream. 0 or -1. */
 int tp_consumer_open(tp_consumer_t **out, const tp_client_context_t *ctx, uint32_t stream_id, int32_t per_consumer_stream_id);
 
 /* One duty cycle: lease, announces, liveness, QoS, and up to limit

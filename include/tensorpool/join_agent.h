@@ -35,7 +35,9 @@
  *    the window. OFFSET_NS: the newest frame at or before out_time+d.
  *    WINDOW_NS: frames timed in [out_time-W, out_time]. Times come from the
  *    descriptors remembered per input (`history`). A frame whose single read
- *    fails is counted in `dropped` and not delivered.
+ *    fails is counted in `dropped` and not delivered; in SEQUENCE/TIMESTAMP
+ *    the output still goes out (the stage sees the hole), in LATEST_VALUE the
+ *    input is absent and the output waits for its next value (JB-9.1.d/e).
  *  - A stale input is absent (no frames) in SEQUENCE/TIMESTAMP outputs; in
  *    LATEST_VALUE it keeps offering its last frame (JB-9.3.a).
  *  - Disconnect (producer lease revoked, or producer gone: pid or activity
@@ -151,7 +153,7 @@ typedef struct tp_join_agent_config_s {
     uint64_t activity_window_ns;      /* producer liveness window; 0: 3 s */
     int64_t request_interval_ns;      /* first retry after; 0: 250 ms */
     int64_t request_backoff_max_ns;   /* retry interval doubles up to this; 0: 4x interval */
-    uint32_t max_frames_per_input;    /* window frames delivered per input; 0: 8 */
+    uint32_t max_frames_per_input;    /* window frames delivered per input (newest); 0: 8; WINDOW_NS at most 64 */
     uint32_t history;                 /* descriptors remembered per input (power of 2); 0: 256 */
     /* SEQUENCE: first output (raised to the first out_seq the rules allow);
      * TP_JOIN_OUT_AUTO: the newest output every input can still reach, derived
@@ -226,6 +228,7 @@ typedef struct tp_join_agent_stats_s {
     uint64_t disconnects;        /* mappings released: lease revoked or producer gone */
     uint64_t input_epoch_changes;
     uint64_t control_loss;       /* ipc messages lost (lapped) on the control stream */
+    uint64_t unbound_rules;      /* rules of the active map naming a stream that is not an input (never ready) */
     uint64_t leases;             /* attach_via_driver: CONSUMER leases granted */
     uint64_t leases_lost;        /* attach_via_driver: leases revoked, expired or lost */
 } tp_join_agent_stats_t;

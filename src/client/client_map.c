@@ -23,7 +23,7 @@ int tp_client_bases(const tp_client_context_t *ctx, tp_shm_bases_t *bases)
 static int map_rw(tp_shm_region_t *r, const tp_shm_bases_t *bases, const char *uri_text, const tp_shm_region_expect_t *e)
 {
     memset(r, 0, sizeof *r);
-    static __thread tp_shm_uri_t uri; /* 4 KiB: keep it off small thread stacks */
+    tp_shm_uri_t uri; /* 4 KiB on the stack: attach time only */
     if (tp_shm_uri_parse(uri_text, strlen(uri_text), &uri) != 0) return -1;
     tp_shm_file_t f;
     if (tp_shm_path_open(bases, uri.path, uri.require_hugepages, &f) != 0) return -1;

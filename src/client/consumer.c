@@ -13,6 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Copies of the announced URIs (the announce buffer is transient). */
+typedef struct uri_store_s {
+    char ring[TP_SHM_PATH_MAX + 64];
+    char pool[TP_SHM_MAX_POOLS][TP_SHM_PATH_MAX + 64];
+} uri_store_t;
+
 struct tp_consumer_s {
     tp_client_context_t ctx;
     tp_driver_client_t *dc;
@@ -38,6 +44,7 @@ struct tp_consumer_s {
     uint8_t tx[512];
     tp_shm_reader_config_t rc;
     tp_shm_reader_t r;
+    uri_store_t store; /* the URIs of the announce being mapped */
 };
 
 static void switch_descriptor_stream(tp_consumer_t *c, int32_t stream);
@@ -72,10 +79,10 @@ static int map_epoch(tp_consumer_t *c)
     if (c->rc.epoch > c->highest_epoch) c->highest_epoch = c->rc.epoch;
     c->min_epoch = c->rc.epoch;
     c->remap_deadline_ns = 0;
-    c->next_hello_ns = c->now_ns;
+    c->next_hello_ns = c->now_ns; /* ConsumerHello after each (re)map (wire.md §6) */
     /* a new epoch may have a new producer that knows nothing of our grant:
      * read the shared stream until it grants again */
-    if (c->want_pc_stream != 0) switch_descriptor_stream(c, c->ctx.descriptor_stream_id); /* ConsumerHello after each (re)map (wire.md §6) */
+    if (c->want_pc_stream != 0) switch_descriptor_stream(c, c->ctx.descriptor_stream_id);
     return 0;
 }
 
@@ -122,12 +129,6 @@ static void on_other_revoked(void *clientd, uint64_t lease_id, uint8_t role, uin
     c->remap_deadline_ns = c->now_ns + 3 * c->ctx.announce_period_ns;
     unmap(c);
 }
-
-/* Copies of the announced URIs (the announce buffer is transient). */
-typedef struct uri_store_s {
-    char ring[TP_SHM_PATH_MAX + 64];
-    char pool[TP_SHM_MAX_POOLS][TP_SHM_PATH_MAX + 64];
-} uri_store_t;
 
 static int is_pow2(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
@@ -221,14 +222,12 @@ static void on_consumer_config(tp_consumer_t *c, const uint8_t *buf, size_t len)
     switch_descriptor_stream(c, (int32_t)sid); /* §5.8: the shared descriptor subscription closes */
 }
 
-static __thread uri_store_t g_store; /* per-thread: the announce URIs outlive the message */
-
 static void on_message(void *clientd, const uint8_t *buf, size_t len)
 {
     tp_consumer_t *c = clientd;
     tp_sbe_header_t h;
     if (tp_sbe_header_read(buf, len, &h) != 0 || h.schema_id != TP_CONTROL_SCHEMA_ID) return;
-    if (h.template_id == TP_CONTROL_SHM_POOL_ANNOUNCE_TEMPLATE_ID) on_announce(c, buf, len, &g_store);
+    if (h.template_id == TP_CONTROL_SHM_POOL_ANNOUNCE_TEMPLATE_ID) on_announce(c, buf, len, &c->store);
     else if (h.template_id == TP_CONTROL_CONSUMER_CONFIG_TEMPLATE_ID) on_consumer_config(c, buf, len);
 }
 
@@ -310,7 +309,7 @@ static void send_hello(tp_consumer_t *c)
     tp_control_consumer_hello_set_progress_bytes_delta(&e, 0xFFFFFFFFu);
     tp_control_consumer_hello_set_progress_interval_us(&e, 0xFFFFFFFFu);
     tp_control_consumer_hello_set_progress_major_delta_units(&e, 0xFFFFFFFFu);
-    tp_control_consumer_hello_set_descriptor_stream_id(&e, (uint32_t)c->want_pc_stream);
+    tp_control_consumer_hello_set_descriptor_stream_id(&e, c->want_pc_stream > 0 ? (uint32_t)c->want_pc_stream : 0);
     tp_control_consumer_hello_set_control_stream_id(&e, 0);
     const char *ch = c->want_pc_stream != 0 ? c->ctx.channel : "";
     tp_control_consumer_hello_put_descriptor_channel(&e, ch, strlen(ch));
@@ -357,7 +356,7 @@ int tp_consumer_open(tp_consumer_t **out, const tp_client_context_t *ctx, uint32
     if (c == NULL) return tp_err_set(TP_ERR_CAPACITY, "consumer: out of memory");
     c->ctx = *ctx;
     c->stream_id = stream_id;
-    c->want_pc_stream = per_consumer_stream_id > 0 ? per_consumer_stream_id : 0;
+    c->want_pc_stream = per_consumer_stream_id > 0 ? per_consumer_stream_id : per_consumer_stream_id < 0 ? -1 : 0;
     c->desc_stream = ctx->descriptor_stream_id;
     c->now_ns = tp_clock_monotonic_ns();
     c->join_time_ns = c->now_ns; /* the subscription below is available from now on */

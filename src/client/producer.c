@@ -94,6 +94,7 @@ static void on_hello(tp_producer_t *p, const uint8_t *buf, size_t len)
         if (p->pc[i].pub == NULL && free_slot == NULL) free_slot = &p->pc[i];
     }
     if (clen == 0 && sid == 0) return; /* nothing requested */
+    if (clen > 0 && sid == 0) return;  /* "authority chooses": the driver answers ([R] 18) */
     const int ours = clen == strlen(p->ctx.channel) && memcmp(ch, p->ctx.channel, clen) == 0;
     if (clen == 0 || sid == 0 || sid > INT32_MAX || !ours) { /* half-filled or foreign: decline (W-10.1.3.d) */
         send_consumer_config(p, cid, "", 0);
@@ -119,12 +120,39 @@ static void on_hello(tp_producer_t *p, const uint8_t *buf, size_t len)
     send_consumer_config(p, cid, p->ctx.channel, (int32_t)sid);
 }
 
+/* A ConsumerConfig from the authority (the driver) assigning a per-consumer
+ * descriptor stream: publish there too. Our own grants come back here as
+ * well and find the publication already open. */
+static void on_config(tp_producer_t *p, const uint8_t *buf, size_t len)
+{
+    tp_control_consumer_config_dec_t m;
+    if (tp_control_consumer_config_decode(&m, buf, len) != 0 || tp_control_consumer_config_stream_id(&m) != p->stream_id) return;
+    uint32_t clen = 0;
+    const char *ch = tp_control_consumer_config_descriptor_channel(&m, &clen);
+    const uint32_t sid = tp_control_consumer_config_descriptor_stream_id(&m);
+    const uint32_t cid = tp_control_consumer_config_consumer_id(&m);
+    if (clen != strlen(p->ctx.channel) || memcmp(ch, p->ctx.channel, clen) != 0 || sid == 0 || sid > INT32_MAX) return;
+    per_consumer_t *free_slot = NULL;
+    for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++) {
+        if (p->pc[i].pub != NULL && p->pc[i].consumer_id == cid && p->pc[i].stream_id == (int32_t)sid) {
+            p->pc[i].last_seen_ns = p->now_ns;
+            return;
+        }
+        if (p->pc[i].pub == NULL && free_slot == NULL) free_slot = &p->pc[i];
+    }
+    if (free_slot == NULL || tp_ipc_publication_open(&free_slot->pub, &p->ipc, p->ctx.channel, (int32_t)sid) != 0) return;
+    free_slot->consumer_id = cid;
+    free_slot->stream_id = (int32_t)sid;
+    free_slot->last_seen_ns = p->now_ns;
+}
+
 static void on_message(void *clientd, const uint8_t *buf, size_t len)
 {
     tp_producer_t *p = clientd;
     tp_sbe_header_t h;
     if (!p->active || tp_sbe_header_read(buf, len, &h) != 0 || h.schema_id != TP_CONTROL_SCHEMA_ID) return;
     if (h.template_id == TP_CONTROL_CONSUMER_HELLO_TEMPLATE_ID) on_hello(p, buf, len);
+    else if (h.template_id == TP_CONTROL_CONSUMER_CONFIG_TEMPLATE_ID) on_config(p, buf, len);
 }
 
 int tp_producer_open(tp_producer_t **out, const tp_client_context_t *ctx, uint32_t stream_id, int create, const char *name,

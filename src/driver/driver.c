@@ -300,6 +300,10 @@ static void lease_end(tp_driver_t *d, drv_lease_t *l, uint8_t reason, const char
             tp_driver_role_name(l->role), s->stream_id, msg);
     l->in_use = 0;
     d->stats.leases_active--;
+    if (l->role == TP_DRIVER_ROLE_CONSUMER) /* its per-consumer stream ids go back to the ranges */
+        for (unsigned i = 0; i < DRV_MAX_PCS; i++)
+            if (d->pcs[i].in_use && d->pcs[i].consumer_id == l->client_id && d->pcs[i].stream_id == s->stream_id)
+                d->pcs[i].in_use = 0;
     if (producer) {
         s->producer_lease = 0;
         s->producer_client = 0;
@@ -531,12 +535,87 @@ static void on_shutdown_request(tp_driver_t *d, const uint8_t *buf, size_t len)
         if (d->streams[i].live) send_announce(d, &d->streams[i]);
 }
 
+/* ---- per-consumer stream authority (§5.5, D-11.c/d, [R] 18) ---- */
+
+static int pcs_taken(const tp_driver_t *d, uint32_t id)
+{
+    for (unsigned i = 0; i < DRV_MAX_PCS; i++)
+        if (d->pcs[i].in_use && (d->pcs[i].desc_id == id || d->pcs[i].ctl_id == id)) return 1;
+    return 0;
+}
+
+/* Next free id of a range list: 0 when the list is empty or exhausted. */
+static uint32_t pcs_pick(const tp_driver_t *d, const tp_driver_ranges_t *rs)
+{
+    for (unsigned i = 0; i < rs->count; i++)
+        for (uint64_t id = rs->r[i].start; id <= rs->r[i].end && id - rs->r[i].start <= DRV_MAX_PCS * 2; id++)
+            if (!pcs_taken(d, (uint32_t)id)) return (uint32_t)id;
+    return 0;
+}
+
+static void send_consumer_config(tp_driver_t *d, const drv_pcs_t *a, uint32_t stream_id, uint32_t consumer_id)
+{
+    const char *ch = d->cfg.control_channel; /* every stream of this driver uses one transport */
+    tp_control_consumer_config_enc_t e;
+    tp_control_consumer_config_encode_begin(&e, d->tx, DRV_TX_CAP);
+    tp_control_consumer_config_set_stream_id(&e, stream_id);
+    tp_control_consumer_config_set_consumer_id(&e, consumer_id);
+    tp_control_consumer_config_set_use_shm(&e, TP_CONTROL_BOOL_TRUE);
+    tp_control_consumer_config_set_mode(&e, TP_CONTROL_MODE_STREAM);
+    tp_control_consumer_config_set_descriptor_stream_id(&e, a != NULL ? a->desc_id : 0);
+    tp_control_consumer_config_set_control_stream_id(&e, a != NULL ? a->ctl_id : 0);
+    tp_control_consumer_config_put_payload_fallback_uri(&e, "", 0);
+    const int desc = a != NULL && a->desc_id != 0, ctl = a != NULL && a->ctl_id != 0;
+    tp_control_consumer_config_put_descriptor_channel(&e, ch, desc ? strlen(ch) : 0);
+    tp_control_consumer_config_put_control_channel(&e, ch, ctl ? strlen(ch) : 0);
+    drv_send(d, d->ctl_pub, tp_control_consumer_config_encode_end(&e));
+}
+
+/* ConsumerHello asking the authority to choose (channel set, stream id 0):
+ * pick from the matching range; with no range or none left, decline with an
+ * empty channel and 0 so the consumer stays on the shared stream (D-11.c/d).
+ * Requests naming an id are the producer's business (wire.md §5.8). */
+static void on_consumer_hello(tp_driver_t *d, const uint8_t *buf, size_t len)
+{
+    tp_control_consumer_hello_dec_t m;
+    if (tp_control_consumer_hello_decode(&m, buf, len) != 0) return;
+    const uint32_t stream = tp_control_consumer_hello_stream_id(&m), cid = tp_control_consumer_hello_consumer_id(&m);
+    uint32_t dlen = 0, clen = 0;
+    tp_control_consumer_hello_descriptor_channel(&m, &dlen);
+    tp_control_consumer_hello_control_channel(&m, &clen);
+    const int want_desc = dlen > 0 && tp_control_consumer_hello_descriptor_stream_id(&m) == 0;
+    const int want_ctl = clen > 0 && tp_control_consumer_hello_control_stream_id(&m) == 0;
+    if ((!want_desc && !want_ctl) || stream_find(d, stream) == NULL) return;
+    drv_pcs_t *a = NULL, *free_slot = NULL;
+    for (unsigned i = 0; i < DRV_MAX_PCS; i++) {
+        if (d->pcs[i].in_use && d->pcs[i].stream_id == stream && d->pcs[i].consumer_id == cid) a = &d->pcs[i];
+        if (!d->pcs[i].in_use && free_slot == NULL) free_slot = &d->pcs[i];
+    }
+    if (a == NULL) {
+        if (free_slot == NULL) return send_consumer_config(d, NULL, stream, cid);
+        drv_pcs_t n = {.in_use = 1, .stream_id = stream, .consumer_id = cid};
+        if (want_desc) n.desc_id = pcs_pick(d, &d->cfg.descriptor_stream_id_range);
+        if (want_ctl) n.ctl_id = pcs_pick(d, &d->cfg.control_stream_id_range);
+        if (n.desc_id == 0 && n.ctl_id == 0) return send_consumer_config(d, NULL, stream, cid);
+        *free_slot = n;
+        a = free_slot;
+        drv_log(d, "stream %u consumer %u: per-consumer descriptor stream %u, control stream %u", stream, cid, a->desc_id,
+                a->ctl_id);
+    }
+    send_consumer_config(d, a, stream, cid);
+}
+
 static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
     (void)info;
     tp_driver_t *d = clientd;
     tp_sbe_header_t h;
-    if (tp_sbe_header_read(buf, len, &h) != 0 || h.schema_id != TP_DRIVER_SCHEMA_ID) return; /* other schemas: not ours */
+    if (tp_sbe_header_read(buf, len, &h) != 0) return;
+    if (h.schema_id == TP_CONTROL_SCHEMA_ID && h.template_id == TP_CONTROL_CONSUMER_HELLO_TEMPLATE_ID) {
+        on_consumer_hello(d, buf, len);
+        return;
+    }
+    if (h.schema_id != TP_DRIVER_SCHEMA_ID) return; /* other schemas: not ours */
     switch (h.template_id) {
     case TP_DRIVER_SHM_ATTACH_REQUEST_TEMPLATE_ID: on_attach(d, buf, len); break;
     case TP_DRIVER_SHM_DETACH_REQUEST_TEMPLATE_ID: on_detach(d, buf, len); break;
@@ -630,9 +709,10 @@ int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
     d->streams = calloc(DRV_MAX_STREAMS, sizeof *d->streams);
     d->leases = calloc(DRV_MAX_LEASES, sizeof *d->leases);
     d->cool = calloc(DRV_MAX_COOLDOWN, sizeof *d->cool);
+    d->pcs = calloc(DRV_MAX_PCS, sizeof *d->pcs);
     d->tx = malloc(DRV_TX_CAP);
     d->writer = calloc(1, sizeof *d->writer);
-    if (d->streams == NULL || d->leases == NULL || d->cool == NULL || d->tx == NULL || d->writer == NULL) {
+    if (d->streams == NULL || d->leases == NULL || d->cool == NULL || d->pcs == NULL || d->tx == NULL || d->writer == NULL) {
         tp_err_set(TP_ERR_CAPACITY, "driver: out of memory");
         goto fail;
     }
@@ -711,6 +791,7 @@ fail:
         free(d->streams);
         free(d->leases);
         free(d->cool);
+        free(d->pcs);
         free(d->tx);
         free(d->writer);
         pthread_mutex_destroy(&d->lock);
@@ -733,6 +814,7 @@ void tp_driver_close(tp_driver_t *d, int error, const char *message)
     free(d->streams);
     free(d->leases);
     free(d->cool);
+    free(d->pcs);
     free(d->tx);
     free(d->writer);
     pthread_mutex_destroy(&d->lock);

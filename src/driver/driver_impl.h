@@ -44,6 +44,16 @@ typedef struct drv_lease_s {
     int64_t correlation_id; /* of the attach that created it (replay, D-4.8.d) */
 } drv_lease_t;
 
+/* A per-consumer stream assignment (driver.md §5.5, D-11.c/d). */
+typedef struct drv_pcs_s {
+    int in_use;
+    uint32_t stream_id;   /* data stream */
+    uint32_t consumer_id;
+    uint32_t desc_id;     /* 0 = none */
+    uint32_t ctl_id;
+} drv_pcs_t;
+#define DRV_MAX_PCS 256
+
 typedef struct drv_cooldown_s {
     uint32_t node_id;
     int64_t until_ns;
@@ -66,6 +76,7 @@ struct tp_driver_s {
     drv_lease_t *leases;
     drv_cooldown_t *cool;
     unsigned ncool;
+    drv_pcs_t *pcs;
     uint64_t next_lease_id;
     uint32_t dyn_cursor[TP_DRIVER_MAX_RANGES];
     drv_state_t state;

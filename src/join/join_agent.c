@@ -296,9 +296,11 @@ static void on_map_replaced(tp_join_agent_t *a)
         a->inputs[i].has_seq = 0;
         a->inputs[i].fired = 0;
     }
+    a->stats.unbound_rules = 0;
     for (uint32_t r = 0; r < m->rule_count; r++) {
         const tp_merge_rule_t *rule = &m->rules[r];
         a->rule_input[r] = input_find(a, rule->input_stream_id);
+        if (a->rule_input[r] == NO_INPUT) a->stats.unbound_rules++; /* visible, not silent */
         if (m->kind == TP_MERGE_KIND_TIMESTAMP && rule->timestamp_source == TP_TS_SOURCE_SLOT_HEADER &&
             a->rule_input[r] != NO_INPUT)
             a->inputs[a->rule_input[r]].needs_slot_ts = 1;
@@ -721,7 +723,24 @@ static void select_time_range(tp_join_agent_t *a, input_t *in, tp_join_input_t *
     for (uint32_t k = nf; k-- > 0;) frame_add(a, in, ji, slots, found[k]);
 }
 
-static void deliver(tp_join_agent_t *a, uint64_t out_seq, uint64_t out_time)
+/* Close every read begun for the current output (drop accounting). */
+static void release_frames(tp_join_agent_t *a, const tp_merge_map_t *m)
+{
+    for (uint32_t r = 0; r < m->rule_count; r++) {
+        tp_join_input_t *ji = &a->out_inputs[r];
+        input_t *in = a->rule_input[r] != NO_INPUT ? &a->inputs[a->rule_input[r]] : NULL;
+        for (uint32_t k = 0; k < ji->frame_count; k++) {
+            tp_join_frame_t *f = &a->frames[(size_t)r * a->max_frames + k];
+            if (f->has_view && in != NULL && in->mapped) (void)tp_shm_reader_end(&in->reader, &f->view);
+        }
+    }
+}
+
+/* Select and read the frames of one output, then call the stage. Returns 1
+ * when the stage was called; 0 when a LatestValue input's selected frame
+ * failed its read: that input is absent, so the join is not ready this tick
+ * and is retried on its next observation (JB-9.1.d/e). */
+static int deliver(tp_join_agent_t *a, uint64_t out_seq, uint64_t out_time)
 {
     const tp_merge_map_t *m = tp_join_barrier_active_map(a->barrier);
     const tp_join_result_t *res = tp_join_barrier_result(a->barrier);
@@ -765,6 +784,18 @@ static void deliver(tp_join_agent_t *a, uint64_t out_seq, uint64_t out_time)
             }
         }
     }
+    if (mode == TP_JOIN_MODE_LATEST_VALUE) {
+        int failed = 0;
+        for (uint32_t r = 0; r < m->rule_count; r++) {
+            if (a->out_inputs[r].dropped == 0) continue;
+            failed = 1;
+            tp_join_barrier_invalidate_latest(a->barrier, a->out_inputs[r].stream_id);
+        }
+        if (failed) {
+            release_frames(a, m);
+            return 0;
+        }
+    }
     tp_join_output_t out;
     out.out_stream_id = a->cfg.barrier.out_stream_id;
     out.epoch = m->epoch;
@@ -781,14 +812,11 @@ static void deliver(tp_join_agent_t *a, uint64_t out_seq, uint64_t out_time)
     if (a->held_back) a->stats.outputs_waited++;
     a->held_back = 0;
     a->work++;
-    /* Close the reads for drop accounting, and record consumption (JB-4.2). */
+    release_frames(a, m);
+    /* Record consumption (JB-4.2). */
     for (uint32_t r = 0; r < m->rule_count; r++) {
         tp_join_input_t *ji = &a->out_inputs[r];
         input_t *in = a->rule_input[r] != NO_INPUT ? &a->inputs[a->rule_input[r]] : NULL;
-        for (uint32_t k = 0; k < ji->frame_count; k++) {
-            tp_join_frame_t *f = &a->frames[(size_t)r * a->max_frames + k];
-            if (f->has_view && in != NULL && in->mapped) (void)tp_shm_reader_end(&in->reader, &f->view);
-        }
         if (a->cfg.barrier.use_processed && ji->frame_count > 0 && in != NULL) {
             const tp_join_frame_t *f = &a->frames[(size_t)r * a->max_frames + ji->frame_count - 1];
             tp_join_barrier_process_seq_in_epoch(a->barrier, ji->stream_id, ji->epoch, f->seq);
@@ -802,6 +830,7 @@ static void deliver(tp_join_agent_t *a, uint64_t out_seq, uint64_t out_time)
             }
         }
     }
+    return 1;
 }
 
 /* SEQUENCE with TP_JOIN_OUT_AUTO: start at the newest output every input can
@@ -848,7 +877,7 @@ static void evaluate(tp_join_agent_t *a)
                 note_not_ready(a);
                 break;
             }
-            deliver(a, a->next_out_seq, UINT64_MAX);
+            (void)deliver(a, a->next_out_seq, UINT64_MAX);
             a->next_out_seq++;
         }
         break;
@@ -856,7 +885,7 @@ static void evaluate(tp_join_agent_t *a)
         for (uint32_t n = 0; n < a->cfg.max_outputs_per_cycle && a->tq_len > 0; n++) {
             const uint64_t t = a->tq[a->tq_head];
             const int r = tp_join_barrier_ready_time(a->barrier, t, (tp_clock_domain_t)m->clock_domain, now);
-            if (r == 1) deliver(a, a->out_count, t);
+            if (r == 1) (void)deliver(a, a->out_count, t);
             if (r != 1 && !tp_join_barrier_result(a->barrier)->output_rejected) {
                 note_not_ready(a);
                 break;
@@ -878,15 +907,13 @@ static void evaluate(tp_join_agent_t *a)
             if (!a->inputs[idx].fired || a->inputs[idx].fired_seq != a->latest[r].seq) moved = 1;
         }
         if (!moved) return;
-        deliver(a, a->out_count++, UINT64_MAX);
+        if (!deliver(a, a->out_count, UINT64_MAX)) return; /* an input went absent: later tick */
+        a->out_count++;
         for (uint32_t r = 0; r < m->rule_count; r++) {
             const uint32_t idx = a->rule_input[r];
             if (idx == NO_INPUT || !a->latest[r].valid) continue;
             a->inputs[idx].fired = 1;
             a->inputs[idx].fired_seq = a->latest[r].seq;
-            /* A selected frame that failed its read makes the input absent
-             * until its next observation (JB-9.1.d). */
-            if (a->out_inputs[r].dropped > 0) tp_join_barrier_invalidate_latest(a->barrier, a->latest[r].stream_id);
         }
         break;
     }

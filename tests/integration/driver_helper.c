@@ -99,7 +99,8 @@ static void on_frame(void *clientd, const tp_frame_t *f)
         k->corrupt++;
         return;
     }
-    if (k->want_stream != 0 && tp_consumer_descriptor_stream(k->consumer) != k->want_stream) return;
+    if (k->want_stream > 0 && tp_consumer_descriptor_stream(k->consumer) != k->want_stream) return;
+    if (k->want_stream < 0 && tp_consumer_descriptor_stream(k->consumer) == 1100) return; /* not yet granted */
     unsigned e = 0;
     while (e < k->nepochs && k->epochs[e] != f->epoch) e++;
     if (e == k->nepochs) {

@@ -301,6 +301,25 @@ static void test_per_consumer_stream(void)
     teardown();
 }
 
+/* D-11.c, driver.md §5.5: a consumer asking the authority (id 0) gets a
+ * per-consumer descriptor stream from the driver's range; the producer follows
+ * the driver's ConsumerConfig and the consumer reads its frames there. */
+static void test_per_consumer_stream_from_driver(void)
+{
+    setup("pcsdrv");
+    setenv("DRIVER_DESCRIPTOR_STREAM_ID_RANGE", "31500-31509", 1); /* §5.2: env for the range */
+    const pid_t drv = start_driver("driver.log");
+    unsetenv("DRIVER_DESCRIPTOR_STREAM_ID_RANGE");
+    const pid_t p = start_producer("p.log", "4096");
+    const char *argv[] = {g_helper, "consumer", "10000", "200", "1", "15000", "-1", NULL};
+    const pid_t c = spawn("c.log", argv);
+    CHECK_EQ_I64(wait_exit(c, 20000), 0);
+    CHECK(log_has("c.log", "desc_stream=31500"));
+    kill_hard(p);
+    kill_hard(drv);
+    teardown();
+}
+
 /* tp driver as a command: man-page help, --check, a malformed file reported
  * with its line (exit 2), an invalid configuration refused (D-17.c, exit 2). */
 static void test_cli(void)
@@ -346,6 +365,7 @@ int main(int argc, char **argv)
     RUN(test_refusals);
     RUN(test_shutdown_token);
     RUN(test_per_consumer_stream);
+    RUN(test_per_consumer_stream_from_driver);
     RUN(test_cli);
     TP_TEST_END();
 }

@@ -63,6 +63,7 @@ static inline void rig_on_msg(void *clientd, const uint8_t *buf, size_t len, con
     tp_driver_shm_lease_revoked_dec_t r;
     tp_driver_shm_driver_shutdown_dec_t sd;
     tp_control_shm_pool_announce_dec_t an;
+    tp_control_consumer_config_dec_t cc;
     if (tp_driver_shm_attach_response_decode(&a, buf, len) == 0) {
         e->kind = 'A';
         e->corr = tp_driver_shm_attach_response_correlation_id(&a);
@@ -113,6 +114,13 @@ static inline void rig_on_msg(void *clientd, const uint8_t *buf, size_t len, con
         e->epoch = tp_control_shm_pool_announce_epoch(&an);
         e->producer = tp_control_shm_pool_announce_producer_id(&an);
         e->nslots = tp_control_shm_pool_announce_header_nslots(&an);
+    } else if (tp_control_consumer_config_decode(&cc, buf, len) == 0) {
+        e->kind = 'C';
+        e->stream = tp_control_consumer_config_stream_id(&cc);
+        e->client = tp_control_consumer_config_consumer_id(&cc);
+        e->producer = tp_control_consumer_config_descriptor_stream_id(&cc); /* reused: descriptor stream id */
+        s = tp_control_consumer_config_descriptor_channel(&cc, &n);
+        rig_copy(e->msg, sizeof e->msg, s, n);
     } else {
         return; /* requests (ours) and anything else */
     }
@@ -197,6 +205,26 @@ static inline void rig_keepalive(uint64_t lease, uint32_t stream, uint32_t clien
     tp_driver_shm_lease_keepalive_set_role(&e, role);
     tp_driver_shm_lease_keepalive_set_client_timestamp_ns(&e, (uint64_t)tp_clock_monotonic_ns());
     const long n = tp_driver_shm_lease_keepalive_encode_end(&e);
+    tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
+}
+
+static inline void rig_hello(uint32_t stream, uint32_t consumer, const char *channel, uint32_t desc_id)
+{
+    tp_control_consumer_hello_enc_t e;
+    tp_control_consumer_hello_encode_begin(&e, g_rig_buf, sizeof g_rig_buf);
+    tp_control_consumer_hello_set_stream_id(&e, stream);
+    tp_control_consumer_hello_set_consumer_id(&e, consumer);
+    tp_control_consumer_hello_set_supports_shm(&e, TP_CONTROL_BOOL_TRUE);
+    tp_control_consumer_hello_set_supports_progress(&e, TP_CONTROL_BOOL_FALSE);
+    tp_control_consumer_hello_set_mode(&e, TP_CONTROL_MODE_STREAM);
+    tp_control_consumer_hello_set_expected_layout_version(&e, 1);
+    tp_control_consumer_hello_set_progress_bytes_delta(&e, 0xFFFFFFFFu);
+    tp_control_consumer_hello_set_progress_interval_us(&e, 0xFFFFFFFFu);
+    tp_control_consumer_hello_set_progress_major_delta_units(&e, 0xFFFFFFFFu);
+    tp_control_consumer_hello_set_descriptor_stream_id(&e, desc_id);
+    tp_control_consumer_hello_put_descriptor_channel(&e, channel, strlen(channel));
+    tp_control_consumer_hello_put_control_channel(&e, "", 0);
+    const long n = tp_control_consumer_hello_encode_end(&e);
     tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
 }
 

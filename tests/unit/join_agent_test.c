@@ -152,7 +152,7 @@ static void test_late_join_by_request(void)
     CHECK(tp_join_barrier_has_map(tp_join_agent_barrier(a)));
     tp_join_agent_stats_t st;
     tp_join_agent_stats(a, &st);
-    CHECK(st.announces_applied == 1);
+    CHECK(st.announces_applied == 1 && st.unbound_rules == 0);
     tp_ipc_publication_t *desc;
     CHECK(tp_ipc_publication_open(&desc, &ctx, "tp:ipc", TP_DESCRIPTOR_STREAM_DEFAULT) == 0);
     CHECK(tp_stand_in_descriptor(desc, 1, 1, 5, 1000) == 0);
@@ -311,6 +311,23 @@ static void test_reannounce_keeps_ready(void)
  * short messages on the control stream are skipped. */
 static void test_non_authority_and_schema_guard(void)
 {
+    /* A map naming a stream the agent does not follow is reported. */
+    {
+        seen_t s0 = {0};
+        const uint32_t one[1] = {1}, two[2] = {1, 99};
+        tp_join_agent_t *a0 = make_agent(TP_JOIN_MODE_SEQUENCE, &s0, 1, one, 1, NULL);
+        tp_merge_authority_t *au = make_authority(0, -1);
+        tp_merge_map_t m0;
+        make_seq_map(&m0, 10, 1, two, 2);
+        CHECK(tp_merge_authority_put(au, &m0, 0) == 1);
+        spin(a0, NULL, 0);
+        tp_join_agent_stats_t s1;
+        tp_join_agent_stats(a0, &s1);
+        CHECK(s1.announces_applied == 1 && s1.unbound_rules == 1);
+        tp_join_agent_destroy(a0);
+        tp_merge_authority_destroy(au);
+        tp_merge_map_close(&m0);
+    }
     tp_ipc_subscription_t *obs;
     CHECK(tp_ipc_subscription_open(&obs, &ctx, "tp:ipc", TP_CONTROL_STREAM_DEFAULT) == 0);
     seen_t seen = {0};
@@ -376,6 +393,57 @@ static void test_descriptor_feed_timestamp(void)
     CHECK(seen.frames[0] == 1 && seen.frame_seq[0] == 12);
     tp_ipc_publication_close(desc);
     tp_join_agent_destroy(a);
+    tp_merge_authority_destroy(auth);
+    tp_merge_map_close(&m);
+}
+
+/* JB-9.1.d/e, JB-9.2.d: in a LatestValue join, an input whose selected
+ * frame was overwritten is absent: no output this tick (not an output with
+ * a hole), and none until that input's next observation. */
+static void test_latest_overwritten_selection_is_absent(void)
+{
+    tp_merge_authority_t *auth = make_authority(0, -1);
+    seen_t seen = {0};
+    const uint32_t ins[2] = {1, 2};
+    tp_join_agent_t *a = make_agent(TP_JOIN_MODE_LATEST_VALUE, &seen, 1, ins, 2, NULL);
+    tp_merge_map_t m;
+    make_seq_map(&m, 10, 1, ins, 2);
+    CHECK(tp_merge_authority_put(auth, &m, 0) == 1);
+    const int64_t t0 = tp_clock_monotonic_ns();
+    tp_stand_in_producer_t p1, p2;
+    CHECK(tp_stand_in_producer_open(&p1, &ctx, tp_test_base, 1, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
+                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    CHECK(tp_stand_in_producer_open(&p2, &ctx, tp_test_base, 2, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
+                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    CHECK(tp_stand_in_producer_announce(&p1, (uint64_t)t0) == 0);
+    CHECK(tp_stand_in_producer_announce(&p2, (uint64_t)t0) == 0);
+    spin(a, NULL, t0);
+    CHECK(tp_stand_in_producer_publish(&p1, 100, 1, 1, NULL) == 0);
+    CHECK(tp_stand_in_producer_publish(&p2, 200, 1, 1, NULL) == 0);
+    spin(a, NULL, t0);
+    CHECK(seen.outputs == 1 && seen.frame_value[1] == 200);
+    /* Stream 2's ring (8 slots) laps without descriptors: its selected frame
+     * (seq 0) is gone. */
+    tp_tensor_header_t t;
+    const int32_t dims[1] = {1};
+    tp_tensor_header_init(&t, TP_DTYPE_UINT64, TP_MAJOR_ROW, 1, dims);
+    for (uint64_t v = 201; v < 209; v++) CHECK(tp_shm_writer_publish(&p2.w, &t, &v, sizeof v, 2, 0, NULL) == 0);
+    CHECK(tp_stand_in_producer_publish(&p1, 101, 3, 3, NULL) == 0);
+    spin(a, NULL, t0);
+    CHECK(seen.outputs == 1); /* input 2 absent after validation: not ready (JB-9.1.e) */
+    CHECK(tp_stand_in_producer_publish(&p1, 102, 4, 4, NULL) == 0);
+    spin(a, NULL, t0);
+    CHECK(seen.outputs == 1); /* still absent until its next observation */
+    tp_join_agent_stats_t st;
+    tp_join_agent_stats(a, &st);
+    CHECK(st.frames_dropped >= 1);
+    CHECK(tp_stand_in_producer_publish(&p2, 209, 5, 5, NULL) == 0); /* seq 9, with its descriptor */
+    spin(a, NULL, t0);
+    CHECK(seen.outputs == 2);
+    CHECK(seen.frame_seq[1] == 9 && seen.frame_value[1] == 209 && seen.frame_value[0] == 102);
+    tp_join_agent_destroy(a);
+    tp_stand_in_producer_close(&p1);
+    tp_stand_in_producer_close(&p2);
     tp_merge_authority_destroy(auth);
     tp_merge_map_close(&m);
 }
@@ -629,6 +697,7 @@ int main(void)
     RUN(test_descriptor_feed_timestamp);
     RUN(test_views_and_input_epoch);
     RUN(test_slot_header_times);
+    RUN(test_latest_overwritten_selection_is_absent);
     RUN(test_lease_revoked_releases_mapping);
     RUN(test_close_releases_everything);
     RUN(test_bad_config);

@@ -424,6 +424,32 @@ static void test_restart_epochs_and_old_leases(void)
     rig_teardown();
 }
 
+/* D-10.c, D-14.a, [R] 22: the persisted last epoch is honoured even when it
+ * is far above the clock (e.g. epochs of an earlier boot): the next epoch is
+ * strictly above it. */
+static void test_persisted_epoch_honoured(void)
+{
+    rig_setup(NULL);
+    tp_driver_close(g_drv, 0, NULL);
+    g_drv = NULL;
+    char user[256], path[800];
+    CHECK(tp_shm_user_effective(user, sizeof user) > 0);
+    snprintf(path, sizeof path, "%s/tensorpool-%s/default/10000", g_rig_dir, user);
+    mkdir(path, 0770);
+    const unsigned long long far = (unsigned long long)tp_clock_monotonic_ns() + 1000000000000000ull;
+    snprintf(path + strlen(path), sizeof path - strlen(path), "/last_epoch");
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        fprintf(f, "%llu\n", far);
+        fclose(f);
+    }
+    CHECK_EQ_I64(tp_driver_open(&g_drv, &g_rig_cfg, NULL), 0);
+    const int a = rig_attach_wait(10000, 11, C);
+    CHECK(a >= 0 && g_ev[a].code == 0 && g_ev[a].epoch == far + 1);
+    rig_teardown();
+}
+
 /* Scenario 64 (§5.8 step 6): keep 2 -> only the current and previous epoch
  * directories remain after four producer cycles. */
 static void test_epoch_gc(void)
@@ -482,6 +508,63 @@ static void test_admin_revoke_and_embedded(void)
     rig_teardown();
 }
 
+static int wait_config(uint32_t consumer, int from)
+{
+    for (int tries = 0; tries < 500; tries++) {
+        for (int i = from; i < g_nev; i++)
+            if (g_ev[i].kind == 'C' && g_ev[i].client == consumer) return i;
+        rig_pump(2);
+    }
+    return -1;
+}
+
+/* D-11.c/d, driver.md §5.5, [R] 18: per-consumer descriptor streams chosen
+ * by the driver from its range; the same consumer keeps its id; an exhausted
+ * or missing range declines (empty channel, 0); an id named by the consumer
+ * is left to the producer. */
+static void test_per_consumer_stream_authority(void)
+{
+    rig_setup("[driver]\ndescriptor_stream_id_range = \"31000-31001\"\n");
+    int from = g_nev;
+    rig_hello(10000, 501, "tp:ipc", 0);
+    int e = wait_config(501, from);
+    CHECK(e >= 0 && g_ev[e].producer == 31000 && strcmp(g_ev[e].msg, "tp:ipc") == 0);
+    from = g_nev;
+    rig_hello(10000, 502, "tp:ipc", 0);
+    e = wait_config(502, from);
+    CHECK(e >= 0 && g_ev[e].producer == 31001);
+    from = g_nev;
+    rig_hello(10000, 501, "tp:ipc", 0); /* repeated Hello: same assignment */
+    e = wait_config(501, from);
+    CHECK(e >= 0 && g_ev[e].producer == 31000);
+    from = g_nev;
+    rig_hello(10000, 503, "tp:ipc", 0); /* exhausted: declined (D-11.d) */
+    e = wait_config(503, from);
+    CHECK(e >= 0 && g_ev[e].producer == 0 && g_ev[e].msg[0] == '\0');
+    from = g_nev;
+    rig_hello(10000, 504, "tp:ipc", 31500); /* explicit id: not the driver's business */
+    rig_pump(30);
+    CHECK(wait_config(504, from) < 0);
+    /* a consumer's lease ending frees its id: attach as client 502, detach, and 31001 is free again */
+    const int a = rig_attach_wait(10000, 502, C);
+    CHECK(a >= 0 && g_ev[a].code == 0);
+    if (a >= 0) {
+        const int64_t d = rig_detach(g_ev[a].lease, 10000, 502, C);
+        CHECK(rig_wait('D', d, a, 2000) >= 0);
+    }
+    from = g_nev;
+    rig_hello(10000, 505, "tp:ipc", 0);
+    e = wait_config(505, from);
+    CHECK(e >= 0 && g_ev[e].producer == 31001);
+    rig_teardown();
+    rig_setup(NULL); /* no range: declined (D-11.c) */
+    from = g_nev;
+    rig_hello(10000, 501, "tp:ipc", 0);
+    e = wait_config(501, from);
+    CHECK(e >= 0 && g_ev[e].producer == 0);
+    rig_teardown();
+}
+
 /* Bad input from outside is an error, never a crash (DESIGN.md): random and
  * mutated schema-901 messages of every template; the driver keeps serving. */
 static void test_random_requests_never_crash(void)
@@ -537,7 +620,9 @@ int main(void)
     RUN(test_shutdown_requests);
     RUN(test_restart_epochs_and_old_leases);
     RUN(test_epoch_gc);
+    RUN(test_persisted_epoch_honoured);
     RUN(test_admin_revoke_and_embedded);
     RUN(test_random_requests_never_crash);
+    RUN(test_per_consumer_stream_authority);
     TP_TEST_END();
 }
