@@ -312,7 +312,7 @@ int tp_cmd_demo(int argc, char **argv)
         nanosleep(&ts, NULL);
     }
     const double secs = (double)(tp_clock_monotonic_ns() - start) / 1e9;
-    demo_pipeline_quiesce(p, 200000000);
+    demo_pipeline_quiesce(p, 2000000000);
     demo_pipeline_snapshot(p, &cur);
     rc = print_summary(&cur, secs, &opt);
     demo_pipeline_stop(p);

@@ -403,8 +403,27 @@ void demo_pipeline_quiesce(demo_pipeline_t *p, int64_t drain_ns)
     }
     for (int i = 0; i < DEMO_SOURCES; i++)
         if (p->src[i].running) tp_agent_runner_stop(&p->src[i].runner);
-    const struct timespec ts = {(time_t)(drain_ns / 1000000000), (long)(drain_ns % 1000000000)};
-    nanosleep(&ts, NULL);
+    /* Drain: until the joins' outputs have not moved for 100 ms (a loaded
+     * machine may need longer), at most drain_ns. */
+    const int64_t deadline = tp_clock_monotonic_ns() + drain_ns;
+    uint64_t last = UINT64_MAX;
+    int64_t quiet_since = tp_clock_monotonic_ns();
+    for (int64_t now; (now = tp_clock_monotonic_ns()) < deadline;) {
+        uint64_t total = 0;
+        for (int i = 0; i < DEMO_JOINS; i++) {
+            pthread_mutex_lock(&p->join[i].lock);
+            total += p->join[i].stats.outputs;
+            pthread_mutex_unlock(&p->join[i].lock);
+        }
+        if (total != last) {
+            last = total;
+            quiet_since = now;
+        } else if (now - quiet_since >= 100000000) {
+            break;
+        }
+        const struct timespec ms10 = {0, 10000000};
+        nanosleep(&ms10, NULL);
+    }
 }
 
 void demo_pipeline_stop(demo_pipeline_t *p)

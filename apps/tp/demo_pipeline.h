@@ -67,8 +67,9 @@ int demo_pipeline_go(demo_pipeline_t *p, int64_t timeout_ns);
 /* Copy the current counters (cumulative; latency histograms too). */
 void demo_pipeline_snapshot(demo_pipeline_t *p, demo_snapshot_t *out);
 
-/* Stop the producers and give the joins `drain_ns` to take the last frames
- * (the snapshot after this is final). */
+/* Stop the producers at a common tick and let the joins take the last
+ * frames (until no output for 100 ms, at most drain_ns); the snapshot after
+ * this is final. */
 void demo_pipeline_quiesce(demo_pipeline_t *p, int64_t drain_ns);
 
 /* Stop producers first, then the join stage, then the driver; free. */
