@@ -362,6 +362,25 @@ int demo_pipeline_go(demo_pipeline_t *p, int64_t timeout_ns)
         const struct timespec ts = {0, 5000000};
         nanosleep(&ts, NULL);
     }
+    /* Frames published before a join has its MergeMap are frames it can not
+     * place: wait for both maps, and give the joins a moment to map the
+     * producers' new epochs. */
+    for (;;) {
+        int missing = -1;
+        for (int i = 0; i < DEMO_JOINS && missing < 0; i++) {
+            pthread_mutex_lock(&p->join[i].lock);
+            if (!p->join[i].stats.has_map) missing = i;
+            pthread_mutex_unlock(&p->join[i].lock);
+        }
+        if (missing < 0) break;
+        if (tp_clock_monotonic_ns() >= deadline)
+            return tp_err_set(TP_ERR_STATE, "%s did not receive its MergeMap within %.1f s", p->join[missing].name,
+                              (double)timeout_ns / 1e9);
+        const struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    const struct timespec settle = {0, 100000000};
+    nanosleep(&settle, NULL);
     /* Start on a common tick a little ahead, so both cameras publish tick 0. */
     atomic_store_explicit(&p->t0, tp_clock_monotonic_ns() + 20000000, memory_order_release);
     return 0;

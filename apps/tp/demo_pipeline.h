@@ -60,8 +60,9 @@ typedef struct demo_pipeline_s demo_pipeline_t;
 /* Start the driver, the join stage and the producers. 0 or -1 (tp_errmsg). */
 int demo_pipeline_start(demo_pipeline_t **out, const demo_options_t *opt);
 
-/* Wait up to timeout_ns for every producer to be active, then release them
- * together so the cameras' frame ticks line up. 0 or -1 naming the laggard. */
+/* Wait up to timeout_ns for every producer to be active and both joins to
+ * hold their MergeMap, then release the producers together so the cameras'
+ * frame ticks line up. 0 or -1 naming the laggard. */
 int demo_pipeline_go(demo_pipeline_t *p, int64_t timeout_ns);
 
 /* Copy the current counters (cumulative; latency histograms too). */
