@@ -219,6 +219,7 @@ static int stage_do_work(void *state, const tp_cached_clock_t *clock)
         j->stats.outputs_waited = st.outputs_waited;
         j->stats.frames_dropped = st.frames_dropped;
         j->stats.has_map = has_map;
+        j->stats.inputs_mapped = st.mappings;
         pthread_mutex_unlock(&j->lock);
     }
     return work;
@@ -324,6 +325,17 @@ int demo_pipeline_start(demo_pipeline_t **out, const demo_options_t *opt)
         tp_merge_authority_put(p->authority, &p->ts_map, now) < 0)
         return tp_err_wrap("authority");
 
+    if (source_start(p, &p->src[DEMO_CAM1], "cam1", DEMO_STREAM_CAM1, cam_period, 0, opt->frame_bytes) != 0 ||
+        source_start(p, &p->src[DEMO_CAM2], "cam2", DEMO_STREAM_CAM2, cam_period, DEMO_CAM2_LAG, opt->frame_bytes) != 0 ||
+        source_start(p, &p->src[DEMO_IMU], "imu", DEMO_STREAM_IMU, cam_period / 10, 0, 64) != 0)
+        return -1;
+    return 0;
+}
+
+/* The joins attach (a CONSUMER lease per input) once the producers hold
+ * theirs, so the leases grant the epochs the frames will be written in. */
+static int stage_start(demo_pipeline_t *p)
+{
     if (join_create(p, DEMO_SEQ_JOIN, "seq-join", TP_JOIN_MODE_SEQUENCE, DEMO_OUT_SEQ, DEMO_STREAM_CAM1,
                     DEMO_STREAM_CAM2, on_seq_output) != 0 ||
         join_create(p, DEMO_TS_JOIN, "ts-join", TP_JOIN_MODE_TIMESTAMP, DEMO_OUT_TS, DEMO_STREAM_CAM1, DEMO_STREAM_IMU,
@@ -335,11 +347,6 @@ int demo_pipeline_start(demo_pipeline_t **out, const demo_options_t *opt)
     if (tp_agent_runner_init(&p->stage_runner, &stage, &idle) != 0 || tp_agent_runner_start(&p->stage_runner) != 0)
         return tp_err_wrap("join stage runner");
     p->stage_running = 1;
-
-    if (source_start(p, &p->src[DEMO_CAM1], "cam1", DEMO_STREAM_CAM1, cam_period, 0, opt->frame_bytes) != 0 ||
-        source_start(p, &p->src[DEMO_CAM2], "cam2", DEMO_STREAM_CAM2, cam_period, DEMO_CAM2_LAG, opt->frame_bytes) != 0 ||
-        source_start(p, &p->src[DEMO_IMU], "imu", DEMO_STREAM_IMU, cam_period / 10, 0, 64) != 0)
-        return -1;
     return 0;
 }
 
@@ -362,25 +369,24 @@ int demo_pipeline_go(demo_pipeline_t *p, int64_t timeout_ns)
         const struct timespec ts = {0, 5000000};
         nanosleep(&ts, NULL);
     }
-    /* Frames published before a join has its MergeMap are frames it can not
-     * place: wait for both maps, and give the joins a moment to map the
-     * producers' new epochs. */
+    if (stage_start(p) != 0) return -1;
+    /* Frames published before a join has its MergeMap and both inputs mapped
+     * are frames it can not place: wait for that. */
     for (;;) {
         int missing = -1;
         for (int i = 0; i < DEMO_JOINS && missing < 0; i++) {
             pthread_mutex_lock(&p->join[i].lock);
-            if (!p->join[i].stats.has_map) missing = i;
+            if (!p->join[i].stats.has_map || p->join[i].stats.inputs_mapped < 2) missing = i;
             pthread_mutex_unlock(&p->join[i].lock);
         }
         if (missing < 0) break;
         if (tp_clock_monotonic_ns() >= deadline)
-            return tp_err_set(TP_ERR_STATE, "%s did not receive its MergeMap within %.1f s", p->join[missing].name,
+            return tp_err_set(TP_ERR_STATE, "%s did not %s within %.1f s", p->join[missing].name,
+                              p->join[missing].stats.has_map ? "map both inputs" : "receive its MergeMap",
                               (double)timeout_ns / 1e9);
         const struct timespec ts = {0, 5000000};
         nanosleep(&ts, NULL);
     }
-    const struct timespec settle = {0, 100000000};
-    nanosleep(&settle, NULL);
     /* Start on a common tick a little ahead, so both cameras publish tick 0. */
     atomic_store_explicit(&p->t0, tp_clock_monotonic_ns() + 20000000, memory_order_release);
     return 0;

@@ -40,6 +40,7 @@ typedef struct demo_join_stats_s {
     const char *name;
     uint32_t out_stream_id;
     int has_map;
+    uint64_t inputs_mapped;  /* input pools mapped so far (one per input and epoch) */
     uint64_t outputs;
     uint64_t outputs_waited; /* held back by one input while another was there */
     uint64_t frames_dropped; /* single reads that failed */
