@@ -83,6 +83,10 @@ static void help(FILE *out)
             "    Driver settings come from the environment as for `tp driver` (for example\n"
             "    POLICIES_ANNOUNCE_PERIOD_MS); the streams and profiles are built in.\n"
             "\n"
+            "SIGNALS\n"
+            "    SIGINT and SIGTERM (and a closed output pipe) end the run early: the summary covers\n"
+            "    the time run and the temporary directory is still removed.\n"
+            "\n"
             "EXIT STATUS\n"
             "    0  every producer published and both joins produced outputs, all sequence-join\n"
             "       outputs paired frames of the same capture tick\n"
@@ -280,6 +284,7 @@ int tp_cmd_demo(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGPIPE, &sa, NULL); /* output closed (| head): stop and still remove the temp dir */
 
     printf("tp demo: dir %s, cameras %.1f Hz x %u bytes, IMU %.1f Hz, lateness %.1f ms, %.1f s\n", opt.dir,
            opt.rate_hz, (unsigned)opt.frame_bytes, opt.rate_hz * 10, (double)opt.lateness_ns / 1e6, duration);
