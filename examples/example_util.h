@@ -18,7 +18,7 @@
 static char example_dir[256];
 static int example_own_dir;
 
-static int example_rm(const char *p, const struct stat *s, int f, struct FTW *w)
+static inline int example_rm(const char *p, const struct stat *s, int f, struct FTW *w)
 {
     (void)s;
     (void)f;
@@ -27,7 +27,7 @@ static int example_rm(const char *p, const struct stat *s, int f, struct FTW *w)
 }
 
 /* The base dir for SHM and the transport: $TP_DIR, else a fresh temp dir. */
-static const char *example_base_dir(void)
+static inline const char *example_base_dir(void)
 {
     const char *env = getenv("TP_DIR");
     if (env != NULL && env[0] != '\0') return env;
@@ -40,12 +40,12 @@ static const char *example_base_dir(void)
     return example_dir;
 }
 
-static void example_cleanup(void)
+static inline void example_cleanup(void)
 {
     if (example_own_dir) nftw(example_dir, example_rm, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static void example_sleep_ms(int64_t ms)
+static inline void example_sleep_ms(int64_t ms)
 {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
@@ -53,7 +53,7 @@ static void example_sleep_ms(int64_t ms)
 
 /* Fork a producer of `stream` publishing every period_ms for run_ms (frame
  * time = its monotonic clock), announcing its pools every 100 ms. */
-static pid_t example_producer(const tp_ipc_context_t *ctx, const char *base, uint32_t stream, int64_t period_ms,
+static inline pid_t example_producer(const tp_ipc_context_t *ctx, const char *base, uint32_t stream, int64_t period_ms,
                               int64_t run_ms)
 {
     fflush(NULL);
@@ -81,7 +81,7 @@ static pid_t example_producer(const tp_ipc_context_t *ctx, const char *base, uin
     _exit(0);
 }
 
-static void example_reap(pid_t pid)
+static inline void example_reap(pid_t pid)
 {
     for (int i = 0; i < 3000; i++) {
         if (waitpid(pid, NULL, WNOHANG) == pid) return;

@@ -4,7 +4,9 @@
 #define TP_APP_COMMANDS_H
 
 int tp_cmd_decode(int argc, char **argv);
+int tp_cmd_demo(int argc, char **argv);
 int tp_cmd_driver(int argc, char **argv);
 int tp_cmd_inspect(int argc, char **argv);
+int tp_cmd_stat(int argc, char **argv);
 
 #endif

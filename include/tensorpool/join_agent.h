@@ -212,6 +212,8 @@ typedef struct tp_join_agent_stats_s {
     uint64_t duty_cycles;
     uint64_t outputs;            /* stage callbacks */
     uint64_t outputs_with_stale; /* outputs with at least one stale input */
+    uint64_t outputs_waited;     /* outputs first found not ready with some input already there
+                                    (the stage waited on the others) */
     uint64_t descriptors;        /* FrameDescriptors of tracked inputs */
     uint64_t announces_applied;  /* REPLACED */
     uint64_t announces_refreshed;

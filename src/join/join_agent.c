@@ -77,6 +77,7 @@ struct tp_join_agent_s {
     uint64_t next_out_seq; /* TP_JOIN_OUT_AUTO until derived */
     uint64_t out_floor;    /* SEQUENCE: first out_seq every rule can ever satisfy */
     uint64_t out_count;
+    int held_back; /* the pending output was found partly satisfied and not ready */
     uint64_t *tq;          /* TIMESTAMP: pending out_time candidates (ring) */
     uint32_t tq_mask, tq_head, tq_len;
     uint32_t trigger_input; /* index into inputs, NO_INPUT if none */
@@ -808,6 +809,8 @@ static int deliver(tp_join_agent_t *a, uint64_t out_seq, uint64_t out_time)
     a->cfg.on_output(a->cfg.clientd, &out);
     a->stats.outputs++;
     if (any_stale) a->stats.outputs_with_stale++;
+    if (a->held_back) a->stats.outputs_waited++;
+    a->held_back = 0;
     a->work++;
     release_frames(a, m);
     /* Record consumption (JB-4.2). */
@@ -854,6 +857,13 @@ static int derive_first_out(tp_join_agent_t *a, const tp_merge_map_t *m)
     return 1;
 }
 
+/* The pending output is held back by a missing input while another input is
+ * already there: it counts once in outputs_waited when it is delivered. */
+static void note_not_ready(tp_join_agent_t *a)
+{
+    if (tp_join_barrier_result(a->barrier)->satisfied_count > 0) a->held_back = 1;
+}
+
 static void evaluate(tp_join_agent_t *a)
 {
     const tp_merge_map_t *m = tp_join_barrier_active_map(a->barrier);
@@ -863,7 +873,10 @@ static void evaluate(tp_join_agent_t *a)
     case TP_JOIN_MODE_SEQUENCE:
         if (a->next_out_seq == TP_JOIN_OUT_AUTO && !derive_first_out(a, m)) return;
         for (uint32_t n = 0; n < a->cfg.max_outputs_per_cycle; n++) {
-            if (tp_join_barrier_ready_seq(a->barrier, a->next_out_seq, now) != 1) break;
+            if (tp_join_barrier_ready_seq(a->barrier, a->next_out_seq, now) != 1) {
+                note_not_ready(a);
+                break;
+            }
             (void)deliver(a, a->next_out_seq, UINT64_MAX);
             a->next_out_seq++;
         }
@@ -873,7 +886,11 @@ static void evaluate(tp_join_agent_t *a)
             const uint64_t t = a->tq[a->tq_head];
             const int r = tp_join_barrier_ready_time(a->barrier, t, (tp_clock_domain_t)m->clock_domain, now);
             if (r == 1) (void)deliver(a, a->out_count, t);
-            if (r != 1 && !tp_join_barrier_result(a->barrier)->output_rejected) break;
+            if (r != 1 && !tp_join_barrier_result(a->barrier)->output_rejected) {
+                note_not_ready(a);
+                break;
+            }
+            if (r != 1) a->held_back = 0; /* rejected candidate: its wait does not carry over */
             a->tq_head = (a->tq_head + 1) & a->tq_mask;
             a->tq_len--;
             if (r == 1) a->out_count++;

@@ -1,0 +1,327 @@
+/* tp demo: the whole system in one command (driver, producers, two joins),
+ * with a status line per second and a summary. */
+#include "commands.h"
+#include "demo_pipeline.h"
+
+#include "tensorpool/clock.h"
+#include "tensorpool/error.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "NAME\n"
+            "    tp demo - run a complete tensorpool pipeline and report on it live\n"
+            "\n"
+            "SYNOPSIS\n"
+            "    tp demo [--duration SECONDS] [--rate HZ] [--frame-bytes N] [--lateness-ms MS] [--dir DIR]\n"
+            "\n"
+            "DESCRIPTION\n"
+            "    Starts, in this one process, an embedded SHM driver, three synthetic producers and\n"
+            "    two JoinBarrier stages, then prints one status line per second and a summary:\n"
+            "\n"
+            "      cam1  stream 1   camera, HxWx3 uint8 frames at --rate\n"
+            "      cam2  stream 2   camera at the same rate, deliberately two frames late: it skips\n"
+            "                       the first two capture ticks, so its seq N is cam1's seq N+2\n"
+            "      imu   stream 3   64-byte samples at 10 x --rate\n"
+            "      seq-join  out 100  SequenceJoinBarrier: output N = cam1 frame N + cam2 frame N-2\n"
+            "                         (offset compensation -2); every output is checked to pair\n"
+            "                         frames of the same capture tick\n"
+            "      ts-join   out 200  TimestampJoinBarrier: the cam1 frame captured at T + the IMU\n"
+            "                         samples in [T - camera period, T], slot-header capture times,\n"
+            "                         ready once the IMU reached T - lateness\n"
+            "\n"
+            "    Producers and joins are agents on their own runner threads (one per producer, one\n"
+            "    for the MergeMap authority and both joins); in a real deployment each would be its\n"
+            "    own process, talking through the same shared memory and control streams. The\n"
+            "    producers are real tp_producer clients: they attach to the driver, which creates\n"
+            "    the SHM files and announces them; each join holds a CONSUMER lease per input and\n"
+            "    maps what the driver grants, read-only.\n"
+            "\n"
+            "    Status line, once per second:\n"
+            "      [  2.0s] cam1 30.0/s cam2 30.0/s imu 300.0/s drops 0 | seq-join out 58 +30\n"
+            "               waits 30 p50 0.41ms p99 0.98ms | ts-join out 60 +30 waits 0 ...\n"
+            "    RATE/s      frames published per second by each producer over the last second\n"
+            "    drops       producer publish failures + join frame reads that failed (slot\n"
+            "                overwritten or invalid when read; the join drops, never retries)\n"
+            "    out T +N    join outputs in total and during the last second\n"
+            "    waits       outputs (in total) that were held back by a missing input while the\n"
+            "                other input was already there\n"
+            "    p50 p99     latency over the last second from the commit of the last required\n"
+            "                input (its FrameDescriptor time) to the join callback\n"
+            "\n"
+            "    Watch it from another terminal with `tp stat DIR` (use --dir to choose DIR).\n"
+            "\n"
+            "OPTIONS\n"
+            "    --duration SECONDS  run time, 0.5 .. 86400 (default 10)\n"
+            "    --rate HZ           camera rate, 1 .. 1000 (default 30); the IMU runs at 10 x HZ\n"
+            "    --frame-bytes N     camera frame size, 64 .. 67108864 (default 921600 = 640x480x3)\n"
+            "    --lateness-ms MS    lateness budget of the timestamp join, 0 .. 1000 (default 5)\n"
+            "    --dir DIR           existing absolute directory for the SHM files and the\n"
+            "                        transport (default: $TP_DIR if set, else a fresh directory\n"
+            "                        /dev/shm/tp-demo-XXXXXX that is removed at exit; DIR and\n"
+            "                        $TP_DIR are left in place)\n"
+            "    -h, --help          this text\n"
+            "\n"
+            "    Driver settings come from the environment as for `tp driver` (for example\n"
+            "    POLICIES_ANNOUNCE_PERIOD_MS); the streams and profiles are built in.\n"
+            "\n"
+            "SIGNALS\n"
+            "    SIGINT and SIGTERM (and a closed output pipe) end the run early: the summary covers\n"
+            "    the time run and the temporary directory is still removed.\n"
+            "\n"
+            "EXIT STATUS\n"
+            "    0  every producer published and both joins produced outputs, all sequence-join\n"
+            "       outputs paired frames of the same capture tick\n"
+            "    1  a stage failed (named on stderr): a producer could not attach or publish, a\n"
+            "       join produced no output, or the sequence join paired the wrong frames\n"
+            "    2  bad option or directory\n");
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    const double v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi)) return -1;
+    *out = v;
+    return 0;
+}
+
+static char g_tmpdir[256];
+
+static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
+{
+    (void)s;
+    (void)f;
+    (void)w;
+    return remove(p);
+}
+
+/* An existing, writable, absolute directory. */
+static int check_dir(const char *dir, const char *what)
+{
+    struct stat st;
+    if (dir[0] != '/') {
+        fprintf(stderr, "tp demo: %s '%s' must be an absolute path\n", what, dir);
+        return -1;
+    }
+    if (strlen(dir) > 200) {
+        fprintf(stderr, "tp demo: %s '%s' is too long (at most 200 characters)\n", what, dir);
+        return -1;
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "tp demo: %s '%s' is not an existing directory\n", what, dir);
+        return -1;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "tp demo: %s '%s' is not writable\n", what, dir);
+        return -1;
+    }
+    return 0;
+}
+
+static double ms(uint64_t ns) { return (double)ns / 1e6; }
+
+static void print_status(const demo_snapshot_t *cur, const demo_snapshot_t *prev, double t)
+{
+    const double dt = (double)(cur->now_ns - prev->now_ns) / 1e9;
+    uint64_t drops = 0;
+    printf("[%5.1fs]", t);
+    for (int i = 0; i < DEMO_SOURCES; i++) {
+        printf(" %s %.1f/s", cur->src[i].name,
+               dt > 0 ? (double)(cur->src[i].published - prev->src[i].published) / dt : 0.0);
+        drops += cur->src[i].failed;
+    }
+    for (int i = 0; i < DEMO_JOINS; i++) drops += cur->join[i].frames_dropped;
+    printf(" drops %llu", (unsigned long long)drops);
+    for (int i = 0; i < DEMO_JOINS; i++) {
+        const demo_join_stats_t *j = &cur->join[i];
+        tp_latency_hist_t d;
+        tp_latency_hist_diff(&d, &j->latency, &prev->join[i].latency);
+        printf(" | %s out %llu +%llu waits %llu", j->name, (unsigned long long)j->outputs,
+               (unsigned long long)(j->outputs - prev->join[i].outputs), (unsigned long long)j->outputs_waited);
+        if (d.count > 0)
+            printf(" p50 %.2fms p99 %.2fms", ms(tp_latency_hist_quantile(&d, 0.5)), ms(tp_latency_hist_quantile(&d, 0.99)));
+        else
+            printf(" p50 - p99 -%s", j->has_map ? "" : " (no map yet)");
+    }
+    printf("\n");
+}
+
+/* Summary and verdict: 0 when every stage worked, else 1 (reason on stderr). */
+static int print_summary(const demo_snapshot_t *s, double secs, const demo_options_t *opt)
+{
+    printf("summary: %.1f s, cameras %.1f Hz (%u-byte frames), IMU %.1f Hz\n", secs, opt->rate_hz,
+           (unsigned)opt->frame_bytes, opt->rate_hz * 10);
+    for (int i = 0; i < DEMO_SOURCES; i++) {
+        const demo_source_stats_t *x = &s->src[i];
+        printf("  %-8s stream %u  epoch %llu  published %llu  failed %llu  %.1f/s%s\n", x->name,
+               (unsigned)x->stream_id, (unsigned long long)x->epoch, (unsigned long long)x->published,
+               (unsigned long long)x->failed, secs > 0 ? (double)x->published / secs : 0.0,
+               i == DEMO_CAM2 ? "  (2 frames late)" : "");
+    }
+    const demo_join_stats_t *q = &s->join[DEMO_SEQ_JOIN], *t = &s->join[DEMO_TS_JOIN];
+    printf("  %-8s out %u  outputs %llu  aligned %llu  misaligned %llu  incomplete %llu  dropped %llu  waits %llu"
+           "  latency p50 %.2fms p99 %.2fms max %.2fms\n",
+           q->name, (unsigned)q->out_stream_id, (unsigned long long)q->outputs,
+           (unsigned long long)(q->outputs - q->misaligned - q->incomplete), (unsigned long long)q->misaligned,
+           (unsigned long long)q->incomplete, (unsigned long long)q->frames_dropped,
+           (unsigned long long)q->outputs_waited, ms(tp_latency_hist_quantile(&q->latency, 0.5)),
+           ms(tp_latency_hist_quantile(&q->latency, 0.99)), ms(q->latency.max_ns));
+    printf("  %-8s out %u  outputs %llu  imu-per-output %.1f  incomplete %llu  dropped %llu  waits %llu"
+           "  latency p50 %.2fms p99 %.2fms max %.2fms\n",
+           t->name, (unsigned)t->out_stream_id, (unsigned long long)t->outputs,
+           t->outputs > 0 ? (double)t->window_frames / (double)t->outputs : 0.0, (unsigned long long)t->incomplete,
+           (unsigned long long)t->frames_dropped, (unsigned long long)t->outputs_waited,
+           ms(tp_latency_hist_quantile(&t->latency, 0.5)), ms(tp_latency_hist_quantile(&t->latency, 0.99)),
+           ms(t->latency.max_ns));
+    int rc = 0;
+    for (int i = 0; i < DEMO_SOURCES; i++)
+        if (s->src[i].published == 0) {
+            fprintf(stderr, "tp demo: FAILED: producer %s published no frame\n", s->src[i].name);
+            rc = 1;
+        }
+    for (int i = 0; i < DEMO_JOINS; i++)
+        if (s->join[i].outputs == 0) {
+            fprintf(stderr, "tp demo: FAILED: %s produced no output (%s)\n", s->join[i].name,
+                    s->join[i].has_map ? "its MergeMap was applied; inputs never satisfied it"
+                                       : "its MergeMap never arrived");
+            rc = 1;
+        }
+    if (q->misaligned > 0) {
+        fprintf(stderr, "tp demo: FAILED: %s paired frames of different capture ticks %llu times\n", q->name,
+                (unsigned long long)q->misaligned);
+        rc = 1;
+    }
+    printf("result: %s\n", rc == 0 ? "OK" : "FAILED");
+    return rc;
+}
+
+int tp_cmd_demo(int argc, char **argv)
+{
+    demo_options_t opt = {NULL, 30.0, 640u * 480u * 3u, 5000000};
+    double duration = 10.0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double x;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            help(stdout);
+            return 0;
+        } else if (strcmp(a, "--duration") == 0 && v != NULL) {
+            i++;
+            if (parse_double(v, 0.5, 86400, &duration) != 0) {
+                fprintf(stderr, "tp demo: --duration wants seconds in 0.5..86400, got '%s'\n", v);
+                return 2;
+            }
+        } else if (strcmp(a, "--rate") == 0 && v != NULL) {
+            i++;
+            if (parse_double(v, 1, 1000, &opt.rate_hz) != 0) {
+                fprintf(stderr, "tp demo: --rate wants Hz in 1..1000, got '%s'\n", v);
+                return 2;
+            }
+        } else if (strcmp(a, "--frame-bytes") == 0 && v != NULL) {
+            i++;
+            if (parse_double(v, 64, 64.0 * 1024 * 1024, &x) != 0 || x != (double)(uint32_t)x) {
+                fprintf(stderr, "tp demo: --frame-bytes wants an integer in 64..67108864, got '%s'\n", v);
+                return 2;
+            }
+            opt.frame_bytes = (uint32_t)x;
+        } else if (strcmp(a, "--lateness-ms") == 0 && v != NULL) {
+            i++;
+            if (parse_double(v, 0, 1000, &x) != 0) {
+                fprintf(stderr, "tp demo: --lateness-ms wants 0..1000, got '%s'\n", v);
+                return 2;
+            }
+            opt.lateness_ns = (int64_t)(x * 1e6);
+        } else if (strcmp(a, "--dir") == 0 && v != NULL) {
+            i++;
+            opt.dir = v;
+        } else {
+            fprintf(stderr, "tp demo: unknown or incomplete option '%s' (see tp demo --help)\n", a);
+            return 2;
+        }
+    }
+    int own_dir = 0;
+    if (opt.dir == NULL) {
+        const char *env = getenv("TP_DIR");
+        if (env != NULL && env[0] != '\0') {
+            if (check_dir(env, "TP_DIR") != 0) return 2;
+            opt.dir = env;
+        } else {
+            snprintf(g_tmpdir, sizeof g_tmpdir, "/dev/shm/tp-demo-XXXXXX");
+            if (mkdtemp(g_tmpdir) == NULL) {
+                fprintf(stderr, "tp demo: cannot create a directory under /dev/shm: %s\n", strerror(errno));
+                return 1;
+            }
+            opt.dir = g_tmpdir;
+            own_dir = 1;
+        }
+    } else if (check_dir(opt.dir, "--dir") != 0) {
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0); /* status lines appear as they happen, also in a pipe */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGPIPE, &sa, NULL); /* output closed (| head): stop and still remove the temp dir */
+
+    printf("tp demo: dir %s, cameras %.1f Hz x %u bytes, IMU %.1f Hz, lateness %.1f ms, %.1f s\n", opt.dir,
+           opt.rate_hz, (unsigned)opt.frame_bytes, opt.rate_hz * 10, (double)opt.lateness_ns / 1e6, duration);
+    int rc = 1;
+    demo_pipeline_t *p = NULL;
+    if (demo_pipeline_start(&p, &opt) != 0 || demo_pipeline_go(p, 5000000000LL) != 0) {
+        fprintf(stderr, "tp demo: FAILED: %s\n", tp_errmsg());
+        printf("result: FAILED\n");
+        demo_pipeline_stop(p);
+        goto out;
+    }
+    demo_snapshot_t prev, cur;
+    demo_pipeline_snapshot(p, &prev);
+    const int64_t start = prev.now_ns;
+    const int64_t end = start + (int64_t)(duration * 1e9);
+    int64_t next = start + 1000000000LL;
+    while (!g_stop) {
+        const int64_t now = tp_clock_monotonic_ns();
+        if (now >= next && next <= end) {
+            demo_pipeline_snapshot(p, &cur);
+            print_status(&cur, &prev, (double)(cur.now_ns - start) / 1e9);
+            prev = cur;
+            next += 1000000000LL;
+            continue;
+        }
+        if (now >= end) break;
+        const int64_t wake = next < end ? next : end;
+        const int64_t d = wake - now;
+        const struct timespec ts = {(time_t)(d / 1000000000), (long)(d % 1000000000)};
+        nanosleep(&ts, NULL);
+    }
+    const double secs = (double)(tp_clock_monotonic_ns() - start) / 1e9;
+    demo_pipeline_quiesce(p, 2000000000);
+    demo_pipeline_snapshot(p, &cur);
+    rc = print_summary(&cur, secs, &opt);
+    demo_pipeline_stop(p);
+out:
+    if (own_dir) nftw(g_tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return rc;
+}

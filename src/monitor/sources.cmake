@@ -1,0 +1,2 @@
+list(APPEND TP_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/monitor.c)

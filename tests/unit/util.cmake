@@ -1,0 +1,1 @@
+tp_add_test(test_latency_hist SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_latency_hist.c LABELS util)
