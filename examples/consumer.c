@@ -50,7 +50,7 @@ static void on_frame(void *clientd, const tp_frame_t *f)
     }
     if (n->frames++ % 50 == 0)
         printf("epoch %llu seq %llu: %s[%d] = %.0f\n", (unsigned long long)f->epoch, (unsigned long long)f->seq,
-               tp_dtype_name(f->header->tensor.dtype), f->header->tensor.dims[0], x);
+               tp_control_dtype_name(f->header->tensor.dtype), f->header->tensor.dims[0], x);
 }
 
 int main(int argc, char **argv)
