@@ -55,6 +55,39 @@ def citations(ids):
     return found
 
 
+def layer_tables(ids):
+    """Per-layer compliance tables (docs/compliance-*.md, rows `| ID | where |
+    notes |`): a row naming test functions (`test_x`) counts as a citation
+    when each named function is defined in a test source; a row whose `where`
+    is a dash gives its notes as the reason."""
+    cited, reasons = {}, {}
+    defs = {}
+    for top in SCAN_DIRS:
+        for dirpath, _, files in os.walk(os.path.join(ROOT, top)):
+            for fn in files:
+                if fn.endswith(".c"):
+                    path = os.path.join(dirpath, fn)
+                    with open(path, encoding="utf-8", errors="replace") as f:
+                        for name in re.findall(r"^(?:static\s+)?void\s+(test_\w+)\s*\(", f.read(), re.M):
+                            defs.setdefault(name, os.path.relpath(path, ROOT))
+    docs = os.path.join(ROOT, "docs")
+    for name in sorted(os.listdir(docs)):
+        if not (name.startswith("compliance-") and name.endswith(".md")):
+            continue
+        with open(os.path.join(docs, name), encoding="utf-8") as f:
+            for line in f:
+                cells = [c.strip() for c in line.strip().strip("|").split("|")]
+                if len(cells) < 3 or cells[0] not in ids:
+                    continue
+                funcs = re.findall(r"`(test_\w+)`", cells[1])
+                found = ["%s::%s" % (defs[t], t) for t in funcs if t in defs]
+                if funcs and len(found) == len(funcs):
+                    cited.setdefault(cells[0], set()).update(found)
+                elif cells[1] in ("—", "-") and cells[2]:
+                    reasons[cells[0]] = "%s (docs/%s)" % (cells[2], name)
+    return cited, reasons
+
+
 def notes():
     path = os.path.join(ROOT, "docs", "compliance-notes.tsv")
     out = {}
@@ -109,7 +142,14 @@ def main():
     if not reqs:
         print("compliance: no requirement IDs found under %s" % args.spec, file=sys.stderr)
         return 2
-    text = render(reqs, citations([r[0] for r in reqs]), notes())
+    ids = [r[0] for r in reqs]
+    found = citations(ids)
+    table_cited, table_reasons = layer_tables(set(ids))
+    for i, where in table_cited.items():
+        found[i] |= where
+    why = dict(table_reasons)
+    why.update(notes())
+    text = render(reqs, found, why)
     out = os.path.join(ROOT, "docs", "compliance.md")
     if args.check:
         with open(out, encoding="utf-8") as f:
