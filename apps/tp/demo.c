@@ -1,6 +1,7 @@
 /* tp demo: the whole system in one command (driver, producers, two joins),
  * with a status line per second and a summary. */
 #include "commands.h"
+#include "stop_signal.h"
 #include "demo_pipeline.h"
 
 #include "tensorpool/clock.h"
@@ -15,14 +16,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
 
 static void help(FILE *out)
 {
@@ -279,12 +272,7 @@ int tp_cmd_demo(int argc, char **argv)
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0); /* status lines appear as they happen, also in a pipe */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGPIPE, &sa, NULL); /* output closed (| head): stop and still remove the temp dir */
+    tp_app_catch_stop_signals(true); /* SIGPIPE too: output closed (| head), still remove the temp dir */
 
     printf("tp demo: dir %s, cameras %.1f Hz x %u bytes, IMU %.1f Hz, lateness %.1f ms, %.1f s\n", opt.dir,
            opt.rate_hz, (unsigned)opt.frame_bytes, opt.rate_hz * 10, (double)opt.lateness_ns / 1e6, duration);
@@ -301,7 +289,7 @@ int tp_cmd_demo(int argc, char **argv)
     const int64_t start = prev.now_ns;
     const int64_t end = start + (int64_t)(duration * 1e9);
     int64_t next = start + 1000000000LL;
-    while (!g_stop) {
+    while (!tp_app_stop) {
         const int64_t now = tp_clock_monotonic_ns();
         if (now >= next && next <= end) {
             demo_pipeline_snapshot(p, &cur);

@@ -1,5 +1,6 @@
 /* tp driver: run the SHM driver in the foreground (driver.md). */
 #include "commands.h"
+#include "stop_signal.h"
 
 #include "tensorpool/agent.h"
 #include "tensorpool/clock.h"
@@ -13,14 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
 
 static void help(FILE *out)
 {
@@ -196,11 +189,7 @@ int tp_cmd_driver(int argc, char **argv)
         rc = 0;
         goto out;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    tp_app_catch_stop_signals(false);
     tp_driver_t *d = NULL;
     if (tp_driver_open(&d, cfg, stderr) != 0) {
         fprintf(stderr, "tp driver: %s\n", tp_errmsg());
@@ -210,7 +199,7 @@ int tp_cmd_driver(int argc, char **argv)
     tp_idle_strategy_t idle;
     tp_idle_strategy_init_backoff(&idle, 10, 10, 100000, 1000000);
     rc = 0;
-    while (!g_stop && !tp_driver_is_stopped(d)) {
+    while (!tp_app_stop && !tp_driver_is_stopped(d)) {
         const int work = tp_driver_do_work(d, tp_clock_monotonic_ns());
         if (work < 0) {
             fprintf(stderr, "tp driver: %s\n", tp_errmsg());

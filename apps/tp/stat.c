@@ -1,5 +1,6 @@
 /* tp stat: live view of a running directory, built on tp_monitor. */
 #include "commands.h"
+#include "stop_signal.h"
 
 #include "tensorpool/clock.h"
 #include "tensorpool/error.h"
@@ -15,14 +16,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
 
 static void help(FILE *out)
 {
@@ -401,18 +394,14 @@ int tp_cmd_stat(int argc, char **argv)
         fprintf(stderr, "tp stat: %s\n", tp_errmsg());
         return tp_errcode() == TP_ERR_INVALID_ARG ? 2 : 1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    tp_app_catch_stop_signals(false);
     const int64_t period = (int64_t)(interval * 1e9);
     const int64_t start = tp_clock_monotonic_ns();
     int64_t next = start + (period > 1500000000LL ? period : 1500000000LL);
     tp_monitor_poll(m, start, 0);
     tp_monitor_refresh(m, start); /* interval starts now */
     const int clear = !json && !once && isatty(STDOUT_FILENO);
-    while (!g_stop) {
+    while (!tp_app_stop) {
         const int64_t now = tp_clock_monotonic_ns();
         if (tp_monitor_poll(m, now, 0) > 0) continue;
         if (now >= next) {
