@@ -9,6 +9,7 @@
 #include "tensorpool/shm_dir.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -713,6 +714,31 @@ static void driver_free(tp_driver_t *d)
     free(d);
 }
 
+/* Canonical form of a directory that may not exist yet: its deepest
+ * existing ancestor through realpath, then the missing components, which
+ * cannot be symlinks ("." and ".." among them are refused). 0 or -1. */
+static int resolve_dir(const char *path, char *out, size_t cap)
+{
+    char head[TP_SHM_PATH_MAX], canon[PATH_MAX];
+    if (snprintf(head, sizeof head, "%s", path) >= (int)sizeof head || head[0] != '/') return -1;
+    size_t cut = strlen(head);
+    while (realpath(head, canon) == NULL) {
+        if (errno != ENOENT) return -1;
+        char *slash = strrchr(head, '/');
+        if (slash == NULL || slash == head) return -1;
+        *slash = '\0';
+        cut = (size_t)(slash - head);
+    }
+    const char *rest = path + cut;
+    for (const char *c = rest; *c != '\0';) {
+        while (*c == '/') c++;
+        const size_t n = strcspn(c, "/");
+        if ((n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.')) return -1;
+        c += n;
+    }
+    return snprintf(out, cap, "%s%s", canon, rest) < (int)cap ? 0 : -1;
+}
+
 int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
 {
     *out = NULL;
@@ -738,19 +764,20 @@ int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
         tp_err_set(TP_ERR_CAPACITY, "driver: directory path too long");
         goto fail;
     }
-    if (tp_shm_dir_create(d->ns_dir) != 0) goto fail;
-    /* §5.8 step 1: base_dir must lie inside an allowed base (resolved once, here) */
+    /* §5.8 step 1: base_dir must lie inside an allowed base (resolved once,
+     * here), checked before anything is created under it (D-9.a) */
     {
         tp_shm_bases_t bases;
         const char *dirs[TP_SHM_MAX_BASES];
         unsigned nd = cfg->n_allowed_base_dirs;
         for (unsigned i = 0; i < nd; i++) dirs[i] = cfg->allowed_base_dirs[i];
-        if (nd == 0) {
+        if (nd == 0) { /* base_dir is its own allowlist: it may be created first */
+            if (tp_shm_dir_create(d->ns_dir) != 0) goto fail;
             dirs[0] = cfg->base_dir;
             nd = 1;
         }
         char canon[TP_SHM_PATH_MAX];
-        if (tp_shm_bases_init(&bases, dirs, nd) != 0 || realpath(cfg->base_dir, canon) == NULL) {
+        if (tp_shm_bases_init(&bases, dirs, nd) != 0 || resolve_dir(cfg->base_dir, canon, sizeof canon) != 0) {
             tp_err_set(TP_ERR_PERMISSION, "driver: shm.base_dir '%s' or shm.allowed_base_dirs do not resolve", cfg->base_dir);
             goto fail;
         }
@@ -763,8 +790,9 @@ int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
             tp_err_set(TP_ERR_PERMISSION, "driver: shm.base_dir '%s' is outside shm.allowed_base_dirs (D-9.a)", canon);
             goto fail;
         }
+        if (tp_shm_dir_create(d->ns_dir) != 0) goto fail;
         struct statfs sfs;
-        d->on_hugetlbfs = statfs(canon, &sfs) == 0 && (uint32_t)sfs.f_type == TP_HUGETLBFS_MAGIC;
+        d->on_hugetlbfs = statfs(cfg->base_dir, &sfs) == 0 && (uint32_t)sfs.f_type == TP_HUGETLBFS_MAGIC;
     }
     d->lock_fd = drv_lock_acquire(d->ns_dir);
     if (d->lock_fd < 0) goto fail;

@@ -154,10 +154,10 @@ static inline int rig_wait(char kind, int64_t corr, int from, int ms)
 
 static int64_t g_rig_corr = 1000;
 
-static inline int64_t rig_attach(uint32_t stream, uint32_t client, uint8_t role, uint32_t layout, uint8_t mode, uint8_t huge,
-                          uint32_t node)
+/* An attach request with the caller's correlation id. */
+static inline void rig_attach_corr(int64_t corr, uint32_t stream, uint32_t client, uint8_t role, uint32_t layout, uint8_t mode,
+                                   uint8_t huge, uint32_t node)
 {
-    const int64_t corr = ++g_rig_corr;
     tp_driver_shm_attach_request_enc_t e;
     tp_driver_shm_attach_request_encode_begin(&e, g_rig_buf, sizeof g_rig_buf);
     tp_driver_shm_attach_request_set_correlation_id(&e, corr);
@@ -170,6 +170,13 @@ static inline int64_t rig_attach(uint32_t stream, uint32_t client, uint8_t role,
     tp_driver_shm_attach_request_set_desired_node_id(&e, node);
     const long n = tp_driver_shm_attach_request_encode_end(&e);
     tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
+}
+
+static inline int64_t rig_attach(uint32_t stream, uint32_t client, uint8_t role, uint32_t layout, uint8_t mode, uint8_t huge,
+                                 uint32_t node)
+{
+    const int64_t corr = ++g_rig_corr;
+    rig_attach_corr(corr, stream, client, role, layout, mode, huge, node);
     return corr;
 }
 
