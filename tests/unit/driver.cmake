@@ -5,3 +5,8 @@ tp_add_test(test_driver_protocol SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_driver_p
 tp_add_test(test_driver_client SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_driver_client.c LABELS driver)
 tp_add_alloc_test(test_client_alloc SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_alloc.c LABELS driver)
 tp_add_test(test_client_qos SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_qos.c LABELS driver)
+# Client file and transport calls through link-time wrappers (the test defines __wrap_*).
+tp_add_test(test_client_wrap SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_wrap.c LABELS driver)
+target_link_options(test_client_wrap PRIVATE
+  -Wl,--wrap=open,--wrap=openat,--wrap=fopen,--wrap=ftruncate,--wrap=linkat,--wrap=mkdir,--wrap=mkdirat
+  -Wl,--wrap=rename,--wrap=renameat,--wrap=rmdir,--wrap=unlink,--wrap=unlinkat,--wrap=tp_ipc_publication_offer)

@@ -114,6 +114,14 @@ static inline void rig_on_msg(void *clientd, const uint8_t *buf, size_t len, con
         e->epoch = tp_control_shm_pool_announce_epoch(&an);
         e->producer = tp_control_shm_pool_announce_producer_id(&an);
         e->nslots = tp_control_shm_pool_announce_header_nslots(&an);
+        tp_control_shm_pool_announce_payload_pools_iter_t it;
+        tp_control_shm_pool_announce_payload_pools_iter(&an, &it);
+        if (tp_control_shm_pool_announce_payload_pools_next(&it) == 1) {
+            s = tp_control_shm_pool_announce_payload_pools_region_uri(&it, &n);
+            rig_copy(e->pool_uri, sizeof e->pool_uri, s, n);
+        }
+        s = tp_control_shm_pool_announce_header_region_uri(&an, &n);
+        rig_copy(e->ring_uri, sizeof e->ring_uri, s, n);
     } else if (tp_control_consumer_config_decode(&cc, buf, len) == 0) {
         e->kind = 'C';
         e->stream = tp_control_consumer_config_stream_id(&cc);
