@@ -86,7 +86,8 @@ static void test_producer_then_consumer(void)
 }
 
 /* Scenario 2 (D-5.a, D-4.2.j/k, D-4.6.a): second producer refused with every
- * optional field null, no pools, empty URI, no epoch change. */
+ * optional field null, no pools, empty URI, no epoch change. W-10.1.a: the
+ * driver encodes each absent optional field as its null sentinel. */
 static void test_second_producer_rejected(void)
 {
     rig_setup(NULL);
