@@ -13,6 +13,7 @@
 #include "tensorpool/producer.h"
 #include "tensorpool/shm_dir.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -387,6 +388,119 @@ static void test_only_the_driver_announces(void)
     teardown();
 }
 
+/* ---- every message is SBE; no SHM regions beyond ring and pools ---- */
+
+typedef struct {
+    int messages, bad;
+    char first_bad[96];
+} wire_seen_t;
+
+static void on_wire(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    wire_seen_t *w = clientd;
+    tp_sbe_header_t h;
+    w->messages++;
+    const int ok = tp_sbe_header_read(buf, len, &h) == 0 && h.version == 1 && len >= 8u + h.block_length &&
+                   ((h.schema_id == TP_CONTROL_SCHEMA_ID && h.template_id >= 1 && h.template_id <= 13) ||
+                    h.schema_id == TP_DRIVER_SCHEMA_ID || h.schema_id == 903 /* MergeMap */);
+    if (!ok && w->bad++ == 0)
+        snprintf(w->first_bad, sizeof w->first_bad, "stream %d: %zu bytes, schema %u template %u", (int)info->stream_id, len,
+                 (unsigned)h.schema_id, (unsigned)h.template_id);
+}
+
+static int numeric(const char *s)
+{
+    if (*s == '\0') return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return 0;
+    return 1;
+}
+
+/* Names in dir that are neither a numeric directory nor allowed; -1 if dir cannot be read. */
+static int unexpected_entries(const char *dir, int epoch_dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) return -1;
+    int bad = 0;
+    for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
+        const char *n = e->d_name;
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0) continue;
+        if (epoch_dir) {
+            const char *dot = strrchr(n, '.');
+            const int pool = dot != NULL && strcmp(dot, ".pool") == 0 && dot > n &&
+                             strspn(n, "0123456789") == (size_t)(dot - n);
+            if (strcmp(n, "header.ring") != 0 && !pool) {
+                fprintf(stderr, "unexpected file in an epoch directory: %s/%s\n", dir, n);
+                bad++;
+            }
+        } else if (numeric(n)) {
+            char sub[PATH_MAX + 300];
+            snprintf(sub, sizeof sub, "%s/%s", dir, n);
+            const int b = unexpected_entries(sub, 1);
+            bad += b < 0 ? 1 : b;
+        } else if (strcmp(n, "last_epoch") != 0) { /* the driver's persisted epoch number */
+            fprintf(stderr, "unexpected entry in the stream directory: %s/%s\n", dir, n);
+            bad++;
+        }
+    }
+    closedir(d);
+    return bad;
+}
+
+/* W-15.16.a: no invented SHM counter regions, SBE for every message. With a
+ * producer and a consumer running (QoS, metadata and keepalives included),
+ * every message on the control, descriptor, QoS and metadata streams starts
+ * with an SBE message header of a known schema (900 control messages only,
+ * 901, 903) and holds its root block; and the SHM stream directory holds
+ * only epoch directories of one header ring and payload pools (plus the
+ * driver's last_epoch number): counters travel as QoS messages. */
+static void test_sbe_only_and_no_counter_regions(void)
+{
+    setup();
+    tp_client_context_t ctx = client_context();
+    ctx.qos_interval_ns = 50000000;
+    tp_ipc_subscription_t *subs[4] = {NULL, NULL, NULL, NULL};
+    const int32_t streams[4] = {ctx.control_stream_id, ctx.descriptor_stream_id, ctx.qos_stream_id, ctx.metadata_stream_id};
+    g_not_client = 1;
+    for (int i = 0; i < 4; i++) CHECK_EQ_I64(tp_ipc_subscription_open(&subs[i], &g_rig_ipc, "tp:ipc", streams[i]), 0);
+    g_not_client = 0;
+    tp_tensor_header_t t;
+    memset(&t, 0, sizeof t);
+    t.dtype = TP_CONTROL_DTYPE_UINT8;
+    t.major_order = TP_CONTROL_MAJOR_ORDER_ROW;
+    t.ndims = 1;
+    t.dims[0] = 64;
+    uint8_t src[64];
+    memset(src, 7, sizeof src);
+    tp_producer_t *p = NULL;
+    tp_consumer_t *c = NULL;
+    CHECK_EQ_I64(tp_producer_open(&p, &ctx, 10000, 0, "wrap", NULL), 0);
+    CHECK_EQ_I64(tp_consumer_open(&c, &ctx, 10000, 0), 0);
+    wire_seen_t seen[4];
+    memset(seen, 0, sizeof seen);
+    g_frames = 0;
+    const int64_t end = tp_clock_monotonic_ns() + 600000000LL;
+    while (p != NULL && c != NULL && tp_clock_monotonic_ns() < end) {
+        RUN_CLIENTS(p, c, 5, 0);
+        for (int i = 0; i < 4; i++)
+            if (subs[i] != NULL) tp_ipc_subscription_poll(subs[i], on_wire, &seen[i], 64);
+    }
+    CHECK(g_frames > 0);
+    for (int i = 0; i < 4; i++) {
+        if (seen[i].bad != 0) fprintf(stderr, "not SBE: %s\n", seen[i].first_bad);
+        CHECK_EQ_I64(seen[i].bad, 0);
+        if (i < 3) CHECK(seen[i].messages > 0); /* control, descriptors, QoS all carried traffic */
+    }
+    char sdir[PATH_MAX + 16];
+    snprintf(sdir, sizeof sdir, "%s/10000", g_shm_root);
+    CHECK_EQ_I64(unexpected_entries(sdir, 0), 0);
+    tp_consumer_close(c);
+    tp_producer_close(p);
+    g_not_client = 1;
+    for (int i = 0; i < 4; i++) tp_ipc_subscription_close(subs[i]);
+    teardown();
+}
+
 /* D-4.4.g: a keepalive the client cannot send ends its lease on the client
  * side at once (on_lease_lost), and it attaches anew; the fresh lease is
  * granted once the driver has expired the old one (same client id). */
@@ -458,5 +572,6 @@ int main(void)
     RUN(test_clients_never_create_or_choose_files);
     RUN(test_only_the_driver_announces);
     RUN(test_failed_keepalive_means_lease_lost);
+    RUN(test_sbe_only_and_no_counter_regions);
     TP_TEST_END();
 }
