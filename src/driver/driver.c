@@ -714,6 +714,24 @@ static void driver_free(tp_driver_t *d)
     free(d);
 }
 
+/* path equals one of dirs or lies below one, as written, with no "." or
+ * ".." component. */
+static int written_inside(const char *path, const char *const *dirs, unsigned n)
+{
+    for (const char *c = path; *c != '\0';) {
+        while (*c == '/') c++;
+        const size_t k = strcspn(c, "/");
+        if ((k == 1 && c[0] == '.') || (k == 2 && c[0] == '.' && c[1] == '.')) return 0;
+        c += k;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        size_t len = strlen(dirs[i]);
+        while (len > 1 && dirs[i][len - 1] == '/') len--;
+        if (strncmp(path, dirs[i], len) == 0 && (path[len] == '\0' || path[len] == '/' || len == 1)) return 1;
+    }
+    return 0;
+}
+
 /* Canonical form of a directory that may not exist yet: its deepest
  * existing ancestor through realpath, then the missing components, which
  * cannot be symlinks ("." and ".." among them are refused). 0 or -1. */
@@ -771,11 +789,15 @@ int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
         const char *dirs[TP_SHM_MAX_BASES];
         unsigned nd = cfg->n_allowed_base_dirs;
         for (unsigned i = 0; i < nd; i++) dirs[i] = cfg->allowed_base_dirs[i];
-        if (nd == 0) { /* base_dir is its own allowlist: it may be created first */
-            if (tp_shm_dir_create(d->ns_dir) != 0) goto fail;
+        if (nd == 0) {
             dirs[0] = cfg->base_dir;
             nd = 1;
         }
+        /* Inside the allowlist as written: creating it first (so that it and the
+         * allowed dirs resolve) cannot leave the allowlist, because
+         * tp_shm_dir_create follows no symlink. Anything else is created only
+         * after the canonical check below. */
+        if (written_inside(cfg->base_dir, dirs, nd) && tp_shm_dir_create(d->ns_dir) != 0) goto fail;
         char canon[TP_SHM_PATH_MAX];
         if (tp_shm_bases_init(&bases, dirs, nd) != 0 || resolve_dir(cfg->base_dir, canon, sizeof canon) != 0) {
             tp_err_set(TP_ERR_PERMISSION, "driver: shm.base_dir '%s' or shm.allowed_base_dirs do not resolve", cfg->base_dir);
