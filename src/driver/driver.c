@@ -9,6 +9,7 @@
 #include "tensorpool/shm_dir.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -713,6 +714,49 @@ static void driver_free(tp_driver_t *d)
     free(d);
 }
 
+/* path equals one of dirs or lies below one, as written, with no "." or
+ * ".." component. */
+static int written_inside(const char *path, const char *const *dirs, unsigned n)
+{
+    for (const char *c = path; *c != '\0';) {
+        while (*c == '/') c++;
+        const size_t k = strcspn(c, "/");
+        if ((k == 1 && c[0] == '.') || (k == 2 && c[0] == '.' && c[1] == '.')) return 0;
+        c += k;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        size_t len = strlen(dirs[i]);
+        while (len > 1 && dirs[i][len - 1] == '/') len--;
+        if (strncmp(path, dirs[i], len) == 0 && (path[len] == '\0' || path[len] == '/' || len == 1)) return 1;
+    }
+    return 0;
+}
+
+/* Canonical form of a directory that may not exist yet: its deepest
+ * existing ancestor through realpath, then the missing components, which
+ * cannot be symlinks ("." and ".." among them are refused). 0 or -1. */
+static int resolve_dir(const char *path, char *out, size_t cap)
+{
+    char head[TP_SHM_PATH_MAX], canon[PATH_MAX];
+    if (snprintf(head, sizeof head, "%s", path) >= (int)sizeof head || head[0] != '/') return -1;
+    size_t cut = strlen(head);
+    while (realpath(head, canon) == NULL) {
+        if (errno != ENOENT) return -1;
+        char *slash = strrchr(head, '/');
+        if (slash == NULL || slash == head) return -1;
+        *slash = '\0';
+        cut = (size_t)(slash - head);
+    }
+    const char *rest = path + cut;
+    for (const char *c = rest; *c != '\0';) {
+        while (*c == '/') c++;
+        const size_t n = strcspn(c, "/");
+        if ((n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.')) return -1;
+        c += n;
+    }
+    return snprintf(out, cap, "%s%s", canon, rest) < (int)cap ? 0 : -1;
+}
+
 int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
 {
     *out = NULL;
@@ -738,8 +782,8 @@ int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
         tp_err_set(TP_ERR_CAPACITY, "driver: directory path too long");
         goto fail;
     }
-    if (tp_shm_dir_create(d->ns_dir) != 0) goto fail;
-    /* §5.8 step 1: base_dir must lie inside an allowed base (resolved once, here) */
+    /* §5.8 step 1: base_dir must lie inside an allowed base (resolved once,
+     * here), checked before anything is created under it (D-9.a) */
     {
         tp_shm_bases_t bases;
         const char *dirs[TP_SHM_MAX_BASES];
@@ -749,8 +793,13 @@ int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
             dirs[0] = cfg->base_dir;
             nd = 1;
         }
+        /* Inside the allowlist as written: creating it first (so that it and the
+         * allowed dirs resolve) cannot leave the allowlist, because
+         * tp_shm_dir_create follows no symlink. Anything else is created only
+         * after the canonical check below. */
+        if (written_inside(cfg->base_dir, dirs, nd) && tp_shm_dir_create(d->ns_dir) != 0) goto fail;
         char canon[TP_SHM_PATH_MAX];
-        if (tp_shm_bases_init(&bases, dirs, nd) != 0 || realpath(cfg->base_dir, canon) == NULL) {
+        if (tp_shm_bases_init(&bases, dirs, nd) != 0 || resolve_dir(cfg->base_dir, canon, sizeof canon) != 0) {
             tp_err_set(TP_ERR_PERMISSION, "driver: shm.base_dir '%s' or shm.allowed_base_dirs do not resolve", cfg->base_dir);
             goto fail;
         }
@@ -763,8 +812,9 @@ int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
             tp_err_set(TP_ERR_PERMISSION, "driver: shm.base_dir '%s' is outside shm.allowed_base_dirs (D-9.a)", canon);
             goto fail;
         }
+        if (tp_shm_dir_create(d->ns_dir) != 0) goto fail;
         struct statfs sfs;
-        d->on_hugetlbfs = statfs(canon, &sfs) == 0 && (uint32_t)sfs.f_type == TP_HUGETLBFS_MAGIC;
+        d->on_hugetlbfs = statfs(cfg->base_dir, &sfs) == 0 && (uint32_t)sfs.f_type == TP_HUGETLBFS_MAGIC;
     }
     d->lock_fd = drv_lock_acquire(d->ns_dir);
     if (d->lock_fd < 0) goto fail;

@@ -24,6 +24,11 @@
  *   accepted + drops_late + drops_invalid + drops_gap == last - first + 1
  * and that drops_invalid is 0 (a stable slot written by a correct producer is
  * never structurally invalid).
+ *
+ * W-8.3.e: a reader in another process that sees COMMITTED(seq) (published
+ * after the commit) and a stable seq_commit never finds a payload other than
+ * that frame's complete one (bad == 0): the payload stores are visible before
+ * the COMMITTED store.
  */
 #include "tensorpool/shm_seqlock.h"
 #include "tp_test.h"

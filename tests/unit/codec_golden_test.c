@@ -199,7 +199,10 @@ static void attach_response_rejected_worked(void) /* driver.md 4.4: 99 bytes */
     CHECK(!tp_driver_shm_attach_response_lease_id_is_present(&d));
 }
 
-static void frame_descriptor_example(void) /* wire.md 4.4 */
+/* wire.md 4.4 example; W-10.1.a: absent optional fields are written as their
+ * null sentinels (all ones for u64/u32, 0 for traceId) and read back as not
+ * present. */
+static void frame_descriptor_example(void)
 {
     uint8_t buf[64];
     tp_control_frame_descriptor_enc_t e;

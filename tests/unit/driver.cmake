@@ -1,6 +1,12 @@
 # Driver and client unit tests (driver.md §6).
-tp_add_test(test_driver_config SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_driver_config.c LABELS driver)
+tp_add_test(test_driver_config SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_driver_config.c LABELS driver
+  ARGS ${PROJECT_SOURCE_DIR}/docs/configuration.md)
 tp_add_test(test_driver_protocol SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_driver_protocol.c LABELS driver)
 tp_add_test(test_driver_client SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_driver_client.c LABELS driver)
 tp_add_alloc_test(test_client_alloc SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_alloc.c LABELS driver)
 tp_add_test(test_client_qos SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_qos.c LABELS driver)
+# Client file and transport calls through link-time wrappers (the test defines __wrap_*).
+tp_add_test(test_client_wrap SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_wrap.c LABELS driver)
+target_link_options(test_client_wrap PRIVATE
+  -Wl,--wrap=open,--wrap=openat,--wrap=fopen,--wrap=ftruncate,--wrap=linkat,--wrap=mkdir,--wrap=mkdirat
+  -Wl,--wrap=rename,--wrap=renameat,--wrap=rmdir,--wrap=unlink,--wrap=unlinkat,--wrap=tp_ipc_publication_offer)

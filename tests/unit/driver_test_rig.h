@@ -114,6 +114,14 @@ static inline void rig_on_msg(void *clientd, const uint8_t *buf, size_t len, con
         e->epoch = tp_control_shm_pool_announce_epoch(&an);
         e->producer = tp_control_shm_pool_announce_producer_id(&an);
         e->nslots = tp_control_shm_pool_announce_header_nslots(&an);
+        tp_control_shm_pool_announce_payload_pools_iter_t it;
+        tp_control_shm_pool_announce_payload_pools_iter(&an, &it);
+        if (tp_control_shm_pool_announce_payload_pools_next(&it) == 1) {
+            s = tp_control_shm_pool_announce_payload_pools_region_uri(&it, &n);
+            rig_copy(e->pool_uri, sizeof e->pool_uri, s, n);
+        }
+        s = tp_control_shm_pool_announce_header_region_uri(&an, &n);
+        rig_copy(e->ring_uri, sizeof e->ring_uri, s, n);
     } else if (tp_control_consumer_config_decode(&cc, buf, len) == 0) {
         e->kind = 'C';
         e->stream = tp_control_consumer_config_stream_id(&cc);
@@ -154,10 +162,10 @@ static inline int rig_wait(char kind, int64_t corr, int from, int ms)
 
 static int64_t g_rig_corr = 1000;
 
-static inline int64_t rig_attach(uint32_t stream, uint32_t client, uint8_t role, uint32_t layout, uint8_t mode, uint8_t huge,
-                          uint32_t node)
+/* An attach request with the caller's correlation id. */
+static inline void rig_attach_corr(int64_t corr, uint32_t stream, uint32_t client, uint8_t role, uint32_t layout, uint8_t mode,
+                                   uint8_t huge, uint32_t node)
 {
-    const int64_t corr = ++g_rig_corr;
     tp_driver_shm_attach_request_enc_t e;
     tp_driver_shm_attach_request_encode_begin(&e, g_rig_buf, sizeof g_rig_buf);
     tp_driver_shm_attach_request_set_correlation_id(&e, corr);
@@ -170,6 +178,13 @@ static inline int64_t rig_attach(uint32_t stream, uint32_t client, uint8_t role,
     tp_driver_shm_attach_request_set_desired_node_id(&e, node);
     const long n = tp_driver_shm_attach_request_encode_end(&e);
     tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
+}
+
+static inline int64_t rig_attach(uint32_t stream, uint32_t client, uint8_t role, uint32_t layout, uint8_t mode, uint8_t huge,
+                                 uint32_t node)
+{
+    const int64_t corr = ++g_rig_corr;
+    rig_attach_corr(corr, stream, client, role, layout, mode, huge, node);
     return corr;
 }
 

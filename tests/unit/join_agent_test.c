@@ -70,7 +70,10 @@ static void on_ctl(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_m
         c->seq_requests++;
         tp_merge_request_decode(&c->last_req, buf, len);
         break;
-    case TP_MERGE_TEMPLATE_TIMESTAMP_REQUEST: c->ts_requests++; break;
+    case TP_MERGE_TEMPLATE_TIMESTAMP_REQUEST:
+        c->ts_requests++;
+        tp_merge_request_decode(&c->last_req, buf, len);
+        break;
     case TP_MERGE_TEMPLATE_SEQUENCE_ANNOUNCE: c->seq_announces++; break;
     case TP_MERGE_TEMPLATE_TIMESTAMP_ANNOUNCE: c->ts_announces++; break;
     default: c->other++; break;
@@ -129,7 +132,10 @@ static void spin(tp_join_agent_t *a, tp_merge_authority_t *auth, int64_t now)
 }
 
 /* Scenario 85, JB-10.3.a/b/c, JB-7.3.a/b: a late joiner requests within one
- * duty cycle, the authority answers, the barrier resumes. */
+ * duty cycle, the authority answers, the barrier resumes. JB-10.3.b: the
+ * SequenceMergeMapRequest is seen on the control stream. JB-10.1.g: the
+ * authority answers it (the map reaches the joiner only through the answer:
+ * the one announce at creation was sent before the joiner existed). */
 static void test_late_join_by_request(void)
 {
     tp_ipc_subscription_t *obs;
@@ -167,7 +173,8 @@ static void test_late_join_by_request(void)
     tp_ipc_subscription_close(obs);
 }
 
-/* Scenarios 86, 87, JB-10.3.c: exact key and kind only; otherwise silence. */
+/* Scenarios 86, 87, JB-10.3.c: exact key and kind only; otherwise silence.
+ * JB-10.1.g: a SequenceMergeMapRequest for a map it holds is answered. */
 static void test_authority_exact_key(void)
 {
     tp_ipc_subscription_t *obs;
@@ -660,6 +667,55 @@ static void test_close_releases_everything(void)
     tp_stand_in_producer_close(&p1);
 }
 
+/* JB-10.4.f, JB-10.5.a: the timestamp counterpart of scenarios 85 and 89. A
+ * late TimestampJoinBarrier sends TimestampMergeMapRequest (outStreamId,
+ * epoch) on the control stream; the authority answers it with a
+ * TimestampMergeMapAnnounce that makes the barrier ready; and it re-announces
+ * the map at its low cadence (1 s here). */
+static void test_timestamp_request_answered_and_reannounced(void)
+{
+    tp_ipc_subscription_t *obs;
+    CHECK(tp_ipc_subscription_open(&obs, &ctx, "tp:ipc", TP_CONTROL_STREAM_DEFAULT) == 0);
+    tp_merge_authority_t *auth = make_authority(1, 1000 * MS);
+    tp_merge_map_t m;
+    tp_merge_map_init(&m, TP_MERGE_KIND_TIMESTAMP, 4);
+    tp_merge_map_reset(&m, 10, 1);
+    tp_merge_map_add_offset_ns(&m, 1, TP_TS_SOURCE_FRAME_DESCRIPTOR, 0);
+    CHECK(tp_merge_authority_put(auth, &m, 0) == 1); /* before the joiner exists */
+    ctl_t c = {0};
+    drain(obs, &c);
+    CHECK(c.ts_announces == 1);
+    seen_t seen = {0};
+    const uint32_t ins[1] = {1};
+    tp_join_agent_t *a = make_agent(TP_JOIN_MODE_TIMESTAMP, &seen, 1, ins, 1, NULL);
+    CHECK(a != NULL);
+    if (a == NULL) return;
+    tp_join_agent_do_work(a, 0);
+    drain(obs, &c);
+    CHECK(c.ts_requests == 1 && c.seq_requests == 0);
+    CHECK(c.last_req.kind == TP_MERGE_KIND_TIMESTAMP && c.last_req.out_stream_id == 10 && c.last_req.epoch == 1);
+    CHECK(!tp_join_barrier_has_map(tp_join_agent_barrier(a)));
+    spin(a, auth, 1 * MS);
+    CHECK(tp_join_barrier_has_map(tp_join_agent_barrier(a)));
+    drain(obs, &c);
+    CHECK(c.ts_announces == 2); /* creation + the answer */
+    tp_merge_authority_stats_t st;
+    tp_merge_authority_stats(auth, &st);
+    CHECK(st.requests_answered == 1);
+    int at[4], n = 0;
+    for (int64_t t = 100; t <= 2500; t += 100) {
+        const int before = c.ts_announces;
+        tp_merge_authority_do_work(auth, t * MS);
+        drain(obs, &c);
+        if (c.ts_announces > before && n < 4) at[n++] = (int)t;
+    }
+    CHECK(n == 2 && at[0] == 1000 && at[1] == 2000);
+    tp_join_agent_destroy(a);
+    tp_merge_authority_destroy(auth);
+    tp_merge_map_close(&m);
+    tp_ipc_subscription_close(obs);
+}
+
 /* Bad configuration is an error, never a crash. */
 static void test_bad_config(void)
 {
@@ -700,6 +756,7 @@ int main(void)
     RUN(test_latest_overwritten_selection_is_absent);
     RUN(test_lease_revoked_releases_mapping);
     RUN(test_close_releases_everything);
+    RUN(test_timestamp_request_answered_and_reannounced);
     RUN(test_bad_config);
     tp_test_dir_cleanup();
     TP_TEST_END();

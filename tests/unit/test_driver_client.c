@@ -196,7 +196,9 @@ static void test_invalid_ok_is_protocol_error(void)
     }
 }
 
-/* Scenario 36 (D-4.2.r): no expiry -> accepted, keepalives on schedule. */
+/* Scenario 36 (D-4.2.r): no expiry -> accepted, keepalives on schedule.
+ * W-10.1.a: the null leaseExpiryTimestampNs (all ones) is read as "not
+ * provided", not as a deadline (read as a time it would end the lease at once). */
 static void test_null_expiry_accepted(void)
 {
     start(0);
@@ -390,11 +392,13 @@ static void respond_ok_uris(int64_t corr, const char *ring, const char *pool)
     tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
 }
 
+static uint32_t g_announce_stream = 10000; /* streamId the next announces carry */
+
 static void send_announce_ts(uint64_t epoch, uint64_t ts, const char *ring, const char *pool)
 {
     tp_control_shm_pool_announce_enc_t e;
     tp_control_shm_pool_announce_encode_begin(&e, g_rig_buf, sizeof g_rig_buf);
-    tp_control_shm_pool_announce_set_stream_id(&e, 10000);
+    tp_control_shm_pool_announce_set_stream_id(&e, g_announce_stream);
     tp_control_shm_pool_announce_set_producer_id(&e, 0);
     tp_control_shm_pool_announce_set_epoch(&e, epoch);
     tp_control_shm_pool_announce_set_announce_timestamp_ns(&e, ts);
@@ -555,6 +559,156 @@ static void test_announce_freshness_and_join_time(void)
     stop();
 }
 
+/* D-4.9.m: after the producer of its stream is revoked, the consumer
+ * remaps only on an announce whose streamId is its own and whose epoch is
+ * strictly greater than the one it held: an announce of epoch 6 for another
+ * stream, and one of the old epoch 5 for its stream, leave it unmapped. */
+static void test_consumer_checks_announce_after_revocation(void)
+{
+    start(0);
+    tp_driver_client_close(g_dc);
+    g_dc = NULL;
+    static tp_shm_writer_t w5, w6;
+    tp_shm_writer_config_t wc;
+    memset(&wc, 0, sizeof wc);
+    wc.base_dir = g_rig_dir;
+    wc.ns = "default";
+    wc.stream_id = 10000;
+    wc.nslots = 64;
+    wc.npools = 1;
+    wc.pools[0].pool_id = 1;
+    wc.pools[0].stride_bytes = 4096;
+    wc.now_ns = (uint64_t)tp_clock_monotonic_ns();
+    wc.epoch = 5;
+    CHECK_EQ_I64(tp_shm_writer_open(&w5, &wc), 0);
+    wc.epoch = 6;
+    CHECK_EQ_I64(tp_shm_writer_open(&w6, &wc), 0);
+    char ring5[4200], pool5[4200], ring6[4200], pool6[4200];
+    tp_shm_writer_ring_uri(&w5, ring5, sizeof ring5);
+    tp_shm_writer_pool_uri(&w5, 0, pool5, sizeof pool5);
+    tp_shm_writer_ring_uri(&w6, ring6, sizeof ring6);
+    tp_shm_writer_pool_uri(&w6, 0, pool6, sizeof pool6);
+    memset(&g_seen, 0, sizeof g_seen);
+    tp_consumer_t *c = NULL;
+    CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, 0), 0);
+    if (c == NULL) return stop();
+    for (int i = 0; i < 50 && g_seen.attaches == 0; i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        tp_ipc_subscription_poll(g_rig_sub, on_request, NULL, 64);
+        usleep(1000);
+    }
+    respond_ok_uris(g_seen.corr, ring5, pool5);
+    for (int i = 0; i < 50 && !tp_consumer_is_mapped(c); i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        usleep(500);
+    }
+    CHECK(tp_consumer_is_mapped(c) && tp_consumer_epoch(c) == 5);
+    send_revoked(999, 10000, TP_ROLE_PRODUCER, TP_DRIVER_LEASE_REVOKE_REASON_EXPIRED);
+    for (int i = 0; i < 20; i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        usleep(500);
+    }
+    CHECK(!tp_consumer_is_mapped(c));
+    g_announce_stream = 10001; /* newer epoch, files that would map, but another stream */
+    send_announce(6, ring6, pool6);
+    g_announce_stream = 10000;
+    send_announce(5, ring5, pool5); /* its stream, but not a newer epoch */
+    for (int i = 0; i < 40; i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        usleep(500);
+    }
+    CHECK(!tp_consumer_is_mapped(c));
+    CHECK_EQ_U64(tp_consumer_maps(c), 1);
+    send_announce(6, ring6, pool6); /* its stream, newer epoch: remap */
+    for (int i = 0; i < 100 && !tp_consumer_is_mapped(c); i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        usleep(500);
+    }
+    CHECK(tp_consumer_is_mapped(c));
+    CHECK_EQ_U64(tp_consumer_epoch(c), 6);
+    CHECK_EQ_U64(tp_consumer_maps(c), 2);
+    tp_consumer_close(c);
+    tp_shm_writer_close(&w5, 1);
+    tp_shm_writer_close(&w6, 1);
+    stop();
+}
+
+static void send_consumer_config(uint32_t consumer, const char *channel, uint32_t desc_stream)
+{
+    tp_control_consumer_config_enc_t e;
+    tp_control_consumer_config_encode_begin(&e, g_rig_buf, sizeof g_rig_buf);
+    tp_control_consumer_config_set_stream_id(&e, 10000);
+    tp_control_consumer_config_set_consumer_id(&e, consumer);
+    tp_control_consumer_config_set_use_shm(&e, TP_CONTROL_BOOL_TRUE);
+    tp_control_consumer_config_set_mode(&e, TP_CONTROL_MODE_STREAM);
+    tp_control_consumer_config_set_descriptor_stream_id(&e, desc_stream);
+    tp_control_consumer_config_set_control_stream_id(&e, 0);
+    tp_control_consumer_config_put_payload_fallback_uri(&e, "", 0);
+    tp_control_consumer_config_put_descriptor_channel(&e, channel, strlen(channel));
+    tp_control_consumer_config_put_control_channel(&e, "", 0);
+    const long n = tp_control_consumer_config_encode_end(&e);
+    tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
+}
+
+/* W-10.1.b: a var-data field of length 0 is absent. A ConsumerConfig whose
+ * descriptorChannel has length 0 grants nothing even with a non-zero
+ * descriptorStreamId: the consumer returns to the shared descriptor stream,
+ * while the same config with the channel present moves it. */
+static void test_empty_var_data_is_absent(void)
+{
+    start(0);
+    tp_driver_client_close(g_dc);
+    g_dc = NULL;
+    static tp_shm_writer_t w;
+    tp_shm_writer_config_t wc;
+    memset(&wc, 0, sizeof wc);
+    wc.base_dir = g_rig_dir;
+    wc.ns = "default";
+    wc.stream_id = 10000;
+    wc.epoch = 5;
+    wc.nslots = 64;
+    wc.npools = 1;
+    wc.pools[0].pool_id = 1;
+    wc.pools[0].stride_bytes = 4096;
+    wc.now_ns = (uint64_t)tp_clock_monotonic_ns();
+    CHECK_EQ_I64(tp_shm_writer_open(&w, &wc), 0);
+    char ring[4200], pool[4200];
+    tp_shm_writer_ring_uri(&w, ring, sizeof ring);
+    tp_shm_writer_pool_uri(&w, 0, pool, sizeof pool);
+    memset(&g_seen, 0, sizeof g_seen);
+    tp_consumer_t *c = NULL;
+    CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, -1), 0);
+    if (c == NULL) return stop();
+    for (int i = 0; i < 50 && g_seen.attaches == 0; i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        tp_ipc_subscription_poll(g_rig_sub, on_request, NULL, 64);
+        usleep(1000);
+    }
+    respond_ok_uris(g_seen.corr, ring, pool);
+    for (int i = 0; i < 50 && !tp_consumer_is_mapped(c); i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        usleep(500);
+    }
+    CHECK(tp_consumer_is_mapped(c));
+    const int32_t shared = tp_consumer_descriptor_stream(c);
+    const uint32_t me = tp_driver_client_id(tp_consumer_driver_client(c));
+    send_consumer_config(me, g_ctx.channel, 31500);
+    for (int i = 0; i < 100 && tp_consumer_descriptor_stream(c) != 31500; i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        usleep(500);
+    }
+    CHECK_EQ_I64(tp_consumer_descriptor_stream(c), 31500);
+    send_consumer_config(me, "", 31501); /* channel absent: declined, whatever the id */
+    for (int i = 0; i < 100 && tp_consumer_descriptor_stream(c) == 31500; i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        usleep(500);
+    }
+    CHECK_EQ_I64(tp_consumer_descriptor_stream(c), shared);
+    tp_consumer_close(c);
+    tp_shm_writer_close(&w, 1);
+    stop();
+}
+
 /* Random and mutated driver notices/answers and announces on the control
  * stream: never a crash; the client stays in a valid state. */
 static void test_random_control_traffic_never_crashes(void)
@@ -628,6 +782,8 @@ int main(int argc, char **argv)
     RUN(test_identity_seeding);
     RUN(test_consumer_remap_wait_is_bounded);
     RUN(test_announce_freshness_and_join_time);
+    RUN(test_consumer_checks_announce_after_revocation);
+    RUN(test_empty_var_data_is_absent);
     RUN(test_random_control_traffic_never_crashes);
     TP_TEST_END();
 }

@@ -7,6 +7,7 @@
 #include "tensorpool/driver_config.h"
 #include "tensorpool/error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,8 +236,87 @@ static void test_random_input_never_crashes(void)
     }
 }
 
-int main(void)
+static const char *g_config_doc; /* docs/configuration.md, from the command line */
+
+/* The "Default" cell of key's row in the configuration reference table
+ * (| `key` | type | default | ...), or "" when the row is missing. */
+static void doc_default(const char *key, char *out, size_t cap)
 {
+    out[0] = '\0';
+    FILE *f = fopen(g_config_doc, "r");
+    CHECK(f != NULL);
+    if (f == NULL) return;
+    char line[1024], want[160];
+    snprintf(want, sizeof want, "| `%s` |", key);
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, want, strlen(want)) != 0) continue;
+        const char *type_end = strchr(line + strlen(want), '|');
+        if (type_end == NULL) break;
+        const char *v = type_end + 1;
+        while (*v == ' ') v++;
+        size_t n = strcspn(v, "|");
+        while (n > 0 && v[n - 1] == ' ') n--;
+        snprintf(out, cap, "%.*s", (int)n, v);
+        break;
+    }
+    fclose(f);
+}
+
+/* D-4.4.f: the keepalive period and expiry grace this driver uses are
+ * published out-of-band: the defaults in the configuration reference
+ * (docs/configuration.md) are the values the driver starts from, and any
+ * other values come from its configuration and are printed by
+ * `tp driver --check` / `--print-config` (tp_driver_config_print). */
+static void test_lease_timing_published(void)
+{
+    tp_driver_config_t *c = &g_cfg;
+    tp_driver_config_defaults(c);
+    char v[64], want[64];
+    doc_default("policies.lease_keepalive_interval_ms", v, sizeof v);
+    snprintf(want, sizeof want, "%u", c->lease_keepalive_interval_ms);
+    CHECK_STR(v, want);
+    doc_default("policies.lease_expiry_grace_intervals", v, sizeof v);
+    snprintf(want, sizeof want, "%u", c->lease_expiry_grace_intervals);
+    CHECK_STR(v, want);
+    CHECK_EQ_I64(parse(c, "[policies]\nlease_keepalive_interval_ms = 250\nlease_expiry_grace_intervals = 5\n"
+                          "[profiles.p]\nheader_nslots = 8\npayload_pools = [ { pool_id = 1, stride_bytes = 64 } ]\n"),
+                 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    CHECK(f != NULL);
+    if (f == NULL) return;
+    tp_driver_config_print(c, f);
+    fclose(f);
+    CHECK(strstr(text, "\nlease_keepalive_interval_ms = 250\n") != NULL);
+    CHECK(strstr(text, "\nlease_expiry_grace_intervals = 5\n") != NULL);
+    free(text);
+}
+
+/* D-17.d: this driver does not lock regions, so policies.mlock_shm=true
+ * can never be honoured; the failure to lock is fatal up front: the
+ * configuration is refused (tp driver exits non-zero) rather than the
+ * driver running unlocked. */
+static void test_mlock_shm_refused(void)
+{
+    tp_driver_config_t *c = &g_cfg;
+    CHECK_EQ_I64(parse(c, "[policies]\nmlock_shm = true\n"
+                          "[profiles.p]\nheader_nslots = 8\npayload_pools = [ { pool_id = 1, stride_bytes = 64 } ]\n"),
+                 0);
+    CHECK_EQ_I64(tp_driver_config_validate(c), -1);
+    CHECK(tp_errcode() == TP_ERR_UNSUPPORTED);
+    CHECK(strstr(tp_errmsg(), "mlock_shm") != NULL);
+    c->mlock_shm = false;
+    CHECK_EQ_I64(tp_driver_config_validate(c), 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_driver_config docs/configuration.md\n");
+        return 2;
+    }
+    g_config_doc = argv[1];
     RUN(test_defaults_are_documented_values);
     RUN(test_c0_parses_and_validates);
     RUN(test_array_of_tables_pools);
@@ -246,5 +326,7 @@ int main(void)
     RUN(test_ranges_validated);
     RUN(test_environment_overrides_toml);
     RUN(test_random_input_never_crashes);
+    RUN(test_lease_timing_published);
+    RUN(test_mlock_shm_refused);
     TP_TEST_END();
 }

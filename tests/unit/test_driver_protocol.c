@@ -7,6 +7,7 @@
 #include "tensorpool/shm_dir.h"
 #include "tensorpool/shm_layout.h"
 
+#include <dirent.h>
 #include <unistd.h>
 
 #define P TP_DRIVER_ROLE_PRODUCER
@@ -85,7 +86,8 @@ static void test_producer_then_consumer(void)
 }
 
 /* Scenario 2 (D-5.a, D-4.2.j/k, D-4.6.a): second producer refused with every
- * optional field null, no pools, empty URI, no epoch change. */
+ * optional field null, no pools, empty URI, no epoch change. W-10.1.a: the
+ * driver encodes each absent optional field as its null sentinel. */
 static void test_second_producer_rejected(void)
 {
     rig_setup(NULL);
@@ -606,6 +608,136 @@ static void test_random_requests_never_crash(void)
     rig_teardown();
 }
 
+/* D-4.2.a, D-4.2.g: every ShmAttachRequest gets exactly one
+ * ShmAttachResponse, and it carries the request's correlationId bit for bit,
+ * whatever the client chose (extremes, negative, zero), OK or not. */
+static void test_correlation_id_echoed(void)
+{
+    rig_setup(NULL);
+    static const struct {
+        int64_t corr;
+        uint32_t stream, client;
+        int32_t code;
+    } cases[] = {
+        {INT64_MIN, 10000, 41, TP_DRIVER_RESPONSE_CODE_OK},
+        {-1, 10000, 42, TP_DRIVER_RESPONSE_CODE_OK},
+        {INT64_MAX, 10000, 43, TP_DRIVER_RESPONSE_CODE_OK},
+        {0, 10000, 44, TP_DRIVER_RESPONSE_CODE_OK},
+        {(int64_t)0x8000000000000001ull, 10000, 45, TP_DRIVER_RESPONSE_CODE_OK},
+        {0x0123456789ABCDEFll, 20001, 46, TP_DRIVER_RESPONSE_CODE_REJECTED}, /* not provisioned */
+        {-2, 10000, 0, TP_DRIVER_RESPONSE_CODE_INVALID_PARAMS},             /* client id 0 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int from = g_nev;
+        rig_attach_corr(cases[i].corr, cases[i].stream, cases[i].client, C, 1, 1, 0, NONODE);
+        int a = -1;
+        const int64_t end = tp_clock_monotonic_ns() + 2000000000LL;
+        while (a < 0 && tp_clock_monotonic_ns() < end) {
+            rig_pump(2);
+            for (int k = from; k < g_nev && a < 0; k++)
+                if (g_ev[k].kind == 'A') a = k;
+        }
+        CHECK(a >= 0);
+        if (a < 0) continue;
+        CHECK_EQ_I64(g_ev[a].corr, cases[i].corr);
+        CHECK_EQ_I64(g_ev[a].code, cases[i].code);
+        rig_pump(20);
+        CHECK_EQ_I64(count_kind('A', from), 1); /* one answer per request */
+    }
+    rig_teardown();
+}
+
+static int dir_is_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL) return 0;
+    int n = 0;
+    for (struct dirent *e = readdir(d); e != NULL; e = readdir(d))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) n++;
+    closedir(d);
+    return n == 0;
+}
+
+/* D-9.a: the driver applies the filesystem rules of wire.md §5.7 itself.
+ * Confinement: a base_dir outside shm.allowed_base_dirs, or one inside it
+ * that is a symlink leading outside, is refused at open, and nothing is
+ * created there; one inside that does not exist yet is created. No symlink is followed
+ * on the way to the region files: a stream directory planted as a symlink
+ * makes the attach fail and nothing is written where it points. Hugepage
+ * enforcement: require_hugepages on tmpfs is REJECTED. */
+static void test_filesystem_rules(void)
+{
+    char root[64], allowed[128], outside[128], link[160], extra[300];
+    snprintf(root, sizeof root, "/dev/shm/tp-drvfs-XXXXXX");
+    CHECK(mkdtemp(root) != NULL);
+    snprintf(allowed, sizeof allowed, "%s/allowed", root);
+    snprintf(outside, sizeof outside, "%s/outside", root);
+    snprintf(link, sizeof link, "%s/link", allowed);
+    CHECK(mkdir(allowed, 0770) == 0 && mkdir(outside, 0770) == 0 && symlink(outside, link) == 0);
+    snprintf(extra, sizeof extra, "[shm]\nallowed_base_dirs = [\"%s\"]\n", allowed);
+
+    tp_driver_t *d = NULL;
+    tp_driver_config_t *cfg = rig_config(extra);
+    snprintf(cfg->base_dir, sizeof cfg->base_dir, "%s", outside);
+    CHECK_EQ_I64(tp_driver_open(&d, cfg, NULL), -1);
+    CHECK(d == NULL && tp_errcode() == TP_ERR_PERMISSION);
+    CHECK(dir_is_empty(outside));
+    cfg = rig_config(extra);
+    snprintf(cfg->base_dir, sizeof cfg->base_dir, "%s", link);
+    CHECK_EQ_I64(tp_driver_open(&d, cfg, NULL), -1); /* the symlink is not followed */
+    CHECK(d == NULL);
+    CHECK(dir_is_empty(outside));
+
+    /* A base_dir that does not exist yet, inside the allowed one: created. */
+    char fresh[200];
+    snprintf(fresh, sizeof fresh, "%s/fresh/base", allowed);
+    cfg = rig_config(extra);
+    snprintf(cfg->base_dir, sizeof cfg->base_dir, "%s", fresh);
+    CHECK_EQ_I64(tp_driver_open(&d, cfg, NULL), 0);
+    tp_driver_close(d, 0, NULL);
+    d = NULL;
+    struct stat st;
+    CHECK(stat(fresh, &st) == 0 && S_ISDIR(st.st_mode));
+    /* An allowed dir that does not exist yet either, with base_dir below it. */
+    char later[128], extra2[300];
+    snprintf(later, sizeof later, "%s/later", root);
+    snprintf(extra2, sizeof extra2, "[shm]\nallowed_base_dirs = [\"%s\"]\n", later);
+    cfg = rig_config(extra2);
+    snprintf(cfg->base_dir, sizeof cfg->base_dir, "%s/x", later);
+    CHECK_EQ_I64(tp_driver_open(&d, cfg, NULL), 0);
+    tp_driver_close(d, 0, NULL);
+    d = NULL;
+    nftw(later, rig_rm, 16, FTW_DEPTH | FTW_PHYS);
+
+    /* A stream directory that is a symlink to outside. */
+    char user[64], ns_dir[400], stream_dir[420];
+    CHECK(tp_shm_user_effective(user, sizeof user) > 0);
+    snprintf(ns_dir, sizeof ns_dir, "%s/tensorpool-%s/default", allowed, user);
+    char epoch_dir[500];
+    CHECK(tp_shm_dir_epoch_path(epoch_dir, sizeof epoch_dir, allowed, user, "default", 10001, 1) > 0);
+    CHECK_EQ_I64(tp_shm_dir_create(epoch_dir), 0); /* makes ns_dir */
+    snprintf(stream_dir, sizeof stream_dir, "%s/10000", ns_dir);
+    CHECK(symlink(outside, stream_dir) == 0);
+
+    snprintf(g_rig_dir, sizeof g_rig_dir, "%s", allowed);
+    g_nev = 0;
+    cfg = rig_config(extra);
+    snprintf(cfg->base_dir, sizeof cfg->base_dir, "%s", allowed);
+    CHECK_EQ_I64(tp_driver_open(&g_drv, cfg, NULL), 0);
+    if (g_drv == NULL) return;
+    rig_open_transport();
+    const int a = rig_attach_wait(10000, 11, P);
+    CHECK(a >= 0 && g_ev[a].code != TP_DRIVER_RESPONSE_CODE_OK && g_ev[a].ring_uri[0] == '\0');
+    CHECK(dir_is_empty(outside));
+    CHECK(lstat(stream_dir, &st) == 0 && S_ISLNK(st.st_mode)); /* left as it was */
+    const int64_t corr = rig_attach(10000, 12, C, 1, 1, 2 /* REQUIRED */, NONODE);
+    const int h = rig_wait('A', corr, 0, 2000);
+    CHECK(h >= 0 && g_ev[h].code == TP_DRIVER_RESPONSE_CODE_REJECTED);
+    rig_teardown(); /* removes allowed/ (symlinks themselves, not their targets) */
+    CHECK(dir_is_empty(outside));
+    CHECK(rmdir(outside) == 0 && rmdir(root) == 0);
+}
+
 int main(void)
 {
     RUN(test_producer_then_consumer);
@@ -624,5 +756,7 @@ int main(void)
     RUN(test_admin_revoke_and_embedded);
     RUN(test_random_requests_never_crash);
     RUN(test_per_consumer_stream_authority);
+    RUN(test_correlation_id_echoed);
+    RUN(test_filesystem_rules);
     TP_TEST_END();
 }
