@@ -256,7 +256,7 @@ static uint32_t id_of(tp_consumer_t *c) { return tp_driver_client_id(tp_consumer
  * consumer on the shared stream, which unmaps on its newer epoch).
  * W-10.1.2.b: max_rate_hz = 0 is unlimited: a burst reaches the per-consumer
  * stream whole, undelayed (RATE_LIMITED, where the value would rule, is not
- * built: W-11.b).
+ * built).
  * W-11.a: in STREAM mode every descriptor is processed: a burst the consumer
  * keeps up with is accepted whole; one that laps the ring while the consumer
  * is stalled ends as accepted + drops, none lost uncounted.
