@@ -596,8 +596,8 @@ static void test_announce_cadence(void)
     }
     int n = 0;
     for (int i = from; i < g_nev; i++) n += g_ev[i].kind == 'N' && g_ev[i].stream == STREAM && g_ev[i].epoch == lease.epoch;
-    if (n < 7 || n > 13) fprintf(stderr, "announces in 1 s: %d\n", n);
-    CHECK(n >= 7 && n <= 13);
+    if (n < 6 || n > 13) fprintf(stderr, "announces in 1 s: %d\n", n);
+    CHECK(n >= 6 && n <= 13); /* about 10; a loaded machine may delay a few */
     const int before = g_nev;
     const int d = rig_wait('D', rig_detach(lease.lease, STREAM, 11, TP_ROLE_PRODUCER), before, 2000);
     CHECK(d >= 0);
