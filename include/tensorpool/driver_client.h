@@ -62,8 +62,8 @@ typedef struct tp_driver_client_handlers_s {
      * touching every region obtained through it now (D-4.7.b, D-4.9.f). */
     void (*on_lease_lost)(void *clientd, const char *why);
     /* A ShmLeaseRevoked for some other lease on this client's stream
-     * (D-4.9.g/h). Optional. */
-    void (*on_other_revoked)(void *clientd, uint64_t lease_id, uint8_t role, uint8_t reason);
+     * (D-4.9.g/h), with that lease's client id. Optional. */
+    void (*on_other_revoked)(void *clientd, uint64_t lease_id, uint32_t client_id, uint8_t role, uint8_t reason);
     /* Every message on the control/announce streams that is not schema 901
      * (announces, ConsumerHello/Config, ...). Optional. */
     void (*on_message)(void *clientd, const uint8_t *buf, size_t len);

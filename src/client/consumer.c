@@ -118,9 +118,10 @@ static void on_lease_lost(void *clientd, const char *why)
     unmap(c); /* D-4.7.b, D-4.13.d: drop everything in flight */
 }
 
-static void on_other_revoked(void *clientd, uint64_t lease_id, uint8_t role, uint8_t reason)
+static void on_other_revoked(void *clientd, uint64_t lease_id, uint32_t client_id, uint8_t role, uint8_t reason)
 {
     (void)lease_id;
+    (void)client_id;
     (void)reason;
     tp_consumer_t *c = clientd;
     if (role != TP_ROLE_PRODUCER || !c->mapped) return; /* D-4.9.h: consumer leases do not concern us */

@@ -309,7 +309,8 @@ static void on_revoked(tp_driver_client_t *dc, const uint8_t *buf, size_t len)
         return;
     }
     if (dc->state == TP_DC_ATTACHED && stream == dc->lease.stream_id && dc->h.on_other_revoked != NULL)
-        dc->h.on_other_revoked(dc->h.clientd, lease, role, tp_driver_shm_lease_revoked_reason(&m));
+        dc->h.on_other_revoked(dc->h.clientd, lease, tp_driver_shm_lease_revoked_client_id(&m), role,
+                               tp_driver_shm_lease_revoked_reason(&m));
 }
 
 static void on_shutdown(tp_driver_client_t *dc, const uint8_t *buf, size_t len)

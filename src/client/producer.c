@@ -27,6 +27,7 @@ struct tp_producer_s {
     tp_shm_bases_t bases;
     tp_ipc_context_t ipc;
     tp_ipc_publication_t *desc_pub, *qos_pub, *meta_pub, *ctl_pub;
+    tp_ipc_subscription_t *qos_sub; /* QosConsumer keeps per-consumer streams alive (W-5.d) */
     int active;
     uint64_t epoch;
     uint32_t stream_id;
@@ -60,6 +61,9 @@ static void on_lease_lost(void *clientd, const char *why)
     tp_client_unmap_writer(&p->w);
 }
 
+/* ConsumerConfig answering one consumer: the descriptor assignment (empty
+ * channel and 0 = declined / not assigned, W-10.1.3.d/f) and never a control
+ * stream (FrameProgress is not implemented, so such requests are declined). */
 static void send_consumer_config(tp_producer_t *p, uint32_t consumer_id, const char *channel, int32_t stream_id)
 {
     tp_control_consumer_config_enc_t e;
@@ -77,26 +81,40 @@ static void send_consumer_config(tp_producer_t *p, uint32_t consumer_id, const c
     if (n > 0) tp_ipc_publication_offer(p->ctl_pub, p->tx, (size_t)n);
 }
 
-/* ConsumerHello asking for a per-consumer descriptor stream (W-10.1.2.e,
- * wire.md §5.8): grant when both halves are set and the channel is ours,
- * decline otherwise. Init-like work (opens a publication), off the hot path. */
+static void pc_close(per_consumer_t *pc)
+{
+    tp_ipc_publication_close(pc->pub);
+    pc->pub = NULL;
+}
+
+/* ConsumerHello (W-10.1.2.e/f, W-5.j, wire.md §5.8, D-4), per pair: neither
+ * half set = not requested; a channel with id 0 asks the authority to choose
+ * and the driver answers the whole Hello ([R] 18); anything else half-filled,
+ * a foreign channel or a control stream (FrameProgress is not implemented) is
+ * declined with an empty channel and 0; a full descriptor pair on our channel
+ * is granted. Init-like work (opens a publication), off the hot path. */
 static void on_hello(tp_producer_t *p, const uint8_t *buf, size_t len)
 {
     tp_control_consumer_hello_dec_t m;
     if (tp_control_consumer_hello_decode(&m, buf, len) != 0 || tp_control_consumer_hello_stream_id(&m) != p->stream_id) return;
     const uint32_t cid = tp_control_consumer_hello_consumer_id(&m);
-    uint32_t clen = 0;
-    const char *ch = tp_control_consumer_hello_descriptor_channel(&m, &clen);
+    uint32_t dlen = 0, clen = 0;
+    const char *ch = tp_control_consumer_hello_descriptor_channel(&m, &dlen);
+    tp_control_consumer_hello_control_channel(&m, &clen);
     const uint32_t sid = tp_control_consumer_hello_descriptor_stream_id(&m);
+    const uint32_t csid = tp_control_consumer_hello_control_stream_id(&m);
+    if ((dlen > 0 && sid == 0) || (clen > 0 && csid == 0)) return; /* the driver's answer */
     per_consumer_t *have = NULL, *free_slot = NULL;
     for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++) {
         if (p->pc[i].pub != NULL && p->pc[i].consumer_id == cid) have = &p->pc[i];
         if (p->pc[i].pub == NULL && free_slot == NULL) free_slot = &p->pc[i];
     }
-    if (clen == 0 && sid == 0) return; /* nothing requested */
-    if (clen > 0 && sid == 0) return;  /* "authority chooses": the driver answers ([R] 18) */
-    const int ours = clen == strlen(p->ctx.channel) && memcmp(ch, p->ctx.channel, clen) == 0;
-    if (clen == 0 || sid == 0 || sid > INT32_MAX || !ours) { /* half-filled or foreign: decline (W-10.1.3.d) */
+    const int want_desc = dlen > 0 || sid != 0, want_ctl = clen > 0 || csid != 0;
+    if (!want_desc && have != NULL) pc_close(have); /* no longer asked for: stop publishing there */
+    if (!want_desc && !want_ctl) return;            /* nothing requested (W-10.1.3.b): no answer */
+    const int ours = dlen == strlen(p->ctx.channel) && memcmp(ch, p->ctx.channel, dlen) == 0;
+    if (!want_desc || dlen == 0 || sid == 0 || sid > INT32_MAX || !ours) { /* W-10.1.3.c/d */
+        if (have != NULL && want_desc) pc_close(have);
         send_consumer_config(p, cid, "", 0);
         return;
     }
@@ -106,8 +124,7 @@ static void on_hello(tp_producer_t *p, const uint8_t *buf, size_t len)
         return;
     }
     if (have != NULL) {
-        tp_ipc_publication_close(have->pub);
-        have->pub = NULL;
+        pc_close(have);
         free_slot = have;
     }
     if (free_slot == NULL || tp_ipc_publication_open(&free_slot->pub, &p->ipc, p->ctx.channel, (int32_t)sid) != 0) {
@@ -146,6 +163,32 @@ static void on_config(tp_producer_t *p, const uint8_t *buf, size_t len)
     free_slot->last_seen_ns = p->now_ns;
 }
 
+/* A consumer's lease ended (detached, expired, revoked): it has disconnected,
+ * so its per-consumer streams close now (W-5.c, W-10.1.3.e). The consumer id
+ * of Hello/QoS is the consumer's driver client id. */
+static void on_other_revoked(void *clientd, uint64_t lease_id, uint32_t client_id, uint8_t role, uint8_t reason)
+{
+    (void)lease_id;
+    (void)reason;
+    tp_producer_t *p = clientd;
+    if (role != TP_ROLE_CONSUMER) return;
+    for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++)
+        if (p->pc[i].pub != NULL && p->pc[i].consumer_id == client_id) pc_close(&p->pc[i]);
+}
+
+/* QosConsumer from a consumer with a per-consumer stream counts as a sign of
+ * life, like ConsumerHello (W-5.d). */
+static void on_qos(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)info;
+    tp_producer_t *p = clientd;
+    tp_control_qos_consumer_dec_t m;
+    if (tp_control_qos_consumer_decode(&m, buf, len) != 0 || tp_control_qos_consumer_stream_id(&m) != p->stream_id) return;
+    const uint32_t cid = tp_control_qos_consumer_consumer_id(&m);
+    for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++)
+        if (p->pc[i].pub != NULL && p->pc[i].consumer_id == cid) p->pc[i].last_seen_ns = p->now_ns;
+}
+
 static void on_message(void *clientd, const uint8_t *buf, size_t len)
 {
     tp_producer_t *p = clientd;
@@ -171,10 +214,15 @@ int tp_producer_open(tp_producer_t **out, const tp_client_context_t *ctx, uint32
     p->ipc.base_dir = p->ctx.base_dir;
     p->ipc.namespace_name = p->ctx.ns;
     const tp_driver_client_handlers_t h = {
-        .clientd = p, .on_attached = on_attached, .on_lease_lost = on_lease_lost, .on_message = on_message};
+        .clientd = p,
+        .on_attached = on_attached,
+        .on_lease_lost = on_lease_lost,
+        .on_other_revoked = on_other_revoked,
+        .on_message = on_message};
     if (p->meta_msg == NULL || tp_client_bases(&p->ctx, &p->bases) != 0 ||
         tp_ipc_publication_open(&p->desc_pub, &p->ipc, p->ctx.channel, p->ctx.descriptor_stream_id) != 0 ||
         tp_ipc_publication_open(&p->qos_pub, &p->ipc, p->ctx.channel, p->ctx.qos_stream_id) != 0 ||
+        tp_ipc_subscription_open(&p->qos_sub, &p->ipc, p->ctx.channel, p->ctx.qos_stream_id) != 0 ||
         tp_ipc_publication_open(&p->meta_pub, &p->ipc, p->ctx.channel, p->ctx.metadata_stream_id) != 0 ||
         tp_ipc_publication_open(&p->ctl_pub, &p->ipc, p->ctx.channel, p->ctx.control_stream_id) != 0 ||
         tp_driver_client_open(&p->dc, &p->ctx, stream_id, TP_ROLE_PRODUCER, create ? 2 : 1, &h) != 0) {
@@ -216,15 +264,16 @@ int tp_producer_do_work(tp_producer_t *p, int64_t now_ns)
     p->now_ns = now_ns;
     int work = tp_driver_client_do_work(p->dc, now_ns);
     if (work < 0) return -1;
+    const int q = tp_ipc_subscription_poll(p->qos_sub, on_qos, p, 16);
+    if (q > 0) work += q;
     if (p->active && now_ns >= p->next_qos_ns) {
         p->next_qos_ns = now_ns + p->ctx.qos_interval_ns;
         tp_shm_writer_heartbeat(&p->w, (uint64_t)now_ns); /* W-7.1.d, D-3.e */
         send_qos(p);
-        for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++) /* W-10.1.3.e: stale per-consumer streams close */
-            if (p->pc[i].pub != NULL && now_ns - p->pc[i].last_seen_ns > 3 * p->ctx.qos_interval_ns) {
-                tp_ipc_publication_close(p->pc[i].pub);
-                p->pc[i].pub = NULL;
-            }
+        /* W-5.d, W-10.1.3.e: no Hello and no QoS for more than 3 intervals;
+         * checked once an interval, so closed between 3x and 4x */
+        for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++)
+            if (p->pc[i].pub != NULL && now_ns - p->pc[i].last_seen_ns > 3 * p->ctx.qos_interval_ns) pc_close(&p->pc[i]);
         work++;
     }
     return work;
@@ -305,6 +354,7 @@ void tp_producer_close(tp_producer_t *p)
     for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++) tp_ipc_publication_close(p->pc[i].pub);
     tp_ipc_publication_close(p->desc_pub);
     tp_ipc_publication_close(p->qos_pub);
+    tp_ipc_subscription_close(p->qos_sub);
     tp_ipc_publication_close(p->meta_pub);
     tp_ipc_publication_close(p->ctl_pub);
     free(p->meta_msg);
