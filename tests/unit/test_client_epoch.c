@@ -48,6 +48,7 @@ static void on_announce(void *clientd, const uint8_t *buf, size_t len, const tp_
     if (tp_control_shm_pool_announce_decode(&m, buf, len) != 0) return;
     g_w.announces++;
     const uint64_t ts = tp_control_shm_pool_announce_announce_timestamp_ns(&m);
+    if (tp_control_shm_pool_announce_header_slot_bytes(&m) != 256) g_w.bad++; /* W-10.1.1.b */
     if (tp_control_shm_pool_announce_announce_clock_domain(&m) != TP_CONTROL_CLOCK_DOMAIN_MONOTONIC ||
         ts < g_w.last_ts || ts > (uint64_t)tp_clock_monotonic_ns())
         g_w.bad++;
@@ -149,7 +150,8 @@ static void offer(tp_producer_t *p, frames_t *fr, uint64_t capture_ts)
  * W-15.7.b: the timestamps present are monotonic in their declared domain:
  * announce_timestamp_ns (declared MONOTONIC) never goes back and never runs
  * ahead of CLOCK_MONOTONIC; activity timestamps and FrameDescriptor
- * timestamps never go back. */
+ * timestamps never go back.
+ * W-10.1.1.b: every announce says header_slot_bytes 256. */
 static void test_superblock_written_once_and_timestamps_monotonic(void)
 {
     rig_setup(NULL);

@@ -176,7 +176,8 @@ static void send_revoked(uint64_t lease, uint32_t stream, uint8_t role, uint8_t 
     tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
 }
 
-/* Scenarios 31-35, 37 (D-4.2.n-q/s, D-4.7a.a): fail closed, nothing mapped, Backoff. */
+/* Scenarios 31-35, 37 (D-4.2.n-q/s, D-4.7a.a): fail closed, nothing mapped, Backoff.
+ * W-10.1.1.b: header_slot_bytes 512 in the answer is one of the refusals. */
 static void test_invalid_ok_is_protocol_error(void)
 {
     static const int cases[] = {M_SLOT512, M_COUNT0, M_NSLOTS32, M_BLANK_URI, M_EPOCH_NULL, M_REL_URI};
