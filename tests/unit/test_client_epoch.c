@@ -188,7 +188,9 @@ static void test_superblock_written_once_and_timestamps_monotonic(void)
  *   remaps and accepts the new epoch's frames from seq 0 (no gap counted);
  * W-10.2.1.d: the slot carries the capture time the application gave, the
  *   descriptor the publish time, read after commit (inside the offer call);
- * W-10.2.1.f: the two differ and the consumer hands both over unchanged. */
+ * W-10.2.1.f: the two differ and the consumer hands both over unchanged;
+ * W-15.7.a: the descriptor's timestamp is a CLOCK_MONOTONIC reading (it lies
+ *   in the monotonic window around the offer call). */
 static void test_producer_restart_and_frame_timestamps(void)
 {
     rig_setup(NULL);
