@@ -171,7 +171,7 @@ static void test_superblock_written_once_and_timestamps_monotonic(void)
         if (tp_producer_is_active(p)) offer(p, &fr, (uint64_t)tp_clock_monotonic_ns());
         pump(p, c, ann, &fr);
     }
-    CHECK(g_w.announces >= 8);
+    CHECK(g_w.announces >= 5); /* ~12 at 100 ms; fewer on a loaded machine */
     CHECK_EQ_I64(g_w.bad, 0);
     CHECK(g_w.activity_last > g_w.activity_first); /* refreshed, in place */
     CHECK(fr.n > 100);
