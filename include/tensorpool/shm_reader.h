@@ -51,6 +51,7 @@ typedef struct tp_shm_reader_s {
     uint32_t stride[TP_SHM_MAX_POOLS];
     uint32_t mask;        /* mapped nslots - 1 (W-10.2.1.j) */
     uint64_t epoch;
+    uint32_t layout_version;
     tp_shm_drops_t drops; /* reset on every open (§5.3) */
     tp_reject_t last_reject; /* reason of the latest drops_invalid */
 } tp_shm_reader_t;
@@ -97,8 +98,10 @@ tp_shm_read_t tp_shm_reader_end(tp_shm_reader_t *r, const tp_shm_view_t *v);
  * than cap is dropped as invalid (reason values-len). */
 tp_shm_read_t tp_shm_reader_read(tp_shm_reader_t *r, uint64_t seq, void *dst, size_t cap, tp_shm_view_t *v);
 
-/* 1 if the activity timestamp of every mapped region is fresh at now_ns and
- * the ring's pid is unchanged (§5.2); 0 means the consumer must unmap. */
+/* 1 if the activity timestamp of every mapped region is fresh at now_ns, the
+ * ring's pid is unchanged (§5.2) and every superblock still has the magic,
+ * layout_version and epoch it was mapped with (§5.1 step 8, W-15.18.b); 0
+ * means the consumer must unmap. */
 int tp_shm_reader_live(const tp_shm_reader_t *r, uint64_t pid, uint64_t now_ns, uint64_t window_ns);
 
 #ifdef __cplusplus

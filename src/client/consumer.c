@@ -139,12 +139,19 @@ static void on_announce(tp_consumer_t *c, const uint8_t *buf, size_t len, uri_st
     tp_control_shm_pool_announce_dec_t m;
     if (tp_control_shm_pool_announce_decode(&m, buf, len) != 0) return;
     if (tp_control_shm_pool_announce_stream_id(&m) != c->stream_id) return;
-    if (tp_control_shm_pool_announce_announce_clock_domain(&m) != TP_CONTROL_CLOCK_DOMAIN_MONOTONIC) return; /* driver uses MONOTONIC */
+    /* §5.1 steps 2-4: freshness in the announce's own clock domain; the join
+     * time (a CLOCK_MONOTONIC reading) only applies to MONOTONIC announces
+     * (W-10.1.1.f/g). Our driver announces MONOTONIC; for REALTIME_SYNCED
+     * from another announcer the realtime clock is read here (control path). */
+    const uint8_t domain = tp_control_shm_pool_announce_announce_clock_domain(&m);
+    uint64_t now;
+    if (domain == TP_CONTROL_CLOCK_DOMAIN_MONOTONIC) now = (uint64_t)c->now_ns;
+    else if (domain == TP_CONTROL_CLOCK_DOMAIN_REALTIME_SYNCED) now = (uint64_t)tp_clock_realtime_ns();
+    else return;
     const uint64_t ts = tp_control_shm_pool_announce_announce_timestamp_ns(&m);
-    const uint64_t now = (uint64_t)c->now_ns;
     const uint64_t age = now > ts ? now - ts : 0;
     if (age > (uint64_t)(3 * c->ctx.announce_period_ns)) return; /* W-10.1.1.e freshness */
-    if (ts < (uint64_t)c->join_time_ns) return;                  /* W-10.1.1.f join time */
+    if (domain == TP_CONTROL_CLOCK_DOMAIN_MONOTONIC && ts < (uint64_t)c->join_time_ns) return; /* W-10.1.1.f */
     const uint64_t epoch = tp_control_shm_pool_announce_epoch(&m);
     if (epoch < c->highest_epoch || epoch < c->min_epoch) return; /* epoch preference */
     if (tp_control_shm_pool_announce_layout_version(&m) != 1) return;

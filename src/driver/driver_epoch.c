@@ -110,6 +110,12 @@ int drv_epoch_advance(tp_driver_t *d, drv_stream_t *s)
         s->last_epoch_loaded = 1;
     }
     if (s->epoch > s->last_epoch) s->last_epoch = s->epoch;
+    /* W-7.1.g: an epoch must neither wrap (it would sort below the old ones
+     * and every consumer would ignore it) nor reach UINT64_MAX, the null
+     * value on the wire. Refuse; the operator clears the stream directory. */
+    if (s->last_epoch >= UINT64_MAX - 1)
+        return tp_err_set(TP_ERR_STATE, "epoch space exhausted (last epoch %" PRIu64 " in %s) (W-7.1.g)", s->last_epoch,
+                          sdir);
     /* [R] 22: max(monotonic now, previous + 1), strictly above anything used */
     uint64_t epoch = s->last_epoch + 1;
     const uint64_t now = (uint64_t)d->now_ns;

@@ -47,6 +47,7 @@ int tp_shm_reader_open(tp_shm_reader_t *r, const tp_shm_bases_t *bases, const tp
     }
     r->mask = cfg->nslots - 1;
     r->epoch = cfg->epoch;
+    r->layout_version = cfg->layout_version;
     tp_shm_drops_reset(&r->drops, cfg->max_seq_gap);
     return 0;
 fail:
@@ -142,8 +143,13 @@ int tp_shm_reader_live(const tp_shm_reader_t *r, uint64_t pid, uint64_t now_ns, 
     tp_superblock_t sb;
     tp_superblock_read(r->ring.base, &sb);
     if (sb.pid != pid) return 0; /* W-15.14.a */
-    if (!tp_shm_activity_fresh(tp_superblock_activity_load(r->ring.base), now_ns, window_ns)) return 0;
-    for (unsigned i = 0; i < r->npools; i++)
-        if (!tp_shm_activity_fresh(tp_superblock_activity_load(r->pool[i].base), now_ns, window_ns)) return 0;
+    for (unsigned i = 0; i <= r->npools; i++) {
+        const uint8_t *base = i == 0 ? r->ring.base : r->pool[i - 1].base;
+        tp_superblock_read(base, &sb);
+        /* written once (W-7.1.b): any change here is another writer or a
+         * mix-up of regions, so remap (W-15.18.b) */
+        if (sb.magic != TP_SHM_MAGIC || sb.layout_version != r->layout_version || sb.epoch != r->epoch) return 0;
+        if (!tp_shm_activity_fresh(tp_superblock_activity_load(base), now_ns, window_ns)) return 0;
+    }
     return 1;
 }

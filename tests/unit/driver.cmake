@@ -11,3 +11,4 @@ target_link_options(test_client_wrap PRIVATE
   -Wl,--wrap=open,--wrap=openat,--wrap=fopen,--wrap=ftruncate,--wrap=linkat,--wrap=mkdir,--wrap=mkdirat
   -Wl,--wrap=rename,--wrap=renameat,--wrap=rmdir,--wrap=unlink,--wrap=unlinkat,--wrap=tp_ipc_publication_offer)
 tp_add_test(test_client_percons SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_percons.c LABELS driver)
+tp_add_test(test_client_epoch SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_epoch.c LABELS driver)

@@ -176,7 +176,8 @@ static void send_revoked(uint64_t lease, uint32_t stream, uint8_t role, uint8_t 
     tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
 }
 
-/* Scenarios 31-35, 37 (D-4.2.n-q/s, D-4.7a.a): fail closed, nothing mapped, Backoff. */
+/* Scenarios 31-35, 37 (D-4.2.n-q/s, D-4.7a.a): fail closed, nothing mapped, Backoff.
+ * W-10.1.1.b: header_slot_bytes 512 in the answer is one of the refusals. */
 static void test_invalid_ok_is_protocol_error(void)
 {
     static const int cases[] = {M_SLOT512, M_COUNT0, M_NSLOTS32, M_BLANK_URI, M_EPOCH_NULL, M_REL_URI};
@@ -394,7 +395,8 @@ static void respond_ok_uris(int64_t corr, const char *ring, const char *pool)
 
 static uint32_t g_announce_stream = 10000; /* streamId the next announces carry */
 
-static void send_announce_ts(uint64_t epoch, uint64_t ts, const char *ring, const char *pool)
+static void send_announce_full(uint64_t epoch, uint64_t ts, uint8_t domain, uint16_t slot_bytes, const char *ring,
+                               const char *pool)
 {
     tp_control_shm_pool_announce_enc_t e;
     tp_control_shm_pool_announce_encode_begin(&e, g_rig_buf, sizeof g_rig_buf);
@@ -402,10 +404,10 @@ static void send_announce_ts(uint64_t epoch, uint64_t ts, const char *ring, cons
     tp_control_shm_pool_announce_set_producer_id(&e, 0);
     tp_control_shm_pool_announce_set_epoch(&e, epoch);
     tp_control_shm_pool_announce_set_announce_timestamp_ns(&e, ts);
-    tp_control_shm_pool_announce_set_announce_clock_domain(&e, TP_CONTROL_CLOCK_DOMAIN_MONOTONIC);
+    tp_control_shm_pool_announce_set_announce_clock_domain(&e, domain);
     tp_control_shm_pool_announce_set_layout_version(&e, 1);
     tp_control_shm_pool_announce_set_header_nslots(&e, 64);
-    tp_control_shm_pool_announce_set_header_slot_bytes(&e, 256);
+    tp_control_shm_pool_announce_set_header_slot_bytes(&e, slot_bytes);
     tp_control_shm_pool_announce_payload_pools_encode_begin(&e, 1);
     tp_control_shm_pool_announce_payload_pools_encode_next(&e);
     tp_control_shm_pool_announce_payload_pools_set_pool_id(&e, 1);
@@ -415,6 +417,11 @@ static void send_announce_ts(uint64_t epoch, uint64_t ts, const char *ring, cons
     tp_control_shm_pool_announce_put_header_region_uri(&e, ring, strlen(ring));
     const long n = tp_control_shm_pool_announce_encode_end(&e);
     tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
+}
+
+static void send_announce_ts(uint64_t epoch, uint64_t ts, const char *ring, const char *pool)
+{
+    send_announce_full(epoch, ts, TP_CONTROL_CLOCK_DOMAIN_MONOTONIC, 256, ring, pool);
 }
 
 static void send_announce(uint64_t epoch, const char *ring, const char *pool)
@@ -484,9 +491,9 @@ static void test_consumer_remap_wait_is_bounded(void)
     stop();
 }
 
-/* wire.md §5.1 steps 3-5 (W-10.1.1.e/f, D-6.b): a stale announce, one older
- * than the consumer's join time and one of a lower epoch are ignored; a fresh
- * announce of a newer epoch remaps. */
+/* wire.md §5.1 steps 3-5 (W-10.1.1.e, W-10.1.1.f, D-6.b): a stale announce,
+ * one older than the consumer's join time and one of a lower epoch are
+ * ignored; a fresh announce of a newer epoch remaps. */
 static void test_announce_freshness_and_join_time(void)
 {
     start(0);
@@ -553,6 +560,340 @@ static void test_announce_freshness_and_join_time(void)
     }
     CHECK_EQ_U64(tp_consumer_epoch(c), 6);
     CHECK_EQ_U64(tp_consumer_maps(c), 2);
+    tp_consumer_close(c);
+    tp_shm_writer_close(&w5, 1);
+    tp_shm_writer_close(&w6, 1);
+    stop();
+}
+
+/* ---- consumer mapping states, epochs and clock domains (wire.md §5.1-§5.3) ---- */
+
+static void open_writer(tp_shm_writer_t *w, uint64_t epoch, char *ring, char *pool)
+{
+    tp_shm_writer_config_t wc;
+    memset(&wc, 0, sizeof wc);
+    wc.base_dir = g_rig_dir;
+    wc.ns = "default";
+    wc.stream_id = 10000;
+    wc.epoch = epoch;
+    wc.nslots = 64;
+    wc.npools = 1;
+    wc.pools[0].pool_id = 1;
+    wc.pools[0].stride_bytes = 4096;
+    wc.now_ns = (uint64_t)tp_clock_monotonic_ns();
+    CHECK_EQ_I64(tp_shm_writer_open(w, &wc), 0);
+    tp_shm_writer_ring_uri(w, ring, 4200);
+    tp_shm_writer_pool_uri(w, 0, pool, 4200);
+}
+
+typedef struct frames_s {
+    int n;
+    uint64_t seq, epoch, slot_ts, desc_ts;
+} frames_t;
+
+static void on_frame(void *clientd, const tp_frame_t *f)
+{
+    frames_t *r = clientd;
+    r->n++;
+    r->seq = f->seq;
+    r->epoch = f->epoch;
+    r->slot_ts = f->header->timestamp_ns;
+    r->desc_ts = f->descriptor_timestamp_ns;
+}
+
+static void spin(tp_consumer_t *c, int n, frames_t *fr)
+{
+    for (int i = 0; i < n; i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), fr != NULL ? on_frame : NULL, fr, 16);
+        usleep(500);
+    }
+}
+
+/* Poll until cond or 2 s (a loaded machine), then settle a little so that a
+ * message that should have been ignored had its chance to be processed. */
+#define SPIN_UNTIL(c, fr, cond)                                                  \
+    do {                                                                         \
+        const int64_t until_ = tp_clock_monotonic_ns() + 2000000000LL;           \
+        while (!(cond) && tp_clock_monotonic_ns() < until_) spin((c), 1, (fr)); \
+        spin((c), 20, (fr));                                                     \
+    } while (0)
+
+/* Open a consumer and let it attach (lease epoch 5) to ring/pool. */
+static tp_consumer_t *consumer_at(const char *ring, const char *pool)
+{
+    memset(&g_seen, 0, sizeof g_seen);
+    tp_consumer_t *c = NULL;
+    CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, 0), 0);
+    if (c == NULL) return NULL;
+    for (int i = 0; i < 200 && g_seen.attaches == 0; i++) {
+        tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
+        tp_ipc_subscription_poll(g_rig_sub, on_request, NULL, 64);
+        usleep(1000);
+    }
+    respond_ok_uris(g_seen.corr, ring, pool);
+    SPIN_UNTIL(c, NULL, tp_consumer_is_mapped(c));
+    CHECK_EQ_U64(tp_consumer_epoch(c), 5);
+    return c;
+}
+
+static tp_ipc_publication_t *g_desc_pub;
+
+static void send_descriptor(uint64_t epoch, uint64_t seq, uint64_t ts)
+{
+    uint8_t b[128];
+    tp_control_frame_descriptor_enc_t e;
+    tp_control_frame_descriptor_encode_begin(&e, b, sizeof b);
+    tp_control_frame_descriptor_set_stream_id(&e, 10000);
+    tp_control_frame_descriptor_set_epoch(&e, epoch);
+    tp_control_frame_descriptor_set_seq(&e, seq);
+    tp_control_frame_descriptor_set_timestamp_ns(&e, ts);
+    tp_control_frame_descriptor_set_meta_version(&e, 0);
+    tp_control_frame_descriptor_set_trace_id(&e, 0);
+    const long n = tp_control_frame_descriptor_encode_end(&e);
+    CHECK(n > 0 && tp_ipc_publication_offer(g_desc_pub, b, (size_t)n) > 0);
+}
+
+static void send_progress_complete(uint64_t epoch, uint64_t seq, uint64_t filled)
+{
+    uint8_t b[128];
+    tp_control_frame_progress_enc_t e;
+    tp_control_frame_progress_encode_begin(&e, b, sizeof b);
+    tp_control_frame_progress_set_stream_id(&e, 10000);
+    tp_control_frame_progress_set_epoch(&e, epoch);
+    tp_control_frame_progress_set_seq(&e, seq);
+    tp_control_frame_progress_set_payload_bytes_filled(&e, filled);
+    tp_control_frame_progress_set_state(&e, TP_CONTROL_FRAME_PROGRESS_STATE_COMPLETE);
+    const long n = tp_control_frame_progress_encode_end(&e);
+    CHECK(n > 0 && tp_ipc_publication_offer(g_desc_pub, b, (size_t)n) > 0);
+}
+
+/* Commit the writer's next frame (16 bytes) with capture time slot_ts. */
+static uint64_t write_frame(tp_shm_writer_t *w, uint64_t slot_ts)
+{
+    tp_tensor_header_t t;
+    memset(&t, 0, sizeof t);
+    t.dtype = TP_CONTROL_DTYPE_UINT8;
+    t.major_order = TP_CONTROL_MAJOR_ORDER_ROW;
+    t.ndims = 1;
+    t.dims[0] = 16;
+    uint8_t src[16] = {0};
+    uint64_t seq = UINT64_MAX;
+    CHECK_EQ_I64(tp_shm_writer_publish(w, &t, src, 16, slot_ts, 0, &seq), 0);
+    return seq;
+}
+
+/* Clock domains of ShmPoolAnnounce (wire.md §5.1 steps 2-4, 7, 10):
+ * W-10.1.1.f: a MONOTONIC announce stamped before the consumer's join time is
+ *   ignored, though fresh;
+ * W-10.1.1.g: a REALTIME_SYNCED announce stamped before the join (in its own
+ *   clock) is accepted: no join-time rule, only the freshness window, measured
+ *   on CLOCK_REALTIME (a stale one, or one stamped with a monotonic value, is
+ *   ignored);
+ * D-19: the join time is taken when the consumer subscribes, not at the first
+ *   announce, so the very first announce it receives is accepted;
+ * W-10.1.1.b: an announce with header_slot_bytes != 256 is ignored;
+ * W-10.1.1.c: the consumer maps from the announce and validates the
+ *   superblocks: an announce whose files carry another epoch is not mapped;
+ * W-15.21a.1.a: the consumer maps the paths the announce names, even ones no
+ *   naming rule would give (epoch 7's files renamed to arbitrary names). */
+static void test_announce_clock_domains_and_join_time(void)
+{
+    start(0);
+    tp_driver_client_close(g_dc);
+    g_dc = NULL;
+    static tp_shm_writer_t w5, w6, w7;
+    char ring5[4200], pool5[4200], ring6[4200], pool6[4200], ring7[4200], pool7[4200];
+    open_writer(&w5, 5, ring5, pool5);
+    open_writer(&w6, 6, ring6, pool6);
+    open_writer(&w7, 7, ring7, pool7);
+    char odd_ring[512], odd_pool[512];
+    snprintf(odd_ring, sizeof odd_ring, "%s/any-name-ring", g_rig_dir);
+    snprintf(odd_pool, sizeof odd_pool, "%s/other-name", g_rig_dir);
+    CHECK(rename(w7.ring_path, odd_ring) == 0 && rename(w7.pool_path[0], odd_pool) == 0);
+    char odd_ring_uri[600], odd_pool_uri[600];
+    snprintf(odd_ring_uri, sizeof odd_ring_uri, "shm:file?path=%s|require_hugepages=false", odd_ring);
+    snprintf(odd_pool_uri, sizeof odd_pool_uri, "shm:file?path=%s|require_hugepages=false", odd_pool);
+    const int64_t mono_before_join = tp_clock_monotonic_ns();
+    const int64_t rt_before_join = tp_clock_realtime_ns();
+    usleep(2000);
+    tp_consumer_t *c = consumer_at(ring5, pool5);
+    if (c == NULL) return stop();
+
+    send_announce(6, ring6, pool6); /* the first announce it ever sees (D-19) */
+    SPIN_UNTIL(c, NULL, tp_consumer_epoch(c) == 6);
+    CHECK_EQ_U64(tp_consumer_epoch(c), 6);
+
+    const uint64_t now = (uint64_t)tp_clock_monotonic_ns();
+    send_announce_full(7, now, TP_CONTROL_CLOCK_DOMAIN_MONOTONIC, 512, odd_ring_uri, odd_pool_uri); /* W-10.1.1.b */
+    send_announce_full(7, (uint64_t)mono_before_join, TP_CONTROL_CLOCK_DOMAIN_MONOTONIC, 256, odd_ring_uri,
+                       odd_pool_uri); /* W-10.1.1.f */
+    send_announce_full(7, (uint64_t)(tp_clock_realtime_ns() - 31000000000LL), TP_CONTROL_CLOCK_DOMAIN_REALTIME_SYNCED,
+                       256, odd_ring_uri, odd_pool_uri); /* stale on CLOCK_REALTIME */
+    send_announce_full(7, now, TP_CONTROL_CLOCK_DOMAIN_REALTIME_SYNCED, 256, odd_ring_uri,
+                       odd_pool_uri); /* a monotonic stamp is decades old as realtime */
+    send_announce_full(7, now, 0, 256, odd_ring_uri, odd_pool_uri); /* no such domain (§5.1 step 2) */
+    spin(c, 60, NULL);
+    CHECK_EQ_U64(tp_consumer_epoch(c), 6);
+    CHECK_EQ_U64(tp_consumer_maps(c), 2);
+
+    /* W-10.1.1.g: older than the join, fresh in its own clock: accepted.
+     * (Our join time is a CLOCK_MONOTONIC reading; this step fails for a
+     * consumer that kept a realtime join time and applied it here.) */
+    send_announce_full(7, (uint64_t)rt_before_join, TP_CONTROL_CLOCK_DOMAIN_REALTIME_SYNCED, 256, odd_ring_uri,
+                       odd_pool_uri);
+    SPIN_UNTIL(c, NULL, tp_consumer_epoch(c) == 7);
+    CHECK_EQ_U64(tp_consumer_epoch(c), 7);
+    CHECK_EQ_U64(tp_consumer_maps(c), 3);
+
+    /* W-10.1.1.c: epoch 8 announced, but its files' superblocks say 7 */
+    send_announce(8, odd_ring_uri, odd_pool_uri);
+    SPIN_UNTIL(c, NULL, !tp_consumer_is_mapped(c));
+    CHECK(!tp_consumer_is_mapped(c));
+    CHECK_EQ_U64(tp_consumer_maps(c), 3);
+    tp_consumer_close(c);
+    unlink(odd_ring);
+    unlink(odd_pool);
+    tp_shm_writer_close(&w5, 1);
+    tp_shm_writer_close(&w6, 1);
+    tp_shm_writer_close(&w7, 1);
+    stop();
+}
+
+/* The epoch boundary, descriptor by descriptor (wire.md §5.3, §5.5):
+ * W-10.2.1.f: slot and descriptor timestamps differ and both reach the
+ *   application as given;
+ * W-10.2.2.h: a FrameProgress COMPLETE for a committed slot delivers nothing;
+ *   the FrameDescriptor does;
+ * W-10.2.1.h: a descriptor of a lower epoch is ignored (nothing delivered,
+ *   still mapped); one of a higher epoch is not read from the old regions;
+ * W-15.21.d, W-15.21.c: that higher-epoch descriptor drops the in-flight
+ *   frames and unmaps (M0); in M0 every descriptor is dropped, of either
+ *   epoch; only the announce of the new epoch maps again (M1), and a repeated
+ *   announce of the same epoch does not remap;
+ * W-10.1.1.d, W-15.2.b, W-15.18.b: after the remap the sequence tracking
+ *   starts afresh: seq 0 of the new epoch is accepted, no gap, no regression,
+ *   and stale descriptors of the old epoch are dropped. */
+static void test_consumer_epoch_boundary(void)
+{
+    start(0);
+    tp_driver_client_close(g_dc);
+    g_dc = NULL;
+    CHECK_EQ_I64(tp_ipc_publication_open(&g_desc_pub, &g_rig_ipc, "tp:ipc", g_ctx.descriptor_stream_id), 0);
+    static tp_shm_writer_t w5, w6;
+    char ring5[4200], pool5[4200], ring6[4200], pool6[4200];
+    open_writer(&w5, 5, ring5, pool5);
+    open_writer(&w6, 6, ring6, pool6);
+    tp_consumer_t *c = consumer_at(ring5, pool5);
+    if (c == NULL) {
+        tp_ipc_publication_close(g_desc_pub);
+        return stop();
+    }
+    frames_t fr;
+    memset(&fr, 0, sizeof fr);
+    for (uint64_t i = 0; i < 3; i++) send_descriptor(5, write_frame(&w5, 1000 + i), 5000 + i);
+    SPIN_UNTIL(c, &fr, fr.n == 3);
+    CHECK_EQ_I64(fr.n, 3);
+    CHECK_EQ_U64(fr.seq, 2);
+    CHECK_EQ_U64(fr.slot_ts, 1002); /* W-10.2.1.f: both kept, unequal */
+    CHECK_EQ_U64(fr.desc_ts, 5002);
+
+    const uint64_t s3 = write_frame(&w5, 1003); /* committed */
+    send_progress_complete(5, s3, 16);
+    spin(c, 40, &fr);
+    CHECK_EQ_I64(fr.n, 3); /* W-10.2.2.h */
+    send_descriptor(5, s3, 5003);
+    SPIN_UNTIL(c, &fr, fr.n == 4);
+    CHECK_EQ_I64(fr.n, 4);
+
+    send_descriptor(4, write_frame(&w5, 1004), 5004); /* a lower epoch: ignored */
+    spin(c, 40, &fr);
+    CHECK_EQ_I64(fr.n, 4);
+    CHECK_EQ_U64(tp_consumer_epoch(c), 5);
+
+    const uint64_t s5 = write_frame(&w5, 1005); /* in flight when the epoch changes */
+    send_descriptor(6, write_frame(&w6, 2000), 6000);
+    send_descriptor(5, s5, 5005);
+    send_descriptor(6, 0, 6000);
+    spin(c, 60, &fr);
+    CHECK(!tp_consumer_is_mapped(c)); /* M0 */
+    CHECK_EQ_I64(fr.n, 4);            /* nothing accepted in M0 */
+
+    send_announce(6, ring6, pool6);
+    SPIN_UNTIL(c, &fr, tp_consumer_epoch(c) == 6);
+    CHECK_EQ_U64(tp_consumer_epoch(c), 6);
+    CHECK_EQ_U64(tp_consumer_maps(c), 2);
+    send_announce(6, ring6, pool6); /* same epoch: refresh only */
+    spin(c, 40, &fr);
+    CHECK_EQ_U64(tp_consumer_maps(c), 2);
+
+    send_descriptor(6, 0, 6000); /* seq restarts at 0: below epoch 5's last seq 3 */
+    send_descriptor(6, write_frame(&w6, 2001), 6001);
+    SPIN_UNTIL(c, &fr, fr.n == 6);
+    CHECK_EQ_I64(fr.n, 6);
+    CHECK_EQ_U64(fr.epoch, 6);
+    CHECK_EQ_U64(fr.seq, 1);
+    send_descriptor(5, s5, 5005); /* stale epoch: dropped, stays mapped */
+    spin(c, 40, &fr);
+    CHECK_EQ_I64(fr.n, 6);
+    CHECK_EQ_U64(tp_consumer_epoch(c), 6);
+    tp_shm_drops_t d;
+    tp_consumer_drops(c, &d);
+    CHECK_EQ_U64(d.drops_gap, 0);
+    CHECK_EQ_U64(d.drops_late, 0);
+    CHECK_EQ_U64(d.accepted, 6);
+    CHECK_EQ_U64(d.last_seq_seen, 1);
+    tp_consumer_close(c);
+    tp_ipc_publication_close(g_desc_pub);
+    g_desc_pub = NULL;
+    tp_shm_writer_close(&w5, 1);
+    tp_shm_writer_close(&w6, 1);
+    stop();
+}
+
+/* W-15.14.c, wire.md §5.2: with a 200 ms announce period the consumer stays
+ * mapped while the activity timestamp is refreshed; when refreshing stops it
+ * unmaps after 3 periods, ignores further announces of that epoch, and maps
+ * the next epoch when it is announced. */
+static void test_consumer_liveness_timeout(void)
+{
+    start(0);
+    tp_driver_client_close(g_dc);
+    g_dc = NULL;
+    g_ctx.announce_period_ns = 200000000; /* a window of 600 ms: room for a loaded machine */
+    static tp_shm_writer_t w5, w6;
+    char ring5[4200], pool5[4200], ring6[4200], pool6[4200];
+    open_writer(&w5, 5, ring5, pool5);
+    open_writer(&w6, 6, ring6, pool6);
+    tp_consumer_t *c = consumer_at(ring5, pool5);
+    if (c == NULL) return stop();
+    int64_t end = tp_clock_monotonic_ns() + 1000000000; /* 5 periods, refreshed */
+    int stayed = 1;
+    while (tp_clock_monotonic_ns() < end) {
+        tp_shm_writer_heartbeat(&w5, (uint64_t)tp_clock_monotonic_ns());
+        send_announce(5, ring5, pool5); /* the driver is alive (D-4.13.e) */
+        spin(c, 10, NULL);
+        stayed &= tp_consumer_is_mapped(c);
+    }
+    CHECK(stayed);
+    const int64_t stop_at = tp_clock_monotonic_ns(); /* no more refreshes */
+    int64_t unmapped_at = 0;
+    end = stop_at + 3000000000LL;
+    while (tp_clock_monotonic_ns() < end && unmapped_at == 0) {
+        send_announce(5, ring5, pool5);
+        spin(c, 10, NULL);
+        if (!tp_consumer_is_mapped(c)) unmapped_at = tp_clock_monotonic_ns();
+    }
+    CHECK(unmapped_at != 0);
+    CHECK(unmapped_at - stop_at >= 3 * g_ctx.announce_period_ns - 100000000); /* not before ~3 periods */
+    for (int i = 0; i < 5; i++) { /* same epoch, fresh announce: stays unmapped */
+        send_announce(5, ring5, pool5);
+        spin(c, 10, NULL);
+    }
+    CHECK(!tp_consumer_is_mapped(c));
+    tp_shm_writer_heartbeat(&w6, (uint64_t)tp_clock_monotonic_ns());
+    send_announce(6, ring6, pool6);
+    SPIN_UNTIL(c, NULL, tp_consumer_epoch(c) == 6);
+    CHECK_EQ_U64(tp_consumer_epoch(c), 6);
     tp_consumer_close(c);
     tp_shm_writer_close(&w5, 1);
     tp_shm_writer_close(&w6, 1);
@@ -782,6 +1123,9 @@ int main(int argc, char **argv)
     RUN(test_identity_seeding);
     RUN(test_consumer_remap_wait_is_bounded);
     RUN(test_announce_freshness_and_join_time);
+    RUN(test_announce_clock_domains_and_join_time);
+    RUN(test_consumer_epoch_boundary);
+    RUN(test_consumer_liveness_timeout);
     RUN(test_consumer_checks_announce_after_revocation);
     RUN(test_empty_var_data_is_absent);
     RUN(test_random_control_traffic_never_crashes);

@@ -452,6 +452,42 @@ static void test_persisted_epoch_honoured(void)
     rig_teardown();
 }
 
+/* W-7.1.g: an epoch never wraps. With the persisted last epoch at
+ * UINT64_MAX - 1 the next one would be the wire's null value and the one after
+ * would wrap below every earlier epoch (consumers would ignore it forever):
+ * the driver refuses to create it, announces nothing for the stream, and
+ * leaves the persisted value alone. */
+static void test_epoch_never_wraps(void)
+{
+    rig_setup(NULL);
+    tp_driver_close(g_drv, 0, NULL);
+    g_drv = NULL;
+    char user[256], path[800];
+    CHECK(tp_shm_user_effective(user, sizeof user) > 0);
+    snprintf(path, sizeof path, "%s/tensorpool-%s/default/10000", g_rig_dir, user);
+    mkdir(path, 0770);
+    snprintf(path + strlen(path), sizeof path - strlen(path), "/last_epoch");
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        fprintf(f, "%llu\n", (unsigned long long)(UINT64_MAX - 1));
+        fclose(f);
+    }
+    CHECK_EQ_I64(tp_driver_open(&g_drv, &g_rig_cfg, NULL), 0);
+    for (int k = 0; k < 2; k++) {
+        const int a = rig_attach_wait(10000, 11, P);
+        CHECK(a >= 0 && g_ev[a].code == TP_DRIVER_RESPONSE_CODE_INTERNAL_ERROR && g_ev[a].epoch == UINT64_MAX);
+    }
+    rig_pump(250); /* periodic announces (100 ms) would show a live stream */
+    CHECK_EQ_I64(count_kind('N', 0), 0);
+    char buf[64] = "";
+    f = fopen(path, "r");
+    CHECK(f != NULL && fgets(buf, sizeof buf, f) != NULL);
+    if (f != NULL) fclose(f);
+    CHECK_STR(buf, "18446744073709551614\n");
+    rig_teardown();
+}
+
 /* Scenario 64 (§5.8 step 6): keep 2 -> only the current and previous epoch
  * directories remain after four producer cycles. */
 static void test_epoch_gc(void)
@@ -753,6 +789,7 @@ int main(void)
     RUN(test_restart_epochs_and_old_leases);
     RUN(test_epoch_gc);
     RUN(test_persisted_epoch_honoured);
+    RUN(test_epoch_never_wraps);
     RUN(test_admin_revoke_and_embedded);
     RUN(test_random_requests_never_crash);
     RUN(test_per_consumer_stream_authority);

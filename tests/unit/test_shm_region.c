@@ -112,7 +112,9 @@ static void test_bad_magic(void)
 }
 
 /* §7 #3, #5, W-7.1.c, W-15.1.a, W-15.1.b, W-15.14.d: layout version, epoch and
- * stream must match the announce, or the region is not mapped. */
+ * stream must match the announce, or the region is not mapped.
+ * W-7.1.f: the superblock's layout_version alone decides SHM compatibility
+ * (SBE schema/version of control messages are checked by the codec, D-16). */
 static void test_layout_and_epoch(void)
 {
     tp_shm_uri_t u;
@@ -160,7 +162,8 @@ static void test_region_type_and_pool_id(void)
     CHECK(strstr(tp_errmsg(), "pool_id") != NULL);
 }
 
-/* W-15.5.a, W-15.1.a, D-5: nslots, ring slot_bytes, pool stride (§7 #13). */
+/* W-15.5.a, W-15.1.a, D-5: nslots, ring slot_bytes, pool stride (§7 #13).
+ * W-10.1.1.b: a ring whose slot_bytes is not 256 is refused. */
 static void test_geometry_fields(void)
 {
     tp_shm_uri_t u;

@@ -97,6 +97,28 @@ static void test_happy_path_read(void)
     CHECK_EQ_I64(rig.r.last_reject, TP_REJECT_VALUES_LEN);
 }
 
+/* W-8.2.l: the pool stride places payload slots (slot i at 64 + i*64 here);
+ * the tensor strides describe the layout inside one slot and are taken from
+ * the header as given: an explicit padded row stride of 12 bytes (2x2 float32,
+ * extent 12 + 4 + 4 = 20) is neither the pool stride nor derived from it. */
+static void test_pool_stride_independent_of_tensor_strides(void)
+{
+    tp_tensor_header_t t = f32_2x2();
+    t.strides[0] = 12;
+    t.strides[1] = 4;
+    const uint8_t vals[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
+    uint64_t seq = 0;
+    CHECK_EQ_I64(tp_shm_writer_publish(&rig.w, &t, vals, 20, 1, 0, &seq), 0);
+    tp_shm_view_t v;
+    CHECK_EQ_I64(tp_shm_reader_begin(&rig.r, seq, &v), TP_SHM_READ_OK);
+    CHECK_EQ_I64(v.strides[0], 12);
+    CHECK_EQ_I64(v.strides[1], 4);
+    CHECK_EQ_U64(v.len, 20);
+    CHECK(v.payload == rig.r.pool[0].base + 64 + (size_t)(seq & 3) * 64);
+    CHECK(memcmp(v.payload, vals, 20) == 0);
+    CHECK_EQ_I64(tp_shm_reader_end(&rig.r, &v), TP_SHM_READ_OK);
+}
+
 /* §7 #40, W-15.21.b: an IN-PROGRESS slot drops at once (drops_late). */
 static void test_slot_in_progress(void)
 {
@@ -411,6 +433,18 @@ static void test_liveness(void)
     CHECK(tp_shm_reader_live(&rig.r, pid, now + 1000000000ull, 3000000000ull) == 1);
     CHECK(tp_shm_reader_live(&rig.r, pid, now + 4000000000ull, 3000000000ull) == 0);
     CHECK(tp_shm_reader_live(&rig.r, pid + 1, now, 3000000000ull) == 0);
+    /* W-15.18.b, §5.1 step 8: a mapped superblock whose magic, layout_version
+     * or epoch changed calls for a remap; restored, it is live again */
+    static const size_t offs[] = {0, 8, 12}; /* magic, layout_version, epoch */
+    for (size_t k = 0; k < sizeof offs / sizeof offs[0]; k++) {
+        for (int region = 0; region < 2; region++) {
+            uint8_t *b = region == 0 ? rig.w.ring.base : rig.w.pool[0].base;
+            b[offs[k]] ^= 0x40;
+            CHECK(tp_shm_reader_live(&rig.r, pid, now, 3000000000ull) == 0);
+            b[offs[k]] ^= 0x40;
+            CHECK(tp_shm_reader_live(&rig.r, pid, now, 3000000000ull) == 1);
+        }
+    }
 }
 
 /* Files 0660 and directories 0770 or stricter (W-15.10.a, D-21), at the
@@ -501,6 +535,7 @@ int main(void)
     RUN(test_liveness);
     RUN(test_created_modes);
     RUN(test_writer_canonical_paths);
+    RUN(test_pool_stride_independent_of_tensor_strides); /* last: advances the writer's seq */
     tp_test_rig_close(&rig);
     TP_TEST_END();
 }

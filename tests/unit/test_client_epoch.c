@@ -1,0 +1,252 @@
+/* Producer and consumer clients against a driver pumped on the test thread:
+ * what the regions' superblocks do over time, the timestamps the clients
+ * carry, and a producer restart seen end to end (wire.md §3.1, §5.2, §5.3,
+ * §10.2.1). */
+#include "tp_test.h"
+
+#include "driver_test_rig.h"
+#include "tensorpool/consumer.h"
+#include "tensorpool/producer.h"
+#include "tensorpool/shm_layout.h"
+#include "tensorpool/shm_uri.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+/* The first 64 bytes of the file a region URI names; 0 or -1. */
+static int read_superblock(const char *uri, uint32_t len, uint8_t out[64])
+{
+    tp_shm_uri_t u;
+    if (tp_shm_uri_parse(uri, len, &u) != 0) return -1;
+    const int fd = open(u.path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    const ssize_t n = pread(fd, out, 64, 0);
+    close(fd);
+    return n == 64 ? 0 : -1;
+}
+
+typedef struct watch_s {
+    int announces, bad;
+    uint64_t last_ts, epoch, activity_first, activity_last;
+    uint8_t ring[64], pool[64]; /* superblocks as first seen in the epoch */
+} watch_t;
+static watch_t g_w;
+
+/* Bytes other than activity_timestamp_ns unchanged since the snapshot. */
+static int same_but_activity(const uint8_t *a, const uint8_t *b)
+{
+    return memcmp(a, b, TP_SHM_ACTIVITY_OFFSET) == 0 &&
+           memcmp(a + TP_SHM_ACTIVITY_OFFSET + 8, b + TP_SHM_ACTIVITY_OFFSET + 8,
+                  TP_SHM_SUPERBLOCK_SIZE - TP_SHM_ACTIVITY_OFFSET - 8) == 0;
+}
+
+static void on_announce(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)clientd;
+    (void)info;
+    tp_control_shm_pool_announce_dec_t m;
+    if (tp_control_shm_pool_announce_decode(&m, buf, len) != 0) return;
+    g_w.announces++;
+    const uint64_t ts = tp_control_shm_pool_announce_announce_timestamp_ns(&m);
+    if (tp_control_shm_pool_announce_header_slot_bytes(&m) != 256) g_w.bad++; /* W-10.1.1.b */
+    if (tp_control_shm_pool_announce_announce_clock_domain(&m) != TP_CONTROL_CLOCK_DOMAIN_MONOTONIC ||
+        ts < g_w.last_ts || ts > (uint64_t)tp_clock_monotonic_ns())
+        g_w.bad++;
+    g_w.last_ts = ts;
+    uint8_t ring[64], pool[64];
+    uint32_t n = 0;
+    const char *u = tp_control_shm_pool_announce_header_region_uri(&m, &n);
+    if (read_superblock(u, n, ring) != 0) {
+        g_w.bad++;
+        return;
+    }
+    tp_control_shm_pool_announce_payload_pools_iter_t it;
+    tp_control_shm_pool_announce_payload_pools_iter(&m, &it);
+    if (tp_control_shm_pool_announce_payload_pools_next(&it) != 1) {
+        g_w.bad++;
+        return;
+    }
+    u = tp_control_shm_pool_announce_payload_pools_region_uri(&it, &n);
+    if (read_superblock(u, n, pool) != 0) {
+        g_w.bad++;
+        return;
+    }
+    tp_superblock_t sb;
+    tp_superblock_read(ring, &sb);
+    const uint64_t epoch = tp_control_shm_pool_announce_epoch(&m);
+    if (sb.magic != TP_SHM_MAGIC || sb.epoch != epoch || sb.stream_id != 10000) g_w.bad++;
+    if (epoch != g_w.epoch) { /* a new epoch: new files, new snapshot */
+        g_w.epoch = epoch;
+        memcpy(g_w.ring, ring, 64);
+        memcpy(g_w.pool, pool, 64);
+        g_w.activity_first = g_w.activity_last = sb.activity_timestamp_ns;
+        return;
+    }
+    if (!same_but_activity(ring, g_w.ring) || !same_but_activity(pool, g_w.pool)) g_w.bad++;
+    if (sb.activity_timestamp_ns < g_w.activity_last) g_w.bad++;
+    g_w.activity_last = sb.activity_timestamp_ns;
+}
+
+typedef struct frames_s {
+    int n, bad;
+    uint64_t epoch, first_seq, last_seq, last_slot_ts, last_desc_ts;
+    int64_t desc_lo, desc_hi; /* the window the current offer ran in */
+} frames_t;
+
+static void on_frame(void *clientd, const tp_frame_t *f)
+{
+    frames_t *r = clientd;
+    if (f->epoch != r->epoch) { /* the first frame of an epoch */
+        r->epoch = f->epoch;
+        r->first_seq = f->seq;
+        r->last_desc_ts = 0;
+    }
+    r->n++;
+    r->last_seq = f->seq;
+    /* W-15.7.b: the descriptor's publish time never goes back */
+    if (f->descriptor_timestamp_ns < r->last_desc_ts) r->bad++;
+    r->last_desc_ts = f->descriptor_timestamp_ns;
+    r->last_slot_ts = f->header->timestamp_ns;
+}
+
+static tp_client_context_t g_ctx;
+
+static void ctx_init(void)
+{
+    tp_client_context_init(&g_ctx);
+    snprintf(g_ctx.base_dir, sizeof g_ctx.base_dir, "%s", g_rig_dir);
+    g_ctx.announce_period_ns = 100000000; /* the rig driver's period */
+}
+
+static void pump(tp_producer_t *p, tp_consumer_t *c, tp_ipc_subscription_t *ann, frames_t *fr)
+{
+    const int64_t now = tp_clock_monotonic_ns();
+    tp_driver_do_work(g_drv, now);
+    if (p != NULL) tp_producer_do_work(p, now);
+    if (c != NULL) tp_consumer_poll(c, now, on_frame, fr, 64);
+    if (ann != NULL) tp_ipc_subscription_poll(ann, on_announce, NULL, 64);
+    usleep(1000);
+}
+
+static void offer(tp_producer_t *p, frames_t *fr, uint64_t capture_ts)
+{
+    tp_tensor_header_t t;
+    memset(&t, 0, sizeof t);
+    t.dtype = TP_CONTROL_DTYPE_UINT8;
+    t.major_order = TP_CONTROL_MAJOR_ORDER_ROW;
+    t.ndims = 1;
+    t.dims[0] = 16;
+    uint8_t src[16] = {0};
+    fr->desc_lo = tp_clock_monotonic_ns();
+    CHECK_EQ_I64(tp_producer_offer(p, &t, src, 16, capture_ts, NULL), 0);
+    fr->desc_hi = tp_clock_monotonic_ns();
+}
+
+/* W-7.1.b: for a second of traffic (frames committed, the driver refreshing
+ * the activity timestamp every 100 ms, the producer's heartbeat) the
+ * superblocks of the ring and the pool, read from the files each time an
+ * announce arrives, never change except activity_timestamp_ns, which moves
+ * forward.
+ * W-15.7.b: the timestamps present are monotonic in their declared domain:
+ * announce_timestamp_ns (declared MONOTONIC) never goes back and never runs
+ * ahead of CLOCK_MONOTONIC; activity timestamps and FrameDescriptor
+ * timestamps never go back.
+ * W-10.1.1.b: every announce says header_slot_bytes 256. */
+static void test_superblock_written_once_and_timestamps_monotonic(void)
+{
+    rig_setup(NULL);
+    memset(&g_w, 0, sizeof g_w);
+    ctx_init();
+    tp_ipc_subscription_t *ann = NULL;
+    CHECK_EQ_I64(tp_ipc_subscription_open(&ann, &g_rig_ipc, "tp:ipc", 1000), 0);
+    tp_producer_t *p = NULL;
+    tp_consumer_t *c = NULL;
+    CHECK_EQ_I64(tp_producer_open(&p, &g_ctx, 10000, 0, "cam", NULL), 0);
+    CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, 0), 0);
+    if (p == NULL || c == NULL || ann == NULL) return rig_teardown();
+    frames_t fr;
+    memset(&fr, 0, sizeof fr);
+    const int64_t end = tp_clock_monotonic_ns() + 1200000000;
+    while (tp_clock_monotonic_ns() < end) {
+        if (tp_producer_is_active(p)) offer(p, &fr, (uint64_t)tp_clock_monotonic_ns());
+        pump(p, c, ann, &fr);
+    }
+    CHECK(g_w.announces >= 5); /* ~12 at 100 ms; fewer on a loaded machine */
+    CHECK_EQ_I64(g_w.bad, 0);
+    CHECK(g_w.activity_last > g_w.activity_first); /* refreshed, in place */
+    CHECK(fr.n > 100);
+    CHECK_EQ_I64(fr.bad, 0);
+    tp_consumer_close(c);
+    tp_producer_close(p);
+    tp_ipc_subscription_close(ann);
+    rig_teardown();
+}
+
+/* A producer restart, end to end:
+ * W-15.2.a: the restarted producer gets a higher epoch;
+ * W-15.2.b: its seq restarts at 0, and the consumer drops the old epoch,
+ *   remaps and accepts the new epoch's frames from seq 0 (no gap counted);
+ * W-10.2.1.d: the slot carries the capture time the application gave, the
+ *   descriptor the publish time, read after commit (inside the offer call);
+ * W-10.2.1.f: the two differ and the consumer hands both over unchanged;
+ * W-15.7.a: the descriptor's timestamp is a CLOCK_MONOTONIC reading (it lies
+ *   in the monotonic window around the offer call). */
+static void test_producer_restart_and_frame_timestamps(void)
+{
+    rig_setup(NULL);
+    ctx_init();
+    tp_producer_t *p = NULL;
+    tp_consumer_t *c = NULL;
+    CHECK_EQ_I64(tp_producer_open(&p, &g_ctx, 10000, 0, "cam", NULL), 0);
+    CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, 0), 0);
+    if (p == NULL || c == NULL) return rig_teardown();
+    frames_t fr;
+    memset(&fr, 0, sizeof fr);
+    int64_t until = tp_clock_monotonic_ns() + 3000000000LL;
+    while (tp_clock_monotonic_ns() < until && !(tp_producer_is_active(p) && tp_consumer_is_mapped(c) &&
+                                                tp_consumer_epoch(c) == tp_producer_epoch(p)))
+        pump(p, c, NULL, &fr);
+    const uint64_t e1 = tp_producer_epoch(p);
+    CHECK(e1 != 0 && tp_consumer_epoch(c) == e1);
+    for (uint64_t i = 0; i < 10; i++) offer(p, &fr, 1000 + i); /* capture times from "the camera" */
+    until = tp_clock_monotonic_ns() + 2000000000LL;
+    while (tp_clock_monotonic_ns() < until && fr.n < 10) pump(p, c, NULL, &fr);
+    CHECK_EQ_I64(fr.n, 10);
+    CHECK_EQ_U64(fr.last_slot_ts, 1009);
+    CHECK(fr.last_desc_ts >= (uint64_t)fr.desc_lo && fr.last_desc_ts <= (uint64_t)fr.desc_hi);
+
+    tp_producer_close(p); /* restart */
+    p = NULL;
+    CHECK_EQ_I64(tp_producer_open(&p, &g_ctx, 10000, 0, "cam", NULL), 0);
+    if (p == NULL) return rig_teardown();
+    until = tp_clock_monotonic_ns() + 3000000000LL;
+    while (tp_clock_monotonic_ns() < until && !(tp_producer_is_active(p) && tp_consumer_epoch(c) == tp_producer_epoch(p)))
+        pump(p, c, NULL, &fr);
+    const uint64_t e2 = tp_producer_epoch(p);
+    CHECK(e2 > e1);
+    CHECK_EQ_U64(tp_producer_next_seq(p), 0);
+    CHECK_EQ_U64(tp_consumer_epoch(c), e2);
+    for (uint64_t i = 0; i < 5; i++) offer(p, &fr, 2000 + i);
+    until = tp_clock_monotonic_ns() + 2000000000LL;
+    while (tp_clock_monotonic_ns() < until && fr.n < 15) pump(p, c, NULL, &fr);
+    CHECK_EQ_I64(fr.n, 15);
+    CHECK_EQ_U64(fr.epoch, e2);
+    CHECK_EQ_U64(fr.first_seq, 0);
+    CHECK_EQ_U64(fr.last_seq, 4);
+    CHECK_EQ_U64(fr.last_slot_ts, 2004);
+    CHECK(fr.last_desc_ts >= (uint64_t)fr.desc_lo && fr.last_desc_ts <= (uint64_t)fr.desc_hi);
+    tp_shm_drops_t d;
+    tp_consumer_drops(c, &d);
+    CHECK_EQ_U64(d.drops_gap, 0);
+    CHECK_EQ_U64(d.last_seq_seen, 4);
+    tp_consumer_close(c);
+    tp_producer_close(p);
+    rig_teardown();
+}
+
+int main(void)
+{
+    RUN(test_superblock_written_once_and_timestamps_monotonic);
+    RUN(test_producer_restart_and_frame_timestamps);
+    TP_TEST_END();
+}
