@@ -1,0 +1,107 @@
+/* JoinBarrierAgent, FrameDescriptor intake (spec/join-barrier.md §3.7, §3.9):
+ * each descriptor of a tracked input feeds the barrier's observed cursor,
+ * follows the input's epoch, is remembered in the input's history (for frame
+ * selection by time) and, for a TIMESTAMP join's trigger input, queues an
+ * out_time candidate. */
+#include "join_agent_impl.h"
+
+#include "tensorpool/codec/control.h"
+#include "tensorpool/shm_reader.h"
+
+void ja_hist_clear(tp_join_agent_t *a, input_t *in)
+{
+    for (uint32_t i = 0; i <= a->hist_mask; i++) {
+        in->hist[i].seq = UINT64_MAX;
+        in->hist[i].fd_ts = UINT64_MAX;
+        in->hist[i].slot_ts = UINT64_MAX;
+    }
+}
+
+/* Read a slot's header timestamp once (JB-8.2.c; drop on failure). */
+static int read_slot_ts(tp_join_agent_t *a, input_t *in, uint64_t seq, uint64_t *ts)
+{
+    if (!in->mapped) return 0;
+    tp_shm_view_t v;
+    if (tp_shm_reader_begin(&in->reader, seq, &v) != TP_SHM_READ_OK) {
+        a->stats.frames_dropped++;
+        return 0;
+    }
+    const uint64_t t = v.header.timestamp_ns;
+    if (tp_shm_reader_end(&in->reader, &v) != TP_SHM_READ_OK) {
+        a->stats.frames_dropped++;
+        return 0;
+    }
+    *ts = t;
+    return 1;
+}
+
+static void tq_push(tp_join_agent_t *a, uint64_t t)
+{
+    if (t == UINT64_MAX) return;
+    if (a->tq_len > 0 && t < a->tq[(a->tq_head + a->tq_len - 1) & a->tq_mask]) return; /* keep out_time monotonic */
+    if (a->tq_len == a->tq_mask + 1) { /* full: the oldest candidate gives way */
+        a->tq_head = (a->tq_head + 1) & a->tq_mask;
+        a->tq_len--;
+    }
+    a->tq[(a->tq_head + a->tq_len) & a->tq_mask] = t;
+    a->tq_len++;
+}
+
+void ja_on_descriptor(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)info;
+    tp_join_agent_t *a = clientd;
+    tp_sbe_header_t h;
+    if (ja_msg_header(a, buf, len, &h) != 0) return;
+    if (h.schema_id != TP_CONTROL_SCHEMA_ID || h.template_id != TP_CONTROL_FRAME_DESCRIPTOR_TEMPLATE_ID) return;
+    tp_control_frame_descriptor_dec_t d;
+    if (tp_control_frame_descriptor_decode(&d, buf, len) != 0) {
+        a->stats.malformed++;
+        return;
+    }
+    const uint32_t idx = ja_input_find(a, tp_control_frame_descriptor_stream_id(&d));
+    if (idx == NO_INPUT) return;
+    input_t *in = &a->inputs[idx];
+    const uint64_t epoch = tp_control_frame_descriptor_epoch(&d);
+    const uint64_t seq = tp_control_frame_descriptor_seq(&d);
+    const uint64_t fd_ts = tp_control_frame_descriptor_timestamp_ns(&d);
+    a->stats.descriptors++;
+    if (in->has_epoch && epoch < in->epoch) return; /* never mix epochs (JB-9.1.f) */
+    if (!in->has_epoch || epoch > in->epoch) {
+        if (in->has_epoch) {
+            /* The input restarted: its old frames and pools are gone. The
+             * barrier resets its slot on the newer epoch (§3.7). */
+            a->stats.input_epoch_changes++;
+            ja_hist_clear(a, in);
+            in->has_seq = 0;
+            in->fired = 0;
+            if (in->mapped && in->mapped_epoch < epoch) ja_input_unmap(a, in, 1);
+        }
+        in->has_epoch = 1;
+        in->epoch = epoch;
+        if (a->cfg.epoch_follow_stream_id == in->stream_id) {
+            uint64_t cur;
+            if (!tp_join_barrier_expected_epoch(a->barrier, &cur) || epoch > cur)
+                (void)ja_expect_epoch(a, epoch); /* blocked until its map (JB-6.4.c) */
+        }
+    }
+    const int u = tp_join_barrier_observe_descriptor(a->barrier, in->stream_id, epoch, seq, fd_ts, (uint64_t)a->now);
+    if (u == TP_JOIN_UPDATE_REGRESSION || u == TP_JOIN_UPDATE_STALE_EPOCH) return;
+    hist_entry_t *e = &in->hist[seq & a->hist_mask];
+    e->seq = seq;
+    e->fd_ts = fd_ts;
+    e->slot_ts = UINT64_MAX;
+    const tp_merge_map_t *m = tp_join_barrier_active_map(a->barrier);
+    if (in->needs_slot_ts && m != NULL) {
+        uint64_t ts;
+        if (read_slot_ts(a, in, seq, &ts)) {
+            e->slot_ts = ts;
+            tp_join_barrier_observe_time_in_epoch(a->barrier, in->stream_id, epoch, TP_TS_SOURCE_SLOT_HEADER, ts,
+                                                  (tp_clock_domain_t)m->clock_domain, (uint64_t)a->now);
+        }
+    }
+    if (!in->has_seq || seq > in->last_seq) in->last_seq = seq;
+    in->has_seq = 1;
+    if (a->cfg.barrier.mode == TP_JOIN_MODE_TIMESTAMP && idx == a->trigger_input)
+        tq_push(a, ja_hist_ts(e, a->trigger_source));
+}

@@ -1,0 +1,113 @@
+/* JoinBarrierAgent, MergeMap side (spec/join-barrier.md §3.2, §3.10): apply
+ * announces for our output to the barrier, bind the active map's rules to the
+ * agent's inputs and restart output candidates, and send MergeMapRequests
+ * while blocked. */
+#include "join_agent_impl.h"
+
+#include "tensorpool/merge_map_codec.h"
+
+/* After REPLACED: bind rules to inputs and restart output candidates; the
+ * barrier has reset every input slot, so "seen since apply" restarts too. */
+static void on_map_replaced(tp_join_agent_t *a)
+{
+    const tp_merge_map_t *m = tp_join_barrier_active_map(a->barrier);
+    for (uint32_t i = 0; i < a->ninputs; i++) {
+        a->inputs[i].needs_slot_ts = 0;
+        a->inputs[i].has_seq = 0;
+        a->inputs[i].fired = 0;
+    }
+    a->stats.unbound_rules = 0;
+    for (uint32_t r = 0; r < m->rule_count; r++) {
+        const tp_merge_rule_t *rule = &m->rules[r];
+        a->rule_input[r] = ja_input_find(a, rule->input_stream_id);
+        if (a->rule_input[r] == NO_INPUT) a->stats.unbound_rules++; /* visible, not silent */
+        if (m->kind == TP_MERGE_KIND_TIMESTAMP && rule->timestamp_source == TP_TS_SOURCE_SLOT_HEADER &&
+            a->rule_input[r] != NO_INPUT)
+            a->inputs[a->rule_input[r]].needs_slot_ts = 1;
+    }
+    /* Below the floor a rule is NOT_YET forever (JB-6.2.1.c, JB-6.2.2.c):
+     * never start there, or the stage would wait for nothing. */
+    a->out_floor = 0;
+    if (m->kind == TP_MERGE_KIND_SEQUENCE) {
+        for (uint32_t r = 0; r < m->rule_count; r++) {
+            const tp_merge_rule_t *rule = &m->rules[r];
+            const uint64_t min_out = rule->rule_type == TP_MERGE_RULE_OFFSET
+                                         ? (rule->offset < 0 ? (uint64_t)(-rule->offset) : 0)
+                                         : rule->window - 1;
+            if (min_out > a->out_floor) a->out_floor = min_out;
+        }
+    }
+    a->next_out_seq = a->cfg.first_out_seq;
+    if (a->next_out_seq != TP_JOIN_OUT_AUTO && a->next_out_seq < a->out_floor) a->next_out_seq = a->out_floor;
+    a->tq_head = a->tq_len = 0;
+    a->trigger_input = NO_INPUT;
+    if (m->kind == TP_MERGE_KIND_TIMESTAMP) {
+        const uint32_t want = a->cfg.trigger_stream_id != 0 ? a->cfg.trigger_stream_id : m->rules[0].input_stream_id;
+        for (uint32_t r = 0; r < m->rule_count; r++) {
+            if (m->rules[r].input_stream_id == want) {
+                a->trigger_input = a->rule_input[r];
+                a->trigger_source = m->rules[r].timestamp_source;
+                break;
+            }
+        }
+    }
+    a->cur_request_interval = a->cfg.request_interval_ns;
+}
+
+void ja_apply_announce(tp_join_agent_t *a, const uint8_t *buf, size_t len)
+{
+    tp_merge_map_t *m = &a->scratch;
+    const tp_merge_decode_t d = tp_merge_announce_decode(m, buf, len);
+    if (d == TP_MERGE_DECODE_CAPACITY) {
+        /* More rules than we can hold: for our stream that is an invalid map
+         * (spec §3.2 V1, scenario 51); zero rules makes apply say INVALID. */
+        m->rule_count = 0;
+    } else if (d != TP_MERGE_DECODE_OK) {
+        a->stats.malformed++;
+        return;
+    }
+    const int r = tp_join_barrier_apply(a->barrier, m, (uint64_t)a->now);
+    switch (r) {
+    case TP_JOIN_APPLY_REPLACED:
+        a->stats.announces_applied++;
+        on_map_replaced(a);
+        break;
+    case TP_JOIN_APPLY_REFRESHED: a->stats.announces_refreshed++; break;
+    case TP_JOIN_APPLY_INVALID:
+        a->stats.announces_invalid++;
+        a->next_request = a->now; /* blocked again: ask at once (JB-6.2.f) */
+        break;
+    default: a->stats.announces_ignored++; break;
+    }
+}
+
+void ja_send_request(tp_join_agent_t *a)
+{
+    uint64_t epoch;
+    if (!tp_join_barrier_expected_epoch(a->barrier, &epoch)) return;
+    tp_merge_request_t req;
+    req.out_stream_id = a->cfg.barrier.out_stream_id;
+    req.epoch = epoch;
+    switch (a->cfg.barrier.mode) {
+    case TP_JOIN_MODE_TIMESTAMP: req.kind = TP_MERGE_KIND_TIMESTAMP; break;
+    case TP_JOIN_MODE_LATEST_VALUE:
+        req.kind = a->cfg.barrier.latest_ordering == TP_JOIN_ORDER_TIMESTAMP ? TP_MERGE_KIND_TIMESTAMP
+                                                                             : TP_MERGE_KIND_SEQUENCE;
+        break;
+    default: req.kind = TP_MERGE_KIND_SEQUENCE; break;
+    }
+    uint8_t buf[32];
+    const long n = tp_merge_request_encode(&req, buf, sizeof buf);
+    if (n > 0 && tp_ipc_publication_offer(a->control_pub, buf, (size_t)n) > 0) {
+        a->stats.requests_sent++;
+        a->work++;
+    }
+}
+
+int ja_expect_epoch(tp_join_agent_t *a, uint64_t epoch)
+{
+    if (tp_join_barrier_set_active_epoch(a->barrier, epoch) != 0) return -1;
+    a->next_request = a->now;
+    a->cur_request_interval = a->cfg.request_interval_ns;
+    return 0;
+}
