@@ -43,6 +43,7 @@ typedef struct tp_monitor_client_s {
     uint32_t client_id;
     uint8_t role;              /* 1 producer, 2 consumer (schema 901 Role) */
     int64_t last_seen_ns;      /* last keepalive */
+    int32_t pid;               /* process that sent the last keepalive (transport log owner); 0 unknown */
     int revoked;               /* a ShmLeaseRevoked named it */
     /* consumers: latest QosConsumer */
     int has_qos;
