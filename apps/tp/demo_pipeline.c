@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -610,6 +611,7 @@ int demo_pipeline_go(demo_pipeline_t *p, int64_t timeout_ns)
     const int64_t deadline = tp_clock_monotonic_ns() + timeout_ns;
     for (;;) {
         if (demo_pipeline_reap(p) > 0) return tp_err_set(TP_ERR_STATE, "a role process ended while starting");
+        if (tp_app_stop) return tp_err_set(TP_ERR_STATE, "stopped by a signal while starting");
         int waiting = -1;
         for (int i = 0; i < DEMO_SOURCES && waiting < 0; i++)
             if (!atomic_load_explicit(&p->sh->src[i].active, memory_order_acquire)) waiting = i;
@@ -624,6 +626,7 @@ int demo_pipeline_go(demo_pipeline_t *p, int64_t timeout_ns)
      * are frames it can not place: wait for that. */
     for (;;) {
         if (demo_pipeline_reap(p) > 0) return tp_err_set(TP_ERR_STATE, "a role process ended while starting");
+        if (tp_app_stop) return tp_err_set(TP_ERR_STATE, "stopped by a signal while starting");
         int missing = -1;
         for (int i = 0; i < DEMO_JOINS && missing < 0; i++)
             if (!atomic_load_explicit(&p->sh->join[i].has_map, memory_order_acquire) ||
