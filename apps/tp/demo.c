@@ -1,5 +1,5 @@
-/* tp demo: the whole system in one command (driver, producers, two joins),
- * with a status line per second and a summary. */
+/* tp demo: the whole system in one command (driver, producers, authority, two
+ * joins; one process per role), with a status line per second and a summary. */
 #include "commands.h"
 #include "stop_signal.h"
 #include "demo_pipeline.h"
@@ -51,9 +51,12 @@ static void help(FILE *out)
             "    driver's control streams and the shared memory it hands out. Each producer is a\n"
             "    tp_producer client attached to the driver, which creates the SHM files and\n"
             "    announces them; each join holds a CONSUMER lease per input and maps what the\n"
-            "    driver grants, read-only. The counters printed here come from an anonymous\n"
-            "    shared page each child writes its own part of. A child never outlives the demo\n"
-            "    (PR_SET_PDEATHSIG: it gets SIGTERM when the demo process dies, even by SIGKILL).\n"
+            "    driver grants, read-only. The two joins are separate processes, as stages of\n"
+            "    different programs would be: neither can stall the other's duty cycle, and\n"
+            "    both get their MergeMaps from the authority over the control stream.\n"
+            "    The counters printed here come from an anonymous shared page each child writes\n"
+            "    its own part of. A child never outlives the demo (PR_SET_PDEATHSIG: it gets\n"
+            "    SIGTERM when the demo process dies, even by SIGKILL).\n"
             "\n"
             "    Status line, once per second:\n"
             "      [  2.0s] cam1 30.0/s cam2 30.0/s imu 300.0/s drops 0 | seq-join out 58 +30\n"
