@@ -2,9 +2,10 @@
 # The main job: build tensorpool and run its end-to-end demonstration.
 # usage: scripts/demo.sh [SECONDS]        (default 5)
 # Step 1: `tp demo` runs an embedded SHM driver, two synthetic cameras (one two
-# frames late), a fast IMU, a sequence join with offset compensation and a
-# timestamp join with a lateness budget, printing a status line per second and
-# a summary; it exits non-zero if any stage failed.
+# frames late), a fast IMU, a MergeMap authority, a sequence join with offset
+# compensation and a timestamp join with a lateness budget, each role in its
+# own process, printing a status line per second and a summary; it exits
+# non-zero if any stage (or role process) failed.
 # Step 2: decode every message of the interop set (encoded by another
 # implementation of the same schemas) with `tp decode` and re-check each
 # against its expected values.

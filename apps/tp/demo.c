@@ -1,5 +1,5 @@
-/* tp demo: the whole system in one command (driver, producers, two joins),
- * with a status line per second and a summary. */
+/* tp demo: the whole system in one command (driver, producers, authority, two
+ * joins; one process per role), with a status line per second and a summary. */
 #include "commands.h"
 #include "stop_signal.h"
 #include "demo_pipeline.h"
@@ -27,13 +27,16 @@ static void help(FILE *out)
             "    tp demo [--duration SECONDS] [--rate HZ] [--frame-bytes N] [--lateness-ms MS] [--dir DIR]\n"
             "\n"
             "DESCRIPTION\n"
-            "    Starts, in this one process, an embedded SHM driver, three synthetic producers and\n"
-            "    two JoinBarrier stages, then prints one status line per second and a summary:\n"
+            "    Starts an embedded SHM driver, three synthetic producers, a MergeMap authority and\n"
+            "    two JoinBarrier stages, each role in its own OS process, then prints one status\n"
+            "    line per second and a summary:\n"
             "\n"
             "      cam1  stream 1   camera, HxWx3 uint8 frames at --rate\n"
             "      cam2  stream 2   camera at the same rate, deliberately two frames late: it skips\n"
             "                       the first two capture ticks, so its seq N is cam1's seq N+2\n"
             "      imu   stream 3   64-byte samples at 10 x --rate\n"
+            "      authority        MergeMap authority: announces both joins' MergeMaps and\n"
+            "                       answers their MergeMapRequests\n"
             "      seq-join  out 100  SequenceJoinBarrier: output N = cam1 frame N + cam2 frame N-2\n"
             "                         (offset compensation -2); every output is checked to pair\n"
             "                         frames of the same capture tick\n"
@@ -41,12 +44,19 @@ static void help(FILE *out)
             "                         samples in [T - camera period, T], slot-header capture times,\n"
             "                         ready once the IMU reached T - lateness\n"
             "\n"
-            "    Producers and joins are agents on their own runner threads (one per producer, one\n"
-            "    for the MergeMap authority and both joins); in a real deployment each would be its\n"
-            "    own process, talking through the same shared memory and control streams. The\n"
-            "    producers are real tp_producer clients: they attach to the driver, which creates\n"
-            "    the SHM files and announces them; each join holds a CONSUMER lease per input and\n"
-            "    maps what the driver grants, read-only.\n"
+            "    Processes: the `tp demo` process runs the driver and prints; it forks one child\n"
+            "    per role above, named tp-cam1, tp-cam2, tp-imu, tp-authority, tp-seq-join and\n"
+            "    tp-ts-join (see ps, or /proc/PID/comm), and prints their pids on the second line.\n"
+            "    The roles talk to each other only as separate programs would: through the\n"
+            "    driver's control streams and the shared memory it hands out. Each producer is a\n"
+            "    tp_producer client attached to the driver, which creates the SHM files and\n"
+            "    announces them; each join holds a CONSUMER lease per input and maps what the\n"
+            "    driver grants, read-only. The two joins are separate processes, as stages of\n"
+            "    different programs would be: neither can stall the other's duty cycle, and\n"
+            "    both get their MergeMaps from the authority over the control stream.\n"
+            "    The counters printed here come from an anonymous shared page each child writes\n"
+            "    its own part of. A child never outlives the demo (PR_SET_PDEATHSIG: it gets\n"
+            "    SIGTERM when the demo process dies, even by SIGKILL).\n"
             "\n"
             "    Status line, once per second:\n"
             "      [  2.0s] cam1 30.0/s cam2 30.0/s imu 300.0/s drops 0 | seq-join out 58 +30\n"
@@ -60,7 +70,8 @@ static void help(FILE *out)
             "    p50 p99     latency over the last second from the commit of the last required\n"
             "                input (its FrameDescriptor time) to the join callback\n"
             "\n"
-            "    Watch it from another terminal with `tp stat DIR` (use --dir to choose DIR).\n"
+            "    Watch it from another terminal with `tp stat DIR` (use --dir to choose DIR): each\n"
+            "    stream shows its producer's pid, a different process per stream.\n"
             "\n"
             "OPTIONS\n"
             "    --duration SECONDS  run time, 0.5 .. 86400 (default 10)\n"
@@ -78,13 +89,18 @@ static void help(FILE *out)
             "\n"
             "SIGNALS\n"
             "    SIGINT and SIGTERM (and a closed output pipe) end the run early: the summary covers\n"
-            "    the time run and the temporary directory is still removed.\n"
+            "    the time run and the temporary directory is still removed. The role processes\n"
+            "    ignore SIGINT (Ctrl-C reaches the whole process group): the demo stops them with\n"
+            "    SIGTERM once the last frames are through, waits up to 3 s, then uses SIGKILL.\n"
+            "    A role process that dies or exits on its own ends the run early; the demo names\n"
+            "    it and how it ended (signal or exit status), prints the summary and exits 1.\n"
             "\n"
             "EXIT STATUS\n"
             "    0  every producer published and both joins produced outputs, all sequence-join\n"
             "       outputs paired frames of the same capture tick\n"
             "    1  a stage failed (named on stderr): a producer could not attach or publish, a\n"
-            "       join produced no output, or the sequence join paired the wrong frames\n"
+            "       join produced no output, the sequence join paired the wrong frames, or a role\n"
+            "       process died, exited on its own or did not stop when asked\n"
             "    2  bad option or directory\n");
 }
 
@@ -159,6 +175,27 @@ static void print_status(const demo_snapshot_t *cur, const demo_snapshot_t *prev
     printf("\n");
 }
 
+/* One line naming each role's process, so `ps` and `tp stat` can be matched up. */
+static void print_processes(const demo_snapshot_t *s)
+{
+    printf("tp demo: processes: driver+status %d", (int)getpid());
+    for (int i = 0; i < DEMO_ROLES; i++) printf(", %s %d", s->role[i].name, s->role[i].pid);
+    printf("\n");
+}
+
+/* Each role process that failed, on stderr; returns how many. */
+static int report_roles(const demo_snapshot_t *s)
+{
+    int n = 0;
+    for (int i = 0; i < DEMO_ROLES; i++)
+        if (s->role[i].state == DEMO_ROLE_FAILED) {
+            fprintf(stderr, "tp demo: FAILED: role %s (pid %d) %s\n", s->role[i].name, s->role[i].pid,
+                    s->role[i].why);
+            n++;
+        }
+    return n;
+}
+
 /* Summary and verdict: 0 when every stage worked, else 1 (reason on stderr). */
 static int print_summary(const demo_snapshot_t *s, double secs, const demo_options_t *opt)
 {
@@ -199,6 +236,7 @@ static int print_summary(const demo_snapshot_t *s, double secs, const demo_optio
                                        : "its MergeMap never arrived");
             rc = 1;
         }
+    if (report_roles(s) > 0) rc = 1;
     if (q->misaligned > 0) {
         fprintf(stderr, "tp demo: FAILED: %s paired frames of different capture ticks %llu times\n", q->name,
                 (unsigned long long)q->misaligned);
@@ -278,18 +316,24 @@ int tp_cmd_demo(int argc, char **argv)
            opt.rate_hz, (unsigned)opt.frame_bytes, opt.rate_hz * 10, (double)opt.lateness_ns / 1e6, duration);
     int rc = 1;
     demo_pipeline_t *p = NULL;
-    if (demo_pipeline_start(&p, &opt) != 0 || demo_pipeline_go(p, 5000000000LL) != 0) {
-        fprintf(stderr, "tp demo: FAILED: %s\n", tp_errmsg());
-        printf("result: FAILED\n");
-        demo_pipeline_stop(p);
-        goto out;
-    }
     demo_snapshot_t prev, cur;
+    /* The roles are forked before this process starts any thread (the driver's). */
+    if (demo_pipeline_start(&p, &opt) != 0) {
+        fprintf(stderr, "tp demo: FAILED: %s\n", tp_errmsg());
+        goto failed;
+    }
+    demo_pipeline_snapshot(p, &prev);
+    print_processes(&prev);
+    if (demo_pipeline_go(p, 5000000000LL) != 0) {
+        fprintf(stderr, "tp demo: FAILED: %s\n", tp_errmsg());
+        goto failed;
+    }
     demo_pipeline_snapshot(p, &prev);
     const int64_t start = prev.now_ns;
     const int64_t end = start + (int64_t)(duration * 1e9);
     int64_t next = start + 1000000000LL;
-    while (!tp_app_stop) {
+    /* A role that dies ends the run early: the pipeline is broken. */
+    while (!tp_app_stop && demo_pipeline_reap(p) == 0) {
         const int64_t now = tp_clock_monotonic_ns();
         if (now >= next && next <= end) {
             demo_pipeline_snapshot(p, &cur);
@@ -300,14 +344,24 @@ int tp_cmd_demo(int argc, char **argv)
         }
         if (now >= end) break;
         const int64_t wake = next < end ? next : end;
-        const int64_t d = wake - now;
+        const int64_t d = wake - now < 100000000 ? wake - now : 100000000; /* reap at least every 0.1 s */
         const struct timespec ts = {(time_t)(d / 1000000000), (long)(d % 1000000000)};
         nanosleep(&ts, NULL);
     }
     const double secs = (double)(tp_clock_monotonic_ns() - start) / 1e9;
     demo_pipeline_quiesce(p, 2000000000);
+    demo_pipeline_stop_roles(p, 3000000000LL); /* the counters are final once every role has exited */
     demo_pipeline_snapshot(p, &cur);
     rc = print_summary(&cur, secs, &opt);
+    demo_pipeline_stop(p);
+    goto out;
+failed:
+    if (p != NULL) {
+        demo_pipeline_stop_roles(p, 3000000000LL);
+        demo_pipeline_snapshot(p, &cur);
+        report_roles(&cur);
+    }
+    printf("result: FAILED\n");
     demo_pipeline_stop(p);
 out:
     if (own_dir) nftw(g_tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

@@ -1,8 +1,8 @@
-/* tp demo's pipeline: driver, synthetic producers, authority and joins in one
- * process (see demo_pipeline.h). Everything here uses only the public API a
- * library user has; the demo-specific part is the synthetic sources and the
- * bookkeeping the status lines print. */
+/* tp demo's pipeline: one process per role (see demo_pipeline.h). Everything
+ * the roles do uses only the public API a library user has; the demo-specific
+ * parts are the synthetic sources, the process handling and the stats page. */
 #include "demo_pipeline.h"
+#include "stop_signal.h"
 
 #include "tensorpool/agent.h"
 #include "tensorpool/clock.h"
@@ -12,12 +12,19 @@
 #include "tensorpool/merge_map_authority.h"
 #include "tensorpool/producer.h"
 
-#include <pthread.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 /* What every synthetic frame starts with, so the joins can check which
  * capture tick a frame belongs to. */
@@ -26,49 +33,148 @@ typedef struct demo_stamp_s {
     uint64_t capture_ns;
 } demo_stamp_t;
 
-typedef struct demo_source_s {
-    const char *name;
-    uint32_t stream_id;
-    int64_t period_ns;
-    uint64_t first_tick;   /* ticks before this are skipped (camera 2's lag) */
-    uint32_t frame_bytes;
-    tp_tensor_header_t tensor;
-    tp_producer_t *producer;
-    tp_agent_runner_t runner;
-    int running;
-    const _Atomic int64_t *t0; /* shared start time; 0 until go */
-    const _Atomic int64_t *end; /* ticks due at or after this are not published; 0: none */
-    _Atomic uint64_t tick; /* next tick to publish */
+/* ---- the stats page ----------------------------------------------------
+ * MAP_SHARED|MAP_ANONYMOUS, created before the fork, so every child has it
+ * at the same address. Each field has one writer (the child of its role, or
+ * the parent for the control words); everything is atomic. */
+
+/* A latency histogram published under a seqlock (the writer copies its
+ * private histogram in; readers retry while a copy is in progress). */
+typedef struct demo_shared_hist_s {
+    _Atomic uint64_t seq; /* odd while the writer copies */
+    _Atomic uint64_t count, max_ns, sum_ns;
+    _Atomic uint32_t bucket[TP_LATENCY_BUCKETS];
+} demo_shared_hist_t;
+
+typedef struct demo_shared_source_s {
     _Atomic int active;
     _Atomic uint64_t epoch;
     _Atomic uint64_t published;
     _Atomic uint64_t failed;
-} demo_source_t;
+    _Atomic uint64_t tick; /* next tick to publish */
+} demo_shared_source_t;
 
-typedef struct demo_join_s {
+typedef struct demo_shared_join_s {
+    _Atomic int has_map;
+    _Atomic uint64_t inputs_mapped;
+    _Atomic uint64_t outputs;
+    _Atomic uint64_t outputs_waited;
+    _Atomic uint64_t frames_dropped;
+    _Atomic uint64_t incomplete;
+    _Atomic uint64_t misaligned;
+    _Atomic uint64_t window_frames;
+    demo_shared_hist_t latency;
+} demo_shared_join_t;
+
+typedef struct demo_shared_s {
+    /* written by the parent */
+    _Atomic int driver_ready;  /* the embedded driver runs: the roles may attach */
+    _Atomic int sources_ready; /* every producer holds its lease: the joins may attach */
+    _Atomic int64_t t0;        /* common start tick of the sources; 0 until go */
+    _Atomic int64_t end;       /* ticks due at or after this are not published; 0: none */
+    /* written by the children */
+    demo_shared_source_t src[DEMO_SOURCES];
+    demo_shared_join_t join[DEMO_JOINS];
+    /* a child's reason for a non-zero exit, read by the parent after reaping it */
+    char error[DEMO_ROLES][256];
+} demo_shared_t;
+
+static void hist_publish(demo_shared_hist_t *dst, const tp_latency_hist_t *src)
+{
+    const uint64_t s = atomic_load_explicit(&dst->seq, memory_order_relaxed);
+    atomic_store_explicit(&dst->seq, s + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release); /* the odd seq is visible before any copied field */
+    atomic_store_explicit(&dst->count, src->count, memory_order_relaxed);
+    atomic_store_explicit(&dst->max_ns, src->max_ns, memory_order_relaxed);
+    atomic_store_explicit(&dst->sum_ns, src->sum_ns, memory_order_relaxed);
+    for (int i = 0; i < TP_LATENCY_BUCKETS; i++)
+        atomic_store_explicit(&dst->bucket[i], src->bucket[i], memory_order_relaxed);
+    atomic_store_explicit(&dst->seq, s + 2, memory_order_release);
+}
+
+static void hist_read(demo_shared_hist_t *src, tp_latency_hist_t *out)
+{
+    /* Bounded: a writer killed mid-copy leaves seq odd for good; then take
+     * what is there (the parent reports that role as failed anyway). */
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        const uint64_t s1 = atomic_load_explicit(&src->seq, memory_order_acquire);
+        out->count = atomic_load_explicit(&src->count, memory_order_relaxed);
+        out->max_ns = atomic_load_explicit(&src->max_ns, memory_order_relaxed);
+        out->sum_ns = atomic_load_explicit(&src->sum_ns, memory_order_relaxed);
+        for (int i = 0; i < TP_LATENCY_BUCKETS; i++)
+            out->bucket[i] = atomic_load_explicit(&src->bucket[i], memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if ((s1 & 1) == 0 && atomic_load_explicit(&src->seq, memory_order_relaxed) == s1) return;
+        sched_yield();
+    }
+}
+
+/* ---- the parent's view ------------------------------------------------- */
+
+typedef struct demo_role_s {
     const char *name;
-    tp_join_agent_t *agent;
-    pthread_mutex_t lock; /* guards stats: written by the stage thread, read by main */
-    demo_join_stats_t stats;
-} demo_join_t;
+    pid_t pid;
+    int reaped;
+    int asked_to_stop;
+    demo_role_state_t state;
+    char why[320];
+} demo_role_t;
 
 struct demo_pipeline_s {
     demo_options_t opt;
-    tp_client_context_t cctx;
-    tp_ipc_context_t ipc;
+    pid_t parent;
+    demo_shared_t *sh;
+    demo_role_t role[DEMO_ROLES];
+    int roles_stopped;
     tp_driver_config_t dcfg;
     tp_driver_embedded_t *driver;
-    tp_merge_authority_t *authority;
-    tp_merge_map_t seq_map, ts_map;
-    demo_join_t join[DEMO_JOINS];
-    tp_agent_runner_t stage_runner;
-    int stage_running;
-    demo_source_t src[DEMO_SOURCES];
-    _Atomic int64_t t0;
-    _Atomic int64_t end;
 };
 
-/* ---- synthetic producers ---------------------------------------------- */
+static const char *const role_names[DEMO_ROLES] = {"cam1", "cam2", "imu", "authority", "seq-join", "ts-join"};
+static const uint32_t source_streams[DEMO_SOURCES] = {DEMO_STREAM_CAM1, DEMO_STREAM_CAM2, DEMO_STREAM_IMU};
+static const uint32_t join_outs[DEMO_JOINS] = {DEMO_OUT_SEQ, DEMO_OUT_TS};
+
+static int64_t cam_period_ns(const demo_options_t *opt) { return (int64_t)(1e9 / opt->rate_hz); }
+
+static void sleep_ns(int64_t ns)
+{
+    const struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- children: common ----------------------------------------------------
+ * A child never returns into the parent's code: it ends with _exit, so no
+ * exit handler or stdio buffer of the parent runs twice. It stops on SIGTERM
+ * (from the parent, or from the kernel when the parent dies: PDEATHSIG). */
+
+static void child_fail(demo_shared_t *sh, int role, const char *what)
+{
+    snprintf(sh->error[role], sizeof sh->error[role], "%s", what);
+}
+
+/* Wait for the parent's go-ahead flag; 0, or -1 when told to stop first. */
+static int child_wait_for(const _Atomic int *flag)
+{
+    while (!atomic_load_explicit(flag, memory_order_acquire)) {
+        if (tp_app_stop) return -1;
+        sleep_ns(2000000);
+    }
+    return 0;
+}
+
+/* ---- synthetic producers ------------------------------------------------ */
+
+typedef struct demo_source_s {
+    const char *name;
+    uint32_t stream_id;
+    int64_t period_ns;
+    uint64_t first_tick; /* ticks before this are skipped (camera 2's lag) */
+    uint32_t frame_bytes;
+    tp_tensor_header_t tensor;
+    tp_producer_t *producer;
+    demo_shared_source_t *out;
+    demo_shared_t *sh;
+} demo_source_t;
 
 static int source_publish(demo_source_t *s, uint64_t tick, uint64_t capture_ns)
 {
@@ -81,70 +187,151 @@ static int source_publish(demo_source_t *s, uint64_t tick, uint64_t capture_ns)
     return tp_producer_commit(s->producer, &c, capture_ns);
 }
 
-static int source_do_work(void *state, const tp_cached_clock_t *clock)
+static int source_do_work(demo_source_t *s, int64_t now)
 {
-    demo_source_t *s = state;
-    const int64_t now = tp_cached_clock_monotonic_ns(clock);
     int work = tp_producer_do_work(s->producer, now);
     if (work < 0) work = 0;
     const int active = tp_producer_is_active(s->producer);
-    atomic_store_explicit(&s->active, active, memory_order_relaxed);
-    atomic_store_explicit(&s->epoch, tp_producer_epoch(s->producer), memory_order_relaxed);
-    const int64_t t0 = atomic_load_explicit(s->t0, memory_order_acquire);
+    atomic_store_explicit(&s->out->active, active, memory_order_release);
+    atomic_store_explicit(&s->out->epoch, tp_producer_epoch(s->producer), memory_order_relaxed);
+    const int64_t t0 = atomic_load_explicit(&s->sh->t0, memory_order_acquire);
     if (t0 == 0 || !active) return work;
-    const int64_t end = atomic_load_explicit(s->end, memory_order_acquire);
+    const int64_t end = atomic_load_explicit(&s->sh->end, memory_order_acquire);
     /* Publish every tick that is due, late ones too (at most 4 per cycle):
      * skipping a tick would break the cameras' seq correspondence. At the
      * end every source stops at the same tick for the same reason. */
     for (int n = 0; n < 4; n++) {
-        const uint64_t tick = atomic_load_explicit(&s->tick, memory_order_relaxed);
+        const uint64_t tick = atomic_load_explicit(&s->out->tick, memory_order_relaxed);
         const int64_t due = t0 + (int64_t)tick * s->period_ns;
         if (now < due || (end != 0 && due >= end)) break;
         if (tick >= s->first_tick) {
             if (source_publish(s, tick, (uint64_t)due) == 0)
-                atomic_fetch_add_explicit(&s->published, 1, memory_order_relaxed);
+                atomic_fetch_add_explicit(&s->out->published, 1, memory_order_relaxed);
             else
-                atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
+                atomic_fetch_add_explicit(&s->out->failed, 1, memory_order_relaxed);
         }
-        atomic_store_explicit(&s->tick, tick + 1, memory_order_release);
+        atomic_store_explicit(&s->out->tick, tick + 1, memory_order_release);
         work++;
     }
     return work;
 }
 
-static int source_start(demo_pipeline_t *p, demo_source_t *s, const char *name, uint32_t stream_id,
-                        int64_t period_ns, uint64_t first_tick, uint32_t frame_bytes)
+static int source_main(demo_pipeline_t *p, int idx)
 {
-    s->name = name;
-    s->stream_id = stream_id;
-    s->period_ns = period_ns;
-    s->first_tick = first_tick;
-    s->frame_bytes = frame_bytes;
-    s->t0 = &p->t0;
-    s->end = &p->end;
+    demo_source_t s = {
+        .name = role_names[idx],
+        .stream_id = source_streams[idx],
+        .period_ns = idx == DEMO_IMU ? cam_period_ns(&p->opt) / 10 : cam_period_ns(&p->opt),
+        .first_tick = idx == DEMO_CAM2 ? DEMO_CAM2_LAG : 0,
+        .frame_bytes = idx == DEMO_IMU ? 64 : p->opt.frame_bytes,
+        .out = &p->sh->src[idx],
+        .sh = p->sh,
+    };
+    char msg[256];
     /* Cameras: HxWx3 bytes when the size allows, else a flat byte tensor. */
     int32_t dims[3];
     unsigned nd = 1;
-    dims[0] = (int32_t)frame_bytes;
-    if (stream_id != DEMO_STREAM_IMU && frame_bytes % (640 * 3) == 0) {
-        dims[0] = (int32_t)(frame_bytes / (640 * 3));
+    dims[0] = (int32_t)s.frame_bytes;
+    if (idx != DEMO_IMU && s.frame_bytes % (640 * 3) == 0) {
+        dims[0] = (int32_t)(s.frame_bytes / (640 * 3));
         dims[1] = 640;
         dims[2] = 3;
         nd = 3;
     }
-    if (tp_tensor_header_init(&s->tensor, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, nd, dims) != 0) return -1;
-    if (tp_producer_open(&s->producer, &p->cctx, stream_id, 0, name, "tp demo synthetic source") != 0)
-        return tp_err_wrap("producer %s", name);
-    const tp_agent_t agent = {.name = name, .state = s, .do_work = source_do_work};
+    tp_client_context_t cctx;
+    tp_client_context_init(&cctx);
+    snprintf(cctx.base_dir, sizeof cctx.base_dir, "%s", p->opt.dir);
+    if (tp_tensor_header_init(&s.tensor, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, nd, dims) != 0 ||
+        tp_producer_open(&s.producer, &cctx, s.stream_id, 0, s.name, "tp demo synthetic source") != 0) {
+        snprintf(msg, sizeof msg, "producer %s: %s", s.name, tp_errmsg());
+        child_fail(p->sh, idx, msg);
+        return 1;
+    }
     tp_idle_strategy_t idle;
     tp_idle_strategy_init_backoff(&idle, 0, 2, 100000, 500000);
-    if (tp_agent_runner_init(&s->runner, &agent, &idle) != 0 || tp_agent_runner_start(&s->runner) != 0)
-        return tp_err_wrap("producer %s runner", name);
-    s->running = 1;
-    return 0;
+    int ever_active = 0;
+    while (!tp_app_stop) {
+        const int work = source_do_work(&s, tp_clock_monotonic_ns());
+        ever_active |= atomic_load_explicit(&s.out->active, memory_order_relaxed);
+        tp_idle_strategy_idle(&idle, work);
+    }
+    int rc = 0;
+    if (!ever_active) {
+        /* Say why it never got going: the driver's last answer, if any. */
+        const char *last = "";
+        const int32_t code = tp_driver_client_last_code(tp_producer_driver_client(s.producer), &last);
+        snprintf(msg, sizeof msg, "producer %s never attached to the driver%s%s", s.name, code >= 0 ? ": " : "",
+                 code >= 0 ? last : "");
+        child_fail(p->sh, idx, msg);
+        rc = 1;
+    }
+    tp_producer_close(s.producer);
+    return rc;
 }
 
-/* ---- join stages ------------------------------------------------------ */
+/* ---- the MergeMap authority --------------------------------------------- */
+
+static int authority_main(demo_pipeline_t *p)
+{
+    /* Sequence: output N = camera 1 frame N + camera 2 frame N-2 (camera 2
+     * is two frames late). Timestamp: the camera frame at T plus the IMU
+     * samples of one camera period before it, with a lateness budget. */
+    const int64_t cam_period = cam_period_ns(&p->opt);
+    tp_merge_map_t seq_map, ts_map;
+    char msg[256];
+    if (tp_merge_map_init(&seq_map, TP_MERGE_KIND_SEQUENCE, 2) != 0 ||
+        tp_merge_map_init(&ts_map, TP_MERGE_KIND_TIMESTAMP, 2) != 0) {
+        child_fail(p->sh, DEMO_ROLE_AUTHORITY, "out of memory");
+        return 1;
+    }
+    tp_merge_map_reset(&seq_map, DEMO_OUT_SEQ, 1);
+    tp_merge_map_add_offset(&seq_map, DEMO_STREAM_CAM1, 0);
+    tp_merge_map_add_offset(&seq_map, DEMO_STREAM_CAM2, -DEMO_CAM2_LAG);
+    tp_merge_map_reset(&ts_map, DEMO_OUT_TS, 1);
+    tp_merge_map_set_clock(&ts_map, TP_CLOCK_MONOTONIC, (uint64_t)p->opt.lateness_ns);
+    /* Capture times from the slot headers: the cameras' and the IMU's ticks share one clock. */
+    tp_merge_map_add_offset_ns(&ts_map, DEMO_STREAM_CAM1, TP_TS_SOURCE_SLOT_HEADER, 0);
+    tp_merge_map_add_window_ns(&ts_map, DEMO_STREAM_IMU, TP_TS_SOURCE_SLOT_HEADER, (uint64_t)cam_period);
+
+    tp_ipc_context_t ipc;
+    tp_ipc_context_init(&ipc);
+    tp_client_context_t cctx;
+    tp_client_context_init(&cctx); /* for the namespace the joins use too */
+    ipc.base_dir = p->opt.dir;
+    ipc.namespace_name = cctx.ns;
+    tp_merge_authority_config_t acfg;
+    tp_merge_authority_config_init(&acfg);
+    acfg.ipc = &ipc;
+    acfg.subscribe = 1; /* its own control subscription: the joins' requests come from other processes */
+    tp_merge_authority_t *a = NULL;
+    const int64_t now = tp_clock_monotonic_ns();
+    int rc = 0;
+    if (tp_merge_authority_create(&acfg, &a) != 0 || tp_merge_authority_put(a, &seq_map, now) < 0 ||
+        tp_merge_authority_put(a, &ts_map, now) < 0) {
+        snprintf(msg, sizeof msg, "authority: %s", tp_errmsg());
+        child_fail(p->sh, DEMO_ROLE_AUTHORITY, msg);
+        rc = 1;
+    } else {
+        tp_idle_strategy_t idle;
+        tp_idle_strategy_init_backoff(&idle, 0, 2, 100000, 1000000);
+        while (!tp_app_stop) {
+            const int w = tp_merge_authority_do_work(a, tp_clock_monotonic_ns());
+            tp_idle_strategy_idle(&idle, w > 0 ? w : 0);
+        }
+    }
+    tp_merge_authority_destroy(a);
+    tp_merge_map_close(&seq_map);
+    tp_merge_map_close(&ts_map);
+    return rc;
+}
+
+/* ---- join stages -------------------------------------------------------- */
+
+typedef struct demo_join_s {
+    demo_shared_join_t *out;
+    tp_latency_hist_t latency; /* private; published to out->latency */
+    int latency_dirty;
+} demo_join_t;
 
 /* Newest FrameDescriptor time of the delivered frames: the descriptor is sent
  * right after the commit, so this is the last required input's commit. */
@@ -167,6 +354,16 @@ static int read_stamp(const tp_join_frame_t *f, demo_stamp_t *st)
     return tp_join_frame_still_valid(f);
 }
 
+static void count_output(demo_join_t *j, uint64_t commit, int64_t now)
+{
+    if (commit != 0) {
+        tp_latency_hist_record(&j->latency, now - (int64_t)commit);
+        j->latency_dirty = 1;
+    }
+    /* last, so a reader that sees the output also sees its classification */
+    atomic_fetch_add_explicit(&j->out->outputs, 1, memory_order_release);
+}
+
 static void on_seq_output(void *clientd, const tp_join_output_t *out)
 {
     demo_join_t *j = clientd;
@@ -174,15 +371,11 @@ static void on_seq_output(void *clientd, const tp_join_output_t *out)
     demo_stamp_t a, b;
     const int ok = out->input_count == 2 && out->inputs[0].frame_count == 1 && out->inputs[1].frame_count == 1 &&
                    read_stamp(&out->inputs[0].frames[0], &a) && read_stamp(&out->inputs[1].frames[0], &b);
-    const uint64_t commit = newest_commit(out);
-    pthread_mutex_lock(&j->lock);
-    j->stats.outputs++;
     if (!ok)
-        j->stats.incomplete++;
+        atomic_fetch_add_explicit(&j->out->incomplete, 1, memory_order_relaxed);
     else if (a.tick != b.tick)
-        j->stats.misaligned++; /* both cameras captured frame N at the same tick */
-    if (commit != 0) tp_latency_hist_record(&j->stats.latency, now - (int64_t)commit);
-    pthread_mutex_unlock(&j->lock);
+        atomic_fetch_add_explicit(&j->out->misaligned, 1, memory_order_relaxed); /* frame N of both: same tick */
+    count_output(j, newest_commit(out), now);
 }
 
 static void on_ts_output(void *clientd, const tp_join_output_t *out)
@@ -192,73 +385,117 @@ static void on_ts_output(void *clientd, const tp_join_output_t *out)
     demo_stamp_t cam;
     const int ok = out->input_count == 2 && out->inputs[0].frame_count == 1 &&
                    read_stamp(&out->inputs[0].frames[0], &cam) && out->inputs[1].frame_count > 0;
-    const uint64_t commit = newest_commit(out);
-    pthread_mutex_lock(&j->lock);
-    j->stats.outputs++;
-    if (!ok) j->stats.incomplete++;
-    j->stats.window_frames += out->input_count == 2 ? out->inputs[1].frame_count : 0;
-    if (commit != 0) tp_latency_hist_record(&j->stats.latency, now - (int64_t)commit);
-    pthread_mutex_unlock(&j->lock);
+    if (!ok) atomic_fetch_add_explicit(&j->out->incomplete, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&j->out->window_frames, out->input_count == 2 ? out->inputs[1].frame_count : 0,
+                              memory_order_relaxed);
+    count_output(j, newest_commit(out), now);
 }
 
-/* The stage agent: authority and both joins in one duty cycle, then the
- * counters main prints are copied under the lock. */
-static int stage_do_work(void *state, const tp_cached_clock_t *clock)
+static int join_main(demo_pipeline_t *p, int idx)
 {
-    demo_pipeline_t *p = state;
-    const int64_t now = tp_cached_clock_monotonic_ns(clock);
-    int work = 0, w;
-    if ((w = tp_merge_authority_do_work(p->authority, now)) > 0) work += w;
-    for (int i = 0; i < DEMO_JOINS; i++) {
-        demo_join_t *j = &p->join[i];
-        if ((w = tp_join_agent_do_work(j->agent, now)) > 0) work += w;
-        tp_join_agent_stats_t st;
-        tp_join_agent_stats(j->agent, &st);
-        const int has_map = tp_join_barrier_has_map(tp_join_agent_barrier(j->agent));
-        pthread_mutex_lock(&j->lock);
-        j->stats.outputs_waited = st.outputs_waited;
-        j->stats.frames_dropped = st.frames_dropped;
-        j->stats.has_map = has_map;
-        j->stats.inputs_mapped = st.mappings;
-        pthread_mutex_unlock(&j->lock);
-    }
-    return work;
-}
+    const int role = idx == DEMO_SEQ_JOIN ? DEMO_ROLE_SEQ_JOIN : DEMO_ROLE_TS_JOIN;
+    const char *name = role_names[role];
+    demo_join_t j = {.out = &p->sh->join[idx]};
+    tp_latency_hist_reset(&j.latency);
+    /* Attach (a CONSUMER lease per input) once the producers hold theirs, so
+     * the leases grant the epochs the frames will be written in. */
+    if (child_wait_for(&p->sh->sources_ready) != 0) return 0;
 
-static void stage_on_close(void *state)
-{
-    demo_pipeline_t *p = state;
-    for (int i = 0; i < DEMO_JOINS; i++) tp_join_agent_close(p->join[i].agent);
-}
-
-static int join_create(demo_pipeline_t *p, int idx, const char *name, tp_join_mode_t mode, uint32_t out_stream,
-                       uint32_t in1, uint32_t in2, tp_join_stage_fn fn)
-{
-    demo_join_t *j = &p->join[idx];
-    j->name = name;
-    j->stats.name = name;
-    j->stats.out_stream_id = out_stream;
-    tp_latency_hist_reset(&j->stats.latency);
-    pthread_mutex_init(&j->lock, NULL);
+    tp_client_context_t cctx;
+    tp_client_context_init(&cctx);
+    snprintf(cctx.base_dir, sizeof cctx.base_dir, "%s", p->opt.dir);
+    tp_ipc_context_t ipc;
+    tp_ipc_context_init(&ipc);
+    ipc.base_dir = p->opt.dir;
+    ipc.namespace_name = cctx.ns;
     tp_join_agent_config_t cfg;
-    tp_join_agent_config_init(&cfg, mode, out_stream, 1);
-    cfg.ipc = &p->ipc;
-    tp_join_agent_config_add_input(&cfg, in1, 0);
-    tp_join_agent_config_add_input(&cfg, in2, 0);
+    const int seq = idx == DEMO_SEQ_JOIN;
+    tp_join_agent_config_init(&cfg, seq ? TP_JOIN_MODE_SEQUENCE : TP_JOIN_MODE_TIMESTAMP, join_outs[idx], 1);
+    cfg.ipc = &ipc;
+    tp_join_agent_config_add_input(&cfg, DEMO_STREAM_CAM1, 0);
+    tp_join_agent_config_add_input(&cfg, seq ? DEMO_STREAM_CAM2 : DEMO_STREAM_IMU, 0);
     cfg.shm_base_dir = p->opt.dir;
     cfg.attach_via_driver = 1; /* a CONSUMER lease per input: the driver (and tp stat) see the joins */
-    cfg.client = &p->cctx;
+    cfg.client = &cctx;
     cfg.max_frames_per_input = 32;
     cfg.first_out_seq = 0; /* raised to 2 by the -2 offset (JB-6.2.1.c) */
-    cfg.request_interval_ns = 100000000;
-    cfg.on_output = fn;
-    cfg.clientd = j;
-    cfg.authority = p->authority; /* answers map requests this join sees */
-    if (tp_join_agent_create(&cfg, &j->agent) != 0) return tp_err_wrap("join %s", name);
+    cfg.request_interval_ns = 100000000; /* the map comes from the authority process */
+    cfg.on_output = seq ? on_seq_output : on_ts_output;
+    cfg.clientd = &j;
+    tp_join_agent_t *agent = NULL;
+    if (tp_join_agent_create(&cfg, &agent) != 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "join %s: %s", name, tp_errmsg());
+        child_fail(p->sh, role, msg);
+        return 1;
+    }
+    tp_idle_strategy_t idle;
+    tp_idle_strategy_init_backoff(&idle, 50, 10, 50000, 500000);
+    while (!tp_app_stop) {
+        const int w = tp_join_agent_do_work(agent, tp_clock_monotonic_ns());
+        tp_join_agent_stats_t st;
+        tp_join_agent_stats(agent, &st);
+        atomic_store_explicit(&j.out->outputs_waited, st.outputs_waited, memory_order_relaxed);
+        atomic_store_explicit(&j.out->frames_dropped, st.frames_dropped, memory_order_relaxed);
+        atomic_store_explicit(&j.out->inputs_mapped, st.mappings, memory_order_relaxed);
+        atomic_store_explicit(&j.out->has_map, tp_join_barrier_has_map(tp_join_agent_barrier(agent)),
+                              memory_order_release);
+        if (j.latency_dirty) {
+            hist_publish(&j.out->latency, &j.latency);
+            j.latency_dirty = 0;
+        }
+        tp_idle_strategy_idle(&idle, w > 0 ? w : 0);
+    }
+    tp_join_agent_close(agent);
+    tp_join_agent_destroy(agent);
     return 0;
 }
 
-/* ---- driver ----------------------------------------------------------- */
+/* ---- forking the roles --------------------------------------------------- */
+
+static void block_signals(sigset_t *old)
+{
+    sigset_t all;
+    sigemptyset(&all);
+    sigaddset(&all, SIGINT);
+    sigaddset(&all, SIGTERM);
+    sigaddset(&all, SIGPIPE);
+    sigprocmask(SIG_BLOCK, &all, old);
+}
+
+static _Noreturn void child_main(demo_pipeline_t *p, int role, const sigset_t *old_mask)
+{
+    /* Never outlive the parent: the kernel sends SIGTERM when it dies; if it
+     * died before this line, the parent is already someone else. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != p->parent) _exit(1);
+    char comm[16];
+    snprintf(comm, sizeof comm, "tp-%s", role_names[role]);
+    prctl(PR_SET_NAME, comm, 0, 0, 0); /* ps, top and /proc/PID/comm tell the roles apart */
+    /* SIGTERM stops this role; Ctrl-C goes to the whole process group and is
+     * the parent's to handle (it stops the roles in order); stdout belongs to
+     * the parent (a reader of `tp demo | ...` sees EOF when the parent ends). */
+    tp_app_catch_stop_signals(false);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    tp_app_stop = 0; /* a copy of the parent's flag */
+    const int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (devnull >= 0) {
+        dup2(devnull, STDOUT_FILENO);
+        close(devnull);
+    }
+    sigprocmask(SIG_SETMASK, old_mask, NULL);
+    int rc = 0;
+    if (child_wait_for(&p->sh->driver_ready) == 0) {
+        if (role < DEMO_SOURCES)
+            rc = source_main(p, role);
+        else if (role == DEMO_ROLE_AUTHORITY)
+            rc = authority_main(p);
+        else
+            rc = join_main(p, role == DEMO_ROLE_SEQ_JOIN ? DEMO_SEQ_JOIN : DEMO_TS_JOIN);
+    }
+    _exit(rc);
+}
 
 static int driver_start(demo_pipeline_t *p)
 {
@@ -281,114 +518,132 @@ static int driver_start(demo_pipeline_t *p)
     return 0;
 }
 
-/* ---- lifecycle -------------------------------------------------------- */
-
 int demo_pipeline_start(demo_pipeline_t **out, const demo_options_t *opt)
 {
     *out = NULL;
     demo_pipeline_t *p = calloc(1, sizeof *p);
     if (p == NULL) return tp_err_set(TP_ERR_CAPACITY, "out of memory");
     p->opt = *opt;
+    p->parent = getpid();
+    for (int i = 0; i < DEMO_ROLES; i++) p->role[i].name = role_names[i];
+    void *page = mmap(NULL, sizeof(demo_shared_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) {
+        free(p);
+        return tp_err_set(TP_ERR_IO, "stats page: %s", strerror(errno));
+    }
+    p->sh = page; /* zero-filled: every counter 0, every flag down */
     *out = p;
 
-    tp_client_context_init(&p->cctx);
-    snprintf(p->cctx.base_dir, sizeof p->cctx.base_dir, "%s", opt->dir);
-    tp_ipc_context_init(&p->ipc);
-    p->ipc.base_dir = p->opt.dir;
-    p->ipc.namespace_name = p->cctx.ns;
+    /* Fork while this process has a single thread; nothing buffered may be
+     * copied into the children. Signals stay blocked across the fork so a
+     * child installs its own handlers before it can take one. */
+    fflush(NULL);
+    sigset_t old;
+    block_signals(&old);
+    for (int i = 0; i < DEMO_ROLES; i++) {
+        const pid_t pid = fork();
+        if (pid == 0) child_main(p, i, &old);
+        if (pid < 0) {
+            const int err = errno;
+            sigprocmask(SIG_SETMASK, &old, NULL);
+            return tp_err_set(TP_ERR_IO, "fork for %s: %s", role_names[i], strerror(err));
+        }
+        p->role[i].pid = pid;
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+
     if (driver_start(p) != 0) return -1;
-
-    /* MergeMaps, held by an authority co-located with the joins. Sequence:
-     * output N = camera 1 frame N + camera 2 frame N-2 (camera 2 is two
-     * frames late). Timestamp: the camera frame at T plus the IMU samples of
-     * one camera period before it, with a lateness budget. */
-    const int64_t cam_period = (int64_t)(1e9 / opt->rate_hz);
-    if (tp_merge_map_init(&p->seq_map, TP_MERGE_KIND_SEQUENCE, 2) != 0 ||
-        tp_merge_map_init(&p->ts_map, TP_MERGE_KIND_TIMESTAMP, 2) != 0)
-        return -1;
-    tp_merge_map_reset(&p->seq_map, DEMO_OUT_SEQ, 1);
-    tp_merge_map_add_offset(&p->seq_map, DEMO_STREAM_CAM1, 0);
-    tp_merge_map_add_offset(&p->seq_map, DEMO_STREAM_CAM2, -DEMO_CAM2_LAG);
-    tp_merge_map_reset(&p->ts_map, DEMO_OUT_TS, 1);
-    tp_merge_map_set_clock(&p->ts_map, TP_CLOCK_MONOTONIC, (uint64_t)opt->lateness_ns);
-    /* Capture times from the slot headers: the cameras' and the IMU's ticks share one clock. */
-    tp_merge_map_add_offset_ns(&p->ts_map, DEMO_STREAM_CAM1, TP_TS_SOURCE_SLOT_HEADER, 0);
-    tp_merge_map_add_window_ns(&p->ts_map, DEMO_STREAM_IMU, TP_TS_SOURCE_SLOT_HEADER, (uint64_t)cam_period);
-
-    tp_merge_authority_config_t acfg;
-    tp_merge_authority_config_init(&acfg);
-    acfg.ipc = &p->ipc;
-    acfg.subscribe = 0; /* requests reach it through the join agents' subscriptions */
-    if (tp_merge_authority_create(&acfg, &p->authority) != 0) return tp_err_wrap("authority");
-    const int64_t now = tp_clock_monotonic_ns();
-    if (tp_merge_authority_put(p->authority, &p->seq_map, now) < 0 ||
-        tp_merge_authority_put(p->authority, &p->ts_map, now) < 0)
-        return tp_err_wrap("authority");
-
-    if (source_start(p, &p->src[DEMO_CAM1], "cam1", DEMO_STREAM_CAM1, cam_period, 0, opt->frame_bytes) != 0 ||
-        source_start(p, &p->src[DEMO_CAM2], "cam2", DEMO_STREAM_CAM2, cam_period, DEMO_CAM2_LAG, opt->frame_bytes) != 0 ||
-        source_start(p, &p->src[DEMO_IMU], "imu", DEMO_STREAM_IMU, cam_period / 10, 0, 64) != 0)
-        return -1;
+    atomic_store_explicit(&p->sh->driver_ready, 1, memory_order_release);
     return 0;
 }
 
-/* The joins attach (a CONSUMER lease per input) once the producers hold
- * theirs, so the leases grant the epochs the frames will be written in. */
-static int stage_start(demo_pipeline_t *p)
+/* ---- the parent: supervising --------------------------------------------- */
+
+static void describe_status(demo_role_t *r, int status)
 {
-    if (join_create(p, DEMO_SEQ_JOIN, "seq-join", TP_JOIN_MODE_SEQUENCE, DEMO_OUT_SEQ, DEMO_STREAM_CAM1,
-                    DEMO_STREAM_CAM2, on_seq_output) != 0 ||
-        join_create(p, DEMO_TS_JOIN, "ts-join", TP_JOIN_MODE_TIMESTAMP, DEMO_OUT_TS, DEMO_STREAM_CAM1, DEMO_STREAM_IMU,
-                    on_ts_output) != 0)
-        return -1;
-    const tp_agent_t stage = {.name = "join-stage", .state = p, .do_work = stage_do_work, .on_close = stage_on_close};
-    tp_idle_strategy_t idle;
-    tp_idle_strategy_init_backoff(&idle, 50, 10, 50000, 500000);
-    if (tp_agent_runner_init(&p->stage_runner, &stage, &idle) != 0 || tp_agent_runner_start(&p->stage_runner) != 0)
-        return tp_err_wrap("join stage runner");
-    p->stage_running = 1;
-    return 0;
+    if (WIFSIGNALED(status)) {
+        const int sig = WTERMSIG(status);
+        snprintf(r->why, sizeof r->why, "was killed by signal %d (%s)", sig, strsignal(sig));
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+        snprintf(r->why, sizeof r->why, "exited with status %d", WEXITSTATUS(status));
+    } else {
+        snprintf(r->why, sizeof r->why, "exited before it was asked to stop");
+    }
 }
+
+/* Record how role i ended (status from waitpid). */
+static void role_ended(demo_pipeline_t *p, int i, int status)
+{
+    demo_role_t *r = &p->role[i];
+    r->reaped = 1;
+    if (r->asked_to_stop && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        r->state = DEMO_ROLE_STOPPED;
+        return;
+    }
+    r->state = DEMO_ROLE_FAILED;
+    describe_status(r, status);
+    /* The child's own account, if it left one (it has exited: no race). */
+    const char *own = p->sh->error[i];
+    if (own[0] != '\0') {
+        const size_t l = strlen(r->why);
+        snprintf(r->why + l, sizeof r->why - l, ": %.*s", (int)sizeof p->sh->error[i], own);
+    }
+}
+
+int demo_pipeline_reap(demo_pipeline_t *p)
+{
+    int failed = 0;
+    for (int i = 0; i < DEMO_ROLES; i++) {
+        demo_role_t *r = &p->role[i];
+        if (r->pid > 0 && !r->reaped) {
+            int status;
+            if (waitpid(r->pid, &status, WNOHANG) == r->pid) role_ended(p, i, status);
+        }
+        failed += r->state == DEMO_ROLE_FAILED;
+    }
+    return failed;
+}
+
+static int role_alive(const demo_pipeline_t *p, int i) { return p->role[i].pid > 0 && !p->role[i].reaped; }
 
 int demo_pipeline_go(demo_pipeline_t *p, int64_t timeout_ns)
 {
     const int64_t deadline = tp_clock_monotonic_ns() + timeout_ns;
     for (;;) {
+        if (demo_pipeline_reap(p) > 0) return tp_err_set(TP_ERR_STATE, "a role process ended while starting");
+        if (tp_app_stop) return tp_err_set(TP_ERR_STATE, "stopped by a signal while starting");
         int waiting = -1;
         for (int i = 0; i < DEMO_SOURCES && waiting < 0; i++)
-            if (!atomic_load(&p->src[i].active)) waiting = i;
+            if (!atomic_load_explicit(&p->sh->src[i].active, memory_order_acquire)) waiting = i;
         if (waiting < 0) break;
-        if (tp_clock_monotonic_ns() >= deadline) {
-            tp_agent_runner_stop(&p->src[waiting].runner); /* its client is ours to read now */
-            const char *msg = "";
-            const int32_t code = tp_driver_client_last_code(tp_producer_driver_client(p->src[waiting].producer), &msg);
-            return tp_err_set(TP_ERR_STATE, "producer %s did not attach to the driver within %.1f s%s%s",
-                              p->src[waiting].name, (double)timeout_ns / 1e9, code >= 0 ? ": " : "",
-                              code >= 0 ? msg : "");
-        }
-        const struct timespec ts = {0, 5000000};
-        nanosleep(&ts, NULL);
+        if (tp_clock_monotonic_ns() >= deadline)
+            return tp_err_set(TP_ERR_STATE, "producer %s (pid %d) did not attach to the driver within %.1f s",
+                              role_names[waiting], (int)p->role[waiting].pid, (double)timeout_ns / 1e9);
+        sleep_ns(5000000);
     }
-    if (stage_start(p) != 0) return -1;
+    atomic_store_explicit(&p->sh->sources_ready, 1, memory_order_release);
     /* Frames published before a join has its MergeMap and both inputs mapped
      * are frames it can not place: wait for that. */
     for (;;) {
+        if (demo_pipeline_reap(p) > 0) return tp_err_set(TP_ERR_STATE, "a role process ended while starting");
+        if (tp_app_stop) return tp_err_set(TP_ERR_STATE, "stopped by a signal while starting");
         int missing = -1;
-        for (int i = 0; i < DEMO_JOINS && missing < 0; i++) {
-            pthread_mutex_lock(&p->join[i].lock);
-            if (!p->join[i].stats.has_map || p->join[i].stats.inputs_mapped < 2) missing = i;
-            pthread_mutex_unlock(&p->join[i].lock);
-        }
+        for (int i = 0; i < DEMO_JOINS && missing < 0; i++)
+            if (!atomic_load_explicit(&p->sh->join[i].has_map, memory_order_acquire) ||
+                atomic_load_explicit(&p->sh->join[i].inputs_mapped, memory_order_relaxed) < 2)
+                missing = i;
         if (missing < 0) break;
-        if (tp_clock_monotonic_ns() >= deadline)
-            return tp_err_set(TP_ERR_STATE, "%s did not %s within %.1f s", p->join[missing].name,
-                              p->join[missing].stats.has_map ? "map both inputs" : "receive its MergeMap",
+        if (tp_clock_monotonic_ns() >= deadline) {
+            const int role = missing == DEMO_SEQ_JOIN ? DEMO_ROLE_SEQ_JOIN : DEMO_ROLE_TS_JOIN;
+            return tp_err_set(TP_ERR_STATE, "%s (pid %d) did not %s within %.1f s", role_names[role],
+                              (int)p->role[role].pid,
+                              atomic_load(&p->sh->join[missing].has_map) ? "map both inputs" : "receive its MergeMap",
                               (double)timeout_ns / 1e9);
-        const struct timespec ts = {0, 5000000};
-        nanosleep(&ts, NULL);
+        }
+        sleep_ns(5000000);
     }
     /* Start on a common tick a little ahead, so both cameras publish tick 0. */
-    atomic_store_explicit(&p->t0, tp_clock_monotonic_ns() + 20000000, memory_order_release);
+    atomic_store_explicit(&p->sh->t0, tp_clock_monotonic_ns() + 20000000, memory_order_release);
     return 0;
 }
 
@@ -396,38 +651,54 @@ void demo_pipeline_snapshot(demo_pipeline_t *p, demo_snapshot_t *out)
 {
     out->now_ns = tp_clock_monotonic_ns();
     for (int i = 0; i < DEMO_SOURCES; i++) {
-        demo_source_t *s = &p->src[i];
-        out->src[i].name = s->name;
-        out->src[i].stream_id = s->stream_id;
+        demo_shared_source_t *s = &p->sh->src[i];
+        out->src[i].name = role_names[i];
+        out->src[i].stream_id = source_streams[i];
         out->src[i].active = atomic_load(&s->active);
         out->src[i].epoch = atomic_load(&s->epoch);
         out->src[i].published = atomic_load(&s->published);
         out->src[i].failed = atomic_load(&s->failed);
     }
     for (int i = 0; i < DEMO_JOINS; i++) {
-        pthread_mutex_lock(&p->join[i].lock);
-        out->join[i] = p->join[i].stats;
-        pthread_mutex_unlock(&p->join[i].lock);
+        demo_shared_join_t *j = &p->sh->join[i];
+        demo_join_stats_t *o = &out->join[i];
+        o->name = role_names[i == DEMO_SEQ_JOIN ? DEMO_ROLE_SEQ_JOIN : DEMO_ROLE_TS_JOIN];
+        o->out_stream_id = join_outs[i];
+        o->outputs = atomic_load_explicit(&j->outputs, memory_order_acquire); /* before what it classifies */
+        o->incomplete = atomic_load(&j->incomplete);
+        o->misaligned = atomic_load(&j->misaligned);
+        o->window_frames = atomic_load(&j->window_frames);
+        o->has_map = atomic_load(&j->has_map);
+        o->inputs_mapped = atomic_load(&j->inputs_mapped);
+        o->outputs_waited = atomic_load(&j->outputs_waited);
+        o->frames_dropped = atomic_load(&j->frames_dropped);
+        hist_read(&j->latency, &o->latency);
+    }
+    for (int i = 0; i < DEMO_ROLES; i++) {
+        const demo_role_t *r = &p->role[i];
+        out->role[i].name = r->name;
+        out->role[i].pid = (int)r->pid;
+        out->role[i].state = r->state;
+        snprintf(out->role[i].why, sizeof out->role[i].why, "%s", r->why);
     }
 }
 
 void demo_pipeline_quiesce(demo_pipeline_t *p, int64_t drain_ns)
 {
-    /* Let every source publish exactly the ticks due before now (up to 1 s
-     * for a stalled thread to catch up), then stop them. */
+    /* Let every live source publish exactly the ticks due before now (up to
+     * 1 s for a stalled process to catch up); after that it publishes nothing. */
     const int64_t end = tp_clock_monotonic_ns();
-    atomic_store_explicit(&p->end, end, memory_order_release);
-    const int64_t t0 = atomic_load(&p->t0);
+    atomic_store_explicit(&p->sh->end, end, memory_order_release);
+    const int64_t t0 = atomic_load(&p->sh->t0);
     for (int i = 0; i < DEMO_SOURCES && t0 != 0; i++) {
-        demo_source_t *s = &p->src[i];
-        for (int k = 0; k < 1000 && s->running && atomic_load(&s->active); k++) {
-            if (t0 + (int64_t)atomic_load(&s->tick) * s->period_ns >= end) break;
-            const struct timespec ms1 = {0, 1000000};
-            nanosleep(&ms1, NULL);
+        const int64_t period = i == DEMO_IMU ? cam_period_ns(&p->opt) / 10 : cam_period_ns(&p->opt);
+        for (int k = 0; k < 1000 && atomic_load(&p->sh->src[i].active); k++) {
+            if (t0 + (int64_t)atomic_load(&p->sh->src[i].tick) * period >= end) break;
+            demo_pipeline_reap(p);
+            if (!role_alive(p, i)) break;
+            sleep_ns(1000000);
         }
     }
-    for (int i = 0; i < DEMO_SOURCES; i++)
-        if (p->src[i].running) tp_agent_runner_stop(&p->src[i].runner);
     /* Drain: until the joins' outputs have not moved for 100 ms (a loaded
      * machine may need longer), at most drain_ns. */
     const int64_t deadline = tp_clock_monotonic_ns() + drain_ns;
@@ -435,37 +706,58 @@ void demo_pipeline_quiesce(demo_pipeline_t *p, int64_t drain_ns)
     int64_t quiet_since = tp_clock_monotonic_ns();
     for (int64_t now; (now = tp_clock_monotonic_ns()) < deadline;) {
         uint64_t total = 0;
-        for (int i = 0; i < DEMO_JOINS; i++) {
-            pthread_mutex_lock(&p->join[i].lock);
-            total += p->join[i].stats.outputs;
-            pthread_mutex_unlock(&p->join[i].lock);
-        }
+        for (int i = 0; i < DEMO_JOINS; i++) total += atomic_load(&p->sh->join[i].outputs);
         if (total != last) {
             last = total;
             quiet_since = now;
         } else if (now - quiet_since >= 100000000) {
             break;
         }
-        const struct timespec ms10 = {0, 10000000};
-        nanosleep(&ms10, NULL);
+        sleep_ns(10000000);
     }
+}
+
+int demo_pipeline_stop_roles(demo_pipeline_t *p, int64_t timeout_ns)
+{
+    if (!p->roles_stopped) {
+        p->roles_stopped = 1;
+        demo_pipeline_reap(p); /* what ended on its own did so before it was asked */
+        for (int i = 0; i < DEMO_ROLES; i++)
+            if (role_alive(p, i)) {
+                p->role[i].asked_to_stop = 1;
+                kill(p->role[i].pid, SIGTERM);
+            }
+        const int64_t deadline = tp_clock_monotonic_ns() + timeout_ns;
+        for (;;) {
+            demo_pipeline_reap(p);
+            int alive = 0;
+            for (int i = 0; i < DEMO_ROLES; i++) alive += role_alive(p, i);
+            if (alive == 0 || tp_clock_monotonic_ns() >= deadline) break;
+            sleep_ns(5000000);
+        }
+        for (int i = 0; i < DEMO_ROLES; i++) {
+            demo_role_t *r = &p->role[i];
+            if (!role_alive(p, i)) continue;
+            kill(r->pid, SIGKILL);
+            int status;
+            while (waitpid(r->pid, &status, 0) < 0 && errno == EINTR) {
+            }
+            r->reaped = 1;
+            r->state = DEMO_ROLE_FAILED;
+            snprintf(r->why, sizeof r->why, "did not stop within %.1f s of SIGTERM and was killed",
+                     (double)timeout_ns / 1e9);
+        }
+    }
+    int failed = 0;
+    for (int i = 0; i < DEMO_ROLES; i++) failed += p->role[i].state == DEMO_ROLE_FAILED;
+    return failed;
 }
 
 void demo_pipeline_stop(demo_pipeline_t *p)
 {
     if (p == NULL) return;
-    for (int i = 0; i < DEMO_SOURCES; i++)
-        if (p->src[i].running) tp_agent_runner_stop(&p->src[i].runner); /* idempotent */
-    for (int i = 0; i < DEMO_SOURCES; i++) tp_producer_close(p->src[i].producer);
-    if (p->stage_running) tp_agent_runner_stop(&p->stage_runner);
-    for (int i = 0; i < DEMO_JOINS; i++) {
-        if (p->join[i].name == NULL) continue;
-        tp_join_agent_destroy(p->join[i].agent);
-        pthread_mutex_destroy(&p->join[i].lock);
-    }
-    tp_merge_authority_destroy(p->authority);
-    tp_merge_map_close(&p->seq_map);
-    tp_merge_map_close(&p->ts_map);
-    tp_driver_embedded_stop(p->driver);
+    demo_pipeline_stop_roles(p, 3000000000LL);
+    tp_driver_embedded_stop(p->driver); /* after the clients: their detaches reach it */
+    munmap(p->sh, sizeof(demo_shared_t));
     free(p);
 }

@@ -1,7 +1,10 @@
-/* The pipeline `tp demo` runs in one process: an embedded driver, synthetic
- * producers (each a tp_producer on its own agent runner), and one runner for
- * the MergeMap authority and the two join stages. The main thread only reads
- * snapshots (demo_pipeline_snapshot) and prints them. */
+/* The pipeline `tp demo` runs, one OS process per role: the parent (the
+ * `tp demo` process) hosts the embedded driver and prints; each synthetic
+ * producer, the MergeMap authority and each join stage is a child process
+ * forked before the parent starts any thread. They talk only through the
+ * driver's control streams and the shared memory it hands out, like separate
+ * programs would; the one extra is an anonymous shared page where each child
+ * keeps its counters for the parent to print. */
 #ifndef TP_APP_DEMO_PIPELINE_H
 #define TP_APP_DEMO_PIPELINE_H
 
@@ -11,6 +14,9 @@
 
 enum { DEMO_CAM1 = 0, DEMO_CAM2 = 1, DEMO_IMU = 2, DEMO_SOURCES = 3 };
 enum { DEMO_SEQ_JOIN = 0, DEMO_TS_JOIN = 1, DEMO_JOINS = 2 };
+
+/* Child processes: the sources first (same index), then these. */
+enum { DEMO_ROLE_AUTHORITY = DEMO_SOURCES, DEMO_ROLE_SEQ_JOIN, DEMO_ROLE_TS_JOIN, DEMO_ROLES };
 
 /* Stream ids the demo uses (documented in --help). */
 #define DEMO_STREAM_CAM1 1
@@ -50,31 +56,58 @@ typedef struct demo_join_stats_s {
     tp_latency_hist_t latency; /* last-required-input commit -> callback */
 } demo_join_stats_t;
 
+typedef enum demo_role_state_e {
+    DEMO_ROLE_RUNNING = 0,
+    DEMO_ROLE_STOPPED, /* exited 0 after it was asked to stop */
+    DEMO_ROLE_FAILED   /* died, exited on its own or non-zero, or had to be killed: see why */
+} demo_role_state_t;
+
+typedef struct demo_role_status_s {
+    const char *name;  /* cam1, cam2, imu, authority, seq-join, ts-join */
+    int pid;           /* 0: never started */
+    demo_role_state_t state;
+    char why[320];     /* FAILED: how it ended, e.g. "was killed by signal 9 (Killed)" */
+} demo_role_status_t;
+
 typedef struct demo_snapshot_s {
     int64_t now_ns;
     demo_source_stats_t src[DEMO_SOURCES];
     demo_join_stats_t join[DEMO_JOINS];
+    demo_role_status_t role[DEMO_ROLES];
 } demo_snapshot_t;
 
 typedef struct demo_pipeline_s demo_pipeline_t;
 
-/* Start the driver, the join stage and the producers. 0 or -1 (tp_errmsg). */
+/* Fork one child process per role (cam1, cam2, imu, authority, seq-join,
+ * ts-join), then start the embedded driver here and let the children attach.
+ * Call before this process has started any thread. 0 or -1 (tp_errmsg); on
+ * -1 *out may still be set: pass it to demo_pipeline_stop. */
 int demo_pipeline_start(demo_pipeline_t **out, const demo_options_t *opt);
 
 /* Wait up to timeout_ns for every producer to be active and both joins to
- * hold their MergeMap, then release the producers together so the cameras'
- * frame ticks line up. 0 or -1 naming the laggard. */
+ * hold their MergeMap and both inputs, then release the producers together so
+ * the cameras' frame ticks line up. 0, or -1 naming the laggard or saying a
+ * role process ended (demo_pipeline_stop_roles then tells which and how). */
 int demo_pipeline_go(demo_pipeline_t *p, int64_t timeout_ns);
 
-/* Copy the current counters (cumulative; latency histograms too). */
+/* Collect role processes that ended without being asked to. Never blocks.
+ * Returns how many roles have failed so far. */
+int demo_pipeline_reap(demo_pipeline_t *p);
+
+/* Copy the current counters (cumulative; latency histograms too) and the
+ * roles' states. */
 void demo_pipeline_snapshot(demo_pipeline_t *p, demo_snapshot_t *out);
 
 /* Stop the producers at a common tick and let the joins take the last
- * frames (until no output for 100 ms, at most drain_ns); the snapshot after
- * this is final. */
+ * frames (until no output for 100 ms, at most drain_ns). */
 void demo_pipeline_quiesce(demo_pipeline_t *p, int64_t drain_ns);
 
-/* Stop producers first, then the join stage, then the driver; free. */
+/* SIGTERM every role still running and wait for it, up to timeout_ns in all;
+ * one still there then is killed (and FAILED). The counters are final after
+ * this. Returns how many roles failed. */
+int demo_pipeline_stop_roles(demo_pipeline_t *p, int64_t timeout_ns);
+
+/* Stop the roles (if not done), then the driver; free. NULL is a no-op. */
 void demo_pipeline_stop(demo_pipeline_t *p);
 
 #endif

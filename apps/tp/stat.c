@@ -41,8 +41,11 @@ static void help(FILE *out)
             "    Per stream: id and producer name (DataSourceAnnounce), epoch (driver announce),\n"
             "    frames per second and last seq (FrameDescriptors on the shared descriptor stream;\n"
             "    per-consumer descriptor streams are not seen), producer and consumer leases seen\n"
-            "    in keepalives in the last 3 s, consumer drops (QosConsumer gap + late), and the\n"
-            "    superblock: producer pid and whether it is alive, age of its activity timestamp.\n"
+            "    in keepalives in the last 3 s, the producer's process (PID: the owner of the\n"
+            "    transport log its keepalives arrive in), consumer drops (QosConsumer gap + late),\n"
+            "    and the superblock: pid of the process that created the SHM files (the driver,\n"
+            "    for clients that attach through one) and whether it is alive, age of the\n"
+            "    producer's activity timestamp.\n"
             "\n"
             "    Per join (output stream of a MergeMap): kind, epoch, rules, and a state derived\n"
             "    from outside: flowing (every input delivered frames in the last 3 s), blocked\n"
@@ -65,8 +68,9 @@ static void help(FILE *out)
 static double age_ms(int64_t now, int64_t then) { return then == 0 ? -1.0 : (double)(now - then) / 1e6; }
 
 static void live_clients(const tp_monitor_t *m, uint32_t stream, int64_t now, int64_t window, uint32_t *producers,
-                         uint32_t *consumers, uint64_t *drops, uint32_t *producer_id)
+                         uint32_t *consumers, uint64_t *drops, uint32_t *producer_id, int32_t *producer_pid)
 {
+    *producer_pid = 0;
     *producers = *consumers = 0;
     *drops = 0;
     for (uint32_t i = 0; i < tp_monitor_client_count(m); i++) {
@@ -77,6 +81,7 @@ static void live_clients(const tp_monitor_t *m, uint32_t stream, int64_t now, in
         if (c->role == 1) {
             (*producers)++;
             *producer_id = c->client_id;
+            *producer_pid = c->pid;
         } else if (c->role == 2) {
             (*consumers)++;
         }
@@ -108,13 +113,14 @@ static void print_text(const tp_monitor_t *m, const char *dir, const char *ns, i
     struct tm tm;
     strftime(when, sizeof when, "%H:%M:%S", localtime_r(&t, &tm));
     printf("tp stat %s (namespace %s) at %s\n", dir, ns, when);
-    printf("%7s %-12s %15s %8s %9s %9s %6s %5s %6s  %s\n", "STREAM", "NAME", "EPOCH", "RATE/s", "FRAMES", "LAST-SEQ",
-           "PROD", "CONS", "DROPS", "SHM");
+    printf("%7s %-12s %15s %8s %9s %9s %6s %8s %5s %6s  %s\n", "STREAM", "NAME", "EPOCH", "RATE/s", "FRAMES",
+           "LAST-SEQ", "PROD", "PID", "CONS", "DROPS", "SHM");
     for (uint32_t i = 0; i < tp_monitor_stream_count(m); i++) {
         const tp_monitor_stream_t *s = tp_monitor_stream(m, i);
         uint32_t np, nc, pid_client = 0;
+        int32_t ppid;
         uint64_t drops;
-        live_clients(m, s->stream_id, now, window, &np, &nc, &drops, &pid_client);
+        live_clients(m, s->stream_id, now, window, &np, &nc, &drops, &pid_client, &ppid);
         char seq[24] = "-", shm[128];
         if (s->last_seq != UINT64_MAX) snprintf(seq, sizeof seq, "%llu", (unsigned long long)s->last_seq);
         if (s->sb_ok)
@@ -123,9 +129,11 @@ static void print_text(const tp_monitor_t *m, const char *dir, const char *ns, i
                      (double)((uint64_t)now > s->sb_activity_ns ? (uint64_t)now - s->sb_activity_ns : 0) / 1e6);
         else
             snprintf(shm, sizeof shm, "%s", s->sb_error[0] ? s->sb_error : "-");
-        printf("%7u %-12s %15llu %8.1f %9llu %9s %6u %5u %6llu  %s\n", (unsigned)s->stream_id,
+        char pid[16] = "-";
+        if (np > 0 && ppid > 0) snprintf(pid, sizeof pid, "%d", (int)ppid);
+        printf("%7u %-12s %15llu %8.1f %9llu %9s %6u %8s %5u %6llu  %s\n", (unsigned)s->stream_id,
                s->name[0] ? s->name : "-", (unsigned long long)s->epoch, s->rate_hz, (unsigned long long)s->frames,
-               seq, np, nc, (unsigned long long)drops, shm);
+               seq, np, pid, nc, (unsigned long long)drops, shm);
     }
     if (tp_monitor_stream_count(m) == 0) printf("    (no stream seen yet: is a driver running on this directory?)\n");
     if (tp_monitor_join_count(m) > 0)
@@ -175,8 +183,9 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
     for (uint32_t i = 0; i < tp_monitor_stream_count(m); i++) {
         const tp_monitor_stream_t *s = tp_monitor_stream(m, i);
         uint32_t np, nc, pid_client = 0;
+        int32_t ppid;
         uint64_t drops;
-        live_clients(m, s->stream_id, now, window, &np, &nc, &drops, &pid_client);
+        live_clients(m, s->stream_id, now, window, &np, &nc, &drops, &pid_client, &ppid);
         tp_json_begin_object(&j);
         tp_json_key(&j, "stream_id");
         tp_json_u64(&j, s->stream_id);
@@ -208,6 +217,11 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
             tp_json_null(&j);
         tp_json_key(&j, "producers");
         tp_json_u64(&j, np);
+        tp_json_key(&j, "producer_pid");
+        if (np > 0 && ppid > 0)
+            tp_json_u64(&j, (uint64_t)ppid);
+        else
+            tp_json_null(&j);
         tp_json_key(&j, "consumers");
         tp_json_u64(&j, nc);
         tp_json_key(&j, "consumer_drops");
@@ -246,6 +260,11 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_cstring(&j, c->role == 1 ? "producer" : c->role == 2 ? "consumer" : "unknown");
         tp_json_key(&j, "lease_id");
         tp_json_u64(&j, c->lease_id);
+        tp_json_key(&j, "pid");
+        if (c->pid > 0)
+            tp_json_u64(&j, (uint64_t)c->pid);
+        else
+            tp_json_null(&j);
         tp_json_key(&j, "live");
         tp_json_bool(&j, !c->revoked && c->lease_id != 0 && now - c->last_seen_ns <= window);
         tp_json_key(&j, "revoked");

@@ -58,6 +58,7 @@ typedef struct tp_ipc_msg_info_s {
     int32_t stream_id;
     uint64_t publisher_id; /* unique per publication (log id) */
     uint64_t sequence;     /* 0, 1, 2... per publication; gaps are lost messages */
+    int32_t publisher_pid; /* process that opened the publication (from its log header) */
 } tp_ipc_msg_info_t;
 
 /* Message handler for poll. buffer is valid only during the call. */

@@ -4,10 +4,11 @@
  * It subscribes to the control, descriptor, QoS and metadata streams and
  * builds its picture only from what goes by there (soft state: announces,
  * keepalives, QoS and MergeMap announces repeat about once per second), plus
- * each stream's header-ring superblock (epoch, producer pid, activity time),
- * read through the consumer containment rules. It never sends a message, never
- * attaches and never maps payloads, so watching cannot disturb the system
- * (the one side effect: the transport directory is created if missing).
+ * each stream's header-ring superblock (epoch, pid of the files' creator,
+ * activity time), read through the consumer containment rules. It never sends
+ * a message, never attaches and never maps payloads, so watching cannot
+ * disturb the system (the one side effect: the transport directory is
+ * created if missing).
  *
  * Join stages publish no state of their own: a join's row is its MergeMap
  * (from the authority's announces) and whether each input is flowing on the
@@ -43,6 +44,7 @@ typedef struct tp_monitor_client_s {
     uint32_t client_id;
     uint8_t role;              /* 1 producer, 2 consumer (schema 901 Role) */
     int64_t last_seen_ns;      /* last keepalive */
+    int32_t pid;               /* process that sent the last keepalive (transport log owner); 0 unknown */
     int revoked;               /* a ShmLeaseRevoked named it */
     /* consumers: latest QosConsumer */
     int has_qos;
@@ -79,7 +81,7 @@ typedef struct tp_monitor_stream_s {
     int sb_ok;                 /* read and plausible */
     char sb_error[96];
     uint64_t sb_epoch;
-    uint64_t sb_pid;
+    uint64_t sb_pid;           /* the files' creator: the driver, for clients attached through one */
     int sb_pid_alive;
     uint64_t sb_activity_ns;   /* CLOCK_MONOTONIC of the producer's last heartbeat */
 } tp_monitor_stream_t;

@@ -264,7 +264,7 @@ static void on_data_source(tp_monitor_t *m, const uint8_t *buf, size_t len)
     copy_str(s->name, sizeof s->name, name, nl);
 }
 
-static void on_keepalive(tp_monitor_t *m, const uint8_t *buf, size_t len)
+static void on_keepalive(tp_monitor_t *m, const uint8_t *buf, size_t len, int32_t pid)
 {
     tp_driver_shm_lease_keepalive_dec_t d;
     if (tp_driver_shm_lease_keepalive_decode(&d, buf, len) != 0) {
@@ -276,6 +276,7 @@ static void on_keepalive(tp_monitor_t *m, const uint8_t *buf, size_t len)
                                         tp_driver_shm_lease_keepalive_role(&d));
     c->lease_id = tp_driver_shm_lease_keepalive_lease_id(&d);
     c->last_seen_ns = m->now;
+    c->pid = pid;
     c->revoked = 0;
 }
 
@@ -331,7 +332,6 @@ static void on_merge(tp_monitor_t *m, const uint8_t *buf, size_t len)
 
 static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
-    (void)info;
     tp_monitor_t *m = clientd;
     m->stats.messages++;
     tp_sbe_header_t h;
@@ -352,7 +352,7 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_i
         }
     } else if (h.schema_id == TP_DRIVER_SCHEMA_ID) {
         switch (h.template_id) {
-        case TP_DRIVER_SHM_LEASE_KEEPALIVE_TEMPLATE_ID: on_keepalive(m, buf, len); break;
+        case TP_DRIVER_SHM_LEASE_KEEPALIVE_TEMPLATE_ID: on_keepalive(m, buf, len, info != NULL ? info->publisher_pid : 0); break;
         case TP_DRIVER_SHM_LEASE_REVOKED_TEMPLATE_ID: on_revoked(m, buf, len); break;
         case TP_DRIVER_SHM_DRIVER_SHUTDOWN_TEMPLATE_ID: m->stats.driver_shutdowns++; break;
         default: break;

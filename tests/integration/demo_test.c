@@ -3,15 +3,21 @@
  *   demo_test PATH_TO_TP
  *
  * Proves: the whole pipeline (embedded driver, three tp_producer clients,
- * sequence join with offset -2, timestamp join with lateness) works in one
- * command; status lines appear once per second; both joins produce outputs;
- * the summary's numbers agree with each other and with the status lines; bad
- * flags exit 2. */
+ * a MergeMap authority, sequence join with offset -2, timestamp join with
+ * lateness) works in one command, each role in its own process; status lines
+ * appear once per second; both joins produce outputs; the summary's numbers
+ * agree with each other and with the status lines; tp stat sees a different
+ * producer process per stream; a role process that is killed fails the demo,
+ * which names it; no role process outlives the demo, even when the demo is
+ * killed; bad flags exit 2. */
 #include "tp_test.h"
 
+#include <dirent.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *tp;
@@ -51,6 +57,19 @@ static void test_demo_runs_and_reports(void)
     fputs(out, stdout);
     CHECK(rc == 0);
     CHECK(strstr(out, "result: OK") != NULL);
+
+    /* One process per role, each its own pid, none of them the demo's. */
+    int demo_pid = 0, pids[6] = {0};
+    const char *pl = strstr(out, "tp demo: processes: ");
+    CHECK(pl != NULL);
+    if (pl != NULL)
+        CHECK(sscanf(pl, "tp demo: processes: driver+status %d, cam1 %d, cam2 %d, imu %d, authority %d, seq-join %d, "
+                         "ts-join %d",
+                     &demo_pid, &pids[0], &pids[1], &pids[2], &pids[3], &pids[4], &pids[5]) == 7);
+    for (int i = 0; i < 6; i++) {
+        CHECK(pids[i] > 0 && pids[i] != demo_pid);
+        for (int k = 0; k < i; k++) CHECK(pids[i] != pids[k]);
+    }
 
     /* Status lines: one per second, cumulative outputs rising, +N adding up. */
     int lines = 0;
@@ -121,6 +140,119 @@ static int count(const char *needle)
     return n;
 }
 
+/* The JSON object of stream `id` in a tp stat --json line (a pointer into
+ * out[], up to the next stream), or NULL. */
+static const char *stream_json(int id)
+{
+    char pat[48];
+    snprintf(pat, sizeof pat, "{\"stream_id\":%d,\"name\":", id);
+    return strstr(out, pat);
+}
+
+/* The number after "key": in the stream object at `obj` (-1 if absent or null). */
+static long long json_num(const char *obj, const char *key)
+{
+    if (obj == NULL) return -1;
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *k = strstr(obj, pat);
+    const char *next = strstr(obj + 1, "{\"stream_id\":");
+    if (k == NULL || (next != NULL && k > next)) return -1;
+    k += strlen(pat);
+    return *k >= '0' && *k <= '9' ? strtoll(k, NULL, 10) : -1;
+}
+
+/* Start `tp ARGS...` (no shell: the pid is the demo's), stdout and stderr to
+ * log_path. */
+static pid_t spawn_tp(const char *log_path, const char *const *args)
+{
+    fflush(NULL);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        if (freopen(log_path, "w", stdout) == NULL) _exit(127);
+        dup2(fileno(stdout), STDERR_FILENO);
+        static char buf[16][512]; /* execv wants char *; copies of the arguments */
+        char *argv[16] = {buf[0]};
+        snprintf(buf[0], sizeof buf[0], "%s", tp);
+        for (int i = 0; args[i] != NULL && i < 14; i++) {
+            snprintf(buf[i + 1], sizeof buf[i + 1], "%s", args[i]);
+            argv[i + 1] = buf[i + 1];
+        }
+        execv(tp, argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Read a whole file into out[]. */
+static void slurp(const char *path)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return;
+    const size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    fclose(f);
+}
+
+/* A live (not zombie) process `pid` whose parent is `ppid` (0: any parent) and
+ * whose name is `comm` (NULL: any). */
+static int proc_matches(int pid, int ppid, const char *comm)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return 0;
+    const size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* pid (comm) state ppid ...; comm may hold spaces or parentheses */
+    const char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+    if (open == NULL || close == NULL || close < open) return 0;
+    char state;
+    int parent;
+    if (sscanf(close + 1, " %c %d", &state, &parent) != 2 || state == 'Z' || state == 'X') return 0;
+    if (ppid != 0 && parent != ppid) return 0;
+    if (comm != NULL && ((size_t)(close - open - 1) != strlen(comm) || strncmp(open + 1, comm, strlen(comm)) != 0))
+        return 0;
+    return 1;
+}
+
+/* The child of `parent` named `comm`, waiting up to timeout_ms for it; 0 if none. */
+static int find_child(int parent, const char *comm, int timeout_ms)
+{
+    for (int waited = 0;; waited += 20) {
+        DIR *d = opendir("/proc");
+        if (d == NULL) return 0;
+        struct dirent *e;
+        int found = 0;
+        while (found == 0 && (e = readdir(d)) != NULL) {
+            const int pid = atoi(e->d_name);
+            if (pid > 0 && proc_matches(pid, parent, comm)) found = pid;
+        }
+        closedir(d);
+        if (found != 0 || waited >= timeout_ms) return found;
+        const struct timespec ms20 = {0, 20000000};
+        nanosleep(&ms20, NULL);
+    }
+}
+
+/* waitpid with a timeout; the status, or -1 (then the process is SIGKILLed). */
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 10) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) return st;
+        const struct timespec ms10 = {0, 10000000};
+        nanosleep(&ms10, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+static const char *const role_comms[6] = {"tp-cam1", "tp-cam2", "tp-imu", "tp-authority", "tp-seq-join", "tp-ts-join"};
+
 /* tp stat --once --json against a running demo lists every stream with its
  * producer and superblock, and both joins with their rules and a state. */
 static void test_stat_sees_running_demo(void)
@@ -128,13 +260,14 @@ static void test_stat_sees_running_demo(void)
     char dir[] = "/dev/shm/tp-stat-test-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s demo --duration 8 --dir %s", tp, dir);
-    fflush(NULL);
-    const pid_t pid = fork();
-    if (pid == 0) {
-        freopen("/dev/null", "w", stdout);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
+    const char *const demo_args[] = {"demo", "--duration", "8", "--dir", dir, NULL};
+    const pid_t pid = spawn_tp("/dev/null", demo_args);
+    CHECK(pid > 0);
+    /* The role processes are the demo's children, named after their role. */
+    int role_pid[6];
+    for (int i = 0; i < 6; i++) {
+        role_pid[i] = find_child(pid, role_comms[i], 3000);
+        CHECK(role_pid[i] > 0);
     }
     sleep(1); /* producers attached and publishing */
     char args[300];
@@ -147,9 +280,36 @@ static void test_stat_sees_running_demo(void)
     CHECK(count("{\"stream_id\":2,\"name\":\"cam2\",\"announced\":true") == 1);
     CHECK(count("{\"stream_id\":3,\"name\":\"imu\",\"announced\":true") == 1);
     CHECK(count("\"producers\":1,") == 3);
+    /* Each stream is produced by its own process: the demo's child of that
+     * name, not the demo (which runs the driver: the SHM files' creator, so
+     * the superblocks name the demo). */
+    for (int i = 0; i < 3; i++) {
+        const char *sj = stream_json(i + 1);
+        CHECK(sj != NULL);
+        CHECK_EQ_I64(json_num(sj, "producer_pid"), role_pid[i]);
+        CHECK(json_num(sj, "producer_pid") != pid);
+        CHECK_EQ_I64(json_num(sj, "pid"), pid);
+    }
     /* the joins hold a CONSUMER lease per input: cam1 feeds both joins */
-    CHECK(count("\"producers\":1,\"consumers\":2,") == 1);
-    CHECK(count("\"producers\":1,\"consumers\":1,") == 2);
+    CHECK_EQ_I64(json_num(stream_json(1), "consumers"), 2);
+    CHECK_EQ_I64(json_num(stream_json(2), "consumers"), 1);
+    CHECK_EQ_I64(json_num(stream_json(3), "consumers"), 1);
+    /* and each lease is held by its join's process */
+    char lease[96];
+    for (int s = 1; s <= 3; s++) {
+        const int join = s == 3 ? role_pid[5] : role_pid[4]; /* imu: ts-join; cam2: seq-join */
+        snprintf(lease, sizeof lease, "{\"stream_id\":%d,\"client_id\":", s);
+        int seen = 0;
+        for (const char *c = strstr(out, lease); c != NULL; c = strstr(c + 1, lease)) {
+            char want[64];
+            snprintf(want, sizeof want, "\"role\":\"consumer\",");
+            const char *end = strchr(c, '}');
+            const char *r = strstr(c, want), *pp = strstr(c, "\"pid\":");
+            if (r == NULL || r > end || pp == NULL || pp > end) continue;
+            if (atoi(pp + 6) == join) seen = 1;
+        }
+        CHECK(seen);
+    }
     CHECK(count("\"superblock\":{\"ok\":true") == 3);
     CHECK(count("\"pid_alive\":true") == 3);
     CHECK(count("{\"kind\":\"sequence\",\"out_stream_id\":100,\"epoch\":1,\"state\":\"flowing\"") == 1);
@@ -165,8 +325,12 @@ static void test_stat_sees_running_demo(void)
     snprintf(args, sizeof args, "stat %s --once --interval 0.5", dir);
     CHECK(run(args) == 0);
     CHECK(strstr(out, "cam2") != NULL && strstr(out, "sequence") != NULL && strstr(out, "flowing") != NULL);
-    int st = 0;
-    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char pidtext[32];
+    snprintf(pidtext, sizeof pidtext, " %d ", role_pid[1]); /* cam2's row names its producer */
+    CHECK(strstr(out, pidtext) != NULL);
+    const int st = wait_exit(pid, 20000);
+    CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    for (int i = 0; i < 6; i++) CHECK(!proc_matches(role_pid[i], 0, role_comms[i]));
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
     /* bad input */
@@ -174,6 +338,73 @@ static void test_stat_sees_running_demo(void)
     CHECK(run("stat /nonexistent-tp-stat-dir --once 2>/dev/null") == 2);
     CHECK(run("stat /tmp --interval 0 2>/dev/null") == 2);
     CHECK(run("stat --bogus 2>/dev/null") == 2);
+}
+
+/* A role process that dies fails the demo: it ends the run early, names the
+ * role and how it died, still prints the summary, exits 1 and leaves no role
+ * process behind. */
+static void test_killed_role_fails_the_demo(void)
+{
+    char log[] = "/tmp/tp-demo-kill-XXXXXX";
+    const int fd = mkstemp(log);
+    CHECK(fd >= 0);
+    close(fd);
+    const char *const args[] = {"demo", "--duration", "30", NULL};
+    const pid_t pid = spawn_tp(log, args);
+    int role_pid[6];
+    for (int i = 0; i < 6; i++) role_pid[i] = find_child(pid, role_comms[i], 3000);
+    /* running: the first status line is out */
+    for (int i = 0; i < 1500; i++) {
+        slurp(log);
+        if (strstr(out, "[  1.0s]") != NULL) break;
+        const struct timespec ms10 = {0, 10000000};
+        nanosleep(&ms10, NULL);
+    }
+    CHECK(strstr(out, "[  1.0s]") != NULL);
+    CHECK(role_pid[1] > 0 && kill(role_pid[1], SIGKILL) == 0);
+    const int64_t t = (int64_t)time(NULL);
+    const int st = wait_exit(pid, 20000); /* well before the 30 s it was asked to run */
+    CHECK((int64_t)time(NULL) - t < 15);
+    CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    slurp(log);
+    fputs(out, stdout);
+    char want[96];
+    snprintf(want, sizeof want, "tp demo: FAILED: role cam2 (pid %d) was killed by signal 9", role_pid[1]);
+    CHECK(strstr(out, want) != NULL);
+    CHECK(strstr(out, "summary: ") != NULL && strstr(out, "result: FAILED") != NULL);
+    CHECK(strstr(out, "role cam1") == NULL && strstr(out, "role seq-join") == NULL); /* the others stopped cleanly */
+    for (int i = 0; i < 6; i++) CHECK(role_pid[i] > 0 && !proc_matches(role_pid[i], 0, role_comms[i]));
+    unlink(log);
+}
+
+/* The demo itself SIGKILLed: its role processes go too (PR_SET_PDEATHSIG). */
+static void test_killed_demo_leaves_no_role(void)
+{
+    char dir[] = "/dev/shm/tp-demo-test-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    const char *const args[] = {"demo", "--duration", "30", "--dir", dir, NULL};
+    const pid_t pid = spawn_tp("/dev/null", args);
+    int role_pid[6];
+    for (int i = 0; i < 6; i++) {
+        role_pid[i] = find_child(pid, role_comms[i], 3000);
+        CHECK(role_pid[i] > 0);
+    }
+    sleep(1);
+    CHECK(kill(pid, SIGKILL) == 0);
+    CHECK(waitpid(pid, NULL, 0) == pid);
+    int left = 6;
+    for (int waited = 0; left > 0 && waited < 5000; waited += 20) {
+        left = 0;
+        for (int i = 0; i < 6; i++) left += role_pid[i] > 0 && proc_matches(role_pid[i], 0, role_comms[i]);
+        const struct timespec ms20 = {0, 20000000};
+        if (left > 0) nanosleep(&ms20, NULL);
+    }
+    CHECK_EQ_U64(left, 0);
+    for (int i = 0; i < 6; i++) /* after a failure: leave nothing running */
+        if (role_pid[i] > 0 && proc_matches(role_pid[i], 0, role_comms[i])) kill(role_pid[i], SIGKILL);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
 }
 
 int main(int argc, char **argv)
@@ -186,5 +417,7 @@ int main(int argc, char **argv)
     RUN(test_bad_input_exits_2);
     RUN(test_demo_runs_and_reports);
     RUN(test_stat_sees_running_demo);
+    RUN(test_killed_role_fails_the_demo);
+    RUN(test_killed_demo_leaves_no_role);
     TP_TEST_END();
 }

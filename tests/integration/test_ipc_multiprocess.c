@@ -25,6 +25,7 @@ typedef struct {
     uint64_t count[MAXPUB];
     uint64_t next[MAXPUB];
     int seen[MAXPUB];
+    int32_t pid[MAXPUB]; /* publisher_pid of publisher p's messages (-1 if they disagreed) */
     uint64_t total;
     uint64_t bad;
     uint64_t gaps;
@@ -45,6 +46,10 @@ static void rx_handler(void *clientd, const uint8_t *buf, size_t len, const tp_i
         else
             rx->bad++; /* out of order or duplicate */
     }
+    if (!rx->seen[p])
+        rx->pid[p] = info->publisher_pid;
+    else if (rx->pid[p] != info->publisher_pid)
+        rx->pid[p] = -1;
     rx->seen[p] = 1;
     rx->next[p] = seq + 1;
     rx->count[p]++;
@@ -125,6 +130,8 @@ static void test_many_publishers_many_processes(void)
     CHECK_EQ_U64(rx.bad, 0);
     CHECK_EQ_U64(rx.gaps, 0);
     for (int i = 0; i < NPUB; i++) CHECK_EQ_U64(rx.count[i], N);
+    /* Every message names the process that published it. */
+    for (int i = 0; i < NPUB; i++) CHECK_EQ_U64((uint64_t)rx.pid[i], (uint64_t)pubs[i]);
     CHECK_EQ_U64(tp_ipc_subscription_loss_count(sub), 0);
 
     uint64_t out[4] = {0};

@@ -157,6 +157,8 @@ static void test_join_states_and_streams(void)
     CHECK_EQ_U64(tp_monitor_client_count(m), 1);
     const tp_monitor_client_t *c = tp_monitor_client(m, 0);
     CHECK(c->lease_id == 42 && c->role == 2 && c->has_qos && c->drops_gap == 3 && c->drops_late == 4);
+    /* the keepalive came in through a log this process opened: its pid is the client's */
+    CHECK_EQ_U64((uint64_t)c->pid, (uint64_t)getpid());
     tp_driver_shm_lease_revoked_enc_t rv;
     tp_driver_shm_lease_revoked_encode_begin(&rv, buf, sizeof buf);
     tp_driver_shm_lease_revoked_set_timestamp_ns(&rv, 1);
