@@ -2,6 +2,7 @@
 #include "tensorpool/consumer.h"
 
 #include "client_map.h"
+#include "tensorpool/pool_announce.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/codec/control.h"
 #include "tensorpool/error.h"
@@ -131,74 +132,40 @@ static void on_other_revoked(void *clientd, uint64_t lease_id, uint32_t client_i
     unmap(c);
 }
 
-static int is_pow2(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
-
 /* wire.md §5.1 checks 1-7, then map when the epoch is new (steps 8-11). */
+/* Copy an accepted announce's URIs out of the message (it is gone by the
+ * time the mapping is retried); 0 if they all fit. */
+static int store_uris(uri_store_t *store, tp_shm_reader_config_t *rc)
+{
+    if (rc->ring_uri_len >= sizeof store->ring) return -1;
+    memcpy(store->ring, rc->ring_uri, rc->ring_uri_len);
+    store->ring[rc->ring_uri_len] = '\0';
+    rc->ring_uri = store->ring;
+    for (unsigned i = 0; i < rc->npools; i++) {
+        tp_shm_reader_pool_t *p = &rc->pools[i];
+        if (p->uri_len >= sizeof store->pool[i]) return -1;
+        memcpy(store->pool[i], p->uri, p->uri_len);
+        store->pool[i][p->uri_len] = '\0';
+        p->uri = store->pool[i];
+    }
+    return 0;
+}
+
 static void on_announce(tp_consumer_t *c, const uint8_t *buf, size_t len, uri_store_t *store)
 {
     tp_control_shm_pool_announce_dec_t m;
     if (tp_control_shm_pool_announce_decode(&m, buf, len) != 0) return;
-    if (tp_control_shm_pool_announce_stream_id(&m) != c->stream_id) return;
-    /* §5.1 steps 2-4: freshness in the announce's own clock domain; the join
-     * time (a CLOCK_MONOTONIC reading) only applies to MONOTONIC announces
-     * (W-10.1.1.f/g). Our driver announces MONOTONIC; for REALTIME_SYNCED
-     * from another announcer the realtime clock is read here (control path). */
-    const uint8_t domain = tp_control_shm_pool_announce_announce_clock_domain(&m);
-    uint64_t now;
-    if (domain == TP_CONTROL_CLOCK_DOMAIN_MONOTONIC) now = (uint64_t)c->now_ns;
-    else if (domain == TP_CONTROL_CLOCK_DOMAIN_REALTIME_SYNCED) now = (uint64_t)tp_clock_realtime_ns();
-    else return;
-    const uint64_t ts = tp_control_shm_pool_announce_announce_timestamp_ns(&m);
-    const uint64_t age = now > ts ? now - ts : 0;
-    if (age > (uint64_t)(3 * c->ctx.announce_period_ns)) return; /* W-10.1.1.e freshness */
-    if (domain == TP_CONTROL_CLOCK_DOMAIN_MONOTONIC && ts < (uint64_t)c->join_time_ns) return; /* W-10.1.1.f */
-    const uint64_t epoch = tp_control_shm_pool_announce_epoch(&m);
-    if (epoch < c->highest_epoch || epoch < c->min_epoch) return; /* epoch preference */
-    if (tp_control_shm_pool_announce_layout_version(&m) != 1) return;
-    if (c->mapped && epoch == c->r.epoch) return; /* same epoch: liveness is checked on the superblocks */
-    const tp_lease_t *l = tp_driver_client_lease(c->dc);
-    if (l == NULL) return; /* only with a live lease (D-4.7.b) */
-    const uint32_t nslots = tp_control_shm_pool_announce_header_nslots(&m);
-    if (tp_control_shm_pool_announce_header_slot_bytes(&m) != 256 || !is_pow2(nslots)) return;
-    const uint16_t count = tp_control_shm_pool_announce_payload_pools_count(&m);
-    if (count == 0 || count > TP_SHM_MAX_POOLS) return;
+    const tp_announce_filter_t f = {c->stream_id, c->now_ns, c->join_time_ns,
+                                    (uint64_t)(3 * c->ctx.announce_period_ns)};
     tp_shm_reader_config_t rc;
-    memset(&rc, 0, sizeof rc);
-    tp_control_shm_pool_announce_payload_pools_iter_t it;
-    tp_control_shm_pool_announce_payload_pools_iter(&m, &it);
-    while (tp_control_shm_pool_announce_payload_pools_next(&it) == 1) {
-        const unsigned i = rc.npools++;
-        uint32_t n = 0;
-        const char *u = tp_control_shm_pool_announce_payload_pools_region_uri(&it, &n);
-        const uint16_t id = tp_control_shm_pool_announce_payload_pools_pool_id(&it);
-        const uint32_t stride = tp_control_shm_pool_announce_payload_pools_stride_bytes(&it);
-        if (tp_control_shm_pool_announce_payload_pools_pool_nslots(&it) != nslots || stride == 0 || stride % 64 != 0 ||
-            n == 0 || n >= sizeof store->pool[i])
-            return;
-        for (unsigned j = 0; j < i; j++)
-            if (rc.pools[j].pool_id == id) return; /* D-20: unique pool ids */
-        memcpy(store->pool[i], u, n);
-        store->pool[i][n] = '\0';
-        rc.pools[i].pool_id = id;
-        rc.pools[i].stride_bytes = stride;
-        rc.pools[i].uri = store->pool[i];
-        rc.pools[i].uri_len = n;
-    }
-    if (rc.npools != count) return;
-    uint32_t n = 0;
-    const char *u = tp_control_shm_pool_announce_header_region_uri(&m, &n);
-    if (n == 0 || n >= sizeof store->ring) return;
-    memcpy(store->ring, u, n);
-    store->ring[n] = '\0';
-    rc.ring_uri = store->ring;
-    rc.ring_uri_len = n;
-    rc.stream_id = c->stream_id;
-    rc.epoch = epoch;
-    rc.layout_version = 1;
-    rc.nslots = nslots;
+    if (tp_pool_announce_accept(&m, &f, &rc) != TP_ANNOUNCE_ACCEPTED) return; /* §5.1 steps 1-4, 7 */
+    if (rc.epoch < c->highest_epoch || rc.epoch < c->min_epoch) return; /* epoch preference */
+    if (c->mapped && rc.epoch == c->r.epoch) return; /* same epoch: liveness is checked on the superblocks */
+    if (tp_driver_client_lease(c->dc) == NULL) return; /* only with a live lease (D-4.7.b) */
+    if (store_uris(store, &rc) != 0) return;
     unmap(c); /* §5.1 step 9: drop in-flight frames, reset counters */
     c->rc = rc;
-    if (map_epoch(c) != 0) c->min_epoch = epoch + 1; /* step 11: stay unmapped until a newer epoch */
+    if (map_epoch(c) != 0) c->min_epoch = rc.epoch + 1; /* step 11: stay unmapped until a newer epoch */
 }
 
 /* Move descriptor reading to another stream (per-consumer grant, or back to

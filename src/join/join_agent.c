@@ -6,6 +6,7 @@
  * Everything is allocated in tp_join_agent_create (JB-5.1). */
 #include "join_agent_impl.h"
 
+#include "tensorpool/clock.h"
 #include "tensorpool/codec/control.h"
 #include "tensorpool/codec/driver.h"
 #include "tensorpool/error.h"
@@ -137,6 +138,7 @@ int tp_join_agent_create(const tp_join_agent_config_t *cfg, tp_join_agent_t **ou
         }
     }
     if (tp_ipc_subscription_open(&a->control, &a->ipc, a->channel, a->cfg.control_stream_id) != 0) goto fail;
+    a->join_time_ns = tp_clock_monotonic_ns();
     if (tp_ipc_publication_open(&a->control_pub, &a->ipc, a->channel, a->cfg.control_stream_id) != 0) goto fail;
     if (tp_join_barrier_set_active_epoch(a->barrier, a->cfg.epoch) != 0) goto fail;
     *out = a;

@@ -94,6 +94,7 @@ struct tp_join_agent_s {
     int64_t next_liveness;
     int closed;
     int64_t now; /* cached clock of the current cycle */
+    int64_t join_time_ns; /* when the control subscription opened (W-10.1.1.f) */
     int work;
     tp_join_agent_stats_t stats;
 };

@@ -7,6 +7,7 @@
 
 #include "tensorpool/codec/control.h"
 #include "tensorpool/codec/driver.h"
+#include "tensorpool/pool_announce.h"
 #include "tensorpool/shm_reader.h"
 
 #include <string.h>
@@ -93,39 +94,17 @@ void ja_on_pool_announce(tp_join_agent_t *a, const uint8_t *buf, size_t len)
     const uint32_t idx = ja_input_find(a, tp_control_shm_pool_announce_stream_id(&d));
     if (idx == NO_INPUT || a->cfg.shm_base_dir == NULL) return;
     input_t *in = &a->inputs[idx];
-    const uint64_t epoch = tp_control_shm_pool_announce_epoch(&d);
-    if (in->has_epoch && epoch < in->epoch) return; /* an older epoch's pools */
-    if (in->mapped && in->mapped_epoch >= epoch) return; /* soft-state repeat */
+    /* The same acceptance as every consumer (wire.md §5.1 steps 1-4, 7):
+     * fresh, not from before we joined, a geometry the layout allows. */
+    const tp_announce_filter_t f = {in->stream_id, a->now, a->join_time_ns, a->cfg.activity_window_ns};
+    tp_shm_reader_config_t rc;
+    const tp_announce_verdict_t v = tp_pool_announce_accept(&d, &f, &rc);
+    if (v == TP_ANNOUNCE_INVALID || v == TP_ANNOUNCE_UNKNOWN_CLOCK) a->stats.malformed++;
+    if (v != TP_ANNOUNCE_ACCEPTED) return;
+    if (in->has_epoch && rc.epoch < in->epoch) return; /* an older epoch's pools */
+    if (in->mapped && in->mapped_epoch >= rc.epoch) return; /* soft-state repeat */
     /* With leases, only an input we are attached to may be mapped (D-2.3.a). */
     if (in->dc != NULL && tp_driver_client_state(in->dc) != TP_DC_ATTACHED) return;
-    tp_shm_reader_config_t rc;
-    memset(&rc, 0, sizeof rc);
-    rc.stream_id = in->stream_id;
-    rc.epoch = epoch;
-    rc.layout_version = tp_control_shm_pool_announce_layout_version(&d);
-    rc.nslots = tp_control_shm_pool_announce_header_nslots(&d);
-    tp_control_shm_pool_announce_payload_pools_iter_t it;
-    tp_control_shm_pool_announce_payload_pools_iter(&d, &it);
-    int more;
-    while ((more = tp_control_shm_pool_announce_payload_pools_next(&it)) == 1) {
-        if (rc.npools == TP_SHM_MAX_POOLS) {
-            a->stats.map_failures++;
-            return;
-        }
-        tp_shm_reader_pool_t *p = &rc.pools[rc.npools++];
-        uint32_t ul = 0;
-        p->pool_id = tp_control_shm_pool_announce_payload_pools_pool_id(&it);
-        p->stride_bytes = tp_control_shm_pool_announce_payload_pools_stride_bytes(&it);
-        p->uri = tp_control_shm_pool_announce_payload_pools_region_uri(&it, &ul);
-        p->uri_len = ul;
-    }
-    if (more < 0) {
-        a->stats.malformed++;
-        return;
-    }
-    uint32_t hl = 0;
-    rc.ring_uri = tp_control_shm_pool_announce_header_region_uri(&d, &hl);
-    rc.ring_uri_len = hl;
     (void)open_reader(a, in, &rc);
 }
 

@@ -552,6 +552,35 @@ static void test_views_and_input_epoch(void)
     tp_merge_map_close(&m);
 }
 
+/* W-10.1.1.e/f: the agent maps from an announce only as a consumer would
+ * (tp_pool_announce_accept): one stamped before the agent joined, or older
+ * than the freshness window, maps nothing even though the files are live;
+ * a fresh one maps. */
+static void test_announce_acceptance(void)
+{
+    const int64_t before_join = tp_clock_monotonic_ns();
+    seen_t seen = {0};
+    const uint32_t ins[1] = {1};
+    tp_join_agent_t *a = make_agent(TP_JOIN_MODE_SEQUENCE, &seen, 1, ins, 1, NULL);
+    const int64_t t0 = tp_clock_monotonic_ns() + 10000000000LL; /* the agent's clock, 10 s on */
+    tp_stand_in_producer_t p;
+    CHECK(tp_stand_in_producer_open(&p, &ctx, tp_test_base, 1, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
+                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    tp_join_agent_stats_t st;
+    CHECK(tp_stand_in_producer_announce(&p, (uint64_t)before_join) == 0); /* before join (and stale) */
+    CHECK(tp_stand_in_producer_announce(&p, (uint64_t)(t0 - 4000000000LL)) == 0); /* after join, 4 s old */
+    tp_shm_writer_heartbeat(&p.w, (uint64_t)t0); /* the files themselves are live */
+    spin(a, NULL, t0);
+    tp_join_agent_stats(a, &st);
+    CHECK_EQ_U64(st.mappings, 0);
+    CHECK(tp_stand_in_producer_announce(&p, (uint64_t)t0) == 0);
+    spin(a, NULL, t0);
+    tp_join_agent_stats(a, &st);
+    CHECK_EQ_U64(st.mappings, 1);
+    tp_join_agent_destroy(a);
+    tp_stand_in_producer_close(&p);
+}
+
 static long lease_revoked(uint8_t *buf, size_t cap, uint32_t stream, uint8_t role, uint8_t reason)
 {
     tp_driver_shm_lease_revoked_enc_t e;
@@ -752,6 +781,7 @@ int main(void)
     RUN(test_non_authority_and_schema_guard);
     RUN(test_descriptor_feed_timestamp);
     RUN(test_views_and_input_epoch);
+    RUN(test_announce_acceptance);
     RUN(test_slot_header_times);
     RUN(test_latest_overwritten_selection_is_absent);
     RUN(test_lease_revoked_releases_mapping);
