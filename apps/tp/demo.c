@@ -8,6 +8,7 @@
 #include "tensorpool/error.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
@@ -80,8 +81,10 @@ static void help(FILE *out)
             "    --lateness-ms MS    lateness budget of the timestamp join, 0 .. 1000 (default 5)\n"
             "    --dir DIR           existing absolute directory for the SHM files and the\n"
             "                        transport (default: $TP_DIR if set, else a fresh directory\n"
-            "                        /dev/shm/tp-demo-XXXXXX that is removed at exit; DIR and\n"
-            "                        $TP_DIR are left in place)\n"
+            "                        /dev/shm/tp-demo-XXXXXX that is removed at exit, also when\n"
+            "                        the demo is killed (a janitor process removes it once the\n"
+            "                        demo and its roles are gone); DIR and $TP_DIR are left in\n"
+            "                        place)\n"
             "    -h, --help          this text\n"
             "\n"
             "    Driver settings come from the environment as for `tp driver` (for example\n"
@@ -122,6 +125,44 @@ static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
     (void)f;
     (void)w;
     return remove(p);
+}
+
+/* The demo's own directory must not outlive it, even when it is killed with
+ * SIGKILL (nothing of it then runs). A janitor process, forked while this
+ * one is still single-threaded, waits on a pipe whose write ends only this
+ * process and its roles hold: EOF means every one of them is gone, so the
+ * files are no longer used, and it removes the directory (normally already
+ * removed at exit). It is neither driver nor client: it never maps a file. */
+static int start_janitor(const char *dir)
+{
+    int fds[2];
+    if (pipe(fds) != 0) return -1;
+    const pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[1]);
+        signal(SIGINT, SIG_IGN); /* Ctrl-C reaches the whole group; the janitor stays for the end */
+        signal(SIGTERM, SIG_IGN);
+        const int devnull = open("/dev/null", O_RDWR);
+        if (devnull >= 0) { /* hold no terminal or pipe the user waits on */
+            dup2(devnull, STDIN_FILENO);
+            dup2(devnull, STDOUT_FILENO);
+            dup2(devnull, STDERR_FILENO);
+        }
+        char c;
+        for (;;) { /* nobody writes: this ends at EOF */
+            const ssize_t n = read(fds[0], &c, 1);
+            if (n == 0 || (n < 0 && errno != EINTR)) break;
+        }
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        _exit(0);
+    }
+    close(fds[0]); /* the write end stays open in this process and its roles, unused */
+    return 0;
 }
 
 /* An existing, writable, absolute directory. */
@@ -305,6 +346,9 @@ int tp_cmd_demo(int argc, char **argv)
             }
             opt.dir = g_tmpdir;
             own_dir = 1;
+            if (start_janitor(g_tmpdir) != 0)
+                fprintf(stderr, "tp demo: warning: no janitor (%s): %s stays if the demo is killed\n",
+                        strerror(errno), g_tmpdir);
         }
     } else if (check_dir(opt.dir, "--dir") != 0) {
         return 2;

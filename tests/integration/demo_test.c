@@ -377,34 +377,49 @@ static void test_killed_role_fails_the_demo(void)
     unlink(log);
 }
 
-/* The demo itself SIGKILLed: its role processes go too (PR_SET_PDEATHSIG). */
+/* The demo itself SIGKILLed: its role processes go too (PR_SET_PDEATHSIG),
+ * and so does the directory it made for itself (its janitor process). */
 static void test_killed_demo_leaves_no_role(void)
 {
-    char dir[] = "/dev/shm/tp-demo-test-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    const char *const args[] = {"demo", "--duration", "30", "--dir", dir, NULL};
-    const pid_t pid = spawn_tp("/dev/null", args);
+    char log[] = "/tmp/tp-demo-test-log-XXXXXX";
+    const int lfd = mkstemp(log);
+    CHECK(lfd >= 0);
+    close(lfd);
+    unsetenv("TP_DIR"); /* the demo makes its own directory */
+    const char *const args[] = {"demo", "--duration", "30", NULL};
+    const pid_t pid = spawn_tp(log, args);
     int role_pid[6];
     for (int i = 0; i < 6; i++) {
         role_pid[i] = find_child(pid, role_comms[i], 3000);
         CHECK(role_pid[i] > 0);
     }
     sleep(1);
+    slurp(log);
+    char dir[64] = "";
+    const char *d = strstr(out, "tp demo: dir /dev/shm/tp-demo-");
+    if (d != NULL) sscanf(d, "tp demo: dir %63[^,]", dir);
+    struct stat st;
+    CHECK(dir[0] != '\0' && stat(dir, &st) == 0 && S_ISDIR(st.st_mode));
     CHECK(kill(pid, SIGKILL) == 0);
     CHECK(waitpid(pid, NULL, 0) == pid);
-    int left = 6;
-    for (int waited = 0; left > 0 && waited < 5000; waited += 20) {
+    int left = 6, dir_left = 1;
+    for (int waited = 0; (left > 0 || dir_left) && waited < 10000; waited += 20) {
         left = 0;
         for (int i = 0; i < 6; i++) left += role_pid[i] > 0 && proc_matches(role_pid[i], 0, role_comms[i]);
+        dir_left = dir[0] != '\0' && stat(dir, &st) == 0;
         const struct timespec ms20 = {0, 20000000};
-        if (left > 0) nanosleep(&ms20, NULL);
+        if (left > 0 || dir_left) nanosleep(&ms20, NULL);
     }
     CHECK_EQ_U64(left, 0);
+    CHECK(!dir_left);
     for (int i = 0; i < 6; i++) /* after a failure: leave nothing running */
         if (role_pid[i] > 0 && proc_matches(role_pid[i], 0, role_comms[i])) kill(role_pid[i], SIGKILL);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK(system(cmd) == 0);
+    if (dir_left) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        CHECK(system(cmd) == 0);
+    }
+    unlink(log);
 }
 
 int main(int argc, char **argv)
