@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets with ASan+UBSan and run each for a while.
 # usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 20)
-# Corpora are seeded from ../shared/interop (or $TP_INTEROP_DIR) and from the
-# spec's worked encodings; crashes are written to build-fuzz/crashes/.
+# Corpora are seeded from ../shared/interop (or $TP_INTEROP_DIR) and from
+# fuzz/seeds/ (messages the interop set lacks, e.g. a ShmPoolAnnounce);
+# crashes are written to build-fuzz/crashes/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
@@ -20,7 +21,7 @@ for t in "${targets[@]}"; do
   case $t in
     decode_shm) cp "$interop"/shm_*.bin "$corpus"/ ;;
     decode_merge) cp "$interop"/merge_*.bin "$corpus"/ ;;
-    decode_*) cp "$interop"/control_*.bin "$interop"/shm_tensor_header.bin "$corpus"/ ;;
+    decode_*) cp "$interop"/control_*.bin "$interop"/shm_tensor_header.bin fuzz/seeds/control_*.bin "$corpus"/ ;;
     driver_config) printf '[driver]\ncontrol_stream_id = 1000\n\n[shm]\nbase_dir = "/dev/shm/x"\n' > "$corpus/seed.toml" ;;
     shm_uri) printf 'shm:file?path=/dev/shm/tensorpool/a/b|require_hugepages=false' > "$corpus/seed" ;;
   esac
