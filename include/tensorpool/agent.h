@@ -18,6 +18,8 @@
 #include "tensorpool/clock.h"
 #include "tensorpool/error.h"
 
+#include "tensorpool/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -59,20 +61,20 @@ typedef struct tp_idle_strategy_s {
     int64_t cur_sleep_ns;
 } tp_idle_strategy_t;
 
-void tp_idle_strategy_init_busy_spin(tp_idle_strategy_t *s);
-void tp_idle_strategy_init_yield(tp_idle_strategy_t *s);
-void tp_idle_strategy_init_noop(tp_idle_strategy_t *s);
+TP_API void tp_idle_strategy_init_busy_spin(tp_idle_strategy_t *s);
+TP_API void tp_idle_strategy_init_yield(tp_idle_strategy_t *s);
+TP_API void tp_idle_strategy_init_noop(tp_idle_strategy_t *s);
 /* Sleep sleep_ns (> 0) whenever a cycle does no work. */
-void tp_idle_strategy_init_sleep(tp_idle_strategy_t *s, int64_t sleep_ns);
+TP_API void tp_idle_strategy_init_sleep(tp_idle_strategy_t *s, int64_t sleep_ns);
 /* Spin max_spins times, yield max_yields times, then sleep from min_sleep_ns doubling to max_sleep_ns. */
-void tp_idle_strategy_init_backoff(tp_idle_strategy_t *s, uint32_t max_spins, uint32_t max_yields,
-                                   int64_t min_sleep_ns, int64_t max_sleep_ns);
+TP_API void tp_idle_strategy_init_backoff(tp_idle_strategy_t *s, uint32_t max_spins, uint32_t max_yields,
+                                          int64_t min_sleep_ns, int64_t max_sleep_ns);
 
 /* Idle after a cycle that did work_count units: work > 0 resets the backoff, 0 idles. */
-void tp_idle_strategy_idle(tp_idle_strategy_t *s, int work_count);
+TP_API void tp_idle_strategy_idle(tp_idle_strategy_t *s, int work_count);
 
 /* Reset backoff progress. */
-void tp_idle_strategy_reset(tp_idle_strategy_t *s);
+TP_API void tp_idle_strategy_reset(tp_idle_strategy_t *s);
 
 /* ---- runner: one agent on its own thread ---- */
 
@@ -99,24 +101,24 @@ typedef struct tp_agent_runner_s {
 } tp_agent_runner_t;
 
 /* Prepare a runner (copies agent and idle strategy). 0 or -1 on bad arguments. */
-int tp_agent_runner_init(tp_agent_runner_t *r, const tp_agent_t *agent, const tp_idle_strategy_t *idle);
+TP_API int tp_agent_runner_init(tp_agent_runner_t *r, const tp_agent_t *agent, const tp_idle_strategy_t *idle);
 
 /* Start the thread; it calls on_start, then do_work/idle until stopped, then on_close.
  * Returns once on_start has finished: 0, or -1 if on_start or thread creation failed
  * (the error of on_start is reported on the caller's thread). */
-int tp_agent_runner_start(tp_agent_runner_t *r);
+TP_API int tp_agent_runner_start(tp_agent_runner_t *r);
 
 /* Ask the thread to stop after its current cycle and join it. Idempotent. */
-int tp_agent_runner_stop(tp_agent_runner_t *r);
+TP_API int tp_agent_runner_stop(tp_agent_runner_t *r);
 
 /* Current state (tp_agent_runner_state_t). */
-tp_agent_runner_state_t tp_agent_runner_state(const tp_agent_runner_t *r);
+TP_API tp_agent_runner_state_t tp_agent_runner_state(const tp_agent_runner_t *r);
 
 /* Duty cycles completed so far. */
-uint64_t tp_agent_runner_duty_cycles(const tp_agent_runner_t *r);
+TP_API uint64_t tp_agent_runner_duty_cycles(const tp_agent_runner_t *r);
 
 /* do_work failures so far. */
-uint64_t tp_agent_runner_errors(const tp_agent_runner_t *r);
+TP_API uint64_t tp_agent_runner_errors(const tp_agent_runner_t *r);
 
 /* ---- invoker: one agent on the caller's thread ---- */
 
@@ -129,17 +131,17 @@ typedef struct tp_agent_invoker_s {
 } tp_agent_invoker_t;
 
 /* Prepare an invoker (copies agent). 0 or -1. */
-int tp_agent_invoker_init(tp_agent_invoker_t *inv, const tp_agent_t *agent);
+TP_API int tp_agent_invoker_init(tp_agent_invoker_t *inv, const tp_agent_t *agent);
 
 /* Call on_start. 0 or -1. */
-int tp_agent_invoker_start(tp_agent_invoker_t *inv);
+TP_API int tp_agent_invoker_start(tp_agent_invoker_t *inv);
 
 /* Refresh the cached clock and run one duty cycle. Work count, or -1 if do_work failed
  * (on_error has been called) or the invoker is not started. */
-int tp_agent_invoker_invoke(tp_agent_invoker_t *inv);
+TP_API int tp_agent_invoker_invoke(tp_agent_invoker_t *inv);
 
 /* Call on_close once (if started). */
-void tp_agent_invoker_close(tp_agent_invoker_t *inv);
+TP_API void tp_agent_invoker_close(tp_agent_invoker_t *inv);
 
 /* ---- composite: several agents in one duty cycle ---- */
 
@@ -151,13 +153,13 @@ typedef struct tp_agent_composite_s {
 } tp_agent_composite_t;
 
 /* Group count agents (count >= 1). The agents array is borrowed. 0 or -1. */
-int tp_agent_composite_init(tp_agent_composite_t *c, const char *name, tp_agent_t *agents, size_t count);
+TP_API int tp_agent_composite_init(tp_agent_composite_t *c, const char *name, tp_agent_t *agents, size_t count);
 
 /* An agent that runs every member in order each cycle and returns the summed work
  * count. on_start starts members in order and, if one fails, closes those already
  * started (reverse order) and fails; on_close closes members in reverse order.
  * A member whose do_work fails has its on_error called; the others still run. */
-tp_agent_t tp_agent_composite_as_agent(tp_agent_composite_t *c);
+TP_API tp_agent_t tp_agent_composite_as_agent(tp_agent_composite_t *c);
 
 #ifdef __cplusplus
 }

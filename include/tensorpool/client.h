@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 
+#include "tensorpool/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -43,7 +45,7 @@ typedef struct tp_client_context_s {
  * POLICIES_LEASE_EXPIRY_GRACE_INTERVALS, POLICIES_ANNOUNCE_PERIOD_MS,
  * TP_DESCRIPTOR_STREAM_ID, TP_METADATA_STREAM_ID, TP_CLIENT_BACKOFF_MAX_MS.
  * Malformed values are ignored (the default stays). */
-void tp_client_context_init(tp_client_context_t *ctx);
+TP_API void tp_client_context_init(tp_client_context_t *ctx);
 
 #ifdef __cplusplus
 }

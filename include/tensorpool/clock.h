@@ -11,15 +11,17 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "tensorpool/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* CLOCK_MONOTONIC now, in nanoseconds. */
-int64_t tp_clock_monotonic_ns(void);
+TP_API int64_t tp_clock_monotonic_ns(void);
 
 /* CLOCK_REALTIME now, in nanoseconds since the Unix epoch. */
-int64_t tp_clock_realtime_ns(void);
+TP_API int64_t tp_clock_realtime_ns(void);
 
 /* A clock value read once per duty cycle. Fields are atomics so another thread
  * may read the cached value while the owner updates it. */
@@ -29,13 +31,13 @@ typedef struct tp_cached_clock_s {
 } tp_cached_clock_t;
 
 /* Initialise and take a first reading. */
-void tp_cached_clock_init(tp_cached_clock_t *clock);
+TP_API void tp_cached_clock_init(tp_cached_clock_t *clock);
 
 /* Read both clocks and store them; called by runners/invokers once per cycle. */
-void tp_cached_clock_update(tp_cached_clock_t *clock);
+TP_API void tp_cached_clock_update(tp_cached_clock_t *clock);
 
 /* Store explicit values (tests, simulated time). */
-void tp_cached_clock_set(tp_cached_clock_t *clock, int64_t monotonic_ns, int64_t realtime_ns);
+TP_API void tp_cached_clock_set(tp_cached_clock_t *clock, int64_t monotonic_ns, int64_t realtime_ns);
 
 /* Cached CLOCK_MONOTONIC value of the current duty cycle. */
 static inline int64_t tp_cached_clock_monotonic_ns(const tp_cached_clock_t *clock)

@@ -17,6 +17,8 @@
 
 #include <stdint.h>
 
+#include "tensorpool/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -47,35 +49,35 @@ typedef void (*tp_frame_handler_t)(void *clientd, const tp_frame_t *frame);
  * (W-10.1.2.e); < 0 asks the authority (the driver) to choose one from its
  * driver.descriptor_stream_id_range (driver.md §5.5, [R] 18); 0 uses the
  * shared stream only. Declined requests stay on the shared stream. 0 or -1. */
-int tp_consumer_open(tp_consumer_t **out, const tp_client_context_t *ctx, uint32_t stream_id, int32_t per_consumer_stream_id);
+TP_API int tp_consumer_open(tp_consumer_t **out, const tp_client_context_t *ctx, uint32_t stream_id, int32_t per_consumer_stream_id);
 
 /* One duty cycle: lease, announces, liveness, QoS, and up to limit
  * descriptors. Returns the work count, or -1 on misuse. */
-int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handler, void *clientd, int limit);
+TP_API int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handler, void *clientd, int limit);
 
 /* 1 if the frame's slot still holds that frame (seqlock re-check without
  * counting anything). */
-int tp_frame_intact(const tp_frame_t *frame);
+TP_API int tp_frame_intact(const tp_frame_t *frame);
 
 /* 1 when regions are mapped and descriptors are read. */
-int tp_consumer_is_mapped(const tp_consumer_t *c);
+TP_API int tp_consumer_is_mapped(const tp_consumer_t *c);
 
 /* Epoch of the mapping (0 when unmapped). */
-uint64_t tp_consumer_epoch(const tp_consumer_t *c);
+TP_API uint64_t tp_consumer_epoch(const tp_consumer_t *c);
 
 /* Drop counters summed over every epoch mapped so far, including the current. */
-void tp_consumer_drops(const tp_consumer_t *c, tp_shm_drops_t *out);
+TP_API void tp_consumer_drops(const tp_consumer_t *c, tp_shm_drops_t *out);
 
 /* Times the consumer mapped an epoch (the first map counts). */
-uint64_t tp_consumer_maps(const tp_consumer_t *c);
+TP_API uint64_t tp_consumer_maps(const tp_consumer_t *c);
 
 /* The descriptor stream in use (shared or granted per-consumer). */
-int32_t tp_consumer_descriptor_stream(const tp_consumer_t *c);
+TP_API int32_t tp_consumer_descriptor_stream(const tp_consumer_t *c);
 
-tp_driver_client_t *tp_consumer_driver_client(tp_consumer_t *c);
+TP_API tp_driver_client_t *tp_consumer_driver_client(tp_consumer_t *c);
 
 /* Unmap, detach and free. NULL is a no-op. */
-void tp_consumer_close(tp_consumer_t *c);
+TP_API void tp_consumer_close(tp_consumer_t *c);
 
 #ifdef __cplusplus
 }

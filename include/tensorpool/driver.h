@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tensorpool/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -42,32 +44,32 @@ typedef struct tp_driver_stats_s {
  * same directory fails with TP_ERR_STATE naming the holder's pid), open the
  * control/announce transport and, if configured, run epoch GC. log receives
  * one line per notable event (NULL: silent). 0 or -1. */
-int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log);
+TP_API int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log);
 
 /* One duty cycle at now_ns (CLOCK_MONOTONIC). Returns the work count (>= 0)
  * or -1 on an internal failure. Never blocks. */
-int tp_driver_do_work(tp_driver_t *d, int64_t now_ns);
+TP_API int tp_driver_do_work(tp_driver_t *d, int64_t now_ns);
 
 /* 1 once an accepted shutdown request has drained and ShmDriverShutdown has
  * been sent (D-4.13.c); the owner should then close the driver. */
-int tp_driver_is_stopped(const tp_driver_t *d);
+TP_API int tp_driver_is_stopped(const tp_driver_t *d);
 
 /* Revoke one lease administratively (reason REVOKED, D-4.9.e; a producer
  * lease also bumps the epoch, D-4.7a.b). 0, or -1 (TP_ERR_NOT_FOUND). */
-int tp_driver_revoke(tp_driver_t *d, uint64_t lease_id, const char *why);
+TP_API int tp_driver_revoke(tp_driver_t *d, uint64_t lease_id, const char *why);
 
 /* Current epoch of a stream (0 when never materialised). 0 or -1. */
-int tp_driver_stream_epoch(const tp_driver_t *d, uint32_t stream_id, uint64_t *epoch);
+TP_API int tp_driver_stream_epoch(const tp_driver_t *d, uint32_t stream_id, uint64_t *epoch);
 
-void tp_driver_stats(const tp_driver_t *d, tp_driver_stats_t *out);
+TP_API void tp_driver_stats(const tp_driver_t *d, tp_driver_stats_t *out);
 
 /* Send ShmDriverShutdown (reason NORMAL, or ERROR with message) unless it was
  * already sent, close the transport, release the lock and free. NULL is a
  * no-op. */
-void tp_driver_close(tp_driver_t *d, int error, const char *message);
+TP_API void tp_driver_close(tp_driver_t *d, int error, const char *message);
 
 /* The driver as an agent (do_work reads the cached clock). */
-tp_agent_t tp_driver_agent(tp_driver_t *d);
+TP_API tp_agent_t tp_driver_agent(tp_driver_t *d);
 
 /* ---- embedded driver: one call to start, one to stop ---- */
 
@@ -75,14 +77,14 @@ typedef struct tp_driver_embedded_s tp_driver_embedded_t;
 
 /* Open a driver with cfg and run it on its own thread (yielding idle
  * strategy, 1 ms sleep when idle). 0 or -1. */
-int tp_driver_embedded_start(tp_driver_embedded_t **out, const tp_driver_config_t *cfg);
+TP_API int tp_driver_embedded_start(tp_driver_embedded_t **out, const tp_driver_config_t *cfg);
 
 /* The running driver; only thread-safe calls (stats, stream_epoch) may be
  * made on it while the thread runs. */
-tp_driver_t *tp_driver_embedded_driver(tp_driver_embedded_t *e);
+TP_API tp_driver_t *tp_driver_embedded_driver(tp_driver_embedded_t *e);
 
 /* Stop the thread, close the driver (ShmDriverShutdown NORMAL) and free. */
-void tp_driver_embedded_stop(tp_driver_embedded_t *e);
+TP_API void tp_driver_embedded_stop(tp_driver_embedded_t *e);
 
 #ifdef __cplusplus
 }

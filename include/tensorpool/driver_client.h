@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tensorpool/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -74,25 +76,25 @@ typedef struct tp_driver_client_s tp_driver_client_t;
 /* Open the control transport and start attaching (state ATTACHING).
  * stream_id 0 asks for a dynamic stream (driver.md [R] 2); publish_mode is
  * 1 (REQUIRE_EXISTING) or 2 (EXISTING_OR_CREATE). 0 or -1. Init-time only. */
-int tp_driver_client_open(tp_driver_client_t **out, const tp_client_context_t *ctx, uint32_t stream_id, uint8_t role,
-                          uint8_t publish_mode, const tp_driver_client_handlers_t *handlers);
+TP_API int tp_driver_client_open(tp_driver_client_t **out, const tp_client_context_t *ctx, uint32_t stream_id, uint8_t role,
+                                 uint8_t publish_mode, const tp_driver_client_handlers_t *handlers);
 
 /* One duty cycle: poll control messages, retransmit/time out attaches,
  * back off, keep alive, check deadlines. Work count, or -1 on misuse. */
-int tp_driver_client_do_work(tp_driver_client_t *dc, int64_t now_ns);
+TP_API int tp_driver_client_do_work(tp_driver_client_t *dc, int64_t now_ns);
 
-tp_driver_client_state_t tp_driver_client_state(const tp_driver_client_t *dc);
+TP_API tp_driver_client_state_t tp_driver_client_state(const tp_driver_client_t *dc);
 
 /* The current lease (valid in ATTACHED), or NULL. */
-const tp_lease_t *tp_driver_client_lease(const tp_driver_client_t *dc);
+TP_API const tp_lease_t *tp_driver_client_lease(const tp_driver_client_t *dc);
 
 /* The client id in use (auto-assigned ones change on `client_id already
  * attached`, D-B.2.b). */
-uint32_t tp_driver_client_id(const tp_driver_client_t *dc);
+TP_API uint32_t tp_driver_client_id(const tp_driver_client_t *dc);
 
 /* Code and text of the latest non-OK answer (code -1 when none). The text is
  * truncated to 1024 bytes ([R] §3.5 7.6). */
-int32_t tp_driver_client_last_code(const tp_driver_client_t *dc, const char **message);
+TP_API int32_t tp_driver_client_last_code(const tp_driver_client_t *dc, const char **message);
 
 /* Counters: attaches accepted, answers refused, protocol errors, leases lost. */
 typedef struct tp_driver_client_stats_s {
@@ -102,22 +104,22 @@ typedef struct tp_driver_client_stats_s {
     uint64_t lost;
     uint64_t keepalives;
 } tp_driver_client_stats_t;
-void tp_driver_client_stats(const tp_driver_client_t *dc, tp_driver_client_stats_t *out);
+TP_API void tp_driver_client_stats(const tp_driver_client_t *dc, tp_driver_client_stats_t *out);
 
 /* Give up the current lease (best-effort detach, no wait), report it through
  * on_lease_lost and attach again after a backoff step. For owners that find
  * their lease unusable, e.g. a consumer whose producer was revoked and no
  * newer epoch was announced in time (D-4.9.l). No-op unless ATTACHED. */
-void tp_driver_client_reattach(tp_driver_client_t *dc, const char *why);
+TP_API void tp_driver_client_reattach(tp_driver_client_t *dc, const char *why);
 
 /* Detach (if attached) and wait up to one keepalive interval for the answer
  * ([R] §3.2), then free. NULL is a no-op. */
-void tp_driver_client_close(tp_driver_client_t *dc);
+TP_API void tp_driver_client_close(tp_driver_client_t *dc);
 
 /* Per-process identity sources (§3.9): a random non-zero seed, incremented,
  * 0 skipped. */
-uint32_t tp_client_id_next(void);
-int64_t tp_correlation_id_next(void);
+TP_API uint32_t tp_client_id_next(void);
+TP_API int64_t tp_correlation_id_next(void);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tensorpool/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -93,35 +95,35 @@ typedef struct tp_driver_config_s {
 
 /* Fill every key with its documented default (§5.1, with the transport
  * deviation above). No profile or stream is defined. */
-void tp_driver_config_defaults(tp_driver_config_t *cfg);
+TP_API void tp_driver_config_defaults(tp_driver_config_t *cfg);
 
 /* Read TOML text into cfg (on top of what it holds). Unknown keys outside
  * [supervisor] are refused. 0, or -1 with "line N: ..." in tp_errmsg(). */
-int tp_driver_config_parse(tp_driver_config_t *cfg, const char *text, size_t len);
+TP_API int tp_driver_config_parse(tp_driver_config_t *cfg, const char *text, size_t len);
 
 /* Read a file (at most 1 MiB) with tp_driver_config_parse; the message names
  * the file. */
-int tp_driver_config_load_file(tp_driver_config_t *cfg, const char *path);
+TP_API int tp_driver_config_load_file(tp_driver_config_t *cfg, const char *path);
 
 /* Apply environment overrides (§5.2): upper-cased key with '.' -> '_', e.g.
  * DRIVER_CONTROL_STREAM_ID, SHM_BASE_DIR, POLICIES_SHUTDOWN_TOKEN; arrays are
  * comma-separated. TP_DIR sets shm.base_dir too (DESIGN.md), below
  * SHM_BASE_DIR. getenv_fn NULL means getenv. 0 or -1 naming the variable. */
-int tp_driver_config_apply_env(tp_driver_config_t *cfg, const char *(*getenv_fn)(const char *name));
+TP_API int tp_driver_config_apply_env(tp_driver_config_t *cfg, const char *(*getenv_fn)(const char *name));
 
 /* Set one scalar key from text as the environment would ("policies.announce_period_ms",
  * "250"). Used for flags and environment. 0 or -1. */
-int tp_driver_config_set(tp_driver_config_t *cfg, const char *key, const char *value);
+TP_API int tp_driver_config_set(tp_driver_config_t *cfg, const char *key, const char *value);
 
 /* Validate (§5.3, D-11.e/f, D-17.c): refuse to start on any failure. 0 or -1
  * with a message naming the key. */
-int tp_driver_config_validate(const tp_driver_config_t *cfg);
+TP_API int tp_driver_config_validate(const tp_driver_config_t *cfg);
 
 /* Parse a range list "20000-29999" or "7" (or several, comma-separated). */
-int tp_driver_ranges_parse(tp_driver_ranges_t *out, const char *text);
+TP_API int tp_driver_ranges_parse(tp_driver_ranges_t *out, const char *text);
 
 /* Write the effective configuration as TOML (tp driver --print-config). */
-void tp_driver_config_print(const tp_driver_config_t *cfg, void *file /* FILE* */);
+TP_API void tp_driver_config_print(const tp_driver_config_t *cfg, void *file /* FILE* */);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #ifndef TENSORPOOL_ERROR_H
 #define TENSORPOOL_ERROR_H
 
+#include "tensorpool/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -28,22 +30,22 @@ typedef enum tp_errcode_e {
 } tp_errcode_t;
 
 /* Code of the last failure on this thread (TP_OK if none since tp_err_clear). */
-tp_errcode_t tp_errcode(void);
+TP_API tp_errcode_t tp_errcode(void);
 
 /* Message of the last failure on this thread; never NULL. */
-const char *tp_errmsg(void);
+TP_API const char *tp_errmsg(void);
 
 /* Short stable name of a code, e.g. "truncated". */
-const char *tp_errcode_name(tp_errcode_t code);
+TP_API const char *tp_errcode_name(tp_errcode_t code);
 
 /* Record a failure; always returns -1 so callers can `return tp_err_set(...)`. */
-int tp_err_set(tp_errcode_t code, const char *fmt, ...)
+TP_API int tp_err_set(tp_errcode_t code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Prefix the current message with more context ("while X: <old message>"). */
-int tp_err_wrap(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+TP_API int tp_err_wrap(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-void tp_err_clear(void);
+TP_API void tp_err_clear(void);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,8 @@
 
 #include "tensorpool/error.h"
 
+#include "tensorpool/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -44,11 +46,11 @@ typedef struct tp_ipc_context_s {
 } tp_ipc_context_t;
 
 /* Defaults: capacity 1 MiB, max message 64 KiB, 64 images, linger 5 s, rescan 1 s. */
-void tp_ipc_context_init(tp_ipc_context_t *ctx);
+TP_API void tp_ipc_context_init(tp_ipc_context_t *ctx);
 
 /* Resolve the transport directory <base>/tensorpool-<user>/<ns>/ipc into out.
  * 0, or -1 if it does not fit or the namespace is invalid. Does not create it. */
-int tp_ipc_context_dir(const tp_ipc_context_t *ctx, char *out, size_t out_len);
+TP_API int tp_ipc_context_dir(const tp_ipc_context_t *ctx, char *out, size_t out_len);
 
 typedef struct tp_ipc_publication_s tp_ipc_publication_t;
 typedef struct tp_ipc_subscription_s tp_ipc_subscription_t;
@@ -78,59 +80,59 @@ typedef struct tp_ipc_claim_s {
  * embedded backend; anything else fails with TP_ERR_UNSUPPORTED or
  * TP_ERR_INVALID_ARG. Creates the transport directory when missing.
  * 0 or -1. */
-int tp_ipc_publication_open(tp_ipc_publication_t **out, const tp_ipc_context_t *ctx, const char *channel,
-                            int32_t stream_id);
+TP_API int tp_ipc_publication_open(tp_ipc_publication_t **out, const tp_ipc_context_t *ctx, const char *channel,
+                                   int32_t stream_id);
 
 /* Copy length bytes into the log as one message. Returns the publication's
  * position after the message (> 0), or -1 if length exceeds the maximum
  * (TP_ERR_CAPACITY) or a claim is outstanding (TP_ERR_STATE). Never blocks. */
-int64_t tp_ipc_publication_offer(tp_ipc_publication_t *pub, const void *buffer, size_t length);
+TP_API int64_t tp_ipc_publication_offer(tp_ipc_publication_t *pub, const void *buffer, size_t length);
 
 /* Reserve length bytes in the log for the caller to fill in place. At most one
  * claim is outstanding. 0 or -1 (as offer). */
-int tp_ipc_publication_try_claim(tp_ipc_publication_t *pub, size_t length, tp_ipc_claim_t *claim);
+TP_API int tp_ipc_publication_try_claim(tp_ipc_publication_t *pub, size_t length, tp_ipc_claim_t *claim);
 
 /* Publish a claimed message. Returns the position after it, or -1. */
-int64_t tp_ipc_publication_commit(tp_ipc_publication_t *pub, tp_ipc_claim_t *claim);
+TP_API int64_t tp_ipc_publication_commit(tp_ipc_publication_t *pub, tp_ipc_claim_t *claim);
 
 /* Give up a claim; nothing is published. 0 or -1. */
-int tp_ipc_publication_abort(tp_ipc_publication_t *pub, tp_ipc_claim_t *claim);
+TP_API int tp_ipc_publication_abort(tp_ipc_publication_t *pub, tp_ipc_claim_t *claim);
 
 /* Largest payload this publication accepts. */
-size_t tp_ipc_publication_max_message(const tp_ipc_publication_t *pub);
+TP_API size_t tp_ipc_publication_max_message(const tp_ipc_publication_t *pub);
 
 /* Stream id of the publication. */
-int32_t tp_ipc_publication_stream_id(const tp_ipc_publication_t *pub);
+TP_API int32_t tp_ipc_publication_stream_id(const tp_ipc_publication_t *pub);
 
 /* Mark the log closed (subscribers drain it, then drop it) and free the
  * publication. NULL is a no-op. 0 or -1. */
-int tp_ipc_publication_close(tp_ipc_publication_t *pub);
+TP_API int tp_ipc_publication_close(tp_ipc_publication_t *pub);
 
 /* ---- subscription ---- */
 
 /* Open a subscription on (channel, stream_id). Publications that exist now are
  * joined at their current end; publications that appear later are read from
  * their first message still in the log. 0 or -1. */
-int tp_ipc_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_context_t *ctx, const char *channel,
-                             int32_t stream_id);
+TP_API int tp_ipc_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_context_t *ctx, const char *channel,
+                                    int32_t stream_id);
 
 /* Deliver up to limit messages (limit >= 1) to handler. Returns the number
  * delivered (0 when nothing is ready). Also notices new, closed and dead
  * publications at a low cadence (no syscall unless something changed or the
  * rescan interval passed). -1 only on misuse. */
-int tp_ipc_subscription_poll(tp_ipc_subscription_t *sub, tp_ipc_handler_t handler, void *clientd, int limit);
+TP_API int tp_ipc_subscription_poll(tp_ipc_subscription_t *sub, tp_ipc_handler_t handler, void *clientd, int limit);
 
 /* Messages this subscription skipped because it was lapped. */
-uint64_t tp_ipc_subscription_loss_count(const tp_ipc_subscription_t *sub);
+TP_API uint64_t tp_ipc_subscription_loss_count(const tp_ipc_subscription_t *sub);
 
 /* Publications currently followed. */
-size_t tp_ipc_subscription_image_count(const tp_ipc_subscription_t *sub);
+TP_API size_t tp_ipc_subscription_image_count(const tp_ipc_subscription_t *sub);
 
 /* Logs refused as corrupt or unreadable so far (each counted once). */
-uint64_t tp_ipc_subscription_error_count(const tp_ipc_subscription_t *sub);
+TP_API uint64_t tp_ipc_subscription_error_count(const tp_ipc_subscription_t *sub);
 
 /* Close and free. NULL is a no-op. 0 or -1. */
-int tp_ipc_subscription_close(tp_ipc_subscription_t *sub);
+TP_API int tp_ipc_subscription_close(tp_ipc_subscription_t *sub);
 
 /* ---- maintenance ---- */
 
@@ -139,7 +141,7 @@ int tp_ipc_subscription_close(tp_ipc_subscription_t *sub);
  * linger for subscriptions that have not drained them) or deleted at once
  * when linger_ns is 0. Publications and subscriptions also do this on their
  * own. Returns the number deleted, or -1. */
-int tp_ipc_reclaim(const tp_ipc_context_t *ctx);
+TP_API int tp_ipc_reclaim(const tp_ipc_context_t *ctx);
 
 #ifdef __cplusplus
 }

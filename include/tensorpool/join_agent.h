@@ -67,6 +67,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tensorpool/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -171,42 +173,42 @@ typedef struct tp_join_agent_config_s {
 
 /* Defaults for a join of `mode` producing `out_stream_id` at output epoch
  * `epoch` (capacity 8; everything else 0 = default). */
-void tp_join_agent_config_init(tp_join_agent_config_t *cfg, tp_join_mode_t mode, uint32_t out_stream_id,
-                               uint64_t epoch);
+TP_API void tp_join_agent_config_init(tp_join_agent_config_t *cfg, tp_join_mode_t mode, uint32_t out_stream_id,
+                                      uint64_t epoch);
 
 /* Add an input stream (descriptor stream 0 = 1100). 0 or -1 when full/bad. */
-int tp_join_agent_config_add_input(tp_join_agent_config_t *cfg, uint32_t stream_id, int32_t descriptor_stream_id);
+TP_API int tp_join_agent_config_add_input(tp_join_agent_config_t *cfg, uint32_t stream_id, int32_t descriptor_stream_id);
 
 typedef struct tp_join_agent_s tp_join_agent_t;
 
 /* Allocate everything and open the control subscription and publication and
  * one subscription per distinct descriptor stream. 0 or -1. */
-int tp_join_agent_create(const tp_join_agent_config_t *cfg, tp_join_agent_t **out);
+TP_API int tp_join_agent_create(const tp_join_agent_config_t *cfg, tp_join_agent_t **out);
 
 /* Release every subscription, publication and mapping, then free. NULL-safe. */
-void tp_join_agent_destroy(tp_join_agent_t *a);
+TP_API void tp_join_agent_destroy(tp_join_agent_t *a);
 
 /* One duty cycle at monotonic time `now` (no allocation). Returns work done
  * (messages + outputs + requests), -1 on error. */
-int tp_join_agent_do_work(tp_join_agent_t *a, int64_t now);
+TP_API int tp_join_agent_do_work(tp_join_agent_t *a, int64_t now);
 
 /* Agent interface for a runner/invoker: do_work with the cached clock, and
  * on_close releases subscriptions and mappings (destroy still frees). */
-tp_agent_t tp_join_agent_as_agent(tp_join_agent_t *a);
+TP_API tp_agent_t tp_join_agent_as_agent(tp_join_agent_t *a);
 
 /* Release subscriptions, publication and mappings now (idempotent). */
-void tp_join_agent_close(tp_join_agent_t *a);
+TP_API void tp_join_agent_close(tp_join_agent_t *a);
 
 /* Expect output epoch `epoch` (§3.9): a different one drops the map and
  * blocks until a map for it arrives; the request timer restarts. */
-int tp_join_agent_set_output_epoch(tp_join_agent_t *a, uint64_t epoch);
+TP_API int tp_join_agent_set_output_epoch(tp_join_agent_t *a, uint64_t epoch);
 
 /* Re-check bytes read through a frame's view (seqlock end, §3.6): 1 if the
  * slot was not overwritten meanwhile, 0 if the data must be discarded. */
-int tp_join_frame_still_valid(const tp_join_frame_t *f);
+TP_API int tp_join_frame_still_valid(const tp_join_frame_t *f);
 
 /* The barrier (read-only use: explain, stale query). */
-const tp_join_barrier_t *tp_join_agent_barrier(const tp_join_agent_t *a);
+TP_API const tp_join_barrier_t *tp_join_agent_barrier(const tp_join_agent_t *a);
 
 typedef struct tp_join_agent_stats_s {
     uint64_t duty_cycles;
@@ -232,7 +234,7 @@ typedef struct tp_join_agent_stats_s {
     uint64_t leases;             /* attach_via_driver: CONSUMER leases granted */
     uint64_t leases_lost;        /* attach_via_driver: leases revoked, expired or lost */
 } tp_join_agent_stats_t;
-void tp_join_agent_stats(const tp_join_agent_t *a, tp_join_agent_stats_t *out);
+TP_API void tp_join_agent_stats(const tp_join_agent_t *a, tp_join_agent_stats_t *out);
 
 #ifdef __cplusplus
 }

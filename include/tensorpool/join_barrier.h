@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tensorpool/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -66,8 +68,8 @@ typedef struct tp_join_barrier_config_s {
 } tp_join_barrier_config_t;
 
 /* Fill `cfg` with the defaults of spec §3.1 for the given mode and output. */
-void tp_join_barrier_config_init(tp_join_barrier_config_t *cfg, tp_join_mode_t mode,
-                                 uint32_t out_stream_id, uint32_t capacity);
+TP_API void tp_join_barrier_config_init(tp_join_barrier_config_t *cfg, tp_join_mode_t mode,
+                                        uint32_t out_stream_id, uint32_t capacity);
 
 /* Outcome of applying an announce (spec §3.2). */
 typedef enum tp_join_apply_e {
@@ -111,41 +113,41 @@ typedef struct tp_join_barrier_s tp_join_barrier_t;
 
 /* Create a barrier; all storage is allocated here. Returns 0 or -1 (bad
  * config: zero out stream, capacity outside 1..65535, unknown mode/ordering). */
-int tp_join_barrier_create(const tp_join_barrier_config_t *cfg, tp_join_barrier_t **out);
+TP_API int tp_join_barrier_create(const tp_join_barrier_config_t *cfg, tp_join_barrier_t **out);
 
 /* Free the barrier. NULL-safe. */
-void tp_join_barrier_destroy(tp_join_barrier_t *b);
+TP_API void tp_join_barrier_destroy(tp_join_barrier_t *b);
 
 /* Apply a decoded or locally built map (spec §3.2); `now` is recorded as the
  * last announce time. Returns a tp_join_apply_t, or -1 for NULL arguments. */
-int tp_join_barrier_apply(tp_join_barrier_t *b, const tp_merge_map_t *map, uint64_t now);
+TP_API int tp_join_barrier_apply(tp_join_barrier_t *b, const tp_merge_map_t *map, uint64_t now);
 
 /* Accept output epoch `epoch` (spec §3.9, JB-6.4.c): when it differs from the
  * expected one the active map is dropped and the barrier reset and blocked
  * until a map with epoch >= `epoch` is applied. Same epoch: no-op. */
-int tp_join_barrier_set_active_epoch(tp_join_barrier_t *b, uint64_t epoch);
+TP_API int tp_join_barrier_set_active_epoch(tp_join_barrier_t *b, uint64_t epoch);
 
 /* Change the quorum extension (0 = off). */
-int tp_join_barrier_set_quorum(tp_join_barrier_t *b, uint32_t quorum);
+TP_API int tp_join_barrier_set_quorum(tp_join_barrier_t *b, uint32_t quorum);
 
 /* Input updates (spec §3.7). The *_in_epoch variants carry the input stream's
  * epoch: a newer epoch resets the input's slot, an older one is ignored.
  * `now` is the local monotonic time of the observation (staleness, §3.6).
  * Each returns a tp_join_update_t, or -1 for a NULL barrier. */
-int tp_join_barrier_observe_seq(tp_join_barrier_t *b, uint32_t stream_id, uint64_t seq, uint64_t now);
-int tp_join_barrier_observe_seq_in_epoch(tp_join_barrier_t *b, uint32_t stream_id, uint64_t epoch,
-                                         uint64_t seq, uint64_t now);
-int tp_join_barrier_process_seq(tp_join_barrier_t *b, uint32_t stream_id, uint64_t seq);
-int tp_join_barrier_process_seq_in_epoch(tp_join_barrier_t *b, uint32_t stream_id, uint64_t epoch, uint64_t seq);
-int tp_join_barrier_observe_time(tp_join_barrier_t *b, uint32_t stream_id, tp_timestamp_source_t source,
-                                 uint64_t ts, tp_clock_domain_t domain, uint64_t now);
-int tp_join_barrier_observe_time_in_epoch(tp_join_barrier_t *b, uint32_t stream_id, uint64_t epoch,
-                                          tp_timestamp_source_t source, uint64_t ts,
-                                          tp_clock_domain_t domain, uint64_t now);
-int tp_join_barrier_process_time(tp_join_barrier_t *b, uint32_t stream_id, tp_timestamp_source_t source,
-                                 uint64_t ts, tp_clock_domain_t domain);
-int tp_join_barrier_process_time_in_epoch(tp_join_barrier_t *b, uint32_t stream_id, uint64_t epoch,
-                                          tp_timestamp_source_t source, uint64_t ts, tp_clock_domain_t domain);
+TP_API int tp_join_barrier_observe_seq(tp_join_barrier_t *b, uint32_t stream_id, uint64_t seq, uint64_t now);
+TP_API int tp_join_barrier_observe_seq_in_epoch(tp_join_barrier_t *b, uint32_t stream_id, uint64_t epoch,
+                                                uint64_t seq, uint64_t now);
+TP_API int tp_join_barrier_process_seq(tp_join_barrier_t *b, uint32_t stream_id, uint64_t seq);
+TP_API int tp_join_barrier_process_seq_in_epoch(tp_join_barrier_t *b, uint32_t stream_id, uint64_t epoch, uint64_t seq);
+TP_API int tp_join_barrier_observe_time(tp_join_barrier_t *b, uint32_t stream_id, tp_timestamp_source_t source,
+                                        uint64_t ts, tp_clock_domain_t domain, uint64_t now);
+TP_API int tp_join_barrier_observe_time_in_epoch(tp_join_barrier_t *b, uint32_t stream_id, uint64_t epoch,
+                                                 tp_timestamp_source_t source, uint64_t ts,
+                                                 tp_clock_domain_t domain, uint64_t now);
+TP_API int tp_join_barrier_process_time(tp_join_barrier_t *b, uint32_t stream_id, tp_timestamp_source_t source,
+                                        uint64_t ts, tp_clock_domain_t domain);
+TP_API int tp_join_barrier_process_time_in_epoch(tp_join_barrier_t *b, uint32_t stream_id, uint64_t epoch,
+                                                 tp_timestamp_source_t source, uint64_t ts, tp_clock_domain_t domain);
 
 /* One FrameDescriptor as the agent's duty cycle feeds it (spec §3.10 step 3):
  * observe_seq_in_epoch(stream, epoch, seq), and when a timestamp map is
@@ -154,22 +156,22 @@ int tp_join_barrier_process_time_in_epoch(tp_join_barrier_t *b, uint32_t stream_
  * or the time update's when the sequence was accepted and the time was not
  * (NOT_TRACKED from a time update is not reported: the rule may read
  * SLOT_HEADER time, which the stage feeds itself). */
-int tp_join_barrier_observe_descriptor(tp_join_barrier_t *b, uint32_t stream_id, uint64_t epoch, uint64_t seq,
-                                       uint64_t timestamp_ns, uint64_t now);
+TP_API int tp_join_barrier_observe_descriptor(tp_join_barrier_t *b, uint32_t stream_id, uint64_t epoch, uint64_t seq,
+                                              uint64_t timestamp_ns, uint64_t now);
 
 /* Readiness (spec §3.5, §3.8). Return 1 ready, 0 not ready, -1 when called on
  * a barrier of another mode. Details in tp_join_barrier_result(). */
-int tp_join_barrier_ready_seq(tp_join_barrier_t *b, uint64_t out_seq, uint64_t now);
-int tp_join_barrier_ready_time(tp_join_barrier_t *b, uint64_t out_time, tp_clock_domain_t out_domain, uint64_t now);
-int tp_join_barrier_ready_latest(tp_join_barrier_t *b, uint64_t now);
+TP_API int tp_join_barrier_ready_seq(tp_join_barrier_t *b, uint64_t out_seq, uint64_t now);
+TP_API int tp_join_barrier_ready_time(tp_join_barrier_t *b, uint64_t out_time, tp_clock_domain_t out_domain, uint64_t now);
+TP_API int tp_join_barrier_ready_latest(tp_join_barrier_t *b, uint64_t now);
 
 /* The result of the last readiness call. */
-const tp_join_result_t *tp_join_barrier_result(const tp_join_barrier_t *b);
+TP_API const tp_join_result_t *tp_join_barrier_result(const tp_join_barrier_t *b);
 
 /* LatestValue: the selected frame of `stream_id` failed slot validation; the
  * input is absent until its next accepted observation (JB-9.1.d). Returns the
  * number of slots invalidated (0: not tracked), -1 for a NULL barrier. */
-int tp_join_barrier_invalidate_latest(tp_join_barrier_t *b, uint32_t stream_id);
+TP_API int tp_join_barrier_invalidate_latest(tp_join_barrier_t *b, uint32_t stream_id);
 
 /* One selected input of a LatestValue join. */
 typedef struct tp_join_latest_s {
@@ -183,26 +185,26 @@ typedef struct tp_join_latest_s {
 /* Selection per rule, in rule order (spec §3.8). Returns the rule count, or -1:
  * TP_ERR_STATE when not ready (missing or rejected inputs, or below quorum),
  * TP_ERR_CAPACITY when cap < rule count. */
-int tp_join_barrier_collect_latest(const tp_join_barrier_t *b, tp_join_latest_t *out, uint32_t cap);
+TP_API int tp_join_barrier_collect_latest(const tp_join_barrier_t *b, tp_join_latest_t *out, uint32_t cap);
 
 /* Every input stale at `now`, satisfied or not (spec §3.6; operator view).
  * Writes up to `cap` ids in rule order, returns how many are stale (may exceed
  * cap, as snprintf). */
-uint32_t tp_join_barrier_collect_stale(const tp_join_barrier_t *b, uint64_t now, uint32_t *ids, uint32_t cap);
+TP_API uint32_t tp_join_barrier_collect_stale(const tp_join_barrier_t *b, uint64_t now, uint32_t *ids, uint32_t cap);
 
 /* State queries. */
-int tp_join_barrier_has_map(const tp_join_barrier_t *b);
+TP_API int tp_join_barrier_has_map(const tp_join_barrier_t *b);
 /* The active map, or NULL when blocked. */
-const tp_merge_map_t *tp_join_barrier_active_map(const tp_join_barrier_t *b);
+TP_API const tp_merge_map_t *tp_join_barrier_active_map(const tp_join_barrier_t *b);
 /* 1 and *epoch set when an expected output epoch exists, else 0. */
-int tp_join_barrier_expected_epoch(const tp_join_barrier_t *b, uint64_t *epoch);
+TP_API int tp_join_barrier_expected_epoch(const tp_join_barrier_t *b, uint64_t *epoch);
 /* Local time of the last applied (replaced or refreshed) announce; 0 if none. */
-uint64_t tp_join_barrier_last_announce_ns(const tp_join_barrier_t *b);
-tp_join_mode_t tp_join_barrier_mode(const tp_join_barrier_t *b);
+TP_API uint64_t tp_join_barrier_last_announce_ns(const tp_join_barrier_t *b);
+TP_API tp_join_mode_t tp_join_barrier_mode(const tp_join_barrier_t *b);
 
 /* Names for logs. */
-const char *tp_join_apply_name(int outcome);
-const char *tp_join_update_name(int outcome);
+TP_API const char *tp_join_apply_name(int outcome);
+TP_API const char *tp_join_update_name(int outcome);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tensorpool/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -53,16 +55,16 @@ typedef struct tp_join_explain_s {
 /* Explain every rule for output `out` (ignored by LatestValue) at local time
  * `now`. Writes min(cap, rule count) entries and returns the rule count; 0
  * when no map is active; -1 on a NULL barrier. */
-int tp_join_barrier_explain(const tp_join_barrier_t *b, uint64_t out, uint64_t now, tp_join_explain_t *out_entries,
-                            uint32_t cap);
+TP_API int tp_join_barrier_explain(const tp_join_barrier_t *b, uint64_t out, uint64_t now, tp_join_explain_t *out_entries,
+                                   uint32_t cap);
 
 /* One line of text for an entry, e.g.
  * "input 7 rule 0: LAGGING required seq 12 observed 9 (lag 3) last obs 1200 ns ago".
  * Returns what snprintf returns. */
-int tp_join_explain_format(const tp_join_explain_t *e, char *buf, size_t len);
+TP_API int tp_join_explain_format(const tp_join_explain_t *e, char *buf, size_t len);
 
 /* Short name of a status ("LAGGING"). */
-const char *tp_join_input_status_name(tp_join_input_status_t status);
+TP_API const char *tp_join_input_status_name(tp_join_input_status_t status);
 
 #ifdef __cplusplus
 }

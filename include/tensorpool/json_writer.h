@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tensorpool/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -23,22 +25,22 @@ typedef struct tp_json_s {
     bool has_items[TP_JSON_MAX_DEPTH];
 } tp_json_t;
 
-void tp_json_init(tp_json_t *j, FILE *out);
-void tp_json_begin_object(tp_json_t *j);
-void tp_json_end_object(tp_json_t *j);
-void tp_json_begin_array(tp_json_t *j);
-void tp_json_end_array(tp_json_t *j);
-void tp_json_key(tp_json_t *j, const char *key);
-void tp_json_u64(tp_json_t *j, uint64_t v);
-void tp_json_i64(tp_json_t *j, int64_t v);
-void tp_json_double(tp_json_t *j, double v);
-void tp_json_bool(tp_json_t *j, bool v);
-void tp_json_null(tp_json_t *j);
+TP_API void tp_json_init(tp_json_t *j, FILE *out);
+TP_API void tp_json_begin_object(tp_json_t *j);
+TP_API void tp_json_end_object(tp_json_t *j);
+TP_API void tp_json_begin_array(tp_json_t *j);
+TP_API void tp_json_end_array(tp_json_t *j);
+TP_API void tp_json_key(tp_json_t *j, const char *key);
+TP_API void tp_json_u64(tp_json_t *j, uint64_t v);
+TP_API void tp_json_i64(tp_json_t *j, int64_t v);
+TP_API void tp_json_double(tp_json_t *j, double v);
+TP_API void tp_json_bool(tp_json_t *j, bool v);
+TP_API void tp_json_null(tp_json_t *j);
 /* A string of len bytes (not NUL-terminated). */
-void tp_json_string(tp_json_t *j, const char *s, size_t len);
-void tp_json_cstring(tp_json_t *j, const char *s);
+TP_API void tp_json_string(tp_json_t *j, const char *s, size_t len);
+TP_API void tp_json_cstring(tp_json_t *j, const char *s);
 /* Bytes as a lower-case hex string. */
-void tp_json_hex(tp_json_t *j, const uint8_t *p, size_t len);
+TP_API void tp_json_hex(tp_json_t *j, const uint8_t *p, size_t len);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,8 @@
 
 #include <stdint.h>
 
+#include "tensorpool/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -75,46 +77,46 @@ typedef struct tp_merge_map_s {
 /* Allocate storage for up to `rule_capacity` (1..65535) rules and set an empty
  * map of `kind` (out stream 0, epoch 0, stale timeout and lateness absent,
  * clock domain MONOTONIC for timestamp maps). Returns 0 or -1. */
-int tp_merge_map_init(tp_merge_map_t *map, tp_merge_kind_t kind, uint32_t rule_capacity);
+TP_API int tp_merge_map_init(tp_merge_map_t *map, tp_merge_kind_t kind, uint32_t rule_capacity);
 
 /* Free the rule storage; the map may be initialised again. NULL-safe. */
-void tp_merge_map_close(tp_merge_map_t *map);
+TP_API void tp_merge_map_close(tp_merge_map_t *map);
 
 /* Start a new map for (out_stream_id, epoch): drops all rules, stale timeout
  * and lateness absent. out_stream_id 0 is refused (TP_ERR_INVALID_ARG). */
-int tp_merge_map_reset(tp_merge_map_t *map, uint32_t out_stream_id, uint64_t epoch);
+TP_API int tp_merge_map_reset(tp_merge_map_t *map, uint32_t out_stream_id, uint64_t epoch);
 
 /* Copy `src` into `dst` (same kind, dst capacity >= src rule count). */
-int tp_merge_map_copy(tp_merge_map_t *dst, const tp_merge_map_t *src);
+TP_API int tp_merge_map_copy(tp_merge_map_t *dst, const tp_merge_map_t *src);
 
 /* Set the map-wide stale timeout (JB-7.4.b). 0 and UINT64_MAX are refused as
  * not sensible; use tp_merge_map_clear_stale_timeout for "absent". */
-int tp_merge_map_set_stale_timeout(tp_merge_map_t *map, uint64_t timeout_ns);
-void tp_merge_map_clear_stale_timeout(tp_merge_map_t *map);
+TP_API int tp_merge_map_set_stale_timeout(tp_merge_map_t *map, uint64_t timeout_ns);
+TP_API void tp_merge_map_clear_stale_timeout(tp_merge_map_t *map);
 
 /* Timestamp maps: clock domain (JB-6.3.b) and lateness (JB-8.2.f;
  * TP_MERGE_NULL_U64 = absent, which behaves as 0). */
-int tp_merge_map_set_clock(tp_merge_map_t *map, tp_clock_domain_t domain, uint64_t lateness_ns);
+TP_API int tp_merge_map_set_clock(tp_merge_map_t *map, tp_clock_domain_t domain, uint64_t lateness_ns);
 
 /* Sequence rules (JB-6.2.1, JB-6.2.2). Stream id non-zero; offset !=
  * INT32_MIN; window 1..UINT32_MAX-1. The unused parameter is written as null. */
-int tp_merge_map_add_offset(tp_merge_map_t *map, uint32_t input_stream_id, int32_t offset);
-int tp_merge_map_add_window(tp_merge_map_t *map, uint32_t input_stream_id, uint32_t window_size);
+TP_API int tp_merge_map_add_offset(tp_merge_map_t *map, uint32_t input_stream_id, int32_t offset);
+TP_API int tp_merge_map_add_window(tp_merge_map_t *map, uint32_t input_stream_id, uint32_t window_size);
 
 /* Timestamp rules (JB-6.3.1, JB-6.3.2, JB-8.2.a). offset_ns != INT64_MIN;
  * window_ns 1..UINT64_MAX-1; source FRAME_DESCRIPTOR or SLOT_HEADER. */
-int tp_merge_map_add_offset_ns(tp_merge_map_t *map, uint32_t input_stream_id,
-                               tp_timestamp_source_t source, int64_t offset_ns);
-int tp_merge_map_add_window_ns(tp_merge_map_t *map, uint32_t input_stream_id,
-                               tp_timestamp_source_t source, uint64_t window_ns);
+TP_API int tp_merge_map_add_offset_ns(tp_merge_map_t *map, uint32_t input_stream_id,
+                                      tp_timestamp_source_t source, int64_t offset_ns);
+TP_API int tp_merge_map_add_window_ns(tp_merge_map_t *map, uint32_t input_stream_id,
+                                      tp_timestamp_source_t source, uint64_t window_ns);
 
 /* Append a rule as decoded, without judging it (spec §4.7 D11). */
-int tp_merge_map_add_raw(tp_merge_map_t *map, const tp_merge_rule_t *rule);
+TP_API int tp_merge_map_add_raw(tp_merge_map_t *map, const tp_merge_rule_t *rule);
 
 /* Check the map against spec §3.2 V1–V6 with `capacity` as the rule limit
  * (0 = no limit beyond the wire's 65535). Returns 0, or -1 with the reason
  * (rule index and field) in tp_errmsg(). Never modifies the map. */
-int tp_merge_map_validate(const tp_merge_map_t *map, uint32_t capacity);
+TP_API int tp_merge_map_validate(const tp_merge_map_t *map, uint32_t capacity);
 
 /* Lateness used in readiness: latenessNs, absent counted as 0 (JB-10.4.e). */
 static inline uint64_t tp_merge_map_effective_lateness(const tp_merge_map_t *map)
@@ -125,7 +127,7 @@ static inline uint64_t tp_merge_map_effective_lateness(const tp_merge_map_t *map
 /* Same content as far as the barrier is concerned (spec §3.2 step 5): kind,
  * out stream, epoch, stale timeout, effective lateness, clock domain, rules in
  * order. Returns 1 or 0. */
-int tp_merge_map_equivalent(const tp_merge_map_t *a, const tp_merge_map_t *b);
+TP_API int tp_merge_map_equivalent(const tp_merge_map_t *a, const tp_merge_map_t *b);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tensorpool/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -37,41 +39,41 @@ typedef struct tp_merge_authority_config_s {
 } tp_merge_authority_config_t;
 
 /* Defaults above, subscribe = 1. */
-void tp_merge_authority_config_init(tp_merge_authority_config_t *cfg);
+TP_API void tp_merge_authority_config_init(tp_merge_authority_config_t *cfg);
 
 typedef struct tp_merge_authority_s tp_merge_authority_t;
 
 /* Open the control publication (and subscription when cfg->subscribe) and the
  * registry. 0 or -1. */
-int tp_merge_authority_create(const tp_merge_authority_config_t *cfg, tp_merge_authority_t **out);
+TP_API int tp_merge_authority_create(const tp_merge_authority_config_t *cfg, tp_merge_authority_t **out);
 
 /* Close publication and subscription and free everything. NULL-safe. */
-void tp_merge_authority_destroy(tp_merge_authority_t *a);
+TP_API void tp_merge_authority_destroy(tp_merge_authority_t *a);
 
 /* Hold `map` (validated, copied) and announce it now if it is new or changed
  * (JB-10.1.f). A new epoch of the same (kind, out stream) replaces the old.
  * `now` is the caller's monotonic time (starts the re-announce timer).
  * Returns 1 announced, 0 unchanged (nothing sent), -1 invalid map or full. */
-int tp_merge_authority_put(tp_merge_authority_t *a, const tp_merge_map_t *map, int64_t now);
+TP_API int tp_merge_authority_put(tp_merge_authority_t *a, const tp_merge_map_t *map, int64_t now);
 
 /* Stop holding a map. 0, or -1 with TP_ERR_NOT_FOUND. */
-int tp_merge_authority_remove(tp_merge_authority_t *a, tp_merge_kind_t kind, uint32_t out_stream_id,
-                              uint64_t epoch);
+TP_API int tp_merge_authority_remove(tp_merge_authority_t *a, tp_merge_kind_t kind, uint32_t out_stream_id,
+                                     uint64_t epoch);
 
 /* Feed one control-stream message (any schema). A Sequence/Timestamp
  * MergeMapRequest for a held (kind, out, epoch) is answered with its announce
  * (JB-10.1.g, JB-10.3.c); everything else is ignored. Returns 1 answered, 0
  * not answered, -1 if publishing failed. */
-int tp_merge_authority_on_message(tp_merge_authority_t *a, const uint8_t *buf, size_t len);
+TP_API int tp_merge_authority_on_message(tp_merge_authority_t *a, const uint8_t *buf, size_t len);
 
 /* One duty cycle at `now`: poll the control subscription (if any) and answer
  * requests, then re-announce every held map when the interval has passed.
  * Returns work done (messages handled + announces sent), -1 on error. */
-int tp_merge_authority_do_work(tp_merge_authority_t *a, int64_t now);
+TP_API int tp_merge_authority_do_work(tp_merge_authority_t *a, int64_t now);
 
 /* An agent whose do_work calls tp_merge_authority_do_work with the cached
  * monotonic clock (for a runner or invoker). */
-tp_agent_t tp_merge_authority_as_agent(tp_merge_authority_t *a);
+TP_API tp_agent_t tp_merge_authority_as_agent(tp_merge_authority_t *a);
 
 /* Counters. */
 typedef struct tp_merge_authority_stats_s {
@@ -81,7 +83,7 @@ typedef struct tp_merge_authority_stats_s {
     uint64_t malformed;         /* schema-903 messages that failed to decode */
     uint64_t publish_failures;
 } tp_merge_authority_stats_t;
-void tp_merge_authority_stats(const tp_merge_authority_t *a, tp_merge_authority_stats_t *out);
+TP_API void tp_merge_authority_stats(const tp_merge_authority_t *a, tp_merge_authority_stats_t *out);
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tensorpool/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -128,27 +130,27 @@ typedef struct tp_monitor_config_s {
 } tp_monitor_config_t;
 
 /* ctx from tp_client_context_init (environment applied), window 3 s. */
-void tp_monitor_config_init(tp_monitor_config_t *cfg);
+TP_API void tp_monitor_config_init(tp_monitor_config_t *cfg);
 
 typedef struct tp_monitor_s tp_monitor_t;
 
 /* Open the subscriptions. The transport directory need not exist yet: like
  * any subscriber's, opening creates it (empty) when missing. 0 or -1. */
-int tp_monitor_open(tp_monitor_t **out, const tp_monitor_config_t *cfg);
+TP_API int tp_monitor_open(tp_monitor_t **out, const tp_monitor_config_t *cfg);
 
 /* Drain every subscription (up to `limit` messages each). Messages or -1. */
-int tp_monitor_poll(tp_monitor_t *m, int64_t now_ns, int limit);
+TP_API int tp_monitor_poll(tp_monitor_t *m, int64_t now_ns, int limit);
 
 /* Close an observation interval at now_ns: rates since the previous refresh,
  * superblocks re-read, join states derived. */
-void tp_monitor_refresh(tp_monitor_t *m, int64_t now_ns);
+TP_API void tp_monitor_refresh(tp_monitor_t *m, int64_t now_ns);
 
-uint32_t tp_monitor_stream_count(const tp_monitor_t *m);
-const tp_monitor_stream_t *tp_monitor_stream(const tp_monitor_t *m, uint32_t i);
-uint32_t tp_monitor_client_count(const tp_monitor_t *m);
-const tp_monitor_client_t *tp_monitor_client(const tp_monitor_t *m, uint32_t i);
-uint32_t tp_monitor_join_count(const tp_monitor_t *m);
-const tp_monitor_join_t *tp_monitor_join(const tp_monitor_t *m, uint32_t i);
+TP_API uint32_t tp_monitor_stream_count(const tp_monitor_t *m);
+TP_API const tp_monitor_stream_t *tp_monitor_stream(const tp_monitor_t *m, uint32_t i);
+TP_API uint32_t tp_monitor_client_count(const tp_monitor_t *m);
+TP_API const tp_monitor_client_t *tp_monitor_client(const tp_monitor_t *m, uint32_t i);
+TP_API uint32_t tp_monitor_join_count(const tp_monitor_t *m);
+TP_API const tp_monitor_join_t *tp_monitor_join(const tp_monitor_t *m, uint32_t i);
 
 /* Transport health: messages seen, lost (lapped) and undecodable. */
 typedef struct tp_monitor_stats_s {
@@ -157,12 +159,12 @@ typedef struct tp_monitor_stats_s {
     uint64_t malformed;
     uint64_t driver_shutdowns; /* ShmDriverShutdown seen */
 } tp_monitor_stats_t;
-void tp_monitor_stats(const tp_monitor_t *m, tp_monitor_stats_t *out);
+TP_API void tp_monitor_stats(const tp_monitor_t *m, tp_monitor_stats_t *out);
 
 /* "flowing", "blocked", "waiting-map". */
-const char *tp_monitor_join_state_name(tp_monitor_join_state_t s);
+TP_API const char *tp_monitor_join_state_name(tp_monitor_join_state_t s);
 
-void tp_monitor_close(tp_monitor_t *m);
+TP_API void tp_monitor_close(tp_monitor_t *m);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,12 @@
 
 #include <stdint.h>
 
+#include "tensorpool/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct tp_announce_filter_s {
     uint32_t stream_id;      /* only announces of this stream */
     int64_t now_ns;          /* CLOCK_MONOTONIC now (the caller's cached clock) */
@@ -29,7 +35,10 @@ typedef enum tp_announce_verdict_e {
  * stream, epoch, layout version, nslots and the pools; its ring and pool URIs
  * point INTO the message buffer (copy them if the message does not outlive
  * the use). Epoch preference and lease state are the caller's. */
-tp_announce_verdict_t tp_pool_announce_accept(const tp_control_shm_pool_announce_dec_t *m,
-                                              const tp_announce_filter_t *f, tp_shm_reader_config_t *rc);
+TP_API tp_announce_verdict_t tp_pool_announce_accept(const tp_control_shm_pool_announce_dec_t *m,
+                                                     const tp_announce_filter_t *f, tp_shm_reader_config_t *rc);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

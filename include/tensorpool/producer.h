@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tensorpool/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -35,43 +37,43 @@ typedef struct tp_meta_attr_s {
 
 /* Open and start attaching to stream_id (REQUIRE_EXISTING unless create is
  * non-zero). name/summary go into DataSourceAnnounce (may be NULL). 0 or -1. */
-int tp_producer_open(tp_producer_t **out, const tp_client_context_t *ctx, uint32_t stream_id, int create, const char *name,
-                     const char *summary);
+TP_API int tp_producer_open(tp_producer_t **out, const tp_client_context_t *ctx, uint32_t stream_id, int create, const char *name,
+                            const char *summary);
 
 /* Drive the lease, QoS and metadata. Work count or -1. */
-int tp_producer_do_work(tp_producer_t *p, int64_t now_ns);
+TP_API int tp_producer_do_work(tp_producer_t *p, int64_t now_ns);
 
 /* 1 when attached and mapped (frames can be written). */
-int tp_producer_is_active(const tp_producer_t *p);
+TP_API int tp_producer_is_active(const tp_producer_t *p);
 
 /* Epoch of the current mapping (0 when not active). */
-uint64_t tp_producer_epoch(const tp_producer_t *p);
+TP_API uint64_t tp_producer_epoch(const tp_producer_t *p);
 
 /* Seq the next frame will get. */
-uint64_t tp_producer_next_seq(const tp_producer_t *p);
+TP_API uint64_t tp_producer_next_seq(const tp_producer_t *p);
 
 /* Start a frame of len bytes described by t: the payload is then written
  * in place at c->payload. -1 when not active (TP_ERR_STATE) or as
  * tp_shm_writer_claim. */
-int tp_producer_claim(tp_producer_t *p, const tp_tensor_header_t *t, uint32_t len, tp_shm_claim_t *c);
+TP_API int tp_producer_claim(tp_producer_t *p, const tp_tensor_header_t *t, uint32_t len, tp_shm_claim_t *c);
 
 /* Commit a claimed frame (capture time timestamp_ns) and publish its
  * FrameDescriptor. 0 or -1 (descriptor not sent; the frame is committed). */
-int tp_producer_commit(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_ns);
+TP_API int tp_producer_commit(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_ns);
 
 /* claim + copy from a user buffer + commit + publish. *seq_out may be NULL. */
-int tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *t, const void *payload, uint32_t len,
-                      uint64_t timestamp_ns, uint64_t *seq_out);
+TP_API int tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *t, const void *payload, uint32_t len,
+                             uint64_t timestamp_ns, uint64_t *seq_out);
 
 /* Replace the metadata: meta_version++ and DataSourceMeta sent at once and
  * then with every QoS period. Strings are copied. 0 or -1. Not hot path. */
-int tp_producer_set_meta(tp_producer_t *p, const tp_meta_attr_t *attrs, unsigned count);
+TP_API int tp_producer_set_meta(tp_producer_t *p, const tp_meta_attr_t *attrs, unsigned count);
 
 /* The lease holder (state, last answer code, stats). */
-tp_driver_client_t *tp_producer_driver_client(tp_producer_t *p);
+TP_API tp_driver_client_t *tp_producer_driver_client(tp_producer_t *p);
 
 /* Detach and free. NULL is a no-op. */
-void tp_producer_close(tp_producer_t *p);
+TP_API void tp_producer_close(tp_producer_t *p);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tensorpool/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -58,29 +60,29 @@ typedef enum tp_reject_e {
 } tp_reject_t;
 
 /* Short stable name of a reject reason, e.g. "ndims". Never NULL. */
-const char *tp_reject_name(tp_reject_t reason);
+TP_API const char *tp_reject_name(tp_reject_t reason);
 
 /* Element size in bytes of a dtype (BIT, BYTES, BOOLEAN: 1, D-17), or 0 when
  * the value is UNKNOWN or not in the table. */
-size_t tp_dtype_size(int dtype);
+TP_API size_t tp_dtype_size(int dtype);
 
 /* Fill *h with a dense tensor description: strides all 0 (inferred), unused
  * dims/strides zeroed (W-8.2.j), progress NONE. Returns -1 (TP_ERR_INVALID_ARG)
  * if ndims is outside 1..8 or dims is NULL. */
-int tp_tensor_header_init(tp_tensor_header_t *h, tp_control_dtype_t dtype, tp_control_major_order_t order,
-                          unsigned ndims, const int32_t *dims);
+TP_API int tp_tensor_header_init(tp_tensor_header_t *h, tp_control_dtype_t dtype, tp_control_major_order_t order,
+                                 unsigned ndims, const int32_t *dims);
 
 /* Apply every per-header rule of wire.md §5.4 (items 7–14) to h.
  * On success returns TP_REJECT_NONE and, if resolved is not NULL, writes the
  * resolved byte strides (zero strides inferred; entries >= ndims set to 0).
  * Entries k >= ndims of h are never read (W-8.2.j, §5.4.14).
  * No allocation, no error text: the hot path uses it per frame. */
-tp_reject_t tp_tensor_header_check(const tp_tensor_header_t *h, int32_t resolved[TP_TENSOR_MAX_DIMS]);
+TP_API tp_reject_t tp_tensor_header_check(const tp_tensor_header_t *h, int32_t resolved[TP_TENSOR_MAX_DIMS]);
 
 /* Byte extent of the tensor with the given resolved strides:
  * e + sum((dims[k]-1) * strides[k]), or 0 when any dim is 0 (empty tensor).
  * h must have passed tp_tensor_header_check. */
-uint64_t tp_tensor_header_extent(const tp_tensor_header_t *h, const int32_t resolved[TP_TENSOR_MAX_DIMS]);
+TP_API uint64_t tp_tensor_header_extent(const tp_tensor_header_t *h, const int32_t resolved[TP_TENSOR_MAX_DIMS]);
 
 #ifdef __cplusplus
 }

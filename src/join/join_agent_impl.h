@@ -18,9 +18,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The library exports every non-static symbol; keep these out of its ABI. */
-#define JA_INTERNAL __attribute__((visibility("hidden")))
-
 #define NO_INPUT UINT32_MAX
 
 /* One remembered FrameDescriptor, for frame selection by time. */
@@ -123,25 +120,25 @@ static inline int ja_msg_header(tp_join_agent_t *a, const uint8_t *buf, size_t l
 }
 
 /* join_agent_maps.c */
-JA_INTERNAL void ja_apply_announce(tp_join_agent_t *a, const uint8_t *buf, size_t len);
-JA_INTERNAL void ja_send_request(tp_join_agent_t *a);
+void ja_apply_announce(tp_join_agent_t *a, const uint8_t *buf, size_t len);
+void ja_send_request(tp_join_agent_t *a);
 /* Expect output epoch `epoch` (drops a map of another epoch) and ask for its
  * map in this cycle. 0 or -1. */
-JA_INTERNAL int ja_expect_epoch(tp_join_agent_t *a, uint64_t epoch);
+int ja_expect_epoch(tp_join_agent_t *a, uint64_t epoch);
 
 /* join_agent_inputs.c */
-JA_INTERNAL void ja_input_unmap(tp_join_agent_t *a, input_t *in, int disconnect);
-JA_INTERNAL int ja_lease_attached(void *clientd, const tp_lease_t *l);
-JA_INTERNAL void ja_lease_lost(void *clientd, const char *why);
-JA_INTERNAL void ja_on_pool_announce(tp_join_agent_t *a, const uint8_t *buf, size_t len);
-JA_INTERNAL void ja_on_lease_revoked(tp_join_agent_t *a, const uint8_t *buf, size_t len);
-JA_INTERNAL void ja_check_liveness(tp_join_agent_t *a);
+void ja_input_unmap(tp_join_agent_t *a, input_t *in, int disconnect);
+int ja_lease_attached(void *clientd, const tp_lease_t *l);
+void ja_lease_lost(void *clientd, const char *why);
+void ja_on_pool_announce(tp_join_agent_t *a, const uint8_t *buf, size_t len);
+void ja_on_lease_revoked(tp_join_agent_t *a, const uint8_t *buf, size_t len);
+void ja_check_liveness(tp_join_agent_t *a);
 
 /* join_agent_descriptors.c */
-JA_INTERNAL void ja_hist_clear(tp_join_agent_t *a, input_t *in);
-JA_INTERNAL void ja_on_descriptor(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info);
+void ja_hist_clear(tp_join_agent_t *a, input_t *in);
+void ja_on_descriptor(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info);
 
 /* join_agent_output.c */
-JA_INTERNAL void ja_evaluate(tp_join_agent_t *a);
+void ja_evaluate(tp_join_agent_t *a);
 
 #endif

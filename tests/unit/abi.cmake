@@ -1,0 +1,4 @@
+# libtensorpool.so exports exactly the TP_API declarations of the public headers.
+add_test(NAME abi_exports_public_api
+  COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/abi_exports_test.py
+          $<TARGET_FILE:tensorpool> ${PROJECT_SOURCE_DIR}/include ${CMAKE_NM})
