@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install what tensorpool needs to build and test on Debian 12, if missing:
-# a C compiler and make, cmake, python3, pkg-config, and clang with its
-# sanitizer/libFuzzer runtimes. Uses apt-get as root, or sudo.
+# a C compiler and make, a C++ compiler (the public headers are checked from
+# C++ too), cmake, python3, pkg-config, and clang with its sanitizer/libFuzzer
+# runtimes. Uses apt-get as root, or sudo.
 set -euo pipefail
 need=()
 command -v cc >/dev/null || need+=(build-essential)
 command -v make >/dev/null || need+=(make)
+command -v c++ >/dev/null || need+=(g++)
 command -v cmake >/dev/null || need+=(cmake)
 command -v python3 >/dev/null || need+=(python3)
 command -v pkg-config >/dev/null || need+=(pkg-config)

@@ -11,9 +11,10 @@
 #define TENSORPOOL_AGENT_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "tensorpool/atomic.h"
 
 #include "tensorpool/clock.h"
 #include "tensorpool/error.h"
@@ -90,10 +91,10 @@ typedef struct tp_agent_runner_s {
     tp_idle_strategy_t idle;
     tp_cached_clock_t clock;
     pthread_t thread;
-    _Atomic int stop_requested;
-    _Atomic int state;              /* tp_agent_runner_state_t */
-    _Atomic uint64_t duty_cycles;
-    _Atomic uint64_t errors;        /* do_work returned -1 */
+    TP_ATOMIC(int) stop_requested;
+    TP_ATOMIC(int) state;              /* tp_agent_runner_state_t */
+    TP_ATOMIC(uint64_t) duty_cycles;
+    TP_ATOMIC(uint64_t) errors;        /* do_work returned -1 */
     int thread_started;
     int start_failed;               /* on_start returned -1 */
     tp_errcode_t start_errcode;

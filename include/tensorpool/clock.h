@@ -8,8 +8,9 @@
 #ifndef TENSORPOOL_CLOCK_H
 #define TENSORPOOL_CLOCK_H
 
-#include <stdatomic.h>
 #include <stdint.h>
+
+#include "tensorpool/atomic.h"
 
 #include "tensorpool/export.h"
 
@@ -26,8 +27,8 @@ TP_API int64_t tp_clock_realtime_ns(void);
 /* A clock value read once per duty cycle. Fields are atomics so another thread
  * may read the cached value while the owner updates it. */
 typedef struct tp_cached_clock_s {
-    _Atomic int64_t monotonic_ns;
-    _Atomic int64_t realtime_ns;
+    TP_ATOMIC(int64_t) monotonic_ns;
+    TP_ATOMIC(int64_t) realtime_ns;
 } tp_cached_clock_t;
 
 /* Initialise and take a first reading. */

@@ -18,22 +18,22 @@
 extern "C" {
 #endif
 
-typedef enum tp_join_input_status_e {
-    TP_JOIN_INPUT_SATISFIED = 0,      /* meets its rule (LatestValue: has a current value) */
-    TP_JOIN_INPUT_NOT_YET,            /* the rule cannot be met for this output (underflow/overflow) */
-    TP_JOIN_INPUT_NEVER_OBSERVED,     /* nothing observed in the current state */
-    TP_JOIN_INPUT_LAGGING,            /* observed below the required position */
-    TP_JOIN_INPUT_PROCESSED_LAGGING,  /* observed enough, processed not (use_processed) */
-    TP_JOIN_INPUT_STALE,              /* unsatisfied and silent past staleTimeoutNs */
-    TP_JOIN_INPUT_INVALIDATED,        /* LatestValue: selected frame failed validation */
-    TP_JOIN_INPUT_REJECTED            /* clock domain or timestamp order violated; blocks */
-} tp_join_input_status_t;
+typedef enum tp_join_explain_status_e {
+    TP_JOIN_EXPLAIN_SATISFIED = 0,      /* meets its rule (LatestValue: has a current value) */
+    TP_JOIN_EXPLAIN_NOT_YET,            /* the rule cannot be met for this output (underflow/overflow) */
+    TP_JOIN_EXPLAIN_NEVER_OBSERVED,     /* nothing observed in the current state */
+    TP_JOIN_EXPLAIN_LAGGING,            /* observed below the required position */
+    TP_JOIN_EXPLAIN_PROCESSED_LAGGING,  /* observed enough, processed not (use_processed) */
+    TP_JOIN_EXPLAIN_STALE,              /* unsatisfied and silent past staleTimeoutNs */
+    TP_JOIN_EXPLAIN_INVALIDATED,        /* LatestValue: selected frame failed validation */
+    TP_JOIN_EXPLAIN_REJECTED            /* clock domain or timestamp order violated; blocks */
+} tp_join_explain_status_t;
 
 typedef struct tp_join_explain_s {
     uint32_t rule_index;
     uint32_t stream_id;
     uint8_t source;             /* timestamp rules */
-    tp_join_input_status_t status;
+    tp_join_explain_status_t status;
     int is_time;                /* positions below are ns (1) or sequences (0) */
     int has_required;
     uint64_t required;          /* threshold tested: required position minus lateness */
@@ -64,7 +64,7 @@ TP_API int tp_join_barrier_explain(const tp_join_barrier_t *b, uint64_t out, uin
 TP_API int tp_join_explain_format(const tp_join_explain_t *e, char *buf, size_t len);
 
 /* Short name of a status ("LAGGING"). */
-TP_API const char *tp_join_input_status_name(tp_join_input_status_t status);
+TP_API const char *tp_join_explain_status_name(tp_join_explain_status_t status);
 
 #ifdef __cplusplus
 }

@@ -12,14 +12,15 @@
 #ifndef TENSORPOOL_SHM_SEQLOCK_H
 #define TENSORPOOL_SHM_SEQLOCK_H
 
-#include <stdatomic.h>
 #include <stdint.h>
+
+#include "tensorpool/atomic.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "seq_commit needs lock-free 64-bit atomics (§3.6)");
+TP_STATIC_ASSERT(ATOMIC_LLONG_LOCK_FREE == 2, "seq_commit needs lock-free 64-bit atomics (§3.6)");
 
 /* Largest logical sequence a slot can carry: seq << 1 must not lose bit 63 (D-13). */
 #define TP_SEQ_MAX ((UINT64_C(1) << 63) - 1)
@@ -32,9 +33,9 @@ static inline int tp_seq_is_committed(uint64_t seq_commit) { return (int)(seq_co
 
 /* The atomic word at slot offset 0. Slots are 64-byte aligned in a mapping,
  * so the 8-byte atomic never crosses a cache line (W-8.2.g). */
-static inline _Atomic uint64_t *tp_seqlock_word(uint8_t *slot)
+static inline TP_ATOMIC(uint64_t) *tp_seqlock_word(uint8_t *slot)
 {
-    return (_Atomic uint64_t *)(void *)slot;
+    return (TP_ATOMIC(uint64_t) *)(void *)slot;
 }
 
 /* Producer step 3: IN-PROGRESS with release, then a release fence (D-14). */
@@ -53,14 +54,14 @@ static inline void tp_seqlock_write_commit(uint8_t *slot, uint64_t seq)
 /* Consumer step 3: first load, acquire. */
 static inline uint64_t tp_seqlock_read_begin(const uint8_t *slot)
 {
-    return atomic_load_explicit((const _Atomic uint64_t *)(const void *)slot, memory_order_acquire);
+    return atomic_load_explicit((const TP_ATOMIC(uint64_t) *)(const void *)slot, memory_order_acquire);
 }
 
 /* Consumer steps 8-9: acquire fence (D-14), then the second load. */
 static inline uint64_t tp_seqlock_read_end(const uint8_t *slot)
 {
     atomic_thread_fence(memory_order_acquire);
-    return atomic_load_explicit((const _Atomic uint64_t *)(const void *)slot, memory_order_acquire);
+    return atomic_load_explicit((const TP_ATOMIC(uint64_t) *)(const void *)slot, memory_order_acquire);
 }
 
 #ifdef __cplusplus

@@ -18,33 +18,33 @@ static void explain_positions(const tp_join_barrier_t *b, const tp_join_slot_t *
 }
 
 /* Sequence / timestamp: mirrors evaluate() in join_barrier.c. */
-static tp_join_input_status_t classify_aligned(const tp_join_barrier_t *b, const tp_join_slot_t *s,
+static tp_join_explain_status_t classify_aligned(const tp_join_barrier_t *b, const tp_join_slot_t *s,
                                                uint64_t out, uint64_t now, tp_join_explain_t *e)
 {
-    if (s->rejected) return TP_JOIN_INPUT_REJECTED;
+    if (s->rejected) return TP_JOIN_EXPLAIN_REJECTED;
     uint64_t t;
-    if (!tp_join_slot_threshold(s, out, b->lateness, &t)) return TP_JOIN_INPUT_NOT_YET;
+    if (!tp_join_slot_threshold(s, out, b->lateness, &t)) return TP_JOIN_EXPLAIN_NOT_YET;
     e->has_required = 1;
     e->required = t;
     int obs_ok = e->has_observed && e->observed >= t;
     int proc_ok = !b->cfg.use_processed || (e->has_processed && e->processed >= t);
     if (e->has_observed && e->observed < t) e->observed_lag = t - e->observed;
     if (b->cfg.use_processed && e->has_processed && e->processed < t) e->processed_lag = t - e->processed;
-    if (obs_ok && proc_ok) return TP_JOIN_INPUT_SATISFIED;
-    if (tp_join_slot_is_stale(b, s, now)) return TP_JOIN_INPUT_STALE;
-    if (!e->has_observed) return TP_JOIN_INPUT_NEVER_OBSERVED;
-    return obs_ok ? TP_JOIN_INPUT_PROCESSED_LAGGING : TP_JOIN_INPUT_LAGGING;
+    if (obs_ok && proc_ok) return TP_JOIN_EXPLAIN_SATISFIED;
+    if (tp_join_slot_is_stale(b, s, now)) return TP_JOIN_EXPLAIN_STALE;
+    if (!e->has_observed) return TP_JOIN_EXPLAIN_NEVER_OBSERVED;
+    return obs_ok ? TP_JOIN_EXPLAIN_PROCESSED_LAGGING : TP_JOIN_EXPLAIN_LAGGING;
 }
 
 /* LatestValue: mirrors tp_join_barrier_ready_latest(). */
-static tp_join_input_status_t classify_latest(const tp_join_barrier_t *b, const tp_join_slot_t *s,
+static tp_join_explain_status_t classify_latest(const tp_join_barrier_t *b, const tp_join_slot_t *s,
                                               const tp_join_explain_t *e)
 {
     if (b->cfg.latest_ordering == TP_JOIN_ORDER_TIMESTAMP && b->map.kind != TP_MERGE_KIND_TIMESTAMP)
-        return TP_JOIN_INPUT_NEVER_OBSERVED;
-    if (s->rejected) return TP_JOIN_INPUT_REJECTED;
-    if (!e->has_observed) return TP_JOIN_INPUT_NEVER_OBSERVED;
-    return s->latest_valid ? TP_JOIN_INPUT_SATISFIED : TP_JOIN_INPUT_INVALIDATED;
+        return TP_JOIN_EXPLAIN_NEVER_OBSERVED;
+    if (s->rejected) return TP_JOIN_EXPLAIN_REJECTED;
+    if (!e->has_observed) return TP_JOIN_EXPLAIN_NEVER_OBSERVED;
+    return s->latest_valid ? TP_JOIN_EXPLAIN_SATISFIED : TP_JOIN_EXPLAIN_INVALIDATED;
 }
 
 int tp_join_barrier_explain(const tp_join_barrier_t *b, uint64_t out, uint64_t now, tp_join_explain_t *out_entries,
@@ -73,17 +73,17 @@ int tp_join_barrier_explain(const tp_join_barrier_t *b, uint64_t out, uint64_t n
     return (int)b->nslots;
 }
 
-const char *tp_join_input_status_name(tp_join_input_status_t status)
+const char *tp_join_explain_status_name(tp_join_explain_status_t status)
 {
     switch (status) {
-    case TP_JOIN_INPUT_SATISFIED: return "SATISFIED";
-    case TP_JOIN_INPUT_NOT_YET: return "NOT_YET";
-    case TP_JOIN_INPUT_NEVER_OBSERVED: return "NEVER_OBSERVED";
-    case TP_JOIN_INPUT_LAGGING: return "LAGGING";
-    case TP_JOIN_INPUT_PROCESSED_LAGGING: return "PROCESSED_LAGGING";
-    case TP_JOIN_INPUT_STALE: return "STALE";
-    case TP_JOIN_INPUT_INVALIDATED: return "INVALIDATED";
-    case TP_JOIN_INPUT_REJECTED: return "REJECTED";
+    case TP_JOIN_EXPLAIN_SATISFIED: return "SATISFIED";
+    case TP_JOIN_EXPLAIN_NOT_YET: return "NOT_YET";
+    case TP_JOIN_EXPLAIN_NEVER_OBSERVED: return "NEVER_OBSERVED";
+    case TP_JOIN_EXPLAIN_LAGGING: return "LAGGING";
+    case TP_JOIN_EXPLAIN_PROCESSED_LAGGING: return "PROCESSED_LAGGING";
+    case TP_JOIN_EXPLAIN_STALE: return "STALE";
+    case TP_JOIN_EXPLAIN_INVALIDATED: return "INVALIDATED";
+    case TP_JOIN_EXPLAIN_REJECTED: return "REJECTED";
     }
     return "UNKNOWN";
 }
@@ -98,6 +98,6 @@ int tp_join_explain_format(const tp_join_explain_t *e, char *buf, size_t len)
         snprintf(proc, sizeof proc, "%" PRIu64 " (lag %" PRIu64 ")", e->processed, e->processed_lag);
     if (e->has_last_obs) snprintf(last, sizeof last, "%" PRIu64 " ns ago", e->since_last_obs_ns);
     return snprintf(buf, len, "input %u rule %u: %s required %s %s observed %s processed %s last obs %s%s",
-                    e->stream_id, e->rule_index, tp_join_input_status_name(e->status), unit, req, obs, proc, last,
+                    e->stream_id, e->rule_index, tp_join_explain_status_name(e->status), unit, req, obs, proc, last,
                     e->stale ? " (stale)" : "");
 }

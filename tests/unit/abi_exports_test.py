@@ -95,7 +95,7 @@ def strip_attributes(stmt):
 def classify(stmt):
     """(kind, name) of one top-level declaration, or None when it declares no symbol."""
     words = IDENT.findall(stmt)
-    if not words or words[0] in ("typedef", "_Static_assert", "static_assert") or "static" in words:
+    if not words or words[0] in ("typedef", "_Static_assert", "static_assert", "TP_STATIC_ASSERT") or "static" in words:
         return None
     s = strip_attributes(stmt)
     paren = s.find("(")

@@ -189,13 +189,13 @@ static void explain_not_ready_output(void)
     OBS_AT(b, 6, 3, 800);
     tp_join_explain_t ex[8];
     CHECK_EQ_I64(tp_join_barrier_explain(b, 12, 1000, ex, 8), 6);
-    CHECK(ex[0].status == TP_JOIN_INPUT_LAGGING && ex[0].required == 12 && ex[0].observed == 7 &&
+    CHECK(ex[0].status == TP_JOIN_EXPLAIN_LAGGING && ex[0].required == 12 && ex[0].observed == 7 &&
           ex[0].observed_lag == 5 && !ex[0].has_processed);
-    CHECK(ex[1].status == TP_JOIN_INPUT_NEVER_OBSERVED && !ex[1].has_observed && ex[1].has_required);
-    CHECK(ex[2].status == TP_JOIN_INPUT_NOT_YET && !ex[2].has_required);
-    CHECK(ex[3].status == TP_JOIN_INPUT_PROCESSED_LAGGING && ex[3].processed_lag == 3 && ex[3].observed_lag == 0);
-    CHECK(ex[4].status == TP_JOIN_INPUT_SATISFIED);
-    CHECK(ex[5].status == TP_JOIN_INPUT_STALE && ex[5].since_last_obs_ns == 200 && ex[5].stale);
+    CHECK(ex[1].status == TP_JOIN_EXPLAIN_NEVER_OBSERVED && !ex[1].has_observed && ex[1].has_required);
+    CHECK(ex[2].status == TP_JOIN_EXPLAIN_NOT_YET && !ex[2].has_required);
+    CHECK(ex[3].status == TP_JOIN_EXPLAIN_PROCESSED_LAGGING && ex[3].processed_lag == 3 && ex[3].observed_lag == 0);
+    CHECK(ex[4].status == TP_JOIN_EXPLAIN_SATISFIED);
+    CHECK(ex[5].status == TP_JOIN_EXPLAIN_STALE && ex[5].since_last_obs_ns == 200 && ex[5].stale);
     char line[256];
     tp_join_explain_format(&ex[0], line, sizeof line);
     CHECK(strstr(line, "input 1 rule 0: LAGGING required seq 12 observed 7 (lag 5)") != NULL);
@@ -210,7 +210,7 @@ static void explain_not_ready_output(void)
     OBS(b, 2, 3);
     tp_join_barrier_invalidate_latest(b, 2);
     CHECK_EQ_I64(tp_join_barrier_explain(b, 0, 0, ex, 2), 6);
-    CHECK(ex[0].status == TP_JOIN_INPUT_SATISFIED && ex[1].status == TP_JOIN_INPUT_INVALIDATED);
+    CHECK(ex[0].status == TP_JOIN_EXPLAIN_SATISFIED && ex[1].status == TP_JOIN_EXPLAIN_INVALIDATED);
     tp_join_barrier_destroy(b);
 
     b = fx_barrier(TP_JOIN_MODE_TIMESTAMP);
@@ -220,7 +220,7 @@ static void explain_not_ready_output(void)
     APPLY(b, m, TP_JOIN_APPLY_REPLACED);
     tp_join_barrier_observe_time(b, 7, FD, 100, RT, 0);
     CHECK_EQ_I64(tp_join_barrier_explain(b, 100, 0, ex, 8), 1);
-    CHECK(ex[0].status == TP_JOIN_INPUT_REJECTED && ex[0].is_time);
+    CHECK(ex[0].status == TP_JOIN_EXPLAIN_REJECTED && ex[0].is_time);
     tp_join_barrier_destroy(b);
 }
 

@@ -485,12 +485,12 @@ static int explain_agrees(const tp_join_barrier_t *b, uint64_t out, uint64_t now
     uint32_t miss[MAXR], stale[MAXR], rej[MAXR], nm = 0, ns = 0, nr = 0, nsat = 0;
     for (int i = 0; i < n; i++) {
         switch (ex[i].status) {
-        case TP_JOIN_INPUT_SATISFIED:
+        case TP_JOIN_EXPLAIN_SATISFIED:
             nsat++;
             if (tp_join_barrier_mode(b) == TP_JOIN_MODE_LATEST_VALUE && ex[i].stale) stale[ns++] = ex[i].stream_id;
             break;
-        case TP_JOIN_INPUT_STALE: stale[ns++] = ex[i].stream_id; break;
-        case TP_JOIN_INPUT_REJECTED: rej[nr++] = ex[i].stream_id; break;
+        case TP_JOIN_EXPLAIN_STALE: stale[ns++] = ex[i].stream_id; break;
+        case TP_JOIN_EXPLAIN_REJECTED: rej[nr++] = ex[i].stream_id; break;
         default: miss[nm++] = ex[i].stream_id; break;
         }
     }
