@@ -135,12 +135,14 @@ static void count_handler(void *clientd, const uint8_t *buf, size_t len, const t
     (*(uint64_t *)clientd)++;
 }
 
-static void latency_run(size_t msg, size_t samples, int64_t out_pct[3])
+/* Ping on stream `ping`, echo on ping + 1. Each size gets its own pair, so
+ * a run does not also poll the previous run's closed (lingering) logs. */
+static void latency_run(size_t msg, size_t samples, int64_t out_pct[3], int32_t ping)
 {
     size_t total = samples + samples / 10;
     atomic_store(&sh->ready, 0);
     tp_ipc_subscription_t *back;
-    if (tp_ipc_subscription_open(&back, &ctx, "tp:ipc", 2) < 0) {
+    if (tp_ipc_subscription_open(&back, &ctx, "tp:ipc", ping + 1) < 0) {
         fprintf(stderr, "sub: %s\n", tp_errmsg());
         exit(1);
     }
@@ -149,8 +151,8 @@ static void latency_run(size_t msg, size_t samples, int64_t out_pct[3])
         tp_bench_pin(1);
         tp_ipc_subscription_t *in;
         echo_t e = {0};
-        if (tp_ipc_subscription_open(&in, &ctx, "tp:ipc", 1) < 0 ||
-            tp_ipc_publication_open(&e.pub, &ctx, "tp:ipc", 2) < 0)
+        if (tp_ipc_subscription_open(&in, &ctx, "tp:ipc", ping) < 0 ||
+            tp_ipc_publication_open(&e.pub, &ctx, "tp:ipc", ping + 1) < 0)
             _exit(1);
         atomic_store(&sh->ready, 1);
         while (e.count < total) tp_ipc_subscription_poll(in, echo_handler, &e, 16);
@@ -160,7 +162,7 @@ static void latency_run(size_t msg, size_t samples, int64_t out_pct[3])
     }
     tp_bench_pin(0);
     tp_ipc_publication_t *out;
-    if (tp_ipc_publication_open(&out, &ctx, "tp:ipc", 1) < 0) exit(1);
+    if (tp_ipc_publication_open(&out, &ctx, "tp:ipc", ping) < 0) exit(1);
     while (!atomic_load(&sh->ready)) sched_yield();
     /* wait until both sides follow each other's publication */
     while (tp_ipc_subscription_image_count(back) < 1) {
@@ -380,7 +382,7 @@ int main(int argc, char **argv)
                      pn[i], msg, samples);
             emit("ipc_sized_floor_half_rtt", "ns", (double)fl[i] / 2.0, params);
         }
-        latency_run(msg, samples, lat);
+        latency_run(msg, samples, lat, 1 + 2 * s);
         for (int i = 0; i < 3; i++) {
             double oneway = (double)lat[i] / 2.0;
             double sized = (double)fl[i] / 2.0;
