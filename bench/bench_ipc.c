@@ -1,10 +1,17 @@
 /* Embedded IPC benchmarks, as JSON lines on stdout.
  *
- *   shm_cacheline_rtt        the floor: one cache line bounced between two
- *                            processes through shared memory (p50/p99/p99.9)
+ *   shm_cacheline_rtt        one cache line bounced between two processes
+ *                            through shared memory (p50/p99/p99.9); its half
+ *                            is the cache-line floor
+ *   ipc_sized_floor_half_rtt the size-matched floor (sized_floor.h): half the
+ *                            round trip of N bytes + a flag each way, measured
+ *                            right before the IPC ping-pong of that size
  *   ipc_oneway_latency       ping-pong over two tp:ipc streams between two
  *                            processes, reported as round trip / 2, for 64 B
- *                            and 1 KiB; ratio_to_floor = value / (floor rtt / 2)
+ *                            and 1 KiB; ratio_to_sized_floor = value / the
+ *                            size-matched floor of the same size and stat,
+ *                            ratio_to_cacheline_floor = value / (cache-line
+ *                            rtt / 2)
  *   ipc_throughput           32-byte messages/s offered by one and by two
  *                            publisher processes, and delivered to one
  *                            subscriber process (with the loss it counted);
@@ -15,10 +22,12 @@
  *                            side=offered_no_subscriber: one publisher alone.
  *
  * Both processes are pinned to different CPUs when there are at least two.
- * Usage: bench_ipc [--quick]   (--quick: fewer samples, for smoke runs)
+ * Usage: bench_ipc [--quick] [--latency-only]
+ *   --quick: fewer samples, for smoke runs; --latency-only: skip throughput
  */
 #include "tensorpool/clock.h"
 #include "tensorpool/ipc.h"
+#include "sized_floor.h"
 
 #include <sched.h>
 #include <signal.h>
@@ -52,28 +61,6 @@ static tp_ipc_context_t ctx;
 static char base_dir[256];
 static int quick;
 
-static void pin(int cpu)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 2) return;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu % (int)n, &set);
-    sched_setaffinity(0, sizeof set, &set);
-}
-
-static inline void relax(void)
-{
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#endif
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
 
 static int64_t pct(const int64_t *sorted, size_t n, double p)
 {
@@ -96,24 +83,24 @@ static void floor_run(size_t samples, int64_t out_pct[3], double *clock_overhead
     size_t total = samples + samples / 10;
     pid_t child = fork();
     if (child == 0) {
-        pin(1);
+        tp_bench_pin(1);
         for (uint64_t i = 1; i <= total; i++) {
-            while (atomic_load_explicit(&sh->ping, memory_order_acquire) != i) relax();
+            while (atomic_load_explicit(&sh->ping, memory_order_acquire) != i) tp_bench_relax();
             atomic_store_explicit(&sh->pong, i, memory_order_release);
         }
         _exit(0);
     }
-    pin(0);
+    tp_bench_pin(0);
     int64_t *rtt = malloc(samples * sizeof *rtt);
     for (uint64_t i = 1; i <= total; i++) {
         int64_t t0 = tp_clock_monotonic_ns();
         atomic_store_explicit(&sh->ping, i, memory_order_release);
-        while (atomic_load_explicit(&sh->pong, memory_order_acquire) != i) relax();
+        while (atomic_load_explicit(&sh->pong, memory_order_acquire) != i) tp_bench_relax();
         int64_t t1 = tp_clock_monotonic_ns();
         if (i > total - samples) rtt[i - 1 - (total - samples)] = t1 - t0;
     }
     waitpid(child, NULL, 0);
-    qsort(rtt, samples, sizeof *rtt, cmp_i64);
+    qsort(rtt, samples, sizeof *rtt, tp_bench_cmp_i64);
     out_pct[0] = pct(rtt, samples, 0.5);
     out_pct[1] = pct(rtt, samples, 0.99);
     out_pct[2] = pct(rtt, samples, 0.999);
@@ -148,22 +135,24 @@ static void count_handler(void *clientd, const uint8_t *buf, size_t len, const t
     (*(uint64_t *)clientd)++;
 }
 
-static void latency_run(size_t msg, size_t samples, int64_t out_pct[3])
+/* Ping on stream `ping`, echo on ping + 1. Each size gets its own pair, so
+ * a run does not also poll the previous run's closed (lingering) logs. */
+static void latency_run(size_t msg, size_t samples, int64_t out_pct[3], int32_t ping)
 {
     size_t total = samples + samples / 10;
     atomic_store(&sh->ready, 0);
     tp_ipc_subscription_t *back;
-    if (tp_ipc_subscription_open(&back, &ctx, "tp:ipc", 2) < 0) {
+    if (tp_ipc_subscription_open(&back, &ctx, "tp:ipc", ping + 1) < 0) {
         fprintf(stderr, "sub: %s\n", tp_errmsg());
         exit(1);
     }
     pid_t child = fork();
     if (child == 0) {
-        pin(1);
+        tp_bench_pin(1);
         tp_ipc_subscription_t *in;
         echo_t e = {0};
-        if (tp_ipc_subscription_open(&in, &ctx, "tp:ipc", 1) < 0 ||
-            tp_ipc_publication_open(&e.pub, &ctx, "tp:ipc", 2) < 0)
+        if (tp_ipc_subscription_open(&in, &ctx, "tp:ipc", ping) < 0 ||
+            tp_ipc_publication_open(&e.pub, &ctx, "tp:ipc", ping + 1) < 0)
             _exit(1);
         atomic_store(&sh->ready, 1);
         while (e.count < total) tp_ipc_subscription_poll(in, echo_handler, &e, 16);
@@ -171,9 +160,9 @@ static void latency_run(size_t msg, size_t samples, int64_t out_pct[3])
         tp_ipc_subscription_close(in);
         _exit(0);
     }
-    pin(0);
+    tp_bench_pin(0);
     tp_ipc_publication_t *out;
-    if (tp_ipc_publication_open(&out, &ctx, "tp:ipc", 1) < 0) exit(1);
+    if (tp_ipc_publication_open(&out, &ctx, "tp:ipc", ping) < 0) exit(1);
     while (!atomic_load(&sh->ready)) sched_yield();
     /* wait until both sides follow each other's publication */
     while (tp_ipc_subscription_image_count(back) < 1) {
@@ -192,7 +181,7 @@ static void latency_run(size_t msg, size_t samples, int64_t out_pct[3])
         if (i >= total - samples) rtt[i - (total - samples)] = t1 - t0;
     }
     waitpid(child, NULL, 0);
-    qsort(rtt, samples, sizeof *rtt, cmp_i64);
+    qsort(rtt, samples, sizeof *rtt, tp_bench_cmp_i64);
     out_pct[0] = pct(rtt, samples, 0.5);
     out_pct[1] = pct(rtt, samples, 0.99);
     out_pct[2] = pct(rtt, samples, 0.999);
@@ -220,7 +209,7 @@ static tput_result_t throughput_once(int npub, uint64_t per_pub, int32_t stream,
     atomic_store(&sh->done, 0);
     pid_t sub_pid = fork();
     if (sub_pid == 0) {
-        pin(1);
+        tp_bench_pin(1);
         tp_ipc_subscription_t *sub;
         if (tp_ipc_subscription_open(&sub, &ctx, "tp:ipc", stream) < 0) _exit(1);
         atomic_fetch_add(&sh->ready, 1);
@@ -245,11 +234,11 @@ static tput_result_t throughput_once(int npub, uint64_t per_pub, int32_t stream,
     for (int p = 0; p < npub; p++) {
         pubs[p] = fork();
         if (pubs[p] == 0) {
-            pin(p == 0 ? 0 : 1);
+            tp_bench_pin(p == 0 ? 0 : 1);
             tp_ipc_publication_t *pub;
             if (tp_ipc_publication_open(&pub, &ctx, "tp:ipc", stream) < 0) _exit(1);
             atomic_fetch_add(&sh->ready, 1);
-            while (!atomic_load_explicit(&sh->go, memory_order_acquire)) relax();
+            while (!atomic_load_explicit(&sh->go, memory_order_acquire)) tp_bench_relax();
             uint8_t msg[32] = {0};
             int64_t t0 = tp_clock_monotonic_ns();
             for (uint64_t i = 0; i < per_pub; i++) {
@@ -323,7 +312,7 @@ static void throughput_run(int npub, uint64_t per_pub, int32_t stream, uint32_t 
  * traffic from a subscriber). */
 static void publisher_only_run(uint64_t n)
 {
-    pin(0);
+    tp_bench_pin(0);
     tp_ipc_publication_t *pub;
     if (tp_ipc_publication_open(&pub, &ctx, "tp:ipc", 13) < 0) exit(1);
     uint8_t msg[32] = {0};
@@ -352,7 +341,17 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 
 int main(int argc, char **argv)
 {
-    quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int latency_only = 0;
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--quick") == 0) {
+            quick = 1;
+        } else if (strcmp(argv[a], "--latency-only") == 0) {
+            latency_only = 1;
+        } else {
+            fprintf(stderr, "usage: bench_ipc [--quick] [--latency-only]\n");
+            return 2;
+        }
+    }
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED) return 1;
     snprintf(base_dir, sizeof base_dir, "/dev/shm/tp-bench-ipc-%d", (int)getpid());
@@ -374,18 +373,30 @@ int main(int argc, char **argv)
     snprintf(params, sizeof params, "\"stat\":\"p50\"");
     emit("shm_cacheline_half_rtt", "ns", half, params);
 
-    size_t sizes[2] = {64, 1024};
-    for (int s = 0; s < 2; s++) {
-        int64_t lat[3];
-        latency_run(sizes[s], samples, lat);
+    for (int s = 0; s < TP_BENCH_IPC_NSIZES; s++) {
+        size_t msg = tp_bench_ipc_sizes[s];
+        int64_t fl[3], lat[3];
+        if (tp_bench_sized_round_trip(msg, samples, fl) < 0) return 1;
+        for (int i = 0; i < 3; i++) {
+            snprintf(params, sizeof params, "\"stat\":\"%s\",\"msg_bytes\":%zu,\"method\":\"rtt/2\",\"samples\":%zu",
+                     pn[i], msg, samples);
+            emit("ipc_sized_floor_half_rtt", "ns", (double)fl[i] / 2.0, params);
+        }
+        latency_run(msg, samples, lat, 1 + 2 * s);
         for (int i = 0; i < 3; i++) {
             double oneway = (double)lat[i] / 2.0;
+            double sized = (double)fl[i] / 2.0;
             snprintf(params, sizeof params,
                      "\"stat\":\"%s\",\"msg_bytes\":%zu,\"method\":\"rtt/2\",\"samples\":%zu,"
-                     "\"floor_half_rtt_ns\":%.1f,\"ratio_to_floor\":%.2f",
-                     pn[i], sizes[s], samples, half, oneway / half);
+                     "\"sized_floor_ns\":%.1f,\"ratio_to_sized_floor\":%.2f,"
+                     "\"cacheline_floor_ns\":%.1f,\"ratio_to_cacheline_floor\":%.2f",
+                     pn[i], msg, samples, sized, oneway / sized, half, oneway / half);
             emit("ipc_oneway_latency", "ns", oneway, params);
         }
+    }
+    if (latency_only) {
+        nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return 0;
     }
 
     /* 1 MiB is the default log; 16 MiB shows how much of the loss comes from

@@ -1,8 +1,14 @@
 /* Hardware floors the other benchmarks are compared with, measured in the
- * same run: memcpy bandwidth (what a copying read can at best reach) and the
+ * same run: memcpy bandwidth (what a copying read can at best reach), the
  * round trip of one cache line bounced between two processes through shared
- * memory (what any cross-process notification can at best reach).
+ * memory (what any cross-process notification can at best reach), and the
+ * size-matched floor (sized_floor.h): N bytes plus a flag handed back and
+ * forth, for each message size bench_ipc measures (what moving N bytes to
+ * another core can at best reach). Both processes are pinned to different
+ * CPUs when there are at least two.
  * Prints JSON lines: {"name":..., "unit":..., "value":..., params}. */
+#include "sized_floor.h"
+
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -67,6 +73,7 @@ static void cache_line_round_trip(int rounds)
     atomic_store(line, 0);
     pid_t child = fork();
     if (child == 0) {
+        tp_bench_pin(1);
         for (uint64_t v = 1;; v += 2) {
             while (atomic_load_explicit(line, memory_order_acquire) != v)
                 ;
@@ -75,6 +82,7 @@ static void cache_line_round_trip(int rounds)
                 _exit(0);
         }
     }
+    tp_bench_pin(0);
     double *rtt = calloc((size_t)rounds, sizeof *rtt);
     uint64_t v = 0;
     for (int i = 0; i < rounds; i++) {
@@ -91,10 +99,24 @@ static void cache_line_round_trip(int rounds)
            rtt[rounds / 2], rounds);
     printf("{\"name\":\"floor.cache_line_round_trip\",\"unit\":\"ns\",\"value\":%.1f,\"stat\":\"p99\",\"rounds\":%d}\n",
            rtt[rounds * 99 / 100], rounds);
-    printf("{\"name\":\"floor.one_way\",\"unit\":\"ns\",\"value\":%.1f,\"stat\":\"p50\",\"note\":\"half the round trip\"}\n",
+    printf("{\"name\":\"floor.cache_line_one_way\",\"unit\":\"ns\",\"value\":%.1f,\"stat\":\"p50\","
+           "\"note\":\"half the cache-line round trip\"}\n",
            rtt[rounds / 2] / 2);
     free(rtt);
     munmap(map, 4096);
+}
+
+/* Half the round trip of n bytes + flag each way: the floor bench/run uses
+ * for IPC one-way latency of n-byte messages. */
+static void sized_one_way(size_t n, size_t rounds)
+{
+    int64_t rtt[3];
+    if (tp_bench_sized_round_trip(n, rounds, rtt) < 0)
+        return;
+    printf("{\"name\":\"floor.sized_one_way\",\"unit\":\"ns\",\"value\":%.1f,\"stat\":\"p50\",\"msg_bytes\":%zu,"
+           "\"lines_per_direction\":%zu,\"rtt_p50\":%lld,\"rtt_p99\":%lld,\"rounds\":%zu,"
+           "\"note\":\"half the round trip of msg_bytes + flag\"}\n",
+           (double)rtt[0] / 2, n, (n + 8 + 63) / 64, (long long)rtt[0], (long long)rtt[1], rounds);
 }
 
 int main(void)
@@ -103,5 +125,7 @@ int main(void)
     memcpy_bandwidth(1u << 20, 31);
     memcpy_bandwidth(4u << 20, 15);
     cache_line_round_trip(200000);
+    for (int i = 0; i < TP_BENCH_IPC_NSIZES; i++)
+        sized_one_way(tp_bench_ipc_sizes[i], 200000);
     return 0;
 }

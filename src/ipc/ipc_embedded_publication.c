@@ -69,7 +69,7 @@ int64_t tp_ipc_embedded_offer(tp_ipc_publication_t *pub, const void *buffer, siz
         return tp_err_set(TP_ERR_CAPACITY, "message of %zu bytes exceeds the maximum of %u", length, p->w.max_message);
     if (p->w.claimed) return tp_err_set(TP_ERR_STATE, "offer while a claim is outstanding");
     uint8_t *dst = tp_ipc_log_writer_reserve(&p->w, length);
-    tp_ipc_copy_to_ring(dst, buffer, length);
+    tp_ipc_log_writer_copy(dst, buffer, length);
     return (int64_t)tp_ipc_log_writer_publish(&p->w);
 }
 
