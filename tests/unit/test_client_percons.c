@@ -403,6 +403,42 @@ static void test_producer_declines(void)
     teardown();
 }
 
+/* D-11.c, driver.md §5.5 end to end: with no per-consumer range configured
+ * the driver answers a consumer that asks it to choose (channel, id 0) with
+ * the shared channel and descriptor stream 1100, not a decline; the consumer
+ * stays on the shared stream and the producer opens nothing extra for it, so
+ * each descriptor reaches stream 1100 exactly once. */
+static void test_driver_points_at_shared_stream(void)
+{
+    tp_client_context_t ctx;
+    setup(&ctx, 100 * MS); /* rig driver without ranges */
+    tp_producer_t *p = NULL;
+    tp_consumer_t *c = NULL;
+    CHECK_EQ_I64(tp_producer_open(&p, &ctx, STREAM, 0, "percons", NULL), 0);
+    CHECK_EQ_I64(tp_consumer_open(&c, &ctx, STREAM, -1), 0);
+    if (p == NULL || c == NULL) return;
+    tp_ipc_subscription_t *shared = desc_sub(SHARED_DESC);
+    const int64_t end = tp_clock_monotonic_ns() + 20000 * MS;
+    while (tp_clock_monotonic_ns() < end && !(tp_producer_is_active(p) && tp_consumer_is_mapped(c) &&
+                                              find('C', id_of(c), 0) != NULL))
+        step(p, c, NULL, 0);
+    run(p, c, NULL, 300, 0); /* a few more Hello / ConsumerConfig rounds */
+    const msg_t *cc = find('C', id_of(c), 0);
+    CHECK(cc != NULL);
+    if (cc != NULL) {
+        CHECK_STR(cc->desc_ch, "tp:ipc");
+        CHECK_EQ_U64(cc->desc_id, SHARED_DESC);
+    }
+    CHECK_EQ_I64(tp_consumer_descriptor_stream(c), SHARED_DESC);
+    drain(shared);
+    for (int i = 0; i < 10; i++) CHECK_EQ_I64(tp_producer_offer(p, &g_t, g_src, sizeof g_src, 1, NULL), 0);
+    CHECK_EQ_I64(drain(shared), 10);
+    tp_ipc_subscription_close(shared);
+    tp_consumer_close(c);
+    tp_producer_close(p);
+    teardown();
+}
+
 /* Step only the consumer (the producer would answer its repeated Hello) until
  * it has read the control traffic sent so far. */
 static void consumer_only(tp_consumer_t *c)
@@ -638,6 +674,7 @@ int main(void)
     RUN(test_hello_grant_and_stream_mode);
     RUN(test_producer_declines);
     RUN(test_consumer_follows_config);
+    RUN(test_driver_points_at_shared_stream);
     RUN(test_stale_streams_close);
     RUN(test_disconnect_closes_stream);
     RUN(test_max_rate_ignored_on_shared);
