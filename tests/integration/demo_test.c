@@ -261,7 +261,7 @@ static void test_stat_sees_running_demo(void)
     CHECK(mkdtemp(dir) != NULL);
     char cmd[512];
     /* long enough for the checks below on a loaded machine; it ends on its own */
-    const char *const demo_args[] = {"demo", "--duration", "20", "--dir", dir, NULL};
+    const char *const demo_args[] = {"demo", "--duration", "15", "--dir", dir, NULL};
     const pid_t pid = spawn_tp("/dev/null", demo_args);
     CHECK(pid > 0);
     /* The role processes are the demo's children, named after their role. */
