@@ -149,6 +149,9 @@ static void on_config(tp_producer_t *p, const uint8_t *buf, size_t len)
     const uint32_t sid = tp_control_consumer_config_descriptor_stream_id(&m);
     const uint32_t cid = tp_control_consumer_config_consumer_id(&m);
     if (clen != strlen(p->ctx.channel) || memcmp(ch, p->ctx.channel, clen) != 0 || sid == 0 || sid > INT32_MAX) return;
+    /* The driver points a consumer at the shared stream when it has no range
+     * (D-11.c): nothing to open, descriptors already go there once. */
+    if ((int32_t)sid == p->ctx.descriptor_stream_id) return;
     per_consumer_t *free_slot = NULL;
     for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++) {
         if (p->pc[i].pub != NULL && p->pc[i].consumer_id == cid && p->pc[i].stream_id == (int32_t)sid) {

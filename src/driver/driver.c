@@ -25,6 +25,9 @@
 #define RC_INTERNAL TP_DRIVER_RESPONSE_CODE_INTERNAL_ERROR
 #define U32_NULL UINT32_C(0xFFFFFFFF)
 #define U64_NULL UINT64_C(0xFFFFFFFFFFFFFFFF)
+/* The shared descriptor stream (driver.md §5.4 conventions, the clients'
+ * default): where a consumer is pointed when no per-consumer range is set. */
+#define DRV_SHARED_DESCRIPTOR_STREAM_ID 1100u
 
 void drv_log(tp_driver_t *d, const char *fmt, ...)
 {
@@ -554,7 +557,8 @@ static uint32_t pcs_pick(const tp_driver_t *d, const tp_driver_ranges_t *rs)
     return 0;
 }
 
-static void send_consumer_config(tp_driver_t *d, const drv_pcs_t *a, uint32_t stream_id, uint32_t consumer_id)
+static void send_consumer_config(tp_driver_t *d, uint32_t stream_id, uint32_t consumer_id, uint32_t desc_id,
+                                 uint32_t ctl_id)
 {
     const char *ch = d->cfg.control_channel; /* every stream of this driver uses one transport */
     tp_control_consumer_config_enc_t e;
@@ -563,19 +567,21 @@ static void send_consumer_config(tp_driver_t *d, const drv_pcs_t *a, uint32_t st
     tp_control_consumer_config_set_consumer_id(&e, consumer_id);
     tp_control_consumer_config_set_use_shm(&e, TP_CONTROL_BOOL_TRUE);
     tp_control_consumer_config_set_mode(&e, TP_CONTROL_MODE_STREAM);
-    tp_control_consumer_config_set_descriptor_stream_id(&e, a != NULL ? a->desc_id : 0);
-    tp_control_consumer_config_set_control_stream_id(&e, a != NULL ? a->ctl_id : 0);
+    tp_control_consumer_config_set_descriptor_stream_id(&e, desc_id);
+    tp_control_consumer_config_set_control_stream_id(&e, ctl_id);
     tp_control_consumer_config_put_payload_fallback_uri(&e, "", 0);
-    const int desc = a != NULL && a->desc_id != 0, ctl = a != NULL && a->ctl_id != 0;
-    tp_control_consumer_config_put_descriptor_channel(&e, ch, desc ? strlen(ch) : 0);
-    tp_control_consumer_config_put_control_channel(&e, ch, ctl ? strlen(ch) : 0);
+    /* an id of 0 goes with an empty channel: "not assigned" (W-10.1.3.f) */
+    tp_control_consumer_config_put_descriptor_channel(&e, ch, desc_id != 0 ? strlen(ch) : 0);
+    tp_control_consumer_config_put_control_channel(&e, ch, ctl_id != 0 ? strlen(ch) : 0);
     drv_send(d, d->ctl_pub, tp_control_consumer_config_encode_end(&e));
 }
 
-/* ConsumerHello asking the authority to choose (channel set, stream id 0):
- * pick from the matching range; with no range or none left, decline with an
- * empty channel and 0 so the consumer stays on the shared stream (D-11.c/d).
- * Requests naming an id are the producer's business (wire.md §5.8). */
+/* ConsumerHello asking the authority to choose (channel set, stream id 0),
+ * per kind (descriptor, control): with no range configured, point the
+ * consumer at the shared channel and stream (D-11.c, §5.5); otherwise pick a
+ * free id of the range, or decline with an empty channel and 0 when it is
+ * exhausted (D-11.d). Requests naming an id are the producer's business
+ * (wire.md §5.8). */
 static void on_consumer_hello(tp_driver_t *d, const uint8_t *buf, size_t len)
 {
     tp_control_consumer_hello_dec_t m;
@@ -587,23 +593,27 @@ static void on_consumer_hello(tp_driver_t *d, const uint8_t *buf, size_t len)
     const int want_desc = dlen > 0 && tp_control_consumer_hello_descriptor_stream_id(&m) == 0;
     const int want_ctl = clen > 0 && tp_control_consumer_hello_control_stream_id(&m) == 0;
     if ((!want_desc && !want_ctl) || stream_find(d, stream) == NULL) return;
+    const tp_driver_ranges_t *drange = &d->cfg.descriptor_stream_id_range, *crange = &d->cfg.control_stream_id_range;
     drv_pcs_t *a = NULL, *free_slot = NULL;
     for (unsigned i = 0; i < DRV_MAX_PCS; i++) {
         if (d->pcs[i].in_use && d->pcs[i].stream_id == stream && d->pcs[i].consumer_id == cid) a = &d->pcs[i];
         if (!d->pcs[i].in_use && free_slot == NULL) free_slot = &d->pcs[i];
     }
-    if (a == NULL) {
-        if (free_slot == NULL) return send_consumer_config(d, NULL, stream, cid);
+    if (a == NULL && free_slot != NULL && ((want_desc && drange->count > 0) || (want_ctl && crange->count > 0))) {
         drv_pcs_t n = {.in_use = 1, .stream_id = stream, .consumer_id = cid};
-        if (want_desc) n.desc_id = pcs_pick(d, &d->cfg.descriptor_stream_id_range);
-        if (want_ctl) n.ctl_id = pcs_pick(d, &d->cfg.control_stream_id_range);
-        if (n.desc_id == 0 && n.ctl_id == 0) return send_consumer_config(d, NULL, stream, cid);
-        *free_slot = n;
-        a = free_slot;
-        drv_log(d, "stream %u consumer %u: per-consumer descriptor stream %u, control stream %u", stream, cid, a->desc_id,
-                a->ctl_id);
+        if (want_desc) n.desc_id = pcs_pick(d, drange);
+        if (want_ctl) n.ctl_id = pcs_pick(d, crange);
+        if (n.desc_id != 0 || n.ctl_id != 0) {
+            *free_slot = n;
+            a = free_slot;
+            drv_log(d, "stream %u consumer %u: per-consumer descriptor stream %u, control stream %u", stream, cid,
+                    a->desc_id, a->ctl_id);
+        }
     }
-    send_consumer_config(d, a, stream, cid);
+    /* no slot left or range exhausted: a == NULL and the ranged kinds answer 0 */
+    const uint32_t desc = want_desc && drange->count == 0 ? DRV_SHARED_DESCRIPTOR_STREAM_ID : a != NULL ? a->desc_id : 0;
+    const uint32_t ctl = want_ctl && crange->count == 0 ? d->cfg.control_stream_id : a != NULL ? a->ctl_id : 0;
+    send_consumer_config(d, stream, cid, desc, ctl);
 }
 
 static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)

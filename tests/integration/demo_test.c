@@ -260,19 +260,30 @@ static void test_stat_sees_running_demo(void)
     char dir[] = "/dev/shm/tp-stat-test-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
     char cmd[512];
-    const char *const demo_args[] = {"demo", "--duration", "8", "--dir", dir, NULL};
+    /* long enough for the checks below on a loaded machine; it ends on its own */
+    const char *const demo_args[] = {"demo", "--duration", "15", "--dir", dir, NULL};
     const pid_t pid = spawn_tp("/dev/null", demo_args);
     CHECK(pid > 0);
     /* The role processes are the demo's children, named after their role. */
     int role_pid[6];
     for (int i = 0; i < 6; i++) {
-        role_pid[i] = find_child(pid, role_comms[i], 3000);
+        role_pid[i] = find_child(pid, role_comms[i], 15000);
         CHECK(role_pid[i] > 0);
     }
-    sleep(1); /* producers attached and publishing */
+    /* Until producers are attached and publishing, leases held and both joins
+     * flowing (bounded: a loaded machine is slow, not wrong). */
     char args[300];
     snprintf(args, sizeof args, "stat %s --once --json", dir);
-    const int rc = run(args);
+    int rc = -1;
+    for (int tries = 0; tries < 60; tries++) {
+        rc = run(args);
+        if (rc == 0 && count("\"producers\":1,") == 3 && count("\"state\":\"flowing\"") == 2 &&
+            json_num(stream_json(1), "consumers") == 2 && json_num(stream_json(2), "consumers") == 1 &&
+            json_num(stream_json(3), "consumers") == 1)
+            break;
+        const struct timespec ms200 = {0, 200000000};
+        nanosleep(&ms200, NULL);
+    }
     fputs(out, stdout);
     CHECK(rc == 0);
     CHECK(count("\n") == 1 && out[0] == '{'); /* one JSON object, one line */
@@ -328,7 +339,7 @@ static void test_stat_sees_running_demo(void)
     char pidtext[32];
     snprintf(pidtext, sizeof pidtext, " %d ", role_pid[1]); /* cam2's row names its producer */
     CHECK(strstr(out, pidtext) != NULL);
-    const int st = wait_exit(pid, 20000);
+    const int st = wait_exit(pid, 60000);
     CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     for (int i = 0; i < 6; i++) CHECK(!proc_matches(role_pid[i], 0, role_comms[i]));
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
@@ -352,7 +363,7 @@ static void test_killed_role_fails_the_demo(void)
     const char *const args[] = {"demo", "--duration", "30", NULL};
     const pid_t pid = spawn_tp(log, args);
     int role_pid[6];
-    for (int i = 0; i < 6; i++) role_pid[i] = find_child(pid, role_comms[i], 3000);
+    for (int i = 0; i < 6; i++) role_pid[i] = find_child(pid, role_comms[i], 15000);
     /* running: the first status line is out */
     for (int i = 0; i < 1500; i++) {
         slurp(log);
@@ -390,20 +401,19 @@ static void test_killed_demo_leaves_no_role(void)
     const pid_t pid = spawn_tp(log, args);
     int role_pid[6];
     for (int i = 0; i < 6; i++) {
-        role_pid[i] = find_child(pid, role_comms[i], 3000);
+        role_pid[i] = find_child(pid, role_comms[i], 15000);
         CHECK(role_pid[i] > 0);
     }
-    sleep(1);
-    slurp(log);
+    slurp(log); /* the first line, printed before any role was forked */
     char dir[64] = "";
     const char *d = strstr(out, "tp demo: dir /dev/shm/tp-demo-");
     if (d != NULL) sscanf(d, "tp demo: dir %63[^,]", dir);
     struct stat st;
     CHECK(dir[0] != '\0' && stat(dir, &st) == 0 && S_ISDIR(st.st_mode));
-    CHECK(kill(pid, SIGKILL) == 0);
+    CHECK(kill(pid, SIGKILL) == 0); /* every role process is up: each must follow it */
     CHECK(waitpid(pid, NULL, 0) == pid);
     int left = 6, dir_left = 1;
-    for (int waited = 0; (left > 0 || dir_left) && waited < 10000; waited += 20) {
+    for (int waited = 0; (left > 0 || dir_left) && waited < 20000; waited += 20) {
         left = 0;
         for (int i = 0; i < 6; i++) left += role_pid[i] > 0 && proc_matches(role_pid[i], 0, role_comms[i]);
         dir_left = dir[0] != '\0' && stat(dir, &st) == 0;

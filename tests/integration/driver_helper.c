@@ -127,14 +127,28 @@ static int run_consumer(uint32_t stream, uint64_t per_epoch, unsigned epochs, in
     k.want_stream = pc_stream;
     const int64_t end = tp_clock_monotonic_ns() + timeout_ms * 1000000;
     int rc = 1;
+    uint64_t maps_said = 0;
+    unsigned done_said = 0;
     while (tp_clock_monotonic_ns() < end) {
         const int work = tp_consumer_poll(c, tp_clock_monotonic_ns(), on_frame, &k, 64);
         if (k.corrupt > 0) {
             rc = 4;
             break;
         }
+        /* progress lines the test waits on instead of sleeping */
+        if (tp_consumer_maps(c) != maps_said) {
+            maps_said = tp_consumer_maps(c);
+            printf("consumer mapped n=%llu epoch=%llu\n", (unsigned long long)maps_said,
+                   (unsigned long long)tp_consumer_epoch(c));
+            fflush(stdout);
+        }
         unsigned done = 0;
         for (unsigned e = 0; e < k.nepochs; e++) done += k.count[e] >= per_epoch;
+        if (done > done_said) {
+            done_said = done;
+            printf("consumer epochs done=%u\n", done);
+            fflush(stdout);
+        }
         if (done >= epochs) {
             rc = 0;
             break;

@@ -4,9 +4,12 @@
  * which are not merged yet); an authority process (supervisor or producer
  * role) holds the MergeMaps; the test process is the join stage.
  *
- * Every test has its own temp base dir (removed at the end), every wait has a
- * deadline, children die with SIGALRM if the parent disappears, and exactness
- * is checked by holding a producer at a known frame and counting outputs. */
+ * Every test has its own temp base dir (removed at the end), every wait is for
+ * a condition with a generous deadline (never a fixed sleep before a check),
+ * children die with SIGALRM if the parent disappears, and exactness is
+ * checked by holding a producer at a known frame and counting outputs. Reads
+ * are checked for correctness, not speed: a frame may only be dropped when
+ * its producer had lapped the ring over it. */
 #include "tp_test.h"
 
 #include "../examples/stand_in_producer.h"
@@ -29,6 +32,8 @@
 #define OUT 10
 #define MAXP 4
 #define MAXLOG 4096
+#define NSLOTS 64         /* ring slots of the stand-in producers */
+#define WAIT (20000 * MS) /* bound on waits for a condition: generous, a loaded machine is slow, not wrong */
 
 /* ---- shared state between the test process and its children ---- */
 typedef struct {
@@ -128,7 +133,7 @@ static void put_map(tp_merge_authority_t *auth, const tp_merge_map_t *tmpl, uint
 
 static void run_producer(const prod_cfg_t *pc)
 {
-    alarm(30);
+    alarm(120);
     tp_merge_authority_t *auth = NULL;
     if (pc->own_map != NULL) {
         tp_merge_authority_config_t ac;
@@ -223,7 +228,7 @@ static void spawn_authority(const tp_merge_map_t *m, int64_t reannounce_ns)
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        alarm(30);
+        alarm(120);
         tp_merge_authority_config_t ac;
         tp_merge_authority_config_init(&ac);
         ac.ipc = &ctx;
@@ -251,6 +256,8 @@ typedef struct {
     uint32_t frames[2];
     uint32_t dropped[2];
     uint64_t first_seq[2], last_seq[2];
+    uint64_t req_first[2];  /* requested range start (sequence rules) */
+    uint32_t views_in[2];   /* frames of the input with a view */
     uint64_t in_epoch[2];
     int values_ok;   /* every view read back the value its seq names */
     int views;       /* frames with a view */
@@ -261,6 +268,8 @@ typedef struct {
 typedef struct {
     rec_t log[MAXLOG];
     int n;
+    int stale[2];  /* outputs with input i STALE */
+    int epoch2;    /* outputs at output epoch 2 */
     uint64_t window_ns; /* TIMESTAMP test: WINDOW_NS of input 2 */
 } stage_t;
 
@@ -271,6 +280,7 @@ static void on_output(void *clientd, const tp_join_output_t *out)
     stage_t *s = clientd;
     if (s->n >= MAXLOG) return;
     rec_t *r = &s->log[s->n++];
+    if (out->epoch == 2) s->epoch2++;
     memset(r, 0, sizeof *r);
     r->out_seq = out->out_seq;
     r->out_time = out->out_time;
@@ -285,6 +295,8 @@ static void on_output(void *clientd, const tp_join_output_t *out)
         r->dropped[i] = in->dropped;
         r->in_epoch[i] = in->epoch;
         r->published_at_cb[i] = atomic_load(&sh->published[i]);
+        r->req_first[i] = in->first_seq;
+        if (in->status == TP_JOIN_INPUT_STALE) s->stale[i]++;
         if (in->frame_count > 0) {
             r->first_seq[i] = in->frames[0].seq;
             r->last_seq[i] = in->frames[in->frame_count - 1].seq;
@@ -293,6 +305,7 @@ static void on_output(void *clientd, const tp_join_output_t *out)
             const tp_join_frame_t *f = &in->frames[k];
             if (!f->has_view) continue;
             r->views++;
+            r->views_in[i]++;
             uint64_t v;
             memcpy(&v, f->view.payload, sizeof v);
             if (tp_join_frame_still_valid(f) && v != value_of(in->stream_id, in->epoch, f->seq)) r->values_ok = 0;
@@ -318,7 +331,7 @@ static tp_join_agent_t *make_stage(tp_join_mode_t mode, uint64_t epoch, uint32_t
     cfg.clientd = &stage;
     cfg.first_out_seq = first_out;
     cfg.request_interval_ns = 50 * MS;
-    cfg.activity_window_ns = 500 * MS;
+    cfg.activity_window_ns = 5000 * MS; /* a dead producer is found by its pid; this is for hung ones */
     cfg.max_outputs_per_cycle = 64;
     tp_join_agent_t *a = NULL;
     if (tp_join_agent_create(&cfg, &a) != 0) fprintf(stderr, "join agent: %s\n", tp_errmsg());
@@ -343,6 +356,41 @@ static int has_map(tp_join_agent_t *a, void *arg)
     return tp_join_barrier_has_map(tp_join_agent_barrier(a));
 }
 
+/* The map applied and both producers' pools mapped (they announce while
+ * waiting for go): frames read from the first one on. */
+static int ready(tp_join_agent_t *a, void *arg)
+{
+    (void)arg;
+    tp_join_agent_stats_t st;
+    tp_join_agent_stats(a, &st);
+    return tp_join_barrier_has_map(tp_join_agent_barrier(a)) && st.mappings >= 2;
+}
+
+/* Sequence rules: every input of outputs [from, to) with a failed read
+ * (dropped) names frames its producer had already lapped when the stage saw
+ * the output (published >= first requested seq + NSLOTS; published counts
+ * frames, seq = frame index), and every delivered frame has a view. Reads
+ * succeed whenever the reader keeps up. */
+static int reads_accounted(int from, int to)
+{
+    int ok = 1;
+    for (int i = from; i < to; i++) {
+        const rec_t *r = &stage.log[i];
+        for (int k = 0; k < 2; k++) {
+            if (r->views_in[k] != r->frames[k]) {
+                fprintf(stderr, "output %d input %d: %u frames, %u views\n", i, k, r->frames[k], r->views_in[k]);
+                ok = 0;
+            }
+            if (r->dropped[k] != 0 && r->published_at_cb[k] < r->req_first[k] + NSLOTS) {
+                fprintf(stderr, "output %d input %d: dropped from seq %llu, producer at %llu (not lapped)\n", i, k,
+                        (unsigned long long)r->req_first[k], (unsigned long long)r->published_at_cb[k]);
+                ok = 0;
+            }
+        }
+    }
+    return ok;
+}
+
 static int outputs_at_least(tp_join_agent_t *a, void *arg)
 {
     (void)a;
@@ -362,13 +410,16 @@ static int published_at_least(tp_join_agent_t *a, void *arg)
     return atomic_load(&sh->published[w[0]]) >= w[1];
 }
 
-/* Hold input k, let the other finish, drain: the count must be exact. */
-static void settle(tp_join_agent_t *a, int k, uint64_t other_total)
+/* Hold input k, let the other finish, wait for the outputs the published
+ * frames allow, then a little longer so that one too many would show: the
+ * count must be exact. */
+static void settle(tp_join_agent_t *a, int k, uint64_t other_total, int outputs)
 {
-    CHECK(run_until(a, held, &k, 5000 * MS));
+    CHECK(run_until(a, held, &k, WAIT));
     uint64_t w[2] = {(uint64_t)(1 - k), other_total};
-    CHECK(run_until(a, published_at_least, w, 5000 * MS));
-    run_until(a, NULL, NULL, 150 * MS); /* everything published has been seen */
+    CHECK(run_until(a, published_at_least, w, WAIT));
+    CHECK(run_until(a, outputs_at_least, &outputs, WAIT));
+    run_until(a, NULL, NULL, 150 * MS);
 }
 
 static tp_merge_map_t seq_map(uint32_t s1, int32_t off1, uint32_t s2, int window2, int32_t off2, uint64_t epoch)
@@ -412,16 +463,16 @@ static void test_lockstep(void)
     tp_join_agent_t *a = make_stage(TP_JOIN_MODE_SEQUENCE, 1, 1, 2, 0);
     spawn_producer(&p1);
     spawn_producer(&p2);
-    CHECK(run_until(a, has_map, NULL, 3000 * MS));
+    CHECK(run_until(a, ready, NULL, WAIT));
     atomic_store(&sh->go, 1);
-    settle(a, 1, 200);
+    settle(a, 1, 200, 100);
     CHECK_EQ_U64(stage.n, 100);
     atomic_store(&sh->release[1], 1);
     int want = 200;
-    CHECK(run_until(a, outputs_at_least, &want, 5000 * MS));
+    CHECK(run_until(a, outputs_at_least, &want, WAIT));
     run_until(a, NULL, NULL, 50 * MS);
     CHECK_EQ_U64(stage.n, 200);
-    int ordered = 1, paired = 1, values = 1, gated = 1, views = 0;
+    int ordered = 1, paired = 1, values = 1, gated = 1, held_read = 0;
     for (int i = 0; i < stage.n; i++) {
         const rec_t *r = &stage.log[i];
         if (r->out_seq != (uint64_t)i) ordered = 0;
@@ -431,10 +482,13 @@ static void test_lockstep(void)
         /* never before both producers reached frame N (values_ok proves the
          * frame read was the committed frame N) */
         if (r->published_at_cb[0] < r->out_seq || r->published_at_cb[1] < r->out_seq) gated = 0;
-        views += r->views;
+        /* input 2 wrote nothing after frame 99 until released, after output
+         * 99: its frames 36..99 could not be lapped and must have been read */
+        if (i >= 36 && i <= 99 && r->views_in[1] == 1) held_read++;
     }
     CHECK(ordered && paired && values && gated);
-    CHECK(views > 300); /* most frames still in the 64-slot ring when read */
+    CHECK(reads_accounted(0, stage.n));
+    CHECK_EQ_I64(held_read, 64);
     tp_join_agent_stats_t st;
     tp_join_agent_stats(a, &st);
     CHECK(st.disconnects == 0 && st.mappings == 2); /* live producers are never unmapped */
@@ -454,13 +508,13 @@ static void test_offset_minus_two(void)
     tp_join_agent_t *a = make_stage(TP_JOIN_MODE_SEQUENCE, 1, 1, 2, 0);
     spawn_producer(&p1);
     spawn_producer(&p2);
-    CHECK(run_until(a, has_map, NULL, 3000 * MS));
+    CHECK(run_until(a, ready, NULL, WAIT));
     atomic_store(&sh->go, 1);
-    settle(a, 0, 200);
+    settle(a, 0, 200, 98);
     CHECK_EQ_U64(stage.n, 98); /* outputs 2..99 */
     atomic_store(&sh->release[0], 1);
     int want = 198;
-    CHECK(run_until(a, outputs_at_least, &want, 5000 * MS));
+    CHECK(run_until(a, outputs_at_least, &want, WAIT));
     run_until(a, NULL, NULL, 50 * MS);
     CHECK_EQ_U64(stage.n, 198);
     int ok = 1;
@@ -487,26 +541,28 @@ static void test_window(void)
     tp_join_agent_t *a = make_stage(TP_JOIN_MODE_SEQUENCE, 1, 1, 2, 0);
     spawn_producer(&p1);
     spawn_producer(&p2);
-    CHECK(run_until(a, has_map, NULL, 3000 * MS));
+    CHECK(run_until(a, ready, NULL, WAIT));
     atomic_store(&sh->go, 1);
-    settle(a, 1, 200);
+    settle(a, 1, 200, 97);
     CHECK_EQ_U64(stage.n, 97); /* outputs 3..99 */
     atomic_store(&sh->release[1], 1);
     int want = 197;
-    CHECK(run_until(a, outputs_at_least, &want, 5000 * MS));
+    CHECK(run_until(a, outputs_at_least, &want, WAIT));
+    run_until(a, NULL, NULL, 50 * MS);
     CHECK_EQ_U64(stage.n, 197);
-    int ok = 1, full = 0;
+    int ok = 1, full_held = 0;
     for (int i = 0; i < stage.n; i++) {
         const rec_t *r = &stage.log[i];
         if (r->out_seq != (uint64_t)i + 3 || !r->values_ok) ok = 0;
         if (r->frames[1] + r->dropped[1] != 4) ok = 0;
-        if (r->frames[1] == 4) {
-            full++;
-            if (r->first_seq[1] != r->out_seq - 3 || r->last_seq[1] != r->out_seq) ok = 0;
-        }
+        if (r->frames[1] == 4 && (r->first_seq[1] != r->out_seq - 3 || r->last_seq[1] != r->out_seq)) ok = 0;
+        /* input 2 held after frame 99: frames of outputs 39..99 (>= 36)
+         * could not be lapped before release and must all have been read */
+        if (r->out_seq >= 39 && r->out_seq <= 99 && r->views_in[1] == 4) full_held++;
     }
     CHECK(ok);
-    CHECK(full > 150);
+    CHECK(reads_accounted(0, stage.n));
+    CHECK_EQ_I64(full_held, 61);
     tp_join_agent_destroy(a);
     tp_merge_map_close(&m);
     teardown();
@@ -534,13 +590,13 @@ static void test_timestamp_camera_imu(void)
     stage.window_ns = 10 * MS;
     spawn_producer(&cam);
     spawn_producer(&imu);
-    CHECK(run_until(a, has_map, NULL, 3000 * MS));
+    CHECK(run_until(a, ready, NULL, WAIT));
     atomic_store(&sh->go, 1);
-    settle(a, 1, 60);
+    settle(a, 1, 60, 31);
     CHECK_EQ_U64(stage.n, 31);
     atomic_store(&sh->release[1], 1);
     int want = 60;
-    CHECK(run_until(a, outputs_at_least, &want, 5000 * MS));
+    CHECK(run_until(a, outputs_at_least, &want, WAIT));
     run_until(a, NULL, NULL, 50 * MS);
     CHECK_EQ_U64(stage.n, 60);
     int ok = 1;
@@ -557,24 +613,31 @@ static void test_timestamp_camera_imu(void)
     teardown();
 }
 
+static int stale_at_least(tp_join_agent_t *a, void *arg)
+{
+    (void)a;
+    return stage.stale[1] >= *(int *)arg;
+}
+
 /* JB-9.1.a, JB-9.2.a, JB-9.3.a, JB-7.4.b-d: LatestValue with input 2 stalled
  * after 10 frames and staleTimeoutNs 150 ms: outputs keep firing on input 1,
- * with input 2's last frame (seq 9), first READY then listed STALE. */
+ * with input 2's last frame (seq 9), first READY then listed STALE; one
+ * output per new value at most, never one per duty cycle. */
 static void test_latest_value_stale(void)
 {
     setup("latest");
     tp_merge_map_t m = seq_map(1, 0, 2, 0, 0, 1);
     tp_merge_map_set_stale_timeout(&m, 150 * MS);
     spawn_authority(&m, 100 * MS);
-    prod_cfg_t p1 = prod(0, 1, 300, -1, 2 * MS), p2 = prod(1, 2, 0, 10, 2 * MS);
+    prod_cfg_t p1 = prod(0, 1, 0, -1, 2 * MS), p2 = prod(1, 2, 0, 10, 2 * MS);
     tp_join_agent_t *a = make_stage(TP_JOIN_MODE_LATEST_VALUE, 1, 1, 2, 0);
     spawn_producer(&p1);
     spawn_producer(&p2);
-    CHECK(run_until(a, has_map, NULL, 3000 * MS));
+    CHECK(run_until(a, ready, NULL, WAIT));
     atomic_store(&sh->go, 1);
-    uint64_t w[2] = {0, 300};
-    CHECK(run_until(a, published_at_least, w, 8000 * MS));
-    run_until(a, NULL, NULL, 100 * MS);
+    int want_stale = 51;
+    CHECK(run_until(a, stale_at_least, &want_stale, WAIT)); /* input 1 runs until stop */
+    const uint64_t values = atomic_load(&sh->published[0]) + atomic_load(&sh->published[1]);
     int ready2 = 0, stale2 = 0, ok = 1, monotonic = 1;
     for (int i = 0; i < stage.n; i++) {
         const rec_t *r = &stage.log[i];
@@ -589,12 +652,19 @@ static void test_latest_value_stale(void)
         }
     }
     CHECK(ok && monotonic);
-    CHECK(stale2 > 50);    /* after 150 ms of silence, for the rest of the run */
+    CHECK(stale2 > 50); /* after 150 ms of silence, for the rest of the run */
     CHECK(ready2 >= 1);
-    CHECK(stage.n <= 310); /* fires on new values only, not every duty cycle */
+    /* fires on new values only, not every duty cycle */
+    CHECK((uint64_t)stage.n <= values);
     tp_join_agent_destroy(a);
     tp_merge_map_close(&m);
     teardown();
+}
+
+static int epoch2_at_least(tp_join_agent_t *a, void *arg)
+{
+    (void)a;
+    return stage.epoch2 >= *(int *)arg;
 }
 
 /* JB-6.4.b/c, JB-7.3.a, JB-9.1.f, §3.9: producer 1 is the authority for the
@@ -624,16 +694,17 @@ static void test_epoch_change_blocks_until_fresh_map(void)
     CHECK(tp_join_agent_create(&cfg, &a) == 0);
     spawn_producer(&p1);
     spawn_producer(&p2);
-    CHECK(run_until(a, has_map, NULL, 3000 * MS));
+    CHECK(run_until(a, ready, NULL, WAIT));
     atomic_store(&sh->go, 1);
     uint64_t w[2] = {0, 100};
-    CHECK(run_until(a, published_at_least, w, 5000 * MS));
+    CHECK(run_until(a, published_at_least, w, WAIT));
     int64_t put2 = 0;
-    const int64_t deadline = tp_clock_monotonic_ns() + 5000 * MS;
+    const int64_t deadline = tp_clock_monotonic_ns() + WAIT;
     while ((put2 = atomic_load(&sh->map_put_ns[2])) == 0 && tp_clock_monotonic_ns() < deadline)
         if (tp_join_agent_do_work(a, tp_clock_monotonic_ns()) == 0) sleep_ns(100000);
     CHECK(put2 != 0);
-    run_until(a, NULL, NULL, 300 * MS);
+    int want_e2 = 21;
+    CHECK(run_until(a, epoch2_at_least, &want_e2, WAIT));
     tp_join_agent_stats_t st;
     tp_join_agent_stats(a, &st);
     int e1 = 0, e2 = 0, early = 0, mixed = 0;
@@ -649,7 +720,7 @@ static void test_epoch_change_blocks_until_fresh_map(void)
         /* after the switch no epoch-1 output may appear again */
         if (e2 > 0 && r->epoch == 1) mixed++;
     }
-    CHECK(e1 > 50 && e2 > 20);
+    CHECK(e1 >= 1 && e2 > 20); /* outputs on both sides of the switch */
     CHECK(early == 0 && mixed == 0);
     CHECK(first_e2 >= put2);
     CHECK(st.requests_sent >= 2); /* initial blocked request + after the epoch change */
@@ -660,24 +731,25 @@ static void test_epoch_change_blocks_until_fresh_map(void)
 }
 
 /* JB-10.3.a-c, scenario 85 across processes: the authority re-announces only
- * every 10 s, so a stage started late can get its map only by request. */
+ * every hour, so a stage started late can get its map only by request. */
 static void test_late_joiner_gets_map_by_request(void)
 {
     setup("late");
     tp_merge_map_t m = seq_map(1, 0, 2, 0, 0, 1);
-    spawn_authority(&m, 10000 * MS);
+    spawn_authority(&m, 3600000 * MS);
     prod_cfg_t p1 = prod(0, 1, 0, -1, 2 * MS), p2 = prod(1, 2, 0, -1, 2 * MS);
     atomic_store(&sh->go, 1);
     spawn_producer(&p1);
     spawn_producer(&p2);
     const int64_t t0 = tp_clock_monotonic_ns();
-    while (atomic_load(&sh->published[1]) < 100 && tp_clock_monotonic_ns() < t0 + 5000 * MS) sleep_ns(1 * MS);
+    while ((atomic_load(&sh->published[0]) < 100 || atomic_load(&sh->published[1]) < 100) &&
+           tp_clock_monotonic_ns() < t0 + WAIT)
+        sleep_ns(1 * MS);
+    CHECK(atomic_load(&sh->published[0]) >= 100 && atomic_load(&sh->published[1]) >= 100);
     tp_join_agent_t *a = make_stage(TP_JOIN_MODE_SEQUENCE, 1, 1, 2, TP_JOIN_OUT_AUTO);
-    const int64_t started = tp_clock_monotonic_ns();
-    CHECK(run_until(a, has_map, NULL, 3000 * MS));
-    CHECK(tp_clock_monotonic_ns() - started < 2000 * MS);
+    CHECK(run_until(a, has_map, NULL, WAIT)); /* within the hour: by request */
     int want = 50;
-    CHECK(run_until(a, outputs_at_least, &want, 5000 * MS));
+    CHECK(run_until(a, outputs_at_least, &want, WAIT));
     tp_join_agent_stats_t st;
     tp_join_agent_stats(a, &st);
     CHECK(st.requests_sent >= 1 && st.announces_applied == 1);
@@ -693,6 +765,18 @@ static void test_late_joiner_gets_map_by_request(void)
     teardown();
 }
 
+typedef struct {
+    int killed_at, stale_before;
+} after_kill_t;
+
+static int killed_settled(tp_join_agent_t *a, void *arg)
+{
+    const after_kill_t *k = arg;
+    tp_join_agent_stats_t st;
+    tp_join_agent_stats(a, &st);
+    return st.disconnects >= 1 && stage.stale[1] - k->stale_before > 100 && stage.n - k->killed_at > 150;
+}
+
 /* JB-7.4.b-e: lockstep with staleTimeoutNs 200 ms; producer 2 is SIGKILLed.
  * Outputs continue on input 1 with input 2 reported STALE (absent, no frames);
  * its mapping is released once its activity stops; nothing hangs. */
@@ -706,15 +790,17 @@ static void test_killed_producer_is_stale(void)
     tp_join_agent_t *a = make_stage(TP_JOIN_MODE_SEQUENCE, 1, 1, 2, 0);
     spawn_producer(&p1);
     spawn_producer(&p2);
-    CHECK(run_until(a, has_map, NULL, 3000 * MS));
+    CHECK(run_until(a, ready, NULL, WAIT));
     atomic_store(&sh->go, 1);
     int want = 100;
-    CHECK(run_until(a, outputs_at_least, &want, 5000 * MS));
+    CHECK(run_until(a, outputs_at_least, &want, WAIT));
     kill(kids[2], SIGKILL); /* kids: authority, p1, p2 */
     waitpid(kids[2], NULL, 0);
     kids[2] = kids[--nkids];
     const int killed_at = stage.n;
-    run_until(a, NULL, NULL, 1200 * MS);
+    const int stale_before = stage.stale[1];
+    after_kill_t ak = {killed_at, stale_before};
+    CHECK(run_until(a, killed_settled, &ak, WAIT));
     tp_join_agent_stats_t st;
     tp_join_agent_stats(a, &st);
     int stale = 0, ok = 1;
@@ -726,10 +812,10 @@ static void test_killed_producer_is_stale(void)
         }
     }
     CHECK(ok);
-    CHECK(stale > 100); /* ~1 s at 500 Hz after the 200 ms timeout */
+    CHECK(stale > 100); /* outputs go on after the 200 ms timeout, input 2 STALE */
     CHECK(stage.n - killed_at > 150);
     CHECK(st.outputs_with_stale == (uint64_t)stale);
-    CHECK(st.disconnects >= 1); /* activity window 500 ms: mapping released */
+    CHECK(st.disconnects >= 1); /* producer gone (pid): mapping released */
     tp_join_agent_destroy(a);
     tp_merge_map_close(&m);
     teardown();

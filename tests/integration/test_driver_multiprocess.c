@@ -1,7 +1,9 @@
 /* Driver, producers and consumers as real processes (driver.md §6), each
  * test in its own TP_DIR under /dev/shm, with short timers (keepalive and
- * announce 100 ms, expiry after 3) so the suite stays fast. Every wait is
- * bounded and every child is killed and reaped at the end.
+ * announce 100 ms, lease expiry after 10 keepalive intervals) so the suite
+ * stays fast. Every wait is for
+ * a condition (a line in a child's log, an exit) with a generous bound, never
+ * a fixed sleep before a check; every child is killed and reaped at the end.
  *
  * argv[1]: the tp binary, argv[2]: driver_helper.
  */
@@ -108,7 +110,7 @@ static void setup(const char *name)
     chmod(g_dir, 0770);
     setenv("TP_DIR", g_dir, 1);
     setenv("POLICIES_LEASE_KEEPALIVE_INTERVAL_MS", "100", 1);
-    setenv("POLICIES_LEASE_EXPIRY_GRACE_INTERVALS", "3", 1);
+    setenv("POLICIES_LEASE_EXPIRY_GRACE_INTERVALS", "10", 1); /* 1 s: a descheduled client keeps its lease */
     setenv("POLICIES_ANNOUNCE_PERIOD_MS", "100", 1);
     setenv("TP_CLIENT_BACKOFF_MAX_MS", "200", 1);
     char cfg[512];
@@ -165,6 +167,18 @@ static int log_has(const char *log, const char *needle)
     return strstr(buf, needle) != NULL;
 }
 
+/* Wait (generously: a loaded machine is slow, never wrong) until both logs
+ * (log2 may be NULL) show needle; 1 if they did. */
+static int wait_log(const char *log1, const char *log2, const char *needle)
+{
+    const int64_t end = now_ms() + 20000;
+    while (now_ms() < end) {
+        if (log_has(log1, needle) && (log2 == NULL || log_has(log2, needle))) return 1;
+        sleep_ms(10);
+    }
+    return 0;
+}
+
 /* D-2.2.a, D-2.3.a, D-5.b, W-10.2.1.a: driver + producer + two consumers
  * exchange self-checking frames across processes. */
 static void test_e2e_producer_two_consumers(void)
@@ -193,9 +207,8 @@ static void test_producer_killed_new_epoch(void)
     const pid_t c1 = start_consumer("c1.log", "100", "2", "20000");
     const pid_t c2 = start_consumer("c2.log", "100", "2", "20000");
     const pid_t p1 = start_producer("p1.log", "4096");
-    const int64_t end = now_ms() + 10000;
-    while (now_ms() < end && !(log_has("c1.log", "epoch=") && log_has("c2.log", "epoch="))) sleep_ms(20);
-    sleep_ms(300);
+    /* kill only once both consumers have their first epoch's frames */
+    CHECK(wait_log("c1.log", "c2.log", "epochs done=1"));
     kill_hard(p1);
     const pid_t p2 = start_producer("p2.log", "65536"); /* refused until the lease expires, then a new epoch */
     CHECK_EQ_I64(wait_exit(c1, 25000), 0);
@@ -214,9 +227,7 @@ static void test_driver_killed_restarted(void)
     pid_t drv = start_driver("driver1.log");
     const pid_t c = start_consumer("c.log", "100", "2", "25000");
     const pid_t p = start_producer("p.log", "4096");
-    const int64_t end = now_ms() + 10000;
-    while (now_ms() < end && !log_has("c.log", "epoch=")) sleep_ms(20);
-    sleep_ms(300);
+    CHECK(wait_log("c.log", NULL, "epochs done=1")); /* the first epoch is read in full */
     kill_hard(drv);
     sleep_ms(200);
     drv = start_driver("driver2.log");
@@ -233,10 +244,34 @@ static void test_consumer_before_producer(void)
     setup("cfirst");
     const pid_t drv = start_driver("driver.log");
     const pid_t c = start_consumer("c.log", "100", "1", "15000");
-    sleep_ms(600); /* the consumer holds a lease on the empty stream */
+    /* the consumer holds a lease on the empty stream and mapped its E1 */
+    CHECK(wait_log("c.log", NULL, "consumer mapped n=1 "));
     const pid_t p = start_producer("p.log", "4096");
-    CHECK_EQ_I64(wait_exit(c, 20000), 0);
-    CHECK(log_has("c.log", "maps=2") || log_has("c.log", "maps=3"));
+    CHECK_EQ_I64(wait_exit(c, 30000), 0);
+    /* It mapped the empty stream's E1 first, then read its frames from a
+     * later epoch (the producer's), remapping only forward in epoch. */
+    char path[512], buf[8192];
+    snprintf(path, sizeof path, "%s/c.log", g_dir);
+    FILE *f = fopen(path, "r");
+    const size_t n = f != NULL ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f != NULL) fclose(f);
+    buf[n] = '\0';
+    unsigned long long e1 = 0, ef = 0, prev = 0, e, maps = 0;
+    int forward = 1, k;
+    for (const char *l = strstr(buf, "consumer mapped n="); l != NULL; l = strstr(l + 1, "consumer mapped n=")) {
+        if (sscanf(l, "consumer mapped n=%d epoch=%llu", &k, &e) != 2) continue;
+        if (k == 1) e1 = e;
+        if (e < prev) forward = 0;
+        prev = e;
+    }
+    const char *fl = strstr(buf, "consumer frames from epoch=");
+    if (fl != NULL) sscanf(fl, "consumer frames from epoch=%llu", &ef);
+    const char *ml = strstr(buf, " maps=");
+    if (ml != NULL) sscanf(ml, " maps=%llu", &maps);
+    CHECK(e1 != 0 && ef > e1);
+    CHECK(forward);
+    CHECK(maps >= 2);
+    if (!(e1 != 0 && ef > e1 && forward && maps >= 2)) fprintf(stderr, "c.log:\n%s\n", buf);
     kill_hard(p);
     kill_hard(drv);
     teardown();
@@ -249,8 +284,7 @@ static void test_refusals(void)
     setup("refuse");
     const pid_t drv = start_driver("driver.log");
     const pid_t p = start_producer("p.log", "4096");
-    const int64_t end = now_ms() + 10000;
-    while (now_ms() < end && !log_has("p.log", "active")) sleep_ms(20);
+    CHECK(wait_log("p.log", NULL, "active")); /* the producer holds the stream */
     const char *second[] = {g_helper, "attach", "10000", "1", "5000", NULL};
     CHECK_EQ_I64(wait_exit(spawn("p2.log", second), 10000), 3);
     CHECK(log_has("p2.log", "code=3 message=producer already attached"));
@@ -274,8 +308,15 @@ static void test_shutdown_token(void)
     setup("token");
     const pid_t drv = start_driver("driver.log");
     const char *bad[] = {g_tp, "driver", "--request-shutdown", "--token", "nope", NULL};
-    CHECK_EQ_I64(wait_exit(spawn("bad.log", bad), 5000), 0);
-    sleep_ms(300);
+    /* The driver may not be subscribed yet (a request before that is simply
+     * not seen): send until it says it ignored one (bounded). */
+    int ignored = 0;
+    for (const int64_t end = now_ms() + 20000; !ignored && now_ms() < end;) {
+        CHECK_EQ_I64(wait_exit(spawn("bad.log", bad), 5000), 0);
+        for (const int64_t e2 = now_ms() + 500; !ignored && now_ms() < e2; sleep_ms(10))
+            ignored = log_has("driver.log", "shutdown request ignored");
+    }
+    CHECK(ignored); /* seen, and ignored */
     const char *attach[] = {g_helper, "attach", "10000", "2", "5000", NULL};
     CHECK_EQ_I64(wait_exit(spawn("a.log", attach), 10000), 0); /* still serving */
     CHECK(waitpid(drv, NULL, WNOHANG) == 0);

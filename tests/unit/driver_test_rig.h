@@ -30,6 +30,8 @@ typedef struct rig_ev_s {
     char msg[1100];
     char ring_uri[600];
     char pool_uri[600];
+    uint32_t ctl_id;      /* ConsumerConfig: control stream id */
+    char ctl_channel[64]; /* ConsumerConfig: control channel */
 } rig_ev_t;
 
 #define RIG_MAX_EV 8192
@@ -129,6 +131,9 @@ static inline void rig_on_msg(void *clientd, const uint8_t *buf, size_t len, con
         e->producer = tp_control_consumer_config_descriptor_stream_id(&cc); /* reused: descriptor stream id */
         s = tp_control_consumer_config_descriptor_channel(&cc, &n);
         rig_copy(e->msg, sizeof e->msg, s, n);
+        e->ctl_id = tp_control_consumer_config_control_stream_id(&cc);
+        s = tp_control_consumer_config_control_channel(&cc, &n);
+        rig_copy(e->ctl_channel, sizeof e->ctl_channel, s, n);
     } else {
         return; /* requests (ours) and anything else */
     }
@@ -223,7 +228,10 @@ static inline void rig_keepalive(uint64_t lease, uint32_t stream, uint32_t clien
     tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
 }
 
-static inline void rig_hello(uint32_t stream, uint32_t consumer, const char *channel, uint32_t desc_id)
+/* ConsumerHello asking for a per-consumer descriptor and/or control stream
+ * (an empty channel: that kind not requested). */
+static inline void rig_hello2(uint32_t stream, uint32_t consumer, const char *channel, uint32_t desc_id,
+                              const char *ctl_channel, uint32_t ctl_id)
 {
     tp_control_consumer_hello_enc_t e;
     tp_control_consumer_hello_encode_begin(&e, g_rig_buf, sizeof g_rig_buf);
@@ -237,10 +245,16 @@ static inline void rig_hello(uint32_t stream, uint32_t consumer, const char *cha
     tp_control_consumer_hello_set_progress_interval_us(&e, 0xFFFFFFFFu);
     tp_control_consumer_hello_set_progress_major_delta_units(&e, 0xFFFFFFFFu);
     tp_control_consumer_hello_set_descriptor_stream_id(&e, desc_id);
+    tp_control_consumer_hello_set_control_stream_id(&e, ctl_id);
     tp_control_consumer_hello_put_descriptor_channel(&e, channel, strlen(channel));
-    tp_control_consumer_hello_put_control_channel(&e, "", 0);
+    tp_control_consumer_hello_put_control_channel(&e, ctl_channel, strlen(ctl_channel));
     const long n = tp_control_consumer_hello_encode_end(&e);
     tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
+}
+
+static inline void rig_hello(uint32_t stream, uint32_t consumer, const char *channel, uint32_t desc_id)
+{
+    rig_hello2(stream, consumer, channel, desc_id, "", 0);
 }
 
 static inline void rig_shutdown_request(const char *token, uint8_t reason)

@@ -56,8 +56,11 @@ static void test_steady_state_allocates_nothing(void)
     CHECK(g_frames >= 100);
     const uint64_t frames0 = g_frames;
     const uint64_t a0 = tp_alloc_count(), f0 = tp_free_count();
-    const int64_t end = tp_clock_monotonic_ns() + 400000000; /* several keepalive/QoS/announce periods */
-    while (tp_clock_monotonic_ns() < end) {
+    /* several keepalive/QoS/announce periods (400 ms) and at least 500 frames
+     * through, however slow the machine (bounded at 20 s) */
+    const int64_t start = tp_clock_monotonic_ns();
+    while (tp_clock_monotonic_ns() < start + 20000000000LL &&
+           (tp_clock_monotonic_ns() < start + 400000000 || g_frames - frames0 <= 500)) {
         const int64_t now = tp_clock_monotonic_ns();
         tp_driver_do_work(g_drv, now);
         tp_producer_do_work(p, now);

@@ -166,12 +166,16 @@ static void test_superblock_written_once_and_timestamps_monotonic(void)
     if (p == NULL || c == NULL || ann == NULL) return rig_teardown();
     frames_t fr;
     memset(&fr, 0, sizeof fr);
-    const int64_t end = tp_clock_monotonic_ns() + 1200000000;
-    while (tp_clock_monotonic_ns() < end) {
+    /* at least 1.2 s, and until 5 announces and 100 frames were seen
+     * (bounded: a loaded machine is slow, not wrong) */
+    const int64_t start = tp_clock_monotonic_ns();
+    while (tp_clock_monotonic_ns() < start + 20000000000LL &&
+           (tp_clock_monotonic_ns() < start + 1200000000 || g_w.announces < 5 || fr.n <= 100 ||
+            g_w.activity_last <= g_w.activity_first)) {
         if (tp_producer_is_active(p)) offer(p, &fr, (uint64_t)tp_clock_monotonic_ns());
         pump(p, c, ann, &fr);
     }
-    CHECK(g_w.announces >= 5); /* ~12 at 100 ms; fewer on a loaded machine */
+    CHECK(g_w.announces >= 5);
     CHECK_EQ_I64(g_w.bad, 0);
     CHECK(g_w.activity_last > g_w.activity_first); /* refreshed, in place */
     CHECK(fr.n > 100);
@@ -202,14 +206,14 @@ static void test_producer_restart_and_frame_timestamps(void)
     if (p == NULL || c == NULL) return rig_teardown();
     frames_t fr;
     memset(&fr, 0, sizeof fr);
-    int64_t until = tp_clock_monotonic_ns() + 3000000000LL;
+    int64_t until = tp_clock_monotonic_ns() + 20000000000LL;
     while (tp_clock_monotonic_ns() < until && !(tp_producer_is_active(p) && tp_consumer_is_mapped(c) &&
                                                 tp_consumer_epoch(c) == tp_producer_epoch(p)))
         pump(p, c, NULL, &fr);
     const uint64_t e1 = tp_producer_epoch(p);
     CHECK(e1 != 0 && tp_consumer_epoch(c) == e1);
     for (uint64_t i = 0; i < 10; i++) offer(p, &fr, 1000 + i); /* capture times from "the camera" */
-    until = tp_clock_monotonic_ns() + 2000000000LL;
+    until = tp_clock_monotonic_ns() + 20000000000LL;
     while (tp_clock_monotonic_ns() < until && fr.n < 10) pump(p, c, NULL, &fr);
     CHECK_EQ_I64(fr.n, 10);
     CHECK_EQ_U64(fr.last_slot_ts, 1009);
@@ -219,7 +223,7 @@ static void test_producer_restart_and_frame_timestamps(void)
     p = NULL;
     CHECK_EQ_I64(tp_producer_open(&p, &g_ctx, 10000, 0, "cam", NULL), 0);
     if (p == NULL) return rig_teardown();
-    until = tp_clock_monotonic_ns() + 3000000000LL;
+    until = tp_clock_monotonic_ns() + 20000000000LL;
     while (tp_clock_monotonic_ns() < until && !(tp_producer_is_active(p) && tp_consumer_epoch(c) == tp_producer_epoch(p)))
         pump(p, c, NULL, &fr);
     const uint64_t e2 = tp_producer_epoch(p);
@@ -227,7 +231,7 @@ static void test_producer_restart_and_frame_timestamps(void)
     CHECK_EQ_U64(tp_producer_next_seq(p), 0);
     CHECK_EQ_U64(tp_consumer_epoch(c), e2);
     for (uint64_t i = 0; i < 5; i++) offer(p, &fr, 2000 + i);
-    until = tp_clock_monotonic_ns() + 2000000000LL;
+    until = tp_clock_monotonic_ns() + 20000000000LL;
     while (tp_clock_monotonic_ns() < until && fr.n < 15) pump(p, c, NULL, &fr);
     CHECK_EQ_I64(fr.n, 15);
     CHECK_EQ_U64(fr.epoch, e2);

@@ -262,6 +262,13 @@ static void on_frame(void *clientd, const tp_frame_t *f)
     g_frames++;
 }
 
+static uint64_t driver_announces(void)
+{
+    tp_driver_stats_t st;
+    tp_driver_stats(g_drv, &st);
+    return st.announces;
+}
+
 /* Run driver, producer (offering frames) and consumer for ms, or until cond. */
 #define RUN_CLIENTS(p, c, ms, cond)                                                    \
     do {                                                                               \
@@ -327,14 +334,14 @@ static void test_clients_never_create_or_choose_files(void)
     CHECK_EQ_I64(tp_consumer_open(&c, &ctx, 10000, 0), 0);
     if (p == NULL || c == NULL) return teardown();
     g_frames = 0;
-    RUN_CLIENTS(p, c, 3000, g_frames >= 20);
+    RUN_CLIENTS(p, c, 20000, g_frames >= 20);
     CHECK(g_frames >= 20);
     const uint64_t epoch1 = tp_consumer_epoch(c);
     tp_producer_close(p); /* detach: the driver moves the stream to a new epoch */
     p = NULL;
     CHECK_EQ_I64(tp_producer_open(&p, &ctx, 10000, 0, "wrap", NULL), 0);
     g_frames = 0;
-    RUN_CLIENTS(p, c, 3000, g_frames >= 20 && tp_consumer_epoch(c) > epoch1);
+    RUN_CLIENTS(p, c, 20000, g_frames >= 20 && tp_consumer_epoch(c) > epoch1);
     CHECK(tp_consumer_epoch(c) > epoch1);
     CHECK(g_frames >= 20);
     tp_consumer_close(c);
@@ -373,9 +380,9 @@ static void test_only_the_driver_announces(void)
     tp_driver_stats_t st0;
     tp_driver_stats(g_drv, &st0);
     const int from = g_nev;
-    RUN_CLIENTS(p, none, 3000, tp_producer_is_active(p));
+    RUN_CLIENTS(p, none, 20000, tp_producer_is_active(p));
     CHECK(tp_producer_is_active(p));
-    RUN_CLIENTS(p, none, 500, 0); /* five announce periods */
+    RUN_CLIENTS(p, none, 20000, driver_announces() - st0.announces >= 5); /* five announce periods, however long */
     tp_producer_close(p);
     p = NULL;
     RUN_CLIENTS(p, none, 50, 0);
@@ -479,8 +486,12 @@ static void test_sbe_only_and_no_counter_regions(void)
     wire_seen_t seen[4];
     memset(seen, 0, sizeof seen);
     g_frames = 0;
-    const int64_t end = tp_clock_monotonic_ns() + 600000000LL;
-    while (p != NULL && c != NULL && tp_clock_monotonic_ns() < end) {
+    /* at least 600 ms, and until control, descriptors and QoS all carried
+     * traffic (bounded: a loaded machine is slow, not wrong) */
+    const int64_t start = tp_clock_monotonic_ns();
+    while (p != NULL && c != NULL && tp_clock_monotonic_ns() < start + 20000000000LL &&
+           (tp_clock_monotonic_ns() < start + 600000000LL || g_frames == 0 || seen[0].messages == 0 ||
+            seen[1].messages == 0 || seen[2].messages == 0)) {
         RUN_CLIENTS(p, c, 5, 0);
         for (int i = 0; i < 4; i++)
             if (subs[i] != NULL) tp_ipc_subscription_poll(subs[i], on_wire, &seen[i], 64);
@@ -529,7 +540,7 @@ static void test_failed_keepalive_means_lease_lost(void)
     tp_driver_client_t *dc = NULL;
     CHECK_EQ_I64(tp_driver_client_open(&dc, &ctx, 10000, TP_ROLE_CONSUMER, 1, &h), 0);
     if (dc == NULL) return teardown();
-    const int64_t end = tp_clock_monotonic_ns() + 3000000000LL;
+    const int64_t end = tp_clock_monotonic_ns() + 20000000000LL;
     while (tp_driver_client_state(dc) != TP_DC_ATTACHED && tp_clock_monotonic_ns() < end) {
         drive();
         tp_driver_client_do_work(dc, tp_clock_monotonic_ns());
@@ -539,7 +550,7 @@ static void test_failed_keepalive_means_lease_lost(void)
     const uint64_t lease1 = tp_driver_client_lease(dc) ? tp_driver_client_lease(dc)->lease_id : 0;
     CHECK(lease1 != 0);
     g_fail_keepalives = 1;
-    int64_t until = tp_clock_monotonic_ns() + 1000000000LL;
+    int64_t until = tp_clock_monotonic_ns() + 20000000000LL;
     while (g_lost == 0 && tp_clock_monotonic_ns() < until) {
         drive();
         tp_driver_client_do_work(dc, tp_clock_monotonic_ns());
@@ -550,7 +561,7 @@ static void test_failed_keepalive_means_lease_lost(void)
     CHECK_EQ_I64(g_lost, 1);
     CHECK_STR(g_lost_why, "keepalive could not be sent");
     CHECK(tp_driver_client_state(dc) != TP_DC_ATTACHED);
-    until = tp_clock_monotonic_ns() + 3000000000LL;
+    until = tp_clock_monotonic_ns() + 20000000000LL;
     while (tp_driver_client_state(dc) != TP_DC_ATTACHED && tp_clock_monotonic_ns() < until) {
         drive();
         tp_driver_client_do_work(dc, tp_clock_monotonic_ns());

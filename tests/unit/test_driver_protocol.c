@@ -558,8 +558,8 @@ static int wait_config(uint32_t consumer, int from)
 
 /* D-11.c/d, driver.md §5.5, [R] 18: per-consumer descriptor streams chosen
  * by the driver from its range; the same consumer keeps its id; an exhausted
- * or missing range declines (empty channel, 0); an id named by the consumer
- * is left to the producer. */
+ * range declines (empty channel, 0), a missing one points at the shared
+ * stream; an id named by the consumer is left to the producer. */
 static void test_per_consumer_stream_authority(void)
 {
     rig_setup("[driver]\ndescriptor_stream_id_range = \"31000-31001\"\n");
@@ -595,11 +595,35 @@ static void test_per_consumer_stream_authority(void)
     e = wait_config(505, from);
     CHECK(e >= 0 && g_ev[e].producer == 31001);
     rig_teardown();
-    rig_setup(NULL); /* no range: declined (D-11.c) */
+    /* D-11.c, §5.5: no range configured: the request is turned down by
+     * pointing the consumer at the shared channel and stream ids (descriptors
+     * 1100, control = the driver's control stream 1000), not at 0. */
+    rig_setup(NULL);
     from = g_nev;
     rig_hello(10000, 501, "tp:ipc", 0);
     e = wait_config(501, from);
-    CHECK(e >= 0 && g_ev[e].producer == 0);
+    CHECK(e >= 0 && g_ev[e].producer == 1100 && strcmp(g_ev[e].msg, "tp:ipc") == 0);
+    CHECK(e >= 0 && g_ev[e].ctl_id == 0 && g_ev[e].ctl_channel[0] == '\0'); /* control not asked for */
+    from = g_nev;
+    rig_hello2(10000, 502, "tp:ipc", 0, "tp:ipc", 0);
+    e = wait_config(502, from);
+    CHECK(e >= 0 && g_ev[e].producer == 1100 && strcmp(g_ev[e].msg, "tp:ipc") == 0);
+    CHECK(e >= 0 && g_ev[e].ctl_id == 1000 && strcmp(g_ev[e].ctl_channel, "tp:ipc") == 0);
+    rig_teardown();
+    /* D-11.c/d per kind: the control range is set and picked from (then
+     * exhausted: 0 and an empty channel), the missing descriptor range gives
+     * the shared descriptor stream. */
+    rig_setup("[driver]\ncontrol_stream_id_range = \"32000\"\n");
+    from = g_nev;
+    rig_hello2(10000, 601, "tp:ipc", 0, "tp:ipc", 0);
+    e = wait_config(601, from);
+    CHECK(e >= 0 && g_ev[e].producer == 1100 && strcmp(g_ev[e].msg, "tp:ipc") == 0);
+    CHECK(e >= 0 && g_ev[e].ctl_id == 32000 && strcmp(g_ev[e].ctl_channel, "tp:ipc") == 0);
+    from = g_nev;
+    rig_hello2(10000, 602, "tp:ipc", 0, "tp:ipc", 0);
+    e = wait_config(602, from);
+    CHECK(e >= 0 && g_ev[e].producer == 1100 && strcmp(g_ev[e].msg, "tp:ipc") == 0);
+    CHECK(e >= 0 && g_ev[e].ctl_id == 0 && g_ev[e].ctl_channel[0] == '\0');
     rig_teardown();
 }
 
