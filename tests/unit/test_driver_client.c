@@ -440,6 +440,26 @@ static void send_announce(uint64_t epoch, const char *ring, const char *pool)
     send_announce_ts(epoch, (uint64_t)tp_clock_monotonic_ns(), ring, pool);
 }
 
+/* Stream 10000's files of one epoch, made as the driver would make them;
+ * ring and pool get their URIs (4200 bytes each). */
+static void open_writer(tp_shm_writer_t *w, uint64_t epoch, char *ring, char *pool)
+{
+    tp_shm_writer_config_t wc;
+    memset(&wc, 0, sizeof wc);
+    wc.base_dir = g_rig_dir;
+    wc.ns = "default";
+    wc.stream_id = 10000;
+    wc.epoch = epoch;
+    wc.nslots = 64;
+    wc.npools = 1;
+    wc.pools[0].pool_id = 1;
+    wc.pools[0].stride_bytes = 4096;
+    wc.now_ns = (uint64_t)tp_clock_monotonic_ns();
+    CHECK_EQ_I64(tp_shm_writer_open(w, &wc), 0);
+    tp_shm_writer_ring_uri(w, ring, 4200);
+    tp_shm_writer_pool_uri(w, 0, pool, 4200);
+}
+
 /* Scenario 50 (D-4.9.g, D-4.9.l): the producer of a consumed stream is
  * revoked -> the consumer unmaps and waits for a newer epoch; when only the
  * old epoch keeps being announced for 3 periods it backs off and attaches
@@ -451,21 +471,8 @@ static void test_consumer_remap_wait_is_bounded(void)
     g_dc = NULL;
     g_ctx.announce_period_ns = 50000000;
     static tp_shm_writer_t w; /* the test plays the driver: it may create files */
-    tp_shm_writer_config_t wc;
-    memset(&wc, 0, sizeof wc);
-    wc.base_dir = g_rig_dir;
-    wc.ns = "default";
-    wc.stream_id = 10000;
-    wc.epoch = 5;
-    wc.nslots = 64;
-    wc.npools = 1;
-    wc.pools[0].pool_id = 1;
-    wc.pools[0].stride_bytes = 4096;
-    wc.now_ns = (uint64_t)tp_clock_monotonic_ns();
-    CHECK_EQ_I64(tp_shm_writer_open(&w, &wc), 0);
     char ring[4200], pool[4200];
-    tp_shm_writer_ring_uri(&w, ring, sizeof ring);
-    tp_shm_writer_pool_uri(&w, 0, pool, sizeof pool);
+    open_writer(&w, 5, ring, pool);
     memset(&g_seen, 0, sizeof g_seen);
     tp_consumer_t *c = NULL;
     CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, 0), 0);
@@ -511,25 +518,9 @@ static void test_announce_freshness_and_join_time(void)
     tp_driver_client_close(g_dc);
     g_dc = NULL;
     static tp_shm_writer_t w5, w6;
-    tp_shm_writer_config_t wc;
-    memset(&wc, 0, sizeof wc);
-    wc.base_dir = g_rig_dir;
-    wc.ns = "default";
-    wc.stream_id = 10000;
-    wc.nslots = 64;
-    wc.npools = 1;
-    wc.pools[0].pool_id = 1;
-    wc.pools[0].stride_bytes = 4096;
-    wc.now_ns = (uint64_t)tp_clock_monotonic_ns();
-    wc.epoch = 5;
-    CHECK_EQ_I64(tp_shm_writer_open(&w5, &wc), 0);
-    wc.epoch = 6;
-    CHECK_EQ_I64(tp_shm_writer_open(&w6, &wc), 0);
     char ring5[4200], pool5[4200], ring6[4200], pool6[4200];
-    tp_shm_writer_ring_uri(&w5, ring5, sizeof ring5);
-    tp_shm_writer_pool_uri(&w5, 0, pool5, sizeof pool5);
-    tp_shm_writer_ring_uri(&w6, ring6, sizeof ring6);
-    tp_shm_writer_pool_uri(&w6, 0, pool6, sizeof pool6);
+    open_writer(&w5, 5, ring5, pool5);
+    open_writer(&w6, 6, ring6, pool6);
     const int64_t before_join = tp_clock_monotonic_ns();
     usleep(2000);
     memset(&g_seen, 0, sizeof g_seen);
@@ -578,24 +569,6 @@ static void test_announce_freshness_and_join_time(void)
 }
 
 /* ---- consumer mapping states, epochs and clock domains (wire.md §5.1-§5.3) ---- */
-
-static void open_writer(tp_shm_writer_t *w, uint64_t epoch, char *ring, char *pool)
-{
-    tp_shm_writer_config_t wc;
-    memset(&wc, 0, sizeof wc);
-    wc.base_dir = g_rig_dir;
-    wc.ns = "default";
-    wc.stream_id = 10000;
-    wc.epoch = epoch;
-    wc.nslots = 64;
-    wc.npools = 1;
-    wc.pools[0].pool_id = 1;
-    wc.pools[0].stride_bytes = 4096;
-    wc.now_ns = (uint64_t)tp_clock_monotonic_ns();
-    CHECK_EQ_I64(tp_shm_writer_open(w, &wc), 0);
-    tp_shm_writer_ring_uri(w, ring, 4200);
-    tp_shm_writer_pool_uri(w, 0, pool, 4200);
-}
 
 typedef struct frames_s {
     int n;
@@ -921,25 +894,9 @@ static void test_consumer_checks_announce_after_revocation(void)
     tp_driver_client_close(g_dc);
     g_dc = NULL;
     static tp_shm_writer_t w5, w6;
-    tp_shm_writer_config_t wc;
-    memset(&wc, 0, sizeof wc);
-    wc.base_dir = g_rig_dir;
-    wc.ns = "default";
-    wc.stream_id = 10000;
-    wc.nslots = 64;
-    wc.npools = 1;
-    wc.pools[0].pool_id = 1;
-    wc.pools[0].stride_bytes = 4096;
-    wc.now_ns = (uint64_t)tp_clock_monotonic_ns();
-    wc.epoch = 5;
-    CHECK_EQ_I64(tp_shm_writer_open(&w5, &wc), 0);
-    wc.epoch = 6;
-    CHECK_EQ_I64(tp_shm_writer_open(&w6, &wc), 0);
     char ring5[4200], pool5[4200], ring6[4200], pool6[4200];
-    tp_shm_writer_ring_uri(&w5, ring5, sizeof ring5);
-    tp_shm_writer_pool_uri(&w5, 0, pool5, sizeof pool5);
-    tp_shm_writer_ring_uri(&w6, ring6, sizeof ring6);
-    tp_shm_writer_pool_uri(&w6, 0, pool6, sizeof pool6);
+    open_writer(&w5, 5, ring5, pool5);
+    open_writer(&w6, 6, ring6, pool6);
     memset(&g_seen, 0, sizeof g_seen);
     tp_consumer_t *c = NULL;
     CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, 0), 0);
@@ -1012,21 +969,8 @@ static void test_empty_var_data_is_absent(void)
     tp_driver_client_close(g_dc);
     g_dc = NULL;
     static tp_shm_writer_t w;
-    tp_shm_writer_config_t wc;
-    memset(&wc, 0, sizeof wc);
-    wc.base_dir = g_rig_dir;
-    wc.ns = "default";
-    wc.stream_id = 10000;
-    wc.epoch = 5;
-    wc.nslots = 64;
-    wc.npools = 1;
-    wc.pools[0].pool_id = 1;
-    wc.pools[0].stride_bytes = 4096;
-    wc.now_ns = (uint64_t)tp_clock_monotonic_ns();
-    CHECK_EQ_I64(tp_shm_writer_open(&w, &wc), 0);
     char ring[4200], pool[4200];
-    tp_shm_writer_ring_uri(&w, ring, sizeof ring);
-    tp_shm_writer_pool_uri(&w, 0, pool, sizeof pool);
+    open_writer(&w, 5, ring, pool);
     memset(&g_seen, 0, sizeof g_seen);
     tp_consumer_t *c = NULL;
     CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, -1), 0);
