@@ -31,7 +31,7 @@ static void help(FILE *out)
             "    JoinBarrier states of the system whose SHM and transport live under DIR (the\n"
             "    shm.base_dir; default $TP_DIR, else /dev/shm/tensorpool), refreshed every interval.\n"
             "    It only listens: it subscribes to the control (1000), descriptor (1100), QoS\n"
-            "    (1200) and metadata (1300) streams (or the DRIVER_*_STREAM_ID / TP_*_STREAM_ID\n"
+            "    (1200) and metadata (1300) streams (or the DRIVER_*_STREAM_ID / TP_METADATA_STREAM_ID\n"
             "    overrides) and reads each stream's header-ring superblock; it never attaches,\n"
             "    sends or maps payloads (it creates the empty transport directory if missing, as\n"
             "    any subscriber does). Announces, keepalives, QoS and MergeMaps repeat about\n"

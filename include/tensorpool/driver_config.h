@@ -60,6 +60,7 @@ typedef struct tp_driver_config_s {
     uint32_t announce_stream_id;                  /* 0 = control_stream_id */
     char qos_channel[TP_DRIVER_CHANNEL_MAX];
     uint32_t qos_stream_id;
+    uint32_t descriptor_stream_id; /* shared FrameDescriptor stream named in ConsumerConfig; 1100 (extension) */
     tp_driver_ranges_t stream_id_range;
     tp_driver_ranges_t descriptor_stream_id_range;
     tp_driver_ranges_t control_stream_id_range;

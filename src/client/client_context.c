@@ -52,7 +52,7 @@ void tp_client_context_init(tp_client_context_t *ctx)
     env_i32("DRIVER_CONTROL_STREAM_ID", &ctx->control_stream_id);
     env_i32("DRIVER_ANNOUNCE_STREAM_ID", &ctx->announce_stream_id);
     env_i32("DRIVER_QOS_STREAM_ID", &ctx->qos_stream_id);
-    env_i32("TP_DESCRIPTOR_STREAM_ID", &ctx->descriptor_stream_id);
+    env_i32("DRIVER_DESCRIPTOR_STREAM_ID", &ctx->descriptor_stream_id);
     env_i32("TP_METADATA_STREAM_ID", &ctx->metadata_stream_id);
     env_i64("POLICIES_LEASE_KEEPALIVE_INTERVAL_MS", 1, 3600000, 1000000, &ctx->keepalive_interval_ns);
     int64_t grace = ctx->expiry_grace_intervals;

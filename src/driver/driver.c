@@ -25,9 +25,6 @@
 #define RC_INTERNAL TP_DRIVER_RESPONSE_CODE_INTERNAL_ERROR
 #define U32_NULL UINT32_C(0xFFFFFFFF)
 #define U64_NULL UINT64_C(0xFFFFFFFFFFFFFFFF)
-/* The shared descriptor stream (driver.md §5.4 conventions, the clients'
- * default): where a consumer is pointed when no per-consumer range is set. */
-#define DRV_SHARED_DESCRIPTOR_STREAM_ID 1100u
 
 void drv_log(tp_driver_t *d, const char *fmt, ...)
 {
@@ -611,7 +608,9 @@ static void on_consumer_hello(tp_driver_t *d, const uint8_t *buf, size_t len)
         }
     }
     /* no slot left or range exhausted: a == NULL and the ranged kinds answer 0 */
-    const uint32_t desc = want_desc && drange->count == 0 ? DRV_SHARED_DESCRIPTOR_STREAM_ID : a != NULL ? a->desc_id : 0;
+    /* no range: the shared stream, driver.descriptor_stream_id (1100 by the §5.4
+     * conventions; clients read the same DRIVER_DESCRIPTOR_STREAM_ID) */
+    const uint32_t desc = want_desc && drange->count == 0 ? d->cfg.descriptor_stream_id : a != NULL ? a->desc_id : 0;
     const uint32_t ctl = want_ctl && crange->count == 0 ? d->cfg.control_stream_id : a != NULL ? a->ctl_id : 0;
     send_consumer_config(d, stream, cid, desc, ctl);
 }

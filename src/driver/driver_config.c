@@ -33,6 +33,7 @@ static const key_t_ keys[] = {
     {"driver.announce_stream_id", K_U32, F(announce_stream_id), 0},
     {"driver.qos_channel", K_STR, F(qos_channel), S(qos_channel)},
     {"driver.qos_stream_id", K_U32, F(qos_stream_id), 0},
+    {"driver.descriptor_stream_id", K_U32, F(descriptor_stream_id), 0}, /* extension: clients' shared stream */
     {"driver.stream_id_range", K_RANGES, F(stream_id_range), 0},
     {"driver.descriptor_stream_id_range", K_RANGES, F(descriptor_stream_id_range), 0},
     {"driver.control_stream_id_range", K_RANGES, F(control_stream_id_range), 0},
@@ -72,6 +73,7 @@ void tp_driver_config_defaults(tp_driver_config_t *cfg)
     cfg->control_stream_id = 1000;
     copy_str(cfg->qos_channel, sizeof cfg->qos_channel, "tp:ipc");
     cfg->qos_stream_id = 1200;
+    cfg->descriptor_stream_id = 1100;
     copy_str(cfg->base_dir, sizeof cfg->base_dir, TP_SHM_DEFAULT_BASE_DIR);
     copy_str(cfg->ns, sizeof cfg->ns, "default");
     cfg->page_size_bytes = 4096;
@@ -443,6 +445,8 @@ int tp_driver_config_validate(const tp_driver_config_t *cfg)
         return tp_err_set(TP_ERR_INVALID_ARG, "driver.control_stream_id must be in 1..%d", INT32_MAX);
     if (cfg->announce_stream_id > INT32_MAX || cfg->qos_stream_id > INT32_MAX)
         return tp_err_set(TP_ERR_INVALID_ARG, "driver stream ids must be at most %d", INT32_MAX);
+    if (cfg->descriptor_stream_id == 0 || cfg->descriptor_stream_id > INT32_MAX)
+        return tp_err_set(TP_ERR_INVALID_ARG, "driver.descriptor_stream_id must be in 1..%d", INT32_MAX);
     if (cfg->mlock_shm)
         return tp_err_set(TP_ERR_UNSUPPORTED, "policies.mlock_shm=true is not supported by this driver (D-17.d: refusing "
                                               "rather than running without the lock)");
@@ -477,15 +481,15 @@ int tp_driver_config_validate(const tp_driver_config_t *cfg)
                                   s->name, s->stream_id);
     }
     /* D-11.e/f: ranges disjoint from each other, the driver's ids and static streams */
-    const uint32_t fixed[3] = {cfg->control_stream_id,
+    const uint32_t fixed[4] = {cfg->control_stream_id,
                                cfg->announce_stream_id != 0 ? cfg->announce_stream_id : cfg->control_stream_id,
-                               cfg->qos_stream_id};
+                               cfg->qos_stream_id, cfg->descriptor_stream_id};
     for (int li = 0; li < 3; li++) {
         const char *ln;
         const tp_driver_ranges_t *l = range_list(cfg, li, &ln);
         for (unsigned a = 0; a < l->count; a++) {
             const tp_driver_range_t *ra = &l->r[a];
-            for (int f = 0; f < 3; f++)
+            for (int f = 0; f < 4; f++)
                 if (fixed[f] >= ra->start && fixed[f] <= ra->end)
                     return tp_err_set(TP_ERR_INVALID_ARG, "%s %u-%u overlaps driver stream id %u (D-11.e)", ln, ra->start,
                                       ra->end, fixed[f]);
@@ -534,6 +538,7 @@ void tp_driver_config_print(const tp_driver_config_t *cfg, void *file)
     fprintf(f, "announce_channel = \"%s\"\nannounce_stream_id = %u\nqos_channel = \"%s\"\nqos_stream_id = %u\n",
             cfg->announce_channel[0] ? cfg->announce_channel : cfg->control_channel,
             cfg->announce_stream_id ? cfg->announce_stream_id : cfg->control_stream_id, cfg->qos_channel, cfg->qos_stream_id);
+    fprintf(f, "descriptor_stream_id = %u\n", cfg->descriptor_stream_id);
     print_ranges(f, "stream_id_range", &cfg->stream_id_range);
     print_ranges(f, "descriptor_stream_id_range", &cfg->descriptor_stream_id_range);
     print_ranges(f, "control_stream_id_range", &cfg->control_stream_id_range);

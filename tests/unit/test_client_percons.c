@@ -693,7 +693,7 @@ static void test_default_cadences(void)
     unsetenv("POLICIES_ANNOUNCE_PERIOD_MS");
     unsetenv("DRIVER_CONTROL_STREAM_ID");
     unsetenv("DRIVER_QOS_STREAM_ID");
-    unsetenv("TP_DESCRIPTOR_STREAM_ID");
+    unsetenv("DRIVER_DESCRIPTOR_STREAM_ID");
     unsetenv("TP_METADATA_STREAM_ID");
     tp_client_context_t ctx;
     tp_client_context_init(&ctx);
@@ -708,6 +708,14 @@ static void test_default_cadences(void)
     CHECK_EQ_U64(cfg.announce_period_ms, 1000);
     CHECK_EQ_U64(cfg.control_stream_id, 1000);
     CHECK_EQ_U64(cfg.qos_stream_id, 1200);
+    CHECK_EQ_U64(cfg.descriptor_stream_id, 1100);
+    /* one variable moves the shared descriptor stream for clients and driver */
+    setenv("DRIVER_DESCRIPTOR_STREAM_ID", "1101", 1);
+    tp_client_context_init(&ctx);
+    CHECK_EQ_I64(ctx.descriptor_stream_id, 1101);
+    CHECK_EQ_I64(tp_driver_config_apply_env(&cfg, NULL), 0);
+    CHECK_EQ_U64(cfg.descriptor_stream_id, 1101);
+    unsetenv("DRIVER_DESCRIPTOR_STREAM_ID");
 }
 
 int main(void)

@@ -183,6 +183,37 @@ static void test_ranges_validated(void)
     CHECK(strstr(tp_errmsg(), "stream_id_range") != NULL);
 }
 
+/* driver.descriptor_stream_id (extension): the shared FrameDescriptor stream
+ * the driver names in ConsumerConfig (D-11.c); 1100 by default, from TOML or
+ * DRIVER_DESCRIPTOR_STREAM_ID, non-zero, and no range may cover it (D-11.e). */
+static const char *descriptor_env(const char *name)
+{
+    return strcmp(name, "DRIVER_DESCRIPTOR_STREAM_ID") == 0 ? "1105" : NULL;
+}
+
+static void test_descriptor_stream_id(void)
+{
+    tp_driver_config_t *c = &g_cfg;
+    const char *profile = "[profiles.p]\npayload_pools = [{pool_id=1, stride_bytes=64}]\n";
+    char toml[256];
+    CHECK_EQ_I64(parse(c, profile), 0);
+    CHECK_EQ_U64(c->descriptor_stream_id, 1100);
+    snprintf(toml, sizeof toml, "[driver]\ndescriptor_stream_id = 1101\n%s", profile);
+    CHECK_EQ_I64(parse(c, toml), 0);
+    CHECK_EQ_U64(c->descriptor_stream_id, 1101);
+    CHECK_EQ_I64(tp_driver_config_validate(c), 0);
+    CHECK_EQ_I64(tp_driver_config_apply_env(c, descriptor_env), 0);
+    CHECK_EQ_U64(c->descriptor_stream_id, 1105);
+    snprintf(toml, sizeof toml, "[driver]\ndescriptor_stream_id = 0\n%s", profile);
+    CHECK_EQ_I64(parse(c, toml), 0);
+    CHECK_EQ_I64(tp_driver_config_validate(c), -1);
+    CHECK(strstr(tp_errmsg(), "driver.descriptor_stream_id") != NULL);
+    snprintf(toml, sizeof toml, "[driver]\ndescriptor_stream_id_range = \"1050-1150\"\n%s", profile);
+    CHECK_EQ_I64(parse(c, toml), 0);
+    CHECK_EQ_I64(tp_driver_config_validate(c), -1);
+    CHECK(strstr(tp_errmsg(), "overlaps driver stream id 1100") != NULL);
+}
+
 static const char *fake_env(const char *name)
 {
     if (strcmp(name, "DRIVER_CONTROL_STREAM_ID") == 0) return "2000";
@@ -324,6 +355,7 @@ int main(int argc, char **argv)
     RUN(test_malformed_reports_line);
     RUN(test_bad_profiles_refused);
     RUN(test_ranges_validated);
+    RUN(test_descriptor_stream_id);
     RUN(test_environment_overrides_toml);
     RUN(test_random_input_never_crashes);
     RUN(test_lease_timing_published);

@@ -625,6 +625,15 @@ static void test_per_consumer_stream_authority(void)
     CHECK(e >= 0 && g_ev[e].producer == 1100 && strcmp(g_ev[e].msg, "tp:ipc") == 0);
     CHECK(e >= 0 && g_ev[e].ctl_id == 0 && g_ev[e].ctl_channel[0] == '\0');
     rig_teardown();
+    /* D-11.c: "the shared stream" is the one the deployment uses, not a
+     * constant: clients moved to 1101 (DRIVER_DESCRIPTOR_STREAM_ID) are
+     * pointed at 1101 by a driver configured the same way. */
+    rig_setup("[driver]\ndescriptor_stream_id = 1101\n");
+    from = g_nev;
+    rig_hello(10000, 701, "tp:ipc", 0);
+    e = wait_config(701, from);
+    CHECK(e >= 0 && g_ev[e].producer == 1101 && strcmp(g_ev[e].msg, "tp:ipc") == 0);
+    rig_teardown();
 }
 
 /* Bad input from outside is an error, never a crash (DESIGN.md): random and
