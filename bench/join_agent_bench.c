@@ -222,10 +222,13 @@ static double stage_capacity(int frames)
         fprintf(stderr, "setup: %s\n", tp_errmsg());
         return -1;
     }
-    tp_merge_authority_put(auth, &m, now);
-    tp_stand_in_producer_announce(&p1, (uint64_t)now);
-    tp_stand_in_producer_announce(&p2, (uint64_t)now);
-    for (int i = 0; i < 100; i++) tp_join_agent_do_work(a, now);
+    /* announced after the agent exists: it maps only announces newer than its
+     * own start (wire.md W-10.1.1.f) */
+    const int64_t announced = tp_clock_monotonic_ns();
+    tp_merge_authority_put(auth, &m, announced);
+    tp_stand_in_producer_announce(&p1, (uint64_t)announced);
+    tp_stand_in_producer_announce(&p2, (uint64_t)announced);
+    for (int i = 0; i < 100; i++) tp_join_agent_do_work(a, tp_clock_monotonic_ns());
     for (int i = 0; i < frames; i++) {
         tp_stand_in_producer_publish(&p1, (uint64_t)i, (uint64_t)now, (uint64_t)now, NULL);
         tp_stand_in_producer_publish(&p2, (uint64_t)i, (uint64_t)now, (uint64_t)now, NULL);
@@ -234,7 +237,11 @@ static double stage_capacity(int frames)
     while (st.outputs < (uint64_t)frames && tp_clock_monotonic_ns() - t0 < 10000 * MS)
         tp_join_agent_do_work(a, tp_clock_monotonic_ns());
     const int64_t t1 = tp_clock_monotonic_ns();
-    const double rate = st.complete == (uint64_t)frames ? (double)frames / ((double)(t1 - t0) / 1e9) : 0;
+    double rate = (double)frames / ((double)(t1 - t0) / 1e9);
+    if (st.complete != (uint64_t)frames) { /* a broken setup is an error, not a rate of 0 */
+        fprintf(stderr, "stage capacity: %llu of %d outputs complete\n", (unsigned long long)st.complete, frames);
+        rate = -1;
+    }
     tp_join_agent_destroy(a);
     tp_stand_in_producer_close(&p1);
     tp_stand_in_producer_close(&p2);

@@ -117,7 +117,7 @@ static int cpu_prefetch_write(void)
 int tp_ipc_log_create(int dirfd, int32_t stream_id, uint32_t capacity, uint32_t max_message,
                       tp_ipc_log_writer_t *w, void **map, size_t *map_len, char *name, size_t name_len)
 {
-    uint64_t start;
+    uint64_t start = 0; /* set by the call below; gcc -O2 cannot see that */
     if (tp_ipc_self_start_time(&start) < 0) return -1;
     int pid = (int)getpid();
     uint64_t n = atomic_fetch_add(&log_counter, 1);

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Smoke test of the benchmark programs (ctest bench_smoke): each one runs with
+small parameters, exits 0 and prints only well-formed results: one JSON object
+per line with a string name and unit and a finite value > 0 (no benchmark
+measures something that can be zero: a 0 means it did not measure). Times are
+not judged here; that is bench/run's job.
+
+usage: smoke_test.py BENCH_DIR
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+
+# program -> arguments that keep it short
+PROGRAMS = {
+    "bench_floor": [],
+    "bench_driver": [],
+    "bench_ipc": ["--quick"],
+    "bench_join": ["3", "20000"],
+    "bench_join_agent": ["1", "500"],
+    "bench_shm": ["3"],
+}
+
+
+def check(path, args):
+    run = subprocess.run([path] + args, capture_output=True, text=True, timeout=300)
+    errors = []
+    if run.returncode != 0:
+        errors.append("exit status %d: %s" % (run.returncode, run.stderr.strip()[-400:]))
+    results = 0
+    for n, line in enumerate(run.stdout.splitlines(), 1):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            errors.append("line %d is not JSON: %r" % (n, line[:120]))
+            continue
+        if not isinstance(obj, dict) or not isinstance(obj.get("name"), str) or not isinstance(obj.get("unit"), str):
+            errors.append("line %d lacks a string name and unit: %r" % (n, line[:120]))
+            continue
+        v = obj.get("value")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            errors.append("%s: value %r is not a finite number > 0" % (obj["name"], v))
+        results += 1
+    if results == 0:
+        errors.append("printed no results")
+    return results, errors
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    failed = 0
+    for prog, args in PROGRAMS.items():
+        path = os.path.join(sys.argv[1], prog)
+        if not os.access(path, os.X_OK):
+            print("FAIL %s: not built at %s" % (prog, path))
+            failed += 1
+            continue
+        results, errors = check(path, args)
+        print("%s %s: %d results" % ("FAIL" if errors else "ok  ", prog, results))
+        for e in errors:
+            print("     " + e)
+        failed += bool(errors)
+    # every bench_*.c/.cmake program is listed above
+    built = sorted(p for p in os.listdir(sys.argv[1]) if p.startswith("bench_") and os.access(os.path.join(sys.argv[1], p), os.X_OK)
+                   and os.path.isfile(os.path.join(sys.argv[1], p)))
+    for p in built:
+        if p not in PROGRAMS:
+            print("FAIL %s: built but not in this smoke test's list" % p)
+            failed += 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
