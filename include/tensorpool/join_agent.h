@@ -82,7 +82,8 @@ extern "C" {
 /* One input data stream the agent follows. */
 typedef struct tp_join_input_config_s {
     uint32_t stream_id;            /* data stream id as named by the MergeMap rules */
-    int32_t descriptor_stream_id;  /* ipc stream carrying its FrameDescriptors; 0: 1100 */
+    int32_t descriptor_stream_id;  /* ipc stream carrying its FrameDescriptors; 0: the client context's
+                                      (DRIVER_DESCRIPTOR_STREAM_ID, else 1100) */
 } tp_join_input_config_t;
 
 /* Status of one input in an output (JB-7.4.d: absence is visible). */
@@ -134,7 +135,7 @@ typedef void (*tp_join_stage_fn)(void *clientd, const tp_join_output_t *out);
 typedef struct tp_join_agent_config_s {
     const tp_ipc_context_t *ipc;      /* NULL: defaults ($TP_DIR) */
     const char *channel;              /* NULL: "tp:ipc" */
-    int32_t control_stream_id;        /* 0: 1000 */
+    int32_t control_stream_id;        /* 0: the client context's (DRIVER_CONTROL_STREAM_ID, else 1000) */
     tp_join_barrier_config_t barrier; /* mode, out stream, capacity, ... */
     uint64_t epoch;                   /* output epoch to expect (JB-6.4.c) */
     /* Output epoch follows this input's epoch (0 = off): a descriptor of this
@@ -151,7 +152,9 @@ typedef struct tp_join_agent_config_s {
      * epochs while attached). 0: map announced pools without a lease (no
      * driver needed). The lease is renewed in the duty cycle. */
     int attach_via_driver;
-    const tp_client_context_t *client; /* attach_via_driver: NULL = tp_client_context_init (environment) */
+    /* stream-id defaults, and with attach_via_driver the driver client's
+     * settings; NULL = tp_client_context_init (environment) */
+    const tp_client_context_t *client;
     uint64_t activity_window_ns;      /* producer liveness window; 0: 3 s */
     int64_t request_interval_ns;      /* first retry after; 0: 250 ms */
     int64_t request_backoff_max_ns;   /* retry interval doubles up to this; 0: 4x interval */

@@ -31,7 +31,7 @@ extern "C" {
 typedef struct tp_merge_authority_config_s {
     const tp_ipc_context_t *ipc;  /* NULL: defaults ($TP_DIR) */
     const char *channel;          /* NULL: "tp:ipc" */
-    int32_t control_stream_id;    /* 0: TP_CONTROL_STREAM_DEFAULT */
+    int32_t control_stream_id;    /* 0: $DRIVER_CONTROL_STREAM_ID, else 1000 (as every client) */
     uint32_t max_maps;            /* registry size; 0: 16 */
     uint32_t max_rules;           /* per map; 0: 64 */
     int64_t reannounce_interval_ns; /* 0: 1 s (§3.10 project default); < 0 disables re-announce */

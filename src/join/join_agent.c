@@ -68,7 +68,14 @@ int tp_join_agent_create(const tp_join_agent_config_t *cfg, tp_join_agent_t **ou
         tp_ipc_context_init(&a->ipc);
     a->cfg.ipc = &a->ipc;
     strcpy(a->channel, cfg->channel != NULL ? cfg->channel : "tp:ipc");
-    if (a->cfg.control_stream_id == 0) a->cfg.control_stream_id = TP_CONTROL_STREAM_DEFAULT;
+    /* stream ids left 0 are the deployment's: the same environment
+     * (DRIVER_CONTROL_STREAM_ID, DRIVER_DESCRIPTOR_STREAM_ID) the driver,
+     * producers and consumers read, else the §6 conventions 1000 / 1100 */
+    if (cfg->client != NULL)
+        a->client = *cfg->client;
+    else
+        tp_client_context_init(&a->client);
+    if (a->cfg.control_stream_id == 0) a->cfg.control_stream_id = a->client.control_stream_id;
     if (a->cfg.activity_window_ns == 0) a->cfg.activity_window_ns = 3000000000ull;
     if (a->cfg.request_interval_ns <= 0) a->cfg.request_interval_ns = 250000000LL;
     if (a->cfg.request_backoff_max_ns <= 0) a->cfg.request_backoff_max_ns = 4 * a->cfg.request_interval_ns;
@@ -103,7 +110,7 @@ int tp_join_agent_create(const tp_join_agent_config_t *cfg, tp_join_agent_t **ou
         input_t *in = &a->inputs[i];
         in->stream_id = cfg->inputs[i].stream_id;
         in->desc_stream = cfg->inputs[i].descriptor_stream_id != 0 ? cfg->inputs[i].descriptor_stream_id
-                                                                   : TP_DESCRIPTOR_STREAM_DEFAULT;
+                                                                   : a->client.descriptor_stream_id;
         in->hist = calloc(a->cfg.history, sizeof *in->hist);
         if (in->hist == NULL) {
             tp_err_set(TP_ERR_CAPACITY, "join agent: out of memory");
@@ -119,10 +126,6 @@ int tp_join_agent_create(const tp_join_agent_config_t *cfg, tp_join_agent_t **ou
         }
     }
     if (a->cfg.attach_via_driver) {
-        if (cfg->client != NULL)
-            a->client = *cfg->client;
-        else
-            tp_client_context_init(&a->client);
         a->cfg.client = &a->client;
         if (a->cfg.shm_base_dir == NULL) a->cfg.shm_base_dir = a->client.base_dir;
         for (uint32_t i = 0; i < a->ninputs; i++) {

@@ -1,6 +1,7 @@
 /* MergeMap authority (spec/join-barrier.md §3.10). */
 #include "tensorpool/merge_map_authority.h"
 
+#include "tensorpool/client.h"
 #include "tensorpool/error.h"
 #include "tensorpool/merge_map_codec.h"
 #include "tensorpool/merge_map_registry.h"
@@ -27,7 +28,6 @@ struct tp_merge_authority_s {
 void tp_merge_authority_config_init(tp_merge_authority_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->control_stream_id = TP_CONTROL_STREAM_DEFAULT;
     cfg->max_maps = 16;
     cfg->max_rules = 64;
     cfg->reannounce_interval_ns = 1000000000LL;
@@ -45,7 +45,9 @@ int tp_merge_authority_create(const tp_merge_authority_config_t *cfg, tp_merge_a
         ctx = &defctx;
     }
     const char *channel = cfg->channel != NULL ? cfg->channel : "tp:ipc";
-    const int32_t stream = cfg->control_stream_id != 0 ? cfg->control_stream_id : TP_CONTROL_STREAM_DEFAULT;
+    tp_client_context_t env; /* control stream 0: DRIVER_CONTROL_STREAM_ID, else 1000, as for every client */
+    tp_client_context_init(&env);
+    const int32_t stream = cfg->control_stream_id != 0 ? cfg->control_stream_id : env.control_stream_id;
     const uint32_t max_maps = cfg->max_maps != 0 ? cfg->max_maps : 16;
     const uint32_t max_rules = cfg->max_rules != 0 ? cfg->max_rules : 64;
     if (max_rules > 65535) return tp_err_set(TP_ERR_INVALID_ARG, "authority: max_rules %u above 65535", max_rules);

@@ -351,6 +351,56 @@ static void test_stat_sees_running_demo(void)
     CHECK(run("stat --bogus 2>/dev/null") == 2);
 }
 
+/* One environment moves every well-known stream for every process: with the
+ * control, descriptor and QoS streams moved (DRIVER_*_STREAM_ID), the demo's
+ * driver, producers, authority and joins all follow, so the joins still
+ * produce; tp stat in the same environment sees the streams and the joins,
+ * and tp stat with the default ids sees no announce, producer or join (they
+ * did move). */
+static void test_stream_ids_from_environment(void)
+{
+    char dir[] = "/dev/shm/tp-env-test-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    setenv("DRIVER_CONTROL_STREAM_ID", "2000", 1);
+    setenv("DRIVER_DESCRIPTOR_STREAM_ID", "1101", 1);
+    setenv("DRIVER_QOS_STREAM_ID", "1201", 1);
+    char log[] = "/tmp/tp-demo-env-XXXXXX";
+    const int fd = mkstemp(log);
+    CHECK(fd >= 0);
+    close(fd);
+    const char *const demo_args[] = {"demo", "--duration", "6", "--dir", dir, NULL};
+    const pid_t pid = spawn_tp(log, demo_args);
+    CHECK(pid > 0);
+    char args[300];
+    snprintf(args, sizeof args, "stat %s --once --json", dir);
+    int rc = -1;
+    for (int tries = 0; tries < 60; tries++) { /* until both joins flow (bounded) */
+        rc = run(args);
+        if (rc == 0 && count("\"state\":\"flowing\"") == 2 && count("\"producers\":1,") == 3) break;
+        const struct timespec ms200 = {0, 200000000};
+        nanosleep(&ms200, NULL);
+    }
+    CHECK(rc == 0);
+    CHECK(count("\"state\":\"flowing\"") == 2);
+    CHECK(count("\"producers\":1,") == 3);
+    unsetenv("DRIVER_CONTROL_STREAM_ID");
+    unsetenv("DRIVER_DESCRIPTOR_STREAM_ID");
+    unsetenv("DRIVER_QOS_STREAM_ID");
+    CHECK(run(args) == 0);
+    /* (names come on the metadata stream 1300, which did not move) */
+    CHECK(count("\"joins\":[]") == 1 && count("\"announced\":true") == 0 && count("\"producers\":1,") == 0);
+    const int st = wait_exit(pid, 60000);
+    slurp(log);
+    fputs(out, stdout);
+    CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(strstr(out, "result: OK") != NULL);
+    CHECK(field("  seq-join", "outputs") > 0 && field("  ts-join", "outputs") > 0);
+    unlink(log);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 /* A role process that dies fails the demo: it ends the run early, names the
  * role and how it died, still prints the summary, exits 1 and leaves no role
  * process behind. */
@@ -442,6 +492,7 @@ int main(int argc, char **argv)
     RUN(test_bad_input_exits_2);
     RUN(test_demo_runs_and_reports);
     RUN(test_stat_sees_running_demo);
+    RUN(test_stream_ids_from_environment);
     RUN(test_killed_role_fails_the_demo);
     RUN(test_killed_demo_leaves_no_role);
     TP_TEST_END();
