@@ -61,9 +61,11 @@ static inline pid_t example_producer(const tp_ipc_context_t *ctx, const char *ba
     if (pid != 0) return pid;
     alarm(60);
     tp_stand_in_producer_t p;
+    tp_client_context_t ids; /* the stream ids the join agent uses too (environment, else 1100 / 1000) */
+    tp_client_context_init(&ids);
     int64_t now = tp_clock_monotonic_ns();
-    if (tp_stand_in_producer_open(&p, ctx, base, stream, 1, 64, TP_DESCRIPTOR_STREAM_DEFAULT,
-                                  TP_CONTROL_STREAM_DEFAULT, (uint64_t)now) != 0) {
+    if (tp_stand_in_producer_open(&p, ctx, base, stream, 1, 64, ids.descriptor_stream_id, ids.control_stream_id,
+                                  (uint64_t)now) != 0) {
         fprintf(stderr, "producer %u: %s\n", stream, tp_errmsg());
         _exit(1);
     }
