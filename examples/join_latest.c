@@ -10,11 +10,13 @@
 #include "tensorpool/join_agent.h"
 #include "tensorpool/merge_map_authority.h"
 
+#include <stdatomic.h>
+
 static void on_output(void *clientd, const tp_join_output_t *out)
 {
-    uint64_t *stale_outputs = clientd;
+    atomic_uint_fast64_t *stale_outputs = clientd; /* read by main while the runner thread calls this */
     const tp_join_input_t *slow = &out->inputs[1];
-    if (slow->status == TP_JOIN_INPUT_STALE && (*stale_outputs)++ == 0)
+    if (slow->status == TP_JOIN_INPUT_STALE && atomic_fetch_add(stale_outputs, 1) == 0)
         printf("output %llu: sensor %u stale, still offering its frame %llu\n", (unsigned long long)out->out_seq,
                slow->stream_id, (unsigned long long)(slow->frame_count ? slow->frames[0].seq : 0));
 }
@@ -45,7 +47,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    uint64_t stale_outputs = 0;
+    atomic_uint_fast64_t stale_outputs = 0;
     tp_join_agent_config_t cfg;
     tp_join_agent_config_init(&cfg, TP_JOIN_MODE_LATEST_VALUE, 30, 1);
     cfg.ipc = &ctx;
@@ -72,7 +74,10 @@ int main(int argc, char **argv)
     tp_agent_runner_t runner;
     tp_agent_runner_init(&runner, &stage, &idle);
     tp_agent_runner_start(&runner);
-    example_sleep_ms(run_ms + 200);
+    /* until the slow sensor was seen stale (a loaded machine may take longer
+     * than run_ms to get there), at most 5 s more */
+    for (int64_t waited = 0; atomic_load(&stale_outputs) == 0 && waited < run_ms + 5000; waited += 10)
+        example_sleep_ms(10);
     tp_agent_runner_stop(&runner);
 
     tp_join_agent_stats_t st;
