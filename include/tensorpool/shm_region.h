@@ -62,12 +62,18 @@ TP_API unsigned tp_superblock_problems(const tp_superblock_t *sb, uint64_t file_
  * than window_ns in the past (a future value counts as age 0). */
 TP_API int tp_shm_activity_fresh(uint64_t activity_ns, uint64_t now_ns, uint64_t window_ns);
 
+/* tp_shm_region_create flags. */
+#define TP_SHM_CREATE_REQUIRE_HUGEPAGES 1u /* refuse a file not on hugetlbfs */
+#define TP_SHM_CREATE_NO_PREFAULT 2u       /* pages allocated on first touch (policies.prefault_shm=false) */
+
 /* Producer: create (or truncate) the file at path, mode 0660 under the
  * process umask, never through a symlink; size it to the §3.1 minimum (rounded
- * up to the hugepage size on hugetlbfs); map it read-write; write sb; fsync
- * (W-15.14.b). require_hugepages refuses a file not on hugetlbfs. */
-TP_API int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_superblock_t *sb,
-                                int require_hugepages);
+ * up to the hugepage size on hugetlbfs); unless TP_SHM_CREATE_NO_PREFAULT,
+ * reserve every block (a full file system fails here, with the bytes needed
+ * and free, instead of a SIGBUS at the first write) and fault the pages in;
+ * map it read-write; write sb; fsync (W-15.14.b). The file is removed on
+ * failure. flags: TP_SHM_CREATE_*. */
+TP_API int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_superblock_t *sb, unsigned flags);
 
 /* Consumer: containment and open (tp_shm_path_open), size >= minimum before
  * mapping (D-8), mmap read-only, superblock check, and, if window_ns != 0,

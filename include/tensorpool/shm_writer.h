@@ -35,6 +35,7 @@ typedef struct tp_shm_writer_config_s {
     unsigned npools;       /* 1..TP_SHM_MAX_POOLS, unique pool ids (D-20) */
     tp_shm_pool_config_t pools[TP_SHM_MAX_POOLS];
     int require_hugepages; /* all regions on hugetlbfs, or open fails */
+    int no_prefault;       /* 1: pages allocated on first touch; 0: reserved and faulted at open (tp_shm_region_create) */
     uint64_t now_ns;       /* CLOCK_MONOTONIC: start and first activity timestamp (D-10) */
 } tp_shm_writer_config_t;
 

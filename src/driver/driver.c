@@ -427,8 +427,10 @@ static void on_attach(tp_driver_t *d, const uint8_t *buf, size_t len)
     }
     if (role == TP_DRIVER_ROLE_PRODUCER || !s->live) {
         if (drv_epoch_advance(d, s) != 0) {
+            char why[DRV_ERRMSG_MAX + 1]; /* the cause, e.g. a full file system, for the client to report */
+            snprintf(why, sizeof why, "shm creation failed: %s", tp_errmsg());
             drv_log(d, "stream %u: %s", s->stream_id, tp_errmsg());
-            return send_attach_error(d, corr, RC_INTERNAL, "shm creation failed");
+            return send_attach_error(d, corr, RC_INTERNAL, why);
         }
     }
     memset(l, 0, sizeof *l);

@@ -4,6 +4,7 @@
 #include "ipc_proc.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/error.h"
+#include "../util/file_reserve.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -135,6 +136,13 @@ int tp_ipc_log_create(int dirfd, int32_t stream_id, uint32_t capacity, uint32_t 
         close(fd);
         unlinkat(dirfd, tmp, 0);
         return tp_err_set(TP_ERR_IO, "size ipc log %s: %s", tmp, strerror(err));
+    }
+    char what[TP_IPC_LOG_NAME_MAX + 16];
+    snprintf(what, sizeof what, "create ipc log %s", tmp);
+    if (tp_file_reserve(fd, len, what) != 0) {
+        close(fd);
+        unlinkat(dirfd, tmp, 0);
+        return -1;
     }
     /* MAP_POPULATE: fault the pages in now, not on the first lap of messages. */
     void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);

@@ -3,6 +3,10 @@
 
 #include "tensorpool/error.h"
 
+#include "../util/file_reserve.h"
+
+#include <stdio.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -93,9 +97,10 @@ int tp_shm_activity_fresh(uint64_t activity_ns, uint64_t now_ns, uint64_t window
     return age <= window_ns;
 }
 
-int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_superblock_t *sb,
-                         int require_hugepages)
+int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_superblock_t *sb, unsigned flags)
 {
+    const int require_hugepages = (flags & TP_SHM_CREATE_REQUIRE_HUGEPAGES) != 0;
+    const int prefault = (flags & TP_SHM_CREATE_NO_PREFAULT) == 0;
     memset(r, 0, sizeof *r);
     if (tp_shm_geometry_check(sb->region_type, sb->nslots, sb->stride_bytes) != 0)
         return tp_err_wrap("create '%s'", path);
@@ -118,9 +123,18 @@ int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_superblo
     }
     if (why == NULL && size > (uint64_t)SIZE_MAX) { why = "size"; e = EFBIG; }
     if (why == NULL && ftruncate(fd, (off_t)size) != 0) { why = "ftruncate"; e = errno; }
+    if (why == NULL && prefault) {
+        char what[TP_SHM_PATH_MAX + 16];
+        snprintf(what, sizeof what, "create '%s'", path);
+        if (tp_file_reserve(fd, size, what) != 0) {
+            close(fd);
+            unlink(path);
+            return -1;
+        }
+    }
     void *base = MAP_FAILED;
     if (why == NULL) {
-        base = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+        base = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED | (prefault ? MAP_POPULATE : 0), fd, 0);
         if (base == MAP_FAILED) { why = "mmap"; e = errno; }
     }
     if (why == NULL) {

@@ -68,6 +68,8 @@ int tp_shm_writer_open(tp_shm_writer_t *w, const tp_shm_writer_config_t *cfg)
     w->mask = cfg->nslots - 1;
     w->require_hugepages = cfg->require_hugepages;
 
+    const unsigned flags = (cfg->require_hugepages ? TP_SHM_CREATE_REQUIRE_HUGEPAGES : 0u) |
+                           (cfg->no_prefault ? TP_SHM_CREATE_NO_PREFAULT : 0u);
     tp_superblock_t sb = {
         .magic = TP_SHM_MAGIC,
         .layout_version = TP_SHM_LAYOUT_VERSION,
@@ -83,7 +85,7 @@ int tp_shm_writer_open(tp_shm_writer_t *w, const tp_shm_writer_config_t *cfg)
         .activity_timestamp_ns = cfg->now_ns,
     };
     if (tp_shm_dir_ring_path(w->ring_path, sizeof w->ring_path, w->epoch_dir) < 0 ||
-        tp_shm_region_create(&w->ring, w->ring_path, &sb, cfg->require_hugepages) != 0)
+        tp_shm_region_create(&w->ring, w->ring_path, &sb, flags) != 0)
         goto fail;
     for (unsigned i = 0; i < w->npools; i++) {
         sb.region_type = TP_CONTROL_REGION_TYPE_PAYLOAD_POOL;
@@ -91,7 +93,7 @@ int tp_shm_writer_open(tp_shm_writer_t *w, const tp_shm_writer_config_t *cfg)
         sb.slot_bytes = TP_SHM_POOL_SLOT_BYTES_NULL; /* D-5 */
         sb.stride_bytes = w->stride[i];
         if (tp_shm_dir_pool_path(w->pool_path[i], sizeof w->pool_path[i], w->epoch_dir, w->pool_id[i]) < 0 ||
-            tp_shm_region_create(&w->pool[i], w->pool_path[i], &sb, cfg->require_hugepages) != 0)
+            tp_shm_region_create(&w->pool[i], w->pool_path[i], &sb, flags) != 0)
             goto fail;
     }
     return 0;
