@@ -10,5 +10,5 @@ tp_add_alloc_test(test_shm_hotpath SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_ho
 tp_add_test(test_tp_inspect SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_tp_inspect.c ARGS $<TARGET_FILE:tp> LABELS shm)
 tp_add_test(test_shm_random_input SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_random_input.c LABELS shm)
 # Region and transport-log creation on a full file system (own mount namespace; 77 = skipped).
-tp_add_test(test_full_fs SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_full_fs.c LABELS shm)
+tp_add_test(test_full_fs SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_full_fs.c ARGS $<TARGET_FILE:tp> LABELS shm)
 set_tests_properties(test_full_fs PROPERTIES SKIP_RETURN_CODE 77)

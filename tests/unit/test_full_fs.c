@@ -1,6 +1,8 @@
 /* A full file system (a small /dev/shm, as in a default container) is an
  * error with a message when a region or a transport log is created, never a
- * SIGBUS at the first write, and leaves no file behind. The test runs in its
+ * SIGBUS at the first write, and leaves no file behind; `tp demo` on a file
+ * system too small for its camera rings fails with the reason and without a
+ * SIGBUS in any of its processes. The test runs in its
  * own mount namespace on a 1 MiB tmpfs; where no mount namespace can be had
  * (not root and no user namespaces) it exits 77, which ctest reports as
  * skipped, not passed. */
@@ -16,9 +18,12 @@
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char g_dir[] = "/tmp/tp-full-fs-XXXXXX";
+static char g_demo_dir[] = "/tmp/tp-full-demo-XXXXXX";
+static const char *g_tp;
 
 static int write_file(const char *path, const char *text)
 {
@@ -43,6 +48,8 @@ static int enter_small_tmpfs(void)
         if (write_file("/proc/self/gid_map", map) != 0) return -1;
     }
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) return -1;
+    /* the demo's transport logs (~24 MiB) fit in 40 MiB, its two 15 MB camera rings do not */
+    if (mount("tpfull", g_demo_dir, "tmpfs", 0, "size=40m,mode=0770") != 0) return -1;
     return mount("tpfull", g_dir, "tmpfs", 0, "size=1m,mode=0770");
 }
 
@@ -137,18 +144,45 @@ static void test_ipc_log_too_big_refused(void)
     tp_ipc_publication_close(pub);
 }
 
-int main(void)
+static void test_demo_reports_full_fs(void)
 {
-    if (mkdtemp(g_dir) == NULL) return 1;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s demo --duration 2 --dir %s 2>&1", g_tp, g_demo_dir);
+    FILE *f = popen(cmd, "r");
+    CHECK(f != NULL);
+    if (f == NULL) return;
+    static char out[1 << 16];
+    const size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    const int st = pclose(f);
+    fputs(out, stdout);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    CHECK(strstr(out, "result: FAILED") != NULL);
+    CHECK(strstr(out, "no space left on its file system") != NULL && strstr(out, "bytes needed") != NULL);
+    CHECK(strstr(out, "signal") == NULL && strstr(out, "Bus error") == NULL); /* no process died */
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: test_full_fs PATH_TO_TP\n");
+        return 2;
+    }
+    g_tp = argv[1];
+    if (mkdtemp(g_dir) == NULL || mkdtemp(g_demo_dir) == NULL) return 1;
     if (enter_small_tmpfs() != 0) {
         fprintf(stderr, "test_full_fs: no mount namespace here (%s): skipped\n", strerror(errno));
         rmdir(g_dir);
+        rmdir(g_demo_dir);
         return 77;
     }
     RUN(test_region_too_big_refused);
     RUN(test_no_prefault_creates_sparse);
     RUN(test_ipc_log_too_big_refused);
+    RUN(test_demo_reports_full_fs);
     umount(g_dir);
     rmdir(g_dir);
+    umount(g_demo_dir);
+    rmdir(g_demo_dir);
     TP_TEST_END();
 }
