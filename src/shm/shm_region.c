@@ -5,10 +5,9 @@
 
 #include "../util/file_reserve.h"
 
-#include <stdio.h>
-
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/statfs.h>
