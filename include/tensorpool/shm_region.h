@@ -65,12 +65,15 @@ TP_API int tp_shm_activity_fresh(uint64_t activity_ns, uint64_t now_ns, uint64_t
 /* tp_shm_region_create flags. */
 #define TP_SHM_CREATE_REQUIRE_HUGEPAGES 1u /* refuse a file not on hugetlbfs */
 #define TP_SHM_CREATE_NO_PREFAULT 2u       /* pages allocated on first touch (policies.prefault_shm=false) */
+#define TP_SHM_CREATE_NO_POPULATE 4u       /* blocks reserved, not faulted into this mapping (a creator that
+                                              unmaps at once, like the driver: populating 256 MiB costs ~0.1 s) */
 
 /* Producer: create (or truncate) the file at path, mode 0660 under the
  * process umask, never through a symlink; size it to the §3.1 minimum (rounded
  * up to the hugepage size on hugetlbfs); unless TP_SHM_CREATE_NO_PREFAULT,
  * reserve every block (a full file system fails here, with the bytes needed
- * and free, instead of a SIGBUS at the first write) and fault the pages in;
+ * and free, instead of a SIGBUS at the first write) and, unless
+ * TP_SHM_CREATE_NO_POPULATE, fault the pages into this mapping;
  * map it read-write; write sb; fsync (W-15.14.b). The file is removed on
  * failure. flags: TP_SHM_CREATE_*. */
 TP_API int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_superblock_t *sb, unsigned flags);

@@ -135,6 +135,7 @@ int drv_epoch_advance(tp_driver_t *d, drv_stream_t *s)
     memcpy(wc.pools, p->pools, sizeof wc.pools);
     wc.require_hugepages = s->hugepages;
     wc.no_prefault = !d->cfg.prefault_shm;
+    wc.no_populate = 1; /* the driver drops the mapping below; producers populate their own */
     wc.now_ns = now;
     if (tp_shm_writer_open(d->writer, &wc) != 0) return tp_err_wrap("stream %u epoch %" PRIu64, s->stream_id, epoch);
     /* Keep the paths, drop the mapping: the driver never maps payloads. */

@@ -100,6 +100,7 @@ int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_superblo
 {
     const int require_hugepages = (flags & TP_SHM_CREATE_REQUIRE_HUGEPAGES) != 0;
     const int prefault = (flags & TP_SHM_CREATE_NO_PREFAULT) == 0;
+    const int populate = prefault && (flags & TP_SHM_CREATE_NO_POPULATE) == 0;
     memset(r, 0, sizeof *r);
     if (tp_shm_geometry_check(sb->region_type, sb->nslots, sb->stride_bytes) != 0)
         return tp_err_wrap("create '%s'", path);
@@ -133,7 +134,7 @@ int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_superblo
     }
     void *base = MAP_FAILED;
     if (why == NULL) {
-        base = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED | (prefault ? MAP_POPULATE : 0), fd, 0);
+        base = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, 0);
         if (base == MAP_FAILED) { why = "mmap"; e = errno; }
     }
     if (why == NULL) {
