@@ -116,7 +116,7 @@ static int bench_size(const char *base, uint32_t bytes, int reps)
                 write_ns = now_ns() - a;
             }
         }
-        const uint64_t t1c = now_ns();
+        const uint64_t t1 = now_ns();
         for (int i = 0; i < iters; i++) { /* protocol cost alone: claim + commit, no payload bytes */
             tp_shm_claim_t c;
             tp_shm_writer_claim(w, &t, bytes, &c);
@@ -153,7 +153,7 @@ static int bench_size(const char *base, uint32_t bytes, int reps)
         }
         if (rep < 0) continue;
         res[K_PUBLISH][rep] = (double)publish_ns / iters;
-        res[K_COMMIT_ONLY][rep] = (double)(t2 - t1c) / iters;
+        res[K_COMMIT_ONLY][rep] = (double)(t2 - t1) / iters;
         res[K_VIEW][rep] = (double)(t3 - t2) / iters;
         res[K_COPY][rep] = (double)copy_ns / iters;
         res[K_MEMCPY][rep] = (double)memcpy_ns / iters;

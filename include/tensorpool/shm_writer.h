@@ -35,8 +35,7 @@ typedef struct tp_shm_writer_config_s {
     unsigned npools;       /* 1..TP_SHM_MAX_POOLS, unique pool ids (D-20) */
     tp_shm_pool_config_t pools[TP_SHM_MAX_POOLS];
     int require_hugepages; /* all regions on hugetlbfs, or open fails */
-    int no_prefault;       /* 1: pages allocated on first touch; 0: reserved and faulted at open (tp_shm_region_create) */
-    int no_populate;       /* 1: reserved but not faulted into this process (the caller unmaps right after open) */
+    unsigned region_flags; /* more TP_SHM_CREATE_* for every region (NO_PREFAULT, NO_POPULATE); 0: reserved and faulted */
     uint64_t now_ns;       /* CLOCK_MONOTONIC: start and first activity timestamp (D-10) */
 } tp_shm_writer_config_t;
 

@@ -134,8 +134,8 @@ int drv_epoch_advance(tp_driver_t *d, drv_stream_t *s)
     wc.npools = p->npools;
     memcpy(wc.pools, p->pools, sizeof wc.pools);
     wc.require_hugepages = s->hugepages;
-    wc.no_prefault = !d->cfg.prefault_shm;
-    wc.no_populate = 1; /* the driver drops the mapping below; producers populate their own */
+    /* the driver drops the mapping below; producers populate their own */
+    wc.region_flags = TP_SHM_CREATE_NO_POPULATE | (d->cfg.prefault_shm ? 0u : TP_SHM_CREATE_NO_PREFAULT);
     wc.now_ns = now;
     if (tp_shm_writer_open(d->writer, &wc) != 0) return tp_err_wrap("stream %u epoch %" PRIu64, s->stream_id, epoch);
     /* Keep the paths, drop the mapping: the driver never maps payloads. */

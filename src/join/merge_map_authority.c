@@ -45,9 +45,12 @@ int tp_merge_authority_create(const tp_merge_authority_config_t *cfg, tp_merge_a
         ctx = &defctx;
     }
     const char *channel = cfg->channel != NULL ? cfg->channel : "tp:ipc";
-    tp_client_context_t env; /* control stream 0: DRIVER_CONTROL_STREAM_ID, else 1000, as for every client */
-    tp_client_context_init(&env);
-    const int32_t stream = cfg->control_stream_id != 0 ? cfg->control_stream_id : env.control_stream_id;
+    int32_t stream = cfg->control_stream_id;
+    if (stream == 0) { /* DRIVER_CONTROL_STREAM_ID, else 1000, as for every client */
+        tp_client_context_t env;
+        tp_client_context_init(&env);
+        stream = env.control_stream_id;
+    }
     const uint32_t max_maps = cfg->max_maps != 0 ? cfg->max_maps : 16;
     const uint32_t max_rules = cfg->max_rules != 0 ? cfg->max_rules : 64;
     if (max_rules > 65535) return tp_err_set(TP_ERR_INVALID_ARG, "authority: max_rules %u above 65535", max_rules);

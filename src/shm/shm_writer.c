@@ -68,9 +68,7 @@ int tp_shm_writer_open(tp_shm_writer_t *w, const tp_shm_writer_config_t *cfg)
     w->mask = cfg->nslots - 1;
     w->require_hugepages = cfg->require_hugepages;
 
-    const unsigned flags = (cfg->require_hugepages ? TP_SHM_CREATE_REQUIRE_HUGEPAGES : 0u) |
-                           (cfg->no_prefault ? TP_SHM_CREATE_NO_PREFAULT : 0u) |
-                           (cfg->no_populate ? TP_SHM_CREATE_NO_POPULATE : 0u);
+    const unsigned flags = cfg->region_flags | (cfg->require_hugepages ? TP_SHM_CREATE_REQUIRE_HUGEPAGES : 0u);
     tp_superblock_t sb = {
         .magic = TP_SHM_MAGIC,
         .layout_version = TP_SHM_LAYOUT_VERSION,

@@ -251,6 +251,28 @@ static int wait_exit(pid_t pid, int timeout_ms)
     return -1;
 }
 
+/* Run `tp ARGS` (a stat --once) every 200 ms until ready() holds on its
+ * output, at most 60 times; the last exit status. */
+static int stat_until(const char *args, int (*ready)(void))
+{
+    int rc = -1;
+    for (int tries = 0; tries < 60; tries++) {
+        rc = run(args);
+        if (rc == 0 && ready()) break;
+        const struct timespec ms200 = {0, 200000000};
+        nanosleep(&ms200, NULL);
+    }
+    return rc;
+}
+
+/* producers attached and publishing, leases held, both joins flowing */
+static int demo_flowing(void)
+{
+    return count("\"producers\":1,") == 3 && count("\"state\":\"flowing\"") == 2 &&
+           json_num(stream_json(1), "consumers") == 2 && json_num(stream_json(2), "consumers") == 1 &&
+           json_num(stream_json(3), "consumers") == 1;
+}
+
 static const char *const role_comms[6] = {"tp-cam1", "tp-cam2", "tp-imu", "tp-authority", "tp-seq-join", "tp-ts-join"};
 
 /* tp stat --once --json against a running demo lists every stream with its
@@ -274,16 +296,7 @@ static void test_stat_sees_running_demo(void)
      * flowing (bounded: a loaded machine is slow, not wrong). */
     char args[300];
     snprintf(args, sizeof args, "stat %s --once --json", dir);
-    int rc = -1;
-    for (int tries = 0; tries < 60; tries++) {
-        rc = run(args);
-        if (rc == 0 && count("\"producers\":1,") == 3 && count("\"state\":\"flowing\"") == 2 &&
-            json_num(stream_json(1), "consumers") == 2 && json_num(stream_json(2), "consumers") == 1 &&
-            json_num(stream_json(3), "consumers") == 1)
-            break;
-        const struct timespec ms200 = {0, 200000000};
-        nanosleep(&ms200, NULL);
-    }
+    const int rc = stat_until(args, demo_flowing);
     fputs(out, stdout);
     CHECK(rc == 0);
     CHECK(count("\n") == 1 && out[0] == '{'); /* one JSON object, one line */
@@ -373,14 +386,7 @@ static void test_stream_ids_from_environment(void)
     CHECK(pid > 0);
     char args[300];
     snprintf(args, sizeof args, "stat %s --once --json", dir);
-    int rc = -1;
-    for (int tries = 0; tries < 60; tries++) { /* until both joins flow (bounded) */
-        rc = run(args);
-        if (rc == 0 && count("\"state\":\"flowing\"") == 2 && count("\"producers\":1,") == 3) break;
-        const struct timespec ms200 = {0, 200000000};
-        nanosleep(&ms200, NULL);
-    }
-    CHECK(rc == 0);
+    CHECK(stat_until(args, demo_flowing) == 0);
     CHECK(count("\"state\":\"flowing\"") == 2);
     CHECK(count("\"producers\":1,") == 3);
     unsetenv("DRIVER_CONTROL_STREAM_ID");
