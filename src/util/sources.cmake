@@ -1,5 +1,6 @@
 list(APPEND TP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/error.c
+  ${CMAKE_CURRENT_LIST_DIR}/fault_guard.c
   ${CMAKE_CURRENT_LIST_DIR}/file_reserve.c
   ${CMAKE_CURRENT_LIST_DIR}/clock.c
   ${CMAKE_CURRENT_LIST_DIR}/json_writer.c
