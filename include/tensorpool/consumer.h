@@ -71,6 +71,13 @@ TP_API void tp_consumer_drops(const tp_consumer_t *c, tp_shm_drops_t *out);
 /* Times the consumer mapped an epoch (the first map counts). */
 TP_API uint64_t tp_consumer_maps(const tp_consumer_t *c);
 
+/* Times a mapping was dropped because another process truncated a region
+ * file (SIGBUS caught, see src/shm/README.md) or broke a superblock; *why
+ * (if why is not NULL) gets the latest reason ("" if none). The consumer
+ * then waits for the driver's next epoch, or attaches anew after 3 announce
+ * periods. */
+TP_API uint64_t tp_consumer_faults(const tp_consumer_t *c, const char **why);
+
 /* The descriptor stream in use (shared or granted per-consumer). */
 TP_API int32_t tp_consumer_descriptor_stream(const tp_consumer_t *c);
 

@@ -37,6 +37,8 @@ typedef struct tp_driver_stats_s {
     uint64_t epochs_collected;
     uint64_t malformed;          /* driver-schema messages dropped as malformed */
     uint64_t shutdown_refused;   /* shutdown requests with a missing/wrong token */
+    uint64_t regions_broken;     /* live epochs rolled over because someone truncated a region file or
+                                    overwrote a superblock (checked every announce period) */
 } tp_driver_stats_t;
 
 /* Validate cfg (tp_driver_config_validate), take the per-namespace lock file

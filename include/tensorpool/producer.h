@@ -49,6 +49,12 @@ TP_API int tp_producer_is_active(const tp_producer_t *p);
 /* Epoch of the current mapping (0 when not active). */
 TP_API uint64_t tp_producer_epoch(const tp_producer_t *p);
 
+/* Times the producer gave up an epoch because another process truncated one
+ * of its region files (SIGBUS caught, see src/shm/README.md) or overwrote a
+ * superblock; *why (if not NULL) gets the latest reason ("" if none). It
+ * then attaches anew and continues in a fresh epoch. */
+TP_API uint64_t tp_producer_faults(const tp_producer_t *p, const char **why);
+
 /* Seq the next frame will get. */
 TP_API uint64_t tp_producer_next_seq(const tp_producer_t *p);
 

@@ -102,8 +102,11 @@ TP_API tp_shm_read_t tp_shm_reader_read(tp_shm_reader_t *r, uint64_t seq, void *
 
 /* 1 if the activity timestamp of every mapped region is fresh at now_ns, the
  * ring's pid is unchanged (§5.2) and every superblock still has the magic,
- * layout_version and epoch it was mapped with (§5.1 step 8, W-15.18.b); 0
- * means the consumer must unmap. */
+ * layout_version and epoch it was mapped with (§5.1 step 8, W-15.18.b), and
+ * no region's file was truncated under its mapping (tp_shm_region_lost); 0
+ * means the consumer must unmap, with the reason in tp_errmsg()
+ * (TP_ERR_TRUNCATED for a lost mapping, TP_ERR_MALFORMED for a changed
+ * superblock, TP_ERR_STATE otherwise). */
 TP_API int tp_shm_reader_live(const tp_shm_reader_t *r, uint64_t pid, uint64_t now_ns, uint64_t window_ns);
 
 #ifdef __cplusplus

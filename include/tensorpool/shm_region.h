@@ -25,6 +25,7 @@ typedef struct tp_shm_region_s {
     uint8_t *base;
     size_t size; /* mapped bytes: >= the §3.1 minimum, rounded up to the fs block, <= the file size */
     int writable;
+    int guard; /* fault guard handle (src/util/fault_guard.h), 0 = none */
 } tp_shm_region_t;
 
 /* What a consumer expects of a region, taken from the accepted announce. */
@@ -83,6 +84,18 @@ TP_API int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_s
  * activity freshness at now_ns (W-15.1.c). Nothing stays mapped on failure. */
 TP_API int tp_shm_region_map(tp_shm_region_t *r, const tp_shm_bases_t *bases, const tp_shm_uri_t *uri,
                              const tp_shm_region_expect_t *e, uint64_t now_ns, uint64_t window_ns);
+
+/* Put r's mapping under the process-wide SIGBUS guard: a fault in it (the
+ * file truncated by someone else) then turns the whole mapping into zero
+ * pages instead of killing the process, and tp_shm_region_lost reports it.
+ * create and map do this themselves. 0, or -1 (TP_ERR_CAPACITY) with r left
+ * unguarded. See src/shm/README.md "Truncated files". */
+TP_API int tp_shm_region_guard(tp_shm_region_t *r);
+
+/* Non-zero if r's file no longer backs its mapping: a fault was caught in
+ * it, or touching its first and last byte now faults (the file shrank).
+ * For the owner's periodic check (liveness, keepalive), not per frame. */
+TP_API int tp_shm_region_lost(const tp_shm_region_t *r);
 
 /* Unmap (safe on a zeroed or already unmapped region). */
 TP_API void tp_shm_region_unmap(tp_shm_region_t *r);

@@ -49,15 +49,20 @@ static int map_rw(tp_shm_region_t *r, const tp_shm_bases_t *bases, const char *u
     const int merr = errno;
     close(fd);
     if (base == MAP_FAILED) return tp_err_set(TP_ERR_IO, "map '%s': mmap: %s", uri.path, strerror(merr));
-    tp_superblock_t sb;
-    tp_superblock_read(base, &sb);
-    if (tp_superblock_check(&sb, e) != 0) {
-        munmap(base, (size_t)st.st_size);
-        return tp_err_wrap("map '%s'", uri.path);
-    }
     r->base = base;
     r->size = (size_t)st.st_size;
     r->writable = 1;
+    if (tp_shm_region_guard(r) != 0) { /* before the first touch: the file may shrink any time */
+        tp_shm_region_unmap(r);
+        return tp_err_wrap("map '%s'", uri.path);
+    }
+    tp_superblock_t sb;
+    tp_superblock_read(base, &sb);
+    if (tp_superblock_check(&sb, e) != 0 || tp_shm_region_lost(r)) {
+        if (tp_shm_region_lost(r)) tp_err_set(TP_ERR_TRUNCATED, "file truncated while mapping");
+        tp_shm_region_unmap(r);
+        return tp_err_wrap("map '%s'", uri.path);
+    }
     return 0;
 }
 
@@ -113,4 +118,20 @@ void tp_client_unmap_writer(tp_shm_writer_t *w)
     tp_shm_region_unmap(&w->ring);
     for (unsigned i = 0; i < w->npools; i++) tp_shm_region_unmap(&w->pool[i]);
     w->npools = 0;
+}
+
+int tp_client_writer_check(const tp_shm_writer_t *w, uint64_t epoch)
+{
+    for (unsigned i = 0; i <= w->npools; i++) {
+        const tp_shm_region_t *r = i == 0 ? &w->ring : &w->pool[i - 1];
+        const char *what = i == 0 ? "header ring" : "pool";
+        const unsigned id = i == 0 ? 0u : w->pool_id[i - 1];
+        if (tp_shm_region_lost(r))
+            return tp_err_set(TP_ERR_TRUNCATED, "%s %u: file truncated by another process, mapping lost", what, id);
+        tp_superblock_t sb;
+        tp_superblock_read(r->base, &sb);
+        if (sb.magic != TP_SHM_MAGIC || sb.epoch != epoch)
+            return tp_err_set(TP_ERR_MALFORMED, "%s %u: superblock overwritten (magic or epoch)", what, id);
+    }
+    return 0;
 }

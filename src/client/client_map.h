@@ -17,6 +17,12 @@ int tp_client_bases(const tp_client_context_t *ctx, tp_shm_bases_t *bases);
  * 0 (§5.3). All or nothing. */
 int tp_client_map_writer(tp_shm_writer_t *w, const tp_shm_bases_t *bases, const tp_lease_t *lease, uint64_t now_ns);
 
+/* Periodic check of a mapped writer (not per frame): 0 if every region is
+ * still backed by its file and its superblock still names epoch; else -1
+ * with the reason (TP_ERR_TRUNCATED: a file was truncated and the mapping is
+ * zeros now; TP_ERR_MALFORMED: a superblock was overwritten). */
+int tp_client_writer_check(const tp_shm_writer_t *w, uint64_t epoch);
+
 /* Unmap a writer mapped by tp_client_map_writer (never unlinks, D-2.2.b). */
 void tp_client_unmap_writer(tp_shm_writer_t *w);
 

@@ -39,6 +39,8 @@ struct tp_consumer_s {
     int64_t now_ns, next_qos_ns, next_live_ns, next_hello_ns;
     int64_t remap_deadline_ns; /* waiting for a newer epoch after the producer's revocation (D-4.9.l), 0 = not */
     uint64_t maps;
+    uint64_t faults;         /* mappings dropped because a file was truncated or a superblock broken */
+    char fault[192];         /* the latest such reason */
     tp_shm_drops_t past;     /* counters of epochs already unmapped */
     tp_frame_handler_t handler;
     void *clientd;
@@ -302,6 +304,14 @@ int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handle
         c->next_live_ns = now_ns + c->ctx.announce_period_ns;
         if (!tp_shm_reader_live(&c->r, c->map_pid, (uint64_t)now_ns, (uint64_t)(3 * c->ctx.announce_period_ns))) {
             c->min_epoch = c->r.epoch + 1;
+            if (tp_errcode() == TP_ERR_TRUNCATED || tp_errcode() == TP_ERR_MALFORMED) {
+                /* someone else broke the files: the driver rolls the stream to a
+                 * new epoch; if none comes in 3 periods, attach anew (D-4.9.l) */
+                c->faults++;
+                snprintf(c->fault, sizeof c->fault, "stream %u epoch %llu: %s", c->stream_id,
+                         (unsigned long long)c->r.epoch, tp_errmsg());
+                c->remap_deadline_ns = now_ns + 3 * c->ctx.announce_period_ns;
+            }
             unmap(c);
         }
     }
@@ -359,6 +369,12 @@ int tp_consumer_open(tp_consumer_t **out, const tp_client_context_t *ctx, uint32
 int tp_consumer_is_mapped(const tp_consumer_t *c) { return c->mapped; }
 uint64_t tp_consumer_epoch(const tp_consumer_t *c) { return c->mapped ? c->r.epoch : 0; }
 uint64_t tp_consumer_maps(const tp_consumer_t *c) { return c->maps; }
+
+uint64_t tp_consumer_faults(const tp_consumer_t *c, const char **why)
+{
+    if (why != NULL) *why = c->fault;
+    return c->faults;
+}
 int32_t tp_consumer_descriptor_stream(const tp_consumer_t *c) { return c->desc_stream; }
 tp_driver_client_t *tp_consumer_driver_client(tp_consumer_t *c) { return c->dc; }
 

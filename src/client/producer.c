@@ -33,6 +33,8 @@ struct tp_producer_s {
     uint32_t stream_id;
     uint32_t meta_version;
     int64_t now_ns, next_qos_ns;
+    uint64_t faults;   /* leases given up because a region file was truncated or its superblock broken */
+    char fault[192];   /* the latest such reason */
     char name[256], summary[1024];
     uint8_t *meta_msg; /* encoded DataSourceMeta (stream id patched at send) */
     long meta_len;
@@ -269,6 +271,15 @@ int tp_producer_do_work(tp_producer_t *p, int64_t now_ns)
     if (work < 0) return -1;
     const int q = tp_ipc_subscription_poll(p->qos_sub, on_qos, p, 16);
     if (q > 0) work += q;
+    if (p->active && now_ns >= p->next_qos_ns && tp_client_writer_check(&p->w, p->epoch) != 0) {
+        /* someone else truncated or overwrote our files: give this epoch up
+         * and attach anew, which gets a fresh epoch (§3.4 step 12) */
+        p->faults++;
+        snprintf(p->fault, sizeof p->fault, "stream %u epoch %llu: %s", p->stream_id, (unsigned long long)p->epoch,
+                 tp_errmsg());
+        tp_driver_client_reattach(p->dc, p->fault); /* unmaps through on_lease_lost */
+        work++;
+    }
     if (p->active && now_ns >= p->next_qos_ns) {
         p->next_qos_ns = now_ns + p->ctx.qos_interval_ns;
         tp_shm_writer_heartbeat(&p->w, (uint64_t)now_ns); /* W-7.1.d, D-3.e */
@@ -285,6 +296,12 @@ int tp_producer_do_work(tp_producer_t *p, int64_t now_ns)
 int tp_producer_is_active(const tp_producer_t *p) { return p->active; }
 uint64_t tp_producer_epoch(const tp_producer_t *p) { return p->active ? p->epoch : 0; }
 uint64_t tp_producer_next_seq(const tp_producer_t *p) { return p->w.next_seq; }
+
+uint64_t tp_producer_faults(const tp_producer_t *p, const char **why)
+{
+    if (why != NULL) *why = p->fault;
+    return p->faults;
+}
 tp_driver_client_t *tp_producer_driver_client(tp_producer_t *p) { return p->dc; }
 
 int tp_producer_claim(tp_producer_t *p, const tp_tensor_header_t *t, uint32_t len, tp_shm_claim_t *c)

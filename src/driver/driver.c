@@ -318,6 +318,30 @@ static void lease_end(tp_driver_t *d, drv_lease_t *l, uint8_t reason, const char
     }
 }
 
+/* Someone truncated a region file or overwrote a superblock of the live
+ * epoch: clients would stay unmapped (or fault) for good, so move the stream
+ * to a new epoch now. With a producer, revoking its lease does that (and it
+ * attaches again); without one, the driver advances the epoch itself. */
+static void roll_broken_epoch(tp_driver_t *d, drv_stream_t *s, const char *why)
+{
+    char msg[DRV_ERRMSG_MAX];
+    snprintf(msg, sizeof msg, "region files broken: %s", why);
+    d->stats.regions_broken++;
+    drv_log(d, "stream %u: %s; moving to a new epoch", s->stream_id, msg);
+    drv_lease_t *l = s->producer_lease != 0 ? lease_find(d, s->producer_lease) : NULL;
+    if (l != NULL) {
+        lease_end(d, l, TP_DRIVER_LEASE_REVOKE_REASON_REVOKED, msg);
+        return;
+    }
+    if (drv_epoch_advance(d, s) != 0) {
+        drv_log(d, "stream %u: cannot create the next epoch: %s", s->stream_id, tp_errmsg());
+        s->live = 0;
+        drv_epoch_release(s);
+        return;
+    }
+    send_announce(d, s);
+}
+
 /* ---- request handlers ---- */
 
 /* Wrap a request whose header and root block are sound but whose enum
@@ -661,6 +685,11 @@ int tp_driver_do_work(tp_driver_t *d, int64_t now_ns)
         d->next_announce_ns = now_ns + d->announce_period_ns;
         for (unsigned i = 0; i < d->nstreams; i++)
             if (d->streams[i].live) {
+                if (drv_epoch_check(d, &d->streams[i]) != 0) {
+                    roll_broken_epoch(d, &d->streams[i], tp_errmsg());
+                    work++;
+                    if (!d->streams[i].live) continue;
+                }
                 drv_epoch_heartbeat(d, &d->streams[i]);
                 send_announce(d, &d->streams[i]);
                 work++;

@@ -6,6 +6,7 @@
 #include "tensorpool/error.h"
 #include "tensorpool/shm_dir.h"
 #include "tensorpool/shm_layout.h"
+#include "tensorpool/shm_region.h"
 #include "tensorpool/shm_uri.h"
 
 #include <dirent.h>
@@ -239,4 +240,42 @@ void drv_epoch_gc(tp_driver_t *d, uint32_t stream_id, uint64_t current)
         d->stats.epochs_collected++;
         drv_log(d, "stream %u: epoch %" PRIu64 " collected", stream_id, found[i]);
     }
+}
+
+int drv_epoch_check(const tp_driver_t *d, const drv_stream_t *s)
+{
+    const tp_driver_profile_t *p = &d->cfg.profiles[s->profile];
+    for (unsigned i = 0; i < 1 + TP_SHM_MAX_POOLS; i++) {
+        if (s->fds[i] < 0) continue;
+        const char *what = i == 0 ? "header ring" : "pool file";
+        uint8_t raw[TP_SHM_SUPERBLOCK_SIZE];
+        struct stat st;
+        if (fstat(s->fds[i], &st) != 0 || pread(s->fds[i], raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+            return tp_err_set(TP_ERR_TRUNCATED, "stream %u epoch %" PRIu64 ": %s: no superblock (truncated)",
+                              s->stream_id, s->epoch, what);
+        tp_superblock_t sb;
+        tp_superblock_read(raw, &sb);
+        tp_shm_region_expect_t e = {.layout_version = TP_SHM_LAYOUT_VERSION,
+                                    .epoch = s->epoch,
+                                    .stream_id = s->stream_id,
+                                    .region_type = TP_CONTROL_REGION_TYPE_HEADER_RING,
+                                    .nslots = p->header_nslots};
+        if (i > 0) { /* fds follow the writer's stride order: find the pool by the id it claims */
+            unsigned k = 0;
+            while (k < p->npools && p->pools[k].pool_id != sb.pool_id) k++;
+            if (k == p->npools)
+                return tp_err_set(TP_ERR_MALFORMED, "stream %u epoch %" PRIu64 ": %s: superblock names pool %u",
+                                  s->stream_id, s->epoch, what, sb.pool_id);
+            e.region_type = TP_CONTROL_REGION_TYPE_PAYLOAD_POOL;
+            e.pool_id = sb.pool_id;
+            e.stride_bytes = p->pools[k].stride_bytes;
+        }
+        if (tp_superblock_check(&sb, &e) != 0)
+            return tp_err_wrap("stream %u epoch %" PRIu64 ": %s", s->stream_id, s->epoch, what);
+        const uint64_t min = tp_shm_region_min_size(e.region_type, e.nslots, e.stride_bytes);
+        if ((uint64_t)st.st_size < min)
+            return tp_err_set(TP_ERR_TRUNCATED, "stream %u epoch %" PRIu64 ": %s truncated to %lld bytes, %" PRIu64
+                              " needed", s->stream_id, s->epoch, what, (long long)st.st_size, min);
+    }
+    return 0;
 }

@@ -101,6 +101,11 @@ void drv_log(tp_driver_t *d, const char *fmt, ...) __attribute__((format(printf,
 int drv_epoch_advance(tp_driver_t *d, drv_stream_t *s);
 /* Refresh activity_timestamp_ns of the live stream's regions (D-3.e). */
 void drv_epoch_heartbeat(tp_driver_t *d, drv_stream_t *s);
+/* Whether the live epoch's files are still what the driver made: each file
+ * at least the §3.1 size and each superblock's fixed fields unchanged.
+ * Reads the open fds (fstat, pread): for the announce period, not per frame.
+ * 0, or -1 with the reason. */
+int drv_epoch_check(const tp_driver_t *d, const drv_stream_t *s);
 /* Close the fds of s. */
 void drv_epoch_release(drv_stream_t *s);
 /* GC for one stream directory (§5.8 step 6). */

@@ -140,16 +140,33 @@ tp_shm_read_t tp_shm_reader_read(tp_shm_reader_t *r, uint64_t seq, void *dst, si
 
 int tp_shm_reader_live(const tp_shm_reader_t *r, uint64_t pid, uint64_t now_ns, uint64_t window_ns)
 {
+    for (unsigned i = 0; i <= r->npools; i++) /* first: a lost mapping reads as zeros below */
+        if (tp_shm_region_lost(i == 0 ? &r->ring : &r->pool[i - 1])) {
+            tp_err_set(TP_ERR_TRUNCATED, "%s %u: file truncated by another process, mapping lost",
+                       i == 0 ? "header ring" : "pool", i == 0 ? 0u : r->pool_id[i - 1]);
+            return 0;
+        }
     tp_superblock_t sb;
     tp_superblock_read(r->ring.base, &sb);
-    if (sb.pid != pid) return 0; /* W-15.14.a */
+    if (sb.pid != pid) { /* W-15.14.a */
+        tp_err_set(TP_ERR_STATE, "header ring: pid %llu, mapped with %llu", (unsigned long long)sb.pid,
+                   (unsigned long long)pid);
+        return 0;
+    }
     for (unsigned i = 0; i <= r->npools; i++) {
         const uint8_t *base = i == 0 ? r->ring.base : r->pool[i - 1].base;
         tp_superblock_read(base, &sb);
         /* written once (W-7.1.b): any change here is another writer or a
          * mix-up of regions, so remap (W-15.18.b) */
-        if (sb.magic != TP_SHM_MAGIC || sb.layout_version != r->layout_version || sb.epoch != r->epoch) return 0;
-        if (!tp_shm_activity_fresh(tp_superblock_activity_load(base), now_ns, window_ns)) return 0;
+        if (sb.magic != TP_SHM_MAGIC || sb.layout_version != r->layout_version || sb.epoch != r->epoch) {
+            tp_err_set(TP_ERR_MALFORMED, "%s %u: superblock changed (magic, layout or epoch)",
+                       i == 0 ? "header ring" : "pool", i == 0 ? 0u : r->pool_id[i - 1]);
+            return 0;
+        }
+        if (!tp_shm_activity_fresh(tp_superblock_activity_load(base), now_ns, window_ns)) {
+            tp_err_set(TP_ERR_STATE, "activity timestamp is stale (W-15.1.c)");
+            return 0;
+        }
     }
     return 1;
 }

@@ -3,6 +3,7 @@
 
 #include "tensorpool/error.h"
 
+#include "../util/fault_guard.h"
 #include "../util/file_reserve.h"
 
 #include <errno.h>
@@ -138,18 +139,21 @@ int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_superblo
         if (base == MAP_FAILED) { why = "mmap"; e = errno; }
     }
     if (why == NULL) {
+        r->base = base;
+        r->size = (size_t)size;
+        r->writable = 1;
+        if (tp_shm_region_guard(r) != 0) { why = "fault guard"; e = ENOSPC; }
+    }
+    if (why == NULL) {
         tp_superblock_write(base, sb);
         if (fsync(fd) != 0) { why = "fsync"; e = errno; } /* W-15.14.b: before any announce */
     }
     close(fd);
     if (why != NULL) {
-        if (base != MAP_FAILED) munmap(base, (size_t)size);
+        tp_shm_region_unmap(r);
         unlink(path);
         return tp_err_set(TP_ERR_IO, "create '%s': %s: %s", path, why, strerror(e));
     }
-    r->base = base;
-    r->size = (size_t)size;
-    r->writable = 1;
     return 0;
 }
 
@@ -177,26 +181,50 @@ int tp_shm_region_map(tp_shm_region_t *r, const tp_shm_bases_t *bases, const tp_
     const int err = errno;
     close(f.fd);
     if (base == MAP_FAILED) return tp_err_set(TP_ERR_IO, "map '%s': mmap: %s", uri->path, strerror(err));
+    r->base = base;
+    r->size = size;
+    if (tp_shm_region_guard(r) != 0) { /* before the first read: the file may shrink any time */
+        tp_shm_region_unmap(r);
+        return tp_err_wrap("map '%s'", uri->path);
+    }
     tp_superblock_t sb;
     tp_superblock_read(base, &sb);
     sb.activity_timestamp_ns = tp_superblock_activity_load(base);
     if (tp_superblock_check(&sb, e) != 0) {
-        munmap(base, size);
+        tp_shm_region_unmap(r);
         return tp_err_wrap("map '%s'", uri->path);
     }
+    if (tp_shm_region_lost(r)) { /* shrank while we looked: what we read was zeros */
+        tp_shm_region_unmap(r);
+        return tp_err_set(TP_ERR_TRUNCATED, "map '%s': file truncated while mapping", uri->path);
+    }
     if (window_ns != 0 && !tp_shm_activity_fresh(sb.activity_timestamp_ns, now_ns, window_ns)) {
-        munmap(base, size);
+        tp_shm_region_unmap(r);
         return tp_err_set(TP_ERR_STATE, "map '%s': activity timestamp %llu is stale at %llu (W-15.1.c, D-10)",
                           uri->path, (unsigned long long)sb.activity_timestamp_ns, (unsigned long long)now_ns);
     }
-    r->base = base;
-    r->size = size;
     r->writable = 0;
     return 0;
 }
 
+int tp_shm_region_guard(tp_shm_region_t *r)
+{
+    if (r->guard != 0) return 0;
+    const int h = tp_fault_guard_add(r->base, r->size, r->writable ? PROT_READ | PROT_WRITE : PROT_READ);
+    if (h < 0) return -1;
+    r->guard = h;
+    return 0;
+}
+
+int tp_shm_region_lost(const tp_shm_region_t *r)
+{
+    return r->guard > 0 && tp_fault_guard_probe(r->guard) != TP_FAULT_NONE;
+}
+
 void tp_shm_region_unmap(tp_shm_region_t *r)
 {
+    tp_fault_guard_remove(r->guard);
+    r->guard = 0;
     if (r->base != NULL) munmap(r->base, r->size);
     r->base = NULL;
     r->size = 0;
