@@ -1,6 +1,7 @@
 #include "ipc_dir.h"
 
 #include "tensorpool/error.h"
+#include "../util/fault_guard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -114,50 +115,84 @@ static int index_map(int fd, tp_ipc_index_t **index)
         return tp_err_set(TP_ERR_MALFORMED, "ipc index is not a %d-byte regular file", TP_IPC_INDEX_FILE_BYTES);
     void *m = mmap(NULL, TP_IPC_INDEX_FILE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (m == MAP_FAILED) return tp_err_set(TP_ERR_IO, "mmap index: %s", strerror(errno));
-    tp_ipc_index_t *ix = m;
-    if (ix->magic != TP_IPC_INDEX_MAGIC || ix->version != 1) {
+    /* Guarded before the first read: anyone in the group can truncate it. */
+    if (tp_fault_guard_add(m, TP_IPC_INDEX_FILE_BYTES, PROT_READ | PROT_WRITE) < 0) {
         munmap(m, TP_IPC_INDEX_FILE_BYTES);
+        return -1;
+    }
+    tp_ipc_index_t *ix = m;
+    if (ix->magic != TP_IPC_INDEX_MAGIC || ix->version != 1 || tp_ipc_index_lost(ix)) {
+        tp_ipc_index_close(ix);
         return tp_err_set(TP_ERR_MALFORMED, "ipc index has a bad magic or version");
     }
     *index = ix;
     return 0;
 }
 
-int tp_ipc_index_open(int dirfd, tp_ipc_index_t **index)
+/* Build a fresh index under a private name and put it in place: linked
+ * when there is none (others see no index or a complete one; the first
+ * creator wins), renamed over a broken one (repair). */
+static int index_create(int dirfd, int replace)
+{
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, ".index-%d", (int)getpid());
+    int t = openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, TP_IPC_FILE_MODE);
+    if (t < 0) return tp_err_set(TP_ERR_IO, "create ipc index: %s", strerror(errno));
+    tp_ipc_index_t init;
+    memset(&init, 0, sizeof init);
+    init.magic = TP_IPC_INDEX_MAGIC;
+    init.version = 1;
+    init.generation = 1; /* not 0: a lost (zeroed) mapping must read as a change */
+    int ok = fchmod(t, TP_IPC_FILE_MODE) == 0 && ftruncate(t, TP_IPC_INDEX_FILE_BYTES) == 0 &&
+             pwrite(t, &init, sizeof init, 0) == (ssize_t)sizeof init;
+    int err = errno;
+    close(t);
+    if (ok && replace && renameat(dirfd, tmp, dirfd, "index") != 0) {
+        err = errno;
+        ok = 0;
+    } else if (ok && !replace && linkat(dirfd, tmp, dirfd, "index", 0) != 0 && errno != EEXIST) {
+        err = errno;
+        ok = 0;
+    }
+    unlinkat(dirfd, tmp, 0);
+    if (!ok) return tp_err_set(TP_ERR_IO, "create ipc index: %s", strerror(err));
+    return 0;
+}
+
+static int index_open_existing(int dirfd, tp_ipc_index_t **index)
 {
     int fd = openat(dirfd, "index", O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-        /* Build it under a private name, then link it into place: others see
-         * either no index or a complete one. */
-        char tmp[64];
-        snprintf(tmp, sizeof tmp, ".index-%d", (int)getpid());
-        int t = openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, TP_IPC_FILE_MODE);
-        if (t < 0) return tp_err_set(TP_ERR_IO, "create ipc index: %s", strerror(errno));
-        tp_ipc_index_t init;
-        memset(&init, 0, sizeof init);
-        init.magic = TP_IPC_INDEX_MAGIC;
-        init.version = 1;
-        int ok = fchmod(t, TP_IPC_FILE_MODE) == 0 && ftruncate(t, TP_IPC_INDEX_FILE_BYTES) == 0 &&
-                 pwrite(t, &init, sizeof init, 0) == (ssize_t)sizeof init;
-        int err = errno;
-        close(t);
-        if (ok && linkat(dirfd, tmp, dirfd, "index", 0) != 0 && errno != EEXIST) {
-            err = errno;
-            ok = 0;
-        }
-        unlinkat(dirfd, tmp, 0);
-        if (!ok) return tp_err_set(TP_ERR_IO, "create ipc index: %s", strerror(err));
-        fd = openat(dirfd, "index", O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    }
-    if (fd < 0) return tp_err_set(TP_ERR_IO, "open ipc index: %s", strerror(errno));
+    if (fd < 0) return tp_err_set(errno == ENOENT ? TP_ERR_NOT_FOUND : TP_ERR_IO, "open ipc index: %s", strerror(errno));
     int rc = index_map(fd, index);
     close(fd);
     return rc;
 }
 
+int tp_ipc_index_open(int dirfd, tp_ipc_index_t **index)
+{
+    if (index_open_existing(dirfd, index) == 0) return 0;
+    if (tp_errcode() == TP_ERR_NOT_FOUND) {
+        if (index_create(dirfd, 0) < 0) return -1;
+    } else if (tp_errcode() == TP_ERR_MALFORMED) {
+        /* Truncated or overwritten by someone: only a generation counter is
+         * lost, so put a fresh one in its place (subscriptions rescan). */
+        if (index_create(dirfd, 1) < 0) return -1;
+    } else {
+        return -1;
+    }
+    return index_open_existing(dirfd, index);
+}
+
 void tp_ipc_index_close(tp_ipc_index_t *index)
 {
-    if (index != NULL) munmap(index, TP_IPC_INDEX_FILE_BYTES);
+    if (index == NULL) return;
+    tp_fault_guard_remove(tp_fault_guard_find(index));
+    munmap(index, TP_IPC_INDEX_FILE_BYTES);
+}
+
+int tp_ipc_index_lost(const tp_ipc_index_t *index)
+{
+    return index != NULL && tp_fault_guard_probe(tp_fault_guard_find(index)) != TP_FAULT_NONE;
 }
 
 struct linux_dirent64 {

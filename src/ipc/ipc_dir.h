@@ -36,10 +36,17 @@ const char *tp_ipc_dir_base(const tp_ipc_context_t *ctx);
 /* Open the directory (O_DIRECTORY|O_NOFOLLOW). fd or -1. */
 int tp_ipc_dir_open(const char *path);
 
-/* Map (creating if missing) the index file of the directory. 0 or -1. */
+/* Map (creating if missing, replacing if truncated or overwritten) the index
+ * file of the directory. The mapping is fault-guarded (src/util/fault_guard.h):
+ * a truncate by someone else reads as generation 0 instead of a SIGBUS.
+ * 0 or -1. */
 int tp_ipc_index_open(int dirfd, tp_ipc_index_t **index);
 
 void tp_ipc_index_close(tp_ipc_index_t *index);
+
+/* Non-zero if the index file no longer backs the mapping (truncated): map it
+ * again with tp_ipc_index_open. Periodic checks only (scans the guard). */
+int tp_ipc_index_lost(const tp_ipc_index_t *index);
 
 static inline uint64_t tp_ipc_index_generation(const tp_ipc_index_t *index)
 {

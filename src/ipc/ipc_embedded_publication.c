@@ -3,12 +3,13 @@
 #include "ipc_dir.h"
 #include "ipc_log_file.h"
 #include "tensorpool/clock.h"
+#include "../util/fault_guard.h"
 
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 typedef struct tp_ipc_embedded_pub_s {
@@ -17,10 +18,18 @@ typedef struct tp_ipc_embedded_pub_s {
     void *map;
     size_t map_len;
     tp_ipc_index_t *index;
+    int dirfd;               /* kept to re-create the log or the index */
+    uint64_t generation;     /* of the index at the last self-check */
+    uint32_t check_countdown;
+    uint32_t capacity;
+    uint64_t recreated;      /* logs re-created after a truncate or a scribbled header */
+    tp_ipc_log_meta_t identity; /* the log's header as created */
     char name[TP_IPC_LOG_NAME_MAX];
 } tp_ipc_embedded_pub_t;
 
-enum { CLAIM_TAG = 0x434c41494d };
+/* Self-check at least every this many offers, and whenever the index
+ * changes (a subscription that finds our header bad bumps it). */
+enum { CLAIM_TAG = 0x434c41494d, CHECK_EVERY = 256 };
 
 int64_t tp_ipc_embedded_commit(tp_ipc_publication_t *pub, tp_ipc_claim_t *claim);
 int tp_ipc_embedded_abort(tp_ipc_publication_t *pub, tp_ipc_claim_t *claim);
@@ -48,8 +57,12 @@ int tp_ipc_embedded_publication_open(tp_ipc_publication_t **out, const tp_ipc_co
     if (tp_ipc_log_create(dirfd, stream_id, ctx->log_capacity, ctx->max_message, &p->w, &p->map, &p->map_len,
                           p->name, sizeof p->name) < 0)
         goto fail;
-    close(dirfd);
+    memcpy(&p->identity, p->map, sizeof p->identity);
+    p->dirfd = dirfd;
+    p->capacity = ctx->log_capacity;
+    p->check_countdown = CHECK_EVERY;
     tp_ipc_index_bump(p->index);
+    p->generation = tp_ipc_index_generation(p->index);
     p->base.backend = &tp_ipc_embedded_backend;
     p->base.stream_id = stream_id;
     p->base.max_message = ctx->max_message;
@@ -62,12 +75,75 @@ fail:
     return tp_err_wrap("open publication tp:ipc stream %d", stream_id);
 }
 
+/* Replace our log by a fresh one (new name, new publisher id, sequence 0)
+ * after someone truncated it or overwrote its header: subscribers drop the
+ * old one (a bad header is a gone log) and find the new one through the
+ * index. On failure the old one stays and the next check tries again. */
+static void recreate_log(tp_ipc_embedded_pub_t *p)
+{
+    tp_ipc_log_writer_t w;
+    void *map = NULL;
+    size_t len = 0;
+    char name[TP_IPC_LOG_NAME_MAX];
+    if (tp_ipc_log_create(p->dirfd, p->base.stream_id, p->capacity, p->w.max_message, &w, &map, &len, name,
+                          sizeof name) < 0)
+        return;
+    if (tp_fault_guard_lost(p->w.guard) == TP_FAULT_NONE) /* a scribbled but whole file: let it go as closed */
+        atomic_store_explicit(&p->w.meta->closed_ns, tp_clock_realtime_ns(), memory_order_release);
+    unlinkat(p->dirfd, p->name, 0); /* ours (our pid in its name); nobody can trust it any more */
+    tp_ipc_log_unmap(p->map, p->map_len, p->w.guard);
+    p->w = w;
+    p->map = map;
+    p->map_len = len;
+    snprintf(p->name, sizeof p->name, "%s", name);
+    memcpy(&p->identity, map, sizeof p->identity);
+    p->recreated++;
+    tp_ipc_index_bump(p->index);
+}
+
+/* The index itself was truncated or replaced: map it again (tp_ipc_index_open
+ * repairs a broken one). Keeps the old mapping if that fails. */
+static void reopen_index(tp_ipc_embedded_pub_t *p)
+{
+    tp_ipc_index_t *ix = NULL;
+    if (tp_ipc_index_open(p->dirfd, &ix) < 0) return;
+    tp_ipc_index_close(p->index);
+    p->index = ix;
+}
+
+/* Cold path of offer/claim: is our log (and the index) still sound? Memory
+ * loads only, unless something has to be re-created. */
+static __attribute__((noinline)) void self_check(tp_ipc_embedded_pub_t *p)
+{
+    p->check_countdown = CHECK_EVERY;
+    if (tp_ipc_index_lost(p->index)) reopen_index(p);
+    p->generation = tp_ipc_index_generation(p->index);
+    const tp_ipc_log_meta_t *m = p->w.meta;
+    const char *why = tp_ipc_log_header_problem(m, &p->identity, p->w.guard);
+    if (why == NULL && (atomic_load_explicit(&m->closed_ns, memory_order_acquire) != 0 ||
+                        atomic_load_explicit(&m->tail, memory_order_acquire) != p->w.position ||
+                        atomic_load_explicit(&m->tail_intent, memory_order_acquire) != p->w.intent ||
+                        atomic_load_explicit(&m->tail_sequence, memory_order_acquire) != p->w.sequence))
+        why = "header overwritten";
+    if (why != NULL) recreate_log(p);
+}
+
+/* Per offer: one load of our mapping's fault flag and one of the index
+ * generation (both lines rarely written); the full check runs rarely. */
+static inline void watch(tp_ipc_embedded_pub_t *p)
+{
+    if (tp_fault_guard_lost(p->w.guard) != TP_FAULT_NONE || tp_ipc_index_generation(p->index) != p->generation ||
+        --p->check_countdown == 0)
+        self_check(p);
+}
+
 int64_t tp_ipc_embedded_offer(tp_ipc_publication_t *pub, const void *buffer, size_t length)
 {
     tp_ipc_embedded_pub_t *p = (tp_ipc_embedded_pub_t *)pub;
     if (length > p->w.max_message)
         return tp_err_set(TP_ERR_CAPACITY, "message of %zu bytes exceeds the maximum of %u", length, p->w.max_message);
     if (p->w.claimed) return tp_err_set(TP_ERR_STATE, "offer while a claim is outstanding");
+    watch(p);
     uint8_t *dst = tp_ipc_log_writer_reserve(&p->w, length);
     tp_ipc_log_writer_copy(dst, buffer, length);
     return (int64_t)tp_ipc_log_writer_publish(&p->w);
@@ -79,6 +155,7 @@ int tp_ipc_embedded_try_claim(tp_ipc_publication_t *pub, size_t length, tp_ipc_c
     if (length > p->w.max_message)
         return tp_err_set(TP_ERR_CAPACITY, "claim of %zu bytes exceeds the maximum of %u", length, p->w.max_message);
     if (p->w.claimed) return tp_err_set(TP_ERR_STATE, "a claim is already outstanding");
+    watch(p); /* not while claimed: re-creating would move claim->data */
     claim->data = tp_ipc_log_writer_reserve(&p->w, length);
     claim->length = length;
     claim->internal_[0] = p->w.claim_pos;
@@ -116,9 +193,10 @@ int tp_ipc_embedded_publication_close(tp_ipc_publication_t *pub)
     tp_ipc_embedded_pub_t *p = (tp_ipc_embedded_pub_t *)pub;
     /* Leave the file for linger_ns so late subscribers can still drain it. */
     atomic_store_explicit(&p->w.meta->closed_ns, tp_clock_realtime_ns(), memory_order_release);
-    munmap(p->map, p->map_len);
+    tp_ipc_log_unmap(p->map, p->map_len, p->w.guard);
     tp_ipc_index_bump(p->index);
     tp_ipc_index_close(p->index);
+    close(p->dirfd);
     free(p);
     return 0;
 }

@@ -12,7 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum { REFUSED_MAX = 16, DENTS_BYTES = 32768, SCRATCH_BATCH = 64 * 1024, LIVENESS_POLL_MASK = 63 };
@@ -25,12 +26,14 @@ typedef struct tp_ipc_image_s {
     uint64_t start_time;
     int present; /* listed by the latest directory scan */
     char name[TP_IPC_LOG_NAME_MAX];
+    tp_ipc_log_meta_t identity; /* the header as opened: a changed one means the log is gone */
 } tp_ipc_image_t;
 
 typedef struct tp_ipc_embedded_sub_s {
     tp_ipc_subscription_t base;
     int dirfd;
     tp_ipc_index_t *index;
+    uint64_t index_ino;   /* the index file mapped: another one in its place means re-map */
     uint64_t generation;
     tp_ipc_image_t *images;
     uint32_t image_count;
@@ -71,7 +74,7 @@ static void drop_image(tp_ipc_embedded_sub_t *s, uint32_t i)
 {
     tp_ipc_image_t *img = &s->images[i];
     s->loss_retired += img->r.loss;
-    munmap(img->map, img->map_len);
+    tp_ipc_log_unmap(img->map, img->map_len, img->r.guard);
     s->images[i] = s->images[--s->image_count];
 }
 
@@ -99,6 +102,7 @@ static int scan_entry(void *arg, const char *name)
         if (tp_errcode() != TP_ERR_NOT_FOUND) refuse(s, name);
         return 0;
     }
+    memcpy(&img->identity, img->map, sizeof img->identity);
     img->pid = img->r.meta->pid;
     img->start_time = img->r.meta->start_time;
     img->present = 1;
@@ -116,8 +120,31 @@ static int scan_entry(void *arg, const char *name)
     return 0;
 }
 
+static uint64_t index_ino(int dirfd)
+{
+    struct stat st;
+    return fstatat(dirfd, "index", &st, AT_SYMLINK_NOFOLLOW) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
+/* The index was truncated (its mapping lost) or replaced: map the one in
+ * place now (tp_ipc_index_open repairs a broken one). */
+static void check_index(tp_ipc_embedded_sub_t *s)
+{
+    const uint64_t ino = index_ino(s->dirfd);
+    if (!tp_ipc_index_lost(s->index) && ino == s->index_ino) return;
+    tp_ipc_index_t *ix = NULL;
+    if (tp_ipc_index_open(s->dirfd, &ix) < 0) {
+        s->errors++;
+        return;
+    }
+    tp_ipc_index_close(s->index);
+    s->index = ix;
+    s->index_ino = index_ino(s->dirfd);
+}
+
 static void rescan(tp_ipc_embedded_sub_t *s)
 {
+    check_index(s);
     s->generation = tp_ipc_index_generation(s->index);
     s->last_scan_ns = tp_clock_monotonic_ns();
     for (uint32_t i = 0; i < s->image_count; i++) s->images[i].present = 0;
@@ -132,6 +159,14 @@ static void rescan(tp_ipc_embedded_sub_t *s)
         if (img->r.corrupt) {
             refuse(s, img->name);
             drop_image(s, i);
+            continue;
+        }
+        if (tp_ipc_log_header_problem(img->r.meta, &img->identity, img->r.guard) != NULL) {
+            /* truncated or scribbled: gone for us; the bump makes its
+             * publisher look at itself and re-create it */
+            refuse(s, img->name);
+            drop_image(s, i);
+            reclaimed++;
             continue;
         }
         /* >= rather than ==: a writer killed between tagging a padding
@@ -183,6 +218,7 @@ int tp_ipc_embedded_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_
     s->dirfd = tp_ipc_dir_open(dir);
     if (s->dirfd < 0) goto fail;
     if (tp_ipc_index_open(s->dirfd, &s->index) < 0) goto fail;
+    s->index_ino = index_ino(s->dirfd);
     int marked = 0;
     if (tp_ipc_reclaim_dir(s->dirfd, s->dents, DENTS_BYTES, ctx->linger_ns, &marked) > 0 || marked > 0)
         tp_ipc_index_bump(s->index);

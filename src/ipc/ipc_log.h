@@ -171,6 +171,7 @@ typedef struct tp_ipc_log_writer_s {
     uint32_t max_message;
     int claimed;
     int prefetch_write; /* write prefetches available (x86: PREFETCHW per CPUID) */
+    int guard;          /* fault guard handle of the mapping (src/util/fault_guard.h) */
 } tp_ipc_log_writer_t;
 
 /* Make room for a record with length payload bytes (length <= max_message,
@@ -299,6 +300,7 @@ typedef struct tp_ipc_log_reader_s {
     uint64_t seq_base;    /* where to rebuild 64-bit sequences from after a skip */
     int has_seq_base;
     int corrupt;       /* a committed record failed validation */
+    int guard;         /* fault guard handle of the mapping (src/util/fault_guard.h) */
 } tp_ipc_log_reader_t;
 
 /* Committed end of the log. */

@@ -4,6 +4,7 @@
 #include "ipc_proc.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/error.h"
+#include "../util/fault_guard.h"
 #include "../util/file_reserve.h"
 
 #include <errno.h>
@@ -152,6 +153,12 @@ int tp_ipc_log_create(int dirfd, int32_t stream_id, uint32_t capacity, uint32_t 
         unlinkat(dirfd, tmp, 0);
         return tp_err_set(TP_ERR_IO, "mmap ipc log %s: %s", tmp, strerror(err));
     }
+    const int guard = tp_fault_guard_add(m, len, PROT_READ | PROT_WRITE); /* before the first store */
+    if (guard < 0) {
+        munmap(m, len);
+        unlinkat(dirfd, tmp, 0);
+        return tp_err_wrap("create ipc log %s", tmp);
+    }
     tp_ipc_log_meta_t *meta = m;
     uint64_t id = 0;
     if (getrandom(&id, sizeof id, GRND_NONBLOCK) != (ssize_t)sizeof id)
@@ -171,7 +178,7 @@ int tp_ipc_log_create(int dirfd, int32_t stream_id, uint32_t capacity, uint32_t 
     meta->magic = TP_IPC_LOG_MAGIC;
     if (renameat(dirfd, tmp, dirfd, name) != 0) {
         err = errno;
-        munmap(m, len);
+        tp_ipc_log_unmap(m, len, guard);
         unlinkat(dirfd, tmp, 0);
         return tp_err_set(TP_ERR_IO, "publish ipc log %s: %s", name, strerror(err));
     }
@@ -182,6 +189,7 @@ int tp_ipc_log_create(int dirfd, int32_t stream_id, uint32_t capacity, uint32_t 
     w->mask = capacity - 1;
     w->max_message = max_message;
     w->prefetch_write = cpu_prefetch_write();
+    w->guard = guard;
     *map = m;
     *map_len = len;
     return 0;
@@ -241,19 +249,25 @@ int tp_ipc_log_open_reader(int dirfd, const char *name, int32_t stream_id, uint3
     int err = errno;
     close(fd);
     if (m == MAP_FAILED) return tp_err_set(TP_ERR_IO, "mmap ipc log %s: %s", name, strerror(err));
-    /* Validate a private copy: the mapping can change under us. */
-    tp_ipc_log_meta_t meta;
-    memcpy(&meta, m, sizeof meta);
-    if (tp_ipc_log_meta_validate(&meta, size) < 0) {
+    const int guard = tp_fault_guard_add(m, (size_t)size, PROT_READ); /* before the first read */
+    if (guard < 0) {
         munmap(m, (size_t)size);
         return tp_err_wrap("ipc log %s", name);
     }
+    /* Validate a private copy: the mapping can change under us. */
+    tp_ipc_log_meta_t meta;
+    memcpy(&meta, m, sizeof meta);
+    if (tp_ipc_log_meta_validate(&meta, size) < 0 || tp_fault_guard_probe(guard) != TP_FAULT_NONE) {
+        if (tp_fault_guard_lost(guard) != TP_FAULT_NONE) tp_err_set(TP_ERR_TRUNCATED, "truncated while mapping");
+        tp_ipc_log_unmap(m, (size_t)size, guard);
+        return tp_err_wrap("ipc log %s", name);
+    }
     if (meta.stream_id != stream_id) {
-        munmap(m, (size_t)size);
+        tp_ipc_log_unmap(m, (size_t)size, guard);
         return tp_err_set(TP_ERR_MALFORMED, "ipc log %s: stream %d, name says %d", name, meta.stream_id, stream_id);
     }
     if (meta.max_message > max_message_limit) {
-        munmap(m, (size_t)size);
+        tp_ipc_log_unmap(m, (size_t)size, guard);
         return tp_err_set(TP_ERR_CAPACITY, "ipc log %s: max message %u exceeds this subscription's %u", name,
                           meta.max_message, max_message_limit);
     }
@@ -265,7 +279,28 @@ int tp_ipc_log_open_reader(int dirfd, const char *name, int32_t stream_id, uint3
     r->max_message = meta.max_message;
     r->stream_id = meta.stream_id;
     r->log_id = meta.log_id;
+    r->guard = guard;
     *map = m;
     *map_len = (size_t)size;
     return 0;
+}
+
+void tp_ipc_log_unmap(void *map, size_t map_len, int guard)
+{
+    tp_fault_guard_remove(guard);
+    if (map != NULL) munmap(map, map_len);
+}
+
+const char *tp_ipc_log_header_problem(const tp_ipc_log_meta_t *live, const tp_ipc_log_meta_t *identity, int guard)
+{
+    if (tp_fault_guard_probe(guard) != TP_FAULT_NONE) return "file truncated by another process, mapping lost";
+    uint8_t now[offsetof(tp_ipc_log_meta_t, closed_ns)];
+    memcpy(now, live, sizeof now);
+    if (memcmp(now, identity, sizeof now) != 0) return "header overwritten (identity changed)";
+    const uint64_t tail = atomic_load_explicit(&live->tail, memory_order_acquire);
+    const uint64_t intent = atomic_load_explicit(&live->tail_intent, memory_order_acquire);
+    /* the writer keeps tail <= tail_intent <= tail + capacity (it raises the
+     * intent by at most a record plus a sixteenth of the ring ahead) */
+    if (tail > intent || intent - tail > identity->capacity) return "header overwritten (tail and tail_intent disagree)";
+    return NULL;
 }

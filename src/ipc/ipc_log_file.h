@@ -45,6 +45,16 @@ int tp_ipc_log_read_meta(int dirfd, const char *name, tp_ipc_log_meta_t *out);
  * linger like cleanly closed ones before deletion). 0 or -1. */
 int tp_ipc_log_mark_closed(int dirfd, const char *name, int64_t closed_ns);
 
+/* Undo a create/open_reader mapping: stop guarding it, then munmap. */
+void tp_ipc_log_unmap(void *map, size_t map_len, int guard);
+
+/* Why a mapped log can no longer be trusted, or NULL: its file was truncated
+ * (a SIGBUS was caught in the mapping, or touching its ends faults now; see
+ * src/util/fault_guard.h), its identity (magic .. created_ns) differs from
+ * the private copy taken when it was created or opened, or tail and
+ * tail_intent contradict each other. A few loads; for periodic checks. */
+const char *tp_ipc_log_header_problem(const tp_ipc_log_meta_t *live, const tp_ipc_log_meta_t *identity, int guard);
+
 /* This process's pid start time (cached after the first call; set-up only). */
 int tp_ipc_self_start_time(uint64_t *start_time);
 

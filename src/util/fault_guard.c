@@ -143,4 +143,14 @@ int tp_fault_guard_probe(int handle)
     return tp_fault_guard_lost(handle);
 }
 
+int tp_fault_guard_find(const void *base)
+{
+    const unsigned n = atomic_load_explicit(&slots_used, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++)
+        if (atomic_load_explicit(&tp_fault_slots[i].state, memory_order_acquire) == 2 &&
+            atomic_load_explicit(&tp_fault_slots[i].base, memory_order_relaxed) == (uintptr_t)base)
+            return (int)i + 1;
+    return 0;
+}
+
 uint64_t tp_fault_guard_count(void) { return atomic_load_explicit(&faults, memory_order_relaxed); }

@@ -84,6 +84,10 @@ static inline int tp_fault_guard_lost(int handle)
  * periodic check, not a hot path. */
 int tp_fault_guard_probe(int handle);
 
+/* The handle guarding the mapping that starts at base, or 0. Scans the
+ * registry: set-up and periodic checks only. */
+int tp_fault_guard_find(const void *base);
+
 /* Faults caught in our mappings since the process started. */
 uint64_t tp_fault_guard_count(void);
 

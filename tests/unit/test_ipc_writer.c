@@ -201,8 +201,8 @@ static void test_large_header_written_at_publish(void)
         CHECK(tp_test_verify(scratch + TP_IPC_REC_HEADER, len, &pubi, &seq) && seq == i);
         r.position = end;
     }
-    munmap(rmap, rlen);
-    munmap(wmap, wlen);
+    tp_ipc_log_unmap(rmap, rlen, r.guard);
+    tp_ipc_log_unmap(wmap, wlen, w.guard);
     unlinkat(dirfd, name, 0);
     close(dirfd);
     rmdir(dir);
