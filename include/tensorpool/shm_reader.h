@@ -74,6 +74,7 @@ typedef struct tp_shm_view_s {
     int32_t strides[TP_TENSOR_MAX_DIMS]; /* resolved byte strides */
     const uint8_t *payload;  /* values_len_bytes readable bytes; NULL when 0 */
     uint32_t len;
+    int payload_guard;       /* fault guard of the payload's pool mapping (truncated file: zeros) */
 } tp_shm_view_t;
 
 /* Map the ring and every pool (§5.1 step 10) through the containment rules
@@ -90,9 +91,14 @@ TP_API void tp_shm_reader_close(tp_shm_reader_t *r);
  * caller, as does gap accounting (tp_shm_drops_on_descriptor) before it. */
 TP_API tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_t *v);
 
+/* Whether the view's bytes were stable: the slot's seqlock word is unchanged
+ * and the payload's pool file was not truncated under the mapping (its
+ * pages would read as zeros, see tp_shm_region_guard). Two loads. */
+TP_API int tp_shm_view_intact(const tp_shm_view_t *v);
+
 /* §3.6 steps 8-11 after the caller is done with the view's bytes: OK if the
- * slot did not change (accepted++), else TP_SHM_READ_LATE (drops_late++) and
- * any work done on the view must be discarded. */
+ * view is intact (tp_shm_view_intact; accepted++), else TP_SHM_READ_LATE
+ * (drops_late++) and any work done on the view must be discarded. */
 TP_API tp_shm_read_t tp_shm_reader_end(tp_shm_reader_t *r, const tp_shm_view_t *v);
 
 /* Copy-out read: begin, copy the payload to dst, end (re-checks after the

@@ -213,7 +213,7 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len)
 int tp_frame_intact(const tp_frame_t *f)
 {
     const tp_shm_view_t *v = f->internal_;
-    return tp_seqlock_read_end(v->slot) == v->seq_commit;
+    return tp_shm_view_intact(v);
 }
 
 static void on_descriptor(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)

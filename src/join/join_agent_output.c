@@ -298,5 +298,5 @@ int tp_join_frame_still_valid(const tp_join_frame_t *f)
     if (f == NULL || !f->has_view) return 0;
     /* The seqlock re-check of §3.6 steps 8-9 without drop accounting (the
      * agent counts when it closes the read after the callback). */
-    return tp_seqlock_read_end(f->view.slot) == f->view.seq_commit;
+    return tp_shm_view_intact(&f->view);
 }

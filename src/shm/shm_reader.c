@@ -5,6 +5,8 @@
 #include "tensorpool/shm_seqlock.h"
 #include "tensorpool/slot_check.h"
 
+#include "../util/fault_guard.h"
+
 #include <string.h>
 
 int tp_shm_reader_open(tp_shm_reader_t *r, const tp_shm_bases_t *bases, const tp_shm_reader_config_t *cfg)
@@ -108,12 +110,20 @@ tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_
     v->len = v->header.values_len_bytes;
     /* addressed from the private copy: stays inside pool p even if torn */
     v->payload = v->len != 0 ? r->pool[p].base + TP_SHM_SUPERBLOCK_SIZE + (size_t)index * r->stride[p] : NULL;
+    v->payload_guard = r->pool[p].guard;
     return TP_SHM_READ_OK;
+}
+
+int tp_shm_view_intact(const tp_shm_view_t *v)
+{
+    /* a truncated ring reads as zeros, so its seqlock word changes; a
+     * truncated pool leaves the slot alone and only its flag tells */
+    return tp_seqlock_read_end(v->slot) == v->seq_commit && tp_fault_guard_lost(v->payload_guard) == TP_FAULT_NONE;
 }
 
 tp_shm_read_t tp_shm_reader_end(tp_shm_reader_t *r, const tp_shm_view_t *v)
 {
-    if (tp_seqlock_read_end(v->slot) != v->seq_commit) { /* steps 8-10 */
+    if (!tp_shm_view_intact(v)) { /* steps 8-10 */
         r->drops.drops_late++;
         return TP_SHM_READ_LATE;
     }
@@ -126,7 +136,7 @@ tp_shm_read_t tp_shm_reader_read(tp_shm_reader_t *r, uint64_t seq, void *dst, si
     const tp_shm_read_t st = tp_shm_reader_begin(r, seq, v);
     if (st != TP_SHM_READ_OK) return st;
     if (v->len > cap) {
-        if (tp_seqlock_read_end(v->slot) != v->seq_commit) {
+        if (!tp_shm_view_intact(v)) {
             r->drops.drops_late++;
             return TP_SHM_READ_LATE;
         }

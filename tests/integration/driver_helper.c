@@ -6,6 +6,11 @@
  *   driver_helper producer STREAM SIZE [MAX_SECONDS]
  *   driver_helper consumer STREAM FRAMES_PER_EPOCH EPOCHS TIMEOUT_MS [PC_STREAM]
  *   driver_helper attach STREAM ROLE(1|2) TIMEOUT_MS
+ *   driver_helper duo produce|consume SECONDS STREAM_A STREAM_B
+ *       two producers (or two consumers) in one process, for SECONDS; the
+ *       consumer prints "stream=S epochs=N" when S reaches its N-th epoch
+ *       and "stream=S count=K" every 500 verified frames; both print
+ *       "fault stream=S why=..." when their stream gives up a mapping
  *
  * Exit status: 0 success; 1 failure or timeout; 3 (attach) refused, with
  * "code=<n> message=<text>" on stdout; 4 corrupt frame seen.
@@ -213,6 +218,103 @@ static int run_attach(uint32_t stream, uint8_t role, int64_t timeout_ms)
     return rc;
 }
 
+/* ---- duo: two streams in one process (one may break, the other goes on) ---- */
+
+typedef struct duo_stream_s {
+    uint32_t stream;
+    tp_producer_t *p;
+    tp_consumer_t *c;
+    check_t k;
+    uint64_t total, last_epoch, faults;
+} duo_stream_t;
+
+static void duo_frame(void *clientd, const tp_frame_t *f)
+{
+    duo_stream_t *d = clientd;
+    const uint64_t before = d->k.corrupt;
+    const unsigned nepochs = d->k.nepochs;
+    uint64_t counted = 0;
+    for (unsigned e = 0; e < d->k.nepochs; e++) counted += d->k.count[e];
+    on_frame(&d->k, f);
+    uint64_t now = 0;
+    for (unsigned e = 0; e < d->k.nepochs; e++) now += d->k.count[e];
+    if (d->k.corrupt != before) return;
+    if (d->k.nepochs != nepochs) printf("stream=%u epochs=%u\n", d->stream, d->k.nepochs);
+    if (now != counted && ++d->total % 500 == 0) printf("stream=%u count=%llu\n", d->stream, (unsigned long long)d->total);
+    fflush(stdout);
+}
+
+static void duo_fault(duo_stream_t *d, uint64_t n, const char *why)
+{
+    if (n == d->faults) return;
+    d->faults = n;
+    printf("fault stream=%u n=%llu why=%s\n", d->stream, (unsigned long long)n, why);
+    fflush(stdout);
+}
+
+static int run_duo(int produce, int seconds, uint32_t a, uint32_t b)
+{
+    tp_client_context_t ctx;
+    tp_client_context_init(&ctx);
+    duo_stream_t d[2];
+    memset(d, 0, sizeof d);
+    d[0].stream = a;
+    d[1].stream = b;
+    for (int i = 0; i < 2; i++) {
+        const int rc = produce ? tp_producer_open(&d[i].p, &ctx, d[i].stream, 0, "duo", "self-checking frames")
+                               : tp_consumer_open(&d[i].c, &ctx, d[i].stream, 0);
+        if (rc != 0) {
+            fprintf(stderr, "duo: %s\n", tp_errmsg());
+            return 1;
+        }
+        d[i].k.consumer = d[i].c;
+    }
+    tp_tensor_header_t t;
+    memset(&t, 0, sizeof t);
+    t.dtype = TP_CONTROL_DTYPE_UINT64;
+    t.major_order = TP_CONTROL_MAJOR_ORDER_ROW;
+    t.ndims = 1;
+    t.dims[0] = 512;
+    const int64_t end = tp_clock_monotonic_ns() + (int64_t)seconds * 1000000000;
+    int rc = 0;
+    while (tp_clock_monotonic_ns() < end && rc == 0) {
+        const int64_t now = tp_clock_monotonic_ns();
+        for (int i = 0; i < 2; i++) {
+            const char *why = "";
+            if (!produce) {
+                tp_consumer_poll(d[i].c, now, duo_frame, &d[i], 64);
+                if (d[i].k.corrupt > 0) rc = 4;
+                duo_fault(&d[i], tp_consumer_faults(d[i].c, &why), why);
+                continue;
+            }
+            tp_producer_do_work(d[i].p, now);
+            duo_fault(&d[i], tp_producer_faults(d[i].p, &why), why);
+            if (!tp_producer_is_active(d[i].p)) continue;
+            const uint64_t epoch = tp_producer_epoch(d[i].p);
+            if (epoch != d[i].last_epoch) {
+                printf("producer stream=%u epoch=%llu\n", d[i].stream, (unsigned long long)epoch);
+                fflush(stdout);
+                d[i].last_epoch = epoch;
+            }
+            tp_shm_claim_t c;
+            if (tp_producer_claim(d[i].p, &t, 4096, &c) == 0) {
+                uint64_t *w = (uint64_t *)(void *)c.payload;
+                for (uint64_t j = 0; j < 512; j++) w[j] = pattern(epoch, c.seq, j);
+                tp_producer_commit(d[i].p, &c, (uint64_t)now);
+            }
+        }
+        if (produce) usleep(1000);
+        else nap();
+    }
+    printf("duo result=%d\n", rc);
+    fflush(stdout);
+    for (int i = 0; i < 2; i++) {
+        tp_producer_close(d[i].p);
+        tp_consumer_close(d[i].c);
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -223,6 +325,9 @@ int main(int argc, char **argv)
                             argc > 6 ? atoi(argv[6]) : 0);
     if (argc >= 5 && strcmp(argv[1], "attach") == 0)
         return run_attach((uint32_t)atoi(argv[2]), (uint8_t)atoi(argv[3]), atoll(argv[4]));
-    fprintf(stderr, "usage: driver_helper producer|consumer|attach ...\n");
+    if (argc >= 6 && strcmp(argv[1], "duo") == 0)
+        return run_duo(strcmp(argv[2], "produce") == 0, atoi(argv[3]), (uint32_t)atoi(argv[4]),
+                       (uint32_t)atoi(argv[5]));
+    fprintf(stderr, "usage: driver_helper producer|consumer|attach|duo ...\n");
     return 2;
 }
