@@ -554,6 +554,91 @@ static void test_hostile_log_never_crashes(void)
     tp_ipc_subscription_close(sub);
 }
 
+static void count_msgs(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)buf;
+    (void)len;
+    (void)info;
+    (*(int *)clientd)++;
+}
+
+/* The name of the one log of stream 41 in dir ("" if none). */
+static void log_41(const char *dir, char *out, size_t cap)
+{
+    out[0] = '\0';
+    DIR *d = opendir(dir);
+    for (struct dirent *e = d != NULL ? readdir(d) : NULL; e != NULL; e = readdir(d))
+        if (strncmp(e->d_name, "41-", 3) == 0) snprintf(out, cap, "%s", e->d_name);
+    if (d != NULL) closedir(d);
+}
+
+/* Someone overwrites a live log's header, then truncates the index: the
+ * subscription drops the log, the publication re-creates it under a new
+ * name, the index is repaired, and messages (and a new publication) get
+ * through again. */
+static void test_scribbled_log_and_truncated_index_recover(void)
+{
+    tp_ipc_context_t c = ctx;
+    c.rescan_interval_ns = 1000000; /* 1 ms: subscriptions look often */
+    tp_ipc_subscription_t *sub;
+    tp_ipc_publication_t *pub;
+    CHECK(tp_ipc_subscription_open(&sub, &c, "tp:ipc", 41) == 0);
+    CHECK(tp_ipc_publication_open(&pub, &c, "tp:ipc", 41) == 0);
+    char dir[PATH_MAX], old_name[256], new_name[256], path[PATH_MAX + 300];
+    CHECK(tp_ipc_context_dir(&c, dir, sizeof dir) == 0);
+    log_41(dir, old_name, sizeof old_name);
+    CHECK(old_name[0] != '\0');
+    uint8_t msg[64] = {1};
+    int got = 0;
+    for (int i = 0; i < 5; i++) CHECK(tp_ipc_publication_offer(pub, msg, sizeof msg) > 0);
+    while (tp_ipc_subscription_poll(sub, count_msgs, &got, 100) > 0) {
+    }
+    CHECK_EQ_I64(got, 5);
+
+    snprintf(path, sizeof path, "%s/%s", dir, old_name);
+    uint8_t junk[256];
+    memset(junk, 0xFF, sizeof junk);
+    int fd = open(path, O_WRONLY);
+    CHECK(fd >= 0 && pwrite(fd, junk, sizeof junk, 0) == (ssize_t)sizeof junk);
+    close(fd);
+    got = 0;
+    for (int i = 0; i < 300; i++) {
+        tp_ipc_publication_offer(pub, msg, sizeof msg);
+        tp_ipc_subscription_poll(sub, count_msgs, &got, 100);
+        usleep(1000);
+    }
+    log_41(dir, new_name, sizeof new_name);
+    CHECK(new_name[0] != '\0' && strcmp(new_name, old_name) != 0); /* re-created, the old one gone */
+    CHECK(got >= 200);                                            /* flowing again well before the end */
+    CHECK(tp_ipc_subscription_error_count(sub) >= 1);             /* the bad log was refused */
+
+    snprintf(path, sizeof path, "%s/index", dir);
+    fd = open(path, O_WRONLY);
+    CHECK(fd >= 0 && ftruncate(fd, 0) == 0);
+    close(fd);
+    got = 0;
+    for (int i = 0; i < 50; i++) {
+        tp_ipc_publication_offer(pub, msg, sizeof msg);
+        tp_ipc_subscription_poll(sub, count_msgs, &got, 100);
+        usleep(1000);
+    }
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && st.st_size == 4096); /* repaired */
+    tp_ipc_publication_t *pub2;
+    CHECK(tp_ipc_publication_open(&pub2, &c, "tp:ipc", 41) == 0); /* found through the new index */
+    int before = got;
+    for (int i = 0; i < 20; i++) {
+        tp_ipc_publication_offer(pub2, msg, sizeof msg);
+        tp_ipc_subscription_poll(sub, count_msgs, &got, 100);
+        usleep(1000);
+    }
+    CHECK(got >= 40 && got - before >= 20);
+    CHECK_EQ_U64(tp_ipc_subscription_image_count(sub), 2);
+    tp_ipc_publication_close(pub2);
+    tp_ipc_publication_close(pub);
+    tp_ipc_subscription_close(sub);
+}
+
 int main(void)
 {
     tp_test_dir_setup(&ctx);
@@ -570,6 +655,7 @@ int main(void)
     RUN(test_hostile_log_never_crashes);
     RUN(test_max_images_limit);
     RUN(test_context_dir_beats_env);
+    RUN(test_scribbled_log_and_truncated_index_recover);
     tp_test_dir_cleanup();
     TP_TEST_END();
 }
