@@ -182,4 +182,17 @@ static inline int wait_log(const char *log1, const char *log2, const char *needl
     return 0;
 }
 
+/* main's set-up: argv[1] the tp binary, argv[2] driver_helper. Exits 2 on
+ * a wrong command line. */
+static inline void rig_args(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s TP_BINARY DRIVER_HELPER\n", argv[0]);
+        exit(2);
+    }
+    g_tp = argv[1];
+    g_helper = argv[2];
+    signal(SIGPIPE, SIG_IGN);
+}
+
 #endif

@@ -236,13 +236,7 @@ static void test_cli(void)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: %s TP_BINARY DRIVER_HELPER\n", argv[0]);
-        return 2;
-    }
-    g_tp = argv[1];
-    g_helper = argv[2];
-    signal(SIGPIPE, SIG_IGN);
+    rig_args(argc, argv);
     RUN(test_e2e_producer_two_consumers);
     RUN(test_producer_killed_new_epoch);
     RUN(test_driver_killed_restarted);

@@ -137,6 +137,17 @@ static int alive(pid_t pid)
     return r == 0;
 }
 
+/* Every process of start_all still running (none died of a signal), then
+ * the usual teardown. */
+static void finish(pid_t drv, pid_t p, pid_t c1, pid_t c2)
+{
+    CHECK(alive(drv));
+    CHECK(alive(p));
+    CHECK(alive(c1));
+    CHECK(alive(c2));
+    teardown();
+}
+
 static pid_t start_duo(const char *log, const char *role)
 {
     const char *argv[] = {g_helper, "duo", role, "90", A, B, NULL};
@@ -186,8 +197,7 @@ static void test_ring_and_pool_truncated(void)
     CHECK(log_has("driver.log", "region files broken"));
     CHECK(log_has("driver.log", "header ring: no superblock (truncated)"));
     CHECK(log_has("driver.log", "pool file truncated to"));
-    CHECK(alive(drv) && alive(p) && alive(c1) && alive(c2));
-    teardown();
+    finish(drv, p, c1, c2);
 }
 
 /* A's ring superblock zeroed once: consumers drop it, the driver notices on
@@ -204,8 +214,7 @@ static void test_superblock_zeroed(void)
     CHECK(flows_on(B));
     CHECK(log_has("driver.log", "region files broken"));
     CHECK(log_has("driver.log", "bad magic"));
-    CHECK(alive(drv) && alive(p) && alive(c1) && alive(c2));
-    teardown();
+    finish(drv, p, c1, c2);
 }
 
 /* The index truncated, the producer's descriptor log truncated, the driver's
@@ -232,8 +241,7 @@ static void test_transport_truncated(void)
     CHECK(flows_on(A) && flows_on(B));
     CHECK(new_consumer_works("n2.log"));
 
-    CHECK(alive(drv) && alive(p) && alive(c1) && alive(c2));
-    teardown();
+    finish(drv, p, c1, c2);
 }
 
 /* The driver's log header overwritten with 0xFF: subscribers drop the log,
@@ -248,19 +256,12 @@ static void test_driver_log_scribbled(void)
     CHECK(overwrite(path, 0xFF, 256) == 0);
     CHECK(new_consumer_works("n1.log"));
     CHECK(flows_on(A) && flows_on(B));
-    CHECK(alive(drv) && alive(p) && alive(c1) && alive(c2));
-    teardown();
+    finish(drv, p, c1, c2);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: %s TP_BINARY DRIVER_HELPER\n", argv[0]);
-        return 2;
-    }
-    g_tp = argv[1];
-    g_helper = argv[2];
-    signal(SIGPIPE, SIG_IGN);
+    rig_args(argc, argv);
     const char *only = getenv("TP_TEST_ONLY");
     if (only == NULL || strcmp(only, "regions") == 0) RUN(test_ring_and_pool_truncated);
     if (only == NULL || strcmp(only, "superblock") == 0) RUN(test_superblock_zeroed);

@@ -36,47 +36,60 @@ static int make_file(void)
     return fd;
 }
 
+/* A guarded shared mapping of a fresh file. */
+typedef struct guarded_s {
+    int fd;
+    uint8_t *m;
+    int h;
+} guarded_t;
+
+static int guarded_open(guarded_t *g, int prot)
+{
+    g->fd = make_file();
+    CHECK(g->fd >= 0);
+    if (g->fd < 0) return -1;
+    g->m = mmap(NULL, FILE_BYTES, prot, MAP_SHARED, g->fd, 0);
+    CHECK(g->m != MAP_FAILED);
+    g->h = tp_fault_guard_add(g->m, FILE_BYTES, prot);
+    CHECK(g->h > 0);
+    return g->m != MAP_FAILED && g->h > 0 ? 0 : -1;
+}
+
+static void guarded_close(guarded_t *g)
+{
+    tp_fault_guard_remove(g->h);
+    munmap(g->m, FILE_BYTES);
+    close(g->fd);
+}
+
 static void test_truncated_reads_zeros_and_flags(void)
 {
-    const int fd = make_file();
-    CHECK(fd >= 0);
-    if (fd < 0) return;
-    uint8_t *m = mmap(NULL, FILE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    CHECK(m != MAP_FAILED);
-    const int h = tp_fault_guard_add(m, FILE_BYTES, PROT_READ | PROT_WRITE);
-    CHECK(h > 0);
+    guarded_t g;
+    if (guarded_open(&g, PROT_READ | PROT_WRITE) != 0) return;
     const uint64_t before = tp_fault_guard_count();
-    CHECK_EQ_U64(m[FILE_BYTES - 1], 0xAB);
-    CHECK_EQ_U64(tp_fault_guard_probe(h), TP_FAULT_NONE);
-    CHECK(ftruncate(fd, FILE_BYTES / 2) == 0); /* another process would do this */
-    CHECK_EQ_U64(m[0], 0xAB);                   /* the first half is still file */
-    CHECK_EQ_U64(tp_fault_guard_lost(h), TP_FAULT_NONE);
-    volatile uint8_t *v = m;
-    CHECK_EQ_U64(v[FILE_BYTES - 1], 0);        /* faulted: the whole mapping is zeros now */
+    CHECK_EQ_U64(g.m[FILE_BYTES - 1], 0xAB);
+    CHECK_EQ_U64(tp_fault_guard_probe(g.h), TP_FAULT_NONE);
+    CHECK(ftruncate(g.fd, FILE_BYTES / 2) == 0); /* another process would do this */
+    CHECK_EQ_U64(g.m[0], 0xAB);                   /* the first half is still file */
+    CHECK_EQ_U64(tp_fault_guard_lost(g.h), TP_FAULT_NONE);
+    volatile uint8_t *v = g.m;
+    CHECK_EQ_U64(v[FILE_BYTES - 1], 0); /* faulted: the whole mapping is zeros now */
     CHECK_EQ_U64(v[0], 0);
-    CHECK_EQ_U64(tp_fault_guard_lost(h), TP_FAULT_SIGBUS);
+    CHECK_EQ_U64(tp_fault_guard_lost(g.h), TP_FAULT_SIGBUS);
     CHECK_EQ_U64(tp_fault_guard_count(), before + 1);
     v[100] = 7; /* still writable, as mapped */
     CHECK_EQ_U64(v[100], 7);
-    tp_fault_guard_remove(h);
-    munmap(m, FILE_BYTES);
-    close(fd);
+    guarded_close(&g);
 }
 
 static void test_probe_notices_shrink(void)
 {
-    const int fd = make_file();
-    CHECK(fd >= 0);
-    if (fd < 0) return;
-    uint8_t *m = mmap(NULL, FILE_BYTES, PROT_READ, MAP_SHARED, fd, 0);
-    const int h = tp_fault_guard_add(m, FILE_BYTES, PROT_READ);
-    CHECK(h > 0);
-    CHECK(ftruncate(fd, 0) == 0);
-    CHECK_EQ_U64(tp_fault_guard_lost(h), TP_FAULT_NONE); /* nobody touched it yet */
-    CHECK_EQ_U64(tp_fault_guard_probe(h), TP_FAULT_SIGBUS);
-    tp_fault_guard_remove(h);
-    munmap(m, FILE_BYTES);
-    close(fd);
+    guarded_t g;
+    if (guarded_open(&g, PROT_READ) != 0) return;
+    CHECK(ftruncate(g.fd, 0) == 0);
+    CHECK_EQ_U64(tp_fault_guard_lost(g.h), TP_FAULT_NONE); /* nobody touched it yet */
+    CHECK_EQ_U64(tp_fault_guard_probe(g.h), TP_FAULT_SIGBUS);
+    guarded_close(&g);
 }
 
 typedef struct toucher_s {
@@ -93,20 +106,15 @@ static void *touch_all(void *arg)
 
 static void test_other_thread_faults(void)
 {
-    const int fd = make_file();
-    CHECK(fd >= 0);
-    if (fd < 0) return;
-    uint8_t *m = mmap(NULL, FILE_BYTES, PROT_READ, MAP_SHARED, fd, 0);
-    const int h = tp_fault_guard_add(m, FILE_BYTES, PROT_READ);
-    CHECK(ftruncate(fd, 4096) == 0);
-    toucher_t t = {m, 0};
+    guarded_t g;
+    if (guarded_open(&g, PROT_READ) != 0) return;
+    CHECK(ftruncate(g.fd, 4096) == 0);
+    toucher_t t = {g.m, 0};
     pthread_t th;
     CHECK(pthread_create(&th, NULL, touch_all, &t) == 0);
     pthread_join(th, NULL);
-    CHECK_EQ_U64(tp_fault_guard_lost(h), TP_FAULT_SIGBUS);
-    tp_fault_guard_remove(h);
-    munmap(m, FILE_BYTES);
-    close(fd);
+    CHECK_EQ_U64(tp_fault_guard_lost(g.h), TP_FAULT_SIGBUS);
+    guarded_close(&g);
 }
 
 /* After removal the range is no longer ours: the fault kills, as before. */

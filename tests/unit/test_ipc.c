@@ -572,6 +572,17 @@ static void log_41(const char *dir, char *out, size_t cap)
     if (d != NULL) closedir(d);
 }
 
+/* n rounds of one offer on pub, one poll of sub (counting into *got), 1 ms. */
+static void pump(tp_ipc_publication_t *pub, tp_ipc_subscription_t *sub, int n, int *got)
+{
+    const uint8_t msg[64] = {1};
+    for (int i = 0; i < n; i++) {
+        tp_ipc_publication_offer(pub, msg, sizeof msg);
+        tp_ipc_subscription_poll(sub, count_msgs, got, 100);
+        usleep(1000);
+    }
+}
+
 /* Someone overwrites a live log's header, then truncates the index: the
  * subscription drops the log, the publication re-creates it under a new
  * name, the index is repaired, and messages (and a new publication) get
@@ -602,11 +613,7 @@ static void test_scribbled_log_and_truncated_index_recover(void)
     CHECK(fd >= 0 && pwrite(fd, junk, sizeof junk, 0) == (ssize_t)sizeof junk);
     close(fd);
     got = 0;
-    for (int i = 0; i < 300; i++) {
-        tp_ipc_publication_offer(pub, msg, sizeof msg);
-        tp_ipc_subscription_poll(sub, count_msgs, &got, 100);
-        usleep(1000);
-    }
+    pump(pub, sub, 300, &got);
     log_41(dir, new_name, sizeof new_name);
     CHECK(new_name[0] != '\0' && strcmp(new_name, old_name) != 0); /* re-created, the old one gone */
     CHECK(got >= 200);                                            /* flowing again well before the end */
@@ -617,21 +624,13 @@ static void test_scribbled_log_and_truncated_index_recover(void)
     CHECK(fd >= 0 && ftruncate(fd, 0) == 0);
     close(fd);
     got = 0;
-    for (int i = 0; i < 50; i++) {
-        tp_ipc_publication_offer(pub, msg, sizeof msg);
-        tp_ipc_subscription_poll(sub, count_msgs, &got, 100);
-        usleep(1000);
-    }
+    pump(pub, sub, 50, &got);
     struct stat st;
     CHECK(stat(path, &st) == 0 && st.st_size == 4096); /* repaired */
     tp_ipc_publication_t *pub2;
     CHECK(tp_ipc_publication_open(&pub2, &c, "tp:ipc", 41) == 0); /* found through the new index */
-    int before = got;
-    for (int i = 0; i < 20; i++) {
-        tp_ipc_publication_offer(pub2, msg, sizeof msg);
-        tp_ipc_subscription_poll(sub, count_msgs, &got, 100);
-        usleep(1000);
-    }
+    const int before = got;
+    pump(pub2, sub, 20, &got);
     CHECK(got >= 40 && got - before >= 20);
     CHECK_EQ_U64(tp_ipc_subscription_image_count(sub), 2);
     tp_ipc_publication_close(pub2);
