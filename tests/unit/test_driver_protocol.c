@@ -8,6 +8,7 @@
 #include "tensorpool/shm_layout.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #define P TP_DRIVER_ROLE_PRODUCER
@@ -299,6 +300,45 @@ static void test_producer_expiry_bumps_epoch(void)
         if (g_ev[i].kind == 'N') n = i;
     if (n < 0 && r >= 0) n = rig_wait('N', 0, r + 1, 500);
     CHECK(n >= 0 && g_ev[n].epoch > g_ev[a].epoch && g_ev[n].producer == 0);
+    rig_teardown();
+}
+
+/* Someone truncates the live epoch's ring, or zeroes its superblock: on its
+ * next announce period the driver revokes the producer's lease naming the
+ * broken file and announces a new epoch (issue 14: no consumer stays
+ * unmapped for good). */
+static void test_broken_region_rolls_epoch(void)
+{
+    rig_setup(NULL);
+    int a = rig_attach_wait(10000, 11, P);
+    CHECK(a >= 0 && g_ev[a].code == 0);
+    if (a < 0) return rig_teardown();
+    for (int round = 0; round < 2; round++) {
+        char path[600];
+        const char *at = strstr(g_ev[a].ring_uri, "path=");
+        CHECK(at != NULL);
+        if (at == NULL) break;
+        snprintf(path, sizeof path, "%.*s", (int)strcspn(at + 5, "|"), at + 5);
+        const int fd = open(path, O_WRONLY);
+        CHECK(fd >= 0);
+        static const uint8_t zeros[64];
+        CHECK(round == 0 ? ftruncate(fd, 0) == 0 : pwrite(fd, zeros, sizeof zeros, 0) == (ssize_t)sizeof zeros);
+        close(fd);
+        rig_keepalive(g_ev[a].lease, 10000, 11, P); /* not an expiry */
+        const int r = rig_wait('R', 0, a, 1000);
+        CHECK(r >= 0 && g_ev[r].lease == g_ev[a].lease && g_ev[r].reason == TP_DRIVER_LEASE_REVOKE_REASON_REVOKED);
+        if (r < 0) break;
+        CHECK(strstr(g_ev[r].msg, "region files broken") != NULL);
+        CHECK(strstr(g_ev[r].msg, round == 0 ? "truncated" : "bad magic") != NULL);
+        const int n = rig_wait('N', 0, r, 500);
+        CHECK(n >= 0 && g_ev[n].epoch > g_ev[a].epoch);
+        tp_driver_stats_t st;
+        tp_driver_stats(g_drv, &st);
+        CHECK_EQ_U64(st.regions_broken, (uint64_t)round + 1);
+        a = rig_attach_wait(10000, 11, P); /* the producer attaches again */
+        CHECK(a >= 0 && g_ev[a].code == 0);
+        if (a < 0) break;
+    }
     rig_teardown();
 }
 
@@ -816,6 +856,7 @@ int main(void)
     RUN(test_identity_rules);
     RUN(test_keepalive_and_expiry);
     RUN(test_producer_expiry_bumps_epoch);
+    RUN(test_broken_region_rolls_epoch);
     RUN(test_detach_rules);
     RUN(test_dynamic_streams);
     RUN(test_shutdown_requests);
