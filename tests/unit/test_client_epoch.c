@@ -10,6 +10,7 @@
 #include "tensorpool/shm_layout.h"
 #include "tensorpool/shm_uri.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -248,9 +249,107 @@ static void test_producer_restart_and_frame_timestamps(void)
     rig_teardown();
 }
 
+/* Reads the whole payload, then asks whether the frame was intact. */
+static void on_frame_read(void *clientd, const tp_frame_t *f)
+{
+    int *intact_and_torn = clientd;
+    volatile uint8_t sum = 0;
+    for (uint32_t i = 0; i < f->len; i++) sum = (uint8_t)(sum + f->payload[i]);
+    (void)sum;
+    intact_and_torn[tp_frame_intact(f) ? 0 : 1]++;
+}
+
+/* The one file `name` under <rig dir>/tensorpool-<user>/<ns>/10000/<epoch>/. */
+static int epoch_file(uint64_t epoch, const char *name, char *out, size_t cap)
+{
+    char ns[1024];
+    int found = -1;
+    DIR *top = opendir(g_rig_dir);
+    for (struct dirent *e = top != NULL ? readdir(top) : NULL; e != NULL && found != 0; e = readdir(top)) {
+        if (strncmp(e->d_name, "tensorpool-", 11) != 0) continue;
+        snprintf(ns, sizeof ns, "%s/%s", g_rig_dir, e->d_name);
+        DIR *nd = opendir(ns);
+        for (struct dirent *n = nd != NULL ? readdir(nd) : NULL; n != NULL && found != 0; n = readdir(nd)) {
+            snprintf(out, cap, "%s/%s/10000/%llu/%s", ns, n->d_name, (unsigned long long)epoch, name);
+            if (access(out, F_OK) == 0) found = 0;
+        }
+        if (nd != NULL) closedir(nd);
+    }
+    if (top != NULL) closedir(top);
+    return found;
+}
+
+/* Someone truncates the pool of the live epoch (issue 14): the producer's
+ * write and the consumer's read are caught instead of killing the process,
+ * the frame read on the lost mapping counts as late (never intact), both
+ * clients give the epoch up with the reason, and both carry on in a new
+ * one. The driver is not pumped meanwhile, so the clients notice by
+ * themselves. */
+static void test_truncated_pool_fails_stream_with_reason(void)
+{
+    rig_setup(NULL);
+    ctx_init();
+    g_ctx.qos_interval_ns = 50000000; /* the producer checks its regions this often */
+    tp_producer_t *p = NULL;
+    tp_consumer_t *c = NULL;
+    CHECK_EQ_I64(tp_producer_open(&p, &g_ctx, 10000, 0, "cam", NULL), 0);
+    CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, 0), 0);
+    if (p == NULL || c == NULL) return rig_teardown();
+    frames_t fr;
+    memset(&fr, 0, sizeof fr);
+    int64_t until = tp_clock_monotonic_ns() + 20000000000LL;
+    while (tp_clock_monotonic_ns() < until && !(tp_producer_is_active(p) && tp_consumer_is_mapped(c) &&
+                                                tp_consumer_epoch(c) == tp_producer_epoch(p)))
+        pump(p, c, NULL, &fr);
+    const uint64_t e1 = tp_producer_epoch(p);
+    char path[1400];
+    CHECK(epoch_file(e1, "1.pool", path, sizeof path) == 0);
+    const int fd = open(path, O_WRONLY);
+    CHECK(fd >= 0 && ftruncate(fd, 0) == 0); /* (a partly kept page would still hold the slot) */
+    if (fd >= 0) close(fd);
+
+    offer(p, &fr, 1); /* the payload write faults (caught) */
+    tp_shm_drops_t d0, d1;
+    tp_consumer_drops(c, &d0);
+    const char *pwhy = "", *cwhy = "";
+    until = tp_clock_monotonic_ns() + 5000000000LL;
+    int seen[2] = {0, 0}; /* intact, torn */
+    while (tp_clock_monotonic_ns() < until && (tp_producer_faults(p, NULL) == 0 || tp_consumer_faults(c, NULL) == 0)) {
+        const int64_t now = tp_clock_monotonic_ns();
+        tp_producer_do_work(p, now);
+        tp_consumer_poll(c, now, on_frame_read, seen, 64);
+        usleep(1000);
+    }
+    tp_consumer_drops(c, &d1);
+    CHECK_EQ_U64(tp_producer_faults(p, &pwhy), 1);
+    CHECK(strstr(pwhy, "pool 1: file truncated") != NULL);
+    CHECK_EQ_U64(tp_consumer_faults(c, &cwhy), 1);
+    CHECK(strstr(cwhy, "pool 1: file truncated") != NULL);
+    CHECK_EQ_I64(seen[0], 0); /* the frame read on the lost pool is never intact */
+    CHECK_EQ_I64(seen[1], 1);
+    CHECK_EQ_U64(d1.drops_late - d0.drops_late, 1); /* and counted late */
+    CHECK_EQ_U64(d1.accepted, d0.accepted);
+
+    until = tp_clock_monotonic_ns() + 20000000000LL; /* everyone pumped again: a new epoch */
+    while (tp_clock_monotonic_ns() < until && !(tp_producer_is_active(p) && tp_producer_epoch(p) > e1 &&
+                                                tp_consumer_epoch(c) == tp_producer_epoch(p)))
+        pump(p, c, NULL, &fr);
+    CHECK(tp_producer_epoch(p) > e1 && tp_consumer_epoch(c) == tp_producer_epoch(p));
+    const int before = fr.n;
+    for (uint64_t i = 0; i < 5; i++) offer(p, &fr, 3000 + i);
+    until = tp_clock_monotonic_ns() + 20000000000LL;
+    while (tp_clock_monotonic_ns() < until && fr.n < before + 5) pump(p, c, NULL, &fr);
+    CHECK_EQ_I64(fr.n, before + 5);
+    CHECK_EQ_U64(fr.epoch, tp_producer_epoch(p));
+    tp_consumer_close(c);
+    tp_producer_close(p);
+    rig_teardown();
+}
+
 int main(void)
 {
     RUN(test_superblock_written_once_and_timestamps_monotonic);
     RUN(test_producer_restart_and_frame_timestamps);
+    RUN(test_truncated_pool_fails_stream_with_reason);
     TP_TEST_END();
 }
