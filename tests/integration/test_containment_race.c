@@ -298,6 +298,20 @@ static void check_driver_recovers(const char *ns)
     CHECK(lstat(p, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0660);
 }
 
+/* Driver rig with the given config, ns (400 bytes) and its stream dir sdir
+ * (500 bytes) made up front so an attacker can watch it from the start, and
+ * a counter shared with the attacker process (NULL on failure). */
+static volatile unsigned *attack_setup(const char *config, char *ns, char *sdir)
+{
+    rig_setup(config);
+    ns_dir(ns, 400);
+    snprintf(sdir, 500, "%s/10000", ns);
+    CHECK(mkdir(sdir, 0770) == 0);
+    void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(m != MAP_FAILED);
+    return m == MAP_FAILED ? NULL : m; /* zero-filled */
+}
+
 static void test_racer_swaps_every_new_directory(void)
 {
     char victim[64], ns[400], sdir[500], idir[500];
@@ -306,15 +320,9 @@ static void test_racer_swaps_every_new_directory(void)
     snapshot(victim, &before);
     CHECK_EQ_I64(before.n, VICTIM_FILES);
 
-    rig_setup("epoch_gc_keep = 2\nepoch_gc_min_age_ns = 1\n");
-    ns_dir(ns, sizeof ns);
-    snprintf(sdir, sizeof sdir, "%s/10000", ns);
+    volatile unsigned *swaps = attack_setup("epoch_gc_keep = 2\nepoch_gc_min_age_ns = 1\n", ns, sdir);
+    if (swaps == NULL) return;
     snprintf(idir, sizeof idir, "%s/ipc", ns);
-    CHECK(mkdir(sdir, 0770) == 0); /* so the racer can watch it from the start */
-    volatile unsigned *swaps = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    CHECK(swaps != MAP_FAILED);
-    if (swaps == MAP_FAILED) return;
-    *swaps = 0;
     const pid_t pid = start(racer, sdir, idir, victim, swaps);
     const int ok = churn(RACE_SECONDS);
     stop(pid);
@@ -366,14 +374,8 @@ static void test_toggler_against_epoch_gc(void)
     snapshot_t before, after;
     snapshot(victim, &before);
 
-    rig_setup("epoch_gc_keep = 1\nepoch_gc_min_age_ns = 1\n");
-    ns_dir(ns, sizeof ns);
-    snprintf(sdir, sizeof sdir, "%s/10000", ns);
-    CHECK(mkdir(sdir, 0770) == 0);
-    volatile unsigned *toggles = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    CHECK(toggles != MAP_FAILED);
-    if (toggles == MAP_FAILED) return;
-    *toggles = 0;
+    volatile unsigned *toggles = attack_setup("epoch_gc_keep = 1\nepoch_gc_min_age_ns = 1\n", ns, sdir);
+    if (toggles == NULL) return;
     const pid_t pid = start(toggler, sdir, NULL, victim, toggles);
     const int ok = churn(RACE_SECONDS);
     stop(pid);
