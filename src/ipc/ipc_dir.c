@@ -71,15 +71,18 @@ int tp_ipc_dir_open_ctx(const tp_ipc_context_t *ctx, int create)
     if (tp_ipc_context_dir(ctx, dir, sizeof dir) < 0) return -1;
     const char *base = tp_ipc_dir_base(ctx);
     const char *rel = dir + strlen(base); /* "/tensorpool-<user>/<ns>/ipc" */
+    while (*rel == '/') rel++;            /* relative to the base, also when it ends in '/' */
     /* The base dir is configuration: a symlink in it is resolved once, here.
      * Below it nothing is followed (dir_fd.h). */
     int basefd;
     if (realpath(base, canon) != NULL) basefd = tp_dir_open(AT_FDCWD, canon);
     else if (create && errno == ENOENT) basefd = tp_dir_make(AT_FDCWD, base, TP_IPC_DIR_MODE, TP_DIR_EXACT_MODE, NULL);
-    else return tp_err_set(errno == ENOENT ? TP_ERR_NOT_FOUND : TP_ERR_IO, "ipc base dir %s: %s", base, strerror(errno));
+    else
+        return tp_err_set(errno == ENOENT ? TP_ERR_NOT_FOUND : TP_ERR_IO, "ipc base dir %s: %s", base, strerror(errno));
     if (basefd < 0) return tp_err_wrap("ipc base dir");
     /* the mode is set with fchmod on each directory made, so the umask cannot weaken it */
-    const int fd = create ? tp_dir_make(basefd, rel + 1, TP_IPC_DIR_MODE, TP_DIR_EXACT_MODE, NULL) : tp_dir_open(basefd, rel + 1);
+    const int fd =
+        create ? tp_dir_make(basefd, rel, TP_IPC_DIR_MODE, TP_DIR_EXACT_MODE, NULL) : tp_dir_open(basefd, rel);
     const int e = errno;
     close(basefd);
     errno = e;

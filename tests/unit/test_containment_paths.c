@@ -168,10 +168,32 @@ static void test_ipc_dir_not_made_through_symlink(void)
     teardown();
 }
 
+/* A base dir given with a trailing '/' still puts the ipc directory below
+ * it (the rest of the path is taken relative to the base, never from "/"). */
+static void test_ipc_dir_below_base_with_slash(void)
+{
+    setup();
+    char base[200], user[128], p[400];
+    if (snprintf(base, sizeof base, "%s/", g_base) >= (int)sizeof base) exit(1);
+    tp_ipc_context_t ctx;
+    tp_ipc_context_init(&ctx);
+    ctx.base_dir = base;
+    ctx.namespace_name = "lab";
+    tp_ipc_publication_t *pub = NULL;
+    CHECK(tp_ipc_publication_open(&pub, &ctx, "tp:ipc", 7) == 0);
+    if (pub != NULL) tp_ipc_publication_close(pub);
+    CHECK(tp_shm_user_effective(user, sizeof user) > 0);
+    if (snprintf(p, sizeof p, "%s/tensorpool-%s/lab/ipc", g_base, user) >= (int)sizeof p) exit(1);
+    struct stat st;
+    CHECK(lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0770);
+    teardown();
+}
+
 int main(void)
 {
     RUN(test_region_create_through_symlinked_dir);
     RUN(test_writer_cleanup_after_swap);
     RUN(test_ipc_dir_not_made_through_symlink);
+    RUN(test_ipc_dir_below_base_with_slash);
     TP_TEST_END();
 }
