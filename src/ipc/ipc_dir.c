@@ -114,8 +114,9 @@ int tp_ipc_index_open(int dirfd, tp_ipc_index_t **index)
          * either no index or a complete one. */
         char tmp[64];
         snprintf(tmp, sizeof tmp, ".index-%d", (int)getpid());
-        int t = openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, TP_IPC_FILE_MODE);
-        if (t < 0) return tp_err_set(TP_ERR_IO, "create ipc index: %s", strerror(errno));
+        /* a leftover of ours is reused; a planted link or foreign file is refused */
+        int t = tp_dir_open_file(dirfd, tmp, O_RDWR, TP_IPC_FILE_MODE, TP_DIR_CREATE | TP_DIR_TRUNCATE);
+        if (t < 0) return tp_err_wrap("create ipc index");
         tp_ipc_index_t init;
         memset(&init, 0, sizeof init);
         init.magic = TP_IPC_INDEX_MAGIC;
