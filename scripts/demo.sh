@@ -20,7 +20,7 @@ build/apps/tp demo --duration "${1:-5}"
 
 echo
 echo "=== interop messages decoded by tp decode"
-interop=${TP_INTEROP_DIR:-$(pwd)/../shared/interop}
+interop=${TP_INTEROP_DIR:-$(pwd)/tests/interop/vectors}
 for f in "$interop"/*.bin; do
   args=()
   case $(basename "$f") in
