@@ -104,7 +104,22 @@ static void help(FILE *out)
             "    1  a stage failed (named on stderr): a producer could not attach or publish, a\n"
             "       join produced no output, the sequence join paired the wrong frames, or a role\n"
             "       process died, exited on its own or did not stop when asked\n"
-            "    2  bad option or directory\n");
+            "    2  bad option or directory\n"
+            "\n"
+            "ENVIRONMENT\n"
+            "    TP_DIR  directory for the SHM files and the transport when --dir is not given\n"
+            "\n"
+            "EXAMPLES\n"
+            "    A 60-second run in a directory another terminal can watch:\n"
+            "        mkdir -p /dev/shm/tp-live\n"
+            "        tp demo --duration 60 --dir /dev/shm/tp-live &\n"
+            "        tp stat /dev/shm/tp-live\n"
+            "\n"
+            "    Full-HD frames at 60 Hz with a 2 ms lateness budget:\n"
+            "        tp demo --rate 60 --frame-bytes 6220800 --lateness-ms 2\n"
+            "\n"
+            "SEE ALSO\n"
+            "    tp(1), tp-stat(1), tp-driver(1), tensorpool(7)\n");
 }
 
 static int parse_double(const char *s, double lo, double hi, double *out)

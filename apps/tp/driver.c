@@ -86,7 +86,28 @@ static void help(FILE *out)
             "\n"
             "EXIT STATUS\n"
             "    0 clean exit, 1 runtime failure (another driver holds the lock, I/O error),\n"
-            "    2 usage or configuration error.\n");
+            "    2 usage or configuration error.\n"
+            "\n"
+            "FILES\n"
+            "    <base_dir>/tensorpool-<user>/<namespace>/driver.lock\n"
+            "        held while the driver runs: one driver per namespace\n"
+            "    <base_dir>/tensorpool-<user>/<namespace>/<stream_id>/last_epoch\n"
+            "        the last epoch handed out for the stream\n"
+            "    <base_dir>/tensorpool-<user>/<namespace>/<stream_id>/<epoch>/\n"
+            "        header.ring and <pool_id>.pool of each live epoch\n"
+            "\n"
+            "EXAMPLES\n"
+            "    Check a configuration file without starting the driver:\n"
+            "        tp driver --check -c driver.toml\n"
+            "\n"
+            "    Run it in a private directory with a faster announce period:\n"
+            "        tp driver -c driver.toml -d /dev/shm/mine -s policies.announce_period_ms=250\n"
+            "\n"
+            "    Stop it from elsewhere (needs policies.shutdown_token set in its configuration):\n"
+            "        tp driver --request-shutdown --token SECRET -d /dev/shm/mine\n"
+            "\n"
+            "SEE ALSO\n"
+            "    tp(1), tp-stat(1), tp-inspect(1), tensorpool(7)\n");
 }
 
 static int request_shutdown(const tp_driver_config_t *cfg, const char *token)

@@ -26,41 +26,57 @@ static const uint64_t STALE_NS = 3000000000ull; /* §6: producer-dead timeout, 3
 
 static void usage(FILE *out)
 {
-    fputs("usage: tp inspect [--json] [--max-slots N] PATH\n"
+    fputs("NAME\n"
+          "    tp inspect - describe a tensorpool SHM region file and check its superblock\n"
           "\n"
-          "Describe a tensorpool SHM region file: a header ring (header.ring) or a\n"
-          "payload pool (<pool_id>.pool), as created under\n"
-          "<shm_base_dir>/tensorpool-<user>/<namespace>/<stream_id>/<epoch>/.\n"
+          "SYNOPSIS\n"
+          "    tp inspect [--json] [--max-slots N|all] PATH\n"
           "\n"
-          "Prints the 64-byte superblock field by field, whether it is valid on its\n"
-          "own and, if not, every reason: bad magic, layout_version other than 1,\n"
-          "unknown region_type, nslots not a power of two, a ring with pool_id != 0\n"
-          "or slot_bytes != 256, a pool stride that is not a non-zero multiple of 64,\n"
-          "a file shorter than 64 + nslots * slot size. Checks that need the\n"
-          "producer's announce (epoch, stream_id, pool ids) are not made here.\n"
+          "DESCRIPTION\n"
+          "    Describes a tensorpool SHM region file: a header ring (header.ring) or a\n"
+          "    payload pool (<pool_id>.pool), as created under\n"
+          "    <shm_base_dir>/tensorpool-<user>/<namespace>/<stream_id>/<epoch>/.\n"
           "\n"
-          "The activity timestamp is compared with this host's CLOCK_MONOTONIC: its\n"
-          "age is shown and it is flagged stale when 0 (never written) or older than\n"
-          "3 s. Staleness does not make the file invalid.\n"
+          "    Prints the 64-byte superblock field by field, whether it is valid on its own\n"
+          "    and, if not, every reason: bad magic, layout_version other than 1, unknown\n"
+          "    region_type, nslots not a power of two, a ring with pool_id != 0 or\n"
+          "    slot_bytes != 256, a pool stride that is not a non-zero multiple of 64, a file\n"
+          "    shorter than 64 + nslots * slot size. Checks that need the producer's\n"
+          "    announce (epoch, stream_id, pool ids) are not made here.\n"
           "\n"
-          "For a header ring, one line per slot: index, logical seq, commit state\n"
-          "(committed, in-progress, or changing if the producer rewrote the slot\n"
-          "while it was read), values_len_bytes, pool_id, dtype, major order, dims,\n"
-          "and the result of the per-slot checks that need no announce (header\n"
-          "length, embedded header, payload_offset, payload_slot, dtype, order,\n"
-          "ndims, strides, progress fields), e.g. 'ok' or 'payload-slot'.\n"
+          "    The activity timestamp is compared with this host's CLOCK_MONOTONIC: its age\n"
+          "    is shown and it is flagged stale when 0 (never written) or older than 3 s.\n"
+          "    Staleness does not make the file invalid.\n"
           "\n"
-          "Options:\n"
-          "  --json          print one JSON object instead of text.\n"
-          "  --max-slots N   list at most N slots (default 64; 0 lists none,\n"
-          "                  'all' lists every slot).\n"
-          "  -h, --help      show this help.\n"
+          "    For a header ring, one line per slot: index, logical seq, commit state\n"
+          "    (committed, in-progress, or changing if the producer rewrote the slot while it\n"
+          "    was read), values_len_bytes, pool_id, dtype, major order, dims, and the result\n"
+          "    of the per-slot checks that need no announce (header length, embedded header,\n"
+          "    payload_offset, payload_slot, dtype, order, ndims, strides, progress fields),\n"
+          "    e.g. 'ok' or 'payload-slot'.\n"
           "\n"
-          "Exit status:\n"
-          "  0  the file is a valid region (its report is printed).\n"
-          "  1  the file could not be opened or read.\n"
-          "  2  usage error, a path that is not a regular file, or an invalid region\n"
-          "     (the report is still printed, with the reasons).\n",
+          "    The file is only read, with pread: a file that shrinks or changes while it is\n"
+          "    inspected is reported, never a crash. A FIFO or device is refused.\n"
+          "\n"
+          "OPTIONS\n"
+          "    --json           print one JSON object instead of text\n"
+          "    --max-slots N    list at most N slots (default 64; 0 lists none, 'all' lists\n"
+          "                     every slot)\n"
+          "    -h, --help       print this text and exit\n"
+          "\n"
+          "EXIT STATUS\n"
+          "    0  the file is a valid region (its report is printed)\n"
+          "    1  the file could not be opened or read\n"
+          "    2  usage error, a path that is not a regular file, or an invalid region (the\n"
+          "       report is still printed, with the reasons)\n"
+          "\n"
+          "EXAMPLES\n"
+          "    Every slot of a stream's header ring, as JSON:\n"
+          "        tp inspect --json --max-slots all \\\n"
+          "            /dev/shm/tensorpool/tensorpool-$USER/default/10000/1/header.ring\n"
+          "\n"
+          "SEE ALSO\n"
+          "    tp(1), tp-decode(1), tp-stat(1), tensorpool(7)\n",
           out);
 }
 
@@ -202,13 +218,12 @@ int tp_cmd_inspect(int argc, char **argv)
             usage(stdout);
             return 0;
         } else {
-            usage(stderr);
+            fprintf(stderr, "tp inspect: see tp inspect --help\n");
             return 2;
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "tp inspect: expected exactly one PATH\n");
-        usage(stderr);
+        fprintf(stderr, "tp inspect: expected exactly one PATH (see tp inspect --help)\n");
         return 2;
     }
     const char *path = argv[optind];

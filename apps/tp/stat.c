@@ -62,7 +62,25 @@ static void help(FILE *out)
             "    -h, --help          this text\n"
             "\n"
             "EXIT STATUS\n"
-            "    0 stopped by --once or a signal, 1 runtime failure, 2 bad option or directory\n");
+            "    0 stopped by --once or a signal, 1 runtime failure, 2 bad option or directory\n"
+            "\n"
+            "ENVIRONMENT\n"
+            "    SHM_BASE_DIR, TP_DIR   DIR when none is given (SHM_BASE_DIR wins)\n"
+            "    SHM_NAMESPACE          the namespace when --namespace is not given\n"
+            "\n"
+            "    DRIVER_CONTROL_STREAM_ID, DRIVER_DESCRIPTOR_STREAM_ID, DRIVER_QOS_STREAM_ID and\n"
+            "    TP_METADATA_STREAM_ID choose other streams to listen to than the defaults.\n"
+            "\n"
+            "EXAMPLES\n"
+            "    Watch the demo from another terminal:\n"
+            "        tp demo --duration 60 --dir /dev/shm/tp-live &\n"
+            "        tp stat /dev/shm/tp-live\n"
+            "\n"
+            "    One snapshot for a script:\n"
+            "        tp stat --once --json /dev/shm/tp-live\n"
+            "\n"
+            "SEE ALSO\n"
+            "    tp(1), tp-demo(1), tp-driver(1), tp-inspect(1), tensorpool(7)\n");
 }
 
 static double age_ms(int64_t now, int64_t then) { return then == 0 ? -1.0 : (double)(now - then) / 1e6; }

@@ -44,14 +44,30 @@ def compare(path, want, got, errors):
 
 def main():
     tp, folder = sys.argv[1], sys.argv[2]
-    with open(os.path.join(folder, "expected.json"), encoding="utf-8") as f:
-        vectors = json.load(f)["vectors"]
+    try:
+        with open(os.path.join(folder, "expected.json"), encoding="utf-8") as f:
+            vectors = json.load(f)["vectors"]
+        present = {n for n in os.listdir(folder) if n.endswith(".bin")}
+    except OSError as e:
+        print("FAIL cannot read the interop vectors: %s" % e)
+        return 1
     passed = failed = 0
+    # A vector without expected values, or values without their file, is a
+    # broken set: fail rather than check less than the folder holds.
+    listed = {v["file"] for v in vectors}
+    for name in sorted(present - listed):
+        failed += 1
+        print("FAIL %s: not described in expected.json" % name)
     for v in vectors:
         errors = []
         path = os.path.join(folder, v["file"])
-        with open(path, "rb") as f:
-            data = f.read()
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            failed += 1
+            print("FAIL %s: %s" % (v["file"], e))
+            continue
         if len(data) != v["size"] or hashlib.sha256(data).hexdigest() != v["sha256"]:
             errors.append("file differs from the one expected.json describes")
         args = [tp, "decode"]

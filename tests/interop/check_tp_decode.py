@@ -107,7 +107,7 @@ def usage_errors_exit_2():
 def help_exits_0_and_documents_options():
     r = run(["--help"])
     assert r.returncode == 0
-    for word in (b"--shm", b"--offset", b"Exit status"):
+    for word in (b"--shm", b"--offset", b"EXIT STATUS"):
         assert word in r.stdout, word
 
 

@@ -149,13 +149,16 @@ def header_declarations(path):
     return found
 
 
-def public_declarations(include_dir):
-    heads = sorted(glob.glob(os.path.join(include_dir, "tensorpool", "*.h")) +
-                   glob.glob(os.path.join(include_dir, "tensorpool", "codec", "*.h")))
+def public_declarations(include_dirs):
+    """include_dirs: one folder, or several joined by ':' (the source tree's
+    and the build tree's generated headers, e.g. tensorpool/version.h)."""
+    heads = sorted((d, h) for d in include_dirs.split(os.pathsep)
+                   for h in glob.glob(os.path.join(d, "tensorpool", "*.h")) +
+                   glob.glob(os.path.join(d, "tensorpool", "codec", "*.h")))
     if not heads:
-        sys.exit("abi_exports_test: no headers under %s/tensorpool" % include_dir)
+        sys.exit("abi_exports_test: no headers under %s/tensorpool" % include_dirs)
     decls = []
-    for h in heads:
+    for include_dir, h in heads:
         rel = os.path.relpath(h, include_dir)
         decls += [(kind, name, "%s:%d" % (rel, line), api) for kind, name, line, api in header_declarations(h)]
     return decls

@@ -116,8 +116,8 @@ static void test_invalid_files(void)
 static void test_usage(void)
 {
     CHECK_EQ_I64(run("--help"), 0);
-    CHECK(strstr(g_out, "usage: tp inspect") != NULL);
-    CHECK(strstr(g_out, "Exit status") != NULL);
+    CHECK(strstr(g_out, "SYNOPSIS\n    tp inspect [--json]") != NULL);
+    CHECK(strstr(g_out, "EXIT STATUS") != NULL);
     CHECK_EQ_I64(run(""), 2);
     CHECK_EQ_I64(run("--bogus x"), 2);
     CHECK_EQ_I64(run("--max-slots -1 x"), 2);
