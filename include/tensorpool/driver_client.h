@@ -77,7 +77,7 @@ typedef struct tp_driver_client_s tp_driver_client_t;
  * stream_id 0 asks for a dynamic stream (driver.md [R] 2); publish_mode is
  * 1 (REQUIRE_EXISTING) or 2 (EXISTING_OR_CREATE). 0 or -1. Init-time only. */
 TP_INTERNAL int tp_driver_client_open(tp_driver_client_t **out, const tp_client_context_t *ctx, uint32_t stream_id, uint8_t role,
-                                 uint8_t publish_mode, const tp_driver_client_handlers_t *handlers);
+                                      uint8_t publish_mode, const tp_driver_client_handlers_t *handlers);
 
 /* One duty cycle: poll control messages, retransmit/time out attaches,
  * back off, keep alive, check deadlines. Work count, or -1 on misuse. */

@@ -35,11 +35,11 @@ TP_INTERNAL int tp_merge_registry_put(tp_merge_registry_t *reg, const tp_merge_m
 /* Exact-key lookup; NULL when absent. The pointer stays valid until the next
  * put/remove. */
 TP_INTERNAL const tp_merge_map_t *tp_merge_registry_get(const tp_merge_registry_t *reg, tp_merge_kind_t kind,
-                                                   uint32_t out_stream_id, uint64_t epoch);
+                                                        uint32_t out_stream_id, uint64_t epoch);
 
 /* Remove an entry. Returns 0, or -1 with TP_ERR_NOT_FOUND. */
 TP_INTERNAL int tp_merge_registry_remove(tp_merge_registry_t *reg, tp_merge_kind_t kind, uint32_t out_stream_id,
-                                    uint64_t epoch);
+                                         uint64_t epoch);
 
 /* Iteration (e.g. periodic re-announce): entries 0..count-1, in no set order. */
 TP_INTERNAL uint32_t tp_merge_registry_count(const tp_merge_registry_t *reg);

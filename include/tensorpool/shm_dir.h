@@ -35,7 +35,7 @@ TP_INTERNAL int tp_shm_namespace_check(const char *ns);
 /* Epoch directory path. base must be absolute, user is sanitized here, ns
  * must pass tp_shm_namespace_check. Returns the length or -1. */
 TP_INTERNAL int tp_shm_dir_epoch_path(char *out, size_t cap, const char *base, const char *user, const char *ns,
-                                 uint32_t stream_id, uint64_t epoch);
+                                      uint32_t stream_id, uint64_t epoch);
 
 /* "<epoch_dir>/header.ring" and "<epoch_dir>/<pool_id>.pool". */
 TP_INTERNAL int tp_shm_dir_ring_path(char *out, size_t cap, const char *epoch_dir);

@@ -53,7 +53,7 @@ typedef struct tp_shm_file_s {
  * On failure nothing stays open and the error names the failed rule
  * (TP_ERR_PERMISSION for policy refusals, TP_ERR_NOT_FOUND, TP_ERR_IO). */
 TP_INTERNAL int tp_shm_path_open(const tp_shm_bases_t *bases, const char *path, int require_hugepages,
-                            tp_shm_file_t *out);
+                                 tp_shm_file_t *out);
 
 /* Open an existing directory path component by component without following
  * any symlink (O_DIRECTORY|O_NOFOLLOW from "/"). Returns an fd or -1. */

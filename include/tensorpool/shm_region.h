@@ -82,7 +82,7 @@ TP_INTERNAL int tp_shm_region_create(tp_shm_region_t *r, const char *path, const
  * mapping (D-8), mmap read-only, superblock check, and, if window_ns != 0,
  * activity freshness at now_ns (W-15.1.c). Nothing stays mapped on failure. */
 TP_INTERNAL int tp_shm_region_map(tp_shm_region_t *r, const tp_shm_bases_t *bases, const tp_shm_uri_t *uri,
-                             const tp_shm_region_expect_t *e, uint64_t now_ns, uint64_t window_ns);
+                                  const tp_shm_region_expect_t *e, uint64_t now_ns, uint64_t window_ns);
 
 /* Unmap (safe on a zeroed or already unmapped region). */
 TP_INTERNAL void tp_shm_region_unmap(tp_shm_region_t *r);

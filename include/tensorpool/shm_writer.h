@@ -89,11 +89,11 @@ TP_INTERNAL int tp_shm_writer_claim(tp_shm_writer_t *w, const tp_tensor_header_t
  * store COMMITTED with release (step 5) and advance next_seq. Only after this
  * may a FrameDescriptor for c->seq be sent (W-10.2.1.g). */
 TP_INTERNAL void tp_shm_writer_commit(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
-                                 uint32_t meta_version);
+                                      uint32_t meta_version);
 
 /* claim + copy len bytes from payload + commit. *seq_out gets the seq. */
 TP_INTERNAL int tp_shm_writer_publish(tp_shm_writer_t *w, const tp_tensor_header_t *t, const void *payload, uint32_t len,
-                                 uint64_t timestamp_ns, uint32_t meta_version, uint64_t *seq_out);
+                                      uint64_t timestamp_ns, uint32_t meta_version, uint64_t *seq_out);
 
 /* Refresh activity_timestamp_ns in every region (W-7.1.d, 1 Hz). */
 TP_INTERNAL void tp_shm_writer_heartbeat(tp_shm_writer_t *w, uint64_t now_ns);

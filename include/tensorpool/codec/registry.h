@@ -48,7 +48,7 @@ TP_INTERNAL int tp_codec_print_json(const void *buf, size_t len, tp_json_t *j, s
 
 /* Helpers for the generated printers. */
 TP_INTERNAL void tp_codec_json_message_begin(tp_json_t *j, const tp_sbe_layout_t *layout, const tp_sbe_dec_t *d,
-                                        bool headerless);
+                                             bool headerless);
 TP_INTERNAL void tp_codec_json_message_end(tp_json_t *j);
 /* An enum value: its name, null for the null sentinel, else the raw number. */
 TP_INTERNAL void tp_codec_json_enum(tp_json_t *j, const char *name, int64_t value, int64_t null_value);

@@ -117,7 +117,7 @@ typedef struct tp_sbe_dec_s {
  * (group header or var-data length prefix) in step_off[layout->nsteps].
  * headerless: the buffer starts at the root block (SHM structures). */
 TP_INTERNAL int tp_sbe_dec_wrap(const tp_sbe_layout_t *layout, tp_sbe_dec_t *d, size_t *step_off,
-                           const void *buf, size_t len, bool headerless);
+                                const void *buf, size_t len, bool headerless);
 
 /* A view of the fixed root block only, for structures whose values the
  * caller validates itself (SHM slots and superblocks, where a torn or hostile
@@ -125,7 +125,7 @@ TP_INTERNAL int tp_sbe_dec_wrap(const tp_sbe_layout_t *layout, tp_sbe_dec_t *d, 
  * block fits. The header, enums, groups and var data are NOT checked, and
  * groups and var data must not be read through a view. */
 TP_INTERNAL int tp_sbe_dec_view(const tp_sbe_layout_t *layout, tp_sbe_dec_t *d, const void *buf, size_t len,
-                           bool headerless);
+                                bool headerless);
 
 typedef struct tp_sbe_group_iter_s {
     const uint8_t *buf;
@@ -141,7 +141,7 @@ typedef struct tp_sbe_group_iter_s {
 
 /* Start iterating the group whose header is at offset group_off. */
 TP_INTERNAL void tp_sbe_group_iter_init(tp_sbe_group_iter_t *it, const tp_sbe_dec_t *d, size_t group_off,
-                                   uint8_t nvars);
+                                        uint8_t nvars);
 /* Advance to the next entry: 1 when positioned on it, 0 at the end, -1 on a
  * malformed entry (impossible after a successful wrap, checked regardless). */
 TP_INTERNAL int tp_sbe_group_iter_next(tp_sbe_group_iter_t *it);
@@ -173,7 +173,7 @@ typedef struct tp_sbe_enc_s {
 
 /* Write the header (unless headerless) and a zeroed root block. */
 TP_INTERNAL int tp_sbe_enc_begin(tp_sbe_enc_t *e, const tp_sbe_layout_t *layout, void *buf, size_t cap,
-                            bool headerless);
+                                 bool headerless);
 /* Open group `step` with `count` entries (earlier skipped steps are written
  * empty). */
 TP_INTERNAL int tp_sbe_enc_group_begin(tp_sbe_enc_t *e, uint8_t step, uint16_t count);
