@@ -187,7 +187,8 @@ SYMBOLS_HEADER = """\
 # Symbols libtensorpool.so exports: the user API (abi/README.md says what is
 # in it and why). One name per line, sorted. tests/unit/abi_exports_test.py
 # (ctest abi_exports_public_api) fails when the exports differ from this list.
-# tp_version (branch standalone) joins the list when that branch is merged.
+# tp_version (branch standalone) joins the list when that branch is merged
+# (and tensorpool/tensorpool.h then includes its header).
 # To change the ABI deliberately, rebuild and run
 #   python3 tests/unit/abi_exports_test.py --write build/libtensorpool.so abi/libtensorpool.symbols
 # and commit the new list with the change.
