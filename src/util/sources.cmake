@@ -1,6 +1,7 @@
 list(APPEND TP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/error.c
   ${CMAKE_CURRENT_LIST_DIR}/file_reserve.c
+  ${CMAKE_CURRENT_LIST_DIR}/dir_fd.c
   ${CMAKE_CURRENT_LIST_DIR}/clock.c
   ${CMAKE_CURRENT_LIST_DIR}/json_writer.c
   ${CMAKE_CURRENT_LIST_DIR}/latency_hist.c)
