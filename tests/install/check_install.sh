@@ -4,8 +4,8 @@
 #    find_package(tensorpool);
 #  - build the installed examples (share/doc/tensorpool/examples) with their
 #    own CMakeLists.txt and run them;
-#  - copy a program out of the installed user guide and build it with
-#    `cc prog.c $(pkg-config --cflags --libs tensorpool)`, then run it.
+#  - copy the programs out of the installed user guide, build each with
+#    `cc prog.c $(pkg-config --cflags --libs tensorpool)`, and run one.
 # usage: check_install.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -46,9 +46,12 @@ passed=$((passed + 1))
 guide="$prefix/share/doc/tensorpool/user-guide.md"
 test -f "$guide" || { echo "FAIL: no $guide"; exit 1; }
 mkdir "$tmp/guide"
-python3 "$tool" extract "$guide" "$tmp/guide" >/dev/null
-(cd "$tmp/guide" && cc join_sequence.c $(pkg-config --cflags --libs tensorpool) -o join_sequence)
+progs=$(python3 "$tool" extract "$guide" "$tmp/guide")
+[ "$(echo "$progs" | wc -w)" -ge 4 ] || { echo "FAIL: $guide shows fewer than 4 programs: $progs"; exit 1; }
+for p in $progs; do # each builds with exactly the guide's command
+  (cd "$tmp/guide" && cc "$p" $(pkg-config --cflags --libs tensorpool) -o "${p%.c}") || { echo "FAIL: guide's $p does not build"; exit 1; }
+done
 LD_LIBRARY_PATH="$libdir" "$tmp/guide/join_sequence" 1000 >"$tmp/guide.out" 2>&1 || { echo "FAIL: guide's join_sequence:"; cat "$tmp/guide.out"; exit 1; }
-echo "ok: join_sequence.c from the installed guide: $(tail -1 "$tmp/guide.out")"
+echo "ok: $(echo $progs) built from the installed guide; join_sequence: $(tail -1 "$tmp/guide.out")"
 passed=$((passed + 1))
 echo "install check: $passed passed, 0 failed"
