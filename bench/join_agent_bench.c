@@ -13,7 +13,7 @@
  * the embedded transport (stand-in producer); the stage busy-polls.
  *
  *   bench_join_agent [runs] [frames]                                       */
-#include "../examples/stand_in_producer.h"
+#include "../tests/stand_in_producer.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/join_agent.h"
 #include "tensorpool/merge_map_authority.h"

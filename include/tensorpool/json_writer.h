@@ -25,22 +25,22 @@ typedef struct tp_json_s {
     bool has_items[TP_JSON_MAX_DEPTH];
 } tp_json_t;
 
-TP_API void tp_json_init(tp_json_t *j, FILE *out);
-TP_API void tp_json_begin_object(tp_json_t *j);
-TP_API void tp_json_end_object(tp_json_t *j);
-TP_API void tp_json_begin_array(tp_json_t *j);
-TP_API void tp_json_end_array(tp_json_t *j);
-TP_API void tp_json_key(tp_json_t *j, const char *key);
-TP_API void tp_json_u64(tp_json_t *j, uint64_t v);
-TP_API void tp_json_i64(tp_json_t *j, int64_t v);
-TP_API void tp_json_double(tp_json_t *j, double v);
-TP_API void tp_json_bool(tp_json_t *j, bool v);
-TP_API void tp_json_null(tp_json_t *j);
+TP_INTERNAL void tp_json_init(tp_json_t *j, FILE *out);
+TP_INTERNAL void tp_json_begin_object(tp_json_t *j);
+TP_INTERNAL void tp_json_end_object(tp_json_t *j);
+TP_INTERNAL void tp_json_begin_array(tp_json_t *j);
+TP_INTERNAL void tp_json_end_array(tp_json_t *j);
+TP_INTERNAL void tp_json_key(tp_json_t *j, const char *key);
+TP_INTERNAL void tp_json_u64(tp_json_t *j, uint64_t v);
+TP_INTERNAL void tp_json_i64(tp_json_t *j, int64_t v);
+TP_INTERNAL void tp_json_double(tp_json_t *j, double v);
+TP_INTERNAL void tp_json_bool(tp_json_t *j, bool v);
+TP_INTERNAL void tp_json_null(tp_json_t *j);
 /* A string of len bytes (not NUL-terminated). */
-TP_API void tp_json_string(tp_json_t *j, const char *s, size_t len);
-TP_API void tp_json_cstring(tp_json_t *j, const char *s);
+TP_INTERNAL void tp_json_string(tp_json_t *j, const char *s, size_t len);
+TP_INTERNAL void tp_json_cstring(tp_json_t *j, const char *s);
 /* Bytes as a lower-case hex string. */
-TP_API void tp_json_hex(tp_json_t *j, const uint8_t *p, size_t len);
+TP_INTERNAL void tp_json_hex(tp_json_t *j, const uint8_t *p, size_t len);
 
 #ifdef __cplusplus
 }
