@@ -5,11 +5,18 @@ per line with a string name and unit and a finite value > 0 (no benchmark
 measures something that can be zero: a 0 means it did not measure). Times are
 not judged here; that is bench/run's job.
 
+It also reads the benchmark sources: a fixed-point format (%.2f, %.0f) prints a
+small but real measurement as 0 (a 0.004 ratio read "0.00" once on a busy
+machine), so every floating-point number a benchmark prints uses %g with six
+significant digits, or an integer format.
+
 usage: smoke_test.py BENCH_DIR
 """
+import glob
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -48,11 +55,28 @@ def check(path, args):
     return results, errors
 
 
+FIXED_POINT = re.compile(r"%[-+ #0]*[0-9]*(\.[0-9]+)?[fF]")
+
+
+def fixed_point_formats(src_dir):
+    """(file:line, text) of every printf-style fixed-point conversion in the benchmark sources."""
+    found = []
+    for path in sorted(glob.glob(os.path.join(src_dir, "*.c")) + glob.glob(os.path.join(src_dir, "*.h"))):
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if any(FIXED_POINT.search(lit) for lit in re.findall(r'"(?:[^"\\]|\\.)*"', line)):
+                    found.append(("%s:%d" % (os.path.basename(path), n), line.strip()))
+    return found
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
     failed = 0
+    for where, text in fixed_point_formats(os.path.dirname(os.path.abspath(__file__))):
+        print("FAIL %s: fixed-point format can print a real value as 0: %s" % (where, text[:120]))
+        failed += 1
     for prog, args in PROGRAMS.items():
         path = os.path.join(sys.argv[1], prog)
         if not os.access(path, os.X_OK):
