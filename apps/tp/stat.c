@@ -56,6 +56,9 @@ static void help(FILE *out)
             "\n"
             "OPTIONS\n"
             "    --once              print one snapshot and exit\n"
+            "                        On a terminal the view redraws in place on the alternate\n"
+            "                        screen and restores the screen on exit (SIGINT, SIGTERM);\n"
+            "                        piped, with --once or with --json it prints line by line.\n"
             "    --json              one JSON object per refresh, one per line\n"
             "    --interval SECONDS  refresh period, 0.1 .. 3600 (default 1)\n"
             "    --namespace NS      shm.namespace (default $SHM_NAMESPACE, else default)\n"
@@ -419,13 +422,17 @@ int tp_cmd_stat(int argc, char **argv)
     int64_t next = start + (period > 1500000000LL ? period : 1500000000LL);
     tp_monitor_poll(m, start, 0);
     tp_monitor_refresh(m, start); /* interval starts now */
-    const int clear = !json && !once && isatty(STDOUT_FILENO);
+    /* On a terminal the view redraws in place on the alternate screen (home,
+     * then clear to the end of the screen), so nothing scrolls and the shell's
+     * screen comes back on exit; piped, --json or --once it stays line-based. */
+    const int live = !json && !once && isatty(STDOUT_FILENO);
+    if (live) fputs("\033[?1049h\033[?25l", stdout); /* alternate screen, hide cursor */
     while (!tp_app_stop) {
         const int64_t now = tp_clock_monotonic_ns();
         if (tp_monitor_poll(m, now, 0) > 0) continue;
         if (now >= next) {
             tp_monitor_refresh(m, now);
-            if (clear) fputs("\033[H\033[2J", stdout);
+            if (live) fputs("\033[H\033[J", stdout);
             if (json)
                 print_json(m, cfg.ctx.base_dir, cfg.ctx.ns, now, cfg.live_window_ns);
             else
@@ -439,6 +446,8 @@ int tp_cmd_stat(int argc, char **argv)
         const struct timespec ts = {0, 2000000}; /* 2 ms: cheap, and logs hold ~seconds of traffic */
         nanosleep(&ts, NULL);
     }
+    if (live) fputs("\033[?25h\033[?1049l", stdout); /* cursor back, main screen back */
+    fflush(stdout);
     tp_monitor_close(m);
     return 0;
 }
