@@ -71,6 +71,12 @@ static void help(FILE *out)
             "    p50 p99     latency over the last second from the commit of the last required\n"
             "                input (its FrameDescriptor time) to the join callback\n"
             "\n"
+            "    Summary, at the end: per join its outputs, dropped (frame reads that failed) and\n"
+            "    no-view: outputs the join delivered while some input had no payload view (its\n"
+            "    pool not mapped yet, typically the first outputs after start, or a dropped read;\n"
+            "    the join agent's outputs_without_view). Every output either carried a view for\n"
+            "    each frame or is counted in no-view: `with-view + no-view = outputs` is checked.\n"
+            "\n"
             "    Watch it from another terminal with `tp stat DIR` (use --dir to choose DIR): each\n"
             "    stream shows its producer's pid, a different process per stream.\n"
             "\n"
@@ -100,9 +106,11 @@ static void help(FILE *out)
             "\n"
             "EXIT STATUS\n"
             "    0  every producer published and both joins produced outputs, all sequence-join\n"
-            "       outputs paired frames of the same capture tick\n"
+            "       outputs paired frames of the same capture tick, and each join's outputs add\n"
+            "       up (with-view + no-view)\n"
             "    1  a stage failed (named on stderr): a producer could not attach or publish, a\n"
-            "       join produced no output, the sequence join paired the wrong frames, or a role\n"
+            "       join produced no output, the sequence join paired the wrong frames, a join's\n"
+            "       outputs do not add up, or a role\n"
             "       process died, exited on its own or did not stop when asked\n"
             "    2  bad option or directory\n");
 }
@@ -250,18 +258,20 @@ static int print_summary(const demo_snapshot_t *s, double secs, const demo_optio
                i == DEMO_CAM2 ? "  (2 frames late)" : "");
     }
     const demo_join_stats_t *q = &s->join[DEMO_SEQ_JOIN], *t = &s->join[DEMO_TS_JOIN];
-    printf("  %-8s out %u  outputs %llu  aligned %llu  misaligned %llu  incomplete %llu  dropped %llu  waits %llu"
-           "  latency p50 %.2fms p99 %.2fms max %.2fms\n",
+    printf("  %-8s out %u  outputs %llu  aligned %llu  misaligned %llu  incomplete %llu  dropped %llu  with-view %llu"
+           "  no-view %llu  waits %llu  latency p50 %.2fms p99 %.2fms max %.2fms\n",
            q->name, (unsigned)q->out_stream_id, (unsigned long long)q->outputs,
            (unsigned long long)(q->outputs - q->misaligned - q->incomplete), (unsigned long long)q->misaligned,
            (unsigned long long)q->incomplete, (unsigned long long)q->frames_dropped,
+           (unsigned long long)q->outputs_with_view, (unsigned long long)q->outputs_without_view,
            (unsigned long long)q->outputs_waited, ms(tp_latency_hist_quantile(&q->latency, 0.5)),
            ms(tp_latency_hist_quantile(&q->latency, 0.99)), ms(q->latency.max_ns));
-    printf("  %-8s out %u  outputs %llu  imu-per-output %.1f  incomplete %llu  dropped %llu  waits %llu"
-           "  latency p50 %.2fms p99 %.2fms max %.2fms\n",
+    printf("  %-8s out %u  outputs %llu  imu-per-output %.1f  incomplete %llu  dropped %llu  with-view %llu"
+           "  no-view %llu  waits %llu  latency p50 %.2fms p99 %.2fms max %.2fms\n",
            t->name, (unsigned)t->out_stream_id, (unsigned long long)t->outputs,
            t->outputs > 0 ? (double)t->window_frames / (double)t->outputs : 0.0, (unsigned long long)t->incomplete,
-           (unsigned long long)t->frames_dropped, (unsigned long long)t->outputs_waited,
+           (unsigned long long)t->frames_dropped, (unsigned long long)t->outputs_with_view,
+           (unsigned long long)t->outputs_without_view, (unsigned long long)t->outputs_waited,
            ms(tp_latency_hist_quantile(&t->latency, 0.5)), ms(tp_latency_hist_quantile(&t->latency, 0.99)),
            ms(t->latency.max_ns));
     int rc = 0;
@@ -277,6 +287,15 @@ static int print_summary(const demo_snapshot_t *s, double secs, const demo_optio
                                        : "its MergeMap never arrived");
             rc = 1;
         }
+    for (int i = 0; i < DEMO_JOINS; i++) {
+        const demo_join_stats_t *j = &s->join[i];
+        if (j->outputs_with_view + j->outputs_without_view != j->outputs) {
+            fprintf(stderr, "tp demo: FAILED: %s outputs do not add up: %llu with a view + %llu without != %llu\n",
+                    j->name, (unsigned long long)j->outputs_with_view, (unsigned long long)j->outputs_without_view,
+                    (unsigned long long)j->outputs);
+            rc = 1;
+        }
+    }
     if (report_roles(s) > 0) rc = 1;
     if (q->misaligned > 0) {
         fprintf(stderr, "tp demo: FAILED: %s paired frames of different capture ticks %llu times\n", q->name,
