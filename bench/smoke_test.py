@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Smoke test of the benchmark programs (ctest bench_smoke): each one runs with
 small parameters, exits 0 and prints only well-formed results: one JSON object
-per line with a string name and unit and a finite value > 0 (no benchmark
+per line with snake_case keys (docs/json.md), a string name and unit and a
+finite value > 0 (no benchmark
 measures something that can be zero: a 0 means it did not measure). Times are
 not judged here; that is bench/run's job.
 
@@ -46,6 +47,9 @@ def check(path, args):
         if not isinstance(obj, dict) or not isinstance(obj.get("name"), str) or not isinstance(obj.get("unit"), str):
             errors.append("line %d lacks a string name and unit: %r" % (n, line[:120]))
             continue
+        bad_keys = [k for k in obj if not SNAKE.match(k)]
+        if bad_keys:  # docs/json.md: one key convention for every tp JSON output
+            errors.append("%s: keys not in snake_case: %s" % (obj["name"], bad_keys))
         v = obj.get("value")
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
             errors.append("%s: value %r is not a finite number > 0" % (obj["name"], v))
@@ -55,6 +59,7 @@ def check(path, args):
     return results, errors
 
 
+SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 FIXED_POINT = re.compile(r"%[-+ #0]*[0-9]*(\.[0-9]+)?[fF]")
 
 

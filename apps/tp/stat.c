@@ -59,7 +59,9 @@ static void help(FILE *out)
             "                        On a terminal the view redraws in place on the alternate\n"
             "                        screen and restores the screen on exit (SIGINT, SIGTERM);\n"
             "                        piped, with --once or with --json it prints line by line.\n"
-            "    --json              one JSON object per refresh, one per line\n"
+            "    --json              one JSON object per refresh, one per line: snake_case keys,\n"
+            "                        time_unix_ns (wall clock) and time_mono_ns, epochs, seq and\n"
+            "                        lease ids as decimal strings; every key in docs/json.md\n"
             "    --interval SECONDS  refresh period, 0.1 .. 3600 (default 1)\n"
             "    --namespace NS      shm.namespace (default $SHM_NAMESPACE, else default)\n"
             "    -h, --help          this text\n"
@@ -175,8 +177,10 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
     tp_json_t j;
     tp_json_init(&j, stdout);
     tp_json_begin_object(&j);
-    tp_json_key(&j, "time_ns");
-    tp_json_i64(&j, now);
+    tp_json_key(&j, "time_unix_ns"); /* wall clock; ages below are from the monotonic one */
+    tp_json_i64_string(&j, tp_clock_realtime_ns());
+    tp_json_key(&j, "time_mono_ns");
+    tp_json_i64_string(&j, now);
     tp_json_key(&j, "dir");
     tp_json_cstring(&j, dir);
     tp_json_key(&j, "namespace");
@@ -197,7 +201,7 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_key(&j, "announced");
         tp_json_bool(&j, s->announced != 0);
         tp_json_key(&j, "epoch");
-        tp_json_u64(&j, s->epoch);
+        tp_json_u64_string(&j, s->epoch);
         tp_json_key(&j, "announce_age_ms");
         tp_json_double(&j, age_ms(now, s->last_announce_ns));
         tp_json_key(&j, "header_nslots");
@@ -212,10 +216,10 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         if (s->last_seq == UINT64_MAX)
             tp_json_null(&j);
         else
-            tp_json_u64(&j, s->last_seq);
+            tp_json_u64_string(&j, s->last_seq);
         tp_json_key(&j, "producer_qos_seq");
         if (s->has_producer_qos)
-            tp_json_u64(&j, s->producer_seq);
+            tp_json_u64_string(&j, s->producer_seq);
         else
             tp_json_null(&j);
         tp_json_key(&j, "producers");
@@ -235,7 +239,7 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_bool(&j, s->sb_ok != 0);
         if (s->sb_ok) {
             tp_json_key(&j, "epoch");
-            tp_json_u64(&j, s->sb_epoch);
+            tp_json_u64_string(&j, s->sb_epoch);
             tp_json_key(&j, "pid");
             tp_json_u64(&j, s->sb_pid);
             tp_json_key(&j, "pid_alive");
@@ -262,7 +266,7 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_key(&j, "role");
         tp_json_cstring(&j, c->role == 1 ? "producer" : c->role == 2 ? "consumer" : "unknown");
         tp_json_key(&j, "lease_id");
-        tp_json_u64(&j, c->lease_id);
+        tp_json_u64_string(&j, c->lease_id);
         tp_json_key(&j, "pid");
         if (c->pid > 0)
             tp_json_u64(&j, (uint64_t)c->pid);
@@ -274,7 +278,7 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_bool(&j, c->revoked != 0);
         if (c->has_qos) {
             tp_json_key(&j, "last_seq_seen");
-            tp_json_u64(&j, c->last_seq_seen);
+            tp_json_u64_string(&j, c->last_seq_seen);
             tp_json_key(&j, "drops_gap");
             tp_json_u64(&j, c->drops_gap);
             tp_json_key(&j, "drops_late");
@@ -293,7 +297,7 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_key(&j, "out_stream_id");
         tp_json_u64(&j, jn->out_stream_id);
         tp_json_key(&j, "epoch");
-        tp_json_u64(&j, jn->epoch);
+        tp_json_u64_string(&j, jn->epoch);
         tp_json_key(&j, "state");
         tp_json_cstring(&j, tp_monitor_join_state_name(jn->state));
         tp_json_key(&j, "silent_inputs");
@@ -304,7 +308,7 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         if (jn->ready_through == UINT64_MAX)
             tp_json_null(&j);
         else
-            tp_json_u64(&j, jn->ready_through);
+            tp_json_u64_string(&j, jn->ready_through);
         tp_json_key(&j, "announces");
         tp_json_u64(&j, jn->announces);
         tp_json_key(&j, "announce_age_ms");

@@ -343,10 +343,19 @@ static void test_stat_sees_running_demo(void)
         }
         CHECK(seen);
     }
+    /* docs/json.md: wall-clock time, 64-bit ids as strings */
+    const char *wall = strstr(out, "\"time_unix_ns\":\"");
+    CHECK(wall != NULL);
+    if (wall != NULL) {
+        const long long ns = strtoll(wall + strlen("\"time_unix_ns\":\""), NULL, 10);
+        CHECK(llabs(ns / 1000000000LL - (long long)time(NULL)) < 60);
+    }
+    CHECK(count("\"lease_id\":\"") >= 7); /* 3 producers + 4 join inputs */
+    CHECK(count("\"lease_id\":") == count("\"lease_id\":\""));
     CHECK(count("\"superblock\":{\"ok\":true") == 3);
     CHECK(count("\"pid_alive\":true") == 3);
-    CHECK(count("{\"kind\":\"sequence\",\"out_stream_id\":100,\"epoch\":1,\"state\":\"flowing\"") == 1);
-    CHECK(count("{\"kind\":\"timestamp\",\"out_stream_id\":200,\"epoch\":1,\"state\":\"flowing\"") == 1);
+    CHECK(count("{\"kind\":\"sequence\",\"out_stream_id\":100,\"epoch\":\"1\",\"state\":\"flowing\"") == 1);
+    CHECK(count("{\"kind\":\"timestamp\",\"out_stream_id\":200,\"epoch\":\"1\",\"state\":\"flowing\"") == 1);
     CHECK(count("\"type\":\"offset\",\"offset\":-2}") == 1); /* camera 2's compensation */
     CHECK(count("\"lateness_ns\":5000000") == 1);
     /* (well before the running demo ends) A stage that cannot start fails the demo with a clear message: a second
