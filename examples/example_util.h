@@ -4,7 +4,9 @@
 #define TP_EXAMPLE_UTIL_H
 
 #include "stand_in_producer.h"
+#include "tensorpool/clean.h"
 #include "tensorpool/clock.h"
+#include "tensorpool/error.h"
 #include "tensorpool/join_agent.h"
 
 #include <ftw.h>
@@ -40,9 +42,21 @@ static inline const char *example_base_dir(void)
     return example_dir;
 }
 
+/* Leave the SHM directory as it was found: remove the private temp dir, or,
+ * under $TP_DIR, what this program and its children left there (tp_clean
+ * keeps whatever other live processes use). */
 static inline void example_cleanup(void)
 {
-    if (example_own_dir) nftw(example_dir, example_rm, 16, FTW_DEPTH | FTW_PHYS);
+    if (example_own_dir) {
+        nftw(example_dir, example_rm, 16, FTW_DEPTH | FTW_PHYS);
+        return;
+    }
+    tp_clean_options_t opt;
+    tp_clean_options_init(&opt);
+    opt.gone_pid = (int)getpid(); /* this program is done with its files */
+    opt.log_linger_ns = 0;        /* its logs' readers were its own children */
+    tp_clean_summary_t sum;
+    if (tp_clean(getenv("TP_DIR"), &opt, &sum) != 0) fprintf(stderr, "cleanup: %s\n", tp_errmsg());
 }
 
 static inline void example_sleep_ms(int64_t ms)

@@ -4,6 +4,7 @@
 #include "stop_signal.h"
 #include "demo_pipeline.h"
 
+#include "tensorpool/clean.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/error.h"
 
@@ -89,8 +90,10 @@ static void help(FILE *out)
             "                        transport (default: $TP_DIR if set, else a fresh directory\n"
             "                        /dev/shm/tp-demo-XXXXXX that is removed at exit, also when\n"
             "                        the demo is killed (a janitor process removes it once the\n"
-            "                        demo and its roles are gone); DIR and $TP_DIR are left in\n"
-            "                        place)\n"
+            "                        demo and its roles are gone)); DIR and $TP_DIR stay, and\n"
+            "                        what the demo left in them is removed at exit, or by the\n"
+            "                        janitor after a kill, as `tp clean` would: the files of\n"
+            "                        other live processes there are kept\n"
             "    -h, --help          this text\n"
             "\n"
             "    Driver settings come from the environment as for `tp driver` (for example\n"
@@ -135,14 +138,30 @@ static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
     return remove(p);
 }
 
-/* The demo's own directory must not outlive it, even when it is killed with
- * SIGKILL (nothing of it then runs). A janitor process, forked while this
- * one is still single-threaded, waits on a pipe whose write ends only this
- * process and its roles hold: EOF means every one of them is gone, so the
- * files are no longer used, and it removes the directory (normally already
- * removed at exit). It is neither driver nor client: it never maps a file. */
-static int start_janitor(const char *dir)
+/* Remove from a directory the demo did not make (--dir, TP_DIR) what its
+ * driver, producers and joins left there, and nothing of anyone else's:
+ * tp_clean with the demo's own process counted as gone and no linger for its
+ * closed logs (their readers were its roles). */
+static void clean_after_demo(const char *dir, int demo_pid)
 {
+    tp_clean_options_t opt;
+    tp_clean_options_init(&opt);
+    opt.gone_pid = demo_pid;
+    opt.log_linger_ns = 0;
+    tp_clean_summary_t sum;
+    (void)tp_clean(dir, &opt, &sum);
+}
+
+/* The demo must leave the SHM directory as it found it, even when it is
+ * killed with SIGKILL (nothing of it then runs). A janitor process, forked
+ * while this one is still single-threaded, waits on a pipe whose write ends
+ * only this process and its roles hold: EOF means every one of them is gone,
+ * so the files are no longer used. It then removes the demo's own directory
+ * (own) or cleans what the demo left in a given one (normally already done at
+ * exit). It is neither driver nor client: it never maps a file. */
+static int start_janitor(const char *dir, int own)
+{
+    const int demo_pid = (int)getpid();
     int fds[2];
     if (pipe(fds) != 0) return -1;
     const pid_t pid = fork();
@@ -166,7 +185,10 @@ static int start_janitor(const char *dir)
             const ssize_t n = read(fds[0], &c, 1);
             if (n == 0 || (n < 0 && errno != EINTR)) break;
         }
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        if (own)
+            nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        else
+            clean_after_demo(dir, demo_pid);
         _exit(0);
     }
     close(fds[0]); /* the write end stays open in this process and its roles, unused */
@@ -365,13 +387,16 @@ int tp_cmd_demo(int argc, char **argv)
             }
             opt.dir = g_tmpdir;
             own_dir = 1;
-            if (start_janitor(g_tmpdir) != 0)
+            if (start_janitor(g_tmpdir, 1) != 0)
                 fprintf(stderr, "tp demo: warning: no janitor (%s): %s stays if the demo is killed\n",
                         strerror(errno), g_tmpdir);
         }
     } else if (check_dir(opt.dir, "--dir") != 0) {
         return 2;
     }
+    if (!own_dir && start_janitor(opt.dir, 0) != 0)
+        fprintf(stderr, "tp demo: warning: no janitor (%s): its files stay in %s if the demo is killed\n",
+                strerror(errno), opt.dir);
     setvbuf(stdout, NULL, _IOLBF, 0); /* status lines appear as they happen, also in a pipe */
     tp_app_catch_stop_signals(true); /* SIGPIPE too: output closed (| head), still remove the temp dir */
 
@@ -427,6 +452,9 @@ failed:
     printf("result: FAILED\n");
     demo_pipeline_stop(p);
 out:
-    if (own_dir) nftw(g_tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (own_dir)
+        nftw(g_tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    else
+        clean_after_demo(opt.dir, (int)getpid());
     return rc;
 }
