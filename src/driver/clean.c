@@ -409,15 +409,20 @@ static void clean_namespace(clean_t *c, int ufd, const char *name, const char *r
     const int has_lock = fstatat(nsfd, "driver.lock", &lk, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(lk.st_mode);
     if (has_lock) driver_pid = flock_holder(lk.st_dev, lk.st_ino);
     if (driver_pid > 0 && driver_pid == c->opt->gone_pid) driver_pid = 0;
-    int left = 0;
+    int left = 0; /* entries that stay: kept streams, anything not ours */
     char sub[PATH_CAP];
     DIR *d = listing(nsfd);
     struct dirent *e;
     while (d != NULL && (e = readdir(d)) != NULL) {
-        struct stat st;
-        if (!all_digits(e->d_name) || fstatat(nsfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || strcmp(e->d_name, "ipc") == 0 ||
+            strcmp(e->d_name, "driver.lock") == 0)
             continue;
-        if (path_join(sub, rel, e->d_name) != 0) continue;
+        struct stat st;
+        if (!all_digits(e->d_name) || fstatat(nsfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
+            path_join(sub, rel, e->d_name) != 0) {
+            left++; /* not a stream directory: not ours to judge */
+            continue;
+        }
         left += clean_stream(c, nsfd, e->d_name, sub, driver_pid);
     }
     if (d != NULL) closedir(d);
@@ -428,11 +433,8 @@ static void clean_namespace(clean_t *c, int ufd, const char *name, const char *r
         snprintf(why, sizeof why, driver_pid > 0 ? "a driver (pid %d) holds it" : "/proc/locks unreadable: assumed held",
                  driver_pid);
         report(c, sub, "file", 0, 0, 0, why);
-    } else if (left == 0) {
-        static const char *const mine[] = {"driver.lock", NULL};
-        const int others = c->opt->dry_run ? 0 : entries_except(nsfd, mine);
-        if (others == 0 && (!has_lock || remove_item(c, nsfd, "driver.lock", 0, sub, "file", 0, "no driver holds it") == 0))
-            remove_item(c, ufd, name, 1, rel, "namespace", 0, "empty");
+    } else if (left == 0 && (!has_lock || remove_item(c, nsfd, "driver.lock", 0, sub, "file", 0, "no driver holds it") == 0)) {
+        remove_item(c, ufd, name, 1, rel, "namespace", 0, "empty");
     }
     close(nsfd);
 }

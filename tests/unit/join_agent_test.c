@@ -577,16 +577,16 @@ static void test_outputs_without_view_are_counted(void)
     make_seq_map(&m, 10, 1, ins, 2);
     CHECK(tp_merge_authority_put(auth, &m, 0) == 1);
     const int64_t t0 = tp_clock_monotonic_ns();
-    tp_stand_in_producer_t p1, p2;
-    CHECK(tp_stand_in_producer_open(&p1, &ctx, tp_test_base, 1, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
-                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
-    CHECK(tp_stand_in_producer_open(&p2, &ctx, tp_test_base, 2, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
-                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    tp_stand_in_producer_t p[2];
+    for (uint32_t i = 0; i < 2; i++)
+        CHECK(tp_stand_in_producer_open(&p[i], &ctx, tp_test_base, ins[i], 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
+                                        TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    tp_stand_in_producer_t *p1 = &p[0], *p2 = &p[1];
     spin(a, NULL, t0);
     /* three outputs before any announce: no view */
     for (uint64_t k = 0; k < 3; k++) {
-        CHECK(tp_stand_in_producer_publish(&p1, 100 + k, 5 + k, 5 + k, NULL) == 0);
-        CHECK(tp_stand_in_producer_publish(&p2, 200 + k, 5 + k, 5 + k, NULL) == 0);
+        CHECK(tp_stand_in_producer_publish(p1, 100 + k, 5 + k, 5 + k, NULL) == 0);
+        CHECK(tp_stand_in_producer_publish(p2, 200 + k, 5 + k, 5 + k, NULL) == 0);
         spin(a, NULL, t0);
     }
     tp_join_agent_stats_t st;
@@ -597,12 +597,12 @@ static void test_outputs_without_view_are_counted(void)
     CHECK_EQ_U64(st.frames_unmapped, 6);
     CHECK(seen.with_view == 0);
     /* announced: the next outputs carry views and are not counted */
-    CHECK(tp_stand_in_producer_announce(&p1, (uint64_t)t0) == 0);
-    CHECK(tp_stand_in_producer_announce(&p2, (uint64_t)t0) == 0);
+    CHECK(tp_stand_in_producer_announce(p1, (uint64_t)t0) == 0);
+    CHECK(tp_stand_in_producer_announce(p2, (uint64_t)t0) == 0);
     spin(a, NULL, t0);
     for (uint64_t k = 3; k < 5; k++) {
-        CHECK(tp_stand_in_producer_publish(&p1, 100 + k, 5 + k, 5 + k, NULL) == 0);
-        CHECK(tp_stand_in_producer_publish(&p2, 200 + k, 5 + k, 5 + k, NULL) == 0);
+        CHECK(tp_stand_in_producer_publish(p1, 100 + k, 5 + k, 5 + k, NULL) == 0);
+        CHECK(tp_stand_in_producer_publish(p2, 200 + k, 5 + k, 5 + k, NULL) == 0);
         spin(a, NULL, t0);
     }
     tp_join_agent_stats(a, &st);
@@ -612,8 +612,8 @@ static void test_outputs_without_view_are_counted(void)
     CHECK_EQ_U64(st.outputs, (uint64_t)seen.with_view + st.outputs_without_view); /* they add up */
     CHECK_EQ_U64(st.frames_unmapped, 6);
     tp_join_agent_destroy(a);
-    tp_stand_in_producer_close(&p1);
-    tp_stand_in_producer_close(&p2);
+    tp_stand_in_producer_close(p1);
+    tp_stand_in_producer_close(p2);
     tp_merge_authority_destroy(auth);
     tp_merge_map_close(&m);
 }

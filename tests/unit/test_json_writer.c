@@ -42,15 +42,7 @@ static int same(const char *bytes, size_t len, const char *want)
 
 static void test_valid_utf8_passes_through(void)
 {
-    char *mem = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&mem, &size);
-    tp_json_t j;
-    tp_json_init(&j, f);
-    tp_json_cstring(&j, "cam\xc3\xa9ra-1"); /* the example: "caméra-1" */
-    fclose(f);
-    CHECK(strcmp(mem, "\"cam\xc3\xa9ra-1\"") == 0);
-    free(mem);
+    CHECK(SAME("cam\xc3\xa9ra-1", "\"cam\xc3\xa9ra-1\"")); /* the example: "caméra-1" */
     CHECK(SAME("\xe6\x97\xa5\xe6\x9c\xac", "\"\xe6\x97\xa5\xe6\x9c\xac\"")); /* 3-byte */
     CHECK(SAME("\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\""));                  /* 4-byte (U+1F600) */
     CHECK(SAME("\xc2\x80", "\"\xc2\x80\""));                                  /* smallest 2-byte */
