@@ -8,15 +8,16 @@
  *
  * An item is removed only when nothing live can use it:
  *  - an epoch directory when the process that created its region files (the
- *    superblock's pid, checked against the process start time so a recycled
- *    pid does not count) is gone, no live process maps any of its files, and,
- *    if no superblock names a creator, it has not changed for a minute;
+ *    superblock's pid) is gone or a zombie, no live process maps any of its
+ *    files, and, if no superblock names a creator, it has not changed for a
+ *    minute (the superblock's start time is on the creator's own clock, so a
+ *    recycled pid keeps the files until that process ends: the safe error);
  *  - a stream directory's last_epoch, the namespace's driver.lock and the
  *    empty directories above them only when no driver holds driver.lock (a
  *    new driver picks epochs from the monotonic clock, so forgetting
  *    last_epoch cannot make it reuse one during this boot);
- *  - a transport log when its publisher is gone (pid + start time in its
- *    header) or it was closed at least linger_ns ago, and no live process
+ *  - a transport log when its publisher is gone (pid + /proc start time in
+ *    its header, so a recycled pid does not count) or it was closed at least linger_ns ago, and no live process
  *    maps it; the ipc index once no log is left and nothing maps it.
  * Everything else is kept and reported with the reason. The walk goes from
  * the base directory down through directory fds opened with

@@ -38,7 +38,6 @@ typedef struct {
     ino_t *mapped;      /* inodes on dev that some live process maps, sorted */
     size_t nmapped;
     int64_t now_real_ns;
-    int64_t suspend_ns; /* CLOCK_BOOTTIME - CLOCK_MONOTONIC: time spent suspended */
 } clean_t;
 
 static void report(clean_t *c, const char *path, const char *kind, uint64_t bytes, int removed, int error,
@@ -134,19 +133,14 @@ static int is_mapped(const clean_t *c, ino_t ino)
     return c->nmapped > 0 && bsearch(&ino, c->mapped, c->nmapped, sizeof ino, cmp_ino) != NULL;
 }
 
-/* Whether the process that wrote a superblock (pid, start_timestamp_ns on
- * CLOCK_MONOTONIC) still runs. A process with that pid that started after
- * the superblock was written (beyond the time spent suspended and a second
- * of tick rounding) is a recycled pid: the creator is gone. */
-static int creator_alive(const clean_t *c, uint64_t pid, uint64_t start_mono_ns)
+/* Whether the process that wrote a superblock still runs (not a zombie). Its
+ * start_timestamp_ns is on the creator's own clock (a library user may drive
+ * the driver with any), so it cannot tell a recycled pid reliably: a recycled
+ * pid keeps the files until that process ends, the safe way to be wrong. */
+static int creator_alive(const clean_t *c, uint64_t pid)
 {
-    if (pid == 0 || pid > INT32_MAX || (int)pid == c->opt->gone_pid) return 0;
     uint64_t ticks;
-    if (tp_ipc_proc_start_time((int)pid, &ticks) != 0) return 0;
-    const long hz = sysconf(_SC_CLK_TCK);
-    const uint64_t started_ns = ticks * (1000000000ull / (uint64_t)(hz > 0 ? hz : 100));
-    const uint64_t latest = start_mono_ns + (uint64_t)c->suspend_ns + 1000000000ull;
-    return start_mono_ns == 0 || started_ns <= latest;
+    return pid != 0 && pid <= INT32_MAX && (int)pid != c->opt->gone_pid && tp_ipc_proc_start_time((int)pid, &ticks) == 0;
 }
 
 static int publisher_alive(const clean_t *c, int pid, uint64_t start_time)
@@ -200,7 +194,7 @@ static void judge_region_file(clean_t *c, int efd, const char *name, const struc
         tp_superblock_read(raw, &sb);
         if (sb.magic == TP_SHM_MAGIC) {
             v->creators++;
-            if (creator_alive(c, sb.pid, sb.start_timestamp_ns) && v->why[0] == '\0')
+            if (creator_alive(c, sb.pid) && v->why[0] == '\0')
                 snprintf(v->why, sizeof v->why, "its creator, pid %" PRIu64 ", is alive", sb.pid);
         }
     }
@@ -455,12 +449,7 @@ int tp_clean(const char *base_dir, const tp_clean_options_t *opt, tp_clean_summa
         close(bfd);
         return tp_err_set(TP_ERR_IO, "stat '%s': %s", base_dir, strerror(errno));
     }
-    struct timespec boot, mono;
-    clock_gettime(CLOCK_BOOTTIME, &boot);
-    clock_gettime(CLOCK_MONOTONIC, &mono);
     clean_t c = {.opt = opt, .sum = summary, .dev = bst.st_dev, .now_real_ns = tp_clock_realtime_ns()};
-    c.suspend_ns = ((int64_t)boot.tv_sec - mono.tv_sec) * 1000000000LL + (boot.tv_nsec - mono.tv_nsec);
-    if (c.suspend_ns < 0) c.suspend_ns = 0;
     collect_mappings(&c);
     DIR *d = listing(bfd);
     struct dirent *e;
