@@ -5,3 +5,10 @@ set_tests_properties(tp_stat_live_view PROPERTIES LABELS "cli;integration" TIMEO
 add_test(NAME tp_clean_multiprocess
   COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/clean_test.py $<TARGET_FILE:tp> $<TARGET_FILE:driver_helper>)
 set_tests_properties(tp_clean_multiprocess PROPERTIES LABELS "cli;integration" TIMEOUT 120)
+if(TARGET example_producer)
+  add_test(NAME examples_leave_no_files
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/examples_leave_no_files_test.py
+            $<TARGET_FILE:example_producer> $<TARGET_FILE:example_consumer> $<TARGET_FILE:example_join_sequence>
+            $<TARGET_FILE:example_join_timestamp> $<TARGET_FILE:example_join_latest>)
+  set_tests_properties(examples_leave_no_files PROPERTIES LABELS "example;integration" TIMEOUT 120)
+endif()
