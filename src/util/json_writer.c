@@ -1,5 +1,7 @@
 #include "tensorpool/json_writer.h"
 
+#include "utf8.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
@@ -46,39 +48,6 @@ void tp_json_end_object(tp_json_t *j) { close_level(j, '}'); }
 void tp_json_begin_array(tp_json_t *j) { open(j, '['); }
 void tp_json_end_array(tp_json_t *j) { close_level(j, ']'); }
 
-/* Length of the well-formed UTF-8 sequence at s[0..len) (RFC 3629: no overlong
- * form, no surrogate, nothing above U+10FFFF), or 0 when it is ill-formed;
- * then *bad is the length of its maximal ill-formed subpart (>= 1), which is
- * replaced by one U+FFFD (Unicode's recommended practice). */
-static size_t utf8_sequence(const unsigned char *s, size_t len, size_t *bad)
-{
-    const unsigned char c = s[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-    if (c >= 0xc2 && c <= 0xdf) {
-        need = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        need = 3;
-        if (c == 0xe0) lo = 0xa0;      /* overlong */
-        else if (c == 0xed) hi = 0x9f; /* surrogates U+D800..U+DFFF */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 4;
-        if (c == 0xf0) lo = 0x90;      /* overlong */
-        else if (c == 0xf4) hi = 0x8f; /* above U+10FFFF */
-    } else {
-        *bad = 1; /* stray continuation byte, C0/C1 (always overlong), F5..FF */
-        return 0;
-    }
-    size_t i = 1;
-    for (; i < need && i < len; i++) {
-        const unsigned char lo_i = i == 1 ? lo : 0x80, hi_i = i == 1 ? hi : 0xbf;
-        if (s[i] < lo_i || s[i] > hi_i) break;
-    }
-    if (i == need) return need;
-    *bad = i; /* truncated or interrupted: the valid prefix is one subpart */
-    return 0;
-}
-
 /* A JSON string of the bytes s[0..len): valid UTF-8 passes through, '"', '\'
  * and control characters (and DEL) are escaped, and each ill-formed sequence
  * becomes U+FFFD, so the output is always valid UTF-8 and valid JSON. */
@@ -108,7 +77,7 @@ static void put_escaped(FILE *out, const char *str, size_t len)
             continue;
         }
         size_t bad = 0;
-        const size_t n = utf8_sequence(s + i, len - i, &bad);
+        const size_t n = tp_utf8_sequence(s + i, len - i, &bad);
         if (n > 0) {
             fwrite(s + i, 1, n, out);
             i += n;
