@@ -106,7 +106,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 int main(int argc, char **argv)
 {
     const int64_t run_ms = argc > 1 ? atoll(argv[1]) : 1000;
-    char dir[] = "/dev/shm/tp-join-sequence-XXXXXX";
+    char dir[] = "/dev/shm/tp-join-latest-XXXXXX";
     if (mkdtemp(dir) == NULL) {
         perror("mkdtemp");
         return 1;

@@ -597,11 +597,14 @@ class Emitter:
             w("    }")
 
     def json_fields(self, fields, getter_prefix, obj, w, indent="    "):
+        # JSON keys are the schema names in snake_case and 64-bit integers are
+        # decimal strings (docs/json.md): a parser using doubles rounds above 2^53.
         for f in fields:
             fn = "%s_%s" % (getter_prefix, snake(f.name))
-            w('%stp_json_key(j, "%s");' % (indent, f.name))
+            w('%stp_json_key(j, "%s");' % (indent, snake(f.name)))
             signed = PRIMITIVES[f.prim][3]
-            num = "tp_json_i64" if signed else "tp_json_u64"
+            wide = PRIMITIVES[f.prim][0] == 8
+            num = ("tp_json_i64" if signed else "tp_json_u64") + ("_string" if wide else "")
             cast = "int64_t" if signed else "uint64_t"
             if f.constant is not None:
                 w("%s%s(j, (%s)%s(%s));" % (indent, num, cast, fn, obj))
@@ -628,7 +631,7 @@ class Emitter:
                 w("%s%s(j, (%s)%s(%s));" % (indent, num, cast, fn, obj))
 
     def json_data(self, m, d, getter, obj, w, indent="    "):
-        w('%stp_json_key(j, "%s");' % (indent, d.name))
+        w('%stp_json_key(j, "%s");' % (indent, snake(d.name)))
         w("%s{" % indent)
         w("%s    uint32_t n;" % indent)
         if d.ascii:
@@ -717,7 +720,7 @@ class Emitter:
             if kind == "data":
                 self.json_data(m, x, xn, "&m", w)
                 continue
-            w('    tp_json_key(j, "%s");' % x.name)
+            w('    tp_json_key(j, "%s");' % snake(x.name))
             w("    tp_json_begin_array(j);")
             w("    {")
             w("        %s_iter_t it;" % xn)

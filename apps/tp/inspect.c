@@ -59,7 +59,10 @@ static void usage(FILE *out)
           "    inspected is reported, never a crash. A FIFO or device is refused.\n"
           "\n"
           "OPTIONS\n"
-          "    --json           print one JSON object instead of text\n"
+          "    --json           print one JSON object instead of text (snake_case keys;\n"
+          "                     epochs, seq and nanosecond times as decimal strings; the\n"
+          "                     superblock times are CLOCK_MONOTONIC: *_mono_ns; every key\n"
+          "                     is listed in docs/json.md)\n"
           "    --max-slots N    list at most N slots (default 64; 0 lists none, 'all' lists\n"
           "                     every slot)\n"
           "    -h, --help       print this text and exit\n"
@@ -120,20 +123,20 @@ static void json_superblock(tp_json_t *j, const tp_superblock_t *sb)
     const char *rt = tp_control_region_type_name(sb->region_type);
     tp_json_key(j, "superblock");
     tp_json_begin_object(j);
-    tp_json_key(j, "magic"); tp_json_u64(j, sb->magic);
-    tp_json_key(j, "layoutVersion"); tp_json_u64(j, sb->layout_version);
-    tp_json_key(j, "epoch"); tp_json_u64(j, sb->epoch);
-    tp_json_key(j, "streamId"); tp_json_u64(j, sb->stream_id);
-    tp_json_key(j, "regionType");
+    tp_json_key(j, "magic"); tp_json_u64_string(j, sb->magic);
+    tp_json_key(j, "layout_version"); tp_json_u64(j, sb->layout_version);
+    tp_json_key(j, "epoch"); tp_json_u64_string(j, sb->epoch);
+    tp_json_key(j, "stream_id"); tp_json_u64(j, sb->stream_id);
+    tp_json_key(j, "region_type");
     if (rt) tp_json_cstring(j, rt);
     else tp_json_i64(j, sb->region_type);
-    tp_json_key(j, "poolId"); tp_json_u64(j, sb->pool_id);
+    tp_json_key(j, "pool_id"); tp_json_u64(j, sb->pool_id);
     tp_json_key(j, "nslots"); tp_json_u64(j, sb->nslots);
-    tp_json_key(j, "slotBytes"); tp_json_u64(j, sb->slot_bytes);
-    tp_json_key(j, "strideBytes"); tp_json_u64(j, sb->stride_bytes);
+    tp_json_key(j, "slot_bytes"); tp_json_u64(j, sb->slot_bytes);
+    tp_json_key(j, "stride_bytes"); tp_json_u64(j, sb->stride_bytes);
     tp_json_key(j, "pid"); tp_json_u64(j, sb->pid);
-    tp_json_key(j, "startTimestampNs"); tp_json_u64(j, sb->start_timestamp_ns);
-    tp_json_key(j, "activityTimestampNs"); tp_json_u64(j, sb->activity_timestamp_ns);
+    tp_json_key(j, "start_timestamp_mono_ns"); tp_json_u64_string(j, sb->start_timestamp_ns);
+    tp_json_key(j, "activity_timestamp_mono_ns"); tp_json_u64_string(j, sb->activity_timestamp_ns);
     tp_json_end_object(j);
 }
 
@@ -142,19 +145,19 @@ static void json_slot(tp_json_t *j, uint32_t i, const slot_info_t *s)
     const tp_tensor_header_t *t = &s->h.tensor;
     tp_json_begin_object(j);
     tp_json_key(j, "index"); tp_json_u64(j, i);
-    tp_json_key(j, "seqCommit"); tp_json_u64(j, s->seq_commit);
-    tp_json_key(j, "seq"); tp_json_u64(j, tp_seq_of(s->seq_commit));
+    tp_json_key(j, "seq_commit"); tp_json_u64_string(j, s->seq_commit);
+    tp_json_key(j, "seq"); tp_json_u64_string(j, tp_seq_of(s->seq_commit));
     tp_json_key(j, "committed"); tp_json_bool(j, tp_seq_is_committed(s->seq_commit) && !s->changing);
     tp_json_key(j, "state"); tp_json_cstring(j, slot_state(s));
-    tp_json_key(j, "valuesLenBytes"); tp_json_u64(j, s->h.values_len_bytes);
-    tp_json_key(j, "poolId"); tp_json_u64(j, s->h.pool_id);
-    tp_json_key(j, "payloadSlot"); tp_json_u64(j, s->h.payload_slot);
-    tp_json_key(j, "timestampNs"); tp_json_u64(j, s->h.timestamp_ns);
+    tp_json_key(j, "values_len_bytes"); tp_json_u64(j, s->h.values_len_bytes);
+    tp_json_key(j, "pool_id"); tp_json_u64(j, s->h.pool_id);
+    tp_json_key(j, "payload_slot"); tp_json_u64(j, s->h.payload_slot);
+    tp_json_key(j, "timestamp_ns"); tp_json_u64_string(j, s->h.timestamp_ns);
     const char *dt = tp_control_dtype_name(t->dtype), *mo = tp_control_major_order_name(t->major_order);
     tp_json_key(j, "dtype");
     if (dt) tp_json_cstring(j, dt);
     else tp_json_i64(j, t->dtype); /* a value outside the enum prints as its number */
-    tp_json_key(j, "majorOrder");
+    tp_json_key(j, "major_order");
     if (mo) tp_json_cstring(j, mo);
     else tp_json_i64(j, t->major_order);
     tp_json_key(j, "ndims"); tp_json_u64(j, t->ndims);
@@ -270,7 +273,7 @@ int tp_cmd_inspect(int argc, char **argv)
         tp_json_init(&j, stdout);
         tp_json_begin_object(&j);
         tp_json_key(&j, "path"); tp_json_cstring(&j, path);
-        tp_json_key(&j, "fileBytes"); tp_json_u64(&j, size);
+        tp_json_key(&j, "file_bytes"); tp_json_u64(&j, size);
         char mode[8];
         snprintf(mode, sizeof mode, "%04o", (unsigned)(st.st_mode & 07777));
         tp_json_key(&j, "mode"); tp_json_cstring(&j, mode);
@@ -280,9 +283,9 @@ int tp_cmd_inspect(int argc, char **argv)
         tp_json_begin_array(&j);
         for (unsigned i = 0; i < nprob && i < MAX_PROBLEMS; i++) tp_json_cstring(&j, why[i]);
         tp_json_end_array(&j);
-        tp_json_key(&j, "activityAgeNs"); tp_json_u64(&j, age);
+        tp_json_key(&j, "activity_age_ns"); tp_json_u64(&j, age);
         tp_json_key(&j, "stale"); tp_json_bool(&j, stale);
-        tp_json_key(&j, "slotsListed"); tp_json_u64(&j, nlist);
+        tp_json_key(&j, "slots_listed"); tp_json_u64(&j, nlist);
         tp_json_key(&j, "slots");
         tp_json_begin_array(&j);
     } else {

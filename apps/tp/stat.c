@@ -56,7 +56,12 @@ static void help(FILE *out)
             "\n"
             "OPTIONS\n"
             "    --once              print one snapshot and exit\n"
-            "    --json              one JSON object per refresh, one per line\n"
+            "                        On a terminal the view redraws in place on the alternate\n"
+            "                        screen and restores the screen on exit (SIGINT, SIGTERM);\n"
+            "                        piped, with --once or with --json it prints line by line.\n"
+            "    --json              one JSON object per refresh, one per line: snake_case keys,\n"
+            "                        time_unix_ns (wall clock) and time_mono_ns, epochs, seq and\n"
+            "                        lease ids as decimal strings; every key in docs/json.md\n"
             "    --interval SECONDS  refresh period, 0.1 .. 3600 (default 1)\n"
             "    --namespace NS      shm.namespace (default $SHM_NAMESPACE, else default)\n"
             "    -h, --help          this text\n"
@@ -190,8 +195,10 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
     tp_json_t j;
     tp_json_init(&j, stdout);
     tp_json_begin_object(&j);
-    tp_json_key(&j, "time_ns");
-    tp_json_i64(&j, now);
+    tp_json_key(&j, "time_unix_ns"); /* wall clock; ages below are from the monotonic one */
+    tp_json_i64_string(&j, tp_clock_realtime_ns());
+    tp_json_key(&j, "time_mono_ns");
+    tp_json_i64_string(&j, now);
     tp_json_key(&j, "dir");
     tp_json_cstring(&j, dir);
     tp_json_key(&j, "namespace");
@@ -212,7 +219,7 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_key(&j, "announced");
         tp_json_bool(&j, s->announced != 0);
         tp_json_key(&j, "epoch");
-        tp_json_u64(&j, s->epoch);
+        tp_json_u64_string(&j, s->epoch);
         tp_json_key(&j, "announce_age_ms");
         tp_json_double(&j, age_ms(now, s->last_announce_ns));
         tp_json_key(&j, "header_nslots");
@@ -227,10 +234,10 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         if (s->last_seq == UINT64_MAX)
             tp_json_null(&j);
         else
-            tp_json_u64(&j, s->last_seq);
+            tp_json_u64_string(&j, s->last_seq);
         tp_json_key(&j, "producer_qos_seq");
         if (s->has_producer_qos)
-            tp_json_u64(&j, s->producer_seq);
+            tp_json_u64_string(&j, s->producer_seq);
         else
             tp_json_null(&j);
         tp_json_key(&j, "producers");
@@ -250,7 +257,7 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_bool(&j, s->sb_ok != 0);
         if (s->sb_ok) {
             tp_json_key(&j, "epoch");
-            tp_json_u64(&j, s->sb_epoch);
+            tp_json_u64_string(&j, s->sb_epoch);
             tp_json_key(&j, "pid");
             tp_json_u64(&j, s->sb_pid);
             tp_json_key(&j, "pid_alive");
@@ -277,7 +284,7 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_key(&j, "role");
         tp_json_cstring(&j, c->role == 1 ? "producer" : c->role == 2 ? "consumer" : "unknown");
         tp_json_key(&j, "lease_id");
-        tp_json_u64(&j, c->lease_id);
+        tp_json_u64_string(&j, c->lease_id);
         tp_json_key(&j, "pid");
         if (c->pid > 0)
             tp_json_u64(&j, (uint64_t)c->pid);
@@ -289,7 +296,7 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_bool(&j, c->revoked != 0);
         if (c->has_qos) {
             tp_json_key(&j, "last_seq_seen");
-            tp_json_u64(&j, c->last_seq_seen);
+            tp_json_u64_string(&j, c->last_seq_seen);
             tp_json_key(&j, "drops_gap");
             tp_json_u64(&j, c->drops_gap);
             tp_json_key(&j, "drops_late");
@@ -308,7 +315,7 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_key(&j, "out_stream_id");
         tp_json_u64(&j, jn->out_stream_id);
         tp_json_key(&j, "epoch");
-        tp_json_u64(&j, jn->epoch);
+        tp_json_u64_string(&j, jn->epoch);
         tp_json_key(&j, "state");
         tp_json_cstring(&j, tp_monitor_join_state_name(jn->state));
         tp_json_key(&j, "silent_inputs");
@@ -319,7 +326,7 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         if (jn->ready_through == UINT64_MAX)
             tp_json_null(&j);
         else
-            tp_json_u64(&j, jn->ready_through);
+            tp_json_u64_string(&j, jn->ready_through);
         tp_json_key(&j, "announces");
         tp_json_u64(&j, jn->announces);
         tp_json_key(&j, "announce_age_ms");
@@ -437,13 +444,17 @@ int tp_cmd_stat(int argc, char **argv)
     int64_t next = start + (period > 1500000000LL ? period : 1500000000LL);
     tp_monitor_poll(m, start, 0);
     tp_monitor_refresh(m, start); /* interval starts now */
-    const int clear = !json && !once && isatty(STDOUT_FILENO);
+    /* On a terminal the view redraws in place on the alternate screen (home,
+     * then clear to the end of the screen), so nothing scrolls and the shell's
+     * screen comes back on exit; piped, --json or --once it stays line-based. */
+    const int live = !json && !once && isatty(STDOUT_FILENO);
+    if (live) fputs("\033[?1049h\033[?25l", stdout); /* alternate screen, hide cursor */
     while (!tp_app_stop) {
         const int64_t now = tp_clock_monotonic_ns();
         if (tp_monitor_poll(m, now, 0) > 0) continue;
         if (now >= next) {
             tp_monitor_refresh(m, now);
-            if (clear) fputs("\033[H\033[2J", stdout);
+            if (live) fputs("\033[H\033[J", stdout);
             if (json)
                 print_json(m, cfg.ctx.base_dir, cfg.ctx.ns, now, cfg.live_window_ns);
             else
@@ -457,6 +468,8 @@ int tp_cmd_stat(int argc, char **argv)
         const struct timespec ts = {0, 2000000}; /* 2 ms: cheap, and logs hold ~seconds of traffic */
         nanosleep(&ts, NULL);
     }
+    if (live) fputs("\033[?25h\033[?1049l", stdout); /* cursor back, main screen back */
+    fflush(stdout);
     tp_monitor_close(m);
     return 0;
 }

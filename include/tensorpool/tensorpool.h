@@ -32,5 +32,6 @@
 #include "tensorpool/join_explain.h"
 
 #include "tensorpool/monitor.h" /* what tp stat shows, for a program */
+#include "tensorpool/clean.h"   /* what tp clean removes, for a program */
 
 #endif

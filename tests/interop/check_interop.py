@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Interop check: every vector in the interop folder decodes with `tp decode`
-to exactly the values in expected.json (message, header and every field).
+to exactly the values in expected.json (message, header and every field),
+once expected.json's schema names are spelled as tp decode spells them
+(snake_case keys, 64-bit integers as strings: tp_json_names.py, docs/json.md).
 
 usage: check_interop.py TP_BINARY INTEROP_DIR
 """
@@ -10,9 +12,11 @@ import os
 import subprocess
 import sys
 
+from tp_json_names import snake, tp_form
+
 # Keys of a nested "decoded" object that describe the message; the rest of
 # the other implementation's object (warnings, ranges) is its own diagnostics.
-DECODED_KEYS = ("schemaId", "templateId", "message", "messageHeader", "fields")
+DECODED_KEYS = ("schema_id", "template_id", "message", "message_header", "fields")
 
 
 def compare(path, want, got, errors):
@@ -83,8 +87,8 @@ def main():
             else:
                 got = json.loads(lines[0])
                 for key in ("schemaId", "templateId", "message", "headerless", "messageHeader"):
-                    compare(key, v[key], got.get(key), errors)
-                compare("fields", v["fields"], got.get("fields"), errors)
+                    compare(snake(key), tp_form(None, v[key]), got.get(snake(key)), errors)
+                compare("fields", tp_form(v["message"], v["fields"]), got.get("fields"), errors)
                 if got.get("length") != len(data):
                     errors.append("length %r, file has %d bytes" % (got.get("length"), len(data)))
         if errors:

@@ -19,3 +19,7 @@ if(TP_SANITIZE)
   set_tests_properties(docs_guide_programs_run PROPERTIES
     ENVIRONMENT "GUIDE_CFLAGS=-fsanitize=address,undefined -fno-sanitize-recover=all")
 endif()
+# Every JSON key the tp commands print is documented in docs/json.md.
+add_test(NAME docs_json_keys
+  COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/json_doc_test.py ${PROJECT_SOURCE_DIR})
+set_tests_properties(docs_json_keys PROPERTIES LABELS "docs")
