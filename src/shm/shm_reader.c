@@ -111,6 +111,12 @@ tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_
     return TP_SHM_READ_OK;
 }
 
+uint64_t tp_shm_reader_slot_seq(const tp_shm_reader_t *r, uint64_t seq)
+{
+    const uint8_t *slot = r->ring.base + TP_SHM_SUPERBLOCK_SIZE + (size_t)(uint32_t)(seq & r->mask) * TP_SHM_SLOT_BYTES;
+    return tp_seq_of(tp_seqlock_read_begin(slot));
+}
+
 tp_shm_read_t tp_shm_reader_end(tp_shm_reader_t *r, const tp_shm_view_t *v)
 {
     if (tp_seqlock_read_end(v->slot) != v->seq_commit) { /* steps 8-10 */
