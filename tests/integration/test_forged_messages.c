@@ -2,7 +2,7 @@
  * issue 14 items 2 and 5).
  *
  * A driver, a producer (~2 kHz) and two consumers run as separate processes
- * on stream 10000 with 100 ms keepalive/announce periods (lease time 300 ms).
+ * on stream 10000 (100 ms keepalives, 1 s lease time, 250 ms announces).
  *
  * test_forger: a forger process of the same uid (the strongest sender the
  * threat model has short of writing into other logs) publishes, one at a
@@ -29,6 +29,7 @@
 
 #include "tensorpool/consumer.h"
 #include "tensorpool/driver_client.h"
+#include "tensorpool/monitor.h"
 #include "tensorpool/producer.h"
 
 #include <dirent.h>
@@ -76,16 +77,34 @@ static void client_ctx(tp_client_context_t *ctx)
     tp_client_context_init(ctx);
     snprintf(ctx->base_dir, sizeof ctx->base_dir, "%s", g_rig_dir);
     ctx->keepalive_interval_ns = 100000000;
-    ctx->announce_period_ns = 100000000;
+    ctx->expiry_grace_intervals = 10;
+    ctx->announce_period_ns = 250000000;
     ctx->qos_interval_ns = 200000000;
 }
 
 /* ---- the processes ---- */
 
+/* The rig's profile and stream, with a lease time (1 s) and an announce
+ * period (250 ms) that a loaded machine's scheduling does not break. */
+static tp_driver_config_t *driver_config(void)
+{
+    static const char text[] =
+        "[policies]\nlease_keepalive_interval_ms = 100\nlease_expiry_grace_intervals = 10\nannounce_period_ms = 250\n"
+        "[profiles.camera]\nheader_nslots = 64\npayload_pools = [ { pool_id = 1, stride_bytes = 4096 } ]\n"
+        "[streams.cam1]\nstream_id = 10000\nprofile = \"camera\"\n";
+    tp_driver_config_defaults(&g_rig_cfg);
+    if (tp_driver_config_parse(&g_rig_cfg, text, strlen(text)) != 0) {
+        fprintf(stderr, "driver config: %s\n", tp_errmsg());
+        _exit(1);
+    }
+    snprintf(g_rig_cfg.base_dir, sizeof g_rig_cfg.base_dir, "%s", g_rig_dir);
+    return &g_rig_cfg;
+}
+
 static void driver_main(void)
 {
     tp_driver_t *d = NULL;
-    if (tp_driver_open(&d, rig_config(NULL), NULL) != 0) {
+    if (tp_driver_open(&d, driver_config(), NULL) != 0) {
         fprintf(stderr, "driver: %s\n", tp_errmsg());
         _exit(1);
     }
@@ -417,6 +436,36 @@ static void reap(pid_t pid, int ms)
     }
 }
 
+/* Watch with the monitor behind `tp stat` until the forger exits: what it
+ * refused to believe, into *st and *other_epoch. */
+static void watch_forger(pid_t forger, tp_monitor_stats_t *st, uint64_t *other_epoch, uint64_t *announces)
+{
+    tp_monitor_config_t mc;
+    tp_monitor_config_init(&mc);
+    client_ctx(&mc.ctx);
+    tp_monitor_t *m = NULL;
+    memset(st, 0, sizeof *st);
+    *other_epoch = *announces = 0;
+    if (tp_monitor_open(&m, &mc) != 0) {
+        reap(forger, 10000);
+        return;
+    }
+    const int64_t until = tp_clock_monotonic_ns() + 10000000000LL;
+    int status;
+    while (waitpid(forger, &status, WNOHANG) == 0 && tp_clock_monotonic_ns() < until) {
+        tp_monitor_poll(m, tp_clock_monotonic_ns(), 256);
+        nap_us(1000);
+    }
+    reap(forger, 100);
+    tp_monitor_poll(m, tp_clock_monotonic_ns(), 256);
+    tp_monitor_stats(m, st);
+    for (uint32_t i = 0; i < tp_monitor_stream_count(m); i++) {
+        *other_epoch += tp_monitor_stream(m, i)->desc_other_epoch;
+        *announces += tp_monitor_stream(m, i)->refused_announces;
+    }
+    tp_monitor_close(m);
+}
+
 /* Driver, two consumers mapped, then the producer; returns once both
  * consumers read frames (watching for stalls from then on). 0 or -1. */
 static int start_system(const char *name)
@@ -491,7 +540,9 @@ static void test_forger(void)
     nap_us(300000);
     const pid_t forger = fork();
     if (forger == 0) forger_main(1, 0);
-    reap(forger, 10000);
+    tp_monitor_stats_t mst;
+    uint64_t mother = 0, mann = 0;
+    watch_forger(forger, &mst, &mother, &mann);
     nap_us(500000);
     stop_system();
     CHECK_EQ_I64(g_sh->producer_epochs, 1);
@@ -513,6 +564,9 @@ static void test_forger(void)
     }
     CHECK_EQ_U64(g_sh->driver.refused_not_owner, 2 * NCONS); /* one detach and one keepalive per lease */
     CHECK_EQ_U64(g_sh->driver.revocations, 1 + NCONS);       /* only the real detaches at the end */
+    CHECK_EQ_U64(mother, 1); /* tp stat: the higher-epoch descriptor, kept out of the frame count */
+    CHECK_EQ_U64(mst.refused_foreign, 0);
+    CHECK_EQ_U64(mann, 1); /* tp stat: the forged announce did not move the stream's epoch */
 }
 
 static void test_stopped_consumer(void)
@@ -554,9 +608,11 @@ static void test_foreign_uid(void)
     nap_us(300000);
     const pid_t forger = fork();
     if (forger == 0) forger_main(0, 65534);
-    int st = 0;
-    waitpid(forger, &st, 0);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    tp_monitor_stats_t mst;
+    uint64_t mother = 0, mann = 0;
+    watch_forger(forger, &mst, &mother, &mann);
+    CHECK(mst.refused_foreign >= 3); /* tp stat: the three descriptors (and the forger's own control traffic) */
+    CHECK_EQ_U64(mother, 0);
     nap_us(300000);
     stop_system();
     for (int i = 0; i < NCONS; i++) {
