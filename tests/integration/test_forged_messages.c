@@ -536,19 +536,32 @@ static void check_accounting(int i, uint64_t forged_other_epoch)
     CHECK_EQ_U64(counted, published);
 }
 
-static void test_forger(void)
+/* start_system, or a failed check and everything stopped. 0 or -1. */
+static int start_or_fail(const char *name)
 {
-    if (start_system("forged") != 0) {
-        CHECK(!"system did not start");
-        stop_system();
-        return;
-    }
+    if (start_system(name) == 0) return 0;
+    CHECK(!"system did not start");
+    stop_system();
+    return -1;
+}
+
+/* A running system and a forger (forger_main(all, uid)) watched by the
+ * monitor until it exits. 0 or -1. */
+static int run_forger(const char *name, int all, uid_t uid, tp_monitor_stats_t *mst, uint64_t *mother, uint64_t *mann)
+{
+    if (start_or_fail(name) != 0) return -1;
     nap_us(300000);
     const pid_t forger = fork();
-    if (forger == 0) forger_main(1, 0);
+    if (forger == 0) forger_main(all, uid);
+    watch_forger(forger, mst, mother, mann);
+    return 0;
+}
+
+static void test_forger(void)
+{
     tp_monitor_stats_t mst;
     uint64_t mother = 0, mann = 0;
-    watch_forger(forger, &mst, &mother, &mann);
+    if (run_forger("forged", 1, 0, &mst, &mother, &mann) != 0) return;
     nap_us(500000);
     stop_system();
     CHECK_EQ_I64(g_sh->producer_epochs, 1);
@@ -577,11 +590,7 @@ static void test_forger(void)
 
 static void test_stopped_consumer(void)
 {
-    if (start_system("stopped") != 0) {
-        CHECK(!"system did not start");
-        stop_system();
-        return;
-    }
+    if (start_or_fail("stopped") != 0) return;
     nap_us(300000);
     kill(g_pid_cons[0], SIGSTOP);
     nap_us(5000000);
@@ -603,19 +612,11 @@ static void test_foreign_uid(void)
         printf("skip test_foreign_uid: needs root to act as another uid\n");
         return;
     }
-    if (start_system("foreign") != 0) {
-        CHECK(!"system did not start");
-        stop_system();
-        return;
-    }
     /* every directory is 0770 with group root: the forger (uid 65534, group
      * root) may write in them, as a group member may in a deployment */
-    nap_us(300000);
-    const pid_t forger = fork();
-    if (forger == 0) forger_main(0, 65534);
     tp_monitor_stats_t mst;
     uint64_t mother = 0, mann = 0;
-    watch_forger(forger, &mst, &mother, &mann);
+    if (run_forger("foreign", 0, 65534, &mst, &mother, &mann) != 0) return;
     CHECK(mst.refused_foreign >= 3); /* tp stat: the three descriptors (and the forger's own control traffic) */
     CHECK_EQ_U64(mother, 0);
     nap_us(300000);
