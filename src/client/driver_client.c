@@ -8,6 +8,8 @@
 #include "tensorpool/ipc.h"
 #include "tensorpool/shm_layout.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -345,6 +347,11 @@ static int from_driver(tp_driver_client_t *dc, const tp_ipc_msg_info_t *info, in
     if (dc->state != TP_DC_ATTACHED) return 1;
     if (same_publication ? info->publisher_id == dc->driver_pub : info->publisher_pid == dc->driver_pid) return 1;
     dc->stats.refused_not_driver++;
+    /* Another process announces: if ours is gone, a restarted driver is
+     * announcing, and the lease it knows nothing of is over (control path:
+     * one kill(0) per such announce). */
+    if (!same_publication && kill(dc->driver_pid, 0) != 0 && errno == ESRCH)
+        lose_lease(dc, "the driver that granted the lease is gone");
     return 0;
 }
 
