@@ -2,7 +2,10 @@
  * ShmPoolAnnounce (freshness, join time, epoch preference, wire.md §5.1),
  * remaps on every epoch change (D-6.b), and turns FrameDescriptors into
  * validated zero-copy frame views handed to a callback, with drop accounting
- * (drops_gap / drops_late, §5.5) and QosConsumer at 1 Hz.
+ * (drops_gap / drops_late, §5.5) and QosConsumer at 1 Hz. Only the driver's
+ * announce or attach answer changes the mapping, and only once the new files
+ * validate; a descriptor can at most be refused and counted
+ * (docs/threat-model.md).
  *
  * Single-threaded: tp_consumer_poll does everything. Hot path (descriptor
  * poll and slot read): no allocation, no syscall.
