@@ -31,16 +31,16 @@ typedef struct tp_driver_stats_s {
     uint64_t leases_issued;
     uint64_t attach_ok;
     uint64_t attach_refused;
+    /* Requests refused because of who sent them (docs/threat-model.md): */
+    uint64_t refused_foreign;    /* from a transport log another uid owns */
+    uint64_t refused_not_owner;  /* keepalive or detach for a live lease, from a publication
+                                  * other than the one that attached it */
     uint64_t revocations;
     uint64_t announces;
     uint64_t epochs_created;
     uint64_t epochs_collected;
     uint64_t malformed;          /* driver-schema messages dropped as malformed */
     uint64_t shutdown_refused;   /* shutdown requests with a missing/wrong token */
-    /* Requests refused because of who sent them (docs/threat-model.md): */
-    uint64_t refused_foreign;    /* from a transport log another uid owns */
-    uint64_t refused_not_owner;  /* keepalive or detach for a live lease, from a publication
-                                  * other than the one that attached it */
 } tp_driver_stats_t;
 
 /* Validate cfg (tp_driver_config_validate), take the per-namespace lock file

@@ -90,13 +90,6 @@ TP_API void tp_shm_reader_close(tp_shm_reader_t *r);
  * caller, as does gap accounting (tp_shm_drops_on_descriptor) before it. */
 TP_API tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_t *v);
 
-/* The frame number the slot of seq holds or is being written with (its
- * seq_commit >> 1), without counting anything. A producer commits a slot
- * before it sends the slot's descriptor (W-10.2.1.g), so a descriptor whose
- * seq is above this names a frame that was never written: a forgery, to be
- * refused before it touches the gap accounting. r must be open. */
-TP_API uint64_t tp_shm_reader_slot_seq(const tp_shm_reader_t *r, uint64_t seq);
-
 /* §3.6 steps 8-11 after the caller is done with the view's bytes: OK if the
  * slot did not change (accepted++), else TP_SHM_READ_LATE (drops_late++) and
  * any work done on the view must be discarded. */
@@ -112,6 +105,13 @@ TP_API tp_shm_read_t tp_shm_reader_read(tp_shm_reader_t *r, uint64_t seq, void *
  * layout_version and epoch it was mapped with (§5.1 step 8, W-15.18.b); 0
  * means the consumer must unmap. */
 TP_API int tp_shm_reader_live(const tp_shm_reader_t *r, uint64_t pid, uint64_t now_ns, uint64_t window_ns);
+
+/* The frame number the slot of seq holds or is being written with (its
+ * seq_commit >> 1), without counting anything. A producer commits a slot
+ * before it sends the slot's descriptor (W-10.2.1.g), so a descriptor whose
+ * seq is above this names a frame that was never written: a forgery, to be
+ * refused before it touches the gap accounting. r must be open. */
+TP_API uint64_t tp_shm_reader_slot_seq(const tp_shm_reader_t *r, uint64_t seq);
 
 #ifdef __cplusplus
 }

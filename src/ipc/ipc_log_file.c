@@ -265,9 +265,9 @@ int tp_ipc_log_open_reader(int dirfd, const char *name, int32_t stream_id, uint3
     r->capacity = meta.capacity;
     r->mask = meta.capacity - 1;
     r->max_message = meta.max_message;
+    r->owner_uid = owner_uid;
     r->stream_id = meta.stream_id;
     r->log_id = meta.log_id;
-    r->owner_uid = owner_uid;
     *map = m;
     *map_len = (size_t)size;
     return 0;

@@ -111,12 +111,6 @@ tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_
     return TP_SHM_READ_OK;
 }
 
-uint64_t tp_shm_reader_slot_seq(const tp_shm_reader_t *r, uint64_t seq)
-{
-    const uint8_t *slot = r->ring.base + TP_SHM_SUPERBLOCK_SIZE + (size_t)(uint32_t)(seq & r->mask) * TP_SHM_SLOT_BYTES;
-    return tp_seq_of(tp_seqlock_read_begin(slot));
-}
-
 tp_shm_read_t tp_shm_reader_end(tp_shm_reader_t *r, const tp_shm_view_t *v)
 {
     if (tp_seqlock_read_end(v->slot) != v->seq_commit) { /* steps 8-10 */
@@ -158,4 +152,10 @@ int tp_shm_reader_live(const tp_shm_reader_t *r, uint64_t pid, uint64_t now_ns, 
         if (!tp_shm_activity_fresh(tp_superblock_activity_load(base), now_ns, window_ns)) return 0;
     }
     return 1;
+}
+
+uint64_t tp_shm_reader_slot_seq(const tp_shm_reader_t *r, uint64_t seq)
+{
+    const uint8_t *slot = r->ring.base + TP_SHM_SUPERBLOCK_SIZE + (size_t)(uint32_t)(seq & r->mask) * TP_SHM_SLOT_BYTES;
+    return tp_seq_of(tp_seqlock_read_begin(slot));
 }
