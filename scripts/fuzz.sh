@@ -23,9 +23,9 @@ for t in "${targets[@]}"; do
     decode_merge) cp "$interop"/merge_*.bin "$corpus"/ ;;
     decode_*) cp "$interop"/control_*.bin "$interop"/shm_tensor_header.bin fuzz/seeds/control_*.bin "$corpus"/ ;;
     driver_config) printf '[driver]\ncontrol_stream_id = 1000\n\n[shm]\nbase_dir = "/dev/shm/x"\n' > "$corpus/seed.toml" ;;
-    shm_uri) printf 'shm:file?path=/dev/shm/tensorpool/a/b|require_hugepages=false' > "$corpus/seed" ;;
     # attach a producer, a cycle, keepalive and detach it, a clock step, attach a consumer
     driver_handlers) printf '\x00\x01\x01\x00\x00\x01\x00\x00\x00\x07\x01\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x06\xff\x00\x02\x02\x00\x00\x01\x00\x00\x01' > "$corpus/seed" ;;
+    shm_uri) printf 'shm:file?path=/dev/shm/tensorpool/a/b|require_hugepages=false' > "$corpus/seed" ;;
   esac
   echo "fuzz_$t: ${secs}s"
   ./build-fuzz/fuzz/fuzz_$t -max_total_time="$secs" -print_final_stats=1 \
