@@ -129,6 +129,21 @@ static void rule_text(const tp_monitor_join_t *j, const tp_monitor_rule_t *r, ch
     }
 }
 
+/* What the monitor refused to believe (docs/threat-model.md): one line,
+ * only when there is something to say. */
+static void print_refused(const tp_monitor_t *m, const tp_monitor_stats_t *st)
+{
+    uint64_t other = 0, announces = 0;
+    for (uint32_t i = 0; i < tp_monitor_stream_count(m); i++) {
+        other += tp_monitor_stream(m, i)->desc_other_epoch;
+        announces += tp_monitor_stream(m, i)->refused_announces;
+    }
+    if (st->refused_foreign == 0 && other == 0 && announces == 0) return;
+    printf("refused: %llu messages from other users' logs, %llu descriptors not of the announced epoch, "
+           "%llu announces not from the announcing publication\n",
+           (unsigned long long)st->refused_foreign, (unsigned long long)other, (unsigned long long)announces);
+}
+
 static void print_text(const tp_monitor_t *m, const char *dir, const char *ns, int64_t now, int64_t window)
 {
     char when[32];
@@ -185,9 +200,11 @@ static void print_text(const tp_monitor_t *m, const char *dir, const char *ns, i
     }
     tp_monitor_stats_t st;
     tp_monitor_stats(m, &st);
-    printf("transport: %llu messages, %llu lost, %llu malformed%s\n\n", (unsigned long long)st.messages,
+    printf("transport: %llu messages, %llu lost, %llu malformed%s\n", (unsigned long long)st.messages,
            (unsigned long long)st.lost, (unsigned long long)st.malformed,
            st.driver_shutdowns ? ", driver shut down" : "");
+    print_refused(m, &st);
+    printf("\n");
 }
 
 static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, int64_t now, int64_t window)
@@ -230,6 +247,10 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_double(&j, s->rate_hz);
         tp_json_key(&j, "frames");
         tp_json_u64(&j, s->frames);
+        tp_json_key(&j, "desc_other_epoch");
+        tp_json_u64(&j, s->desc_other_epoch);
+        tp_json_key(&j, "refused_announces");
+        tp_json_u64(&j, s->refused_announces);
         tp_json_key(&j, "last_seq");
         if (s->last_seq == UINT64_MAX)
             tp_json_null(&j);
@@ -375,6 +396,8 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
     tp_json_u64(&j, st.malformed);
     tp_json_key(&j, "driver_shutdowns");
     tp_json_u64(&j, st.driver_shutdowns);
+    tp_json_key(&j, "refused_foreign");
+    tp_json_u64(&j, st.refused_foreign);
     tp_json_end_object(&j);
     tp_json_end_object(&j);
     fputc('\n', stdout);

@@ -31,6 +31,10 @@ typedef struct tp_driver_stats_s {
     uint64_t leases_issued;
     uint64_t attach_ok;
     uint64_t attach_refused;
+    /* Requests refused because of who sent them (docs/threat-model.md): */
+    uint64_t refused_foreign;    /* from a transport log another uid owns */
+    uint64_t refused_not_owner;  /* keepalive or detach for a live lease, from a publication
+                                  * other than the one that attached it */
     uint64_t revocations;
     uint64_t announces;
     uint64_t epochs_created;

@@ -103,6 +103,10 @@ typedef struct tp_driver_client_stats_s {
     uint64_t protocol_errors;
     uint64_t lost;
     uint64_t keepalives;
+    /* control messages refused because of who sent them (docs/threat-model.md) */
+    uint64_t refused_foreign;    /* from a transport log another uid owns */
+    uint64_t refused_not_driver; /* while attached: a revocation/shutdown not from the granting
+                                  * driver's publication, an announce not from its process */
 } tp_driver_client_stats_t;
 TP_API void tp_driver_client_stats(const tp_driver_client_t *dc, tp_driver_client_stats_t *out);
 

@@ -106,6 +106,13 @@ TP_INTERNAL tp_shm_read_t tp_shm_reader_read(tp_shm_reader_t *r, uint64_t seq, v
  * means the consumer must unmap. */
 TP_INTERNAL int tp_shm_reader_live(const tp_shm_reader_t *r, uint64_t pid, uint64_t now_ns, uint64_t window_ns);
 
+/* The frame number the slot of seq holds or is being written with (its
+ * seq_commit >> 1), without counting anything. A producer commits a slot
+ * before it sends the slot's descriptor (W-10.2.1.g), so a descriptor whose
+ * seq is above this names a frame that was never written: a forgery, to be
+ * refused before it touches the gap accounting. r must be open. */
+TP_API uint64_t tp_shm_reader_slot_seq(const tp_shm_reader_t *r, uint64_t seq);
+
 #ifdef __cplusplus
 }
 #endif

@@ -346,7 +346,7 @@ static int hugepages_wanted(const tp_driver_t *d, uint8_t policy)
     return d->cfg.require_hugepages; /* D-4.3.e */
 }
 
-static void on_attach(tp_driver_t *d, const uint8_t *buf, size_t len)
+static void on_attach(tp_driver_t *d, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
     tp_driver_shm_attach_request_dec_t m;
     if (tp_driver_shm_attach_request_decode(&m, buf, len) != 0) {
@@ -376,7 +376,8 @@ static void on_attach(tp_driver_t *d, const uint8_t *buf, size_t len)
     if (client == 0) return send_attach_error(d, corr, RC_INVALID, "client_id must be non-zero"); /* [R] 7 */
     drv_lease_t *held = lease_by_client(d, client);
     if (held != NULL) {
-        if (held->correlation_id == corr && d->state == DRV_RUNNING) { /* retransmission: replay the OK (D-4.8.d) */
+        if (held->correlation_id == corr && held->owner_pub == info->publisher_id &&
+            d->state == DRV_RUNNING) { /* retransmission: replay the OK (D-4.8.d) */
             if (send_attach_ok(d, held, corr) != 0) send_attach_error(d, corr, RC_INTERNAL, "lease allocation failed");
             return;
         }
@@ -443,6 +444,7 @@ static void on_attach(tp_driver_t *d, const uint8_t *buf, size_t len)
     l->node_id = node;
     l->expiry_ns = d->now_ns + d->ttl_ns;
     l->correlation_id = corr;
+    l->owner_pub = info->publisher_id;
     d->stats.leases_active++;
     d->stats.leases_issued++;
     d->stats.attach_ok++;
@@ -466,7 +468,7 @@ static void send_detach_response(tp_driver_t *d, int64_t corr, int32_t code, con
     drv_send(d, d->ctl_pub, tp_driver_shm_detach_response_encode_end(&e));
 }
 
-static void on_detach(tp_driver_t *d, const uint8_t *buf, size_t len)
+static void on_detach(tp_driver_t *d, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
     tp_driver_shm_detach_request_dec_t m;
     if (tp_driver_shm_detach_request_decode(&m, buf, len) != 0 &&
@@ -482,11 +484,16 @@ static void on_detach(tp_driver_t *d, const uint8_t *buf, size_t len)
     if (l == NULL || d->streams[l->stream].stream_id != tp_driver_shm_detach_request_stream_id(&m) ||
         l->client_id != tp_driver_shm_detach_request_client_id(&m) || l->role != role)
         return send_detach_response(d, corr, RC_REJECTED, "lease not found"); /* D-4.9.b, lease untouched */
+    if (l->owner_pub != info->publisher_id) { /* someone else's lease: same answer, lease untouched */
+        d->stats.refused_not_owner++;
+        drv_log(d, "detach of lease %" PRIu64 " from another publication refused", l->lease_id);
+        return send_detach_response(d, corr, RC_REJECTED, "lease not found");
+    }
     lease_end(d, l, TP_DRIVER_LEASE_REVOKE_REASON_DETACHED, "lease detached"); /* D-4.9.a/c/e */
     send_detach_response(d, corr, RC_OK, ""); /* D-4.9.d, after Revoked and Announce (§3.8) */
 }
 
-static void on_keepalive(tp_driver_t *d, const uint8_t *buf, size_t len)
+static void on_keepalive(tp_driver_t *d, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
     tp_driver_shm_lease_keepalive_dec_t m;
     if (tp_driver_shm_lease_keepalive_decode(&m, buf, len) != 0) {
@@ -498,6 +505,10 @@ static void on_keepalive(tp_driver_t *d, const uint8_t *buf, size_t len)
     if (l == NULL || d->streams[l->stream].stream_id != tp_driver_shm_lease_keepalive_stream_id(&m) ||
         l->client_id != tp_driver_shm_lease_keepalive_client_id(&m) || l->role != tp_driver_shm_lease_keepalive_role(&m))
         return;
+    if (l->owner_pub != info->publisher_id) { /* would keep a dead client's lease alive forever */
+        d->stats.refused_not_owner++;
+        return;
+    }
     l->expiry_ns = d->now_ns + d->ttl_ns; /* D-4.4.c */
 }
 
@@ -619,19 +630,22 @@ static void on_consumer_hello(tp_driver_t *d, const uint8_t *buf, size_t len)
 
 static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
-    (void)info;
     tp_driver_t *d = clientd;
     tp_sbe_header_t h;
     if (tp_sbe_header_read(buf, len, &h) != 0) return;
+    if (info->publisher_uid != d->own_uid) { /* another user's log in our directory (threat model) */
+        d->stats.refused_foreign++;
+        return;
+    }
     if (h.schema_id == TP_CONTROL_SCHEMA_ID && h.template_id == TP_CONTROL_CONSUMER_HELLO_TEMPLATE_ID) {
         on_consumer_hello(d, buf, len);
         return;
     }
     if (h.schema_id != TP_DRIVER_SCHEMA_ID) return; /* other schemas: not ours */
     switch (h.template_id) {
-    case TP_DRIVER_SHM_ATTACH_REQUEST_TEMPLATE_ID: on_attach(d, buf, len); break;
-    case TP_DRIVER_SHM_DETACH_REQUEST_TEMPLATE_ID: on_detach(d, buf, len); break;
-    case TP_DRIVER_SHM_LEASE_KEEPALIVE_TEMPLATE_ID: on_keepalive(d, buf, len); break;
+    case TP_DRIVER_SHM_ATTACH_REQUEST_TEMPLATE_ID: on_attach(d, buf, len, info); break;
+    case TP_DRIVER_SHM_DETACH_REQUEST_TEMPLATE_ID: on_detach(d, buf, len, info); break;
+    case TP_DRIVER_SHM_LEASE_KEEPALIVE_TEMPLATE_ID: on_keepalive(d, buf, len, info); break;
     case TP_DRIVER_SHM_DRIVER_SHUTDOWN_REQUEST_TEMPLATE_ID: on_shutdown_request(d, buf, len); break;
     default: break; /* our own responses and notices */
     }
@@ -850,6 +864,7 @@ int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
     if (ann == ctl && strcmp(ann_ch, cfg->control_channel) == 0) d->ann_pub = d->ctl_pub;
     else if (tp_ipc_publication_open(&d->ann_pub, &d->ipc, ann_ch, ann) != 0) goto fail;
     d->next_lease_id = (random_u64() >> 1) | 1; /* §3.9: random 63-bit seed, never 0 */
+    d->own_uid = (uint32_t)geteuid();
     d->ttl_ns = (int64_t)cfg->lease_keepalive_interval_ms * cfg->lease_expiry_grace_intervals * 1000000;
     d->announce_period_ns = (int64_t)(cfg->announce_period_ms != 0 ? cfg->announce_period_ms : 1000) * 1000000;
     d->now_ns = tp_clock_monotonic_ns();

@@ -214,7 +214,8 @@ static int image_poll(tp_ipc_embedded_sub_t *s, tp_ipc_image_t *img, tp_ipc_hand
     tp_ipc_log_reader_t *r = &img->r;
     r->position = end;
     tp_ipc_msg_info_t info = {
-        .stream_id = r->stream_id, .publisher_id = r->log_id, .sequence = 0, .publisher_pid = r->meta->pid};
+        .stream_id = r->stream_id, .publisher_id = r->log_id, .sequence = 0, .publisher_pid = r->meta->pid,
+        .publisher_uid = r->owner_uid};
     const uint8_t *p = s->scratch;
     for (int i = 0; i < n; i++) {
         int32_t len;
