@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets with ASan+UBSan and run each for a while.
 # usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 20)
-# Corpora are seeded from ../shared/interop (or $TP_INTEROP_DIR) and from
+# Corpora are seeded from tests/interop/vectors (or $TP_INTEROP_DIR) and from
 # fuzz/seeds/ (messages the interop set lacks, e.g. a ShmPoolAnnounce);
 # crashes are written to build-fuzz/crashes/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
-interop=${TP_INTEROP_DIR:-$(pwd)/../shared/interop}
+interop=${TP_INTEROP_DIR:-$(pwd)/tests/interop/vectors}
 command -v clang >/dev/null || { echo "fuzz.sh: clang is required (apt-get install clang)" >&2; exit 1; }
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DTP_FUZZ=ON -DTP_SANITIZE=ON -DBUILD_TESTING=OFF -DTP_BUILD_BENCH=OFF >/dev/null
-targets=(decode_control decode_driver decode_merge decode_shm driver_config shm_uri)
+targets=(decode_control decode_driver decode_merge decode_shm driver_config shm_uri driver_handlers)
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
 rm -rf build-fuzz/crashes
 mkdir -p build-fuzz/crashes
@@ -23,6 +23,8 @@ for t in "${targets[@]}"; do
     decode_merge) cp "$interop"/merge_*.bin "$corpus"/ ;;
     decode_*) cp "$interop"/control_*.bin "$interop"/shm_tensor_header.bin fuzz/seeds/control_*.bin "$corpus"/ ;;
     driver_config) printf '[driver]\ncontrol_stream_id = 1000\n\n[shm]\nbase_dir = "/dev/shm/x"\n' > "$corpus/seed.toml" ;;
+    # attach a producer, a cycle, keepalive and detach it, a clock step, attach a consumer
+    driver_handlers) printf '\x00\x01\x01\x00\x00\x01\x00\x00\x00\x07\x01\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x06\xff\x00\x02\x02\x00\x00\x01\x00\x00\x01' > "$corpus/seed" ;;
     shm_uri) printf 'shm:file?path=/dev/shm/tensorpool/a/b|require_hugepages=false' > "$corpus/seed" ;;
   esac
   echo "fuzz_$t: ${secs}s"

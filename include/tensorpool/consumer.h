@@ -2,7 +2,10 @@
  * ShmPoolAnnounce (freshness, join time, epoch preference, wire.md §5.1),
  * remaps on every epoch change (D-6.b), and turns FrameDescriptors into
  * validated zero-copy frame views handed to a callback, with drop accounting
- * (drops_gap / drops_late, §5.5) and QosConsumer at 1 Hz.
+ * (drops_gap / drops_late, §5.5) and QosConsumer at 1 Hz. Only the driver's
+ * announce or attach answer changes the mapping, and only once the new files
+ * validate; a descriptor can at most be refused and counted
+ * (docs/threat-model.md).
  *
  * Single-threaded: tp_consumer_poll does everything. Hot path (descriptor
  * poll and slot read): no allocation, no syscall.
@@ -67,6 +70,34 @@ TP_API uint64_t tp_consumer_epoch(const tp_consumer_t *c);
 
 /* Drop counters summed over every epoch mapped so far, including the current. */
 TP_API void tp_consumer_drops(const tp_consumer_t *c, tp_shm_drops_t *out);
+
+/* What a consumer refused, and frames it lost outside the per-mapping drop
+ * counters, by cause (docs/threat-model.md). With one producer publishing
+ * seq 0..N-1 in one epoch and a consumer mapped before seq 0 (or having seen
+ * its descriptors as lost_other_epoch), after it read the last descriptor:
+ *
+ *     N == accepted + drops_gap + drops_late + drops_invalid   (tp_consumer_drops)
+ *          + lost_unmapped + lost_other_epoch
+ *
+ * The lost_* causes count frames; the refused_* causes count messages that
+ * changed nothing. */
+typedef struct tp_consumer_counters_s {
+    uint64_t lost_unmapped;     /* frames of an epoch published while the consumer had lost its
+                                 * mapping of it (stopped, lease lost, re-attaching): settled
+                                 * from the first readable descriptor after it mapped the epoch
+                                 * again, or one per descriptor seen meanwhile if it never did */
+    uint64_t lost_other_epoch;  /* descriptors of an epoch not mapped: newer than the mapping
+                                 * (before its announce) or seen while unmapped */
+    uint64_t lost_stale_epoch;  /* descriptors of an epoch older than the mapping */
+    uint64_t refused_foreign;   /* descriptors from a transport log another uid owns */
+    uint64_t refused_unwritten; /* seq above what its slot holds: names a frame never written */
+    uint64_t refused_replayed;  /* seq below the last one accounted in the epoch */
+    uint64_t refused_announce;  /* announce of a newer epoch whose files did not validate:
+                                 * the current mapping was kept */
+    uint64_t refused_config;    /* ConsumerConfig the consumer did not ask for */
+} tp_consumer_counters_t;
+
+TP_API void tp_consumer_counters(const tp_consumer_t *c, tp_consumer_counters_t *out);
 
 /* Times the consumer mapped an epoch (the first map counts). */
 TP_API uint64_t tp_consumer_maps(const tp_consumer_t *c);

@@ -31,6 +31,10 @@ typedef struct tp_driver_stats_s {
     uint64_t leases_issued;
     uint64_t attach_ok;
     uint64_t attach_refused;
+    /* Requests refused because of who sent them (docs/threat-model.md): */
+    uint64_t refused_foreign;    /* from a transport log another uid owns */
+    uint64_t refused_not_owner;  /* keepalive or detach for a live lease, from a publication
+                                  * other than the one that attached it */
     uint64_t revocations;
     uint64_t announces;
     uint64_t epochs_created;
@@ -40,6 +44,12 @@ typedef struct tp_driver_stats_s {
     uint64_t regions_broken;     /* live epochs rolled over because someone truncated a region file or
                                     overwrote a superblock (checked every announce period) */
 } tp_driver_stats_t;
+
+/* Whether cfg's shm.base_dir lies inside shm.allowed_base_dirs (or is the base
+ * itself when the list is empty) once symlinks in the existing part of each
+ * path are resolved (D-9.a). Creates nothing, so `tp driver --check` can run
+ * it. 0, or -1 (TP_ERR_PERMISSION) naming the resolved directory. */
+TP_API int tp_driver_base_dir_check(const tp_driver_config_t *cfg);
 
 /* Validate cfg (tp_driver_config_validate), take the per-namespace lock file
  * (<base>/tensorpool-<user>/<ns>/driver.lock, flock; a second driver on the

@@ -60,7 +60,12 @@ typedef struct tp_ipc_msg_info_s {
     int32_t stream_id;
     uint64_t publisher_id; /* unique per publication (log id) */
     uint64_t sequence;     /* 0, 1, 2... per publication; gaps are lost messages */
-    int32_t publisher_pid; /* process that opened the publication (from its log header) */
+    int32_t publisher_pid; /* process that opened the publication (from its log header, which
+                            * the publisher writes: a claim, not a proof) */
+    uint32_t publisher_uid; /* owner of the publication's log file, from fstat when the
+                             * subscription opened it: only that uid (or root) can have
+                             * created it. Receivers pin streams to their own uid with it
+                             * (docs/threat-model.md). */
 } tp_ipc_msg_info_t;
 
 /* Message handler for poll. buffer is valid only during the call. */

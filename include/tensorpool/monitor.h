@@ -66,6 +66,8 @@ typedef struct tp_monitor_stream_s {
     uint32_t pool_count;
     uint32_t stride_bytes;     /* first pool */
     int64_t last_announce_ns;
+    uint64_t announcer;        /* transport publication the announces are taken from */
+    uint64_t refused_announces; /* from another publication while that one announces */
     char ring_path[TP_SHM_PATH_MAX];
     /* DataSourceAnnounce (producer) */
     char name[TP_MONITOR_NAME_MAX];
@@ -73,7 +75,9 @@ typedef struct tp_monitor_stream_s {
     int has_producer_qos;
     uint64_t producer_seq;
     /* FrameDescriptors on the shared descriptor stream */
-    uint64_t frames;           /* seen since the monitor started */
+    uint64_t frames;           /* seen since the monitor started, of the announced epoch */
+    uint64_t desc_other_epoch; /* descriptors not of the announced epoch (a new epoch before its
+                                * announce, an old one's stragglers, or forged): not in frames */
     uint64_t last_seq;
     uint64_t last_desc_epoch;
     int64_t last_desc_ns;      /* monitor clock when the last one arrived */
@@ -158,6 +162,7 @@ typedef struct tp_monitor_stats_s {
     uint64_t lost;
     uint64_t malformed;
     uint64_t driver_shutdowns; /* ShmDriverShutdown seen */
+    uint64_t refused_foreign;  /* messages from transport logs another uid owns: ignored */
 } tp_monitor_stats_t;
 TP_API void tp_monitor_stats(const tp_monitor_t *m, tp_monitor_stats_t *out);
 

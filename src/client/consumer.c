@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Copies of the announced URIs (the announce buffer is transient). */
 typedef struct uri_store_s {
@@ -47,7 +48,17 @@ struct tp_consumer_s {
     uint8_t tx[512];
     tp_shm_reader_config_t rc;
     tp_shm_reader_t r;
+    tp_shm_reader_t next; /* a new epoch's mapping, validated before the current one goes */
     uri_store_t store; /* the URIs of the announce being mapped */
+    uint32_t own_uid;  /* descriptors are taken only from logs this uid owns */
+    /* Accounting that outlives a mapping (every lost frame counted): the
+     * last seq accounted for in acct_epoch, and descriptors of that epoch
+     * seen while unmapped (settled when a mapping of it reads again). */
+    int acct_have;
+    uint64_t acct_epoch, acct_last;
+    uint64_t unmapped_seen;
+    uint64_t map_lost;  /* lost_unmapped settled since the latest map, reported in QoS drops_gap */
+    tp_consumer_counters_t cnt;
 };
 
 static void switch_descriptor_stream(tp_consumer_t *c, int32_t stream);
@@ -66,12 +77,24 @@ static void unmap(tp_consumer_t *c)
     c->mapped = 0;
 }
 
-/* Map an epoch (announce or attach answer). 0 or -1; nothing mapped on failure. */
-static int map_epoch(tp_consumer_t *c)
+/* Map an epoch (announce or attach answer): the new files are mapped and
+ * validated first, and only then replace the current mapping, so an
+ * announce that does not hold up changes nothing. 0 or -1. */
+static int map_epoch(tp_consumer_t *c, const tp_shm_reader_config_t *rc)
 {
-    c->rc.now_ns = (uint64_t)c->now_ns;
-    c->rc.activity_window_ns = (uint64_t)(3 * c->ctx.announce_period_ns);
-    if (tp_shm_reader_open(&c->r, &c->bases, &c->rc) != 0) return -1;
+    tp_shm_reader_config_t cfg = *rc;
+    cfg.now_ns = (uint64_t)c->now_ns;
+    cfg.activity_window_ns = (uint64_t)(3 * c->ctx.announce_period_ns);
+    if (tp_shm_reader_open(&c->next, &c->bases, &cfg) != 0) return -1;
+    unmap(c);
+    c->r = c->next;
+    c->rc = cfg;
+    if (c->acct_have && c->acct_epoch != c->r.epoch) { /* that epoch is over for us */
+        c->cnt.lost_unmapped += c->unmapped_seen;
+        c->acct_have = 0;
+    }
+    c->unmapped_seen = 0;
+    c->map_lost = 0;
     tp_superblock_t sb;
     tp_superblock_read(c->r.ring.base, &sb);
     c->map_pid = sb.pid;
@@ -94,23 +117,24 @@ static int on_attached(void *clientd, const tp_lease_t *l)
     tp_consumer_t *c = clientd;
     unmap(c);
     c->stream_id = l->stream_id;
-    memset(&c->rc, 0, sizeof c->rc);
-    c->rc.stream_id = l->stream_id;
-    c->rc.epoch = l->epoch;
-    c->rc.layout_version = l->layout_version;
-    c->rc.nslots = l->header_nslots;
-    c->rc.ring_uri = l->ring_uri;
-    c->rc.ring_uri_len = strlen(l->ring_uri);
-    c->rc.npools = l->npools;
+    tp_shm_reader_config_t rc;
+    memset(&rc, 0, sizeof rc);
+    rc.stream_id = l->stream_id;
+    rc.epoch = l->epoch;
+    rc.layout_version = l->layout_version;
+    rc.nslots = l->header_nslots;
+    rc.ring_uri = l->ring_uri;
+    rc.ring_uri_len = strlen(l->ring_uri);
+    rc.npools = l->npools;
     for (unsigned i = 0; i < l->npools; i++) {
-        c->rc.pools[i].pool_id = l->pool_id[i];
-        c->rc.pools[i].stride_bytes = l->stride_bytes[i];
-        c->rc.pools[i].uri = l->pool_uri[i];
-        c->rc.pools[i].uri_len = strlen(l->pool_uri[i]);
+        rc.pools[i].pool_id = l->pool_id[i];
+        rc.pools[i].stride_bytes = l->stride_bytes[i];
+        rc.pools[i].uri = l->pool_uri[i];
+        rc.pools[i].uri_len = strlen(l->pool_uri[i]);
     }
     /* The URIs live in the lease, which the driver client keeps while ATTACHED;
      * a later announce repoints rc at its own copy. */
-    return map_epoch(c);
+    return map_epoch(c, &rc);
 }
 
 static void on_lease_lost(void *clientd, const char *why)
@@ -153,6 +177,10 @@ static int store_uris(uri_store_t *store, tp_shm_reader_config_t *rc)
     return 0;
 }
 
+/* Announces reach us only from the driver that granted the lease (the
+ * driver client refuses the rest), and a new epoch replaces the mapping only
+ * once its files validate: a forged or broken announce cannot unmap a
+ * working stream. */
 static void on_announce(tp_consumer_t *c, const uint8_t *buf, size_t len, uri_store_t *store)
 {
     tp_control_shm_pool_announce_dec_t m;
@@ -165,9 +193,10 @@ static void on_announce(tp_consumer_t *c, const uint8_t *buf, size_t len, uri_st
     if (c->mapped && rc.epoch == c->r.epoch) return; /* same epoch: liveness is checked on the superblocks */
     if (tp_driver_client_lease(c->dc) == NULL) return; /* only with a live lease (D-4.7.b) */
     if (store_uris(store, &rc) != 0) return;
-    unmap(c); /* §5.1 step 9: drop in-flight frames, reset counters */
-    c->rc = rc;
-    if (map_epoch(c) != 0) c->min_epoch = rc.epoch + 1; /* step 11: stay unmapped until a newer epoch */
+    /* §5.1 steps 9-11: drop in-flight frames, reset counters, map; files that
+     * do not validate leave the current mapping (or none) as it was, and the
+     * driver's next announce tries again */
+    if (map_epoch(c, &rc) != 0) c->cnt.refused_announce++;
 }
 
 /* Move descriptor reading to another stream (per-consumer grant, or back to
@@ -185,6 +214,12 @@ static void switch_descriptor_stream(tp_consumer_t *c, int32_t stream)
 static void on_consumer_config(tp_consumer_t *c, const uint8_t *buf, size_t len)
 {
     tp_control_consumer_config_dec_t m;
+    if (c->want_pc_stream == 0) { /* not asked for: would move us off the shared stream */
+        if (tp_control_consumer_config_decode(&m, buf, len) == 0 && tp_control_consumer_config_stream_id(&m) == c->stream_id &&
+            tp_control_consumer_config_consumer_id(&m) == tp_driver_client_id(c->dc))
+            c->cnt.refused_config++;
+        return;
+    }
     if (tp_control_consumer_config_decode(&m, buf, len) != 0 || tp_control_consumer_config_stream_id(&m) != c->stream_id ||
         tp_control_consumer_config_consumer_id(&m) != tp_driver_client_id(c->dc))
         return;
@@ -216,28 +251,66 @@ int tp_frame_intact(const tp_frame_t *f)
     return tp_shm_view_intact(v);
 }
 
+/* A descriptor while unmapped: its frame cannot be read. Those of the epoch
+ * being accounted are settled exactly when that epoch is read again; any
+ * other is one lost frame of an epoch not (yet) mapped. */
+static void on_descriptor_unmapped(tp_consumer_t *c, uint64_t epoch, uint64_t seq)
+{
+    if (c->acct_have && epoch == c->acct_epoch) {
+        if (seq > c->acct_last) c->unmapped_seen++;
+        return;
+    }
+    c->cnt.lost_other_epoch++;
+}
+
+/* A descriptor is a claim by whoever could write to the stream: it may count
+ * or refuse, never change the mapping (docs/threat-model.md). The slot it
+ * names and the accounting so far decide whether it is believed. */
 static void on_descriptor(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
-    (void)info;
     tp_consumer_t *c = clientd;
     tp_control_frame_descriptor_dec_t m;
     if (tp_control_frame_descriptor_decode(&m, buf, len) != 0) return;
-    if (tp_control_frame_descriptor_stream_id(&m) != c->stream_id || !c->mapped) return;
+    if (tp_control_frame_descriptor_stream_id(&m) != c->stream_id) return; /* the shared stream carries others */
+    if (info->publisher_uid != c->own_uid) {
+        c->cnt.refused_foreign++;
+        return;
+    }
     const uint64_t epoch = tp_control_frame_descriptor_epoch(&m);
-    if (epoch < c->r.epoch) return; /* stale: drop, count nothing (§5.3) */
-    if (epoch > c->r.epoch) {       /* W-10.2.1.h; a newer epoch: wait for its announce */
-        c->min_epoch = epoch;
-        unmap(c);
-        return;
-    }
     const uint64_t seq = tp_control_frame_descriptor_seq(&m);
-    const tp_seq_action_t a = tp_shm_drops_on_descriptor(&c->r.drops, seq);
-    if (a == TP_SEQ_DUPLICATE) return;
-    if (a == TP_SEQ_REGRESSION) { /* W-15.2.c: unmap and wait for a new epoch */
-        c->min_epoch = c->r.epoch + 1;
-        unmap(c);
+    if (!c->mapped) {
+        on_descriptor_unmapped(c, epoch, seq);
         return;
     }
+    if (epoch < c->r.epoch) { /* stale (§5.3): the old epoch's last frames, or a replay */
+        c->cnt.lost_stale_epoch++;
+        return;
+    }
+    if (epoch > c->r.epoch) { /* W-10.2.1.h: only its announce (from the driver) moves us there */
+        c->cnt.lost_other_epoch++;
+        return;
+    }
+    if (tp_shm_reader_slot_seq(&c->r, seq) < seq) { /* committed before sent: never written */
+        c->cnt.refused_unwritten++;
+        return;
+    }
+    if (c->acct_have && c->acct_epoch == epoch && seq <= c->acct_last && !(c->r.drops.have_last && seq == c->acct_last)) {
+        /* back in an epoch: a producer that restarts always gets a new epoch
+         * (D-6.a), so this is a replay; refusing it keeps the mapping and the
+         * accounting (instead of W-15.2.c's remap, which a replay could force) */
+        c->cnt.refused_replayed++;
+        return;
+    }
+    if (!c->r.drops.have_last && c->acct_have && c->acct_epoch == epoch && seq > c->acct_last + 1) {
+        c->map_lost = seq - c->acct_last - 1; /* published while we were unmapped */
+        c->cnt.lost_unmapped += c->map_lost;
+    }
+    c->unmapped_seen = 0;
+    const tp_seq_action_t a = tp_shm_drops_on_descriptor(&c->r.drops, seq);
+    if (a == TP_SEQ_DUPLICATE || a == TP_SEQ_REGRESSION) return; /* regression: excluded above */
+    c->acct_have = 1;
+    c->acct_epoch = epoch;
+    c->acct_last = seq;
     tp_shm_view_t v;
     if (tp_shm_reader_begin(&c->r, seq, &v) != TP_SHM_READ_OK) return; /* counted late/invalid */
     const tp_frame_t f = {
@@ -265,7 +338,7 @@ static void send_qos(tp_consumer_t *c)
     tp_control_qos_consumer_set_consumer_id(&e, tp_driver_client_id(c->dc));
     tp_control_qos_consumer_set_epoch(&e, c->r.epoch);
     tp_control_qos_consumer_set_last_seq_seen(&e, c->r.drops.last_seq_seen);
-    tp_control_qos_consumer_set_drops_gap(&e, c->r.drops.drops_gap);
+    tp_control_qos_consumer_set_drops_gap(&e, c->r.drops.drops_gap + c->map_lost);
     tp_control_qos_consumer_set_drops_late(&e, c->r.drops.drops_late);
     tp_control_qos_consumer_set_mode(&e, TP_CONTROL_MODE_STREAM);
     const long n = tp_control_qos_consumer_encode_end(&e);
@@ -345,6 +418,7 @@ int tp_consumer_open(tp_consumer_t **out, const tp_client_context_t *ctx, uint32
     c->desc_stream = ctx->descriptor_stream_id;
     c->now_ns = tp_clock_monotonic_ns();
     c->join_time_ns = c->now_ns; /* the subscription below is available from now on */
+    c->own_uid = (uint32_t)geteuid();
     tp_ipc_context_init(&c->ipc);
     c->ipc.base_dir = c->ctx.base_dir;
     c->ipc.namespace_name = c->ctx.ns;
@@ -367,6 +441,7 @@ int tp_consumer_open(tp_consumer_t **out, const tp_client_context_t *ctx, uint32
 }
 
 int tp_consumer_is_mapped(const tp_consumer_t *c) { return c->mapped; }
+void tp_consumer_counters(const tp_consumer_t *c, tp_consumer_counters_t *out) { *out = c->cnt; }
 uint64_t tp_consumer_epoch(const tp_consumer_t *c) { return c->mapped ? c->r.epoch : 0; }
 uint64_t tp_consumer_maps(const tp_consumer_t *c) { return c->maps; }
 

@@ -8,6 +8,8 @@
 #include "tensorpool/ipc.h"
 #include "tensorpool/shm_layout.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,9 @@ struct tp_driver_client_s {
     uint8_t tx[128];
     tp_lease_t lease;
     tp_lease_t pending;
+    uint32_t own_uid;     /* control messages are taken only from logs this uid owns */
+    uint64_t driver_pub;  /* publication of the accepted attach answer: the driver's control */
+    int32_t driver_pid;   /* ... and its process, whose announce publication may be another */
 };
 
 /* ---- identities (§3.9, D-B.1.a-c) ---- */
@@ -226,7 +231,7 @@ static int validate_ok(tp_driver_client_t *dc, const tp_driver_shm_attach_respon
     return 0;
 }
 
-static void on_attach_response(tp_driver_client_t *dc, const uint8_t *buf, size_t len)
+static void on_attach_response(tp_driver_client_t *dc, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
     tp_driver_shm_attach_response_dec_t m;
     if (tp_driver_shm_attach_response_decode(&m, buf, len) != 0) {
@@ -279,6 +284,8 @@ static void on_attach_response(tp_driver_client_t *dc, const uint8_t *buf, size_
     }
     dc->lease = dc->pending;
     dc->accepted_corr = corr;
+    dc->driver_pub = info->publisher_id;
+    dc->driver_pid = info->publisher_pid;
     dc->state = TP_DC_ATTACHED;
     dc->backoff_step = 0;
     dc->stats.attached++;
@@ -332,15 +339,34 @@ static void on_announce_seen(tp_driver_client_t *dc, const uint8_t *buf, size_t 
         lose_lease(dc, "stream moved to a newer epoch");
 }
 
+/* While attached, the lease's notices must come from the driver that granted
+ * it: a revocation or shutdown from any other publication, or an announce
+ * from any other process, is refused and counted (docs/threat-model.md). */
+static int from_driver(tp_driver_client_t *dc, const tp_ipc_msg_info_t *info, int same_publication)
+{
+    if (dc->state != TP_DC_ATTACHED) return 1;
+    if (same_publication ? info->publisher_id == dc->driver_pub : info->publisher_pid == dc->driver_pid) return 1;
+    dc->stats.refused_not_driver++;
+    /* Another process announces: if ours is gone, a restarted driver is
+     * announcing, and the lease it knows nothing of is over (control path:
+     * one kill(0) per such announce). */
+    if (!same_publication && kill(dc->driver_pid, 0) != 0 && errno == ESRCH)
+        lose_lease(dc, "the driver that granted the lease is gone");
+    return 0;
+}
+
 static void on_control(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
-    (void)info;
     tp_driver_client_t *dc = clientd;
     tp_sbe_header_t h;
     if (tp_sbe_header_read(buf, len, &h) != 0) return;
+    if (info->publisher_uid != dc->own_uid) { /* another user's log in our directory */
+        dc->stats.refused_foreign++;
+        return;
+    }
     if (h.schema_id == TP_DRIVER_SCHEMA_ID) { /* dispatch on the pair (§3.1, D-4.4a.c) */
         switch (h.template_id) {
-        case TP_DRIVER_SHM_ATTACH_RESPONSE_TEMPLATE_ID: on_attach_response(dc, buf, len); break;
+        case TP_DRIVER_SHM_ATTACH_RESPONSE_TEMPLATE_ID: on_attach_response(dc, buf, len, info); break;
         case TP_DRIVER_SHM_DETACH_RESPONSE_TEMPLATE_ID: {
             tp_driver_shm_detach_response_dec_t m;
             if (dc->state == TP_DC_DETACHING && tp_driver_shm_detach_response_decode(&m, buf, len) == 0 &&
@@ -348,14 +374,20 @@ static void on_control(void *clientd, const uint8_t *buf, size_t len, const tp_i
                 dc->state = TP_DC_UNATTACHED;
             break;
         }
-        case TP_DRIVER_SHM_LEASE_REVOKED_TEMPLATE_ID: on_revoked(dc, buf, len); break;
-        case TP_DRIVER_SHM_DRIVER_SHUTDOWN_TEMPLATE_ID: on_shutdown(dc, buf, len); break;
+        case TP_DRIVER_SHM_LEASE_REVOKED_TEMPLATE_ID:
+            if (from_driver(dc, info, 1)) on_revoked(dc, buf, len);
+            break;
+        case TP_DRIVER_SHM_DRIVER_SHUTDOWN_TEMPLATE_ID:
+            if (from_driver(dc, info, 1)) on_shutdown(dc, buf, len);
+            break;
         default: break;
         }
         return;
     }
-    if (h.schema_id == TP_CONTROL_SCHEMA_ID && h.template_id == TP_CONTROL_SHM_POOL_ANNOUNCE_TEMPLATE_ID)
+    if (h.schema_id == TP_CONTROL_SCHEMA_ID && h.template_id == TP_CONTROL_SHM_POOL_ANNOUNCE_TEMPLATE_ID) {
+        if (!from_driver(dc, info, 0)) return; /* neither liveness nor a mapping from it */
         on_announce_seen(dc, buf, len);
+    }
     if (dc->h.on_message != NULL) dc->h.on_message(dc->h.clientd, buf, len);
 }
 
@@ -445,6 +477,7 @@ int tp_driver_client_open(tp_driver_client_t **out, const tp_client_context_t *c
     dc->auto_id = ctx->client_id == 0;
     dc->client_id = dc->auto_id ? tp_client_id_next() : ctx->client_id;
     dc->last_code = -1;
+    dc->own_uid = (uint32_t)geteuid();
     tp_ipc_context_init(&dc->ipc);
     dc->ipc.base_dir = dc->ctx.base_dir;
     dc->ipc.namespace_name = dc->ctx.ns;

@@ -370,7 +370,7 @@ static int hugepages_wanted(const tp_driver_t *d, uint8_t policy)
     return d->cfg.require_hugepages; /* D-4.3.e */
 }
 
-static void on_attach(tp_driver_t *d, const uint8_t *buf, size_t len)
+static void on_attach(tp_driver_t *d, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
     tp_driver_shm_attach_request_dec_t m;
     if (tp_driver_shm_attach_request_decode(&m, buf, len) != 0) {
@@ -400,7 +400,8 @@ static void on_attach(tp_driver_t *d, const uint8_t *buf, size_t len)
     if (client == 0) return send_attach_error(d, corr, RC_INVALID, "client_id must be non-zero"); /* [R] 7 */
     drv_lease_t *held = lease_by_client(d, client);
     if (held != NULL) {
-        if (held->correlation_id == corr && d->state == DRV_RUNNING) { /* retransmission: replay the OK (D-4.8.d) */
+        if (held->correlation_id == corr && held->owner_pub == info->publisher_id &&
+            d->state == DRV_RUNNING) { /* retransmission: replay the OK (D-4.8.d) */
             if (send_attach_ok(d, held, corr) != 0) send_attach_error(d, corr, RC_INTERNAL, "lease allocation failed");
             return;
         }
@@ -467,6 +468,7 @@ static void on_attach(tp_driver_t *d, const uint8_t *buf, size_t len)
     l->node_id = node;
     l->expiry_ns = d->now_ns + d->ttl_ns;
     l->correlation_id = corr;
+    l->owner_pub = info->publisher_id;
     d->stats.leases_active++;
     d->stats.leases_issued++;
     d->stats.attach_ok++;
@@ -490,7 +492,7 @@ static void send_detach_response(tp_driver_t *d, int64_t corr, int32_t code, con
     drv_send(d, d->ctl_pub, tp_driver_shm_detach_response_encode_end(&e));
 }
 
-static void on_detach(tp_driver_t *d, const uint8_t *buf, size_t len)
+static void on_detach(tp_driver_t *d, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
     tp_driver_shm_detach_request_dec_t m;
     if (tp_driver_shm_detach_request_decode(&m, buf, len) != 0 &&
@@ -506,11 +508,16 @@ static void on_detach(tp_driver_t *d, const uint8_t *buf, size_t len)
     if (l == NULL || d->streams[l->stream].stream_id != tp_driver_shm_detach_request_stream_id(&m) ||
         l->client_id != tp_driver_shm_detach_request_client_id(&m) || l->role != role)
         return send_detach_response(d, corr, RC_REJECTED, "lease not found"); /* D-4.9.b, lease untouched */
+    if (l->owner_pub != info->publisher_id) { /* someone else's lease: same answer, lease untouched */
+        d->stats.refused_not_owner++;
+        drv_log(d, "detach of lease %" PRIu64 " from another publication refused", l->lease_id);
+        return send_detach_response(d, corr, RC_REJECTED, "lease not found");
+    }
     lease_end(d, l, TP_DRIVER_LEASE_REVOKE_REASON_DETACHED, "lease detached"); /* D-4.9.a/c/e */
     send_detach_response(d, corr, RC_OK, ""); /* D-4.9.d, after Revoked and Announce (§3.8) */
 }
 
-static void on_keepalive(tp_driver_t *d, const uint8_t *buf, size_t len)
+static void on_keepalive(tp_driver_t *d, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
     tp_driver_shm_lease_keepalive_dec_t m;
     if (tp_driver_shm_lease_keepalive_decode(&m, buf, len) != 0) {
@@ -522,6 +529,10 @@ static void on_keepalive(tp_driver_t *d, const uint8_t *buf, size_t len)
     if (l == NULL || d->streams[l->stream].stream_id != tp_driver_shm_lease_keepalive_stream_id(&m) ||
         l->client_id != tp_driver_shm_lease_keepalive_client_id(&m) || l->role != tp_driver_shm_lease_keepalive_role(&m))
         return;
+    if (l->owner_pub != info->publisher_id) { /* would keep a dead client's lease alive forever */
+        d->stats.refused_not_owner++;
+        return;
+    }
     l->expiry_ns = d->now_ns + d->ttl_ns; /* D-4.4.c */
 }
 
@@ -643,19 +654,22 @@ static void on_consumer_hello(tp_driver_t *d, const uint8_t *buf, size_t len)
 
 static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
-    (void)info;
     tp_driver_t *d = clientd;
     tp_sbe_header_t h;
     if (tp_sbe_header_read(buf, len, &h) != 0) return;
+    if (info->publisher_uid != d->own_uid) { /* another user's log in our directory (threat model) */
+        d->stats.refused_foreign++;
+        return;
+    }
     if (h.schema_id == TP_CONTROL_SCHEMA_ID && h.template_id == TP_CONTROL_CONSUMER_HELLO_TEMPLATE_ID) {
         on_consumer_hello(d, buf, len);
         return;
     }
     if (h.schema_id != TP_DRIVER_SCHEMA_ID) return; /* other schemas: not ours */
     switch (h.template_id) {
-    case TP_DRIVER_SHM_ATTACH_REQUEST_TEMPLATE_ID: on_attach(d, buf, len); break;
-    case TP_DRIVER_SHM_DETACH_REQUEST_TEMPLATE_ID: on_detach(d, buf, len); break;
-    case TP_DRIVER_SHM_LEASE_KEEPALIVE_TEMPLATE_ID: on_keepalive(d, buf, len); break;
+    case TP_DRIVER_SHM_ATTACH_REQUEST_TEMPLATE_ID: on_attach(d, buf, len, info); break;
+    case TP_DRIVER_SHM_DETACH_REQUEST_TEMPLATE_ID: on_detach(d, buf, len, info); break;
+    case TP_DRIVER_SHM_LEASE_KEEPALIVE_TEMPLATE_ID: on_keepalive(d, buf, len, info); break;
     case TP_DRIVER_SHM_DRIVER_SHUTDOWN_REQUEST_TEMPLATE_ID: on_shutdown_request(d, buf, len); break;
     default: break; /* our own responses and notices */
     }
@@ -797,6 +811,34 @@ static int resolve_dir(const char *path, char *out, size_t cap)
     return snprintf(out, cap, "%s%s", canon, rest) < (int)cap ? 0 : -1;
 }
 
+/* The allowlist, or base_dir alone when it is empty; returns the count. */
+static unsigned allowed_dirs(const tp_driver_config_t *cfg, const char **dirs)
+{
+    unsigned nd = cfg->n_allowed_base_dirs;
+    for (unsigned i = 0; i < nd; i++) dirs[i] = cfg->allowed_base_dirs[i];
+    if (nd == 0) {
+        dirs[0] = cfg->base_dir;
+        nd = 1;
+    }
+    return nd;
+}
+
+int tp_driver_base_dir_check(const tp_driver_config_t *cfg)
+{
+    const char *dirs[TP_SHM_MAX_BASES];
+    const unsigned nd = allowed_dirs(cfg, dirs);
+    char canon[TP_SHM_PATH_MAX], base[TP_SHM_PATH_MAX];
+    if (resolve_dir(cfg->base_dir, canon, sizeof canon) != 0)
+        return tp_err_set(TP_ERR_PERMISSION, "driver: shm.base_dir '%s' does not resolve", cfg->base_dir);
+    for (unsigned i = 0; i < nd; i++) {
+        if (resolve_dir(dirs[i], base, sizeof base) != 0) continue; /* unresolvable: allows nothing */
+        size_t n = strlen(base);
+        while (n > 1 && base[n - 1] == '/') n--;
+        if (strncmp(canon, base, n) == 0 && (canon[n] == '\0' || canon[n] == '/' || n == 1)) return 0;
+    }
+    return tp_err_set(TP_ERR_PERMISSION, "driver: shm.base_dir '%s' is outside shm.allowed_base_dirs (D-9.a)", canon);
+}
+
 int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
 {
     *out = NULL;
@@ -825,33 +867,14 @@ int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
     /* §5.8 step 1: base_dir must lie inside an allowed base (resolved once,
      * here), checked before anything is created under it (D-9.a) */
     {
-        tp_shm_bases_t bases;
         const char *dirs[TP_SHM_MAX_BASES];
-        unsigned nd = cfg->n_allowed_base_dirs;
-        for (unsigned i = 0; i < nd; i++) dirs[i] = cfg->allowed_base_dirs[i];
-        if (nd == 0) {
-            dirs[0] = cfg->base_dir;
-            nd = 1;
-        }
+        const unsigned nd = allowed_dirs(cfg, dirs);
         /* Inside the allowlist as written: creating it first (so that it and the
          * allowed dirs resolve) cannot leave the allowlist, because
          * tp_shm_dir_create follows no symlink. Anything else is created only
          * after the canonical check below. */
         if (written_inside(cfg->base_dir, dirs, nd) && tp_shm_dir_create(d->ns_dir) != 0) goto fail;
-        char canon[TP_SHM_PATH_MAX];
-        if (tp_shm_bases_init(&bases, dirs, nd) != 0 || resolve_dir(cfg->base_dir, canon, sizeof canon) != 0) {
-            tp_err_set(TP_ERR_PERMISSION, "driver: shm.base_dir '%s' or shm.allowed_base_dirs do not resolve", cfg->base_dir);
-            goto fail;
-        }
-        int inside = 0;
-        for (unsigned i = 0; i < bases.count; i++) {
-            const size_t n = strlen(bases.dir[i]);
-            if (strncmp(canon, bases.dir[i], n) == 0 && (canon[n] == '\0' || canon[n] == '/')) inside = 1;
-        }
-        if (!inside) {
-            tp_err_set(TP_ERR_PERMISSION, "driver: shm.base_dir '%s' is outside shm.allowed_base_dirs (D-9.a)", canon);
-            goto fail;
-        }
+        if (tp_driver_base_dir_check(cfg) != 0) goto fail;
         if (tp_shm_dir_create(d->ns_dir) != 0) goto fail;
         struct statfs sfs;
         d->on_hugetlbfs = statfs(cfg->base_dir, &sfs) == 0 && (uint32_t)sfs.f_type == TP_HUGETLBFS_MAGIC;
@@ -870,6 +893,7 @@ int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
     if (ann == ctl && strcmp(ann_ch, cfg->control_channel) == 0) d->ann_pub = d->ctl_pub;
     else if (tp_ipc_publication_open(&d->ann_pub, &d->ipc, ann_ch, ann) != 0) goto fail;
     d->next_lease_id = (random_u64() >> 1) | 1; /* §3.9: random 63-bit seed, never 0 */
+    d->own_uid = (uint32_t)geteuid();
     d->ttl_ns = (int64_t)cfg->lease_keepalive_interval_ms * cfg->lease_expiry_grace_intervals * 1000000;
     d->announce_period_ns = (int64_t)(cfg->announce_period_ms != 0 ? cfg->announce_period_ms : 1000) * 1000000;
     d->now_ns = tp_clock_monotonic_ns();

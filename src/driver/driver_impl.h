@@ -42,6 +42,9 @@ typedef struct drv_lease_s {
     uint32_t node_id;
     int64_t expiry_ns;
     int64_t correlation_id; /* of the attach that created it (replay, D-4.8.d) */
+    uint64_t owner_pub;     /* transport publication the attach came from: only it may keep
+                             * the lease alive or detach it (lease ids are public, they
+                             * travel in every ShmAttachResponse and ShmLeaseRevoked) */
 } drv_lease_t;
 
 /* A per-consumer stream assignment (driver.md §5.5, D-11.c/d). */
@@ -78,6 +81,7 @@ struct tp_driver_s {
     unsigned ncool;
     drv_pcs_t *pcs;
     uint64_t next_lease_id;
+    uint32_t own_uid; /* requests are taken only from transport logs this uid owns */
     uint32_t dyn_cursor[TP_DRIVER_MAX_RANGES];
     drv_state_t state;
     int64_t drain_deadline_ns;

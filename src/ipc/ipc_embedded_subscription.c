@@ -199,12 +199,14 @@ int tp_ipc_embedded_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_
                                       const char *channel, int32_t stream_id)
 {
     (void)channel;
-    char dir[PATH_MAX];
-    if (tp_ipc_context_dir(ctx, dir, sizeof dir) < 0) return -1;
-    if (tp_ipc_dir_ensure(tp_ipc_dir_base(ctx), dir) < 0) return -1;
+    const int dirfd = tp_ipc_dir_open_ctx(ctx, 1);
+    if (dirfd < 0) return -1;
     tp_ipc_embedded_sub_t *s = calloc(1, sizeof *s);
-    if (s == NULL) return tp_err_set(TP_ERR_CAPACITY, "out of memory for subscription");
-    s->dirfd = -1;
+    if (s == NULL) {
+        close(dirfd);
+        return tp_err_set(TP_ERR_CAPACITY, "out of memory for subscription");
+    }
+    s->dirfd = dirfd;
     s->max_images = ctx->max_images;
     s->max_message = ctx->max_message;
     s->scratch_cap = tp_ipc_rec_size(ctx->max_message) + SCRATCH_BATCH;
@@ -215,8 +217,6 @@ int tp_ipc_embedded_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_
         tp_err_set(TP_ERR_CAPACITY, "out of memory for subscription buffers");
         goto fail;
     }
-    s->dirfd = tp_ipc_dir_open(dir);
-    if (s->dirfd < 0) goto fail;
     if (tp_ipc_index_open(s->dirfd, &s->index) < 0) goto fail;
     s->index_ino = index_ino(s->dirfd);
     int marked = 0;
@@ -250,7 +250,8 @@ static int image_poll(tp_ipc_embedded_sub_t *s, tp_ipc_image_t *img, tp_ipc_hand
     tp_ipc_log_reader_t *r = &img->r;
     r->position = end;
     tp_ipc_msg_info_t info = {
-        .stream_id = r->stream_id, .publisher_id = r->log_id, .sequence = 0, .publisher_pid = r->meta->pid};
+        .stream_id = r->stream_id, .publisher_id = r->log_id, .sequence = 0, .publisher_pid = r->meta->pid,
+        .publisher_uid = r->owner_uid};
     const uint8_t *p = s->scratch;
     for (int i = 0; i < n; i++) {
         int32_t len;

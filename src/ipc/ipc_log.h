@@ -291,6 +291,7 @@ typedef struct tp_ipc_log_reader_s {
     uint64_t next_sequence; /* expected sequence of the next record; a jump past it is loss */
     uint64_t loss;          /* messages skipped after being lapped */
     uint64_t log_id;
+    uint32_t owner_uid; /* the log file's owner at open (fstat): who can have created it */
     uint32_t capacity;
     uint32_t mask;
     uint32_t max_message;

@@ -195,7 +195,7 @@ int tp_ipc_log_create(int dirfd, int32_t stream_id, uint32_t capacity, uint32_t 
     return 0;
 }
 
-static int open_log_fd(int dirfd, const char *name, uint64_t *size)
+static int open_log_fd(int dirfd, const char *name, uint64_t *size, uint32_t *owner_uid)
 {
     /* O_NONBLOCK: a FIFO planted under a log name must not hang us. */
     int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -207,6 +207,7 @@ static int open_log_fd(int dirfd, const char *name, uint64_t *size)
         return tp_err_set(TP_ERR_PERMISSION, "ipc log %s is not a regular file", name);
     }
     *size = (uint64_t)st.st_size;
+    if (owner_uid != NULL) *owner_uid = (uint32_t)st.st_uid;
     return fd;
 }
 
@@ -226,7 +227,7 @@ int tp_ipc_log_mark_closed(int dirfd, const char *name, int64_t closed_ns)
 int tp_ipc_log_read_meta(int dirfd, const char *name, tp_ipc_log_meta_t *out)
 {
     uint64_t size;
-    int fd = open_log_fd(dirfd, name, &size);
+    int fd = open_log_fd(dirfd, name, &size, NULL);
     if (fd < 0) return -1;
     ssize_t n = pread(fd, out, sizeof *out, 0);
     close(fd);
@@ -239,7 +240,8 @@ int tp_ipc_log_open_reader(int dirfd, const char *name, int32_t stream_id, uint3
                            tp_ipc_log_reader_t *r, void **map, size_t *map_len)
 {
     uint64_t size;
-    int fd = open_log_fd(dirfd, name, &size);
+    uint32_t owner_uid = 0;
+    int fd = open_log_fd(dirfd, name, &size, &owner_uid);
     if (fd < 0) return -1;
     if (size < TP_IPC_LOG_HEADER_BYTES) {
         close(fd);
@@ -277,6 +279,7 @@ int tp_ipc_log_open_reader(int dirfd, const char *name, int32_t stream_id, uint3
     r->capacity = meta.capacity;
     r->mask = meta.capacity - 1;
     r->max_message = meta.max_message;
+    r->owner_uid = owner_uid;
     r->stream_id = meta.stream_id;
     r->log_id = meta.log_id;
     r->guard = guard;

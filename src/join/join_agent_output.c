@@ -43,7 +43,9 @@ static void frame_add(tp_join_agent_t *a, input_t *in, tp_join_input_t *ji, tp_j
     f->timestamp_ns = e != NULL ? e->fd_ts : UINT64_MAX;
     f->has_view = 0;
     f->reader_ = NULL;
-    if (in != NULL && in->mapped) {
+    if (in != NULL && !in->mapped && a->cfg.shm_base_dir != NULL) {
+        a->stats.frames_unmapped++; /* delivered, but its pool is not mapped (yet): no payload */
+    } else if (in != NULL && in->mapped) {
         if (tp_shm_reader_begin(&in->reader, seq, &f->view) == TP_SHM_READ_OK) { /* single attempt (JB-7.2.c) */
             f->has_view = 1;
             f->reader_ = &in->reader;
@@ -107,6 +109,20 @@ static void release_frames(tp_join_agent_t *a, const tp_merge_map_t *m)
             if (f->has_view && in != NULL && in->mapped) (void)tp_shm_reader_end(&in->reader, &f->view);
         }
     }
+}
+
+/* 1 when every input present in the output (not stale, not absent) delivered
+ * at least one frame and each delivered frame carries a payload view. */
+static int every_view(const tp_join_agent_t *a, const tp_merge_map_t *m)
+{
+    for (uint32_t r = 0; r < m->rule_count; r++) {
+        const tp_join_input_t *ji = &a->out_inputs[r];
+        if (ji->status != TP_JOIN_INPUT_READY) continue;
+        if (ji->frame_count == 0 || ji->dropped > 0) return 0;
+        for (uint32_t k = 0; k < ji->frame_count; k++)
+            if (!rule_frames(a, r)[k].has_view) return 0;
+    }
+    return 1;
 }
 
 /* Select and read the frames of one output, then call the stage. Returns 1
@@ -181,6 +197,7 @@ static int deliver(tp_join_agent_t *a, uint64_t out_seq, uint64_t out_time)
     out.result = res;
     a->cfg.on_output(a->cfg.clientd, &out);
     a->stats.outputs++;
+    if (a->cfg.shm_base_dir != NULL && !every_view(a, m)) a->stats.outputs_without_view++;
     if (any_stale) a->stats.outputs_with_stale++;
     if (a->held_back) a->stats.outputs_waited++;
     a->held_back = 0;

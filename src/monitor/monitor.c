@@ -1,6 +1,8 @@
 /* Monitor: passive view of a running directory (see monitor.h). */
 #include "tensorpool/monitor.h"
 
+#include "../util/utf8.h"
+
 #include "tensorpool/codec/control.h"
 #include "tensorpool/codec/driver.h"
 #include "tensorpool/codec/sbe.h"
@@ -38,6 +40,7 @@ struct tp_monitor_s {
     tp_monitor_client_t clients[TP_MONITOR_MAX_CLIENTS];
     tp_monitor_join_t joins[TP_MONITOR_MAX_JOINS];
     tp_monitor_stats_t stats;
+    uint32_t own_uid; /* messages count only from logs this uid owns (docs/threat-model.md) */
 };
 
 void tp_monitor_config_init(tp_monitor_config_t *cfg)
@@ -63,6 +66,7 @@ int tp_monitor_open(tp_monitor_t **out, const tp_monitor_config_t *cfg)
     tp_monitor_t *m = calloc(1, sizeof *m);
     if (m == NULL) return tp_err_set(TP_ERR_CAPACITY, "monitor: out of memory");
     m->cfg = *cfg;
+    m->own_uid = (uint32_t)geteuid();
     if (m->cfg.live_window_ns <= 0) m->cfg.live_window_ns = 3000000000LL;
     tp_ipc_context_init(&m->ipc);
     m->ipc.base_dir = m->cfg.ctx.base_dir;
@@ -166,15 +170,40 @@ static tp_monitor_join_t *join_get(tp_monitor_t *m, uint8_t kind, uint32_t out, 
 
 /* ---- messages ---------------------------------------------------------- */
 
+/* A name from a message, safe to print on a terminal and as JSON: well-formed
+ * UTF-8 is kept ("caméra-1"); control characters (C0, DEL and the C1 range a
+ * terminal may obey), ill-formed bytes and a sequence cut by the capacity
+ * become '?'. */
 static void copy_str(char *dst, size_t cap, const char *src, uint32_t len)
 {
-    if (src == NULL) len = 0;
-    if (len >= cap) len = (uint32_t)cap - 1;
-    for (uint32_t i = 0; i < len; i++) dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
-    dst[len] = '\0';
+    const unsigned char *s = (const unsigned char *)src;
+    size_t o = 0;
+    for (size_t i = 0; src != NULL && i < len && o + 1 < cap;) {
+        if (s[i] < 0x80) {
+            dst[o++] = s[i] >= 0x20 && s[i] != 0x7f ? (char)s[i] : '?';
+            i++;
+            continue;
+        }
+        size_t bad = 0;
+        const size_t n = tp_utf8_sequence(s + i, len - i, &bad);
+        const int c1 = n == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0; /* U+0080..U+009F */
+        if (n == 0 || c1 || o + n + 1 > cap) {
+            dst[o++] = '?';
+            i += n == 0 ? bad : n;
+        } else {
+            memcpy(dst + o, s + i, n);
+            o += n;
+            i += n;
+        }
+    }
+    dst[o] = '\0';
 }
 
-static void on_pool_announce(tp_monitor_t *m, const uint8_t *buf, size_t len)
+/* A stream's announces are taken from one publication (the driver's) while
+ * it keeps announcing; another one is believed only once that one has been
+ * silent for the live window (a restarted driver), so a forged announce
+ * cannot move the picture to an epoch that does not exist. */
+static void on_pool_announce(tp_monitor_t *m, const uint8_t *buf, size_t len, uint64_t publisher)
 {
     tp_control_shm_pool_announce_dec_t d;
     if (tp_control_shm_pool_announce_decode(&d, buf, len) != 0) {
@@ -183,9 +212,14 @@ static void on_pool_announce(tp_monitor_t *m, const uint8_t *buf, size_t len)
     }
     tp_monitor_stream_t *s = stream_get(m, tp_control_shm_pool_announce_stream_id(&d));
     if (s == NULL) return;
+    if (s->announced && publisher != s->announcer && m->now - s->last_announce_ns <= m->cfg.live_window_ns) {
+        s->refused_announces++;
+        return;
+    }
     const uint64_t epoch = tp_control_shm_pool_announce_epoch(&d);
-    if (s->announced && epoch < s->epoch) return; /* an older epoch's repeat */
+    if (s->announced && epoch < s->epoch && publisher == s->announcer) return; /* an older epoch's repeat */
     s->announced = 1;
+    s->announcer = publisher;
     s->epoch = epoch;
     s->producer_id = tp_control_shm_pool_announce_producer_id(&d);
     s->header_nslots = tp_control_shm_pool_announce_header_nslots(&d);
@@ -214,6 +248,10 @@ static void on_descriptor(tp_monitor_t *m, const uint8_t *buf, size_t len)
     }
     tp_monitor_stream_t *s = stream_get(m, tp_control_frame_descriptor_stream_id(&d));
     if (s == NULL) return;
+    if (s->announced && tp_control_frame_descriptor_epoch(&d) != s->epoch) { /* before its announce, stale, or forged */
+        s->desc_other_epoch++;
+        return;
+    }
     s->frames++;
     s->last_seq = tp_control_frame_descriptor_seq(&d);
     s->last_desc_epoch = tp_control_frame_descriptor_epoch(&d);
@@ -334,6 +372,10 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_i
 {
     tp_monitor_t *m = clientd;
     m->stats.messages++;
+    if (info != NULL && info->publisher_uid != m->own_uid) { /* planted by another user: not part of the picture */
+        m->stats.refused_foreign++;
+        return;
+    }
     tp_sbe_header_t h;
     if (tp_sbe_header_read(buf, len, &h) != 0) {
         m->stats.malformed++;
@@ -343,7 +385,7 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_i
         on_merge(m, buf, len);
     } else if (h.schema_id == TP_CONTROL_SCHEMA_ID) {
         switch (h.template_id) {
-        case TP_CONTROL_SHM_POOL_ANNOUNCE_TEMPLATE_ID: on_pool_announce(m, buf, len); break;
+        case TP_CONTROL_SHM_POOL_ANNOUNCE_TEMPLATE_ID: on_pool_announce(m, buf, len, info != NULL ? info->publisher_id : 0); break;
         case TP_CONTROL_FRAME_DESCRIPTOR_TEMPLATE_ID: on_descriptor(m, buf, len); break;
         case TP_CONTROL_QOS_PRODUCER_TEMPLATE_ID: on_qos_producer(m, buf, len); break;
         case TP_CONTROL_QOS_CONSUMER_TEMPLATE_ID: on_qos_consumer(m, buf, len); break;

@@ -180,3 +180,9 @@ int tp_shm_reader_live(const tp_shm_reader_t *r, uint64_t pid, uint64_t now_ns, 
     }
     return 1;
 }
+
+uint64_t tp_shm_reader_slot_seq(const tp_shm_reader_t *r, uint64_t seq)
+{
+    const uint8_t *slot = r->ring.base + TP_SHM_SUPERBLOCK_SIZE + (size_t)(uint32_t)(seq & r->mask) * TP_SHM_SLOT_BYTES;
+    return tp_seq_of(tp_seqlock_read_begin(slot));
+}

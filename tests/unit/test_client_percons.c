@@ -353,8 +353,16 @@ static void test_hello_grant_and_stream_mode(void)
         tp_consumer_poll(c, tp_clock_monotonic_ns(), on_frame, NULL, 64);
         tp_consumer_poll(shared, tp_clock_monotonic_ns(), on_frame, NULL, 64);
     }
-    CHECK(!tp_consumer_is_mapped(shared)); /* the injection works ... */
-    CHECK(tp_consumer_is_mapped(c));       /* ... but the granted consumer no longer reads the shared stream */
+    /* the injection reaches the shared consumer, which counts it (a frame of
+     * an epoch it has not mapped) but keeps its mapping: a descriptor never
+     * unmaps (docs/threat-model.md) ... */
+    tp_consumer_counters_t cs, kc;
+    tp_consumer_counters(shared, &cs);
+    tp_consumer_counters(c, &kc);
+    CHECK(tp_consumer_is_mapped(shared));
+    CHECK_EQ_U64(cs.lost_other_epoch, 1);
+    CHECK(tp_consumer_is_mapped(c)); /* ... and the granted consumer no longer reads the shared stream */
+    CHECK_EQ_U64(kc.lost_other_epoch, 0);
     tp_ipc_publication_close(fake);
     tp_ipc_subscription_close(pcs);
     tp_consumer_close(shared);

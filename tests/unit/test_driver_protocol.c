@@ -285,6 +285,52 @@ static void test_keepalive_and_expiry(void)
     rig_teardown();
 }
 
+/* docs/threat-model.md: lease ids are public (every ShmAttachResponse and
+ * keepalive shows them), so a lease is bound to the publication that
+ * attached it. From another publication, a detach with every identity
+ * field right is answered "lease not found" and leaves the lease alone, and
+ * keepalives do not keep it alive: la (kept alive by its owner) survives,
+ * lb (kept alive only by the forger) expires; each refusal is counted. */
+static void test_lease_bound_to_its_publication(void)
+{
+    rig_setup(NULL);
+    const int a = rig_attach_wait(10000, 11, C);
+    const int b = rig_attach_wait(10000, 12, C);
+    CHECK(a >= 0 && b >= 0);
+    tp_ipc_publication_t *forger = NULL;
+    CHECK_EQ_I64(tp_ipc_publication_open(&forger, &g_rig_ipc, "tp:ipc", 1000), 0);
+    if (a < 0 || b < 0 || forger == NULL) return rig_teardown();
+    const rig_ev_t la = g_ev[a], lb = g_ev[b];
+    const int from = g_nev;
+    tp_ipc_publication_t *own = g_rig_pub;
+    g_rig_pub = forger;
+    const int64_t d = rig_detach(la.lease, 10000, 11, C);
+    const int e = rig_wait('D', d, from, 2000);
+    CHECK(e >= 0 && g_ev[e].code == TP_DRIVER_RESPONSE_CODE_REJECTED && strcmp(g_ev[e].msg, "lease not found") == 0);
+    g_rig_pub = own;
+    for (int i = 0; i < 20; i++) { /* 1 s, over 3 lease times (300 ms) */
+        rig_keepalive(la.lease, 10000, 11, C);
+        g_rig_pub = forger;
+        rig_keepalive(lb.lease, 10000, 12, C);
+        g_rig_pub = own;
+        rig_pump(50);
+    }
+    int revoked_a = 0, revoked_b = 0;
+    for (int i = from; i < g_nev; i++) {
+        if (g_ev[i].kind != 'R') continue;
+        revoked_a += g_ev[i].lease == la.lease;
+        revoked_b += g_ev[i].lease == lb.lease && g_ev[i].reason == TP_DRIVER_LEASE_REVOKE_REASON_EXPIRED;
+    }
+    CHECK_EQ_I64(revoked_a, 0);
+    CHECK_EQ_I64(revoked_b, 1);
+    tp_driver_stats_t st;
+    tp_driver_stats(g_drv, &st);
+    CHECK(st.refused_not_owner >= 2); /* the detach, and keepalives until lb expired (then: no such lease) */
+    CHECK_EQ_U64(st.refused_foreign, 0);
+    tp_ipc_publication_close(forger);
+    rig_teardown();
+}
+
 /* Scenario 43 (D-4.7a.b, D-7.b): producer expiry -> Revoked, then an announce
  * with a higher epoch and producerId 0. */
 static void test_producer_expiry_bumps_epoch(void)
@@ -855,6 +901,7 @@ int main(void)
     RUN(test_parameter_validation_codes);
     RUN(test_identity_rules);
     RUN(test_keepalive_and_expiry);
+    RUN(test_lease_bound_to_its_publication);
     RUN(test_producer_expiry_bumps_epoch);
     RUN(test_broken_region_rolls_epoch);
     RUN(test_detach_rules);
