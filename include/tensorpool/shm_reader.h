@@ -120,7 +120,7 @@ TP_INTERNAL int tp_shm_reader_live(const tp_shm_reader_t *r, uint64_t pid, uint6
  * before it sends the slot's descriptor (W-10.2.1.g), so a descriptor whose
  * seq is above this names a frame that was never written: a forgery, to be
  * refused before it touches the gap accounting. r must be open. */
-TP_API uint64_t tp_shm_reader_slot_seq(const tp_shm_reader_t *r, uint64_t seq);
+TP_INTERNAL uint64_t tp_shm_reader_slot_seq(const tp_shm_reader_t *r, uint64_t seq);
 
 #ifdef __cplusplus
 }

@@ -576,6 +576,8 @@ static void test_forger(void)
         CHECK_EQ_U64(cs->cnt.refused_replayed, 1);
         CHECK_EQ_U64(cs->cnt.refused_unwritten, 1);
         CHECK_EQ_U64(cs->cnt.lost_stale_epoch, 0);
+        /* W-15.21.d: a descriptor of another epoch is dropped (counted), never
+         * accepted before that epoch's regions are mapped */
         CHECK(cs->cnt.lost_other_epoch >= 1);
         /* the announce, the revocation of its own lease, the shutdown (the
          * other consumer's revocation concerns another lease and is ignored) */
