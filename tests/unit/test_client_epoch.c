@@ -143,6 +143,23 @@ static void offer(tp_producer_t *p, frames_t *fr, uint64_t capture_ts)
     fr->desc_hi = tp_clock_monotonic_ns();
 }
 
+/* A producer and a consumer of stream 10000 on g_ctx, pumped until both
+ * are in the same epoch (bounded). 0, or -1 if either did not open. */
+static int open_pair(tp_producer_t **p, tp_consumer_t **c, frames_t *fr)
+{
+    *p = NULL;
+    *c = NULL;
+    CHECK_EQ_I64(tp_producer_open(p, &g_ctx, 10000, 0, "cam", NULL), 0);
+    CHECK_EQ_I64(tp_consumer_open(c, &g_ctx, 10000, 0), 0);
+    if (*p == NULL || *c == NULL) return -1;
+    memset(fr, 0, sizeof *fr);
+    const int64_t until = tp_clock_monotonic_ns() + 20000000000LL;
+    while (tp_clock_monotonic_ns() < until && !(tp_producer_is_active(*p) && tp_consumer_is_mapped(*c) &&
+                                                tp_consumer_epoch(*c) == tp_producer_epoch(*p)))
+        pump(*p, *c, NULL, fr);
+    return 0;
+}
+
 /* W-7.1.b: for a second of traffic (frames committed, the driver refreshing
  * the activity timestamp every 100 ms, the producer's heartbeat) the
  * superblocks of the ring and the pool, read from the files each time an
@@ -200,17 +217,11 @@ static void test_producer_restart_and_frame_timestamps(void)
 {
     rig_setup(NULL);
     ctx_init();
-    tp_producer_t *p = NULL;
-    tp_consumer_t *c = NULL;
-    CHECK_EQ_I64(tp_producer_open(&p, &g_ctx, 10000, 0, "cam", NULL), 0);
-    CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, 0), 0);
-    if (p == NULL || c == NULL) return rig_teardown();
+    tp_producer_t *p;
+    tp_consumer_t *c;
     frames_t fr;
-    memset(&fr, 0, sizeof fr);
-    int64_t until = tp_clock_monotonic_ns() + 20000000000LL;
-    while (tp_clock_monotonic_ns() < until && !(tp_producer_is_active(p) && tp_consumer_is_mapped(c) &&
-                                                tp_consumer_epoch(c) == tp_producer_epoch(p)))
-        pump(p, c, NULL, &fr);
+    if (open_pair(&p, &c, &fr) != 0) return rig_teardown();
+    int64_t until;
     const uint64_t e1 = tp_producer_epoch(p);
     CHECK(e1 != 0 && tp_consumer_epoch(c) == e1);
     for (uint64_t i = 0; i < 10; i++) offer(p, &fr, 1000 + i); /* capture times from "the camera" */
@@ -290,17 +301,11 @@ static void test_truncated_pool_fails_stream_with_reason(void)
     rig_setup(NULL);
     ctx_init();
     g_ctx.qos_interval_ns = 50000000; /* the producer checks its regions this often */
-    tp_producer_t *p = NULL;
-    tp_consumer_t *c = NULL;
-    CHECK_EQ_I64(tp_producer_open(&p, &g_ctx, 10000, 0, "cam", NULL), 0);
-    CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, 0), 0);
-    if (p == NULL || c == NULL) return rig_teardown();
+    tp_producer_t *p;
+    tp_consumer_t *c;
     frames_t fr;
-    memset(&fr, 0, sizeof fr);
-    int64_t until = tp_clock_monotonic_ns() + 20000000000LL;
-    while (tp_clock_monotonic_ns() < until && !(tp_producer_is_active(p) && tp_consumer_is_mapped(c) &&
-                                                tp_consumer_epoch(c) == tp_producer_epoch(p)))
-        pump(p, c, NULL, &fr);
+    if (open_pair(&p, &c, &fr) != 0) return rig_teardown();
+    int64_t until;
     const uint64_t e1 = tp_producer_epoch(p);
     char path[1400];
     CHECK(epoch_file(e1, "1.pool", path, sizeof path) == 0);
