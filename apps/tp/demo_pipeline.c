@@ -6,6 +6,7 @@
 
 #include "tensorpool/agent.h"
 #include "tensorpool/clock.h"
+#include "tensorpool/consumer.h"
 #include "tensorpool/driver.h"
 #include "tensorpool/error.h"
 #include "tensorpool/join_agent.h"
@@ -63,6 +64,16 @@ typedef struct demo_shared_join_s {
     _Atomic uint64_t incomplete;
     _Atomic uint64_t misaligned;
     _Atomic uint64_t window_frames;
+    _Atomic uint64_t refused;        /* announces refused: not from the authority's publication */
+    _Atomic uint64_t epoch_blocks;   /* maps dropped because an input moved to a new epoch */
+    _Atomic int state;               /* tp_join_agent_state_t, while the sources run */
+    _Atomic uint32_t state_stream;   /* the input the state names */
+    _Atomic int longest_state;       /* state and reason of the longest stretch not flowing */
+    _Atomic int longest_epoch_change;
+    _Atomic uint32_t longest_stream;
+    _Atomic uint64_t not_flowing_ns; /* time not flowing between go and end, in total */
+    _Atomic uint64_t longest_ns;     /* the longest such stretch */
+    _Atomic uint64_t stretches;
     demo_shared_hist_t latency;
 } demo_shared_join_t;
 
@@ -70,6 +81,8 @@ typedef struct demo_shared_s {
     /* written by the parent */
     _Atomic int driver_ready;  /* the embedded driver runs: the roles may attach */
     _Atomic int sources_ready; /* every producer holds its lease: the joins may attach */
+    _Atomic int authority_ready; /* written by the authority: it reads both cameras */
+    _Atomic uint64_t map_epochs; /* written by the authority: sequence map epochs announced */
     _Atomic int64_t t0;        /* common start tick of the sources; 0 until go */
     _Atomic int64_t end;       /* ticks due at or after this are not published; 0: none */
     /* written by the children */
@@ -269,7 +282,105 @@ static int source_main(demo_pipeline_t *p, int idx)
     return rc;
 }
 
-/* ---- the MergeMap authority --------------------------------------------- */
+/* ---- the MergeMap authority ---------------------------------------------
+ * The sequence join's offset holds only while both cameras stay in the
+ * epochs it was made for: a camera that re-attaches (driver or producer
+ * stall) restarts at seq 0 at whatever tick it has reached. So the authority
+ * reads both cameras as a consumer and, whenever their epochs differ from
+ * the ones its map relates (or a join asks for the next epoch), derives the
+ * offset again from two frames of the same capture time and announces it
+ * under a new epoch. */
+
+#define ALIGN_HISTORY 64
+
+typedef struct demo_align_s {
+    tp_consumer_t *cam[2];
+    uint64_t epoch[2];      /* newest frame's epoch per camera, 0: none yet */
+    uint64_t map_epoch[2];  /* camera epochs the announced map relates, 0: not known yet */
+    uint64_t c1_ts[ALIGN_HISTORY], c1_seq[ALIGN_HISTORY]; /* cam1's recent frames, current epoch */
+    uint32_t c1_next, c1_count;
+    int have;               /* an offset derived from frames of epochs off_epoch */
+    int64_t offset;         /* cam2 seq - cam1 seq of one capture tick */
+    uint64_t off_epoch[2];
+} demo_align_t;
+
+static void align_on_frame(void *clientd, const tp_frame_t *f)
+{
+    demo_align_t *al = clientd;
+    const int k = f->stream_id == DEMO_STREAM_CAM1 ? 0 : 1;
+    const uint64_t ts = f->header->timestamp_ns; /* capture time: equal for one tick on both cameras */
+    if (f->epoch != al->epoch[k]) {
+        al->epoch[k] = f->epoch;
+        if (k == 0) al->c1_count = 0;
+    }
+    if (k == 0) {
+        al->c1_ts[al->c1_next] = ts;
+        al->c1_seq[al->c1_next] = f->seq;
+        al->c1_next = (al->c1_next + 1) % ALIGN_HISTORY;
+        if (al->c1_count < ALIGN_HISTORY) al->c1_count++;
+        return;
+    }
+    for (uint32_t i = 0; i < al->c1_count; i++) {
+        if (al->c1_ts[i] != ts) continue;
+        al->offset = (int64_t)f->seq - (int64_t)al->c1_seq[i];
+        al->off_epoch[0] = al->epoch[0];
+        al->off_epoch[1] = al->epoch[1];
+        al->have = 1;
+        return;
+    }
+}
+
+static int align_poll(demo_align_t *al, int64_t now)
+{
+    int w = 0;
+    for (int k = 0; k < 2; k++) {
+        const int n = tp_consumer_poll(al->cam[k], now, align_on_frame, al, 64);
+        if (n > 0) w += n;
+    }
+    return w;
+}
+
+/* Put the sequence map under `epoch` with the derived offset. */
+static int put_seq_map(tp_merge_authority_t *a, tp_merge_map_t *m, uint64_t epoch, int32_t cam2_offset, int64_t now)
+{
+    tp_merge_map_reset(m, DEMO_OUT_SEQ, epoch);
+    tp_merge_map_add_offset(m, DEMO_STREAM_CAM1, 0);
+    tp_merge_map_add_offset(m, DEMO_STREAM_CAM2, cam2_offset);
+    return tp_merge_authority_put(a, m, now);
+}
+
+/* One step of keeping the sequence map true to the cameras' epochs. */
+static void align_step(demo_pipeline_t *p, demo_align_t *al, tp_merge_authority_t *a, tp_merge_map_t *m)
+{
+    tp_merge_kind_t kind;
+    uint32_t out;
+    uint64_t asked, want = 0;
+    while (tp_merge_authority_take_bump_request(a, &kind, &out, &asked)) {
+        if (kind != TP_MERGE_KIND_SEQUENCE || out != DEMO_OUT_SEQ) continue;
+        /* A join saw an epoch we may not have: read what is there now and
+         * derive only from frames seen after that. */
+        for (int i = 0; i < 64 && align_poll(al, tp_clock_monotonic_ns()) > 0; i++) {
+        }
+        al->have = 0;
+        al->c1_count = 0;
+        al->map_epoch[0] = al->map_epoch[1] = UINT64_MAX; /* stale whatever the epochs */
+        if (asked > want) want = asked;
+    }
+    if (al->epoch[0] == 0 || al->epoch[1] == 0) return;
+    if (al->map_epoch[0] == 0) { /* the configured map relates the first epochs (go waits for them) */
+        al->map_epoch[0] = al->epoch[0];
+        al->map_epoch[1] = al->epoch[1];
+        return;
+    }
+    if (al->map_epoch[0] == al->epoch[0] && al->map_epoch[1] == al->epoch[1]) return;
+    if (!al->have || al->off_epoch[0] != al->epoch[0] || al->off_epoch[1] != al->epoch[1]) return;
+    if (al->offset < INT32_MIN + 1 || al->offset > INT32_MAX) return;
+    const uint64_t next = m->epoch + 1 > want ? m->epoch + 1 : want;
+    if (put_seq_map(a, m, next, (int32_t)al->offset, tp_clock_monotonic_ns()) < 0) return;
+    al->map_epoch[0] = al->epoch[0];
+    al->map_epoch[1] = al->epoch[1];
+    atomic_fetch_add_explicit(&p->sh->map_epochs, 1, memory_order_relaxed);
+}
 
 static int authority_main(demo_pipeline_t *p)
 {
@@ -284,9 +395,6 @@ static int authority_main(demo_pipeline_t *p)
         child_fail(p->sh, DEMO_ROLE_AUTHORITY, "out of memory");
         return 1;
     }
-    tp_merge_map_reset(&seq_map, DEMO_OUT_SEQ, 1);
-    tp_merge_map_add_offset(&seq_map, DEMO_STREAM_CAM1, 0);
-    tp_merge_map_add_offset(&seq_map, DEMO_STREAM_CAM2, -DEMO_CAM2_LAG);
     tp_merge_map_reset(&ts_map, DEMO_OUT_TS, 1);
     tp_merge_map_set_clock(&ts_map, TP_CLOCK_MONOTONIC, (uint64_t)p->opt.lateness_ns);
     /* Capture times from the slot headers: the cameras' and the IMU's ticks share one clock. */
@@ -297,6 +405,7 @@ static int authority_main(demo_pipeline_t *p)
     tp_ipc_context_init(&ipc);
     tp_client_context_t cctx;
     tp_client_context_init(&cctx); /* for the namespace the joins use too */
+    snprintf(cctx.base_dir, sizeof cctx.base_dir, "%s", p->opt.dir);
     ipc.base_dir = p->opt.dir;
     ipc.namespace_name = cctx.ns;
     tp_merge_authority_config_t acfg;
@@ -304,21 +413,33 @@ static int authority_main(demo_pipeline_t *p)
     acfg.ipc = &ipc;
     acfg.subscribe = 1; /* its own control subscription: the joins' requests come from other processes */
     tp_merge_authority_t *a = NULL;
+    demo_align_t al;
+    memset(&al, 0, sizeof al);
     const int64_t now = tp_clock_monotonic_ns();
     int rc = 0;
-    if (tp_merge_authority_create(&acfg, &a) != 0 || tp_merge_authority_put(a, &seq_map, now) < 0 ||
-        tp_merge_authority_put(a, &ts_map, now) < 0) {
+    if (tp_merge_authority_create(&acfg, &a) != 0 || put_seq_map(a, &seq_map, 1, -DEMO_CAM2_LAG, now) < 0 ||
+        tp_merge_authority_put(a, &ts_map, now) < 0 ||
+        (child_wait_for(&p->sh->sources_ready) == 0 &&
+         (tp_consumer_open(&al.cam[0], &cctx, DEMO_STREAM_CAM1, 0) != 0 ||
+          tp_consumer_open(&al.cam[1], &cctx, DEMO_STREAM_CAM2, 0) != 0))) {
         snprintf(msg, sizeof msg, "authority: %s", tp_errmsg());
         child_fail(p->sh, DEMO_ROLE_AUTHORITY, msg);
         rc = 1;
-    } else {
+    } else if (al.cam[1] != NULL) {
         tp_idle_strategy_t idle;
         tp_idle_strategy_init_backoff(&idle, 0, 2, 100000, 1000000);
         while (!tp_app_stop) {
-            const int w = tp_merge_authority_do_work(a, tp_clock_monotonic_ns());
-            tp_idle_strategy_idle(&idle, w > 0 ? w : 0);
+            const int64_t t = tp_clock_monotonic_ns();
+            int w = tp_merge_authority_do_work(a, t);
+            w = (w > 0 ? w : 0) + align_poll(&al, t);
+            if (tp_consumer_is_mapped(al.cam[0]) && tp_consumer_is_mapped(al.cam[1]))
+                atomic_store_explicit(&p->sh->authority_ready, 1, memory_order_release);
+            align_step(p, &al, a, &seq_map);
+            tp_idle_strategy_idle(&idle, w);
         }
     }
+    tp_consumer_close(al.cam[0]);
+    tp_consumer_close(al.cam[1]);
     tp_merge_authority_destroy(a);
     tp_merge_map_close(&seq_map);
     tp_merge_map_close(&ts_map);
@@ -331,7 +452,42 @@ typedef struct demo_join_s {
     demo_shared_join_t *out;
     tp_latency_hist_t latency; /* private; published to out->latency */
     int latency_dirty;
+    int64_t stretch_start;     /* not flowing since, 0: flowing */
+    int64_t last_ns;
 } demo_join_t;
+
+/* Account the time the join is not flowing while the sources run (between
+ * go and the common end tick): total, longest stretch and its reason. */
+static void track_state(demo_pipeline_t *p, demo_join_t *j, const tp_join_agent_t *agent)
+{
+    const int64_t now = tp_clock_monotonic_ns();
+    const int64_t t0 = atomic_load_explicit(&p->sh->t0, memory_order_acquire);
+    const int64_t end = atomic_load_explicit(&p->sh->end, memory_order_acquire);
+    tp_join_agent_status_t st;
+    tp_join_agent_status(agent, &st);
+    const int running = t0 != 0 && now >= t0 && end == 0;
+    atomic_store_explicit(&j->out->state, running ? (int)st.state : 0, memory_order_relaxed);
+    atomic_store_explicit(&j->out->state_stream, st.stream_id, memory_order_relaxed);
+    if (!running || st.state == TP_JOIN_AGENT_FLOWING) {
+        j->stretch_start = 0;
+        return;
+    }
+    if (j->stretch_start == 0) {
+        j->stretch_start = now;
+        j->last_ns = now;
+        atomic_fetch_add_explicit(&j->out->stretches, 1, memory_order_relaxed);
+    }
+    atomic_fetch_add_explicit(&j->out->not_flowing_ns, (uint64_t)(now - j->last_ns), memory_order_relaxed);
+    j->last_ns = now;
+    const uint64_t len = (uint64_t)(now - j->stretch_start);
+    if (len > atomic_load_explicit(&j->out->longest_ns, memory_order_relaxed)) {
+        atomic_store_explicit(&j->out->longest_ns, len, memory_order_relaxed);
+        atomic_store_explicit(&j->out->longest_state, (int)st.state, memory_order_relaxed);
+        atomic_store_explicit(&j->out->longest_epoch_change, strstr(st.reason, "epoch changed") != NULL,
+                              memory_order_relaxed);
+        atomic_store_explicit(&j->out->longest_stream, st.stream_id, memory_order_relaxed);
+    }
+}
 
 /* Newest FrameDescriptor time of the delivered frames: the descriptor is sent
  * right after the commit, so this is the last required input's commit. */
@@ -422,6 +578,9 @@ static int join_main(demo_pipeline_t *p, int idx)
     cfg.request_interval_ns = 100000000; /* the map comes from the authority process */
     cfg.on_output = seq ? on_seq_output : on_ts_output;
     cfg.clientd = &j;
+    /* MergeMaps only from the authority's process (forked before this one):
+     * an announce from any other publisher is refused and counted. */
+    cfg.authority_pid = p->role[DEMO_ROLE_AUTHORITY].pid;
     tp_join_agent_t *agent = NULL;
     if (tp_join_agent_create(&cfg, &agent) != 0) {
         char msg[256];
@@ -438,6 +597,9 @@ static int join_main(demo_pipeline_t *p, int idx)
         atomic_store_explicit(&j.out->outputs_waited, st.outputs_waited, memory_order_relaxed);
         atomic_store_explicit(&j.out->frames_dropped, st.frames_dropped, memory_order_relaxed);
         atomic_store_explicit(&j.out->inputs_mapped, st.mappings, memory_order_relaxed);
+        atomic_store_explicit(&j.out->refused, st.announces_refused, memory_order_relaxed);
+        atomic_store_explicit(&j.out->epoch_blocks, st.epoch_blocks, memory_order_relaxed);
+        track_state(p, &j, agent);
         atomic_store_explicit(&j.out->has_map, tp_join_barrier_has_map(tp_join_agent_barrier(agent)),
                               memory_order_release);
         if (j.latency_dirty) {
@@ -632,8 +794,11 @@ int demo_pipeline_go(demo_pipeline_t *p, int64_t timeout_ns)
             if (!atomic_load_explicit(&p->sh->join[i].has_map, memory_order_acquire) ||
                 atomic_load_explicit(&p->sh->join[i].inputs_mapped, memory_order_relaxed) < 2)
                 missing = i;
-        if (missing < 0) break;
-        if (tp_clock_monotonic_ns() >= deadline) {
+        if (missing < 0 && atomic_load_explicit(&p->sh->authority_ready, memory_order_acquire)) break;
+        if (missing < 0 && tp_clock_monotonic_ns() >= deadline)
+            return tp_err_set(TP_ERR_STATE, "authority (pid %d) did not map both cameras within %.1f s",
+                              (int)p->role[DEMO_ROLE_AUTHORITY].pid, (double)timeout_ns / 1e9);
+        if (missing >= 0 && tp_clock_monotonic_ns() >= deadline) {
             const int role = missing == DEMO_SEQ_JOIN ? DEMO_ROLE_SEQ_JOIN : DEMO_ROLE_TS_JOIN;
             return tp_err_set(TP_ERR_STATE, "%s (pid %d) did not %s within %.1f s", role_names[role],
                               (int)p->role[role].pid,
@@ -659,6 +824,7 @@ void demo_pipeline_snapshot(demo_pipeline_t *p, demo_snapshot_t *out)
         out->src[i].published = atomic_load(&s->published);
         out->src[i].failed = atomic_load(&s->failed);
     }
+    out->map_epochs = atomic_load(&p->sh->map_epochs);
     for (int i = 0; i < DEMO_JOINS; i++) {
         demo_shared_join_t *j = &p->sh->join[i];
         demo_join_stats_t *o = &out->join[i];
@@ -672,6 +838,16 @@ void demo_pipeline_snapshot(demo_pipeline_t *p, demo_snapshot_t *out)
         o->inputs_mapped = atomic_load(&j->inputs_mapped);
         o->outputs_waited = atomic_load(&j->outputs_waited);
         o->frames_dropped = atomic_load(&j->frames_dropped);
+        o->refused = atomic_load(&j->refused);
+        o->epoch_blocks = atomic_load(&j->epoch_blocks);
+        o->state = atomic_load(&j->state);
+        o->state_stream = atomic_load(&j->state_stream);
+        o->not_flowing_ns = atomic_load(&j->not_flowing_ns);
+        o->longest_ns = atomic_load(&j->longest_ns);
+        o->stretches = atomic_load(&j->stretches);
+        o->longest_state = atomic_load(&j->longest_state);
+        o->longest_epoch_change = atomic_load(&j->longest_epoch_change);
+        o->longest_stream = atomic_load(&j->longest_stream);
         hist_read(&j->latency, &o->latency);
     }
     for (int i = 0; i < DEMO_ROLES; i++) {

@@ -109,6 +109,26 @@ static void release_frames(tp_join_agent_t *a, const tp_merge_map_t *m)
     }
 }
 
+/* An output where some rule's input delivered no frame (absent, stale or a
+ * failed read; with SHM mapping configured, a frame without a view counts as
+ * none) is incomplete: the agent reports itself degraded until a complete one. */
+static void note_completeness(tp_join_agent_t *a, const tp_merge_map_t *m)
+{
+    for (uint32_t r = 0; r < m->rule_count; r++) {
+        const tp_join_input_t *ji = &a->out_inputs[r];
+        int delivered = 0;
+        for (uint32_t k = 0; k < ji->frame_count && !delivered; k++)
+            delivered = a->cfg.shm_base_dir == NULL || rule_frames(a, r)[k].has_view;
+        if (!delivered) {
+            a->stats.outputs_incomplete++;
+            if (a->incomplete_since == 0) a->incomplete_since = a->now != 0 ? a->now : 1;
+            a->incomplete_stream = ji->stream_id;
+            return;
+        }
+    }
+    a->incomplete_since = 0;
+}
+
 /* Select and read the frames of one output, then call the stage. Returns 1
  * when the stage was called; 0 when a LatestValue input's selected frame
  * failed its read: that input is absent, so the join is not ready this tick
@@ -169,6 +189,7 @@ static int deliver(tp_join_agent_t *a, uint64_t out_seq, uint64_t out_time)
             return 0;
         }
     }
+    note_completeness(a, m);
     tp_join_output_t out;
     out.out_stream_id = a->cfg.barrier.out_stream_id;
     out.epoch = m->epoch;
@@ -235,6 +256,7 @@ static int derive_first_out(tp_join_agent_t *a, const tp_merge_map_t *m)
 static void note_not_ready(tp_join_agent_t *a)
 {
     if (tp_join_barrier_result(a->barrier)->satisfied_count > 0) a->held_back = 1;
+    if (a->not_ready_since == 0) a->not_ready_since = a->now != 0 ? a->now : 1;
 }
 
 void ja_evaluate(tp_join_agent_t *a)
@@ -251,14 +273,20 @@ void ja_evaluate(tp_join_agent_t *a)
                 break;
             }
             (void)deliver(a, a->next_out_seq, UINT64_MAX);
+            a->not_ready_since = 0;
             a->next_out_seq++;
         }
         break;
     case TP_JOIN_MODE_TIMESTAMP:
+        /* No candidate: the trigger input is silent; that is waiting too. */
+        if (a->tq_len == 0 && a->not_ready_since == 0) a->not_ready_since = a->now != 0 ? a->now : 1;
         for (uint32_t n = 0; n < a->cfg.max_outputs_per_cycle && a->tq_len > 0; n++) {
             const uint64_t t = a->tq[a->tq_head];
             const int r = tp_join_barrier_ready_time(a->barrier, t, (tp_clock_domain_t)m->clock_domain, now);
-            if (r == 1) (void)deliver(a, a->out_count, t);
+            if (r == 1) {
+                (void)deliver(a, a->out_count, t);
+                a->not_ready_since = 0;
+            }
             if (r != 1 && !tp_join_barrier_result(a->barrier)->output_rejected) {
                 note_not_ready(a);
                 break;
@@ -270,7 +298,11 @@ void ja_evaluate(tp_join_agent_t *a)
         }
         break;
     case TP_JOIN_MODE_LATEST_VALUE: {
-        if (tp_join_barrier_ready_latest(a->barrier, now) != 1) return;
+        if (tp_join_barrier_ready_latest(a->barrier, now) != 1) {
+            note_not_ready(a);
+            return;
+        }
+        a->not_ready_since = 0;
         if (tp_join_barrier_collect_latest(a->barrier, a->latest, a->capacity) < 0) return;
         /* Fire once per new value: only when some input moved (project rule). */
         int moved = 0;
