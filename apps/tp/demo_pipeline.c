@@ -302,6 +302,7 @@ typedef struct demo_align_s {
     int have;               /* an offset derived from frames of epochs off_epoch */
     int64_t offset;         /* cam2 seq - cam1 seq of one capture tick */
     uint64_t off_epoch[2];
+    int64_t last_bump_ns;   /* next-epoch requests are honoured at most every 0.5 s (anyone can send one) */
 } demo_align_t;
 
 static void align_on_frame(void *clientd, const tp_frame_t *f)
@@ -355,12 +356,14 @@ static void align_step(demo_pipeline_t *p, demo_align_t *al, tp_merge_authority_
     tp_merge_kind_t kind;
     uint32_t out;
     uint64_t asked, want = 0;
-    while (tp_merge_authority_take_bump_request(a, &kind, &out, &asked)) {
+    const int64_t now = tp_clock_monotonic_ns();
+    while (now - al->last_bump_ns >= 500000000 && tp_merge_authority_take_bump_request(a, &kind, &out, &asked)) {
         if (kind != TP_MERGE_KIND_SEQUENCE || out != DEMO_OUT_SEQ) continue;
         /* A join saw an epoch we may not have: read what is there now and
          * derive only from frames seen after that. */
         for (int i = 0; i < 64 && align_poll(al, tp_clock_monotonic_ns()) > 0; i++) {
         }
+        al->last_bump_ns = now;
         al->have = 0;
         al->c1_count = 0;
         al->map_epoch[0] = al->map_epoch[1] = UINT64_MAX; /* stale whatever the epochs */

@@ -500,7 +500,9 @@ static void test_slot_header_times(void)
 
 /* Pools announced on the control stream are mapped; the stage gets validated
  * zero-copy views (single attempt, JB-7.2.c); a descriptor of a newer input
- * epoch resets that input (§3.7). */
+ * epoch resets that input (§3.7) and, the map naming no input epochs, blocks
+ * the sequence join until a map of a newer output epoch (join_agent.h):
+ * frames of the new epoch are never paired under the old offsets. */
 static void test_views_and_input_epoch(void)
 {
     tp_merge_authority_t *auth = make_authority(0, -1);
@@ -541,10 +543,27 @@ static void test_views_and_input_epoch(void)
     CHECK(tp_stand_in_producer_publish(&p2, 223, 6, 6, NULL) == 0); /* seq 0 of epoch 2 */
     CHECK(tp_stand_in_producer_publish(&p2, 224, 7, 7, NULL) == 0); /* seq 1 */
     spin(a, NULL, t0);
-    CHECK(seen.outputs == 2 && seen.last_out_seq == 1);
-    CHECK(seen.frame_value[1] == 224);
+    CHECK(seen.outputs == 1); /* the epoch-1 map relates no epoch-2 frame */
+    tp_join_agent_status_t js;
+    tp_join_agent_status(a, &js);
+    CHECK(js.state == TP_JOIN_AGENT_BLOCKED && js.stream_id == 2 && js.wanted_epoch == 2);
+    CHECK(strstr(js.reason, "input 2 epoch changed") != NULL);
+    /* The authority's map for the new input epochs comes as epoch 2. */
+    tp_merge_map_t m2;
+    make_seq_map(&m2, 10, 2, ins, 2);
+    CHECK(tp_merge_authority_put(auth, &m2, 0) == 1);
+    spin(a, NULL, t0);
+    CHECK(seen.outputs == 1); /* no descriptor since the map: outputs restart at the newest reachable */
+    CHECK(tp_stand_in_producer_publish(&p1, 113, 7, 7, NULL) == 0);
+    CHECK(tp_stand_in_producer_publish(&p2, 225, 8, 8, NULL) == 0);
+    spin(a, NULL, t0);
+    CHECK(seen.outputs == 2 && seen.last_out_seq == 2);
+    CHECK(seen.frame_value[0] == 113 && seen.frame_value[1] == 225);
+    tp_join_agent_status(a, &js);
+    CHECK(js.state == TP_JOIN_AGENT_FLOWING);
     tp_join_agent_stats(a, &st);
-    CHECK(st.input_epoch_changes == 1 && st.mappings == 3);
+    CHECK(st.input_epoch_changes == 1 && st.mappings == 3 && st.epoch_blocks == 1);
+    tp_merge_map_close(&m2);
     tp_join_agent_destroy(a); /* releases subscriptions and mappings */
     tp_stand_in_producer_close(&p1);
     tp_stand_in_producer_close(&p2);
