@@ -358,7 +358,7 @@ static void align_step(demo_pipeline_t *p, demo_align_t *al, tp_merge_authority_
     uint64_t asked, want = 0;
     const int64_t now = tp_clock_monotonic_ns();
     while (now - al->last_bump_ns >= 500000000 && tp_merge_authority_take_bump_request(a, &kind, &out, &asked)) {
-        if (kind != TP_MERGE_KIND_SEQUENCE || out != DEMO_OUT_SEQ) continue;
+        if (kind != TP_MERGE_KIND_SEQUENCE || out != DEMO_OUT_SEQ || asked <= m->epoch) continue;
         /* A join saw an epoch we may not have: read what is there now and
          * derive only from frames seen after that. */
         for (int i = 0; i < 64 && align_poll(al, tp_clock_monotonic_ns()) > 0; i++) {

@@ -73,7 +73,8 @@
  *    epoch >= E+1 is applied; meanwhile it sends MergeMapRequest (out, E+1).
  *    Status: blocked, "input S epoch changed, waiting for map epoch E+1".
  *    Once it arrives, outputs restart at the newest out_seq every input
- *    reaches (as TP_JOIN_OUT_AUTO): the frames of the wait are mostly gone. An
+ *    reaches (as TP_JOIN_OUT_AUTO; so does every map after the first): the
+ *    frames of the wait are mostly gone. An
  *    authority answers such a request for exactly (its newest epoch + 1) by
  *    deriving a map for its inputs' current epochs and announcing it under a
  *    new epoch (tp_merge_authority_take_bump_request); it also re-derives by
@@ -190,7 +191,8 @@ typedef struct tp_join_agent_config_s {
     int64_t request_backoff_max_ns;   /* retry interval doubles up to this; 0: 4x interval */
     uint32_t max_frames_per_input;    /* window frames delivered per input (newest); 0: 8; WINDOW_NS at most 64 */
     uint32_t history;                 /* descriptors remembered per input (power of 2); 0: 256 */
-    /* SEQUENCE: first output (raised to the first out_seq the rules allow);
+    /* SEQUENCE: first output under the first map applied (raised to the
+     * first out_seq the rules allow; later maps start as TP_JOIN_OUT_AUTO);
      * TP_JOIN_OUT_AUTO: the newest output every input can still reach, derived
      * once every input has been observed after the map was applied. */
     uint64_t first_out_seq;

@@ -132,6 +132,13 @@ typedef struct tp_monitor_join_s {
     uint64_t authority_publisher_id;
     int32_t authority_pid;
     uint64_t refused;          /* announces for this output from another publication */
+    /* Another publication announced this output within the last 5 s: the
+     * monitor cannot tell which one the stages took (each keeps the one it
+     * pinned first, or the configured one), so the rules above are only the
+     * first publication's claim. */
+    int contested;
+    int32_t other_pid;
+    int64_t other_last_ns;
 } tp_monitor_join_t;
 
 typedef struct tp_monitor_config_s {

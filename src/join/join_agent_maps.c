@@ -40,9 +40,10 @@ static void on_map_replaced(tp_join_agent_t *a)
             if (min_out > a->out_floor) a->out_floor = min_out;
         }
     }
-    /* After an input epoch change the frames that arrived while blocked are
-     * mostly overwritten: start at the newest output every input reaches. */
-    a->next_out_seq = a->epoch_blocked ? TP_JOIN_OUT_AUTO : a->cfg.first_out_seq;
+    /* first_out_seq is where the first map starts. A later map (new offsets,
+     * a new epoch after an input epoch change) starts at the newest output
+     * every input reaches: the frames before it are mostly overwritten. */
+    a->next_out_seq = a->stats.announces_applied > 1 ? TP_JOIN_OUT_AUTO : a->cfg.first_out_seq;
     if (a->next_out_seq != TP_JOIN_OUT_AUTO && a->next_out_seq < a->out_floor) a->next_out_seq = a->out_floor;
     a->tq_head = a->tq_len = 0;
     a->trigger_input = NO_INPUT;

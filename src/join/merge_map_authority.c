@@ -114,6 +114,11 @@ int tp_merge_authority_put(tp_merge_authority_t *a, const tp_merge_map_t *map, i
         a->has_timer = 1;
         a->next_reannounce = now + a->reannounce_ns;
     }
+    /* Next-epoch requests this map answers are settled. */
+    for (uint32_t i = a->nbumps; i-- > 0;)
+        if (a->bumps[i].kind == map->kind && a->bumps[i].out_stream_id == map->out_stream_id &&
+            a->bumps[i].epoch <= map->epoch)
+            a->bumps[i] = a->bumps[--a->nbumps];
     if (changed == 0) return 0;
     const tp_merge_map_t *held = tp_merge_registry_get(a->reg, map->kind, map->out_stream_id, map->epoch);
     if (held == NULL || announce(a, held) != 0) return -1;

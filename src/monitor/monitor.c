@@ -151,6 +151,9 @@ static tp_monitor_join_t *join_get(tp_monitor_t *m, uint8_t kind, uint32_t out, 
                 j->authority_publisher_id = keep.authority_publisher_id;
                 j->authority_pid = keep.authority_pid;
                 j->refused = keep.refused;
+                j->other_pid = keep.other_pid;
+                j->other_last_ns = keep.other_last_ns;
+                j->contested = keep.contested;
                 j->last_announce_ns = keep.last_announce_ns;
                 j->kind = kind;
                 j->out_stream_id = out;
@@ -315,6 +318,9 @@ static int from_authority(tp_monitor_t *m, uint8_t kind, uint32_t out, const tp_
             return 1;
         }
         j->refused++;
+        j->other_pid = info->publisher_pid;
+        j->other_last_ns = m->now;
+        j->contested = 1;
         return 0;
     }
     return 1;
@@ -451,6 +457,7 @@ static void read_superblock(tp_monitor_t *m, tp_monitor_stream_t *s)
 
 static void join_derive(tp_monitor_t *m, tp_monitor_join_t *j)
 {
+    j->contested = j->refused > 0 && m->now - j->other_last_ns <= AUTHORITY_SILENCE_NS;
     j->silent_count = 0;
     j->ready_through = UINT64_MAX;
     if (!j->announced) {
