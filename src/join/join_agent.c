@@ -192,7 +192,7 @@ void tp_join_agent_destroy(tp_join_agent_t *a)
 
 /* ---- control stream ---------------------------------------------------- */
 
-static void on_control(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+void ja_on_control(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
     tp_join_agent_t *a = clientd;
     tp_sbe_header_t h;
@@ -221,7 +221,7 @@ int tp_join_agent_do_work(tp_join_agent_t *a, int64_t now)
     a->now = now;
     a->work = 0;
     a->stats.duty_cycles++;
-    if (tp_ipc_subscription_poll(a->control, on_control, a, a->cfg.poll_limit) < 0) return -1;
+    if (tp_ipc_subscription_poll(a->control, ja_on_control, a, a->cfg.poll_limit) < 0) return -1;
     for (uint32_t d = 0; d < a->ndesc; d++)
         if (tp_ipc_subscription_poll(a->desc[d].sub, ja_on_descriptor, a, a->cfg.poll_limit) < 0) return -1;
     a->stats.control_loss = tp_ipc_subscription_loss_count(a->control);

@@ -132,6 +132,9 @@ static inline int ja_msg_header(tp_join_agent_t *a, const uint8_t *buf, size_t l
     return -1;
 }
 
+/* join_agent.c: one control-stream message (also the fuzz target's entry) */
+void ja_on_control(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info);
+
 /* join_agent_maps.c */
 void ja_apply_announce(tp_join_agent_t *a, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info);
 /* SEQUENCE: input `in` moved to a newer epoch; the map no longer relates it. */
