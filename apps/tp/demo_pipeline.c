@@ -6,10 +6,10 @@
 
 #include "tensorpool/agent.h"
 #include "tensorpool/clock.h"
-#include "tensorpool/consumer.h"
 #include "tensorpool/driver.h"
 #include "tensorpool/error.h"
 #include "tensorpool/join_agent.h"
+#include "tensorpool/merge_map_aligner.h"
 #include "tensorpool/merge_map_authority.h"
 #include "tensorpool/producer.h"
 
@@ -284,106 +284,9 @@ static int source_main(demo_pipeline_t *p, int idx)
 
 /* ---- the MergeMap authority ---------------------------------------------
  * The sequence join's offset holds only while both cameras stay in the
- * epochs it was made for: a camera that re-attaches (driver or producer
- * stall) restarts at seq 0 at whatever tick it has reached. So the authority
- * reads both cameras as a consumer and, whenever their epochs differ from
- * the ones its map relates (or a join asks for the next epoch), derives the
- * offset again from two frames of the same capture time and announces it
- * under a new epoch. */
-
-#define ALIGN_HISTORY 64
-
-typedef struct demo_align_s {
-    tp_consumer_t *cam[2];
-    uint64_t epoch[2];      /* newest frame's epoch per camera, 0: none yet */
-    uint64_t map_epoch[2];  /* camera epochs the announced map relates, 0: not known yet */
-    uint64_t c1_ts[ALIGN_HISTORY], c1_seq[ALIGN_HISTORY]; /* cam1's recent frames, current epoch */
-    uint32_t c1_next, c1_count;
-    int have;               /* an offset derived from frames of epochs off_epoch */
-    int64_t offset;         /* cam2 seq - cam1 seq of one capture tick */
-    uint64_t off_epoch[2];
-    int64_t last_bump_ns;   /* next-epoch requests are honoured at most every 0.5 s (anyone can send one) */
-} demo_align_t;
-
-static void align_on_frame(void *clientd, const tp_frame_t *f)
-{
-    demo_align_t *al = clientd;
-    const int k = f->stream_id == DEMO_STREAM_CAM1 ? 0 : 1;
-    const uint64_t ts = f->header->timestamp_ns; /* capture time: equal for one tick on both cameras */
-    if (f->epoch != al->epoch[k]) {
-        al->epoch[k] = f->epoch;
-        if (k == 0) al->c1_count = 0;
-    }
-    if (k == 0) {
-        al->c1_ts[al->c1_next] = ts;
-        al->c1_seq[al->c1_next] = f->seq;
-        al->c1_next = (al->c1_next + 1) % ALIGN_HISTORY;
-        if (al->c1_count < ALIGN_HISTORY) al->c1_count++;
-        return;
-    }
-    for (uint32_t i = 0; i < al->c1_count; i++) {
-        if (al->c1_ts[i] != ts) continue;
-        al->offset = (int64_t)f->seq - (int64_t)al->c1_seq[i];
-        al->off_epoch[0] = al->epoch[0];
-        al->off_epoch[1] = al->epoch[1];
-        al->have = 1;
-        return;
-    }
-}
-
-static int align_poll(demo_align_t *al, int64_t now)
-{
-    int w = 0;
-    for (int k = 0; k < 2; k++) {
-        const int n = tp_consumer_poll(al->cam[k], now, align_on_frame, al, 64);
-        if (n > 0) w += n;
-    }
-    return w;
-}
-
-/* Put the sequence map under `epoch` with the derived offset. */
-static int put_seq_map(tp_merge_authority_t *a, tp_merge_map_t *m, uint64_t epoch, int32_t cam2_offset, int64_t now)
-{
-    tp_merge_map_reset(m, DEMO_OUT_SEQ, epoch);
-    tp_merge_map_add_offset(m, DEMO_STREAM_CAM1, 0);
-    tp_merge_map_add_offset(m, DEMO_STREAM_CAM2, cam2_offset);
-    return tp_merge_authority_put(a, m, now);
-}
-
-/* One step of keeping the sequence map true to the cameras' epochs. */
-static void align_step(demo_pipeline_t *p, demo_align_t *al, tp_merge_authority_t *a, tp_merge_map_t *m)
-{
-    tp_merge_kind_t kind;
-    uint32_t out;
-    uint64_t asked, want = 0;
-    const int64_t now = tp_clock_monotonic_ns();
-    while (now - al->last_bump_ns >= 500000000 && tp_merge_authority_take_bump_request(a, &kind, &out, &asked)) {
-        if (kind != TP_MERGE_KIND_SEQUENCE || out != DEMO_OUT_SEQ || asked <= m->epoch) continue;
-        /* A join saw an epoch we may not have: read what is there now and
-         * derive only from frames seen after that. */
-        for (int i = 0; i < 64 && align_poll(al, tp_clock_monotonic_ns()) > 0; i++) {
-        }
-        al->last_bump_ns = now;
-        al->have = 0;
-        al->c1_count = 0;
-        al->map_epoch[0] = al->map_epoch[1] = UINT64_MAX; /* stale whatever the epochs */
-        if (asked > want) want = asked;
-    }
-    if (al->epoch[0] == 0 || al->epoch[1] == 0) return;
-    if (al->map_epoch[0] == 0) { /* the configured map relates the first epochs (go waits for them) */
-        al->map_epoch[0] = al->epoch[0];
-        al->map_epoch[1] = al->epoch[1];
-        return;
-    }
-    if (al->map_epoch[0] == al->epoch[0] && al->map_epoch[1] == al->epoch[1]) return;
-    if (!al->have || al->off_epoch[0] != al->epoch[0] || al->off_epoch[1] != al->epoch[1]) return;
-    if (al->offset < INT32_MIN + 1 || al->offset > INT32_MAX) return;
-    const uint64_t next = m->epoch + 1 > want ? m->epoch + 1 : want;
-    if (put_seq_map(a, m, next, (int32_t)al->offset, tp_clock_monotonic_ns()) < 0) return;
-    al->map_epoch[0] = al->epoch[0];
-    al->map_epoch[1] = al->epoch[1];
-    atomic_fetch_add_explicit(&p->sh->map_epochs, 1, memory_order_relaxed);
-}
+ * epochs it was made for; a merge aligner (merge_map_aligner.h) reads both
+ * cameras and re-derives it by capture time under a new epoch whenever one
+ * re-attaches in a new epoch. */
 
 static int authority_main(demo_pipeline_t *p)
 {
@@ -391,10 +294,9 @@ static int authority_main(demo_pipeline_t *p)
      * is two frames late). Timestamp: the camera frame at T plus the IMU
      * samples of one camera period before it, with a lateness budget. */
     const int64_t cam_period = cam_period_ns(&p->opt);
-    tp_merge_map_t seq_map, ts_map;
+    tp_merge_map_t ts_map;
     char msg[256];
-    if (tp_merge_map_init(&seq_map, TP_MERGE_KIND_SEQUENCE, 2) != 0 ||
-        tp_merge_map_init(&ts_map, TP_MERGE_KIND_TIMESTAMP, 2) != 0) {
+    if (tp_merge_map_init(&ts_map, TP_MERGE_KIND_TIMESTAMP, 2) != 0) {
         child_fail(p->sh, DEMO_ROLE_AUTHORITY, "out of memory");
         return 1;
     }
@@ -415,36 +317,34 @@ static int authority_main(demo_pipeline_t *p)
     tp_merge_authority_config_init(&acfg);
     acfg.ipc = &ipc;
     acfg.subscribe = 1; /* its own control subscription: the joins' requests come from other processes */
+    tp_merge_aligner_config_t gcfg = {.client = &cctx,
+                                      .out_stream_id = DEMO_OUT_SEQ,
+                                      .ref_stream_id = DEMO_STREAM_CAM1,
+                                      .other_stream_id = DEMO_STREAM_CAM2,
+                                      .initial_offset = -DEMO_CAM2_LAG};
     tp_merge_authority_t *a = NULL;
-    demo_align_t al;
-    memset(&al, 0, sizeof al);
-    const int64_t now = tp_clock_monotonic_ns();
+    tp_merge_aligner_t *al = NULL;
     int rc = 0;
-    if (tp_merge_authority_create(&acfg, &a) != 0 || put_seq_map(a, &seq_map, 1, -DEMO_CAM2_LAG, now) < 0 ||
-        tp_merge_authority_put(a, &ts_map, now) < 0 ||
-        (child_wait_for(&p->sh->sources_ready) == 0 &&
-         (tp_consumer_open(&al.cam[0], &cctx, DEMO_STREAM_CAM1, 0) != 0 ||
-          tp_consumer_open(&al.cam[1], &cctx, DEMO_STREAM_CAM2, 0) != 0))) {
+    /* The cameras are read once they hold their leases (the joins wait for that too). */
+    if (tp_merge_authority_create(&acfg, &a) != 0 || tp_merge_authority_put(a, &ts_map, tp_clock_monotonic_ns()) < 0 ||
+        (child_wait_for(&p->sh->sources_ready) == 0 && tp_merge_aligner_create(&gcfg, a, &al) != 0)) {
         snprintf(msg, sizeof msg, "authority: %s", tp_errmsg());
         child_fail(p->sh, DEMO_ROLE_AUTHORITY, msg);
         rc = 1;
-    } else if (al.cam[1] != NULL) {
+    } else if (al != NULL) {
         tp_idle_strategy_t idle;
         tp_idle_strategy_init_backoff(&idle, 0, 2, 100000, 1000000);
         while (!tp_app_stop) {
             const int64_t t = tp_clock_monotonic_ns();
-            int w = tp_merge_authority_do_work(a, t);
-            w = (w > 0 ? w : 0) + align_poll(&al, t);
-            if (tp_consumer_is_mapped(al.cam[0]) && tp_consumer_is_mapped(al.cam[1]))
-                atomic_store_explicit(&p->sh->authority_ready, 1, memory_order_release);
-            align_step(p, &al, a, &seq_map);
-            tp_idle_strategy_idle(&idle, w);
+            const int w = tp_merge_authority_do_work(a, t);
+            const int g = tp_merge_aligner_do_work(al, t);
+            if (tp_merge_aligner_ready(al)) atomic_store_explicit(&p->sh->authority_ready, 1, memory_order_release);
+            atomic_store_explicit(&p->sh->map_epochs, tp_merge_aligner_maps(al), memory_order_relaxed);
+            tp_idle_strategy_idle(&idle, (w > 0 ? w : 0) + (g > 0 ? g : 0));
         }
     }
-    tp_consumer_close(al.cam[0]);
-    tp_consumer_close(al.cam[1]);
+    tp_merge_aligner_destroy(al);
     tp_merge_authority_destroy(a);
-    tp_merge_map_close(&seq_map);
     tp_merge_map_close(&ts_map);
     return rc;
 }
