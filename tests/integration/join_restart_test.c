@@ -14,6 +14,7 @@
  * it delivers 20 complete outputs in a row within RECOVERY_S of the
  * restart. On the code before the change the camera restarts fail on
  * misaligned outputs (the old offset is kept across the new epoch). */
+#include "ipc_test_util.h"
 #include "tp_test.h"
 
 #include "tensorpool/clock.h"
@@ -50,19 +51,7 @@ static shared_t *sh;
 static char dir[128];
 static pid_t role[ROLES];
 
-static void sleep_ns(int64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
-    nanosleep(&ts, NULL);
-}
-
-static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
-{
-    (void)s;
-    (void)f;
-    (void)w;
-    return remove(p);
-}
+#define sleep_ns tp_test_sleep_ns
 
 static void run_driver(void)
 {
@@ -286,7 +275,7 @@ static void stop_system(tp_join_agent_t *a)
         }
         if (role[r] > 0) kill_role(r);
     }
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    nftw(dir, tp_test_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Flowing, then `r` is SIGKILLed and started again as a new process. */

@@ -23,6 +23,7 @@
  * On the code before this change the stall tests fail on misaligned
  * (driver stall) or on incomplete outputs until the end (camera stall), the
  * forger test on misaligned. */
+#include "ipc_test_util.h"
 #include "tp_test.h"
 
 #include "tensorpool/client.h"
@@ -55,19 +56,7 @@ typedef struct demo_run_s {
     int role[ROLES];
 } demo_run_t;
 
-static void sleep_ms(int ms)
-{
-    const struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
-{
-    (void)s;
-    (void)f;
-    (void)w;
-    return remove(p);
-}
+static void sleep_ms(int ms) { tp_test_sleep_ns((int64_t)ms * 1000000); }
 
 /* Start the demo and wait until it has printed its second status line. */
 static int start_demo(demo_run_t *r, const char *duration)
@@ -97,7 +86,7 @@ static int finish_demo(demo_run_t *r)
     slurp(r->log);
     fputs(out, stdout);
     unlink(r->log);
-    nftw(r->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    nftw(r->dir, tp_test_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
