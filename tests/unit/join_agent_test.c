@@ -790,6 +790,91 @@ static void test_bad_config(void)
     CHECK(tp_merge_authority_create(NULL, NULL) == -1);
 }
 
+/* MergeMaps from one publication only (join_agent.h): the first one a valid
+ * map came from is pinned; a forged announce from another (other offsets at
+ * the same epoch, or a higher epoch) is refused, counted and changes
+ * nothing, so the authority's next epoch is applied, not "stale". Once the
+ * pinned authority has been silent past authority_timeout_ns another
+ * publication takes over with its own epoch history. The next-epoch request
+ * a join sends after an input epoch change is queued for the authority's
+ * owner (tp_merge_authority_take_bump_request) until a put answers it. */
+static void test_authority_pinned(void)
+{
+    tp_merge_authority_t *real = make_authority(0, -1), *forger = make_authority(0, -1);
+    seen_t seen = {0};
+    const uint32_t ins[2] = {1, 2};
+    tp_join_agent_t *a = make_agent(TP_JOIN_MODE_SEQUENCE, &seen, 1, ins, 2, NULL);
+    tp_merge_map_t m, f;
+    make_seq_map(&m, 10, 1, ins, 2);
+    tp_merge_map_init(&f, TP_MERGE_KIND_SEQUENCE, 8);
+    CHECK(tp_merge_authority_put(real, &m, 0) == 1);
+    int64_t now = 1000 * MS;
+    spin(a, NULL, now);
+    const tp_join_barrier_t *b = tp_join_agent_barrier(a);
+    CHECK(tp_join_barrier_has_map(b));
+    tp_merge_map_reset(&f, 10, 1);
+    tp_merge_map_add_offset(&f, 1, 0);
+    tp_merge_map_add_offset(&f, 2, 5);
+    CHECK(tp_merge_authority_put(forger, &f, 0) == 1);
+    spin(a, NULL, now);
+    tp_join_agent_stats_t st;
+    tp_join_agent_stats(a, &st);
+    CHECK_EQ_U64(st.announces_refused, 1);
+    CHECK_EQ_U64(st.announces_applied, 1);
+    CHECK(tp_join_barrier_active_map(b) != NULL && tp_join_barrier_active_map(b)->rules[1].offset == 0);
+    f.epoch = 9;
+    CHECK(tp_merge_authority_put(forger, &f, 0) == 1);
+    spin(a, NULL, now);
+    uint64_t want = 0;
+    CHECK(tp_join_barrier_expected_epoch(b, &want) && want == 1);
+    tp_join_agent_stats(a, &st);
+    CHECK_EQ_U64(st.announces_refused, 2);
+    m.epoch = 2; /* the authority's next epoch is taken */
+    CHECK(tp_merge_authority_put(real, &m, 0) == 1);
+    spin(a, NULL, now);
+    CHECK(tp_join_barrier_active_map(b) != NULL && tp_join_barrier_active_map(b)->epoch == 2);
+    /* silent past the timeout (5 s): another publication may take over, at a lower epoch too */
+    now += 6000 * MS;
+    f.epoch = 1;
+    CHECK(tp_merge_authority_put(forger, &f, 0) == 1);
+    spin(a, NULL, now);
+    CHECK(tp_join_barrier_active_map(b) != NULL && tp_join_barrier_active_map(b)->epoch == 1 &&
+          tp_join_barrier_active_map(b)->rules[1].offset == 5);
+    tp_join_agent_stats(a, &st);
+    CHECK_EQ_U64(st.announces_refused, 2);
+    /* the old authority is now the other one: refused */
+    m.epoch = 3;
+    CHECK(tp_merge_authority_put(real, &m, 0) == 1);
+    spin(a, NULL, now);
+    tp_join_agent_stats(a, &st);
+    CHECK_EQ_U64(st.announces_refused, 3);
+    /* next-epoch requests: (10, 2) against the forger's held epoch 1 is queued once, settled by a put */
+    const tp_merge_request_t rq = {TP_MERGE_KIND_SEQUENCE, 10, 2};
+    uint8_t rb[32];
+    const long rl = tp_merge_request_encode(&rq, rb, sizeof rb);
+    CHECK(tp_merge_authority_on_message(forger, rb, (size_t)rl) == 0);
+    CHECK(tp_merge_authority_on_message(forger, rb, (size_t)rl) == 0);
+    tp_merge_kind_t k;
+    uint32_t o;
+    uint64_t e;
+    CHECK(tp_merge_authority_take_bump_request(forger, &k, &o, &e) == 1 && k == TP_MERGE_KIND_SEQUENCE && o == 10 &&
+          e == 2);
+    CHECK(tp_merge_authority_take_bump_request(forger, &k, &o, &e) == 0);
+    CHECK(tp_merge_authority_on_message(forger, rb, (size_t)rl) == 0);
+    f.epoch = 2;
+    CHECK(tp_merge_authority_put(forger, &f, 0) == 1);
+    CHECK(tp_merge_authority_take_bump_request(forger, &k, &o, &e) == 0);
+    const tp_merge_request_t far = {TP_MERGE_KIND_SEQUENCE, 10, 7}; /* not the next epoch: silence, nothing queued */
+    const long fl = tp_merge_request_encode(&far, rb, sizeof rb);
+    CHECK(tp_merge_authority_on_message(forger, rb, (size_t)fl) == 0);
+    CHECK(tp_merge_authority_take_bump_request(forger, &k, &o, &e) == 0);
+    tp_join_agent_destroy(a);
+    tp_merge_authority_destroy(real);
+    tp_merge_authority_destroy(forger);
+    tp_merge_map_close(&m);
+    tp_merge_map_close(&f);
+}
+
 int main(void)
 {
     tp_test_dir_setup(&ctx);
@@ -807,6 +892,7 @@ int main(void)
     RUN(test_close_releases_everything);
     RUN(test_timestamp_request_answered_and_reannounced);
     RUN(test_bad_config);
+    RUN(test_authority_pinned);
     tp_test_dir_cleanup();
     TP_TEST_END();
 }
