@@ -70,7 +70,7 @@ static int64_t pct(const int64_t *sorted, size_t n, double p)
 
 static void emit(const char *name, const char *unit, double value, const char *params)
 {
-    printf("{\"name\":\"%s\",\"unit\":\"%s\",\"value\":%.2f%s%s}\n", name, unit, value, params[0] ? "," : "", params);
+    printf("{\"name\":\"%s\",\"unit\":\"%s\",\"value\":%.6g%s%s}\n", name, unit, value, params[0] ? "," : "", params);
     fflush(stdout);
 }
 
@@ -297,12 +297,12 @@ static void throughput_run(int npub, uint64_t per_pub, int32_t stream, uint32_t 
     char params[320];
     snprintf(params, sizeof params,
              "\"publishers\":%d,\"msg_bytes\":32,\"messages\":%llu,\"side\":\"offered\",\"log_capacity\":%u,"
-             "\"trials\":%d,\"min\":%.0f,\"max\":%.0f",
+             "\"trials\":%d,\"min\":%.6g,\"max\":%.6g",
              npub, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, trials, off[0], off[trials - 1]);
     emit("ipc_throughput", "msgs/s", off[m], params);
     snprintf(params, sizeof params,
              "\"publishers\":%d,\"msg_bytes\":32,\"messages\":%llu,\"side\":\"delivered\",\"log_capacity\":%u,"
-             "\"trials\":%d,\"min\":%.0f,\"max\":%.0f,\"loss_fraction\":%.4f",
+             "\"trials\":%d,\"min\":%.6g,\"max\":%.6g,\"loss_fraction\":%.6g",
              npub, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, trials, del[0], del[trials - 1],
              lossf[m]);
     emit("ipc_throughput", "msgs/s", del[m], params);
@@ -365,7 +365,7 @@ int main(int argc, char **argv)
     char params[256];
     const char *pn[3] = {"p50", "p99", "p99.9"};
     for (int i = 0; i < 3; i++) {
-        snprintf(params, sizeof params, "\"stat\":\"%s\",\"samples\":%zu,\"clock_read_ns\":%.1f", pn[i], samples,
+        snprintf(params, sizeof params, "\"stat\":\"%s\",\"samples\":%zu,\"clock_read_ns\":%.6g", pn[i], samples,
                  clock_ns);
         emit("shm_cacheline_rtt", "ns", (double)floor_pct[i], params);
     }
@@ -388,8 +388,8 @@ int main(int argc, char **argv)
             double sized = (double)fl[i] / 2.0;
             snprintf(params, sizeof params,
                      "\"stat\":\"%s\",\"msg_bytes\":%zu,\"method\":\"rtt/2\",\"samples\":%zu,"
-                     "\"sized_floor_ns\":%.1f,\"ratio_to_sized_floor\":%.2f,"
-                     "\"cacheline_floor_ns\":%.1f,\"ratio_to_cacheline_floor\":%.2f",
+                     "\"sized_floor_ns\":%.6g,\"ratio_to_sized_floor\":%.6g,"
+                     "\"cacheline_floor_ns\":%.6g,\"ratio_to_cacheline_floor\":%.6g",
                      pn[i], msg, samples, sized, oneway / sized, half, oneway / half);
             emit("ipc_oneway_latency", "ns", oneway, params);
         }

@@ -141,7 +141,7 @@ static int producer_main(void)
         busy_ns += tp_clock_monotonic_ns() - t0;
     }
     usleep(20000);
-    printf("{\"name\":\"producer_publish_rate\",\"unit\":\"frames/s\",\"value\":%.0f,\"frame_bytes\":64,\"frames\":%u}\n",
+    printf("{\"name\":\"producer_publish_rate\",\"unit\":\"frames/s\",\"value\":%.6g,\"frame_bytes\":64,\"frames\":%u}\n",
            (double)BURSTS * BURST_FRAMES / ((double)busy_ns / 1e9), BURSTS * BURST_FRAMES);
     fflush(stdout);
     t.dtype = TP_CONTROL_DTYPE_INT64;
@@ -258,7 +258,7 @@ static int consumer_main(void)
                (long long)p50, (long long)p50, (long long)pct(&st.lat[i], 0.99), phases[i].bytes, st.lat[i].n,
                phases[i].frames, (long long)phases[i].gap_ns);
         if (i == 0 && floor50 > 0)
-            printf("{\"name\":\"e2e_latency_over_transport_p50\",\"unit\":\"ratio\",\"value\":%.2f,\"frame_bytes\":64}\n",
+            printf("{\"name\":\"e2e_latency_over_transport_p50\",\"unit\":\"ratio\",\"value\":%.6g,\"frame_bytes\":64}\n",
                    (double)p50 / (double)floor50);
     }
     uint64_t delivered = 0;
@@ -267,7 +267,7 @@ static int consumer_main(void)
         delivered += st.burst_frames[b];
         if (st.burst_frames[b] > 1) span += st.burst_last_ns[b] - st.burst_first_ns[b];
     }
-    printf("{\"name\":\"e2e_throughput\",\"unit\":\"frames/s\",\"value\":%.0f,\"frame_bytes\":64,\"sent\":%u,"
+    printf("{\"name\":\"e2e_throughput\",\"unit\":\"frames/s\",\"value\":%.6g,\"frame_bytes\":64,\"sent\":%u,"
            "\"delivered\":%llu,\"drops_gap\":%llu,\"drops_late\":%llu,\"note\":\"frames delivered per second "
            "while bursts last; no back-pressure, so a slower consumer drops\"}\n",
            span > 0 ? (double)delivered / ((double)span / 1e9) : 0.0, BURSTS * BURST_FRAMES, (unsigned long long)delivered,

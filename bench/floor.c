@@ -55,7 +55,7 @@ static void memcpy_bandwidth(size_t bytes, int reps)
         uint64_t t1 = now_ns();
         gbps[r] = (double)(bytes * inner) / (double)(t1 - t0); /* bytes/ns = GB/s */
     }
-    printf("{\"name\":\"floor.memcpy_bandwidth\",\"unit\":\"GB/s\",\"value\":%.3f,\"bytes\":%zu,\"reps\":%d}\n",
+    printf("{\"name\":\"floor.memcpy_bandwidth\",\"unit\":\"GB/s\",\"value\":%.6g,\"bytes\":%zu,\"reps\":%d}\n",
            median(gbps, (size_t)reps), bytes, reps);
     free(src);
     free(dst);
@@ -95,11 +95,11 @@ static void cache_line_round_trip(int rounds)
     }
     waitpid(child, NULL, 0);
     qsort(rtt, (size_t)rounds, sizeof rtt[0], cmp_double);
-    printf("{\"name\":\"floor.cache_line_round_trip\",\"unit\":\"ns\",\"value\":%.1f,\"stat\":\"p50\",\"rounds\":%d}\n",
+    printf("{\"name\":\"floor.cache_line_round_trip\",\"unit\":\"ns\",\"value\":%.6g,\"stat\":\"p50\",\"rounds\":%d}\n",
            rtt[rounds / 2], rounds);
-    printf("{\"name\":\"floor.cache_line_round_trip\",\"unit\":\"ns\",\"value\":%.1f,\"stat\":\"p99\",\"rounds\":%d}\n",
+    printf("{\"name\":\"floor.cache_line_round_trip\",\"unit\":\"ns\",\"value\":%.6g,\"stat\":\"p99\",\"rounds\":%d}\n",
            rtt[rounds * 99 / 100], rounds);
-    printf("{\"name\":\"floor.cache_line_one_way\",\"unit\":\"ns\",\"value\":%.1f,\"stat\":\"p50\","
+    printf("{\"name\":\"floor.cache_line_one_way\",\"unit\":\"ns\",\"value\":%.6g,\"stat\":\"p50\","
            "\"note\":\"half the cache-line round trip\"}\n",
            rtt[rounds / 2] / 2);
     free(rtt);
@@ -113,7 +113,7 @@ static void sized_one_way(size_t n, size_t rounds)
     int64_t rtt[3];
     if (tp_bench_sized_round_trip(n, rounds, rtt) < 0)
         return;
-    printf("{\"name\":\"floor.sized_one_way\",\"unit\":\"ns\",\"value\":%.1f,\"stat\":\"p50\",\"msg_bytes\":%zu,"
+    printf("{\"name\":\"floor.sized_one_way\",\"unit\":\"ns\",\"value\":%.6g,\"stat\":\"p50\",\"msg_bytes\":%zu,"
            "\"lines_per_direction\":%zu,\"rtt_p50\":%lld,\"rtt_p99\":%lld,\"rounds\":%zu,"
            "\"note\":\"half the round trip of msg_bytes + flag\"}\n",
            (double)rtt[0] / 2, n, (n + 8 + 63) / 64, (long long)rtt[0], (long long)rtt[1], rounds);

@@ -13,7 +13,7 @@
  * the embedded transport (stand-in producer); the stage busy-polls.
  *
  *   bench_join_agent [runs] [frames]                                       */
-#include "../examples/stand_in_producer.h"
+#include "../tests/stand_in_producer.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/join_agent.h"
 #include "tensorpool/merge_map_authority.h"
@@ -305,14 +305,14 @@ int main(int argc, char **argv)
         cap[r] = stage_capacity(8000);
         if (cap[r] < 0) return 1;
     }
-    printf("{\"name\":\"join_agent_lockstep_latency_p50\",\"unit\":\"ns\",\"value\":%.0f,\"runs\":%d,\"frames\":%d,"
+    printf("{\"name\":\"join_agent_lockstep_latency_p50\",\"unit\":\"ns\",\"value\":%.6g,\"runs\":%d,\"frames\":%d,"
            "\"rate_hz\":1000,\"inputs\":2}\n", median_d(p50, runs), runs, frames);
-    printf("{\"name\":\"join_agent_lockstep_latency_p99\",\"unit\":\"ns\",\"value\":%.0f,\"runs\":%d,\"frames\":%d,"
+    printf("{\"name\":\"join_agent_lockstep_latency_p99\",\"unit\":\"ns\",\"value\":%.6g,\"runs\":%d,\"frames\":%d,"
            "\"rate_hz\":1000,\"inputs\":2}\n", median_d(p99, runs), runs, frames);
-    printf("{\"name\":\"join_agent_lockstep_outputs_per_s\",\"unit\":\"outputs/s\",\"value\":%.0f,\"runs\":%d,"
-           "\"frames\":%d,\"inputs\":2,\"incomplete_fraction\":%.4f}\n", median_d(tput, runs), runs, frames * 4,
+    printf("{\"name\":\"join_agent_lockstep_outputs_per_s\",\"unit\":\"outputs/s\",\"value\":%.6g,\"runs\":%d,"
+           "\"frames\":%d,\"inputs\":2,\"incomplete_fraction\":%.6g}\n", median_d(tput, runs), runs, frames * 4,
            median_d(drop, runs));
-    printf("{\"name\":\"join_agent_lockstep_stage_outputs_per_s\",\"unit\":\"outputs/s\",\"value\":%.0f,\"runs\":%d,"
+    printf("{\"name\":\"join_agent_lockstep_stage_outputs_per_s\",\"unit\":\"outputs/s\",\"value\":%.6g,\"runs\":%d,"
            "\"frames\":8000,\"inputs\":2,\"prepublished\":true}\n", median_d(cap, runs), runs);
     return 0;
 }

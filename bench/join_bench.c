@@ -48,7 +48,7 @@ static double measure(bench_fn fn, void *ctx)
 
 static void report(const char *name, double ns, const char *extra)
 {
-    printf("{\"name\":\"%s\",\"unit\":\"ns\",\"value\":%.2f,\"runs\":%d,\"iterations\":%ld%s%s}\n", name, ns, runs,
+    printf("{\"name\":\"%s\",\"unit\":\"ns\",\"value\":%.6g,\"runs\":%d,\"iterations\":%ld%s%s}\n", name, ns, runs,
            iters, extra[0] ? "," : "", extra);
     fflush(stdout);
 }

@@ -56,7 +56,7 @@ enum { K_PUBLISH, K_COMMIT_ONLY, K_VIEW, K_COPY, K_MEMCPY, K_RATIO, K_WRITE_MEMC
 
 static void emit(const char *name, const char *unit, double value, uint32_t bytes, int reps, int iters)
 {
-    printf("{\"name\":\"%s\",\"unit\":\"%s\",\"value\":%.4g,\"payload_bytes\":%u,\"stat\":\"median\",\"reps\":%d,"
+    printf("{\"name\":\"%s\",\"unit\":\"%s\",\"value\":%.6g,\"payload_bytes\":%u,\"stat\":\"median\",\"reps\":%d,"
            "\"iters_per_rep\":%d}\n",
            name, unit, value, bytes, reps, iters);
 }

@@ -1,15 +1,23 @@
 #!/usr/bin/env python3
 """Smoke test of the benchmark programs (ctest bench_smoke): each one runs with
 small parameters, exits 0 and prints only well-formed results: one JSON object
-per line with a string name and unit and a finite value > 0 (no benchmark
+per line with snake_case keys (docs/json.md), a string name and unit and a
+finite value > 0 (no benchmark
 measures something that can be zero: a 0 means it did not measure). Times are
 not judged here; that is bench/run's job.
 
+It also reads the benchmark sources: a fixed-point format (%.2f, %.0f) prints a
+small but real measurement as 0 (a 0.004 ratio read "0.00" once on a busy
+machine), so every floating-point number a benchmark prints uses %g with six
+significant digits, or an integer format.
+
 usage: smoke_test.py BENCH_DIR
 """
+import glob
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -39,6 +47,9 @@ def check(path, args):
         if not isinstance(obj, dict) or not isinstance(obj.get("name"), str) or not isinstance(obj.get("unit"), str):
             errors.append("line %d lacks a string name and unit: %r" % (n, line[:120]))
             continue
+        bad_keys = [k for k in obj if not SNAKE.match(k)]
+        if bad_keys:  # docs/json.md: one key convention for every tp JSON output
+            errors.append("%s: keys not in snake_case: %s" % (obj["name"], bad_keys))
         v = obj.get("value")
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
             errors.append("%s: value %r is not a finite number > 0" % (obj["name"], v))
@@ -48,11 +59,29 @@ def check(path, args):
     return results, errors
 
 
+SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+FIXED_POINT = re.compile(r"%[-+ #0]*[0-9]*(\.[0-9]+)?[fF]")
+
+
+def fixed_point_formats(src_dir):
+    """(file:line, text) of every printf-style fixed-point conversion in the benchmark sources."""
+    found = []
+    for path in sorted(glob.glob(os.path.join(src_dir, "*.c")) + glob.glob(os.path.join(src_dir, "*.h"))):
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if any(FIXED_POINT.search(lit) for lit in re.findall(r'"(?:[^"\\]|\\.)*"', line)):
+                    found.append(("%s:%d" % (os.path.basename(path), n), line.strip()))
+    return found
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
     failed = 0
+    for where, text in fixed_point_formats(os.path.dirname(os.path.abspath(__file__))):
+        print("FAIL %s: fixed-point format can print a real value as 0: %s" % (where, text[:120]))
+        failed += 1
     for prog, args in PROGRAMS.items():
         path = os.path.join(sys.argv[1], prog)
         if not os.access(path, os.X_OK):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what tensorpool needs to build and test on Debian 12, if missing:
 # a C compiler and make, a C++ compiler (the public headers are checked from
-# C++ too), cmake, python3, pkg-config, and clang with its sanitizer/libFuzzer
+# C++ too), cmake, python3, pkg-config, doxygen (the API reference, target
+# docs-api), and clang with its sanitizer/libFuzzer
 # runtimes. Uses apt-get as root, or sudo.
 set -euo pipefail
 need=()
@@ -11,6 +12,7 @@ command -v c++ >/dev/null || need+=(g++)
 command -v cmake >/dev/null || need+=(cmake)
 command -v python3 >/dev/null || need+=(python3)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v doxygen >/dev/null || need+=(doxygen)
 command -v clang >/dev/null || need+=(clang)
 if ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 &&
    ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1; then

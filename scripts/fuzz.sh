@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets with ASan+UBSan and run each for a while.
 # usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 20)
-# Corpora are seeded from ../shared/interop (or $TP_INTEROP_DIR) and from
+# Corpora are seeded from tests/interop/vectors (or $TP_INTEROP_DIR) and from
 # fuzz/seeds/ (messages the interop set lacks, e.g. a ShmPoolAnnounce);
 # crashes are written to build-fuzz/crashes/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
-interop=${TP_INTEROP_DIR:-$(pwd)/../shared/interop}
+interop=${TP_INTEROP_DIR:-$(pwd)/tests/interop/vectors}
 command -v clang >/dev/null || { echo "fuzz.sh: clang is required (apt-get install clang)" >&2; exit 1; }
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DTP_FUZZ=ON -DTP_SANITIZE=ON -DBUILD_TESTING=OFF -DTP_BUILD_BENCH=OFF >/dev/null

@@ -3,7 +3,7 @@
 # usage: scripts/test.sh [--sanitize]
 #   --sanitize   build in build-asan/ with AddressSanitizer + UBSan instead
 # Installs missing build tools first (scripts/deps.sh). The interop vectors are
-# read from ../shared/interop unless TP_INTEROP_DIR says otherwise.
+# read from tests/interop/vectors unless TP_INTEROP_DIR names another folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh

@@ -13,8 +13,10 @@ generated validate functions check enum fields. Getters then read offsets the
 walk proved in bounds.
 
 Header functions are static inline, except the enum name tables, JSON printers
-and re-encoders; those and the extern layouts/schema tables carry TP_API
-(tensorpool/export.h) because the library hides everything else.
+and re-encoders; those and the extern layouts/schema tables carry TP_INTERNAL
+(tensorpool/export.h): the wire codecs are a layer of the library, linked by
+the tp tool and the tests from the static library, not exported from the
+shared one.
 
 Usage:
   tools/sbe_codegen.py            regenerate every codec in place
@@ -336,7 +338,7 @@ class Emitter:
         w("#define %s_SCHEMA_VERSION %d" % (P, s.version))
         w("")
         w("/* The schema's messages, for tp_codec_find() and tools. */")
-        w("TP_API extern const tp_codec_schema_t %s_schema;" % p)
+        w("TP_INTERNAL extern const tp_codec_schema_t %s_schema;" % p)
         w("")
         for e in s.enums.values():
             en = "%s_%s" % (p, snake(e.name))
@@ -358,7 +360,7 @@ class Emitter:
             w("    }")
             w("}")
             w("/* Name of a valid value, NULL otherwise. */")
-            w("TP_API const char *%s_name(int64_t v);" % en)
+            w("TP_INTERNAL const char *%s_name(int64_t v);" % en)
             w("")
         for m in s.messages:
             out.extend(self.message_header(m))
@@ -441,7 +443,7 @@ class Emitter:
         w("/* ---- %s: template %d, blockLength %d ---- */" % (m.name, m.id, m.block_length))
         w("#define %s_TEMPLATE_ID %d" % (MP, m.id))
         w("#define %s_BLOCK_LENGTH %d" % (MP, m.block_length))
-        w("TP_API extern const tp_sbe_layout_t %s_layout;" % mp)
+        w("TP_INTERNAL extern const tp_sbe_layout_t %s_layout;" % mp)
         w("")
         w("typedef struct %s_dec_s {" % mp)
         w("    tp_sbe_dec_t d;")
@@ -537,10 +539,10 @@ class Emitter:
                 w("}")
         w("")
         w("/* JSON object for one message at buf (tp decode); *consumed = its length. */")
-        w("TP_API int %s_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);"
+        w("TP_INTERNAL int %s_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);"
           % mp)
         w("/* Decode and encode again from the decoded values only; returns the length. */")
-        w("TP_API long %s_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);" % mp)
+        w("TP_INTERNAL long %s_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);" % mp)
         w("")
         return out
 
@@ -595,11 +597,14 @@ class Emitter:
             w("    }")
 
     def json_fields(self, fields, getter_prefix, obj, w, indent="    "):
+        # JSON keys are the schema names in snake_case and 64-bit integers are
+        # decimal strings (docs/json.md): a parser using doubles rounds above 2^53.
         for f in fields:
             fn = "%s_%s" % (getter_prefix, snake(f.name))
-            w('%stp_json_key(j, "%s");' % (indent, f.name))
+            w('%stp_json_key(j, "%s");' % (indent, snake(f.name)))
             signed = PRIMITIVES[f.prim][3]
-            num = "tp_json_i64" if signed else "tp_json_u64"
+            wide = PRIMITIVES[f.prim][0] == 8
+            num = ("tp_json_i64" if signed else "tp_json_u64") + ("_string" if wide else "")
             cast = "int64_t" if signed else "uint64_t"
             if f.constant is not None:
                 w("%s%s(j, (%s)%s(%s));" % (indent, num, cast, fn, obj))
@@ -626,7 +631,7 @@ class Emitter:
                 w("%s%s(j, (%s)%s(%s));" % (indent, num, cast, fn, obj))
 
     def json_data(self, m, d, getter, obj, w, indent="    "):
-        w('%stp_json_key(j, "%s");' % (indent, d.name))
+        w('%stp_json_key(j, "%s");' % (indent, snake(d.name)))
         w("%s{" % indent)
         w("%s    uint32_t n;" % indent)
         if d.ascii:
@@ -715,7 +720,7 @@ class Emitter:
             if kind == "data":
                 self.json_data(m, x, xn, "&m", w)
                 continue
-            w('    tp_json_key(j, "%s");' % x.name)
+            w('    tp_json_key(j, "%s");' % snake(x.name))
             w("    tp_json_begin_array(j);")
             w("    {")
             w("        %s_iter_t it;" % xn)

@@ -4,6 +4,7 @@
 #include "stop_signal.h"
 #include "demo_pipeline.h"
 
+#include "tensorpool/clean.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/error.h"
 #include "tensorpool/join_agent.h"
@@ -83,10 +84,15 @@ static void help(FILE *out)
             "                the next output not ready for 1 s) or degraded (its last output had\n"
             "                an input with no frame)\n"
             "\n"
-            "    Summary, per join: outputs, how they paired, then 'not flowing' (time blocked or\n"
-            "    degraded while the producers ran, in how many stretches, the longest and why),\n"
-            "    'epoch blocks' (maps dropped because an input moved to a new epoch) and\n"
-            "    'refused' (MergeMap announces from a process other than the authority).\n"
+            "    Summary, at the end: per join its outputs, dropped (frame reads that failed) and\n"
+            "    no-view: outputs the join delivered while some input had no payload view (its\n"
+            "    pool not mapped yet, typically the first outputs after start, or a dropped read;\n"
+            "    the join agent's outputs_without_view). Every output either carried a view for\n"
+            "    each frame or is counted in no-view: `with-view + no-view = outputs` is checked.\n"
+            "    Then per join 'not flowing' (time blocked or degraded while the producers ran, in\n"
+            "    how many stretches, the longest and why), 'epoch blocks' (maps dropped because an\n"
+            "    input moved to a new epoch) and 'refused' (MergeMap announces from a process\n"
+            "    other than the authority).\n"
             "\n"
             "    Watch it from another terminal with `tp stat DIR` (use --dir to choose DIR): each\n"
             "    stream shows its producer's pid, a different process per stream.\n"
@@ -103,8 +109,10 @@ static void help(FILE *out)
             "                        transport (default: $TP_DIR if set, else a fresh directory\n"
             "                        /dev/shm/tp-demo-XXXXXX that is removed at exit, also when\n"
             "                        the demo is killed (a janitor process removes it once the\n"
-            "                        demo and its roles are gone); DIR and $TP_DIR are left in\n"
-            "                        place)\n"
+            "                        demo and its roles are gone)); DIR and $TP_DIR stay, and\n"
+            "                        what the demo left in them is removed at exit, or by the\n"
+            "                        janitor after a kill, as `tp clean` would: the files of\n"
+            "                        other live processes there are kept\n"
             "    -h, --help          this text\n"
             "\n"
             "    Driver settings come from the environment as for `tp driver` (for example\n"
@@ -120,13 +128,30 @@ static void help(FILE *out)
             "\n"
             "EXIT STATUS\n"
             "    0  every producer published and both joins produced outputs, all sequence-join\n"
-            "       outputs paired frames of the same capture tick\n"
+            "       outputs paired frames of the same capture tick, and each join's outputs add\n"
+            "       up (with-view + no-view)\n"
             "    1  a stage failed (named on stderr): a producer could not attach or publish, a\n"
-            "       join produced no output, the sequence join paired the wrong frames, or a role\n"
+            "       join produced no output, the sequence join paired the wrong frames, a join's\n"
+            "       outputs do not add up, or a role\n"
             "       process died, exited on its own or did not stop when asked\n"
             "    2  bad option or directory\n"
             "    3  DEGRADED: everything above held, but a join was blocked or degraded for longer\n"
-            "       than --degraded-after-ms in one stretch (named on stderr with its reason)\n");
+            "       than --degraded-after-ms in one stretch (named on stderr with its reason)\n"
+            "\n"
+            "ENVIRONMENT\n"
+            "    TP_DIR  directory for the SHM files and the transport when --dir is not given\n"
+            "\n"
+            "EXAMPLES\n"
+            "    A 60-second run in a directory another terminal can watch:\n"
+            "        mkdir -p /dev/shm/tp-live\n"
+            "        tp demo --duration 60 --dir /dev/shm/tp-live &\n"
+            "        tp stat /dev/shm/tp-live\n"
+            "\n"
+            "    Full-HD frames at 60 Hz with a 2 ms lateness budget:\n"
+            "        tp demo --rate 60 --frame-bytes 6220800 --lateness-ms 2\n"
+            "\n"
+            "SEE ALSO\n"
+            "    tp(1), tp-stat(1), tp-driver(1), tensorpool(7)\n");
 }
 
 static int parse_double(const char *s, double lo, double hi, double *out)
@@ -149,14 +174,30 @@ static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
     return remove(p);
 }
 
-/* The demo's own directory must not outlive it, even when it is killed with
- * SIGKILL (nothing of it then runs). A janitor process, forked while this
- * one is still single-threaded, waits on a pipe whose write ends only this
- * process and its roles hold: EOF means every one of them is gone, so the
- * files are no longer used, and it removes the directory (normally already
- * removed at exit). It is neither driver nor client: it never maps a file. */
-static int start_janitor(const char *dir)
+/* Remove from a directory the demo did not make (--dir, TP_DIR) what its
+ * driver, producers and joins left there, and nothing of anyone else's:
+ * tp_clean with the demo's own process counted as gone and no linger for its
+ * closed logs (their readers were its roles). */
+static void clean_after_demo(const char *dir, int demo_pid)
 {
+    tp_clean_options_t opt;
+    tp_clean_options_init(&opt);
+    opt.gone_pid = demo_pid;
+    opt.log_linger_ns = 0;
+    tp_clean_summary_t sum;
+    (void)tp_clean(dir, &opt, &sum);
+}
+
+/* The demo must leave the SHM directory as it found it, even when it is
+ * killed with SIGKILL (nothing of it then runs). A janitor process, forked
+ * while this one is still single-threaded, waits on a pipe whose write ends
+ * only this process and its roles hold: EOF means every one of them is gone,
+ * so the files are no longer used. It then removes the demo's own directory
+ * (own) or cleans what the demo left in a given one (normally already done at
+ * exit). It is neither driver nor client: it never maps a file. */
+static int start_janitor(const char *dir, int own)
+{
+    const int demo_pid = (int)getpid();
     int fds[2];
     if (pipe(fds) != 0) return -1;
     const pid_t pid = fork();
@@ -180,7 +221,10 @@ static int start_janitor(const char *dir)
             const ssize_t n = read(fds[0], &c, 1);
             if (n == 0 || (n < 0 && errno != EINTR)) break;
         }
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        if (own)
+            nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        else
+            clean_after_demo(dir, demo_pid);
         _exit(0);
     }
     close(fds[0]); /* the write end stays open in this process and its roles, unused */
@@ -292,18 +336,20 @@ static int print_summary(const demo_snapshot_t *s, double secs, const demo_optio
                i == DEMO_CAM2 ? "  (2 frames late)" : "");
     }
     const demo_join_stats_t *q = &s->join[DEMO_SEQ_JOIN], *t = &s->join[DEMO_TS_JOIN];
-    printf("  %-8s out %u  outputs %llu  aligned %llu  misaligned %llu  incomplete %llu  dropped %llu  waits %llu"
-           "  latency p50 %.2fms p99 %.2fms max %.2fms\n",
+    printf("  %-8s out %u  outputs %llu  aligned %llu  misaligned %llu  incomplete %llu  dropped %llu  with-view %llu"
+           "  no-view %llu  waits %llu  latency p50 %.2fms p99 %.2fms max %.2fms\n",
            q->name, (unsigned)q->out_stream_id, (unsigned long long)q->outputs,
            (unsigned long long)(q->outputs - q->misaligned - q->incomplete), (unsigned long long)q->misaligned,
            (unsigned long long)q->incomplete, (unsigned long long)q->frames_dropped,
+           (unsigned long long)q->outputs_with_view, (unsigned long long)q->outputs_without_view,
            (unsigned long long)q->outputs_waited, ms(tp_latency_hist_quantile(&q->latency, 0.5)),
            ms(tp_latency_hist_quantile(&q->latency, 0.99)), ms(q->latency.max_ns));
-    printf("  %-8s out %u  outputs %llu  imu-per-output %.1f  incomplete %llu  dropped %llu  waits %llu"
-           "  latency p50 %.2fms p99 %.2fms max %.2fms\n",
+    printf("  %-8s out %u  outputs %llu  imu-per-output %.1f  incomplete %llu  dropped %llu  with-view %llu"
+           "  no-view %llu  waits %llu  latency p50 %.2fms p99 %.2fms max %.2fms\n",
            t->name, (unsigned)t->out_stream_id, (unsigned long long)t->outputs,
            t->outputs > 0 ? (double)t->window_frames / (double)t->outputs : 0.0, (unsigned long long)t->incomplete,
-           (unsigned long long)t->frames_dropped, (unsigned long long)t->outputs_waited,
+           (unsigned long long)t->frames_dropped, (unsigned long long)t->outputs_with_view,
+           (unsigned long long)t->outputs_without_view, (unsigned long long)t->outputs_waited,
            ms(tp_latency_hist_quantile(&t->latency, 0.5)), ms(tp_latency_hist_quantile(&t->latency, 0.99)),
            ms(t->latency.max_ns));
     int rc = 0;
@@ -319,6 +365,15 @@ static int print_summary(const demo_snapshot_t *s, double secs, const demo_optio
                                        : "its MergeMap never arrived");
             rc = 1;
         }
+    for (int i = 0; i < DEMO_JOINS; i++) {
+        const demo_join_stats_t *j = &s->join[i];
+        if (j->outputs_with_view + j->outputs_without_view != j->outputs) {
+            fprintf(stderr, "tp demo: FAILED: %s outputs do not add up: %llu with a view + %llu without != %llu\n",
+                    j->name, (unsigned long long)j->outputs_with_view, (unsigned long long)j->outputs_without_view,
+                    (unsigned long long)j->outputs);
+            rc = 1;
+        }
+    }
     if (report_roles(s) > 0) rc = 1;
     if (q->misaligned > 0) {
         fprintf(stderr, "tp demo: FAILED: %s paired frames of different capture ticks %llu times\n", q->name,
@@ -399,13 +454,16 @@ int tp_cmd_demo(int argc, char **argv)
             }
             opt.dir = g_tmpdir;
             own_dir = 1;
-            if (start_janitor(g_tmpdir) != 0)
+            if (start_janitor(g_tmpdir, 1) != 0)
                 fprintf(stderr, "tp demo: warning: no janitor (%s): %s stays if the demo is killed\n",
                         strerror(errno), g_tmpdir);
         }
     } else if (check_dir(opt.dir, "--dir") != 0) {
         return 2;
     }
+    if (!own_dir && start_janitor(opt.dir, 0) != 0)
+        fprintf(stderr, "tp demo: warning: no janitor (%s): its files stay in %s if the demo is killed\n",
+                strerror(errno), opt.dir);
     setvbuf(stdout, NULL, _IOLBF, 0); /* status lines appear as they happen, also in a pipe */
     tp_app_catch_stop_signals(true); /* SIGPIPE too: output closed (| head), still remove the temp dir */
 
@@ -461,6 +519,9 @@ failed:
     printf("result: FAILED\n");
     demo_pipeline_stop(p);
 out:
-    if (own_dir) nftw(g_tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (own_dir)
+        nftw(g_tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    else
+        clean_after_demo(opt.dir, (int)getpid());
     return rc;
 }

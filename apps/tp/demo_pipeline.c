@@ -61,6 +61,8 @@ typedef struct demo_shared_join_s {
     _Atomic uint64_t outputs;
     _Atomic uint64_t outputs_waited;
     _Atomic uint64_t frames_dropped;
+    _Atomic uint64_t outputs_with_view;
+    _Atomic uint64_t outputs_without_view;
     _Atomic uint64_t incomplete;
     _Atomic uint64_t misaligned;
     _Atomic uint64_t window_frames;
@@ -413,8 +415,24 @@ static int read_stamp(const tp_join_frame_t *f, demo_stamp_t *st)
     return tp_join_frame_still_valid(f);
 }
 
-static void count_output(demo_join_t *j, uint64_t commit, int64_t now)
+/* The stage's own view of an output: every present input delivered frames and
+ * each has a payload view. Kept apart from the agent's outputs_without_view so
+ * the summary can show that the two add up to the outputs. */
+static int every_frame_has_view(const tp_join_output_t *out)
 {
+    for (uint32_t i = 0; i < out->input_count; i++) {
+        const tp_join_input_t *in = &out->inputs[i];
+        if (in->status != TP_JOIN_INPUT_READY) continue;
+        if (in->frame_count == 0 || in->dropped > 0) return 0;
+        for (uint32_t k = 0; k < in->frame_count; k++)
+            if (!in->frames[k].has_view) return 0;
+    }
+    return 1;
+}
+
+static void count_output(demo_join_t *j, const tp_join_output_t *out, uint64_t commit, int64_t now)
+{
+    if (every_frame_has_view(out)) atomic_fetch_add_explicit(&j->out->outputs_with_view, 1, memory_order_relaxed);
     if (commit != 0) {
         tp_latency_hist_record(&j->latency, now - (int64_t)commit);
         j->latency_dirty = 1;
@@ -434,7 +452,7 @@ static void on_seq_output(void *clientd, const tp_join_output_t *out)
         atomic_fetch_add_explicit(&j->out->incomplete, 1, memory_order_relaxed);
     else if (a.tick != b.tick)
         atomic_fetch_add_explicit(&j->out->misaligned, 1, memory_order_relaxed); /* frame N of both: same tick */
-    count_output(j, newest_commit(out), now);
+    count_output(j, out, newest_commit(out), now);
 }
 
 static void on_ts_output(void *clientd, const tp_join_output_t *out)
@@ -447,7 +465,7 @@ static void on_ts_output(void *clientd, const tp_join_output_t *out)
     if (!ok) atomic_fetch_add_explicit(&j->out->incomplete, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&j->out->window_frames, out->input_count == 2 ? out->inputs[1].frame_count : 0,
                               memory_order_relaxed);
-    count_output(j, newest_commit(out), now);
+    count_output(j, out, newest_commit(out), now);
 }
 
 static int join_main(demo_pipeline_t *p, int idx)
@@ -499,6 +517,7 @@ static int join_main(demo_pipeline_t *p, int idx)
         tp_join_agent_stats(agent, &st);
         atomic_store_explicit(&j.out->outputs_waited, st.outputs_waited, memory_order_relaxed);
         atomic_store_explicit(&j.out->frames_dropped, st.frames_dropped, memory_order_relaxed);
+        atomic_store_explicit(&j.out->outputs_without_view, st.outputs_without_view, memory_order_relaxed);
         atomic_store_explicit(&j.out->inputs_mapped, st.mappings, memory_order_relaxed);
         atomic_store_explicit(&j.out->refused, st.announces_refused, memory_order_relaxed);
         atomic_store_explicit(&j.out->epoch_blocks, st.epoch_blocks, memory_order_relaxed);
@@ -751,6 +770,8 @@ void demo_pipeline_snapshot(demo_pipeline_t *p, demo_snapshot_t *out)
         o->longest_state = atomic_load(&j->longest_state);
         o->longest_epoch_change = atomic_load(&j->longest_epoch_change);
         o->longest_stream = atomic_load(&j->longest_stream);
+        o->outputs_with_view = atomic_load(&j->outputs_with_view);
+        o->outputs_without_view = atomic_load(&j->outputs_without_view);
         hist_read(&j->latency, &o->latency);
     }
     for (int i = 0; i < DEMO_ROLES; i++) {

@@ -51,6 +51,8 @@ typedef struct demo_join_stats_s {
     uint64_t outputs;
     uint64_t outputs_waited; /* held back by one input while another was there */
     uint64_t frames_dropped; /* single reads that failed */
+    uint64_t outputs_with_view;    /* the stage saw a payload view for every frame (its own count) */
+    uint64_t outputs_without_view; /* the agent's count of the others (tp_join_agent_stats_t) */
     uint64_t incomplete;     /* outputs missing a view for some input */
     uint64_t misaligned;     /* sequence join: camera ticks differ (offset wrong) */
     uint64_t window_frames;  /* timestamp join: IMU samples delivered in total */

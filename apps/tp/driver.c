@@ -9,11 +9,18 @@
 #include "tensorpool/driver_client.h"
 #include "tensorpool/error.h"
 #include "tensorpool/ipc.h"
+#include "tensorpool/shm_dir.h"
+#include "tensorpool/shm_path.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
 
 static void help(FILE *out)
 {
@@ -44,12 +51,19 @@ static void help(FILE *out)
             "    -d, --dir DIR         shm.base_dir (absolute); same as TP_DIR\n"
             "    -n, --namespace NS    shm.namespace\n"
             "    -s, --set KEY=VALUE   set one scalar key, e.g. -s policies.announce_period_ms=250\n"
-            "        --check           validate the configuration, print it, and exit\n"
+            "        --check           validate the configuration (values, permissions_mode, base_dir\n"
+            "                          inside allowed_base_dirs), print it, and exit; creates nothing\n"
             "        --print-config    print the effective configuration before running\n"
             "        --request-shutdown\n"
-            "                          send ShmDriverShutdownRequest (reason ADMIN) to the running\n"
-            "                          driver and exit; the token comes from --token or\n"
-            "                          POLICIES_SHUTDOWN_TOKEN\n"
+            "                          send ShmDriverShutdownRequest (reason ADMIN) to the driver\n"
+            "                          running on DIR/NAMESPACE and wait until it has shut down;\n"
+            "                          the token comes from --token or POLICIES_SHUTDOWN_TOKEN.\n"
+            "                          The driver ignores a refused request, so the command waits\n"
+            "                          at most policies.shutdown_timeout_ms + 3000 ms for the\n"
+            "                          driver's ShmDriverShutdown (or its exit). Exit 0 when it\n"
+            "                          shut down; 1 when no driver holds DIR's driver.lock or it\n"
+            "                          did not shut down in time (wrong token, remote shutdown off);\n"
+            "                          2 when no token is given. Creates no file or directory.\n"
             "        --token TOKEN     shutdown token for --request-shutdown\n"
             "    -h, --help            this text\n"
             "\n"
@@ -86,20 +100,93 @@ static void help(FILE *out)
             "\n"
             "EXIT STATUS\n"
             "    0 clean exit, 1 runtime failure (another driver holds the lock, I/O error),\n"
-            "    2 usage or configuration error.\n");
+            "    2 usage or configuration error.\n"
+            "\n"
+            "FILES\n"
+            "    <base_dir>/tensorpool-<user>/<namespace>/driver.lock\n"
+            "        held while the driver runs: one driver per namespace\n"
+            "    <base_dir>/tensorpool-<user>/<namespace>/<stream_id>/last_epoch\n"
+            "        the last epoch handed out for the stream\n"
+            "    <base_dir>/tensorpool-<user>/<namespace>/<stream_id>/<epoch>/\n"
+            "        header.ring and <pool_id>.pool of each live epoch\n"
+            "\n"
+            "EXAMPLES\n"
+            "    Check a configuration file without starting the driver:\n"
+            "        tp driver --check -c driver.toml\n"
+            "\n"
+            "    Run it in a private directory with a faster announce period:\n"
+            "        tp driver -c driver.toml -d /dev/shm/mine -s policies.announce_period_ms=250\n"
+            "\n"
+            "    Stop it from elsewhere (needs policies.shutdown_token set in its configuration):\n"
+            "        tp driver --request-shutdown --token SECRET -d /dev/shm/mine\n"
+            "\n"
+            "SEE ALSO\n"
+            "    tp(1), tp-stat(1), tp-inspect(1), tensorpool(7)\n");
 }
 
+/* Margin beyond the drain period for the driver's ShmDriverShutdown to arrive. */
+#define SHUTDOWN_REPLY_MARGIN_MS 3000
+
+typedef struct {
+    int got_shutdown;
+} shutdown_wait_t;
+
+static void on_control(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)info;
+    shutdown_wait_t *w = clientd;
+    tp_sbe_header_t h;
+    if (tp_sbe_header_read(buf, len, &h) == 0 && h.schema_id == TP_DRIVER_SCHEMA_ID &&
+        h.template_id == TP_DRIVER_SHM_DRIVER_SHUTDOWN_TEMPLATE_ID)
+        w->got_shutdown = 1;
+}
+
+/* 1 while some process holds driver.lock exclusively (a driver runs), 0 if not. */
+static int driver_holds_lock(int lock_fd)
+{
+    if (flock(lock_fd, LOCK_SH | LOCK_NB) != 0) return 1;
+    flock(lock_fd, LOCK_UN);
+    return 0;
+}
+
+/* The driver ignores a refused request (wrong token, remote shutdown off: D-4.13.b),
+ * so success is seen only from outside: the driver drains, publishes
+ * ShmDriverShutdown and releases its lock. Nothing is created on the way: the
+ * namespace directory and its driver.lock must already exist. */
 static int request_shutdown(const tp_driver_config_t *cfg, const char *token)
 {
     if (token == NULL) token = cfg->shutdown_token;
+    if (token[0] == '\0') {
+        fprintf(stderr, "tp driver: --request-shutdown needs the driver's shutdown token (--token or "
+                        "POLICIES_SHUTDOWN_TOKEN)\n");
+        return 2;
+    }
+    char user[128], lock_path[TP_SHM_PATH_MAX + 32];
+    if (tp_shm_user_effective(user, sizeof user) < 0 ||
+        snprintf(lock_path, sizeof lock_path, "%s/tensorpool-%s/%s/driver.lock", cfg->base_dir, user, cfg->ns) >=
+            (int)sizeof lock_path) {
+        fprintf(stderr, "tp driver: %s\n", tp_errmsg());
+        return 1;
+    }
+    const int lock_fd = open(lock_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (lock_fd < 0 || !driver_holds_lock(lock_fd)) {
+        fprintf(stderr, "tp driver: no driver is running on %s (namespace %s): %s\n", cfg->base_dir, cfg->ns,
+                lock_fd < 0 ? strerror(errno) : "driver.lock is not held");
+        if (lock_fd >= 0) close(lock_fd);
+        return 1;
+    }
     tp_ipc_context_t ipc;
     tp_ipc_context_init(&ipc);
     ipc.base_dir = cfg->base_dir;
     ipc.namespace_name = cfg->ns;
     tp_ipc_publication_t *pub = NULL;
-    if (tp_ipc_publication_open(&pub, &ipc, cfg->control_channel, (int32_t)cfg->control_stream_id) != 0) {
+    tp_ipc_subscription_t *sub = NULL;
+    int rc = 1;
+    /* subscribe first, so the driver's answer cannot slip past */
+    if (tp_ipc_subscription_open(&sub, &ipc, cfg->control_channel, (int32_t)cfg->control_stream_id) != 0 ||
+        tp_ipc_publication_open(&pub, &ipc, cfg->control_channel, (int32_t)cfg->control_stream_id) != 0) {
         fprintf(stderr, "tp driver: %s\n", tp_errmsg());
-        return 1;
+        goto out;
     }
     uint8_t buf[600];
     tp_driver_shm_driver_shutdown_request_enc_t e;
@@ -109,9 +196,32 @@ static int request_shutdown(const tp_driver_config_t *cfg, const char *token)
     tp_driver_shm_driver_shutdown_request_put_token(&e, token, strlen(token));
     tp_driver_shm_driver_shutdown_request_put_error_message(&e, "tp driver --request-shutdown", 28);
     const long n = tp_driver_shm_driver_shutdown_request_encode_end(&e);
-    const int rc = n > 0 && tp_ipc_publication_offer(pub, buf, (size_t)n) > 0 ? 0 : 1;
-    if (rc != 0) fprintf(stderr, "tp driver: cannot send the request: %s\n", tp_errmsg());
+    if (n <= 0 || tp_ipc_publication_offer(pub, buf, (size_t)n) <= 0) {
+        fprintf(stderr, "tp driver: cannot send the request: %s\n", tp_errmsg());
+        goto out;
+    }
+    const int64_t wait_ms = (int64_t)cfg->shutdown_timeout_ms + SHUTDOWN_REPLY_MARGIN_MS;
+    const int64_t deadline = tp_clock_monotonic_ns() + wait_ms * 1000000;
+    shutdown_wait_t w = {0};
+    while (!w.got_shutdown && tp_clock_monotonic_ns() < deadline) {
+        if (tp_ipc_subscription_poll(sub, on_control, &w, 16) > 0) continue;
+        if (!driver_holds_lock(lock_fd)) break; /* the driver has gone */
+        const struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    if (w.got_shutdown || !driver_holds_lock(lock_fd)) {
+        fprintf(stderr, "tp driver: the driver accepted the request and shut down\n");
+        rc = 0;
+    } else {
+        fprintf(stderr,
+                "tp driver: the driver did not shut down within %lld ms (policies.shutdown_timeout_ms + %d ms): "
+                "wrong token, or remote shutdown is off on the driver (empty policies.shutdown_token)\n",
+                (long long)wait_ms, SHUTDOWN_REPLY_MARGIN_MS);
+    }
+out:
     tp_ipc_publication_close(pub);
+    tp_ipc_subscription_close(sub);
+    close(lock_fd);
     return rc;
 }
 
@@ -180,7 +290,7 @@ int tp_cmd_driver(int argc, char **argv)
         rc = request_shutdown(cfg, token);
         goto out;
     }
-    if (tp_driver_config_validate(cfg) != 0) {
+    if (tp_driver_config_validate(cfg) != 0 || tp_driver_base_dir_check(cfg) != 0) {
         fprintf(stderr, "tp driver: configuration: %s\n", tp_errmsg());
         goto out;
     }
@@ -193,7 +303,10 @@ int tp_cmd_driver(int argc, char **argv)
     tp_driver_t *d = NULL;
     if (tp_driver_open(&d, cfg, stderr) != 0) {
         fprintf(stderr, "tp driver: %s\n", tp_errmsg());
-        rc = tp_errcode() == TP_ERR_INVALID_ARG || tp_errcode() == TP_ERR_UNSUPPORTED ? 2 : 1; /* configuration vs. runtime */
+        /* configuration (bad value, refused directory) vs. runtime (lock held, I/O) */
+        rc = tp_errcode() == TP_ERR_INVALID_ARG || tp_errcode() == TP_ERR_UNSUPPORTED || tp_errcode() == TP_ERR_PERMISSION
+                 ? 2
+                 : 1;
         goto out;
     }
     tp_idle_strategy_t idle;

@@ -26,41 +26,60 @@ static const uint64_t STALE_NS = 3000000000ull; /* §6: producer-dead timeout, 3
 
 static void usage(FILE *out)
 {
-    fputs("usage: tp inspect [--json] [--max-slots N] PATH\n"
+    fputs("NAME\n"
+          "    tp inspect - describe a tensorpool SHM region file and check its superblock\n"
           "\n"
-          "Describe a tensorpool SHM region file: a header ring (header.ring) or a\n"
-          "payload pool (<pool_id>.pool), as created under\n"
-          "<shm_base_dir>/tensorpool-<user>/<namespace>/<stream_id>/<epoch>/.\n"
+          "SYNOPSIS\n"
+          "    tp inspect [--json] [--max-slots N|all] PATH\n"
           "\n"
-          "Prints the 64-byte superblock field by field, whether it is valid on its\n"
-          "own and, if not, every reason: bad magic, layout_version other than 1,\n"
-          "unknown region_type, nslots not a power of two, a ring with pool_id != 0\n"
-          "or slot_bytes != 256, a pool stride that is not a non-zero multiple of 64,\n"
-          "a file shorter than 64 + nslots * slot size. Checks that need the\n"
-          "producer's announce (epoch, stream_id, pool ids) are not made here.\n"
+          "DESCRIPTION\n"
+          "    Describes a tensorpool SHM region file: a header ring (header.ring) or a\n"
+          "    payload pool (<pool_id>.pool), as created under\n"
+          "    <shm_base_dir>/tensorpool-<user>/<namespace>/<stream_id>/<epoch>/.\n"
           "\n"
-          "The activity timestamp is compared with this host's CLOCK_MONOTONIC: its\n"
-          "age is shown and it is flagged stale when 0 (never written) or older than\n"
-          "3 s. Staleness does not make the file invalid.\n"
+          "    Prints the 64-byte superblock field by field, whether it is valid on its own\n"
+          "    and, if not, every reason: bad magic, layout_version other than 1, unknown\n"
+          "    region_type, nslots not a power of two, a ring with pool_id != 0 or\n"
+          "    slot_bytes != 256, a pool stride that is not a non-zero multiple of 64, a file\n"
+          "    shorter than 64 + nslots * slot size. Checks that need the producer's\n"
+          "    announce (epoch, stream_id, pool ids) are not made here.\n"
           "\n"
-          "For a header ring, one line per slot: index, logical seq, commit state\n"
-          "(committed, in-progress, or changing if the producer rewrote the slot\n"
-          "while it was read), values_len_bytes, pool_id, dtype, major order, dims,\n"
-          "and the result of the per-slot checks that need no announce (header\n"
-          "length, embedded header, payload_offset, payload_slot, dtype, order,\n"
-          "ndims, strides, progress fields), e.g. 'ok' or 'payload-slot'.\n"
+          "    The activity timestamp is compared with this host's CLOCK_MONOTONIC: its age\n"
+          "    is shown and it is flagged stale when 0 (never written) or older than 3 s.\n"
+          "    Staleness does not make the file invalid.\n"
           "\n"
-          "Options:\n"
-          "  --json          print one JSON object instead of text.\n"
-          "  --max-slots N   list at most N slots (default 64; 0 lists none,\n"
-          "                  'all' lists every slot).\n"
-          "  -h, --help      show this help.\n"
+          "    For a header ring, one line per slot: index, logical seq, commit state\n"
+          "    (committed, in-progress, or changing if the producer rewrote the slot while it\n"
+          "    was read), values_len_bytes, pool_id, dtype, major order, dims, and the result\n"
+          "    of the per-slot checks that need no announce (header length, embedded header,\n"
+          "    payload_offset, payload_slot, dtype, order, ndims, strides, progress fields),\n"
+          "    e.g. 'ok' or 'payload-slot'.\n"
           "\n"
-          "Exit status:\n"
-          "  0  the file is a valid region (its report is printed).\n"
-          "  1  the file could not be opened or read.\n"
-          "  2  usage error, a path that is not a regular file, or an invalid region\n"
-          "     (the report is still printed, with the reasons).\n",
+          "    The file is only read, with pread: a file that shrinks or changes while it is\n"
+          "    inspected is reported, never a crash. A FIFO or device is refused.\n"
+          "\n"
+          "OPTIONS\n"
+          "    --json           print one JSON object instead of text (snake_case keys;\n"
+          "                     epochs, seq and nanosecond times as decimal strings; the\n"
+          "                     superblock times are CLOCK_MONOTONIC: *_mono_ns; every key\n"
+          "                     is listed in docs/json.md)\n"
+          "    --max-slots N    list at most N slots (default 64; 0 lists none, 'all' lists\n"
+          "                     every slot)\n"
+          "    -h, --help       print this text and exit\n"
+          "\n"
+          "EXIT STATUS\n"
+          "    0  the file is a valid region (its report is printed)\n"
+          "    1  the file could not be opened or read\n"
+          "    2  usage error, a path that is not a regular file, or an invalid region (the\n"
+          "       report is still printed, with the reasons)\n"
+          "\n"
+          "EXAMPLES\n"
+          "    Every slot of a stream's header ring, as JSON:\n"
+          "        tp inspect --json --max-slots all \\\n"
+          "            /dev/shm/tensorpool/tensorpool-$USER/default/10000/1/header.ring\n"
+          "\n"
+          "SEE ALSO\n"
+          "    tp(1), tp-decode(1), tp-stat(1), tensorpool(7)\n",
           out);
 }
 
@@ -104,20 +123,20 @@ static void json_superblock(tp_json_t *j, const tp_superblock_t *sb)
     const char *rt = tp_control_region_type_name(sb->region_type);
     tp_json_key(j, "superblock");
     tp_json_begin_object(j);
-    tp_json_key(j, "magic"); tp_json_u64(j, sb->magic);
-    tp_json_key(j, "layoutVersion"); tp_json_u64(j, sb->layout_version);
-    tp_json_key(j, "epoch"); tp_json_u64(j, sb->epoch);
-    tp_json_key(j, "streamId"); tp_json_u64(j, sb->stream_id);
-    tp_json_key(j, "regionType");
+    tp_json_key(j, "magic"); tp_json_u64_string(j, sb->magic);
+    tp_json_key(j, "layout_version"); tp_json_u64(j, sb->layout_version);
+    tp_json_key(j, "epoch"); tp_json_u64_string(j, sb->epoch);
+    tp_json_key(j, "stream_id"); tp_json_u64(j, sb->stream_id);
+    tp_json_key(j, "region_type");
     if (rt) tp_json_cstring(j, rt);
     else tp_json_i64(j, sb->region_type);
-    tp_json_key(j, "poolId"); tp_json_u64(j, sb->pool_id);
+    tp_json_key(j, "pool_id"); tp_json_u64(j, sb->pool_id);
     tp_json_key(j, "nslots"); tp_json_u64(j, sb->nslots);
-    tp_json_key(j, "slotBytes"); tp_json_u64(j, sb->slot_bytes);
-    tp_json_key(j, "strideBytes"); tp_json_u64(j, sb->stride_bytes);
+    tp_json_key(j, "slot_bytes"); tp_json_u64(j, sb->slot_bytes);
+    tp_json_key(j, "stride_bytes"); tp_json_u64(j, sb->stride_bytes);
     tp_json_key(j, "pid"); tp_json_u64(j, sb->pid);
-    tp_json_key(j, "startTimestampNs"); tp_json_u64(j, sb->start_timestamp_ns);
-    tp_json_key(j, "activityTimestampNs"); tp_json_u64(j, sb->activity_timestamp_ns);
+    tp_json_key(j, "start_timestamp_mono_ns"); tp_json_u64_string(j, sb->start_timestamp_ns);
+    tp_json_key(j, "activity_timestamp_mono_ns"); tp_json_u64_string(j, sb->activity_timestamp_ns);
     tp_json_end_object(j);
 }
 
@@ -126,19 +145,19 @@ static void json_slot(tp_json_t *j, uint32_t i, const slot_info_t *s)
     const tp_tensor_header_t *t = &s->h.tensor;
     tp_json_begin_object(j);
     tp_json_key(j, "index"); tp_json_u64(j, i);
-    tp_json_key(j, "seqCommit"); tp_json_u64(j, s->seq_commit);
-    tp_json_key(j, "seq"); tp_json_u64(j, tp_seq_of(s->seq_commit));
+    tp_json_key(j, "seq_commit"); tp_json_u64_string(j, s->seq_commit);
+    tp_json_key(j, "seq"); tp_json_u64_string(j, tp_seq_of(s->seq_commit));
     tp_json_key(j, "committed"); tp_json_bool(j, tp_seq_is_committed(s->seq_commit) && !s->changing);
     tp_json_key(j, "state"); tp_json_cstring(j, slot_state(s));
-    tp_json_key(j, "valuesLenBytes"); tp_json_u64(j, s->h.values_len_bytes);
-    tp_json_key(j, "poolId"); tp_json_u64(j, s->h.pool_id);
-    tp_json_key(j, "payloadSlot"); tp_json_u64(j, s->h.payload_slot);
-    tp_json_key(j, "timestampNs"); tp_json_u64(j, s->h.timestamp_ns);
+    tp_json_key(j, "values_len_bytes"); tp_json_u64(j, s->h.values_len_bytes);
+    tp_json_key(j, "pool_id"); tp_json_u64(j, s->h.pool_id);
+    tp_json_key(j, "payload_slot"); tp_json_u64(j, s->h.payload_slot);
+    tp_json_key(j, "timestamp_ns"); tp_json_u64_string(j, s->h.timestamp_ns);
     const char *dt = tp_control_dtype_name(t->dtype), *mo = tp_control_major_order_name(t->major_order);
     tp_json_key(j, "dtype");
     if (dt) tp_json_cstring(j, dt);
     else tp_json_i64(j, t->dtype); /* a value outside the enum prints as its number */
-    tp_json_key(j, "majorOrder");
+    tp_json_key(j, "major_order");
     if (mo) tp_json_cstring(j, mo);
     else tp_json_i64(j, t->major_order);
     tp_json_key(j, "ndims"); tp_json_u64(j, t->ndims);
@@ -202,13 +221,12 @@ int tp_cmd_inspect(int argc, char **argv)
             usage(stdout);
             return 0;
         } else {
-            usage(stderr);
+            fprintf(stderr, "tp inspect: see tp inspect --help\n");
             return 2;
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "tp inspect: expected exactly one PATH\n");
-        usage(stderr);
+        fprintf(stderr, "tp inspect: expected exactly one PATH (see tp inspect --help)\n");
         return 2;
     }
     const char *path = argv[optind];
@@ -255,7 +273,7 @@ int tp_cmd_inspect(int argc, char **argv)
         tp_json_init(&j, stdout);
         tp_json_begin_object(&j);
         tp_json_key(&j, "path"); tp_json_cstring(&j, path);
-        tp_json_key(&j, "fileBytes"); tp_json_u64(&j, size);
+        tp_json_key(&j, "file_bytes"); tp_json_u64(&j, size);
         char mode[8];
         snprintf(mode, sizeof mode, "%04o", (unsigned)(st.st_mode & 07777));
         tp_json_key(&j, "mode"); tp_json_cstring(&j, mode);
@@ -265,9 +283,9 @@ int tp_cmd_inspect(int argc, char **argv)
         tp_json_begin_array(&j);
         for (unsigned i = 0; i < nprob && i < MAX_PROBLEMS; i++) tp_json_cstring(&j, why[i]);
         tp_json_end_array(&j);
-        tp_json_key(&j, "activityAgeNs"); tp_json_u64(&j, age);
+        tp_json_key(&j, "activity_age_ns"); tp_json_u64(&j, age);
         tp_json_key(&j, "stale"); tp_json_bool(&j, stale);
-        tp_json_key(&j, "slotsListed"); tp_json_u64(&j, nlist);
+        tp_json_key(&j, "slots_listed"); tp_json_u64(&j, nlist);
         tp_json_key(&j, "slots");
         tp_json_begin_array(&j);
     } else {

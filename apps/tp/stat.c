@@ -61,13 +61,36 @@ static void help(FILE *out)
             "\n"
             "OPTIONS\n"
             "    --once              print one snapshot and exit\n"
-            "    --json              one JSON object per refresh, one per line\n"
+            "                        On a terminal the view redraws in place on the alternate\n"
+            "                        screen and restores the screen on exit (SIGINT, SIGTERM);\n"
+            "                        piped, with --once or with --json it prints line by line.\n"
+            "    --json              one JSON object per refresh, one per line: snake_case keys,\n"
+            "                        time_unix_ns (wall clock) and time_mono_ns, epochs, seq and\n"
+            "                        lease ids as decimal strings; every key in docs/json.md\n"
             "    --interval SECONDS  refresh period, 0.1 .. 3600 (default 1)\n"
             "    --namespace NS      shm.namespace (default $SHM_NAMESPACE, else default)\n"
             "    -h, --help          this text\n"
             "\n"
             "EXIT STATUS\n"
-            "    0 stopped by --once or a signal, 1 runtime failure, 2 bad option or directory\n");
+            "    0 stopped by --once or a signal, 1 runtime failure, 2 bad option or directory\n"
+            "\n"
+            "ENVIRONMENT\n"
+            "    SHM_BASE_DIR, TP_DIR   DIR when none is given (SHM_BASE_DIR wins)\n"
+            "    SHM_NAMESPACE          the namespace when --namespace is not given\n"
+            "\n"
+            "    DRIVER_CONTROL_STREAM_ID, DRIVER_DESCRIPTOR_STREAM_ID, DRIVER_QOS_STREAM_ID and\n"
+            "    TP_METADATA_STREAM_ID choose other streams to listen to than the defaults.\n"
+            "\n"
+            "EXAMPLES\n"
+            "    Watch the demo from another terminal:\n"
+            "        tp demo --duration 60 --dir /dev/shm/tp-live &\n"
+            "        tp stat /dev/shm/tp-live\n"
+            "\n"
+            "    One snapshot for a script:\n"
+            "        tp stat --once --json /dev/shm/tp-live\n"
+            "\n"
+            "SEE ALSO\n"
+            "    tp(1), tp-demo(1), tp-driver(1), tp-inspect(1), tensorpool(7)\n");
 }
 
 static double age_ms(int64_t now, int64_t then) { return then == 0 ? -1.0 : (double)(now - then) / 1e6; }
@@ -181,8 +204,10 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
     tp_json_t j;
     tp_json_init(&j, stdout);
     tp_json_begin_object(&j);
-    tp_json_key(&j, "time_ns");
-    tp_json_i64(&j, now);
+    tp_json_key(&j, "time_unix_ns"); /* wall clock; ages below are from the monotonic one */
+    tp_json_i64_string(&j, tp_clock_realtime_ns());
+    tp_json_key(&j, "time_mono_ns");
+    tp_json_i64_string(&j, now);
     tp_json_key(&j, "dir");
     tp_json_cstring(&j, dir);
     tp_json_key(&j, "namespace");
@@ -203,7 +228,7 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_key(&j, "announced");
         tp_json_bool(&j, s->announced != 0);
         tp_json_key(&j, "epoch");
-        tp_json_u64(&j, s->epoch);
+        tp_json_u64_string(&j, s->epoch);
         tp_json_key(&j, "announce_age_ms");
         tp_json_double(&j, age_ms(now, s->last_announce_ns));
         tp_json_key(&j, "header_nslots");
@@ -218,10 +243,10 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         if (s->last_seq == UINT64_MAX)
             tp_json_null(&j);
         else
-            tp_json_u64(&j, s->last_seq);
+            tp_json_u64_string(&j, s->last_seq);
         tp_json_key(&j, "producer_qos_seq");
         if (s->has_producer_qos)
-            tp_json_u64(&j, s->producer_seq);
+            tp_json_u64_string(&j, s->producer_seq);
         else
             tp_json_null(&j);
         tp_json_key(&j, "producers");
@@ -241,7 +266,7 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_bool(&j, s->sb_ok != 0);
         if (s->sb_ok) {
             tp_json_key(&j, "epoch");
-            tp_json_u64(&j, s->sb_epoch);
+            tp_json_u64_string(&j, s->sb_epoch);
             tp_json_key(&j, "pid");
             tp_json_u64(&j, s->sb_pid);
             tp_json_key(&j, "pid_alive");
@@ -268,7 +293,7 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_key(&j, "role");
         tp_json_cstring(&j, c->role == 1 ? "producer" : c->role == 2 ? "consumer" : "unknown");
         tp_json_key(&j, "lease_id");
-        tp_json_u64(&j, c->lease_id);
+        tp_json_u64_string(&j, c->lease_id);
         tp_json_key(&j, "pid");
         if (c->pid > 0)
             tp_json_u64(&j, (uint64_t)c->pid);
@@ -280,7 +305,7 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_bool(&j, c->revoked != 0);
         if (c->has_qos) {
             tp_json_key(&j, "last_seq_seen");
-            tp_json_u64(&j, c->last_seq_seen);
+            tp_json_u64_string(&j, c->last_seq_seen);
             tp_json_key(&j, "drops_gap");
             tp_json_u64(&j, c->drops_gap);
             tp_json_key(&j, "drops_late");
@@ -299,7 +324,7 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_key(&j, "out_stream_id");
         tp_json_u64(&j, jn->out_stream_id);
         tp_json_key(&j, "epoch");
-        tp_json_u64(&j, jn->epoch);
+        tp_json_u64_string(&j, jn->epoch);
         tp_json_key(&j, "state");
         tp_json_cstring(&j, tp_monitor_join_state_name(jn->state));
         tp_json_key(&j, "silent_inputs");
@@ -310,7 +335,7 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         if (jn->ready_through == UINT64_MAX)
             tp_json_null(&j);
         else
-            tp_json_u64(&j, jn->ready_through);
+            tp_json_u64_string(&j, jn->ready_through);
         tp_json_key(&j, "announces");
         tp_json_u64(&j, jn->announces);
         tp_json_key(&j, "announce_age_ms");
@@ -428,13 +453,17 @@ int tp_cmd_stat(int argc, char **argv)
     int64_t next = start + (period > 1500000000LL ? period : 1500000000LL);
     tp_monitor_poll(m, start, 0);
     tp_monitor_refresh(m, start); /* interval starts now */
-    const int clear = !json && !once && isatty(STDOUT_FILENO);
+    /* On a terminal the view redraws in place on the alternate screen (home,
+     * then clear to the end of the screen), so nothing scrolls and the shell's
+     * screen comes back on exit; piped, --json or --once it stays line-based. */
+    const int live = !json && !once && isatty(STDOUT_FILENO);
+    if (live) fputs("\033[?1049h\033[?25l", stdout); /* alternate screen, hide cursor */
     while (!tp_app_stop) {
         const int64_t now = tp_clock_monotonic_ns();
         if (tp_monitor_poll(m, now, 0) > 0) continue;
         if (now >= next) {
             tp_monitor_refresh(m, now);
-            if (clear) fputs("\033[H\033[2J", stdout);
+            if (live) fputs("\033[H\033[J", stdout);
             if (json)
                 print_json(m, cfg.ctx.base_dir, cfg.ctx.ns, now, cfg.live_window_ns);
             else
@@ -448,6 +477,8 @@ int tp_cmd_stat(int argc, char **argv)
         const struct timespec ts = {0, 2000000}; /* 2 ms: cheap, and logs hold ~seconds of traffic */
         nanosleep(&ts, NULL);
     }
+    if (live) fputs("\033[?25h\033[?1049l", stdout); /* cursor back, main screen back */
+    fflush(stdout);
     tp_monitor_close(m);
     return 0;
 }

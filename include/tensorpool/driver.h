@@ -39,6 +39,12 @@ typedef struct tp_driver_stats_s {
     uint64_t shutdown_refused;   /* shutdown requests with a missing/wrong token */
 } tp_driver_stats_t;
 
+/* Whether cfg's shm.base_dir lies inside shm.allowed_base_dirs (or is the base
+ * itself when the list is empty) once symlinks in the existing part of each
+ * path are resolved (D-9.a). Creates nothing, so `tp driver --check` can run
+ * it. 0, or -1 (TP_ERR_PERMISSION) naming the resolved directory. */
+TP_API int tp_driver_base_dir_check(const tp_driver_config_t *cfg);
+
 /* Validate cfg (tp_driver_config_validate), take the per-namespace lock file
  * (<base>/tensorpool-<user>/<ns>/driver.lock, flock; a second driver on the
  * same directory fails with TP_ERR_STATE naming the holder's pid), open the

@@ -76,12 +76,12 @@ typedef struct tp_driver_client_s tp_driver_client_t;
 /* Open the control transport and start attaching (state ATTACHING).
  * stream_id 0 asks for a dynamic stream (driver.md [R] 2); publish_mode is
  * 1 (REQUIRE_EXISTING) or 2 (EXISTING_OR_CREATE). 0 or -1. Init-time only. */
-TP_API int tp_driver_client_open(tp_driver_client_t **out, const tp_client_context_t *ctx, uint32_t stream_id, uint8_t role,
-                                 uint8_t publish_mode, const tp_driver_client_handlers_t *handlers);
+TP_INTERNAL int tp_driver_client_open(tp_driver_client_t **out, const tp_client_context_t *ctx, uint32_t stream_id, uint8_t role,
+                                      uint8_t publish_mode, const tp_driver_client_handlers_t *handlers);
 
 /* One duty cycle: poll control messages, retransmit/time out attaches,
  * back off, keep alive, check deadlines. Work count, or -1 on misuse. */
-TP_API int tp_driver_client_do_work(tp_driver_client_t *dc, int64_t now_ns);
+TP_INTERNAL int tp_driver_client_do_work(tp_driver_client_t *dc, int64_t now_ns);
 
 TP_API tp_driver_client_state_t tp_driver_client_state(const tp_driver_client_t *dc);
 
@@ -110,16 +110,16 @@ TP_API void tp_driver_client_stats(const tp_driver_client_t *dc, tp_driver_clien
  * on_lease_lost and attach again after a backoff step. For owners that find
  * their lease unusable, e.g. a consumer whose producer was revoked and no
  * newer epoch was announced in time (D-4.9.l). No-op unless ATTACHED. */
-TP_API void tp_driver_client_reattach(tp_driver_client_t *dc, const char *why);
+TP_INTERNAL void tp_driver_client_reattach(tp_driver_client_t *dc, const char *why);
 
 /* Detach (if attached) and wait up to one keepalive interval for the answer
  * ([R] §3.2), then free. NULL is a no-op. */
-TP_API void tp_driver_client_close(tp_driver_client_t *dc);
+TP_INTERNAL void tp_driver_client_close(tp_driver_client_t *dc);
 
 /* Per-process identity sources (§3.9): a random non-zero seed, incremented,
  * 0 skipped. */
-TP_API uint32_t tp_client_id_next(void);
-TP_API int64_t tp_correlation_id_next(void);
+TP_INTERNAL uint32_t tp_client_id_next(void);
+TP_INTERNAL int64_t tp_correlation_id_next(void);
 
 #ifdef __cplusplus
 }

@@ -264,7 +264,14 @@ typedef struct tp_join_agent_stats_s {
     uint64_t requests_sent;
     uint64_t malformed;          /* control or descriptor messages that failed to decode */
     uint64_t frames_read;        /* single reads that succeeded */
-    uint64_t frames_dropped;     /* single reads that failed (late, torn, invalid, unmapped) */
+    uint64_t frames_dropped;     /* single reads that failed (late, torn, invalid): not delivered */
+    uint64_t frames_unmapped;    /* frames delivered without a view because their input's pool was not
+                                    mapped yet (before the attach answer or the announce); only when
+                                    shm_base_dir is set (descriptor-only agents never have views) */
+    uint64_t outputs_without_view; /* outputs (counted in `outputs`) in which some present input
+                                    delivered no frame, a dropped one or one without a view; only when
+                                    shm_base_dir is set. outputs - outputs_without_view outputs carried
+                                    a payload view for every frame of every present input. */
     uint64_t mappings;           /* pools mapped */
     uint64_t map_failures;       /* announced pools that could not be mapped */
     uint64_t disconnects;        /* mappings released: lease revoked or producer gone */

@@ -27,21 +27,21 @@ typedef struct tp_latency_hist_s {
     uint32_t bucket[TP_LATENCY_BUCKETS];
 } tp_latency_hist_t;
 
-TP_API void tp_latency_hist_reset(tp_latency_hist_t *h);
+TP_INTERNAL void tp_latency_hist_reset(tp_latency_hist_t *h);
 
 /* Record one value in ns (negative values count as 0). */
-TP_API void tp_latency_hist_record(tp_latency_hist_t *h, int64_t ns);
+TP_INTERNAL void tp_latency_hist_record(tp_latency_hist_t *h, int64_t ns);
 
 /* dst += src. */
-TP_API void tp_latency_hist_add(tp_latency_hist_t *dst, const tp_latency_hist_t *src);
+TP_INTERNAL void tp_latency_hist_add(tp_latency_hist_t *dst, const tp_latency_hist_t *src);
 
 /* out = cur - prev, for the values recorded between two snapshots of one
  * histogram (out->max_ns is cur's maximum: an upper bound). */
-TP_API void tp_latency_hist_diff(tp_latency_hist_t *out, const tp_latency_hist_t *cur, const tp_latency_hist_t *prev);
+TP_INTERNAL void tp_latency_hist_diff(tp_latency_hist_t *out, const tp_latency_hist_t *cur, const tp_latency_hist_t *prev);
 
 /* Value at quantile q (0..1]: the upper edge of the bucket holding it, capped
  * at the largest value seen. 0 when empty. */
-TP_API uint64_t tp_latency_hist_quantile(const tp_latency_hist_t *h, double q);
+TP_INTERNAL uint64_t tp_latency_hist_quantile(const tp_latency_hist_t *h, double q);
 
 #ifdef __cplusplus
 }

@@ -48,28 +48,28 @@ typedef struct tp_merge_request_s {
  * §3.10): the template id 1..4, 0 when it is not ours (schemaId != 903 or an
  * unknown template: skip it, another handler may own it), -1 when shorter
  * than a message header (malformed). */
-TP_API int tp_merge_msg_classify(const void *buf, size_t len);
+TP_INTERNAL int tp_merge_msg_classify(const void *buf, size_t len);
 
 /* Decode a Sequence- or TimestampMergeMapAnnounce into `map` (its kind is set
  * from the template; rules go into its storage). Reason in tp_errmsg() for
  * anything but OK. */
-TP_API tp_merge_decode_t tp_merge_announce_decode(tp_merge_map_t *map, const void *buf, size_t len);
+TP_INTERNAL tp_merge_decode_t tp_merge_announce_decode(tp_merge_map_t *map, const void *buf, size_t len);
 
 /* Decode a Sequence- or TimestampMergeMapRequest. */
-TP_API tp_merge_decode_t tp_merge_request_decode(tp_merge_request_t *req, const void *buf, size_t len);
+TP_INTERNAL tp_merge_decode_t tp_merge_request_decode(tp_merge_request_t *req, const void *buf, size_t len);
 
 /* Bytes an announce of `map` takes: 8 + block + 4 + n * entry (E5). */
-TP_API size_t tp_merge_announce_length(const tp_merge_map_t *map);
+TP_INTERNAL size_t tp_merge_announce_length(const tp_merge_map_t *map);
 
 /* Encode `map` as its kind's announce. Validates first (E3: V1–V4 with
  * `max_rules`, 0 = 65535) and checks `cap` against the whole message (E5);
  * on refusal writes nothing and returns -1. Returns the length written. */
-TP_API long tp_merge_announce_encode(const tp_merge_map_t *map, uint32_t max_rules, void *buf, size_t cap);
+TP_INTERNAL long tp_merge_announce_encode(const tp_merge_map_t *map, uint32_t max_rules, void *buf, size_t cap);
 
 /* Encode a request (20 bytes). Returns the length or -1. */
-TP_API long tp_merge_request_encode(const tp_merge_request_t *req, void *buf, size_t cap);
+TP_INTERNAL long tp_merge_request_encode(const tp_merge_request_t *req, void *buf, size_t cap);
 
-TP_API const char *tp_merge_decode_name(tp_merge_decode_t outcome);
+TP_INTERNAL const char *tp_merge_decode_name(tp_merge_decode_t outcome);
 
 #ifdef __cplusplus
 }

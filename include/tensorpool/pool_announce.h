@@ -35,8 +35,8 @@ typedef enum tp_announce_verdict_e {
  * stream, epoch, layout version, nslots and the pools; its ring and pool URIs
  * point INTO the message buffer (copy them if the message does not outlive
  * the use). Epoch preference and lease state are the caller's. */
-TP_API tp_announce_verdict_t tp_pool_announce_accept(const tp_control_shm_pool_announce_dec_t *m,
-                                                     const tp_announce_filter_t *f, tp_shm_reader_config_t *rc);
+TP_INTERNAL tp_announce_verdict_t tp_pool_announce_accept(const tp_control_shm_pool_announce_dec_t *m,
+                                                          const tp_announce_filter_t *f, tp_shm_reader_config_t *rc);
 
 #ifdef __cplusplus
 }

@@ -43,10 +43,10 @@ typedef enum tp_seq_action_e {
 } tp_seq_action_t;
 
 /* Reset every counter, e.g. on (re)map (§5.3). max_seq_gap 0 means the default. */
-TP_API void tp_shm_drops_reset(tp_shm_drops_t *d, uint64_t max_seq_gap);
+TP_INTERNAL void tp_shm_drops_reset(tp_shm_drops_t *d, uint64_t max_seq_gap);
 
 /* Gap accounting for one descriptor seq (§5.5 table). No allocation. */
-TP_API tp_seq_action_t tp_shm_drops_on_descriptor(tp_shm_drops_t *d, uint64_t seq);
+TP_INTERNAL tp_seq_action_t tp_shm_drops_on_descriptor(tp_shm_drops_t *d, uint64_t seq);
 
 #ifdef __cplusplus
 }

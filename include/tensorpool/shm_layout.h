@@ -70,37 +70,37 @@ typedef struct tp_slot_header_s {
 
 /* Decode the 64 superblock bytes at src. activity_timestamp_ns is read as a
  * plain value; use tp_superblock_activity_load for a live mapping. */
-TP_API void tp_superblock_read(const uint8_t *src, tp_superblock_t *out);
+TP_INTERNAL void tp_superblock_read(const uint8_t *src, tp_superblock_t *out);
 
 /* Encode sb into the 64 bytes at dst. */
-TP_API void tp_superblock_write(uint8_t *dst, const tp_superblock_t *sb);
+TP_INTERNAL void tp_superblock_write(uint8_t *dst, const tp_superblock_t *sb);
 
 /* Atomic relaxed load/store of activity_timestamp_ns in a mapped superblock
  * (§3.6 "Activity timestamp"). base must be 8-byte aligned. */
-TP_API uint64_t tp_superblock_activity_load(const uint8_t *base);
-TP_API void tp_superblock_activity_store(uint8_t *base, uint64_t now_ns);
+TP_INTERNAL uint64_t tp_superblock_activity_load(const uint8_t *base);
+TP_INTERNAL void tp_superblock_activity_store(uint8_t *base, uint64_t now_ns);
 
 /* Decode slot bytes 8..255 (everything but seq_commit) from a 256-byte slot
  * image. Callers pass a private copy, never the live slot (§3.6 step 5). */
-TP_API void tp_slot_header_read(const uint8_t *slot, tp_slot_header_t *out);
+TP_INTERNAL void tp_slot_header_read(const uint8_t *slot, tp_slot_header_t *out);
 
 /* Encode slot bytes 8..255 completely (W-8.3.b step 3): h's SlotHeader
  * fields, pad zeroed, length 192, the embedded header {184, 52, 900, 1}
  * (whatever h says) and the TensorHeader body with dims/strides >= ndims and
  * pad zeroed. Bytes 0..7 (seq_commit) are not touched. */
-TP_API void tp_slot_header_write(uint8_t *slot, const tp_slot_header_t *h);
+TP_INTERNAL void tp_slot_header_write(uint8_t *slot, const tp_slot_header_t *h);
 
 /* Encode slot bytes 8..255 exactly as h says, including header_bytes_len,
  * the embedded message header and dims/strides beyond ndims. For tests and
  * tools that must produce hostile slots; producers use tp_slot_header_write. */
-TP_API void tp_slot_header_write_raw(uint8_t *slot, const tp_slot_header_t *h);
+TP_INTERNAL void tp_slot_header_write_raw(uint8_t *slot, const tp_slot_header_t *h);
 
 /* Decode a complete TensorHeader message (8-byte header + 184-byte body,
  * 192 bytes at src) into the message header fields of *out and out->tensor. */
-TP_API void tp_tensor_message_read(const uint8_t *src, tp_slot_header_t *out);
+TP_INTERNAL void tp_tensor_message_read(const uint8_t *src, tp_slot_header_t *out);
 
 /* Encode t as a complete 192-byte TensorHeader message at dst. */
-TP_API void tp_tensor_message_write(uint8_t *dst, const tp_tensor_header_t *t);
+TP_INTERNAL void tp_tensor_message_write(uint8_t *dst, const tp_tensor_header_t *t);
 
 #ifdef __cplusplus
 }

@@ -32,7 +32,7 @@ typedef struct tp_shm_bases_s {
  * resolve to a directory (§5.7 step 3). Fails (TP_ERR_PERMISSION) when none is
  * left: an empty allowlist would reject everything (step 2, fail closed), so
  * it is refused at load. n may be at most TP_SHM_MAX_BASES. */
-TP_API int tp_shm_bases_init(tp_shm_bases_t *bases, const char *const *dirs, unsigned n);
+TP_INTERNAL int tp_shm_bases_init(tp_shm_bases_t *bases, const char *const *dirs, unsigned n);
 
 /* Result of tp_shm_path_open: an fd open read-only on the checked file and
  * the fstat of that fd. */
@@ -52,12 +52,12 @@ typedef struct tp_shm_file_s {
  * require_hugepages (W-15.22.c).
  * On failure nothing stays open and the error names the failed rule
  * (TP_ERR_PERMISSION for policy refusals, TP_ERR_NOT_FOUND, TP_ERR_IO). */
-TP_API int tp_shm_path_open(const tp_shm_bases_t *bases, const char *path, int require_hugepages,
-                            tp_shm_file_t *out);
+TP_INTERNAL int tp_shm_path_open(const tp_shm_bases_t *bases, const char *path, int require_hugepages,
+                                 tp_shm_file_t *out);
 
 /* Open an existing directory path component by component without following
  * any symlink (O_DIRECTORY|O_NOFOLLOW from "/"). Returns an fd or -1. */
-TP_API int tp_shm_dir_open_nofollow(const char *path);
+TP_INTERNAL int tp_shm_dir_open_nofollow(const char *path);
 
 #ifdef __cplusplus
 }

@@ -79,32 +79,32 @@ typedef struct tp_shm_view_s {
 /* Map the ring and every pool (§5.1 step 10) through the containment rules
  * of bases, validating every superblock against cfg. On failure nothing
  * stays mapped (W-15.22.g) and the error names the region and the reason. */
-TP_API int tp_shm_reader_open(tp_shm_reader_t *r, const tp_shm_bases_t *bases, const tp_shm_reader_config_t *cfg);
+TP_INTERNAL int tp_shm_reader_open(tp_shm_reader_t *r, const tp_shm_bases_t *bases, const tp_shm_reader_config_t *cfg);
 
-TP_API void tp_shm_reader_close(tp_shm_reader_t *r);
+TP_INTERNAL void tp_shm_reader_close(tp_shm_reader_t *r);
 
 /* §3.6 consumer steps 2-7 for frame seq. TP_SHM_READ_OK: *v is a live view
  * that must be finished with tp_shm_reader_end. Any other result is final
  * (already counted) and v must not be used. r must be open: the epoch check
  * and the M0 rule (drop everything while unmapped, W-15.21.d) belong to the
  * caller, as does gap accounting (tp_shm_drops_on_descriptor) before it. */
-TP_API tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_t *v);
+TP_INTERNAL tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_t *v);
 
 /* §3.6 steps 8-11 after the caller is done with the view's bytes: OK if the
  * slot did not change (accepted++), else TP_SHM_READ_LATE (drops_late++) and
  * any work done on the view must be discarded. */
-TP_API tp_shm_read_t tp_shm_reader_end(tp_shm_reader_t *r, const tp_shm_view_t *v);
+TP_INTERNAL tp_shm_read_t tp_shm_reader_end(tp_shm_reader_t *r, const tp_shm_view_t *v);
 
 /* Copy-out read: begin, copy the payload to dst, end (re-checks after the
  * copy). On OK, dst holds exactly v->len bytes of frame seq. A payload longer
  * than cap is dropped as invalid (reason values-len). */
-TP_API tp_shm_read_t tp_shm_reader_read(tp_shm_reader_t *r, uint64_t seq, void *dst, size_t cap, tp_shm_view_t *v);
+TP_INTERNAL tp_shm_read_t tp_shm_reader_read(tp_shm_reader_t *r, uint64_t seq, void *dst, size_t cap, tp_shm_view_t *v);
 
 /* 1 if the activity timestamp of every mapped region is fresh at now_ns, the
  * ring's pid is unchanged (§5.2) and every superblock still has the magic,
  * layout_version and epoch it was mapped with (§5.1 step 8, W-15.18.b); 0
  * means the consumer must unmap. */
-TP_API int tp_shm_reader_live(const tp_shm_reader_t *r, uint64_t pid, uint64_t now_ns, uint64_t window_ns);
+TP_INTERNAL int tp_shm_reader_live(const tp_shm_reader_t *r, uint64_t pid, uint64_t now_ns, uint64_t window_ns);
 
 #ifdef __cplusplus
 }

@@ -40,27 +40,27 @@ typedef struct tp_shm_region_expect_s {
 
 /* 0 if nslots is a non-zero power of two (W-8.1.b) and, for a pool, stride is
  * a non-zero multiple of 64 (W-15.22.e); else -1 (TP_ERR_INVALID_ARG). */
-TP_API int tp_shm_geometry_check(int16_t region_type, uint32_t nslots, uint32_t stride_bytes);
+TP_INTERNAL int tp_shm_geometry_check(int16_t region_type, uint32_t nslots, uint32_t stride_bytes);
 
 /* Minimum file size (§3.1): 64 + nslots*256 for a ring, 64 + nslots*stride
  * for a pool, in 64-bit arithmetic. 0 for an unknown region type. */
-TP_API uint64_t tp_shm_region_min_size(int16_t region_type, uint32_t nslots, uint32_t stride_bytes);
+TP_INTERNAL uint64_t tp_shm_region_min_size(int16_t region_type, uint32_t nslots, uint32_t stride_bytes);
 
 /* Check a decoded superblock against the expectation (W-7.1.c/e/h, W-15.1.a/b,
  * D-5). Activity freshness is separate (tp_shm_activity_fresh). On failure
  * returns -1 (TP_ERR_MALFORMED or TP_ERR_STATE) naming the first bad field. */
-TP_API int tp_superblock_check(const tp_superblock_t *sb, const tp_shm_region_expect_t *e);
+TP_INTERNAL int tp_superblock_check(const tp_superblock_t *sb, const tp_shm_region_expect_t *e);
 
 /* Announce-independent superblock checks, for tools that inspect a region
  * file on its own: magic, layout_version 1, region_type, nslots power of two,
  * ring pool_id 0 and slot_bytes 256, pool stride a non-zero multiple of 64,
  * file_size >= the §3.1 minimum. Stores up to max static descriptions in
  * why[] and returns the number of problems found (0 = consistent). */
-TP_API unsigned tp_superblock_problems(const tp_superblock_t *sb, uint64_t file_size, const char **why, unsigned max);
+TP_INTERNAL unsigned tp_superblock_problems(const tp_superblock_t *sb, uint64_t file_size, const char **why, unsigned max);
 
 /* 1 if an activity timestamp is fresh at now_ns: non-zero (D-10) and not more
  * than window_ns in the past (a future value counts as age 0). */
-TP_API int tp_shm_activity_fresh(uint64_t activity_ns, uint64_t now_ns, uint64_t window_ns);
+TP_INTERNAL int tp_shm_activity_fresh(uint64_t activity_ns, uint64_t now_ns, uint64_t window_ns);
 
 /* tp_shm_region_create flags. */
 #define TP_SHM_CREATE_REQUIRE_HUGEPAGES 1u /* refuse a file not on hugetlbfs */
@@ -76,16 +76,16 @@ TP_API int tp_shm_activity_fresh(uint64_t activity_ns, uint64_t now_ns, uint64_t
  * TP_SHM_CREATE_NO_POPULATE, fault the pages into this mapping;
  * map it read-write; write sb; fsync (W-15.14.b). The file is removed on
  * failure. flags: TP_SHM_CREATE_*. */
-TP_API int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_superblock_t *sb, unsigned flags);
+TP_INTERNAL int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_superblock_t *sb, unsigned flags);
 
 /* Consumer: containment and open (tp_shm_path_open), size >= minimum before
  * mapping (D-8), mmap read-only, superblock check, and, if window_ns != 0,
  * activity freshness at now_ns (W-15.1.c). Nothing stays mapped on failure. */
-TP_API int tp_shm_region_map(tp_shm_region_t *r, const tp_shm_bases_t *bases, const tp_shm_uri_t *uri,
-                             const tp_shm_region_expect_t *e, uint64_t now_ns, uint64_t window_ns);
+TP_INTERNAL int tp_shm_region_map(tp_shm_region_t *r, const tp_shm_bases_t *bases, const tp_shm_uri_t *uri,
+                                  const tp_shm_region_expect_t *e, uint64_t now_ns, uint64_t window_ns);
 
 /* Unmap (safe on a zeroed or already unmapped region). */
-TP_API void tp_shm_region_unmap(tp_shm_region_t *r);
+TP_INTERNAL void tp_shm_region_unmap(tp_shm_region_t *r);
 
 #ifdef __cplusplus
 }

@@ -26,13 +26,13 @@ typedef struct tp_shm_uri_s {
  * Everything else (other schemes, keys, order, duplicates, empty values,
  * trailing `|`, upper-case booleans) fails with TP_ERR_MALFORMED or
  * TP_ERR_UNSUPPORTED (unknown scheme). */
-TP_API int tp_shm_uri_parse(const char *uri, size_t len, tp_shm_uri_t *out);
+TP_INTERNAL int tp_shm_uri_parse(const char *uri, size_t len, tp_shm_uri_t *out);
 
 /* Write the canonical URI for path into buf, always with an explicit
  * require_hugepages parameter. Returns the length written (without NUL), or
  * -1 (TP_ERR_CAPACITY / TP_ERR_INVALID_ARG) if it does not fit or path is not
  * a valid URI path. */
-TP_API int tp_shm_uri_format(char *buf, size_t cap, const char *path, int require_hugepages);
+TP_INTERNAL int tp_shm_uri_format(char *buf, size_t cap, const char *path, int require_hugepages);
 
 #ifdef __cplusplus
 }

@@ -67,36 +67,36 @@ typedef struct tp_shm_claim_s {
 /* Create the epoch directory (0770), the ring and every pool (0660), write
  * the superblocks and fsync them (W-15.14.b). On failure nothing is left
  * mapped and the files created so far are removed. */
-TP_API int tp_shm_writer_open(tp_shm_writer_t *w, const tp_shm_writer_config_t *cfg);
+TP_INTERNAL int tp_shm_writer_open(tp_shm_writer_t *w, const tp_shm_writer_config_t *cfg);
 
 /* Unmap everything; with unlink_files also remove the files and the epoch
  * directory (W-15.21a.7.a). */
-TP_API void tp_shm_writer_close(tp_shm_writer_t *w, int unlink_files);
+TP_INTERNAL void tp_shm_writer_close(tp_shm_writer_t *w, int unlink_files);
 
 /* URIs to announce for the ring and for pool index i (§5.7, explicit
  * require_hugepages). Return the length or -1. */
-TP_API int tp_shm_writer_ring_uri(const tp_shm_writer_t *w, char *buf, size_t cap);
-TP_API int tp_shm_writer_pool_uri(const tp_shm_writer_t *w, unsigned i, char *buf, size_t cap);
+TP_INTERNAL int tp_shm_writer_ring_uri(const tp_shm_writer_t *w, char *buf, size_t cap);
+TP_INTERNAL int tp_shm_writer_pool_uri(const tp_shm_writer_t *w, unsigned i, char *buf, size_t cap);
 
 /* Start frame next_seq: check the tensor (tp_tensor_header_check, extent <=
  * len), pick the smallest pool with stride >= len (W-9.c) and store
  * IN-PROGRESS (W-8.3.b step 1). Fails with -1 and touches nothing when no pool
  * fits (W-9.d, drops_no_pool++; TP_ERR_CAPACITY), when the tensor is invalid
  * (TP_ERR_MALFORMED) or when seq would exceed TP_SEQ_MAX (D-13, TP_ERR_STATE). */
-TP_API int tp_shm_writer_claim(tp_shm_writer_t *w, const tp_tensor_header_t *t, uint32_t len, tp_shm_claim_t *c);
+TP_INTERNAL int tp_shm_writer_claim(tp_shm_writer_t *w, const tp_tensor_header_t *t, uint32_t len, tp_shm_claim_t *c);
 
 /* Finish a claimed frame: write the whole slot header (W-8.3.b step 3),
  * store COMMITTED with release (step 5) and advance next_seq. Only after this
  * may a FrameDescriptor for c->seq be sent (W-10.2.1.g). */
-TP_API void tp_shm_writer_commit(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
-                                 uint32_t meta_version);
+TP_INTERNAL void tp_shm_writer_commit(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
+                                      uint32_t meta_version);
 
 /* claim + copy len bytes from payload + commit. *seq_out gets the seq. */
-TP_API int tp_shm_writer_publish(tp_shm_writer_t *w, const tp_tensor_header_t *t, const void *payload, uint32_t len,
-                                 uint64_t timestamp_ns, uint32_t meta_version, uint64_t *seq_out);
+TP_INTERNAL int tp_shm_writer_publish(tp_shm_writer_t *w, const tp_tensor_header_t *t, const void *payload, uint32_t len,
+                                      uint64_t timestamp_ns, uint32_t meta_version, uint64_t *seq_out);
 
 /* Refresh activity_timestamp_ns in every region (W-7.1.d, 1 Hz). */
-TP_API void tp_shm_writer_heartbeat(tp_shm_writer_t *w, uint64_t now_ns);
+TP_INTERNAL void tp_shm_writer_heartbeat(tp_shm_writer_t *w, uint64_t now_ns);
 
 #ifdef __cplusplus
 }

@@ -20,7 +20,7 @@ extern "C" {
  * payload_slot == index (W-9.e), then the tensor rules
  * (tp_tensor_header_check). On TP_REJECT_NONE, resolved (if not NULL) holds
  * the resolved strides. No allocation, no error text. */
-TP_API tp_reject_t tp_slot_header_check(const tp_slot_header_t *h, uint32_t index, int32_t resolved[TP_TENSOR_MAX_DIMS]);
+TP_INTERNAL tp_reject_t tp_slot_header_check(const tp_slot_header_t *h, uint32_t index, int32_t resolved[TP_TENSOR_MAX_DIMS]);
 
 #ifdef __cplusplus
 }

@@ -130,36 +130,36 @@ int tp_control_shm_pool_announce_print_json(const void *buf, size_t len, bool he
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_control_shm_pool_announce_layout, &m.d, headerless);
-    tp_json_key(j, "streamId");
+    tp_json_key(j, "stream_id");
     tp_json_u64(j, (uint64_t)tp_control_shm_pool_announce_stream_id(&m));
-    tp_json_key(j, "producerId");
+    tp_json_key(j, "producer_id");
     tp_json_u64(j, (uint64_t)tp_control_shm_pool_announce_producer_id(&m));
     tp_json_key(j, "epoch");
-    tp_json_u64(j, (uint64_t)tp_control_shm_pool_announce_epoch(&m));
-    tp_json_key(j, "announceTimestampNs");
-    tp_json_u64(j, (uint64_t)tp_control_shm_pool_announce_announce_timestamp_ns(&m));
-    tp_json_key(j, "announceClockDomain");
+    tp_json_u64_string(j, (uint64_t)tp_control_shm_pool_announce_epoch(&m));
+    tp_json_key(j, "announce_timestamp_ns");
+    tp_json_u64_string(j, (uint64_t)tp_control_shm_pool_announce_announce_timestamp_ns(&m));
+    tp_json_key(j, "announce_clock_domain");
     tp_codec_json_enum(j, tp_control_clock_domain_name(tp_control_shm_pool_announce_announce_clock_domain(&m)), (int64_t)tp_control_shm_pool_announce_announce_clock_domain(&m), UINT64_C(0xFF));
-    tp_json_key(j, "layoutVersion");
+    tp_json_key(j, "layout_version");
     tp_json_u64(j, (uint64_t)tp_control_shm_pool_announce_layout_version(&m));
-    tp_json_key(j, "headerNslots");
+    tp_json_key(j, "header_nslots");
     tp_json_u64(j, (uint64_t)tp_control_shm_pool_announce_header_nslots(&m));
-    tp_json_key(j, "headerSlotBytes");
+    tp_json_key(j, "header_slot_bytes");
     tp_json_u64(j, (uint64_t)tp_control_shm_pool_announce_header_slot_bytes(&m));
-    tp_json_key(j, "payloadPools");
+    tp_json_key(j, "payload_pools");
     tp_json_begin_array(j);
     {
         tp_control_shm_pool_announce_payload_pools_iter_t it;
         tp_control_shm_pool_announce_payload_pools_iter(&m, &it);
         while (tp_control_shm_pool_announce_payload_pools_next(&it) > 0) {
             tp_json_begin_object(j);
-            tp_json_key(j, "poolId");
+            tp_json_key(j, "pool_id");
             tp_json_u64(j, (uint64_t)tp_control_shm_pool_announce_payload_pools_pool_id(&it));
-            tp_json_key(j, "poolNslots");
+            tp_json_key(j, "pool_nslots");
             tp_json_u64(j, (uint64_t)tp_control_shm_pool_announce_payload_pools_pool_nslots(&it));
-            tp_json_key(j, "strideBytes");
+            tp_json_key(j, "stride_bytes");
             tp_json_u64(j, (uint64_t)tp_control_shm_pool_announce_payload_pools_stride_bytes(&it));
-            tp_json_key(j, "regionUri");
+            tp_json_key(j, "region_uri");
             {
                 uint32_t n;
                 const char *p = tp_control_shm_pool_announce_payload_pools_region_uri(&it, &n);
@@ -169,7 +169,7 @@ int tp_control_shm_pool_announce_print_json(const void *buf, size_t len, bool he
         }
     }
     tp_json_end_array(j);
-    tp_json_key(j, "headerRegionUri");
+    tp_json_key(j, "header_region_uri");
     {
         uint32_t n;
         const char *p = tp_control_shm_pool_announce_header_region_uri(&m, &n);
@@ -257,46 +257,46 @@ int tp_control_consumer_hello_print_json(const void *buf, size_t len, bool heade
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_control_consumer_hello_layout, &m.d, headerless);
-    tp_json_key(j, "streamId");
+    tp_json_key(j, "stream_id");
     tp_json_u64(j, (uint64_t)tp_control_consumer_hello_stream_id(&m));
-    tp_json_key(j, "consumerId");
+    tp_json_key(j, "consumer_id");
     tp_json_u64(j, (uint64_t)tp_control_consumer_hello_consumer_id(&m));
-    tp_json_key(j, "supportsShm");
+    tp_json_key(j, "supports_shm");
     tp_codec_json_enum(j, tp_control_bool_name(tp_control_consumer_hello_supports_shm(&m)), (int64_t)tp_control_consumer_hello_supports_shm(&m), UINT64_C(0xFF));
-    tp_json_key(j, "supportsProgress");
+    tp_json_key(j, "supports_progress");
     tp_codec_json_enum(j, tp_control_bool_name(tp_control_consumer_hello_supports_progress(&m)), (int64_t)tp_control_consumer_hello_supports_progress(&m), UINT64_C(0xFF));
     tp_json_key(j, "mode");
     tp_codec_json_enum(j, tp_control_mode_name(tp_control_consumer_hello_mode(&m)), (int64_t)tp_control_consumer_hello_mode(&m), UINT64_C(0xFF));
-    tp_json_key(j, "maxRateHz");
+    tp_json_key(j, "max_rate_hz");
     tp_json_u64(j, (uint64_t)tp_control_consumer_hello_max_rate_hz(&m));
-    tp_json_key(j, "expectedLayoutVersion");
+    tp_json_key(j, "expected_layout_version");
     tp_json_u64(j, (uint64_t)tp_control_consumer_hello_expected_layout_version(&m));
-    tp_json_key(j, "progressIntervalUs");
+    tp_json_key(j, "progress_interval_us");
     if (tp_control_consumer_hello_progress_interval_us_is_present(&m))
         tp_json_u64(j, (uint64_t)tp_control_consumer_hello_progress_interval_us(&m));
     else
         tp_json_null(j);
-    tp_json_key(j, "progressBytesDelta");
+    tp_json_key(j, "progress_bytes_delta");
     if (tp_control_consumer_hello_progress_bytes_delta_is_present(&m))
         tp_json_u64(j, (uint64_t)tp_control_consumer_hello_progress_bytes_delta(&m));
     else
         tp_json_null(j);
-    tp_json_key(j, "progressMajorDeltaUnits");
+    tp_json_key(j, "progress_major_delta_units");
     if (tp_control_consumer_hello_progress_major_delta_units_is_present(&m))
         tp_json_u64(j, (uint64_t)tp_control_consumer_hello_progress_major_delta_units(&m));
     else
         tp_json_null(j);
-    tp_json_key(j, "descriptorStreamId");
+    tp_json_key(j, "descriptor_stream_id");
     tp_json_u64(j, (uint64_t)tp_control_consumer_hello_descriptor_stream_id(&m));
-    tp_json_key(j, "controlStreamId");
+    tp_json_key(j, "control_stream_id");
     tp_json_u64(j, (uint64_t)tp_control_consumer_hello_control_stream_id(&m));
-    tp_json_key(j, "descriptorChannel");
+    tp_json_key(j, "descriptor_channel");
     {
         uint32_t n;
         const char *p = tp_control_consumer_hello_descriptor_channel(&m, &n);
         tp_json_string(j, p, n);
     }
-    tp_json_key(j, "controlChannel");
+    tp_json_key(j, "control_channel");
     {
         uint32_t n;
         const char *p = tp_control_consumer_hello_control_channel(&m, &n);
@@ -373,31 +373,31 @@ int tp_control_consumer_config_print_json(const void *buf, size_t len, bool head
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_control_consumer_config_layout, &m.d, headerless);
-    tp_json_key(j, "streamId");
+    tp_json_key(j, "stream_id");
     tp_json_u64(j, (uint64_t)tp_control_consumer_config_stream_id(&m));
-    tp_json_key(j, "consumerId");
+    tp_json_key(j, "consumer_id");
     tp_json_u64(j, (uint64_t)tp_control_consumer_config_consumer_id(&m));
-    tp_json_key(j, "useShm");
+    tp_json_key(j, "use_shm");
     tp_codec_json_enum(j, tp_control_bool_name(tp_control_consumer_config_use_shm(&m)), (int64_t)tp_control_consumer_config_use_shm(&m), UINT64_C(0xFF));
     tp_json_key(j, "mode");
     tp_codec_json_enum(j, tp_control_mode_name(tp_control_consumer_config_mode(&m)), (int64_t)tp_control_consumer_config_mode(&m), UINT64_C(0xFF));
-    tp_json_key(j, "descriptorStreamId");
+    tp_json_key(j, "descriptor_stream_id");
     tp_json_u64(j, (uint64_t)tp_control_consumer_config_descriptor_stream_id(&m));
-    tp_json_key(j, "controlStreamId");
+    tp_json_key(j, "control_stream_id");
     tp_json_u64(j, (uint64_t)tp_control_consumer_config_control_stream_id(&m));
-    tp_json_key(j, "payloadFallbackUri");
+    tp_json_key(j, "payload_fallback_uri");
     {
         uint32_t n;
         const char *p = tp_control_consumer_config_payload_fallback_uri(&m, &n);
         tp_json_string(j, p, n);
     }
-    tp_json_key(j, "descriptorChannel");
+    tp_json_key(j, "descriptor_channel");
     {
         uint32_t n;
         const char *p = tp_control_consumer_config_descriptor_channel(&m, &n);
         tp_json_string(j, p, n);
     }
-    tp_json_key(j, "controlChannel");
+    tp_json_key(j, "control_channel");
     {
         uint32_t n;
         const char *p = tp_control_consumer_config_control_channel(&m, &n);
@@ -452,25 +452,25 @@ int tp_control_frame_descriptor_print_json(const void *buf, size_t len, bool hea
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_control_frame_descriptor_layout, &m.d, headerless);
-    tp_json_key(j, "streamId");
+    tp_json_key(j, "stream_id");
     tp_json_u64(j, (uint64_t)tp_control_frame_descriptor_stream_id(&m));
     tp_json_key(j, "epoch");
-    tp_json_u64(j, (uint64_t)tp_control_frame_descriptor_epoch(&m));
+    tp_json_u64_string(j, (uint64_t)tp_control_frame_descriptor_epoch(&m));
     tp_json_key(j, "seq");
-    tp_json_u64(j, (uint64_t)tp_control_frame_descriptor_seq(&m));
-    tp_json_key(j, "timestampNs");
+    tp_json_u64_string(j, (uint64_t)tp_control_frame_descriptor_seq(&m));
+    tp_json_key(j, "timestamp_ns");
     if (tp_control_frame_descriptor_timestamp_ns_is_present(&m))
-        tp_json_u64(j, (uint64_t)tp_control_frame_descriptor_timestamp_ns(&m));
+        tp_json_u64_string(j, (uint64_t)tp_control_frame_descriptor_timestamp_ns(&m));
     else
         tp_json_null(j);
-    tp_json_key(j, "metaVersion");
+    tp_json_key(j, "meta_version");
     if (tp_control_frame_descriptor_meta_version_is_present(&m))
         tp_json_u64(j, (uint64_t)tp_control_frame_descriptor_meta_version(&m));
     else
         tp_json_null(j);
-    tp_json_key(j, "traceId");
+    tp_json_key(j, "trace_id");
     if (tp_control_frame_descriptor_trace_id_is_present(&m))
-        tp_json_u64(j, (uint64_t)tp_control_frame_descriptor_trace_id(&m));
+        tp_json_u64_string(j, (uint64_t)tp_control_frame_descriptor_trace_id(&m));
     else
         tp_json_null(j);
     tp_codec_json_message_end(j);
@@ -517,18 +517,18 @@ int tp_control_qos_consumer_print_json(const void *buf, size_t len, bool headerl
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_control_qos_consumer_layout, &m.d, headerless);
-    tp_json_key(j, "streamId");
+    tp_json_key(j, "stream_id");
     tp_json_u64(j, (uint64_t)tp_control_qos_consumer_stream_id(&m));
-    tp_json_key(j, "consumerId");
+    tp_json_key(j, "consumer_id");
     tp_json_u64(j, (uint64_t)tp_control_qos_consumer_consumer_id(&m));
     tp_json_key(j, "epoch");
-    tp_json_u64(j, (uint64_t)tp_control_qos_consumer_epoch(&m));
-    tp_json_key(j, "lastSeqSeen");
-    tp_json_u64(j, (uint64_t)tp_control_qos_consumer_last_seq_seen(&m));
-    tp_json_key(j, "dropsGap");
-    tp_json_u64(j, (uint64_t)tp_control_qos_consumer_drops_gap(&m));
-    tp_json_key(j, "dropsLate");
-    tp_json_u64(j, (uint64_t)tp_control_qos_consumer_drops_late(&m));
+    tp_json_u64_string(j, (uint64_t)tp_control_qos_consumer_epoch(&m));
+    tp_json_key(j, "last_seq_seen");
+    tp_json_u64_string(j, (uint64_t)tp_control_qos_consumer_last_seq_seen(&m));
+    tp_json_key(j, "drops_gap");
+    tp_json_u64_string(j, (uint64_t)tp_control_qos_consumer_drops_gap(&m));
+    tp_json_key(j, "drops_late");
+    tp_json_u64_string(j, (uint64_t)tp_control_qos_consumer_drops_late(&m));
     tp_json_key(j, "mode");
     tp_codec_json_enum(j, tp_control_mode_name(tp_control_qos_consumer_mode(&m)), (int64_t)tp_control_qos_consumer_mode(&m), UINT64_C(0xFF));
     tp_codec_json_message_end(j);
@@ -566,14 +566,14 @@ int tp_control_qos_producer_print_json(const void *buf, size_t len, bool headerl
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_control_qos_producer_layout, &m.d, headerless);
-    tp_json_key(j, "streamId");
+    tp_json_key(j, "stream_id");
     tp_json_u64(j, (uint64_t)tp_control_qos_producer_stream_id(&m));
-    tp_json_key(j, "producerId");
+    tp_json_key(j, "producer_id");
     tp_json_u64(j, (uint64_t)tp_control_qos_producer_producer_id(&m));
     tp_json_key(j, "epoch");
-    tp_json_u64(j, (uint64_t)tp_control_qos_producer_epoch(&m));
-    tp_json_key(j, "currentSeq");
-    tp_json_u64(j, (uint64_t)tp_control_qos_producer_current_seq(&m));
+    tp_json_u64_string(j, (uint64_t)tp_control_qos_producer_epoch(&m));
+    tp_json_key(j, "current_seq");
+    tp_json_u64_string(j, (uint64_t)tp_control_qos_producer_current_seq(&m));
     tp_json_key(j, "watermark");
     if (tp_control_qos_producer_watermark_is_present(&m))
         tp_json_u64(j, (uint64_t)tp_control_qos_producer_watermark(&m));
@@ -617,13 +617,13 @@ int tp_control_data_source_announce_print_json(const void *buf, size_t len, bool
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_control_data_source_announce_layout, &m.d, headerless);
-    tp_json_key(j, "streamId");
+    tp_json_key(j, "stream_id");
     tp_json_u64(j, (uint64_t)tp_control_data_source_announce_stream_id(&m));
-    tp_json_key(j, "producerId");
+    tp_json_key(j, "producer_id");
     tp_json_u64(j, (uint64_t)tp_control_data_source_announce_producer_id(&m));
     tp_json_key(j, "epoch");
-    tp_json_u64(j, (uint64_t)tp_control_data_source_announce_epoch(&m));
-    tp_json_key(j, "metaVersion");
+    tp_json_u64_string(j, (uint64_t)tp_control_data_source_announce_epoch(&m));
+    tp_json_key(j, "meta_version");
     tp_json_u64(j, (uint64_t)tp_control_data_source_announce_meta_version(&m));
     tp_json_key(j, "name");
     {
@@ -683,12 +683,12 @@ int tp_control_data_source_meta_print_json(const void *buf, size_t len, bool hea
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_control_data_source_meta_layout, &m.d, headerless);
-    tp_json_key(j, "streamId");
+    tp_json_key(j, "stream_id");
     tp_json_u64(j, (uint64_t)tp_control_data_source_meta_stream_id(&m));
-    tp_json_key(j, "metaVersion");
+    tp_json_key(j, "meta_version");
     tp_json_u64(j, (uint64_t)tp_control_data_source_meta_meta_version(&m));
-    tp_json_key(j, "timestampNs");
-    tp_json_u64(j, (uint64_t)tp_control_data_source_meta_timestamp_ns(&m));
+    tp_json_key(j, "timestamp_ns");
+    tp_json_u64_string(j, (uint64_t)tp_control_data_source_meta_timestamp_ns(&m));
     tp_json_key(j, "attributes");
     tp_json_begin_array(j);
     {
@@ -789,11 +789,11 @@ int tp_control_control_response_print_json(const void *buf, size_t len, bool hea
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_control_control_response_layout, &m.d, headerless);
-    tp_json_key(j, "correlationId");
-    tp_json_i64(j, (int64_t)tp_control_control_response_correlation_id(&m));
+    tp_json_key(j, "correlation_id");
+    tp_json_i64_string(j, (int64_t)tp_control_control_response_correlation_id(&m));
     tp_json_key(j, "code");
     tp_codec_json_enum(j, tp_control_response_code_name(tp_control_control_response_code(&m)), (int64_t)tp_control_control_response_code(&m), INT32_MIN);
-    tp_json_key(j, "errorMessage");
+    tp_json_key(j, "error_message");
     {
         uint32_t n;
         const char *p = tp_control_control_response_error_message(&m, &n);
@@ -834,16 +834,16 @@ int tp_control_meta_blob_announce_print_json(const void *buf, size_t len, bool h
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_control_meta_blob_announce_layout, &m.d, headerless);
-    tp_json_key(j, "streamId");
+    tp_json_key(j, "stream_id");
     tp_json_u64(j, (uint64_t)tp_control_meta_blob_announce_stream_id(&m));
-    tp_json_key(j, "metaVersion");
+    tp_json_key(j, "meta_version");
     tp_json_u64(j, (uint64_t)tp_control_meta_blob_announce_meta_version(&m));
-    tp_json_key(j, "blobType");
+    tp_json_key(j, "blob_type");
     tp_json_u64(j, (uint64_t)tp_control_meta_blob_announce_blob_type(&m));
-    tp_json_key(j, "totalLen");
-    tp_json_u64(j, (uint64_t)tp_control_meta_blob_announce_total_len(&m));
+    tp_json_key(j, "total_len");
+    tp_json_u64_string(j, (uint64_t)tp_control_meta_blob_announce_total_len(&m));
     tp_json_key(j, "checksum");
-    tp_json_u64(j, (uint64_t)tp_control_meta_blob_announce_checksum(&m));
+    tp_json_u64_string(j, (uint64_t)tp_control_meta_blob_announce_checksum(&m));
     tp_codec_json_message_end(j);
     *consumed = m.d.end;
     return 0;
@@ -887,14 +887,14 @@ int tp_control_frame_progress_print_json(const void *buf, size_t len, bool heade
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_control_frame_progress_layout, &m.d, headerless);
-    tp_json_key(j, "streamId");
+    tp_json_key(j, "stream_id");
     tp_json_u64(j, (uint64_t)tp_control_frame_progress_stream_id(&m));
     tp_json_key(j, "epoch");
-    tp_json_u64(j, (uint64_t)tp_control_frame_progress_epoch(&m));
+    tp_json_u64_string(j, (uint64_t)tp_control_frame_progress_epoch(&m));
     tp_json_key(j, "seq");
-    tp_json_u64(j, (uint64_t)tp_control_frame_progress_seq(&m));
-    tp_json_key(j, "payloadBytesFilled");
-    tp_json_u64(j, (uint64_t)tp_control_frame_progress_payload_bytes_filled(&m));
+    tp_json_u64_string(j, (uint64_t)tp_control_frame_progress_seq(&m));
+    tp_json_key(j, "payload_bytes_filled");
+    tp_json_u64_string(j, (uint64_t)tp_control_frame_progress_payload_bytes_filled(&m));
     tp_json_key(j, "state");
     tp_codec_json_enum(j, tp_control_frame_progress_state_name(tp_control_frame_progress_state(&m)), (int64_t)tp_control_frame_progress_state(&m), UINT64_C(0xFF));
     tp_codec_json_message_end(j);
@@ -934,12 +934,12 @@ int tp_control_meta_blob_chunk_print_json(const void *buf, size_t len, bool head
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_control_meta_blob_chunk_layout, &m.d, headerless);
-    tp_json_key(j, "streamId");
+    tp_json_key(j, "stream_id");
     tp_json_u64(j, (uint64_t)tp_control_meta_blob_chunk_stream_id(&m));
-    tp_json_key(j, "metaVersion");
+    tp_json_key(j, "meta_version");
     tp_json_u64(j, (uint64_t)tp_control_meta_blob_chunk_meta_version(&m));
-    tp_json_key(j, "chunkOffset");
-    tp_json_u64(j, (uint64_t)tp_control_meta_blob_chunk_chunk_offset(&m));
+    tp_json_key(j, "chunk_offset");
+    tp_json_u64_string(j, (uint64_t)tp_control_meta_blob_chunk_chunk_offset(&m));
     tp_json_key(j, "bytes");
     {
         uint32_t n;
@@ -985,12 +985,12 @@ int tp_control_meta_blob_complete_print_json(const void *buf, size_t len, bool h
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_control_meta_blob_complete_layout, &m.d, headerless);
-    tp_json_key(j, "streamId");
+    tp_json_key(j, "stream_id");
     tp_json_u64(j, (uint64_t)tp_control_meta_blob_complete_stream_id(&m));
-    tp_json_key(j, "metaVersion");
+    tp_json_key(j, "meta_version");
     tp_json_u64(j, (uint64_t)tp_control_meta_blob_complete_meta_version(&m));
     tp_json_key(j, "checksum");
-    tp_json_u64(j, (uint64_t)tp_control_meta_blob_complete_checksum(&m));
+    tp_json_u64_string(j, (uint64_t)tp_control_meta_blob_complete_checksum(&m));
     tp_codec_json_message_end(j);
     *consumed = m.d.end;
     return 0;
@@ -1033,29 +1033,29 @@ int tp_control_shm_region_superblock_print_json(const void *buf, size_t len, boo
         return -1;
     tp_codec_json_message_begin(j, &tp_control_shm_region_superblock_layout, &m.d, headerless);
     tp_json_key(j, "magic");
-    tp_json_u64(j, (uint64_t)tp_control_shm_region_superblock_magic(&m));
-    tp_json_key(j, "layoutVersion");
+    tp_json_u64_string(j, (uint64_t)tp_control_shm_region_superblock_magic(&m));
+    tp_json_key(j, "layout_version");
     tp_json_u64(j, (uint64_t)tp_control_shm_region_superblock_layout_version(&m));
     tp_json_key(j, "epoch");
-    tp_json_u64(j, (uint64_t)tp_control_shm_region_superblock_epoch(&m));
-    tp_json_key(j, "streamId");
+    tp_json_u64_string(j, (uint64_t)tp_control_shm_region_superblock_epoch(&m));
+    tp_json_key(j, "stream_id");
     tp_json_u64(j, (uint64_t)tp_control_shm_region_superblock_stream_id(&m));
-    tp_json_key(j, "regionType");
+    tp_json_key(j, "region_type");
     tp_codec_json_enum(j, tp_control_region_type_name(tp_control_shm_region_superblock_region_type(&m)), (int64_t)tp_control_shm_region_superblock_region_type(&m), INT16_MIN);
-    tp_json_key(j, "poolId");
+    tp_json_key(j, "pool_id");
     tp_json_u64(j, (uint64_t)tp_control_shm_region_superblock_pool_id(&m));
     tp_json_key(j, "nslots");
     tp_json_u64(j, (uint64_t)tp_control_shm_region_superblock_nslots(&m));
-    tp_json_key(j, "slotBytes");
+    tp_json_key(j, "slot_bytes");
     tp_json_u64(j, (uint64_t)tp_control_shm_region_superblock_slot_bytes(&m));
-    tp_json_key(j, "strideBytes");
+    tp_json_key(j, "stride_bytes");
     tp_json_u64(j, (uint64_t)tp_control_shm_region_superblock_stride_bytes(&m));
     tp_json_key(j, "pid");
-    tp_json_u64(j, (uint64_t)tp_control_shm_region_superblock_pid(&m));
-    tp_json_key(j, "startTimestampNs");
-    tp_json_u64(j, (uint64_t)tp_control_shm_region_superblock_start_timestamp_ns(&m));
-    tp_json_key(j, "activityTimestampNs");
-    tp_json_u64(j, (uint64_t)tp_control_shm_region_superblock_activity_timestamp_ns(&m));
+    tp_json_u64_string(j, (uint64_t)tp_control_shm_region_superblock_pid(&m));
+    tp_json_key(j, "start_timestamp_ns");
+    tp_json_u64_string(j, (uint64_t)tp_control_shm_region_superblock_start_timestamp_ns(&m));
+    tp_json_key(j, "activity_timestamp_ns");
+    tp_json_u64_string(j, (uint64_t)tp_control_shm_region_superblock_activity_timestamp_ns(&m));
     tp_codec_json_message_end(j);
     *consumed = m.d.end;
     return 0;
@@ -1100,26 +1100,26 @@ int tp_control_slot_header_print_json(const void *buf, size_t len, bool headerle
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_control_slot_header_layout, &m.d, headerless);
-    tp_json_key(j, "seqCommit");
-    tp_json_u64(j, (uint64_t)tp_control_slot_header_seq_commit(&m));
-    tp_json_key(j, "valuesLenBytes");
+    tp_json_key(j, "seq_commit");
+    tp_json_u64_string(j, (uint64_t)tp_control_slot_header_seq_commit(&m));
+    tp_json_key(j, "values_len_bytes");
     tp_json_u64(j, (uint64_t)tp_control_slot_header_values_len_bytes(&m));
-    tp_json_key(j, "payloadSlot");
+    tp_json_key(j, "payload_slot");
     tp_json_u64(j, (uint64_t)tp_control_slot_header_payload_slot(&m));
-    tp_json_key(j, "poolId");
+    tp_json_key(j, "pool_id");
     tp_json_u64(j, (uint64_t)tp_control_slot_header_pool_id(&m));
-    tp_json_key(j, "payloadOffset");
+    tp_json_key(j, "payload_offset");
     tp_json_u64(j, (uint64_t)tp_control_slot_header_payload_offset(&m));
-    tp_json_key(j, "timestampNs");
-    tp_json_u64(j, (uint64_t)tp_control_slot_header_timestamp_ns(&m));
-    tp_json_key(j, "metaVersion");
+    tp_json_key(j, "timestamp_ns");
+    tp_json_u64_string(j, (uint64_t)tp_control_slot_header_timestamp_ns(&m));
+    tp_json_key(j, "meta_version");
     tp_json_u64(j, (uint64_t)tp_control_slot_header_meta_version(&m));
     tp_json_key(j, "pad");
     tp_json_begin_object(j);
     tp_json_key(j, "hex");
     tp_json_hex(j, tp_control_slot_header_pad_bytes(&m), 26);
     tp_json_end_object(j);
-    tp_json_key(j, "headerBytes");
+    tp_json_key(j, "header_bytes");
     {
         uint32_t n;
         const uint8_t *p = tp_control_slot_header_header_bytes(&m, &n);
@@ -1194,17 +1194,17 @@ int tp_control_tensor_header_print_json(const void *buf, size_t len, bool header
     tp_codec_json_message_begin(j, &tp_control_tensor_header_layout, &m.d, headerless);
     tp_json_key(j, "dtype");
     tp_codec_json_enum(j, tp_control_dtype_name(tp_control_tensor_header_dtype(&m)), (int64_t)tp_control_tensor_header_dtype(&m), INT16_MIN);
-    tp_json_key(j, "majorOrder");
+    tp_json_key(j, "major_order");
     tp_codec_json_enum(j, tp_control_major_order_name(tp_control_tensor_header_major_order(&m)), (int64_t)tp_control_tensor_header_major_order(&m), INT16_MIN);
     tp_json_key(j, "ndims");
     tp_json_u64(j, (uint64_t)tp_control_tensor_header_ndims(&m));
-    tp_json_key(j, "maxDims");
+    tp_json_key(j, "max_dims");
     tp_json_u64(j, (uint64_t)tp_control_tensor_header_max_dims(&m));
-    tp_json_key(j, "padAlign");
+    tp_json_key(j, "pad_align");
     tp_json_u64(j, (uint64_t)tp_control_tensor_header_pad_align(&m));
-    tp_json_key(j, "progressUnit");
+    tp_json_key(j, "progress_unit");
     tp_codec_json_enum(j, tp_control_progress_unit_name(tp_control_tensor_header_progress_unit(&m)), (int64_t)tp_control_tensor_header_progress_unit(&m), UINT64_C(0xFF));
-    tp_json_key(j, "progressStrideBytes");
+    tp_json_key(j, "progress_stride_bytes");
     tp_json_u64(j, (uint64_t)tp_control_tensor_header_progress_stride_bytes(&m));
     tp_json_key(j, "dims");
     tp_json_begin_array(j);

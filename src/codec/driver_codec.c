@@ -95,21 +95,21 @@ int tp_driver_shm_attach_request_print_json(const void *buf, size_t len, bool he
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_driver_shm_attach_request_layout, &m.d, headerless);
-    tp_json_key(j, "correlationId");
-    tp_json_i64(j, (int64_t)tp_driver_shm_attach_request_correlation_id(&m));
-    tp_json_key(j, "streamId");
+    tp_json_key(j, "correlation_id");
+    tp_json_i64_string(j, (int64_t)tp_driver_shm_attach_request_correlation_id(&m));
+    tp_json_key(j, "stream_id");
     tp_json_u64(j, (uint64_t)tp_driver_shm_attach_request_stream_id(&m));
-    tp_json_key(j, "clientId");
+    tp_json_key(j, "client_id");
     tp_json_u64(j, (uint64_t)tp_driver_shm_attach_request_client_id(&m));
     tp_json_key(j, "role");
     tp_codec_json_enum(j, tp_driver_role_name(tp_driver_shm_attach_request_role(&m)), (int64_t)tp_driver_shm_attach_request_role(&m), UINT64_C(0xFF));
-    tp_json_key(j, "expectedLayoutVersion");
+    tp_json_key(j, "expected_layout_version");
     tp_json_u64(j, (uint64_t)tp_driver_shm_attach_request_expected_layout_version(&m));
-    tp_json_key(j, "publishMode");
+    tp_json_key(j, "publish_mode");
     tp_codec_json_enum(j, tp_driver_publish_mode_name(tp_driver_shm_attach_request_publish_mode(&m)), (int64_t)tp_driver_shm_attach_request_publish_mode(&m), UINT64_C(0xFF));
-    tp_json_key(j, "requireHugepages");
+    tp_json_key(j, "require_hugepages");
     tp_codec_json_enum(j, tp_driver_hugepages_policy_name(tp_driver_shm_attach_request_require_hugepages(&m)), (int64_t)tp_driver_shm_attach_request_require_hugepages(&m), UINT64_C(0xFF));
-    tp_json_key(j, "desiredNodeId");
+    tp_json_key(j, "desired_node_id");
     if (tp_driver_shm_attach_request_desired_node_id_is_present(&m))
         tp_json_u64(j, (uint64_t)tp_driver_shm_attach_request_desired_node_id(&m));
     else
@@ -166,64 +166,64 @@ int tp_driver_shm_attach_response_print_json(const void *buf, size_t len, bool h
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_driver_shm_attach_response_layout, &m.d, headerless);
-    tp_json_key(j, "correlationId");
-    tp_json_i64(j, (int64_t)tp_driver_shm_attach_response_correlation_id(&m));
+    tp_json_key(j, "correlation_id");
+    tp_json_i64_string(j, (int64_t)tp_driver_shm_attach_response_correlation_id(&m));
     tp_json_key(j, "code");
     tp_codec_json_enum(j, tp_driver_response_code_name(tp_driver_shm_attach_response_code(&m)), (int64_t)tp_driver_shm_attach_response_code(&m), INT32_MIN);
-    tp_json_key(j, "leaseId");
+    tp_json_key(j, "lease_id");
     if (tp_driver_shm_attach_response_lease_id_is_present(&m))
-        tp_json_u64(j, (uint64_t)tp_driver_shm_attach_response_lease_id(&m));
+        tp_json_u64_string(j, (uint64_t)tp_driver_shm_attach_response_lease_id(&m));
     else
         tp_json_null(j);
-    tp_json_key(j, "leaseExpiryTimestampNs");
+    tp_json_key(j, "lease_expiry_timestamp_ns");
     if (tp_driver_shm_attach_response_lease_expiry_timestamp_ns_is_present(&m))
-        tp_json_u64(j, (uint64_t)tp_driver_shm_attach_response_lease_expiry_timestamp_ns(&m));
+        tp_json_u64_string(j, (uint64_t)tp_driver_shm_attach_response_lease_expiry_timestamp_ns(&m));
     else
         tp_json_null(j);
-    tp_json_key(j, "streamId");
+    tp_json_key(j, "stream_id");
     if (tp_driver_shm_attach_response_stream_id_is_present(&m))
         tp_json_u64(j, (uint64_t)tp_driver_shm_attach_response_stream_id(&m));
     else
         tp_json_null(j);
     tp_json_key(j, "epoch");
     if (tp_driver_shm_attach_response_epoch_is_present(&m))
-        tp_json_u64(j, (uint64_t)tp_driver_shm_attach_response_epoch(&m));
+        tp_json_u64_string(j, (uint64_t)tp_driver_shm_attach_response_epoch(&m));
     else
         tp_json_null(j);
-    tp_json_key(j, "layoutVersion");
+    tp_json_key(j, "layout_version");
     if (tp_driver_shm_attach_response_layout_version_is_present(&m))
         tp_json_u64(j, (uint64_t)tp_driver_shm_attach_response_layout_version(&m));
     else
         tp_json_null(j);
-    tp_json_key(j, "headerNslots");
+    tp_json_key(j, "header_nslots");
     if (tp_driver_shm_attach_response_header_nslots_is_present(&m))
         tp_json_u64(j, (uint64_t)tp_driver_shm_attach_response_header_nslots(&m));
     else
         tp_json_null(j);
-    tp_json_key(j, "headerSlotBytes");
+    tp_json_key(j, "header_slot_bytes");
     if (tp_driver_shm_attach_response_header_slot_bytes_is_present(&m))
         tp_json_u64(j, (uint64_t)tp_driver_shm_attach_response_header_slot_bytes(&m));
     else
         tp_json_null(j);
-    tp_json_key(j, "nodeId");
+    tp_json_key(j, "node_id");
     if (tp_driver_shm_attach_response_node_id_is_present(&m))
         tp_json_u64(j, (uint64_t)tp_driver_shm_attach_response_node_id(&m));
     else
         tp_json_null(j);
-    tp_json_key(j, "payloadPools");
+    tp_json_key(j, "payload_pools");
     tp_json_begin_array(j);
     {
         tp_driver_shm_attach_response_payload_pools_iter_t it;
         tp_driver_shm_attach_response_payload_pools_iter(&m, &it);
         while (tp_driver_shm_attach_response_payload_pools_next(&it) > 0) {
             tp_json_begin_object(j);
-            tp_json_key(j, "poolId");
+            tp_json_key(j, "pool_id");
             tp_json_u64(j, (uint64_t)tp_driver_shm_attach_response_payload_pools_pool_id(&it));
-            tp_json_key(j, "poolNslots");
+            tp_json_key(j, "pool_nslots");
             tp_json_u64(j, (uint64_t)tp_driver_shm_attach_response_payload_pools_pool_nslots(&it));
-            tp_json_key(j, "strideBytes");
+            tp_json_key(j, "stride_bytes");
             tp_json_u64(j, (uint64_t)tp_driver_shm_attach_response_payload_pools_stride_bytes(&it));
-            tp_json_key(j, "regionUri");
+            tp_json_key(j, "region_uri");
             {
                 uint32_t n;
                 const char *p = tp_driver_shm_attach_response_payload_pools_region_uri(&it, &n);
@@ -233,13 +233,13 @@ int tp_driver_shm_attach_response_print_json(const void *buf, size_t len, bool h
         }
     }
     tp_json_end_array(j);
-    tp_json_key(j, "headerRegionUri");
+    tp_json_key(j, "header_region_uri");
     {
         uint32_t n;
         const char *p = tp_driver_shm_attach_response_header_region_uri(&m, &n);
         tp_json_string(j, p, n);
     }
-    tp_json_key(j, "errorMessage");
+    tp_json_key(j, "error_message");
     {
         uint32_t n;
         const char *p = tp_driver_shm_attach_response_error_message(&m, &n);
@@ -319,13 +319,13 @@ int tp_driver_shm_detach_request_print_json(const void *buf, size_t len, bool he
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_driver_shm_detach_request_layout, &m.d, headerless);
-    tp_json_key(j, "correlationId");
-    tp_json_i64(j, (int64_t)tp_driver_shm_detach_request_correlation_id(&m));
-    tp_json_key(j, "leaseId");
-    tp_json_u64(j, (uint64_t)tp_driver_shm_detach_request_lease_id(&m));
-    tp_json_key(j, "streamId");
+    tp_json_key(j, "correlation_id");
+    tp_json_i64_string(j, (int64_t)tp_driver_shm_detach_request_correlation_id(&m));
+    tp_json_key(j, "lease_id");
+    tp_json_u64_string(j, (uint64_t)tp_driver_shm_detach_request_lease_id(&m));
+    tp_json_key(j, "stream_id");
     tp_json_u64(j, (uint64_t)tp_driver_shm_detach_request_stream_id(&m));
-    tp_json_key(j, "clientId");
+    tp_json_key(j, "client_id");
     tp_json_u64(j, (uint64_t)tp_driver_shm_detach_request_client_id(&m));
     tp_json_key(j, "role");
     tp_codec_json_enum(j, tp_driver_role_name(tp_driver_shm_detach_request_role(&m)), (int64_t)tp_driver_shm_detach_request_role(&m), UINT64_C(0xFF));
@@ -376,11 +376,11 @@ int tp_driver_shm_detach_response_print_json(const void *buf, size_t len, bool h
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_driver_shm_detach_response_layout, &m.d, headerless);
-    tp_json_key(j, "correlationId");
-    tp_json_i64(j, (int64_t)tp_driver_shm_detach_response_correlation_id(&m));
+    tp_json_key(j, "correlation_id");
+    tp_json_i64_string(j, (int64_t)tp_driver_shm_detach_response_correlation_id(&m));
     tp_json_key(j, "code");
     tp_codec_json_enum(j, tp_driver_response_code_name(tp_driver_shm_detach_response_code(&m)), (int64_t)tp_driver_shm_detach_response_code(&m), INT32_MIN);
-    tp_json_key(j, "errorMessage");
+    tp_json_key(j, "error_message");
     {
         uint32_t n;
         const char *p = tp_driver_shm_detach_response_error_message(&m, &n);
@@ -431,16 +431,16 @@ int tp_driver_shm_lease_keepalive_print_json(const void *buf, size_t len, bool h
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_driver_shm_lease_keepalive_layout, &m.d, headerless);
-    tp_json_key(j, "leaseId");
-    tp_json_u64(j, (uint64_t)tp_driver_shm_lease_keepalive_lease_id(&m));
-    tp_json_key(j, "streamId");
+    tp_json_key(j, "lease_id");
+    tp_json_u64_string(j, (uint64_t)tp_driver_shm_lease_keepalive_lease_id(&m));
+    tp_json_key(j, "stream_id");
     tp_json_u64(j, (uint64_t)tp_driver_shm_lease_keepalive_stream_id(&m));
-    tp_json_key(j, "clientId");
+    tp_json_key(j, "client_id");
     tp_json_u64(j, (uint64_t)tp_driver_shm_lease_keepalive_client_id(&m));
     tp_json_key(j, "role");
     tp_codec_json_enum(j, tp_driver_role_name(tp_driver_shm_lease_keepalive_role(&m)), (int64_t)tp_driver_shm_lease_keepalive_role(&m), UINT64_C(0xFF));
-    tp_json_key(j, "clientTimestampNs");
-    tp_json_u64(j, (uint64_t)tp_driver_shm_lease_keepalive_client_timestamp_ns(&m));
+    tp_json_key(j, "client_timestamp_ns");
+    tp_json_u64_string(j, (uint64_t)tp_driver_shm_lease_keepalive_client_timestamp_ns(&m));
     tp_codec_json_message_end(j);
     *consumed = m.d.end;
     return 0;
@@ -488,11 +488,11 @@ int tp_driver_shm_driver_shutdown_print_json(const void *buf, size_t len, bool h
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_driver_shm_driver_shutdown_layout, &m.d, headerless);
-    tp_json_key(j, "timestampNs");
-    tp_json_u64(j, (uint64_t)tp_driver_shm_driver_shutdown_timestamp_ns(&m));
+    tp_json_key(j, "timestamp_ns");
+    tp_json_u64_string(j, (uint64_t)tp_driver_shm_driver_shutdown_timestamp_ns(&m));
     tp_json_key(j, "reason");
     tp_codec_json_enum(j, tp_driver_shutdown_reason_name(tp_driver_shm_driver_shutdown_reason(&m)), (int64_t)tp_driver_shm_driver_shutdown_reason(&m), UINT64_C(0xFF));
-    tp_json_key(j, "errorMessage");
+    tp_json_key(j, "error_message");
     {
         uint32_t n;
         const char *p = tp_driver_shm_driver_shutdown_error_message(&m, &n);
@@ -552,19 +552,19 @@ int tp_driver_shm_lease_revoked_print_json(const void *buf, size_t len, bool hea
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_driver_shm_lease_revoked_layout, &m.d, headerless);
-    tp_json_key(j, "timestampNs");
-    tp_json_u64(j, (uint64_t)tp_driver_shm_lease_revoked_timestamp_ns(&m));
-    tp_json_key(j, "leaseId");
-    tp_json_u64(j, (uint64_t)tp_driver_shm_lease_revoked_lease_id(&m));
-    tp_json_key(j, "streamId");
+    tp_json_key(j, "timestamp_ns");
+    tp_json_u64_string(j, (uint64_t)tp_driver_shm_lease_revoked_timestamp_ns(&m));
+    tp_json_key(j, "lease_id");
+    tp_json_u64_string(j, (uint64_t)tp_driver_shm_lease_revoked_lease_id(&m));
+    tp_json_key(j, "stream_id");
     tp_json_u64(j, (uint64_t)tp_driver_shm_lease_revoked_stream_id(&m));
-    tp_json_key(j, "clientId");
+    tp_json_key(j, "client_id");
     tp_json_u64(j, (uint64_t)tp_driver_shm_lease_revoked_client_id(&m));
     tp_json_key(j, "role");
     tp_codec_json_enum(j, tp_driver_role_name(tp_driver_shm_lease_revoked_role(&m)), (int64_t)tp_driver_shm_lease_revoked_role(&m), UINT64_C(0xFF));
     tp_json_key(j, "reason");
     tp_codec_json_enum(j, tp_driver_lease_revoke_reason_name(tp_driver_shm_lease_revoked_reason(&m)), (int64_t)tp_driver_shm_lease_revoked_reason(&m), UINT64_C(0xFF));
-    tp_json_key(j, "errorMessage");
+    tp_json_key(j, "error_message");
     {
         uint32_t n;
         const char *p = tp_driver_shm_lease_revoked_error_message(&m, &n);
@@ -624,8 +624,8 @@ int tp_driver_shm_driver_shutdown_request_print_json(const void *buf, size_t len
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_driver_shm_driver_shutdown_request_layout, &m.d, headerless);
-    tp_json_key(j, "correlationId");
-    tp_json_i64(j, (int64_t)tp_driver_shm_driver_shutdown_request_correlation_id(&m));
+    tp_json_key(j, "correlation_id");
+    tp_json_i64_string(j, (int64_t)tp_driver_shm_driver_shutdown_request_correlation_id(&m));
     tp_json_key(j, "reason");
     tp_codec_json_enum(j, tp_driver_shutdown_reason_name(tp_driver_shm_driver_shutdown_request_reason(&m)), (int64_t)tp_driver_shm_driver_shutdown_request_reason(&m), UINT64_C(0xFF));
     tp_json_key(j, "token");
@@ -634,7 +634,7 @@ int tp_driver_shm_driver_shutdown_request_print_json(const void *buf, size_t len
         const char *p = tp_driver_shm_driver_shutdown_request_token(&m, &n);
         tp_json_string(j, p, n);
     }
-    tp_json_key(j, "errorMessage");
+    tp_json_key(j, "error_message");
     {
         uint32_t n;
         const char *p = tp_driver_shm_driver_shutdown_request_error_message(&m, &n);

@@ -55,13 +55,13 @@ int tp_merge_sequence_merge_map_announce_print_json(const void *buf, size_t len,
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_merge_sequence_merge_map_announce_layout, &m.d, headerless);
-    tp_json_key(j, "outStreamId");
+    tp_json_key(j, "out_stream_id");
     tp_json_u64(j, (uint64_t)tp_merge_sequence_merge_map_announce_out_stream_id(&m));
     tp_json_key(j, "epoch");
-    tp_json_u64(j, (uint64_t)tp_merge_sequence_merge_map_announce_epoch(&m));
-    tp_json_key(j, "staleTimeoutNs");
+    tp_json_u64_string(j, (uint64_t)tp_merge_sequence_merge_map_announce_epoch(&m));
+    tp_json_key(j, "stale_timeout_ns");
     if (tp_merge_sequence_merge_map_announce_stale_timeout_ns_is_present(&m))
-        tp_json_u64(j, (uint64_t)tp_merge_sequence_merge_map_announce_stale_timeout_ns(&m));
+        tp_json_u64_string(j, (uint64_t)tp_merge_sequence_merge_map_announce_stale_timeout_ns(&m));
     else
         tp_json_null(j);
     tp_json_key(j, "rules");
@@ -71,16 +71,16 @@ int tp_merge_sequence_merge_map_announce_print_json(const void *buf, size_t len,
         tp_merge_sequence_merge_map_announce_rules_iter(&m, &it);
         while (tp_merge_sequence_merge_map_announce_rules_next(&it) > 0) {
             tp_json_begin_object(j);
-            tp_json_key(j, "inputStreamId");
+            tp_json_key(j, "input_stream_id");
             tp_json_u64(j, (uint64_t)tp_merge_sequence_merge_map_announce_rules_input_stream_id(&it));
-            tp_json_key(j, "ruleType");
+            tp_json_key(j, "rule_type");
             tp_codec_json_enum(j, tp_merge_merge_rule_type_name(tp_merge_sequence_merge_map_announce_rules_rule_type(&it)), (int64_t)tp_merge_sequence_merge_map_announce_rules_rule_type(&it), UINT64_C(0xFF));
             tp_json_key(j, "offset");
             if (tp_merge_sequence_merge_map_announce_rules_offset_is_present(&it))
                 tp_json_i64(j, (int64_t)tp_merge_sequence_merge_map_announce_rules_offset(&it));
             else
                 tp_json_null(j);
-            tp_json_key(j, "windowSize");
+            tp_json_key(j, "window_size");
             if (tp_merge_sequence_merge_map_announce_rules_window_size_is_present(&it))
                 tp_json_u64(j, (uint64_t)tp_merge_sequence_merge_map_announce_rules_window_size(&it));
             else
@@ -132,10 +132,10 @@ int tp_merge_sequence_merge_map_request_print_json(const void *buf, size_t len, 
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_merge_sequence_merge_map_request_layout, &m.d, headerless);
-    tp_json_key(j, "outStreamId");
+    tp_json_key(j, "out_stream_id");
     tp_json_u64(j, (uint64_t)tp_merge_sequence_merge_map_request_out_stream_id(&m));
     tp_json_key(j, "epoch");
-    tp_json_u64(j, (uint64_t)tp_merge_sequence_merge_map_request_epoch(&m));
+    tp_json_u64_string(j, (uint64_t)tp_merge_sequence_merge_map_request_epoch(&m));
     tp_codec_json_message_end(j);
     *consumed = m.d.end;
     return 0;
@@ -170,20 +170,20 @@ int tp_merge_timestamp_merge_map_announce_print_json(const void *buf, size_t len
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_merge_timestamp_merge_map_announce_layout, &m.d, headerless);
-    tp_json_key(j, "outStreamId");
+    tp_json_key(j, "out_stream_id");
     tp_json_u64(j, (uint64_t)tp_merge_timestamp_merge_map_announce_out_stream_id(&m));
     tp_json_key(j, "epoch");
-    tp_json_u64(j, (uint64_t)tp_merge_timestamp_merge_map_announce_epoch(&m));
-    tp_json_key(j, "staleTimeoutNs");
+    tp_json_u64_string(j, (uint64_t)tp_merge_timestamp_merge_map_announce_epoch(&m));
+    tp_json_key(j, "stale_timeout_ns");
     if (tp_merge_timestamp_merge_map_announce_stale_timeout_ns_is_present(&m))
-        tp_json_u64(j, (uint64_t)tp_merge_timestamp_merge_map_announce_stale_timeout_ns(&m));
+        tp_json_u64_string(j, (uint64_t)tp_merge_timestamp_merge_map_announce_stale_timeout_ns(&m));
     else
         tp_json_null(j);
-    tp_json_key(j, "clockDomain");
+    tp_json_key(j, "clock_domain");
     tp_codec_json_enum(j, tp_merge_clock_domain_name(tp_merge_timestamp_merge_map_announce_clock_domain(&m)), (int64_t)tp_merge_timestamp_merge_map_announce_clock_domain(&m), UINT64_C(0xFF));
-    tp_json_key(j, "latenessNs");
+    tp_json_key(j, "lateness_ns");
     if (tp_merge_timestamp_merge_map_announce_lateness_ns_is_present(&m))
-        tp_json_u64(j, (uint64_t)tp_merge_timestamp_merge_map_announce_lateness_ns(&m));
+        tp_json_u64_string(j, (uint64_t)tp_merge_timestamp_merge_map_announce_lateness_ns(&m));
     else
         tp_json_null(j);
     tp_json_key(j, "rules");
@@ -193,20 +193,20 @@ int tp_merge_timestamp_merge_map_announce_print_json(const void *buf, size_t len
         tp_merge_timestamp_merge_map_announce_rules_iter(&m, &it);
         while (tp_merge_timestamp_merge_map_announce_rules_next(&it) > 0) {
             tp_json_begin_object(j);
-            tp_json_key(j, "inputStreamId");
+            tp_json_key(j, "input_stream_id");
             tp_json_u64(j, (uint64_t)tp_merge_timestamp_merge_map_announce_rules_input_stream_id(&it));
-            tp_json_key(j, "ruleType");
+            tp_json_key(j, "rule_type");
             tp_codec_json_enum(j, tp_merge_merge_time_rule_type_name(tp_merge_timestamp_merge_map_announce_rules_rule_type(&it)), (int64_t)tp_merge_timestamp_merge_map_announce_rules_rule_type(&it), UINT64_C(0xFF));
-            tp_json_key(j, "timestampSource");
+            tp_json_key(j, "timestamp_source");
             tp_codec_json_enum(j, tp_merge_timestamp_source_name(tp_merge_timestamp_merge_map_announce_rules_timestamp_source(&it)), (int64_t)tp_merge_timestamp_merge_map_announce_rules_timestamp_source(&it), UINT64_C(0xFF));
-            tp_json_key(j, "offsetNs");
+            tp_json_key(j, "offset_ns");
             if (tp_merge_timestamp_merge_map_announce_rules_offset_ns_is_present(&it))
-                tp_json_i64(j, (int64_t)tp_merge_timestamp_merge_map_announce_rules_offset_ns(&it));
+                tp_json_i64_string(j, (int64_t)tp_merge_timestamp_merge_map_announce_rules_offset_ns(&it));
             else
                 tp_json_null(j);
-            tp_json_key(j, "windowNs");
+            tp_json_key(j, "window_ns");
             if (tp_merge_timestamp_merge_map_announce_rules_window_ns_is_present(&it))
-                tp_json_u64(j, (uint64_t)tp_merge_timestamp_merge_map_announce_rules_window_ns(&it));
+                tp_json_u64_string(j, (uint64_t)tp_merge_timestamp_merge_map_announce_rules_window_ns(&it));
             else
                 tp_json_null(j);
             tp_json_end_object(j);
@@ -259,10 +259,10 @@ int tp_merge_timestamp_merge_map_request_print_json(const void *buf, size_t len,
     if (rc < 0)
         return -1;
     tp_codec_json_message_begin(j, &tp_merge_timestamp_merge_map_request_layout, &m.d, headerless);
-    tp_json_key(j, "outStreamId");
+    tp_json_key(j, "out_stream_id");
     tp_json_u64(j, (uint64_t)tp_merge_timestamp_merge_map_request_out_stream_id(&m));
     tp_json_key(j, "epoch");
-    tp_json_u64(j, (uint64_t)tp_merge_timestamp_merge_map_request_epoch(&m));
+    tp_json_u64_string(j, (uint64_t)tp_merge_timestamp_merge_map_request_epoch(&m));
     tp_codec_json_message_end(j);
     *consumed = m.d.end;
     return 0;

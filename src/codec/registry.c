@@ -54,24 +54,24 @@ int tp_codec_print_json(const void *buf, size_t len, tp_json_t *j, size_t *consu
 void tp_codec_json_message_begin(tp_json_t *j, const tp_sbe_layout_t *L, const tp_sbe_dec_t *d, bool headerless)
 {
     tp_json_begin_object(j);
-    tp_json_key(j, "schemaId");
+    tp_json_key(j, "schema_id");
     tp_json_u64(j, L->schema_id);
-    tp_json_key(j, "templateId");
+    tp_json_key(j, "template_id");
     tp_json_u64(j, L->template_id);
     tp_json_key(j, "message");
     tp_json_cstring(j, L->name);
     tp_json_key(j, "headerless");
     tp_json_bool(j, headerless);
-    tp_json_key(j, "messageHeader");
+    tp_json_key(j, "message_header");
     if (headerless) {
         tp_json_null(j);
     } else {
         tp_json_begin_object(j);
-        tp_json_key(j, "blockLength");
+        tp_json_key(j, "block_length");
         tp_json_u64(j, d->block_length);
-        tp_json_key(j, "templateId");
+        tp_json_key(j, "template_id");
         tp_json_u64(j, L->template_id);
-        tp_json_key(j, "schemaId");
+        tp_json_key(j, "schema_id");
         tp_json_u64(j, L->schema_id);
         tp_json_key(j, "version");
         tp_json_u64(j, d->version);

@@ -90,7 +90,7 @@ int tp_sbe_dec_wrap(const tp_sbe_layout_t *L, tp_sbe_dec_t *d, size_t *step_off,
     if (buf == NULL)
         return tp_err_set(TP_ERR_INVALID_ARG, "%s: no buffer", L->name);
     if (!headerless) {
-        tp_sbe_header_t h;
+        tp_sbe_header_t h = {0}; /* zeroed: GCC cannot see that a failed read returns -1 */
         if (tp_sbe_header_read(buf, len, &h) < 0)
             return -1;
         if (h.schema_id != L->schema_id)

@@ -768,6 +768,34 @@ static int resolve_dir(const char *path, char *out, size_t cap)
     return snprintf(out, cap, "%s%s", canon, rest) < (int)cap ? 0 : -1;
 }
 
+/* The allowlist, or base_dir alone when it is empty; returns the count. */
+static unsigned allowed_dirs(const tp_driver_config_t *cfg, const char **dirs)
+{
+    unsigned nd = cfg->n_allowed_base_dirs;
+    for (unsigned i = 0; i < nd; i++) dirs[i] = cfg->allowed_base_dirs[i];
+    if (nd == 0) {
+        dirs[0] = cfg->base_dir;
+        nd = 1;
+    }
+    return nd;
+}
+
+int tp_driver_base_dir_check(const tp_driver_config_t *cfg)
+{
+    const char *dirs[TP_SHM_MAX_BASES];
+    const unsigned nd = allowed_dirs(cfg, dirs);
+    char canon[TP_SHM_PATH_MAX], base[TP_SHM_PATH_MAX];
+    if (resolve_dir(cfg->base_dir, canon, sizeof canon) != 0)
+        return tp_err_set(TP_ERR_PERMISSION, "driver: shm.base_dir '%s' does not resolve", cfg->base_dir);
+    for (unsigned i = 0; i < nd; i++) {
+        if (resolve_dir(dirs[i], base, sizeof base) != 0) continue; /* unresolvable: allows nothing */
+        size_t n = strlen(base);
+        while (n > 1 && base[n - 1] == '/') n--;
+        if (strncmp(canon, base, n) == 0 && (canon[n] == '\0' || canon[n] == '/' || n == 1)) return 0;
+    }
+    return tp_err_set(TP_ERR_PERMISSION, "driver: shm.base_dir '%s' is outside shm.allowed_base_dirs (D-9.a)", canon);
+}
+
 int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
 {
     *out = NULL;
@@ -796,33 +824,14 @@ int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
     /* §5.8 step 1: base_dir must lie inside an allowed base (resolved once,
      * here), checked before anything is created under it (D-9.a) */
     {
-        tp_shm_bases_t bases;
         const char *dirs[TP_SHM_MAX_BASES];
-        unsigned nd = cfg->n_allowed_base_dirs;
-        for (unsigned i = 0; i < nd; i++) dirs[i] = cfg->allowed_base_dirs[i];
-        if (nd == 0) {
-            dirs[0] = cfg->base_dir;
-            nd = 1;
-        }
+        const unsigned nd = allowed_dirs(cfg, dirs);
         /* Inside the allowlist as written: creating it first (so that it and the
          * allowed dirs resolve) cannot leave the allowlist, because
          * tp_shm_dir_create follows no symlink. Anything else is created only
          * after the canonical check below. */
         if (written_inside(cfg->base_dir, dirs, nd) && tp_shm_dir_create(d->ns_dir) != 0) goto fail;
-        char canon[TP_SHM_PATH_MAX];
-        if (tp_shm_bases_init(&bases, dirs, nd) != 0 || resolve_dir(cfg->base_dir, canon, sizeof canon) != 0) {
-            tp_err_set(TP_ERR_PERMISSION, "driver: shm.base_dir '%s' or shm.allowed_base_dirs do not resolve", cfg->base_dir);
-            goto fail;
-        }
-        int inside = 0;
-        for (unsigned i = 0; i < bases.count; i++) {
-            const size_t n = strlen(bases.dir[i]);
-            if (strncmp(canon, bases.dir[i], n) == 0 && (canon[n] == '\0' || canon[n] == '/')) inside = 1;
-        }
-        if (!inside) {
-            tp_err_set(TP_ERR_PERMISSION, "driver: shm.base_dir '%s' is outside shm.allowed_base_dirs (D-9.a)", canon);
-            goto fail;
-        }
+        if (tp_driver_base_dir_check(cfg) != 0) goto fail;
         if (tp_shm_dir_create(d->ns_dir) != 0) goto fail;
         struct statfs sfs;
         d->on_hugetlbfs = statfs(cfg->base_dir, &sfs) == 0 && (uint32_t)sfs.f_type == TP_HUGETLBFS_MAGIC;

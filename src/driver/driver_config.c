@@ -517,6 +517,19 @@ int tp_driver_config_validate(const tp_driver_config_t *cfg)
                 return tp_err_set(TP_ERR_INVALID_ARG, "policies.default_profile '%s' is not a defined profile", cfg->default_profile);
         }
     }
+    /* Clients refuse a region file that grants anything to others (D-21,
+     * tp_shm_path_open), and a producer maps it read-write as its owner or a
+     * group member: any other mode would make every attach fail in a loop. */
+    if ((cfg->permissions_mode & 0007) != 0)
+        return tp_err_set(TP_ERR_INVALID_ARG,
+                          "shm.permissions_mode %03o grants access to others; clients refuse such files (D-21): "
+                          "use a mode with no 'other' bits, e.g. \"660\"",
+                          (unsigned)cfg->permissions_mode);
+    if ((cfg->permissions_mode & 0600) != 0600)
+        return tp_err_set(TP_ERR_INVALID_ARG,
+                          "shm.permissions_mode %03o does not let the owner read and write the files it maps: "
+                          "use \"600\" or \"660\"",
+                          (unsigned)cfg->permissions_mode);
     for (unsigned i = 0; i < cfg->n_allowed_base_dirs; i++)
         if (cfg->allowed_base_dirs[i][0] != '/')
             return tp_err_set(TP_ERR_INVALID_ARG, "shm.allowed_base_dirs entry '%s' must be absolute", cfg->allowed_base_dirs[i]);

@@ -3,6 +3,8 @@
  * their activity timestamps fresh, and collect old epoch directories. */
 #include "driver_impl.h"
 
+#include "../util/dir_fd.h"
+
 #include "tensorpool/error.h"
 #include "tensorpool/shm_dir.h"
 #include "tensorpool/shm_layout.h"
@@ -41,22 +43,20 @@ static uint64_t numeric_name(const char *s)
 }
 
 /* Highest epoch ever used for the stream: the persisted value and every
- * epoch directory still on disk (§3.12, [R] 22). */
-static uint64_t load_last_epoch(const char *sdir)
+ * epoch directory still on disk (§3.12, [R] 22). sfd: the stream directory. */
+static uint64_t load_last_epoch(int sfd)
 {
     uint64_t last = 0;
-    char path[TP_SHM_PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/last_epoch", sdir);
-    FILE *f = fopen(path, "r");
-    if (f != NULL) {
-        char buf[32] = "";
-        if (fgets(buf, sizeof buf, f) != NULL) {
-            buf[strcspn(buf, "\n")] = '\0';
-            last = numeric_name(buf);
-        }
-        fclose(f);
+    const int fd = tp_dir_open_file(sfd, "last_epoch", O_RDONLY, 0, 0); /* ours, no link followed */
+    if (fd >= 0) {
+        char buf[32];
+        const ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        buf[n > 0 ? n : 0] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        last = numeric_name(buf);
     }
-    DIR *dir = opendir(sdir);
+    DIR *dir = fdopendir(openat(sfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (dir != NULL) {
         for (struct dirent *e = readdir(dir); e != NULL; e = readdir(dir)) {
             const uint64_t v = numeric_name(e->d_name);
@@ -67,20 +67,22 @@ static uint64_t load_last_epoch(const char *sdir)
     return last;
 }
 
-static int persist_last_epoch(const char *sdir, uint64_t epoch)
+/* Write last_epoch.tmp in the stream directory and rename it over
+ * last_epoch, both by name in sfd. */
+static int persist_last_epoch(int sfd, const char *sdir, uint64_t epoch)
 {
-    char tmp[TP_SHM_PATH_MAX + 32], dst[TP_SHM_PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s/last_epoch.tmp", sdir);
-    snprintf(dst, sizeof dst, "%s/last_epoch", sdir);
-    const int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0660);
-    if (fd < 0) return tp_err_set(TP_ERR_IO, "persist epoch '%s': %s", tmp, strerror(errno));
+    static const char tmp[] = "last_epoch.tmp";
+    tp_dir_unlink_file(sfd, tmp); /* a leftover of ours, or a planted link */
+    const int fd = tp_dir_open_file(sfd, tmp, O_WRONLY, 0660, TP_DIR_CREATE | TP_DIR_TRUNCATE);
+    if (fd < 0) return tp_err_wrap("persist epoch in '%s'", sdir);
     char buf[32];
     const int n = snprintf(buf, sizeof buf, "%" PRIu64 "\n", epoch);
     const int ok = write(fd, buf, (size_t)n) == n && fsync(fd) == 0;
     close(fd);
-    if (!ok || rename(tmp, dst) != 0) {
-        unlink(tmp);
-        return tp_err_set(TP_ERR_IO, "persist epoch '%s': %s", dst, strerror(errno));
+    if (!ok || renameat(sfd, tmp, sfd, "last_epoch") != 0) {
+        const int e = errno;
+        tp_dir_unlink_file(sfd, tmp);
+        return tp_err_set(TP_ERR_IO, "persist epoch in '%s': %s", sdir, strerror(e));
     }
     return 0;
 }
@@ -98,14 +100,36 @@ static uint32_t dir_mode(uint32_t file_mode)
     return file_mode | ((file_mode & 0444) >> 2); /* x wherever r is set: 0660 -> 0770 (§5.8) */
 }
 
-int drv_epoch_advance(tp_driver_t *d, drv_stream_t *s)
+/* Open the new epoch's files by name in its directory (never through a
+ * symlink, only files we own) and set the configured modes with fchmod on
+ * those fds, so the umask cannot weaken them (§5.8 step 1 [R]). The fds stay
+ * in s->fds for the activity refresh. */
+static int epoch_files_adopt(tp_driver_t *d, drv_stream_t *s, int sfd, uint64_t epoch)
+{
+    const tp_shm_writer_t *w = d->writer;
+    const uint32_t fmode = d->cfg.permissions_mode, dmode = dir_mode(fmode);
+    char name[24];
+    snprintf(name, sizeof name, "%" PRIu64, epoch);
+    const int efd = tp_dir_open(sfd, name);
+    if (efd < 0) return -1;
+    int rc = tp_dir_fchmod_own(efd, dmode, w->epoch_dir) == 0 && tp_dir_fchmod_own(sfd, dmode, "stream directory") == 0
+                 ? 0
+                 : -1;
+    for (unsigned i = 0; rc == 0 && i <= w->npools; i++) {
+        const char *path = i == 0 ? w->ring_path : w->pool_path[i - 1];
+        s->fds[i] = tp_dir_open_file(efd, strrchr(path, '/') + 1, O_RDWR, 0, 0);
+        if (s->fds[i] < 0 || tp_dir_fchmod_own(s->fds[i], fmode, path) != 0) rc = -1;
+    }
+    close(efd);
+    return rc;
+}
+
+/* drv_epoch_advance with the stream directory open as sfd. */
+static int epoch_advance_in(tp_driver_t *d, drv_stream_t *s, int sfd, const char *sdir)
 {
     const tp_driver_profile_t *p = &d->cfg.profiles[s->profile];
-    char sdir[TP_SHM_PATH_MAX];
-    if (stream_dir(d, s->stream_id, sdir, sizeof sdir) != 0) return -1;
-    if (tp_shm_dir_create(sdir) != 0) return -1;
     if (!s->last_epoch_loaded) {
-        const uint64_t disk = load_last_epoch(sdir);
+        const uint64_t disk = load_last_epoch(sfd);
         if (disk > s->last_epoch) s->last_epoch = disk;
         s->last_epoch_loaded = 1;
     }
@@ -120,7 +144,7 @@ int drv_epoch_advance(tp_driver_t *d, drv_stream_t *s)
     uint64_t epoch = s->last_epoch + 1;
     const uint64_t now = (uint64_t)d->now_ns;
     if (now > epoch) epoch = now;
-    if (persist_last_epoch(sdir, epoch) != 0) return -1;
+    if (persist_last_epoch(sfd, sdir, epoch) != 0) return -1;
     s->last_epoch = epoch;
 
     tp_shm_writer_config_t wc;
@@ -140,19 +164,10 @@ int drv_epoch_advance(tp_driver_t *d, drv_stream_t *s)
     if (tp_shm_writer_open(d->writer, &wc) != 0) return tp_err_wrap("stream %u epoch %" PRIu64, s->stream_id, epoch);
     /* Keep the paths, drop the mapping: the driver never maps payloads. */
     tp_shm_writer_t *w = d->writer;
-    const uint32_t fmode = d->cfg.permissions_mode, dmode = dir_mode(fmode);
-    int rc = 0;
-    /* chmod so the umask cannot weaken the configured modes (§5.8 step 1 [R]) */
-    if (chmod(w->epoch_dir, dmode) != 0 || chmod(sdir, dmode) != 0 || chmod(w->ring_path, fmode) != 0) rc = -1;
-    for (unsigned i = 0; i < w->npools; i++)
-        if (chmod(w->pool_path[i], fmode) != 0) rc = -1;
     drv_epoch_release(s);
-    if (rc == 0) {
-        s->fds[0] = open(w->ring_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-        for (unsigned i = 0; i < w->npools; i++) s->fds[1 + i] = open(w->pool_path[i], O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-    }
-    if (rc != 0) {
-        tp_err_set(TP_ERR_IO, "stream %u epoch %" PRIu64 ": chmod: %s", s->stream_id, epoch, strerror(errno));
+    if (epoch_files_adopt(d, s, sfd, epoch) != 0) {
+        tp_err_wrap("stream %u epoch %" PRIu64, s->stream_id, epoch);
+        drv_epoch_release(s);
         tp_shm_writer_close(w, 1);
         return -1;
     }
@@ -164,6 +179,17 @@ int drv_epoch_advance(tp_driver_t *d, drv_stream_t *s)
     drv_log(d, "stream %u: epoch %" PRIu64 " created in %s", s->stream_id, epoch, s->epoch_dir);
     if (d->cfg.epoch_gc_enabled && d->cfg.epoch_gc_keep > 0) drv_epoch_gc(d, s->stream_id, epoch);
     return 0;
+}
+
+int drv_epoch_advance(tp_driver_t *d, drv_stream_t *s)
+{
+    char sdir[TP_SHM_PATH_MAX];
+    if (stream_dir(d, s->stream_id, sdir, sizeof sdir) != 0) return -1;
+    const int sfd = tp_dir_make(AT_FDCWD, sdir, 0770, 0, NULL);
+    if (sfd < 0) return -1;
+    const int rc = epoch_advance_in(d, s, sfd, sdir);
+    close(sfd);
+    return rc;
 }
 
 void drv_epoch_heartbeat(tp_driver_t *d, drv_stream_t *s)
@@ -192,27 +218,20 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void remove_epoch_dir(const char *path)
-{
-    DIR *dir = opendir(path);
-    if (dir != NULL) {
-        for (struct dirent *e = readdir(dir); e != NULL; e = readdir(dir)) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-            char f[TP_SHM_PATH_MAX + 300];
-            snprintf(f, sizeof f, "%s/%s", path, e->d_name);
-            unlink(f);
-        }
-        closedir(dir);
-    }
-    rmdir(path);
-}
-
+/* Epoch GC: the stream directory is read and its entries removed by name
+ * through its fd; an old epoch found as a symlink is removed as a link and
+ * never entered; a directory is emptied through its own fd (dir_fd.h). */
 void drv_epoch_gc(tp_driver_t *d, uint32_t stream_id, uint64_t current)
 {
     char sdir[TP_SHM_PATH_MAX];
     if (stream_dir(d, stream_id, sdir, sizeof sdir) != 0) return;
-    DIR *dir = opendir(sdir);
-    if (dir == NULL) return;
+    const int sfd = tp_dir_open(AT_FDCWD, sdir);
+    if (sfd < 0) return;
+    DIR *dir = fdopendir(openat(sfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir == NULL) {
+        close(sfd);
+        return;
+    }
     uint64_t found[512];
     unsigned n = 0;
     for (struct dirent *e = readdir(dir); e != NULL && n < 512; e = readdir(dir)) {
@@ -222,21 +241,31 @@ void drv_epoch_gc(tp_driver_t *d, uint32_t stream_id, uint64_t current)
     closedir(dir);
     qsort(found, n, sizeof found[0], cmp_u64);
     const unsigned keep_old = d->cfg.epoch_gc_keep - 1; /* current + N-1 older */
-    if (n <= keep_old) return;
     const uint64_t min_age = d->cfg.epoch_gc_min_age_ns != 0 ? d->cfg.epoch_gc_min_age_ns
                                                                : 3ull * (uint64_t)d->announce_period_ns;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     const int64_t now_rt = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-    for (unsigned i = 0; i < n - keep_old; i++) {
-        char path[TP_SHM_PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/%" PRIu64, sdir, found[i]);
+    for (unsigned i = 0; n > keep_old && i < n - keep_old; i++) {
+        char name[24];
+        snprintf(name, sizeof name, "%" PRIu64, found[i]);
         struct stat st;
-        if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        if (S_ISLNK(st.st_mode)) {
+            if (unlinkat(sfd, name, 0) == 0)
+                drv_log(d, "stream %u: '%s' was a symlink, not an epoch directory: link removed, not followed",
+                        stream_id, name);
+            continue;
+        }
+        if (!S_ISDIR(st.st_mode)) continue;
         const int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
         if (now_rt - mtime < (int64_t)min_age) continue;
-        remove_epoch_dir(path);
+        if (tp_dir_remove_tree(sfd, name) != 0) {
+            drv_log(d, "stream %u: epoch %" PRIu64 " not collected: %s", stream_id, found[i], strerror(errno));
+            continue;
+        }
         d->stats.epochs_collected++;
         drv_log(d, "stream %u: epoch %" PRIu64 " collected", stream_id, found[i]);
     }
+    close(sfd);
 }

@@ -3,6 +3,8 @@
  * blocks its successor. */
 #include "driver_impl.h"
 
+#include "../util/dir_fd.h"
+
 #include "tensorpool/error.h"
 
 #include <errno.h>
@@ -14,11 +16,13 @@
 
 int drv_lock_acquire(const char *ns_dir)
 {
-    char path[TP_SHM_PATH_MAX];
-    if (snprintf(path, sizeof path, "%s/driver.lock", ns_dir) >= (int)sizeof path)
-        return tp_err_set(TP_ERR_CAPACITY, "lock path too long");
-    const int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660);
-    if (fd < 0) return tp_err_set(TP_ERR_IO, "lock '%s': %s", path, strerror(errno));
+    /* by name in the namespace directory, reached without following links;
+     * an existing lock file must be ours (it is truncated below) */
+    const int dirfd = tp_dir_open(AT_FDCWD, ns_dir);
+    if (dirfd < 0) return tp_err_wrap("lock");
+    const int fd = tp_dir_open_file(dirfd, "driver.lock", O_RDWR, 0660, TP_DIR_CREATE);
+    close(dirfd);
+    if (fd < 0) return tp_err_wrap("lock in '%s'", ns_dir);
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         const int e = errno;
         char holder[32] = "";
@@ -28,7 +32,7 @@ int drv_lock_acquire(const char *ns_dir)
         close(fd);
         if (e == EWOULDBLOCK)
             return tp_err_set(TP_ERR_STATE, "another driver (pid %s) already runs on '%s'", holder[0] ? holder : "?", ns_dir);
-        return tp_err_set(TP_ERR_IO, "lock '%s': %s", path, strerror(e));
+        return tp_err_set(TP_ERR_IO, "lock in '%s': %s", ns_dir, strerror(e));
     }
     char pid[32];
     const int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());

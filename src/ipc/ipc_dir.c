@@ -1,5 +1,6 @@
 #include "ipc_dir.h"
 
+#include "../util/dir_fd.h"
 #include "tensorpool/error.h"
 
 #include <errno.h>
@@ -64,46 +65,28 @@ int tp_ipc_context_dir(const tp_ipc_context_t *ctx, char *out, size_t out_len)
     return 0;
 }
 
-static int make_one(const char *path, int below_base)
+int tp_ipc_dir_open_ctx(const tp_ipc_context_t *ctx, int create)
 {
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        if (S_ISLNK(st.st_mode) && below_base)
-            return tp_err_set(TP_ERR_PERMISSION, "%s is a symlink; refusing to follow it", path);
-        if (S_ISLNK(st.st_mode) && stat(path, &st) != 0)
-            return tp_err_set(TP_ERR_IO, "%s: dangling symlink", path);
-        if (!S_ISDIR(st.st_mode)) return tp_err_set(TP_ERR_IO, "%s exists and is not a directory", path);
-        return 0;
-    }
-    if (mkdir(path, TP_IPC_DIR_MODE) != 0 && errno != EEXIST)
-        return tp_err_set(TP_ERR_IO, "mkdir %s: %s", path, strerror(errno));
-    /* chmod so the umask cannot weaken the mode; a race with another creator is harmless. */
-    if (chmod(path, TP_IPC_DIR_MODE) != 0 && errno != EPERM)
-        return tp_err_set(TP_ERR_IO, "chmod %s: %s", path, strerror(errno));
-    return 0;
-}
-
-int tp_ipc_dir_ensure(const char *base_dir, const char *path)
-{
-    char buf[PATH_MAX];
-    size_t base_len = strlen(base_dir);
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return tp_err_set(TP_ERR_CAPACITY, "path too long");
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        int rc = make_one(buf, (size_t)(p - buf) > base_len);
-        *p = '/';
-        if (rc < 0) return -1;
-    }
-    return make_one(buf, 1);
-}
-
-int tp_ipc_dir_open(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return tp_err_set(TP_ERR_IO, "open %s: %s", path, strerror(errno));
-    return fd;
+    char dir[PATH_MAX], canon[PATH_MAX];
+    if (tp_ipc_context_dir(ctx, dir, sizeof dir) < 0) return -1;
+    const char *base = tp_ipc_dir_base(ctx);
+    const char *rel = dir + strlen(base); /* "/tensorpool-<user>/<ns>/ipc" */
+    while (*rel == '/') rel++;            /* relative to the base, also when it ends in '/' */
+    /* The base dir is configuration: a symlink in it is resolved once, here.
+     * Below it nothing is followed (dir_fd.h). */
+    int basefd;
+    if (realpath(base, canon) != NULL) basefd = tp_dir_open(AT_FDCWD, canon);
+    else if (create && errno == ENOENT) basefd = tp_dir_make(AT_FDCWD, base, TP_IPC_DIR_MODE, TP_DIR_EXACT_MODE, NULL);
+    else
+        return tp_err_set(errno == ENOENT ? TP_ERR_NOT_FOUND : TP_ERR_IO, "ipc base dir %s: %s", base, strerror(errno));
+    if (basefd < 0) return tp_err_wrap("ipc base dir");
+    /* the mode is set with fchmod on each directory made, so the umask cannot weaken it */
+    const int fd =
+        create ? tp_dir_make(basefd, rel, TP_IPC_DIR_MODE, TP_DIR_EXACT_MODE, NULL) : tp_dir_open(basefd, rel);
+    const int e = errno;
+    close(basefd);
+    errno = e;
+    return fd >= 0 ? fd : tp_err_wrap("ipc dir %s", dir);
 }
 
 static int index_map(int fd, tp_ipc_index_t **index)
@@ -131,8 +114,9 @@ int tp_ipc_index_open(int dirfd, tp_ipc_index_t **index)
          * either no index or a complete one. */
         char tmp[64];
         snprintf(tmp, sizeof tmp, ".index-%d", (int)getpid());
-        int t = openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, TP_IPC_FILE_MODE);
-        if (t < 0) return tp_err_set(TP_ERR_IO, "create ipc index: %s", strerror(errno));
+        /* a leftover of ours is reused; a planted link or foreign file is refused */
+        int t = tp_dir_open_file(dirfd, tmp, O_RDWR, TP_IPC_FILE_MODE, TP_DIR_CREATE | TP_DIR_TRUNCATE);
+        if (t < 0) return tp_err_wrap("create ipc index");
         tp_ipc_index_t init;
         memset(&init, 0, sizeof init);
         init.magic = TP_IPC_INDEX_MAGIC;

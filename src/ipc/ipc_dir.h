@@ -26,15 +26,14 @@ typedef struct tp_ipc_index_s {
 
 enum { TP_IPC_INDEX_FILE_BYTES = 4096, TP_IPC_DIR_MODE = 0770, TP_IPC_FILE_MODE = 0660 };
 
-/* Create the directory chain with mode 0770 where missing, refusing symlinks
- * below the base dir. 0 or -1. */
-int tp_ipc_dir_ensure(const char *base_dir, const char *path);
-
 /* Base dir a context resolves to (ctx field, $TP_DIR, default). */
 const char *tp_ipc_dir_base(const tp_ipc_context_t *ctx);
 
-/* Open the directory (O_DIRECTORY|O_NOFOLLOW). fd or -1. */
-int tp_ipc_dir_open(const char *path);
+/* Open the context's transport directory <base>/tensorpool-<user>/<ns>/ipc,
+ * with create making the missing directories (mode 0770 exactly). The base
+ * is resolved once (configuration); below it no symlink is followed, at any
+ * moment (dir_fd.h). fd (O_DIRECTORY) or -1. */
+int tp_ipc_dir_open_ctx(const tp_ipc_context_t *ctx, int create);
 
 /* Map (creating if missing) the index file of the directory. 0 or -1. */
 int tp_ipc_index_open(int dirfd, tp_ipc_index_t **index);

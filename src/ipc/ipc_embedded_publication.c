@@ -29,10 +29,7 @@ int tp_ipc_embedded_publication_open(tp_ipc_publication_t **out, const tp_ipc_co
                                      int32_t stream_id)
 {
     (void)channel;
-    char dir[PATH_MAX];
-    if (tp_ipc_context_dir(ctx, dir, sizeof dir) < 0) return -1;
-    if (tp_ipc_dir_ensure(tp_ipc_dir_base(ctx), dir) < 0) return -1;
-    int dirfd = tp_ipc_dir_open(dir);
+    int dirfd = tp_ipc_dir_open_ctx(ctx, 1);
     if (dirfd < 0) return -1;
     tp_ipc_embedded_pub_t *p = calloc(1, sizeof *p);
     if (p == NULL) {

@@ -164,12 +164,14 @@ int tp_ipc_embedded_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_
                                       const char *channel, int32_t stream_id)
 {
     (void)channel;
-    char dir[PATH_MAX];
-    if (tp_ipc_context_dir(ctx, dir, sizeof dir) < 0) return -1;
-    if (tp_ipc_dir_ensure(tp_ipc_dir_base(ctx), dir) < 0) return -1;
+    const int dirfd = tp_ipc_dir_open_ctx(ctx, 1);
+    if (dirfd < 0) return -1;
     tp_ipc_embedded_sub_t *s = calloc(1, sizeof *s);
-    if (s == NULL) return tp_err_set(TP_ERR_CAPACITY, "out of memory for subscription");
-    s->dirfd = -1;
+    if (s == NULL) {
+        close(dirfd);
+        return tp_err_set(TP_ERR_CAPACITY, "out of memory for subscription");
+    }
+    s->dirfd = dirfd;
     s->max_images = ctx->max_images;
     s->max_message = ctx->max_message;
     s->scratch_cap = tp_ipc_rec_size(ctx->max_message) + SCRATCH_BATCH;
@@ -180,8 +182,6 @@ int tp_ipc_embedded_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_
         tp_err_set(TP_ERR_CAPACITY, "out of memory for subscription buffers");
         goto fail;
     }
-    s->dirfd = tp_ipc_dir_open(dir);
-    if (s->dirfd < 0) goto fail;
     if (tp_ipc_index_open(s->dirfd, &s->index) < 0) goto fail;
     int marked = 0;
     if (tp_ipc_reclaim_dir(s->dirfd, s->dents, DENTS_BYTES, ctx->linger_ns, &marked) > 0 || marked > 0)

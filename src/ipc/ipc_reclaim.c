@@ -59,14 +59,9 @@ int tp_ipc_reclaim_dir(int dirfd, void *buf, size_t buf_len, int64_t linger_ns, 
 
 int tp_ipc_reclaim(const tp_ipc_context_t *ctx)
 {
-    char dir[PATH_MAX];
     if (tp_ipc_context_validate(ctx) < 0) return -1;
-    if (tp_ipc_context_dir(ctx, dir, sizeof dir) < 0) return -1;
-    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (dirfd < 0) {
-        if (errno == ENOENT) return 0;
-        return tp_err_set(TP_ERR_IO, "open %s: %s", dir, strerror(errno));
-    }
+    int dirfd = tp_ipc_dir_open_ctx(ctx, 0);
+    if (dirfd < 0) return tp_errcode() == TP_ERR_NOT_FOUND ? 0 : -1;
     char buf[8192];
     int marked = 0;
     int n = tp_ipc_reclaim_dir(dirfd, buf, sizeof buf, ctx->linger_ns, &marked);

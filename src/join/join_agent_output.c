@@ -43,7 +43,9 @@ static void frame_add(tp_join_agent_t *a, input_t *in, tp_join_input_t *ji, tp_j
     f->timestamp_ns = e != NULL ? e->fd_ts : UINT64_MAX;
     f->has_view = 0;
     f->reader_ = NULL;
-    if (in != NULL && in->mapped) {
+    if (in != NULL && !in->mapped && a->cfg.shm_base_dir != NULL) {
+        a->stats.frames_unmapped++; /* delivered, but its pool is not mapped (yet): no payload */
+    } else if (in != NULL && in->mapped) {
         if (tp_shm_reader_begin(&in->reader, seq, &f->view) == TP_SHM_READ_OK) { /* single attempt (JB-7.2.c) */
             f->has_view = 1;
             f->reader_ = &in->reader;
@@ -109,24 +111,34 @@ static void release_frames(tp_join_agent_t *a, const tp_merge_map_t *m)
     }
 }
 
-/* An output where some rule's input delivered no frame (absent, stale or a
- * failed read; with SHM mapping configured, a frame without a view counts as
- * none) is incomplete: the agent reports itself degraded until a complete one. */
-static void note_completeness(tp_join_agent_t *a, const tp_merge_map_t *m)
+/* The first rule whose input lacks data in the current output: no frame, a
+ * dropped one, or (with SHM mapping configured) one without a payload view.
+ * With present_only, stale and absent inputs are skipped (they are reported
+ * as such). UINT32_MAX when none lacks. */
+static uint32_t first_lacking_rule(const tp_join_agent_t *a, const tp_merge_map_t *m, int present_only)
 {
     for (uint32_t r = 0; r < m->rule_count; r++) {
         const tp_join_input_t *ji = &a->out_inputs[r];
-        int delivered = 0;
-        for (uint32_t k = 0; k < ji->frame_count && !delivered; k++)
-            delivered = a->cfg.shm_base_dir == NULL || rule_frames(a, r)[k].has_view;
-        if (!delivered) {
-            a->stats.outputs_incomplete++;
-            if (a->incomplete_since == 0) a->incomplete_since = a->now != 0 ? a->now : 1;
-            a->incomplete_stream = ji->stream_id;
-            return;
-        }
+        if (present_only && ji->status != TP_JOIN_INPUT_READY) continue;
+        if (ji->frame_count == 0 || ji->dropped > 0) return r;
+        for (uint32_t k = 0; k < ji->frame_count; k++)
+            if (a->cfg.shm_base_dir != NULL && !rule_frames(a, r)[k].has_view) return r;
     }
-    a->incomplete_since = 0;
+    return UINT32_MAX;
+}
+
+/* An output where some input lacks data (absent and stale ones included) is
+ * incomplete: the agent reports itself degraded until a complete one. */
+static void note_completeness(tp_join_agent_t *a, const tp_merge_map_t *m)
+{
+    const uint32_t r = first_lacking_rule(a, m, 0);
+    if (r == UINT32_MAX) {
+        a->incomplete_since = 0;
+        return;
+    }
+    a->stats.outputs_incomplete++;
+    if (a->incomplete_since == 0) a->incomplete_since = a->now != 0 ? a->now : 1;
+    a->incomplete_stream = a->out_inputs[r].stream_id;
 }
 
 /* Select and read the frames of one output, then call the stage. Returns 1
@@ -202,6 +214,7 @@ static int deliver(tp_join_agent_t *a, uint64_t out_seq, uint64_t out_time)
     out.result = res;
     a->cfg.on_output(a->cfg.clientd, &out);
     a->stats.outputs++;
+    if (a->cfg.shm_base_dir != NULL && first_lacking_rule(a, m, 1) != UINT32_MAX) a->stats.outputs_without_view++;
     if (any_stale) a->stats.outputs_with_stale++;
     if (a->held_back) a->stats.outputs_waited++;
     a->held_back = 0;

@@ -1,6 +1,8 @@
 /* Monitor: passive view of a running directory (see monitor.h). */
 #include "tensorpool/monitor.h"
 
+#include "../util/utf8.h"
+
 #include "tensorpool/codec/control.h"
 #include "tensorpool/codec/driver.h"
 #include "tensorpool/codec/sbe.h"
@@ -175,12 +177,33 @@ static tp_monitor_join_t *join_get(tp_monitor_t *m, uint8_t kind, uint32_t out, 
 
 /* ---- messages ---------------------------------------------------------- */
 
+/* A name from a message, safe to print on a terminal and as JSON: well-formed
+ * UTF-8 is kept ("caméra-1"); control characters (C0, DEL and the C1 range a
+ * terminal may obey), ill-formed bytes and a sequence cut by the capacity
+ * become '?'. */
 static void copy_str(char *dst, size_t cap, const char *src, uint32_t len)
 {
-    if (src == NULL) len = 0;
-    if (len >= cap) len = (uint32_t)cap - 1;
-    for (uint32_t i = 0; i < len; i++) dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
-    dst[len] = '\0';
+    const unsigned char *s = (const unsigned char *)src;
+    size_t o = 0;
+    for (size_t i = 0; src != NULL && i < len && o + 1 < cap;) {
+        if (s[i] < 0x80) {
+            dst[o++] = s[i] >= 0x20 && s[i] != 0x7f ? (char)s[i] : '?';
+            i++;
+            continue;
+        }
+        size_t bad = 0;
+        const size_t n = tp_utf8_sequence(s + i, len - i, &bad);
+        const int c1 = n == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0; /* U+0080..U+009F */
+        if (n == 0 || c1 || o + n + 1 > cap) {
+            dst[o++] = '?';
+            i += n == 0 ? bad : n;
+        } else {
+            memcpy(dst + o, s + i, n);
+            o += n;
+            i += n;
+        }
+    }
+    dst[o] = '\0';
 }
 
 static void on_pool_announce(tp_monitor_t *m, const uint8_t *buf, size_t len)

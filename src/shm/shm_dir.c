@@ -1,14 +1,13 @@
 /* Producer-side canonical layout (W-15.21a.3, §5.7). Init-time code. */
 #include "tensorpool/shm_dir.h"
 
-#include "path_walk.h"
+#include "../util/dir_fd.h"
 
 #include "tensorpool/error.h"
 #include "tensorpool/shm_path.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -86,33 +85,8 @@ int tp_shm_dir_create(const char *epoch_dir)
 {
     if (epoch_dir == NULL || epoch_dir[0] != '/')
         return tp_err_set(TP_ERR_INVALID_ARG, "shm dir: path must be absolute");
-    int dirfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0) return tp_err_set(TP_ERR_IO, "shm dir: open /: %s", strerror(errno));
-    const char *p = epoch_dir;
-    char comp[NAME_MAX + 1];
-    int last, more;
-    while ((more = tp_path_next(&p, comp, &last)) == 1) {
-        if (strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0) {
-            close(dirfd);
-            return tp_err_set(TP_ERR_INVALID_ARG, "shm dir '%s': '.' or '..' component", epoch_dir);
-        }
-        if (mkdirat(dirfd, comp, 0770) != 0 && errno != EEXIST) {
-            const int e = errno;
-            close(dirfd);
-            return tp_err_set(TP_ERR_IO, "shm dir '%s': mkdir '%s': %s", epoch_dir, comp, strerror(e));
-        }
-        const int fd = openat(dirfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        const int e = errno;
-        close(dirfd);
-        if (fd < 0)
-            return tp_err_set(TP_ERR_PERMISSION, "shm dir '%s': component '%s' is not a plain directory: %s",
-                              epoch_dir, comp, strerror(e));
-        dirfd = fd;
-    }
-    if (more < 0) {
-        close(dirfd);
-        return tp_err_set(TP_ERR_INVALID_ARG, "shm dir '%s': component longer than %d bytes", epoch_dir, NAME_MAX);
-    }
-    close(dirfd);
+    const int fd = tp_dir_make(AT_FDCWD, epoch_dir, 0770, 0, NULL);
+    if (fd < 0) return -1;
+    close(fd);
     return 0;
 }

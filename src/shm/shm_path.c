@@ -1,7 +1,7 @@
 /* Consumer-side path containment (W-15.21a.5.a, §5.7, D-21, D-26). */
 #include "tensorpool/shm_path.h"
 
-#include "path_walk.h"
+#include "../util/dir_fd.h"
 #include "shm_path_hook.h"
 #include "tensorpool/error.h"
 
@@ -57,28 +57,20 @@ static int inside_base(const tp_shm_bases_t *bases, const char *canon)
     return 0;
 }
 
-/* Walk path from "/" with openat(O_NOFOLLOW) per component. The final
- * component is opened with final_flags (|O_NOFOLLOW|O_CLOEXEC). A symlink
- * anywhere fails with ELOOP (or ENOTDIR for O_DIRECTORY). */
+/* Open path with no symlink in any component (dir_fd.h): the directories
+ * from "/", the final component with final_flags (|O_NOFOLLOW|O_CLOEXEC);
+ * final_flags < 0 opens path itself as a directory. */
 static int open_nofollow(const char *path, int final_flags)
 {
-    if (path[0] != '/') { errno = EINVAL; return -1; }
-    int dirfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (final_flags < 0) return tp_dir_open(AT_FDCWD, path);
+    const char *name;
+    const int dirfd = tp_dir_open_parent(path, &name);
     if (dirfd < 0) return -1;
-    const char *p = path;
-    char comp[NAME_MAX + 1];
-    int last = 0, more;
-    while ((more = tp_path_next(&p, comp, &last)) == 1) {
-        const int flags = last && final_flags >= 0 ? final_flags : (O_RDONLY | O_DIRECTORY);
-        const int fd = openat(dirfd, comp, flags | O_NOFOLLOW | O_CLOEXEC);
-        const int saved = errno;
-        close(dirfd);
-        if (fd < 0) { errno = saved; return -1; }
-        if (last) return fd;
-        dirfd = fd;
-    }
-    if (more < 0) { close(dirfd); errno = ENAMETOOLONG; return -1; }
-    return dirfd; /* path named a directory ("/" or trailing '/') */
+    const int fd = openat(dirfd, name, final_flags | O_NOFOLLOW | O_CLOEXEC);
+    const int saved = errno;
+    close(dirfd);
+    errno = saved;
+    return fd;
 }
 
 int tp_shm_dir_open_nofollow(const char *path)

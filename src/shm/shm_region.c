@@ -3,6 +3,7 @@
 
 #include "tensorpool/error.h"
 
+#include "../util/dir_fd.h"
 #include "../util/file_reserve.h"
 
 #include <errno.h>
@@ -96,7 +97,9 @@ int tp_shm_activity_fresh(uint64_t activity_ns, uint64_t now_ns, uint64_t window
     return age <= window_ns;
 }
 
-int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_superblock_t *sb, unsigned flags)
+/* Create the file `name` in the directory dirfd (path names it in errors). */
+static int region_create_at(tp_shm_region_t *r, int dirfd, const char *name, const char *path,
+                            const tp_superblock_t *sb, unsigned flags)
 {
     const int require_hugepages = (flags & TP_SHM_CREATE_REQUIRE_HUGEPAGES) != 0;
     const int prefault = (flags & TP_SHM_CREATE_NO_PREFAULT) == 0;
@@ -104,8 +107,9 @@ int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_superblo
     memset(r, 0, sizeof *r);
     if (tp_shm_geometry_check(sb->region_type, sb->nslots, sb->stride_bytes) != 0)
         return tp_err_wrap("create '%s'", path);
-    const int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0660);
-    if (fd < 0) return tp_err_set(TP_ERR_IO, "create '%s': %s", path, strerror(errno));
+    /* never through a symlink, never an existing file that is not ours */
+    const int fd = tp_dir_open_file(dirfd, name, O_RDWR, 0660, TP_DIR_CREATE | TP_DIR_TRUNCATE);
+    if (fd < 0) return tp_err_wrap("create '%s'", path);
     uint64_t size = tp_shm_region_min_size(sb->region_type, sb->nslots, sb->stride_bytes);
     struct statfs sfs;
     const char *why = NULL;
@@ -118,7 +122,7 @@ int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_superblo
         if (hp > 0) size = (size + hp - 1) / hp * hp;
     } else if (require_hugepages) {
         close(fd);
-        unlink(path);
+        tp_dir_unlink_file(dirfd, name);
         return tp_err_set(TP_ERR_UNSUPPORTED, "create '%s': hugepages required but not on hugetlbfs (W-15.22.c)", path);
     }
     if (why == NULL && size > (uint64_t)SIZE_MAX) { why = "size"; e = EFBIG; }
@@ -128,7 +132,7 @@ int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_superblo
         snprintf(what, sizeof what, "create '%s'", path);
         if (tp_file_reserve(fd, size, what) != 0) {
             close(fd);
-            unlink(path);
+            tp_dir_unlink_file(dirfd, name);
             return -1;
         }
     }
@@ -144,13 +148,24 @@ int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_superblo
     close(fd);
     if (why != NULL) {
         if (base != MAP_FAILED) munmap(base, (size_t)size);
-        unlink(path);
+        tp_dir_unlink_file(dirfd, name);
         return tp_err_set(TP_ERR_IO, "create '%s': %s: %s", path, why, strerror(e));
     }
     r->base = base;
     r->size = (size_t)size;
     r->writable = 1;
     return 0;
+}
+
+int tp_shm_region_create(tp_shm_region_t *r, const char *path, const tp_superblock_t *sb, unsigned flags)
+{
+    memset(r, 0, sizeof *r);
+    const char *name;
+    const int dirfd = tp_dir_open_parent(path, &name);
+    if (dirfd < 0) return tp_err_wrap("create '%s'", path != NULL ? path : "(null)");
+    const int rc = region_create_at(r, dirfd, name, path, sb, flags);
+    close(dirfd);
+    return rc;
 }
 
 int tp_shm_region_map(tp_shm_region_t *r, const tp_shm_bases_t *bases, const tp_shm_uri_t *uri,

@@ -1,11 +1,14 @@
 /* Producer: region creation and the seqlock write path (§3.6, W-8.3.b). */
 #include "tensorpool/shm_writer.h"
 
+#include "../util/dir_fd.h"
+
 #include "tensorpool/error.h"
 #include "tensorpool/shm_dir.h"
 #include "tensorpool/shm_seqlock.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,15 +104,31 @@ fail:
     return -1;
 }
 
+/* Remove the files this writer made and its epoch directory, by name in
+ * directory fds opened without following symlinks (dir_fd.h): a directory
+ * swapped for a symlink since is left alone, and so is anything not ours. */
+static void remove_files(const tp_shm_writer_t *w, unsigned npools)
+{
+    const int efd = tp_dir_open(AT_FDCWD, w->epoch_dir);
+    if (efd >= 0) {
+        if (w->ring_path[0] != '\0') tp_dir_unlink_file(efd, strrchr(w->ring_path, '/') + 1);
+        for (unsigned i = 0; i < npools; i++)
+            if (w->pool_path[i][0] != '\0') tp_dir_unlink_file(efd, strrchr(w->pool_path[i], '/') + 1);
+        close(efd);
+    }
+    const char *name;
+    const int sfd = tp_dir_open_parent(w->epoch_dir, &name);
+    if (sfd >= 0) {
+        unlinkat(sfd, name, AT_REMOVEDIR); /* only if empty; a symlink there fails ENOTDIR */
+        close(sfd);
+    }
+}
+
 void tp_shm_writer_close(tp_shm_writer_t *w, int unlink_files)
 {
     tp_shm_region_unmap(&w->ring);
-    if (unlink_files && w->ring_path[0] != '\0') unlink(w->ring_path);
-    for (unsigned i = 0; i < w->npools; i++) {
-        tp_shm_region_unmap(&w->pool[i]);
-        if (unlink_files && w->pool_path[i][0] != '\0') unlink(w->pool_path[i]);
-    }
-    if (unlink_files && w->epoch_dir[0] != '\0') rmdir(w->epoch_dir);
+    for (unsigned i = 0; i < w->npools; i++) tp_shm_region_unmap(&w->pool[i]);
+    if (unlink_files && w->epoch_dir[0] != '\0') remove_files(w, w->npools);
     w->npools = 0;
 }
 

@@ -1,5 +1,7 @@
 #include "tensorpool/json_writer.h"
 
+#include "utf8.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
@@ -46,22 +48,42 @@ void tp_json_end_object(tp_json_t *j) { close_level(j, '}'); }
 void tp_json_begin_array(tp_json_t *j) { open(j, '['); }
 void tp_json_end_array(tp_json_t *j) { close_level(j, ']'); }
 
-static void put_escaped(FILE *out, const char *s, size_t len)
+/* A JSON string of the bytes s[0..len): valid UTF-8 passes through, '"', '\'
+ * and control characters (and DEL) are escaped, and each ill-formed sequence
+ * becomes U+FFFD, so the output is always valid UTF-8 and valid JSON. */
+static void put_escaped(FILE *out, const char *str, size_t len)
 {
+    static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+    const unsigned char *s = (const unsigned char *)str;
     fputc('"', out);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            fputc('\\', out);
-            fputc(c, out);
-        } else if (c == '\n') {
-            fputs("\\n", out);
-        } else if (c == '\t') {
-            fputs("\\t", out);
-        } else if (c < 0x20 || c >= 0x7f) {
-            fprintf(out, "\\u%04x", c);
+    for (size_t i = 0; i < len;) {
+        const unsigned char c = s[i];
+        if (c < 0x80) {
+            switch (c) {
+            case '"': fputs("\\\"", out); break;
+            case '\\': fputs("\\\\", out); break;
+            case '\n': fputs("\\n", out); break;
+            case '\r': fputs("\\r", out); break;
+            case '\t': fputs("\\t", out); break;
+            case '\b': fputs("\\b", out); break;
+            case '\f': fputs("\\f", out); break;
+            default:
+                if (c < 0x20 || c == 0x7f)
+                    fprintf(out, "\\u%04x", c);
+                else
+                    fputc(c, out);
+            }
+            i++;
+            continue;
+        }
+        size_t bad = 0;
+        const size_t n = tp_utf8_sequence(s + i, len - i, &bad);
+        if (n > 0) {
+            fwrite(s + i, 1, n, out);
+            i += n;
         } else {
-            fputc(c, out);
+            fputs(replacement, out);
+            i += bad;
         }
     }
     fputc('"', out);
@@ -85,6 +107,18 @@ void tp_json_i64(tp_json_t *j, int64_t v)
 {
     sep(j);
     fprintf(j->out, "%" PRId64, v);
+}
+
+void tp_json_u64_string(tp_json_t *j, uint64_t v)
+{
+    sep(j);
+    fprintf(j->out, "\"%" PRIu64 "\"", v);
+}
+
+void tp_json_i64_string(tp_json_t *j, int64_t v)
+{
+    sep(j);
+    fprintf(j->out, "\"%" PRId64 "\"", v);
 }
 
 void tp_json_double(tp_json_t *j, double v)

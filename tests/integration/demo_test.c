@@ -13,6 +13,7 @@
 #include "tp_test.h"
 
 #include <dirent.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -92,6 +93,15 @@ static void test_demo_runs_and_reports(void)
     CHECK(per >= 5 && per <= 12);
     const double p50 = field("  seq-join", "p50"), p99 = field("  seq-join", "p99");
     CHECK(p50 >= 0 && p50 <= p99);
+    /* Issue 13.10: every output either had a view for each frame (the stage's count) or is
+     * counted by the agent (outputs_without_view); the sequence join's incomplete outputs
+     * are among the latter. */
+    const char *joins[2] = {"  seq-join", "  ts-join"};
+    for (int i = 0; i < 2; i++) {
+        const double wv = field(joins[i], "with-view"), nv = field(joins[i], "no-view");
+        CHECK(wv >= 0 && nv >= 0 && wv + nv == field(joins[i], "outputs"));
+    }
+    CHECK(field("  seq-join", "no-view") >= inc);
 }
 
 static void test_bad_input_exits_2(void)
@@ -220,10 +230,19 @@ static void test_stat_sees_running_demo(void)
         }
         CHECK(seen);
     }
+    /* docs/json.md: wall-clock time, 64-bit ids as strings */
+    const char *wall = strstr(out, "\"time_unix_ns\":\"");
+    CHECK(wall != NULL);
+    if (wall != NULL) {
+        const long long ns = strtoll(wall + strlen("\"time_unix_ns\":\""), NULL, 10);
+        CHECK(llabs(ns / 1000000000LL - (long long)time(NULL)) < 60);
+    }
+    CHECK(count("\"lease_id\":\"") >= 7); /* 3 producers + 4 join inputs */
+    CHECK(count("\"lease_id\":") == count("\"lease_id\":\""));
     CHECK(count("\"superblock\":{\"ok\":true") == 3);
     CHECK(count("\"pid_alive\":true") == 3);
-    CHECK(count("{\"kind\":\"sequence\",\"out_stream_id\":100,\"epoch\":1,\"state\":\"flowing\"") == 1);
-    CHECK(count("{\"kind\":\"timestamp\",\"out_stream_id\":200,\"epoch\":1,\"state\":\"flowing\"") == 1);
+    CHECK(count("{\"kind\":\"sequence\",\"out_stream_id\":100,\"epoch\":\"1\",\"state\":\"flowing\"") == 1);
+    CHECK(count("{\"kind\":\"timestamp\",\"out_stream_id\":200,\"epoch\":\"1\",\"state\":\"flowing\"") == 1);
     CHECK(count("\"type\":\"offset\",\"offset\":-2}") == 1); /* camera 2's compensation */
     CHECK(count("\"lateness_ns\":5000000") == 1);
     /* (well before the running demo ends) A stage that cannot start fails the demo with a clear message: a second
@@ -374,6 +393,62 @@ static void test_killed_demo_leaves_no_role(void)
     unlink(log);
 }
 
+static int g_entries;
+static int count_entry(const char *p, const struct stat *s, int f, struct FTW *w)
+{
+    (void)p;
+    (void)s;
+    (void)f;
+    g_entries += w->level > 0;
+    return 0;
+}
+
+/* Entries below dir (not counting dir itself). */
+static int entries_below(const char *dir)
+{
+    g_entries = 0;
+    nftw(dir, count_entry, 16, FTW_PHYS);
+    return g_entries;
+}
+
+/* Issue 13.8: a --dir the demo did not make is left as the demo found it:
+ * after a normal run, and after a SIGKILL of the demo (its janitor cleans
+ * once the demo and its roles are gone); files of others there stay. */
+static void test_dir_left_as_found(void)
+{
+    char dir[] = "/dev/shm/tp-demo-dir-test-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char mine[300];
+    snprintf(mine, sizeof mine, "%s/not-the-demos", dir); /* someone else's file */
+    FILE *f = fopen(mine, "w");
+    CHECK(f != NULL);
+    if (f != NULL) fclose(f);
+    CHECK_EQ_I64(entries_below(dir), 1);
+    char args[400];
+    snprintf(args, sizeof args, "demo --duration 1 --dir %s >/dev/null 2>&1", dir);
+    CHECK_EQ_I64(run(args), 0);
+    CHECK_EQ_I64(entries_below(dir), 1);
+    const char *const demo_args[] = {"demo", "--duration", "30", "--dir", dir, NULL};
+    const pid_t pid = spawn_tp("/dev/null", demo_args);
+    int role_pid[6];
+    for (int i = 0; i < 6; i++) role_pid[i] = find_child(pid, role_comms[i], 15000);
+    CHECK(entries_below(dir) > 10); /* the driver, rings, pools and logs are there */
+    CHECK(kill(pid, SIGKILL) == 0);
+    CHECK(waitpid(pid, NULL, 0) == pid);
+    int n = -1;
+    for (int waited = 0; waited < 20000 && (n = entries_below(dir)) != 1; waited += 50) {
+        const struct timespec ms50 = {0, 50000000};
+        nanosleep(&ms50, NULL);
+    }
+    CHECK_EQ_I64(n, 1);
+    struct stat st;
+    CHECK(stat(mine, &st) == 0); /* the file that was there stays */
+    for (int i = 0; i < 6; i++)
+        if (role_pid[i] > 0 && proc_matches(role_pid[i], 0, role_comms[i])) kill(role_pid[i], SIGKILL);
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    CHECK(system(args) == 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -387,5 +462,6 @@ int main(int argc, char **argv)
     RUN(test_stream_ids_from_environment);
     RUN(test_killed_role_fails_the_demo);
     RUN(test_killed_demo_leaves_no_role);
+    RUN(test_dir_left_as_found);
     TP_TEST_END();
 }

@@ -5,4 +5,4 @@ target_compile_options(driver_helper PRIVATE ${TP_WARNINGS})
 tp_add_test(test_driver_multiprocess SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_driver_multiprocess.c
   ARGS $<TARGET_FILE:tp> $<TARGET_FILE:driver_helper> LABELS driver integration)
 add_dependencies(test_driver_multiprocess tp driver_helper)
-set_tests_properties(test_driver_multiprocess PROPERTIES TIMEOUT 110)
+set_tests_properties(test_driver_multiprocess PROPERTIES TIMEOUT 150)

@@ -12,7 +12,7 @@
  * its producer had lapped the ring over it. */
 #include "tp_test.h"
 
-#include "../examples/stand_in_producer.h"
+#include "stand_in_producer.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/join_agent.h"
 #include "tensorpool/merge_map_authority.h"

@@ -302,27 +302,74 @@ static void test_refusals(void)
 }
 
 /* D-4.13.a-c, §6 scenarios 54-55: a wrong token is ignored (the driver keeps
- * serving); the right one drains and stops the driver (exit 0). */
+ * serving) and tp driver --request-shutdown says so with exit 1 after its
+ * documented wait (shutdown_timeout_ms + 3 s); the right one drains and stops
+ * the driver (both exit 0); with no driver running it exits 1 at once. */
 static void test_shutdown_token(void)
 {
     setup("token");
     const pid_t drv = start_driver("driver.log");
-    const char *bad[] = {g_tp, "driver", "--request-shutdown", "--token", "nope", NULL};
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/driver.toml", g_dir);
+    const char *bad[] = {g_tp, "driver", "-c", cfg, "--request-shutdown", "--token", "nope", NULL};
     /* The driver may not be subscribed yet (a request before that is simply
      * not seen): send until it says it ignored one (bounded). */
     int ignored = 0;
-    for (const int64_t end = now_ms() + 20000; !ignored && now_ms() < end;) {
-        CHECK_EQ_I64(wait_exit(spawn("bad.log", bad), 5000), 0);
-        for (const int64_t e2 = now_ms() + 500; !ignored && now_ms() < e2; sleep_ms(10))
-            ignored = log_has("driver.log", "shutdown request ignored");
+    for (const int64_t end = now_ms() + 30000; !ignored && now_ms() < end;) {
+        const int64_t t0 = now_ms();
+        CHECK_EQ_I64(wait_exit(spawn("bad.log", bad), 10000), 1);
+        CHECK(now_ms() - t0 >= 3300); /* it waited the documented time before giving up */
+        CHECK(log_has("bad.log", "did not shut down within 3300 ms"));
+        ignored = log_has("driver.log", "shutdown request ignored");
     }
     CHECK(ignored); /* seen, and ignored */
     const char *attach[] = {g_helper, "attach", "10000", "2", "5000", NULL};
     CHECK_EQ_I64(wait_exit(spawn("a.log", attach), 10000), 0); /* still serving */
     CHECK(waitpid(drv, NULL, WNOHANG) == 0);
-    const char *good[] = {g_tp, "driver", "--request-shutdown", "--token", "s3cret", NULL};
-    CHECK_EQ_I64(wait_exit(spawn("good.log", good), 5000), 0);
+    const char *notoken[] = {g_tp, "driver", "--request-shutdown", NULL};
+    CHECK_EQ_I64(wait_exit(spawn("notoken.log", notoken), 5000), 2);
+    CHECK(log_has("notoken.log", "needs the driver's shutdown token"));
+    const char *good[] = {g_tp, "driver", "-c", cfg, "--request-shutdown", "--token", "s3cret", NULL};
+    CHECK_EQ_I64(wait_exit(spawn("good.log", good), 10000), 0);
+    CHECK(log_has("good.log", "accepted the request"));
     CHECK_EQ_I64(wait_exit(drv, 5000), 0);
+    /* no driver any more: a clear refusal, no wait */
+    const int64_t t0 = now_ms();
+    CHECK_EQ_I64(wait_exit(spawn("nodriver.log", good), 10000), 1);
+    CHECK(now_ms() - t0 < 3000);
+    CHECK(log_has("nodriver.log", "no driver is running"));
+    teardown();
+}
+
+/* Issue 14.6: remote shutdown off on the driver (empty token) makes any request
+ * fail with exit 1; a nonexistent -d is refused without creating anything. */
+static void test_shutdown_refusals(void)
+{
+    setup("tokoff");
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/driver.toml", g_dir);
+    const char *argv[] = {g_tp, "driver", "-c", cfg, "-s", "policies.shutdown_token=", NULL};
+    const pid_t drv = spawn("driver.log", argv);
+    CHECK(wait_log("driver.log", NULL, "running"));
+    const char *req[] = {g_tp, "driver", "-c", cfg, "--request-shutdown", "--token", "s3cret", NULL};
+    int ignored = 0;
+    for (const int64_t end = now_ms() + 30000; !ignored && now_ms() < end;) {
+        CHECK_EQ_I64(wait_exit(spawn("req.log", req), 10000), 1);
+        CHECK(log_has("req.log", "remote shutdown is off"));
+        ignored = log_has("driver.log", "shutdown request ignored (feature off)");
+    }
+    CHECK(ignored);
+    CHECK(waitpid(drv, NULL, WNOHANG) == 0);
+    char missing[512];
+    snprintf(missing, sizeof missing, "%s/no/such/dir", g_dir);
+    const char *nodir[] = {g_tp, "driver", "--request-shutdown", "--token", "s3cret", "-d", missing, NULL};
+    CHECK_EQ_I64(wait_exit(spawn("nodir.log", nodir), 5000), 1);
+    CHECK(log_has("nodir.log", "no driver is running"));
+    char no[512];
+    snprintf(no, sizeof no, "%s/no", g_dir);
+    struct stat st;
+    CHECK(lstat(no, &st) != 0 && errno == ENOENT); /* nothing created */
+    kill_hard(drv);
     teardown();
 }
 
@@ -387,6 +434,43 @@ static void test_cli(void)
     CHECK(log_has("noprof.log", "no profiles"));
     const char *badset[] = {g_tp, "driver", "-c", cfg, "-s", "policies.nope=1", NULL};
     CHECK_EQ_I64(wait_exit(spawn("badset.log", badset), 5000), 2);
+    /* Issue 14.7: modes the clients would refuse, and a base_dir outside the
+     * allowlist, fail --check and the real start alike with exit 2 */
+    const char *sets[] = {"shm.permissions_mode=666", "shm.permissions_mode=664", "shm.permissions_mode=440"};
+    for (int i = 0; i < 3; i++) {
+        const char *chk[] = {g_tp, "driver", "-c", cfg, "-s", sets[i], "--check", NULL};
+        CHECK_EQ_I64(wait_exit(spawn("mode.log", chk), 5000), 2);
+        CHECK(log_has("mode.log", "shm.permissions_mode"));
+        const char *run[] = {g_tp, "driver", "-c", cfg, "-s", sets[i], NULL};
+        CHECK_EQ_I64(wait_exit(spawn("moderun.log", run), 5000), 2);
+        CHECK(log_has("moderun.log", "shm.permissions_mode"));
+    }
+    char allowed[512], outside[600];
+    snprintf(allowed, sizeof allowed, "shm.allowed_base_dirs=%s/allowed", g_dir);
+    snprintf(outside, sizeof outside, "shm.base_dir=%s/outside", g_dir);
+    const char *chk_out[] = {g_tp, "driver", "-c", cfg, "-s", allowed, "-s", outside, "--check", NULL};
+    CHECK_EQ_I64(wait_exit(spawn("outside.log", chk_out), 5000), 2);
+    CHECK(log_has("outside.log", "outside shm.allowed_base_dirs"));
+    const char *run_out[] = {g_tp, "driver", "-c", cfg, "-s", allowed, "-s", outside, NULL};
+    CHECK_EQ_I64(wait_exit(spawn("outside_run.log", run_out), 5000), 2);
+    CHECK(log_has("outside_run.log", "outside shm.allowed_base_dirs"));
+    char outdir[512];
+    snprintf(outdir, sizeof outdir, "%s/outside", g_dir);
+    struct stat st;
+    CHECK(lstat(outdir, &st) != 0); /* refused before anything was created */
+    /* a symlink inside the allowed dir that points outside it is refused too */
+    char allowed_dir[512], link[600], via_link[700];
+    snprintf(allowed_dir, sizeof allowed_dir, "%s/allowed", g_dir);
+    mkdir(allowed_dir, 0770);
+    mkdir(outdir, 0770);
+    snprintf(link, sizeof link, "%s/escape", allowed_dir);
+    CHECK(symlink(outdir, link) == 0);
+    snprintf(via_link, sizeof via_link, "shm.base_dir=%s/escape", allowed_dir);
+    const char *chk_link[] = {g_tp, "driver", "-c", cfg, "-s", allowed, "-s", via_link, "--check", NULL};
+    CHECK_EQ_I64(wait_exit(spawn("link.log", chk_link), 5000), 2);
+    snprintf(via_link, sizeof via_link, "shm.base_dir=%s/inside", allowed_dir);
+    const char *chk_in[] = {g_tp, "driver", "-c", cfg, "-s", allowed, "-s", via_link, "--check", NULL};
+    CHECK_EQ_I64(wait_exit(spawn("inside.log", chk_in), 5000), 0); /* a base not created yet is fine */
     teardown();
 }
 
@@ -405,6 +489,7 @@ int main(int argc, char **argv)
     RUN(test_consumer_before_producer);
     RUN(test_refusals);
     RUN(test_shutdown_token);
+    RUN(test_shutdown_refusals);
     RUN(test_per_consumer_stream);
     RUN(test_per_consumer_stream_from_driver);
     RUN(test_cli);

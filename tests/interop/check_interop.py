@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Interop check: every vector in the interop folder decodes with `tp decode`
-to exactly the values in expected.json (message, header and every field).
+to exactly the values in expected.json (message, header and every field),
+once expected.json's schema names are spelled as tp decode spells them
+(snake_case keys, 64-bit integers as strings: tp_json_names.py, docs/json.md).
 
 usage: check_interop.py TP_BINARY INTEROP_DIR
 """
@@ -10,9 +12,11 @@ import os
 import subprocess
 import sys
 
+from tp_json_names import snake, tp_form
+
 # Keys of a nested "decoded" object that describe the message; the rest of
 # the other implementation's object (warnings, ranges) is its own diagnostics.
-DECODED_KEYS = ("schemaId", "templateId", "message", "messageHeader", "fields")
+DECODED_KEYS = ("schema_id", "template_id", "message", "message_header", "fields")
 
 
 def compare(path, want, got, errors):
@@ -44,14 +48,30 @@ def compare(path, want, got, errors):
 
 def main():
     tp, folder = sys.argv[1], sys.argv[2]
-    with open(os.path.join(folder, "expected.json"), encoding="utf-8") as f:
-        vectors = json.load(f)["vectors"]
+    try:
+        with open(os.path.join(folder, "expected.json"), encoding="utf-8") as f:
+            vectors = json.load(f)["vectors"]
+        present = {n for n in os.listdir(folder) if n.endswith(".bin")}
+    except OSError as e:
+        print("FAIL cannot read the interop vectors: %s" % e)
+        return 1
     passed = failed = 0
+    # A vector without expected values, or values without their file, is a
+    # broken set: fail rather than check less than the folder holds.
+    listed = {v["file"] for v in vectors}
+    for name in sorted(present - listed):
+        failed += 1
+        print("FAIL %s: not described in expected.json" % name)
     for v in vectors:
         errors = []
         path = os.path.join(folder, v["file"])
-        with open(path, "rb") as f:
-            data = f.read()
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            failed += 1
+            print("FAIL %s: %s" % (v["file"], e))
+            continue
         if len(data) != v["size"] or hashlib.sha256(data).hexdigest() != v["sha256"]:
             errors.append("file differs from the one expected.json describes")
         args = [tp, "decode"]
@@ -67,8 +87,8 @@ def main():
             else:
                 got = json.loads(lines[0])
                 for key in ("schemaId", "templateId", "message", "headerless", "messageHeader"):
-                    compare(key, v[key], got.get(key), errors)
-                compare("fields", v["fields"], got.get("fields"), errors)
+                    compare(snake(key), tp_form(None, v[key]), got.get(snake(key)), errors)
+                compare("fields", tp_form(v["message"], v["fields"]), got.get("fields"), errors)
                 if got.get("length") != len(data):
                     errors.append("length %r, file has %d bytes" % (got.get("length"), len(data)))
         if errors:

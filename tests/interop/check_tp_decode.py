@@ -75,7 +75,7 @@ def shm_slot_decodes_embedded_tensor_header():
     r = run(["--shm", "slot"], vector("shm_slot_header.bin"))
     assert r.returncode == 0, r.stderr
     obj = json.loads(r.stdout)
-    assert obj["fields"]["headerBytes"]["decoded"]["message"] == "TensorHeader"
+    assert obj["fields"]["header_bytes"]["decoded"]["message"] == "TensorHeader"
 
 
 def shm_slot_with_bad_embedded_header_reports_it():
@@ -84,7 +84,7 @@ def shm_slot_with_bad_embedded_header_reports_it():
     r = run(["--shm", "slot"], bytes(bad))
     assert r.returncode == 0, r.stderr
     obj = json.loads(r.stdout)
-    assert "unknown schema id 902" in obj["fields"]["headerBytes"]["decoded"]["error"], obj
+    assert "unknown schema id 902" in obj["fields"]["header_bytes"]["decoded"]["error"], obj
 
 
 def shm_offset_reads_inside_a_file():
@@ -107,7 +107,7 @@ def usage_errors_exit_2():
 def help_exits_0_and_documents_options():
     r = run(["--help"])
     assert r.returncode == 0
-    for word in (b"--shm", b"--offset", b"Exit status"):
+    for word in (b"--shm", b"--offset", b"EXIT STATUS"):
         assert word in r.stdout, word
 
 

@@ -9,7 +9,7 @@
 #include "ipc_test_util.h"
 #include "tp_test.h"
 
-#include "../examples/stand_in_producer.h"
+#include "stand_in_producer.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/join_agent.h"
 #include "tensorpool/merge_map_authority.h"

@@ -3,7 +3,7 @@
 #include "ipc_test_util.h"
 #include "tp_test.h"
 
-#include "../examples/stand_in_producer.h"
+#include "stand_in_producer.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/join_agent.h"
 #include "tensorpool/merge_map_authority.h"
@@ -29,6 +29,7 @@ typedef struct {
     uint64_t frame_seq[8];
     uint64_t frame_value[8];
     int has_view[8];
+    int with_view; /* outputs where every present input's frames all had a view */
 } seen_t;
 
 static void on_output(void *clientd, const tp_join_output_t *out)
@@ -38,6 +39,14 @@ static void on_output(void *clientd, const tp_join_output_t *out)
     s->last_out_seq = out->out_seq;
     s->last_out_time = out->out_time;
     s->last_inputs = out->input_count;
+    int all = 1;
+    for (uint32_t i = 0; i < out->input_count; i++) {
+        const tp_join_input_t *in = &out->inputs[i];
+        if (in->status != TP_JOIN_INPUT_READY) continue;
+        all &= in->frame_count > 0 && in->dropped == 0;
+        for (uint32_t k = 0; k < in->frame_count; k++) all &= in->frames[k].has_view != 0;
+    }
+    s->with_view += all;
     for (uint32_t i = 0; i < out->input_count && i < 8; i++) {
         const tp_join_input_t *in = &out->inputs[i];
         s->status[i] = in->status;
@@ -166,6 +175,8 @@ static void test_late_join_by_request(void)
     CHECK(seen.outputs == 1);
     CHECK_EQ_U64(seen.last_out_seq, 5);
     CHECK(seen.frames[0] == 1 && seen.frame_seq[0] == 5 && seen.has_view[0] == 0); /* no pools announced */
+    tp_join_agent_stats(a, &st);
+    CHECK(st.frames_unmapped == 1 && st.outputs_without_view == 1 && st.frames_dropped == 0); /* counted */
     tp_ipc_publication_close(desc);
     tp_join_agent_destroy(a);
     tp_merge_authority_destroy(auth);
@@ -571,6 +582,61 @@ static void test_views_and_input_epoch(void)
     tp_merge_map_close(&m);
 }
 
+/* Issue 13.10: outputs delivered before the inputs' pools are mapped (the
+ * frames come before the announce, as after a start) carry no view and are
+ * counted: outputs == outputs with a view for every frame (the stage's own
+ * count) + outputs_without_view, and each unmapped frame is in frames_unmapped. */
+static void test_outputs_without_view_are_counted(void)
+{
+    seen_t seen = {0};
+    const uint32_t ins[2] = {1, 2};
+    tp_join_agent_t *a = make_agent(TP_JOIN_MODE_SEQUENCE, &seen, 1, ins, 2, NULL);
+    tp_merge_authority_t *auth = make_authority(0, -1);
+    tp_merge_map_t m;
+    make_seq_map(&m, 10, 1, ins, 2);
+    CHECK(tp_merge_authority_put(auth, &m, 0) == 1);
+    const int64_t t0 = tp_clock_monotonic_ns();
+    tp_stand_in_producer_t p[2];
+    for (uint32_t i = 0; i < 2; i++)
+        CHECK(tp_stand_in_producer_open(&p[i], &ctx, tp_test_base, ins[i], 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
+                                        TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    tp_stand_in_producer_t *p1 = &p[0], *p2 = &p[1];
+    spin(a, NULL, t0);
+    /* three outputs before any announce: no view */
+    for (uint64_t k = 0; k < 3; k++) {
+        CHECK(tp_stand_in_producer_publish(p1, 100 + k, 5 + k, 5 + k, NULL) == 0);
+        CHECK(tp_stand_in_producer_publish(p2, 200 + k, 5 + k, 5 + k, NULL) == 0);
+        spin(a, NULL, t0);
+    }
+    tp_join_agent_stats_t st;
+    tp_join_agent_stats(a, &st);
+    CHECK_EQ_U64(st.mappings, 0);
+    CHECK_EQ_U64(st.outputs, 3);
+    CHECK_EQ_U64(st.outputs_without_view, 3);
+    CHECK_EQ_U64(st.frames_unmapped, 6);
+    CHECK(seen.with_view == 0);
+    /* announced: the next outputs carry views and are not counted */
+    CHECK(tp_stand_in_producer_announce(p1, (uint64_t)t0) == 0);
+    CHECK(tp_stand_in_producer_announce(p2, (uint64_t)t0) == 0);
+    spin(a, NULL, t0);
+    for (uint64_t k = 3; k < 5; k++) {
+        CHECK(tp_stand_in_producer_publish(p1, 100 + k, 5 + k, 5 + k, NULL) == 0);
+        CHECK(tp_stand_in_producer_publish(p2, 200 + k, 5 + k, 5 + k, NULL) == 0);
+        spin(a, NULL, t0);
+    }
+    tp_join_agent_stats(a, &st);
+    CHECK_EQ_U64(st.mappings, 2);
+    CHECK_EQ_U64(st.outputs, 5);
+    CHECK_EQ_U64((uint64_t)seen.with_view, 2);
+    CHECK_EQ_U64(st.outputs, (uint64_t)seen.with_view + st.outputs_without_view); /* they add up */
+    CHECK_EQ_U64(st.frames_unmapped, 6);
+    tp_join_agent_destroy(a);
+    tp_stand_in_producer_close(p1);
+    tp_stand_in_producer_close(p2);
+    tp_merge_authority_destroy(auth);
+    tp_merge_map_close(&m);
+}
+
 /* W-10.1.1.e/f: the agent maps from an announce only as a consumer would
  * (tp_pool_announce_accept): one stamped before the agent joined, or older
  * than the freshness window, maps nothing even though the files are live;
@@ -885,6 +951,7 @@ int main(void)
     RUN(test_non_authority_and_schema_guard);
     RUN(test_descriptor_feed_timestamp);
     RUN(test_views_and_input_epoch);
+    RUN(test_outputs_without_view_are_counted);
     RUN(test_announce_acceptance);
     RUN(test_slot_header_times);
     RUN(test_latest_overwritten_selection_is_absent);

@@ -4,7 +4,7 @@
 
 #include "tensorpool/merge_map_codec.h"
 
-static const char *interop_dir = ".";
+static const char *interop_dir; /* argv[1]: the interop vectors folder */
 
 static const uint8_t seq_announce_golden[45] = {
     0x14, 0x00, 0x01, 0x00, 0x87, 0x03, 0x01, 0x00, 0xd0, 0x07, 0x00, 0x00, 0x01, 0x00, 0x00,
@@ -404,7 +404,11 @@ static void decode_mutations_are_safe(void)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1) interop_dir = argv[1];
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s INTEROP_DIR\n", argv[0]);
+        return 2;
+    }
+    interop_dir = argv[1];
     if (tp_merge_map_init(&dm, TP_MERGE_KIND_SEQUENCE, 8) != 0) return 1;
     RUN(s72_decode_golden_vectors);
     RUN(s73_encode_computed_vectors);

@@ -211,6 +211,51 @@ static void test_join_states_and_streams(void)
     tp_monitor_close(m);
 }
 
+/* Issue 13.7: a producer's name keeps its UTF-8 ("caméra-1") but nothing a
+ * terminal would obey (ESC, C1 controls) nor ill-formed bytes. */
+static void test_names_keep_utf8_drop_controls(void)
+{
+    tp_ipc_publication_t *meta;
+    CHECK(tp_ipc_publication_open(&meta, &ipc, "tp:ipc", 1300) == 0);
+    tp_monitor_config_t cfg;
+    tp_monitor_config_init(&cfg);
+    snprintf(cfg.ctx.base_dir, sizeof cfg.ctx.base_dir, "%s", dir);
+    tp_monitor_t *m;
+    CHECK(tp_monitor_open(&m, &cfg) == 0);
+    tp_monitor_poll(m, 0, 0);
+    static const struct {
+        uint32_t stream;
+        const char *name, *want;
+    } cases[] = {
+        {41, "cam\xc3\xa9ra-1", "cam\xc3\xa9ra-1"},
+        {42, "x\x1b[2Jy\x07", "x?[2Jy?"},
+        {43, "a\xc2\x9b" "1m", "a?1m"},          /* C1 CSI */
+        {44, "b\xed\xa0\x80" "c\xff", "b???c?"}, /* surrogate, stray byte */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t buf[256];
+        tp_control_data_source_announce_enc_t e;
+        tp_control_data_source_announce_encode_begin(&e, buf, sizeof buf);
+        tp_control_data_source_announce_set_stream_id(&e, cases[i].stream);
+        tp_control_data_source_announce_set_producer_id(&e, 1);
+        tp_control_data_source_announce_set_epoch(&e, 1);
+        tp_control_data_source_announce_set_meta_version(&e, 0);
+        tp_control_data_source_announce_put_name(&e, cases[i].name, strlen(cases[i].name));
+        tp_control_data_source_announce_put_summary(&e, "", 0);
+        const long n = tp_control_data_source_announce_encode_end(&e);
+        CHECK(n > 0 && tp_ipc_publication_offer(meta, buf, (size_t)n) > 0);
+    }
+    tp_monitor_poll(m, 100 * MS, 0);
+    tp_monitor_refresh(m, 100 * MS);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const tp_monitor_stream_t *s = stream_of(m, cases[i].stream);
+        CHECK(s != NULL && strcmp(s->name, cases[i].want) == 0);
+        if (s != NULL && strcmp(s->name, cases[i].want) != 0) fprintf(stderr, "name [%s]\n", s->name);
+    }
+    tp_monitor_close(m);
+    tp_ipc_publication_close(meta);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/dev/shm/tp-monitor-test-%d-XXXXXX", (int)getpid());
@@ -221,6 +266,7 @@ int main(void)
         tp_ipc_publication_open(&qos, &ipc, "tp:ipc", 1200) != 0)
         return 2;
     RUN(test_join_states_and_streams);
+    RUN(test_names_keep_utf8_drop_controls);
     tp_ipc_publication_close(ctl);
     tp_ipc_publication_close(desc);
     tp_ipc_publication_close(qos);

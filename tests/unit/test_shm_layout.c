@@ -6,7 +6,7 @@
 #include "tp_test.h"
 #include "unit/test_files.h"
 
-static const char *g_interop = "../shared/interop";
+static const char *g_interop; /* argv[1]: the interop vectors folder */
 
 static long load(const char *name, uint8_t *buf, size_t cap)
 {
@@ -212,7 +212,11 @@ static void test_seq_encoding(void)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1) g_interop = argv[1];
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s INTEROP_DIR\n", argv[0]);
+        return 2;
+    }
+    g_interop = argv[1];
     RUN(test_interop_superblock);
     RUN(test_interop_slot_header);
     RUN(test_interop_tensor_header);

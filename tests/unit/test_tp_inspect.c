@@ -53,15 +53,19 @@ static void test_ring_json_and_pool(void)
     CHECK_EQ_I64(run(args), 0);
     CHECK(g_out[0] == '{');
     CHECK(strstr(g_out, "\"valid\":true") != NULL);
-    CHECK(strstr(g_out, "\"regionType\":\"HEADER_RING\"") != NULL);
-    CHECK(strstr(g_out, "\"slotsListed\":2") != NULL);
+    CHECK(strstr(g_out, "\"region_type\":\"HEADER_RING\"") != NULL);
+    CHECK(strstr(g_out, "\"slots_listed\":2") != NULL);
     CHECK(strstr(g_out, "\"dims\":[2,2]") != NULL);
     CHECK(strstr(g_out, "\"check\":\"ok\"") != NULL);
+    /* docs/json.md: 64-bit epochs, seq and times are strings; monotonic times say so */
+    CHECK(strstr(g_out, "\"epoch\":\"") != NULL && strstr(g_out, "\"seq\":\"") != NULL);
+    CHECK(strstr(g_out, "\"activity_timestamp_mono_ns\":\"") != NULL);
+    CHECK(strstr(g_out, "\"streamId\"") == NULL && strstr(g_out, "\"stream_id\":") != NULL);
     snprintf(args, sizeof args, "--json '%s'", rig.w.pool_path[0]);
     CHECK_EQ_I64(run(args), 0);
-    CHECK(strstr(g_out, "\"regionType\":\"PAYLOAD_POOL\"") != NULL);
-    CHECK(strstr(g_out, "\"strideBytes\":64") != NULL);
-    CHECK(strstr(g_out, "\"slotsListed\":0") != NULL);
+    CHECK(strstr(g_out, "\"region_type\":\"PAYLOAD_POOL\"") != NULL);
+    CHECK(strstr(g_out, "\"stride_bytes\":64") != NULL);
+    CHECK(strstr(g_out, "\"slots_listed\":0") != NULL);
 }
 
 /* A slot that fails a check is named with its reason (§5.4). */
@@ -116,8 +120,8 @@ static void test_invalid_files(void)
 static void test_usage(void)
 {
     CHECK_EQ_I64(run("--help"), 0);
-    CHECK(strstr(g_out, "usage: tp inspect") != NULL);
-    CHECK(strstr(g_out, "Exit status") != NULL);
+    CHECK(strstr(g_out, "SYNOPSIS\n    tp inspect [--json]") != NULL);
+    CHECK(strstr(g_out, "EXIT STATUS") != NULL);
     CHECK_EQ_I64(run(""), 2);
     CHECK_EQ_I64(run("--bogus x"), 2);
     CHECK_EQ_I64(run("--max-slots -1 x"), 2);

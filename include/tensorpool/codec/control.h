@@ -15,7 +15,7 @@ extern "C" {
 #define TP_CONTROL_SCHEMA_VERSION 1
 
 /* The schema's messages, for tp_codec_find() and tools. */
-TP_API extern const tp_codec_schema_t tp_control_schema;
+TP_INTERNAL extern const tp_codec_schema_t tp_control_schema;
 
 /* enum Bool (uint8) */
 typedef enum tp_control_bool_e {
@@ -34,7 +34,7 @@ static inline bool tp_control_bool_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_control_bool_name(int64_t v);
+TP_INTERNAL const char *tp_control_bool_name(int64_t v);
 
 /* enum Mode (uint8) */
 typedef enum tp_control_mode_e {
@@ -53,7 +53,7 @@ static inline bool tp_control_mode_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_control_mode_name(int64_t v);
+TP_INTERNAL const char *tp_control_mode_name(int64_t v);
 
 /* enum FrameProgressState (uint8) */
 typedef enum tp_control_frame_progress_state_e {
@@ -76,7 +76,7 @@ static inline bool tp_control_frame_progress_state_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_control_frame_progress_state_name(int64_t v);
+TP_INTERNAL const char *tp_control_frame_progress_state_name(int64_t v);
 
 /* enum ProgressUnit (uint8) */
 typedef enum tp_control_progress_unit_e {
@@ -97,7 +97,7 @@ static inline bool tp_control_progress_unit_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_control_progress_unit_name(int64_t v);
+TP_INTERNAL const char *tp_control_progress_unit_name(int64_t v);
 
 /* enum ClockDomain (uint8) */
 typedef enum tp_control_clock_domain_e {
@@ -116,7 +116,7 @@ static inline bool tp_control_clock_domain_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_control_clock_domain_name(int64_t v);
+TP_INTERNAL const char *tp_control_clock_domain_name(int64_t v);
 
 /* enum ResponseCode (int32) */
 typedef enum tp_control_response_code_e {
@@ -141,7 +141,7 @@ static inline bool tp_control_response_code_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_control_response_code_name(int64_t v);
+TP_INTERNAL const char *tp_control_response_code_name(int64_t v);
 
 /* enum RegionType (int16) */
 typedef enum tp_control_region_type_e {
@@ -160,7 +160,7 @@ static inline bool tp_control_region_type_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_control_region_type_name(int64_t v);
+TP_INTERNAL const char *tp_control_region_type_name(int64_t v);
 
 /* enum MajorOrder (int16) */
 typedef enum tp_control_major_order_e {
@@ -181,7 +181,7 @@ static inline bool tp_control_major_order_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_control_major_order_name(int64_t v);
+TP_INTERNAL const char *tp_control_major_order_name(int64_t v);
 
 /* enum Dtype (int16) */
 typedef enum tp_control_dtype_e {
@@ -224,12 +224,12 @@ static inline bool tp_control_dtype_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_control_dtype_name(int64_t v);
+TP_INTERNAL const char *tp_control_dtype_name(int64_t v);
 
 /* ---- ShmPoolAnnounce: template 1, blockLength 35 ---- */
 #define TP_CONTROL_SHM_POOL_ANNOUNCE_TEMPLATE_ID 1
 #define TP_CONTROL_SHM_POOL_ANNOUNCE_BLOCK_LENGTH 35
-TP_API extern const tp_sbe_layout_t tp_control_shm_pool_announce_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_control_shm_pool_announce_layout;
 
 typedef struct tp_control_shm_pool_announce_dec_s {
     tp_sbe_dec_t d;
@@ -382,14 +382,14 @@ static inline int tp_control_shm_pool_announce_put_header_region_uri(tp_control_
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_control_shm_pool_announce_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_control_shm_pool_announce_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_control_shm_pool_announce_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_control_shm_pool_announce_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- ConsumerHello: template 2, blockLength 39 ---- */
 #define TP_CONTROL_CONSUMER_HELLO_TEMPLATE_ID 2
 #define TP_CONTROL_CONSUMER_HELLO_BLOCK_LENGTH 39
-TP_API extern const tp_sbe_layout_t tp_control_consumer_hello_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_control_consumer_hello_layout;
 
 typedef struct tp_control_consumer_hello_dec_s {
     tp_sbe_dec_t d;
@@ -541,14 +541,14 @@ static inline int tp_control_consumer_hello_put_control_channel(tp_control_consu
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_control_consumer_hello_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_control_consumer_hello_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_control_consumer_hello_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_control_consumer_hello_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- ConsumerConfig: template 3, blockLength 18 ---- */
 #define TP_CONTROL_CONSUMER_CONFIG_TEMPLATE_ID 3
 #define TP_CONTROL_CONSUMER_CONFIG_BLOCK_LENGTH 18
-TP_API extern const tp_sbe_layout_t tp_control_consumer_config_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_control_consumer_config_layout;
 
 typedef struct tp_control_consumer_config_dec_s {
     tp_sbe_dec_t d;
@@ -654,14 +654,14 @@ static inline int tp_control_consumer_config_put_control_channel(tp_control_cons
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_control_consumer_config_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_control_consumer_config_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_control_consumer_config_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_control_consumer_config_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- FrameDescriptor: template 4, blockLength 40 ---- */
 #define TP_CONTROL_FRAME_DESCRIPTOR_TEMPLATE_ID 4
 #define TP_CONTROL_FRAME_DESCRIPTOR_BLOCK_LENGTH 40
-TP_API extern const tp_sbe_layout_t tp_control_frame_descriptor_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_control_frame_descriptor_layout;
 
 typedef struct tp_control_frame_descriptor_dec_s {
     tp_sbe_dec_t d;
@@ -749,14 +749,14 @@ static inline void tp_control_frame_descriptor_set_trace_id(tp_control_frame_des
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_control_frame_descriptor_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_control_frame_descriptor_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_control_frame_descriptor_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_control_frame_descriptor_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- QosConsumer: template 5, blockLength 41 ---- */
 #define TP_CONTROL_QOS_CONSUMER_TEMPLATE_ID 5
 #define TP_CONTROL_QOS_CONSUMER_BLOCK_LENGTH 41
-TP_API extern const tp_sbe_layout_t tp_control_qos_consumer_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_control_qos_consumer_layout;
 
 typedef struct tp_control_qos_consumer_dec_s {
     tp_sbe_dec_t d;
@@ -846,14 +846,14 @@ static inline void tp_control_qos_consumer_set_mode(tp_control_qos_consumer_enc_
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_control_qos_consumer_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_control_qos_consumer_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_control_qos_consumer_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_control_qos_consumer_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- QosProducer: template 6, blockLength 28 ---- */
 #define TP_CONTROL_QOS_PRODUCER_TEMPLATE_ID 6
 #define TP_CONTROL_QOS_PRODUCER_BLOCK_LENGTH 28
-TP_API extern const tp_sbe_layout_t tp_control_qos_producer_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_control_qos_producer_layout;
 
 typedef struct tp_control_qos_producer_dec_s {
     tp_sbe_dec_t d;
@@ -929,14 +929,14 @@ static inline void tp_control_qos_producer_set_watermark(tp_control_qos_producer
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_control_qos_producer_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_control_qos_producer_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_control_qos_producer_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_control_qos_producer_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- DataSourceAnnounce: template 7, blockLength 20 ---- */
 #define TP_CONTROL_DATA_SOURCE_ANNOUNCE_TEMPLATE_ID 7
 #define TP_CONTROL_DATA_SOURCE_ANNOUNCE_BLOCK_LENGTH 20
-TP_API extern const tp_sbe_layout_t tp_control_data_source_announce_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_control_data_source_announce_layout;
 
 typedef struct tp_control_data_source_announce_dec_s {
     tp_sbe_dec_t d;
@@ -1018,14 +1018,14 @@ static inline int tp_control_data_source_announce_put_summary(tp_control_data_so
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_control_data_source_announce_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_control_data_source_announce_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_control_data_source_announce_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_control_data_source_announce_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- DataSourceMeta: template 8, blockLength 16 ---- */
 #define TP_CONTROL_DATA_SOURCE_META_TEMPLATE_ID 8
 #define TP_CONTROL_DATA_SOURCE_META_BLOCK_LENGTH 16
-TP_API extern const tp_sbe_layout_t tp_control_data_source_meta_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_control_data_source_meta_layout;
 
 typedef struct tp_control_data_source_meta_dec_s {
     tp_sbe_dec_t d;
@@ -1122,14 +1122,14 @@ static inline int tp_control_data_source_meta_attributes_put_value(tp_control_da
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_control_data_source_meta_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_control_data_source_meta_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_control_data_source_meta_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_control_data_source_meta_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- ControlResponse: template 9, blockLength 12 ---- */
 #define TP_CONTROL_CONTROL_RESPONSE_TEMPLATE_ID 9
 #define TP_CONTROL_CONTROL_RESPONSE_BLOCK_LENGTH 12
-TP_API extern const tp_sbe_layout_t tp_control_control_response_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_control_control_response_layout;
 
 typedef struct tp_control_control_response_dec_s {
     tp_sbe_dec_t d;
@@ -1187,14 +1187,14 @@ static inline int tp_control_control_response_put_error_message(tp_control_contr
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_control_control_response_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_control_control_response_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_control_control_response_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_control_control_response_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- MetaBlobAnnounce: template 10, blockLength 28 ---- */
 #define TP_CONTROL_META_BLOB_ANNOUNCE_TEMPLATE_ID 10
 #define TP_CONTROL_META_BLOB_ANNOUNCE_BLOCK_LENGTH 28
-TP_API extern const tp_sbe_layout_t tp_control_meta_blob_announce_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_control_meta_blob_announce_layout;
 
 typedef struct tp_control_meta_blob_announce_dec_s {
     tp_sbe_dec_t d;
@@ -1268,14 +1268,14 @@ static inline void tp_control_meta_blob_announce_set_checksum(tp_control_meta_bl
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_control_meta_blob_announce_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_control_meta_blob_announce_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_control_meta_blob_announce_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_control_meta_blob_announce_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- FrameProgress: template 11, blockLength 29 ---- */
 #define TP_CONTROL_FRAME_PROGRESS_TEMPLATE_ID 11
 #define TP_CONTROL_FRAME_PROGRESS_BLOCK_LENGTH 29
-TP_API extern const tp_sbe_layout_t tp_control_frame_progress_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_control_frame_progress_layout;
 
 typedef struct tp_control_frame_progress_dec_s {
     tp_sbe_dec_t d;
@@ -1349,14 +1349,14 @@ static inline void tp_control_frame_progress_set_state(tp_control_frame_progress
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_control_frame_progress_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_control_frame_progress_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_control_frame_progress_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_control_frame_progress_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- MetaBlobChunk: template 12, blockLength 16 ---- */
 #define TP_CONTROL_META_BLOB_CHUNK_TEMPLATE_ID 12
 #define TP_CONTROL_META_BLOB_CHUNK_BLOCK_LENGTH 16
-TP_API extern const tp_sbe_layout_t tp_control_meta_blob_chunk_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_control_meta_blob_chunk_layout;
 
 typedef struct tp_control_meta_blob_chunk_dec_s {
     tp_sbe_dec_t d;
@@ -1422,14 +1422,14 @@ static inline int tp_control_meta_blob_chunk_put_bytes(tp_control_meta_blob_chun
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_control_meta_blob_chunk_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_control_meta_blob_chunk_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_control_meta_blob_chunk_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_control_meta_blob_chunk_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- MetaBlobComplete: template 13, blockLength 16 ---- */
 #define TP_CONTROL_META_BLOB_COMPLETE_TEMPLATE_ID 13
 #define TP_CONTROL_META_BLOB_COMPLETE_BLOCK_LENGTH 16
-TP_API extern const tp_sbe_layout_t tp_control_meta_blob_complete_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_control_meta_blob_complete_layout;
 
 typedef struct tp_control_meta_blob_complete_dec_s {
     tp_sbe_dec_t d;
@@ -1487,14 +1487,14 @@ static inline void tp_control_meta_blob_complete_set_checksum(tp_control_meta_bl
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_control_meta_blob_complete_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_control_meta_blob_complete_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_control_meta_blob_complete_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_control_meta_blob_complete_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- ShmRegionSuperblock: template 50, blockLength 64 ---- */
 #define TP_CONTROL_SHM_REGION_SUPERBLOCK_TEMPLATE_ID 50
 #define TP_CONTROL_SHM_REGION_SUPERBLOCK_BLOCK_LENGTH 64
-TP_API extern const tp_sbe_layout_t tp_control_shm_region_superblock_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_control_shm_region_superblock_layout;
 
 typedef struct tp_control_shm_region_superblock_dec_s {
     tp_sbe_dec_t d;
@@ -1639,14 +1639,14 @@ static inline void tp_control_shm_region_superblock_set_activity_timestamp_ns(tp
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_control_shm_region_superblock_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_control_shm_region_superblock_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_control_shm_region_superblock_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_control_shm_region_superblock_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- SlotHeader: template 51, blockLength 60 ---- */
 #define TP_CONTROL_SLOT_HEADER_TEMPLATE_ID 51
 #define TP_CONTROL_SLOT_HEADER_BLOCK_LENGTH 60
-TP_API extern const tp_sbe_layout_t tp_control_slot_header_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_control_slot_header_layout;
 
 typedef struct tp_control_slot_header_dec_s {
     tp_sbe_dec_t d;
@@ -1781,14 +1781,14 @@ static inline int tp_control_slot_header_put_header_bytes(tp_control_slot_header
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_control_slot_header_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_control_slot_header_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_control_slot_header_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_control_slot_header_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- TensorHeader: template 52, blockLength 184 ---- */
 #define TP_CONTROL_TENSOR_HEADER_TEMPLATE_ID 52
 #define TP_CONTROL_TENSOR_HEADER_BLOCK_LENGTH 184
-TP_API extern const tp_sbe_layout_t tp_control_tensor_header_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_control_tensor_header_layout;
 
 typedef struct tp_control_tensor_header_dec_s {
     tp_sbe_dec_t d;
@@ -1918,9 +1918,9 @@ static inline void tp_control_tensor_header_set_pad_bytes(tp_control_tensor_head
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_control_tensor_header_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_control_tensor_header_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_control_tensor_header_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_control_tensor_header_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -15,7 +15,7 @@ extern "C" {
 #define TP_DRIVER_SCHEMA_VERSION 1
 
 /* The schema's messages, for tp_codec_find() and tools. */
-TP_API extern const tp_codec_schema_t tp_driver_schema;
+TP_INTERNAL extern const tp_codec_schema_t tp_driver_schema;
 
 /* enum HugepagesPolicy (uint8) */
 typedef enum tp_driver_hugepages_policy_e {
@@ -36,7 +36,7 @@ static inline bool tp_driver_hugepages_policy_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_driver_hugepages_policy_name(int64_t v);
+TP_INTERNAL const char *tp_driver_hugepages_policy_name(int64_t v);
 
 /* enum ResponseCode (int32) */
 typedef enum tp_driver_response_code_e {
@@ -61,7 +61,7 @@ static inline bool tp_driver_response_code_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_driver_response_code_name(int64_t v);
+TP_INTERNAL const char *tp_driver_response_code_name(int64_t v);
 
 /* enum Role (uint8) */
 typedef enum tp_driver_role_e {
@@ -80,7 +80,7 @@ static inline bool tp_driver_role_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_driver_role_name(int64_t v);
+TP_INTERNAL const char *tp_driver_role_name(int64_t v);
 
 /* enum PublishMode (uint8) */
 typedef enum tp_driver_publish_mode_e {
@@ -99,7 +99,7 @@ static inline bool tp_driver_publish_mode_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_driver_publish_mode_name(int64_t v);
+TP_INTERNAL const char *tp_driver_publish_mode_name(int64_t v);
 
 /* enum LeaseRevokeReason (uint8) */
 typedef enum tp_driver_lease_revoke_reason_e {
@@ -120,7 +120,7 @@ static inline bool tp_driver_lease_revoke_reason_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_driver_lease_revoke_reason_name(int64_t v);
+TP_INTERNAL const char *tp_driver_lease_revoke_reason_name(int64_t v);
 
 /* enum ShutdownReason (uint8) */
 typedef enum tp_driver_shutdown_reason_e {
@@ -141,12 +141,12 @@ static inline bool tp_driver_shutdown_reason_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_driver_shutdown_reason_name(int64_t v);
+TP_INTERNAL const char *tp_driver_shutdown_reason_name(int64_t v);
 
 /* ---- ShmAttachRequest: template 1, blockLength 27 ---- */
 #define TP_DRIVER_SHM_ATTACH_REQUEST_TEMPLATE_ID 1
 #define TP_DRIVER_SHM_ATTACH_REQUEST_BLOCK_LENGTH 27
-TP_API extern const tp_sbe_layout_t tp_driver_shm_attach_request_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_driver_shm_attach_request_layout;
 
 typedef struct tp_driver_shm_attach_request_dec_s {
     tp_sbe_dec_t d;
@@ -248,14 +248,14 @@ static inline void tp_driver_shm_attach_request_set_desired_node_id(tp_driver_sh
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_driver_shm_attach_request_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_driver_shm_attach_request_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_driver_shm_attach_request_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_driver_shm_attach_request_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- ShmAttachResponse: template 2, blockLength 54 ---- */
 #define TP_DRIVER_SHM_ATTACH_RESPONSE_TEMPLATE_ID 2
 #define TP_DRIVER_SHM_ATTACH_RESPONSE_BLOCK_LENGTH 54
-TP_API extern const tp_sbe_layout_t tp_driver_shm_attach_response_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_driver_shm_attach_response_layout;
 
 typedef struct tp_driver_shm_attach_response_dec_s {
     tp_sbe_dec_t d;
@@ -448,14 +448,14 @@ static inline int tp_driver_shm_attach_response_put_error_message(tp_driver_shm_
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_driver_shm_attach_response_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_driver_shm_attach_response_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_driver_shm_attach_response_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_driver_shm_attach_response_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- ShmDetachRequest: template 3, blockLength 25 ---- */
 #define TP_DRIVER_SHM_DETACH_REQUEST_TEMPLATE_ID 3
 #define TP_DRIVER_SHM_DETACH_REQUEST_BLOCK_LENGTH 25
-TP_API extern const tp_sbe_layout_t tp_driver_shm_detach_request_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_driver_shm_detach_request_layout;
 
 typedef struct tp_driver_shm_detach_request_dec_s {
     tp_sbe_dec_t d;
@@ -529,14 +529,14 @@ static inline void tp_driver_shm_detach_request_set_role(tp_driver_shm_detach_re
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_driver_shm_detach_request_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_driver_shm_detach_request_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_driver_shm_detach_request_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_driver_shm_detach_request_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- ShmDetachResponse: template 4, blockLength 12 ---- */
 #define TP_DRIVER_SHM_DETACH_RESPONSE_TEMPLATE_ID 4
 #define TP_DRIVER_SHM_DETACH_RESPONSE_BLOCK_LENGTH 12
-TP_API extern const tp_sbe_layout_t tp_driver_shm_detach_response_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_driver_shm_detach_response_layout;
 
 typedef struct tp_driver_shm_detach_response_dec_s {
     tp_sbe_dec_t d;
@@ -594,14 +594,14 @@ static inline int tp_driver_shm_detach_response_put_error_message(tp_driver_shm_
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_driver_shm_detach_response_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_driver_shm_detach_response_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_driver_shm_detach_response_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_driver_shm_detach_response_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- ShmLeaseKeepalive: template 5, blockLength 25 ---- */
 #define TP_DRIVER_SHM_LEASE_KEEPALIVE_TEMPLATE_ID 5
 #define TP_DRIVER_SHM_LEASE_KEEPALIVE_BLOCK_LENGTH 25
-TP_API extern const tp_sbe_layout_t tp_driver_shm_lease_keepalive_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_driver_shm_lease_keepalive_layout;
 
 typedef struct tp_driver_shm_lease_keepalive_dec_s {
     tp_sbe_dec_t d;
@@ -675,14 +675,14 @@ static inline void tp_driver_shm_lease_keepalive_set_client_timestamp_ns(tp_driv
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_driver_shm_lease_keepalive_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_driver_shm_lease_keepalive_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_driver_shm_lease_keepalive_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_driver_shm_lease_keepalive_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- ShmDriverShutdown: template 6, blockLength 9 ---- */
 #define TP_DRIVER_SHM_DRIVER_SHUTDOWN_TEMPLATE_ID 6
 #define TP_DRIVER_SHM_DRIVER_SHUTDOWN_BLOCK_LENGTH 9
-TP_API extern const tp_sbe_layout_t tp_driver_shm_driver_shutdown_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_driver_shm_driver_shutdown_layout;
 
 typedef struct tp_driver_shm_driver_shutdown_dec_s {
     tp_sbe_dec_t d;
@@ -740,14 +740,14 @@ static inline int tp_driver_shm_driver_shutdown_put_error_message(tp_driver_shm_
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_driver_shm_driver_shutdown_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_driver_shm_driver_shutdown_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_driver_shm_driver_shutdown_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_driver_shm_driver_shutdown_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- ShmLeaseRevoked: template 7, blockLength 26 ---- */
 #define TP_DRIVER_SHM_LEASE_REVOKED_TEMPLATE_ID 7
 #define TP_DRIVER_SHM_LEASE_REVOKED_BLOCK_LENGTH 26
-TP_API extern const tp_sbe_layout_t tp_driver_shm_lease_revoked_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_driver_shm_lease_revoked_layout;
 
 typedef struct tp_driver_shm_lease_revoked_dec_s {
     tp_sbe_dec_t d;
@@ -837,14 +837,14 @@ static inline int tp_driver_shm_lease_revoked_put_error_message(tp_driver_shm_le
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_driver_shm_lease_revoked_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_driver_shm_lease_revoked_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_driver_shm_lease_revoked_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_driver_shm_lease_revoked_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- ShmDriverShutdownRequest: template 8, blockLength 9 ---- */
 #define TP_DRIVER_SHM_DRIVER_SHUTDOWN_REQUEST_TEMPLATE_ID 8
 #define TP_DRIVER_SHM_DRIVER_SHUTDOWN_REQUEST_BLOCK_LENGTH 9
-TP_API extern const tp_sbe_layout_t tp_driver_shm_driver_shutdown_request_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_driver_shm_driver_shutdown_request_layout;
 
 typedef struct tp_driver_shm_driver_shutdown_request_dec_s {
     tp_sbe_dec_t d;
@@ -910,9 +910,9 @@ static inline int tp_driver_shm_driver_shutdown_request_put_error_message(tp_dri
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_driver_shm_driver_shutdown_request_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_driver_shm_driver_shutdown_request_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_driver_shm_driver_shutdown_request_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_driver_shm_driver_shutdown_request_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -15,7 +15,7 @@ extern "C" {
 #define TP_MERGE_SCHEMA_VERSION 1
 
 /* The schema's messages, for tp_codec_find() and tools. */
-TP_API extern const tp_codec_schema_t tp_merge_schema;
+TP_INTERNAL extern const tp_codec_schema_t tp_merge_schema;
 
 /* enum ClockDomain (uint8) */
 typedef enum tp_merge_clock_domain_e {
@@ -34,7 +34,7 @@ static inline bool tp_merge_clock_domain_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_merge_clock_domain_name(int64_t v);
+TP_INTERNAL const char *tp_merge_clock_domain_name(int64_t v);
 
 /* enum TimestampSource (uint8) */
 typedef enum tp_merge_timestamp_source_e {
@@ -53,7 +53,7 @@ static inline bool tp_merge_timestamp_source_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_merge_timestamp_source_name(int64_t v);
+TP_INTERNAL const char *tp_merge_timestamp_source_name(int64_t v);
 
 /* enum MergeRuleType (uint8) */
 typedef enum tp_merge_merge_rule_type_e {
@@ -72,7 +72,7 @@ static inline bool tp_merge_merge_rule_type_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_merge_merge_rule_type_name(int64_t v);
+TP_INTERNAL const char *tp_merge_merge_rule_type_name(int64_t v);
 
 /* enum MergeTimeRuleType (uint8) */
 typedef enum tp_merge_merge_time_rule_type_e {
@@ -91,12 +91,12 @@ static inline bool tp_merge_merge_time_rule_type_is_valid(int64_t v)
     }
 }
 /* Name of a valid value, NULL otherwise. */
-TP_API const char *tp_merge_merge_time_rule_type_name(int64_t v);
+TP_INTERNAL const char *tp_merge_merge_time_rule_type_name(int64_t v);
 
 /* ---- SequenceMergeMapAnnounce: template 1, blockLength 20 ---- */
 #define TP_MERGE_SEQUENCE_MERGE_MAP_ANNOUNCE_TEMPLATE_ID 1
 #define TP_MERGE_SEQUENCE_MERGE_MAP_ANNOUNCE_BLOCK_LENGTH 20
-TP_API extern const tp_sbe_layout_t tp_merge_sequence_merge_map_announce_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_merge_sequence_merge_map_announce_layout;
 
 typedef struct tp_merge_sequence_merge_map_announce_dec_s {
     tp_sbe_dec_t d;
@@ -207,14 +207,14 @@ static inline void tp_merge_sequence_merge_map_announce_rules_set_window_size(tp
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_merge_sequence_merge_map_announce_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_merge_sequence_merge_map_announce_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_merge_sequence_merge_map_announce_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_merge_sequence_merge_map_announce_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- SequenceMergeMapRequest: template 2, blockLength 12 ---- */
 #define TP_MERGE_SEQUENCE_MERGE_MAP_REQUEST_TEMPLATE_ID 2
 #define TP_MERGE_SEQUENCE_MERGE_MAP_REQUEST_BLOCK_LENGTH 12
-TP_API extern const tp_sbe_layout_t tp_merge_sequence_merge_map_request_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_merge_sequence_merge_map_request_layout;
 
 typedef struct tp_merge_sequence_merge_map_request_dec_s {
     tp_sbe_dec_t d;
@@ -264,14 +264,14 @@ static inline void tp_merge_sequence_merge_map_request_set_epoch(tp_merge_sequen
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_merge_sequence_merge_map_request_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_merge_sequence_merge_map_request_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_merge_sequence_merge_map_request_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_merge_sequence_merge_map_request_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- TimestampMergeMapAnnounce: template 3, blockLength 29 ---- */
 #define TP_MERGE_TIMESTAMP_MERGE_MAP_ANNOUNCE_TEMPLATE_ID 3
 #define TP_MERGE_TIMESTAMP_MERGE_MAP_ANNOUNCE_BLOCK_LENGTH 29
-TP_API extern const tp_sbe_layout_t tp_merge_timestamp_merge_map_announce_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_merge_timestamp_merge_map_announce_layout;
 
 typedef struct tp_merge_timestamp_merge_map_announce_dec_s {
     tp_sbe_dec_t d;
@@ -408,14 +408,14 @@ static inline void tp_merge_timestamp_merge_map_announce_rules_set_window_ns(tp_
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_merge_timestamp_merge_map_announce_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_merge_timestamp_merge_map_announce_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_merge_timestamp_merge_map_announce_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_merge_timestamp_merge_map_announce_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 /* ---- TimestampMergeMapRequest: template 4, blockLength 12 ---- */
 #define TP_MERGE_TIMESTAMP_MERGE_MAP_REQUEST_TEMPLATE_ID 4
 #define TP_MERGE_TIMESTAMP_MERGE_MAP_REQUEST_BLOCK_LENGTH 12
-TP_API extern const tp_sbe_layout_t tp_merge_timestamp_merge_map_request_layout;
+TP_INTERNAL extern const tp_sbe_layout_t tp_merge_timestamp_merge_map_request_layout;
 
 typedef struct tp_merge_timestamp_merge_map_request_dec_s {
     tp_sbe_dec_t d;
@@ -465,9 +465,9 @@ static inline void tp_merge_timestamp_merge_map_request_set_epoch(tp_merge_times
 }
 
 /* JSON object for one message at buf (tp decode); *consumed = its length. */
-TP_API int tp_merge_timestamp_merge_map_request_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_merge_timestamp_merge_map_request_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);
 /* Decode and encode again from the decoded values only; returns the length. */
-TP_API long tp_merge_timestamp_merge_map_request_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
+TP_INTERNAL long tp_merge_timestamp_merge_map_request_reencode(const void *buf, size_t len, bool headerless, void *out, size_t cap);
 
 #ifdef __cplusplus
 }

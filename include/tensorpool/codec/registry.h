@@ -34,27 +34,27 @@ typedef struct tp_codec_schema_s {
 } tp_codec_schema_t;
 
 /* Every schema of this build (900 control, 901 driver, 903 merge). */
-TP_API const tp_codec_schema_t *const *tp_codec_schemas(size_t *count);
+TP_INTERNAL const tp_codec_schema_t *const *tp_codec_schemas(size_t *count);
 
 /* The message (schema_id, template_id), or NULL with TP_ERR_NOT_MINE set. */
-TP_API const tp_codec_message_t *tp_codec_find(uint16_t schema_id, uint16_t template_id);
+TP_INTERNAL const tp_codec_message_t *tp_codec_find(uint16_t schema_id, uint16_t template_id);
 
 /* A message by name ("SlotHeader"), or NULL with TP_ERR_NOT_FOUND set. */
-TP_API const tp_codec_message_t *tp_codec_find_by_name(const char *name);
+TP_INTERNAL const tp_codec_message_t *tp_codec_find_by_name(const char *name);
 
 /* Print the message at buf (header first) as one JSON object; *consumed is its
  * length. -1 with the reason (unknown schema/template, truncated, ...). */
-TP_API int tp_codec_print_json(const void *buf, size_t len, tp_json_t *j, size_t *consumed);
+TP_INTERNAL int tp_codec_print_json(const void *buf, size_t len, tp_json_t *j, size_t *consumed);
 
 /* Helpers for the generated printers. */
-TP_API void tp_codec_json_message_begin(tp_json_t *j, const tp_sbe_layout_t *layout, const tp_sbe_dec_t *d,
-                                        bool headerless);
-TP_API void tp_codec_json_message_end(tp_json_t *j);
+TP_INTERNAL void tp_codec_json_message_begin(tp_json_t *j, const tp_sbe_layout_t *layout, const tp_sbe_dec_t *d,
+                                             bool headerless);
+TP_INTERNAL void tp_codec_json_message_end(tp_json_t *j);
 /* An enum value: its name, null for the null sentinel, else the raw number. */
-TP_API void tp_codec_json_enum(tp_json_t *j, const char *name, int64_t value, int64_t null_value);
+TP_INTERNAL void tp_codec_json_enum(tp_json_t *j, const char *name, int64_t value, int64_t null_value);
 /* Var data that holds a whole message: its decoded JSON, or an object with
  * "error" when it does not decode. */
-TP_API void tp_codec_json_embedded(tp_json_t *j, const uint8_t *p, size_t len);
+TP_INTERNAL void tp_codec_json_embedded(tp_json_t *j, const uint8_t *p, size_t len);
 
 #ifdef __cplusplus
 }

@@ -66,7 +66,7 @@ typedef struct tp_sbe_header_s {
 } tp_sbe_header_t;
 
 /* Read the 8-byte message header; -1 (TP_ERR_TRUNCATED) if len < 8. */
-TP_API int tp_sbe_header_read(const void *buf, size_t len, tp_sbe_header_t *out);
+TP_INTERNAL int tp_sbe_header_read(const void *buf, size_t len, tp_sbe_header_t *out);
 
 /* ---- static description of one message, emitted by the generator ---- */
 typedef enum tp_sbe_step_kind_e { TP_SBE_STEP_GROUP = 1, TP_SBE_STEP_VAR = 2 } tp_sbe_step_kind_t;
@@ -116,16 +116,16 @@ typedef struct tp_sbe_dec_s {
 /* Validate a message against its layout and record the offset of every step
  * (group header or var-data length prefix) in step_off[layout->nsteps].
  * headerless: the buffer starts at the root block (SHM structures). */
-TP_API int tp_sbe_dec_wrap(const tp_sbe_layout_t *layout, tp_sbe_dec_t *d, size_t *step_off,
-                           const void *buf, size_t len, bool headerless);
+TP_INTERNAL int tp_sbe_dec_wrap(const tp_sbe_layout_t *layout, tp_sbe_dec_t *d, size_t *step_off,
+                                const void *buf, size_t len, bool headerless);
 
 /* A view of the fixed root block only, for structures whose values the
  * caller validates itself (SHM slots and superblocks, where a torn or hostile
  * value must be read and classified, not refused): checks only that the root
  * block fits. The header, enums, groups and var data are NOT checked, and
  * groups and var data must not be read through a view. */
-TP_API int tp_sbe_dec_view(const tp_sbe_layout_t *layout, tp_sbe_dec_t *d, const void *buf, size_t len,
-                           bool headerless);
+TP_INTERNAL int tp_sbe_dec_view(const tp_sbe_layout_t *layout, tp_sbe_dec_t *d, const void *buf, size_t len,
+                                bool headerless);
 
 typedef struct tp_sbe_group_iter_s {
     const uint8_t *buf;
@@ -140,11 +140,11 @@ typedef struct tp_sbe_group_iter_s {
 } tp_sbe_group_iter_t;
 
 /* Start iterating the group whose header is at offset group_off. */
-TP_API void tp_sbe_group_iter_init(tp_sbe_group_iter_t *it, const tp_sbe_dec_t *d, size_t group_off,
-                                   uint8_t nvars);
+TP_INTERNAL void tp_sbe_group_iter_init(tp_sbe_group_iter_t *it, const tp_sbe_dec_t *d, size_t group_off,
+                                        uint8_t nvars);
 /* Advance to the next entry: 1 when positioned on it, 0 at the end, -1 on a
  * malformed entry (impossible after a successful wrap, checked regardless). */
-TP_API int tp_sbe_group_iter_next(tp_sbe_group_iter_t *it);
+TP_INTERNAL int tp_sbe_group_iter_next(tp_sbe_group_iter_t *it);
 
 static inline const uint8_t *tp_sbe_var_at(const uint8_t *buf, size_t off, uint32_t *len)
 {
@@ -172,20 +172,20 @@ typedef struct tp_sbe_enc_s {
 } tp_sbe_enc_t;
 
 /* Write the header (unless headerless) and a zeroed root block. */
-TP_API int tp_sbe_enc_begin(tp_sbe_enc_t *e, const tp_sbe_layout_t *layout, void *buf, size_t cap,
-                            bool headerless);
+TP_INTERNAL int tp_sbe_enc_begin(tp_sbe_enc_t *e, const tp_sbe_layout_t *layout, void *buf, size_t cap,
+                                 bool headerless);
 /* Open group `step` with `count` entries (earlier skipped steps are written
  * empty). */
-TP_API int tp_sbe_enc_group_begin(tp_sbe_enc_t *e, uint8_t step, uint16_t count);
+TP_INTERNAL int tp_sbe_enc_group_begin(tp_sbe_enc_t *e, uint8_t step, uint16_t count);
 /* Start the next entry of the open group: its fixed part is zeroed. */
-TP_API int tp_sbe_enc_group_next(tp_sbe_enc_t *e);
+TP_INTERNAL int tp_sbe_enc_group_next(tp_sbe_enc_t *e);
 /* Write var-data field `var` of the current entry. */
-TP_API int tp_sbe_enc_entry_var(tp_sbe_enc_t *e, uint8_t var, const void *data, size_t len);
+TP_INTERNAL int tp_sbe_enc_entry_var(tp_sbe_enc_t *e, uint8_t var, const void *data, size_t len);
 /* Write top-level var-data field `step`. */
-TP_API int tp_sbe_enc_var(tp_sbe_enc_t *e, uint8_t step, const void *data, size_t len);
+TP_INTERNAL int tp_sbe_enc_var(tp_sbe_enc_t *e, uint8_t step, const void *data, size_t len);
 /* Finish: remaining steps are written empty. Returns the message length, or
  * -1 if any step failed or a group holds fewer entries than announced. */
-TP_API long tp_sbe_enc_end(tp_sbe_enc_t *e);
+TP_INTERNAL long tp_sbe_enc_end(tp_sbe_enc_t *e);
 
 static inline uint8_t *tp_sbe_enc_root(tp_sbe_enc_t *e) { return e->buf + e->root; }
 

@@ -1,10 +1,10 @@
-/* A stand-in producer for the examples and tests of the join layer, until the
- * driver's producer client is merged: it writes frames into its own SHM
- * regions with the shm writer, publishes a FrameDescriptor per frame on a
- * descriptor stream, and announces its pools (ShmPoolAnnounce) on the control
- * stream itself, which the driver would normally do.
- *
- * Header-only on purpose (examples stay single-file programs). */
+/* A stand-in producer for the tests and benchmarks of the join layer that run
+ * without a driver: it writes frames into its own SHM regions with the shm
+ * writer, publishes a FrameDescriptor per frame on a descriptor stream, and
+ * announces its pools (ShmPoolAnnounce) on the control stream itself, which
+ * the driver would normally do. It uses library internals (TP_INTERNAL), so
+ * it links the static library; programs for users use tp_producer
+ * (examples/). Header-only. */
 #ifndef TP_STAND_IN_PRODUCER_H
 #define TP_STAND_IN_PRODUCER_H
 

@@ -1,0 +1,15 @@
+# tp subcommands checked from outside, as a script would use them.
+add_test(NAME tp_stat_live_view
+  COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/stat_live_view_test.py $<TARGET_FILE:tp>)
+set_tests_properties(tp_stat_live_view PROPERTIES LABELS "cli;integration" TIMEOUT 60)
+add_test(NAME tp_clean_multiprocess
+  COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/clean_test.py $<TARGET_FILE:tp> $<TARGET_FILE:driver_helper>)
+set_tests_properties(tp_clean_multiprocess PROPERTIES LABELS "cli;integration" TIMEOUT 120)
+if(TARGET producer_consumer)
+  add_test(NAME examples_leave_no_files
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/examples_leave_no_files_test.py
+            $<TARGET_FILE:producer_consumer> $<TARGET_FILE:join_sequence>
+            $<TARGET_FILE:join_timestamp> $<TARGET_FILE:join_latest>)
+  set_tests_properties(examples_leave_no_files PROPERTIES LABELS "example;integration" TIMEOUT 120
+    RESOURCE_LOCK tp_examples)
+endif()
