@@ -359,6 +359,9 @@ typedef struct demo_join_s {
     int latency_dirty;
     int64_t stretch_start;     /* not flowing since, 0: flowing */
     int64_t last_ns;
+    int stretch_blocked;       /* the current stretch was blocked at some moment ... */
+    int stretch_epoch_change;  /* ... by an input epoch change */
+    uint32_t stretch_stream;   /* the input the first of those moments named */
 } demo_join_t;
 
 /* Account the time the join is not flowing while the sources run (between
@@ -380,17 +383,27 @@ static void track_state(demo_pipeline_t *p, demo_join_t *j, const tp_join_agent_
     if (j->stretch_start == 0) {
         j->stretch_start = now;
         j->last_ns = now;
+        j->stretch_blocked = 0;
+        j->stretch_epoch_change = 0;
+        j->stretch_stream = st.stream_id;
         atomic_fetch_add_explicit(&j->out->stretches, 1, memory_order_relaxed);
     }
+    /* A stretch is named after its most telling moment: an epoch change, else blocked, else degraded. */
+    const int epoch_change = strstr(st.reason, "epoch changed") != NULL;
+    if ((epoch_change && !j->stretch_epoch_change) || (st.state == TP_JOIN_AGENT_BLOCKED && !j->stretch_blocked))
+        j->stretch_stream = st.stream_id;
+    j->stretch_epoch_change |= epoch_change;
+    j->stretch_blocked |= st.state == TP_JOIN_AGENT_BLOCKED;
     atomic_fetch_add_explicit(&j->out->not_flowing_ns, (uint64_t)(now - j->last_ns), memory_order_relaxed);
     j->last_ns = now;
     const uint64_t len = (uint64_t)(now - j->stretch_start);
     if (len > atomic_load_explicit(&j->out->longest_ns, memory_order_relaxed)) {
         atomic_store_explicit(&j->out->longest_ns, len, memory_order_relaxed);
-        atomic_store_explicit(&j->out->longest_state, (int)st.state, memory_order_relaxed);
-        atomic_store_explicit(&j->out->longest_epoch_change, strstr(st.reason, "epoch changed") != NULL,
+        atomic_store_explicit(&j->out->longest_state,
+                              j->stretch_blocked ? (int)TP_JOIN_AGENT_BLOCKED : (int)TP_JOIN_AGENT_DEGRADED,
                               memory_order_relaxed);
-        atomic_store_explicit(&j->out->longest_stream, st.stream_id, memory_order_relaxed);
+        atomic_store_explicit(&j->out->longest_epoch_change, j->stretch_epoch_change, memory_order_relaxed);
+        atomic_store_explicit(&j->out->longest_stream, j->stretch_stream, memory_order_relaxed);
     }
 }
 

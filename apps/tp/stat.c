@@ -342,6 +342,13 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_double(&j, age_ms(now, jn->last_announce_ns));
         tp_json_key(&j, "requests");
         tp_json_u64(&j, jn->requests);
+        tp_json_key(&j, "announces_refused");
+        tp_json_u64(&j, jn->refused);
+        tp_json_key(&j, "contested_by_pid");
+        if (jn->contested)
+            tp_json_u64(&j, (uint64_t)(uint32_t)jn->other_pid);
+        else
+            tp_json_null(&j);
         if (jn->kind == TP_MERGE_KIND_TIMESTAMP) {
             tp_json_key(&j, "lateness_ns");
             tp_json_u64(&j, jn->lateness_ns == TP_MERGE_NULL_U64 ? 0 : jn->lateness_ns);

@@ -182,16 +182,16 @@ static void test_blocked_is_visible_until_map(void)
     CHECK(kill(r.role[CAM1], SIGSTOP) == 0);
     sleep_ms(STALL_S * 1000);
     CHECK(kill(r.role[CAM1], SIGCONT) == 0);
-    const int seen = stat_shows(r.dir, "\"out_stream_id\":100,\"epoch\":2,\"state\":\"waiting-map\"", 10000);
+    const int seen = stat_shows(r.dir, "\"out_stream_id\":100,\"epoch\":\"2\",\"state\":\"waiting-map\"", 10000);
     CHECK(seen);
     if (!seen) fputs(out, stdout);
     sleep_ms(2000);
-    CHECK(stat_shows(r.dir, "\"out_stream_id\":100,\"epoch\":2,\"state\":\"waiting-map\"", 3000)); /* still */
+    CHECK(stat_shows(r.dir, "\"out_stream_id\":100,\"epoch\":\"2\",\"state\":\"waiting-map\"", 3000)); /* still */
     slurp(r.log);
     CHECK(strstr(out, "[blocked: input 1]") != NULL);
     CHECK(kill(r.role[AUTHORITY], SIGCONT) == 0);
     /* the map for epoch 2 in force: tp stat sees it announced and flowing */
-    CHECK(stat_shows(r.dir, "\"out_stream_id\":100,\"epoch\":2,\"state\":\"flowing\"", RECOVERY_S * 1000 + 4000));
+    CHECK(stat_shows(r.dir, "\"out_stream_id\":100,\"epoch\":\"2\",\"state\":\"flowing\"", RECOVERY_S * 1000 + 4000));
     const int rc = finish_demo(&r);
     printf("-- authority stopped while cam1 re-attached: exit %d\n", rc);
     CHECK_EQ_I64(field("  seq-join out 100", "misaligned"), 0);
