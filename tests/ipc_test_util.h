@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tensorpool/ipc.h"
@@ -24,8 +25,15 @@ static int tp_test_rm_entry(const char *path, const struct stat *sb, int flag, s
     return 0;
 }
 
+/* Sleep ns nanoseconds (tests that pace processes). */
+static inline void tp_test_sleep_ns(int64_t ns)
+{
+    const struct timespec ts = {(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
+    nanosleep(&ts, NULL);
+}
+
 /* Create a unique base dir under /dev/shm (or /tmp) and point ctx at it. */
-static void tp_test_dir_setup(tp_ipc_context_t *ctx)
+static inline void tp_test_dir_setup(tp_ipc_context_t *ctx)
 {
     snprintf(tp_test_base, sizeof tp_test_base, "/dev/shm/tp-ipc-test-%d-XXXXXX", (int)getpid());
     if (mkdtemp(tp_test_base) == NULL) {
@@ -39,7 +47,7 @@ static void tp_test_dir_setup(tp_ipc_context_t *ctx)
     ctx->base_dir = tp_test_base;
 }
 
-static void tp_test_dir_cleanup(void)
+static inline void tp_test_dir_cleanup(void)
 {
     if (tp_test_base[0] != '\0') nftw(tp_test_base, tp_test_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

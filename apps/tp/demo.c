@@ -7,6 +7,7 @@
 #include "tensorpool/clean.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/error.h"
+#include "tensorpool/join_agent.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +27,8 @@ static void help(FILE *out)
             "    tp demo - run a complete tensorpool pipeline and report on it live\n"
             "\n"
             "SYNOPSIS\n"
-            "    tp demo [--duration SECONDS] [--rate HZ] [--frame-bytes N] [--lateness-ms MS] [--dir DIR]\n"
+            "    tp demo [--duration SECONDS] [--rate HZ] [--frame-bytes N] [--lateness-ms MS]\n"
+            "            [--degraded-after-ms MS] [--dir DIR]\n"
             "\n"
             "DESCRIPTION\n"
             "    Starts an embedded SHM driver, three synthetic producers, a MergeMap authority and\n"
@@ -38,10 +40,17 @@ static void help(FILE *out)
             "                       the first two capture ticks, so its seq N is cam1's seq N+2\n"
             "      imu   stream 3   64-byte samples at 10 x --rate\n"
             "      authority        MergeMap authority: announces both joins' MergeMaps and\n"
-            "                       answers their MergeMapRequests\n"
+            "                       answers their MergeMapRequests; it reads both cameras and,\n"
+            "                       when one moves to a new epoch (it re-attached after a driver\n"
+            "                       or producer stall and restarted at seq 0), derives the\n"
+            "                       sequence offset again from two frames of one capture time\n"
+            "                       and announces it under a new map epoch\n"
             "      seq-join  out 100  SequenceJoinBarrier: output N = cam1 frame N + cam2 frame N-2\n"
             "                         (offset compensation -2); every output is checked to pair\n"
-            "                         frames of the same capture tick\n"
+            "                         frames of the same capture tick. When a camera moves to a\n"
+            "                         new epoch it pairs nothing until the authority's new map\n"
+            "                         arrives (state blocked); MergeMaps from any process but the\n"
+            "                         authority are refused and counted\n"
             "      ts-join   out 200  TimestampJoinBarrier: the cam1 frame captured at T + the IMU\n"
             "                         samples in [T - camera period, T], slot-header capture times,\n"
             "                         ready once the IMU reached T - lateness\n"
@@ -71,12 +80,19 @@ static void help(FILE *out)
             "                other input was already there\n"
             "    p50 p99     latency over the last second from the commit of the last required\n"
             "                input (its FrameDescriptor time) to the join callback\n"
+            "    [blocked]   the join's state when it is not flowing: blocked (no map in force, or\n"
+            "                the next output not ready for 1 s) or degraded (its last output had\n"
+            "                an input with no frame)\n"
             "\n"
             "    Summary, at the end: per join its outputs, dropped (frame reads that failed) and\n"
             "    no-view: outputs the join delivered while some input had no payload view (its\n"
             "    pool not mapped yet, typically the first outputs after start, or a dropped read;\n"
             "    the join agent's outputs_without_view). Every output either carried a view for\n"
             "    each frame or is counted in no-view: `with-view + no-view = outputs` is checked.\n"
+            "    Then per join 'not flowing' (time blocked or degraded while the producers ran, in\n"
+            "    how many stretches, the longest and why), 'epoch blocks' (maps dropped because an\n"
+            "    input moved to a new epoch) and 'refused' (MergeMap announces from a process\n"
+            "    other than the authority).\n"
             "\n"
             "    Watch it from another terminal with `tp stat DIR` (use --dir to choose DIR): each\n"
             "    stream shows its producer's pid, a different process per stream.\n"
@@ -86,6 +102,9 @@ static void help(FILE *out)
             "    --rate HZ           camera rate, 1 .. 1000 (default 30); the IMU runs at 10 x HZ\n"
             "    --frame-bytes N     camera frame size, 64 .. 67108864 (default 921600 = 640x480x3)\n"
             "    --lateness-ms MS    lateness budget of the timestamp join, 0 .. 1000 (default 5)\n"
+            "    --degraded-after-ms MS\n"
+            "                        a join blocked or degraded for longer than this in one stretch\n"
+            "                        makes the result DEGRADED, 0 .. 3600000 (default 1000)\n"
             "    --dir DIR           existing absolute directory for the SHM files and the\n"
             "                        transport (default: $TP_DIR if set, else a fresh directory\n"
             "                        /dev/shm/tp-demo-XXXXXX that is removed at exit, also when\n"
@@ -116,6 +135,8 @@ static void help(FILE *out)
             "       outputs do not add up, or a role\n"
             "       process died, exited on its own or did not stop when asked\n"
             "    2  bad option or directory\n"
+            "    3  DEGRADED: everything above held, but a join was blocked or degraded for longer\n"
+            "       than --degraded-after-ms in one stretch (named on stderr with its reason)\n"
             "\n"
             "ENVIRONMENT\n"
             "    TP_DIR  directory for the SHM files and the transport when --dir is not given\n"
@@ -257,6 +278,8 @@ static void print_status(const demo_snapshot_t *cur, const demo_snapshot_t *prev
             printf(" p50 %.2fms p99 %.2fms", ms(tp_latency_hist_quantile(&d, 0.5)), ms(tp_latency_hist_quantile(&d, 0.99)));
         else
             printf(" p50 - p99 -%s", j->has_map ? "" : " (no map yet)");
+        if (j->state != TP_JOIN_AGENT_FLOWING)
+            printf(" [%s: input %u]", tp_join_agent_state_name((tp_join_agent_state_t)j->state), (unsigned)j->state_stream);
     }
     printf("\n");
 }
@@ -282,7 +305,25 @@ static int report_roles(const demo_snapshot_t *s)
     return n;
 }
 
-/* Summary and verdict: 0 when every stage worked, else 1 (reason on stderr). */
+/* One join's time not flowing; 1 when its longest stretch exceeds the threshold. */
+static int print_not_flowing(const demo_join_stats_t *j, int64_t degraded_after_ns)
+{
+    const char *why = j->longest_epoch_change                   ? "input epoch changed, waiting for map"
+                      : j->longest_state == TP_JOIN_AGENT_BLOCKED ? "blocked"
+                                                                   : "degraded";
+    printf("  %-8s not flowing %.2f s in %llu stretches (longest %.2f s: %s, input %u)  epoch blocks %llu  "
+           "refused %llu\n",
+           j->name, (double)j->not_flowing_ns / 1e9, (unsigned long long)j->stretches, (double)j->longest_ns / 1e9,
+           j->stretches ? why : "-", (unsigned)j->longest_stream, (unsigned long long)j->epoch_blocks,
+           (unsigned long long)j->refused);
+    if (j->longest_ns <= (uint64_t)degraded_after_ns) return 0;
+    fprintf(stderr, "tp demo: DEGRADED: %s was not flowing for %.2f s in one stretch (%s, input %u)\n", j->name,
+            (double)j->longest_ns / 1e9, why, (unsigned)j->longest_stream);
+    return 1;
+}
+
+/* Summary and verdict: 0 when every stage worked, 1 when one failed, 3 when
+ * a join was blocked or degraded too long (reason on stderr). */
 static int print_summary(const demo_snapshot_t *s, double secs, const demo_options_t *opt)
 {
     printf("summary: %.1f s, cameras %.1f Hz (%u-byte frames), IMU %.1f Hz\n", secs, opt->rate_hz,
@@ -339,13 +380,17 @@ static int print_summary(const demo_snapshot_t *s, double secs, const demo_optio
                 (unsigned long long)q->misaligned);
         rc = 1;
     }
-    printf("result: %s\n", rc == 0 ? "OK" : "FAILED");
+    int degraded = 0;
+    for (int i = 0; i < DEMO_JOINS; i++) degraded |= print_not_flowing(&s->join[i], opt->degraded_after_ns);
+    printf("  authority sequence map epochs announced after the first: %llu\n", (unsigned long long)s->map_epochs);
+    if (rc == 0 && degraded) rc = 3;
+    printf("result: %s\n", rc == 0 ? "OK" : rc == 3 ? "DEGRADED" : "FAILED");
     return rc;
 }
 
 int tp_cmd_demo(int argc, char **argv)
 {
-    demo_options_t opt = {NULL, 30.0, 640u * 480u * 3u, 5000000};
+    demo_options_t opt = {NULL, 30.0, 640u * 480u * 3u, 5000000, 1000000000};
     double duration = 10.0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -380,6 +425,13 @@ int tp_cmd_demo(int argc, char **argv)
                 return 2;
             }
             opt.lateness_ns = (int64_t)(x * 1e6);
+        } else if (strcmp(a, "--degraded-after-ms") == 0 && v != NULL) {
+            i++;
+            if (parse_double(v, 0, 3600000, &x) != 0) {
+                fprintf(stderr, "tp demo: --degraded-after-ms wants 0..3600000, got '%s'\n", v);
+                return 2;
+            }
+            opt.degraded_after_ns = (int64_t)(x * 1e6);
         } else if (strcmp(a, "--dir") == 0 && v != NULL) {
             i++;
             opt.dir = v;

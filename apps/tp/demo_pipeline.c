@@ -9,6 +9,7 @@
 #include "tensorpool/driver.h"
 #include "tensorpool/error.h"
 #include "tensorpool/join_agent.h"
+#include "tensorpool/merge_map_aligner.h"
 #include "tensorpool/merge_map_authority.h"
 #include "tensorpool/producer.h"
 
@@ -65,6 +66,16 @@ typedef struct demo_shared_join_s {
     _Atomic uint64_t incomplete;
     _Atomic uint64_t misaligned;
     _Atomic uint64_t window_frames;
+    _Atomic uint64_t refused;        /* announces refused: not from the authority's publication */
+    _Atomic uint64_t epoch_blocks;   /* maps dropped because an input moved to a new epoch */
+    _Atomic int state;               /* tp_join_agent_state_t, while the sources run */
+    _Atomic uint32_t state_stream;   /* the input the state names */
+    _Atomic int longest_state;       /* state and reason of the longest stretch not flowing */
+    _Atomic int longest_epoch_change;
+    _Atomic uint32_t longest_stream;
+    _Atomic uint64_t not_flowing_ns; /* time not flowing between go and end, in total */
+    _Atomic uint64_t longest_ns;     /* the longest such stretch */
+    _Atomic uint64_t stretches;
     demo_shared_hist_t latency;
 } demo_shared_join_t;
 
@@ -72,6 +83,8 @@ typedef struct demo_shared_s {
     /* written by the parent */
     _Atomic int driver_ready;  /* the embedded driver runs: the roles may attach */
     _Atomic int sources_ready; /* every producer holds its lease: the joins may attach */
+    _Atomic int authority_ready; /* written by the authority: it reads both cameras */
+    _Atomic uint64_t map_epochs; /* written by the authority: sequence map epochs announced */
     _Atomic int64_t t0;        /* common start tick of the sources; 0 until go */
     _Atomic int64_t end;       /* ticks due at or after this are not published; 0: none */
     /* written by the children */
@@ -271,7 +284,11 @@ static int source_main(demo_pipeline_t *p, int idx)
     return rc;
 }
 
-/* ---- the MergeMap authority --------------------------------------------- */
+/* ---- the MergeMap authority ---------------------------------------------
+ * The sequence join's offset holds only while both cameras stay in the
+ * epochs it was made for; a merge aligner (merge_map_aligner.h) reads both
+ * cameras and re-derives it by capture time under a new epoch whenever one
+ * re-attaches in a new epoch. */
 
 static int authority_main(demo_pipeline_t *p)
 {
@@ -279,16 +296,12 @@ static int authority_main(demo_pipeline_t *p)
      * is two frames late). Timestamp: the camera frame at T plus the IMU
      * samples of one camera period before it, with a lateness budget. */
     const int64_t cam_period = cam_period_ns(&p->opt);
-    tp_merge_map_t seq_map, ts_map;
+    tp_merge_map_t ts_map;
     char msg[256];
-    if (tp_merge_map_init(&seq_map, TP_MERGE_KIND_SEQUENCE, 2) != 0 ||
-        tp_merge_map_init(&ts_map, TP_MERGE_KIND_TIMESTAMP, 2) != 0) {
+    if (tp_merge_map_init(&ts_map, TP_MERGE_KIND_TIMESTAMP, 2) != 0) {
         child_fail(p->sh, DEMO_ROLE_AUTHORITY, "out of memory");
         return 1;
     }
-    tp_merge_map_reset(&seq_map, DEMO_OUT_SEQ, 1);
-    tp_merge_map_add_offset(&seq_map, DEMO_STREAM_CAM1, 0);
-    tp_merge_map_add_offset(&seq_map, DEMO_STREAM_CAM2, -DEMO_CAM2_LAG);
     tp_merge_map_reset(&ts_map, DEMO_OUT_TS, 1);
     tp_merge_map_set_clock(&ts_map, TP_CLOCK_MONOTONIC, (uint64_t)p->opt.lateness_ns);
     /* Capture times from the slot headers: the cameras' and the IMU's ticks share one clock. */
@@ -299,30 +312,41 @@ static int authority_main(demo_pipeline_t *p)
     tp_ipc_context_init(&ipc);
     tp_client_context_t cctx;
     tp_client_context_init(&cctx); /* for the namespace the joins use too */
+    snprintf(cctx.base_dir, sizeof cctx.base_dir, "%s", p->opt.dir);
     ipc.base_dir = p->opt.dir;
     ipc.namespace_name = cctx.ns;
     tp_merge_authority_config_t acfg;
     tp_merge_authority_config_init(&acfg);
     acfg.ipc = &ipc;
     acfg.subscribe = 1; /* its own control subscription: the joins' requests come from other processes */
+    tp_merge_aligner_config_t gcfg = {.client = &cctx,
+                                      .out_stream_id = DEMO_OUT_SEQ,
+                                      .ref_stream_id = DEMO_STREAM_CAM1,
+                                      .other_stream_id = DEMO_STREAM_CAM2,
+                                      .initial_offset = -DEMO_CAM2_LAG};
     tp_merge_authority_t *a = NULL;
-    const int64_t now = tp_clock_monotonic_ns();
+    tp_merge_aligner_t *al = NULL;
     int rc = 0;
-    if (tp_merge_authority_create(&acfg, &a) != 0 || tp_merge_authority_put(a, &seq_map, now) < 0 ||
-        tp_merge_authority_put(a, &ts_map, now) < 0) {
+    /* The cameras are read once they hold their leases (the joins wait for that too). */
+    if (tp_merge_authority_create(&acfg, &a) != 0 || tp_merge_authority_put(a, &ts_map, tp_clock_monotonic_ns()) < 0 ||
+        (child_wait_for(&p->sh->sources_ready) == 0 && tp_merge_aligner_create(&gcfg, a, &al) != 0)) {
         snprintf(msg, sizeof msg, "authority: %s", tp_errmsg());
         child_fail(p->sh, DEMO_ROLE_AUTHORITY, msg);
         rc = 1;
-    } else {
+    } else if (al != NULL) {
         tp_idle_strategy_t idle;
         tp_idle_strategy_init_backoff(&idle, 0, 2, 100000, 1000000);
         while (!tp_app_stop) {
-            const int w = tp_merge_authority_do_work(a, tp_clock_monotonic_ns());
-            tp_idle_strategy_idle(&idle, w > 0 ? w : 0);
+            const int64_t t = tp_clock_monotonic_ns();
+            const int w = tp_merge_authority_do_work(a, t);
+            const int g = tp_merge_aligner_do_work(al, t);
+            if (tp_merge_aligner_ready(al)) atomic_store_explicit(&p->sh->authority_ready, 1, memory_order_release);
+            atomic_store_explicit(&p->sh->map_epochs, tp_merge_aligner_maps(al), memory_order_relaxed);
+            tp_idle_strategy_idle(&idle, (w > 0 ? w : 0) + (g > 0 ? g : 0));
         }
     }
+    tp_merge_aligner_destroy(al);
     tp_merge_authority_destroy(a);
-    tp_merge_map_close(&seq_map);
     tp_merge_map_close(&ts_map);
     return rc;
 }
@@ -333,7 +357,55 @@ typedef struct demo_join_s {
     demo_shared_join_t *out;
     tp_latency_hist_t latency; /* private; published to out->latency */
     int latency_dirty;
+    int64_t stretch_start;     /* not flowing since, 0: flowing */
+    int64_t last_ns;
+    int stretch_blocked;       /* the current stretch was blocked at some moment ... */
+    int stretch_epoch_change;  /* ... by an input epoch change */
+    uint32_t stretch_stream;   /* the input the first of those moments named */
 } demo_join_t;
+
+/* Account the time the join is not flowing while the sources run (between
+ * go and the common end tick): total, longest stretch and its reason. */
+static void track_state(demo_pipeline_t *p, demo_join_t *j, const tp_join_agent_t *agent)
+{
+    const int64_t now = tp_clock_monotonic_ns();
+    const int64_t t0 = atomic_load_explicit(&p->sh->t0, memory_order_acquire);
+    const int64_t end = atomic_load_explicit(&p->sh->end, memory_order_acquire);
+    tp_join_agent_status_t st;
+    tp_join_agent_status(agent, &st);
+    const int running = t0 != 0 && now >= t0 && end == 0;
+    atomic_store_explicit(&j->out->state, running ? (int)st.state : 0, memory_order_relaxed);
+    atomic_store_explicit(&j->out->state_stream, st.stream_id, memory_order_relaxed);
+    if (!running || st.state == TP_JOIN_AGENT_FLOWING) {
+        j->stretch_start = 0;
+        return;
+    }
+    if (j->stretch_start == 0) {
+        j->stretch_start = now;
+        j->last_ns = now;
+        j->stretch_blocked = 0;
+        j->stretch_epoch_change = 0;
+        j->stretch_stream = st.stream_id;
+        atomic_fetch_add_explicit(&j->out->stretches, 1, memory_order_relaxed);
+    }
+    /* A stretch is named after its most telling moment: an epoch change, else blocked, else degraded. */
+    const int epoch_change = strstr(st.reason, "epoch changed") != NULL;
+    if ((epoch_change && !j->stretch_epoch_change) || (st.state == TP_JOIN_AGENT_BLOCKED && !j->stretch_blocked))
+        j->stretch_stream = st.stream_id;
+    j->stretch_epoch_change |= epoch_change;
+    j->stretch_blocked |= st.state == TP_JOIN_AGENT_BLOCKED;
+    atomic_fetch_add_explicit(&j->out->not_flowing_ns, (uint64_t)(now - j->last_ns), memory_order_relaxed);
+    j->last_ns = now;
+    const uint64_t len = (uint64_t)(now - j->stretch_start);
+    if (len > atomic_load_explicit(&j->out->longest_ns, memory_order_relaxed)) {
+        atomic_store_explicit(&j->out->longest_ns, len, memory_order_relaxed);
+        atomic_store_explicit(&j->out->longest_state,
+                              j->stretch_blocked ? (int)TP_JOIN_AGENT_BLOCKED : (int)TP_JOIN_AGENT_DEGRADED,
+                              memory_order_relaxed);
+        atomic_store_explicit(&j->out->longest_epoch_change, j->stretch_epoch_change, memory_order_relaxed);
+        atomic_store_explicit(&j->out->longest_stream, j->stretch_stream, memory_order_relaxed);
+    }
+}
 
 /* Newest FrameDescriptor time of the delivered frames: the descriptor is sent
  * right after the commit, so this is the last required input's commit. */
@@ -440,6 +512,9 @@ static int join_main(demo_pipeline_t *p, int idx)
     cfg.request_interval_ns = 100000000; /* the map comes from the authority process */
     cfg.on_output = seq ? on_seq_output : on_ts_output;
     cfg.clientd = &j;
+    /* MergeMaps only from the authority's process (forked before this one):
+     * an announce from any other publisher is refused and counted. */
+    cfg.authority_pid = p->role[DEMO_ROLE_AUTHORITY].pid;
     tp_join_agent_t *agent = NULL;
     if (tp_join_agent_create(&cfg, &agent) != 0) {
         char msg[256];
@@ -457,6 +532,9 @@ static int join_main(demo_pipeline_t *p, int idx)
         atomic_store_explicit(&j.out->frames_dropped, st.frames_dropped, memory_order_relaxed);
         atomic_store_explicit(&j.out->outputs_without_view, st.outputs_without_view, memory_order_relaxed);
         atomic_store_explicit(&j.out->inputs_mapped, st.mappings, memory_order_relaxed);
+        atomic_store_explicit(&j.out->refused, st.announces_refused, memory_order_relaxed);
+        atomic_store_explicit(&j.out->epoch_blocks, st.epoch_blocks, memory_order_relaxed);
+        track_state(p, &j, agent);
         atomic_store_explicit(&j.out->has_map, tp_join_barrier_has_map(tp_join_agent_barrier(agent)),
                               memory_order_release);
         if (j.latency_dirty) {
@@ -651,8 +729,11 @@ int demo_pipeline_go(demo_pipeline_t *p, int64_t timeout_ns)
             if (!atomic_load_explicit(&p->sh->join[i].has_map, memory_order_acquire) ||
                 atomic_load_explicit(&p->sh->join[i].inputs_mapped, memory_order_relaxed) < 2)
                 missing = i;
-        if (missing < 0) break;
-        if (tp_clock_monotonic_ns() >= deadline) {
+        if (missing < 0 && atomic_load_explicit(&p->sh->authority_ready, memory_order_acquire)) break;
+        if (missing < 0 && tp_clock_monotonic_ns() >= deadline)
+            return tp_err_set(TP_ERR_STATE, "authority (pid %d) did not map both cameras within %.1f s",
+                              (int)p->role[DEMO_ROLE_AUTHORITY].pid, (double)timeout_ns / 1e9);
+        if (missing >= 0 && tp_clock_monotonic_ns() >= deadline) {
             const int role = missing == DEMO_SEQ_JOIN ? DEMO_ROLE_SEQ_JOIN : DEMO_ROLE_TS_JOIN;
             return tp_err_set(TP_ERR_STATE, "%s (pid %d) did not %s within %.1f s", role_names[role],
                               (int)p->role[role].pid,
@@ -678,6 +759,7 @@ void demo_pipeline_snapshot(demo_pipeline_t *p, demo_snapshot_t *out)
         out->src[i].published = atomic_load(&s->published);
         out->src[i].failed = atomic_load(&s->failed);
     }
+    out->map_epochs = atomic_load(&p->sh->map_epochs);
     for (int i = 0; i < DEMO_JOINS; i++) {
         demo_shared_join_t *j = &p->sh->join[i];
         demo_join_stats_t *o = &out->join[i];
@@ -691,6 +773,16 @@ void demo_pipeline_snapshot(demo_pipeline_t *p, demo_snapshot_t *out)
         o->inputs_mapped = atomic_load(&j->inputs_mapped);
         o->outputs_waited = atomic_load(&j->outputs_waited);
         o->frames_dropped = atomic_load(&j->frames_dropped);
+        o->refused = atomic_load(&j->refused);
+        o->epoch_blocks = atomic_load(&j->epoch_blocks);
+        o->state = atomic_load(&j->state);
+        o->state_stream = atomic_load(&j->state_stream);
+        o->not_flowing_ns = atomic_load(&j->not_flowing_ns);
+        o->longest_ns = atomic_load(&j->longest_ns);
+        o->stretches = atomic_load(&j->stretches);
+        o->longest_state = atomic_load(&j->longest_state);
+        o->longest_epoch_change = atomic_load(&j->longest_epoch_change);
+        o->longest_stream = atomic_load(&j->longest_stream);
         o->outputs_with_view = atomic_load(&j->outputs_with_view);
         o->outputs_without_view = atomic_load(&j->outputs_without_view);
         hist_read(&j->latency, &o->latency);

@@ -31,6 +31,7 @@ typedef struct demo_options_s {
     double rate_hz;         /* camera rate; the IMU runs at 10x */
     uint32_t frame_bytes;   /* camera frame size */
     int64_t lateness_ns;    /* timestamp join lateness budget */
+    int64_t degraded_after_ns; /* a join not flowing longer than this in one stretch: DEGRADED */
 } demo_options_t;
 
 typedef struct demo_source_stats_s {
@@ -55,6 +56,16 @@ typedef struct demo_join_stats_s {
     uint64_t incomplete;     /* outputs missing a view for some input */
     uint64_t misaligned;     /* sequence join: camera ticks differ (offset wrong) */
     uint64_t window_frames;  /* timestamp join: IMU samples delivered in total */
+    uint64_t refused;        /* MergeMap announces refused (not from the authority's publication) */
+    uint64_t epoch_blocks;   /* maps dropped because an input moved to a newer epoch */
+    int state;               /* tp_join_agent_state_t now (flowing once the sources stopped) */
+    uint32_t state_stream;   /* the input that state names */
+    uint64_t not_flowing_ns; /* blocked or degraded while the sources ran, in total */
+    uint64_t longest_ns;     /* the longest such stretch ... */
+    uint64_t stretches;
+    int longest_state;       /* ... its state (blocked / degraded) */
+    int longest_epoch_change; /* ... blocked by an input epoch change */
+    uint32_t longest_stream; /* ... the input it named */
     tp_latency_hist_t latency; /* last-required-input commit -> callback */
 } demo_join_stats_t;
 
@@ -73,6 +84,7 @@ typedef struct demo_role_status_s {
 
 typedef struct demo_snapshot_s {
     int64_t now_ns;
+    uint64_t map_epochs;     /* sequence MergeMap epochs the authority announced */
     demo_source_stats_t src[DEMO_SOURCES];
     demo_join_stats_t join[DEMO_JOINS];
     demo_role_status_t role[DEMO_ROLES];

@@ -50,7 +50,12 @@ static void help(FILE *out)
             "    Per join (output stream of a MergeMap): kind, epoch, rules, and a state derived\n"
             "    from outside: flowing (every input delivered frames in the last 3 s), blocked\n"
             "    (the silent inputs are listed), waiting-map (a stage requested the map and no\n"
-            "    announce was seen). For sequence maps, 'ready through' is the newest output\n"
+            "    announce was seen; also when a stage asks for the epoch after the announced one:\n"
+            "    it dropped its map, e.g. because an input moved to a new epoch, and waits for\n"
+            "    the authority's new one). Rules come from the first publication seen announcing\n"
+            "    that output; while another one announces it too the row says 'contested' with\n"
+            "    both pids (the stages keep the authority they pinned or were configured with;\n"
+            "    tp stat cannot see which). For sequence maps, 'ready through' is the newest output\n"
             "    every input has reached. Join stages publish nothing else, so per-stage output\n"
             "    counts are not shown (tp demo prints its own).\n"
             "\n"
@@ -188,6 +193,10 @@ static void print_text(const tp_monitor_t *m, const char *dir, const char *ns, i
         if (j->kind == TP_MERGE_KIND_TIMESTAMP && j->announced && off < sizeof rules - 1)
             snprintf(rules + off, sizeof rules - off, ", lateness %.1fms",
                      j->lateness_ns == TP_MERGE_NULL_U64 ? 0.0 : (double)j->lateness_ns / 1e6);
+        if (j->contested && off < sizeof rules - 1) /* two claimants: do not pass one off as what the stages use */
+            off += (size_t)snprintf(rules + off, sizeof rules - off,
+                                    "  [contested: rules of pid %d; %llu announces from pid %d refused]",
+                                    (int)j->authority_pid, (unsigned long long)j->refused, (int)j->other_pid);
         if (j->ready_through != UINT64_MAX)
             snprintf(through, sizeof through, "%llu", (unsigned long long)j->ready_through);
         snprintf(state, sizeof state, "%s", tp_monitor_join_state_name(j->state));
@@ -354,6 +363,13 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
         tp_json_double(&j, age_ms(now, jn->last_announce_ns));
         tp_json_key(&j, "requests");
         tp_json_u64(&j, jn->requests);
+        tp_json_key(&j, "announces_refused");
+        tp_json_u64(&j, jn->refused);
+        tp_json_key(&j, "contested_by_pid");
+        if (jn->contested)
+            tp_json_u64(&j, (uint64_t)(uint32_t)jn->other_pid);
+        else
+            tp_json_null(&j);
         if (jn->kind == TP_MERGE_KIND_TIMESTAMP) {
             tp_json_key(&j, "lateness_ns");
             tp_json_u64(&j, jn->lateness_ns == TP_MERGE_NULL_U64 ? 0 : jn->lateness_ns);

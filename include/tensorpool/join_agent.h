@@ -53,6 +53,37 @@
  *  - With attach_via_driver the agent holds one CONSUMER lease per input
  *    (driver client) and maps what it grants; without it, it maps pools from
  *    ShmPoolAnnounce directly (useful without a driver, e.g. in tests).
+ *  - MergeMap authority. Announces for our output are taken from one
+ *    publication only: the one whose process is authority_pid when that is
+ *    set, else the first publication a valid map was taken from ("sticks").
+ *    An announce for our output from any other publication is refused and
+ *    counted (announces_refused) and changes nothing, not even the expected
+ *    epoch, so the authority's later announces are never "stale" because of
+ *    it. The pin moves only when the pinned publication has been silent for
+ *    authority_timeout_ns (its soft-state re-announces stopped) or its process
+ *    is gone; a new authority starts its own epoch history (its first map is
+ *    taken whatever its epoch). Identity is the transport's publisher id and
+ *    pid (tp_ipc_msg_info_t); a process able to write into the authority's
+ *    own transport log is outside this defence.
+ *  - Input epoch change (SEQUENCE). A MergeMap names only the output epoch, so
+ *    it cannot say which input epochs its offsets relate. Rule: when an input
+ *    of a SEQUENCE join moves to a newer epoch, the map in force (or awaited)
+ *    no longer relates its frames: the join expects output epoch E+1 (E = the
+ *    epoch expected so far), drops the map and pairs nothing until a map of
+ *    epoch >= E+1 is applied; meanwhile it sends MergeMapRequest (out, E+1).
+ *    Status: blocked, "input S epoch changed, waiting for map epoch E+1".
+ *    Once it arrives, outputs restart at the newest out_seq every input
+ *    reaches (as TP_JOIN_OUT_AUTO; so does every map after the first): the
+ *    frames of the wait are mostly gone. An
+ *    authority answers such a request for exactly (its newest epoch + 1) by
+ *    deriving a map for its inputs' current epochs and announcing it under a
+ *    new epoch (tp_merge_authority_take_bump_request); it also re-derives by
+ *    itself when it sees its inputs' epochs change. TIMESTAMP and
+ *    LATEST_VALUE joins keep their map: times, not sequences, relate frames.
+ *  - Status (tp_join_agent_status): blocked while there is no map or the next
+ *    output has not been ready for blocked_after_ns; degraded while the last
+ *    output went out with an input that delivered no frame (stale, absent or
+ *    a failed read); flowing otherwise.
  */
 #ifndef TENSORPOOL_JOIN_AGENT_H
 #define TENSORPOOL_JOIN_AGENT_H
@@ -160,7 +191,8 @@ typedef struct tp_join_agent_config_s {
     int64_t request_backoff_max_ns;   /* retry interval doubles up to this; 0: 4x interval */
     uint32_t max_frames_per_input;    /* window frames delivered per input (newest); 0: 8; WINDOW_NS at most 64 */
     uint32_t history;                 /* descriptors remembered per input (power of 2); 0: 256 */
-    /* SEQUENCE: first output (raised to the first out_seq the rules allow);
+    /* SEQUENCE: first output under the first map applied (raised to the
+     * first out_seq the rules allow; later maps start as TP_JOIN_OUT_AUTO);
      * TP_JOIN_OUT_AUTO: the newest output every input can still reach, derived
      * once every input has been observed after the map was applied. */
     uint64_t first_out_seq;
@@ -172,6 +204,11 @@ typedef struct tp_join_agent_config_s {
     tp_join_stage_fn on_output;       /* required */
     void *clientd;
     tp_merge_authority_t *authority;  /* optional co-located authority: answers requests seen here */
+    /* MergeMaps only from this process's publication (transport publisher
+     * pid); 0: the first publication a valid map came from sticks */
+    int32_t authority_pid;
+    int64_t authority_timeout_ns;     /* pinned authority silent this long counts as gone; 0: 5 s */
+    int64_t blocked_after_ns;         /* next output not ready this long -> blocked; 0: 1 s */
 } tp_join_agent_config_t;
 
 /* Defaults for a join of `mode` producing `out_stream_id` at output epoch
@@ -243,8 +280,32 @@ typedef struct tp_join_agent_stats_s {
     uint64_t unbound_rules;      /* rules of the active map naming a stream that is not an input (never ready) */
     uint64_t leases;             /* attach_via_driver: CONSUMER leases granted */
     uint64_t leases_lost;        /* attach_via_driver: leases revoked, expired or lost */
+    uint64_t announces_refused;  /* announces for our output from a publication other than the authority's */
+    uint64_t epoch_blocks;       /* SEQUENCE: maps dropped because an input moved to a newer epoch */
+    uint64_t outputs_incomplete; /* outputs where some rule's input delivered no frame */
 } tp_join_agent_stats_t;
 TP_API void tp_join_agent_stats(const tp_join_agent_t *a, tp_join_agent_stats_t *out);
+
+/* What the agent is doing, for operators (explain). */
+typedef enum tp_join_agent_state_e {
+    TP_JOIN_AGENT_FLOWING = 0, /* map in force, outputs complete */
+    TP_JOIN_AGENT_BLOCKED,     /* no map in force, or the next output not ready for blocked_after_ns */
+    TP_JOIN_AGENT_DEGRADED     /* the last output had an input with no frame */
+} tp_join_agent_state_t;
+
+typedef struct tp_join_agent_status_s {
+    tp_join_agent_state_t state;
+    int64_t since_ns;            /* monotonic time the state began (0: unknown) */
+    uint32_t stream_id;          /* the input the reason names, 0 if none */
+    uint64_t wanted_epoch;       /* output epoch awaited when blocked without a map */
+    char reason[128];            /* e.g. "input 2 epoch changed, waiting for map epoch 3" */
+} tp_join_agent_status_t;
+
+/* Current status (no allocation). */
+TP_API void tp_join_agent_status(const tp_join_agent_t *a, tp_join_agent_status_t *out);
+
+/* "flowing", "blocked", "degraded". */
+TP_API const char *tp_join_agent_state_name(tp_join_agent_state_t s);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,8 @@
  * For each rule of the active map, what it requires for a given output, what
  * has been observed and processed, and how far the input lags. A pure query:
  * it changes nothing (not even the output watermark) and does not allocate.
+ * A join agent's overall state (flowing / blocked / degraded, and why, e.g.
+ * "input 2 epoch changed, waiting for map epoch 3") is tp_join_agent_status.
  */
 #ifndef TENSORPOOL_JOIN_EXPLAIN_H
 #define TENSORPOOL_JOIN_EXPLAIN_H

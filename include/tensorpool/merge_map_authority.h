@@ -66,6 +66,17 @@ TP_API int tp_merge_authority_remove(tp_merge_authority_t *a, tp_merge_kind_t ki
  * not answered, -1 if publishing failed. */
 TP_API int tp_merge_authority_on_message(tp_merge_authority_t *a, const uint8_t *buf, size_t len);
 
+/* A join that saw an input move to a newer epoch asks for the epoch after
+ * the newest one held for (kind, out) (see join_agent.h): the held map may
+ * not relate the new input epochs. Such requests are queued (up to
+ * TP_MERGE_AUTHORITY_MAX_BUMPS keys); this takes one: 1 with its key and
+ * the epoch asked for, 0 when none is pending. The owner should then derive
+ * a map from its inputs as they are now (not from what it saw before the
+ * request) and put it under an epoch >= the one asked for. */
+#define TP_MERGE_AUTHORITY_MAX_BUMPS 8
+TP_API int tp_merge_authority_take_bump_request(tp_merge_authority_t *a, tp_merge_kind_t *kind,
+                                                uint32_t *out_stream_id, uint64_t *epoch);
+
 /* One duty cycle at `now`: poll the control subscription (if any) and answer
  * requests, then re-announce every held map when the interval has passed.
  * Returns work done (messages handled + announces sent), -1 on error. */
@@ -82,6 +93,7 @@ typedef struct tp_merge_authority_stats_s {
     uint64_t requests_answered;
     uint64_t malformed;         /* schema-903 messages that failed to decode */
     uint64_t publish_failures;
+    uint64_t bump_requests;     /* requests for the epoch after a held one (queued for the owner) */
 } tp_merge_authority_stats_t;
 TP_API void tp_merge_authority_stats(const tp_merge_authority_t *a, tp_merge_authority_stats_t *out);
 

@@ -13,7 +13,9 @@
  * Join stages publish no state of their own: a join's row is its MergeMap
  * (from the authority's announces) and whether each input is flowing on the
  * descriptor stream, plus the MergeMap requests of stages still waiting for a
- * map. Descriptors on per-consumer descriptor streams are not seen.
+ * map (a request for the epoch after the announced one means a stage dropped
+ * its map, e.g. after an input epoch change: the row shows waiting-map for
+ * that epoch). Descriptors on per-consumer descriptor streams are not seen.
  *
  * All storage is allocated at open; poll does not allocate (test_monitor
  * counts); refresh opens and reads each announced ring's superblock.
@@ -126,6 +128,21 @@ typedef struct tp_monitor_join_s {
     /* sequence maps: newest out_seq every OFFSET/WINDOW input has reached
      * (UINT64_MAX when unknown) */
     uint64_t ready_through;
+    /* The publication the map is taken from, as the join agents do (see
+     * join_agent.h): the first one announcing this output; another's
+     * announces are refused (counted, rules not shown) until it has been
+     * silent 5 s or its process is gone. */
+    int has_authority;
+    uint64_t authority_publisher_id;
+    int32_t authority_pid;
+    uint64_t refused;          /* announces for this output from another publication */
+    /* Another publication announced this output within the last 5 s: the
+     * monitor cannot tell which one the stages took (each keeps the one it
+     * pinned first, or the configured one), so the rules above are only the
+     * first publication's claim. */
+    int contested;
+    int32_t other_pid;
+    int64_t other_last_ns;
 } tp_monitor_join_t;
 
 typedef struct tp_monitor_config_s {

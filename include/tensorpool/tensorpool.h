@@ -26,6 +26,7 @@
 
 #include "tensorpool/ipc.h" /* the tp:ipc transport */
 #include "tensorpool/merge_map.h"
+#include "tensorpool/merge_map_aligner.h"
 #include "tensorpool/merge_map_authority.h"
 #include "tensorpool/join_barrier.h"
 #include "tensorpool/join_agent.h"

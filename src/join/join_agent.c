@@ -12,6 +12,8 @@
 #include "tensorpool/error.h"
 #include "tensorpool/merge_map_codec.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +87,8 @@ int tp_join_agent_create(const tp_join_agent_config_t *cfg, tp_join_agent_t **ou
     if (a->cfg.history == 0) a->cfg.history = 256;
     if (a->cfg.max_outputs_per_cycle == 0) a->cfg.max_outputs_per_cycle = 16;
     if (a->cfg.poll_limit <= 0) a->cfg.poll_limit = 64;
+    if (a->cfg.authority_timeout_ns <= 0) a->cfg.authority_timeout_ns = 5000000000LL;
+    if (a->cfg.blocked_after_ns <= 0) a->cfg.blocked_after_ns = 1000000000LL;
     a->cur_request_interval = a->cfg.request_interval_ns;
     a->next_out_seq = a->cfg.first_out_seq;
     a->max_frames = a->cfg.max_frames_per_input;
@@ -188,9 +192,8 @@ void tp_join_agent_destroy(tp_join_agent_t *a)
 
 /* ---- control stream ---------------------------------------------------- */
 
-static void on_control(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+void ja_on_control(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
-    (void)info;
     tp_join_agent_t *a = clientd;
     tp_sbe_header_t h;
     if (ja_msg_header(a, buf, len, &h) != 0) return;
@@ -198,7 +201,7 @@ static void on_control(void *clientd, const uint8_t *buf, size_t len, const tp_i
     if (h.schema_id == TP_MERGE_MAP_SCHEMA_ID) {
         const int t = tp_merge_msg_classify(buf, len);
         if (t == TP_MERGE_TEMPLATE_SEQUENCE_ANNOUNCE || t == TP_MERGE_TEMPLATE_TIMESTAMP_ANNOUNCE)
-            ja_apply_announce(a, buf, len);
+            ja_apply_announce(a, buf, len, info);
         else if ((t == TP_MERGE_TEMPLATE_SEQUENCE_REQUEST || t == TP_MERGE_TEMPLATE_TIMESTAMP_REQUEST) &&
                  a->cfg.authority != NULL)
             (void)tp_merge_authority_on_message(a->cfg.authority, buf, len);
@@ -218,7 +221,7 @@ int tp_join_agent_do_work(tp_join_agent_t *a, int64_t now)
     a->now = now;
     a->work = 0;
     a->stats.duty_cycles++;
-    if (tp_ipc_subscription_poll(a->control, on_control, a, a->cfg.poll_limit) < 0) return -1;
+    if (tp_ipc_subscription_poll(a->control, ja_on_control, a, a->cfg.poll_limit) < 0) return -1;
     for (uint32_t d = 0; d < a->ndesc; d++)
         if (tp_ipc_subscription_poll(a->desc[d].sub, ja_on_descriptor, a, a->cfg.poll_limit) < 0) return -1;
     a->stats.control_loss = tp_ipc_subscription_loss_count(a->control);
@@ -231,6 +234,12 @@ int tp_join_agent_do_work(tp_join_agent_t *a, int64_t now)
         a->cur_request_interval *= 2;
         if (a->cur_request_interval > a->cfg.request_backoff_max_ns)
             a->cur_request_interval = a->cfg.request_backoff_max_ns;
+    }
+    if (!tp_join_barrier_has_map(a->barrier)) {
+        if (a->blocked_since == 0) a->blocked_since = now != 0 ? now : 1;
+        a->not_ready_since = 0;
+    } else {
+        a->blocked_since = 0;
     }
     if (now >= a->next_liveness) {
         ja_check_liveness(a);
@@ -272,4 +281,66 @@ void tp_join_agent_stats(const tp_join_agent_t *a, tp_join_agent_stats_t *out)
 {
     if (a == NULL || out == NULL) return;
     *out = a->stats;
+}
+
+const char *tp_join_agent_state_name(tp_join_agent_state_t s)
+{
+    switch (s) {
+    case TP_JOIN_AGENT_FLOWING: return "flowing";
+    case TP_JOIN_AGENT_BLOCKED: return "blocked";
+    case TP_JOIN_AGENT_DEGRADED: return "degraded";
+    }
+    return "unknown";
+}
+
+/* The first input the barrier's last evaluation found missing, else stale. */
+static uint32_t first_waited_input(const tp_join_agent_t *a, const char **what)
+{
+    const tp_join_result_t *res = tp_join_barrier_result(a->barrier);
+    *what = "missing";
+    if (res->missing_count > 0) return res->missing[0];
+    *what = "rejected";
+    if (res->rejected_count > 0) return res->rejected[0];
+    *what = "stale";
+    return res->stale_count > 0 ? res->stale[0] : 0;
+}
+
+void tp_join_agent_status(const tp_join_agent_t *a, tp_join_agent_status_t *out)
+{
+    if (out == NULL) return;
+    memset(out, 0, sizeof *out);
+    if (a == NULL) return;
+    uint64_t want = 0;
+    (void)tp_join_barrier_expected_epoch(a->barrier, &want);
+    if (!tp_join_barrier_has_map(a->barrier)) {
+        out->state = TP_JOIN_AGENT_BLOCKED;
+        out->since_ns = a->blocked_since;
+        out->wanted_epoch = want;
+        if (a->epoch_blocked) {
+            out->stream_id = a->epoch_block_stream;
+            snprintf(out->reason, sizeof out->reason, "input %u epoch changed, waiting for map epoch %" PRIu64,
+                     a->epoch_block_stream, want);
+        } else {
+            snprintf(out->reason, sizeof out->reason, "waiting for map epoch %" PRIu64, want);
+        }
+        return;
+    }
+    if (a->not_ready_since != 0 && a->now - a->not_ready_since >= a->cfg.blocked_after_ns) {
+        const char *what;
+        out->state = TP_JOIN_AGENT_BLOCKED;
+        out->since_ns = a->not_ready_since;
+        out->stream_id = first_waited_input(a, &what);
+        snprintf(out->reason, sizeof out->reason, "next output not ready: input %u %s", out->stream_id, what);
+        return;
+    }
+    if (a->incomplete_since != 0) {
+        out->state = TP_JOIN_AGENT_DEGRADED;
+        out->since_ns = a->incomplete_since;
+        out->stream_id = a->incomplete_stream;
+        snprintf(out->reason, sizeof out->reason, "input %u delivered no frame to the last output",
+                 a->incomplete_stream);
+        return;
+    }
+    out->state = TP_JOIN_AGENT_FLOWING;
+    snprintf(out->reason, sizeof out->reason, "flowing");
 }

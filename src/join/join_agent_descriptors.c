@@ -77,8 +77,10 @@ void ja_on_descriptor(void *clientd, const uint8_t *buf, size_t len, const tp_ip
             in->fired = 0;
             if (in->mapped && in->mapped_epoch < epoch) ja_input_unmap(a, in, 1);
         }
+        const int changed = in->has_epoch;
         in->has_epoch = 1;
         in->epoch = epoch;
+        if (changed) ja_on_input_epoch_change(a, in);
         if (a->cfg.epoch_follow_stream_id == in->stream_id) {
             uint64_t cur;
             if (!tp_join_barrier_expected_epoch(a->barrier, &cur) || epoch > cur)

@@ -92,6 +92,19 @@ struct tp_join_agent_s {
     int closed;
     int64_t now; /* cached clock of the current cycle */
     int64_t join_time_ns; /* when the control subscription opened (W-10.1.1.f) */
+    /* MergeMap authority pin: the publication maps are taken from */
+    int auth_pinned;
+    uint64_t auth_publisher_id;
+    int32_t auth_pid;
+    int64_t auth_last_ns;
+    /* SEQUENCE: blocked by an input epoch change until a map of wanted epoch */
+    int epoch_blocked;
+    uint32_t epoch_block_stream;
+    /* status */
+    int64_t not_ready_since; /* pending output first found not ready; 0: none */
+    int64_t blocked_since;   /* no map since; 0: a map is in force */
+    int64_t incomplete_since; /* first of the current run of incomplete outputs; 0: last output complete */
+    uint32_t incomplete_stream;
     int work;
     tp_join_agent_stats_t stats;
 };
@@ -119,8 +132,13 @@ static inline int ja_msg_header(tp_join_agent_t *a, const uint8_t *buf, size_t l
     return -1;
 }
 
+/* join_agent.c: one control-stream message (also the fuzz target's entry) */
+void ja_on_control(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info);
+
 /* join_agent_maps.c */
-void ja_apply_announce(tp_join_agent_t *a, const uint8_t *buf, size_t len);
+void ja_apply_announce(tp_join_agent_t *a, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info);
+/* SEQUENCE: input `in` moved to a newer epoch; the map no longer relates it. */
+void ja_on_input_epoch_change(tp_join_agent_t *a, const input_t *in);
 void ja_send_request(tp_join_agent_t *a);
 /* Expect output epoch `epoch` (drops a map of another epoch) and ask for its
  * map in this cycle. 0 or -1. */

@@ -6,6 +6,9 @@
 
 #include "tensorpool/merge_map_codec.h"
 
+#include <errno.h>
+#include <signal.h>
+
 /* After REPLACED: bind rules to inputs and restart output candidates; the
  * barrier has reset every input slot, so "seen since apply" restarts too. */
 static void on_map_replaced(tp_join_agent_t *a)
@@ -37,7 +40,10 @@ static void on_map_replaced(tp_join_agent_t *a)
             if (min_out > a->out_floor) a->out_floor = min_out;
         }
     }
-    a->next_out_seq = a->cfg.first_out_seq;
+    /* first_out_seq is where the first map starts. A later map (new offsets,
+     * a new epoch after an input epoch change) starts at the newest output
+     * every input reaches: the frames before it are mostly overwritten. */
+    a->next_out_seq = a->stats.announces_applied > 1 ? TP_JOIN_OUT_AUTO : a->cfg.first_out_seq;
     if (a->next_out_seq != TP_JOIN_OUT_AUTO && a->next_out_seq < a->out_floor) a->next_out_seq = a->out_floor;
     a->tq_head = a->tq_len = 0;
     a->trigger_input = NO_INPUT;
@@ -52,9 +58,34 @@ static void on_map_replaced(tp_join_agent_t *a)
         }
     }
     a->cur_request_interval = a->cfg.request_interval_ns;
+    a->epoch_blocked = 0;
 }
 
-void ja_apply_announce(tp_join_agent_t *a, const uint8_t *buf, size_t len)
+/* The pinned authority's process no longer exists (kill 0: ESRCH). Only on
+ * a refused announce, never on the hot path. */
+static int pid_gone(int32_t pid) { return pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH; }
+
+/* May an announce for our output from this publication change anything?
+ * *fresh is set when the pin moves to a new authority (see join_agent.h). */
+static int from_authority(tp_join_agent_t *a, const tp_ipc_msg_info_t *info, int *fresh)
+{
+    *fresh = 0;
+    if (info == NULL) return 1; /* no transport identity (fed in-process) */
+    if (a->cfg.authority_pid > 0 && info->publisher_pid != a->cfg.authority_pid) return 0;
+    if (!a->auth_pinned) return 1;
+    if (info->publisher_id == a->auth_publisher_id) {
+        a->auth_last_ns = a->now;
+        return 1;
+    }
+    if (a->now - a->auth_last_ns > a->cfg.authority_timeout_ns || pid_gone(a->auth_pid)) {
+        a->auth_pinned = 0; /* the old authority is gone: the next one starts its own history */
+        *fresh = 1;
+        return 1;
+    }
+    return 0;
+}
+
+void ja_apply_announce(tp_join_agent_t *a, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
     tp_merge_map_t *m = &a->scratch;
     const tp_merge_decode_t d = tp_merge_announce_decode(m, buf, len);
@@ -66,7 +97,23 @@ void ja_apply_announce(tp_join_agent_t *a, const uint8_t *buf, size_t len)
         a->stats.malformed++;
         return;
     }
+    int fresh = 0;
+    if (m->out_stream_id == a->cfg.barrier.out_stream_id) {
+        if (!from_authority(a, info, &fresh)) {
+            a->stats.announces_refused++; /* nothing changes, not even the expected epoch */
+            return;
+        }
+        uint64_t want;
+        if (fresh && tp_join_barrier_expected_epoch(a->barrier, &want) && m->epoch < want)
+            (void)ja_expect_epoch(a, m->epoch);
+    }
     const int r = tp_join_barrier_apply(a->barrier, m, (uint64_t)a->now);
+    if ((r == TP_JOIN_APPLY_REPLACED || r == TP_JOIN_APPLY_REFRESHED) && info != NULL && !a->auth_pinned) {
+        a->auth_pinned = 1;
+        a->auth_publisher_id = info->publisher_id;
+        a->auth_pid = info->publisher_pid;
+        a->auth_last_ns = a->now;
+    }
     switch (r) {
     case TP_JOIN_APPLY_REPLACED:
         a->stats.announces_applied++;
@@ -110,4 +157,22 @@ int ja_expect_epoch(tp_join_agent_t *a, uint64_t epoch)
     a->next_request = a->now;
     a->cur_request_interval = a->cfg.request_interval_ns;
     return 0;
+}
+
+void ja_on_input_epoch_change(tp_join_agent_t *a, const input_t *in)
+{
+    if (a->cfg.barrier.mode != TP_JOIN_MODE_SEQUENCE || a->cfg.epoch_follow_stream_id == in->stream_id) return;
+    const tp_merge_map_t *m = tp_join_barrier_active_map(a->barrier);
+    if (m != NULL) { /* an input no rule names does not matter */
+        const uint32_t idx = (uint32_t)(in - a->inputs);
+        uint32_t r = 0;
+        while (r < m->rule_count && a->rule_input[r] != idx) r++;
+        if (r == m->rule_count) return;
+    }
+    uint64_t cur;
+    if (!tp_join_barrier_expected_epoch(a->barrier, &cur) || cur == UINT64_MAX) return;
+    a->stats.epoch_blocks++;
+    a->epoch_blocked = 1;
+    a->epoch_block_stream = in->stream_id;
+    (void)ja_expect_epoch(a, cur + 1); /* drops the map: nothing is paired until a newer one */
 }

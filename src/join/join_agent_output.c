@@ -111,18 +111,34 @@ static void release_frames(tp_join_agent_t *a, const tp_merge_map_t *m)
     }
 }
 
-/* 1 when every input present in the output (not stale, not absent) delivered
- * at least one frame and each delivered frame carries a payload view. */
-static int every_view(const tp_join_agent_t *a, const tp_merge_map_t *m)
+/* The first rule whose input lacks data in the current output: no frame, a
+ * dropped one, or (with SHM mapping configured) one without a payload view.
+ * With present_only, stale and absent inputs are skipped (they are reported
+ * as such). UINT32_MAX when none lacks. */
+static uint32_t first_lacking_rule(const tp_join_agent_t *a, const tp_merge_map_t *m, int present_only)
 {
     for (uint32_t r = 0; r < m->rule_count; r++) {
         const tp_join_input_t *ji = &a->out_inputs[r];
-        if (ji->status != TP_JOIN_INPUT_READY) continue;
-        if (ji->frame_count == 0 || ji->dropped > 0) return 0;
+        if (present_only && ji->status != TP_JOIN_INPUT_READY) continue;
+        if (ji->frame_count == 0 || ji->dropped > 0) return r;
         for (uint32_t k = 0; k < ji->frame_count; k++)
-            if (!rule_frames(a, r)[k].has_view) return 0;
+            if (a->cfg.shm_base_dir != NULL && !rule_frames(a, r)[k].has_view) return r;
     }
-    return 1;
+    return UINT32_MAX;
+}
+
+/* An output where some input lacks data (absent and stale ones included) is
+ * incomplete: the agent reports itself degraded until a complete one. */
+static void note_completeness(tp_join_agent_t *a, const tp_merge_map_t *m)
+{
+    const uint32_t r = first_lacking_rule(a, m, 0);
+    if (r == UINT32_MAX) {
+        a->incomplete_since = 0;
+        return;
+    }
+    a->stats.outputs_incomplete++;
+    if (a->incomplete_since == 0) a->incomplete_since = a->now != 0 ? a->now : 1;
+    a->incomplete_stream = a->out_inputs[r].stream_id;
 }
 
 /* Select and read the frames of one output, then call the stage. Returns 1
@@ -185,6 +201,7 @@ static int deliver(tp_join_agent_t *a, uint64_t out_seq, uint64_t out_time)
             return 0;
         }
     }
+    note_completeness(a, m);
     tp_join_output_t out;
     out.out_stream_id = a->cfg.barrier.out_stream_id;
     out.epoch = m->epoch;
@@ -197,7 +214,7 @@ static int deliver(tp_join_agent_t *a, uint64_t out_seq, uint64_t out_time)
     out.result = res;
     a->cfg.on_output(a->cfg.clientd, &out);
     a->stats.outputs++;
-    if (a->cfg.shm_base_dir != NULL && !every_view(a, m)) a->stats.outputs_without_view++;
+    if (a->cfg.shm_base_dir != NULL && first_lacking_rule(a, m, 1) != UINT32_MAX) a->stats.outputs_without_view++;
     if (any_stale) a->stats.outputs_with_stale++;
     if (a->held_back) a->stats.outputs_waited++;
     a->held_back = 0;
@@ -252,6 +269,7 @@ static int derive_first_out(tp_join_agent_t *a, const tp_merge_map_t *m)
 static void note_not_ready(tp_join_agent_t *a)
 {
     if (tp_join_barrier_result(a->barrier)->satisfied_count > 0) a->held_back = 1;
+    if (a->not_ready_since == 0) a->not_ready_since = a->now != 0 ? a->now : 1;
 }
 
 void ja_evaluate(tp_join_agent_t *a)
@@ -268,14 +286,20 @@ void ja_evaluate(tp_join_agent_t *a)
                 break;
             }
             (void)deliver(a, a->next_out_seq, UINT64_MAX);
+            a->not_ready_since = 0;
             a->next_out_seq++;
         }
         break;
     case TP_JOIN_MODE_TIMESTAMP:
+        /* No candidate: the trigger input is silent; that is waiting too. */
+        if (a->tq_len == 0 && a->not_ready_since == 0) a->not_ready_since = a->now != 0 ? a->now : 1;
         for (uint32_t n = 0; n < a->cfg.max_outputs_per_cycle && a->tq_len > 0; n++) {
             const uint64_t t = a->tq[a->tq_head];
             const int r = tp_join_barrier_ready_time(a->barrier, t, (tp_clock_domain_t)m->clock_domain, now);
-            if (r == 1) (void)deliver(a, a->out_count, t);
+            if (r == 1) {
+                (void)deliver(a, a->out_count, t);
+                a->not_ready_since = 0;
+            }
             if (r != 1 && !tp_join_barrier_result(a->barrier)->output_rejected) {
                 note_not_ready(a);
                 break;
@@ -287,7 +311,11 @@ void ja_evaluate(tp_join_agent_t *a)
         }
         break;
     case TP_JOIN_MODE_LATEST_VALUE: {
-        if (tp_join_barrier_ready_latest(a->barrier, now) != 1) return;
+        if (tp_join_barrier_ready_latest(a->barrier, now) != 1) {
+            note_not_ready(a);
+            return;
+        }
+        a->not_ready_since = 0;
         if (tp_join_barrier_collect_latest(a->barrier, a->latest, a->capacity) < 0) return;
         /* Fire once per new value: only when some input moved (project rule). */
         int moved = 0;

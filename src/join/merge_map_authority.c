@@ -23,6 +23,13 @@ struct tp_merge_authority_s {
     uint8_t *buf;
     size_t buf_cap;
     tp_merge_authority_stats_t stats;
+    /* requests for the epoch after a held one, not yet taken by the owner */
+    uint32_t nbumps;
+    struct {
+        tp_merge_kind_t kind;
+        uint32_t out_stream_id;
+        uint64_t epoch;
+    } bumps[TP_MERGE_AUTHORITY_MAX_BUMPS];
 };
 
 void tp_merge_authority_config_init(tp_merge_authority_config_t *cfg)
@@ -107,6 +114,11 @@ int tp_merge_authority_put(tp_merge_authority_t *a, const tp_merge_map_t *map, i
         a->has_timer = 1;
         a->next_reannounce = now + a->reannounce_ns;
     }
+    /* Next-epoch requests this map answers are settled. */
+    for (uint32_t i = a->nbumps; i-- > 0;)
+        if (a->bumps[i].kind == map->kind && a->bumps[i].out_stream_id == map->out_stream_id &&
+            a->bumps[i].epoch <= map->epoch)
+            a->bumps[i] = a->bumps[--a->nbumps];
     if (changed == 0) return 0;
     const tp_merge_map_t *held = tp_merge_registry_get(a->reg, map->kind, map->out_stream_id, map->epoch);
     if (held == NULL || announce(a, held) != 0) return -1;
@@ -118,6 +130,33 @@ int tp_merge_authority_remove(tp_merge_authority_t *a, tp_merge_kind_t kind, uin
 {
     if (a == NULL) return tp_err_set(TP_ERR_INVALID_ARG, "authority: NULL argument");
     return tp_merge_registry_remove(a->reg, kind, out_stream_id, epoch);
+}
+
+/* A request for (newest held epoch + 1): a join saw one of its inputs move
+ * to a newer epoch. Only the owner can derive a map for the inputs' current
+ * epochs, so it is queued for tp_merge_authority_take_bump_request (one per
+ * key; a full queue drops it, the join asks again). */
+static void note_bump(tp_merge_authority_t *a, const tp_merge_request_t *req)
+{
+    a->stats.bump_requests++;
+    for (uint32_t i = 0; i < a->nbumps; i++)
+        if (a->bumps[i].kind == req->kind && a->bumps[i].out_stream_id == req->out_stream_id) return;
+    if (a->nbumps == TP_MERGE_AUTHORITY_MAX_BUMPS) return;
+    a->bumps[a->nbumps].kind = req->kind;
+    a->bumps[a->nbumps].out_stream_id = req->out_stream_id;
+    a->bumps[a->nbumps].epoch = req->epoch;
+    a->nbumps++;
+}
+
+int tp_merge_authority_take_bump_request(tp_merge_authority_t *a, tp_merge_kind_t *kind, uint32_t *out_stream_id,
+                                         uint64_t *epoch)
+{
+    if (a == NULL || a->nbumps == 0) return 0;
+    a->nbumps--;
+    if (kind != NULL) *kind = a->bumps[a->nbumps].kind;
+    if (out_stream_id != NULL) *out_stream_id = a->bumps[a->nbumps].out_stream_id;
+    if (epoch != NULL) *epoch = a->bumps[a->nbumps].epoch;
+    return 1;
 }
 
 int tp_merge_authority_on_message(tp_merge_authority_t *a, const uint8_t *buf, size_t len)
@@ -133,7 +172,11 @@ int tp_merge_authority_on_message(tp_merge_authority_t *a, const uint8_t *buf, s
     /* Exact key and kind only: a sequence request never gets a timestamp map
      * (§3.10, scenario 87); unknown epochs get silence (scenario 86). */
     const tp_merge_map_t *m = tp_merge_registry_get(a->reg, req.kind, req.out_stream_id, req.epoch);
-    if (m == NULL) return 0;
+    if (m == NULL) {
+        if (req.epoch > 0 && tp_merge_registry_get(a->reg, req.kind, req.out_stream_id, req.epoch - 1) != NULL)
+            note_bump(a, &req);
+        return 0;
+    }
     if (announce(a, m) != 0) return -1;
     a->stats.requests_answered++;
     return 1;

@@ -3,6 +3,7 @@ list(APPEND TP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/merge_map_registry.c
   ${CMAKE_CURRENT_LIST_DIR}/merge_map_codec.c
   ${CMAKE_CURRENT_LIST_DIR}/merge_map_authority.c
+  ${CMAKE_CURRENT_LIST_DIR}/merge_map_aligner.c
   ${CMAKE_CURRENT_LIST_DIR}/join_barrier.c
   ${CMAKE_CURRENT_LIST_DIR}/join_explain.c
   ${CMAKE_CURRENT_LIST_DIR}/join_agent.c

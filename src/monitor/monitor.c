@@ -148,8 +148,17 @@ static tp_monitor_join_t *join_get(tp_monitor_t *m, uint8_t kind, uint32_t out, 
     for (uint32_t i = 0; i < m->njoins; i++) {
         tp_monitor_join_t *j = &m->joins[i];
         if (j->kind == kind && j->out_stream_id == out) {
-            if (epoch > j->epoch) { /* a new epoch replaces the old map */
+            if (epoch > j->epoch) { /* a new epoch replaces the old map (the authority stays) */
+                const tp_monitor_join_t keep = *j;
                 memset(j, 0, sizeof *j);
+                j->has_authority = keep.has_authority;
+                j->authority_publisher_id = keep.authority_publisher_id;
+                j->authority_pid = keep.authority_pid;
+                j->refused = keep.refused;
+                j->other_pid = keep.other_pid;
+                j->other_last_ns = keep.other_last_ns;
+                j->contested = keep.contested;
+                j->last_announce_ns = keep.last_announce_ns;
                 j->kind = kind;
                 j->out_stream_id = out;
                 j->epoch = epoch;
@@ -330,7 +339,32 @@ static void on_revoked(tp_monitor_t *m, const uint8_t *buf, size_t len)
         if (m->clients[i].lease_id == lease) m->clients[i].revoked = 1;
 }
 
-static void on_merge(tp_monitor_t *m, const uint8_t *buf, size_t len)
+#define AUTHORITY_SILENCE_NS 5000000000LL
+
+/* Announces for (kind, out) count only from the publication the first one
+ * came from, as at the join agents; 0 refuses (counted). */
+static int from_authority(tp_monitor_t *m, uint8_t kind, uint32_t out, const tp_ipc_msg_info_t *info)
+{
+    if (info == NULL) return 1;
+    for (uint32_t i = 0; i < m->njoins; i++) {
+        tp_monitor_join_t *j = &m->joins[i];
+        if (j->kind != kind || j->out_stream_id != out || !j->has_authority) continue;
+        if (info->publisher_id == j->authority_publisher_id) return 1;
+        const int gone = j->authority_pid > 0 && kill((pid_t)j->authority_pid, 0) != 0 && errno == ESRCH;
+        if (gone || m->now - j->last_announce_ns > AUTHORITY_SILENCE_NS) {
+            j->has_authority = 0; /* the next announcer is the authority */
+            return 1;
+        }
+        j->refused++;
+        j->other_pid = info->publisher_pid;
+        j->other_last_ns = m->now;
+        j->contested = 1;
+        return 0;
+    }
+    return 1;
+}
+
+static void on_merge(tp_monitor_t *m, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
     const int t = tp_merge_msg_classify(buf, len);
     if (t == TP_MERGE_TEMPLATE_SEQUENCE_ANNOUNCE || t == TP_MERGE_TEMPLATE_TIMESTAMP_ANNOUNCE) {
@@ -340,8 +374,14 @@ static void on_merge(tp_monitor_t *m, const uint8_t *buf, size_t len)
             return;
         }
         const tp_merge_map_t *mp = &m->scratch;
+        if (!from_authority(m, (uint8_t)mp->kind, mp->out_stream_id, info)) return;
         tp_monitor_join_t *j = join_get(m, (uint8_t)mp->kind, mp->out_stream_id, mp->epoch);
         if (j == NULL) return;
+        if (info != NULL && !j->has_authority) {
+            j->has_authority = 1;
+            j->authority_publisher_id = info->publisher_id;
+            j->authority_pid = info->publisher_pid;
+        }
         j->announced = 1;
         j->announces++;
         j->last_announce_ns = m->now;
@@ -382,7 +422,7 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_i
         return;
     }
     if (h.schema_id == TP_MERGE_MAP_SCHEMA_ID) {
-        on_merge(m, buf, len);
+        on_merge(m, buf, len, info);
     } else if (h.schema_id == TP_CONTROL_SCHEMA_ID) {
         switch (h.template_id) {
         case TP_CONTROL_SHM_POOL_ANNOUNCE_TEMPLATE_ID: on_pool_announce(m, buf, len, info != NULL ? info->publisher_id : 0); break;
@@ -459,6 +499,7 @@ static void read_superblock(tp_monitor_t *m, tp_monitor_stream_t *s)
 
 static void join_derive(tp_monitor_t *m, tp_monitor_join_t *j)
 {
+    j->contested = j->refused > 0 && m->now - j->other_last_ns <= AUTHORITY_SILENCE_NS;
     j->silent_count = 0;
     j->ready_through = UINT64_MAX;
     if (!j->announced) {

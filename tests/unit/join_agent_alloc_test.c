@@ -2,7 +2,8 @@
  * scenario 92): once the map is applied and the pools are mapped, duty cycles
  * handling 1000+ descriptors, soft-state re-announces, repeated pool
  * announces, map requests and stage callbacks with frame reads allocate
- * nothing, in each of the three modes. The MergeMap authority's duty cycle
+ * nothing, in each of the three modes, nor do refusing announces from a
+ * publication other than the authority's and the status query. The MergeMap authority's duty cycle
  * (answers, re-announces) is held to the same rule. */
 #include "alloc_count.h"
 #include "ipc_test_util.h"
@@ -74,6 +75,11 @@ static void run_mode(tp_join_mode_t mode)
     uint8_t req[32];
     tp_merge_request_t r = {ts ? TP_MERGE_KIND_TIMESTAMP : TP_MERGE_KIND_SEQUENCE, 10, 1};
     const long rl = tp_merge_request_encode(&r, req, sizeof req);
+    /* The same map announced from another publication: refused (the
+     * authority's is pinned), on the measured path too. */
+    uint8_t forged[128];
+    const long fl = tp_merge_announce_encode(&m, 4, forged, sizeof forged);
+    CHECK(fl > 0);
 
     /* Start: map applied, pools mapped, first outputs (allocation allowed). */
     CHECK(tp_merge_authority_put(auth, &m, now) == 1);
@@ -100,7 +106,10 @@ static void run_mode(tp_join_mode_t mode)
         if (i % 100 == 0) {
             tp_stand_in_producer_announce(&p1, (uint64_t)now); /* same epoch: no remap */
             tp_ipc_publication_offer(req_pub, req, (size_t)rl);
+            tp_ipc_publication_offer(req_pub, forged, (size_t)fl);
         }
+        tp_join_agent_status_t js;
+        tp_join_agent_status(a, &js); /* the explain view allocates nothing either */
         now += MS; /* authority re-announces every 10 ms: REFRESHED */
         tp_merge_authority_do_work(auth, now);
         tp_join_agent_do_work(a, now);
@@ -114,6 +123,7 @@ static void run_mode(tp_join_mode_t mode)
     tp_join_agent_stats(a, &st);
     CHECK(st.descriptors - st0.descriptors == 2000);
     CHECK(st.announces_refreshed > 50);
+    CHECK(st.announces_refused >= 10);
     CHECK(st.mappings == 2);
     CHECK(outputs - out0 >= 900);
     CHECK(views > 0);

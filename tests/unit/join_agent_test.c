@@ -511,7 +511,9 @@ static void test_slot_header_times(void)
 
 /* Pools announced on the control stream are mapped; the stage gets validated
  * zero-copy views (single attempt, JB-7.2.c); a descriptor of a newer input
- * epoch resets that input (§3.7). */
+ * epoch resets that input (§3.7) and, the map naming no input epochs, blocks
+ * the sequence join until a map of a newer output epoch (join_agent.h):
+ * frames of the new epoch are never paired under the old offsets. */
 static void test_views_and_input_epoch(void)
 {
     tp_merge_authority_t *auth = make_authority(0, -1);
@@ -552,10 +554,27 @@ static void test_views_and_input_epoch(void)
     CHECK(tp_stand_in_producer_publish(&p2, 223, 6, 6, NULL) == 0); /* seq 0 of epoch 2 */
     CHECK(tp_stand_in_producer_publish(&p2, 224, 7, 7, NULL) == 0); /* seq 1 */
     spin(a, NULL, t0);
-    CHECK(seen.outputs == 2 && seen.last_out_seq == 1);
-    CHECK(seen.frame_value[1] == 224);
+    CHECK(seen.outputs == 1); /* the epoch-1 map relates no epoch-2 frame */
+    tp_join_agent_status_t js;
+    tp_join_agent_status(a, &js);
+    CHECK(js.state == TP_JOIN_AGENT_BLOCKED && js.stream_id == 2 && js.wanted_epoch == 2);
+    CHECK(strstr(js.reason, "input 2 epoch changed") != NULL);
+    /* The authority's map for the new input epochs comes as epoch 2. */
+    tp_merge_map_t m2;
+    make_seq_map(&m2, 10, 2, ins, 2);
+    CHECK(tp_merge_authority_put(auth, &m2, 0) == 1);
+    spin(a, NULL, t0);
+    CHECK(seen.outputs == 1); /* no descriptor since the map: outputs restart at the newest reachable */
+    CHECK(tp_stand_in_producer_publish(&p1, 113, 7, 7, NULL) == 0);
+    CHECK(tp_stand_in_producer_publish(&p2, 225, 8, 8, NULL) == 0);
+    spin(a, NULL, t0);
+    CHECK(seen.outputs == 2 && seen.last_out_seq == 2);
+    CHECK(seen.frame_value[0] == 113 && seen.frame_value[1] == 225);
+    tp_join_agent_status(a, &js);
+    CHECK(js.state == TP_JOIN_AGENT_FLOWING);
     tp_join_agent_stats(a, &st);
-    CHECK(st.input_epoch_changes == 1 && st.mappings == 3);
+    CHECK(st.input_epoch_changes == 1 && st.mappings == 3 && st.epoch_blocks == 1);
+    tp_merge_map_close(&m2);
     tp_join_agent_destroy(a); /* releases subscriptions and mappings */
     tp_stand_in_producer_close(&p1);
     tp_stand_in_producer_close(&p2);
@@ -837,6 +856,91 @@ static void test_bad_config(void)
     CHECK(tp_merge_authority_create(NULL, NULL) == -1);
 }
 
+/* MergeMaps from one publication only (join_agent.h): the first one a valid
+ * map came from is pinned; a forged announce from another (other offsets at
+ * the same epoch, or a higher epoch) is refused, counted and changes
+ * nothing, so the authority's next epoch is applied, not "stale". Once the
+ * pinned authority has been silent past authority_timeout_ns another
+ * publication takes over with its own epoch history. The next-epoch request
+ * a join sends after an input epoch change is queued for the authority's
+ * owner (tp_merge_authority_take_bump_request) until a put answers it. */
+static void test_authority_pinned(void)
+{
+    tp_merge_authority_t *real = make_authority(0, -1), *forger = make_authority(0, -1);
+    seen_t seen = {0};
+    const uint32_t ins[2] = {1, 2};
+    tp_join_agent_t *a = make_agent(TP_JOIN_MODE_SEQUENCE, &seen, 1, ins, 2, NULL);
+    tp_merge_map_t m, f;
+    make_seq_map(&m, 10, 1, ins, 2);
+    tp_merge_map_init(&f, TP_MERGE_KIND_SEQUENCE, 8);
+    CHECK(tp_merge_authority_put(real, &m, 0) == 1);
+    int64_t now = 1000 * MS;
+    spin(a, NULL, now);
+    const tp_join_barrier_t *b = tp_join_agent_barrier(a);
+    CHECK(tp_join_barrier_has_map(b));
+    tp_merge_map_reset(&f, 10, 1);
+    tp_merge_map_add_offset(&f, 1, 0);
+    tp_merge_map_add_offset(&f, 2, 5);
+    CHECK(tp_merge_authority_put(forger, &f, 0) == 1);
+    spin(a, NULL, now);
+    tp_join_agent_stats_t st;
+    tp_join_agent_stats(a, &st);
+    CHECK_EQ_U64(st.announces_refused, 1);
+    CHECK_EQ_U64(st.announces_applied, 1);
+    CHECK(tp_join_barrier_active_map(b) != NULL && tp_join_barrier_active_map(b)->rules[1].offset == 0);
+    f.epoch = 9;
+    CHECK(tp_merge_authority_put(forger, &f, 0) == 1);
+    spin(a, NULL, now);
+    uint64_t want = 0;
+    CHECK(tp_join_barrier_expected_epoch(b, &want) && want == 1);
+    tp_join_agent_stats(a, &st);
+    CHECK_EQ_U64(st.announces_refused, 2);
+    m.epoch = 2; /* the authority's next epoch is taken */
+    CHECK(tp_merge_authority_put(real, &m, 0) == 1);
+    spin(a, NULL, now);
+    CHECK(tp_join_barrier_active_map(b) != NULL && tp_join_barrier_active_map(b)->epoch == 2);
+    /* silent past the timeout (5 s): another publication may take over, at a lower epoch too */
+    now += 6000 * MS;
+    f.epoch = 1;
+    CHECK(tp_merge_authority_put(forger, &f, 0) == 1);
+    spin(a, NULL, now);
+    CHECK(tp_join_barrier_active_map(b) != NULL && tp_join_barrier_active_map(b)->epoch == 1 &&
+          tp_join_barrier_active_map(b)->rules[1].offset == 5);
+    tp_join_agent_stats(a, &st);
+    CHECK_EQ_U64(st.announces_refused, 2);
+    /* the old authority is now the other one: refused */
+    m.epoch = 3;
+    CHECK(tp_merge_authority_put(real, &m, 0) == 1);
+    spin(a, NULL, now);
+    tp_join_agent_stats(a, &st);
+    CHECK_EQ_U64(st.announces_refused, 3);
+    /* next-epoch requests: (10, 2) against the forger's held epoch 1 is queued once, settled by a put */
+    const tp_merge_request_t rq = {TP_MERGE_KIND_SEQUENCE, 10, 2};
+    uint8_t rb[32];
+    const long rl = tp_merge_request_encode(&rq, rb, sizeof rb);
+    CHECK(tp_merge_authority_on_message(forger, rb, (size_t)rl) == 0);
+    CHECK(tp_merge_authority_on_message(forger, rb, (size_t)rl) == 0);
+    tp_merge_kind_t k;
+    uint32_t o;
+    uint64_t e;
+    CHECK(tp_merge_authority_take_bump_request(forger, &k, &o, &e) == 1 && k == TP_MERGE_KIND_SEQUENCE && o == 10 &&
+          e == 2);
+    CHECK(tp_merge_authority_take_bump_request(forger, &k, &o, &e) == 0);
+    CHECK(tp_merge_authority_on_message(forger, rb, (size_t)rl) == 0);
+    f.epoch = 2;
+    CHECK(tp_merge_authority_put(forger, &f, 0) == 1);
+    CHECK(tp_merge_authority_take_bump_request(forger, &k, &o, &e) == 0);
+    const tp_merge_request_t far = {TP_MERGE_KIND_SEQUENCE, 10, 7}; /* not the next epoch: silence, nothing queued */
+    const long fl = tp_merge_request_encode(&far, rb, sizeof rb);
+    CHECK(tp_merge_authority_on_message(forger, rb, (size_t)fl) == 0);
+    CHECK(tp_merge_authority_take_bump_request(forger, &k, &o, &e) == 0);
+    tp_join_agent_destroy(a);
+    tp_merge_authority_destroy(real);
+    tp_merge_authority_destroy(forger);
+    tp_merge_map_close(&m);
+    tp_merge_map_close(&f);
+}
+
 int main(void)
 {
     tp_test_dir_setup(&ctx);
@@ -855,6 +959,7 @@ int main(void)
     RUN(test_close_releases_everything);
     RUN(test_timestamp_request_answered_and_reannounced);
     RUN(test_bad_config);
+    RUN(test_authority_pinned);
     tp_test_dir_cleanup();
     TP_TEST_END();
 }
