@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-enum { REFUSED_MAX = 16, DENTS_BYTES = 32768, SCRATCH_BATCH = 64 * 1024, LIVENESS_POLL_MASK = 63 };
+enum { REFUSED_MAX = 16, FOREIGN_OPENS_PER_SCAN = 16, DENTS_BYTES = 32768, SCRATCH_BATCH = 64 * 1024, LIVENESS_POLL_MASK = 63 };
 
 typedef struct tp_ipc_image_s {
     tp_ipc_log_reader_t r;
@@ -47,6 +49,8 @@ typedef struct tp_ipc_embedded_sub_s {
     uint64_t loss_retired; /* loss of images already dropped */
     uint64_t errors;
     int initial_scan;
+    uint32_t euid; /* our own uid: its logs come first when the table is full */
+    uint32_t foreign_opens; /* logs of other uids looked at in this scan */
     uint32_t refused_next;
     char refused[REFUSED_MAX][TP_IPC_LOG_NAME_MAX];
 } tp_ipc_embedded_sub_t;
@@ -75,6 +79,23 @@ static void drop_image(tp_ipc_embedded_sub_t *s, uint32_t i)
     s->images[i] = s->images[--s->image_count];
 }
 
+/* The table is full: a log of our own uid takes the place of one of another
+ * uid (refused from then on), so logs planted by another user of the group
+ * can never keep our own publications out (docs/threat-model.md, 1). 1 when
+ * a place was freed. */
+static int make_room_for(tp_ipc_embedded_sub_t *s, uint32_t owner)
+{
+    if (owner != s->euid) return 0;
+    for (uint32_t i = 0; i < s->image_count; i++) {
+        if (s->images[i].r.owner_uid != s->euid) {
+            refuse(s, s->images[i].name);
+            drop_image(s, i);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int scan_entry(void *arg, const char *name)
 {
     tp_ipc_embedded_sub_t *s = arg;
@@ -87,7 +108,15 @@ static int scan_entry(void *arg, const char *name)
         }
     }
     if (is_refused(s, name)) return 0;
-    if (s->image_count == s->max_images) {
+    /* A name we do not follow yet costs one fstatat; opening it is bounded
+     * per scan when another uid owns it, so thousands of files planted by a
+     * neighbour cost a scan no more than FOREIGN_OPENS_PER_SCAN opens (the
+     * rest are looked at on later scans; they are only counted anyway). */
+    struct stat st;
+    if (fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return 0; /* gone since the listing */
+    const uint32_t owner = (uint32_t)st.st_uid;
+    if (owner != s->euid && s->foreign_opens++ >= FOREIGN_OPENS_PER_SCAN) return 0;
+    if (s->image_count == s->max_images && !make_room_for(s, owner)) {
         refuse(s, name);
         return 0;
     }
@@ -121,6 +150,7 @@ static void rescan(tp_ipc_embedded_sub_t *s)
     s->generation = tp_ipc_index_generation(s->index);
     s->last_scan_ns = tp_clock_monotonic_ns();
     for (uint32_t i = 0; i < s->image_count; i++) s->images[i].present = 0;
+    s->foreign_opens = 0;
     if (tp_ipc_dir_scan(s->dirfd, s->dents, DENTS_BYTES, scan_entry, s) < 0) {
         s->errors++;
         return;
@@ -172,6 +202,7 @@ int tp_ipc_embedded_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_
         return tp_err_set(TP_ERR_CAPACITY, "out of memory for subscription");
     }
     s->dirfd = dirfd;
+    s->euid = (uint32_t)geteuid();
     s->max_images = ctx->max_images;
     s->max_message = ctx->max_message;
     s->scratch_cap = tp_ipc_rec_size(ctx->max_message) + SCRATCH_BATCH;
