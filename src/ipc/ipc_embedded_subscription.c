@@ -7,17 +7,20 @@
 #include "ipc_proc.h"
 #include "tensorpool/clock.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-enum { REFUSED_MAX = 16, FOREIGN_OPENS_PER_SCAN = 16, DENTS_BYTES = 32768, SCRATCH_BATCH = 64 * 1024, LIVENESS_POLL_MASK = 63 };
+enum { REFUSED_MAX = 16, FOREIGN_OPENS_PER_SCAN = 16, SCAN_DUTY_DIVISOR = 10, DENTS_BYTES = 32768, SCRATCH_BATCH = 64 * 1024, LIVENESS_POLL_MASK = 63 };
+
+#define SCAN_BURST_NS 20000000LL /* 20 ms of scanning at once when unused */
 
 typedef struct tp_ipc_image_s {
     tp_ipc_log_reader_t r;
@@ -45,6 +48,8 @@ typedef struct tp_ipc_embedded_sub_s {
     int64_t linger_ns;
     int64_t rescan_interval_ns;
     int64_t last_scan_ns;
+    int64_t scan_credit_ns; /* time the generation may still make us spend scanning */
+    int64_t credit_at_ns;
     uint64_t polls;
     uint64_t loss_retired; /* loss of images already dropped */
     uint64_t errors;
@@ -145,10 +150,8 @@ static int scan_entry(void *arg, const char *name)
     return 0;
 }
 
-static void rescan(tp_ipc_embedded_sub_t *s)
+static void rescan_dir(tp_ipc_embedded_sub_t *s)
 {
-    s->generation = tp_ipc_index_generation(s->index);
-    s->last_scan_ns = tp_clock_monotonic_ns();
     for (uint32_t i = 0; i < s->image_count; i++) s->images[i].present = 0;
     s->foreign_opens = 0;
     if (tp_ipc_dir_scan(s->dirfd, s->dents, DENTS_BYTES, scan_entry, s) < 0) {
@@ -190,6 +193,39 @@ static void rescan(tp_ipc_embedded_sub_t *s)
     if (reclaimed) tp_ipc_index_bump(s->index);
 }
 
+/* CPU time of this thread: what a scan costs us, without the time another
+ * process ran meanwhile (a busy machine must not use up the budget). */
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* One scan, its cost charged to the scan budget. */
+static void rescan(tp_ipc_embedded_sub_t *s)
+{
+    s->generation = tp_ipc_index_generation(s->index);
+    const int64_t c0 = thread_cpu_ns();
+    rescan_dir(s);
+    s->scan_credit_ns -= thread_cpu_ns() - c0;
+    s->last_scan_ns = tp_clock_monotonic_ns();
+}
+
+/* The index is writable by the group, so anyone there can bump its
+ * generation on every poll, and the directory can hold thousands of
+ * planted files: scans asked for by the generation get at most a tenth of
+ * the time (a burst of SCAN_BURST_NS first), so that neither stalls the
+ * poller. Scans are rare and short when nobody abuses it: never delayed. */
+static int scan_allowed(tp_ipc_embedded_sub_t *s)
+{
+    const int64_t now = tp_clock_monotonic_ns();
+    s->scan_credit_ns += (now - s->credit_at_ns) / SCAN_DUTY_DIVISOR;
+    if (s->scan_credit_ns > SCAN_BURST_NS) s->scan_credit_ns = SCAN_BURST_NS;
+    s->credit_at_ns = now;
+    return s->scan_credit_ns > 0;
+}
+
 int tp_ipc_embedded_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_context_t *ctx,
                                       const char *channel, int32_t stream_id)
 {
@@ -219,6 +255,8 @@ int tp_ipc_embedded_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_
         tp_ipc_index_bump(s->index);
     s->linger_ns = ctx->linger_ns;
     s->rescan_interval_ns = ctx->rescan_interval_ns;
+    s->scan_credit_ns = SCAN_BURST_NS;
+    s->credit_at_ns = tp_clock_monotonic_ns();
     s->base.backend = &tp_ipc_embedded_backend;
     s->base.stream_id = stream_id;
     s->initial_scan = 1;
@@ -276,7 +314,7 @@ int tp_ipc_embedded_poll(tp_ipc_subscription_t *sub, tp_ipc_handler_t handler, v
     s->polls++;
     /* The clock (vDSO, tens of ns) is read every 64 polls only, so even a
      * slowly polling caller notices dead publishers about once per interval. */
-    if (tp_ipc_index_generation(s->index) != s->generation ||
+    if ((tp_ipc_index_generation(s->index) != s->generation && scan_allowed(s)) ||
         ((s->polls & LIVENESS_POLL_MASK) == 0 && tp_clock_monotonic_ns() - s->last_scan_ns >= s->rescan_interval_ns))
         rescan(s);
     uint32_t n = s->image_count;

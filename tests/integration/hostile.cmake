@@ -4,3 +4,5 @@ tp_add_test(test_hostile_neighbour SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_hostil
             LABELS ipc integration ARGS sparse)
 add_test(NAME test_hostile_neighbour_foreign COMMAND test_hostile_neighbour foreign)
 set_tests_properties(test_hostile_neighbour_foreign PROPERTIES LABELS "ipc;integration" SKIP_RETURN_CODE 77)
+add_test(NAME test_hostile_neighbour_bump COMMAND test_hostile_neighbour bump)
+set_tests_properties(test_hostile_neighbour_bump PROPERTIES LABELS "ipc;integration")

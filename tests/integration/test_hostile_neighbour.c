@@ -11,6 +11,9 @@
  *            stream and plants a thousand junk ones; a publication of the
  *            owner opened afterwards is still heard, and a scan opens at
  *            most a bounded number of the neighbour's files
+ *   bump     any uid: a process bumping the index generation without pause
+ *            (the index is writable by the group) while 400 junk files
+ *            wait in the directory does not keep the poller scanning
  */
 #include "ipc_test_util.h"
 #include "tp_test.h"
@@ -211,6 +214,59 @@ out:
     close(dirfd);
 }
 
+/* The bumper: a child that maps the index (0660, writable by the group) and
+ * bumps its generation as fast as it can until killed. */
+static pid_t start_bumper(int dirfd)
+{
+    const pid_t pid = fork();
+    if (pid != 0) return pid;
+    tp_ipc_index_t *ix = NULL;
+    if (tp_ipc_index_open(dirfd, &ix) != 0) _exit(1);
+    for (;;) tp_ipc_index_bump(ix);
+}
+
+static void test_generation_bumps_do_not_stall_the_poller(void)
+{
+    const int dirfd = ipc_dirfd();
+    CHECK(dirfd >= 0);
+    if (dirfd < 0) return;
+    /* files every scan has to look at again (only 16 refusals are remembered) */
+    for (int i = 0; i < 400; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%d-%d-1-%d.log", STREAM, (int)getpid(), i);
+        const int fd = openat(dirfd, name, O_CREAT | O_WRONLY | O_CLOEXEC, 0660);
+        CHECK(fd >= 0 && write(fd, "junk", 4) == 4);
+        if (fd >= 0) close(fd);
+    }
+    tp_ipc_subscription_t *sub = NULL;
+    CHECK(tp_ipc_subscription_open(&sub, &ctx, "tp:ipc", STREAM) == 0);
+    const pid_t b = start_bumper(dirfd);
+    usleep(100000);
+    /* poll for 1 s as a duty cycle would, with a short idle between polls */
+    int64_t inside = 0;
+    const int64_t start = tp_clock_monotonic_ns();
+    while (tp_clock_monotonic_ns() - start < 1000000000LL) {
+        const int64_t t = tp_clock_monotonic_ns();
+        tp_ipc_subscription_poll(sub, rx, &(rx_t){0}, 10);
+        inside += tp_clock_monotonic_ns() - t;
+        usleep(100);
+    }
+    const double share = (double)inside / (double)(tp_clock_monotonic_ns() - start);
+    printf("  share of the time spent inside poll while the generation is bumped: %.2f\n", share);
+    CHECK(share < 0.5); /* scans asked for by the generation get a tenth of the time */
+    tp_ipc_publication_t *pub = NULL;
+    CHECK(tp_ipc_publication_open(&pub, &ctx, "tp:ipc", STREAM) == 0);
+    if (pub != NULL) {
+        CHECK(tp_ipc_publication_offer(pub, "owner", 5) > 0);
+        CHECK(heard_owner(sub)); /* still discovered, within the scan budget */
+        tp_ipc_publication_close(pub);
+    }
+    kill(b, SIGKILL);
+    waitpid(b, NULL, 0);
+    tp_ipc_subscription_close(sub);
+    close(dirfd);
+}
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "";
@@ -222,8 +278,9 @@ int main(int argc, char **argv)
     ctx.max_images = TABLE;
     if (strcmp(which, "sparse") == 0) RUN(test_sparse_log_is_not_mapped);
     else if (strcmp(which, "foreign") == 0) RUN(test_foreign_logs_cannot_fill_the_table);
+    else if (strcmp(which, "bump") == 0) RUN(test_generation_bumps_do_not_stall_the_poller);
     else {
-        fprintf(stderr, "usage: test_hostile_neighbour sparse|foreign\n");
+        fprintf(stderr, "usage: test_hostile_neighbour sparse|foreign|bump\n");
         return 2;
     }
     tp_test_dir_cleanup();
