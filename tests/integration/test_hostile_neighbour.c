@@ -9,8 +9,8 @@
  *   foreign  as root: a process of uid 65534 in the directory's group fills
  *            a subscription's whole image table with live, valid logs of the
  *            stream and plants a thousand junk ones; a publication of the
- *            owner opened afterwards is still heard, and a scan opens at
- *            most a bounded number of the neighbour's files
+ *            owner opened afterwards is still heard, and a scan or a
+ *            reclaim pass opens a bounded number of the neighbour's files
  *   bump     any uid: a process bumping the index generation without pause
  *            (the index is writable by the group) while 400 junk files
  *            wait in the directory does not keep the poller scanning
@@ -49,6 +49,20 @@ static long faults(void)
 {
     struct rusage ru;
     return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_minflt + ru.ru_majflt : -1;
+}
+
+/* Read-type system calls made by this process so far (each header a scan
+ * or a reclaim pass reads is one). */
+static long read_calls(void)
+{
+    long v = -1;
+    char line[128];
+    FILE *f = fopen("/proc/self/io", "r");
+    if (f == NULL) return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "syscr: %ld", &v) == 1) break;
+    fclose(f);
+    return v;
 }
 
 static int ipc_dirfd(void)
@@ -195,6 +209,18 @@ static void test_foreign_logs_cannot_fill_the_table(void)
            (unsigned long long)errors);
     /* each scan opened a bounded number of the neighbour's files, not all thousand */
     CHECK(errors >= 1 && errors <= 5 * 16);
+    /* opening a publication and a subscription reclaims the logs of dead
+     * publishers: a bounded number of the neighbour's files is read, not all */
+    const long reads_before = read_calls();
+    tp_ipc_publication_t *other = NULL;
+    tp_ipc_subscription_t *other_sub = NULL;
+    CHECK(tp_ipc_publication_open(&other, &ctx, "tp:ipc", STREAM + 2) == 0);
+    CHECK(tp_ipc_subscription_open(&other_sub, &ctx, "tp:ipc", STREAM + 2) == 0);
+    const long reads = read_calls() - reads_before;
+    printf("  read calls to open a publication and a subscription: %ld\n", reads);
+    CHECK(reads_before >= 0 && reads < 200);
+    if (other != NULL) tp_ipc_publication_close(other);
+    if (other_sub != NULL) tp_ipc_subscription_close(other_sub);
 
     tp_ipc_publication_t *pub = NULL;
     CHECK(tp_ipc_publication_open(&pub, &ctx, "tp:ipc", STREAM) == 0);
