@@ -6,3 +6,5 @@ add_test(NAME test_hostile_neighbour_foreign COMMAND test_hostile_neighbour fore
 set_tests_properties(test_hostile_neighbour_foreign PROPERTIES LABELS "ipc;integration" SKIP_RETURN_CODE 77)
 add_test(NAME test_hostile_neighbour_bump COMMAND test_hostile_neighbour bump)
 set_tests_properties(test_hostile_neighbour_bump PROPERTIES LABELS "ipc;integration")
+add_test(NAME test_hostile_neighbour_ring COMMAND test_hostile_neighbour ring)
+set_tests_properties(test_hostile_neighbour_ring PROPERTIES LABELS "shm;integration")

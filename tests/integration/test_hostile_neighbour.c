@@ -14,11 +14,15 @@
  *   bump     any uid: a process bumping the index generation without pause
  *            (the index is writable by the group) while 400 junk files
  *            wait in the directory does not keep the poller scanning
+ *   ring     any uid: a header ring grown (sparse) to 512 MiB by another
+ *            process before the producer maps it is mapped only as far as
+ *            its layout needs
  */
 #include "ipc_test_util.h"
 #include "tp_test.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -28,7 +32,11 @@
 #include "ipc/ipc_dir.h"
 #include "ipc/ipc_log.h"
 #include "ipc/ipc_log_file.h"
+#include "client/client_map.h"
 #include "tensorpool/clock.h"
+#include "tensorpool/driver_client.h"
+#include "tensorpool/shm_path.h"
+#include "tensorpool/shm_region.h"
 
 enum { STREAM = 4242, TABLE = 8, NEIGHBOUR_LOGS = 12, JUNK_LOGS = 1000 };
 
@@ -293,6 +301,57 @@ static void test_generation_bumps_do_not_stall_the_poller(void)
     close(dirfd);
 }
 
+/* The producer's side: a header ring the driver made, grown (sparse) to
+ * 512 MiB by a neighbour before the producer maps it. */
+static void test_grown_ring_is_not_mapped_whole(void)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%s/7", tp_test_base);
+    snprintf(path, sizeof path, "%s/header.ring", dir);
+    CHECK(mkdir(dir, 0770) == 0);
+    tp_superblock_t sb;
+    memset(&sb, 0, sizeof sb);
+    sb.magic = TP_SHM_MAGIC;
+    sb.layout_version = TP_SHM_LAYOUT_VERSION;
+    sb.epoch = 3;
+    sb.stream_id = 7;
+    sb.region_type = TP_CONTROL_REGION_TYPE_HEADER_RING;
+    sb.nslots = 64;
+    sb.slot_bytes = TP_SHM_SLOT_BYTES;
+    sb.pid = (uint64_t)getpid();
+    tp_shm_region_t made;
+    CHECK(tp_shm_region_create(&made, path, &sb, TP_SHM_CREATE_NO_POPULATE) == 0);
+    tp_shm_region_unmap(&made);
+    const pid_t pid = fork();
+    if (pid == 0) _exit(truncate(path, (off_t)512 << 20) == 0 ? 0 : 1);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    tp_lease_t lease;
+    memset(&lease, 0, sizeof lease);
+    lease.stream_id = 7;
+    lease.role = TP_ROLE_PRODUCER;
+    lease.epoch = 3;
+    lease.layout_version = TP_SHM_LAYOUT_VERSION;
+    lease.header_nslots = 64;
+    snprintf(lease.ring_uri, sizeof lease.ring_uri, "shm:file?path=%s", path);
+    const char *dirs[] = {tp_test_base};
+    tp_shm_bases_t bases;
+    CHECK(tp_shm_bases_init(&bases, dirs, 1) == 0);
+    tp_shm_writer_t *w = calloc(1, sizeof *w);
+    CHECK(w != NULL);
+    if (w == NULL) return;
+    const long before = faults();
+    const int rc = tp_client_map_writer(w, &bases, &lease, (uint64_t)tp_clock_realtime_ns());
+    const long faulted = faults() - before;
+    printf("  map_writer %d (%s), %ld pages faulted in\n", rc, rc == 0 ? "mapped" : tp_errmsg(), faulted);
+    CHECK(rc == 0); /* the superblock is the driver's: the ring itself is usable */
+    CHECK(faulted >= 0 && faulted < 8192); /* 512 MiB would be 131072 pages */
+    if (rc == 0) tp_client_unmap_writer(w);
+    free(w);
+}
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "";
@@ -305,8 +364,9 @@ int main(int argc, char **argv)
     if (strcmp(which, "sparse") == 0) RUN(test_sparse_log_is_not_mapped);
     else if (strcmp(which, "foreign") == 0) RUN(test_foreign_logs_cannot_fill_the_table);
     else if (strcmp(which, "bump") == 0) RUN(test_generation_bumps_do_not_stall_the_poller);
+    else if (strcmp(which, "ring") == 0) RUN(test_grown_ring_is_not_mapped_whole);
     else {
-        fprintf(stderr, "usage: test_hostile_neighbour sparse|foreign|bump\n");
+        fprintf(stderr, "usage: test_hostile_neighbour sparse|foreign|bump|ring\n");
         return 2;
     }
     tp_test_dir_cleanup();
