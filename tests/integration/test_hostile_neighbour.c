@@ -17,6 +17,8 @@
  *   ring     any uid: a header ring grown (sparse) to 512 MiB by another
  *            process before the producer maps it is mapped only as far as
  *            its layout needs
+ *   squat    as root: tensorpool-<user>/<ns>/ipc made first, world-writable,
+ *            by uid 65534 of the base's group is refused with a clear error
  */
 #include "ipc_test_util.h"
 #include "tp_test.h"
@@ -352,10 +354,54 @@ static void test_grown_ring_is_not_mapped_whole(void)
     free(w);
 }
 
+/* As root: a uid-65534 process of the base's group makes the owner's
+ * tensorpool-<user>/<ns>/ipc first, world-writable. The owner must refuse it,
+ * saying why, rather than run in a tree another user controls. */
+static void test_squatted_tree_is_refused(void)
+{
+    char ipc[PATH_MAX];
+    CHECK(tp_ipc_context_dir(&ctx, ipc, sizeof ipc) == 0);
+    CHECK(chmod(tp_test_base, 0770) == 0); /* the base is the group's */
+    const pid_t pid = fork();
+    if (pid == 0) {
+        if (setresgid(0, 0, 0) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(1);
+        umask(0);
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s", ipc);
+        for (char *p = path + strlen(tp_test_base) + 1;; p++) { /* mkdir -p below the base */
+            const char c = *p;
+            if (c != '/' && c != '\0') continue;
+            *p = '\0';
+            if (mkdir(path, 0777) != 0) _exit(2);
+            *p = c;
+            if (c == '\0') break;
+        }
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    tp_ipc_subscription_t *sub = NULL;
+    tp_ipc_publication_t *pub = NULL;
+    CHECK(tp_ipc_subscription_open(&sub, &ctx, "tp:ipc", STREAM) == -1);
+    CHECK(tp_errcode() == TP_ERR_PERMISSION);
+    printf("  refused: %s\n", tp_errmsg());
+    CHECK(strstr(tp_errmsg(), "belongs to uid 65534") != NULL);
+    CHECK(tp_ipc_publication_open(&pub, &ctx, "tp:ipc", STREAM) == -1);
+    if (sub != NULL) tp_ipc_subscription_close(sub);
+    if (pub != NULL) tp_ipc_publication_close(pub);
+    /* once the squatter's tree is gone, the owner makes its own and works */
+    tp_test_dir_cleanup();
+    CHECK(mkdir(tp_test_base, 0770) == 0);
+    sub = NULL;
+    CHECK(tp_ipc_subscription_open(&sub, &ctx, "tp:ipc", STREAM) == 0);
+    if (sub != NULL) tp_ipc_subscription_close(sub);
+}
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "";
-    if (strcmp(which, "foreign") == 0 && geteuid() != 0) {
+    if ((strcmp(which, "foreign") == 0 || strcmp(which, "squat") == 0) && geteuid() != 0) {
         printf("skip: acting as another uid of the group needs root\n");
         return 77;
     }
@@ -365,8 +411,9 @@ int main(int argc, char **argv)
     else if (strcmp(which, "foreign") == 0) RUN(test_foreign_logs_cannot_fill_the_table);
     else if (strcmp(which, "bump") == 0) RUN(test_generation_bumps_do_not_stall_the_poller);
     else if (strcmp(which, "ring") == 0) RUN(test_grown_ring_is_not_mapped_whole);
+    else if (strcmp(which, "squat") == 0) RUN(test_squatted_tree_is_refused);
     else {
-        fprintf(stderr, "usage: test_hostile_neighbour sparse|foreign|bump|ring\n");
+        fprintf(stderr, "usage: test_hostile_neighbour sparse|foreign|bump|ring|squat\n");
         return 2;
     }
     tp_test_dir_cleanup();
