@@ -11,6 +11,7 @@
 
 #include <ftw.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MS 1000000LL
@@ -256,6 +257,54 @@ static void test_names_keep_utf8_drop_controls(void)
     tp_ipc_publication_close(meta);
 }
 
+/* A forger process names twice as many joins and streams as the picture
+ * holds, each once; a join and a stream heard of afterwards still get in
+ * (the longest-silent entries give way). */
+static void test_forged_ids_do_not_fill_the_picture(void)
+{
+    tp_monitor_config_t cfg;
+    tp_monitor_config_init(&cfg);
+    snprintf(cfg.ctx.base_dir, sizeof cfg.ctx.base_dir, "%s", dir);
+    tp_monitor_t *m;
+    CHECK(tp_monitor_open(&m, &cfg) == 0);
+    int64_t now = 100000 * MS;
+    tp_monitor_poll(m, now, 0);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        tp_ipc_publication_t *c = NULL;
+        if (tp_ipc_publication_open(&c, &ipc, "tp:ipc", 1000) != 0 || tp_ipc_publication_open(&desc, &ipc, "tp:ipc", 1100) != 0)
+            _exit(1);
+        uint8_t buf[64];
+        for (uint32_t i = 0; i < 2 * TP_MONITOR_MAX_JOINS; i++) {
+            const tp_merge_request_t req = {TP_MERGE_KIND_SEQUENCE, 5000 + i, 1};
+            const long n = tp_merge_request_encode(&req, buf, sizeof buf);
+            if (n <= 0 || tp_ipc_publication_offer(c, buf, (size_t)n) <= 0) _exit(2);
+        }
+        for (uint32_t i = 0; i < 2 * TP_MONITOR_MAX_STREAMS; i++) descriptor(6000 + i, 0);
+        _exit(tp_test_failed_checks == 0 ? 0 : 3);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (int i = 0; i < 100 && tp_monitor_poll(m, now, 0) > 0; i++) now += MS;
+    CHECK(tp_monitor_join_count(m) == TP_MONITOR_MAX_JOINS);
+    CHECK(tp_monitor_stream_count(m) == TP_MONITOR_MAX_STREAMS);
+
+    now += 5000 * MS;
+    tp_merge_map_t map;
+    seq_map(&map);
+    uint8_t buf[512];
+    const long n = tp_merge_announce_encode(&map, 0, buf, sizeof buf);
+    CHECK(n > 0 && tp_ipc_publication_offer(ctl, buf, (size_t)n) > 0);
+    descriptor(1, 0);
+    tp_monitor_poll(m, now, 0);
+    tp_monitor_refresh(m, now);
+    const tp_monitor_join_t *j = join_of(m, 100);
+    CHECK(j != NULL && j->announced && j->rule_count == 2);
+    CHECK(stream_of(m, 1) != NULL);
+    tp_monitor_close(m);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/dev/shm/tp-monitor-test-%d-XXXXXX", (int)getpid());
@@ -267,6 +316,7 @@ int main(void)
         return 2;
     RUN(test_join_states_and_streams);
     RUN(test_names_keep_utf8_drop_controls);
+    RUN(test_forged_ids_do_not_fill_the_picture);
     tp_ipc_publication_close(ctl);
     tp_ipc_publication_close(desc);
     tp_ipc_publication_close(qos);
