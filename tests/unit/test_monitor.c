@@ -65,13 +65,20 @@ static const tp_monitor_stream_t *stream_of(const tp_monitor_t *m, uint32_t id)
     return NULL;
 }
 
-static void test_join_states_and_streams(void)
+/* A monitor of the test's directory (default live window). */
+static tp_monitor_t *open_monitor(void)
 {
     tp_monitor_config_t cfg;
     tp_monitor_config_init(&cfg);
     snprintf(cfg.ctx.base_dir, sizeof cfg.ctx.base_dir, "%s", dir);
-    tp_monitor_t *m;
+    tp_monitor_t *m = NULL;
     CHECK(tp_monitor_open(&m, &cfg) == 0);
+    return m;
+}
+
+static void test_join_states_and_streams(void)
+{
+    tp_monitor_t *m = open_monitor();
     int64_t now = 1000 * MS;
     tp_monitor_poll(m, now, 0);
     tp_monitor_refresh(m, now);
@@ -218,11 +225,7 @@ static void test_names_keep_utf8_drop_controls(void)
 {
     tp_ipc_publication_t *meta;
     CHECK(tp_ipc_publication_open(&meta, &ipc, "tp:ipc", 1300) == 0);
-    tp_monitor_config_t cfg;
-    tp_monitor_config_init(&cfg);
-    snprintf(cfg.ctx.base_dir, sizeof cfg.ctx.base_dir, "%s", dir);
-    tp_monitor_t *m;
-    CHECK(tp_monitor_open(&m, &cfg) == 0);
+    tp_monitor_t *m = open_monitor();
     tp_monitor_poll(m, 0, 0);
     static const struct {
         uint32_t stream;
@@ -262,11 +265,7 @@ static void test_names_keep_utf8_drop_controls(void)
  * (the longest-silent entries give way). */
 static void test_forged_ids_do_not_fill_the_picture(void)
 {
-    tp_monitor_config_t cfg;
-    tp_monitor_config_init(&cfg);
-    snprintf(cfg.ctx.base_dir, sizeof cfg.ctx.base_dir, "%s", dir);
-    tp_monitor_t *m;
-    CHECK(tp_monitor_open(&m, &cfg) == 0);
+    tp_monitor_t *m = open_monitor();
     int64_t now = 100000 * MS;
     tp_monitor_poll(m, now, 0);
     const pid_t pid = fork();
