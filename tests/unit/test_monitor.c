@@ -294,6 +294,7 @@ static void test_forged_ids_do_not_fill_the_picture(void)
     seq_map(&map);
     uint8_t buf[512];
     const long n = tp_merge_announce_encode(&map, 0, buf, sizeof buf);
+    tp_merge_map_close(&map);
     CHECK(n > 0 && tp_ipc_publication_offer(ctl, buf, (size_t)n) > 0);
     descriptor(1, 0);
     tp_monitor_poll(m, now, 0);
