@@ -1,0 +1,168 @@
+/* Aeron backend, receiving side: one Aeron subscription; each message's
+ * publisher is its Aeron session. */
+#include "ipc_aeron.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Per publisher (session): the next sequence number to hand out. A fixed
+ * table sized at open (max_images), so poll never allocates. */
+typedef struct {
+    int32_t session_id;
+    int used;
+    uint64_t next_sequence;
+} session_seq_t;
+
+typedef struct tp_ipc_aeron_sub_s {
+    tp_ipc_subscription_t base;
+    aeron_t *client;
+    aeron_subscription_t *sub;
+    session_seq_t *sessions;
+    uint32_t nsessions, next_victim;
+    uint64_t errors;              /* fragments dropped */
+    /* valid during one poll */
+    tp_ipc_handler_t handler;
+    void *clientd;
+} tp_ipc_aeron_sub_t;
+
+enum { UNFRAGMENTED = 0xC0 }; /* BEGIN | END flags: a whole message in one frame */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Conductor thread: a publisher went away (closed, died, or timed out). */
+static void on_unavailable_image(void *clientd, aeron_subscription_t *subscription, aeron_image_t *image)
+{
+    (void)subscription;
+    (void)image;
+    (void)clientd; /* process-wide count: a late call may outlive the subscription */
+    TP_IPC_AERON_COUNT(images_unavailable);
+}
+
+int tp_ipc_aeron_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_context_t *ctx, const char *channel,
+                                   int32_t stream_id)
+{
+    tp_ipc_aeron_sub_t *s = calloc(1, sizeof *s);
+    session_seq_t *sessions = calloc(ctx->max_images, sizeof *sessions);
+    if (s == NULL || sessions == NULL) {
+        free(s);
+        free(sessions);
+        return tp_err_set(TP_ERR_CAPACITY, "out of memory for subscription");
+    }
+    s->sessions = sessions;
+    s->nsessions = ctx->max_images;
+    if (tp_ipc_aeron_client_acquire(ctx, &s->client) < 0) {
+        free(sessions);
+        free(s);
+        return tp_err_wrap("open subscription %s stream %d", channel, stream_id);
+    }
+    aeron_async_add_subscription_t *async = NULL;
+    if (aeron_async_add_subscription(&async, s->client, channel, stream_id, NULL, NULL, on_unavailable_image, NULL) <
+        0) {
+        tp_err_set(TP_ERR_INVALID_ARG, "open subscription %s stream %d: %s", channel, stream_id, aeron_errmsg());
+        goto fail;
+    }
+    const int64_t end = now_ms() + tp_ipc_aeron_setup_timeout_ms();
+    int rc;
+    while ((rc = aeron_async_add_subscription_poll(&s->sub, async)) == 0) {
+        if (now_ms() > end) {
+            tp_err_set(TP_ERR_IO, "open subscription %s stream %d: the media driver did not answer", channel,
+                       stream_id);
+            goto fail;
+        }
+        const struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (rc < 0) {
+        tp_err_set(TP_ERR_INVALID_ARG, "open subscription %s stream %d: %s", channel, stream_id, aeron_errmsg());
+        goto fail;
+    }
+    s->base.backend = &tp_ipc_aeron_backend;
+    s->base.stream_id = stream_id;
+    *out = &s->base;
+    return 0;
+fail:
+    if (s->sub != NULL) aeron_subscription_close(s->sub, NULL, NULL);
+    tp_ipc_aeron_client_release();
+    free(sessions);
+    free(s);
+    return -1;
+}
+
+/* Next sequence of session; a new session takes a free entry or, when the
+ * table is full, the next one round-robin (its count restarts). */
+static uint64_t next_sequence(tp_ipc_aeron_sub_t *s, int32_t session_id)
+{
+    uint32_t free_slot = s->nsessions;
+    for (uint32_t i = 0; i < s->nsessions; i++) {
+        if (s->sessions[i].used && s->sessions[i].session_id == session_id) return s->sessions[i].next_sequence++;
+        if (!s->sessions[i].used && free_slot == s->nsessions) free_slot = i;
+    }
+    if (free_slot == s->nsessions) free_slot = s->next_victim++ % s->nsessions;
+    s->sessions[free_slot] = (session_seq_t){.session_id = session_id, .used = 1, .next_sequence = 1};
+    return 0;
+}
+
+static void on_fragment(void *clientd, const uint8_t *buffer, size_t length, aeron_header_t *header)
+{
+    tp_ipc_aeron_sub_t *s = clientd;
+    aeron_header_values_t v;
+    if (aeron_header_values(header, &v) < 0) return;
+    if ((v.frame.flags & UNFRAGMENTED) != UNFRAGMENTED) {
+        /* Part of a message longer than the MTU: not ours (see ipc_aeron.h). */
+        s->errors++;
+        TP_IPC_AERON_COUNT(fragments_dropped);
+        return;
+    }
+    const tp_ipc_msg_info_t info = {
+        .stream_id = v.frame.stream_id,
+        .publisher_id = (uint64_t)(uint32_t)v.frame.session_id,
+        .sequence = next_sequence(s, v.frame.session_id),
+        .publisher_pid = 0, /* Aeron does not say which process published */
+    };
+    s->handler(s->clientd, buffer, length, &info);
+}
+
+int tp_ipc_aeron_poll(tp_ipc_subscription_t *sub, tp_ipc_handler_t handler, void *clientd, int limit)
+{
+    tp_ipc_aeron_sub_t *s = (tp_ipc_aeron_sub_t *)sub;
+    if (handler == NULL || limit < 1) return tp_err_set(TP_ERR_INVALID_ARG, "poll: handler NULL or limit < 1");
+    s->handler = handler;
+    s->clientd = clientd;
+    const int n = aeron_subscription_poll(s->sub, on_fragment, s, (size_t)limit);
+    return n > 0 ? n : 0; /* a closed client delivers nothing; counters say why */
+}
+
+uint64_t tp_ipc_aeron_loss_count(const tp_ipc_subscription_t *sub)
+{
+    (void)sub;
+    return 0; /* Aeron is reliable: a publisher is either received in full or its image goes unavailable */
+}
+
+size_t tp_ipc_aeron_image_count(const tp_ipc_subscription_t *sub)
+{
+    const tp_ipc_aeron_sub_t *s = (const tp_ipc_aeron_sub_t *)sub;
+    const int n = aeron_subscription_image_count(s->sub);
+    return n > 0 ? (size_t)n : 0;
+}
+
+uint64_t tp_ipc_aeron_error_count(const tp_ipc_subscription_t *sub)
+{
+    const tp_ipc_aeron_sub_t *s = (const tp_ipc_aeron_sub_t *)sub;
+    return s->errors;
+}
+
+int tp_ipc_aeron_subscription_close(tp_ipc_subscription_t *sub)
+{
+    tp_ipc_aeron_sub_t *s = (tp_ipc_aeron_sub_t *)sub;
+    aeron_subscription_close(s->sub, NULL, NULL);
+    tp_ipc_aeron_client_release();
+    free(s->sessions);
+    free(s);
+    return 0;
+}
