@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const tp_ipc_backend_t tp_ipc_aeron_backend = {
     .name = "aeron",
@@ -39,13 +40,19 @@ void tp_ipc_aeron_counters(tp_ipc_aeron_counters_t *out)
     memcpy(out, v, sizeof *out);
 }
 
-/* ---- the shared client (set-up and tear-down only, so a mutex is fine) ---- */
+/* ---- the shared client (set-up, tear-down and recovery only, so a mutex
+ * is fine) ---- */
+
+struct tp_ipc_aeron_client_s {
+    aeron_context_t *ctx;
+    aeron_t *aeron;
+    int refs;
+    char dir[512];
+};
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static aeron_context_t *g_ctx;
-static aeron_t *g_client;
-static int g_refs;
-static char g_last_error[256]; /* written by the conductor thread, under g_err_lock */
+static tp_ipc_aeron_client_t *g_current; /* the one new users get */
+static char g_last_error[256];           /* written by conductor threads, under g_err_lock */
 static pthread_mutex_t g_err_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Runs on Aeron's conductor thread: count and keep the message for errors. */
@@ -68,14 +75,6 @@ const char *tp_ipc_aeron_client_last_error(void)
     return copy;
 }
 
-static void client_destroy(void)
-{
-    if (g_client != NULL) aeron_close(g_client);
-    if (g_ctx != NULL) aeron_context_close(g_ctx);
-    g_client = NULL;
-    g_ctx = NULL;
-}
-
 int tp_ipc_aeron_dir(const tp_ipc_context_t *ctx, char *out, size_t out_len)
 {
     const char *env = getenv("AERON_DIR");
@@ -93,49 +92,87 @@ int tp_ipc_aeron_dir(const tp_ipc_context_t *ctx, char *out, size_t out_len)
     return 0;
 }
 
-int tp_ipc_aeron_client_acquire(const tp_ipc_context_t *ctx, aeron_t **out)
+static void client_destroy(tp_ipc_aeron_client_t *c)
 {
-    char dir[512];
-    if (tp_ipc_aeron_dir(ctx, dir, sizeof dir) < 0) return -1;
+    if (c->aeron != NULL) aeron_close(c->aeron);
+    if (c->ctx != NULL) aeron_context_close(c->ctx);
+    free(c);
+}
+
+static tp_ipc_aeron_client_t *client_create(const char *dir)
+{
+    tp_ipc_aeron_client_t *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        tp_err_set(TP_ERR_CAPACITY, "out of memory for the Aeron client");
+        return NULL;
+    }
+    snprintf(c->dir, sizeof c->dir, "%s", dir);
+    if (aeron_context_init(&c->ctx) < 0 || aeron_context_set_error_handler(c->ctx, on_client_error, NULL) < 0 ||
+        aeron_context_set_client_name(c->ctx, "tensorpool") < 0 || aeron_context_set_dir(c->ctx, dir) < 0 ||
+        aeron_init(&c->aeron, c->ctx) < 0 || aeron_start(c->aeron) < 0) {
+        tp_err_set(TP_ERR_IO, "Aeron client: no media driver answering in '%s' (set AERON_DIR, start aeronmd or "
+                              "the embedded media driver): %s",
+                   dir, aeron_errmsg());
+        client_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+int tp_ipc_aeron_client_acquire(const char *dir, tp_ipc_aeron_client_t **out)
+{
     pthread_mutex_lock(&g_lock);
-    /* A client whose media driver timed out is closed for good: start afresh
-     * once nobody holds it any more. */
-    if (g_client != NULL && g_refs == 0 && aeron_is_closed(g_client)) client_destroy();
-    if (g_client == NULL) {
-        if (aeron_context_init(&g_ctx) < 0 ||
-            aeron_context_set_error_handler(g_ctx, on_client_error, NULL) < 0 ||
-            aeron_context_set_client_name(g_ctx, "tensorpool") < 0 || aeron_context_set_dir(g_ctx, dir) < 0 ||
-            aeron_init(&g_client, g_ctx) < 0 ||
-            aeron_start(g_client) < 0) {
-            tp_err_set(TP_ERR_IO, "Aeron client: no media driver answering in '%s' (set AERON_DIR, start aeronmd "
-                                  "or the embedded media driver): %s",
-                       dir, aeron_errmsg());
-            if (g_client != NULL) aeron_close(g_client);
-            g_client = NULL;
-            if (g_ctx != NULL) aeron_context_close(g_ctx);
-            g_ctx = NULL;
+    if (g_current != NULL && (aeron_is_closed(g_current->aeron) || strcmp(g_current->dir, dir) != 0)) {
+        /* closed for good, or another directory: new users get a new one;
+         * the old one goes with its last user */
+        g_current = NULL;
+    }
+    if (g_current == NULL) {
+        g_current = client_create(dir);
+        if (g_current == NULL) {
             pthread_mutex_unlock(&g_lock);
             return -1;
         }
     }
-    if (aeron_is_closed(g_client)) {
-        tp_err_set(TP_ERR_STATE, "Aeron client closed (%s); close every Aeron publication and subscription to "
-                                 "reconnect",
-                   tp_ipc_aeron_client_last_error());
-        pthread_mutex_unlock(&g_lock);
-        return -1;
-    }
-    g_refs++;
-    *out = g_client;
+    g_current->refs++;
+    *out = g_current;
     pthread_mutex_unlock(&g_lock);
     return 0;
 }
 
-void tp_ipc_aeron_client_release(void)
+void tp_ipc_aeron_client_release(tp_ipc_aeron_client_t *c)
 {
+    if (c == NULL) return;
     pthread_mutex_lock(&g_lock);
-    if (g_refs > 0 && --g_refs == 0) client_destroy();
+    if (--c->refs == 0) {
+        if (c == g_current) g_current = NULL;
+        client_destroy(c);
+    }
     pthread_mutex_unlock(&g_lock);
+}
+
+aeron_t *tp_ipc_aeron_client_aeron(const tp_ipc_aeron_client_t *c) { return c->aeron; }
+
+int tp_ipc_aeron_client_is_closed(const tp_ipc_aeron_client_t *c) { return aeron_is_closed(c->aeron); }
+
+#if TP_HAVE_AERON_DRIVER
+static void quiet_log(const char *line) { (void)line; }
+#endif
+
+int tp_ipc_aeron_reconnect_due(const char *dir, int64_t *next_ns)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    const int64_t now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    if (now < *next_ns) return 0;
+    *next_ns = now + 1000000000LL;
+#if TP_HAVE_AERON_DRIVER
+    /* A media driver is back when its CnC heartbeat is fresh. */
+    return aeron_is_driver_active(dir, 1000, quiet_log);
+#else
+    (void)dir;
+    return 0; /* only libaeron_driver can tell without blocking; reopen to recover */
+#endif
 }
 
 int tp_ipc_aeron_channel_ok(const char *channel)

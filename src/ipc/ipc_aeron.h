@@ -40,14 +40,28 @@ void tp_ipc_aeron_counters(tp_ipc_aeron_counters_t *out);
 void tp_ipc_aeron_count(size_t field_offset);
 #define TP_IPC_AERON_COUNT(field) tp_ipc_aeron_count(offsetof(tp_ipc_aeron_counters_t, field))
 
-/* The process's Aeron client, created on first use. 0 or -1 (no media
- * driver within the timeout, ...). Every acquire is matched by a release. */
-int tp_ipc_aeron_client_acquire(const tp_ipc_context_t *ctx, aeron_t **out);
-
 /* The media driver directory for ctx: $AERON_DIR, else
  * <base>/tensorpool-<user>/<namespace>/aeron (so TP_DIR moves it too). */
 int tp_ipc_aeron_dir(const tp_ipc_context_t *ctx, char *out, size_t out_len);
-void tp_ipc_aeron_client_release(void);
+
+/* The process's Aeron client for media driver directory dir, created on
+ * first use and shared. A client whose media driver stopped answering
+ * closes itself for good (Aeron's rule); the next acquire then makes a new
+ * one while holders of the old one let go of it one by one. 0 or -1 (no
+ * media driver within the timeout, ...). Every acquire is matched by a
+ * release. */
+typedef struct tp_ipc_aeron_client_s tp_ipc_aeron_client_t;
+int tp_ipc_aeron_client_acquire(const char *dir, tp_ipc_aeron_client_t **out);
+void tp_ipc_aeron_client_release(tp_ipc_aeron_client_t *c);
+aeron_t *tp_ipc_aeron_client_aeron(const tp_ipc_aeron_client_t *c);
+
+/* Has this client closed (media driver timeout)? Cheap: one load. */
+int tp_ipc_aeron_client_is_closed(const tp_ipc_aeron_client_t *c);
+
+/* Should a closed client's user try to reconnect now? Rate-limited by the
+ * caller's *next_ns (once a second) and true only when a media driver in
+ * dir is heartbeating. Makes syscalls: call only when closed. */
+int tp_ipc_aeron_reconnect_due(const char *dir, int64_t *next_ns);
 
 /* The last error the Aeron client reported (driver timeout...), "" if none. */
 const char *tp_ipc_aeron_client_last_error(void);

@@ -1,5 +1,9 @@
 /* Aeron backend, publishing side: one exclusive publication per
- * tensorpool publication, so each has its own Aeron session (publisher). */
+ * tensorpool publication, so each has its own Aeron session (publisher).
+ * When the media driver goes away the client closes; offers then fail
+ * (TP_ERR_STATE, counted) and, once a media driver heartbeats in the same
+ * directory again, the publication re-adds itself on a new client without
+ * blocking (checked at most once a second). */
 #include "ipc_aeron.h"
 
 #include <stdlib.h>
@@ -8,8 +12,12 @@
 
 typedef struct tp_ipc_aeron_pub_s {
     tp_ipc_publication_t base;
-    aeron_t *client;
-    aeron_exclusive_publication_t *pub;
+    tp_ipc_aeron_client_t *client;
+    aeron_exclusive_publication_t *pub;          /* NULL while reconnecting */
+    aeron_async_add_exclusive_publication_t *async; /* a re-add under way */
+    int64_t next_retry_ns;
+    char *channel;
+    char dir[512];
     aeron_buffer_claim_t claim; /* the one outstanding claim, if any */
     int claimed;
 } tp_ipc_aeron_pub_t;
@@ -33,13 +41,18 @@ int tp_ipc_aeron_publication_open(tp_ipc_publication_t **out, const tp_ipc_conte
                                   int32_t stream_id)
 {
     tp_ipc_aeron_pub_t *p = calloc(1, sizeof *p);
-    if (p == NULL) return tp_err_set(TP_ERR_CAPACITY, "out of memory for publication");
-    if (tp_ipc_aeron_client_acquire(ctx, &p->client) < 0) {
+    if (p == NULL || (p->channel = strdup(channel)) == NULL) {
+        free(p);
+        return tp_err_set(TP_ERR_CAPACITY, "out of memory for publication");
+    }
+    if (tp_ipc_aeron_dir(ctx, p->dir, sizeof p->dir) < 0 || tp_ipc_aeron_client_acquire(p->dir, &p->client) < 0) {
+        free(p->channel);
         free(p);
         return tp_err_wrap("open publication %s stream %d", channel, stream_id);
     }
     aeron_async_add_exclusive_publication_t *async = NULL;
-    if (aeron_async_add_exclusive_publication(&async, p->client, channel, stream_id) < 0) {
+    if (aeron_async_add_exclusive_publication(&async, tp_ipc_aeron_client_aeron(p->client), channel, stream_id) <
+        0) {
         tp_err_set(TP_ERR_INVALID_ARG, "open publication %s stream %d: %s", channel, stream_id, aeron_errmsg());
         goto fail;
     }
@@ -72,9 +85,39 @@ int tp_ipc_aeron_publication_open(tp_ipc_publication_t **out, const tp_ipc_conte
     return 0;
 fail:
     if (p->pub != NULL) aeron_exclusive_publication_close(p->pub, NULL, NULL);
-    tp_ipc_aeron_client_release();
+    tp_ipc_aeron_client_release(p->client);
+    free(p->channel);
     free(p);
     return -1;
+}
+
+/* Progress a reconnection without blocking; 1 once the publication is back.
+ * The old publication belonged to the closed client and goes with it. */
+static int reconnect(tp_ipc_aeron_pub_t *p)
+{
+    if (p->async != NULL) {
+        const int rc = aeron_async_add_exclusive_publication_poll(&p->pub, p->async);
+        if (rc == 0) return 0;
+        p->async = NULL; /* answered: Aeron has freed it */
+        if (rc < 0) p->pub = NULL;
+        return p->pub != NULL;
+    }
+    if (!tp_ipc_aeron_reconnect_due(p->dir, &p->next_retry_ns)) return 0;
+    p->pub = NULL;
+    tp_ipc_aeron_client_release(p->client);
+    p->client = NULL;
+    if (tp_ipc_aeron_client_acquire(p->dir, &p->client) < 0) return 0;
+    if (aeron_async_add_exclusive_publication(&p->async, tp_ipc_aeron_client_aeron(p->client), p->channel,
+                                              p->base.stream_id) < 0)
+        p->async = NULL;
+    return 0;
+}
+
+static int64_t reconnecting(tp_ipc_aeron_pub_t *p)
+{
+    TP_IPC_AERON_COUNT(closed);
+    return tp_err_set(TP_ERR_STATE, "aeron stream %d: media driver gone (%s), reconnecting", p->base.stream_id,
+                      tp_ipc_aeron_client_last_error());
 }
 
 /* Aeron's negative offer results as our errors and counters. */
@@ -92,8 +135,7 @@ static int64_t offer_failed(tp_ipc_aeron_pub_t *p, int64_t r)
         return tp_err_set(TP_ERR_CAPACITY, "aeron stream %d: admin action, retry", p->base.stream_id);
     case AERON_PUBLICATION_CLOSED:
         TP_IPC_AERON_COUNT(closed);
-        return tp_err_set(TP_ERR_STATE, "aeron stream %d: publication closed (%s)", p->base.stream_id,
-                          tp_ipc_aeron_client_last_error());
+        return tp_err_set(TP_ERR_STATE, "aeron stream %d: publication closed", p->base.stream_id);
     case AERON_PUBLICATION_MAX_POSITION_EXCEEDED:
         TP_IPC_AERON_COUNT(max_position_exceeded);
         return tp_err_set(TP_ERR_CAPACITY, "aeron stream %d: max position exceeded", p->base.stream_id);
@@ -110,10 +152,16 @@ int64_t tp_ipc_aeron_offer(tp_ipc_publication_t *pub, const void *buffer, size_t
     if (length > p->base.max_message)
         return tp_err_set(TP_ERR_CAPACITY, "message of %zu bytes exceeds max %zu (the channel's MTU payload)", length,
                           p->base.max_message);
+    if (p->pub == NULL && !reconnect(p)) return reconnecting(p);
     int64_t r = aeron_exclusive_publication_offer(p->pub, buffer, length, NULL, NULL);
     /* An admin action (term rotation) is over by the next call: retry once. */
     if (r == AERON_PUBLICATION_ADMIN_ACTION) r = aeron_exclusive_publication_offer(p->pub, buffer, length, NULL, NULL);
-    return r > 0 ? r : offer_failed(p, r);
+    if (r > 0) return r;
+    if ((r == AERON_PUBLICATION_CLOSED || r == AERON_PUBLICATION_ERROR) && tp_ipc_aeron_client_is_closed(p->client)) {
+        reconnect(p);
+        return reconnecting(p);
+    }
+    return offer_failed(p, r);
 }
 
 int tp_ipc_aeron_try_claim(tp_ipc_publication_t *pub, size_t length, tp_ipc_claim_t *claim)
@@ -123,8 +171,14 @@ int tp_ipc_aeron_try_claim(tp_ipc_publication_t *pub, size_t length, tp_ipc_clai
     if (p->claimed) return tp_err_set(TP_ERR_STATE, "a claim is already outstanding");
     if (length > p->base.max_message)
         return tp_err_set(TP_ERR_CAPACITY, "claim of %zu bytes exceeds max %zu", length, p->base.max_message);
+    if (p->pub == NULL && !reconnect(p)) return (int)reconnecting(p);
     int64_t r = aeron_exclusive_publication_try_claim(p->pub, length, &p->claim);
     if (r == AERON_PUBLICATION_ADMIN_ACTION) r = aeron_exclusive_publication_try_claim(p->pub, length, &p->claim);
+    if (r <= 0 && (r == AERON_PUBLICATION_CLOSED || r == AERON_PUBLICATION_ERROR) &&
+        tp_ipc_aeron_client_is_closed(p->client)) {
+        reconnect(p);
+        return (int)reconnecting(p);
+    }
     if (r <= 0) return (int)offer_failed(p, r);
     p->claimed = 1;
     claim->data = p->claim.data;
@@ -164,9 +218,12 @@ int tp_ipc_aeron_abort(tp_ipc_publication_t *pub, tp_ipc_claim_t *claim)
 int tp_ipc_aeron_publication_close(tp_ipc_publication_t *pub)
 {
     tp_ipc_aeron_pub_t *p = (tp_ipc_aeron_pub_t *)pub;
-    if (p->claimed) aeron_buffer_claim_abort(&p->claim);
-    aeron_exclusive_publication_close(p->pub, NULL, NULL);
-    tp_ipc_aeron_client_release();
+    if (p->pub != NULL && !tp_ipc_aeron_client_is_closed(p->client)) {
+        if (p->claimed) aeron_buffer_claim_abort(&p->claim);
+        aeron_exclusive_publication_close(p->pub, NULL, NULL);
+    }
+    tp_ipc_aeron_client_release(p->client); /* a re-add under way goes with the client */
+    free(p->channel);
     free(p);
     return 0;
 }

@@ -1,5 +1,7 @@
 /* Aeron backend, receiving side: one Aeron subscription; each message's
- * publisher is its Aeron session. */
+ * publisher is its Aeron session. Like a publication, a subscription whose
+ * client closed (media driver gone) delivers nothing and re-adds itself once
+ * a media driver heartbeats again. */
 #include "ipc_aeron.h"
 
 #include <stdlib.h>
@@ -16,8 +18,12 @@ typedef struct {
 
 typedef struct tp_ipc_aeron_sub_s {
     tp_ipc_subscription_t base;
-    aeron_t *client;
-    aeron_subscription_t *sub;
+    tp_ipc_aeron_client_t *client;
+    aeron_subscription_t *sub;            /* NULL while reconnecting */
+    aeron_async_add_subscription_t *async; /* a re-add under way */
+    int64_t next_retry_ns;
+    char *channel;
+    char dir[512];
     session_seq_t *sessions;
     uint32_t nsessions, next_victim;
     uint64_t errors;              /* fragments dropped */
@@ -49,20 +55,24 @@ int tp_ipc_aeron_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_con
 {
     tp_ipc_aeron_sub_t *s = calloc(1, sizeof *s);
     session_seq_t *sessions = calloc(ctx->max_images, sizeof *sessions);
-    if (s == NULL || sessions == NULL) {
+    char *ch = strdup(channel);
+    if (s == NULL || sessions == NULL || ch == NULL) {
         free(s);
         free(sessions);
+        free(ch);
         return tp_err_set(TP_ERR_CAPACITY, "out of memory for subscription");
     }
     s->sessions = sessions;
     s->nsessions = ctx->max_images;
-    if (tp_ipc_aeron_client_acquire(ctx, &s->client) < 0) {
+    s->channel = ch;
+    if (tp_ipc_aeron_dir(ctx, s->dir, sizeof s->dir) < 0 || tp_ipc_aeron_client_acquire(s->dir, &s->client) < 0) {
         free(sessions);
+        free(ch);
         free(s);
         return tp_err_wrap("open subscription %s stream %d", channel, stream_id);
     }
     aeron_async_add_subscription_t *async = NULL;
-    if (aeron_async_add_subscription(&async, s->client, channel, stream_id, NULL, NULL, on_unavailable_image, NULL) <
+    if (aeron_async_add_subscription(&async, tp_ipc_aeron_client_aeron(s->client), channel, stream_id, NULL, NULL, on_unavailable_image, NULL) <
         0) {
         tp_err_set(TP_ERR_INVALID_ARG, "open subscription %s stream %d: %s", channel, stream_id, aeron_errmsg());
         goto fail;
@@ -88,10 +98,31 @@ int tp_ipc_aeron_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_con
     return 0;
 fail:
     if (s->sub != NULL) aeron_subscription_close(s->sub, NULL, NULL);
-    tp_ipc_aeron_client_release();
+    tp_ipc_aeron_client_release(s->client);
     free(sessions);
+    free(ch);
     free(s);
     return -1;
+}
+
+/* Progress a reconnection without blocking (see the publication's). */
+static void reconnect(tp_ipc_aeron_sub_t *s)
+{
+    if (s->async != NULL) {
+        const int rc = aeron_async_add_subscription_poll(&s->sub, s->async);
+        if (rc == 0) return;
+        s->async = NULL;
+        if (rc < 0) s->sub = NULL;
+        return;
+    }
+    if (!tp_ipc_aeron_reconnect_due(s->dir, &s->next_retry_ns)) return;
+    s->sub = NULL;
+    tp_ipc_aeron_client_release(s->client);
+    s->client = NULL;
+    if (tp_ipc_aeron_client_acquire(s->dir, &s->client) < 0) return;
+    if (aeron_async_add_subscription(&s->async, tp_ipc_aeron_client_aeron(s->client), s->channel, s->base.stream_id,
+                                     NULL, NULL, on_unavailable_image, NULL) < 0)
+        s->async = NULL;
 }
 
 /* Next sequence of session; a new session takes a free entry or, when the
@@ -132,6 +163,11 @@ int tp_ipc_aeron_poll(tp_ipc_subscription_t *sub, tp_ipc_handler_t handler, void
 {
     tp_ipc_aeron_sub_t *s = (tp_ipc_aeron_sub_t *)sub;
     if (handler == NULL || limit < 1) return tp_err_set(TP_ERR_INVALID_ARG, "poll: handler NULL or limit < 1");
+    if (s->sub == NULL || s->client == NULL || tp_ipc_aeron_client_is_closed(s->client)) {
+        if (s->client != NULL && s->sub != NULL) s->sub = NULL; /* went with its client */
+        reconnect(s);
+        if (s->sub == NULL) return 0;
+    }
     s->handler = handler;
     s->clientd = clientd;
     const int n = aeron_subscription_poll(s->sub, on_fragment, s, (size_t)limit);
@@ -147,7 +183,7 @@ uint64_t tp_ipc_aeron_loss_count(const tp_ipc_subscription_t *sub)
 size_t tp_ipc_aeron_image_count(const tp_ipc_subscription_t *sub)
 {
     const tp_ipc_aeron_sub_t *s = (const tp_ipc_aeron_sub_t *)sub;
-    const int n = aeron_subscription_image_count(s->sub);
+    const int n = s->sub != NULL ? aeron_subscription_image_count(s->sub) : 0;
     return n > 0 ? (size_t)n : 0;
 }
 
@@ -160,8 +196,10 @@ uint64_t tp_ipc_aeron_error_count(const tp_ipc_subscription_t *sub)
 int tp_ipc_aeron_subscription_close(tp_ipc_subscription_t *sub)
 {
     tp_ipc_aeron_sub_t *s = (tp_ipc_aeron_sub_t *)sub;
-    aeron_subscription_close(s->sub, NULL, NULL);
-    tp_ipc_aeron_client_release();
+    if (s->sub != NULL && s->client != NULL && !tp_ipc_aeron_client_is_closed(s->client))
+        aeron_subscription_close(s->sub, NULL, NULL);
+    tp_ipc_aeron_client_release(s->client);
+    free(s->channel);
     free(s->sessions);
     free(s);
     return 0;
