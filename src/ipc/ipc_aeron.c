@@ -124,7 +124,8 @@ int tp_ipc_aeron_client_acquire(const char *dir, tp_ipc_aeron_client_t **out)
     pthread_mutex_lock(&g_lock);
     if (g_current != NULL && (aeron_is_closed(g_current->aeron) || strcmp(g_current->dir, dir) != 0)) {
         /* closed for good, or another directory: new users get a new one;
-         * the old one goes with its last user */
+         * the old one goes with its last user (refs > 0 here: a client
+         * nobody holds is freed at once) */
         g_current = NULL;
     }
     if (g_current == NULL) {
@@ -148,6 +149,13 @@ void tp_ipc_aeron_client_release(tp_ipc_aeron_client_t *c)
         if (c == g_current) g_current = NULL;
         client_destroy(c);
     }
+    pthread_mutex_unlock(&g_lock);
+}
+
+void tp_ipc_aeron_client_renew(void)
+{
+    pthread_mutex_lock(&g_lock);
+    g_current = NULL; /* freed with its last holder (release) */
     pthread_mutex_unlock(&g_lock);
 }
 

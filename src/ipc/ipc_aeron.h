@@ -55,6 +55,11 @@ int tp_ipc_aeron_client_acquire(const char *dir, tp_ipc_aeron_client_t **out);
 void tp_ipc_aeron_client_release(tp_ipc_aeron_client_t *c);
 aeron_t *tp_ipc_aeron_client_aeron(const tp_ipc_aeron_client_t *c);
 
+/* A media driver of this process started or stopped: new users get a new
+ * client (the current one may be bound to a media driver that is gone, and
+ * would only notice after the driver timeout); its holders keep it. */
+void tp_ipc_aeron_client_renew(void);
+
 /* Has this client closed (media driver timeout)? Cheap: one load. */
 int tp_ipc_aeron_client_is_closed(const tp_ipc_aeron_client_t *c);
 

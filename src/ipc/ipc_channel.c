@@ -1,5 +1,5 @@
 #include "ipc_backend.h"
-#if TP_HAVE_AERON
+#ifdef TP_HAVE_AERON
 #include "ipc_aeron.h"
 #endif
 
@@ -17,7 +17,7 @@ const tp_ipc_backend_t *tp_ipc_backend_for_channel(const char *channel)
                    channel);
         return NULL;
     }
-#if TP_HAVE_AERON
+#ifdef TP_HAVE_AERON
     if (tp_ipc_aeron_channel_ok(channel)) return &tp_ipc_aeron_backend;
     if (strncmp(channel, "aeron:", 6) == 0) {
         tp_err_set(TP_ERR_INVALID_ARG, "channel '%s': expected aeron:ipc, aeron:ipc?... or aeron:udp?endpoint=...",

@@ -3,7 +3,7 @@
 
 #include <stdlib.h>
 
-#if TP_HAVE_AERON_DRIVER
+#if defined(TP_HAVE_AERON_DRIVER) && TP_HAVE_AERON_DRIVER
 #include "ipc_aeron.h"
 #include "ipc_dir.h"
 
@@ -62,6 +62,7 @@ int tp_ipc_media_driver_start(tp_ipc_media_driver_t **out, const tp_ipc_context_
         return -1;
     }
     setenv("AERON_DIR", md->dir, 1);
+    tp_ipc_aeron_client_renew();
     *out = md;
     return 0;
 }
@@ -71,6 +72,7 @@ const char *tp_ipc_media_driver_dir(const tp_ipc_media_driver_t *md) { return md
 void tp_ipc_media_driver_stop(tp_ipc_media_driver_t *md)
 {
     if (md == NULL) return;
+    tp_ipc_aeron_client_renew();
     aeron_driver_close(md->driver);
     aeron_driver_context_close(md->ctx);
     free(md);

@@ -4,6 +4,7 @@
 #include "tp_test.h"
 
 #include "driver_test_rig.h"
+#include "ipc/ipc_media_driver.h"
 #include "tensorpool/consumer.h"
 #include "tensorpool/driver_client.h"
 
@@ -76,12 +77,22 @@ static void step(int ms)
     } while (0)
 
 static tp_client_context_t g_ctx;
+static tp_ipc_media_driver_t *g_media_driver; /* Aeron runs only: this process plays the media driver too */
 
 static void start(uint32_t client_id)
 {
     snprintf(g_rig_dir, sizeof g_rig_dir, "/dev/shm/tp-dcltest-XXXXXX");
     if (mkdtemp(g_rig_dir) == NULL) exit(1);
     chmod(g_rig_dir, 0770);
+    if (rig_on_aeron()) {
+        unsetenv("AERON_DIR");
+        setenv("DRIVER_CONTROL_CHANNEL", rig_channel(), 1);
+        setenv("AERON_TERM_BUFFER_SPARSE_FILE", "true", 1);
+        tp_ipc_context_t ipc;
+        tp_ipc_context_init(&ipc);
+        ipc.base_dir = g_rig_dir;
+        CHECK_EQ_I64(tp_ipc_media_driver_start(&g_media_driver, &ipc, NULL), 0);
+    }
     rig_open_transport();
     tp_client_context_init(&g_ctx);
     snprintf(g_ctx.base_dir, sizeof g_ctx.base_dir, "%s", g_rig_dir);
@@ -105,6 +116,8 @@ static void stop(void)
     g_dc = NULL;
     tp_ipc_publication_close(g_rig_pub);
     tp_ipc_subscription_close(g_rig_sub);
+    tp_ipc_media_driver_stop(g_media_driver);
+    g_media_driver = NULL;
     nftw(g_rig_dir, rig_rm, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -762,7 +775,7 @@ static void test_consumer_epoch_boundary(void)
     start(0);
     tp_driver_client_close(g_dc);
     g_dc = NULL;
-    CHECK_EQ_I64(tp_ipc_publication_open(&g_desc_pub, &g_rig_ipc, "tp:ipc", g_ctx.descriptor_stream_id), 0);
+    CHECK_EQ_I64(tp_ipc_publication_open(&g_desc_pub, &g_rig_ipc, rig_channel(), g_ctx.descriptor_stream_id), 0);
     static tp_shm_writer_t w5, w6;
     char ring5[4200], pool5[4200], ring6[4200], pool6[4200];
     open_writer(&w5, 5, ring5, pool5);

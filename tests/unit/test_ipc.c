@@ -74,7 +74,7 @@ static void test_channel_uris(void)
 {
     tp_ipc_publication_t *pub = NULL;
     tp_ipc_subscription_t *sub = NULL;
-#if TP_HAVE_AERON
+#ifdef TP_HAVE_AERON
     /* Aeron channels are this build's; a malformed one is refused */
     CHECK(tp_ipc_publication_open(&pub, &ctx, "aeron:tcp?endpoint=x:1", 1) == -1);
     CHECK(tp_errcode() == TP_ERR_INVALID_ARG);
@@ -586,7 +586,7 @@ static void test_hostile_log_never_crashes(void)
     tp_ipc_subscription_close(sub);
 }
 
-#if TP_HAVE_AERON
+#ifdef TP_HAVE_AERON
 #include "ipc/ipc_aeron.h"
 
 /* Aeron's answer to a reader that does not keep up: the publication is
@@ -648,7 +648,7 @@ int main(void)
         RUN(test_max_images_limit);
         RUN(test_context_dir_beats_env);
     }
-#if TP_HAVE_AERON
+#ifdef TP_HAVE_AERON
     else
         RUN(test_aeron_back_pressure_loses_nothing);
 #endif
