@@ -5,12 +5,15 @@
  * AERON_DIR (Aeron's own variable) or else beside the tp:ipc directory
  * (tp_ipc_aeron_dir), and gives up after AERON_DRIVER_TIMEOUT ms. Publications are exclusive publications (one
  * Aeron session each, so every tensorpool publication is its own publisher,
- * as with tp:ipc). Messages are never fragmented: a publication's
- * max_message is at most the channel's MTU payload (1376 bytes with Aeron's
- * default MTU; raise it with the channel's mtu parameter), so the
- * subscription needs no fragment assembler and poll never allocates.
- * Fragments of longer messages from foreign publishers are dropped and
- * counted. */
+ * as with tp:ipc). Messages up to max_message (64 KiB by default; at most
+ * an eighth of Aeron's term) are accepted; Aeron splits those longer than
+ * one MTU (1376 payload bytes by default) and the subscription joins them
+ * with Aeron's fragment assembler. One-frame messages (every control message
+ * tensorpool sends) pass through it without allocating; the assembler
+ * allocates a buffer per publisher the first time that publisher sends a
+ * longer message (and grows it for a longer one), which is the only
+ * allocation on the poll path. A zero-copy claim is limited to one MTU's
+ * payload (Aeron cannot split a claim). */
 #ifndef TP_IPC_AERON_H
 #define TP_IPC_AERON_H
 
@@ -30,7 +33,7 @@ typedef struct tp_ipc_aeron_counters_s {
     uint64_t client_errors;         /* errors the Aeron client reported (driver timeout, ...) */
     uint64_t driver_timeouts;       /* the media driver stopped answering */
     uint64_t images_unavailable;    /* publishers that went away under a subscription */
-    uint64_t fragments_dropped;     /* parts of over-MTU messages, not delivered */
+    uint64_t messages_too_long;     /* received messages over the subscription's max_message, dropped */
 } tp_ipc_aeron_counters_t;
 
 /* Snapshot of the counters. */

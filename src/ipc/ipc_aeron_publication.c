@@ -20,6 +20,7 @@ typedef struct tp_ipc_aeron_pub_s {
     char dir[512];
     aeron_buffer_claim_t claim; /* the one outstanding claim, if any */
     int claimed;
+    size_t max_claim; /* one MTU's payload: Aeron cannot split a claim */
 } tp_ipc_aeron_pub_t;
 
 enum { CLAIM_TAG = 0x41455243 };
@@ -79,8 +80,9 @@ int tp_ipc_aeron_publication_open(tp_ipc_publication_t **out, const tp_ipc_conte
     }
     p->base.backend = &tp_ipc_aeron_backend;
     p->base.stream_id = stream_id;
-    /* Unfragmented messages only (see ipc_aeron.h). */
-    p->base.max_message = ctx->max_message < k.max_payload_length ? ctx->max_message : k.max_payload_length;
+    /* Longer than one MTU is split by Aeron (see ipc_aeron.h). */
+    p->base.max_message = ctx->max_message < k.max_message_length ? ctx->max_message : k.max_message_length;
+    p->max_claim = k.max_payload_length < p->base.max_message ? k.max_payload_length : p->base.max_message;
     *out = &p->base;
     return 0;
 fail:
@@ -150,7 +152,7 @@ int64_t tp_ipc_aeron_offer(tp_ipc_publication_t *pub, const void *buffer, size_t
     tp_ipc_aeron_pub_t *p = (tp_ipc_aeron_pub_t *)pub;
     if (p->claimed) return tp_err_set(TP_ERR_STATE, "offer while a claim is outstanding");
     if (length > p->base.max_message)
-        return tp_err_set(TP_ERR_CAPACITY, "message of %zu bytes exceeds max %zu (the channel's MTU payload)", length,
+        return tp_err_set(TP_ERR_CAPACITY, "message of %zu bytes exceeds max %zu", length,
                           p->base.max_message);
     if (p->pub == NULL && !reconnect(p)) return reconnecting(p);
     int64_t r = aeron_exclusive_publication_offer(p->pub, buffer, length, NULL, NULL);
@@ -169,8 +171,9 @@ int tp_ipc_aeron_try_claim(tp_ipc_publication_t *pub, size_t length, tp_ipc_clai
     tp_ipc_aeron_pub_t *p = (tp_ipc_aeron_pub_t *)pub;
     if (claim == NULL) return tp_err_set(TP_ERR_INVALID_ARG, "claim is NULL");
     if (p->claimed) return tp_err_set(TP_ERR_STATE, "a claim is already outstanding");
-    if (length > p->base.max_message)
-        return tp_err_set(TP_ERR_CAPACITY, "claim of %zu bytes exceeds max %zu", length, p->base.max_message);
+    if (length > p->max_claim)
+        return tp_err_set(TP_ERR_CAPACITY, "claim of %zu bytes exceeds max %zu (one MTU's payload on Aeron)", length,
+                          p->max_claim);
     if (p->pub == NULL && !reconnect(p)) return (int)reconnecting(p);
     int64_t r = aeron_exclusive_publication_try_claim(p->pub, length, &p->claim);
     if (r == AERON_PUBLICATION_ADMIN_ACTION) r = aeron_exclusive_publication_try_claim(p->pub, length, &p->claim);

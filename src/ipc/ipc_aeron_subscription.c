@@ -21,18 +21,20 @@ typedef struct tp_ipc_aeron_sub_s {
     tp_ipc_aeron_client_t *client;
     aeron_subscription_t *sub;            /* NULL while reconnecting */
     aeron_async_add_subscription_t *async; /* a re-add under way */
+    aeron_fragment_assembler_t *assembler; /* joins messages longer than one MTU */
+    size_t max_message;
     int64_t next_retry_ns;
     char *channel;
     char dir[512];
     session_seq_t *sessions;
     uint32_t nsessions, next_victim;
-    uint64_t errors;              /* fragments dropped */
+    uint64_t errors;              /* messages longer than max_message, dropped */
     /* valid during one poll */
     tp_ipc_handler_t handler;
     void *clientd;
+    int delivered;
 } tp_ipc_aeron_sub_t;
 
-enum { UNFRAGMENTED = 0xC0 }; /* BEGIN | END flags: a whole message in one frame */
 
 static int64_t now_ms(void)
 {
@@ -50,6 +52,8 @@ static void on_unavailable_image(void *clientd, aeron_subscription_t *subscripti
     TP_IPC_AERON_COUNT(images_unavailable);
 }
 
+static void on_message(void *clientd, const uint8_t *buffer, size_t length, aeron_header_t *header);
+
 int tp_ipc_aeron_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_context_t *ctx, const char *channel,
                                    int32_t stream_id)
 {
@@ -65,7 +69,15 @@ int tp_ipc_aeron_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_con
     s->sessions = sessions;
     s->nsessions = ctx->max_images;
     s->channel = ch;
+    s->max_message = ctx->max_message;
+    if (aeron_fragment_assembler_create(&s->assembler, on_message, s) < 0) {
+        free(sessions);
+        free(ch);
+        free(s);
+        return tp_err_set(TP_ERR_CAPACITY, "subscription %s stream %d: %s", channel, stream_id, aeron_errmsg());
+    }
     if (tp_ipc_aeron_dir(ctx, s->dir, sizeof s->dir) < 0 || tp_ipc_aeron_client_acquire(s->dir, &s->client) < 0) {
+        aeron_fragment_assembler_delete(s->assembler);
         free(sessions);
         free(ch);
         free(s);
@@ -99,6 +111,7 @@ int tp_ipc_aeron_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_con
 fail:
     if (s->sub != NULL) aeron_subscription_close(s->sub, NULL, NULL);
     tp_ipc_aeron_client_release(s->client);
+    aeron_fragment_assembler_delete(s->assembler);
     free(sessions);
     free(ch);
     free(s);
@@ -139,15 +152,15 @@ static uint64_t next_sequence(tp_ipc_aeron_sub_t *s, int32_t session_id)
     return 0;
 }
 
-static void on_fragment(void *clientd, const uint8_t *buffer, size_t length, aeron_header_t *header)
+/* A whole message (the assembler passes one-frame messages straight on). */
+static void on_message(void *clientd, const uint8_t *buffer, size_t length, aeron_header_t *header)
 {
     tp_ipc_aeron_sub_t *s = clientd;
     aeron_header_values_t v;
     if (aeron_header_values(header, &v) < 0) return;
-    if ((v.frame.flags & UNFRAGMENTED) != UNFRAGMENTED) {
-        /* Part of a message longer than the MTU: not ours (see ipc_aeron.h). */
+    if (length > s->max_message) { /* someone else's publisher: larger than we accept */
         s->errors++;
-        TP_IPC_AERON_COUNT(fragments_dropped);
+        TP_IPC_AERON_COUNT(messages_too_long);
         return;
     }
     const tp_ipc_msg_info_t info = {
@@ -156,6 +169,7 @@ static void on_fragment(void *clientd, const uint8_t *buffer, size_t length, aer
         .sequence = next_sequence(s, v.frame.session_id),
         .publisher_pid = 0, /* Aeron does not say which process published */
     };
+    s->delivered++;
     s->handler(s->clientd, buffer, length, &info);
 }
 
@@ -170,8 +184,11 @@ int tp_ipc_aeron_poll(tp_ipc_subscription_t *sub, tp_ipc_handler_t handler, void
     }
     s->handler = handler;
     s->clientd = clientd;
-    const int n = aeron_subscription_poll(s->sub, on_fragment, s, (size_t)limit);
-    return n > 0 ? n : 0; /* a closed client delivers nothing; counters say why */
+    s->delivered = 0;
+    /* limit counts fragments for Aeron, so at most limit messages; the
+     * result counts messages, as the API says */
+    aeron_subscription_poll(s->sub, aeron_fragment_assembler_handler, s->assembler, (size_t)limit);
+    return s->delivered; /* a closed client delivers nothing; counters say why */
 }
 
 uint64_t tp_ipc_aeron_loss_count(const tp_ipc_subscription_t *sub)
@@ -199,6 +216,7 @@ int tp_ipc_aeron_subscription_close(tp_ipc_subscription_t *sub)
     if (s->sub != NULL && s->client != NULL && !tp_ipc_aeron_client_is_closed(s->client))
         aeron_subscription_close(s->sub, NULL, NULL);
     tp_ipc_aeron_client_release(s->client);
+    aeron_fragment_assembler_delete(s->assembler);
     free(s->channel);
     free(s->sessions);
     free(s);

@@ -17,8 +17,8 @@ tp_add_test(test_client_epoch SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_epoc
 # aeron:ipc, the driver running the media driver (driver_test_rig.h).
 # Not yet: test_driver_protocol (it restarts the driver, and with it the
 # media driver, under raw one-shot requests that Aeron loses while the rig's
-# client reconnects) and test_driver_client (two of its 17 tests fail on
-# Aeron: a reply longer than one MTU, and the consumer remap wait).
+# client reconnects) and test_driver_client (test_consumer_remap_wait_is_bounded
+# fails on Aeron: the one-shot reply to the consumer is not seen).
 foreach(t test_client_qos test_client_percons test_client_epoch)
   tp_add_aeron_variant(${t})
 endforeach()

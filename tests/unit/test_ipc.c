@@ -164,7 +164,8 @@ static void test_max_message_and_claims(void)
     CHECK(tp_ipc_subscription_open(&sub, &ctx, CH, 12) == 0);
     CHECK(tp_ipc_publication_open(&pub, &ctx, CH, 12) == 0);
     CHECK(tp_test_await_images(sub, 1));
-    /* 64 KiB on tp:ipc (test_channel_uris); Aeron: one MTU's payload */
+    /* 64 KiB (the context's max_message; test_channel_uris), split into
+     * MTU-sized fragments on Aeron and joined again */
     const size_t max = tp_ipc_publication_max_message(pub);
     CHECK(max >= 1024 && max <= 64 * 1024);
     static uint8_t big[64 * 1024 + 1];
