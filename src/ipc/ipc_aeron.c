@@ -119,8 +119,21 @@ static tp_ipc_aeron_client_t *client_create(const char *dir)
     return c;
 }
 
+/* A forked child has none of the parent's threads, so the parent's client
+ * (its conductor thread) is dead there: the child starts its own. */
+static void before_fork(void) { pthread_mutex_lock(&g_lock); }
+static void after_fork_parent(void) { pthread_mutex_unlock(&g_lock); }
+static void after_fork_child(void)
+{
+    pthread_mutex_init(&g_lock, NULL);
+    g_current = NULL; /* the parent's memory stays, unused */
+}
+static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(before_fork, after_fork_parent, after_fork_child); }
+
 int tp_ipc_aeron_client_acquire(const char *dir, tp_ipc_aeron_client_t **out)
 {
+    pthread_once(&g_atfork_once, register_atfork);
     pthread_mutex_lock(&g_lock);
     if (g_current != NULL && (aeron_is_closed(g_current->aeron) || strcmp(g_current->dir, dir) != 0)) {
         /* closed for good, or another directory: new users get a new one;
