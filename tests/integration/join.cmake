@@ -4,3 +4,4 @@ set_tests_properties(join_multiprocess_test PROPERTIES TIMEOUT 120)
 # The join stage next to the real SHM driver and producer clients.
 tp_add_test(join_driver_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/join_driver_test.c LABELS join driver integration)
 set_tests_properties(join_driver_test PROPERTIES TIMEOUT 90)
+tp_add_aeron_variant(join_driver_test)

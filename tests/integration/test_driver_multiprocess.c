@@ -7,15 +7,11 @@
  *
  * argv[1]: the tp binary, argv[2]: driver_helper.
  *
- * Runs once per transport: TP_TEST_CHANNEL (ctest's test_driver_multiprocess
- * and test_driver_multiprocess_aeron) names the channel every process uses,
- * through DRIVER_CONTROL_CHANNEL and DRIVER_QOS_CHANNEL. For Aeron, this
- * process runs the media driver for each test (as an aeronmd beside the
- * deployment would), in the test's TP_DIR where the driver and clients look
- * for it, so that killing the tp driver leaves the transport up.
+ * Runs once per transport (test_transport.h): test_driver_multiprocess and
+ * test_driver_multiprocess_aeron.
  */
+#include "test_transport.h"
 #include "tp_test.h"
-#include "ipc/ipc_media_driver.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +28,6 @@
 static const char *g_tp, *g_helper;
 static char g_dir[256];
 static pid_t g_kids[32];
-static tp_ipc_media_driver_t *g_media_driver;
 static int g_nkids;
 
 static int64_t now_ms(void)
@@ -122,21 +117,7 @@ static void setup(const char *name)
     setenv("POLICIES_LEASE_EXPIRY_GRACE_INTERVALS", "10", 1); /* 1 s: a descheduled client keeps its lease */
     setenv("POLICIES_ANNOUNCE_PERIOD_MS", "100", 1);
     setenv("TP_CLIENT_BACKOFF_MAX_MS", "200", 1);
-    const char *channel = getenv("TP_TEST_CHANNEL");
-    if (channel != NULL && channel[0] != '\0' && strncmp(channel, "tp:", 3) != 0) {
-        setenv("DRIVER_CONTROL_CHANNEL", channel, 1);
-        setenv("DRIVER_QOS_CHANNEL", channel, 1);
-        setenv("AERON_TERM_BUFFER_SPARSE_FILE", "true", 1);
-        unsetenv("AERON_DIR"); /* every process finds it under TP_DIR */
-        tp_ipc_context_t ipc;
-        tp_ipc_context_init(&ipc);
-        ipc.base_dir = g_dir;
-        if (tp_ipc_media_driver_start(&g_media_driver, &ipc, NULL) != 0) {
-            fprintf(stderr, "media driver: %s\n", tp_errmsg());
-            exit(1);
-        }
-        unsetenv("AERON_DIR");
-    }
+    tp_test_deployment_transport_start(g_dir);
     char cfg[512];
     snprintf(cfg, sizeof cfg, "%s/driver.toml", g_dir);
     FILE *f = fopen(cfg, "w");
@@ -154,8 +135,7 @@ static void teardown(void)
     for (int i = 0; i < g_nkids; i++)
         if (g_kids[i] > 0) kill_hard(g_kids[i]);
     g_nkids = 0;
-    tp_ipc_media_driver_stop(g_media_driver);
-    g_media_driver = NULL;
+    tp_test_deployment_transport_stop();
     nftw(g_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
