@@ -27,6 +27,7 @@ set(TP_HAVE_AERON OFF)
 set(TP_HAVE_AERON_DRIVER OFF)
 set(TP_AERON_LINK "")
 set(TP_AERON_INCLUDE_DIRS "")
+set(TP_AERON_SOURCE_DIR "") # set when Aeron is built from source
 
 # Build Aeron's C client and driver from a source tree. Aeron's top-level
 # CMakeLists wants CMake 3.26, so its two C directories are added directly,
@@ -61,6 +62,7 @@ if(NOT TENSORPOOL_WITH_AERON STREQUAL "OFF")
                           "(no aeron-driver/src/main/c/CMakeLists.txt)")
     endif()
     tp_aeron_build_from_source("${AERON_ROOT}")
+    set(TP_AERON_SOURCE_DIR "${AERON_ROOT}") # its C samples (AeronStat) serve the tests
     set(TP_HAVE_AERON ON)
     set(TP_HAVE_AERON_DRIVER ON)
     set(TP_AERON_LINK aeron_driver_static)
@@ -93,6 +95,7 @@ if(NOT TENSORPOOL_WITH_AERON STREQUAL "OFF")
         FetchContent_Populate(tp_aeron)
       endif()
       tp_aeron_build_from_source("${tp_aeron_SOURCE_DIR}")
+      set(TP_AERON_SOURCE_DIR "${tp_aeron_SOURCE_DIR}")
       set(TP_HAVE_AERON ON)
       set(TP_HAVE_AERON_DRIVER ON)
       set(TP_AERON_LINK aeron_driver_static)

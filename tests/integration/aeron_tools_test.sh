@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# tensorpool on an external Aeron media driver, seen by Aeron's own tools:
+# aeronmd (the C media driver) runs alone, `tp demo` (driver and roles) joins
+# it over aeron:ipc, AeronStat (Aeron's C sample, unmodified) lists
+# tensorpool's publications and subscriptions on the control stream 1000,
+# and a plain Aeron subscriber receives the control messages, which
+# `tp decode` decodes: the driver's ShmPoolAnnounce of camera stream 1.
+# usage: aeron_tools_test.sh TP AERONMD AERONSTAT PLAIN_SUBSCRIBER
+set -euo pipefail
+tp=$1 aeronmd=$2 aeronstat=$3 plain=$4
+dir=$(mktemp -d /dev/shm/tp-aeron-tools-XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+export TP_DIR=$dir AERON_DIR=$dir/aeronmd DRIVER_CONTROL_CHANNEL=aeron:ipc POLICIES_ANNOUNCE_PERIOD_MS=100
+export AERON_TERM_BUFFER_SPARSE_FILE=true AERON_IPC_TERM_BUFFER_LENGTH=1048576
+"$aeronmd" >"$dir/aeronmd.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -f "$AERON_DIR/cnc.dat" ] && break; sleep 0.1; done
+[ -f "$AERON_DIR/cnc.dat" ] || { echo "FAIL: aeronmd did not start"; cat "$dir/aeronmd.log"; exit 1; }
+# The demo's driver, cameras, IMU, authority and joins, all on aeron:ipc
+# through the external media driver (no --transport: that would embed one).
+"$tp" demo --duration 6 --dir "$dir" >"$dir/demo.log" 2>&1 &
+pids+=($!)
+"$plain" aeron:ipc 1000 40 "$dir/msgs.bin" || { echo "FAIL: plain subscriber"; cat "$dir/demo.log"; exit 1; }
+"$aeronstat" -d "$AERON_DIR" -w false >"$dir/stat.txt" 2>&1 || true
+grep -E 'pub-pos.* 1000 aeron:ipc' "$dir/stat.txt" >/dev/null || { echo "FAIL: AeronStat shows no publication on stream 1000"; cat "$dir/stat.txt"; exit 1; }
+grep -E 'sub-pos.* 1000 aeron:ipc' "$dir/stat.txt" >/dev/null || { echo "FAIL: AeronStat shows no subscription on stream 1000"; cat "$dir/stat.txt"; exit 1; }
+echo "ok: AeronStat lists tensorpool's publication and subscription on stream 1000:"
+grep -E '(pub|sub)-pos.* 1000 aeron:ipc' "$dir/stat.txt" | head -4
+"$tp" decode "$dir/msgs.bin" >"$dir/decoded.jsonl"
+grep -c . "$dir/decoded.jsonl" | grep -qx 40 || { echo "FAIL: tp decode did not decode 40 messages"; cat "$dir/decoded.jsonl"; exit 1; }
+grep '"message":"ShmPoolAnnounce"' "$dir/decoded.jsonl" | grep -q '"stream_id":1,' \
+  || { echo "FAIL: no ShmPoolAnnounce of stream 1 among the received messages"; cat "$dir/decoded.jsonl"; exit 1; }
+echo "ok: a plain Aeron subscriber received 40 messages; tp decode: $(cut -d, -f1-4 "$dir/decoded.jsonl" | sort | uniq -c | head -5)"
