@@ -5,6 +5,8 @@
 # tensorpool's publications and subscriptions on the control stream 1000,
 # and a plain Aeron subscriber receives the control messages, which
 # `tp decode` decodes: the driver's ShmPoolAnnounce of camera stream 1.
+# D-4.5.a: the driver's control messages (attach requests and responses,
+# announces) travel on the control-plane Aeron stream, aeron:ipc 1000.
 # usage: aeron_tools_test.sh TP AERONMD AERONSTAT PLAIN_SUBSCRIBER
 set -euo pipefail
 tp=$1 aeronmd=$2 aeronstat=$3 plain=$4
