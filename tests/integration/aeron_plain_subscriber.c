@@ -9,14 +9,14 @@
 
 typedef struct {
     FILE *out;
-    long got;
+    long got, want;
 } sink_t;
 
 static void on_fragment(void *clientd, const uint8_t *buffer, size_t length, aeron_header_t *header)
 {
     (void)header;
     sink_t *s = clientd;
-    if (fwrite(buffer, 1, length, s->out) == length) s->got++;
+    if (s->got < s->want && fwrite(buffer, 1, length, s->out) == length) s->got++; /* exactly want */
 }
 
 int main(int argc, char **argv)
@@ -27,7 +27,7 @@ int main(int argc, char **argv)
     }
     const int32_t stream = (int32_t)atoi(argv[2]);
     const long want = atol(argv[3]);
-    sink_t sink = {fopen(argv[4], "wb"), 0};
+    sink_t sink = {fopen(argv[4], "wb"), 0, want};
     aeron_context_t *ctx = NULL;
     aeron_t *aeron = NULL;
     aeron_async_add_subscription_t *async = NULL;
