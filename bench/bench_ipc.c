@@ -12,6 +12,11 @@
  *                            size-matched floor of the same size and stat,
  *                            ratio_to_cacheline_floor = value / (cache-line
  *                            rtt / 2)
+ *   ipc_transport_rtt        the same ping-pong (full round trip, p50/p99/
+ *                            p99.9) at 32 B, 256 B and 1 KiB over tp:ipc and,
+ *                            in builds with Aeron, over aeron:ipc with an
+ *                            embedded media driver, in the same run;
+ *                            ipc_transport_rtt_ratio = tp:ipc p50 / aeron p50
  *   ipc_throughput           32-byte messages/s offered by one and by two
  *                            publisher processes, and delivered to one
  *                            subscriber process (with the loss it counted);
@@ -28,6 +33,7 @@
 #include "tensorpool/clock.h"
 #include "tensorpool/ipc.h"
 #include "sized_floor.h"
+#include "ipc/ipc_media_driver.h"
 
 #include <sched.h>
 #include <signal.h>
@@ -119,11 +125,22 @@ typedef struct {
     uint64_t last;
 } echo_t;
 
+/* Offer until accepted: tp:ipc always accepts; Aeron refuses until the
+ * other side is connected and while back-pressured. */
+static void offer_until_taken(tp_ipc_publication_t *pub, const void *buf, size_t len)
+{
+    for (long i = 0; tp_ipc_publication_offer(pub, buf, len) < 0; i++)
+        if (i > 100000000L) {
+            fprintf(stderr, "offer never accepted: %s\n", tp_errmsg());
+            _exit(1);
+        }
+}
+
 static void echo_handler(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
     echo_t *e = clientd;
     (void)info;
-    tp_ipc_publication_offer(e->pub, buf, len);
+    offer_until_taken(e->pub, buf, len);
     e->count++;
 }
 
@@ -137,12 +154,12 @@ static void count_handler(void *clientd, const uint8_t *buf, size_t len, const t
 
 /* Ping on stream `ping`, echo on ping + 1. Each size gets its own pair, so
  * a run does not also poll the previous run's closed (lingering) logs. */
-static void latency_run(size_t msg, size_t samples, int64_t out_pct[3], int32_t ping)
+static void latency_run(const char *ch, size_t msg, size_t samples, int64_t out_pct[3], int32_t ping)
 {
     size_t total = samples + samples / 10;
     atomic_store(&sh->ready, 0);
     tp_ipc_subscription_t *back;
-    if (tp_ipc_subscription_open(&back, &ctx, "tp:ipc", ping + 1) < 0) {
+    if (tp_ipc_subscription_open(&back, &ctx, ch, ping + 1) < 0) {
         fprintf(stderr, "sub: %s\n", tp_errmsg());
         exit(1);
     }
@@ -151,8 +168,8 @@ static void latency_run(size_t msg, size_t samples, int64_t out_pct[3], int32_t 
         tp_bench_pin(1);
         tp_ipc_subscription_t *in;
         echo_t e = {0};
-        if (tp_ipc_subscription_open(&in, &ctx, "tp:ipc", ping) < 0 ||
-            tp_ipc_publication_open(&e.pub, &ctx, "tp:ipc", ping + 1) < 0)
+        if (tp_ipc_subscription_open(&in, &ctx, ch, ping) < 0 ||
+            tp_ipc_publication_open(&e.pub, &ctx, ch, ping + 1) < 0)
             _exit(1);
         atomic_store(&sh->ready, 1);
         while (e.count < total) tp_ipc_subscription_poll(in, echo_handler, &e, 16);
@@ -162,7 +179,7 @@ static void latency_run(size_t msg, size_t samples, int64_t out_pct[3], int32_t 
     }
     tp_bench_pin(0);
     tp_ipc_publication_t *out;
-    if (tp_ipc_publication_open(&out, &ctx, "tp:ipc", ping) < 0) exit(1);
+    if (tp_ipc_publication_open(&out, &ctx, ch, ping) < 0) exit(1);
     while (!atomic_load(&sh->ready)) sched_yield();
     /* wait until both sides follow each other's publication */
     while (tp_ipc_subscription_image_count(back) < 1) {
@@ -175,7 +192,7 @@ static void latency_run(size_t msg, size_t samples, int64_t out_pct[3], int32_t 
     for (uint64_t i = 0; i < total; i++) {
         memcpy(buf, &i, sizeof i);
         int64_t t0 = tp_clock_monotonic_ns();
-        tp_ipc_publication_offer(out, buf, msg);
+        offer_until_taken(out, buf, msg);
         while (got == i) tp_ipc_subscription_poll(back, count_handler, &got, 1);
         int64_t t1 = tp_clock_monotonic_ns();
         if (i >= total - samples) rtt[i - (total - samples)] = t1 - t0;
@@ -339,6 +356,38 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return 0;
 }
 
+/* The same ping-pong over each transport this build has, one after the
+ * other in the same run: tp:ipc, then aeron:ipc with an embedded media
+ * driver in this process (skipped without Aeron). */
+static void transport_rtt_runs(size_t samples)
+{
+    static const size_t sizes[] = {32, 256, 1024};
+    tp_ipc_media_driver_t *md = NULL;
+    const int have_aeron = tp_ipc_media_driver_start(&md, &ctx, NULL) == 0;
+    if (!have_aeron) fprintf(stderr, "bench_ipc: no aeron:ipc rows: %s\n", tp_errmsg());
+    const char *channels[2] = {"tp:ipc", "aeron:ipc"};
+    int64_t p50[2][3] = {{0}};
+    for (int c = 0; c < (have_aeron ? 2 : 1); c++)
+        for (int s = 0; s < 3; s++) {
+            int64_t lat[3];
+            latency_run(channels[c], sizes[s], samples, lat, 101 + 10 * c + 2 * s);
+            p50[c][s] = lat[0];
+            const char *pn[3] = {"p50", "p99", "p99.9"};
+            for (int i = 0; i < 3; i++) {
+                char params[256];
+                snprintf(params, sizeof params, "\"stat\":\"%s\",\"msg_bytes\":%zu,\"channel\":\"%s\",\"samples\":%zu",
+                         pn[i], sizes[s], channels[c], samples);
+                emit("ipc_transport_rtt", "ns", (double)lat[i], params);
+            }
+        }
+    for (int s = 0; have_aeron && s < 3; s++) {
+        char params[256];
+        snprintf(params, sizeof params, "\"stat\":\"p50\",\"msg_bytes\":%zu,\"ratio\":\"tp:ipc/aeron:ipc\"", sizes[s]);
+        emit("ipc_transport_rtt_ratio", "ratio", (double)p50[0][s] / (double)p50[1][s], params);
+    }
+    tp_ipc_media_driver_stop(md);
+}
+
 int main(int argc, char **argv)
 {
     int latency_only = 0;
@@ -382,7 +431,7 @@ int main(int argc, char **argv)
                      pn[i], msg, samples);
             emit("ipc_sized_floor_half_rtt", "ns", (double)fl[i] / 2.0, params);
         }
-        latency_run(msg, samples, lat, 1 + 2 * s);
+        latency_run("tp:ipc", msg, samples, lat, 1 + 2 * s);
         for (int i = 0; i < 3; i++) {
             double oneway = (double)lat[i] / 2.0;
             double sized = (double)fl[i] / 2.0;
@@ -394,6 +443,7 @@ int main(int argc, char **argv)
             emit("ipc_oneway_latency", "ns", oneway, params);
         }
     }
+    transport_rtt_runs(samples);
     if (latency_only) {
         nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         return 0;

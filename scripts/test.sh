@@ -4,6 +4,8 @@
 #   --sanitize   build in build-asan/ with AddressSanitizer + UBSan instead
 # Installs missing build tools first (scripts/deps.sh). The interop vectors are
 # read from tests/interop/vectors unless TP_INTEROP_DIR names another folder.
+# With AERON_ROOT set to an Aeron source tree (or an installed Aeron), Aeron is
+# built too and the tests also run over aeron:ipc (the *_aeron tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -14,6 +16,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   opts=(-DCMAKE_BUILD_TYPE=Debug -DTP_WERROR=ON -DTP_SANITIZE=ON -DTP_BUILD_BENCH=OFF)
 fi
 [ -n "${TP_INTEROP_DIR:-}" ] && opts+=(-DTP_INTEROP_DIR="$TP_INTEROP_DIR")
+[ -n "${AERON_ROOT:-}" ] && opts+=(-DAERON_ROOT="$AERON_ROOT")
 cmake -S . -B "$dir" "${opts[@]}" >/dev/null
 cmake --build "$dir" -j"$(nproc)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #include "tensorpool/ipc.h"
+#include "ipc/ipc_media_driver.h"
+
+#include <time.h>
 
 static char tp_test_base[256];
 
@@ -50,6 +53,76 @@ static inline void tp_test_dir_setup(tp_ipc_context_t *ctx)
 static inline void tp_test_dir_cleanup(void)
 {
     if (tp_test_base[0] != '\0') nftw(tp_test_base, tp_test_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The channel under test: $TP_TEST_CHANNEL (ctest registers the ipc tests
+ * once per transport), default "tp:ipc". */
+static inline const char *tp_test_channel(void)
+{
+    const char *c = getenv("TP_TEST_CHANNEL");
+    return c != NULL && c[0] != '\0' ? c : "tp:ipc";
+}
+
+static inline int tp_test_channel_is_embedded(void) { return strncmp(tp_test_channel(), "tp:", 3) == 0; }
+
+static tp_ipc_media_driver_t *tp_test_media_driver;
+
+/* Start what the channel needs besides this process: for Aeron, an embedded
+ * media driver in the test's own directory. Call after tp_test_dir_setup. */
+static inline void tp_test_transport_start(const tp_ipc_context_t *ctx)
+{
+    if (tp_test_channel_is_embedded()) return;
+    unsetenv("AERON_DIR"); /* the test's own directory, never a shared driver */
+    setenv("AERON_TERM_BUFFER_SPARSE_FILE", "true", 1); /* tests never fill their logs */
+    if (tp_ipc_media_driver_start(&tp_test_media_driver, ctx, NULL) != 0) {
+        fprintf(stderr, "cannot start a media driver for %s: %s\n", tp_test_channel(), tp_errmsg());
+        exit(2);
+    }
+}
+
+static inline void tp_test_transport_stop(void)
+{
+    tp_ipc_media_driver_stop(tp_test_media_driver);
+    tp_test_media_driver = NULL;
+}
+
+static inline void tp_test_discard(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)clientd;
+    (void)buf;
+    (void)len;
+    (void)info;
+}
+
+/* Wait (5 s at most) until sub follows n publications, so that Aeron
+ * publications are connected before the first offer. Polls sub: call it
+ * before anything is published that the test wants to receive. 1 when
+ * reached. */
+static inline int tp_test_await_images(tp_ipc_subscription_t *sub, size_t n)
+{
+    for (int i = 0; i < 5000; i++) {
+        tp_ipc_subscription_poll(sub, tp_test_discard, NULL, 1);
+        if (tp_ipc_subscription_image_count(sub) >= n) return 1;
+        const struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+/* Offer, retrying (5 s at most) while the transport refuses for want of
+ * space: tp:ipc never does; an Aeron publication is back-pressured until its
+ * media driver has seen the subscribers move on, which a tight loop can
+ * outrun even when they keep up. Returns what the last offer returned. */
+static inline int64_t tp_test_offer(tp_ipc_publication_t *pub, const void *buf, size_t len)
+{
+    int64_t r = -1;
+    for (int i = 0; i < 50000; i++) {
+        r = tp_ipc_publication_offer(pub, buf, len);
+        if (r > 0 || tp_errcode() != TP_ERR_CAPACITY || len > tp_ipc_publication_max_message(pub)) return r;
+        const struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    return r;
 }
 
 /* Fill buf with a pattern derived from (publisher, seq); first 16 bytes hold them. */

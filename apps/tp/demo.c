@@ -28,7 +28,7 @@ static void help(FILE *out)
             "\n"
             "SYNOPSIS\n"
             "    tp demo [--duration SECONDS] [--rate HZ] [--frame-bytes N] [--lateness-ms MS]\n"
-            "            [--degraded-after-ms MS] [--dir DIR]\n"
+            "            [--degraded-after-ms MS] [--dir DIR] [--transport tp|aeron]\n"
             "\n"
             "DESCRIPTION\n"
             "    Starts an embedded SHM driver, three synthetic producers, a MergeMap authority and\n"
@@ -113,6 +113,10 @@ static void help(FILE *out)
             "                        what the demo left in them is removed at exit, or by the\n"
             "                        janitor after a kill, as `tp clean` would: the files of\n"
             "                        other live processes there are kept\n"
+            "    --transport T       tp (default): the embedded tp:ipc transport; aeron: every\n"
+            "                        process on aeron:ipc, with Aeron's media driver running\n"
+            "                        inside the driver process, in DIR (builds with Aeron only;\n"
+            "                        sets DRIVER_CONTROL_CHANNEL and DRIVER_EMBEDDED_MEDIA_DRIVER)\n"
             "    -h, --help          this text\n"
             "\n"
             "    Driver settings come from the environment as for `tp driver` (for example\n"
@@ -435,6 +439,17 @@ int tp_cmd_demo(int argc, char **argv)
         } else if (strcmp(a, "--dir") == 0 && v != NULL) {
             i++;
             opt.dir = v;
+        } else if (strcmp(a, "--transport") == 0 && v != NULL) {
+            i++;
+            if (strcmp(v, "aeron") == 0) {
+                /* every role reads these (the driver, clients, joins, authority) */
+                setenv("DRIVER_CONTROL_CHANNEL", "aeron:ipc", 1);
+                setenv("DRIVER_EMBEDDED_MEDIA_DRIVER", "true", 1);
+                unsetenv("AERON_DIR"); /* the media driver lives in the demo's directory */
+            } else if (strcmp(v, "tp") != 0) {
+                fprintf(stderr, "tp demo: --transport wants tp or aeron, got '%s'\n", v);
+                return 2;
+            }
         } else {
             fprintf(stderr, "tp demo: unknown or incomplete option '%s' (see tp demo --help)\n", a);
             return 2;

@@ -79,6 +79,13 @@ static void help(FILE *out)
             "    1000 ms with expiry after 3 missed intervals, announce period 1000 ms, node-id\n"
             "    cooldown 1000 ms, epoch GC on (keep 2, minimum age 3 announce periods), shutdown\n"
             "    drain 2000 ms, shutdown token empty (remote shutdown off), dynamic streams off.\n"
+            "\n"
+            "    Aeron (builds with Aeron): driver.control_channel = \"aeron:ipc\" (or\n"
+            "    aeron:udp?endpoint=HOST:PORT) puts the control plane on Aeron;\n"
+            "    driver.embedded_media_driver = true runs Aeron's media driver inside this\n"
+            "    process, in driver.aeron_dir (default <base>/tensorpool-<user>/<ns>/aeron, where\n"
+            "    clients look too); otherwise driver.aeron_dir or AERON_DIR names an external\n"
+            "    aeronmd's directory. Clients follow DRIVER_CONTROL_CHANNEL.\n"
             "    The file must define at least one profile, e.g.:\n"
             "\n"
             "        [profiles.camera]\n"
@@ -179,6 +186,7 @@ static int request_shutdown(const tp_driver_config_t *cfg, const char *token)
     tp_ipc_context_init(&ipc);
     ipc.base_dir = cfg->base_dir;
     ipc.namespace_name = cfg->ns;
+    if (cfg->aeron_dir[0] != '\0') setenv("AERON_DIR", cfg->aeron_dir, 1); /* the driver's media driver */
     tp_ipc_publication_t *pub = NULL;
     tp_ipc_subscription_t *sub = NULL;
     int rc = 1;

@@ -92,6 +92,9 @@ typedef struct tp_driver_config_s {
     tp_driver_profile_t profiles[TP_DRIVER_MAX_PROFILES];
     unsigned nstreams;
     tp_driver_stream_cfg_t streams[TP_DRIVER_MAX_STREAMS];
+    /* [driver], Aeron (kept last so the fields above keep their offsets) */
+    char aeron_dir[TP_SHM_PATH_MAX]; /* "" = $AERON_DIR, else <base>/tensorpool-<user>/<ns>/aeron */
+    bool embedded_media_driver;      /* run Aeron's media driver inside the driver process */
 } tp_driver_config_t;
 
 /* Fill every key with its documented default (§5.1, with the transport

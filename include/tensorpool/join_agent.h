@@ -165,7 +165,7 @@ typedef void (*tp_join_stage_fn)(void *clientd, const tp_join_output_t *out);
 
 typedef struct tp_join_agent_config_s {
     const tp_ipc_context_t *ipc;      /* NULL: defaults ($TP_DIR) */
-    const char *channel;              /* NULL: "tp:ipc" */
+    const char *channel;              /* NULL: $DRIVER_CONTROL_CHANNEL, else "tp:ipc" */
     int32_t control_stream_id;        /* 0: the client context's (DRIVER_CONTROL_STREAM_ID, else 1000) */
     tp_join_barrier_config_t barrier; /* mode, out stream, capacity, ... */
     uint64_t epoch;                   /* output epoch to expect (JB-6.4.c) */

@@ -30,7 +30,7 @@ extern "C" {
 
 typedef struct tp_merge_authority_config_s {
     const tp_ipc_context_t *ipc;  /* NULL: defaults ($TP_DIR) */
-    const char *channel;          /* NULL: "tp:ipc" */
+    const char *channel;          /* NULL: $DRIVER_CONTROL_CHANNEL, else "tp:ipc" */
     int32_t control_stream_id;    /* 0: $DRIVER_CONTROL_STREAM_ID, else 1000 (as every client) */
     uint32_t max_maps;            /* registry size; 0: 16 */
     uint32_t max_rules;           /* per map; 0: 64 */

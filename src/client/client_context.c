@@ -49,6 +49,10 @@ void tp_client_context_init(tp_client_context_t *ctx)
     if (v != NULL && v[0] == '/' && strlen(v) < sizeof ctx->base_dir) snprintf(ctx->base_dir, sizeof ctx->base_dir, "%s", v);
     v = getenv("SHM_NAMESPACE");
     if (v != NULL && tp_shm_namespace_check(v) == 0 && strlen(v) < sizeof ctx->ns) snprintf(ctx->ns, sizeof ctx->ns, "%s", v);
+    /* The driver's variable for its control channel names the clients' too:
+     * one setting moves a whole deployment to another transport. */
+    v = getenv("DRIVER_CONTROL_CHANNEL");
+    if (v != NULL && v[0] != '\0' && strlen(v) < sizeof ctx->channel) snprintf(ctx->channel, sizeof ctx->channel, "%s", v);
     env_i32("DRIVER_CONTROL_STREAM_ID", &ctx->control_stream_id);
     env_i32("DRIVER_ANNOUNCE_STREAM_ID", &ctx->announce_stream_id);
     env_i32("DRIVER_QOS_STREAM_ID", &ctx->qos_stream_id);

@@ -757,6 +757,7 @@ static void driver_free(tp_driver_t *d)
     if (d->ann_pub != NULL && d->ann_pub != d->ctl_pub) tp_ipc_publication_close(d->ann_pub);
     tp_ipc_publication_close(d->ctl_pub);
     tp_ipc_subscription_close(d->ctl_sub);
+    tp_ipc_media_driver_stop(d->media_driver); /* after its last client */
     drv_lock_release(d->lock_fd);
     free(d->streams);
     free(d->leases);
@@ -884,6 +885,15 @@ int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
     tp_ipc_context_init(&d->ipc);
     d->ipc.base_dir = cfg->base_dir;
     d->ipc.namespace_name = cfg->ns;
+    /* The transport's media driver (Aeron) inside this process, so one
+     * command runs the whole system; or the one in driver.aeron_dir. Both
+     * reach this process's channels and its children through AERON_DIR. */
+    if (cfg->embedded_media_driver) {
+        if (tp_ipc_media_driver_start(&d->media_driver, &d->ipc, cfg->aeron_dir) != 0) goto fail;
+        drv_log(d, "embedded media driver in %s", tp_ipc_media_driver_dir(d->media_driver));
+    } else if (cfg->aeron_dir[0] != '\0') {
+        setenv("AERON_DIR", cfg->aeron_dir, 1);
+    }
     const int32_t ctl = (int32_t)cfg->control_stream_id;
     const int32_t ann = cfg->announce_stream_id != 0 ? (int32_t)cfg->announce_stream_id : ctl;
     const char *ann_ch = cfg->announce_channel[0] != '\0' ? cfg->announce_channel : cfg->control_channel;

@@ -26,7 +26,8 @@ typedef struct key_s {
 
 static const key_t_ keys[] = {
     {"driver.instance_id", K_STR, F(instance_id), S(instance_id)},
-    {"driver.aeron_dir", K_STR, 0, 0}, /* accepted and ignored: no Aeron in this build */
+    {"driver.aeron_dir", K_STR, F(aeron_dir), S(aeron_dir)},
+    {"driver.embedded_media_driver", K_BOOL, F(embedded_media_driver), 0},
     {"driver.control_channel", K_STR, F(control_channel), S(control_channel)},
     {"driver.control_stream_id", K_U32, F(control_stream_id), 0},
     {"driver.announce_channel", K_STR, F(announce_channel), S(announce_channel)},
@@ -548,6 +549,8 @@ void tp_driver_config_print(const tp_driver_config_t *cfg, void *file)
     FILE *f = file;
     fprintf(f, "[driver]\ninstance_id = \"%s\"\ncontrol_channel = \"%s\"\ncontrol_stream_id = %u\n", cfg->instance_id,
             cfg->control_channel, cfg->control_stream_id);
+    fprintf(f, "aeron_dir = \"%s\"\nembedded_media_driver = %s\n", cfg->aeron_dir,
+            cfg->embedded_media_driver ? "true" : "false");
     fprintf(f, "announce_channel = \"%s\"\nannounce_stream_id = %u\nqos_channel = \"%s\"\nqos_stream_id = %u\n",
             cfg->announce_channel[0] ? cfg->announce_channel : cfg->control_channel,
             cfg->announce_stream_id ? cfg->announce_stream_id : cfg->control_stream_id, cfg->qos_channel, cfg->qos_stream_id);

@@ -5,6 +5,7 @@
 #include "tensorpool/driver.h"
 #include "tensorpool/ipc.h"
 #include "tensorpool/shm_writer.h"
+#include "../ipc/ipc_media_driver.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -71,6 +72,7 @@ struct tp_driver_s {
     int lock_fd;
     int on_hugetlbfs;
     tp_ipc_context_t ipc;
+    tp_ipc_media_driver_t *media_driver; /* embedded_media_driver, else NULL */
     tp_ipc_subscription_t *ctl_sub;
     tp_ipc_publication_t *ctl_pub;
     tp_ipc_publication_t *ann_pub; /* == ctl_pub when the streams coincide */

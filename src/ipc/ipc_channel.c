@@ -1,4 +1,7 @@
 #include "ipc_backend.h"
+#ifdef TP_HAVE_AERON
+#include "ipc_aeron.h"
+#endif
 
 #include <string.h>
 
@@ -14,6 +17,14 @@ const tp_ipc_backend_t *tp_ipc_backend_for_channel(const char *channel)
                    channel);
         return NULL;
     }
+#ifdef TP_HAVE_AERON
+    if (tp_ipc_aeron_channel_ok(channel)) return &tp_ipc_aeron_backend;
+    if (strncmp(channel, "aeron:", 6) == 0) {
+        tp_err_set(TP_ERR_INVALID_ARG, "channel '%s': expected aeron:ipc, aeron:ipc?... or aeron:udp?endpoint=...",
+                   channel);
+        return NULL;
+    }
+#endif
     if (strncmp(channel, "aeron:", 6) == 0) {
         tp_err_set(TP_ERR_UNSUPPORTED, "channel '%s': this build has no Aeron backend; use \"tp:ipc\"", channel);
         return NULL;

@@ -9,4 +9,11 @@ list(APPEND TP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/ipc_embedded_publication.c
   ${CMAKE_CURRENT_LIST_DIR}/ipc_embedded_subscription.c
   ${CMAKE_CURRENT_LIST_DIR}/ipc_publication.c
-  ${CMAKE_CURRENT_LIST_DIR}/ipc_subscription.c)
+  ${CMAKE_CURRENT_LIST_DIR}/ipc_subscription.c
+  ${CMAKE_CURRENT_LIST_DIR}/ipc_media_driver.c)
+if(TP_HAVE_AERON)
+  list(APPEND TP_SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/ipc_aeron.c
+    ${CMAKE_CURRENT_LIST_DIR}/ipc_aeron_publication.c
+    ${CMAKE_CURRENT_LIST_DIR}/ipc_aeron_subscription.c)
+endif()

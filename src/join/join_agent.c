@@ -69,7 +69,17 @@ int tp_join_agent_create(const tp_join_agent_config_t *cfg, tp_join_agent_t **ou
     else
         tp_ipc_context_init(&a->ipc);
     a->cfg.ipc = &a->ipc;
-    strcpy(a->channel, cfg->channel != NULL ? cfg->channel : "tp:ipc");
+    /* NULL: the deployment's channel, DRIVER_CONTROL_CHANNEL (read by
+     * tp_client_context_init), else tp:ipc */
+    tp_client_context_t env_ctx;
+    tp_client_context_init(&env_ctx);
+    const char *channel = cfg->channel != NULL ? cfg->channel : env_ctx.channel;
+    if (strlen(channel) >= sizeof a->channel) {
+        free(a);
+        return tp_err_set(TP_ERR_INVALID_ARG, "join agent: channel '%s' is longer than %zu bytes", channel,
+                          sizeof a->channel - 1);
+    }
+    strcpy(a->channel, channel);
     /* stream ids left 0 are the deployment's: the same environment
      * (DRIVER_CONTROL_STREAM_ID, DRIVER_DESCRIPTOR_STREAM_ID) the driver,
      * producers and consumers read, else the §6 conventions 1000 / 1100 */

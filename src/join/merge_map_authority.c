@@ -51,7 +51,9 @@ int tp_merge_authority_create(const tp_merge_authority_config_t *cfg, tp_merge_a
         tp_ipc_context_init(&defctx);
         ctx = &defctx;
     }
-    const char *channel = cfg->channel != NULL ? cfg->channel : "tp:ipc";
+    tp_client_context_t env_ctx; /* NULL channel: DRIVER_CONTROL_CHANNEL, else tp:ipc */
+    tp_client_context_init(&env_ctx);
+    const char *channel = cfg->channel != NULL ? cfg->channel : env_ctx.channel;
     int32_t stream = cfg->control_stream_id;
     if (stream == 0) { /* DRIVER_CONTROL_STREAM_ID, else 1000, as for every client */
         tp_client_context_t env;

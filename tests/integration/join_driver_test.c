@@ -4,7 +4,9 @@
  * a supervisor process is the MergeMap authority, and this process is the
  * join stage, either mapping the driver-announced pools itself or holding a
  * CONSUMER lease per input and mapping what the driver grants. The driver
- * never sees a MergeMap message (JB-10.3.d). */
+ * never sees a MergeMap message (JB-10.3.d). Runs once per transport
+ * (test_transport.h): join_driver_test and join_driver_test_aeron. */
+#include "test_transport.h"
 #include "tp_test.h"
 
 #include "tensorpool/clock.h"
@@ -72,6 +74,7 @@ static void setup(const char *tag)
     setenv("POLICIES_LEASE_EXPIRY_GRACE_INTERVALS", "20", 1);
     setenv("POLICIES_ANNOUNCE_PERIOD_MS", "100", 1);
     setenv("TP_CLIENT_BACKOFF_MAX_MS", "200", 1);
+    tp_test_deployment_transport_start(dir);
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED) exit(2);
     memset(sh, 0, sizeof *sh);
@@ -97,6 +100,7 @@ static void teardown(void)
     }
     nkids = 0;
     munmap(sh, sizeof *sh);
+    tp_test_deployment_transport_stop();
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 

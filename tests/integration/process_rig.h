@@ -6,6 +6,8 @@
 #ifndef TP_TEST_PROCESS_RIG_H
 #define TP_TEST_PROCESS_RIG_H
 
+#include "test_transport.h"
+
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
@@ -112,6 +114,7 @@ static inline void setup_with(const char *name, const char *extra_toml)
     setenv("POLICIES_LEASE_EXPIRY_GRACE_INTERVALS", "10", 1); /* 1 s: a descheduled client keeps its lease */
     setenv("POLICIES_ANNOUNCE_PERIOD_MS", "100", 1);
     setenv("TP_CLIENT_BACKOFF_MAX_MS", "200", 1);
+    tp_test_deployment_transport_start(g_dir); /* TP_TEST_CHANNEL: tp:ipc, or Aeron with its media driver */
     char cfg[512];
     snprintf(cfg, sizeof cfg, "%s/driver.toml", g_dir);
     FILE *f = fopen(cfg, "w");
@@ -132,6 +135,7 @@ static inline void teardown(void)
     for (int i = 0; i < g_nkids; i++)
         if (g_kids[i] > 0) kill_hard(g_kids[i]);
     g_nkids = 0;
+    tp_test_deployment_transport_stop();
     if (getenv("TP_TEST_KEEP") == NULL) nftw(g_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS); /* kept for a post-mortem */
 }
 

@@ -6,7 +6,11 @@
  * a fixed sleep before a check; every child is killed and reaped at the end.
  *
  * argv[1]: the tp binary, argv[2]: driver_helper.
+ *
+ * Runs once per transport (test_transport.h): test_driver_multiprocess and
+ * test_driver_multiprocess_aeron.
  */
+#include "test_transport.h"
 #include "tp_test.h"
 
 #include <errno.h>

@@ -1,6 +1,10 @@
 /* Test rig for the driver protocol: a temp TP_DIR, a driver pumped on the
  * test's thread, raw requests encoded with the generated codecs, and every
- * message seen on the control stream recorded as an event. */
+ * message seen on the control stream recorded as an event.
+ *
+ * The channel is $TP_TEST_CHANNEL (default tp:ipc), for the driver, the rig
+ * and the clients (DRIVER_CONTROL_CHANNEL); on Aeron the driver runs the
+ * media driver itself (driver.embedded_media_driver), as tp driver would. */
 #ifndef TP_DRIVER_TEST_RIG_H
 #define TP_DRIVER_TEST_RIG_H
 
@@ -279,6 +283,14 @@ static inline int rig_rm(const char *p, const struct stat *sb, int flag, struct 
 
 static tp_driver_config_t g_rig_cfg;
 
+static inline const char *rig_channel(void)
+{
+    const char *c = getenv("TP_TEST_CHANNEL");
+    return c != NULL && c[0] != '\0' ? c : "tp:ipc";
+}
+
+static inline int rig_on_aeron(void) { return strncmp(rig_channel(), "aeron:", 6) == 0; }
+
 /* C0 of driver.md §6 with a small profile and short timers. */
 static tp_driver_config_t *rig_config(const char *extra)
 {
@@ -295,6 +307,9 @@ static tp_driver_config_t *rig_config(const char *extra)
         exit(1);
     }
     snprintf(g_rig_cfg.base_dir, sizeof g_rig_cfg.base_dir, "%s", g_rig_dir);
+    snprintf(g_rig_cfg.control_channel, sizeof g_rig_cfg.control_channel, "%s", rig_channel());
+    snprintf(g_rig_cfg.qos_channel, sizeof g_rig_cfg.qos_channel, "%s", rig_channel());
+    g_rig_cfg.embedded_media_driver = rig_on_aeron();
     return &g_rig_cfg;
 }
 
@@ -302,10 +317,18 @@ static inline void rig_open_transport(void)
 {
     tp_ipc_context_init(&g_rig_ipc);
     g_rig_ipc.base_dir = g_rig_dir;
-    if (tp_ipc_publication_open(&g_rig_pub, &g_rig_ipc, "tp:ipc", 1000) != 0 ||
-        tp_ipc_subscription_open(&g_rig_sub, &g_rig_ipc, "tp:ipc", 1000) != 0) {
+    if (tp_ipc_publication_open(&g_rig_pub, &g_rig_ipc, rig_channel(), 1000) != 0 ||
+        tp_ipc_subscription_open(&g_rig_sub, &g_rig_ipc, rig_channel(), 1000) != 0) {
         fprintf(stderr, "rig transport: %s\n", tp_errmsg());
         exit(1);
+    }
+    /* Aeron drops what is offered before a subscription is connected: wait
+     * until the rig's subscription sees the driver's publication and the
+     * rig's own (connected to the driver's subscription in the same step). */
+    const size_t images = g_drv != NULL ? 2 : 1; /* no driver: the rig plays it */
+    for (int i = 0; rig_on_aeron() && i < 5000 && tp_ipc_subscription_image_count(g_rig_sub) < images; i++) {
+        const struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
     }
 }
 
@@ -316,6 +339,14 @@ static inline void rig_setup(const char *extra)
     if (mkdtemp(g_rig_dir) == NULL) exit(1);
     chmod(g_rig_dir, 0770);
     g_nev = 0;
+    if (rig_on_aeron()) {
+        unsetenv("AERON_DIR"); /* the driver's media driver goes under this test's dir */
+        setenv("DRIVER_CONTROL_CHANNEL", rig_channel(), 1);
+        setenv("AERON_TERM_BUFFER_SPARSE_FILE", "true", 1);
+        /* tests restart the driver, and with it the media driver: the
+         * rig's client notices within a second and reconnects */
+        setenv("AERON_DRIVER_TIMEOUT", "1000", 1);
+    }
     if (tp_driver_open(&g_drv, rig_config(extra), NULL) != 0) {
         fprintf(stderr, "rig driver: %s\n", tp_errmsg());
         exit(1);
@@ -325,12 +356,13 @@ static inline void rig_setup(const char *extra)
 
 static inline void rig_teardown(void)
 {
-    tp_driver_close(g_drv, 0, NULL);
-    g_drv = NULL;
+    /* the rig's transport first: on Aeron the driver takes the media driver with it */
     tp_ipc_publication_close(g_rig_pub);
     tp_ipc_subscription_close(g_rig_sub);
     g_rig_pub = NULL;
     g_rig_sub = NULL;
+    tp_driver_close(g_drv, 0, NULL);
+    g_drv = NULL;
     nftw(g_rig_dir, rig_rm, 16, FTW_DEPTH | FTW_PHYS);
 }
 

@@ -176,7 +176,7 @@ static void test_superblock_written_once_and_timestamps_monotonic(void)
     memset(&g_w, 0, sizeof g_w);
     ctx_init();
     tp_ipc_subscription_t *ann = NULL;
-    CHECK_EQ_I64(tp_ipc_subscription_open(&ann, &g_rig_ipc, "tp:ipc", 1000), 0);
+    CHECK_EQ_I64(tp_ipc_subscription_open(&ann, &g_rig_ipc, rig_channel(), 1000), 0);
     tp_producer_t *p = NULL;
     tp_consumer_t *c = NULL;
     CHECK_EQ_I64(tp_producer_open(&p, &g_ctx, 10000, 0, "cam", NULL), 0);

@@ -174,7 +174,7 @@ static int drain(tp_ipc_subscription_t *s)
 static tp_ipc_subscription_t *desc_sub(int32_t stream)
 {
     tp_ipc_subscription_t *s = NULL;
-    CHECK_EQ_I64(tp_ipc_subscription_open(&s, &g_rig_ipc, "tp:ipc", stream), 0);
+    CHECK_EQ_I64(tp_ipc_subscription_open(&s, &g_rig_ipc, rig_channel(), stream), 0);
     return s;
 }
 
@@ -193,7 +193,7 @@ static void setup(tp_client_context_t *ctx, int64_t qos_interval_ns)
 {
     rig_setup(NULL);
     g_nmsgs = 0;
-    CHECK_EQ_I64(tp_ipc_subscription_open(&g_ctl, &g_rig_ipc, "tp:ipc", 1000), 0);
+    CHECK_EQ_I64(tp_ipc_subscription_open(&g_ctl, &g_rig_ipc, rig_channel(), 1000), 0);
     tp_client_context_init(ctx);
     snprintf(ctx->base_dir, sizeof ctx->base_dir, "%s", g_rig_dir);
     ctx->qos_interval_ns = qos_interval_ns;
@@ -280,7 +280,7 @@ static void test_hello_grant_and_stream_mode(void)
     const msg_t *h = find('H', cid, 0);
     CHECK(h != NULL);
     if (h != NULL) {
-        CHECK_STR(h->desc_ch, "tp:ipc");
+        CHECK_STR(h->desc_ch, rig_channel());
         CHECK_EQ_U64(h->desc_id, 31000);
         CHECK_STR(h->ctl_ch, "");
         CHECK_EQ_U64(h->ctl_id, 0);
@@ -293,7 +293,7 @@ static void test_hello_grant_and_stream_mode(void)
     const msg_t *cc = find('C', cid, 0);
     CHECK(cc != NULL);
     if (cc != NULL) {
-        CHECK_STR(cc->desc_ch, "tp:ipc");
+        CHECK_STR(cc->desc_ch, rig_channel());
         CHECK_EQ_U64(cc->desc_id, 31000);
         CHECK(cc->ctl_ch[0] == '\0' && cc->ctl_id == 0);
     }
@@ -337,7 +337,7 @@ static void test_hello_grant_and_stream_mode(void)
 
     /* W-5.b: a descriptor with a newer epoch on the shared stream */
     tp_ipc_publication_t *fake = NULL;
-    CHECK_EQ_I64(tp_ipc_publication_open(&fake, &g_rig_ipc, "tp:ipc", SHARED_DESC), 0);
+    CHECK_EQ_I64(tp_ipc_publication_open(&fake, &g_rig_ipc, rig_channel(), SHARED_DESC), 0);
     uint8_t buf[64];
     tp_control_frame_descriptor_enc_t e;
     tp_control_frame_descriptor_encode_begin(&e, buf, sizeof buf);
@@ -392,10 +392,10 @@ static void test_producer_declines(void)
     const int from = g_nmsgs;
     hello_desc(701, "", 0);
     hello_desc(702, "", 31000);
-    hello_desc(703, "aeron:ipc", 31000);
+    hello_desc(703, rig_on_aeron() ? "tp:ipc" : "aeron:ipc", 31000); /* not the producer's channel */
     send_hello(704, TP_CONTROL_MODE_STREAM, 0, (pair_t){"", 0}, (pair_t){"", 32000});
-    send_hello(705, TP_CONTROL_MODE_STREAM, 0, (pair_t){"", 0}, (pair_t){"tp:ipc", 32000});
-    send_hello(706, TP_CONTROL_MODE_STREAM, 0, (pair_t){"tp:ipc", 31002}, (pair_t){"tp:ipc", 32000});
+    send_hello(705, TP_CONTROL_MODE_STREAM, 0, (pair_t){"", 0}, (pair_t){rig_channel(), 32000});
+    send_hello(706, TP_CONTROL_MODE_STREAM, 0, (pair_t){rig_channel(), 31002}, (pair_t){rig_channel(), 32000});
     run(p, NULL, NULL, 300, 1);
     CHECK(find('C', 701, from) == NULL);
     for (uint32_t cid = 702; cid <= 705; cid++) {
@@ -408,7 +408,7 @@ static void test_producer_declines(void)
         CHECK_EQ_U64(m->ctl_id, 0);
     }
     const msg_t *m = find('C', 706, from);
-    CHECK(m != NULL && strcmp(m->desc_ch, "tp:ipc") == 0 && m->desc_id == 31002 && m->ctl_ch[0] == '\0' && m->ctl_id == 0);
+    CHECK(m != NULL && strcmp(m->desc_ch, rig_channel()) == 0 && m->desc_id == 31002 && m->ctl_ch[0] == '\0' && m->ctl_id == 0);
     CHECK_EQ_I64(drain(s31000), 0);
     CHECK(drain(s31002) > 10);
     tp_ipc_subscription_close(s31000);
@@ -440,7 +440,7 @@ static void test_driver_points_at_shared_stream(void)
     const msg_t *cc = find('C', id_of(c), 0);
     CHECK(cc != NULL);
     if (cc != NULL) {
-        CHECK_STR(cc->desc_ch, "tp:ipc");
+        CHECK_STR(cc->desc_ch, rig_channel());
         CHECK_EQ_U64(cc->desc_id, SHARED_DESC);
     }
     CHECK_EQ_I64(tp_consumer_descriptor_stream(c), SHARED_DESC);
@@ -478,8 +478,8 @@ static void test_consumer_follows_config(void)
     if (p == NULL || c == NULL) return;
     CHECK(wait_stream(p, c, 31001, 3000));
     const uint32_t cid = id_of(c);
-    const pair_t none = {"", 0}, grant = {"tp:ipc", 31001};
-    send_config(cid, (pair_t){"tp:ipc", 0}, none);
+    const pair_t none = {"", 0}, grant = {rig_channel(), 31001};
+    send_config(cid, (pair_t){rig_channel(), 0}, none);
     consumer_only(c);
     CHECK_EQ_I64(tp_consumer_descriptor_stream(c), SHARED_DESC);
     send_config(cid, grant, none);
@@ -498,7 +498,7 @@ static void test_consumer_follows_config(void)
     consumer_only(c);
     CHECK_EQ_I64(tp_consumer_descriptor_stream(c), SHARED_DESC);
     /* W-5.h */
-    send_config(cid, grant, (pair_t){"tp:ipc", 32001});
+    send_config(cid, grant, (pair_t){rig_channel(), 32001});
     consumer_only(c);
     CHECK_EQ_I64(tp_consumer_descriptor_stream(c), 31001);
     send_config(cid, none, none);
@@ -534,12 +534,12 @@ static void test_stale_streams_close(void)
     CHECK_EQ_I64(tp_producer_open(&p, &ctx, STREAM, 0, "percons", NULL), 0);
     if (p == NULL) return;
     tp_ipc_publication_t *qos = NULL;
-    CHECK_EQ_I64(tp_ipc_publication_open(&qos, &g_rig_ipc, "tp:ipc", 1200), 0);
+    CHECK_EQ_I64(tp_ipc_publication_open(&qos, &g_rig_ipc, rig_channel(), 1200), 0);
     tp_ipc_subscription_t *quiet = desc_sub(31010), *qos_only = desc_sub(31011);
     for (int i = 0; i < 2000 && !tp_producer_is_active(p); i++) step(p, NULL, NULL, 0);
     const int64_t hello_sent = tp_clock_monotonic_ns(); /* the producer sees both Hellos after this */
-    hello_desc(801, "tp:ipc", 31010);
-    hello_desc(802, "tp:ipc", 31011);
+    hello_desc(801, rig_channel(), 31010);
+    hello_desc(802, rig_channel(), 31011);
     int from = g_nmsgs;
     for (int i = 0; i < 2000 && (find('C', 801, from) == NULL || find('C', 802, from) == NULL); i++) step(p, NULL, NULL, 0);
     CHECK(find('C', 801, from) != NULL && find('C', 802, from) != NULL);

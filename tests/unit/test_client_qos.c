@@ -67,8 +67,8 @@ static void test_qos_and_metadata(void)
 {
     rig_setup(NULL);
     tp_ipc_subscription_t *qos = NULL, *meta = NULL;
-    CHECK_EQ_I64(tp_ipc_subscription_open(&qos, &g_rig_ipc, "tp:ipc", 1200), 0);
-    CHECK_EQ_I64(tp_ipc_subscription_open(&meta, &g_rig_ipc, "tp:ipc", 1300), 0);
+    CHECK_EQ_I64(tp_ipc_subscription_open(&qos, &g_rig_ipc, rig_channel(), 1200), 0);
+    CHECK_EQ_I64(tp_ipc_subscription_open(&meta, &g_rig_ipc, rig_channel(), 1300), 0);
     tp_client_context_t ctx;
     tp_client_context_init(&ctx);
     snprintf(ctx.base_dir, sizeof ctx.base_dir, "%s", g_rig_dir);

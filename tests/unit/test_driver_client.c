@@ -4,6 +4,7 @@
 #include "tp_test.h"
 
 #include "driver_test_rig.h"
+#include "ipc/ipc_media_driver.h"
 #include "tensorpool/consumer.h"
 #include "tensorpool/driver_client.h"
 
@@ -76,12 +77,22 @@ static void step(int ms)
     } while (0)
 
 static tp_client_context_t g_ctx;
+static tp_ipc_media_driver_t *g_media_driver; /* Aeron runs only: this process plays the media driver too */
 
 static void start(uint32_t client_id)
 {
     snprintf(g_rig_dir, sizeof g_rig_dir, "/dev/shm/tp-dcltest-XXXXXX");
     if (mkdtemp(g_rig_dir) == NULL) exit(1);
     chmod(g_rig_dir, 0770);
+    if (rig_on_aeron()) {
+        unsetenv("AERON_DIR");
+        setenv("DRIVER_CONTROL_CHANNEL", rig_channel(), 1);
+        setenv("AERON_TERM_BUFFER_SPARSE_FILE", "true", 1);
+        tp_ipc_context_t ipc;
+        tp_ipc_context_init(&ipc);
+        ipc.base_dir = g_rig_dir;
+        CHECK_EQ_I64(tp_ipc_media_driver_start(&g_media_driver, &ipc, NULL), 0);
+    }
     rig_open_transport();
     tp_client_context_init(&g_ctx);
     snprintf(g_ctx.base_dir, sizeof g_ctx.base_dir, "%s", g_rig_dir);
@@ -105,6 +116,8 @@ static void stop(void)
     g_dc = NULL;
     tp_ipc_publication_close(g_rig_pub);
     tp_ipc_subscription_close(g_rig_sub);
+    tp_ipc_media_driver_stop(g_media_driver);
+    g_media_driver = NULL;
     nftw(g_rig_dir, rig_rm, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -477,13 +490,13 @@ static void test_consumer_remap_wait_is_bounded(void)
     tp_consumer_t *c = NULL;
     CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, 0), 0);
     if (c == NULL) return stop();
-    for (int i = 0; i < 50 && g_seen.attaches == 0; i++) {
+    for (int i = 0; i < 5000 && g_seen.attaches == 0; i++) { /* a bound, not a delay */
         tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
         tp_ipc_subscription_poll(g_rig_sub, on_request, NULL, 64);
         usleep(1000);
     }
     respond_ok_uris(g_seen.corr, ring, pool);
-    for (int i = 0; i < 50 && !tp_consumer_is_mapped(c); i++) {
+    for (int i = 0; i < 5000 && !tp_consumer_is_mapped(c); i++) {
         tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
         usleep(500);
     }
@@ -527,13 +540,13 @@ static void test_announce_freshness_and_join_time(void)
     tp_consumer_t *c = NULL;
     CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, 0), 0);
     if (c == NULL) return stop();
-    for (int i = 0; i < 50 && g_seen.attaches == 0; i++) {
+    for (int i = 0; i < 5000 && g_seen.attaches == 0; i++) { /* a bound, not a delay */
         tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
         tp_ipc_subscription_poll(g_rig_sub, on_request, NULL, 64);
         usleep(1000);
     }
     respond_ok_uris(g_seen.corr, ring5, pool5);
-    for (int i = 0; i < 50 && !tp_consumer_is_mapped(c); i++) {
+    for (int i = 0; i < 5000 && !tp_consumer_is_mapped(c); i++) {
         tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
         usleep(500);
     }
@@ -767,7 +780,7 @@ static void test_consumer_epoch_boundary(void)
     start(0);
     tp_driver_client_close(g_dc);
     g_dc = NULL;
-    CHECK_EQ_I64(tp_ipc_publication_open(&g_desc_pub, &g_rig_ipc, "tp:ipc", g_ctx.descriptor_stream_id), 0);
+    CHECK_EQ_I64(tp_ipc_publication_open(&g_desc_pub, &g_rig_ipc, rig_channel(), g_ctx.descriptor_stream_id), 0);
     static tp_shm_writer_t w5, w6;
     char ring5[4200], pool5[4200], ring6[4200], pool6[4200];
     open_writer(&w5, 5, ring5, pool5);
@@ -911,13 +924,13 @@ static void test_consumer_checks_announce_after_revocation(void)
     tp_consumer_t *c = NULL;
     CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, 0), 0);
     if (c == NULL) return stop();
-    for (int i = 0; i < 50 && g_seen.attaches == 0; i++) {
+    for (int i = 0; i < 5000 && g_seen.attaches == 0; i++) { /* a bound, not a delay */
         tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
         tp_ipc_subscription_poll(g_rig_sub, on_request, NULL, 64);
         usleep(1000);
     }
     respond_ok_uris(g_seen.corr, ring5, pool5);
-    for (int i = 0; i < 50 && !tp_consumer_is_mapped(c); i++) {
+    for (int i = 0; i < 5000 && !tp_consumer_is_mapped(c); i++) {
         tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
         usleep(500);
     }
@@ -985,13 +998,13 @@ static void test_empty_var_data_is_absent(void)
     tp_consumer_t *c = NULL;
     CHECK_EQ_I64(tp_consumer_open(&c, &g_ctx, 10000, -1), 0);
     if (c == NULL) return stop();
-    for (int i = 0; i < 50 && g_seen.attaches == 0; i++) {
+    for (int i = 0; i < 5000 && g_seen.attaches == 0; i++) { /* a bound, not a delay */
         tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
         tp_ipc_subscription_poll(g_rig_sub, on_request, NULL, 64);
         usleep(1000);
     }
     respond_ok_uris(g_seen.corr, ring, pool);
-    for (int i = 0; i < 50 && !tp_consumer_is_mapped(c); i++) {
+    for (int i = 0; i < 5000 && !tp_consumer_is_mapped(c); i++) {
         tp_consumer_poll(c, tp_clock_monotonic_ns(), NULL, NULL, 8);
         usleep(500);
     }

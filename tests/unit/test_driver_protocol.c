@@ -622,6 +622,7 @@ static void test_admin_revoke_and_embedded(void)
     g_drv = NULL;
     tp_driver_embedded_t *e = NULL;
     CHECK_EQ_I64(tp_driver_embedded_start(&e, &g_rig_cfg), 0);
+    if (e == NULL) fprintf(stderr, "embedded driver: %s\n", tp_errmsg());
     /* the lock is held by the embedded driver: a second one is refused (D-2.1.c) */
     tp_driver_t *second = NULL;
     CHECK_EQ_I64(tp_driver_open(&second, &g_rig_cfg, NULL), -1);
@@ -650,23 +651,23 @@ static void test_per_consumer_stream_authority(void)
 {
     rig_setup("[driver]\ndescriptor_stream_id_range = \"31000-31001\"\n");
     int from = g_nev;
-    rig_hello(10000, 501, "tp:ipc", 0);
+    rig_hello(10000, 501, rig_channel(), 0);
     int e = wait_config(501, from);
-    CHECK(e >= 0 && g_ev[e].producer == 31000 && strcmp(g_ev[e].msg, "tp:ipc") == 0);
+    CHECK(e >= 0 && g_ev[e].producer == 31000 && strcmp(g_ev[e].msg, rig_channel()) == 0);
     from = g_nev;
-    rig_hello(10000, 502, "tp:ipc", 0);
+    rig_hello(10000, 502, rig_channel(), 0);
     e = wait_config(502, from);
     CHECK(e >= 0 && g_ev[e].producer == 31001);
     from = g_nev;
-    rig_hello(10000, 501, "tp:ipc", 0); /* repeated Hello: same assignment */
+    rig_hello(10000, 501, rig_channel(), 0); /* repeated Hello: same assignment */
     e = wait_config(501, from);
     CHECK(e >= 0 && g_ev[e].producer == 31000);
     from = g_nev;
-    rig_hello(10000, 503, "tp:ipc", 0); /* exhausted: declined (D-11.d) */
+    rig_hello(10000, 503, rig_channel(), 0); /* exhausted: declined (D-11.d) */
     e = wait_config(503, from);
     CHECK(e >= 0 && g_ev[e].producer == 0 && g_ev[e].msg[0] == '\0');
     from = g_nev;
-    rig_hello(10000, 504, "tp:ipc", 31500); /* explicit id: not the driver's business */
+    rig_hello(10000, 504, rig_channel(), 31500); /* explicit id: not the driver's business */
     rig_pump(30);
     CHECK(wait_config(504, from) < 0);
     /* a consumer's lease ending frees its id: attach as client 502, detach, and 31001 is free again */
@@ -677,7 +678,7 @@ static void test_per_consumer_stream_authority(void)
         CHECK(rig_wait('D', d, a, 2000) >= 0);
     }
     from = g_nev;
-    rig_hello(10000, 505, "tp:ipc", 0);
+    rig_hello(10000, 505, rig_channel(), 0);
     e = wait_config(505, from);
     CHECK(e >= 0 && g_ev[e].producer == 31001);
     rig_teardown();
@@ -686,29 +687,29 @@ static void test_per_consumer_stream_authority(void)
      * 1100, control = the driver's control stream 1000), not at 0. */
     rig_setup(NULL);
     from = g_nev;
-    rig_hello(10000, 501, "tp:ipc", 0);
+    rig_hello(10000, 501, rig_channel(), 0);
     e = wait_config(501, from);
-    CHECK(e >= 0 && g_ev[e].producer == 1100 && strcmp(g_ev[e].msg, "tp:ipc") == 0);
+    CHECK(e >= 0 && g_ev[e].producer == 1100 && strcmp(g_ev[e].msg, rig_channel()) == 0);
     CHECK(e >= 0 && g_ev[e].ctl_id == 0 && g_ev[e].ctl_channel[0] == '\0'); /* control not asked for */
     from = g_nev;
-    rig_hello2(10000, 502, "tp:ipc", 0, "tp:ipc", 0);
+    rig_hello2(10000, 502, rig_channel(), 0, rig_channel(), 0);
     e = wait_config(502, from);
-    CHECK(e >= 0 && g_ev[e].producer == 1100 && strcmp(g_ev[e].msg, "tp:ipc") == 0);
-    CHECK(e >= 0 && g_ev[e].ctl_id == 1000 && strcmp(g_ev[e].ctl_channel, "tp:ipc") == 0);
+    CHECK(e >= 0 && g_ev[e].producer == 1100 && strcmp(g_ev[e].msg, rig_channel()) == 0);
+    CHECK(e >= 0 && g_ev[e].ctl_id == 1000 && strcmp(g_ev[e].ctl_channel, rig_channel()) == 0);
     rig_teardown();
     /* D-11.c/d per kind: the control range is set and picked from (then
      * exhausted: 0 and an empty channel), the missing descriptor range gives
      * the shared descriptor stream. */
     rig_setup("[driver]\ncontrol_stream_id_range = \"32000\"\n");
     from = g_nev;
-    rig_hello2(10000, 601, "tp:ipc", 0, "tp:ipc", 0);
+    rig_hello2(10000, 601, rig_channel(), 0, rig_channel(), 0);
     e = wait_config(601, from);
-    CHECK(e >= 0 && g_ev[e].producer == 1100 && strcmp(g_ev[e].msg, "tp:ipc") == 0);
-    CHECK(e >= 0 && g_ev[e].ctl_id == 32000 && strcmp(g_ev[e].ctl_channel, "tp:ipc") == 0);
+    CHECK(e >= 0 && g_ev[e].producer == 1100 && strcmp(g_ev[e].msg, rig_channel()) == 0);
+    CHECK(e >= 0 && g_ev[e].ctl_id == 32000 && strcmp(g_ev[e].ctl_channel, rig_channel()) == 0);
     from = g_nev;
-    rig_hello2(10000, 602, "tp:ipc", 0, "tp:ipc", 0);
+    rig_hello2(10000, 602, rig_channel(), 0, rig_channel(), 0);
     e = wait_config(602, from);
-    CHECK(e >= 0 && g_ev[e].producer == 1100 && strcmp(g_ev[e].msg, "tp:ipc") == 0);
+    CHECK(e >= 0 && g_ev[e].producer == 1100 && strcmp(g_ev[e].msg, rig_channel()) == 0);
     CHECK(e >= 0 && g_ev[e].ctl_id == 0 && g_ev[e].ctl_channel[0] == '\0');
     rig_teardown();
     /* D-11.c: "the shared stream" is the one the deployment uses, not a
@@ -716,9 +717,9 @@ static void test_per_consumer_stream_authority(void)
      * pointed at 1101 by a driver configured the same way. */
     rig_setup("[driver]\ndescriptor_stream_id = 1101\n");
     from = g_nev;
-    rig_hello(10000, 701, "tp:ipc", 0);
+    rig_hello(10000, 701, rig_channel(), 0);
     e = wait_config(701, from);
-    CHECK(e >= 0 && g_ev[e].producer == 1101 && strcmp(g_ev[e].msg, "tp:ipc") == 0);
+    CHECK(e >= 0 && g_ev[e].producer == 1101 && strcmp(g_ev[e].msg, rig_channel()) == 0);
     rig_teardown();
 }
 

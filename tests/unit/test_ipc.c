@@ -1,5 +1,9 @@
-/* Embedded IPC transport, single process: API contract, ordering, wrap,
- * lapping/loss, join semantics, corrupt input, files and modes. */
+/* IPC transport, single process: API contract, ordering, wrap,
+ * lapping/loss, join semantics, corrupt input, files and modes.
+ * Runs once per transport (TP_TEST_CHANNEL, see ipc.cmake): the contract
+ * tests run on every channel with the same assertions; the tests of the
+ * embedded log's files, lapping and limits run on tp:ipc only, and Aeron's
+ * back-pressure (its answer to a slow reader) on Aeron channels only. */
 #include "ipc_test_util.h"
 #include "tp_test.h"
 
@@ -14,6 +18,7 @@
 #include "ipc/ipc_log_file.h"
 
 static tp_ipc_context_t ctx;
+static const char *CH; /* channel under test */
 
 typedef struct {
     int count;
@@ -62,16 +67,30 @@ static void offer_pattern(tp_ipc_publication_t *pub, uint32_t pubi, uint64_t seq
 {
     uint8_t buf[70000];
     tp_test_fill(buf, len, pubi, seq);
-    CHECK(tp_ipc_publication_offer(pub, buf, len) > 0);
+    CHECK(tp_test_offer(pub, buf, len) > 0);
 }
 
 static void test_channel_uris(void)
 {
     tp_ipc_publication_t *pub = NULL;
     tp_ipc_subscription_t *sub = NULL;
+#ifdef TP_HAVE_AERON
+    /* Aeron channels are this build's; a malformed one is refused */
+    CHECK(tp_ipc_publication_open(&pub, &ctx, "aeron:tcp?endpoint=x:1", 1) == -1);
+    CHECK(tp_errcode() == TP_ERR_INVALID_ARG);
+    if (!tp_test_channel_is_embedded()) {
+        /* Aeron's own parameters pass through to Aeron, which checks them */
+        CHECK(tp_ipc_publication_open(&pub, &ctx, "aeron:ipc?term-length=64k", 1) == 0);
+        CHECK(tp_ipc_publication_close(pub) == 0);
+        pub = NULL;
+        CHECK(tp_ipc_publication_open(&pub, &ctx, "aeron:ipc?term-length=1000", 1) == -1);
+        CHECK(strstr(tp_errmsg(), "term-length") != NULL || strstr(tp_errmsg(), "term") != NULL);
+    }
+#else
     CHECK(tp_ipc_publication_open(&pub, &ctx, "aeron:ipc?term-length=4m", 1) == -1);
     CHECK(tp_errcode() == TP_ERR_UNSUPPORTED);
     CHECK(strstr(tp_errmsg(), "Aeron") != NULL);
+#endif
     CHECK(tp_ipc_publication_open(&pub, &ctx, "udp://localhost:1", 1) == -1);
     CHECK(tp_errcode() == TP_ERR_INVALID_ARG);
     CHECK(tp_ipc_subscription_open(&sub, &ctx, "tp:ipc?x=1", 1) == -1);
@@ -111,9 +130,10 @@ static void test_order_and_content(void)
 {
     tp_ipc_subscription_t *sub;
     tp_ipc_publication_t *pub;
-    CHECK(tp_ipc_subscription_open(&sub, &ctx, "tp:ipc", 10) == 0);
-    CHECK(tp_ipc_publication_open(&pub, &ctx, "tp:ipc", 10) == 0);
+    CHECK(tp_ipc_subscription_open(&sub, &ctx, CH, 10) == 0);
+    CHECK(tp_ipc_publication_open(&pub, &ctx, CH, 10) == 0);
     rx_t rx = {0};
+    CHECK(tp_test_await_images(sub, 1));
     CHECK(tp_ipc_subscription_poll(sub, rx_handler, &rx, 10) == 0);
     CHECK(tp_ipc_subscription_image_count(sub) == 1);
     for (uint64_t i = 0; i < 1000; i++) offer_pattern(pub, 0, i, 16 + (i * 7) % 200);
@@ -128,8 +148,8 @@ static void test_order_and_content(void)
     CHECK(tp_ipc_subscription_loss_count(sub) == 0);
     /* a publication on another stream is not seen */
     tp_ipc_publication_t *other;
-    CHECK(tp_ipc_publication_open(&other, &ctx, "tp:ipc", 11) == 0);
-    offer_pattern(other, 1, 0, 32);
+    CHECK(tp_ipc_publication_open(&other, &ctx, CH, 11) == 0);
+    tp_ipc_publication_offer(other, "x", 1); /* Aeron: not connected, tp:ipc: unread */
     CHECK(drain(sub, &rx) == 0);
     CHECK(tp_ipc_subscription_image_count(sub) == 1);
     tp_ipc_publication_close(other);
@@ -141,15 +161,20 @@ static void test_max_message_and_claims(void)
 {
     tp_ipc_subscription_t *sub;
     tp_ipc_publication_t *pub;
-    CHECK(tp_ipc_subscription_open(&sub, &ctx, "tp:ipc", 12) == 0);
-    CHECK(tp_ipc_publication_open(&pub, &ctx, "tp:ipc", 12) == 0);
+    CHECK(tp_ipc_subscription_open(&sub, &ctx, CH, 12) == 0);
+    CHECK(tp_ipc_publication_open(&pub, &ctx, CH, 12) == 0);
+    CHECK(tp_test_await_images(sub, 1));
+    /* 64 KiB (the context's max_message; test_channel_uris), split into
+     * MTU-sized fragments on Aeron and joined again */
+    const size_t max = tp_ipc_publication_max_message(pub);
+    CHECK(max >= 1024 && max <= 64 * 1024);
     static uint8_t big[64 * 1024 + 1];
-    tp_test_fill(big, 64 * 1024, 0, 0);
-    CHECK(tp_ipc_publication_offer(pub, big, 64 * 1024) > 0);
-    CHECK(tp_ipc_publication_offer(pub, big, 64 * 1024 + 1) == -1);
+    tp_test_fill(big, max, 0, 0);
+    CHECK(tp_ipc_publication_offer(pub, big, max) > 0);
+    CHECK(tp_ipc_publication_offer(pub, big, max + 1) == -1);
     CHECK(tp_errcode() == TP_ERR_CAPACITY);
     tp_ipc_claim_t claim;
-    CHECK(tp_ipc_publication_try_claim(pub, 64 * 1024 + 1, &claim) == -1);
+    CHECK(tp_ipc_publication_try_claim(pub, max + 1, &claim) == -1);
     CHECK(tp_errcode() == TP_ERR_CAPACITY);
 
     /* claim + commit: written in place */
@@ -192,8 +217,9 @@ static void test_wrap_with_padding(void)
     c.max_message = 1000;
     tp_ipc_subscription_t *sub;
     tp_ipc_publication_t *pub;
-    CHECK(tp_ipc_subscription_open(&sub, &c, "tp:ipc", 13) == 0);
-    CHECK(tp_ipc_publication_open(&pub, &c, "tp:ipc", 13) == 0);
+    CHECK(tp_ipc_subscription_open(&sub, &c, CH, 13) == 0);
+    CHECK(tp_ipc_publication_open(&pub, &c, CH, 13) == 0);
+    CHECK(tp_test_await_images(sub, 1));
     rx_t rx = {0};
     for (uint64_t i = 0; i < 5000; i++) {
         offer_pattern(pub, 0, i, 16 + (i * 37) % 985);
@@ -248,23 +274,30 @@ static void test_lapping_counts_loss(void)
 static void test_join_semantics_and_broadcast(void)
 {
     tp_ipc_publication_t *early;
-    CHECK(tp_ipc_publication_open(&early, &ctx, "tp:ipc", 15) == 0);
-    offer_pattern(early, 0, 0, 32); /* before any subscription: not seen */
+    CHECK(tp_ipc_publication_open(&early, &ctx, CH, 15) == 0);
+    /* Before any subscription: not seen. tp:ipc takes it (sequence 0 is
+     * used up); Aeron refuses it (not connected), so it never existed. */
+    uint8_t x[32];
+    tp_test_fill(x, sizeof x, 0, 0);
+    const uint64_t early_seq0 = tp_ipc_publication_offer(early, x, sizeof x) > 0 ? 1 : 0;
+    CHECK(early_seq0 == (tp_test_channel_is_embedded() ? 1u : 0u));
     tp_ipc_subscription_t *s1, *s2;
-    CHECK(tp_ipc_subscription_open(&s1, &ctx, "tp:ipc", 15) == 0);
-    CHECK(tp_ipc_subscription_open(&s2, &ctx, "tp:ipc", 15) == 0);
+    CHECK(tp_ipc_subscription_open(&s1, &ctx, CH, 15) == 0);
+    CHECK(tp_ipc_subscription_open(&s2, &ctx, CH, 15) == 0);
     tp_ipc_publication_t *late;
-    CHECK(tp_ipc_publication_open(&late, &ctx, "tp:ipc", 15) == 0);
+    CHECK(tp_ipc_publication_open(&late, &ctx, CH, 15) == 0);
+    if (!tp_test_channel_is_embedded()) /* Aeron drops offers until connected */
+        CHECK(tp_test_await_images(s1, 2) && tp_test_await_images(s2, 2));
     /* published before the subscriptions notice `late`: still seen (read from start) */
     for (uint64_t i = 0; i < 5; i++) offer_pattern(late, 1, i, 64);
-    for (uint64_t i = 1; i < 4; i++) offer_pattern(early, 0, i, 64);
+    for (uint64_t i = early_seq0; i < early_seq0 + 3; i++) offer_pattern(early, 0, i, 64);
     rx_t r1 = {0}, r2 = {0};
     drain(s1, &r1);
     drain(s2, &r2);
     CHECK(r1.count == 8 && r2.count == 8);
     CHECK(r1.bad == 0 && r2.bad == 0);
-    CHECK(r1.last_seq[0] == 3 && r1.last_seq[1] == 4);
-    CHECK(r2.last_seq[0] == 3 && r2.last_seq[1] == 4);
+    CHECK(r1.last_seq[0] == early_seq0 + 2 && r1.last_seq[1] == 4);
+    CHECK(r2.last_seq[0] == early_seq0 + 2 && r2.last_seq[1] == 4);
     CHECK(tp_ipc_subscription_image_count(s1) == 2);
     tp_ipc_publication_close(early);
     tp_ipc_publication_close(late);
@@ -638,23 +671,74 @@ static void test_scribbled_log_and_truncated_index_recover(void)
     tp_ipc_subscription_close(sub);
 }
 
+#ifdef TP_HAVE_AERON
+#include "ipc/ipc_aeron.h"
+
+/* Aeron's answer to a reader that does not keep up: the publication is
+ * back-pressured (an error the caller sees and a counter), nothing is lost. */
+static void test_aeron_back_pressure_loses_nothing(void)
+{
+    const char *ch = "aeron:ipc?term-length=64k";
+    tp_ipc_subscription_t *sub;
+    tp_ipc_publication_t *pub;
+    CHECK(tp_ipc_subscription_open(&sub, &ctx, ch, 16) == 0);
+    CHECK(tp_ipc_publication_open(&pub, &ctx, ch, 16) == 0);
+    CHECK(tp_test_await_images(sub, 1));
+    tp_ipc_aeron_counters_t before, after;
+    tp_ipc_aeron_counters(&before);
+    uint8_t buf[256];
+    uint64_t sent = 0;
+    int refused = 0;
+    while (sent < 100000 && !refused) {
+        tp_test_fill(buf, 200, 0, sent);
+        if (tp_ipc_publication_offer(pub, buf, 200) > 0)
+            sent++;
+        else
+            refused = 1;
+    }
+    CHECK(refused);
+    CHECK(tp_errcode() == TP_ERR_CAPACITY);
+    CHECK(strstr(tp_errmsg(), "back-pressured") != NULL);
+    tp_ipc_aeron_counters(&after);
+    CHECK(after.back_pressured > before.back_pressured);
+    CHECK(sent > 100); /* a window's worth went out first */
+    rx_t rx = {0};
+    drain(sub, &rx);
+    CHECK_EQ_U64((uint64_t)rx.count, sent);
+    CHECK(rx.bad == 0 && rx.gaps == 0);
+    CHECK(tp_ipc_subscription_loss_count(sub) == 0);
+    tp_ipc_publication_close(pub);
+    tp_ipc_subscription_close(sub);
+}
+#endif
+
 int main(void)
 {
     tp_test_dir_setup(&ctx);
+    tp_test_transport_start(&ctx);
+    CH = tp_test_channel();
+    fprintf(stderr, "channel under test: %s\n", CH);
     RUN(test_channel_uris);
     RUN(test_context_validation);
     RUN(test_order_and_content);
     RUN(test_max_message_and_claims);
     RUN(test_wrap_with_padding);
-    RUN(test_lapping_counts_loss);
     RUN(test_join_semantics_and_broadcast);
-    RUN(test_files_and_modes);
-    RUN(test_corrupt_logs_are_errors);
-    RUN(test_closed_logs_linger_then_reclaim);
-    RUN(test_hostile_log_never_crashes);
-    RUN(test_max_images_limit);
-    RUN(test_context_dir_beats_env);
-    RUN(test_scribbled_log_and_truncated_index_recover);
+    if (tp_test_channel_is_embedded()) {
+        RUN(test_lapping_counts_loss);
+        RUN(test_files_and_modes);
+        RUN(test_corrupt_logs_are_errors);
+        RUN(test_closed_logs_linger_then_reclaim);
+        RUN(test_hostile_log_never_crashes);
+        RUN(test_max_images_limit);
+        RUN(test_context_dir_beats_env);
+        RUN(test_scribbled_log_and_truncated_index_recover);
+    }
+#ifdef TP_HAVE_AERON
+    else
+        RUN(test_aeron_back_pressure_loses_nothing);
+#endif
+    tp_test_transport_stop();
     tp_test_dir_cleanup();
     TP_TEST_END();
 }
