@@ -283,6 +283,12 @@ typedef struct tp_join_agent_stats_s {
     uint64_t announces_refused;  /* announces for our output from a publication other than the authority's */
     uint64_t epoch_blocks;       /* SEQUENCE: maps dropped because an input moved to a newer epoch */
     uint64_t outputs_incomplete; /* outputs where some rule's input delivered no frame */
+    /* FrameDescriptors refused (docs/threat-model.md), not in `descriptors` when foreign: */
+    uint64_t descriptors_other_epoch; /* not of the input's epoch (only the driver's announce or grant moves it) */
+    uint64_t descriptors_not_in_slot; /* the slot it names does not hold that seq (never written, or overwritten) */
+    uint64_t descriptors_replayed;    /* at or below the newest seq already taken in the epoch */
+    uint64_t descriptors_foreign;     /* from a transport log another uid owns */
+    uint64_t control_foreign;         /* control messages from a transport log another uid owns */
 } tp_join_agent_stats_t;
 TP_API void tp_join_agent_stats(const tp_join_agent_t *a, tp_join_agent_stats_t *out);
 

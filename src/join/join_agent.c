@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LIVENESS_INTERVAL_NS 1000000000LL
 
@@ -69,6 +70,7 @@ int tp_join_agent_create(const tp_join_agent_config_t *cfg, tp_join_agent_t **ou
     else
         tp_ipc_context_init(&a->ipc);
     a->cfg.ipc = &a->ipc;
+    a->own_uid = (uint32_t)geteuid();
     strcpy(a->channel, cfg->channel != NULL ? cfg->channel : "tp:ipc");
     /* stream ids left 0 are the deployment's: the same environment
      * (DRIVER_CONTROL_STREAM_ID, DRIVER_DESCRIPTOR_STREAM_ID) the driver,
@@ -197,6 +199,10 @@ void ja_on_control(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_m
     tp_join_agent_t *a = clientd;
     tp_sbe_header_t h;
     if (ja_msg_header(a, buf, len, &h) != 0) return;
+    if (info != NULL && info->publisher_uid != a->own_uid) { /* another user's log in our directory */
+        a->stats.control_foreign++;
+        return;
+    }
     /* Schema id before any decode (JB-14.1). */
     if (h.schema_id == TP_MERGE_MAP_SCHEMA_ID) {
         const int t = tp_merge_msg_classify(buf, len);
