@@ -52,13 +52,17 @@ static void tq_push(tp_join_agent_t *a, uint64_t t)
 void ja_input_enter_epoch(tp_join_agent_t *a, input_t *in, uint64_t epoch, int confirmed)
 {
     const int changed = in->has_epoch && epoch != in->epoch;
+    /* Leaving an epoch none of whose frames were taken (one granted before
+     * its producer attached, driver.md scenario 3) relates nothing: it is no
+     * input restart, so it neither counts nor blocks the map. */
+    const int restarted = changed && in->epoch_has_last;
     in->epoch_confirmed |= confirmed;
     if (in->has_epoch && !changed) return;
     if (changed) {
-        /* The input restarted: its old frames are gone (the caller has mapped
-         * the new epoch, or will). The barrier forgets the input too: a
-         * confirmed epoch may lie below a provisional one a forger claimed. */
-        a->stats.input_epoch_changes++;
+        /* Its old frames are gone (the caller has mapped the new epoch, or
+         * will). The barrier forgets the input too: a confirmed epoch may lie
+         * below a provisional one a forger claimed. */
+        if (restarted) a->stats.input_epoch_changes++;
         ja_hist_clear(a, in);
         in->has_seq = 0;
         in->fired = 0;
@@ -67,7 +71,7 @@ void ja_input_enter_epoch(tp_join_agent_t *a, input_t *in, uint64_t epoch, int c
     in->has_epoch = 1;
     in->epoch = epoch;
     in->epoch_has_last = 0;
-    if (changed) ja_on_input_epoch_change(a, in);
+    if (restarted) ja_on_input_epoch_change(a, in);
     if (a->cfg.epoch_follow_stream_id == in->stream_id) {
         uint64_t cur;
         if (!tp_join_barrier_expected_epoch(a->barrier, &cur) || epoch > cur)
