@@ -197,12 +197,13 @@ void tp_join_agent_destroy(tp_join_agent_t *a)
 void ja_on_control(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
     tp_join_agent_t *a = clientd;
-    tp_sbe_header_t h;
-    if (ja_msg_header(a, buf, len, &h) != 0) return;
     if (info != NULL && info->publisher_uid != a->own_uid) { /* another user's log in our directory */
+        a->work++;
         a->stats.control_foreign++;
         return;
     }
+    tp_sbe_header_t h;
+    if (ja_msg_header(a, buf, len, &h) != 0) return;
     /* Schema id before any decode (JB-14.1). */
     if (h.schema_id == TP_MERGE_MAP_SCHEMA_ID) {
         const int t = tp_merge_msg_classify(buf, len);
