@@ -236,10 +236,9 @@ static long forged_announce(uint8_t *buf, size_t cap, uint64_t epoch, int32_t ca
     return n;
 }
 
-/* A process of the same user publishing on the demo's control stream: a
- * replay of the authority's own announce, and forged ones with the offset
- * of an aligned pair broken, at the current epoch and above it. */
-static void run_forger(const char *dir, int64_t duration_ns)
+/* A forger's subscription and publication on one of the demo's streams
+ * (0: the control stream, 1: the descriptor stream). 0 or -1. */
+static int open_demo_stream(const char *dir, int descriptors, tp_ipc_subscription_t **sub, tp_ipc_publication_t **pub)
 {
     tp_client_context_t cctx;
     tp_client_context_init(&cctx);
@@ -247,11 +246,19 @@ static void run_forger(const char *dir, int64_t duration_ns)
     tp_ipc_context_init(&ipc);
     ipc.base_dir = dir;
     ipc.namespace_name = cctx.ns;
+    const int32_t stream = descriptors ? cctx.descriptor_stream_id : cctx.control_stream_id;
+    if (tp_ipc_subscription_open(sub, &ipc, "tp:ipc", stream) != 0) return -1;
+    return tp_ipc_publication_open(pub, &ipc, "tp:ipc", stream);
+}
+
+/* A process of the same user publishing on the demo's control stream: a
+ * replay of the authority's own announce, and forged ones with the offset
+ * of an aligned pair broken, at the current epoch and above it. */
+static void run_forger(const char *dir, int64_t duration_ns)
+{
     tp_ipc_subscription_t *sub = NULL;
     tp_ipc_publication_t *pub = NULL;
-    if (tp_ipc_subscription_open(&sub, &ipc, "tp:ipc", cctx.control_stream_id) != 0 ||
-        tp_ipc_publication_open(&pub, &ipc, "tp:ipc", cctx.control_stream_id) != 0)
-        _exit(2);
+    if (open_demo_stream(dir, 0, &sub, &pub) != 0) _exit(2);
     const int64_t end = tp_clock_monotonic_ns() + duration_ns;
     while (captured_len == 0 && tp_clock_monotonic_ns() < end) {
         tp_ipc_subscription_poll(sub, capture_announce, NULL, 64);
@@ -365,17 +372,9 @@ static void offer_descriptor(tp_ipc_publication_t *pub, uint32_t stream, uint64_
  * Exits with the number of rounds (0: it could not forge). */
 static void run_descriptor_forger(const char *dir, int64_t duration_ns)
 {
-    tp_client_context_t cctx;
-    tp_client_context_init(&cctx);
-    tp_ipc_context_t ipc;
-    tp_ipc_context_init(&ipc);
-    ipc.base_dir = dir;
-    ipc.namespace_name = cctx.ns;
     tp_ipc_subscription_t *sub = NULL;
     tp_ipc_publication_t *pub = NULL;
-    if (tp_ipc_subscription_open(&sub, &ipc, "tp:ipc", cctx.descriptor_stream_id) != 0 ||
-        tp_ipc_publication_open(&pub, &ipc, "tp:ipc", cctx.descriptor_stream_id) != 0)
-        _exit(0);
+    if (open_demo_stream(dir, 1, &sub, &pub) != 0) _exit(0);
     const int64_t end = tp_clock_monotonic_ns() + duration_ns;
     const int64_t warm = tp_clock_monotonic_ns() + 1000000000LL; /* the first descriptors are overwritten by then */
     while (tp_clock_monotonic_ns() < warm) {
@@ -424,7 +423,12 @@ static void test_forged_descriptors_refused(void)
         const char *nfl = k == 0 ? "  seq-join not flowing" : "  ts-join  not flowing";
         const char *name = k == 0 ? "seq-join" : "ts-join";
         if (k == 0) CHECK_EQ_I64(field(outl, "misaligned"), 0); /* output by output: same capture tick */
-        CHECK_EQ_I64(field(outl, "incomplete"), 0);
+        /* Nothing forged makes an output incomplete; a join process starved
+         * for 0.5 s on a loaded machine does (the cameras' 16 slots are
+         * lapped), so allow at most a second's worth: a join the forger
+         * stopped misses everything after it (the bound below catches it). */
+        const double incomplete = field(outl, "incomplete");
+        CHECK(incomplete >= 0 && incomplete <= 30);
         CHECK(field(outl, "outputs") > 0);
         double total = -1, longest = -1;
         char why[128] = "";
