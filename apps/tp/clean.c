@@ -94,13 +94,34 @@ static const char *size_text(uint64_t b, char *buf, size_t cap)
     return buf;
 }
 
+/* src for a terminal: names under DIR come from anyone in the group, so
+ * control characters (C0, DEL, and C1 as UTF-8, which terminals obey: a
+ * planted name must not move the cursor, recolour or forge a line) are
+ * printed as '?'. Other bytes are kept (UTF-8 names stay readable). */
+static const char *printable(const char *src, char *dst, size_t cap)
+{
+    const unsigned char *s = (const unsigned char *)src;
+    size_t o = 0;
+    for (size_t i = 0; s[i] != '\0' && o + 1 < cap; i++) {
+        if (s[i] == 0xc2 && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f) {
+            dst[o++] = '?';
+            i++;
+        } else {
+            dst[o++] = s[i] < 0x20 || s[i] == 0x7f ? '?' : (char)s[i];
+        }
+    }
+    dst[o] = '\0';
+    return dst;
+}
+
 static void on_item(void *clientd, const tp_clean_item_t *it)
 {
     printer_t *p = clientd;
     if (!p->json) {
-        char sz[32];
+        char sz[32], path[4096], why[4096];
         const char *verb = it->error ? "ERROR" : it->removed ? (p->dry_run ? "would remove" : "removed") : "kept";
-        printf("%-12s %-9s %10s  %s  (%s)\n", verb, it->kind, size_text(it->bytes, sz, sizeof sz), it->path, it->why);
+        printf("%-12s %-9s %10s  %s  (%s)\n", verb, it->kind, size_text(it->bytes, sz, sizeof sz),
+               printable(it->path, path, sizeof path), printable(it->why, why, sizeof why));
         return;
     }
     if (p->n == p->cap) {

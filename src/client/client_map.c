@@ -45,12 +45,19 @@ static int map_rw(tp_shm_region_t *r, const tp_shm_bases_t *bases, const char *u
         return tp_err_set(TP_ERR_TRUNCATED, "map '%s': %lld bytes, at least %llu needed", uri.path, (long long)st.st_size,
                           (unsigned long long)min);
     }
-    void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+    /* What the layout needs, rounded up to the file system's block, as the
+     * reader does: a neighbour may have grown the file (sparse) to gigabytes
+     * before we map it, and MAP_POPULATE would fault all of it in. */
+    const uint64_t blk = f.fs_block_size != 0 ? f.fs_block_size : 4096;
+    uint64_t want = (min + blk - 1) / blk * blk;
+    if (want > (uint64_t)st.st_size) want = (uint64_t)st.st_size;
+    const size_t size = (size_t)want;
+    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
     const int merr = errno;
     close(fd);
     if (base == MAP_FAILED) return tp_err_set(TP_ERR_IO, "map '%s': mmap: %s", uri.path, strerror(merr));
     r->base = base;
-    r->size = (size_t)st.st_size;
+    r->size = size;
     r->writable = 1;
     if (tp_shm_region_guard(r) != 0) { /* before the first touch: the file may shrink any time */
         tp_shm_region_unmap(r);

@@ -188,6 +188,10 @@ int drv_epoch_advance(tp_driver_t *d, drv_stream_t *s)
     if (stream_dir(d, s->stream_id, sdir, sizeof sdir) != 0) return -1;
     const int sfd = tp_dir_make(AT_FDCWD, sdir, 0770, 0, NULL);
     if (sfd < 0) return -1;
+    if (tp_dir_check_own(sfd, sdir) != 0) { /* made first by another user: not ours to fill */
+        close(sfd);
+        return -1;
+    }
     const int rc = epoch_advance_in(d, s, sfd, sdir);
     close(sfd);
     return rc;

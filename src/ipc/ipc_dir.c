@@ -66,6 +66,28 @@ int tp_ipc_context_dir(const tp_ipc_context_t *ctx, char *out, size_t out_len)
     return 0;
 }
 
+/* Every directory of rel ("tensorpool-<user>/<ns>/ipc") below the base must
+ * be ours: the base may be writable by the group, and a neighbour who made
+ * tensorpool-<user> first would own our whole tree (tp_dir_check_own). */
+static int own_tree(int basefd, const char *rel, const char *dir)
+{
+    char part[PATH_MAX];
+    const size_t n = strlen(rel);
+    if (n >= sizeof part) return tp_err_set(TP_ERR_CAPACITY, "ipc directory path too long");
+    memcpy(part, rel, n + 1);
+    for (size_t i = 0; i <= n; i++) {
+        if (part[i] != '/' && part[i] != '\0') continue;
+        const char saved = part[i];
+        part[i] = '\0';
+        const int fd = tp_dir_open(basefd, part);
+        const int rc = fd < 0 ? -1 : tp_dir_check_own(fd, part);
+        if (fd >= 0) close(fd);
+        part[i] = saved;
+        if (rc != 0) return tp_err_wrap("ipc dir %s", dir);
+    }
+    return 0;
+}
+
 int tp_ipc_dir_open_ctx(const tp_ipc_context_t *ctx, int create)
 {
     char dir[PATH_MAX], canon[PATH_MAX];
@@ -85,6 +107,11 @@ int tp_ipc_dir_open_ctx(const tp_ipc_context_t *ctx, int create)
     const int fd =
         create ? tp_dir_make(basefd, rel, TP_IPC_DIR_MODE, TP_DIR_EXACT_MODE, NULL) : tp_dir_open(basefd, rel);
     const int e = errno;
+    if (fd >= 0 && own_tree(basefd, rel, dir) != 0) {
+        close(fd);
+        close(basefd);
+        return -1;
+    }
     close(basefd);
     errno = e;
     return fd >= 0 ? fd : tp_err_wrap("ipc dir %s", dir);

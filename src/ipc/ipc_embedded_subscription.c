@@ -7,16 +7,21 @@
 #include "ipc_proc.h"
 #include "tensorpool/clock.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-enum { REFUSED_MAX = 16, DENTS_BYTES = 32768, SCRATCH_BATCH = 64 * 1024, LIVENESS_POLL_MASK = 63 };
+enum { REFUSED_MAX = 16, FOREIGN_OPENS_PER_SCAN = 16, SCAN_DUTY_DIVISOR = 10, DENTS_BYTES = 32768, SCRATCH_BATCH = 64 * 1024, LIVENESS_POLL_MASK = 63 };
+
+#define SCAN_BURST_NS 20000000LL /* 20 ms of scanning at once when unused */
 
 typedef struct tp_ipc_image_s {
     tp_ipc_log_reader_t r;
@@ -46,10 +51,14 @@ typedef struct tp_ipc_embedded_sub_s {
     int64_t linger_ns;
     int64_t rescan_interval_ns;
     int64_t last_scan_ns;
+    int64_t scan_credit_ns; /* time the generation may still make us spend scanning */
+    int64_t credit_at_ns;
     uint64_t polls;
     uint64_t loss_retired; /* loss of images already dropped */
     uint64_t errors;
     int initial_scan;
+    uint32_t euid; /* our own uid: its logs come first when the table is full */
+    uint32_t foreign_opens; /* logs of other uids looked at in this scan */
     uint32_t refused_next;
     char refused[REFUSED_MAX][TP_IPC_LOG_NAME_MAX];
 } tp_ipc_embedded_sub_t;
@@ -78,6 +87,23 @@ static void drop_image(tp_ipc_embedded_sub_t *s, uint32_t i)
     s->images[i] = s->images[--s->image_count];
 }
 
+/* The table is full: a log of our own uid takes the place of one of another
+ * uid (refused from then on), so logs planted by another user of the group
+ * can never keep our own publications out (docs/threat-model.md, 1). 1 when
+ * a place was freed. */
+static int make_room_for(tp_ipc_embedded_sub_t *s, uint32_t owner)
+{
+    if (owner != s->euid) return 0;
+    for (uint32_t i = 0; i < s->image_count; i++) {
+        if (s->images[i].r.owner_uid != s->euid) {
+            refuse(s, s->images[i].name);
+            drop_image(s, i);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int scan_entry(void *arg, const char *name)
 {
     tp_ipc_embedded_sub_t *s = arg;
@@ -90,7 +116,15 @@ static int scan_entry(void *arg, const char *name)
         }
     }
     if (is_refused(s, name)) return 0;
-    if (s->image_count == s->max_images) {
+    /* A name we do not follow yet costs one fstatat; opening it is bounded
+     * per scan when another uid owns it, so thousands of files planted by a
+     * neighbour cost a scan no more than FOREIGN_OPENS_PER_SCAN opens (the
+     * rest are looked at on later scans; they are only counted anyway). */
+    struct stat st;
+    if (fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return 0; /* gone since the listing */
+    const uint32_t owner = (uint32_t)st.st_uid;
+    if (owner != s->euid && s->foreign_opens++ >= FOREIGN_OPENS_PER_SCAN) return 0;
+    if (s->image_count == s->max_images && !make_room_for(s, owner)) {
         refuse(s, name);
         return 0;
     }
@@ -142,12 +176,10 @@ static void check_index(tp_ipc_embedded_sub_t *s)
     s->index_ino = index_ino(s->dirfd);
 }
 
-static void rescan(tp_ipc_embedded_sub_t *s)
+static void rescan_dir(tp_ipc_embedded_sub_t *s)
 {
-    check_index(s);
-    s->generation = tp_ipc_index_generation(s->index);
-    s->last_scan_ns = tp_clock_monotonic_ns();
     for (uint32_t i = 0; i < s->image_count; i++) s->images[i].present = 0;
+    s->foreign_opens = 0;
     if (tp_ipc_dir_scan(s->dirfd, s->dents, DENTS_BYTES, scan_entry, s) < 0) {
         s->errors++;
         return;
@@ -195,6 +227,40 @@ static void rescan(tp_ipc_embedded_sub_t *s)
     if (reclaimed) tp_ipc_index_bump(s->index);
 }
 
+/* CPU time of this thread: what a scan costs us, without the time another
+ * process ran meanwhile (a busy machine must not use up the budget). */
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* One scan, its cost charged to the scan budget. */
+static void rescan(tp_ipc_embedded_sub_t *s)
+{
+    check_index(s);
+    s->generation = tp_ipc_index_generation(s->index);
+    const int64_t c0 = thread_cpu_ns();
+    rescan_dir(s);
+    s->scan_credit_ns -= thread_cpu_ns() - c0;
+    s->last_scan_ns = tp_clock_monotonic_ns();
+}
+
+/* The index is writable by the group, so anyone there can bump its
+ * generation on every poll, and the directory can hold thousands of
+ * planted files: scans asked for by the generation get at most a tenth of
+ * the time (a burst of SCAN_BURST_NS first), so that neither stalls the
+ * poller. Scans are rare and short when nobody abuses it: never delayed. */
+static int scan_allowed(tp_ipc_embedded_sub_t *s)
+{
+    const int64_t now = tp_clock_monotonic_ns();
+    s->scan_credit_ns += (now - s->credit_at_ns) / SCAN_DUTY_DIVISOR;
+    if (s->scan_credit_ns > SCAN_BURST_NS) s->scan_credit_ns = SCAN_BURST_NS;
+    s->credit_at_ns = now;
+    return s->scan_credit_ns > 0;
+}
+
 int tp_ipc_embedded_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_context_t *ctx,
                                       const char *channel, int32_t stream_id)
 {
@@ -207,6 +273,7 @@ int tp_ipc_embedded_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_
         return tp_err_set(TP_ERR_CAPACITY, "out of memory for subscription");
     }
     s->dirfd = dirfd;
+    s->euid = (uint32_t)geteuid();
     s->max_images = ctx->max_images;
     s->max_message = ctx->max_message;
     s->scratch_cap = tp_ipc_rec_size(ctx->max_message) + SCRATCH_BATCH;
@@ -224,6 +291,8 @@ int tp_ipc_embedded_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_
         tp_ipc_index_bump(s->index);
     s->linger_ns = ctx->linger_ns;
     s->rescan_interval_ns = ctx->rescan_interval_ns;
+    s->scan_credit_ns = SCAN_BURST_NS;
+    s->credit_at_ns = tp_clock_monotonic_ns();
     s->base.backend = &tp_ipc_embedded_backend;
     s->base.stream_id = stream_id;
     s->initial_scan = 1;
@@ -281,7 +350,7 @@ int tp_ipc_embedded_poll(tp_ipc_subscription_t *sub, tp_ipc_handler_t handler, v
     s->polls++;
     /* The clock (vDSO, tens of ns) is read every 64 polls only, so even a
      * slowly polling caller notices dead publishers about once per interval. */
-    if (tp_ipc_index_generation(s->index) != s->generation ||
+    if ((tp_ipc_index_generation(s->index) != s->generation && scan_allowed(s)) ||
         ((s->polls & LIVENESS_POLL_MASK) == 0 && tp_clock_monotonic_ns() - s->last_scan_ns >= s->rescan_interval_ns))
         rescan(s);
     uint32_t n = s->image_count;

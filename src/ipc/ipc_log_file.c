@@ -247,6 +247,18 @@ int tp_ipc_log_open_reader(int dirfd, const char *name, int32_t stream_id, uint3
         close(fd);
         return tp_err_set(TP_ERR_TRUNCATED, "ipc log %s: %llu bytes", name, (unsigned long long)size);
     }
+    /* Header and size are checked before anything is mapped: a neighbour's
+     * huge sparse file under a log name must not make us map and populate
+     * gigabytes. A valid log is at most header + TP_IPC_LOG_MAX_CAPACITY. */
+    tp_ipc_log_meta_t head;
+    if (pread(fd, &head, sizeof head, 0) != (ssize_t)sizeof head) {
+        close(fd);
+        return tp_err_set(TP_ERR_TRUNCATED, "ipc log %s: short header", name);
+    }
+    if (tp_ipc_log_meta_validate(&head, size) < 0) {
+        close(fd);
+        return tp_err_wrap("ipc log %s", name);
+    }
     void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
     int err = errno;
     close(fd);

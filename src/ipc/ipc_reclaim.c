@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
@@ -19,13 +20,23 @@ typedef struct {
     int64_t now_ns;
     int deleted;
     int marked;
+    uid_t euid;
+    int foreign_left; /* files of other uids this pass may still open */
 } reclaim_scan_t;
+
+/* Files of other uids a pass opens at most: a neighbour's thousands of
+ * planted files cost a pass one fstatat each, not an open and a /proc read
+ * each (their dead logs are reclaimed a few per pass, by later passes). */
+enum { RECLAIM_FOREIGN_PER_PASS = 16 };
 
 static int reclaim_entry(void *arg, const char *name)
 {
     reclaim_scan_t *s = arg;
     tp_ipc_log_name_t ln;
     if (tp_ipc_log_name_parse(name, &ln) < 0) return 0;
+    struct stat st;
+    if (fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return 0;
+    if (st.st_uid != s->euid && s->foreign_left-- <= 0) return 0;
     int remove = 0;
     if (ln.is_tmp) {
         remove = !tp_ipc_proc_alive(ln.pid, ln.start_time);
@@ -51,7 +62,11 @@ static int reclaim_entry(void *arg, const char *name)
 
 int tp_ipc_reclaim_dir(int dirfd, void *buf, size_t buf_len, int64_t linger_ns, int *marked)
 {
-    reclaim_scan_t s = {.dirfd = dirfd, .linger_ns = linger_ns, .now_ns = tp_clock_realtime_ns()};
+    reclaim_scan_t s = {.dirfd = dirfd,
+                        .linger_ns = linger_ns,
+                        .now_ns = tp_clock_realtime_ns(),
+                        .euid = geteuid(),
+                        .foreign_left = RECLAIM_FOREIGN_PER_PASS};
     int rc = tp_ipc_dir_scan(dirfd, buf, buf_len, reclaim_entry, &s);
     if (marked != NULL) *marked = s.marked;
     return rc < 0 ? -1 : s.deleted;

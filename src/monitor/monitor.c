@@ -39,6 +39,11 @@ struct tp_monitor_s {
     tp_monitor_stream_t streams[TP_MONITOR_MAX_STREAMS];
     tp_monitor_client_t clients[TP_MONITOR_MAX_CLIENTS];
     tp_monitor_join_t joins[TP_MONITOR_MAX_JOINS];
+    /* when each stream / join was last heard of: a full table gives up the
+     * longest-silent entry (as for clients), so entries forged once with
+     * made-up ids cannot keep real ones out of the picture for good */
+    int64_t stream_heard[TP_MONITOR_MAX_STREAMS];
+    int64_t join_heard[TP_MONITOR_MAX_JOINS];
     tp_monitor_stats_t stats;
     uint32_t own_uid; /* messages count only from logs this uid owns (docs/threat-model.md) */
 };
@@ -100,13 +105,26 @@ void tp_monitor_close(tp_monitor_t *m)
 
 static tp_monitor_stream_t *stream_get(tp_monitor_t *m, uint32_t id)
 {
-    for (uint32_t i = 0; i < m->nstreams; i++)
-        if (m->streams[i].stream_id == id) return &m->streams[i];
-    if (m->nstreams == TP_MONITOR_MAX_STREAMS) return NULL;
+    for (uint32_t i = 0; i < m->nstreams; i++) {
+        if (m->streams[i].stream_id == id) {
+            m->stream_heard[i] = m->now;
+            return &m->streams[i];
+        }
+    }
+    if (m->nstreams == TP_MONITOR_MAX_STREAMS) {
+        uint32_t old = 0;
+        for (uint32_t i = 1; i < m->nstreams; i++)
+            if (m->stream_heard[i] < m->stream_heard[old]) old = i;
+        m->nstreams--;
+        memmove(&m->streams[old], &m->streams[old + 1], (m->nstreams - old) * sizeof m->streams[0]);
+        memmove(&m->stream_heard[old], &m->stream_heard[old + 1], (m->nstreams - old) * sizeof m->stream_heard[0]);
+    }
     /* keep the table sorted by id so output is stable */
     uint32_t at = m->nstreams;
     while (at > 0 && m->streams[at - 1].stream_id > id) at--;
     memmove(&m->streams[at + 1], &m->streams[at], (m->nstreams - at) * sizeof m->streams[0]);
+    memmove(&m->stream_heard[at + 1], &m->stream_heard[at], (m->nstreams - at) * sizeof m->stream_heard[0]);
+    m->stream_heard[at] = m->now;
     m->nstreams++;
     tp_monitor_stream_t *s = &m->streams[at];
     memset(s, 0, sizeof *s);
@@ -148,6 +166,7 @@ static tp_monitor_join_t *join_get(tp_monitor_t *m, uint8_t kind, uint32_t out, 
     for (uint32_t i = 0; i < m->njoins; i++) {
         tp_monitor_join_t *j = &m->joins[i];
         if (j->kind == kind && j->out_stream_id == out) {
+            m->join_heard[i] = m->now;
             if (epoch > j->epoch) { /* a new epoch replaces the old map (the authority stays) */
                 const tp_monitor_join_t keep = *j;
                 memset(j, 0, sizeof *j);
@@ -167,7 +186,14 @@ static tp_monitor_join_t *join_get(tp_monitor_t *m, uint8_t kind, uint32_t out, 
             return epoch == j->epoch ? j : NULL;
         }
     }
-    if (m->njoins == TP_MONITOR_MAX_JOINS) return NULL;
+    if (m->njoins == TP_MONITOR_MAX_JOINS) {
+        uint32_t old = 0;
+        for (uint32_t i = 1; i < m->njoins; i++)
+            if (m->join_heard[i] < m->join_heard[old]) old = i;
+        m->joins[old] = m->joins[--m->njoins];
+        m->join_heard[old] = m->join_heard[m->njoins];
+    }
+    m->join_heard[m->njoins] = m->now;
     tp_monitor_join_t *j = &m->joins[m->njoins++];
     memset(j, 0, sizeof *j);
     j->kind = kind;

@@ -283,6 +283,25 @@ int tp_dir_fchmod_own(int fd, mode_t mode, const char *what)
     if (st.st_uid != geteuid())
         return tp_err_set(TP_ERR_PERMISSION, "chmod '%s': owned by uid %lu, not by us; left as it is", what,
                           (unsigned long)st.st_uid);
+    /* A directory made inside a setgid one inherits the bit (and the group)
+     * from it: that is how an administrator shares a base dir with a group,
+     * so the exact mode keeps it rather than clearing it. */
+    if (S_ISDIR(st.st_mode) && (st.st_mode & S_ISGID)) mode |= S_ISGID;
     if (fchmod(fd, mode) != 0) return tp_err_set(TP_ERR_IO, "chmod '%s': %s", what, strerror(errno));
+    return 0;
+}
+
+int tp_dir_check_own(int fd, const char *what)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) return tp_err_set(TP_ERR_IO, "directory '%s': fstat: %s", what, strerror(errno));
+    if (st.st_uid != geteuid())
+        return tp_err_set(TP_ERR_PERMISSION,
+                          "directory '%s' belongs to uid %lu, not to this user (uid %lu): another user made it; "
+                          "remove it and start again",
+                          what, (unsigned long)st.st_uid, (unsigned long)geteuid());
+    if (st.st_mode & S_IWOTH)
+        return tp_err_set(TP_ERR_PERMISSION, "directory '%s' is writable by others (mode %04o): refusing to use it",
+                          what, (unsigned)(st.st_mode & 07777));
     return 0;
 }

@@ -74,6 +74,13 @@ int tp_dir_remove_tree(int dirfd, const char *name);
  * 0 or -1 (TP_ERR_PERMISSION / TP_ERR_IO naming what). */
 int tp_dir_fchmod_own(int fd, mode_t mode, const char *what);
 
+/* 0 if the directory fd is owned by the effective user and not writable by
+ * others. A directory below the base that another user made first (the base
+ * may be writable by the group) would let that user, or anybody when it is
+ * world-writable, change our entries at will: -1 (TP_ERR_PERMISSION naming
+ * what and the owner). */
+int tp_dir_check_own(int fd, const char *what);
+
 /* Test seam: 1 makes tp_dir_open/tp_dir_make use the per-component walk
  * even where openat2 exists, so tests cover both. */
 void tp_dir_force_walk(int on);

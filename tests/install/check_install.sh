@@ -54,6 +54,11 @@ done
 LD_LIBRARY_PATH="$libdir" "$tmp/guide/join_sequence" 1000 >"$tmp/guide.out" 2>&1 || { echo "FAIL: guide's join_sequence:"; cat "$tmp/guide.out"; exit 1; }
 echo "ok: $(echo $progs) built from the installed guide; join_sequence: $(tail -1 "$tmp/guide.out")"
 passed=$((passed + 1))
+# The specifications the installed headers cite are installed beside them.
+for f in spec/wire.md spec/driver.md spec/join-barrier.md architecture.md threat-model.md json.md; do
+  cmp -s "$here/../../docs/$f" "$prefix/share/doc/tensorpool/$f" || { echo "FAIL: share/doc/tensorpool/$f not installed"; exit 1; }
+done
+passed=$((passed + 1))
 # The installed tp, headers and pkg-config file carry one version.
 version=$("$prefix/bin/tp" --version | sed -n 's/^tp (tensorpool) \([0-9.]*\)$/\1/p')
 [ -n "$version" ] || { echo "FAIL: installed tp --version: $("$prefix/bin/tp" --version)"; exit 1; }

@@ -187,6 +187,25 @@ def main():
         check(left == {}, "the base directory is left empty: %s" % sorted(left)[:8])
         check(tree(victim) == victim_before, "the victim is still untouched")
 
+        # names planted by a neighbour (another process) reach the terminal only
+        # without their control characters: no escape sequence, no forged line
+        hostile_ipc = os.path.join(udir, "hostile", "ipc")
+        os.makedirs(hostile_ipc)
+        subprocess.run([sys.executable, "-c",
+                        "import os,sys\n"
+                        "for n in (b'\\x1b[31mred\\x1b[0m', b'zz\\nremoved      epoch   99.0 GiB  forged',\n"
+                        "          b'c1\\xc2\\x9b31m', b'1000-1-1-1.log\\r\\x07'):\n"
+                        "    open(os.path.join(os.fsencode(sys.argv[1]), n), 'wb').close()\n",
+                        hostile_ipc], check=True)
+        r = subprocess.run([tp, "clean", base, "--dry-run"], capture_output=True)
+        out = r.stdout.decode("utf-8", "replace")
+        lines = out.splitlines()
+        check(r.returncode == 0 and len(lines) == 5, "one line per planted file and the summary: %r" % out)
+        check(not any(c in r.stdout for c in (b"\x1b", b"\r", b"\x07", b"\xc2\x9b")),
+              "no control character printed: %r" % r.stdout)
+        check(all(l.split()[0] in ("kept", "would", "tp") for l in lines), "no forged line: %r" % lines)
+        subprocess.run(["rm", "-rf", os.path.join(udir, "hostile")])
+
         r = subprocess.run([tp, "clean", "relative/dir"], capture_output=True, text=True)
         check(r.returncode == 2, "a relative DIR is refused (2)")
         r = subprocess.run([tp, "clean", os.path.join(base, "missing")], capture_output=True, text=True)

@@ -138,7 +138,10 @@ static void check_stalled_run(int rc, const char *what)
     printf("-- %s: exit %d\n", what, rc);
     CHECK_EQ_I64(field("  seq-join out 100", "misaligned"), 0); /* output by output: same capture tick */
     const double incomplete = field("  seq-join out 100", "incomplete");
-    CHECK(incomplete >= 0 && incomplete <= 30); /* blocked, not pairing holes, while it waits */
+    /* Blocked, not pairing holes, while it waits: the few incomplete outputs
+     * allowed are frames whose single read failed around the restart (counted
+     * as dropped), at most 2 s of camera frames on a loaded or sanitized run. */
+    CHECK(incomplete >= 0 && incomplete <= 60);
     CHECK(field("  seq-join out 100", "outputs") > 0);
     CHECK(strstr(out, "[blocked: input") != NULL); /* visible in the live status while it lasts */
     double total = -1, longest = -1;

@@ -239,6 +239,30 @@ static void test_make(void)
     teardown();
 }
 
+/* Inside a setgid directory (a base dir shared with a group) the exact mode
+ * keeps the inherited setgid bit, so every file below gets the group. */
+static void test_make_keeps_setgid(void)
+{
+    setup();
+    char p[300];
+    path_of(p, sizeof p, g_base, "shared");
+    CHECK(mkdir(p, 0770) == 0);
+    CHECK(chmod(p, 02770) == 0);
+    const int base = tp_dir_open(AT_FDCWD, g_base);
+    int fd = tp_dir_make(base, "shared/ns/ipc", 0770, TP_DIR_EXACT_MODE, NULL);
+    CHECK(fd >= 0);
+    if (fd >= 0) close(fd);
+    path_of(p, sizeof p, g_base, "shared/ns/ipc");
+    CHECK((mode_of(p) & 07777) == 02770);
+    fd = tp_dir_make(base, "plain", 0770, TP_DIR_EXACT_MODE, NULL); /* no setgid parent: none added */
+    CHECK(fd >= 0);
+    if (fd >= 0) close(fd);
+    path_of(p, sizeof p, g_base, "plain");
+    CHECK((mode_of(p) & 07777) == 0770);
+    close(base);
+    teardown();
+}
+
 static void test_open_file(void)
 {
     setup();
@@ -373,6 +397,7 @@ static void run_all(void)
     RUN(test_dot_dot_and_absolute_names);
     RUN(test_dir_replaced_by_file);
     RUN(test_make);
+    RUN(test_make_keeps_setgid);
     RUN(test_open_file);
     RUN(test_unlink_and_remove_tree);
     RUN(test_open_parent_and_fchmod);

@@ -11,6 +11,7 @@
 
 #include <ftw.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MS 1000000LL
@@ -64,13 +65,20 @@ static const tp_monitor_stream_t *stream_of(const tp_monitor_t *m, uint32_t id)
     return NULL;
 }
 
-static void test_join_states_and_streams(void)
+/* A monitor of the test's directory (default live window). */
+static tp_monitor_t *open_monitor(void)
 {
     tp_monitor_config_t cfg;
     tp_monitor_config_init(&cfg);
     snprintf(cfg.ctx.base_dir, sizeof cfg.ctx.base_dir, "%s", dir);
-    tp_monitor_t *m;
+    tp_monitor_t *m = NULL;
     CHECK(tp_monitor_open(&m, &cfg) == 0);
+    return m;
+}
+
+static void test_join_states_and_streams(void)
+{
+    tp_monitor_t *m = open_monitor();
     int64_t now = 1000 * MS;
     tp_monitor_poll(m, now, 0);
     tp_monitor_refresh(m, now);
@@ -217,11 +225,7 @@ static void test_names_keep_utf8_drop_controls(void)
 {
     tp_ipc_publication_t *meta;
     CHECK(tp_ipc_publication_open(&meta, &ipc, "tp:ipc", 1300) == 0);
-    tp_monitor_config_t cfg;
-    tp_monitor_config_init(&cfg);
-    snprintf(cfg.ctx.base_dir, sizeof cfg.ctx.base_dir, "%s", dir);
-    tp_monitor_t *m;
-    CHECK(tp_monitor_open(&m, &cfg) == 0);
+    tp_monitor_t *m = open_monitor();
     tp_monitor_poll(m, 0, 0);
     static const struct {
         uint32_t stream;
@@ -256,6 +260,51 @@ static void test_names_keep_utf8_drop_controls(void)
     tp_ipc_publication_close(meta);
 }
 
+/* A forger process names twice as many joins and streams as the picture
+ * holds, each once; a join and a stream heard of afterwards still get in
+ * (the longest-silent entries give way). */
+static void test_forged_ids_do_not_fill_the_picture(void)
+{
+    tp_monitor_t *m = open_monitor();
+    int64_t now = 100000 * MS;
+    tp_monitor_poll(m, now, 0);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        tp_ipc_publication_t *c = NULL;
+        if (tp_ipc_publication_open(&c, &ipc, "tp:ipc", 1000) != 0 || tp_ipc_publication_open(&desc, &ipc, "tp:ipc", 1100) != 0)
+            _exit(1);
+        uint8_t buf[64];
+        for (uint32_t i = 0; i < 2 * TP_MONITOR_MAX_JOINS; i++) {
+            const tp_merge_request_t req = {TP_MERGE_KIND_SEQUENCE, 5000 + i, 1};
+            const long n = tp_merge_request_encode(&req, buf, sizeof buf);
+            if (n <= 0 || tp_ipc_publication_offer(c, buf, (size_t)n) <= 0) _exit(2);
+        }
+        for (uint32_t i = 0; i < 2 * TP_MONITOR_MAX_STREAMS; i++) descriptor(6000 + i, 0);
+        _exit(tp_test_failed_checks == 0 ? 0 : 3);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (int i = 0; i < 100 && tp_monitor_poll(m, now, 0) > 0; i++) now += MS;
+    CHECK(tp_monitor_join_count(m) == TP_MONITOR_MAX_JOINS);
+    CHECK(tp_monitor_stream_count(m) == TP_MONITOR_MAX_STREAMS);
+
+    now += 5000 * MS;
+    tp_merge_map_t map;
+    seq_map(&map);
+    uint8_t buf[512];
+    const long n = tp_merge_announce_encode(&map, 0, buf, sizeof buf);
+    tp_merge_map_close(&map);
+    CHECK(n > 0 && tp_ipc_publication_offer(ctl, buf, (size_t)n) > 0);
+    descriptor(1, 0);
+    tp_monitor_poll(m, now, 0);
+    tp_monitor_refresh(m, now);
+    const tp_monitor_join_t *j = join_of(m, 100);
+    CHECK(j != NULL && j->announced && j->rule_count == 2);
+    CHECK(stream_of(m, 1) != NULL);
+    tp_monitor_close(m);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/dev/shm/tp-monitor-test-%d-XXXXXX", (int)getpid());
@@ -267,6 +316,7 @@ int main(void)
         return 2;
     RUN(test_join_states_and_streams);
     RUN(test_names_keep_utf8_drop_controls);
+    RUN(test_forged_ids_do_not_fill_the_picture);
     tp_ipc_publication_close(ctl);
     tp_ipc_publication_close(desc);
     tp_ipc_publication_close(qos);
