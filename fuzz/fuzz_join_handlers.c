@@ -13,7 +13,8 @@
  *   6 ShmPoolAnnounce: raw bytes after a valid header (URIs, geometry)
  *   7 advance the clock by arg * 50 ms
  * arg % 4 names the publisher (transport id and pid) of control messages, so
- * authority pinning is exercised.
+ * authority pinning is exercised; arg & 0x40 makes a control or descriptor
+ * message come from a transport log another uid owns.
  *
  * Invariants (abort on violation; ASan/UBSan catch the rest):
  *  - counters never decrease (unbound_rules is a gauge); the status is a
@@ -23,8 +24,11 @@
  *  - once a publication is pinned (and not silent past the timeout), an
  *    announce from another one changes neither the map nor the expected
  *    epoch, and is counted as refused;
- *  - a SEQUENCE join whose bound input moves to a newer epoch holds no map
- *    right after it (blocked until a newer one);
+ *  - a message from another uid's log changes nothing but its counter;
+ *  - a descriptor never moves an input whose epoch the driver confirmed
+ *    (announce or grant) to another epoch;
+ *  - a SEQUENCE join whose bound input (with frames taken) moves to a newer
+ *    epoch holds no map right after it (blocked until a newer one);
  *  - every output pairs each input only in the epoch that input had when
  *    the map in force was applied (first observation under it). */
 #include "../src/join/join_agent_impl.h"
@@ -162,10 +166,12 @@ static long build_revoke(uint8_t *buf, size_t cap, const uint8_t *p, size_t len,
 /* A control message as `arg`'s publisher sends it, with the pinning check. */
 static void feed_control(tp_join_agent_t *a, const uint8_t *buf, size_t len, uint8_t arg)
 {
+    const int foreign = (arg & 0x40) != 0;
     const tp_ipc_msg_info_t info = {.stream_id = 1000,
                                     .publisher_id = 100 + (arg % 4),
                                     .sequence = 0,
-                                    .publisher_pid = (int32_t)getpid()}; /* alive: only silence unpins */
+                                    .publisher_pid = (int32_t)getpid(), /* alive: only silence unpins */
+                                    .publisher_uid = (uint32_t)geteuid() + (uint32_t)foreign};
     const tp_join_barrier_t *b = tp_join_agent_barrier(a);
     const int pinned_other = a->auth_pinned && a->auth_publisher_id != info.publisher_id &&
                              a->now - a->auth_last_ns <= a->cfg.authority_timeout_ns;
@@ -185,23 +191,51 @@ static void feed_control(tp_join_agent_t *a, const uint8_t *buf, size_t len, uin
             abort();
     }
     if (pinned_other && st1.announces_applied != st0.announces_applied) abort(); /* never from another */
+    if (foreign) { /* refused before anything is read */
+        const tp_merge_map_t *m1 = tp_join_barrier_active_map(b);
+        const int has1 = tp_join_barrier_expected_epoch(b, &want1);
+        st0.control_foreign++;
+        st0.duty_cycles = st1.duty_cycles;
+        if (memcmp(&st0, &st1, sizeof st0) != 0 || (m1 != NULL ? m1->epoch : UINT64_MAX) != map_epoch0 ||
+            has1 != has0 || want1 != want0)
+            abort();
+    }
 }
 
-/* A descriptor, with the epoch-change check. */
-static void feed_descriptor(tp_join_agent_t *a, const uint8_t *buf, size_t len)
+/* A descriptor, with the epoch checks. */
+static void feed_descriptor(tp_join_agent_t *a, const uint8_t *buf, size_t len, uint8_t arg)
 {
+    const int foreign = (arg & 0x40) != 0;
     tp_control_frame_descriptor_dec_t d;
     int change = 0;
+    uint32_t idx = NO_INPUT;
+    input_t before;
+    memset(&before, 0, sizeof before);
     if (tp_control_frame_descriptor_decode(&d, buf, len) == 0) {
-        const uint32_t idx = ja_input_find(a, tp_control_frame_descriptor_stream_id(&d));
+        idx = ja_input_find(a, tp_control_frame_descriptor_stream_id(&d));
         const tp_merge_map_t *m = tp_join_barrier_active_map(tp_join_agent_barrier(a));
-        if (idx != NO_INPUT && m != NULL && a->inputs[idx].has_epoch &&
-            tp_control_frame_descriptor_epoch(&d) > a->inputs[idx].epoch)
+        if (idx != NO_INPUT) before = a->inputs[idx];
+        /* the provisional rule (no epoch from the driver yet): an input restart */
+        if (idx != NO_INPUT && m != NULL && !foreign && before.has_epoch && !before.epoch_confirmed &&
+            before.epoch_has_last && tp_control_frame_descriptor_epoch(&d) > before.epoch)
             for (uint32_t r = 0; r < m->rule_count; r++) change |= a->rule_input[r] == idx;
     }
-    const tp_ipc_msg_info_t info = {.stream_id = 1100, .publisher_id = 7, .sequence = 0, .publisher_pid = 1};
+    const tp_ipc_msg_info_t info = {.stream_id = 1100,
+                                    .publisher_id = 7,
+                                    .sequence = 0,
+                                    .publisher_pid = 1,
+                                    .publisher_uid = (uint32_t)geteuid() + (uint32_t)foreign};
+    tp_join_agent_stats_t st0, st1;
+    tp_join_agent_stats(a, &st0);
     ja_on_descriptor(a, buf, len, &info);
+    tp_join_agent_stats(a, &st1);
     if (change && tp_join_barrier_has_map(tp_join_agent_barrier(a))) abort();
+    if (idx == NO_INPUT) return;
+    const input_t *in = &a->inputs[idx];
+    if ((before.epoch_confirmed || foreign) && (in->epoch != before.epoch || in->has_epoch != before.has_epoch))
+        abort(); /* a descriptor alone moved an epoch the driver named, or a foreign one moved anything */
+    if (foreign && (st1.descriptors_foreign != st0.descriptors_foreign + 1 || st1.descriptors != st0.descriptors))
+        abort();
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -255,9 +289,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         long n = -1;
         switch (op) {
         case 0: feed_control(a, p, len, arg); break;
-        case 1: feed_descriptor(a, p, len); break;
+        case 1: feed_descriptor(a, p, len, arg); break;
         case 2:
-            if ((n = build_descriptor(buf, sizeof buf, p, len, arg)) > 0) feed_descriptor(a, buf, (size_t)n);
+            if ((n = build_descriptor(buf, sizeof buf, p, len, arg)) > 0) feed_descriptor(a, buf, (size_t)n, arg);
             break;
         case 3:
             if ((n = build_announce(buf, sizeof buf, p, len, &m)) > 0) feed_control(a, buf, (size_t)n, arg);

@@ -91,8 +91,10 @@ static void help(FILE *out)
             "    each frame or is counted in no-view: `with-view + no-view = outputs` is checked.\n"
             "    Then per join 'not flowing' (time blocked or degraded while the producers ran, in\n"
             "    how many stretches, the longest and why), 'epoch blocks' (maps dropped because an\n"
-            "    input moved to a new epoch) and 'refused' (MergeMap announces from a process\n"
-            "    other than the authority).\n"
+            "    input moved to a new epoch), 'refused' (MergeMap announces from a process\n"
+            "    other than the authority) and the FrameDescriptors the join refused: of another\n"
+            "    epoch than the driver announced, naming a slot that does not hold that frame, a\n"
+            "    replay, or from another user's transport log ('foreign', control messages too).\n"
             "\n"
             "    Watch it from another terminal with `tp stat DIR` (use --dir to choose DIR): each\n"
             "    stream shows its producer's pid, a different process per stream.\n"
@@ -316,10 +318,12 @@ static int print_not_flowing(const demo_join_stats_t *j, int64_t degraded_after_
                       : j->longest_state == TP_JOIN_AGENT_BLOCKED ? "blocked"
                                                                    : "degraded";
     printf("  %-8s not flowing %.2f s in %llu stretches (longest %.2f s: %s, input %u)  epoch blocks %llu  "
-           "refused %llu\n",
+           "refused %llu  descriptors refused: other-epoch %llu  not-in-slot %llu  replayed %llu  foreign %llu\n",
            j->name, (double)j->not_flowing_ns / 1e9, (unsigned long long)j->stretches, (double)j->longest_ns / 1e9,
            j->stretches ? why : "-", (unsigned)j->longest_stream, (unsigned long long)j->epoch_blocks,
-           (unsigned long long)j->refused);
+           (unsigned long long)j->refused, (unsigned long long)j->desc_other_epoch,
+           (unsigned long long)j->desc_not_in_slot, (unsigned long long)j->desc_replayed,
+           (unsigned long long)j->foreign);
     if (j->longest_ns <= (uint64_t)degraded_after_ns) return 0;
     fprintf(stderr, "tp demo: DEGRADED: %s was not flowing for %.2f s in one stretch (%s, input %u)\n", j->name,
             (double)j->longest_ns / 1e9, why, (unsigned)j->longest_stream);

@@ -68,6 +68,7 @@ typedef struct demo_shared_join_s {
     _Atomic uint64_t window_frames;
     _Atomic uint64_t refused;        /* announces refused: not from the authority's publication */
     _Atomic uint64_t epoch_blocks;   /* maps dropped because an input moved to a new epoch */
+    _Atomic uint64_t desc_other_epoch, desc_not_in_slot, desc_replayed, foreign; /* descriptors refused */
     _Atomic int state;               /* tp_join_agent_state_t, while the sources run */
     _Atomic uint32_t state_stream;   /* the input the state names */
     _Atomic int longest_state;       /* state and reason of the longest stretch not flowing */
@@ -534,6 +535,10 @@ static int join_main(demo_pipeline_t *p, int idx)
         atomic_store_explicit(&j.out->inputs_mapped, st.mappings, memory_order_relaxed);
         atomic_store_explicit(&j.out->refused, st.announces_refused, memory_order_relaxed);
         atomic_store_explicit(&j.out->epoch_blocks, st.epoch_blocks, memory_order_relaxed);
+        atomic_store_explicit(&j.out->desc_other_epoch, st.descriptors_other_epoch, memory_order_relaxed);
+        atomic_store_explicit(&j.out->desc_not_in_slot, st.descriptors_not_in_slot, memory_order_relaxed);
+        atomic_store_explicit(&j.out->desc_replayed, st.descriptors_replayed, memory_order_relaxed);
+        atomic_store_explicit(&j.out->foreign, st.descriptors_foreign + st.control_foreign, memory_order_relaxed);
         track_state(p, &j, agent);
         atomic_store_explicit(&j.out->has_map, tp_join_barrier_has_map(tp_join_agent_barrier(agent)),
                               memory_order_release);
@@ -775,6 +780,10 @@ void demo_pipeline_snapshot(demo_pipeline_t *p, demo_snapshot_t *out)
         o->frames_dropped = atomic_load(&j->frames_dropped);
         o->refused = atomic_load(&j->refused);
         o->epoch_blocks = atomic_load(&j->epoch_blocks);
+        o->desc_other_epoch = atomic_load(&j->desc_other_epoch);
+        o->desc_not_in_slot = atomic_load(&j->desc_not_in_slot);
+        o->desc_replayed = atomic_load(&j->desc_replayed);
+        o->foreign = atomic_load(&j->foreign);
         o->state = atomic_load(&j->state);
         o->state_stream = atomic_load(&j->state_stream);
         o->not_flowing_ns = atomic_load(&j->not_flowing_ns);

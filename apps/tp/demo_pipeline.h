@@ -58,6 +58,10 @@ typedef struct demo_join_stats_s {
     uint64_t window_frames;  /* timestamp join: IMU samples delivered in total */
     uint64_t refused;        /* MergeMap announces refused (not from the authority's publication) */
     uint64_t epoch_blocks;   /* maps dropped because an input moved to a newer epoch */
+    uint64_t desc_other_epoch; /* FrameDescriptors refused: not of the input's announced epoch, */
+    uint64_t desc_not_in_slot; /* ... naming a slot that does not hold that seq, */
+    uint64_t desc_replayed;    /* ... a seq already taken in the epoch */
+    uint64_t foreign;          /* descriptors and control messages from another uid's logs */
     int state;               /* tp_join_agent_state_t now (flowing once the sources stopped) */
     uint32_t state_stream;   /* the input that state names */
     uint64_t not_flowing_ns; /* blocked or degraded while the sources ran, in total */

@@ -42,8 +42,24 @@
  *    LATEST_VALUE it keeps offering its last frame (JB-9.3.a).
  *  - Disconnect (producer lease revoked, or producer gone: pid or activity
  *    stamp) releases that input's mapping only; its cursors stay so the map's
- *    staleTimeoutNs makes it stale rather than blocking. A newer input epoch
+ *    staleTimeoutNs makes it stale rather than blocking. A new input epoch
  *    resets the input (barrier slot, remembered frames, old mapping).
+ *  - Input epochs (docs/threat-model.md). A descriptor is a claim by whoever
+ *    can publish on the stream: it never moves an input to another epoch nor
+ *    touches its mapping. The epoch moves on the driver's word: the grant
+ *    (attach_via_driver) or an accepted ShmPoolAnnounce of the stream whose
+ *    files map and validate (without shm_base_dir: the accepted announce).
+ *    Descriptors of another epoch are dropped (descriptors_other_epoch). Until
+ *    the first announce or grant the descriptors' epoch is taken
+ *    provisionally (newer wins, as the spec's consumer would), so agents
+ *    without a driver or announces still work; the first announce or grant
+ *    replaces it, lower or not. In the mapped epoch a descriptor feeds the
+ *    barrier only if the slot it names holds its seq (one slot-header read,
+ *    descriptors_not_in_slot) and its seq is above the newest taken in the
+ *    epoch (descriptors_replayed). Leaving an epoch no frame of which was
+ *    taken (a grant before the producer attached) is not an input restart.
+ *  - Messages from transport logs another uid owns are dropped on the
+ *    control and descriptor streams (control_foreign, descriptors_foreign).
  *  - Requests: one at once when blocked, then every request_interval_ns
  *    doubling up to request_backoff_max_ns (equal values: fixed cadence).
  *  - An announce for our output with more rules than the barrier's capacity
@@ -169,8 +185,9 @@ typedef struct tp_join_agent_config_s {
     int32_t control_stream_id;        /* 0: the client context's (DRIVER_CONTROL_STREAM_ID, else 1000) */
     tp_join_barrier_config_t barrier; /* mode, out stream, capacity, ... */
     uint64_t epoch;                   /* output epoch to expect (JB-6.4.c) */
-    /* Output epoch follows this input's epoch (0 = off): a descriptor of this
-     * stream with a newer epoch makes the barrier expect that epoch and block
+    /* Output epoch follows this input's epoch (0 = off): when this stream
+     * moves to a newer epoch (driver announce or grant; a descriptor only
+     * before the first of those) the barrier expects that epoch and blocks
      * until its map arrives (§3.9; typically the authority's own stream). */
     uint32_t epoch_follow_stream_id;
     uint32_t input_count;
@@ -283,6 +300,12 @@ typedef struct tp_join_agent_stats_s {
     uint64_t announces_refused;  /* announces for our output from a publication other than the authority's */
     uint64_t epoch_blocks;       /* SEQUENCE: maps dropped because an input moved to a newer epoch */
     uint64_t outputs_incomplete; /* outputs where some rule's input delivered no frame */
+    /* FrameDescriptors refused (docs/threat-model.md), not in `descriptors` when foreign: */
+    uint64_t descriptors_other_epoch; /* not of the input's epoch (only the driver's announce or grant moves it) */
+    uint64_t descriptors_not_in_slot; /* the slot it names does not hold that seq (never written, or overwritten) */
+    uint64_t descriptors_replayed;    /* at or below the newest seq already taken in the epoch */
+    uint64_t descriptors_foreign;     /* from a transport log another uid owns */
+    uint64_t control_foreign;         /* control messages from a transport log another uid owns */
 } tp_join_agent_stats_t;
 TP_API void tp_join_agent_stats(const tp_join_agent_t *a, tp_join_agent_stats_t *out);
 

@@ -94,6 +94,7 @@ typedef struct tp_merge_authority_stats_s {
     uint64_t malformed;         /* schema-903 messages that failed to decode */
     uint64_t publish_failures;
     uint64_t bump_requests;     /* requests for the epoch after a held one (queued for the owner) */
+    uint64_t refused_foreign;   /* control messages from transport logs another uid owns (docs/threat-model.md) */
 } tp_merge_authority_stats_t;
 TP_API void tp_merge_authority_stats(const tp_merge_authority_t *a, tp_merge_authority_stats_t *out);
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LIVENESS_INTERVAL_NS 1000000000LL
 
@@ -69,6 +70,7 @@ int tp_join_agent_create(const tp_join_agent_config_t *cfg, tp_join_agent_t **ou
     else
         tp_ipc_context_init(&a->ipc);
     a->cfg.ipc = &a->ipc;
+    a->own_uid = (uint32_t)geteuid();
     /* NULL: the deployment's channel, DRIVER_CONTROL_CHANNEL (read by
      * tp_client_context_init), else tp:ipc */
     tp_client_context_t env_ctx;
@@ -205,6 +207,11 @@ void tp_join_agent_destroy(tp_join_agent_t *a)
 void ja_on_control(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
     tp_join_agent_t *a = clientd;
+    if (info != NULL && info->publisher_uid != a->own_uid) { /* another user's log in our directory */
+        a->work++;
+        a->stats.control_foreign++;
+        return;
+    }
     tp_sbe_header_t h;
     if (ja_msg_header(a, buf, len, &h) != 0) return;
     /* Schema id before any decode (JB-14.1). */

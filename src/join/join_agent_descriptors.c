@@ -1,10 +1,12 @@
 /* JoinBarrierAgent, FrameDescriptor intake (spec/join-barrier.md §3.7, §3.9):
- * each descriptor of a tracked input feeds the barrier's observed cursor,
- * follows the input's epoch, is remembered in the input's history (for frame
- * selection by time) and, for a TIMESTAMP join's trigger input, queues an
- * out_time candidate. */
+ * each descriptor of a tracked input that passes the checks of the input's
+ * epoch and of the slot it names feeds the barrier's observed cursor, is
+ * remembered in the input's history (for frame selection by time) and, for a
+ * TIMESTAMP join's trigger input, queues an out_time candidate. An input's
+ * epoch moves on the driver's word only (ja_input_enter_epoch). */
 #include "join_agent_impl.h"
 
+#include "join_barrier_impl.h"
 #include "tensorpool/codec/control.h"
 #include "tensorpool/shm_reader.h"
 
@@ -47,9 +49,67 @@ static void tq_push(tp_join_agent_t *a, uint64_t t)
     a->tq_len++;
 }
 
+void ja_input_enter_epoch(tp_join_agent_t *a, input_t *in, uint64_t epoch, int confirmed)
+{
+    const int changed = in->has_epoch && epoch != in->epoch;
+    /* Leaving an epoch none of whose frames were taken (one granted before
+     * its producer attached, driver.md scenario 3) relates nothing: it is no
+     * input restart, so it neither counts nor blocks the map. */
+    const int restarted = changed && in->epoch_has_last;
+    in->epoch_confirmed |= confirmed;
+    if (in->has_epoch && !changed) return;
+    if (changed) {
+        /* Its old frames are gone (the caller has mapped the new epoch, or
+         * will). The barrier forgets the input too: a confirmed epoch may lie
+         * below a provisional one a forger claimed. */
+        if (restarted) a->stats.input_epoch_changes++;
+        ja_hist_clear(a, in);
+        in->has_seq = 0;
+        in->fired = 0;
+        tp_join_barrier_forget_input(a->barrier, in->stream_id);
+    }
+    in->has_epoch = 1;
+    in->epoch = epoch;
+    in->epoch_has_last = 0;
+    if (restarted) ja_on_input_epoch_change(a, in);
+    if (a->cfg.epoch_follow_stream_id == in->stream_id) {
+        uint64_t cur;
+        if (!tp_join_barrier_expected_epoch(a->barrier, &cur) || epoch > cur)
+            (void)ja_expect_epoch(a, epoch); /* blocked until its map (JB-6.4.c) */
+    }
+}
+
+/* Is this descriptor of the input's epoch believable? A descriptor is a claim
+ * by whoever could publish on the stream (docs/threat-model.md): it may be
+ * taken or refused, never move the input to another epoch once the driver
+ * has named one. 1 to take it; else it is counted by cause. */
+static int descriptor_believed(tp_join_agent_t *a, input_t *in, uint64_t epoch, uint64_t seq)
+{
+    if (in->has_epoch && epoch != in->epoch && (in->epoch_confirmed || epoch < in->epoch)) {
+        a->stats.descriptors_other_epoch++; /* only the driver's announce or grant moves the input */
+        return 0;
+    }
+    if (!in->has_epoch || epoch != in->epoch) ja_input_enter_epoch(a, in, epoch, 0); /* provisional (join_agent.h) */
+    /* A producer commits a slot before it sends its descriptor: a slot that
+     * does not hold this seq names a frame never written (a seq ahead) or
+     * already overwritten (an old replay). One slot-header line, no write. */
+    if (in->mapped && in->mapped_epoch == epoch && tp_shm_reader_slot_seq(&in->reader, seq) != seq) {
+        a->stats.descriptors_not_in_slot++;
+        return 0;
+    }
+    /* A producer never sends a seq twice in an epoch (a restart gets a new
+     * one, D-6.a): at or below the newest one taken is a replay. */
+    if (in->epoch_has_last && seq <= in->epoch_last) {
+        a->stats.descriptors_replayed++;
+        return 0;
+    }
+    in->epoch_has_last = 1;
+    in->epoch_last = seq;
+    return 1;
+}
+
 void ja_on_descriptor(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
-    (void)info;
     tp_join_agent_t *a = clientd;
     tp_sbe_header_t h;
     if (ja_msg_header(a, buf, len, &h) != 0) return;
@@ -61,32 +121,16 @@ void ja_on_descriptor(void *clientd, const uint8_t *buf, size_t len, const tp_ip
     }
     const uint32_t idx = ja_input_find(a, tp_control_frame_descriptor_stream_id(&d));
     if (idx == NO_INPUT) return;
+    if (info != NULL && info->publisher_uid != a->own_uid) { /* another user's log in our directory */
+        a->stats.descriptors_foreign++;
+        return;
+    }
     input_t *in = &a->inputs[idx];
     const uint64_t epoch = tp_control_frame_descriptor_epoch(&d);
     const uint64_t seq = tp_control_frame_descriptor_seq(&d);
     const uint64_t fd_ts = tp_control_frame_descriptor_timestamp_ns(&d);
     a->stats.descriptors++;
-    if (in->has_epoch && epoch < in->epoch) return; /* never mix epochs (JB-9.1.f) */
-    if (!in->has_epoch || epoch > in->epoch) {
-        if (in->has_epoch) {
-            /* The input restarted: its old frames and pools are gone. The
-             * barrier resets its slot on the newer epoch (§3.7). */
-            a->stats.input_epoch_changes++;
-            ja_hist_clear(a, in);
-            in->has_seq = 0;
-            in->fired = 0;
-            if (in->mapped && in->mapped_epoch < epoch) ja_input_unmap(a, in, 1);
-        }
-        const int changed = in->has_epoch;
-        in->has_epoch = 1;
-        in->epoch = epoch;
-        if (changed) ja_on_input_epoch_change(a, in);
-        if (a->cfg.epoch_follow_stream_id == in->stream_id) {
-            uint64_t cur;
-            if (!tp_join_barrier_expected_epoch(a->barrier, &cur) || epoch > cur)
-                (void)ja_expect_epoch(a, epoch); /* blocked until its map (JB-6.4.c) */
-        }
-    }
+    if (!descriptor_believed(a, in, epoch, seq)) return;
     const int u = tp_join_barrier_observe_descriptor(a->barrier, in->stream_id, epoch, seq, fd_ts, (uint64_t)a->now);
     if (u == TP_JOIN_UPDATE_REGRESSION || u == TP_JOIN_UPDATE_STALE_EPOCH) return;
     hist_entry_t *e = &in->hist[seq & a->hist_mask];

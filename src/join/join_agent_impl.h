@@ -32,6 +32,9 @@ typedef struct input_s {
     int32_t desc_stream;
     int has_epoch;
     uint64_t epoch;
+    int epoch_confirmed; /* `epoch` came from the driver (announce or grant), not from a descriptor */
+    int epoch_has_last;  /* a descriptor of `epoch` was taken: epoch_last is the newest seq */
+    uint64_t epoch_last;
     int has_seq;      /* a descriptor seen since the last map apply */
     uint64_t last_seq;
     int fired;        /* LatestValue: fired_seq is set */
@@ -92,6 +95,7 @@ struct tp_join_agent_s {
     int closed;
     int64_t now; /* cached clock of the current cycle */
     int64_t join_time_ns; /* when the control subscription opened (W-10.1.1.f) */
+    uint32_t own_uid;     /* messages are taken only from transport logs this uid owns */
     /* MergeMap authority pin: the publication maps are taken from */
     int auth_pinned;
     uint64_t auth_publisher_id;
@@ -154,6 +158,11 @@ void ja_check_liveness(tp_join_agent_t *a);
 
 /* join_agent_descriptors.c */
 void ja_hist_clear(tp_join_agent_t *a, input_t *in);
+/* The input's frames are now those of `epoch`: a change resets what the
+ * input and the barrier remember of it and, in a SEQUENCE join, blocks the
+ * map (ja_on_input_epoch_change). `confirmed`: the driver said so (announce
+ * or grant); else a descriptor did, provisionally. */
+void ja_input_enter_epoch(tp_join_agent_t *a, input_t *in, uint64_t epoch, int confirmed);
 void ja_on_descriptor(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info);
 
 /* join_agent_output.c */

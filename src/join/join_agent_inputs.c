@@ -55,7 +55,7 @@ int ja_lease_attached(void *clientd, const tp_lease_t *l)
     input_t *in = clientd;
     tp_join_agent_t *a = in->agent;
     a->stats.leases++;
-    if (in->has_epoch && l->epoch < in->epoch) return 0; /* frames already newer: wait for the announce */
+    if (in->epoch_confirmed && l->epoch < in->epoch) return 0; /* the driver already announced a newer one */
     tp_shm_reader_config_t rc;
     memset(&rc, 0, sizeof rc);
     rc.stream_id = in->stream_id;
@@ -73,7 +73,9 @@ int ja_lease_attached(void *clientd, const tp_lease_t *l)
     }
     /* A region that does not map is a protocol error for the driver client
      * (it detaches and retries); the barrier keeps gating on descriptors. */
-    return open_reader(a, in, &rc);
+    if (open_reader(a, in, &rc) != 0) return -1;
+    ja_input_enter_epoch(a, in, l->epoch, 1); /* the driver's grant names the epoch */
+    return 0;
 }
 
 void ja_lease_lost(void *clientd, const char *why)
@@ -92,7 +94,7 @@ void ja_on_pool_announce(tp_join_agent_t *a, const uint8_t *buf, size_t len)
         return;
     }
     const uint32_t idx = ja_input_find(a, tp_control_shm_pool_announce_stream_id(&d));
-    if (idx == NO_INPUT || a->cfg.shm_base_dir == NULL) return;
+    if (idx == NO_INPUT) return;
     input_t *in = &a->inputs[idx];
     /* The same acceptance as every consumer (wire.md §5.1 steps 1-4, 7):
      * fresh, not from before we joined, a geometry the layout allows. */
@@ -101,11 +103,16 @@ void ja_on_pool_announce(tp_join_agent_t *a, const uint8_t *buf, size_t len)
     const tp_announce_verdict_t v = tp_pool_announce_accept(&d, &f, &rc);
     if (v == TP_ANNOUNCE_INVALID || v == TP_ANNOUNCE_UNKNOWN_CLOCK) a->stats.malformed++;
     if (v != TP_ANNOUNCE_ACCEPTED) return;
-    if (in->has_epoch && rc.epoch < in->epoch) return; /* an older epoch's pools */
-    if (in->mapped && in->mapped_epoch >= rc.epoch) return; /* soft-state repeat */
+    if (in->epoch_confirmed && rc.epoch < in->epoch) return; /* an older epoch's pools */
+    if (in->mapped && in->mapped_epoch > rc.epoch) return;
     /* With leases, only an input we are attached to may be mapped (D-2.3.a). */
     if (in->dc != NULL && tp_driver_client_state(in->dc) != TP_DC_ATTACHED) return;
-    (void)open_reader(a, in, &rc);
+    /* The announce moves the input's epoch only once its files validate (a
+     * forged one naming the real files fails the superblock check); an
+     * agent that maps nothing takes the accepted announce's word. */
+    const int repeat = in->mapped && in->mapped_epoch == rc.epoch; /* soft state */
+    if (a->cfg.shm_base_dir != NULL && !repeat && open_reader(a, in, &rc) != 0) return;
+    ja_input_enter_epoch(a, in, rc.epoch, 1);
 }
 
 void ja_on_lease_revoked(tp_join_agent_t *a, const uint8_t *buf, size_t len)

@@ -160,6 +160,12 @@ static void install_map(tp_join_barrier_t *b)
 
 /* ---- announces and epochs ---- */
 
+void tp_join_barrier_forget_input(tp_join_barrier_t *b, uint32_t stream_id)
+{
+    for (uint32_t i = index_first(b, stream_id); i != TP_JOIN_NO_SLOT; i = b->slots[i].next_same_stream)
+        slot_reset(&b->slots[i]);
+}
+
 static int kind_usable(const tp_join_barrier_t *b, tp_merge_kind_t kind)
 {
     switch (b->cfg.mode) {

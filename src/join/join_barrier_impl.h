@@ -88,4 +88,9 @@ static inline int tp_join_slot_is_stale(const struct tp_join_barrier_s *b, const
            now - s->last_obs_ns > timeout;
 }
 
+/* Forget what the slots of `stream_id` observed, epoch included (the join
+ * agent's input moved to the epoch the driver announced, which may be below
+ * one a forged descriptor claimed). Internal: not part of the ABI. */
+void tp_join_barrier_forget_input(struct tp_join_barrier_s *b, uint32_t stream_id);
+
 #endif

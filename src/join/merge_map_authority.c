@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct tp_merge_authority_s {
     tp_merge_registry_t *reg;
@@ -17,6 +18,7 @@ struct tp_merge_authority_s {
     int64_t reannounce_ns;
     int64_t next_reannounce;
     int has_timer;
+    uint32_t own_uid; /* requests are taken only from logs this uid owns */
     int handled; /* scratch: messages seen in the current poll */
     int answered;
 
@@ -66,6 +68,7 @@ int tp_merge_authority_create(const tp_merge_authority_config_t *cfg, tp_merge_a
 
     tp_merge_authority_t *a = calloc(1, sizeof *a);
     if (a == NULL) return tp_err_set(TP_ERR_CAPACITY, "authority: out of memory");
+    a->own_uid = (uint32_t)geteuid();
     a->max_rules = max_rules;
     a->reannounce_ns = cfg->reannounce_interval_ns == 0 ? 1000000000LL : cfg->reannounce_interval_ns;
     /* Largest announce: timestamp root (29) + header + group header + entries (E5). */
@@ -186,9 +189,12 @@ int tp_merge_authority_on_message(tp_merge_authority_t *a, const uint8_t *buf, s
 
 static void on_control(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
-    (void)info;
     tp_merge_authority_t *a = clientd;
     a->handled++;
+    if (info->publisher_uid != a->own_uid) { /* another user's log in our directory */
+        a->stats.refused_foreign++;
+        return;
+    }
     if (tp_merge_authority_on_message(a, buf, len) > 0) a->answered++;
 }
 

@@ -20,6 +20,12 @@
  *    another process, are refused and counted: misaligned 0, no stall,
  *    result OK, and `tp stat` does not pass either claimant's rules off as
  *    the ones in force: it marks the join contested, naming both pids.
+ *  - forged FrameDescriptors on the cameras' and the IMU's descriptor stream
+ *    (a higher epoch, a seq far ahead, replays of an old and of a recent
+ *    real one), published from another process of the same user: both joins
+ *    refuse and count them (descriptors of another epoch, refused by the
+ *    slot they name or as replays), never stop for FORGED_BOUND_MS, pair no
+ *    frames of different ticks, and the demo's result is OK.
  * On the code before this change the stall tests fail on misaligned
  * (driver stall) or on incomplete outputs until the end (camera stall), the
  * forger test on misaligned. */
@@ -28,6 +34,7 @@
 
 #include "tensorpool/client.h"
 #include "tensorpool/clock.h"
+#include "tensorpool/codec/control.h"
 #include "tensorpool/ipc.h"
 #include "tensorpool/merge_map.h"
 #include "tensorpool/merge_map_codec.h"
@@ -232,10 +239,9 @@ static long forged_announce(uint8_t *buf, size_t cap, uint64_t epoch, int32_t ca
     return n;
 }
 
-/* A process of the same user publishing on the demo's control stream: a
- * replay of the authority's own announce, and forged ones with the offset
- * of an aligned pair broken, at the current epoch and above it. */
-static void run_forger(const char *dir, int64_t duration_ns)
+/* A forger's subscription and publication on one of the demo's streams
+ * (0: the control stream, 1: the descriptor stream). 0 or -1. */
+static int open_demo_stream(const char *dir, int descriptors, tp_ipc_subscription_t **sub, tp_ipc_publication_t **pub)
 {
     tp_client_context_t cctx;
     tp_client_context_init(&cctx);
@@ -243,11 +249,19 @@ static void run_forger(const char *dir, int64_t duration_ns)
     tp_ipc_context_init(&ipc);
     ipc.base_dir = dir;
     ipc.namespace_name = cctx.ns;
+    const int32_t stream = descriptors ? cctx.descriptor_stream_id : cctx.control_stream_id;
+    if (tp_ipc_subscription_open(sub, &ipc, "tp:ipc", stream) != 0) return -1;
+    return tp_ipc_publication_open(pub, &ipc, "tp:ipc", stream);
+}
+
+/* A process of the same user publishing on the demo's control stream: a
+ * replay of the authority's own announce, and forged ones with the offset
+ * of an aligned pair broken, at the current epoch and above it. */
+static void run_forger(const char *dir, int64_t duration_ns)
+{
     tp_ipc_subscription_t *sub = NULL;
     tp_ipc_publication_t *pub = NULL;
-    if (tp_ipc_subscription_open(&sub, &ipc, "tp:ipc", cctx.control_stream_id) != 0 ||
-        tp_ipc_publication_open(&pub, &ipc, "tp:ipc", cctx.control_stream_id) != 0)
-        _exit(2);
+    if (open_demo_stream(dir, 0, &sub, &pub) != 0) _exit(2);
     const int64_t end = tp_clock_monotonic_ns() + duration_ns;
     while (captured_len == 0 && tp_clock_monotonic_ns() < end) {
         tp_ipc_subscription_poll(sub, capture_announce, NULL, 64);
@@ -299,6 +313,144 @@ static void test_forged_and_replayed_announces_refused(void)
     CHECK(rc == 0 && strstr(out, "result: OK") != NULL); /* the real map stayed in force throughout */
 }
 
+/* ---- forged FrameDescriptors -------------------------------------------- */
+
+/* A join may not stop longer than this because of forged descriptors (the
+ * demo's own status sampling is 100 ms; a join with nothing forged never
+ * stops at all). */
+#define FORGED_BOUND_MS 1000
+
+typedef struct desc_seen_s {
+    int have_old;
+    uint8_t old[128]; /* the first real descriptor seen: replayed once overwritten */
+    size_t old_len;
+    uint8_t recent[8][128]; /* the last real ones: replayed while their slots hold them */
+    size_t recent_len[8];
+    uint32_t nrecent;
+    uint64_t epoch, seq, ts; /* the newest real one */
+} desc_seen_t;
+
+static desc_seen_t seen_desc[4]; /* by demo stream id 1..3 */
+
+static void capture_descriptor(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)clientd;
+    tp_control_frame_descriptor_dec_t d;
+    if (info->publisher_pid == (int32_t)getpid()) return; /* its own forgeries */
+    if (len > sizeof seen_desc[0].old || tp_control_frame_descriptor_decode(&d, buf, len) != 0) return;
+    const uint32_t s = tp_control_frame_descriptor_stream_id(&d);
+    if (s < 1 || s > 3) return;
+    desc_seen_t *x = &seen_desc[s];
+    if (!x->have_old) {
+        memcpy(x->old, buf, len);
+        x->old_len = len;
+        x->have_old = 1;
+    }
+    memcpy(x->recent[x->nrecent % 8], buf, len);
+    x->recent_len[x->nrecent % 8] = len;
+    x->nrecent++;
+    x->epoch = tp_control_frame_descriptor_epoch(&d);
+    x->seq = tp_control_frame_descriptor_seq(&d);
+    x->ts = tp_control_frame_descriptor_timestamp_ns(&d);
+}
+
+static void offer_descriptor(tp_ipc_publication_t *pub, uint32_t stream, uint64_t epoch, uint64_t seq, uint64_t ts)
+{
+    uint8_t buf[128];
+    tp_control_frame_descriptor_enc_t e;
+    tp_control_frame_descriptor_encode_begin(&e, buf, sizeof buf);
+    tp_control_frame_descriptor_set_stream_id(&e, stream);
+    tp_control_frame_descriptor_set_epoch(&e, epoch);
+    tp_control_frame_descriptor_set_seq(&e, seq);
+    tp_control_frame_descriptor_set_timestamp_ns(&e, ts);
+    tp_control_frame_descriptor_set_meta_version(&e, 0);
+    tp_control_frame_descriptor_set_trace_id(&e, 0);
+    const long n = tp_control_frame_descriptor_encode_end(&e);
+    if (n > 0) (void)tp_ipc_publication_offer(pub, buf, (size_t)n);
+}
+
+/* A process of the same user on the demo's descriptor stream: each round,
+ * for every source, a descriptor of the next epoch, one 100000 frames ahead,
+ * a replay of the first real one (long overwritten) and of one 4 frames old.
+ * Exits with the number of rounds (0: it could not forge). */
+static void run_descriptor_forger(const char *dir, int64_t duration_ns)
+{
+    tp_ipc_subscription_t *sub = NULL;
+    tp_ipc_publication_t *pub = NULL;
+    if (open_demo_stream(dir, 1, &sub, &pub) != 0) _exit(0);
+    const int64_t end = tp_clock_monotonic_ns() + duration_ns;
+    const int64_t warm = tp_clock_monotonic_ns() + 1000000000LL; /* the first descriptors are overwritten by then */
+    while (tp_clock_monotonic_ns() < warm) {
+        tp_ipc_subscription_poll(sub, capture_descriptor, NULL, 256);
+        sleep_ms(2);
+    }
+    int rounds = 0;
+    while (tp_clock_monotonic_ns() < end && rounds < 100) {
+        tp_ipc_subscription_poll(sub, capture_descriptor, NULL, 256);
+        int ok = 1;
+        for (uint32_t s = 1; s <= 3; s++) {
+            const desc_seen_t *x = &seen_desc[s];
+            if (!x->have_old || x->nrecent < 8) {
+                ok = 0;
+                continue;
+            }
+            offer_descriptor(pub, s, x->epoch + 1, x->seq + 1, x->ts);   /* a higher epoch */
+            offer_descriptor(pub, s, x->epoch, x->seq + 100000, x->ts);  /* a seq far ahead */
+            (void)tp_ipc_publication_offer(pub, x->old, x->old_len);     /* an old one, overwritten */
+            const uint32_t r = (x->nrecent - 4) % 8;
+            (void)tp_ipc_publication_offer(pub, x->recent[r], x->recent_len[r]); /* a recent one */
+        }
+        rounds += ok;
+        sleep_ms(250);
+    }
+    tp_ipc_publication_close(pub);
+    tp_ipc_subscription_close(sub);
+    _exit(rounds);
+}
+
+static void test_forged_descriptors_refused(void)
+{
+    demo_run_t r;
+    CHECK(start_demo(&r, "10") == 0);
+    fflush(NULL);
+    const pid_t forger = fork();
+    if (forger == 0) run_descriptor_forger(r.dir, 5000000000LL);
+    CHECK(forger > 0);
+    const int st = wait_exit(forger, 20000);
+    const int rounds = st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+    CHECK(rounds >= 5); /* it did forge, every 250 ms for 4 s */
+    const int rc = finish_demo(&r);
+    printf("-- descriptor forger: %d rounds, exit %d\n", rounds, rc);
+    for (int k = 0; k < 2; k++) {
+        const char *outl = k == 0 ? "  seq-join out 100" : "  ts-join  out 200";
+        const char *nfl = k == 0 ? "  seq-join not flowing" : "  ts-join  not flowing";
+        const char *name = k == 0 ? "seq-join" : "ts-join";
+        if (k == 0) CHECK_EQ_I64(field(outl, "misaligned"), 0); /* output by output: same capture tick */
+        /* Nothing forged makes an output incomplete; a join process starved
+         * for 0.5 s on a loaded machine does (the cameras' 16 slots are
+         * lapped), so allow at most a second's worth: a join the forger
+         * stopped misses everything after it (the bound below catches it). */
+        const double incomplete = field(outl, "incomplete");
+        CHECK(incomplete >= 0 && incomplete <= 30);
+        CHECK(field(outl, "outputs") > 0);
+        double total = -1, longest = -1;
+        char why[128] = "";
+        CHECK(not_flowing(name, &total, &longest, why, sizeof why) == 0);
+        CHECK(longest >= 0 && longest * 1000 <= FORGED_BOUND_MS);
+        CHECK_EQ_I64(field(nfl, "blocks"), 0);
+        /* both inputs of each join were forged at: every refusal counted */
+        CHECK(field(nfl, "other-epoch") >= 2 * rounds);
+        const double not_in_slot = field(nfl, "not-in-slot"), replayed = field(nfl, "replayed");
+        CHECK(not_in_slot >= 2 * rounds); /* far ahead */
+        CHECK(replayed >= 2 * rounds);    /* the recent one */
+        /* the old one: overwritten (not in slot), or a replay while the ring
+         * still holds it (the IMU's 512 slots hold 1.7 s) */
+        CHECK(not_in_slot + replayed >= 2 * 3 * rounds);
+    }
+    CHECK(last_seq_rates_min(2) >= 15); /* still flowing at the end (30 Hz cameras) */
+    CHECK(rc == 0 && strstr(out, "result: OK") != NULL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -307,6 +459,11 @@ int main(int argc, char **argv)
     }
     tp = argv[1];
     unsetenv("TP_DIR");
+    if (argc > 2) { /* one test by name, for debugging */
+        if (strcmp(argv[2], "descriptors") == 0) RUN(test_forged_descriptors_refused);
+        TP_TEST_END();
+    }
+    RUN(test_forged_descriptors_refused);
     RUN(test_forged_and_replayed_announces_refused);
     RUN(test_driver_stall);
     RUN(test_cam1_stall);

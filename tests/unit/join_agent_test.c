@@ -11,8 +11,12 @@
 
 #include "tensorpool/codec/driver.h"
 
+#include <dirent.h>
+#include <grp.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define MS 1000000LL
 
@@ -941,6 +945,125 @@ static void test_authority_pinned(void)
     tp_merge_map_close(&f);
 }
 
+
+/* Move the logs of the child's own transport directory into ours, as a group
+ * member of another uid can (our directories are 0770, group root here). */
+static int plant_own_logs(const char *victim)
+{
+    char dir[1024];
+    if (tp_ipc_context_dir(&ctx, dir, sizeof dir) != 0) return -1;
+    DIR *d = opendir(dir);
+    if (d == NULL) return -1;
+    int moved = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        const size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 4, ".log") != 0) continue;
+        char from[1400], to[1400];
+        snprintf(from, sizeof from, "%s/%s", dir, e->d_name);
+        snprintf(to, sizeof to, "%s/%s", victim, e->d_name);
+        if (rename(from, to) == 0) moved++;
+    }
+    closedir(d);
+    return moved;
+}
+
+/* The child: uid 65534 in group root publishes, from logs it owns planted in
+ * our directory, a MergeMap announce with other offsets at a higher epoch, a
+ * request for the next epoch, and FrameDescriptors of a higher epoch and a
+ * seq far ahead. */
+static void foreign_publisher(const char *victim)
+{
+    if (setgroups(0, NULL) != 0 || setgid(0) != 0 || setuid(65534) != 0) _exit(3);
+    tp_ipc_publication_t *ctl = NULL, *desc = NULL;
+    if (tp_ipc_publication_open(&ctl, &ctx, "tp:ipc", 1000) != 0 ||
+        tp_ipc_publication_open(&desc, &ctx, "tp:ipc", TP_DESCRIPTOR_STREAM_DEFAULT) != 0)
+        _exit(2);
+    if (plant_own_logs(victim) != 2) _exit(4);
+    tp_test_sleep_ns(1500 * MS); /* the agent and the authority find the planted logs (rescans) */
+    const uint32_t ins[2] = {1, 2};
+    tp_merge_map_t f;
+    make_seq_map(&f, 10, 7, ins, 2);
+    f.rules[1].offset = 5;
+    uint8_t buf[256];
+    long n = tp_merge_announce_encode(&f, 8, buf, sizeof buf);
+    if (n <= 0 || tp_ipc_publication_offer(ctl, buf, (size_t)n) <= 0) _exit(5);
+    const tp_merge_request_t req = {TP_MERGE_KIND_SEQUENCE, 10, 2};
+    n = tp_merge_request_encode(&req, buf, sizeof buf);
+    if (n <= 0 || tp_ipc_publication_offer(ctl, buf, (size_t)n) <= 0) _exit(5);
+    for (int k = 0; k < 2; k++) {
+        tp_control_frame_descriptor_enc_t e;
+        tp_control_frame_descriptor_encode_begin(&e, buf, sizeof buf);
+        tp_control_frame_descriptor_set_stream_id(&e, 1);
+        tp_control_frame_descriptor_set_epoch(&e, k == 0 ? 9 : 1);
+        tp_control_frame_descriptor_set_seq(&e, k == 0 ? 0 : 1000000);
+        tp_control_frame_descriptor_set_timestamp_ns(&e, 1);
+        tp_control_frame_descriptor_set_meta_version(&e, 0);
+        tp_control_frame_descriptor_set_trace_id(&e, 0);
+        n = tp_control_frame_descriptor_encode_end(&e);
+        if (n <= 0 || tp_ipc_publication_offer(desc, buf, (size_t)n) <= 0) _exit(5);
+    }
+    tp_merge_map_close(&f);
+    _exit(0);
+}
+
+/* docs/threat-model.md: messages from transport logs another uid owns are
+ * refused by the join agent (control and descriptor streams) and by the
+ * MergeMap authority, counted, and change nothing. Needs root to be another
+ * uid. */
+static void test_foreign_uid_refused(void)
+{
+    if (geteuid() != 0) {
+        printf("skip test_foreign_uid_refused: needs root to act as another uid\n");
+        return;
+    }
+    tp_merge_authority_t *auth = make_authority(1, -1);
+    seen_t seen = {0};
+    const uint32_t ins[2] = {1, 2};
+    tp_join_agent_t *a = make_agent(TP_JOIN_MODE_SEQUENCE, &seen, 1, ins, 2, NULL);
+    tp_merge_map_t m;
+    make_seq_map(&m, 10, 1, ins, 2);
+    CHECK(tp_merge_authority_put(auth, &m, 0) == 1);
+    int64_t now = 1000 * MS;
+    spin(a, auth, now);
+    const tp_join_barrier_t *b = tp_join_agent_barrier(a);
+    CHECK(tp_join_barrier_has_map(b));
+    char victim[1024];
+    CHECK(tp_ipc_context_dir(&ctx, victim, sizeof victim) == 0);
+    CHECK(chmod(tp_test_base, 0777) == 0); /* the child may create its own user's directory */
+    fflush(NULL);
+    const pid_t pid = fork();
+    if (pid == 0) foreign_publisher(victim);
+    CHECK(pid > 0);
+    int st = -1;
+    for (int i = 0; i < 300 && waitpid(pid, &st, WNOHANG) == 0; i++) {
+        spin(a, auth, now += 10 * MS);
+        tp_test_sleep_ns(10 * MS);
+    }
+    for (int i = 0; i < 20; i++) {
+        spin(a, auth, now += 10 * MS);
+        tp_test_sleep_ns(10 * MS);
+    }
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    (void)chmod(tp_test_base, 0700);
+    tp_join_agent_stats_t js;
+    tp_join_agent_stats(a, &js);
+    tp_merge_authority_stats_t as;
+    tp_merge_authority_stats(auth, &as);
+    CHECK(js.control_foreign >= 2);     /* the announce and the request */
+    CHECK_EQ_U64(js.descriptors_foreign, 2);
+    CHECK(as.refused_foreign >= 2);
+    CHECK_EQ_U64(as.bump_requests, 0);  /* the request was not taken */
+    CHECK_EQ_U64(js.announces_refused, 0); /* refused before anything was read */
+    CHECK_EQ_U64(js.announces_applied, 1);
+    CHECK_EQ_U64(js.descriptors, 0); /* not even looked at */
+    CHECK_EQ_U64(js.descriptors_other_epoch + js.descriptors_not_in_slot + js.descriptors_replayed, 0);
+    CHECK(tp_join_barrier_active_map(b) != NULL && tp_join_barrier_active_map(b)->epoch == 1 &&
+          tp_join_barrier_active_map(b)->rules[1].offset == 0);
+    tp_merge_map_close(&m);
+    tp_join_agent_destroy(a);
+    tp_merge_authority_destroy(auth);
+}
+
 int main(void)
 {
     tp_test_dir_setup(&ctx);
@@ -960,6 +1083,7 @@ int main(void)
     RUN(test_timestamp_request_answered_and_reannounced);
     RUN(test_bad_config);
     RUN(test_authority_pinned);
+    RUN(test_foreign_uid_refused);
     tp_test_dir_cleanup();
     TP_TEST_END();
 }
