@@ -223,7 +223,7 @@ static double stage_capacity(int frames)
         return -1;
     }
     /* announced after the agent exists: it maps only announces newer than its
-     * own start (wire.md W-10.1.1.f) */
+     * own start (docs/spec/wire.md W-10.1.1.f) */
     const int64_t announced = tp_clock_monotonic_ns();
     tp_merge_authority_put(auth, &m, announced);
     tp_stand_in_producer_announce(&p1, (uint64_t)announced);

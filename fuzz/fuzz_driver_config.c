@@ -1,5 +1,5 @@
 /* libFuzzer target: the driver's TOML configuration reader and validation
- * take untrusted files (driver.md §5): any input is 0 or -1, never a crash. */
+ * take untrusted files (docs/spec/driver.md §5): any input is 0 or -1, never a crash. */
 #include "tensorpool/driver_config.h"
 
 #include <stddef.h>

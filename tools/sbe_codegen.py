@@ -37,22 +37,22 @@ SCHEMAS = [
     {
         "xml": "schemas/control.xml",
         "name": "control",
-        "policy": "STRICT",  # wire.md D-16
-        "headerless": {"ShmRegionSuperblock", "SlotHeader"},  # wire.md 3.2, 3.3
-        # var data that holds a complete SBE message of its own (wire.md 3.3)
+        "policy": "STRICT",  # docs/spec/wire.md D-16
+        "headerless": {"ShmRegionSuperblock", "SlotHeader"},  # docs/spec/wire.md 3.2, 3.3
+        # var data that holds a complete SBE message of its own (docs/spec/wire.md 3.3)
         "embedded": {("SlotHeader", "headerBytes")},
     },
     {
         "xml": "schemas/driver.xml",
         "name": "driver",
-        "policy": "STRICT",  # driver.md 4.5
+        "policy": "STRICT",  # docs/spec/driver.md 4.5
         "headerless": set(),
         "embedded": set(),
     },
     {
         "xml": "schemas/merge.xml",
         "name": "merge",
-        "policy": "LENIENT",  # join-barrier.md 4.7 D5, D7, D11
+        "policy": "LENIENT",  # docs/spec/join-barrier.md 4.7 D5, D7, D11
         "headerless": set(),
         "embedded": set(),
     },

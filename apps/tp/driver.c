@@ -1,4 +1,4 @@
-/* tp driver: run the SHM driver in the foreground (driver.md). */
+/* tp driver: run the SHM driver in the foreground (docs/spec/driver.md). */
 #include "commands.h"
 #include "stop_signal.h"
 
@@ -47,7 +47,7 @@ static void help(FILE *out)
             "    never reuses an epoch.\n"
             "\n"
             "OPTIONS\n"
-            "    -c, --config FILE     TOML configuration (keys of driver.md section 5.1)\n"
+            "    -c, --config FILE     TOML configuration (keys of docs/spec/driver.md section 5.1)\n"
             "    -d, --dir DIR         shm.base_dir (absolute); same as TP_DIR\n"
             "    -n, --namespace NS    shm.namespace\n"
             "    -s, --set KEY=VALUE   set one scalar key, e.g. -s policies.announce_period_ms=250\n"

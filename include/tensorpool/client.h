@@ -3,7 +3,7 @@
  * Clients never own SHM files (D-2.2.b, D-2.3.b): they learn every path from
  * the driver. What they must know out-of-band (D-4.4.f) is where the
  * transport lives, the stream ids and the driver's timers; the defaults match
- * the driver's (driver.md §5.1) and the same environment variables override
+ * the driver's (docs/spec/driver.md §5.1) and the same environment variables override
  * both sides.
  */
 #ifndef TENSORPOOL_CLIENT_H
@@ -25,7 +25,7 @@ typedef struct tp_client_context_s {
     char channel[256];              /* transport channel of every stream ("tp:ipc") */
     int32_t control_stream_id;      /* 1000 */
     int32_t announce_stream_id;     /* 0: the control stream */
-    int32_t descriptor_stream_id;   /* 1100 (wire.md §6) */
+    int32_t descriptor_stream_id;   /* 1100 (docs/spec/wire.md §6) */
     int32_t qos_stream_id;          /* 1200 */
     int32_t metadata_stream_id;     /* 1300 */
     int64_t keepalive_interval_ns;  /* policies.lease_keepalive_interval_ms */

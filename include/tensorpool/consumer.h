@@ -1,5 +1,5 @@
 /* Consumer client: attaches as a CONSUMER, maps the regions read-only, follows
- * ShmPoolAnnounce (freshness, join time, epoch preference, wire.md §5.1),
+ * ShmPoolAnnounce (freshness, join time, epoch preference, docs/spec/wire.md §5.1),
  * remaps on every epoch change (D-6.b), and turns FrameDescriptors into
  * validated zero-copy frame views handed to a callback, with drop accounting
  * (drops_gap / drops_late, §5.5) and QosConsumer at 1 Hz. Only the driver's
@@ -50,7 +50,7 @@ typedef void (*tp_frame_handler_t)(void *clientd, const tp_frame_t *frame);
 /* Open and start attaching to stream_id. per_consumer_stream_id > 0 asks the
  * producer for that per-consumer descriptor stream with ConsumerHello
  * (W-10.1.2.e); < 0 asks the authority (the driver) to choose one from its
- * driver.descriptor_stream_id_range (driver.md §5.5, [R] 18); 0 uses the
+ * driver.descriptor_stream_id_range (docs/spec/driver.md §5.5, [R] 18); 0 uses the
  * shared stream only. Declined requests stay on the shared stream. 0 or -1. */
 TP_API int tp_consumer_open(tp_consumer_t **out, const tp_client_context_t *ctx, uint32_t stream_id, int32_t per_consumer_stream_id);
 

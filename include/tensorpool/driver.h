@@ -1,4 +1,4 @@
-/* The SHM driver (driver.md): owns the SHM files of its streams, hands out
+/* The SHM driver (docs/spec/driver.md): owns the SHM files of its streams, hands out
  * leases (attach / keepalive / detach / expiry / revocation), numbers epochs,
  * enforces one producer per stream and announces pools. It never maps
  * payloads: files are created, sized, superblocked and then left to clients.

@@ -1,4 +1,4 @@
-/* Driver client: one lease holder (driver.md §3.4-§3.10 "Driver client").
+/* Driver client: one lease holder (docs/spec/driver.md §3.4-§3.10 "Driver client").
  *
  * Attaches with retransmit, timeout and exponential backoff, validates the
  * answer (§3.5), keeps the lease alive, and notices every way of losing it:
@@ -74,7 +74,7 @@ typedef struct tp_driver_client_handlers_s {
 typedef struct tp_driver_client_s tp_driver_client_t;
 
 /* Open the control transport and start attaching (state ATTACHING).
- * stream_id 0 asks for a dynamic stream (driver.md [R] 2); publish_mode is
+ * stream_id 0 asks for a dynamic stream (docs/spec/driver.md [R] 2); publish_mode is
  * 1 (REQUIRE_EXISTING) or 2 (EXISTING_OR_CREATE). 0 or -1. Init-time only. */
 TP_INTERNAL int tp_driver_client_open(tp_driver_client_t **out, const tp_client_context_t *ctx, uint32_t stream_id, uint8_t role,
                                       uint8_t publish_mode, const tp_driver_client_handlers_t *handlers);

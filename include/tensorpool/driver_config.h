@@ -1,9 +1,9 @@
-/* SHM driver configuration (driver.md §5.1-§5.3): canonical keys and
+/* SHM driver configuration (docs/spec/driver.md §5.1-§5.3): canonical keys and
  * defaults, a strict TOML reader, environment overrides (D-17.b) and the
  * load-time validation that refuses to start on any failure.
  *
  * Deviations from the spec's defaults, because this build has no Aeron
- * (DESIGN.md "The transport"): channels default to "tp:ipc" and the
+ * (docs/architecture.md "The transport"): channels default to "tp:ipc" and the
  * "aeron:..." defaults are not accepted by the transport.
  */
 #ifndef TENSORPOOL_DRIVER_CONFIG_H
@@ -111,7 +111,7 @@ TP_API int tp_driver_config_load_file(tp_driver_config_t *cfg, const char *path)
 
 /* Apply environment overrides (§5.2): upper-cased key with '.' -> '_', e.g.
  * DRIVER_CONTROL_STREAM_ID, SHM_BASE_DIR, POLICIES_SHUTDOWN_TOKEN; arrays are
- * comma-separated. TP_DIR sets shm.base_dir too (DESIGN.md), below
+ * comma-separated. TP_DIR sets shm.base_dir too (docs/architecture.md), below
  * SHM_BASE_DIR. getenv_fn NULL means getenv. 0 or -1 naming the variable. */
 TP_API int tp_driver_config_apply_env(tp_driver_config_t *cfg, const char *(*getenv_fn)(const char *name));
 

@@ -1,5 +1,5 @@
 /* JoinBarrierAgent: a JoinBarrier wired to real streams
- * (spec/join-barrier.md §3.9, §3.10; DESIGN.md layer `join`).
+ * (docs/spec/join-barrier.md §3.9, §3.10; docs/architecture.md layer `join`).
  *
  * One agent gates one output stream. Each duty cycle it
  *   1. uses one cached clock value as `now` (from the runner/invoker);
@@ -25,7 +25,7 @@
  * mapping a newly announced pool does syscalls.
  * Not thread-safe: drive one agent from one thread (runner or invoker).
  *
- * Choices where spec/join-barrier.md is silent:
+ * Choices where docs/spec/join-barrier.md is silent:
  *  - Output candidates. SEQUENCE: consecutive out_seq from first_out_seq,
  *    never below the first out_seq every rule can satisfy. TIMESTAMP: the
  *    observed times of a trigger input (its rule's source), queued in order.
@@ -195,7 +195,7 @@ typedef struct tp_join_agent_config_s {
     /* SHM: allowed base directories for mapping announced pools. NULL: no
      * mapping (descriptor-only gating; frames carry no view). */
     const char *shm_base_dir;
-    /* Hold a CONSUMER lease per input with the SHM driver (driver.md D-2.3.a)
+    /* Hold a CONSUMER lease per input with the SHM driver (docs/spec/driver.md D-2.3.a)
      * and map only what a lease grants (attach answer, then announces of later
      * epochs while attached). 0: map announced pools without a lease (no
      * driver needed). The lease is renewed in the duty cycle. */

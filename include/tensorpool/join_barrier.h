@@ -1,5 +1,5 @@
 /* JoinBarrier: may a multi-input stage attempt output N now?
- * (spec/join-barrier.md §3, JB-7, JB-8, JB-9)
+ * (docs/spec/join-barrier.md §3, JB-7, JB-8, JB-9)
  *
  * One barrier gates one output stream in one of three modes:
  *   SEQUENCE      ready for out_seq when every rule's required input sequence
@@ -16,7 +16,7 @@
  * same whatever the number of inputs (stream ids are hashed at map apply).
  * Not thread-safe: one barrier belongs to one join stage's thread.
  *
- * Where spec/join-barrier.md §3 leaves a choice, this implementation:
+ * Where docs/spec/join-barrier.md §3 leaves a choice, this implementation:
  *  - runs the input-epoch step first in every update: a sample from an older
  *    input epoch has no effect at all (not even a domain rejection); one from
  *    a newer epoch resets the slot even if the sample is then refused;

@@ -1,5 +1,5 @@
 /* MergeMap: which input positions an output position needs (schema 903,
- * spec/join-barrier.md §3.2, JB-6).
+ * docs/spec/join-barrier.md §3.2, JB-6).
  *
  * A map is one (kind, out_stream_id, epoch) plus rules in announce order. Rules
  * keep the wire's null sentinels for unused parameters, so a map decoded from

@@ -1,5 +1,5 @@
 /* MergeMap authority: the producer or supervisor that owns output streams and
- * publishes their MergeMaps on the control stream (spec/join-barrier.md §3.10,
+ * publishes their MergeMaps on the control stream (docs/spec/join-barrier.md §3.10,
  * JB-10.1.f/g, JB-10.3, JB-10.4.f).
  *
  * It announces a map when it is put (new or changed), re-announces every map

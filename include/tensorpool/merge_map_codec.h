@@ -1,5 +1,5 @@
 /* Schema 903 glue: MergeMap announces and requests to and from tp_merge_map_t
- * (spec/join-barrier.md §4.7, §4.8), on top of the generated codec in
+ * (docs/spec/join-barrier.md §4.7, §4.8), on top of the generated codec in
  * tensorpool/codec/merge.h.
  *
  * Decoding checks structure only (D11): enum values and parameter pairing are

@@ -1,4 +1,4 @@
-/* Accepting a ShmPoolAnnounce (wire.md §5.1 steps 1-4 and 7): the checks
+/* Accepting a ShmPoolAnnounce (docs/spec/wire.md §5.1 steps 1-4 and 7): the checks
  * every consumer of announces makes before it maps anything — the consumer
  * client and the JoinBarrierAgent share them. Control path, no allocation. */
 #ifndef TENSORPOOL_POOL_ANNOUNCE_H

@@ -2,7 +2,7 @@
  * driver created read-write (never creating one, D-2.2.b), writes frames
  * under the seqlock and publishes a FrameDescriptor for each (W-10.2.1.a/g).
  * Also sends QosProducer and DataSourceAnnounce at the QoS cadence and
- * DataSourceMeta on change and periodically (wire.md §10.3, §10.4).
+ * DataSourceMeta on change and periodically (docs/spec/wire.md §10.3, §10.4).
  *
  * Single-threaded: call tp_producer_do_work regularly (it drives the lease);
  * claim/commit/offer in between. Hot path (claim, commit, offer): no

@@ -1,4 +1,4 @@
-/* Canonical directory layout of region files (W-15.21a.3, wire.md §5.7):
+/* Canonical directory layout of region files (W-15.21a.3, docs/spec/wire.md §5.7):
  *
  *   <base>/tensorpool-<user>/<namespace>/<stream_id>/<epoch>/header.ring
  *   <base>/tensorpool-<user>/<namespace>/<stream_id>/<epoch>/<pool_id>.pool
@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-/* Default shm_base_dir (DESIGN.md "The transport"). */
+/* Default shm_base_dir (docs/architecture.md "The transport"). */
 #define TP_SHM_DEFAULT_BASE_DIR "/dev/shm/tensorpool"
 
 /* Sanitize a user name (W-15.21a.3.b): every byte outside [A-Za-z0-9_-]

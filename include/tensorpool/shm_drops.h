@@ -1,4 +1,4 @@
-/* Consumer drop accounting (wire.md §5.5, D-23, D-15).
+/* Consumer drop accounting (docs/spec/wire.md §5.5, D-23, D-15).
  *
  * Per mapped epoch a consumer counts, for every descriptor that passed the
  * epoch check: gaps in the descriptor sequence (drops_gap), frames whose

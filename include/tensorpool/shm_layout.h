@@ -1,4 +1,4 @@
-/* Byte layout of the SHM structures (wire.md §3.2-§3.4): the 64-byte region
+/* Byte layout of the SHM structures (docs/spec/wire.md §3.2-§3.4): the 64-byte region
  * superblock (SBE template 50), the 256-byte header slot (SlotHeader, template
  * 51) and the TensorHeader embedded in it (template 52), all schema 900.
  *
@@ -35,7 +35,7 @@ extern "C" {
 
 /* region_type values: tp_control_region_type_t (codec/control.h). */
 
-/* ShmRegionSuperblock values (wire.md §3.2). */
+/* ShmRegionSuperblock values (docs/spec/wire.md §3.2). */
 typedef struct tp_superblock_s {
     uint64_t magic;
     uint32_t layout_version;
@@ -51,7 +51,7 @@ typedef struct tp_superblock_s {
     uint64_t activity_timestamp_ns;
 } tp_superblock_t;
 
-/* Header slot values other than seq_commit (wire.md §3.3). The embedded
+/* Header slot values other than seq_commit (docs/spec/wire.md §3.3). The embedded
  * message header is kept as read so validation can reject it. */
 typedef struct tp_slot_header_s {
     uint32_t values_len_bytes;

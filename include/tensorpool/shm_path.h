@@ -1,4 +1,4 @@
-/* Path containment for region files (W-15.21a.5.a, wire.md §5.7 steps 2-12,
+/* Path containment for region files (W-15.21a.5.a, docs/spec/wire.md §5.7 steps 2-12,
  * D-21, D-26): a consumer opens a region file only if its announced path is
  * canonical, lies inside an allowed base directory, names a regular file
  * reached without any symlink, is the same inode that was checked, and grants

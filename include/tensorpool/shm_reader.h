@@ -1,6 +1,6 @@
 /* Consumer side of one data source's SHM: maps the announced ring and pools
  * (all or nothing, W-15.22.g) and reads frames under the seqlock with the
- * per-frame checks of wire.md §3.6 (consumer) and §5.4.
+ * per-frame checks of docs/spec/wire.md §3.6 (consumer) and §5.4.
  *
  * Zero-copy reads are shaped begin(seq) -> view -> end(view) (§3.6): bytes
  * seen through a view are trustworthy only if end() returns TP_SHM_READ_OK.

@@ -1,5 +1,5 @@
 /* One SHM region file (header ring or payload pool): producer-side create,
- * consumer-side map with every rejection rule of wire.md §3.1, §5.1 step 10
+ * consumer-side map with every rejection rule of docs/spec/wire.md §3.1, §5.1 step 10
  * and §5.7, and superblock validation (W-7, W-15.1). */
 #ifndef TENSORPOOL_SHM_REGION_H
 #define TENSORPOOL_SHM_REGION_H

@@ -1,4 +1,4 @@
-/* Per-slot seqlock on seq_commit (slot offset 0), wire.md §3.6, W-8.3.
+/* Per-slot seqlock on seq_commit (slot offset 0), docs/spec/wire.md §3.6, W-8.3.
  *
  * seq_commit = (seq << 1) | committed. The producer stores IN-PROGRESS,
  * writes payload and header, then stores COMMITTED; the consumer loads it

@@ -1,5 +1,5 @@
 /* Region URIs: `shm:file?path=<abs>[|require_hugepages=<true|false>]`
- * (W-15.22, wire.md §5.7), parsed strictly per D-25. */
+ * (W-15.22, docs/spec/wire.md §5.7), parsed strictly per D-25. */
 #ifndef TENSORPOOL_SHM_URI_H
 #define TENSORPOOL_SHM_URI_H
 

@@ -1,6 +1,6 @@
 /* Producer side of one data source's SHM: creates the header ring and the
  * payload pools in the canonical layout, and publishes frames under the
- * seqlock (wire.md §3.6 producer, W-8.3.b, W-9).
+ * seqlock (docs/spec/wire.md §3.6 producer, W-8.3.b, W-9).
  *
  * Hot path (claim/commit/publish): no allocation, no syscall.
  */

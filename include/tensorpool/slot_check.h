@@ -1,5 +1,5 @@
 /* Per-frame structural checks of a decoded header slot that need no
- * announce (wire.md §5.4 items 1-4 and 7-14). The pool checks (items 5 and 6)
+ * announce (docs/spec/wire.md §5.4 items 1-4 and 7-14). The pool checks (items 5 and 6)
  * need the mapped pools and live in the reader. */
 #ifndef TENSORPOOL_SLOT_CHECK_H
 #define TENSORPOOL_SLOT_CHECK_H

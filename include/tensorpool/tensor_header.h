@@ -1,6 +1,6 @@
 /* TensorHeader: the tensor description carried in every SHM header slot
  * (SBE schema 900, template 52), as a plain C struct, plus the layout rules a
- * consumer applies before touching a payload (wire.md §3.4, §5.4).
+ * consumer applies before touching a payload (docs/spec/wire.md §3.4, §5.4).
  *
  * Byte encoding lives in shm_layout.h; this header knows only values.
  */
@@ -23,7 +23,7 @@ extern "C" {
 
 /* Dtype, MajorOrder and ProgressUnit values are the generated codec's
  * (tp_control_dtype_t, tp_control_major_order_t, tp_control_progress_unit_t;
- * wire.md §4.2), as are their names (tp_control_dtype_name, ...). */
+ * docs/spec/wire.md §4.2), as are their names (tp_control_dtype_name, ...). */
 
 /* Decoded TensorHeader body. Fields keep their wire types so that any value a
  * (possibly hostile) producer wrote can be represented and then rejected. */
@@ -72,7 +72,7 @@ TP_API size_t tp_dtype_size(int dtype);
 TP_API int tp_tensor_header_init(tp_tensor_header_t *h, tp_control_dtype_t dtype, tp_control_major_order_t order,
                                  unsigned ndims, const int32_t *dims);
 
-/* Apply every per-header rule of wire.md §5.4 (items 7–14) to h.
+/* Apply every per-header rule of docs/spec/wire.md §5.4 (items 7–14) to h.
  * On success returns TP_REJECT_NONE and, if resolved is not NULL, writes the
  * resolved byte strides (zero strides inferred; entries >= ndims set to 0).
  * Entries k >= ndims of h are never read (W-8.2.j, §5.4.14).

@@ -1,4 +1,4 @@
-/* Client settings: defaults matching the driver's (driver.md §5.1, wire.md §6)
+/* Client settings: defaults matching the driver's (docs/spec/driver.md §5.1, docs/spec/wire.md §6)
  * and the same environment overrides (D-17.b). */
 #include "tensorpool/client.h"
 

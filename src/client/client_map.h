@@ -12,7 +12,7 @@ int tp_client_bases(const tp_client_context_t *ctx, tp_shm_bases_t *bases);
 
 /* Producer: map every region of the lease read-write into w, after the same
  * containment, no-follow, regular-file and superblock checks a consumer
- * makes (wire.md §5.7; D-3.c: the URIs are authoritative, nothing is
+ * makes (docs/spec/wire.md §5.7; D-3.c: the URIs are authoritative, nothing is
  * created). w is then usable with tp_shm_writer_claim/commit; seq starts at
  * 0 (§5.3). All or nothing. */
 int tp_client_map_writer(tp_shm_writer_t *w, const tp_shm_bases_t *bases, const tp_lease_t *lease, uint64_t now_ns);

@@ -1,4 +1,4 @@
-/* Consumer client (driver.md §3.10 "Consumer", wire.md §5.1-§5.5, §5.8). */
+/* Consumer client (docs/spec/driver.md §3.10 "Consumer", docs/spec/wire.md §5.1-§5.5, §5.8). */
 #include "tensorpool/consumer.h"
 
 #include "client_map.h"
@@ -105,7 +105,7 @@ static int map_epoch(tp_consumer_t *c, const tp_shm_reader_config_t *rc)
     if (c->rc.epoch > c->highest_epoch) c->highest_epoch = c->rc.epoch;
     c->min_epoch = c->rc.epoch;
     c->remap_deadline_ns = 0;
-    c->next_hello_ns = c->now_ns; /* ConsumerHello after each (re)map (wire.md §6) */
+    c->next_hello_ns = c->now_ns; /* ConsumerHello after each (re)map (docs/spec/wire.md §6) */
     /* a new epoch may have a new producer that knows nothing of our grant:
      * read the shared stream until it grants again */
     if (c->want_pc_stream != 0) switch_descriptor_stream(c, c->ctx.descriptor_stream_id);
@@ -158,7 +158,7 @@ static void on_other_revoked(void *clientd, uint64_t lease_id, uint32_t client_i
     unmap(c);
 }
 
-/* wire.md §5.1 checks 1-7, then map when the epoch is new (steps 8-11). */
+/* docs/spec/wire.md §5.1 checks 1-7, then map when the epoch is new (steps 8-11). */
 /* Copy an accepted announce's URIs out of the message (it is gone by the
  * time the mapping is retried); 0 if they all fit. */
 static int store_uris(uri_store_t *store, tp_shm_reader_config_t *rc)

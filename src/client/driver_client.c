@@ -1,4 +1,4 @@
-/* Driver client state machine (driver.md §3.4-§3.10). */
+/* Driver client state machine (docs/spec/driver.md §3.4-§3.10). */
 #include "tensorpool/driver_client.h"
 
 #include "tensorpool/clock.h"

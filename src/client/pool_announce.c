@@ -1,4 +1,4 @@
-/* ShmPoolAnnounce acceptance shared by every announce consumer (wire.md §5.1). */
+/* ShmPoolAnnounce acceptance shared by every announce consumer (docs/spec/wire.md §5.1). */
 #include "tensorpool/pool_announce.h"
 
 #include "tensorpool/clock.h"

@@ -1,4 +1,4 @@
-/* Producer client (driver.md §3.10 "Producer", wire.md §10.2-§10.4). */
+/* Producer client (docs/spec/driver.md §3.10 "Producer", docs/spec/wire.md §10.2-§10.4). */
 #include "tensorpool/producer.h"
 
 #include "client_map.h"
@@ -89,7 +89,7 @@ static void pc_close(per_consumer_t *pc)
     pc->pub = NULL;
 }
 
-/* ConsumerHello (W-10.1.2.e/f, W-5.j, wire.md §5.8, D-4), per pair: neither
+/* ConsumerHello (W-10.1.2.e/f, W-5.j, docs/spec/wire.md §5.8, D-4), per pair: neither
  * half set = not requested; a channel with id 0 asks the authority to choose
  * and the driver answers the whole Hello ([R] 18); anything else half-filled,
  * a foreign channel or a control stream (FrameProgress is not implemented) is

@@ -4,7 +4,7 @@
 #include <inttypes.h>
 
 /* Var data lengths beyond this are malformed whatever the schema says
- * (wire.md 4.1: maxValue 2^30). */
+ * (docs/spec/wire.md 4.1: maxValue 2^30). */
 #define TP_SBE_VAR_MAX UINT32_C(1073741824)
 
 int tp_sbe_header_read(const void *buf, size_t len, tp_sbe_header_t *out)

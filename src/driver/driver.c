@@ -1,5 +1,5 @@
 /* The SHM driver agent: attach / keepalive / detach / expiry / revocation,
- * exclusive producer, epochs, announces and shutdown (driver.md §3). */
+ * exclusive producer, epochs, announces and shutdown (docs/spec/driver.md §3). */
 #include "driver_impl.h"
 
 #include "tensorpool/clock.h"
@@ -615,7 +615,7 @@ static void send_consumer_config(tp_driver_t *d, uint32_t stream_id, uint32_t co
  * consumer at the shared channel and stream (D-11.c, §5.5); otherwise pick a
  * free id of the range, or decline with an empty channel and 0 when it is
  * exhausted (D-11.d). Requests naming an id are the producer's business
- * (wire.md §5.8). */
+ * (docs/spec/wire.md §5.8). */
 static void on_consumer_hello(tp_driver_t *d, const uint8_t *buf, size_t len)
 {
     tp_control_consumer_hello_dec_t m;

@@ -1,5 +1,5 @@
 /* Driver configuration: defaults, TOML keys, environment, validation
- * (driver.md §5.1-§5.3). */
+ * (docs/spec/driver.md §5.1-§5.3). */
 #include "tensorpool/driver_config.h"
 
 #include "driver_toml.h"

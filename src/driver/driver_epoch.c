@@ -1,4 +1,4 @@
-/* Epochs on disk (driver.md §5.8, D-6.a, D-10.c, D-14.a): choose the next
+/* Epochs on disk (docs/spec/driver.md §5.8, D-6.a, D-10.c, D-14.a): choose the next
  * epoch above every one used before, create its directory and files, keep
  * their activity timestamps fresh, and collect old epoch directories. */
 #include "driver_impl.h"

@@ -48,7 +48,7 @@ typedef struct drv_lease_s {
                              * travel in every ShmAttachResponse and ShmLeaseRevoked) */
 } drv_lease_t;
 
-/* A per-consumer stream assignment (driver.md §5.5, D-11.c/d). */
+/* A per-consumer stream assignment (docs/spec/driver.md §5.5, D-11.c/d). */
 typedef struct drv_pcs_s {
     int in_use;
     uint32_t stream_id;   /* data stream */

@@ -1,4 +1,4 @@
-/* Strict TOML-subset reader for the driver configuration (driver.md §5.1). */
+/* Strict TOML-subset reader for the driver configuration (docs/spec/driver.md §5.1). */
 #include "driver_toml.h"
 
 #include "tensorpool/error.h"

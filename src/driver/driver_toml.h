@@ -1,5 +1,5 @@
 /* A strict reader for the TOML subset the driver configuration needs
- * (driver.md §5.1): comments, [tables], [[arrays of tables]], bare and dotted
+ * (docs/spec/driver.md §5.1): comments, [tables], [[arrays of tables]], bare and dotted
  * keys, basic strings, decimal integers, booleans, arrays (possibly spanning
  * lines) of scalars or of inline tables, and inline tables.
  *

@@ -37,7 +37,7 @@ static int name_ok(const char *s)
     return 1;
 }
 
-/* Effective user name, sanitised as spec/driver.md §5.6 says. */
+/* Effective user name, sanitised as docs/spec/driver.md §5.6 says. */
 static void user_name(char *out, size_t out_len)
 {
     struct passwd pw, *res = NULL;

@@ -1,4 +1,4 @@
-/* JoinBarrierAgent (spec/join-barrier.md §3.9, §3.10): a JoinBarrier fed from
+/* JoinBarrierAgent (docs/spec/join-barrier.md §3.9, §3.10): a JoinBarrier fed from
  * the control stream and the inputs' descriptor streams, gating a stage
  * callback. This file holds its lifecycle (config, create, close, destroy),
  * the duty cycle with its timers, the control-stream dispatch and the agent

@@ -1,4 +1,4 @@
-/* JoinBarrierAgent, FrameDescriptor intake (spec/join-barrier.md §3.7, §3.9):
+/* JoinBarrierAgent, FrameDescriptor intake (docs/spec/join-barrier.md §3.7, §3.9):
  * each descriptor of a tracked input that passes the checks of the input's
  * epoch and of the slot it names feeds the barrier's observed cursor, is
  * remembered in the input's history (for frame selection by time) and, for a
@@ -53,7 +53,7 @@ void ja_input_enter_epoch(tp_join_agent_t *a, input_t *in, uint64_t epoch, int c
 {
     const int changed = in->has_epoch && epoch != in->epoch;
     /* Leaving an epoch none of whose frames were taken (one granted before
-     * its producer attached, driver.md scenario 3) relates nothing: it is no
+     * its producer attached, docs/spec/driver.md scenario 3) relates nothing: it is no
      * input restart, so it neither counts nor blocks the map. */
     const int restarted = changed && in->epoch_has_last;
     in->epoch_confirmed |= confirmed;

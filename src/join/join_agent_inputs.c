@@ -96,7 +96,7 @@ void ja_on_pool_announce(tp_join_agent_t *a, const uint8_t *buf, size_t len)
     const uint32_t idx = ja_input_find(a, tp_control_shm_pool_announce_stream_id(&d));
     if (idx == NO_INPUT) return;
     input_t *in = &a->inputs[idx];
-    /* The same acceptance as every consumer (wire.md §5.1 steps 1-4, 7):
+    /* The same acceptance as every consumer (docs/spec/wire.md §5.1 steps 1-4, 7):
      * fresh, not from before we joined, a geometry the layout allows. */
     const tp_announce_filter_t f = {in->stream_id, a->now, a->join_time_ns, a->cfg.activity_window_ns};
     tp_shm_reader_config_t rc;

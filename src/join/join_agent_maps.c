@@ -1,4 +1,4 @@
-/* JoinBarrierAgent, MergeMap side (spec/join-barrier.md §3.2, §3.10): apply
+/* JoinBarrierAgent, MergeMap side (docs/spec/join-barrier.md §3.2, §3.10): apply
  * announces for our output to the barrier, bind the active map's rules to the
  * agent's inputs and restart output candidates, and send MergeMapRequests
  * while blocked. */

@@ -1,4 +1,4 @@
-/* JoinBarrierAgent, outputs (spec/join-barrier.md §3.3-§3.5, §3.8): derive
+/* JoinBarrierAgent, outputs (docs/spec/join-barrier.md §3.3-§3.5, §3.8): derive
  * the output candidates of the active map, ask the barrier whether the next
  * one is ready, select each rule's frames, read each frame once, call the
  * stage and report processed cursors back to the barrier. */

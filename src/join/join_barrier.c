@@ -1,5 +1,5 @@
 /* JoinBarrier core: map apply, epochs, input updates, readiness
- * (spec/join-barrier.md §3.2–§3.9). */
+ * (docs/spec/join-barrier.md §3.2–§3.9). */
 #include "join_barrier_impl.h"
 
 #include "tensorpool/error.h"

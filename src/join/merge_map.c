@@ -1,4 +1,4 @@
-/* MergeMap construction and validation (spec/join-barrier.md §3.2). */
+/* MergeMap construction and validation (docs/spec/join-barrier.md §3.2). */
 #include "tensorpool/merge_map.h"
 
 #include "tensorpool/error.h"

@@ -1,4 +1,4 @@
-/* MergeMap authority (spec/join-barrier.md §3.10). */
+/* MergeMap authority (docs/spec/join-barrier.md §3.10). */
 #include "tensorpool/merge_map_authority.h"
 
 #include "tensorpool/client.h"

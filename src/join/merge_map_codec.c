@@ -1,5 +1,5 @@
 /* Schema 903 glue between the generated codec and tp_merge_map_t
- * (spec/join-barrier.md §4.7 decoding, §4.8 encoding). */
+ * (docs/spec/join-barrier.md §4.7 decoding, §4.8 encoding). */
 #include "tensorpool/merge_map_codec.h"
 
 #include "tensorpool/codec/merge.h"

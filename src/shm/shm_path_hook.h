@@ -1,4 +1,4 @@
-/* Test seam for the TOCTOU scenario (wire.md §7 #38): called by
+/* Test seam for the TOCTOU scenario (docs/spec/wire.md §7 #38): called by
  * tp_shm_path_open after the path was stat'ed and before it is opened, so a
  * test can swap the file in between. Never set in production code. */
 #ifndef TP_SHM_PATH_HOOK_H

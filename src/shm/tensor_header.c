@@ -1,5 +1,5 @@
 /* TensorHeader values: dtype table, construction and the per-header drop
- * rules of wire.md §5.4 (items 7-14). Pure functions, no allocation. */
+ * rules of docs/spec/wire.md §5.4 (items 7-14). Pure functions, no allocation. */
 #include "tensorpool/tensor_header.h"
 
 #include "tensorpool/error.h"

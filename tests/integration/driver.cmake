@@ -1,4 +1,4 @@
-# Driver and clients as real processes (driver.md §6).
+# Driver and clients as real processes (docs/spec/driver.md §6).
 add_executable(driver_helper ${CMAKE_CURRENT_LIST_DIR}/driver_helper.c)
 target_link_libraries(driver_helper PRIVATE tensorpool_static)
 target_compile_options(driver_helper PRIVATE ${TP_WARNINGS})

@@ -290,7 +290,7 @@ static int leases_on_empty_streams(tp_join_agent_t *a, const void *arg)
  * epochs the producers write. Without leases the stage maps what the driver
  * announces once a producer holds the stream: 2 mappings. With leases the
  * stage attaches first and maps the producer-less epochs it is granted
- * (driver.md scenario 3), then each producer's newer epoch when announced:
+ * (docs/spec/driver.md scenario 3), then each producer's newer epoch when announced:
  * 4 mappings. Epochs change only when a producer attaches, so these counts
  * say the right epochs are mapped, whatever the machine's speed. */
 static int start_producers_and_settle(tp_join_agent_t *a, int attach, int64_t period_ns, int hold_at_2)

@@ -1,4 +1,4 @@
-/* Driver, producers and consumers as real processes (driver.md §6), each
+/* Driver, producers and consumers as real processes (docs/spec/driver.md §6), each
  * test in its own TP_DIR under /dev/shm, with short timers (keepalive and
  * announce 100 ms, lease expiry after 10 keepalive intervals) so the suite
  * stays fast. Every wait is for
@@ -221,7 +221,7 @@ static void test_shutdown_refusals(void)
     teardown();
 }
 
-/* W-10.1.2.e, wire.md §5.8: a consumer asking for a per-consumer descriptor
+/* W-10.1.2.e, docs/spec/wire.md §5.8: a consumer asking for a per-consumer descriptor
  * stream is granted one and reads its frames there. */
 static void test_per_consumer_stream(void)
 {
@@ -237,7 +237,7 @@ static void test_per_consumer_stream(void)
     teardown();
 }
 
-/* D-11.c, driver.md §5.5: a consumer asking the authority (id 0) gets a
+/* D-11.c, docs/spec/driver.md §5.5: a consumer asking the authority (id 0) gets a
  * per-consumer descriptor stream from the driver's range; the producer follows
  * the driver's ConsumerConfig and the consumer reads its frames there. */
 static void test_per_consumer_stream_from_driver(void)

@@ -1,5 +1,5 @@
 /* Encoders reproduce the worked encodings of the specs byte for byte
- * (join-barrier.md 4.9, driver.md 4.4, wire.md 3.7 and 4.4), and decoders read
+ * (docs/spec/join-barrier.md 4.9, docs/spec/driver.md 4.4, docs/spec/wire.md 3.7 and 4.4), and decoders read
  * them back to the same values. */
 #include "tensorpool/codec/control.h"
 #include "tensorpool/codec/driver.h"
@@ -35,7 +35,7 @@ static void check_bytes(const uint8_t *got, long got_len, const char *want_hex)
         CHECK(memcmp(got, want, n) == 0);
 }
 
-static void sequence_announce_golden(void) /* join-barrier.md 4.9, interop vector */
+static void sequence_announce_golden(void) /* docs/spec/join-barrier.md 4.9, interop vector */
 {
     uint8_t buf[128];
     tp_merge_sequence_merge_map_announce_enc_t e;
@@ -67,7 +67,7 @@ static void sequence_announce_golden(void) /* join-barrier.md 4.9, interop vecto
     CHECK(tp_merge_sequence_merge_map_announce_rules_next(&it) == 0);
 }
 
-static void sequence_announce_two_rules_computed(void) /* join-barrier.md 4.9, computed */
+static void sequence_announce_two_rules_computed(void) /* docs/spec/join-barrier.md 4.9, computed */
 {
     uint8_t buf[128];
     tp_merge_sequence_merge_map_announce_enc_t e;
@@ -92,7 +92,7 @@ static void sequence_announce_two_rules_computed(void) /* join-barrier.md 4.9, c
                         "ff ff ff ff ff 0b 00 00 00 01 00 00 00 80 04 00 00 00");
 }
 
-static void timestamp_announce_computed(void) /* join-barrier.md 4.9, computed */
+static void timestamp_announce_computed(void) /* docs/spec/join-barrier.md 4.9, computed */
 {
     uint8_t buf[128];
     tp_merge_timestamp_merge_map_announce_enc_t e;
@@ -116,7 +116,7 @@ static void timestamp_announce_computed(void) /* join-barrier.md 4.9, computed *
                         "ff ff ff");
 }
 
-static void sequence_request_computed(void) /* join-barrier.md 4.9 */
+static void sequence_request_computed(void) /* docs/spec/join-barrier.md 4.9 */
 {
     uint8_t buf[32];
     tp_merge_sequence_merge_map_request_enc_t e;
@@ -127,7 +127,7 @@ static void sequence_request_computed(void) /* join-barrier.md 4.9 */
     check_bytes(buf, n, "0c 00 02 00 87 03 01 00 09 00 00 00 2a 00 00 00 00 00 00 00");
 }
 
-static void attach_request_worked(void) /* driver.md 4.4 */
+static void attach_request_worked(void) /* docs/spec/driver.md 4.4 */
 {
     uint8_t buf[64];
     tp_driver_shm_attach_request_enc_t e;
@@ -149,7 +149,7 @@ static void attach_request_worked(void) /* driver.md 4.4 */
     CHECK(tp_driver_shm_attach_request_publish_mode_is_present(&d));
 }
 
-static void keepalive_worked(void) /* driver.md 4.4 */
+static void keepalive_worked(void) /* docs/spec/driver.md 4.4 */
 {
     uint8_t buf[64];
     tp_driver_shm_lease_keepalive_enc_t e;
@@ -164,7 +164,7 @@ static void keepalive_worked(void) /* driver.md 4.4 */
                         " 00 ca 9a 3b 00 00 00 00");
 }
 
-static void attach_response_rejected_worked(void) /* driver.md 4.4: 99 bytes */
+static void attach_response_rejected_worked(void) /* docs/spec/driver.md 4.4: 99 bytes */
 {
     uint8_t buf[128];
     const char *text = "producer already attached";
@@ -199,7 +199,7 @@ static void attach_response_rejected_worked(void) /* driver.md 4.4: 99 bytes */
     CHECK(!tp_driver_shm_attach_response_lease_id_is_present(&d));
 }
 
-/* wire.md 4.4 example; W-10.1.a: absent optional fields are written as their
+/* docs/spec/wire.md 4.4 example; W-10.1.a: absent optional fields are written as their
  * null sentinels (all ones for u64/u32, 0 for traceId) and read back as not
  * present. */
 static void frame_descriptor_example(void)
@@ -223,7 +223,7 @@ static void frame_descriptor_example(void)
     CHECK(!tp_control_frame_descriptor_trace_id_is_present(&d)); /* traceId null is 0 */
 }
 
-static void annotated_slot_example(void) /* wire.md 3.7: seq 5, slot 1, FLOAT32 2x2 */
+static void annotated_slot_example(void) /* docs/spec/wire.md 3.7: seq 5, slot 1, FLOAT32 2x2 */
 {
     uint8_t th[192], slot[256];
     tp_control_tensor_header_enc_t t;

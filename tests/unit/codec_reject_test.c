@@ -29,7 +29,7 @@ static int decode_qos(const uint8_t *src, size_t len)
     return rc;
 }
 
-static void wrong_schema_id_is_not_mine(void) /* wire.md 4.1 rule 2 */
+static void wrong_schema_id_is_not_mine(void) /* docs/spec/wire.md 4.1 rule 2 */
 {
     make_qos_consumer();
     tp_sbe_put_u16(msg + 4, 901);
@@ -48,7 +48,7 @@ static void other_template_is_not_mine(void)
     CHECK(tp_codec_find(902, 1) == NULL && strstr(tp_errmsg(), "unknown schema") != NULL);
 }
 
-static void newer_version_is_unsupported(void) /* wire.md D-16 */
+static void newer_version_is_unsupported(void) /* docs/spec/wire.md D-16 */
 {
     make_qos_consumer();
     tp_sbe_put_u16(msg + 6, 2);
@@ -59,7 +59,7 @@ static void newer_version_is_unsupported(void) /* wire.md D-16 */
     CHECK(tp_errcode() == TP_ERR_MALFORMED);
 }
 
-static void strict_block_length_must_match(void) /* wire.md D-16, driver.md 4.5 */
+static void strict_block_length_must_match(void) /* docs/spec/wire.md D-16, docs/spec/driver.md 4.5 */
 {
     make_qos_consumer();
     tp_sbe_put_u16(msg, 40);
@@ -71,7 +71,7 @@ static void strict_block_length_must_match(void) /* wire.md D-16, driver.md 4.5 
     CHECK(tp_errcode() == TP_ERR_MALFORMED);
 }
 
-static void invalid_enum_rejected_in_strict_schemas(void) /* W-15.8.a, wire.md 4.1 rule 6 */
+static void invalid_enum_rejected_in_strict_schemas(void) /* W-15.8.a, docs/spec/wire.md 4.1 rule 6 */
 {
     make_qos_consumer();
     msg[8 + 40] = 7; /* mode */
@@ -112,7 +112,7 @@ static long make_sequence_announce(uint8_t *buf, size_t cap, uint16_t rules)
     return tp_merge_sequence_merge_map_announce_encode_end(&e);
 }
 
-static void merge_enums_are_passed_raw(void) /* join-barrier.md 4.7 D11 */
+static void merge_enums_are_passed_raw(void) /* docs/spec/join-barrier.md 4.7 D11 */
 {
     uint8_t buf[128];
     long n = make_sequence_announce(buf, sizeof buf, 1);
@@ -125,7 +125,7 @@ static void merge_enums_are_passed_raw(void) /* join-barrier.md 4.7 D11 */
     CHECK(!tp_merge_merge_rule_type_is_valid(7));
 }
 
-static void merge_larger_block_lengths_are_skipped(void) /* join-barrier.md 4.7 D5, D7, D10 */
+static void merge_larger_block_lengths_are_skipped(void) /* docs/spec/join-barrier.md 4.7 D5, D7, D10 */
 {
     /* Root block 24 (4 unknown bytes), entries of 16 (3 unknown bytes), 4
      * trailing bytes after the last entry. */
@@ -172,7 +172,7 @@ static void merge_larger_block_lengths_are_skipped(void) /* join-barrier.md 4.7 
     CHECK(tp_merge_sequence_merge_map_announce_decode(&d, buf, n) < 0 && tp_errcode() == TP_ERR_MALFORMED);
 }
 
-static void group_count_too_large(void) /* join-barrier.md 4.7 D8 */
+static void group_count_too_large(void) /* docs/spec/join-barrier.md 4.7 D8 */
 {
     uint8_t buf[128];
     long n = make_sequence_announce(buf, sizeof buf, 2);
@@ -183,7 +183,7 @@ static void group_count_too_large(void) /* join-barrier.md 4.7 D8 */
     CHECK(strstr(tp_errmsg(), "too large") != NULL);
 }
 
-static void var_data_length_checked(void) /* wire.md 4.1: maxValue 2^30, never past the buffer */
+static void var_data_length_checked(void) /* docs/spec/wire.md 4.1: maxValue 2^30, never past the buffer */
 {
     uint8_t buf[64];
     tp_control_control_response_enc_t e;

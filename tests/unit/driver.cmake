@@ -1,4 +1,4 @@
-# Driver and client unit tests (driver.md §6).
+# Driver and client unit tests (docs/spec/driver.md §6).
 tp_add_test(test_driver_config SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_driver_config.c LABELS driver
   ARGS ${PROJECT_SOURCE_DIR}/docs/configuration.md)
 tp_add_test(test_driver_protocol SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_driver_protocol.c LABELS driver)

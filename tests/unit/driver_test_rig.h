@@ -291,7 +291,7 @@ static inline const char *rig_channel(void)
 
 static inline int rig_on_aeron(void) { return strncmp(rig_channel(), "aeron:", 6) == 0; }
 
-/* C0 of driver.md §6 with a small profile and short timers. */
+/* C0 of docs/spec/driver.md §6 with a small profile and short timers. */
 static tp_driver_config_t *rig_config(const char *extra)
 {
     char text[2048];

@@ -1,5 +1,5 @@
 /* JoinBarrierAgent and MergeMap authority over the embedded transport, in one
- * process with simulated time (spec/join-barrier.md §6 scenarios 85-91). */
+ * process with simulated time (docs/spec/join-barrier.md §6 scenarios 85-91). */
 #include "ipc_test_util.h"
 #include "tp_test.h"
 

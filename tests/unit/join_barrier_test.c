@@ -1,4 +1,4 @@
-/* JoinBarrier scenarios 1–71 of spec/join-barrier.md §6, one test each,
+/* JoinBarrier scenarios 1–71 of docs/spec/join-barrier.md §6, one test each,
  * named sNN_<scenario>. Requirement IDs are cited where each is shown. */
 #include "join_fixture.h"
 

@@ -1,4 +1,4 @@
-/* Schema 903 glue: scenarios 72–84 of spec/join-barrier.md §6 against the
+/* Schema 903 glue: scenarios 72–84 of docs/spec/join-barrier.md §6 against the
  * golden vectors of §4.9 and the interop files (argv[1] = interop folder). */
 #include "join_fixture.h"
 

@@ -1,4 +1,4 @@
-/* Shared fixture for the JoinBarrier tests (spec/join-barrier.md §6):
+/* Shared fixture for the JoinBarrier tests (docs/spec/join-barrier.md §6):
  * output stream 10, epoch 1, capacity 8, allow_stale on, use_processed off,
  * LatestValue ordering SEQUENCE, MONOTONIC, lateness and stale timeout absent. */
 #ifndef TP_JOIN_FIXTURE_H

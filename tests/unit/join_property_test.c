@@ -1,5 +1,5 @@
 /* Property test: the JoinBarrier against a deliberately simple reference model
- * of spec/join-barrier.md §3, over random maps and event sequences.
+ * of docs/spec/join-barrier.md §3, over random maps and event sequences.
  *
  * The model keeps the spec's shape: linear scans over rules, 128-bit
  * arithmetic for required positions (no compiled bounds), its own validation

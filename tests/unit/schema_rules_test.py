@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Rules the SBE schemas in schemas/ must follow, checked on the XML and on
 the generated headers (include/tensorpool/codec/*.h). The expected tables are
-copied from the wire digest (wire.md §4.2-§4.4), so a schema edit that drifts
+copied from the wire digest (docs/spec/wire.md §4.2-§4.4), so a schema edit that drifts
 from the spec fails here even though the generator accepts it.
 
 usage: schema_rules_test.py [REPO_ROOT]
@@ -84,7 +84,7 @@ check(re.search(r"#define TP_CONTROL_SCHEMA_ID 900\b", ch) is not None, "W-16.a:
 check(re.search(r"#define TP_CONTROL_SCHEMA_VERSION 1\b", ch) is not None, "W-16.a: generated version is not 1")
 ctypes = Types(control)
 
-# ---- W-15.8.b: enum values of wire.md §4.2, unchanged within v1.x ----------------
+# ---- W-15.8.b: enum values of docs/spec/wire.md §4.2, unchanged within v1.x ----------------
 ENUMS = {
     "Bool": ("uint8", [("FALSE", 0), ("TRUE", 1)]),
     "Mode": ("uint8", [("STREAM", 1), ("RATE_LIMITED", 2)]),
@@ -110,7 +110,7 @@ for name, (enc, values) in ENUMS.items():
         macro = "TP_CONTROL_%s_%s" % (snake(name).upper(), vname)
         check(re.search(r"\b%s = %d," % (macro, v), ch) is not None, "W-15.8.b: generated %s is not %d" % (macro, v))
 
-# ---- W-16.b, D-7: message set, template ids, field order (wire.md §4.3, §4.4) -----
+# ---- W-16.b, D-7: message set, template ids, field order (docs/spec/wire.md §4.3, §4.4) -----
 U8, U16, U32, U64, I16, I32, I64 = "uint8", "uint16", "uint32", "uint64", "int16", "int32", "int64"
 MESSAGES = [
     (1, "ShmPoolAnnounce", 35,
@@ -204,7 +204,7 @@ with open(os.path.join(ROOT, "include", "tensorpool", "tensor_header.h"), encodi
     check(re.search(r"#define TP_TENSOR_MAX_DIMS 8\b", f.read()) is not None, "W-8.2.a: TP_TENSOR_MAX_DIMS is not 8")
 
 # ---- W-10.1.a: null sentinels of optional fields --------------------------------
-# wire.md §4.4 "Null" columns: every optional field of the control schema.
+# docs/spec/wire.md §4.4 "Null" columns: every optional field of the control schema.
 NULLS = {
     ("ConsumerHello", "progressIntervalUs"): 0xFFFFFFFF,
     ("ConsumerHello", "progressBytesDelta"): 0xFFFFFFFF,

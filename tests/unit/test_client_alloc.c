@@ -1,4 +1,4 @@
-/* Hot paths allocate nothing after init (DESIGN.md "Memory"): producer
+/* Hot paths allocate nothing after init (docs/architecture.md "Memory"): producer
  * claim/commit/offer, consumer descriptor poll and slot read, and the
  * periodic work around them (keepalives, QoS, announces, activity refresh)
  * once a driver, a producer and a consumer are attached and mapped. */

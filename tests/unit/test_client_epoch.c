@@ -1,6 +1,6 @@
 /* Producer and consumer clients against a driver pumped on the test thread:
  * what the regions' superblocks do over time, the timestamps the clients
- * carry, and a producer restart seen end to end (wire.md §3.1, §5.2, §5.3,
+ * carry, and a producer restart seen end to end (docs/spec/wire.md §3.1, §5.2, §5.3,
  * §10.2.1). */
 #include "tp_test.h"
 

@@ -1,5 +1,5 @@
 /* Per-consumer descriptor streams, ConsumerHello / ConsumerConfig and the
- * QoS-side rules of the clients (wire.md §5, §5.8, §10.1.2-§10.1.3, §11,
+ * QoS-side rules of the clients (docs/spec/wire.md §5, §5.8, §10.1.2-§10.1.3, §11,
  * §15.4, §6 cadences), with a driver, producer and consumer in one process.
  * Hellos, configs, QoS and descriptors are also injected by hand on the shared
  * streams to reach the cases our own clients never send. */
@@ -417,7 +417,7 @@ static void test_producer_declines(void)
     teardown();
 }
 
-/* D-11.c, driver.md §5.5 end to end: with no per-consumer range configured
+/* D-11.c, docs/spec/driver.md §5.5 end to end: with no per-consumer range configured
  * the driver answers a consumer that asks it to choose (channel, id 0) with
  * the shared channel and descriptor stream 1100, not a decline; the consumer
  * stays on the shared stream and the producer opens nothing extra for it, so
@@ -460,7 +460,7 @@ static void consumer_only(tp_consumer_t *c)
     for (int i = 0; i < 20; i++) tp_consumer_poll(c, tp_clock_monotonic_ns(), on_frame, NULL, 64);
 }
 
-/* The consumer's side of ConsumerConfig (wire.md §5.8):
+/* The consumer's side of ConsumerConfig (docs/spec/wire.md §5.8):
  * W-10.1.3.c, W-10.1.3.f: a half-filled assignment (channel, id 0) is not an
  * assignment: back on the shared stream. W-10.1.3.b: an id with an empty
  * channel is "not assigned" too; no other encoding. W-10.1.3.d: a decline

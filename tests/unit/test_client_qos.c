@@ -1,4 +1,4 @@
-/* QoS and metadata traffic of the clients (wire.md §10.3, §10.4, §6
+/* QoS and metadata traffic of the clients (docs/spec/wire.md §10.3, §10.4, §6
  * cadences): QosProducer / QosConsumer at the QoS interval, DataSourceAnnounce
  * with name and meta_version, DataSourceMeta on change (W-10.3.1.a,
  * W-10.3.2.a/b, W-10.4.1.a, W-10.4.2.a). */
@@ -118,7 +118,7 @@ static void test_qos_and_metadata(void)
     CHECK_EQ_U64(g_s.announce_meta_version, 1);
     CHECK_STR(g_s.key, "units");
     CHECK_STR(g_s.value, "mm");
-    /* W-10.4.1.a, wire.md §5.5: a consumer that stops polling while the
+    /* W-10.4.1.a, docs/spec/wire.md §5.5: a consumer that stops polling while the
      * producer laps the 64-slot ring counts drops_late (or drops_gap after a
      * resync) and reports them in QosConsumer */
     for (int i = 0; i < 500; i++) tp_producer_offer(p, &t, src, 16, (uint64_t)tp_clock_monotonic_ns(), NULL);

@@ -1,5 +1,5 @@
 /* The client's side of the protocol against a simulated driver: this test
- * reads the client's requests and answers with crafted responses (driver.md
+ * reads the client's requests and answers with crafted responses (docs/spec/driver.md
  * §3.5, §3.8, §6 scenarios 22-25, 31-40, 49-53, 58, 59). */
 #include "tp_test.h"
 
@@ -522,7 +522,7 @@ static void test_consumer_remap_wait_is_bounded(void)
     stop();
 }
 
-/* wire.md §5.1 steps 3-5 (W-10.1.1.e, W-10.1.1.f, D-6.b): a stale announce,
+/* docs/spec/wire.md §5.1 steps 3-5 (W-10.1.1.e, W-10.1.1.f, D-6.b): a stale announce,
  * one older than the consumer's join time and one of a lower epoch are
  * ignored; a fresh announce of a newer epoch remaps. */
 static void test_announce_freshness_and_join_time(void)
@@ -581,7 +581,7 @@ static void test_announce_freshness_and_join_time(void)
     stop();
 }
 
-/* ---- consumer mapping states, epochs and clock domains (wire.md §5.1-§5.3) ---- */
+/* ---- consumer mapping states, epochs and clock domains (docs/spec/wire.md §5.1-§5.3) ---- */
 
 typedef struct frames_s {
     int n;
@@ -679,7 +679,7 @@ static uint64_t write_frame(tp_shm_writer_t *w, uint64_t slot_ts)
     return seq;
 }
 
-/* Clock domains of ShmPoolAnnounce (wire.md §5.1 steps 2-4, 7, 10):
+/* Clock domains of ShmPoolAnnounce (docs/spec/wire.md §5.1 steps 2-4, 7, 10):
  * W-10.1.1.f: a MONOTONIC announce stamped before the consumer's join time is
  *   ignored, though fresh;
  * W-10.1.1.g: a REALTIME_SYNCED announce stamped before the join (in its own
@@ -760,7 +760,7 @@ static void test_announce_clock_domains_and_join_time(void)
     stop();
 }
 
-/* The epoch boundary, descriptor by descriptor (wire.md §5.3, §5.5):
+/* The epoch boundary, descriptor by descriptor (docs/spec/wire.md §5.3, §5.5):
  * W-10.2.1.f: slot and descriptor timestamps differ and both reach the
  *   application as given;
  * W-10.2.2.h: a FrameProgress COMPLETE for a committed slot delivers nothing;
@@ -857,7 +857,7 @@ static void test_consumer_epoch_boundary(void)
     stop();
 }
 
-/* W-15.14.c, wire.md §5.2: with a 200 ms announce period the consumer stays
+/* W-15.14.c, docs/spec/wire.md §5.2: with a 200 ms announce period the consumer stays
  * mapped while the activity timestamp is refreshed; when refreshing stops it
  * unmaps after 3 periods, ignores further announces of that epoch, and maps
  * the next epoch when it is announced. */

@@ -1,5 +1,5 @@
 /* Driver configuration: the strict TOML reader, canonical keys and defaults,
- * environment overrides and load-time validation (driver.md §5, §6 scenarios
+ * environment overrides and load-time validation (docs/spec/driver.md §5, §6 scenarios
  * 11, 61-63). The reader takes untrusted input: every malformed case must be
  * an error naming the line, never a crash (also fed random bytes). */
 #include "tp_test.h"
@@ -12,7 +12,7 @@
 #include <string.h>
 
 static const char *C0 =
-    "# C0 of driver.md §6\n"
+    "# C0 of docs/spec/driver.md §6\n"
     "[driver]\n"
     "control_stream_id = 1000\n"
     "announce_stream_id = 1001\n"

@@ -1,6 +1,6 @@
-/* The driver's side of the protocol, request by request (driver.md §3, §6
+/* The driver's side of the protocol, request by request (docs/spec/driver.md §3, §6
  * scenarios), with raw schema-901 requests and the driver pumped on this
- * thread. Scenario numbers refer to driver.md §6. */
+ * thread. Scenario numbers refer to docs/spec/driver.md §6. */
 #include "tp_test.h"
 
 #include "driver_test_rig.h"
@@ -643,7 +643,7 @@ static int wait_config(uint32_t consumer, int from)
     return -1;
 }
 
-/* D-11.c/d, driver.md §5.5, [R] 18: per-consumer descriptor streams chosen
+/* D-11.c/d, docs/spec/driver.md §5.5, [R] 18: per-consumer descriptor streams chosen
  * by the driver from its range; the same consumer keeps its id; an exhausted
  * range declines (empty channel, 0), a missing one points at the shared
  * stream; an id named by the consumer is left to the producer. */
@@ -723,7 +723,7 @@ static void test_per_consumer_stream_authority(void)
     rig_teardown();
 }
 
-/* Bad input from outside is an error, never a crash (DESIGN.md): random and
+/* Bad input from outside is an error, never a crash (docs/architecture.md): random and
  * mutated schema-901 messages of every template; the driver keeps serving. */
 static void test_random_requests_never_crash(void)
 {
@@ -814,7 +814,7 @@ static int dir_is_empty(const char *path)
     return n == 0;
 }
 
-/* D-9.a: the driver applies the filesystem rules of wire.md §5.7 itself.
+/* D-9.a: the driver applies the filesystem rules of docs/spec/wire.md §5.7 itself.
  * Confinement: a base_dir outside shm.allowed_base_dirs, or one inside it
  * that is a symlink leading outside, is refused at open, and nothing is
  * created there; one inside that does not exist yet is created. No symlink is followed

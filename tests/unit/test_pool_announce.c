@@ -1,5 +1,5 @@
 /* ShmPoolAnnounce acceptance shared by the consumer and the join agent
- * (wire.md §5.1 steps 1-4 and 7): one case per verdict. */
+ * (docs/spec/wire.md §5.1 steps 1-4 and 7): one case per verdict. */
 #include "tensorpool/clock.h"
 #include "tensorpool/pool_announce.h"
 #include "tp_test.h"

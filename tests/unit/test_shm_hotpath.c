@@ -1,4 +1,4 @@
-/* Hot paths make no allocation and no syscall after init (DESIGN.md
+/* Hot paths make no allocation and no syscall after init (docs/architecture.md
  * "Memory"; §3.6): publish/claim/commit, begin/end, copy-out read, the drop
  * paths and gap accounting. Allocations are counted through --wrap; syscalls
  * are excluded by running the same loop in a child under seccomp strict mode,

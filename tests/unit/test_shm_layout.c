@@ -1,4 +1,4 @@
-/* Byte layout of superblock, slot and TensorHeader (wire.md §3.2-§3.4, §3.7)
+/* Byte layout of superblock, slot and TensorHeader (docs/spec/wire.md §3.2-§3.4, §3.7)
  * against the interop vectors of another implementation. */
 #include "tensorpool/codec/control.h"
 #include "tensorpool/shm_layout.h"

@@ -1,4 +1,4 @@
-/* Hostile input never crashes and never reads out of bounds (DESIGN.md
+/* Hostile input never crashes and never reads out of bounds (docs/architecture.md
  * conventions; §3.6 step 6: the payload is addressed only from the checked
  * private copy). Deterministic pseudo-random slots, superblocks and URIs, fully
  * random and mutated from valid ones; run under ASan+UBSan as well. */

@@ -1,4 +1,4 @@
-/* TensorHeader drop rules (wire.md §5.4 items 7-14, §7 scenarios 44, 49-52,
+/* TensorHeader drop rules (docs/spec/wire.md §5.4 items 7-14, §7 scenarios 44, 49-52,
  * 55, 56; W-8.2.e/h/j/k/m, D-11, D-12, D-17, D-22). */
 #include "tensorpool/tensor_header.h"
 #include "tp_test.h"

@@ -83,10 +83,10 @@ typedef struct tp_sbe_step_s {
 } tp_sbe_step_t;
 
 typedef enum tp_sbe_policy_e {
-    /* Schemas 900/901 (wire.md D-16, driver.md 4.5): root and group
+    /* Schemas 900/901 (docs/spec/wire.md D-16, docs/spec/driver.md 4.5): root and group
      * blockLength must equal the schema's; enums are checked on decode. */
     TP_SBE_POLICY_STRICT = 0,
-    /* Schema 903 (join-barrier.md 4.7): larger blockLengths are accepted and
+    /* Schema 903 (docs/spec/join-barrier.md 4.7): larger blockLengths are accepted and
      * skipped; enum values are handed on raw for semantic validation. */
     TP_SBE_POLICY_LENIENT = 1
 } tp_sbe_policy_t;
