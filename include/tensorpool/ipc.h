@@ -61,11 +61,14 @@ typedef struct tp_ipc_msg_info_s {
     uint64_t publisher_id; /* unique per publication (log id) */
     uint64_t sequence;     /* 0, 1, 2... per publication; gaps are lost messages */
     int32_t publisher_pid; /* process that opened the publication (from its log header, which
-                            * the publisher writes: a claim, not a proof) */
+                            * the publisher writes: a claim, not a proof); 0 when the
+                            * transport cannot tell (aeron:) */
     uint32_t publisher_uid; /* owner of the publication's log file, from fstat when the
                              * subscription opened it: only that uid (or root) can have
                              * created it. Receivers pin streams to their own uid with it
-                             * (docs/threat-model.md). */
+                             * (docs/threat-model.md). aeron: cannot tell, and reports the
+                             * receiver's own uid: every user allowed into the media
+                             * driver's directory is trusted alike. */
 } tp_ipc_msg_info_t;
 
 /* Message handler for poll. buffer is valid only during the call. */

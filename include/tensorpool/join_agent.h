@@ -222,7 +222,9 @@ typedef struct tp_join_agent_config_s {
     void *clientd;
     tp_merge_authority_t *authority;  /* optional co-located authority: answers requests seen here */
     /* MergeMaps only from this process's publication (transport publisher
-     * pid); 0: the first publication a valid map came from sticks */
+     * pid); 0: the first publication a valid map came from sticks. On a
+     * transport that reports no pid (aeron:) the first publication sticks
+     * either way. */
     int32_t authority_pid;
     int64_t authority_timeout_ns;     /* pinned authority silent this long counts as gone; 0: 5 s */
     int64_t blocked_after_ns;         /* next output not ready this long -> blocked; 0: 1 s */

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 /* Per publisher (session): the next sequence number to hand out. A fixed
@@ -29,6 +30,7 @@ typedef struct tp_ipc_aeron_sub_s {
     session_seq_t *sessions;
     uint32_t nsessions, next_victim;
     uint64_t errors;              /* messages longer than max_message, dropped */
+    uint32_t own_uid;             /* reported as every publisher's uid (see ipc.h) */
     /* valid during one poll */
     tp_ipc_handler_t handler;
     void *clientd;
@@ -70,6 +72,7 @@ int tp_ipc_aeron_subscription_open(tp_ipc_subscription_t **out, const tp_ipc_con
     s->nsessions = ctx->max_images;
     s->channel = ch;
     s->max_message = ctx->max_message;
+    s->own_uid = (uint32_t)geteuid();
     if (aeron_fragment_assembler_create(&s->assembler, on_message, s) < 0) {
         free(sessions);
         free(ch);
@@ -167,7 +170,8 @@ static void on_message(void *clientd, const uint8_t *buffer, size_t length, aero
         .stream_id = v.frame.stream_id,
         .publisher_id = (uint64_t)(uint32_t)v.frame.session_id,
         .sequence = next_sequence(s, v.frame.session_id),
-        .publisher_pid = 0, /* Aeron does not say which process published */
+        .publisher_pid = 0,             /* Aeron does not say which process published */
+        .publisher_uid = s->own_uid,    /* nor as which user: whoever may use the media driver */
     };
     s->delivered++;
     s->handler(s->clientd, buffer, length, &info);

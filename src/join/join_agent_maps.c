@@ -71,7 +71,9 @@ static int from_authority(tp_join_agent_t *a, const tp_ipc_msg_info_t *info, int
 {
     *fresh = 0;
     if (info == NULL) return 1; /* no transport identity (fed in-process) */
-    if (a->cfg.authority_pid > 0 && info->publisher_pid != a->cfg.authority_pid) return 0;
+    /* publisher_pid 0: the transport cannot tell (aeron:), so the pin is by publication alone */
+    if (a->cfg.authority_pid > 0 && info->publisher_pid != 0 && info->publisher_pid != a->cfg.authority_pid)
+        return 0;
     if (!a->auth_pinned) return 1;
     if (info->publisher_id == a->auth_publisher_id) {
         a->auth_last_ns = a->now;
