@@ -11,6 +11,7 @@
 #define TENSORPOOL_DRIVER_CLIENT_H
 
 #include "tensorpool/client.h"
+#include "tensorpool/shm_reader.h"
 #include "tensorpool/shm_writer.h"
 
 #include <stddef.h>
@@ -87,6 +88,10 @@ TP_API tp_driver_client_state_t tp_driver_client_state(const tp_driver_client_t 
 
 /* The current lease (valid in ATTACHED), or NULL. */
 TP_API const tp_lease_t *tp_driver_client_lease(const tp_driver_client_t *dc);
+
+/* A reader configuration for what the lease grants (stream, epoch, ring and
+ * pools). rc points into the lease's URIs: valid while the lease is. */
+TP_INTERNAL void tp_lease_reader_config(const tp_lease_t *l, tp_shm_reader_config_t *rc);
 
 /* The client id in use (auto-assigned ones change on `client_id already
  * attached`, D-B.2.b). */

@@ -118,20 +118,7 @@ static int on_attached(void *clientd, const tp_lease_t *l)
     unmap(c);
     c->stream_id = l->stream_id;
     tp_shm_reader_config_t rc;
-    memset(&rc, 0, sizeof rc);
-    rc.stream_id = l->stream_id;
-    rc.epoch = l->epoch;
-    rc.layout_version = l->layout_version;
-    rc.nslots = l->header_nslots;
-    rc.ring_uri = l->ring_uri;
-    rc.ring_uri_len = strlen(l->ring_uri);
-    rc.npools = l->npools;
-    for (unsigned i = 0; i < l->npools; i++) {
-        rc.pools[i].pool_id = l->pool_id[i];
-        rc.pools[i].stride_bytes = l->stride_bytes[i];
-        rc.pools[i].uri = l->pool_uri[i];
-        rc.pools[i].uri_len = strlen(l->pool_uri[i]);
-    }
+    tp_lease_reader_config(l, &rc);
     /* The URIs live in the lease, which the driver client keeps while ATTACHED;
      * a later announce repoints rc at its own copy. */
     return map_epoch(c, &rc);

@@ -545,3 +545,21 @@ void tp_driver_client_close(tp_driver_client_t *dc)
     tp_ipc_subscription_close(dc->ctl_sub);
     free(dc);
 }
+
+void tp_lease_reader_config(const tp_lease_t *l, tp_shm_reader_config_t *rc)
+{
+    memset(rc, 0, sizeof *rc);
+    rc->stream_id = l->stream_id;
+    rc->epoch = l->epoch;
+    rc->layout_version = l->layout_version;
+    rc->nslots = l->header_nslots;
+    rc->ring_uri = l->ring_uri;
+    rc->ring_uri_len = strlen(l->ring_uri);
+    rc->npools = l->npools;
+    for (unsigned i = 0; i < l->npools && i < TP_SHM_MAX_POOLS; i++) {
+        rc->pools[i].pool_id = l->pool_id[i];
+        rc->pools[i].stride_bytes = l->stride_bytes[i];
+        rc->pools[i].uri = l->pool_uri[i];
+        rc->pools[i].uri_len = strlen(l->pool_uri[i]);
+    }
+}

@@ -57,20 +57,8 @@ int ja_lease_attached(void *clientd, const tp_lease_t *l)
     a->stats.leases++;
     if (in->epoch_confirmed && l->epoch < in->epoch) return 0; /* the driver already announced a newer one */
     tp_shm_reader_config_t rc;
-    memset(&rc, 0, sizeof rc);
+    tp_lease_reader_config(l, &rc);
     rc.stream_id = in->stream_id;
-    rc.epoch = l->epoch;
-    rc.layout_version = l->layout_version;
-    rc.nslots = l->header_nslots;
-    rc.ring_uri = l->ring_uri;
-    rc.ring_uri_len = strlen(l->ring_uri);
-    rc.npools = l->npools;
-    for (unsigned i = 0; i < l->npools && i < TP_SHM_MAX_POOLS; i++) {
-        rc.pools[i].pool_id = l->pool_id[i];
-        rc.pools[i].stride_bytes = l->stride_bytes[i];
-        rc.pools[i].uri = l->pool_uri[i];
-        rc.pools[i].uri_len = strlen(l->pool_uri[i]);
-    }
     /* A region that does not map is a protocol error for the driver client
      * (it detaches and retries); the barrier keeps gating on descriptors. */
     if (open_reader(a, in, &rc) != 0) return -1;
