@@ -184,14 +184,30 @@ static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
  * driver, producers and joins left there, and nothing of anyone else's:
  * tp_clean with the demo's own process counted as gone and no linger for its
  * closed logs (their readers were its roles). */
+/* Counts what tp_clean kept of the demo's own kinds (not others' files). */
+static void count_kept(void *clientd, const tp_clean_item_t *item)
+{
+    if (!item->removed && strcmp(item->kind, "file") != 0) (*(int *)clientd)++;
+}
+
 static void clean_after_demo(const char *dir, int demo_pid)
 {
     tp_clean_options_t opt;
     tp_clean_options_init(&opt);
     opt.gone_pid = demo_pid;
     opt.log_linger_ns = 0;
-    tp_clean_summary_t sum;
-    (void)tp_clean(dir, &opt, &sum);
+    opt.report = count_kept;
+    /* A process that has just let go of the pipe may still be on its way out
+     * (its mappings, its /proc entry): clean again until nothing of the
+     * demo's is kept, for at most 10 s. */
+    for (int round = 0; round < 50; round++) {
+        int kept = 0;
+        opt.clientd = &kept;
+        tp_clean_summary_t sum;
+        if (tp_clean(dir, &opt, &sum) != 0 || kept == 0) return;
+        const struct timespec pause = {0, 200000000};
+        nanosleep(&pause, NULL);
+    }
 }
 
 /* The demo must leave the SHM directory as it found it, even when it is
