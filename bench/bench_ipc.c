@@ -25,6 +25,10 @@
  *                            With two publishers on a 2-CPU box the second
  *                            publisher shares a CPU with the subscriber.
  *                            side=offered_no_subscriber: one publisher alone.
+ *   ipc_transport_throughput one publisher, one subscriber process, 32 B and
+ *                            256 B, over tp:ipc (lossy: messages_lost beside
+ *                            it) and aeron:ipc (back-pressured, lossless) in
+ *                            the same run; medians of the trials.
  *
  * Both processes are pinned to different CPUs when there are at least two.
  * Usage: bench_ipc [--quick] [--latency-only]
@@ -217,7 +221,13 @@ typedef struct {
     uint64_t lost;
 } tput_result_t;
 
-static tput_result_t throughput_once(int npub, uint64_t per_pub, int32_t stream, uint32_t log_capacity)
+/* npub publisher processes offer per_pub messages of msg_bytes each on ch,
+ * one subscriber process counts them. tp:ipc has no lossless mode (a
+ * publisher never waits: a slow reader is lapped and counts the loss), so
+ * its offers are taken as they come; an Aeron publication waits while
+ * back-pressured (offer_until_taken), so it loses nothing. */
+static tput_result_t throughput_once(const char *ch, size_t msg_bytes, int npub, uint64_t per_pub, int32_t stream,
+                                     uint32_t log_capacity)
 {
     tp_ipc_context_t saved = ctx;
     ctx.log_capacity = log_capacity;
@@ -228,7 +238,7 @@ static tput_result_t throughput_once(int npub, uint64_t per_pub, int32_t stream,
     if (sub_pid == 0) {
         tp_bench_pin(1);
         tp_ipc_subscription_t *sub;
-        if (tp_ipc_subscription_open(&sub, &ctx, "tp:ipc", stream) < 0) _exit(1);
+        if (tp_ipc_subscription_open(&sub, &ctx, ch, stream) < 0) _exit(1);
         atomic_fetch_add(&sh->ready, 1);
         uint64_t got = 0;
         while (!atomic_load_explicit(&sh->go, memory_order_acquire)) tp_ipc_subscription_poll(sub, count_handler, &got, 1);
@@ -253,14 +263,18 @@ static tput_result_t throughput_once(int npub, uint64_t per_pub, int32_t stream,
         if (pubs[p] == 0) {
             tp_bench_pin(p == 0 ? 0 : 1);
             tp_ipc_publication_t *pub;
-            if (tp_ipc_publication_open(&pub, &ctx, "tp:ipc", stream) < 0) _exit(1);
+            if (tp_ipc_publication_open(&pub, &ctx, ch, stream) < 0) _exit(1);
             atomic_fetch_add(&sh->ready, 1);
             while (!atomic_load_explicit(&sh->go, memory_order_acquire)) tp_bench_relax();
-            uint8_t msg[32] = {0};
+            uint8_t msg[256] = {0};
+            const int waits = strncmp(ch, "tp:", 3) != 0;
             int64_t t0 = tp_clock_monotonic_ns();
             for (uint64_t i = 0; i < per_pub; i++) {
                 memcpy(msg, &i, sizeof i);
-                tp_ipc_publication_offer(pub, msg, sizeof msg);
+                if (waits)
+                    offer_until_taken(pub, msg, msg_bytes);
+                else
+                    tp_ipc_publication_offer(pub, msg, msg_bytes);
             }
             int64_t t1 = tp_clock_monotonic_ns();
             atomic_store(&sh->pub_elapsed_ns[p], t1 - t0);
@@ -298,11 +312,14 @@ static int cmp_double(const void *a, const void *b)
 
 /* Run a configuration several times (the box is shared and noisy) and report
  * the medians, with the spread in the parameters. */
-static void throughput_run(int npub, uint64_t per_pub, int32_t stream, uint32_t log_capacity, int trials)
+static void throughput_run(const char *name, const char *ch, size_t msg_bytes, int npub, uint64_t per_pub,
+                           int32_t stream, uint32_t log_capacity, int trials)
 {
+    uint64_t lost[8];
     double off[8], del[8], lossf[8];
     for (int t = 0; t < trials; t++) {
-        tput_result_t r = throughput_once(npub, per_pub, stream + 100 * t, log_capacity);
+        tput_result_t r = throughput_once(ch, msg_bytes, npub, per_pub, stream + 100 * t, log_capacity);
+        lost[t] = r.lost + (per_pub * (uint64_t)npub - r.lost - r.got); /* counted lost, and never seen */
         off[t] = r.offered;
         del[t] = r.delivered;
         lossf[t] = (double)r.lost / (double)(per_pub * (uint64_t)npub);
@@ -310,19 +327,27 @@ static void throughput_run(int npub, uint64_t per_pub, int32_t stream, uint32_t 
     qsort(off, (size_t)trials, sizeof off[0], cmp_double);
     qsort(del, (size_t)trials, sizeof del[0], cmp_double);
     qsort(lossf, (size_t)trials, sizeof lossf[0], cmp_double);
+    for (int i = 1; i < trials; i++) /* insertion sort: the median loss */
+        for (int j = i; j > 0 && lost[j] < lost[j - 1]; j--) {
+            const uint64_t x = lost[j];
+            lost[j] = lost[j - 1];
+            lost[j - 1] = x;
+        }
     int m = trials / 2;
-    char params[320];
+    char params[400];
     snprintf(params, sizeof params,
-             "\"publishers\":%d,\"msg_bytes\":32,\"messages\":%llu,\"side\":\"offered\",\"log_capacity\":%u,"
-             "\"trials\":%d,\"min\":%.6g,\"max\":%.6g",
-             npub, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, trials, off[0], off[trials - 1]);
-    emit("ipc_throughput", "msgs/s", off[m], params);
+             "\"channel\":\"%s\",\"publishers\":%d,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"offered\","
+             "\"log_capacity\":%u,\"trials\":%d,\"min\":%.6g,\"max\":%.6g",
+             ch, npub, msg_bytes, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, trials, off[0],
+             off[trials - 1]);
+    emit(name, "msgs/s", off[m], params);
     snprintf(params, sizeof params,
-             "\"publishers\":%d,\"msg_bytes\":32,\"messages\":%llu,\"side\":\"delivered\",\"log_capacity\":%u,"
-             "\"trials\":%d,\"min\":%.6g,\"max\":%.6g,\"loss_fraction\":%.6g",
-             npub, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, trials, del[0], del[trials - 1],
-             lossf[m]);
-    emit("ipc_throughput", "msgs/s", del[m], params);
+             "\"channel\":\"%s\",\"publishers\":%d,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"delivered\","
+             "\"log_capacity\":%u,\"trials\":%d,\"min\":%.6g,\"max\":%.6g,\"loss_fraction\":%.6g,"
+             "\"messages_lost\":%llu",
+             ch, npub, msg_bytes, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, trials, del[0],
+             del[trials - 1], lossf[m], (unsigned long long)lost[m]);
+    emit(name, "msgs/s", del[m], params);
 }
 
 /* The publisher's own cost: offers with nobody reading (no cache-line
@@ -385,6 +410,24 @@ static void transport_rtt_runs(size_t samples)
         snprintf(params, sizeof params, "\"stat\":\"p50\",\"msg_bytes\":%zu,\"ratio\":\"tp:ipc/aeron:ipc\"", sizes[s]);
         emit("ipc_transport_rtt_ratio", "ratio", (double)p50[0][s] / (double)p50[1][s], params);
     }
+    tp_ipc_media_driver_stop(md);
+}
+
+/* One-way throughput, one publisher and one subscriber process, at 32 B and
+ * 256 B over each transport this build has, in the same run: tp:ipc (16 MiB
+ * log, lossy: the loss is printed beside it), then aeron:ipc with an
+ * embedded media driver (back-pressured, lossless). */
+static void transport_throughput_runs(uint64_t n, int trials)
+{
+    static const size_t sizes[] = {32, 256};
+    tp_ipc_media_driver_t *md = NULL;
+    const int have_aeron = tp_ipc_media_driver_start(&md, &ctx, NULL) == 0;
+    if (!have_aeron) fprintf(stderr, "bench_ipc: no aeron:ipc throughput rows: %s\n", tp_errmsg());
+    const char *channels[2] = {"tp:ipc", "aeron:ipc"};
+    for (int c = 0; c < (have_aeron ? 2 : 1); c++)
+        for (int s = 0; s < 2; s++)
+            throughput_run("ipc_transport_throughput", channels[c], sizes[s], 1, n, 301 + 10 * c + 2 * s, 16u << 20,
+                           trials);
     tp_ipc_media_driver_stop(md);
 }
 
@@ -454,9 +497,10 @@ int main(int argc, char **argv)
     uint64_t n = quick ? 2000000 : 10000000;
     int trials = quick ? 1 : 3;
     publisher_only_run(n);
-    throughput_run(1, n, 10, 1u << 20, trials);
-    throughput_run(1, n, 12, 16u << 20, trials);
-    throughput_run(2, n / 2, 11, 16u << 20, trials);
+    throughput_run("ipc_throughput", "tp:ipc", 32, 1, n, 10, 1u << 20, trials);
+    throughput_run("ipc_throughput", "tp:ipc", 32, 1, n, 12, 16u << 20, trials);
+    throughput_run("ipc_throughput", "tp:ipc", 32, 2, n / 2, 11, 16u << 20, trials);
+    transport_throughput_runs(n, trials);
 
     nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return 0;

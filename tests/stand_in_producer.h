@@ -14,7 +14,34 @@
 #include "tensorpool/shm_writer.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* The channel: $DRIVER_CONTROL_CHANNEL (as the join agent and the MergeMap
+ * authority take it), else tp:ipc. */
+static inline const char *tp_stand_in_channel(void)
+{
+    const char *c = getenv("DRIVER_CONTROL_CHANNEL");
+    return c != NULL && c[0] != '\0' ? c : "tp:ipc";
+}
+
+/* Offer as a producer client would: on Aeron, retry (10 s at most) while
+ * back-pressured; a publication nobody is connected to drops the message,
+ * as a tp:ipc message nobody reads is never seen, so that is not an error.
+ * tp:ipc takes every offer, so there a refusal is an error at once. 0/-1. */
+static inline int tp_stand_in_offer(tp_ipc_publication_t *pub, const void *buf, size_t len)
+{
+    for (int i = 0; i < 100000; i++) {
+        if (tp_ipc_publication_offer(pub, buf, len) > 0) return 0;
+        if (strncmp(tp_stand_in_channel(), "tp:", 3) == 0) return -1;
+        if (tp_errcode() == TP_ERR_STATE && strstr(tp_errmsg(), "no subscriber connected") != NULL) return 0;
+        if (tp_errcode() != TP_ERR_CAPACITY) return -1;
+        const struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
 
 typedef struct tp_stand_in_producer_s {
     tp_shm_writer_t w;
@@ -46,8 +73,8 @@ static inline int tp_stand_in_producer_open(tp_stand_in_producer_t *p, const tp_
     cfg.pools[0].stride_bytes = 64;
     cfg.now_ns = now_ns;
     if (tp_shm_writer_open(&p->w, &cfg) != 0) return -1;
-    if (tp_ipc_publication_open(&p->desc, ctx, "tp:ipc", desc_stream) != 0 ||
-        tp_ipc_publication_open(&p->ctl, ctx, "tp:ipc", ctl_stream) != 0) {
+    if (tp_ipc_publication_open(&p->desc, ctx, tp_stand_in_channel(), desc_stream) != 0 ||
+        tp_ipc_publication_open(&p->ctl, ctx, tp_stand_in_channel(), ctl_stream) != 0) {
         tp_ipc_publication_close(p->desc);
         tp_shm_writer_close(&p->w, 1);
         return -1;
@@ -87,7 +114,7 @@ static inline int tp_stand_in_producer_announce(tp_stand_in_producer_t *p, uint6
     const long n = tp_control_shm_pool_announce_encode_end(&e);
     if (n < 0) return -1;
     tp_shm_writer_heartbeat(&p->w, now_ns);
-    return tp_ipc_publication_offer(p->ctl, buf, (size_t)n) > 0 ? 0 : -1;
+    return tp_stand_in_offer(p->ctl, buf, (size_t)n);
 }
 
 /* Publish a FrameDescriptor on `pub` (also usable without SHM). */
@@ -105,7 +132,7 @@ static inline int tp_stand_in_descriptor(tp_ipc_publication_t *pub, uint32_t str
     tp_control_frame_descriptor_set_trace_id(&e, 0);
     const long n = tp_control_frame_descriptor_encode_end(&e);
     if (n < 0) return -1;
-    return tp_ipc_publication_offer(pub, buf, (size_t)n) > 0 ? 0 : -1;
+    return tp_stand_in_offer(pub, buf, (size_t)n);
 }
 
 /* Write one frame (a uint64 value, FLOAT64-free on purpose: 8 bytes of

@@ -9,6 +9,7 @@
 #define TP_TEST_TRANSPORT_H
 
 #include "ipc/ipc_media_driver.h"
+#include "test_channel.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +20,8 @@ static tp_ipc_media_driver_t *tp_test_deployment_md;
 /* Call after creating the test's base dir, before starting processes. */
 static inline void tp_test_deployment_transport_start(const char *base_dir)
 {
-    const char *channel = getenv("TP_TEST_CHANNEL");
-    if (channel == NULL || channel[0] == '\0' || strncmp(channel, "tp:", 3) == 0) return;
+    if (tp_test_channel_is_embedded()) return;
+    const char *channel = tp_test_channel();
     setenv("DRIVER_CONTROL_CHANNEL", channel, 1);
     setenv("DRIVER_QOS_CHANNEL", channel, 1);
     setenv("AERON_TERM_BUFFER_SPARSE_FILE", "true", 1);

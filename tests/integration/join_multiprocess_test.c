@@ -9,10 +9,14 @@
  * children die with SIGALRM if the parent disappears, and exactness is
  * checked by holding a producer at a known frame and counting outputs. Reads
  * are checked for correctness, not speed: a frame may only be dropped when
- * its producer had lapped the ring over it. */
+ * its producer had lapped the ring over it.
+ * Runs once per transport (test_transport.h): join_multiprocess_test and
+ * join_multiprocess_test_aeron, the stand-in producers, the authority and the
+ * stage on $DRIVER_CONTROL_CHANNEL. */
 #include "tp_test.h"
 
 #include "stand_in_producer.h"
+#include "test_transport.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/join_agent.h"
 #include "tensorpool/merge_map_authority.h"
@@ -76,6 +80,7 @@ static void setup(const char *tag)
     }
     tp_ipc_context_init(&ctx);
     ctx.base_dir = base;
+    tp_test_deployment_transport_start(base); /* TP_TEST_CHANNEL: tp:ipc, or Aeron with its media driver */
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED) exit(2);
     memset(sh, 0, sizeof *sh);
@@ -101,6 +106,7 @@ static void teardown(void)
     }
     nkids = 0;
     munmap(sh, sizeof *sh);
+    tp_test_deployment_transport_stop();
     nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 

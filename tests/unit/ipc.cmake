@@ -4,3 +4,4 @@ tp_add_test(test_ipc_threads SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ipc_threads.
 tp_add_aeron_variant(test_ipc)
 tp_add_aeron_variant(test_ipc_alloc)
 tp_add_aeron_variant(test_ipc_threads)
+tp_add_aeron_udp_variant(test_ipc)
