@@ -1,5 +1,6 @@
 /* Minimal test harness: CHECK records a failure and carries on; each test
- * program ends with TP_TEST_END, which prints "N passed, N failed" and sets
+ * program ends with TP_TEST_END, which prints "N passed, N failed" (", N
+ * skipped" when a test left with TP_SKIP: never counted as passed) and sets
  * the exit status. Tests are plain functions registered in main(). */
 #ifndef TP_TEST_H
 #define TP_TEST_H
@@ -11,6 +12,16 @@
 static int tp_test_failed_checks;
 static int tp_test_passed;
 static int tp_test_failed;
+static int tp_test_skipped;
+static int tp_test_skipping; /* set by TP_SKIP inside the running test */
+
+/* Leave the running test as skipped (never counted as passed), saying why. */
+#define TP_SKIP(why)                                                             \
+    do {                                                                         \
+        printf("skip: %s\n", why);                                               \
+        tp_test_skipping = 1;                                                    \
+        return;                                                                  \
+    } while (0)
 
 #define CHECK(cond)                                                              \
     do {                                                                         \
@@ -54,8 +65,12 @@ static int tp_test_failed;
 #define RUN(fn)                                                                  \
     do {                                                                         \
         int tp_before_ = tp_test_failed_checks;                                  \
+        tp_test_skipping = 0;                                                    \
         fn();                                                                    \
-        if (tp_test_failed_checks == tp_before_) {                               \
+        if (tp_test_skipping && tp_test_failed_checks == tp_before_) {           \
+            tp_test_skipped++;                                                   \
+            printf("SKIP %s\n", #fn);                                            \
+        } else if (tp_test_failed_checks == tp_before_) {                        \
             tp_test_passed++;                                                    \
             printf("ok   %s\n", #fn);                                            \
         } else {                                                                 \
@@ -67,7 +82,10 @@ static int tp_test_failed;
 
 #define TP_TEST_END()                                                            \
     do {                                                                         \
-        printf("%d passed, %d failed\n", tp_test_passed, tp_test_failed);        \
+        if (tp_test_skipped > 0)                                                 \
+            printf("%d passed, %d failed, %d skipped\n", tp_test_passed, tp_test_failed, tp_test_skipped); \
+        else                                                                     \
+            printf("%d passed, %d failed\n", tp_test_passed, tp_test_failed);    \
         return tp_test_failed == 0 && tp_test_passed > 0 ? 0 : 1;                \
     } while (0)
 

@@ -610,10 +610,7 @@ static void test_stopped_consumer(void)
 
 static void test_foreign_uid(void)
 {
-    if (geteuid() != 0) {
-        printf("skip test_foreign_uid: needs root to act as another uid\n");
-        return;
-    }
+    if (geteuid() != 0) TP_SKIP("test_foreign_uid needs root to act as another uid");
     /* every directory is 0770 with group root: the forger (uid 65534, group
      * root) may write in them, as a group member may in a deployment */
     tp_monitor_stats_t mst;

@@ -1012,10 +1012,7 @@ static void foreign_publisher(const char *victim)
  * uid. */
 static void test_foreign_uid_refused(void)
 {
-    if (geteuid() != 0) {
-        printf("skip test_foreign_uid_refused: needs root to act as another uid\n");
-        return;
-    }
+    if (geteuid() != 0) TP_SKIP("test_foreign_uid_refused needs root to act as another uid");
     tp_merge_authority_t *auth = make_authority(1, -1);
     seen_t seen = {0};
     const uint32_t ins[2] = {1, 2};
