@@ -1,0 +1,350 @@
+/* tensorpool.Producer: claim a slot as a writable numpy array and commit it,
+ * or offer a copy of an array. The settings (TP_DIR, stream ids, timers)
+ * come from the environment as for every C client (tp_client_context_init). */
+#include "pytp.h"
+
+#include <string.h>
+
+typedef struct {
+    PyObject_HEAD
+    tp_producer_t *p;
+    uint32_t stream_id;
+    int busy;
+    int claimed;
+    tp_shm_claim_t claim;
+} ProducerObject;
+
+static int producer_init(ProducerObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kw[] = {"stream_id", "name", "summary", "create", NULL};
+    unsigned long stream_id;
+    const char *name = NULL, *summary = NULL;
+    int create = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "k|zzp", kw, &stream_id, &name, &summary, &create)) return -1;
+    if (self->p != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Producer already initialised");
+        return -1;
+    }
+    tp_client_context_t ctx;
+    tp_client_context_init(&ctx);
+    if (tp_producer_open(&self->p, &ctx, (uint32_t)stream_id, create, name, summary) != 0) {
+        self->p = NULL;
+        pytp_raise_lib("Producer");
+        return -1;
+    }
+    self->stream_id = (uint32_t)stream_id;
+    return 0;
+}
+
+static void producer_dealloc(ProducerObject *self)
+{
+    tp_producer_close(self->p);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int open_or_raise(ProducerObject *self)
+{
+    if (self->p != NULL) return 0;
+    pytp_raise(pytp_Error, TP_ERR_STATE, "producer is closed");
+    return -1;
+}
+
+static PyObject *producer_do_work(ProducerObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (open_or_raise(self) != 0) return NULL;
+    const int n = tp_producer_do_work(self->p, tp_clock_monotonic_ns());
+    if (n < 0) return pytp_raise_lib("do_work");
+    return PyLong_FromLong(n);
+}
+
+static PyObject *producer_wait_active(ProducerObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kw[] = {"timeout", NULL};
+    PyObject *timeout = Py_None;
+    int64_t deadline, sleep_ns = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O", kw, &timeout) || pytp_deadline(timeout, &deadline) != 0)
+        return NULL;
+    if (open_or_raise(self) != 0 || pytp_enter(&self->busy, "Producer") != 0) return NULL;
+    PyObject *r = NULL;
+    for (;;) {
+        const int64_t now = tp_clock_monotonic_ns();
+        tp_producer_do_work(self->p, now);
+        if (tp_producer_is_active(self->p)) {
+            r = Py_True;
+            break;
+        }
+        if (now >= deadline) {
+            r = Py_False;
+            break;
+        }
+        if (pytp_idle(sleep_ns = pytp_backoff(sleep_ns)) != 0) break;
+    }
+    pytp_leave(&self->busy);
+    Py_XINCREF(r);
+    return r;
+}
+
+/* shape: a sequence of ints -> dims; returns ndims or -1. */
+static int parse_shape(PyObject *shape, int32_t dims[TP_TENSOR_MAX_DIMS], uint64_t *elems)
+{
+    PyObject *seq = PySequence_Fast(shape, "shape must be a sequence of ints");
+    if (seq == NULL) return -1;
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    *elems = 1;
+    if (n < 1 || n > TP_TENSOR_MAX_DIMS) {
+        Py_DECREF(seq);
+        PyErr_Format(PyExc_ValueError, "shape needs 1..%d dims, got %zd", TP_TENSOR_MAX_DIMS, n);
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, k));
+        if ((v == -1 && PyErr_Occurred()) || v < 0 || v > INT32_MAX) {
+            Py_DECREF(seq);
+            if (!PyErr_Occurred()) PyErr_Format(PyExc_ValueError, "dim %zd out of range: %ld", k, v);
+            return -1;
+        }
+        dims[k] = (int32_t)v;
+        *elems *= (uint64_t)v;
+    }
+    Py_DECREF(seq);
+    return (int)n;
+}
+
+static int check_active(ProducerObject *self, const char *what)
+{
+    tp_producer_do_work(self->p, tp_clock_monotonic_ns());
+    if (tp_producer_is_active(self->p)) return 0;
+    pytp_raise(pytp_Error, TP_ERR_STATE, "%s: stream %u not attached yet (call wait_active first)", what,
+               (unsigned)self->stream_id);
+    return -1;
+}
+
+static PyObject *producer_claim(ProducerObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kw[] = {"shape", "dtype", NULL};
+    PyObject *shape;
+    PyArray_Descr *descr = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO&", kw, &shape, PyArray_DescrConverter, &descr)) return NULL;
+    const int npy = descr->type_num;
+    Py_DECREF(descr);
+    if (open_or_raise(self) != 0) return NULL;
+    if (self->claimed) return pytp_raise(pytp_Error, TP_ERR_STATE, "claim: a claimed frame is not committed yet");
+    const int dtype = pytp_npy_to_dtype(npy);
+    if (dtype < 0) return pytp_raise(pytp_Error, TP_ERR_UNSUPPORTED, "claim: numpy type %d has no tensorpool dtype", npy);
+    int32_t dims[TP_TENSOR_MAX_DIMS];
+    uint64_t elems;
+    const int nd = parse_shape(shape, dims, &elems);
+    if (nd < 0) return NULL;
+    const uint64_t len = elems * tp_dtype_size(dtype);
+    if (len > UINT32_MAX) return pytp_raise(pytp_Error, TP_ERR_CAPACITY, "claim: %llu bytes is too large", (unsigned long long)len);
+    tp_tensor_header_t t;
+    if (tp_tensor_header_init(&t, (tp_control_dtype_t)dtype, TP_CONTROL_MAJOR_ORDER_ROW, (unsigned)nd, dims) != 0)
+        return pytp_raise_lib("claim");
+    if (check_active(self, "claim") != 0) return NULL;
+    if (tp_producer_claim(self->p, &t, (uint32_t)len, &self->claim) != 0) return pytp_raise_lib("claim");
+    self->claimed = 1;
+    npy_intp ndims[TP_TENSOR_MAX_DIMS];
+    for (int k = 0; k < nd; k++) ndims[k] = dims[k];
+    PyObject *a = PyArray_New(&PyArray_Type, nd, ndims, npy, NULL, self->claim.payload, 0, NPY_ARRAY_CARRAY, NULL);
+    if (a == NULL) return NULL;
+    Py_INCREF(self);
+    if (PyArray_SetBaseObject((PyArrayObject *)a, (PyObject *)self) < 0) {
+        Py_DECREF(a);
+        return NULL;
+    }
+    return a;
+}
+
+static int timestamp_arg(PyObject *o, uint64_t *ts)
+{
+    if (o == NULL || o == Py_None) {
+        *ts = (uint64_t)tp_clock_monotonic_ns();
+        return 0;
+    }
+    *ts = PyLong_AsUnsignedLongLong(o);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static PyObject *producer_commit(ProducerObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kw[] = {"timestamp_ns", NULL};
+    PyObject *tso = Py_None;
+    uint64_t ts;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O", kw, &tso) || timestamp_arg(tso, &ts) != 0) return NULL;
+    if (open_or_raise(self) != 0) return NULL;
+    if (!self->claimed) return pytp_raise(pytp_Error, TP_ERR_STATE, "commit: nothing claimed");
+    self->claimed = 0;
+    const uint64_t seq = self->claim.seq;
+    if (tp_producer_commit(self->p, &self->claim, ts) != 0) return pytp_raise_lib("commit");
+    return PyLong_FromUnsignedLongLong(seq);
+}
+
+static PyObject *producer_offer(ProducerObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kw[] = {"array", "timestamp_ns", NULL};
+    PyObject *obj, *tso = Py_None;
+    uint64_t ts;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O", kw, &obj, &tso) || timestamp_arg(tso, &ts) != 0) return NULL;
+    if (open_or_raise(self) != 0) return NULL;
+    if (self->claimed) return pytp_raise(pytp_Error, TP_ERR_STATE, "offer: a claimed frame is not committed yet");
+    PyArrayObject *a = (PyArrayObject *)PyArray_FROM_OF(obj, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
+    if (a == NULL) return NULL;
+    PyObject *r = NULL;
+    const int dtype = pytp_npy_to_dtype(PyArray_TYPE(a));
+    const int nd = PyArray_NDIM(a);
+    tp_tensor_header_t t;
+    int32_t dims[TP_TENSOR_MAX_DIMS];
+    uint64_t seq;
+    if (dtype < 0) {
+        pytp_raise(pytp_Error, TP_ERR_UNSUPPORTED, "offer: numpy type %d has no tensorpool dtype", PyArray_TYPE(a));
+        goto out;
+    }
+    if (nd < 1 || nd > TP_TENSOR_MAX_DIMS || PyArray_NBYTES(a) > UINT32_MAX) {
+        pytp_raise(pytp_Error, TP_ERR_INVALID_ARG, "offer: %d dims, %zd bytes: need 1..%d dims and < 4 GiB", nd,
+                   (Py_ssize_t)PyArray_NBYTES(a), TP_TENSOR_MAX_DIMS);
+        goto out;
+    }
+    for (int k = 0; k < nd; k++) dims[k] = (int32_t)PyArray_DIM(a, k);
+    if (tp_tensor_header_init(&t, (tp_control_dtype_t)dtype, TP_CONTROL_MAJOR_ORDER_ROW, (unsigned)nd, dims) != 0) {
+        pytp_raise_lib("offer");
+        goto out;
+    }
+    if (check_active(self, "offer") != 0) goto out;
+    if (tp_producer_offer(self->p, &t, PyArray_DATA(a), (uint32_t)PyArray_NBYTES(a), ts, &seq) != 0) {
+        pytp_raise_lib("offer");
+        goto out;
+    }
+    r = PyLong_FromUnsignedLongLong(seq);
+out:
+    Py_DECREF(a);
+    return r;
+}
+
+static PyObject *producer_set_meta(ProducerObject *self, PyObject *arg)
+{
+    if (open_or_raise(self) != 0) return NULL;
+    if (!PyDict_Check(arg)) return PyErr_Format(PyExc_TypeError, "set_meta wants a dict of str -> str or bytes");
+    enum { MAX_ATTRS = 32 };
+    tp_meta_attr_t attrs[MAX_ATTRS];
+    PyObject *keep = PyList_New(0); /* encoded values live until the call returns */
+    if (keep == NULL) return NULL;
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    unsigned n = 0;
+    while (PyDict_Next(arg, &pos, &k, &v)) {
+        if (n == MAX_ATTRS) {
+            Py_DECREF(keep);
+            return pytp_raise(pytp_Error, TP_ERR_CAPACITY, "set_meta: more than %d attributes", MAX_ATTRS);
+        }
+        const char *key = PyUnicode_AsUTF8(k);
+        if (key == NULL) goto fail;
+        PyObject *b = PyUnicode_Check(v) ? PyUnicode_AsUTF8String(v) : PyBytes_FromObject(v);
+        if (b == NULL || PyList_Append(keep, b) != 0) {
+            Py_XDECREF(b);
+            goto fail;
+        }
+        Py_DECREF(b);
+        attrs[n++] = (tp_meta_attr_t){key, PyUnicode_Check(v) ? "text" : "bytes", PyBytes_AS_STRING(b),
+                                      (size_t)PyBytes_GET_SIZE(b)};
+    }
+    const int rc = tp_producer_set_meta(self->p, attrs, n);
+    Py_DECREF(keep);
+    if (rc != 0) return pytp_raise_lib("set_meta");
+    Py_RETURN_NONE;
+fail:
+    Py_DECREF(keep);
+    return NULL;
+}
+
+static PyObject *producer_close(ProducerObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (pytp_enter(&self->busy, "Producer") != 0) return NULL;
+    tp_producer_close(self->p);
+    self->p = NULL;
+    self->claimed = 0;
+    pytp_leave(&self->busy);
+    Py_RETURN_NONE;
+}
+
+static PyObject *producer_enter(PyObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    Py_INCREF(self);
+    return self;
+}
+
+static PyObject *producer_exit(ProducerObject *self, PyObject *args)
+{
+    (void)args;
+    PyObject *r = producer_close(self, NULL);
+    if (r == NULL) return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
+static PyObject *producer_get_active(ProducerObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(self->p != NULL && tp_producer_is_active(self->p));
+}
+static PyObject *producer_get_epoch(ProducerObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromUnsignedLongLong(self->p != NULL ? tp_producer_epoch(self->p) : 0);
+}
+static PyObject *producer_get_next_seq(ProducerObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromUnsignedLongLong(self->p != NULL ? tp_producer_next_seq(self->p) : 0);
+}
+static PyObject *producer_get_stream_id(ProducerObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromUnsignedLong(self->stream_id);
+}
+
+static PyGetSetDef producer_getset[] = {
+    {"active", (getter)producer_get_active, NULL, "True when attached and mapped (frames can be written).", NULL},
+    {"epoch", (getter)producer_get_epoch, NULL, "Epoch of the current mapping (0 when not active).", NULL},
+    {"next_seq", (getter)producer_get_next_seq, NULL, "Sequence number the next frame gets.", NULL},
+    {"stream_id", (getter)producer_get_stream_id, NULL, "The stream.", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyMethodDef producer_methods[] = {
+    {"wait_active", (PyCFunction)(void (*)(void))producer_wait_active, METH_VARARGS | METH_KEYWORDS,
+     "wait_active(timeout=None) -> bool\n\nDrive the lease until the stream is attached (True) or timeout seconds "
+     "pass (False). The GIL is released while waiting."},
+    {"do_work", (PyCFunction)producer_do_work, METH_NOARGS,
+     "do_work() -> int\n\nDrive the lease, QoS and metadata. claim/offer call it; call it yourself when idle for "
+     "longer than the lease keepalive interval."},
+    {"claim", (PyCFunction)(void (*)(void))producer_claim, METH_VARARGS | METH_KEYWORDS,
+     "claim(shape, dtype) -> numpy.ndarray\n\nStart a frame: the returned C-ordered writable array *is* the slot "
+     "in shared memory. Fill it, then commit(). Do not touch it after commit()."},
+    {"commit", (PyCFunction)(void (*)(void))producer_commit, METH_VARARGS | METH_KEYWORDS,
+     "commit(timestamp_ns=None) -> int\n\nPublish the claimed frame (capture time: now on the monotonic clock "
+     "unless given). Returns its seq."},
+    {"offer", (PyCFunction)(void (*)(void))producer_offer, METH_VARARGS | METH_KEYWORDS,
+     "offer(array, timestamp_ns=None) -> int\n\nCopy an array into a new frame and publish it. Returns its seq."},
+    {"set_meta", (PyCFunction)producer_set_meta, METH_O,
+     "set_meta(attrs: dict[str, str | bytes])\n\nReplace the DataSourceMeta attributes (str values as 'text', "
+     "bytes as 'bytes')."},
+    {"close", (PyCFunction)producer_close, METH_NOARGS, "close()\n\nDetach (the driver starts a new epoch for the next producer)."},
+    {"__enter__", producer_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)producer_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL}};
+
+PyTypeObject pytp_ProducerType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tensorpool.Producer",
+    .tp_basicsize = sizeof(ProducerObject),
+    .tp_dealloc = (destructor)producer_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Producer(stream_id, name=None, summary=None, create=False)\n\n"
+              "Attach to a stream as its producer through the driver (TP_DIR and the other client settings come "
+              "from the environment). Not thread-safe: use one producer from one thread.",
+    .tp_methods = producer_methods,
+    .tp_getset = producer_getset,
+    .tp_init = (initproc)producer_init,
+    .tp_new = PyType_GenericNew,
+};
