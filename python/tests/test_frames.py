@@ -1,0 +1,194 @@
+"""One process: a driver thread, a Python producer and a Python consumer.
+Zero-copy claim/commit, views, copies, DLPack, errors, overwrite detection
+and the GIL during waits."""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import tensorpool as tp
+from conftest import SMALL, pattern
+
+
+@pytest.fixture
+def pair(driver):
+    p = tp.Producer(SMALL, name="pytest")
+    c = tp.Consumer(SMALL)
+    assert p.wait_active(20), "producer did not attach"
+    assert c.wait_mapped(20), "consumer did not map"
+    yield p, c
+    c.close()
+    p.close()
+
+
+def test_claim_is_the_slot_and_consumer_views_it(pair):
+    p, c = pair
+    a = p.claim((4, 8), np.uint32)
+    assert a.flags.writeable and a.shape == (4, 8) and a.dtype == np.uint32
+    a[:] = pattern(p.next_seq)
+    seq = p.commit(timestamp_ns=12345)
+    f = c.poll(10)
+    assert f is not None and f.seq == seq and f.stream_id == SMALL
+    assert f.shape == (4, 8) and f.dtype == np.uint32 and f.nbytes == 128 and f.timestamp_ns == 12345
+    with f:
+        v = f.array
+        assert not v.flags.writeable
+        assert not v.flags.owndata  # a view: the memory is the shared pool
+        np.testing.assert_array_equal(v, pattern(seq))
+        with pytest.raises(ValueError):
+            v[0, 0] = 1
+    assert f.closed
+    with pytest.raises(tp.Error) as e:
+        f.array
+    assert e.value.code_name == "state" and "closed" in e.value.message
+
+
+def test_offer_dtypes_and_copy(pair):
+    p, c = pair
+    for dt in (np.uint8, np.int16, np.float32, np.float64, np.int64, np.bool_):
+        x = (np.arange(12) % 3).astype(dt).reshape(3, 4)
+        seq = p.offer(x)
+        f = c.poll(10)
+        assert f is not None and f.seq == seq
+        with f:
+            k = f.copy()
+        assert k.dtype == np.dtype(dt) and k.flags.owndata
+        np.testing.assert_array_equal(k, x)
+    cnt = c.counters()
+    assert cnt["accepted"] == 6 and cnt["drops_gap"] == 0 and cnt["drops_late"] == 0
+
+
+def test_iteration_yields_frames(pair):
+    p, c = pair
+    for i in range(3):
+        p.offer(pattern(i))
+    seen = []
+    for f in c:
+        with f:
+            seen.append(int(f.array[0, 0]) // 1000)
+        if len(seen) == 3:
+            break
+    assert seen == [0, 1, 2]
+
+
+def test_dlpack_round_trip(pair):
+    p, c = pair
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    p.offer(x)
+    f = c.poll(10)
+    assert f.__dlpack_device__() == (1, 0)
+    with f:
+        y = np.from_dlpack(f)
+        assert y.shape == x.shape and y.dtype == x.dtype
+        np.testing.assert_array_equal(y, x)
+        # zero copy: the same bytes as the frame's view of the pool
+        assert y.__array_interface__["data"][0] == f.array.__array_interface__["data"][0]
+        assert np.shares_memory(y, f.array)
+    # the capsule is consumed once; an unconsumed one frees itself
+    cap = f.__class__.__dlpack__  # noqa: F841 (attribute exists on the type)
+
+
+def test_dlpack_capsule_not_consumed_is_released(pair):
+    import sys
+    p, c = pair
+    p.offer(np.ones(4, np.int32))
+    f = c.poll(10)
+    before = sys.getrefcount(f)
+    cap = f.__dlpack__()
+    assert sys.getrefcount(f) == before + 1  # the tensor keeps the frame object
+    del cap
+    assert sys.getrefcount(f) == before
+
+
+def test_overwritten_while_held_is_detected(pair):
+    p, c = pair
+    p.offer(pattern(0))
+    held = c.poll(10)
+    assert held is not None and held.seq == 0
+    with pytest.raises(tp.FrameOverwritten) as e:
+        with held:
+            first = held.array.copy()
+            np.testing.assert_array_equal(first, pattern(0))
+            for s in range(1, 17):  # 16 slots: seq 16 reuses seq 0's slot
+                p.offer(pattern(s))
+            assert not held.intact()
+    assert e.value.code_name == "state" and "overwritten" in e.value.message
+    assert isinstance(e.value, tp.Error)
+    # a copy of an overwritten frame is refused too
+    p.offer(pattern(17))
+    f = c.poll(10)
+    for s in range(18, 35):
+        p.offer(pattern(s))
+    with pytest.raises(tp.FrameOverwritten):
+        f.copy()
+
+
+def test_frames_of_a_closed_consumer_refuse_their_memory(driver):
+    p = tp.Producer(SMALL)
+    c = tp.Consumer(SMALL)
+    assert p.wait_active(20) and c.wait_mapped(20)
+    p.offer(pattern(0))
+    f = c.poll(10)
+    c.close()
+    assert not f.intact()
+    with pytest.raises(tp.FrameOverwritten):
+        f.array
+    p.close()
+
+
+def test_errors_carry_code_and_message(pair):
+    p, c = pair
+    with pytest.raises(tp.Error) as e:
+        p.commit()
+    assert e.value.code_name == "state" and e.value.code > 0 and "nothing claimed" in e.value.message
+    with pytest.raises(tp.Error) as e:
+        p.claim((1 << 20,), np.uint8)  # larger than the 4 KiB pool
+    assert e.value.code_name in ("capacity", "invalid_arg") and e.value.message
+    with pytest.raises(ValueError):
+        p.claim((), np.uint8)
+    with pytest.raises(tp.Error) as e:
+        tp.Driver("[profiles.x]\nheader_nslots = 3\n")
+    assert e.value.message
+
+
+def test_gil_released_while_waiting(driver):
+    c = tp.Consumer(SMALL)  # nothing is produced: every wait times out
+    counter = [0]
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            counter[0] += 1
+
+    t = threading.Thread(target=spin)
+    t.start()
+    try:
+        time.sleep(0.05)
+        before = counter[0]
+        t0 = time.monotonic()
+        assert c.poll(timeout=0.5) is None
+        waited = time.monotonic() - t0
+        during = counter[0] - before
+    finally:
+        stop.set()
+        t.join()
+        c.close()
+    assert waited >= 0.45
+    # a thread starved by a held GIL would not move at all in 0.5 s
+    assert during > 10000, "the other thread ran %d iterations during the wait" % during
+
+
+def test_second_thread_cannot_enter_a_waiting_consumer(driver):
+    c = tp.Consumer(SMALL)
+    t = threading.Thread(target=c.poll, kwargs={"timeout": 1.0})
+    t.start()
+    time.sleep(0.2)
+    try:
+        with pytest.raises(RuntimeError):
+            c.poll(0)
+        with pytest.raises(RuntimeError):
+            c.close()
+    finally:
+        t.join()
+        c.close()
