@@ -2,8 +2,9 @@
 # Install what tensorpool needs to build and test on Debian 12, if missing:
 # a C compiler and make, a C++ compiler (the public headers are checked from
 # C++ too), cmake, python3, pkg-config, doxygen (the API reference, target
-# docs-api), and clang with its sanitizer/libFuzzer
-# runtimes. Uses apt-get as root, or sudo.
+# docs-api), clang with its sanitizer/libFuzzer
+# runtimes, and for the Python package (python/) Debian's python3 headers,
+# numpy, pytest and setuptools. Uses apt-get as root, or sudo.
 set -euo pipefail
 need=()
 command -v cc >/dev/null || need+=(build-essential)
@@ -14,6 +15,12 @@ command -v python3 >/dev/null || need+=(python3)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v doxygen >/dev/null || need+=(doxygen)
 command -v clang >/dev/null || need+=(clang)
+# the Python package is built for and tested with Debian's interpreter
+ls /usr/include/python3*/Python.h >/dev/null 2>&1 || need+=(python3-dev)
+/usr/bin/python3 -c 'import numpy' 2>/dev/null || need+=(python3-numpy)
+/usr/bin/python3 -c 'import pytest' 2>/dev/null || need+=(python3-pytest)
+/usr/bin/python3 -c 'import setuptools' 2>/dev/null || need+=(python3-setuptools)
+/usr/bin/python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 if ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 &&
    ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1; then
   need+=(libclang-rt-dev)

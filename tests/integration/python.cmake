@@ -16,3 +16,9 @@ if(TP_HAVE_PYTHON)
   endforeach()
   add_dependencies(py_peer tp_python)
 endif()
+if(TP_HAVE_PYTHON)
+  add_test(NAME python_pip_install
+    COMMAND ${TP_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/python_pip_install_test.py ${PROJECT_SOURCE_DIR})
+  set_tests_properties(python_pip_install PROPERTIES LABELS "python;integration" TIMEOUT 600
+    ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+endif()
