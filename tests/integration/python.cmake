@@ -1,12 +1,9 @@
 # The Python package's tests (python/tests, pytest with Debian's python3):
 # registered whenever the package is built (python/CMakeLists.txt), which
 # scripts/deps.sh makes sure of by installing python3-dev, python3-numpy and
-# python3-pytest. Each file is its own ctest entry; a skipped pytest test
+# python3-pytest. py_peer is the C side (python/peer). Each file is its own ctest entry; a skipped pytest test
 # fails the entry (-W error and conftest's no-skip hook).
 if(TP_HAVE_PYTHON)
-  add_executable(py_peer ${PROJECT_SOURCE_DIR}/tests/python/py_peer.c)
-  target_link_libraries(py_peer PRIVATE tensorpool_static)
-  target_compile_options(py_peer PRIVATE ${TP_WARNINGS})
   foreach(t frames cross_process demo_join)
     add_test(NAME python_${t}
       COMMAND ${TP_PYTHON} -m pytest -p no:cacheprovider -v -rs
@@ -14,7 +11,6 @@ if(TP_HAVE_PYTHON)
     set_tests_properties(python_${t} PROPERTIES LABELS "python;integration" TIMEOUT 300
       ENVIRONMENT "PYTHONPATH=${PROJECT_BINARY_DIR}/python;TP_PY_PEER=$<TARGET_FILE:py_peer>;TP_TP=$<TARGET_FILE:tp>;PYTHONDONTWRITEBYTECODE=1")
   endforeach()
-  add_dependencies(py_peer tp_python)
 endif()
 if(TP_HAVE_PYTHON)
   add_test(NAME python_pip_install
