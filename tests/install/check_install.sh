@@ -59,6 +59,32 @@ for f in spec/wire.md spec/driver.md spec/join-barrier.md architecture.md threat
   cmp -s "$here/../../docs/$f" "$prefix/share/doc/tensorpool/$f" || { echo "FAIL: share/doc/tensorpool/$f not installed"; exit 1; }
 done
 passed=$((passed + 1))
+# The Python package, when the build made it: Debian's python3 imports it
+# from the installed prefix and it moves a frame.
+if [ -d "$build/python/tensorpool" ]; then
+  py=$(sed -n 's/^TENSORPOOL_PYTHON:[A-Z]*=//p' "$build/CMakeCache.txt")
+  pkg=$(ls -d "$prefix"/lib/python3*/*-packages/tensorpool 2>/dev/null | head -1)
+  [ -n "$pkg" ] && [ -f "$pkg/__init__.pyi" ] && [ -f "$pkg/py.typed" ] ||
+    { echo "FAIL: the Python package is not installed under $prefix/lib/python3*/"; exit 1; }
+  ls "$prefix/share/doc/tensorpool/examples/python/camera_stats.py" >/dev/null
+  PYTHONPATH=$(dirname "$pkg") TP_DIR=$(mktemp -d /dev/shm/tp-install-py-XXXXXX) "$py" - "$pkg" <<'PY' ||
+import os, shutil, sys, numpy as np, tensorpool as tp
+assert os.path.dirname(tp.__file__) == sys.argv[1], tp.__file__
+try:
+    with tp.Driver("[profiles.p]\nheader_nslots = 8\npayload_pools = [ { pool_id = 1, stride_bytes = 4096 } ]\n"
+                   "[streams.s]\nstream_id = 5\nprofile = \"p\"\n"):
+        with tp.Producer(5) as p, tp.Consumer(5) as c:
+            assert p.wait_active(20) and c.wait_mapped(20)
+            p.offer(np.arange(6, dtype=np.float64))
+            with c.poll(10) as f:
+                assert f.array.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+finally:
+    shutil.rmtree(os.environ["TP_DIR"], ignore_errors=True)
+PY
+    { echo "FAIL: the installed Python package does not work"; exit 1; }
+  echo "ok: Python package installed in $pkg, imported by $py"
+  passed=$((passed + 1))
+fi
 # The installed tp, headers and pkg-config file carry one version.
 version=$("$prefix/bin/tp" --version | sed -n 's/^tp (tensorpool) \([0-9.]*\)$/\1/p')
 [ -n "$version" ] || { echo "FAIL: installed tp --version: $("$prefix/bin/tp" --version)"; exit 1; }
