@@ -13,6 +13,7 @@ typedef struct {
     tp_join_agent_t *agent;
     tp_merge_authority_t *auth;
     tp_client_context_t ctx;
+    tp_ipc_context_t ipc; /* the clients' directory and namespace (SHM_BASE_DIR too) */
     tp_join_mode_t mode;
     int busy;
     int failed;
@@ -167,9 +168,15 @@ static int join_init(JoinObject *self, PyObject *args, PyObject *kwargs)
     for (Py_ssize_t i = 0; i < n; i++)
         if (add_rule(&map, PySequence_Fast_GET_ITEM(seq, i)) != 0) goto out;
     tp_client_context_init(&self->ctx);
+    tp_ipc_context_init(&self->ipc);
+    self->ipc.base_dir = self->ctx.base_dir;
+    self->ipc.namespace_name = self->ctx.ns;
     if (authority) {
         tp_merge_authority_config_t acfg;
         tp_merge_authority_config_init(&acfg);
+        acfg.ipc = &self->ipc;
+        acfg.channel = self->ctx.channel;
+        acfg.control_stream_id = self->ctx.control_stream_id;
         if (tp_merge_authority_create(&acfg, &self->auth) != 0 ||
             tp_merge_authority_put(self->auth, &map, tp_clock_monotonic_ns()) < 0) {
             pytp_raise_lib("JoinStage authority");
@@ -188,6 +195,9 @@ static int join_init(JoinObject *self, PyObject *args, PyObject *kwargs)
             goto out;
         }
     }
+    cfg.ipc = &self->ipc;
+    cfg.channel = self->ctx.channel;
+    cfg.control_stream_id = self->ctx.control_stream_id;
     cfg.shm_base_dir = self->ctx.base_dir; /* zero-copy views of the inputs */
     cfg.attach_via_driver = via_driver;
     cfg.client = &self->ctx;

@@ -4,7 +4,7 @@
 # python3-pytest. py_peer is the C side (python/peer). Each file is its own ctest entry; a skipped pytest test
 # fails the entry (-W error and conftest's no-skip hook).
 if(TP_HAVE_PYTHON)
-  foreach(t frames cross_process demo_join)
+  foreach(t frames join cross_process demo_join)
     add_test(NAME python_${t}
       COMMAND ${TP_PYTHON} -m pytest -p no:cacheprovider -v -rs
               ${PROJECT_SOURCE_DIR}/python/tests/test_${t}.py)
