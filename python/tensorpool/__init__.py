@@ -15,6 +15,7 @@ A frame's bytes are trustworthy only if its slot was not reused while you read
 them: read inside ``with frame:``, which re-checks the slot's seqlock on exit
 and raises ``FrameOverwritten`` otherwise, or keep ``frame.copy()``.
 """
+import asyncio
 from typing import NamedTuple, Optional, Tuple
 
 from ._tensorpool import (  # noqa: F401  (re-exported)
@@ -33,7 +34,7 @@ from ._tensorpool import JoinStage as _JoinStage
 __version__ = library_version
 
 __all__ = [
-    "Consumer", "Driver", "Error", "Frame", "FrameOverwritten", "JoinInput", "JoinOutput", "JoinStage",
+    "Consumer", "Driver", "apoll", "Error", "Frame", "FrameOverwritten", "JoinInput", "JoinOutput", "JoinStage",
     "Producer", "dtype_name", "library_version", "monotonic_ns", "offset", "offset_ns", "window", "window_ns",
 ]
 
@@ -143,8 +144,7 @@ class JoinStage(_JoinStage):
     the driver (consumer leases) and read in place.
 
     ``poll(timeout)`` waits (GIL released) for the next output, ``None`` on
-    timeout; iterating blocks for each. For asyncio, wait in a thread:
-    ``await loop.run_in_executor(None, stage.poll, 1.0)``.
+    timeout; iterating blocks for each. From asyncio: ``await tensorpool.apoll(stage, 1.0)``.
     """
 
     def poll(self, timeout: Optional[float] = 0) -> Optional[JoinOutput]:
@@ -159,3 +159,11 @@ class JoinStage(_JoinStage):
 
     def __enter__(self) -> "JoinStage":
         return self
+
+
+async def apoll(source, timeout: Optional[float] = None):
+    """``await tensorpool.apoll(consumer_or_stage, timeout)``: ``source.poll(timeout)``
+    in the event loop's default executor, so the loop keeps running while it
+    waits (the wait itself releases the GIL). Returns the Frame / JoinOutput,
+    or None on timeout. One wait per source at a time."""
+    return await asyncio.get_running_loop().run_in_executor(None, source.poll, timeout)

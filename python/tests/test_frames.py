@@ -192,3 +192,30 @@ def test_second_thread_cannot_enter_a_waiting_consumer(driver):
     finally:
         t.join()
         c.close()
+
+
+def test_asyncio_loop_runs_while_a_frame_is_awaited(pair):
+    import asyncio
+    p, c = pair
+
+    async def main():
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+        t = asyncio.ensure_future(ticker())
+        waiting = asyncio.ensure_future(tp.apoll(c, 10.0))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # nothing published yet
+        p.offer(pattern(5))
+        f = await waiting
+        t.cancel()
+        return ticks, f
+
+    ticks, f = asyncio.run(main())
+    assert ticks >= 10, ticks  # the loop ran while the consumer waited
+    with f:
+        np.testing.assert_array_equal(f.array, pattern(5))
