@@ -201,22 +201,6 @@ static PyObject *consumer_close(ConsumerObject *self, PyObject *noargs)
     Py_RETURN_NONE;
 }
 
-static PyObject *consumer_enter(PyObject *self, PyObject *noargs)
-{
-    (void)noargs;
-    Py_INCREF(self);
-    return self;
-}
-
-static PyObject *consumer_exit(ConsumerObject *self, PyObject *args)
-{
-    (void)args;
-    PyObject *r = consumer_close(self, NULL);
-    if (r == NULL) return NULL;
-    Py_DECREF(r);
-    Py_RETURN_FALSE;
-}
-
 static PyObject *consumer_get_mapped(ConsumerObject *self, void *c)
 {
     (void)c;
@@ -252,8 +236,7 @@ static PyMethodDef consumer_methods[] = {
     {"close", (PyCFunction)consumer_close, METH_NOARGS,
      "close()\n\nUnmap and detach. Frames still held report themselves overwritten; numpy arrays taken from them "
      "must not be used any more."},
-    {"__enter__", consumer_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)consumer_exit, METH_VARARGS, NULL},
+    PYTP_CONTEXT_METHODS,
     {NULL, NULL, 0, NULL}};
 
 PyTypeObject pytp_ConsumerType = {

@@ -55,22 +55,6 @@ static void driver_dealloc(DriverObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyObject *driver_enter(PyObject *self, PyObject *noargs)
-{
-    (void)noargs;
-    Py_INCREF(self);
-    return self;
-}
-
-static PyObject *driver_exit(DriverObject *self, PyObject *args)
-{
-    (void)args;
-    PyObject *r = driver_stop(self, NULL);
-    Py_XDECREF(r);
-    if (r == NULL) return NULL;
-    Py_RETURN_FALSE;
-}
-
 static PyObject *driver_stream_epoch(DriverObject *self, PyObject *arg)
 {
     const unsigned long sid = PyLong_AsUnsignedLong(arg);
@@ -85,8 +69,7 @@ static PyMethodDef driver_methods[] = {
     {"stop", (PyCFunction)driver_stop, METH_NOARGS, "stop()\n\nStop the driver (ShmDriverShutdown to its clients)."},
     {"stream_epoch", (PyCFunction)driver_stream_epoch, METH_O,
      "stream_epoch(stream_id) -> int | None\n\nCurrent epoch of a stream, None if it has none."},
-    {"__enter__", driver_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)driver_exit, METH_VARARGS, NULL},
+    PYTP_CONTEXT_METHODS,
     {NULL, NULL, 0, NULL}};
 
 PyTypeObject pytp_DriverType = {

@@ -361,22 +361,6 @@ static PyObject *join_close(JoinObject *self, PyObject *noargs)
     Py_RETURN_NONE;
 }
 
-static PyObject *join_enter(PyObject *self, PyObject *noargs)
-{
-    (void)noargs;
-    Py_INCREF(self);
-    return self;
-}
-
-static PyObject *join_exit(JoinObject *self, PyObject *args)
-{
-    (void)args;
-    PyObject *r = join_close(self, NULL);
-    if (r == NULL) return NULL;
-    Py_DECREF(r);
-    Py_RETURN_FALSE;
-}
-
 static PyMethodDef join_methods[] = {
     {"poll", (PyCFunction)(void (*)(void))join_poll, METH_VARARGS | METH_KEYWORDS,
      "poll(timeout=0) -> tuple | None\n\nThe next output as (out_stream_id, epoch, out_seq, out_time, now_ns, "
@@ -389,8 +373,7 @@ static PyMethodDef join_methods[] = {
      "explain(out=None) -> list[dict]\n\nWhy the output `out` (default: the next one) is or is not ready, one entry "
      "per rule: stream_id, status (e.g. 'LAGGING'), stale, text."},
     {"close", (PyCFunction)join_close, METH_NOARGS, "close()\n\nRelease subscriptions, mappings and the authority."},
-    {"__enter__", join_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)join_exit, METH_VARARGS, NULL},
+    PYTP_CONTEXT_METHODS,
     {NULL, NULL, 0, NULL}};
 
 PyTypeObject pytp_JoinStageType = {

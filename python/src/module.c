@@ -85,6 +85,22 @@ int pytp_enter(int *busy, const char *what)
     return 0;
 }
 
+PyObject *pytp_enter_self(PyObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    Py_INCREF(self);
+    return self;
+}
+
+PyObject *pytp_exit_close(PyObject *self, PyObject *args)
+{
+    (void)args;
+    PyObject *r = PyObject_CallMethod(self, PyObject_HasAttrString(self, "close") ? "close" : "stop", NULL);
+    if (r == NULL) return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
 int pytp_dict_u64(PyObject *d, const char *key, uint64_t v)
 {
     PyObject *o = PyLong_FromUnsignedLongLong(v);

@@ -268,22 +268,6 @@ static PyObject *producer_close(ProducerObject *self, PyObject *noargs)
     Py_RETURN_NONE;
 }
 
-static PyObject *producer_enter(PyObject *self, PyObject *noargs)
-{
-    (void)noargs;
-    Py_INCREF(self);
-    return self;
-}
-
-static PyObject *producer_exit(ProducerObject *self, PyObject *args)
-{
-    (void)args;
-    PyObject *r = producer_close(self, NULL);
-    if (r == NULL) return NULL;
-    Py_DECREF(r);
-    Py_RETURN_FALSE;
-}
-
 static PyObject *producer_get_active(ProducerObject *self, void *c)
 {
     (void)c;
@@ -331,8 +315,7 @@ static PyMethodDef producer_methods[] = {
      "set_meta(attrs: dict[str, str | bytes])\n\nReplace the DataSourceMeta attributes (str values as 'text', "
      "bytes as 'bytes')."},
     {"close", (PyCFunction)producer_close, METH_NOARGS, "close()\n\nDetach (the driver starts a new epoch for the next producer)."},
-    {"__enter__", producer_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)producer_exit, METH_VARARGS, NULL},
+    PYTP_CONTEXT_METHODS,
     {NULL, NULL, 0, NULL}};
 
 PyTypeObject pytp_ProducerType = {

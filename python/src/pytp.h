@@ -62,6 +62,13 @@ extern PyTypeObject pytp_ConsumerType;
 extern PyTypeObject pytp_JoinStageType;
 extern PyTypeObject pytp_DriverType;
 
+/* Context managers of the long-lived objects: __enter__ returns self,
+ * __exit__ calls the object's close() (Driver: stop()) and returns False. */
+PyObject *pytp_enter_self(PyObject *self, PyObject *noargs);
+PyObject *pytp_exit_close(PyObject *self, PyObject *args);
+#define PYTP_CONTEXT_METHODS                                                                                           \
+    {"__enter__", pytp_enter_self, METH_NOARGS, NULL}, {"__exit__", pytp_exit_close, METH_VARARGS, NULL}
+
 /* dict helpers */
 int pytp_dict_u64(PyObject *d, const char *key, uint64_t v);
 

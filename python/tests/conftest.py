@@ -112,3 +112,26 @@ def pytest_runtest_logreport(report):
     """A skipped test is a failed one here: CI counts no skip as a pass."""
     if report.skipped:
         report.outcome = "failed"
+
+
+def other_thread_progress(wait):
+    """Iterations a spinning Python thread makes while wait() runs: about
+    zero if wait() held the GIL, many if it released it."""
+    import threading
+    counter = [0]
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            counter[0] += 1
+
+    t = threading.Thread(target=spin)
+    t.start()
+    try:
+        time.sleep(0.05)
+        before = counter[0]
+        wait()
+        return counter[0] - before
+    finally:
+        stop.set()
+        t.join()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tensorpool as tp
-from conftest import SMALL, pattern
+from conftest import SMALL, other_thread_progress, pattern
 
 
 @pytest.fixture
@@ -154,27 +154,17 @@ def test_errors_carry_code_and_message(pair):
 
 def test_gil_released_while_waiting(driver):
     c = tp.Consumer(SMALL)  # nothing is produced: every wait times out
-    counter = [0]
-    stop = threading.Event()
+    waited = []
 
-    def spin():
-        while not stop.is_set():
-            counter[0] += 1
-
-    t = threading.Thread(target=spin)
-    t.start()
-    try:
-        time.sleep(0.05)
-        before = counter[0]
+    def wait():
         t0 = time.monotonic()
         assert c.poll(timeout=0.5) is None
-        waited = time.monotonic() - t0
-        during = counter[0] - before
+        waited.append(time.monotonic() - t0)
+    try:
+        during = other_thread_progress(wait)
     finally:
-        stop.set()
-        t.join()
         c.close()
-    assert waited >= 0.45
+    assert waited[0] >= 0.45
     # a thread starved by a held GIL would not move at all in 0.5 s
     assert during > 10000, "the other thread ran %d iterations during the wait" % during
 

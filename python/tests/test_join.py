@@ -1,14 +1,13 @@
 """Join stages in one process: a driver thread, two Python producers on
 streams 7 and 8, and a JoinStage announcing its own rules. Sequence and
 latest-value joins, explain before any data, and the GIL while waiting."""
-import threading
 import time
 
 import numpy as np
 import pytest
 
 import tensorpool as tp
-from conftest import SMALL, SMALL_B, pattern
+from conftest import SMALL, SMALL_B, other_thread_progress, pattern
 
 
 @pytest.fixture
@@ -98,22 +97,7 @@ def test_explain_names_the_missing_input(producers):
 def test_join_wait_releases_the_gil(driver):
     with tp.JoinStage("timestamp", [tp.offset_ns(SMALL, 0), tp.window_ns(SMALL_B, 10_000_000)],
                       out_stream_id=73) as stage:
-        counter = [0]
-        stop = threading.Event()
-
-        def spin():
-            while not stop.is_set():
-                counter[0] += 1
-        t = threading.Thread(target=spin)
-        t.start()
-        try:
-            time.sleep(0.05)
-            before = counter[0]
-            assert stage.poll(0.5) is None
-            during = counter[0] - before
-        finally:
-            stop.set()
-            t.join()
+        during = other_thread_progress(lambda: stage.poll(0.5))
         assert during > 10000
 
 

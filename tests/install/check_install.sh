@@ -67,20 +67,7 @@ if [ -d "$build/python/tensorpool" ]; then
   [ -n "$pkg" ] && [ -f "$pkg/__init__.pyi" ] && [ -f "$pkg/py.typed" ] ||
     { echo "FAIL: the Python package is not installed under $prefix/lib/python3*/"; exit 1; }
   ls "$prefix/share/doc/tensorpool/examples/python/camera_stats.py" >/dev/null
-  PYTHONPATH=$(dirname "$pkg") TP_DIR=$(mktemp -d /dev/shm/tp-install-py-XXXXXX) "$py" - "$pkg" <<'PY' ||
-import os, shutil, sys, numpy as np, tensorpool as tp
-assert os.path.dirname(tp.__file__) == sys.argv[1], tp.__file__
-try:
-    with tp.Driver("[profiles.p]\nheader_nslots = 8\npayload_pools = [ { pool_id = 1, stride_bytes = 4096 } ]\n"
-                   "[streams.s]\nstream_id = 5\nprofile = \"p\"\n"):
-        with tp.Producer(5) as p, tp.Consumer(5) as c:
-            assert p.wait_active(20) and c.wait_mapped(20)
-            p.offer(np.arange(6, dtype=np.float64))
-            with c.poll(10) as f:
-                assert f.array.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
-finally:
-    shutil.rmtree(os.environ["TP_DIR"], ignore_errors=True)
-PY
+  PYTHONPATH=$(dirname "$pkg") "$py" "$here/../../python/tests/smoke.py" "$pkg" ||
     { echo "FAIL: the installed Python package does not work"; exit 1; }
   echo "ok: Python package installed in $pkg, imported by $py"
   passed=$((passed + 1))

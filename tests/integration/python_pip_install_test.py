@@ -14,24 +14,7 @@ import subprocess
 import sys
 import tempfile
 
-SMOKE = r"""
-import os, tempfile, shutil, numpy as np, tensorpool as tp
-assert tp.__file__.startswith(os.environ["TARGET"]), tp.__file__
-d = tempfile.mkdtemp(prefix="tp-pytest-pip-", dir="/dev/shm")
-os.environ["TP_DIR"] = d
-try:
-    with tp.Driver("[profiles.p]\nheader_nslots = 8\npayload_pools = [ { pool_id = 1, stride_bytes = 4096 } ]\n"
-                   "[streams.s]\nstream_id = 5\nprofile = \"p\"\n"):
-        with tp.Producer(5) as p, tp.Consumer(5) as c:
-            assert p.wait_active(20) and c.wait_mapped(20)
-            p.offer(np.arange(10, dtype=np.int32))
-            f = c.poll(10)
-            with f:
-                assert f.array.tolist() == list(range(10))
-    print("ok: pip-installed tensorpool", tp.__version__, "moved a frame")
-finally:
-    shutil.rmtree(d, ignore_errors=True)
-"""
+SMOKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python", "tests", "smoke.py")
 
 
 def main():
@@ -53,8 +36,9 @@ def main():
         if r.returncode != 0:
             print("FAIL pip install exited %d" % r.returncode)
             return 1
-        env = dict(os.environ, PYTHONPATH=target, TARGET=target)
-        r = subprocess.run([sys.executable, "-c", SMOKE], env=env, cwd=work, capture_output=True, text=True)
+        env = dict(os.environ, PYTHONPATH=target)
+        r = subprocess.run([sys.executable, SMOKE, os.path.join(target, "tensorpool")], env=env, cwd=work,
+                           capture_output=True, text=True)
         print(r.stdout, r.stderr)
         return r.returncode
     finally:
