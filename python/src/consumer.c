@@ -201,21 +201,9 @@ static PyObject *consumer_close(ConsumerObject *self, PyObject *noargs)
     Py_RETURN_NONE;
 }
 
-static PyObject *consumer_get_mapped(ConsumerObject *self, void *c)
-{
-    (void)c;
-    return PyBool_FromLong(self->c != NULL && tp_consumer_is_mapped(self->c));
-}
-static PyObject *consumer_get_epoch(ConsumerObject *self, void *c)
-{
-    (void)c;
-    return PyLong_FromUnsignedLongLong(self->c != NULL ? tp_consumer_epoch(self->c) : 0);
-}
-static PyObject *consumer_get_stream_id(ConsumerObject *self, void *c)
-{
-    (void)c;
-    return PyLong_FromUnsignedLong(self->stream_id);
-}
+PYTP_GETTER(consumer, ConsumerObject, mapped, PyBool_FromLong(self->c != NULL && tp_consumer_is_mapped(self->c)))
+PYTP_GETTER(consumer, ConsumerObject, epoch, PyLong_FromUnsignedLongLong(self->c != NULL ? tp_consumer_epoch(self->c) : 0))
+PYTP_GETTER(consumer, ConsumerObject, stream_id, PyLong_FromUnsignedLong(self->stream_id))
 
 static PyGetSetDef consumer_getset[] = {
     {"mapped", (getter)consumer_get_mapped, NULL, "True when the stream's regions are mapped.", NULL},

@@ -297,19 +297,14 @@ static PyObject *frame_repr(FrameObject *f)
                                 f->jf.has_view && dn != NULL ? dn : "no view", f->closed ? " closed" : "");
 }
 
-#define GETTER(name, expr)                                                                                             \
-    static PyObject *frame_get_##name(FrameObject *f, void *closure)                                                 \
-    {                                                                                                                  \
-        (void)closure;                                                                                                 \
-        return expr;                                                                                                   \
-    }
-GETTER(seq, PyLong_FromUnsignedLongLong(f->jf.seq))
-GETTER(epoch, PyLong_FromUnsignedLongLong(f->epoch))
-GETTER(stream_id, PyLong_FromUnsignedLong(f->stream_id))
-GETTER(has_view, PyBool_FromLong(f->jf.has_view))
-GETTER(closed, PyBool_FromLong(f->closed))
-GETTER(nbytes, PyLong_FromUnsignedLong(f->jf.has_view ? f->jf.view.len : 0))
-GETTER(dtype_code, PyLong_FromLong(f->jf.has_view ? f->jf.view.header.tensor.dtype : 0))
+#define GETTER(name, expr) PYTP_GETTER(frame, FrameObject, name, expr)
+GETTER(seq, PyLong_FromUnsignedLongLong(self->jf.seq))
+GETTER(epoch, PyLong_FromUnsignedLongLong(self->epoch))
+GETTER(stream_id, PyLong_FromUnsignedLong(self->stream_id))
+GETTER(has_view, PyBool_FromLong(self->jf.has_view))
+GETTER(closed, PyBool_FromLong(self->closed))
+GETTER(nbytes, PyLong_FromUnsignedLong(self->jf.has_view ? self->jf.view.len : 0))
+GETTER(dtype_code, PyLong_FromLong(self->jf.has_view ? self->jf.view.header.tensor.dtype : 0))
 
 static PyObject *frame_get_timestamp_ns(FrameObject *f, void *closure)
 {
@@ -321,24 +316,16 @@ static PyObject *frame_get_timestamp_ns(FrameObject *f, void *closure)
     return PyLong_FromUnsignedLongLong(ts);
 }
 
-static PyObject *frame_get_shape(FrameObject *f, void *closure)
+/* The frame's ndims values of v as a tuple (none without a view). */
+static PyObject *int_tuple(const FrameObject *f, const int32_t *v)
 {
-    (void)closure;
-    const tp_tensor_header_t *t = &f->jf.view.header.tensor;
-    const int n = f->jf.has_view ? t->ndims : 0;
-    PyObject *s = PyTuple_New(n);
-    for (int k = 0; s != NULL && k < n; k++) PyTuple_SET_ITEM(s, k, PyLong_FromLong(t->dims[k]));
-    return s;
-}
-
-static PyObject *frame_get_strides(FrameObject *f, void *closure)
-{
-    (void)closure;
     const int n = f->jf.has_view ? f->jf.view.header.tensor.ndims : 0;
     PyObject *s = PyTuple_New(n);
-    for (int k = 0; s != NULL && k < n; k++) PyTuple_SET_ITEM(s, k, PyLong_FromLong(f->jf.view.strides[k]));
+    for (int k = 0; s != NULL && k < n; k++) PyTuple_SET_ITEM(s, k, PyLong_FromLong(v[k]));
     return s;
 }
+GETTER(shape, int_tuple(self, self->jf.view.header.tensor.dims))
+GETTER(strides, int_tuple(self, self->jf.view.strides))
 
 static PyObject *frame_get_dtype(FrameObject *f, void *closure)
 {

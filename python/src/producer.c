@@ -268,26 +268,10 @@ static PyObject *producer_close(ProducerObject *self, PyObject *noargs)
     Py_RETURN_NONE;
 }
 
-static PyObject *producer_get_active(ProducerObject *self, void *c)
-{
-    (void)c;
-    return PyBool_FromLong(self->p != NULL && tp_producer_is_active(self->p));
-}
-static PyObject *producer_get_epoch(ProducerObject *self, void *c)
-{
-    (void)c;
-    return PyLong_FromUnsignedLongLong(self->p != NULL ? tp_producer_epoch(self->p) : 0);
-}
-static PyObject *producer_get_next_seq(ProducerObject *self, void *c)
-{
-    (void)c;
-    return PyLong_FromUnsignedLongLong(self->p != NULL ? tp_producer_next_seq(self->p) : 0);
-}
-static PyObject *producer_get_stream_id(ProducerObject *self, void *c)
-{
-    (void)c;
-    return PyLong_FromUnsignedLong(self->stream_id);
-}
+PYTP_GETTER(producer, ProducerObject, active, PyBool_FromLong(self->p != NULL && tp_producer_is_active(self->p)))
+PYTP_GETTER(producer, ProducerObject, epoch, PyLong_FromUnsignedLongLong(self->p != NULL ? tp_producer_epoch(self->p) : 0))
+PYTP_GETTER(producer, ProducerObject, next_seq, PyLong_FromUnsignedLongLong(self->p != NULL ? tp_producer_next_seq(self->p) : 0))
+PYTP_GETTER(producer, ProducerObject, stream_id, PyLong_FromUnsignedLong(self->stream_id))
 
 static PyGetSetDef producer_getset[] = {
     {"active", (getter)producer_get_active, NULL, "True when attached and mapped (frames can be written).", NULL},

@@ -69,6 +69,14 @@ PyObject *pytp_exit_close(PyObject *self, PyObject *args);
 #define PYTP_CONTEXT_METHODS                                                                                           \
     {"__enter__", pytp_enter_self, METH_NOARGS, NULL}, {"__exit__", pytp_exit_close, METH_VARARGS, NULL}
 
+/* A read-only property: static PyObject *PREFIX_get_NAME(TYPE *self, void *) returning EXPR. */
+#define PYTP_GETTER(prefix, type, name, expr)                                                                          \
+    static PyObject *prefix##_get_##name(type *self, void *closure)                                                    \
+    {                                                                                                                  \
+        (void)closure;                                                                                                 \
+        return expr;                                                                                                   \
+    }
+
 /* dict helpers */
 int pytp_dict_u64(PyObject *d, const char *key, uint64_t v);
 
