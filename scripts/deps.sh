@@ -3,9 +3,18 @@
 # a C compiler and make, a C++ compiler (the public headers are checked from
 # C++ too), cmake, python3, pkg-config, doxygen (the API reference, target
 # docs-api), and clang with its sanitizer/libFuzzer
-# runtimes. Uses apt-get as root, or sudo.
+# runtimes, libmicrohttpd (tp view). Uses apt-get as root, or sudo.
+#   --browser  also Debian's chromium (the tp view browser test; scripts/test.sh)
+#   --plot     also gnuplot (bench/run --plot)
 set -euo pipefail
 need=()
+for a in "$@"; do
+  case "$a" in
+    --browser) command -v chromium >/dev/null || need+=(chromium) ;;
+    --plot) command -v gnuplot >/dev/null || need+=(gnuplot-nox) ;;
+    *) echo "deps.sh: unknown option $a" >&2; exit 2 ;;
+  esac
+done
 command -v cc >/dev/null || need+=(build-essential)
 command -v make >/dev/null || need+=(make)
 command -v c++ >/dev/null || need+=(g++)
@@ -14,6 +23,7 @@ command -v python3 >/dev/null || need+=(python3)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v doxygen >/dev/null || need+=(doxygen)
 command -v clang >/dev/null || need+=(clang)
+pkg-config --exists libmicrohttpd 2>/dev/null || need+=(libmicrohttpd-dev)
 if ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 &&
    ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1; then
   need+=(libclang-rt-dev)
