@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 SKIP = 77
@@ -212,6 +213,13 @@ def main():
             if "EventSource" not in page or resp.headers.get("Content-Type", "").find("text/html") < 0:
                 print("FAIL / is not the page")
                 fails += 1
+        req = urllib.request.Request(url + "state.json", headers={"Host": "attacker.example:80"})
+        try:
+            urllib.request.urlopen(req, timeout=10)
+            print("FAIL a request naming another Host was answered (DNS rebinding)")
+            fails += 1
+        except urllib.error.HTTPError as e:
+            print("ok   a request naming another Host is refused: %d" % e.code)
         chrome = Chrome(exe, profile)
         fails += check_page(chrome, url, os.path.abspath("view_browser_test.png"))
         stop(view)

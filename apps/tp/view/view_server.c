@@ -194,6 +194,24 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code, const c
     return ret;
 }
 
+/* DNS rebinding: a web page elsewhere can point a name of its own at
+ * 127.0.0.1 and have the browser read us. Such a request names that host;
+ * ours name an IP address or localhost. */
+static int host_ok(const view_server_t *s, struct MHD_Connection *conn)
+{
+    if (s->opt.allow_remote) return 1;
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (h == NULL) return 1; /* HTTP/1.0 without Host: not a browser */
+    char host[64];
+    const char *colon = strrchr(h, ':');
+    const size_t n = colon != NULL ? (size_t)(colon - h) : strlen(h);
+    if (n == 0 || n >= sizeof host) return 0;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    struct in_addr a;
+    return strcmp(host, "localhost") == 0 || inet_pton(AF_INET, host, &a) == 1;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_len, void **con_cls)
 {
@@ -203,6 +221,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*con_cls == NULL) { /* first call: headers only */
         *con_cls = s;
         return MHD_YES;
+    }
+    if (!host_ok(s, conn)) {
+        static const char msg[] = "forbidden: Host must be an IP address or localhost\n";
+        return reply(conn, MHD_HTTP_FORBIDDEN, "text/plain", msg, sizeof msg - 1, MHD_RESPMEM_PERSISTENT);
     }
     if (*upload_len != 0 || (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)) {
         static const char msg[] = "read-only: GET only\n";
