@@ -14,10 +14,12 @@ Chromium is Debian's `chromium` (scripts/deps.sh installs it for the tests);
 without it the test is skipped (exit 77) with a message.
 """
 import base64
+import glob
 import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -78,6 +80,32 @@ class Chrome:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def wait_traces(work, timeout=30):
+    """The join stages' trace files (join-<out>-<pid>.trace in the namespace directory)."""
+    deadline = time.time() + timeout
+    found = []
+    while time.time() < deadline:
+        found = sorted(glob.glob(os.path.join(work, "tensorpool-*", "default", "join-*.trace")))
+        if len(found) >= 2:
+            time.sleep(1.0)  # outputs flow meanwhile
+            break
+        time.sleep(0.2)
+    return found
+
+
+def shm_mapped(pid, work):
+    """SHM regions (not transport logs) of `work` that process pid maps."""
+    with open("/proc/%d/maps" % pid) as f:
+        return [l.split()[-1] for l in f if work in l and "/ipc/" not in l]
+
+
+def trace_records(path):
+    """Outputs recorded so far: the u64 at offset 72 (src/join/join_trace.c's layout)."""
+    with open(path, "rb") as f:
+        f.seek(72)
+        return struct.unpack("<Q", f.read(8))[0]
 
 
 def start(cmd, pattern, timeout=30):
@@ -220,8 +248,27 @@ def main():
             fails += 1
         except urllib.error.HTTPError as e:
             print("ok   a request naming another Host is refused: %d" % e.code)
+        # nobody watching yet: tp view maps no frame (only the transport's logs) ...
+        frames_mapped = shm_mapped(view.pid, work)
+        if frames_mapped:
+            print("FAIL before any page tp view maps SHM regions: %s" % frames_mapped[:3])
+            fails += 1
+        else:
+            print("ok   before any page tp view maps no SHM region")
+        # ... and the stages have written no trace entry
+        traces = wait_traces(work)
+        unwatched = {os.path.basename(t): trace_records(t) for t in traces}
+        if len(traces) != 2 or any(unwatched.values()):
+            print("FAIL before any page: traces %s (want 2 files, 0 records each)" % unwatched)
+            fails += 1
+        else:
+            print("ok   before any page the join stages recorded nothing: %s" % unwatched)
         chrome = Chrome(exe, profile)
         fails += check_page(chrome, url, os.path.abspath("view_browser_test.png"))
+        watched = {os.path.basename(t): trace_records(t) for t in traces}
+        if not all(watched.values()):
+            print("FAIL while watched the stages recorded nothing: %s" % watched)
+            fails += 1
         stop(view)
         procs.remove(view)
         stop(demo)
