@@ -134,28 +134,28 @@ def by_size(results, names, unit):
     return {k: sorted(v) for k, v in series.items()}
 
 
+def size_lines(w, series):
+    """One line per series; those whose name says floor dashed."""
+    lines = []
+    for name, rows in sorted(series.items()):
+        floor = "floor" in name
+        lines.append("'%s' using 1:2 with linespoints %s pt 7 title \"%s\"" % (
+            w.dat(rows), "dashtype 2 lw 2" if floor else "lw 2", esc(name) + (" (floor)" if floor else "")))
+    return lines
+
+
 def size_plots(w, results):
     made = []
     lat = by_size(results, {"shm.publish", "shm.read_copy", "shm.read_view", "shm.publish_no_payload",
                             "e2e_commit_to_callback_latency", "shm.memcpy_floor", "floor.sized_one_way"}, "ns")
-    lines = []
-    for name, rows in sorted(lat.items()):
-        floor = "floor" in name
-        lines.append("'%s' using 1:2 with linespoints %s pt 7 title \"%s\"" % (
-            w.dat(rows), "dashtype 2 lw 2" if floor else "lw 2", esc(name) + (" (floor)" if floor else "")))
     if w.plot("size_latency.png", ["set logscale xy", "set xlabel 'frame / message size (bytes, log)'",
                                    "set ylabel 'ns per frame (median or p50, log)'"],
-              lines, "latency against frame size; floors dashed"):
+              size_lines(w, lat), "latency against frame size; floors dashed"):
         made.append("size_latency.png")
     bw = by_size(results, {"shm.read_copy_bandwidth", "shm.memcpy_floor_bandwidth", "floor.memcpy_bandwidth"}, "GB/s")
-    lines = []
-    for name, rows in sorted(bw.items()):
-        floor = "floor" in name
-        lines.append("'%s' using 1:2 with linespoints %s pt 7 title \"%s\"" % (
-            w.dat(rows), "dashtype 2 lw 2" if floor else "lw 2", esc(name) + (" (floor)" if floor else "")))
     if w.plot("size_throughput.png", ["set logscale x", "set xlabel 'frame size (bytes, log)'",
                                       "set ylabel 'GB/s'", "set yrange [0:*]"],
-              lines, "throughput against frame size; memcpy floors dashed"):
+              size_lines(w, bw), "throughput against frame size; memcpy floors dashed"):
         made.append("size_throughput.png")
     return made
 
@@ -166,7 +166,8 @@ def inputs_plot(w, results):
     for r in results:
         if r["name"] == "join.floor.empty_call":
             floor = r["value"]
-        elif r["name"].startswith("join.") and isinstance(r.get("inputs"), int) and r.get("unit") == "ns":
+        elif (r["name"].startswith(("join.ready", "join.update")) and isinstance(r.get("inputs"), int)
+              and r.get("unit") == "ns"):
             series[r["name"]].append((r["inputs"], r["value"]))
     lines = ["'%s' using 1:2 with linespoints lw 2 pt 7 title \"%s\"" % (w.dat(sorted(v)), esc(k))
              for k, v in sorted(series.items())]

@@ -28,7 +28,6 @@ PROGRAMS = {
     "bench_ipc": ["--quick"],
     "bench_join": ["3", "20000"],
     "bench_join_agent": ["1", "500"],
-    "bench_join_trace": ["3", "20000"],
     "bench_shm": ["3"],
 }
 
