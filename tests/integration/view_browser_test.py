@@ -153,6 +153,7 @@ DOM_QUERY = r"""
         off: td.getAttribute("data-offset")}))})),
     ts: q(".join[data-out='200'] tr.out").length,
     explain: q(".join .explain").length,
+    charts: q("canvas.joinchart").map(c => Number(c.getAttribute("data-outputs"))),
     states: q(".join .state").map(e => e.textContent),
   });
 })()
@@ -196,6 +197,9 @@ def check_page(chrome, url, shot):
     bad = [o for o in dom["seq"] if {i["id"]: i["off"] for i in o["inputs"]} != {"1": "0", "2": "-2"}]
     if bad:
         print("FAIL sequence join entries not at camera 2 offset -2: %s" % bad[:3])
+        fails += 1
+    if len(dom["charts"]) != 2 or min(dom["charts"]) < 5:
+        print("FAIL join charts: %s (want 2, each with >= 5 outputs)" % dom["charts"])
         fails += 1
     if dom["explain"] < 2:
         print("FAIL no explain lines shown")

@@ -86,15 +86,16 @@ int view_model_open(view_model_t **out, const char *dir, const char *ns)
 static int pid_alive(int32_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
 
 /* Trace files of live stages (join-<out>-<pid>.trace in the namespace
- * directory) and the transport's publication logs (<stream>-<pid>-...log). */
-static void scan(view_model_t *m)
+ * directory; only while watched: nothing is mapped otherwise) and the
+ * transport's publication logs (<stream>-<pid>-...log). */
+static void scan(view_model_t *m, int watched)
 {
     for (int i = 0; i < MAX_STAGES; i++)
         if (m->stage[i].open && !pid_alive(m->stage[i].r.pid)) {
             tp_join_trace_reader_close(&m->stage[i].r);
             m->stage[i].open = 0;
         }
-    DIR *d = opendir(m->ns_dir);
+    DIR *d = watched ? opendir(m->ns_dir) : NULL;
     struct dirent *e;
     while (d != NULL && (e = readdir(d)) != NULL) {
         unsigned out;
@@ -314,11 +315,11 @@ int view_model_step(view_model_t *m, int64_t now, int watched, int64_t period_ns
     if (now < m->next_refresh) return 0;
     m->next_refresh = now + period_ns;
     tp_monitor_refresh(m->mon, now);
-    if (now >= m->next_scan) {
-        scan(m);
+    if (!watched && m->was_watched) release_all(m); /* nothing mapped while nobody looks */
+    if (now >= m->next_scan || (watched && !m->was_watched)) {
+        scan(m, watched);
         m->next_scan = now + SCAN_PERIOD_NS;
     }
-    if (!watched && m->was_watched) release_all(m); /* nothing mapped while nobody looks */
     m->was_watched = watched;
     if (watched) {
         for (uint32_t i = 0; i < tp_monitor_stream_count(m->mon) && i < TP_MONITOR_MAX_STREAMS; i++) {

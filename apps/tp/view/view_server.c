@@ -290,7 +290,7 @@ int view_server_start(view_server_t **out, const view_options_t *opt)
         return tp_err_set(TP_ERR_IO, "cannot start the model thread");
     }
     s->model_started = 1;
-    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
+    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
                               NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->addr,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)VIEW_MAX_CONNECTIONS, MHD_OPTION_END);
     if (s->mhd == NULL) {
