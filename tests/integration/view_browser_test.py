@@ -153,6 +153,7 @@ DOM_QUERY = r"""
         off: td.getAttribute("data-offset")}))})),
     ts: q(".join[data-out='200'] tr.out").length,
     explain: q(".join .explain").length,
+    subs: q("#publications td.subs").map(t => t.textContent).filter(t => t !== "-").length,
     charts: q("canvas.joinchart").map(c => Number(c.getAttribute("data-outputs"))),
     states: q(".join .state").map(e => e.textContent),
   });
@@ -200,6 +201,9 @@ def check_page(chrome, url, shot):
         fails += 1
     if len(dom["charts"]) != 2 or min(dom["charts"]) < 5:
         print("FAIL join charts: %s (want 2, each with >= 5 outputs)" % dom["charts"])
+        fails += 1
+    if dom["subs"] < 3:
+        print("FAIL transport: subscribers shown for %d streams, want the control, descriptor and QoS streams" % dom["subs"])
         fails += 1
     if dom["explain"] < 2:
         print("FAIL no explain lines shown")

@@ -37,6 +37,14 @@ typedef struct pub_s {
     int32_t pid;
 } pub_t;
 
+/* A process mapping a stream's transport logs without owning one: a subscriber. */
+typedef struct sub_s {
+    uint32_t stream_id;
+    int32_t pid;
+} sub_t;
+
+#define MAX_SUBS 256
+
 struct view_model_s {
     tp_monitor_t *mon;
     tp_monitor_config_t cfg;
@@ -52,6 +60,8 @@ struct view_model_s {
     stage_t stage[MAX_STAGES];
     pub_t pub[MAX_PUBS];
     uint32_t npub;
+    sub_t sub[MAX_SUBS];
+    uint32_t nsub;
     tp_join_trace_output_t outs[TP_JOIN_TRACE_ENTRIES];
     char *json;
     size_t json_len;
@@ -84,6 +94,42 @@ int view_model_open(view_model_t **out, const char *dir, const char *ns)
 }
 
 static int pid_alive(int32_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+
+/* Subscribers: the user's processes that map another process's logs of a
+ * stream (tp:ipc keeps no list of them; a subscription maps every log of its
+ * stream). Only while watched: it reads /proc/PID/maps of each process. */
+static void scan_subscribers(view_model_t *m)
+{
+    m->nsub = 0;
+    DIR *proc = opendir("/proc");
+    struct dirent *e;
+    const size_t dl = strlen(m->ipc_dir);
+    char path[64], line[PATH_MAX + 128];
+    while (proc != NULL && (e = readdir(proc)) != NULL && m->nsub < MAX_SUBS) {
+        char *end;
+        const long pid = strtol(e->d_name, &end, 10);
+        if (*end != '\0' || pid <= 0 || pid > INT32_MAX) continue;
+        snprintf(path, sizeof path, "/proc/%ld/maps", pid);
+        FILE *f = fopen(path, "r");
+        if (f == NULL) continue; /* gone, or another user's */
+        uint32_t last = UINT32_MAX;
+        while (fgets(line, sizeof line, f) != NULL && m->nsub < MAX_SUBS) {
+            const char *p = strstr(line, m->ipc_dir);
+            unsigned stream;
+            int owner;
+            if (p == NULL || p[dl] != '/' || sscanf(p + dl + 1, "%u-%d-", &stream, &owner) != 2 || owner == pid ||
+                stream == last)
+                continue; /* not a log, or its own publication's */
+            last = stream;
+            int dup = 0;
+            for (uint32_t k = 0; k < m->nsub && !dup; k++)
+                dup = m->sub[k].stream_id == stream && m->sub[k].pid == (int32_t)pid;
+            if (!dup) m->sub[m->nsub++] = (sub_t){stream, (int32_t)pid};
+        }
+        fclose(f);
+    }
+    if (proc != NULL) closedir(proc);
+}
 
 /* Trace files of live stages (join-<out>-<pid>.trace in the namespace
  * directory; only while watched: nothing is mapped otherwise) and the
@@ -130,6 +176,10 @@ static void scan(view_model_t *m, int watched)
         m->pub[m->npub++] = (pub_t){stream, pid};
     }
     if (d != NULL) closedir(d);
+    if (watched)
+        scan_subscribers(m);
+    else
+        m->nsub = 0;
 }
 
 static void release_all(view_model_t *m)
@@ -289,6 +339,17 @@ static int snapshot(view_model_t *m, int64_t now, int watched)
         tp_json_u64(&j, (uint64_t)(uint32_t)m->pub[i].pid);
         tp_json_key(&j, "pid_alive");
         tp_json_bool(&j, pid_alive(m->pub[i].pid));
+        tp_json_end_object(&j);
+    }
+    tp_json_end_array(&j);
+    tp_json_key(&j, "subscribers");
+    tp_json_begin_array(&j);
+    for (uint32_t i = 0; i < m->nsub; i++) {
+        tp_json_begin_object(&j);
+        tp_json_key(&j, "stream_id");
+        tp_json_u64(&j, m->sub[i].stream_id);
+        tp_json_key(&j, "pid");
+        tp_json_u64(&j, (uint64_t)(uint32_t)m->sub[i].pid);
         tp_json_end_object(&j);
     }
     tp_json_end_array(&j);
