@@ -63,6 +63,7 @@ struct view_model_s {
     sub_t sub[MAX_SUBS];
     uint32_t nsub;
     tp_join_trace_output_t outs[TP_JOIN_TRACE_ENTRIES];
+    char b64[VIEW_THUMB_MAX_W * VIEW_THUMB_MAX_H * 4 + 4]; /* one thumbnail in base64 */
     char *json;
     size_t json_len;
 };
@@ -217,7 +218,6 @@ static void opt_u64(tp_json_t *j, const char *key, uint64_t v)
 
 static void write_thumbs(view_model_t *m, tp_json_t *j)
 {
-    static char b64[VIEW_THUMB_MAX_W * VIEW_THUMB_MAX_H * 4 + 4];
     tp_json_key(j, "thumbnails");
     tp_json_begin_array(j);
     for (uint32_t i = 0; i < tp_monitor_stream_count(m->mon) && i < TP_MONITOR_MAX_STREAMS; i++) {
@@ -244,7 +244,7 @@ static void write_thumbs(view_model_t *m, tp_json_t *j)
             tp_json_key(j, "height");
             tp_json_u64(j, t->h);
             tp_json_key(j, "rgb_base64");
-            base64(j, t->rgb, (size_t)t->w * t->h * 3, b64);
+            base64(j, t->rgb, (size_t)t->w * t->h * 3, m->b64);
         } else {
             tp_json_key(j, "why");
             tp_json_cstring(j, t->why[0] != '\0' ? t->why : "no frame read yet");

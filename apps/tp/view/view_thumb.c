@@ -81,11 +81,10 @@ int view_thumb_update(view_thumb_t *t, const tp_shm_bases_t *bases, const tp_mon
     if (kh > k) k = kh;
     const uint32_t w = W / k, h = H / k;
     const int64_t rs = v.strides[0], ps = v.strides[1];
-    static uint8_t tmp[VIEW_THUMB_MAX_W * VIEW_THUMB_MAX_H * 3];
     for (uint32_t y = 0; y < h; y++)
         for (uint32_t x = 0; x < w; x++) {
             const uint8_t *px = v.payload + (int64_t)(y * k) * rs + (int64_t)(x * k) * ps;
-            uint8_t *o = tmp + ((size_t)y * w + x) * 3;
+            uint8_t *o = t->next + ((size_t)y * w + x) * 3;
             o[0] = px[0];
             o[1] = C >= 3 ? px[1] : px[0];
             o[2] = C >= 3 ? px[2] : px[0];
@@ -94,7 +93,7 @@ int view_thumb_update(view_thumb_t *t, const tp_shm_bases_t *bases, const tp_mon
         t->dropped++;
         return 0;
     }
-    memcpy(t->rgb, tmp, (size_t)w * h * 3);
+    memcpy(t->rgb, t->next, (size_t)w * h * 3);
     t->w = w;
     t->h = h;
     t->src_h = H;

@@ -25,6 +25,7 @@ typedef struct view_thumb_s {
     uint32_t src_h, src_w, src_c; /* the frame's shape */
     uint32_t w, h;
     uint8_t rgb[VIEW_THUMB_MAX_W * VIEW_THUMB_MAX_H * 3];
+    uint8_t next[VIEW_THUMB_MAX_W * VIEW_THUMB_MAX_H * 3]; /* being sampled; kept only if the read held */
     /* counts */
     uint64_t reads, dropped;  /* attempts; attempts that failed (late, torn, invalid) */
     char why[96];             /* why there is no thumbnail, "" when there is */
