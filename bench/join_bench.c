@@ -1,14 +1,20 @@
 /* JoinBarrier benchmarks: ns per readiness check (2/4/16/64 inputs, each
- * barrier type) and ns per observed-cursor update. One JSON object per line:
+ * barrier type) and ns per observed-cursor update; and what a stage pays per
+ * output for keeping a join trace (join_trace.h) with nobody watching (the
+ * check only) and while a viewer watches (one ~240-byte seqlocked copy). One JSON object per line:
  * {"name":..., "unit":"ns", "value":<median>, <parameters>}.
  * A floor (an empty out-of-line call) is measured in the same run.
  * Usage: bench_join [runs] [iterations]. */
+#include "tensorpool/ipc.h"
 #include "tensorpool/join_barrier.h"
+#include "tensorpool/join_trace.h"
 #include "tensorpool/merge_map.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define OUT 10u
 
@@ -158,6 +164,57 @@ static void observe_time(void *p, long n)
     sink = acc;
 }
 
+/* ---- join trace ---- */
+
+typedef struct {
+    tp_join_trace_t *t;
+    tp_join_output_t out;
+    tp_join_input_t in[2];
+    tp_join_frame_t fr[2];
+} trace_ctx_t;
+
+static void trace_record(void *p, long n)
+{
+    trace_ctx_t *c = p;
+    for (long i = 0; i < n; i++) tp_join_trace_record(c->t, &c->out, 1000 + i);
+}
+
+/* In a scratch directory under /dev/shm, removed afterwards. 0 or -1. */
+static int bench_trace(void)
+{
+    char dir[] = "/dev/shm/tp-bench-trace-XXXXXX", ipcdir[512], cmd[1100], path[600];
+    if (mkdtemp(dir) == NULL) return -1;
+    tp_ipc_context_t ipc;
+    tp_ipc_context_init(&ipc);
+    ipc.base_dir = dir;
+    static trace_ctx_t c;
+    tp_join_trace_reader_t r;
+    int rc = -1;
+    if (tp_ipc_context_dir(&ipc, ipcdir, sizeof ipcdir) != 0) goto out;
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", ipcdir);
+    if (system(cmd) != 0 || tp_join_trace_create(&c.t, &ipc, 100, 1) != 0) goto out;
+    c.fr[0] = (tp_join_frame_t){.seq = 10, .timestamp_ns = 5};
+    c.fr[1] = (tp_join_frame_t){.seq = 8, .timestamp_ns = 6};
+    c.in[0] = (tp_join_input_t){.stream_id = 1, .frame_count = 1, .frames = &c.fr[0]};
+    c.in[1] = (tp_join_input_t){.stream_id = 2, .frame_count = 1, .frames = &c.fr[1]};
+    c.out = (tp_join_output_t){.out_stream_id = 100, .epoch = 1, .out_seq = 10, .out_time = UINT64_MAX,
+                               .input_count = 2, .inputs = c.in};
+    report("join.trace.record", measure(trace_record, &c), "\"watched\":false,\"inputs\":2");
+    *strrchr(ipcdir, '/') = '\0';
+    snprintf(path, sizeof path, "%s/join-100-%d.trace", ipcdir, (int)getpid());
+    if (tp_join_trace_reader_open(&r, path) != 0) goto out;
+    tp_join_trace_reader_watch(&r, INT64_MAX);
+    report("join.trace.record", measure(trace_record, &c), "\"watched\":true,\"inputs\":2");
+    tp_join_trace_reader_close(&r);
+    rc = 0;
+out:
+    tp_join_trace_close(c.t);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) rc = -1;
+    if (rc != 0) fprintf(stderr, "bench_join: join trace in %s failed\n", dir);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) runs = atoi(argv[1]);
@@ -199,5 +256,5 @@ int main(int argc, char **argv)
         report("join.update.observe_time", measure(observe_time, &c), extra);
         tp_join_barrier_destroy(c.b);
     }
-    return 0;
+    return bench_trace() == 0 ? 0 : 1;
 }

@@ -4,9 +4,19 @@
 # C++ too), cmake, python3, pkg-config, doxygen (the API reference, target
 # docs-api), clang with its sanitizer/libFuzzer
 # runtimes, and for the Python package (python/) Debian's python3 headers,
-# numpy, pytest and setuptools. Uses apt-get as root, or sudo.
+# numpy, pytest and setuptools, and libmicrohttpd (tp view). Uses apt-get as
+# root, or sudo.
+#   --browser  also Debian's chromium (the tp view browser test; scripts/test.sh)
+#   --plot     also gnuplot (bench/run --plot)
 set -euo pipefail
 need=()
+for a in "$@"; do
+  case "$a" in
+    --browser) command -v chromium >/dev/null || need+=(chromium) ;;
+    --plot) command -v gnuplot >/dev/null || need+=(gnuplot-nox) ;;
+    *) echo "deps.sh: unknown option $a" >&2; exit 2 ;;
+  esac
+done
 command -v cc >/dev/null || need+=(build-essential)
 command -v make >/dev/null || need+=(make)
 command -v c++ >/dev/null || need+=(g++)
@@ -21,6 +31,7 @@ ls /usr/include/python3*/Python.h >/dev/null 2>&1 || need+=(python3-dev)
 /usr/bin/python3 -c 'import pytest' 2>/dev/null || need+=(python3-pytest)
 /usr/bin/python3 -c 'import setuptools' 2>/dev/null || need+=(python3-setuptools)
 /usr/bin/python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+pkg-config --exists libmicrohttpd 2>/dev/null || need+=(libmicrohttpd-dev)
 if ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 &&
    ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1; then
   need+=(libclang-rt-dev)

@@ -3,6 +3,9 @@
 #include "commands.h"
 #include "stop_signal.h"
 #include "demo_pipeline.h"
+#ifdef TP_HAVE_VIEW
+#include "view/view_server.h"
+#endif
 
 #include "tensorpool/clean.h"
 #include "tensorpool/clock.h"
@@ -119,6 +122,13 @@ static void help(FILE *out)
             "                        process on aeron:ipc, with Aeron's media driver running\n"
             "                        inside the driver process, in DIR (builds with Aeron only;\n"
             "                        sets DRIVER_CONTROL_CHANNEL and DRIVER_EMBEDDED_MEDIA_DRIVER)\n"
+            "    --view              also serve the live web page of tp view for the demo's\n"
+            "                        directory (streams, camera thumbnails, the joins' timelines)\n"
+            "                        and print its address; stays up until the demo ends\n"
+            "                        (builds with libmicrohttpd only)\n"
+            "    --listen HOST:PORT  where --view serves (default 127.0.0.1:8470, port 0: a free\n"
+            "                        one); loopback addresses only, as tp view without\n"
+            "                        --allow-remote\n"
             "    -h, --help          this text\n"
             "\n"
             "    Driver settings come from the environment as for `tp driver` (for example\n"
@@ -412,10 +422,60 @@ static int print_summary(const demo_snapshot_t *s, double secs, const demo_optio
     return rc;
 }
 
+/* --view: tp view's server inside this process, started once the roles are
+ * forked (it runs threads). */
+#ifdef TP_HAVE_VIEW
+static view_server_t *g_view;
+
+static int demo_view_check(const char *listen)
+{
+    const view_options_t vo = {.listen = listen};
+    char err[256];
+    if (view_check_listen(&vo, err, sizeof err) == 0) return 0;
+    fprintf(stderr, "tp demo: %s\n", err);
+    return -1;
+}
+
+static int demo_view_start(const demo_options_t *opt, const char *listen)
+{
+    tp_client_context_t ctx;
+    tp_client_context_init(&ctx); /* the namespace the roles use */
+    const view_options_t vo = {.dir = opt->dir, .ns = ctx.ns, .listen = listen};
+    if (view_server_start(&g_view, &vo) != 0) {
+        fprintf(stderr, "tp demo: FAILED: --view: %s\n", tp_errmsg());
+        return -1;
+    }
+    printf("tp demo: view at %s\n", view_server_url(g_view));
+    return 0;
+}
+
+static void demo_view_stop(void)
+{
+    view_server_stop(g_view);
+    g_view = NULL;
+}
+#else
+static int demo_view_check(const char *listen)
+{
+    (void)listen;
+    fprintf(stderr, "tp demo: --view needs tp built with libmicrohttpd (Debian: libmicrohttpd-dev)\n");
+    return -1;
+}
+static int demo_view_start(const demo_options_t *opt, const char *listen)
+{
+    (void)opt;
+    (void)listen;
+    return -1;
+}
+static void demo_view_stop(void) {}
+#endif
+
 int tp_cmd_demo(int argc, char **argv)
 {
     demo_options_t opt = {NULL, 30.0, 640u * 480u * 3u, 5000000, 1000000000};
     double duration = 10.0;
+    int view = 0;
+    const char *listen = "127.0.0.1:8470";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -459,6 +519,11 @@ int tp_cmd_demo(int argc, char **argv)
         } else if (strcmp(a, "--dir") == 0 && v != NULL) {
             i++;
             opt.dir = v;
+        } else if (strcmp(a, "--view") == 0) {
+            view = 1;
+        } else if (strcmp(a, "--listen") == 0 && v != NULL) {
+            i++;
+            listen = v;
         } else if (strcmp(a, "--transport") == 0 && v != NULL) {
             i++;
             if (strcmp(v, "aeron") == 0) {
@@ -475,6 +540,7 @@ int tp_cmd_demo(int argc, char **argv)
             return 2;
         }
     }
+    if (view && demo_view_check(listen) != 0) return 2;
     int own_dir = 0;
     if (opt.dir == NULL) {
         const char *env = getenv("TP_DIR");
@@ -514,6 +580,7 @@ int tp_cmd_demo(int argc, char **argv)
     }
     demo_pipeline_snapshot(p, &prev);
     print_processes(&prev);
+    if (view && demo_view_start(&opt, listen) != 0) goto failed;
     if (demo_pipeline_go(p, 5000000000LL) != 0) {
         fprintf(stderr, "tp demo: FAILED: %s\n", tp_errmsg());
         goto failed;
@@ -543,6 +610,7 @@ int tp_cmd_demo(int argc, char **argv)
     demo_pipeline_stop_roles(p, 3000000000LL); /* the counters are final once every role has exited */
     demo_pipeline_snapshot(p, &cur);
     rc = print_summary(&cur, secs, &opt);
+    demo_view_stop();
     demo_pipeline_stop(p);
     goto out;
 failed:
@@ -552,6 +620,7 @@ failed:
         report_roles(&cur);
     }
     printf("result: FAILED\n");
+    demo_view_stop();
     demo_pipeline_stop(p);
 out:
     if (own_dir)

@@ -9,6 +9,7 @@
 #include "tensorpool/driver.h"
 #include "tensorpool/error.h"
 #include "tensorpool/join_agent.h"
+#include "tensorpool/join_trace.h"
 #include "tensorpool/merge_map_aligner.h"
 #include "tensorpool/merge_map_authority.h"
 #include "tensorpool/producer.h"
@@ -187,17 +188,32 @@ typedef struct demo_source_s {
     uint64_t first_tick; /* ticks before this are skipped (camera 2's lag) */
     uint32_t frame_bytes;
     tp_tensor_header_t tensor;
+    int image;           /* HxWx3 with W = DEMO_IMAGE_W: draw a picture */
+    uint8_t row[2 * DEMO_IMAGE_W * 3]; /* two periods of a colour ramp, each row a window of it */
     tp_producer_t *producer;
     demo_shared_source_t *out;
     demo_shared_t *sh;
 } demo_source_t;
 
+/* Diagonal colour stripes that move one step per tick (so a viewer's
+ * thumbnail shows motion): row y is the ramp shifted by y + 4 tick pixels.
+ * One memcpy per row, about what a memset of the frame costs. */
+static void draw_frame(demo_source_t *s, uint8_t *dst, uint64_t tick)
+{
+    const size_t rowb = DEMO_IMAGE_W * 3, rows = s->frame_bytes / rowb;
+    for (size_t y = 0; y < rows; y++)
+        memcpy(dst + y * rowb, s->row + ((y + tick * 4) % DEMO_IMAGE_W) * 3, rowb);
+}
+
 static int source_publish(demo_source_t *s, uint64_t tick, uint64_t capture_ns)
 {
     tp_shm_claim_t c;
     if (tp_producer_claim(s->producer, &s->tensor, s->frame_bytes, &c) != 0) return -1;
-    /* A cheap synthetic image: a byte pattern that changes every frame. */
-    memset(c.payload + sizeof(demo_stamp_t), (int)(tick & 0xff), s->frame_bytes - sizeof(demo_stamp_t));
+    /* A cheap synthetic image that changes every frame (cameras), else a byte pattern. */
+    if (s->image)
+        draw_frame(s, c.payload, tick);
+    else
+        memset(c.payload + sizeof(demo_stamp_t), (int)(tick & 0xff), s->frame_bytes - sizeof(demo_stamp_t));
     const demo_stamp_t st = {tick, capture_ns};
     memcpy(c.payload, &st, sizeof st);
     return tp_producer_commit(s->producer, &c, capture_ns);
@@ -248,11 +264,18 @@ static int source_main(demo_pipeline_t *p, int idx)
     int32_t dims[3];
     unsigned nd = 1;
     dims[0] = (int32_t)s.frame_bytes;
-    if (idx != DEMO_IMU && s.frame_bytes % (640 * 3) == 0) {
-        dims[0] = (int32_t)(s.frame_bytes / (640 * 3));
-        dims[1] = 640;
+    if (idx != DEMO_IMU && s.frame_bytes % (DEMO_IMAGE_W * 3) == 0) {
+        dims[0] = (int32_t)(s.frame_bytes / (DEMO_IMAGE_W * 3));
+        dims[1] = DEMO_IMAGE_W;
         dims[2] = 3;
         nd = 3;
+        s.image = 1;
+        for (size_t x = 0; x < 2 * DEMO_IMAGE_W; x++) { /* camera 1 warm, camera 2 cool */
+            const uint8_t v = (uint8_t)(x * 255 / (DEMO_IMAGE_W - 1) % 256);
+            s.row[x * 3 + 0] = idx == DEMO_CAM1 ? v : (uint8_t)(255 - v);
+            s.row[x * 3 + 1] = (uint8_t)(v / 2);
+            s.row[x * 3 + 2] = idx == DEMO_CAM1 ? (uint8_t)(255 - v) : v;
+        }
     }
     tp_client_context_t cctx;
     tp_client_context_init(&cctx);
@@ -356,6 +379,7 @@ static int authority_main(demo_pipeline_t *p)
 
 typedef struct demo_join_s {
     demo_shared_join_t *out;
+    tp_join_trace_t *trace;    /* for tp view; NULL if it could not be created */
     tp_latency_hist_t latency; /* private; published to out->latency */
     int latency_dirty;
     int64_t stretch_start;     /* not flowing since, 0: flowing */
@@ -467,6 +491,7 @@ static void on_seq_output(void *clientd, const tp_join_output_t *out)
     else if (a.tick != b.tick)
         atomic_fetch_add_explicit(&j->out->misaligned, 1, memory_order_relaxed); /* frame N of both: same tick */
     count_output(j, out, newest_commit(out), now);
+    tp_join_trace_record(j->trace, out, now);
 }
 
 static void on_ts_output(void *clientd, const tp_join_output_t *out)
@@ -480,6 +505,7 @@ static void on_ts_output(void *clientd, const tp_join_output_t *out)
     atomic_fetch_add_explicit(&j->out->window_frames, out->input_count == 2 ? out->inputs[1].frame_count : 0,
                               memory_order_relaxed);
     count_output(j, out, newest_commit(out), now);
+    tp_join_trace_record(j->trace, out, now);
 }
 
 static int join_main(demo_pipeline_t *p, int idx)
@@ -523,10 +549,16 @@ static int join_main(demo_pipeline_t *p, int idx)
         child_fail(p->sh, role, msg);
         return 1;
     }
+    /* Recent outputs for tp view (written only while a viewer watches); the
+     * demo runs without if the file cannot be made. */
+    if (tp_join_trace_create(&j.trace, &ipc, join_outs[idx], seq ? TP_MERGE_KIND_SEQUENCE : TP_MERGE_KIND_TIMESTAMP) != 0)
+        j.trace = NULL;
     tp_idle_strategy_t idle;
     tp_idle_strategy_init_backoff(&idle, 50, 10, 50000, 500000);
     while (!tp_app_stop) {
-        const int w = tp_join_agent_do_work(agent, tp_clock_monotonic_ns());
+        const int64_t t_now = tp_clock_monotonic_ns();
+        const int w = tp_join_agent_do_work(agent, t_now);
+        tp_join_trace_status(j.trace, agent, t_now);
         tp_join_agent_stats_t st;
         tp_join_agent_stats(agent, &st);
         atomic_store_explicit(&j.out->outputs_waited, st.outputs_waited, memory_order_relaxed);
@@ -548,6 +580,7 @@ static int join_main(demo_pipeline_t *p, int idx)
         }
         tp_idle_strategy_idle(&idle, w > 0 ? w : 0);
     }
+    tp_join_trace_close(j.trace);
     tp_join_agent_close(agent);
     tp_join_agent_destroy(agent);
     return 0;

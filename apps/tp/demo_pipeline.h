@@ -24,6 +24,7 @@ enum { DEMO_ROLE_AUTHORITY = DEMO_SOURCES, DEMO_ROLE_SEQ_JOIN, DEMO_ROLE_TS_JOIN
 #define DEMO_STREAM_IMU 3
 #define DEMO_OUT_SEQ 100
 #define DEMO_OUT_TS 200
+#define DEMO_IMAGE_W 640 /* camera frames are HxWx3 with this width when the size allows */
 #define DEMO_CAM2_LAG 2 /* camera 2's seq lags camera 1's by this many frames */
 
 typedef struct demo_options_s {

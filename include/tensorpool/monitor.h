@@ -25,6 +25,8 @@
 #define TENSORPOOL_MONITOR_H
 
 #include "tensorpool/client.h"
+#include "tensorpool/shm_region.h"
+#include "tensorpool/shm_uri.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -92,6 +94,13 @@ typedef struct tp_monitor_stream_s {
     uint64_t sb_pid;           /* the files' creator: the driver, for clients attached through one */
     int sb_pid_alive;
     uint64_t sb_activity_ns;   /* CLOCK_MONOTONIC of the producer's last heartbeat */
+    /* The accepted announce's regions as announced (URIs NUL-terminated), for
+     * a viewer that maps them to read frames (tp view's thumbnails). */
+    uint32_t layout_version;
+    char ring_uri[TP_SHM_PATH_MAX + 64];
+    uint16_t pool_id[TP_SHM_MAX_POOLS];
+    uint32_t pool_stride[TP_SHM_MAX_POOLS];
+    char pool_uri[TP_SHM_MAX_POOLS][TP_SHM_PATH_MAX + 64];
 } tp_monitor_stream_t;
 
 typedef struct tp_monitor_rule_s {

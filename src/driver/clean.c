@@ -391,6 +391,17 @@ static int clean_ipc(clean_t *c, int nsfd, const char *rel_ns)
     return stays;
 }
 
+/* join-<out>-<pid>.trace, a regular file, and that pid no longer runs. */
+static int is_trace_of_gone(const clean_t *c, int nsfd, const char *name, struct stat *st)
+{
+    unsigned out;
+    int pid, end = 0;
+    if (sscanf(name, "join-%u-%d.trace%n", &out, &pid, &end) != 2 || end == 0 || name[end] != '\0' || pid <= 0)
+        return 0;
+    if (fstatat(nsfd, name, st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st->st_mode)) return 0;
+    return !creator_alive(c, (uint64_t)pid);
+}
+
 static void clean_namespace(clean_t *c, int ufd, const char *name, const char *rel)
 {
     const int nsfd = open_dir_at(ufd, name);
@@ -412,6 +423,12 @@ static void clean_namespace(clean_t *c, int ufd, const char *name, const char *r
             strcmp(e->d_name, "driver.lock") == 0)
             continue;
         struct stat st;
+        if (is_trace_of_gone(c, nsfd, e->d_name, &st)) { /* a join stage's trace (join_trace.h) whose process is gone */
+            if (path_join(sub, rel, e->d_name) != 0 ||
+                remove_item(c, nsfd, e->d_name, 0, sub, "file", (uint64_t)st.st_size, "join trace of a gone process") != 0)
+                left++;
+            continue;
+        }
         if (!all_digits(e->d_name) || fstatat(nsfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
             path_join(sub, rel, e->d_name) != 0) {
             left++; /* not a stream directory: not ours to judge */

@@ -262,11 +262,22 @@ static void on_pool_announce(tp_monitor_t *m, const uint8_t *buf, size_t len, ui
     s->pool_count = 0;
     tp_control_shm_pool_announce_payload_pools_iter_t it;
     tp_control_shm_pool_announce_payload_pools_iter(&d, &it);
+    s->layout_version = tp_control_shm_pool_announce_layout_version(&d);
     while (tp_control_shm_pool_announce_payload_pools_next(&it) == 1) {
-        if (s->pool_count++ == 0) s->stride_bytes = tp_control_shm_pool_announce_payload_pools_stride_bytes(&it);
+        const uint32_t k = s->pool_count++;
+        if (k == 0) s->stride_bytes = tp_control_shm_pool_announce_payload_pools_stride_bytes(&it);
+        if (k >= TP_SHM_MAX_POOLS) continue;
+        uint32_t pl = 0;
+        const char *pu = tp_control_shm_pool_announce_payload_pools_region_uri(&it, &pl);
+        s->pool_id[k] = tp_control_shm_pool_announce_payload_pools_pool_id(&it);
+        s->pool_stride[k] = tp_control_shm_pool_announce_payload_pools_stride_bytes(&it);
+        snprintf(s->pool_uri[k], sizeof s->pool_uri[k], "%.*s", pu != NULL && pl < sizeof s->pool_uri[k] ? (int)pl : 0,
+                 pu != NULL ? pu : "");
     }
     uint32_t ul = 0;
     const char *uri = tp_control_shm_pool_announce_header_region_uri(&d, &ul);
+    snprintf(s->ring_uri, sizeof s->ring_uri, "%.*s", uri != NULL && ul < sizeof s->ring_uri ? (int)ul : 0,
+             uri != NULL ? uri : "");
     tp_shm_uri_t u;
     if (uri != NULL && tp_shm_uri_parse(uri, ul, &u) == 0)
         snprintf(s->ring_path, sizeof s->ring_path, "%s", u.path);

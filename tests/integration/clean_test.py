@@ -107,6 +107,9 @@ def main():
         dead_epoch = os.path.dirname(epoch_rings(dead_ns)[0])
         os.symlink(os.path.join(victim, "precious"), os.path.join(dead_epoch, "evil.pool"))
         os.symlink(victim, os.path.join(udir, "trap"))
+        # join traces (tensorpool/join_trace.h): a gone process's goes, a live one's stays
+        dead_trace = os.path.join(dead_ns, "join-100-%d.trace" % dp.pid)
+        open(dead_trace, "wb").close()
 
         # the live one: driver + producer in "default"
         live_ns = os.path.join(udir, "default")
@@ -115,6 +118,8 @@ def main():
         lp = start([helper, "producer", "10000", "4096", "60"], "default")
         check(wait_for(lambda: len(epoch_rings(live_ns)) >= 1), "the live producer's epoch exists")
         live_ring = epoch_rings(live_ns)[0]
+        live_trace = os.path.join(live_ns, "join-100-%d.trace" % os.getpid())
+        open(live_trace, "wb").close()
         time.sleep(0.5)
 
         before = tree(base)
@@ -140,9 +145,13 @@ def main():
         check(r.returncode == 0, "tp clean exits 0 (%d: %s)" % (r.returncode, r.stderr.strip()))
         rep = json.loads(r.stdout)
         check(not os.path.exists(dead_ns), "the dead namespace is gone entirely")
+        check(os.path.relpath(dead_trace, base) in [x["path"] for x in rep["removed"]],
+              "the join trace of the gone process was removed")
+        check(os.path.exists(live_trace), "the join trace of a live process is kept")
         check(rep["bytes_freed"] > 0 and rep["dry_run"] is False, "bytes freed reported")
         live_after = {k: v for k, v in tree(base).items() if k.startswith(os.path.relpath(live_ns, base))}
         check(set(live_before) <= set(live_after), "every file of the live namespace is still there")
+        os.unlink(live_trace)
         check(lp.poll() is None and ld.poll() is None, "the live driver and producer still run")
         # the live producer keeps writing: its ring's activity is fresh
         time.sleep(0.3)

@@ -13,3 +13,11 @@ if(TARGET producer_consumer)
   set_tests_properties(examples_leave_no_files PROPERTIES LABELS "example;integration" TIMEOUT 120
     RESOURCE_LOCK tp_examples)
 endif()
+# tp view in headless Chromium (scripts/test.sh installs Debian's chromium via
+# scripts/deps.sh --browser); the screenshot lands in build/tests/.
+if(TP_HAVE_VIEW)
+  add_test(NAME tp_view_browser
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/view_browser_test.py $<TARGET_FILE:tp>
+    WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+  set_tests_properties(tp_view_browser PROPERTIES LABELS "cli;integration;browser" TIMEOUT 300 SKIP_RETURN_CODE 77)
+endif()

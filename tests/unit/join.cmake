@@ -10,3 +10,5 @@ tp_add_test(join_agent_test SOURCES unit/join_agent_test.c LABELS join)
 set_tests_properties(join_agent_test PROPERTIES TIMEOUT 60)
 # No allocation in the agent's and the authority's duty cycles after start (JB-5.1, scenario 92).
 tp_add_alloc_test(join_agent_alloc_test SOURCES unit/join_agent_alloc_test.c LABELS join)
+# Join trace files for viewers (tp view): watch gating, ring, decoders, no allocation when recording.
+tp_add_alloc_test(join_trace_test SOURCES unit/join_trace_test.c LABELS join)

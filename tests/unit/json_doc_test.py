@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """docs/json.md documents every JSON key the tp commands print (issue 13.7):
-each key written by tp_json_key(..., "key") in tp stat, tp inspect, tp clean
+each key written by tp_json_key(..., "key") in tp stat, tp view, tp inspect, tp clean
 and the tp decode envelope appears in docs/json.md as `key`, and every key is
 snake_case. (The fields of decoded messages are the schema's names in
 snake_case; tests/interop checks those against the schemas.)
@@ -11,7 +11,7 @@ import os
 import re
 import sys
 
-SOURCES = ["apps/tp/stat.c", "apps/tp/inspect.c", "apps/tp/clean.c", "src/codec/registry.c"]
+SOURCES = ["apps/tp/stat.c", "apps/tp/view/view_model.c", "apps/tp/inspect.c", "apps/tp/clean.c", "src/codec/registry.c"]
 KEY = re.compile(r'tp_json_key\([^,]+,\s*"([^"]*)"\)')
 # keys chosen at run time: tp_json_key(j, cond ? "a" : "b")
 CHOICE = re.compile(r'tp_json_key\([^,]+,[^;]*\?\s*"([^"]*)"\s*:\s*"([^"]*)"\)')
