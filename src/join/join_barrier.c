@@ -533,6 +533,15 @@ int tp_join_barrier_observe_descriptor(tp_join_barrier_t *b, uint32_t stream_id,
 /* The verdict of spec §3.5 / §3.8 (and the quorum extension) from the class
  * counts: one comparison when every input is met, two when one is unmet and
  * cannot be stale. Only unmet inputs that may be stale are looked at. */
+static __attribute__((noinline)) int all_soft_stale(const tp_join_barrier_t *b, uint64_t now)
+{
+    for (uint32_t i = 0; i < b->nslots; i++) {
+        const tp_join_slot_t *s = &b->slots[i];
+        if (s->cls == TP_JOIN_CLS_SOFT && !tp_join_slot_is_stale(b, s, now)) return 0;
+    }
+    return 1;
+}
+
 static inline int counts_verdict(const tp_join_barrier_t *b, uint64_t now)
 {
     const uint32_t n = b->nslots, sat = b->cnt[TP_JOIN_CLS_SAT];
@@ -541,11 +550,7 @@ static inline int counts_verdict(const tp_join_barrier_t *b, uint64_t now)
     uint32_t q = b->cfg.quorum;
     if (q != 0) return sat >= (q > n ? n : q);
     if (b->cnt[TP_JOIN_CLS_HARD] != 0 || sat == 0) return 0;
-    for (uint32_t i = 0; i < n; i++) {
-        const tp_join_slot_t *s = &b->slots[i];
-        if (s->cls == TP_JOIN_CLS_SOFT && !tp_join_slot_is_stale(b, s, now)) return 0;
-    }
-    return 1;
+    return all_soft_stale(b, now);
 }
 
 /* Record a verdict whose lists tp_join_barrier_result builds on demand. */
@@ -569,17 +574,24 @@ static int settle_empty(tp_join_barrier_t *b, int output_rejected)
 /* Sequence and timestamp evaluation. The same output again (a stage polling
  * while it waits) reads only the counts; a new output reclassifies each slot
  * once. */
+static __attribute__((noinline)) int evaluate_new_output(tp_join_barrier_t *b, uint64_t out, uint64_t now)
+{
+    if (b->has_last_out && out < b->last_out) return settle_empty(b, 1); /* JB-8.2.l: this call only */
+    b->last_out = out;
+    b->has_last_out = 1;
+    if (!b->has_map) return settle_empty(b, 0); /* JB-7.3.a */
+    recount(b, out);
+    return pend(b, counts_verdict(b, now), now);
+}
+
 static inline int evaluate(tp_join_barrier_t *b, uint64_t out, uint64_t now)
 {
     if (!(b->cache_valid && out == b->cache_out)) { /* cache_valid: has_map, last_out == cache_out */
-        if (b->has_last_out && out < b->last_out) return settle_empty(b, 1); /* JB-8.2.l: this call only */
-        b->last_out = out;
-        b->has_last_out = 1;
-        if (!b->has_map) return settle_empty(b, 0); /* JB-7.3.a */
-        if (b->cache_valid && b->cnt[TP_JOIN_CLS_SAT] == b->nslots && out >= b->max_lo && out < b->lim_lb)
-            b->cache_out = out; /* every slot met before stays met: classes unchanged */
-        else
-            recount(b, out);
+        /* every slot met before and still met at out: classes unchanged */
+        if (!(b->cache_valid && out > b->cache_out && b->cnt[TP_JOIN_CLS_SAT] == b->nslots && out >= b->max_lo &&
+              out < b->lim_lb))
+            return evaluate_new_output(b, out, now);
+        b->last_out = b->cache_out = out;
     }
     return pend(b, counts_verdict(b, now), now);
 }
