@@ -222,10 +222,10 @@ typedef struct {
 } tput_result_t;
 
 /* npub publisher processes offer per_pub messages of msg_bytes each on ch,
- * one subscriber process counts them. tp:ipc has no lossless mode (a
- * publisher never waits: a slow reader is lapped and counts the loss), so
- * its offers are taken as they come; an Aeron publication waits while
- * back-pressured (offer_until_taken), so it loses nothing. */
+ * one subscriber process counts them. Plain tp:ipc never waits (a slow
+ * reader is lapped and counts the loss), so its offers are taken as they
+ * come; tp:ipc?lossless=true and Aeron publications wait while
+ * back-pressured (offer_until_taken), so they lose nothing. */
 static tput_result_t throughput_once(const char *ch, size_t msg_bytes, int npub, uint64_t per_pub, int32_t stream,
                                      uint32_t log_capacity)
 {
@@ -267,7 +267,7 @@ static tput_result_t throughput_once(const char *ch, size_t msg_bytes, int npub,
             atomic_fetch_add(&sh->ready, 1);
             while (!atomic_load_explicit(&sh->go, memory_order_acquire)) tp_bench_relax();
             uint8_t msg[256] = {0};
-            const int waits = strncmp(ch, "tp:", 3) != 0;
+            const int waits = strncmp(ch, "tp:", 3) != 0 || strstr(ch, "lossless=true") != NULL;
             int64_t t0 = tp_clock_monotonic_ns();
             for (uint64_t i = 0; i < per_pub; i++) {
                 memcpy(msg, &i, sizeof i);
@@ -415,16 +415,17 @@ static void transport_rtt_runs(size_t samples)
 
 /* One-way throughput, one publisher and one subscriber process, at 32 B and
  * 256 B over each transport this build has, in the same run: tp:ipc (16 MiB
- * log, lossy: the loss is printed beside it), then aeron:ipc with an
- * embedded media driver (back-pressured, lossless). */
+ * log, lossy: the loss is printed beside it), tp:ipc?lossless=true (same
+ * log, back-pressured), then aeron:ipc with an embedded media driver
+ * (back-pressured, lossless). */
 static void transport_throughput_runs(uint64_t n, int trials)
 {
     static const size_t sizes[] = {32, 256};
     tp_ipc_media_driver_t *md = NULL;
     const int have_aeron = tp_ipc_media_driver_start(&md, &ctx, NULL) == 0;
     if (!have_aeron) fprintf(stderr, "bench_ipc: no aeron:ipc throughput rows: %s\n", tp_errmsg());
-    const char *channels[2] = {"tp:ipc", "aeron:ipc"};
-    for (int c = 0; c < (have_aeron ? 2 : 1); c++)
+    const char *channels[3] = {"tp:ipc", "tp:ipc?lossless=true", "aeron:ipc"};
+    for (int c = 0; c < (have_aeron ? 3 : 2); c++)
         for (int s = 0; s < 2; s++)
             throughput_run("ipc_transport_throughput", channels[c], sizes[s], 1, n, 301 + 10 * c + 2 * s, 16u << 20,
                            trials);
