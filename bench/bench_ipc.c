@@ -27,16 +27,21 @@
  *                            side=offered_no_subscriber: one publisher alone.
  *   ipc_transport_throughput one publisher, one subscriber process, 32 B and
  *                            256 B, over tp:ipc (lossy: messages_lost beside
- *                            it) and aeron:ipc (back-pressured, lossless) in
- *                            the same run; medians of the trials.
+ *                            it), tp:ipc?lossless=true (back-pressured) and
+ *                            aeron:ipc (back-pressured, lossless) in the same
+ *                            run; medians of the trials of each placement
+ *                            regime ("regime": near / far / mixed, see
+ *                            placement.h), loss beside each delivered rate.
  *
  * Both processes are pinned to different CPUs when there are at least two.
- * Usage: bench_ipc [--quick] [--latency-only]
- *   --quick: fewer samples, for smoke runs; --latency-only: skip throughput
+ * Usage: bench_ipc [--quick] [--latency-only] [--transport-throughput-only]
+ *   --quick: fewer samples, for smoke runs; --latency-only: skip throughput;
+ *   --transport-throughput-only: only the ipc_transport_throughput rows
  */
 #include "tensorpool/clock.h"
 #include "tensorpool/ipc.h"
 #include "sized_floor.h"
+#include "placement.h"
 #include "ipc/ipc_media_driver.h"
 
 #include <sched.h>
@@ -310,44 +315,64 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Run a configuration several times (the box is shared and noisy) and report
- * the medians, with the spread in the parameters. */
+/* Run a configuration several times (the box is shared and noisy), each
+ * trial bracketed by placement probes (placement.h), and report the medians
+ * of the trials of each regime, with their spread and loss beside them. */
 static void throughput_run(const char *name, const char *ch, size_t msg_bytes, int npub, uint64_t per_pub,
                            int32_t stream, uint32_t log_capacity, int trials)
 {
+    static const char *const regimes[] = {"near", "far", "mixed", "unknown"};
     uint64_t lost[8];
     double off[8], del[8], lossf[8];
+    const char *regime[8];
+    if (trials > 8) trials = 8;
     for (int t = 0; t < trials; t++) {
+        const double before = tp_bench_placement_rtt_ns();
         tput_result_t r = throughput_once(ch, msg_bytes, npub, per_pub, stream + 100 * t, log_capacity);
+        regime[t] = tp_bench_regime(before, tp_bench_placement_rtt_ns());
         lost[t] = r.lost + (per_pub * (uint64_t)npub - r.lost - r.got); /* counted lost, and never seen */
         off[t] = r.offered;
         del[t] = r.delivered;
         lossf[t] = (double)r.lost / (double)(per_pub * (uint64_t)npub);
     }
-    qsort(off, (size_t)trials, sizeof off[0], cmp_double);
-    qsort(del, (size_t)trials, sizeof del[0], cmp_double);
-    qsort(lossf, (size_t)trials, sizeof lossf[0], cmp_double);
-    for (int i = 1; i < trials; i++) /* insertion sort: the median loss */
-        for (int j = i; j > 0 && lost[j] < lost[j - 1]; j--) {
-            const uint64_t x = lost[j];
-            lost[j] = lost[j - 1];
-            lost[j - 1] = x;
+    for (size_t g = 0; g < sizeof regimes / sizeof regimes[0]; g++) {
+        uint64_t gl[8];
+        double go[8], gd[8], gf[8];
+        int n = 0;
+        for (int t = 0; t < trials; t++) {
+            if (strcmp(regime[t], regimes[g]) != 0) continue;
+            gl[n] = lost[t];
+            go[n] = off[t];
+            gd[n] = del[t];
+            gf[n] = lossf[t];
+            n++;
         }
-    int m = trials / 2;
-    char params[400];
-    snprintf(params, sizeof params,
-             "\"channel\":\"%s\",\"publishers\":%d,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"offered\","
-             "\"log_capacity\":%u,\"trials\":%d,\"min\":%.6g,\"max\":%.6g",
-             ch, npub, msg_bytes, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, trials, off[0],
-             off[trials - 1]);
-    emit(name, "msgs/s", off[m], params);
-    snprintf(params, sizeof params,
-             "\"channel\":\"%s\",\"publishers\":%d,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"delivered\","
-             "\"log_capacity\":%u,\"trials\":%d,\"min\":%.6g,\"max\":%.6g,\"loss_fraction\":%.6g,"
-             "\"messages_lost\":%llu",
-             ch, npub, msg_bytes, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, trials, del[0],
-             del[trials - 1], lossf[m], (unsigned long long)lost[m]);
-    emit(name, "msgs/s", del[m], params);
+        if (n == 0) continue;
+        qsort(go, (size_t)n, sizeof go[0], cmp_double);
+        qsort(gd, (size_t)n, sizeof gd[0], cmp_double);
+        qsort(gf, (size_t)n, sizeof gf[0], cmp_double);
+        for (int i = 1; i < n; i++) /* insertion sort: the median loss */
+            for (int j = i; j > 0 && gl[j] < gl[j - 1]; j--) {
+                const uint64_t x = gl[j];
+                gl[j] = gl[j - 1];
+                gl[j - 1] = x;
+            }
+        const int m = n / 2;
+        char params[480];
+        snprintf(params, sizeof params,
+                 "\"channel\":\"%s\",\"publishers\":%d,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"offered\","
+                 "\"log_capacity\":%u,\"regime\":\"%s\",\"trials\":%d,\"min\":%.6g,\"max\":%.6g",
+                 ch, npub, msg_bytes, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, regimes[g], n,
+                 go[0], go[n - 1]);
+        emit(name, "msgs/s", go[m], params);
+        snprintf(params, sizeof params,
+                 "\"channel\":\"%s\",\"publishers\":%d,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"delivered\","
+                 "\"log_capacity\":%u,\"regime\":\"%s\",\"trials\":%d,\"min\":%.6g,\"max\":%.6g,"
+                 "\"loss_fraction\":%.6g,\"messages_lost\":%llu",
+                 ch, npub, msg_bytes, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, regimes[g], n,
+                 gd[0], gd[n - 1], gf[m], (unsigned long long)gl[m]);
+        emit(name, "msgs/s", gd[m], params);
+    }
 }
 
 /* The publisher's own cost: offers with nobody reading (no cache-line
@@ -434,14 +459,16 @@ static void transport_throughput_runs(uint64_t n, int trials)
 
 int main(int argc, char **argv)
 {
-    int latency_only = 0;
+    int latency_only = 0, throughput_only = 0;
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--quick") == 0) {
             quick = 1;
         } else if (strcmp(argv[a], "--latency-only") == 0) {
             latency_only = 1;
+        } else if (strcmp(argv[a], "--transport-throughput-only") == 0) {
+            throughput_only = 1;
         } else {
-            fprintf(stderr, "usage: bench_ipc [--quick] [--latency-only]\n");
+            fprintf(stderr, "usage: bench_ipc [--quick] [--latency-only] [--transport-throughput-only]\n");
             return 2;
         }
     }
@@ -451,6 +478,11 @@ int main(int argc, char **argv)
     tp_ipc_context_init(&ctx);
     ctx.base_dir = base_dir;
 
+    if (throughput_only) { /* the one-way rows of every transport, nothing else */
+        transport_throughput_runs(quick ? 2000000 : 10000000, quick ? 1 : 5);
+        nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return 0;
+    }
     size_t samples = quick ? 20000 : 200000;
     int64_t floor_pct[3];
     double clock_ns;
