@@ -83,11 +83,20 @@ static int64_t pct(const int64_t *sorted, size_t n, double p)
     return sorted[i < n ? i : n - 1];
 }
 
+/* Placement regime of the measurement being reported (placement.h); rows
+ * that carry their own ("regime" in params) keep it. */
+static const char *g_regime;
+
 static void emit(const char *name, const char *unit, double value, const char *params)
 {
-    printf("{\"name\":\"%s\",\"unit\":\"%s\",\"value\":%.6g%s%s}\n", name, unit, value, params[0] ? "," : "", params);
+    const int add = g_regime != NULL && strstr(params, "\"regime\"") == NULL;
+    printf("{\"name\":\"%s\",\"unit\":\"%s\",\"value\":%.6g%s%s%s%s%s}\n", name, unit, value, params[0] ? "," : "",
+           params, add ? (params[0] ? ",\"regime\":\"" : "\"regime\":\"") : "", add ? g_regime : "", add ? "\"" : "");
     fflush(stdout);
 }
+
+/* Both regimes, for a row comparing two measurements. */
+static const char *regime_of_both(const char *a, const char *b) { return strcmp(a, b) == 0 ? a : "mixed"; }
 
 /* ---- floor: a cache line bounced between two processes ---- */
 
@@ -417,10 +426,13 @@ static void transport_rtt_runs(size_t samples)
     if (!have_aeron) fprintf(stderr, "bench_ipc: no aeron:ipc rows: %s\n", tp_errmsg());
     const char *channels[2] = {"tp:ipc", "aeron:ipc"};
     int64_t p50[2][3] = {{0}};
+    const char *regime[2][3] = {{"unknown", "unknown", "unknown"}, {"unknown", "unknown", "unknown"}};
     for (int c = 0; c < (have_aeron ? 2 : 1); c++)
         for (int s = 0; s < 3; s++) {
             int64_t lat[3];
+            const double probe = tp_bench_placement_rtt_ns();
             latency_run(channels[c], sizes[s], samples, lat, 101 + 10 * c + 2 * s);
+            g_regime = regime[c][s] = tp_bench_regime(probe, tp_bench_placement_rtt_ns());
             p50[c][s] = lat[0];
             const char *pn[3] = {"p50", "p99", "p99.9"};
             for (int i = 0; i < 3; i++) {
@@ -433,6 +445,7 @@ static void transport_rtt_runs(size_t samples)
     for (int s = 0; have_aeron && s < 3; s++) {
         char params[256];
         snprintf(params, sizeof params, "\"stat\":\"p50\",\"msg_bytes\":%zu,\"ratio\":\"tp:ipc/aeron:ipc\"", sizes[s]);
+        g_regime = regime_of_both(regime[0][s], regime[1][s]);
         emit("ipc_transport_rtt_ratio", "ratio", (double)p50[0][s] / (double)p50[1][s], params);
     }
     tp_ipc_media_driver_stop(md);
@@ -486,7 +499,9 @@ int main(int argc, char **argv)
     size_t samples = quick ? 20000 : 200000;
     int64_t floor_pct[3];
     double clock_ns;
+    double probe = tp_bench_placement_rtt_ns();
     floor_run(samples, floor_pct, &clock_ns);
+    g_regime = tp_bench_regime(probe, tp_bench_placement_rtt_ns());
     char params[256];
     const char *pn[3] = {"p50", "p99", "p99.9"};
     for (int i = 0; i < 3; i++) {
@@ -501,6 +516,7 @@ int main(int argc, char **argv)
     for (int s = 0; s < TP_BENCH_IPC_NSIZES; s++) {
         size_t msg = tp_bench_ipc_sizes[s];
         int64_t fl[3], lat[3];
+        probe = tp_bench_placement_rtt_ns(); /* floor and measurement in one bracket */
         if (tp_bench_sized_round_trip(msg, samples, fl) < 0) return 1;
         for (int i = 0; i < 3; i++) {
             snprintf(params, sizeof params, "\"stat\":\"%s\",\"msg_bytes\":%zu,\"method\":\"rtt/2\",\"samples\":%zu",
@@ -508,6 +524,7 @@ int main(int argc, char **argv)
             emit("ipc_sized_floor_half_rtt", "ns", (double)fl[i] / 2.0, params);
         }
         latency_run("tp:ipc", msg, samples, lat, 1 + 2 * s);
+        g_regime = tp_bench_regime(probe, tp_bench_placement_rtt_ns());
         for (int i = 0; i < 3; i++) {
             double oneway = (double)lat[i] / 2.0;
             double sized = (double)fl[i] / 2.0;
@@ -529,6 +546,7 @@ int main(int argc, char **argv)
      * the subscriber being descheduled on a shared box. */
     uint64_t n = quick ? 2000000 : 10000000;
     int trials = quick ? 1 : 3;
+    g_regime = NULL; /* one process: no placement */
     publisher_only_run(n);
     throughput_run("ipc_throughput", "tp:ipc", 32, 1, n, 10, 1u << 20, trials);
     throughput_run("ipc_throughput", "tp:ipc", 32, 1, n, 12, 16u << 20, trials);
