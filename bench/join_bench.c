@@ -4,11 +4,17 @@
  * check only) and while a viewer watches (one ~240-byte seqlocked copy). One JSON object per line:
  * {"name":..., "unit":"ns", "value":<median>, <parameters>}.
  * A floor (an empty out-of-line call) is measured in the same run.
+ * join.ready_vs_c_reference: sequence readiness against the C reference's
+ * algorithm (join_cref.c) on the same rules and cursors, trials interleaved,
+ * for 1..64 inputs with all satisfied, the first or the last missing, and a
+ * new output each call.
  * Usage: bench_join [runs] [iterations]. */
 #include "tensorpool/ipc.h"
 #include "tensorpool/join_barrier.h"
 #include "tensorpool/join_trace.h"
 #include "tensorpool/merge_map.h"
+
+#include "join_cref.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,6 +221,132 @@ out:
     return rc;
 }
 
+/* ---- against the C reference's algorithm ---- */
+
+typedef enum { CASE_ALL, CASE_FIRST_MISSING, CASE_LAST_MISSING, CASE_NEW_OUTPUT } vs_case_t;
+static const char *const vs_case_names[] = {"all_satisfied", "first_missing", "last_missing",
+                                            "all_satisfied_new_output"};
+
+typedef struct {
+    tp_join_barrier_t *b;
+    cref_barrier_t c;
+    uint64_t out;
+    int advance; /* a new output every call */
+} vs_ctx_t;
+
+/* n inputs, rules as in make(): odd inputs WINDOW 4, even ones OFFSET -(i % 3);
+ * every input observed at `at`, except `missing` observed at 10. */
+static void vs_make(vs_ctx_t *v, uint32_t n, uint32_t missing, uint64_t at)
+{
+    tp_join_barrier_config_t cfg;
+    tp_join_barrier_config_init(&cfg, TP_JOIN_MODE_SEQUENCE, OUT, n);
+    tp_merge_map_t m;
+    if (tp_join_barrier_create(&cfg, &v->b) != 0 || tp_merge_map_init(&m, TP_MERGE_KIND_SEQUENCE, n) != 0 ||
+        tp_merge_map_reset(&m, OUT, 1) != 0)
+        abort();
+    v->c = (cref_barrier_t){.type = 1, .stale_timeout_ns = UINT64_MAX, .allow_stale = true, .rule_count = n};
+    v->c.rules = calloc(n, sizeof *v->c.rules);
+    v->c.state = calloc(n, sizeof *v->c.state);
+    if (v->c.rules == NULL || v->c.state == NULL) abort();
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t id = 100 + i;
+        if (i % 2) {
+            if (tp_merge_map_add_window(&m, id, 4) != 0) abort();
+            v->c.rules[i] = (cref_rule_t){id, 1, 0, 4};
+        } else {
+            if (tp_merge_map_add_offset(&m, id, -(int32_t)(i % 3)) != 0) abort();
+            v->c.rules[i] = (cref_rule_t){id, 0, -(int32_t)(i % 3), 0};
+        }
+    }
+    if (tp_join_barrier_apply(v->b, &m, 0) != TP_JOIN_APPLY_REPLACED) abort();
+    tp_merge_map_close(&m);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t seq = i == missing ? 10 : at;
+        tp_join_barrier_observe_seq(v->b, 100 + i, seq, 1);
+        v->c.state[i] = (cref_state_t){.stream_id = 100 + i, .observed_seq = seq, .has_observed_seq = true,
+                                       .last_observed_update_ns = 1, .has_min_seq_in_epoch = true,
+                                       .min_seq_in_epoch = seq, .latest_valid = true};
+    }
+}
+
+static void vs_tp(void *p, long n)
+{
+    vs_ctx_t *v = p;
+    uint64_t acc = 0, out = v->out;
+    for (long i = 0; i < n; i++) {
+        acc += (uint64_t)tp_join_barrier_ready_seq(v->b, out, 2);
+        out += (uint64_t)v->advance;
+    }
+    v->out = out;
+    sink = acc;
+}
+
+static void vs_cref(void *p, long n)
+{
+    vs_ctx_t *v = p;
+    uint64_t acc = 0, out = v->out;
+    for (long i = 0; i < n; i++) {
+        acc += (uint64_t)cref_ready_sequence(&v->c, out, 2);
+        out += (uint64_t)v->advance;
+    }
+    v->out = out;
+    sink = acc;
+}
+
+/* Median ns per call of each, trials alternating so both see the same machine. */
+static void measure_pair(bench_fn a, bench_fn b, void *ctx, long n, double *ma, double *mb)
+{
+    double va[64], vb[64];
+    int r = runs > 64 ? 64 : runs;
+    a(ctx, n / 10);
+    b(ctx, n / 10);
+    for (int i = 0; i < r; i++) {
+        uint64_t t0 = now_ns();
+        a(ctx, n);
+        uint64_t t1 = now_ns();
+        b(ctx, n);
+        uint64_t t2 = now_ns();
+        va[i] = (double)(t1 - t0) / (double)n;
+        vb[i] = (double)(t2 - t1) / (double)n;
+    }
+    qsort(va, (size_t)r, sizeof va[0], cmp_double);
+    qsort(vb, (size_t)r, sizeof vb[0], cmp_double);
+    *ma = va[r / 2];
+    *mb = vb[r / 2];
+}
+
+static int versus_c_reference(void)
+{
+    static const uint32_t ns[] = {1, 2, 4, 8, 16, 32, 64};
+    const long n_iter = iters / 10 > 10 ? iters / 10 : 10;
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        for (int c = CASE_ALL; c <= CASE_NEW_OUTPUT; c++) {
+            uint32_t n = ns[k];
+            uint32_t missing = c == CASE_FIRST_MISSING ? 0 : c == CASE_LAST_MISSING ? n - 1 : UINT32_MAX;
+            vs_ctx_t v;
+            /* a new output every call: inputs far ahead so every output is met */
+            vs_make(&v, n, missing, c == CASE_NEW_OUTPUT ? UINT64_MAX / 2 : 1000);
+            v.out = 1000;
+            v.advance = c == CASE_NEW_OUTPUT;
+            int want = c == CASE_ALL || c == CASE_NEW_OUTPUT;
+            if (tp_join_barrier_ready_seq(v.b, v.out, 2) != want || cref_ready_sequence(&v.c, v.out, 2) != want) {
+                fprintf(stderr, "ready_vs_c_reference %s n=%u: unexpected verdict\n", vs_case_names[c], n);
+                return 1;
+            }
+            double t_tp, t_c;
+            measure_pair(vs_tp, vs_cref, &v, n_iter, &t_tp, &t_c);
+            printf("{\"name\":\"join.ready_vs_c_reference\",\"unit\":\"ns\",\"value\":%.4g,\"inputs\":%u,"
+                   "\"case\":\"%s\",\"c_reference_ns\":%.4g,\"speedup\":%.3g,\"runs\":%d,\"iterations\":%ld}\n",
+                   t_tp, n, vs_case_names[c], t_c, t_c / t_tp, runs, n_iter);
+            fflush(stdout);
+            tp_join_barrier_destroy(v.b);
+            free(v.c.rules);
+            free(v.c.state);
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) runs = atoi(argv[1]);
@@ -223,6 +355,7 @@ int main(int argc, char **argv)
     if (iters < 10) iters = 10;
 
     report("join.floor.empty_call", measure(floor_loop, NULL), "");
+    if (versus_c_reference() != 0) return 1;
 
     static const uint32_t sizes[] = {2, 4, 16, 64};
     static const struct {

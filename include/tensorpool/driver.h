@@ -43,6 +43,8 @@ typedef struct tp_driver_stats_s {
     uint64_t shutdown_refused;   /* shutdown requests with a missing/wrong token */
     uint64_t regions_broken;     /* live epochs rolled over because someone truncated a region file or
                                     overwrote a superblock (checked every announce period) */
+    uint64_t control_loss;       /* control-stream messages lost before the driver read them (its
+                                    subscription was lapped; clients retransmit requests) */
 } tp_driver_stats_t;
 
 /* Whether cfg's shm.base_dir lies inside shm.allowed_base_dirs (or is the base

@@ -112,6 +112,8 @@ typedef struct tp_driver_client_stats_s {
     uint64_t refused_foreign;    /* from a transport log another uid owns */
     uint64_t refused_not_driver; /* while attached: a revocation/shutdown not from the granting
                                   * driver's publication, an announce not from its process */
+    uint64_t control_loss;       /* control/announce messages lost before this client read them
+                                  * (lapped; answers are replayed on retransmit, announces repeat) */
 } tp_driver_client_stats_t;
 TP_API void tp_driver_client_stats(const tp_driver_client_t *dc, tp_driver_client_stats_t *out);
 

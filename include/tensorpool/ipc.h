@@ -6,8 +6,13 @@
  * single-writer broadcast log per publication, in
  * <base_dir>/tensorpool-<user>/<namespace>/ipc/. Every subscription of a
  * stream sees every message of every publication of that stream, each
- * publication's messages in order. There is no back-pressure: a subscriber
- * that falls a whole log behind skips ahead and counts the messages it lost.
+ * publication's messages in order. By default there is no back-pressure: a
+ * subscriber that falls a whole log behind skips ahead and counts the
+ * messages it lost (tp_ipc_subscription_loss_count). A publication opened on
+ * "tp:ipc?lossless=true" is lossless instead: it never laps a subscription
+ * following it; offer and try_claim return TP_IPC_BACK_PRESSURED while the
+ * slowest one is a whole log behind (the caller retries, as with Aeron's
+ * BACK_PRESSURED). A subscription whose process died stops holding it back.
  * After open, offer/claim/commit/poll make no syscall, take no lock and do
  * not allocate.
  *
@@ -28,6 +33,11 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Returned by offer / try_claim of a lossless publication while a
+ * subscriber is a whole log behind: nothing was written, retry later. No
+ * error is set. */
+#define TP_IPC_BACK_PRESSURED (-2)
 
 /* Largest message any backend must accept; larger ones are refused. */
 #define TP_IPC_MAX_MESSAGE_DEFAULT (64u * 1024u)
@@ -92,12 +102,13 @@ TP_API int tp_ipc_publication_open(tp_ipc_publication_t **out, const tp_ipc_cont
                                    int32_t stream_id);
 
 /* Copy length bytes into the log as one message. Returns the publication's
- * position after the message (> 0), or -1 if length exceeds the maximum
- * (TP_ERR_CAPACITY) or a claim is outstanding (TP_ERR_STATE). Never blocks. */
+ * position after the message (> 0), TP_IPC_BACK_PRESSURED (lossless
+ * publications), or -1 if length exceeds the maximum (TP_ERR_CAPACITY) or a
+ * claim is outstanding (TP_ERR_STATE). Never blocks. */
 TP_API int64_t tp_ipc_publication_offer(tp_ipc_publication_t *pub, const void *buffer, size_t length);
 
 /* Reserve length bytes in the log for the caller to fill in place. At most one
- * claim is outstanding. 0 or -1 (as offer). */
+ * claim is outstanding. 0, TP_IPC_BACK_PRESSURED or -1 (as offer). */
 TP_API int tp_ipc_publication_try_claim(tp_ipc_publication_t *pub, size_t length, tp_ipc_claim_t *claim);
 
 /* Publish a claimed message. Returns the position after it, or -1. */

@@ -14,6 +14,12 @@
  * Pure: no I/O, no clock reads (`now` is the caller's cached local monotonic
  * time), no allocation after tp_join_barrier_create (JB-5.1). Updates cost the
  * same whatever the number of inputs (stream ids are hashed at map apply).
+ * Readiness is incremental: each update reclassifies only the inputs it
+ * reaches and the barrier keeps a count per class, so checking the same
+ * output again, or the next output while every input is ahead of it, costs
+ * the same for 1 or 64 inputs, whichever input is missing; a new output with
+ * some input behind reclassifies every input once. The result's lists are
+ * built only when tp_join_barrier_result is called.
  * Not thread-safe: one barrier belongs to one join stage's thread.
  *
  * Where docs/spec/join-barrier.md §3 leaves a choice, this implementation:
@@ -96,7 +102,9 @@ typedef enum tp_join_update_e {
 
 /* Result of the last readiness evaluation. Lists hold input stream ids in rule
  * order (a stream with two rules may appear twice); storage belongs to the
- * barrier and is overwritten by the next evaluation. */
+ * barrier and is overwritten by the next evaluation. Counts and lists are
+ * built by tp_join_barrier_result and describe the inputs as they were at the
+ * readiness call, even when updates came in between. */
 typedef struct tp_join_result_s {
     int ready;
     int output_rejected;        /* out value regressed or in another clock domain (JB-8.2.l) */

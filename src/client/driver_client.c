@@ -521,7 +521,12 @@ int32_t tp_driver_client_last_code(const tp_driver_client_t *dc, const char **me
     return dc->last_code;
 }
 
-void tp_driver_client_stats(const tp_driver_client_t *dc, tp_driver_client_stats_t *out) { *out = dc->stats; }
+void tp_driver_client_stats(const tp_driver_client_t *dc, tp_driver_client_stats_t *out)
+{
+    *out = dc->stats;
+    out->control_loss = (dc->ctl_sub != NULL ? tp_ipc_subscription_loss_count(dc->ctl_sub) : 0) +
+                        (dc->ann_sub != NULL ? tp_ipc_subscription_loss_count(dc->ann_sub) : 0);
+}
 
 void tp_driver_client_close(tp_driver_client_t *dc)
 {

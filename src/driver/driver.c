@@ -746,6 +746,7 @@ void tp_driver_stats(const tp_driver_t *d, tp_driver_stats_t *out)
     tp_driver_t *m = (tp_driver_t *)(uintptr_t)d;
     pthread_mutex_lock(&m->lock);
     *out = m->stats;
+    out->control_loss = m->ctl_sub != NULL ? tp_ipc_subscription_loss_count(m->ctl_sub) : 0; /* polled under the lock */
     pthread_mutex_unlock(&m->lock);
 }
 

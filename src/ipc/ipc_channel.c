@@ -1,4 +1,5 @@
 #include "ipc_backend.h"
+#include "ipc_embedded.h"
 #ifdef TP_HAVE_AERON
 #include "ipc_aeron.h"
 #endif
@@ -11,9 +12,11 @@ const tp_ipc_backend_t *tp_ipc_backend_for_channel(const char *channel)
         tp_err_set(TP_ERR_INVALID_ARG, "channel URI is NULL");
         return NULL;
     }
-    if (strcmp(channel, "tp:ipc") == 0) return &tp_ipc_embedded_backend;
+    if (tp_ipc_embedded_channel_lossless(channel) >= 0) return &tp_ipc_embedded_backend;
     if (strncmp(channel, "tp:ipc", 6) == 0) {
-        tp_err_set(TP_ERR_INVALID_ARG, "channel '%s': the embedded transport takes no parameters; use \"tp:ipc\"",
+        tp_err_set(TP_ERR_INVALID_ARG,
+                   "channel '%s': the embedded transport takes only lossless=true|false; use \"tp:ipc\" or "
+                   "\"tp:ipc?lossless=true\"",
                    channel);
         return NULL;
     }
@@ -31,4 +34,11 @@ const tp_ipc_backend_t *tp_ipc_backend_for_channel(const char *channel)
     }
     tp_err_set(TP_ERR_INVALID_ARG, "channel '%s' is not a known transport URI (expected \"tp:ipc\")", channel);
     return NULL;
+}
+
+int tp_ipc_embedded_channel_lossless(const char *channel)
+{
+    if (strcmp(channel, "tp:ipc") == 0 || strcmp(channel, "tp:ipc?lossless=false") == 0) return 0;
+    if (strcmp(channel, "tp:ipc?lossless=true") == 0) return 1;
+    return -1;
 }

@@ -19,4 +19,7 @@ size_t tp_ipc_embedded_image_count(const tp_ipc_subscription_t *sub);
 uint64_t tp_ipc_embedded_error_count(const tp_ipc_subscription_t *sub);
 int tp_ipc_embedded_subscription_close(tp_ipc_subscription_t *sub);
 
+/* "tp:ipc" or "tp:ipc?lossless=false": 0; "tp:ipc?lossless=true": 1; else -1. */
+int tp_ipc_embedded_channel_lossless(const char *channel);
+
 #endif

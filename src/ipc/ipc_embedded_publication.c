@@ -23,6 +23,7 @@ typedef struct tp_ipc_embedded_pub_s {
     uint32_t check_countdown;
     uint32_t capacity;
     uint64_t recreated;      /* logs re-created after a truncate or a scribbled header */
+    uint32_t flags;          /* of the log (TP_IPC_LOG_LOSSLESS) */
     tp_ipc_log_meta_t identity; /* the log's header as created */
     char name[TP_IPC_LOG_NAME_MAX];
 } tp_ipc_embedded_pub_t;
@@ -37,7 +38,8 @@ int tp_ipc_embedded_abort(tp_ipc_publication_t *pub, tp_ipc_claim_t *claim);
 int tp_ipc_embedded_publication_open(tp_ipc_publication_t **out, const tp_ipc_context_t *ctx, const char *channel,
                                      int32_t stream_id)
 {
-    (void)channel;
+    const int lossless = tp_ipc_embedded_channel_lossless(channel);
+    if (lossless < 0) return tp_err_set(TP_ERR_INVALID_ARG, "channel '%s' is not tp:ipc", channel);
     int dirfd = tp_ipc_dir_open_ctx(ctx, 1);
     if (dirfd < 0) return -1;
     tp_ipc_embedded_pub_t *p = calloc(1, sizeof *p);
@@ -51,8 +53,9 @@ int tp_ipc_embedded_publication_open(tp_ipc_publication_t **out, const tp_ipc_co
     int marked = 0;
     if (tp_ipc_reclaim_dir(dirfd, buf, sizeof buf, ctx->linger_ns, &marked) > 0 || marked > 0)
         tp_ipc_index_bump(p->index);
-    if (tp_ipc_log_create(dirfd, stream_id, ctx->log_capacity, ctx->max_message, &p->w, &p->map, &p->map_len,
-                          p->name, sizeof p->name) < 0)
+    p->flags = lossless ? TP_IPC_LOG_LOSSLESS : 0;
+    if (tp_ipc_log_create_flags(dirfd, stream_id, ctx->log_capacity, ctx->max_message, p->flags, &p->w, &p->map,
+                                &p->map_len, p->name, sizeof p->name) < 0)
         goto fail;
     memcpy(&p->identity, p->map, sizeof p->identity);
     p->dirfd = dirfd;
@@ -82,8 +85,8 @@ static void recreate_log(tp_ipc_embedded_pub_t *p)
     void *map = NULL;
     size_t len = 0;
     char name[TP_IPC_LOG_NAME_MAX];
-    if (tp_ipc_log_create(p->dirfd, p->base.stream_id, p->capacity, p->w.max_message, &w, &map, &len, name,
-                          sizeof name) < 0)
+    if (tp_ipc_log_create_flags(p->dirfd, p->base.stream_id, p->capacity, p->w.max_message, p->flags, &w, &map, &len,
+                                name, sizeof name) < 0)
         return;
     if (tp_fault_guard_lost(p->w.guard) == TP_FAULT_NONE) /* a scribbled but whole file: let it go as closed */
         atomic_store_explicit(&p->w.meta->closed_ns, tp_clock_realtime_ns(), memory_order_release);
@@ -141,6 +144,7 @@ int64_t tp_ipc_embedded_offer(tp_ipc_publication_t *pub, const void *buffer, siz
         return tp_err_set(TP_ERR_CAPACITY, "message of %zu bytes exceeds the maximum of %u", length, p->w.max_message);
     if (p->w.claimed) return tp_err_set(TP_ERR_STATE, "offer while a claim is outstanding");
     watch(p);
+    if (p->w.readers != NULL && !tp_ipc_log_writer_room(&p->w, length)) return TP_IPC_BACK_PRESSURED;
     uint8_t *dst = tp_ipc_log_writer_reserve(&p->w, length);
     tp_ipc_log_writer_copy(dst, buffer, length);
     return (int64_t)tp_ipc_log_writer_publish(&p->w);
@@ -153,6 +157,7 @@ int tp_ipc_embedded_try_claim(tp_ipc_publication_t *pub, size_t length, tp_ipc_c
         return tp_err_set(TP_ERR_CAPACITY, "claim of %zu bytes exceeds the maximum of %u", length, p->w.max_message);
     if (p->w.claimed) return tp_err_set(TP_ERR_STATE, "a claim is already outstanding");
     watch(p); /* not while claimed: re-creating would move claim->data */
+    if (p->w.readers != NULL && !tp_ipc_log_writer_room(&p->w, length)) return TP_IPC_BACK_PRESSURED;
     claim->data = tp_ipc_log_writer_reserve(&p->w, length);
     claim->length = length;
     claim->internal_[0] = p->w.claim_pos;

@@ -83,6 +83,7 @@ static void drop_image(tp_ipc_embedded_sub_t *s, uint32_t i)
 {
     tp_ipc_image_t *img = &s->images[i];
     s->loss_retired += img->r.loss;
+    tp_ipc_log_reader_release(&img->r);
     tp_ipc_log_unmap(img->map, img->map_len, img->r.guard);
     s->images[i] = s->images[--s->image_count];
 }
@@ -141,6 +142,9 @@ static int scan_entry(void *arg, const char *name)
     img->start_time = img->r.meta->start_time;
     img->present = 1;
     snprintf(img->name, sizeof img->name, "%s", name);
+    /* A lossless log holds its writer back for us from here on; registered
+     * at 0 first (holding it back at once), the position is stored below. */
+    (void)tp_ipc_log_reader_register(&img->r, 0);
     if (s->initial_scan) {
         /* Existing publications are joined at their current end. */
         tp_ipc_log_reader_join_tail(&img->r);
@@ -150,6 +154,7 @@ static int scan_entry(void *arg, const char *name)
         img->r.position = 0;
         img->r.next_sequence = 0;
     }
+    tp_ipc_log_reader_report(&img->r);
     s->image_count++;
     return 0;
 }
@@ -315,9 +320,13 @@ static int image_poll(tp_ipc_embedded_sub_t *s, tp_ipc_image_t *img, tp_ipc_hand
 {
     uint64_t end;
     int n = tp_ipc_log_reader_copy(&img->r, s->scratch, s->scratch_cap, limit, &end);
-    if (n <= 0) return 0;
+    if (n <= 0) {
+        tp_ipc_log_reader_report(&img->r); /* padding passed or skipped ahead */
+        return 0;
+    }
     tp_ipc_log_reader_t *r = &img->r;
     r->position = end;
+    tp_ipc_log_reader_report(r); /* the records are in scratch now: the writer may reuse their space */
     tp_ipc_msg_info_t info = {
         .stream_id = r->stream_id, .publisher_id = r->log_id, .sequence = 0, .publisher_pid = r->meta->pid,
         .publisher_uid = r->owner_uid};

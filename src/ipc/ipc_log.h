@@ -83,7 +83,8 @@ typedef struct tp_ipc_log_meta_s {
      * sixteenth of the ring so it changes rarely: readers check it after each
      * copy, and on a line of its own that check is a cache hit. */
     _Atomic uint64_t tail_intent;
-    uint8_t reserved0[56];
+    uint32_t flags; /* TP_IPC_LOG_LOSSLESS; set at creation, never changed */
+    uint8_t reserved0[52];
     /* The writer's line: written on every message, read once per reader poll.
      * Kept 128 bytes away from the ring so they do not share a line (or an
      * adjacent-line prefetch pair). */
@@ -93,6 +94,53 @@ typedef struct tp_ipc_log_meta_s {
 } tp_ipc_log_meta_t;
 
 _Static_assert(sizeof(tp_ipc_log_meta_t) == TP_IPC_LOG_HEADER_BYTES, "log header is 256 bytes");
+
+/* ---- lossless logs: registered readers' positions ----
+ *
+ * A log created lossless has, after the ring (page aligned), a page of
+ * reader slots. A subscription following the log claims a slot (owner :=
+ * its pid by compare-and-swap), stores where it reads and bumps generation;
+ * after each poll it stores its new position. The writer never announces
+ * (tail_intent) past the lowest registered position plus the capacity, so a
+ * registered reader is never lapped: offer reports back-pressure instead.
+ * It reads the slots only when it announces a new sixteenth of the ring and
+ * the generation changed or its cached limit is in the way. A slot whose
+ * owner died is freed by the writer while it is held back (checked every
+ * TP_IPC_DEAD_CHECK_EVERY refused offers, a /proc read). */
+enum {
+    TP_IPC_LOG_LOSSLESS = 1u,
+    TP_IPC_PAGE_BYTES = 4096,
+    TP_IPC_READER_SLOTS = 63,
+    TP_IPC_DEAD_CHECK_EVERY = 1024,
+};
+
+typedef struct tp_ipc_reader_slot_s {
+    _Atomic uint64_t owner;    /* 0 free, else the reader's pid */
+    _Atomic uint64_t position; /* the reader has consumed everything below */
+    _Atomic uint64_t start_time; /* the owner's start time (pid reuse) */
+    uint8_t pad[40];
+} tp_ipc_reader_slot_t;
+
+typedef struct tp_ipc_log_readers_s {
+    _Atomic uint64_t generation; /* bumped after a slot is claimed */
+    uint8_t pad[56];
+    tp_ipc_reader_slot_t slot[TP_IPC_READER_SLOTS];
+} tp_ipc_log_readers_t;
+
+_Static_assert(sizeof(tp_ipc_log_readers_t) == TP_IPC_PAGE_BYTES, "reader slots fill one page");
+
+/* Offset of the reader slots in a lossless log of this capacity. */
+static inline uint64_t tp_ipc_log_readers_offset(uint32_t capacity)
+{
+    return ((uint64_t)TP_IPC_LOG_HEADER_BYTES + capacity + TP_IPC_PAGE_BYTES - 1) & ~(uint64_t)(TP_IPC_PAGE_BYTES - 1);
+}
+
+/* File size of a log. */
+static inline uint64_t tp_ipc_log_file_bytes(uint32_t capacity, uint32_t flags)
+{
+    return flags & TP_IPC_LOG_LOSSLESS ? tp_ipc_log_readers_offset(capacity) + TP_IPC_PAGE_BYTES
+                                       : (uint64_t)TP_IPC_LOG_HEADER_BYTES + capacity;
+}
 _Static_assert(offsetof(tp_ipc_log_meta_t, tail_intent) == 64, "intent line at 64");
 _Static_assert(offsetof(tp_ipc_log_meta_t, tail) == 128, "writer line at 128");
 
@@ -172,7 +220,31 @@ typedef struct tp_ipc_log_writer_s {
     int claimed;
     int prefetch_write; /* write prefetches available (x86: PREFETCHW per CPUID) */
     int guard;          /* fault guard handle of the mapping (src/util/fault_guard.h) */
+    /* lossless logs only (readers != NULL) */
+    tp_ipc_log_readers_t *readers;
+    uint64_t limit;      /* tail_intent may go up to here (lowest reader + capacity) */
+    uint64_t readers_gen; /* generation the limit was computed at */
+    uint32_t refused;     /* consecutive refused announcements (dead-reader check) */
 } tp_ipc_log_writer_t;
+
+/* Lossless: recompute the limit; 1 when `want` fits under it. Cold path. */
+int tp_ipc_log_writer_refresh_limit(tp_ipc_log_writer_t *w, uint64_t want);
+
+/* Lossless: may a record of `length` payload bytes be written now without
+ * lapping a registered reader? 1 yes, 0 back-pressured. Costs a compare
+ * unless the record starts a new sixteenth of the ring. */
+static inline int tp_ipc_log_writer_room(tp_ipc_log_writer_t *w, size_t length)
+{
+    uint32_t rec = tp_ipc_rec_size(length);
+    uint32_t off = (uint32_t)w->position & w->mask;
+    uint64_t end = w->position + (off + rec > w->capacity ? w->capacity - off : 0) + rec;
+    if (end <= w->intent) return 1; /* already announced, and checked then */
+    uint64_t chunk = w->capacity / 16;
+    uint64_t want = (end + chunk - 1) & ~(chunk - 1); /* what reserve will announce */
+    if (want <= w->limit && atomic_load_explicit(&w->readers->generation, memory_order_acquire) == w->readers_gen)
+        return 1;
+    return tp_ipc_log_writer_refresh_limit(w, want);
+}
 
 /* Make room for a record with length payload bytes (length <= max_message,
  * checked by the caller) and return where the payload goes. Nothing is
@@ -302,7 +374,21 @@ typedef struct tp_ipc_log_reader_s {
     int has_seq_base;
     int corrupt;       /* a committed record failed validation */
     int guard;         /* fault guard handle of the mapping (src/util/fault_guard.h) */
+    /* lossless logs: the reader slots (mapped read-write) and ours in them */
+    tp_ipc_log_readers_t *readers;
+    tp_ipc_reader_slot_t *slot; /* NULL: not registered (lossy for us) */
+    int readers_guard;
+    uint64_t reported; /* position last stored in our slot */
 } tp_ipc_log_reader_t;
+
+/* Lossless: tell the writer how far we have read (after each poll). */
+static inline void tp_ipc_log_reader_report(tp_ipc_log_reader_t *r)
+{
+    if (r->slot != NULL && r->position != r->reported) {
+        r->reported = r->position;
+        atomic_store_explicit(&r->slot->position, r->position, memory_order_release);
+    }
+}
 
 /* Committed end of the log. */
 static inline uint64_t tp_ipc_log_reader_tail(const tp_ipc_log_reader_t *r)

@@ -96,9 +96,10 @@ int tp_ipc_log_meta_validate(const tp_ipc_log_meta_t *m, uint64_t file_size)
         return tp_err_set(TP_ERR_MALFORMED, "ipc log capacity %u is not a power of two in range", cap);
     if (m->max_message == 0 || m->max_message > cap / 4)
         return tp_err_set(TP_ERR_MALFORMED, "ipc log max_message %u out of range", m->max_message);
-    if (file_size != (uint64_t)TP_IPC_LOG_HEADER_BYTES + cap)
-        return tp_err_set(TP_ERR_TRUNCATED, "ipc log is %llu bytes, header says %u", (unsigned long long)file_size,
-                          TP_IPC_LOG_HEADER_BYTES + cap);
+    if (m->flags & ~(uint32_t)TP_IPC_LOG_LOSSLESS) return tp_err_set(TP_ERR_MALFORMED, "ipc log flags %#x", m->flags);
+    if (file_size != tp_ipc_log_file_bytes(cap, m->flags))
+        return tp_err_set(TP_ERR_TRUNCATED, "ipc log is %llu bytes, header says %llu", (unsigned long long)file_size,
+                          (unsigned long long)tp_ipc_log_file_bytes(cap, m->flags));
     if (m->pid <= 0) return tp_err_set(TP_ERR_MALFORMED, "ipc log pid %d", m->pid);
     return 0;
 }
@@ -119,6 +120,12 @@ static int cpu_prefetch_write(void)
 int tp_ipc_log_create(int dirfd, int32_t stream_id, uint32_t capacity, uint32_t max_message,
                       tp_ipc_log_writer_t *w, void **map, size_t *map_len, char *name, size_t name_len)
 {
+    return tp_ipc_log_create_flags(dirfd, stream_id, capacity, max_message, 0, w, map, map_len, name, name_len);
+}
+
+int tp_ipc_log_create_flags(int dirfd, int32_t stream_id, uint32_t capacity, uint32_t max_message, uint32_t flags,
+                            tp_ipc_log_writer_t *w, void **map, size_t *map_len, char *name, size_t name_len)
+{
     uint64_t start = 0; /* set by the call below; gcc -O2 cannot see that */
     if (tp_ipc_self_start_time(&start) < 0) return -1;
     int pid = (int)getpid();
@@ -131,7 +138,7 @@ int tp_ipc_log_create(int dirfd, int32_t stream_id, uint32_t capacity, uint32_t 
 
     int fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, TP_IPC_FILE_MODE);
     if (fd < 0) return tp_err_set(TP_ERR_IO, "create ipc log %s: %s", tmp, strerror(errno));
-    size_t len = (size_t)TP_IPC_LOG_HEADER_BYTES + capacity;
+    size_t len = (size_t)tp_ipc_log_file_bytes(capacity, flags);
     if (fchmod(fd, TP_IPC_FILE_MODE) != 0 || ftruncate(fd, (off_t)len) != 0) {
         int err = errno;
         close(fd);
@@ -172,6 +179,7 @@ int tp_ipc_log_create(int dirfd, int32_t stream_id, uint32_t capacity, uint32_t 
     meta->start_time = start;
     meta->log_id = id;
     meta->created_ns = tp_clock_realtime_ns();
+    meta->flags = flags;
     atomic_store_explicit(&meta->closed_ns, 0, memory_order_relaxed);
     atomic_store_explicit(&meta->tail_intent, 0, memory_order_relaxed);
     atomic_store_explicit(&meta->tail, 0, memory_order_relaxed);
@@ -190,6 +198,10 @@ int tp_ipc_log_create(int dirfd, int32_t stream_id, uint32_t capacity, uint32_t 
     w->max_message = max_message;
     w->prefetch_write = cpu_prefetch_write();
     w->guard = guard;
+    if (flags & TP_IPC_LOG_LOSSLESS) {
+        w->readers = (tp_ipc_log_readers_t *)(void *)((uint8_t *)m + tp_ipc_log_readers_offset(capacity));
+        w->limit = UINT64_MAX; /* no reader yet; generation 0 */
+    }
     *map = m;
     *map_len = len;
     return 0;
@@ -261,6 +273,8 @@ int tp_ipc_log_open_reader(int dirfd, const char *name, int32_t stream_id, uint3
     }
     void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
     int err = errno;
+    struct stat st;
+    const int have_st = fstat(fd, &st) == 0;
     close(fd);
     if (m == MAP_FAILED) return tp_err_set(TP_ERR_IO, "mmap ipc log %s: %s", name, strerror(err));
     const int guard = tp_fault_guard_add(m, (size_t)size, PROT_READ); /* before the first read */
@@ -295,6 +309,9 @@ int tp_ipc_log_open_reader(int dirfd, const char *name, int32_t stream_id, uint3
     r->stream_id = meta.stream_id;
     r->log_id = meta.log_id;
     r->guard = guard;
+    r->readers_guard = -1;
+    if ((meta.flags & TP_IPC_LOG_LOSSLESS) && have_st)
+        tp_ipc_log_reader_map_readers(r, dirfd, name, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
     *map = m;
     *map_len = (size_t)size;
     return 0;

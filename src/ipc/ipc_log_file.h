@@ -29,6 +29,18 @@ int tp_ipc_log_name_parse(const char *name, tp_ipc_log_name_t *out);
  * is (*map, *map_len); the file name goes to name. 0 or -1. */
 int tp_ipc_log_create(int dirfd, int32_t stream_id, uint32_t capacity, uint32_t max_message,
                       tp_ipc_log_writer_t *w, void **map, size_t *map_len, char *name, size_t name_len);
+/* The same with flags (TP_IPC_LOG_LOSSLESS: the file gets reader slots). */
+int tp_ipc_log_create_flags(int dirfd, int32_t stream_id, uint32_t capacity, uint32_t max_message, uint32_t flags,
+                            tp_ipc_log_writer_t *w, void **map, size_t *map_len, char *name, size_t name_len);
+
+/* Lossless logs (ipc_lossless.c). Map the reader slots of the log `name`
+ * read-write, if it is still the file (dev, ino) the reader mapped; without
+ * write access the reader stays unregistered (lossy for it). */
+void tp_ipc_log_reader_map_readers(tp_ipc_log_reader_t *r, int dirfd, const char *name, uint64_t dev, uint64_t ino);
+/* Claim a slot at position `from` (0 or -1 when all are taken). */
+int tp_ipc_log_reader_register(tp_ipc_log_reader_t *r, uint64_t from);
+/* Free our slot and unmap the reader slots. */
+void tp_ipc_log_reader_release(tp_ipc_log_reader_t *r);
 
 /* Check a header read from a file of file_size bytes. 0 or -1 with a message. */
 int tp_ipc_log_meta_validate(const tp_ipc_log_meta_t *m, uint64_t file_size);

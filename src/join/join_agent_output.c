@@ -3,6 +3,7 @@
  * one is ready, select each rule's frames, read each frame once, call the
  * stage and report processed cursors back to the barrier. */
 #include "join_agent_impl.h"
+#include "join_barrier_impl.h"
 
 #include "tensorpool/shm_reader.h"
 #include "tensorpool/shm_seqlock.h"
@@ -268,7 +269,7 @@ static int derive_first_out(tp_join_agent_t *a, const tp_merge_map_t *m)
  * already there: it counts once in outputs_waited when it is delivered. */
 static void note_not_ready(tp_join_agent_t *a)
 {
-    if (tp_join_barrier_result(a->barrier)->satisfied_count > 0) a->held_back = 1;
+    if (tp_join_barrier_last_satisfied(a->barrier) > 0) a->held_back = 1; /* lists not needed */
     if (a->not_ready_since == 0) a->not_ready_since = a->now != 0 ? a->now : 1;
 }
 

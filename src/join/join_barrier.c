@@ -76,6 +76,156 @@ void tp_join_barrier_destroy(tp_join_barrier_t *b)
     free(b);
 }
 
+/* ---- slot classes, counts, lazy result ---- */
+
+/* Whether slot s holds a usable latest value (spec §3.8). */
+static int latest_present(const tp_join_barrier_t *b, const tp_join_slot_t *s)
+{
+    int has = b->cfg.latest_ordering == TP_JOIN_ORDER_TIMESTAMP ? s->has_obs_time : s->has_obs_seq;
+    return has && s->latest_valid;
+}
+
+/* Class of slot s for output `out` (ignored by LatestValue): the per-slot
+ * part of spec §3.5 / §3.8 that does not depend on `now`. */
+static tp_join_cls_t slot_cls(const tp_join_barrier_t *b, const tp_join_slot_t *s, uint64_t out)
+{
+    if (s->rejected) return TP_JOIN_CLS_REJ;
+    if (b->cfg.mode == TP_JOIN_MODE_LATEST_VALUE) return latest_present(b, s) ? TP_JOIN_CLS_SAT : TP_JOIN_CLS_HARD;
+    uint64_t t;
+    if (!tp_join_slot_threshold(s, out, b->lateness, &t)) return TP_JOIN_CLS_HARD; /* missing even if stale */
+    int ok;
+    if (b->cfg.mode == TP_JOIN_MODE_TIMESTAMP)
+        ok = s->has_obs_time && s->obs_time >= t && (!b->cfg.use_processed || (s->has_proc_time && s->proc_time >= t));
+    else
+        ok = s->has_obs_seq && s->obs_seq >= t && (!b->cfg.use_processed || (s->has_proc_seq && s->proc_seq >= t));
+    if (ok) return TP_JOIN_CLS_SAT;
+    /* tp_join_slot_is_stale without its `now` part */
+    return b->cfg.allow_stale && b->map.stale_timeout_ns != TP_MERGE_NULL_U64 && s->has_any_obs ? TP_JOIN_CLS_SOFT
+                                                                                                 : TP_JOIN_CLS_HARD;
+}
+
+/* Where slot s goes in the result of an evaluation at (out, now). */
+static tp_join_final_t slot_final(const tp_join_barrier_t *b, const tp_join_slot_t *s, uint64_t out, uint64_t now)
+{
+    switch (slot_cls(b, s, out)) {
+    case TP_JOIN_CLS_SAT:
+        return b->cfg.mode == TP_JOIN_MODE_LATEST_VALUE && tp_join_slot_is_stale(b, s, now) ? TP_JOIN_FINAL_SAT_STALE
+                                                                                             : TP_JOIN_FINAL_SAT;
+    case TP_JOIN_CLS_SOFT: return tp_join_slot_is_stale(b, s, now) ? TP_JOIN_FINAL_STALE : TP_JOIN_FINAL_MISSING;
+    case TP_JOIN_CLS_HARD: return TP_JOIN_FINAL_MISSING;
+    default: return TP_JOIN_FINAL_REJ;
+    }
+}
+
+/* Sequence/timestamp: one past the highest output the cursors of s meet
+ * (0: none). Met for out ⇔ min_out <= out < lim, since the threshold grows
+ * with out: out + d - lateness <= cursor ⇔ out <= cursor + lateness - d. */
+static uint64_t slot_lim(const tp_join_barrier_t *b, const tp_join_slot_t *s)
+{
+    if (s->rejected) return 0;
+    const int use_time = b->cfg.mode == TP_JOIN_MODE_TIMESTAMP;
+    if (!(use_time ? s->has_obs_time : s->has_obs_seq)) return 0;
+    uint64_t c = use_time ? s->obs_time : s->obs_seq;
+    if (b->cfg.use_processed) {
+        if (!(use_time ? s->has_proc_time : s->has_proc_seq)) return 0;
+        uint64_t p = use_time ? s->proc_time : s->proc_seq;
+        if (p < c) c = p;
+    }
+    /* add is the rule's signed offset d modulo 2^64 (compile_rule) */
+    __int128 hi = (__int128)c + (__int128)b->lateness - (__int128)(int64_t)s->add;
+    if (hi > (__int128)s->max_out) hi = (__int128)s->max_out;
+    if (hi < (__int128)s->min_out) return 0;
+    return hi >= (__int128)UINT64_MAX ? UINT64_MAX : (uint64_t)hi + 1; /* UINT64_MAX itself: recount */
+}
+
+static int result_pending(const tp_join_barrier_t *b) { return b->gen != b->built_gen; }
+
+/* Before an update changes slot s: if a result is pending and s has not been
+ * saved for it yet, save where s goes in it. */
+static inline void slot_touch(tp_join_barrier_t *b, tp_join_slot_t *s)
+{
+    if (result_pending(b) && s->snap_gen != b->gen) {
+        s->snap_cls = (uint8_t)slot_final(b, s, b->cache_out, b->pend_now);
+        s->snap_gen = b->gen;
+    }
+}
+
+/* After an update changed slot s: move it between the class counts. */
+static inline void slot_reclass(tp_join_barrier_t *b, tp_join_slot_t *s)
+{
+    if (!b->cache_valid) return;
+    if (b->cfg.mode != TP_JOIN_MODE_LATEST_VALUE) {
+        uint64_t lim = slot_lim(b, s);
+        if (lim < b->lim_lb) b->lim_lb = lim;
+    }
+    uint8_t c = (uint8_t)slot_cls(b, s, b->cache_out);
+    if (c != s->cls) {
+        b->cnt[s->cls]--;
+        b->cnt[c]++;
+        s->cls = c;
+    }
+}
+
+/* Classify every slot for `out` (a new output, or a new map). */
+static void recount(tp_join_barrier_t *b, uint64_t out)
+{
+    memset(b->cnt, 0, sizeof b->cnt);
+    const int aligned = b->cfg.mode != TP_JOIN_MODE_LATEST_VALUE;
+    uint64_t max_lo = 0, lim_lb = UINT64_MAX;
+    for (uint32_t i = 0; i < b->nslots; i++) {
+        tp_join_slot_t *s = &b->slots[i];
+        s->cls = (uint8_t)slot_cls(b, s, out);
+        b->cnt[s->cls]++;
+        if (aligned) {
+            uint64_t lim = slot_lim(b, s);
+            if (lim < lim_lb) lim_lb = lim;
+            if (s->min_out > max_lo) max_lo = s->min_out;
+        }
+    }
+    b->max_lo = max_lo;
+    b->lim_lb = lim_lb;
+    b->cache_out = out;
+    b->cache_valid = 1;
+}
+
+static void result_clear(tp_join_result_t *r)
+{
+    r->ready = 0;
+    r->output_rejected = 0;
+    r->satisfied_count = 0;
+    r->missing_count = 0;
+    r->stale_count = 0;
+    r->rejected_count = 0;
+}
+
+/* Build the pending result's counts and lists, in rule order. */
+static void build_result(tp_join_barrier_t *b)
+{
+    tp_join_result_t *r = &b->result;
+    int ready = r->ready;
+    result_clear(r);
+    r->ready = ready;
+    for (uint32_t i = 0; i < b->nslots; i++) {
+        const tp_join_slot_t *s = &b->slots[i];
+        tp_join_final_t f =
+            s->snap_gen == b->gen ? (tp_join_final_t)s->snap_cls : slot_final(b, s, b->cache_out, b->pend_now);
+        switch (f) {
+        case TP_JOIN_FINAL_SAT: r->satisfied_count++; break;
+        case TP_JOIN_FINAL_SAT_STALE:
+            r->satisfied_count++;
+            b->stale[r->stale_count++] = s->stream_id;
+            break;
+        case TP_JOIN_FINAL_MISSING: b->missing[r->missing_count++] = s->stream_id; break;
+        case TP_JOIN_FINAL_STALE: b->stale[r->stale_count++] = s->stream_id; break;
+        case TP_JOIN_FINAL_REJ: b->rejected[r->rejected_count++] = s->stream_id; break;
+        }
+    }
+    b->built_gen = b->gen;
+}
+
+/* A result computed in full by the caller: nothing pending. */
+static void result_settled(tp_join_barrier_t *b) { b->built_gen = b->gen; }
+
 /* ---- slots, index, reset ---- */
 
 static void slot_reset(tp_join_slot_t *s)
@@ -86,8 +236,10 @@ static void slot_reset(tp_join_slot_t *s)
 
 static void barrier_reset(tp_join_barrier_t *b)
 {
+    if (result_pending(b)) build_result(b); /* the pending result describes the slots as they were */
     for (uint32_t i = 0; i < b->nslots; i++) slot_reset(&b->slots[i]);
     b->has_last_out = 0;
+    b->cache_valid = 0;
 }
 
 static uint32_t index_home(const tp_join_barrier_t *b, uint32_t stream_id)
@@ -162,8 +314,11 @@ static void install_map(tp_join_barrier_t *b)
 
 void tp_join_barrier_forget_input(tp_join_barrier_t *b, uint32_t stream_id)
 {
-    for (uint32_t i = index_first(b, stream_id); i != TP_JOIN_NO_SLOT; i = b->slots[i].next_same_stream)
+    for (uint32_t i = index_first(b, stream_id); i != TP_JOIN_NO_SLOT; i = b->slots[i].next_same_stream) {
+        slot_touch(b, &b->slots[i]);
         slot_reset(&b->slots[i]);
+        slot_reclass(b, &b->slots[i]);
+    }
 }
 
 static int kind_usable(const tp_join_barrier_t *b, tp_merge_kind_t kind)
@@ -241,6 +396,7 @@ static int seq_update(tp_join_barrier_t *b, uint32_t stream_id, int has_epoch, u
     int outcome = TP_JOIN_UPDATE_OK;
     for (; i != TP_JOIN_NO_SLOT; i = b->slots[i].next_same_stream) {
         tp_join_slot_t *s = &b->slots[i];
+        slot_touch(b, s);
         int rc = epoch_step(s, has_epoch, epoch);
         if (rc == TP_JOIN_UPDATE_OK) {
             if (observed) {
@@ -264,6 +420,7 @@ static int seq_update(tp_join_barrier_t *b, uint32_t stream_id, int has_epoch, u
                 s->has_proc_seq = 1;
             }
         }
+        slot_reclass(b, s);
         if (outcome == TP_JOIN_UPDATE_OK) outcome = rc;
     }
     return outcome;
@@ -281,6 +438,7 @@ static int time_update(tp_join_barrier_t *b, uint32_t stream_id, int has_epoch, 
         /* sequence rules have source 0: a timestamp never reaches them, even with source 0 */
         if (s->source == 0 || s->source != (uint8_t)source) continue;
         found = 1;
+        slot_touch(b, s);
         int rc = epoch_step(s, has_epoch, epoch);
         if (rc != TP_JOIN_UPDATE_OK) {
             /* older input epoch: no effect at all */
@@ -307,6 +465,7 @@ static int time_update(tp_join_barrier_t *b, uint32_t stream_id, int has_epoch, 
             s->proc_time = ts;
             s->has_proc_time = 1;
         }
+        slot_reclass(b, s);
         if (outcome == TP_JOIN_UPDATE_OK) outcome = rc;
     }
     return found ? outcome : TP_JOIN_UPDATE_NOT_TRACKED;
@@ -371,93 +530,86 @@ int tp_join_barrier_observe_descriptor(tp_join_barrier_t *b, uint32_t stream_id,
 
 /* ---- readiness ---- */
 
-static void result_clear(tp_join_result_t *r)
+/* The verdict of spec §3.5 / §3.8 (and the quorum extension) from the class
+ * counts: one comparison when every input is met, two when one is unmet and
+ * cannot be stale. Only unmet inputs that may be stale are looked at. */
+static __attribute__((noinline)) int all_soft_stale(const tp_join_barrier_t *b, uint64_t now)
 {
-    r->ready = 0;
-    r->output_rejected = 0;
-    r->satisfied_count = 0;
-    r->missing_count = 0;
-    r->stale_count = 0;
-    r->rejected_count = 0;
-}
-
-/* Final verdict from the lists (spec §3.5, §7 items 18 and 19). */
-static int verdict(const tp_join_barrier_t *b, tp_join_result_t *r)
-{
-    uint32_t q = b->cfg.quorum;
-    if (r->rejected_count != 0) return r->ready = 0;
-    if (q != 0) {
-        if (q > b->nslots) q = b->nslots;
-        return r->ready = r->satisfied_count >= q;
-    }
-    return r->ready = r->missing_count == 0 && r->satisfied_count != 0;
-}
-
-/* Sequence and timestamp evaluation share this loop; `use_time` is a constant
- * at each call site so the compiler specialises it. */
-static inline int evaluate(tp_join_barrier_t *b, uint64_t out, uint64_t now, int use_time)
-{
-    tp_join_result_t *r = &b->result;
-    result_clear(r);
-    if (b->has_last_out && out < b->last_out) {
-        r->output_rejected = 1; /* JB-8.2.l: this call only */
-        return 0;
-    }
-    b->last_out = out;
-    b->has_last_out = 1;
-    if (!b->has_map) return 0; /* JB-7.3.a */
-    const uint64_t lateness = b->lateness;
-    const int use_processed = b->cfg.use_processed;
     for (uint32_t i = 0; i < b->nslots; i++) {
         const tp_join_slot_t *s = &b->slots[i];
-        uint64_t t;
-        if (s->rejected) {
-            b->rejected[r->rejected_count++] = s->stream_id;
-            continue;
-        }
-        if (!tp_join_slot_threshold(s, out, lateness, &t)) {
-            b->missing[r->missing_count++] = s->stream_id;
-            continue;
-        }
-        int ok = use_time ? (s->has_obs_time && s->obs_time >= t) : (s->has_obs_seq && s->obs_seq >= t);
-        if (ok && use_processed)
-            ok = use_time ? (s->has_proc_time && s->proc_time >= t) : (s->has_proc_seq && s->proc_seq >= t);
-        if (ok) {
-            r->satisfied_count++;
-        } else if (tp_join_slot_is_stale(b, s, now)) {
-            b->stale[r->stale_count++] = s->stream_id;
-        } else {
-            b->missing[r->missing_count++] = s->stream_id;
-        }
+        if (s->cls == TP_JOIN_CLS_SOFT && !tp_join_slot_is_stale(b, s, now)) return 0;
     }
-    return verdict(b, r);
+    return 1;
+}
+
+static inline int counts_verdict(const tp_join_barrier_t *b, uint64_t now)
+{
+    const uint32_t n = b->nslots, sat = b->cnt[TP_JOIN_CLS_SAT];
+    if (sat == n && n != 0) return 1;
+    if (b->cnt[TP_JOIN_CLS_REJ] != 0) return 0;
+    uint32_t q = b->cfg.quorum;
+    if (q != 0) return sat >= (q > n ? n : q);
+    if (b->cnt[TP_JOIN_CLS_HARD] != 0 || sat == 0) return 0;
+    return all_soft_stale(b, now);
+}
+
+/* Record a verdict whose lists tp_join_barrier_result builds on demand. */
+static inline int pend(tp_join_barrier_t *b, int ready, uint64_t now)
+{
+    b->result.ready = ready;
+    b->pend_now = now;
+    b->gen++;
+    return ready;
+}
+
+/* A verdict with nothing to list. */
+static int settle_empty(tp_join_barrier_t *b, int output_rejected)
+{
+    result_clear(&b->result);
+    b->result.output_rejected = output_rejected;
+    result_settled(b);
+    return 0;
+}
+
+/* Sequence and timestamp evaluation. The same output again (a stage polling
+ * while it waits) reads only the counts; a new output reclassifies each slot
+ * once. */
+static __attribute__((noinline)) int evaluate_new_output(tp_join_barrier_t *b, uint64_t out, uint64_t now)
+{
+    if (b->has_last_out && out < b->last_out) return settle_empty(b, 1); /* JB-8.2.l: this call only */
+    b->last_out = out;
+    b->has_last_out = 1;
+    if (!b->has_map) return settle_empty(b, 0); /* JB-7.3.a */
+    recount(b, out);
+    return pend(b, counts_verdict(b, now), now);
+}
+
+static inline int evaluate(tp_join_barrier_t *b, uint64_t out, uint64_t now)
+{
+    if (!(b->cache_valid && out == b->cache_out)) { /* cache_valid: has_map, last_out == cache_out */
+        /* every slot met before and still met at out: classes unchanged */
+        if (!(b->cache_valid && out > b->cache_out && b->cnt[TP_JOIN_CLS_SAT] == b->nslots && out >= b->max_lo &&
+              out < b->lim_lb))
+            return evaluate_new_output(b, out, now);
+        b->last_out = b->cache_out = out;
+    }
+    return pend(b, counts_verdict(b, now), now);
 }
 
 int tp_join_barrier_ready_seq(tp_join_barrier_t *b, uint64_t out_seq, uint64_t now)
 {
     if (b == NULL || b->cfg.mode != TP_JOIN_MODE_SEQUENCE)
         return tp_err_set(TP_ERR_STATE, "join barrier: ready_seq needs a SEQUENCE barrier");
-    return evaluate(b, out_seq, now, 0);
+    return evaluate(b, out_seq, now);
 }
 
 int tp_join_barrier_ready_time(tp_join_barrier_t *b, uint64_t out_time, tp_clock_domain_t out_domain, uint64_t now)
 {
     if (b == NULL || b->cfg.mode != TP_JOIN_MODE_TIMESTAMP)
         return tp_err_set(TP_ERR_STATE, "join barrier: ready_time needs a TIMESTAMP barrier");
-    if (b->has_map && (unsigned)out_domain != b->map.clock_domain) {
-        /* JB-8.2.e: this call only; watermark untouched. */
-        result_clear(&b->result);
-        b->result.output_rejected = 1;
-        return 0;
-    }
-    return evaluate(b, out_time, now, 1);
-}
-
-/* Whether slot s holds a usable latest value (spec §3.8). */
-static int latest_present(const tp_join_barrier_t *b, const tp_join_slot_t *s)
-{
-    int has = b->cfg.latest_ordering == TP_JOIN_ORDER_TIMESTAMP ? s->has_obs_time : s->has_obs_seq;
-    return has && s->latest_valid;
+    if (b->has_map && (unsigned)out_domain != b->map.clock_domain)
+        return settle_empty(b, 1); /* JB-8.2.e: this call only; watermark untouched. */
+    return evaluate(b, out_time, now);
 }
 
 static int latest_ordering_usable(const tp_join_barrier_t *b)
@@ -469,31 +621,29 @@ int tp_join_barrier_ready_latest(tp_join_barrier_t *b, uint64_t now)
 {
     if (b == NULL || b->cfg.mode != TP_JOIN_MODE_LATEST_VALUE)
         return tp_err_set(TP_ERR_STATE, "join barrier: ready_latest needs a LATEST_VALUE barrier");
-    tp_join_result_t *r = &b->result;
-    result_clear(r);
-    if (!b->has_map) return 0;
+    if (!b->has_map) return settle_empty(b, 0);
     if (!latest_ordering_usable(b)) {
         /* timestamp ordering needs timestamps: every input is missing */
+        tp_join_result_t *r = &b->result;
+        settle_empty(b, 0);
         for (uint32_t i = 0; i < b->nslots; i++) b->missing[r->missing_count++] = b->slots[i].stream_id;
         return 0;
     }
-    for (uint32_t i = 0; i < b->nslots; i++) {
-        const tp_join_slot_t *s = &b->slots[i];
-        if (s->rejected) {
-            b->rejected[r->rejected_count++] = s->stream_id;
-        } else if (!latest_present(b, s)) {
-            b->missing[r->missing_count++] = s->stream_id;
-        } else {
-            r->satisfied_count++;
-            if (tp_join_slot_is_stale(b, s, now)) b->stale[r->stale_count++] = s->stream_id; /* usable, reported */
-        }
-    }
-    return verdict(b, r);
+    if (!b->cache_valid) recount(b, 0);
+    return pend(b, counts_verdict(b, now), now);
 }
 
 const tp_join_result_t *tp_join_barrier_result(const tp_join_barrier_t *b)
 {
+    /* The lists are a cache of the last call, built on first request; the
+     * barrier itself is never const (tp_join_barrier_create made it). */
+    if (result_pending(b)) build_result((tp_join_barrier_t *)(uintptr_t)b);
     return &b->result;
+}
+
+uint32_t tp_join_barrier_last_satisfied(const tp_join_barrier_t *b)
+{
+    return result_pending(b) ? b->cnt[TP_JOIN_CLS_SAT] : b->result.satisfied_count;
 }
 
 /* ---- LatestValue selection, staleness query ---- */
@@ -503,7 +653,9 @@ int tp_join_barrier_invalidate_latest(tp_join_barrier_t *b, uint32_t stream_id)
     if (b == NULL) return tp_err_set(TP_ERR_INVALID_ARG, "join barrier: NULL barrier");
     int n = 0;
     for (uint32_t i = index_first(b, stream_id); i != TP_JOIN_NO_SLOT; i = b->slots[i].next_same_stream) {
+        slot_touch(b, &b->slots[i]);
         b->slots[i].latest_valid = 0;
+        slot_reclass(b, &b->slots[i]);
         n++;
     }
     return n;

@@ -14,8 +14,9 @@
  * covers OFFSET of either sign and WINDOW without overflow (§3.3, §3.4): a
  * negative offset -m is stored as add = 2^64 - m with min_out = m, so the
  * unsigned sum wraps to out - m exactly when out >= m.
- * Everything a readiness check reads (without processed gating) sits in the
- * first cache line. */
+ * A readiness check reads no slot: each slot's class at the barrier's
+ * current output (`cls`) is kept up to date by the update that changes it,
+ * and the barrier counts slots per class. */
 typedef struct tp_join_slot_s {
     /* compiled rule */
     _Alignas(64) uint64_t min_out;
@@ -24,6 +25,9 @@ typedef struct tp_join_slot_s {
     uint32_t stream_id;
     uint32_t next_same_stream; /* next slot of this stream id, in rule order */
     uint8_t source;            /* timestamp rules; 0 for sequence rules */
+    uint8_t cls;               /* tp_join_cls_t at b->cache_out, while b->cache_valid */
+    uint8_t snap_cls;          /* tp_join_final_t at the pending evaluation, when snap_gen == b->gen */
+    uint64_t snap_gen;
     /* state; "reset" clears everything from `rejected` on */
     uint8_t rejected;
     uint8_t has_obs_seq;
@@ -63,11 +67,43 @@ struct tp_join_barrier_s {
     tp_join_slot_t *slots;
     tp_join_index_entry_t *index;
     uint32_t index_mask;
+    /* Incremental readiness. While cache_valid, every slot's cls is its class
+     * for output cache_out and cnt[] counts slots per class, so a check at
+     * the same output reads only the counts. */
+    int cache_valid;
+    uint64_t cache_out;
+    uint32_t cnt[4];
+    /* Sequence/timestamp: every rule's lowest output (max of min_out) and a
+     * lower bound of the outputs every slot's cursors meet (exclusive): while
+     * all slots are met, a next output in [max_lo, lim_lb) is met too and
+     * needs no reclassification. Updates only lower lim_lb. */
+    uint64_t max_lo;
+    uint64_t lim_lb;
+    /* Lazy result: a ready call records (gen, pend_now); the lists are built
+     * by tp_join_barrier_result. An update that reaches a slot first saves
+     * the slot's outcome for the pending evaluation (snap_cls) so the lists
+     * still describe the state at the call. pending = gen != built_gen. */
+    uint64_t gen;
+    uint64_t built_gen;
+    uint64_t pend_now;
     tp_join_result_t result;
     uint32_t *missing;
     uint32_t *stale;
     uint32_t *rejected;
 };
+
+/* Class of a slot for the output the counts are kept at. SOFT: unmet but
+ * could be stale (whether it is depends on `now`). */
+typedef enum tp_join_cls_e { TP_JOIN_CLS_SAT = 0, TP_JOIN_CLS_HARD, TP_JOIN_CLS_SOFT, TP_JOIN_CLS_REJ } tp_join_cls_t;
+
+/* A slot's outcome in one evaluation (its place in the result lists). */
+typedef enum tp_join_final_e {
+    TP_JOIN_FINAL_SAT = 0,
+    TP_JOIN_FINAL_SAT_STALE, /* LatestValue: usable, reported stale */
+    TP_JOIN_FINAL_MISSING,
+    TP_JOIN_FINAL_STALE,
+    TP_JOIN_FINAL_REJ
+} tp_join_final_t;
 
 /* Whether the rule of `s` can be met for `out`, and its threshold (required
  * minus lateness, saturating at 0). */
@@ -92,5 +128,9 @@ static inline int tp_join_slot_is_stale(const struct tp_join_barrier_s *b, const
  * agent's input moved to the epoch the driver announced, which may be below
  * one a forged descriptor claimed). Internal: not part of the ABI. */
 void tp_join_barrier_forget_input(struct tp_join_barrier_s *b, uint32_t stream_id);
+
+/* satisfied_count of the last readiness call without building its lists;
+ * exact when no update came in between (the agent asks right after). */
+uint32_t tp_join_barrier_last_satisfied(const struct tp_join_barrier_s *b);
 
 #endif

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "ipc/ipc_log.h"
 #include "ipc/ipc_log_file.h"
@@ -284,6 +285,100 @@ static void test_lapping_counts_loss(void)
     CHECK_EQ_U64((uint64_t)rx.count + tp_ipc_subscription_loss_count(sub), 1210);
     tp_ipc_publication_close(pub);
     tp_ipc_subscription_close(sub);
+}
+
+/* Offer 32-byte messages until back-pressured; how many went out. */
+static uint64_t offer_until_back_pressure(tp_ipc_publication_t *pub, uint64_t seq)
+{
+    uint8_t buf[32];
+    uint64_t n = 0;
+    for (;; n++) {
+        tp_test_fill(buf, sizeof buf, 0, seq + n);
+        int64_t r = tp_ipc_publication_offer(pub, buf, sizeof buf);
+        if (r == TP_IPC_BACK_PRESSURED) return n;
+        if (r <= 0 || n > 100000) return UINT64_MAX; /* neither taken nor refused, or never refused */
+    }
+}
+
+/* tp:ipc?lossless=true: the writer is held back instead of lapping a
+ * subscription; nothing is lost over many laps. */
+static void test_lossless_back_pressure_loses_nothing(void)
+{
+    tp_ipc_context_t c = ctx;
+    c.log_capacity = 4096;
+    c.max_message = 1000;
+    tp_ipc_subscription_t *sub;
+    tp_ipc_publication_t *pub;
+    CHECK(tp_ipc_subscription_open(&sub, &c, "tp:ipc", 17) == 0);
+    CHECK(tp_ipc_publication_open(&pub, &c, "tp:ipc?lossless=true", 17) == 0);
+    CHECK(tp_test_await_images(sub, 1)); /* lossless from when it follows the log */
+    rx_t rx = {0};
+    uint64_t sent = 0;
+    for (int lap = 0; lap < 50; lap++) {
+        uint64_t n = offer_until_back_pressure(pub, sent);
+        CHECK(n != UINT64_MAX);
+        if (n == UINT64_MAX) break;
+        /* 48-byte records, 85 to a 4 KiB ring; announced a sixteenth at a time */
+        CHECK(lap == 0 ? (n >= 60 && n <= 85) : (n >= 1 && n <= 85));
+        sent += n;
+        drain(sub, &rx);
+        CHECK_EQ_U64((uint64_t)rx.count, sent);
+    }
+    CHECK(sent > 50 * 60);
+    CHECK(rx.bad == 0 && rx.gaps == 0);
+    CHECK_EQ_U64(tp_ipc_subscription_loss_count(sub), 0);
+    CHECK(rx.last_seq[0] == sent - 1);
+    /* A claim is refused the same way and leaves nothing outstanding. */
+    (void)offer_until_back_pressure(pub, sent);
+    tp_ipc_claim_t claim;
+    CHECK(tp_ipc_publication_try_claim(pub, 32, &claim) == TP_IPC_BACK_PRESSURED);
+    CHECK(tp_ipc_publication_abort(pub, &claim) == -1);
+    /* Without a subscription nothing holds it back. */
+    tp_ipc_subscription_close(sub);
+    uint8_t buf[32] = {0};
+    int taken = 0;
+    for (int i = 0; i < 1000; i++) taken += tp_ipc_publication_offer(pub, buf, sizeof buf) > 0;
+    CHECK(taken == 1000);
+    tp_ipc_publication_close(pub);
+}
+
+/* A subscription whose process died without closing stops holding a
+ * lossless publication back (its slot is freed by the writer). */
+static void test_lossless_dead_subscriber_released(void)
+{
+    tp_ipc_context_t c = ctx;
+    c.log_capacity = 4096;
+    c.max_message = 1000;
+    tp_ipc_publication_t *pub;
+    CHECK(tp_ipc_publication_open(&pub, &c, "tp:ipc?lossless=true", 18) == 0);
+    int ready[2];
+    CHECK(pipe(ready) == 0);
+    pid_t child = fork();
+    if (child == 0) {
+        tp_ipc_subscription_t *sub;
+        if (tp_ipc_subscription_open(&sub, &c, "tp:ipc", 18) != 0 || tp_ipc_subscription_image_count(sub) != 1)
+            _exit(2);
+        char x = 1;
+        if (write(ready[1], &x, 1) != 1) _exit(3);
+        _exit(0); /* no close: the slot stays claimed */
+    }
+    char x = 0;
+    CHECK(read(ready[0], &x, 1) == 1 && x == 1);
+    int status = 0;
+    CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(ready[0]);
+    close(ready[1]);
+    uint8_t buf[32] = {0};
+    uint64_t taken = 0, refused = 0;
+    for (uint64_t i = 0; i < 1000000 && taken < 1000; i++) {
+        int64_t r = tp_ipc_publication_offer(pub, buf, sizeof buf);
+        if (r > 0) taken++;
+        else if (r == TP_IPC_BACK_PRESSURED) refused++;
+        else break;
+    }
+    CHECK_EQ_U64(taken, 1000);
+    CHECK(refused >= 1); /* it was held back until the dead reader was noticed */
+    tp_ipc_publication_close(pub);
 }
 
 static void test_join_semantics_and_broadcast(void)
@@ -741,6 +836,8 @@ int main(void)
     RUN(test_join_semantics_and_broadcast);
     if (tp_test_channel_is_embedded()) {
         RUN(test_lapping_counts_loss);
+        RUN(test_lossless_back_pressure_loses_nothing);
+        RUN(test_lossless_dead_subscriber_released);
         RUN(test_files_and_modes);
         RUN(test_corrupt_logs_are_errors);
         RUN(test_closed_logs_linger_then_reclaim);
