@@ -8,6 +8,7 @@
 # root, or sudo.
 #   --browser  also Debian's chromium (the tp view browser test; scripts/test.sh)
 #   --plot     also gnuplot (bench/run --plot)
+# (with either, a font, so the screenshot and the plots have legible text)
 set -euo pipefail
 need=()
 for a in "$@"; do
@@ -17,6 +18,7 @@ for a in "$@"; do
     *) echo "deps.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
+if [ $# -gt 0 ] && [ ! -d /usr/share/fonts/truetype/dejavu ]; then need+=(fonts-dejavu-core); fi
 command -v cc >/dev/null || need+=(build-essential)
 command -v make >/dev/null || need+=(make)
 command -v c++ >/dev/null || need+=(g++)

@@ -217,202 +217,204 @@ static void print_text(const tp_monitor_t *m, const char *dir, const char *ns, i
     printf("\n");
 }
 
-void tp_stat_json(tp_json_t *j, const tp_monitor_t *m, const char *dir, const char *ns, int64_t now, int64_t window)
+void tp_stat_json(tp_json_t *out, const tp_monitor_t *m, const char *dir, const char *ns, int64_t now, int64_t window)
 {
-    tp_json_key(j, "time_unix_ns"); /* wall clock; ages below are from the monotonic one */
-    tp_json_i64_string(j, tp_clock_realtime_ns());
-    tp_json_key(j, "time_mono_ns");
-    tp_json_i64_string(j, now);
-    tp_json_key(j, "dir");
-    tp_json_cstring(j, dir);
-    tp_json_key(j, "namespace");
-    tp_json_cstring(j, ns);
-    tp_json_key(j, "streams");
-    tp_json_begin_array(j);
+    tp_json_t j = *out; /* the caller's writer, inside its object; handed back below */
+    tp_json_key(&j, "time_unix_ns"); /* wall clock; ages below are from the monotonic one */
+    tp_json_i64_string(&j, tp_clock_realtime_ns());
+    tp_json_key(&j, "time_mono_ns");
+    tp_json_i64_string(&j, now);
+    tp_json_key(&j, "dir");
+    tp_json_cstring(&j, dir);
+    tp_json_key(&j, "namespace");
+    tp_json_cstring(&j, ns);
+    tp_json_key(&j, "streams");
+    tp_json_begin_array(&j);
     for (uint32_t i = 0; i < tp_monitor_stream_count(m); i++) {
         const tp_monitor_stream_t *s = tp_monitor_stream(m, i);
         uint32_t np, nc, pid_client = 0;
         int32_t ppid;
         uint64_t drops;
         live_clients(m, s->stream_id, now, window, &np, &nc, &drops, &pid_client, &ppid);
-        tp_json_begin_object(j);
-        tp_json_key(j, "stream_id");
-        tp_json_u64(j, s->stream_id);
-        tp_json_key(j, "name");
-        tp_json_cstring(j, s->name);
-        tp_json_key(j, "announced");
-        tp_json_bool(j, s->announced != 0);
-        tp_json_key(j, "epoch");
-        tp_json_u64_string(j, s->epoch);
-        tp_json_key(j, "announce_age_ms");
-        tp_json_double(j, age_ms(now, s->last_announce_ns));
-        tp_json_key(j, "header_nslots");
-        tp_json_u64(j, s->header_nslots);
-        tp_json_key(j, "stride_bytes");
-        tp_json_u64(j, s->stride_bytes);
-        tp_json_key(j, "rate_hz");
-        tp_json_double(j, s->rate_hz);
-        tp_json_key(j, "frames");
-        tp_json_u64(j, s->frames);
-        tp_json_key(j, "desc_other_epoch");
-        tp_json_u64(j, s->desc_other_epoch);
-        tp_json_key(j, "refused_announces");
-        tp_json_u64(j, s->refused_announces);
-        tp_json_key(j, "last_seq");
+        tp_json_begin_object(&j);
+        tp_json_key(&j, "stream_id");
+        tp_json_u64(&j, s->stream_id);
+        tp_json_key(&j, "name");
+        tp_json_cstring(&j, s->name);
+        tp_json_key(&j, "announced");
+        tp_json_bool(&j, s->announced != 0);
+        tp_json_key(&j, "epoch");
+        tp_json_u64_string(&j, s->epoch);
+        tp_json_key(&j, "announce_age_ms");
+        tp_json_double(&j, age_ms(now, s->last_announce_ns));
+        tp_json_key(&j, "header_nslots");
+        tp_json_u64(&j, s->header_nslots);
+        tp_json_key(&j, "stride_bytes");
+        tp_json_u64(&j, s->stride_bytes);
+        tp_json_key(&j, "rate_hz");
+        tp_json_double(&j, s->rate_hz);
+        tp_json_key(&j, "frames");
+        tp_json_u64(&j, s->frames);
+        tp_json_key(&j, "desc_other_epoch");
+        tp_json_u64(&j, s->desc_other_epoch);
+        tp_json_key(&j, "refused_announces");
+        tp_json_u64(&j, s->refused_announces);
+        tp_json_key(&j, "last_seq");
         if (s->last_seq == UINT64_MAX)
-            tp_json_null(j);
+            tp_json_null(&j);
         else
-            tp_json_u64_string(j, s->last_seq);
-        tp_json_key(j, "producer_qos_seq");
+            tp_json_u64_string(&j, s->last_seq);
+        tp_json_key(&j, "producer_qos_seq");
         if (s->has_producer_qos)
-            tp_json_u64_string(j, s->producer_seq);
+            tp_json_u64_string(&j, s->producer_seq);
         else
-            tp_json_null(j);
-        tp_json_key(j, "producers");
-        tp_json_u64(j, np);
-        tp_json_key(j, "producer_pid");
+            tp_json_null(&j);
+        tp_json_key(&j, "producers");
+        tp_json_u64(&j, np);
+        tp_json_key(&j, "producer_pid");
         if (np > 0 && ppid > 0)
-            tp_json_u64(j, (uint64_t)ppid);
+            tp_json_u64(&j, (uint64_t)ppid);
         else
-            tp_json_null(j);
-        tp_json_key(j, "consumers");
-        tp_json_u64(j, nc);
-        tp_json_key(j, "consumer_drops");
-        tp_json_u64(j, drops);
-        tp_json_key(j, "superblock");
-        tp_json_begin_object(j);
-        tp_json_key(j, "ok");
-        tp_json_bool(j, s->sb_ok != 0);
+            tp_json_null(&j);
+        tp_json_key(&j, "consumers");
+        tp_json_u64(&j, nc);
+        tp_json_key(&j, "consumer_drops");
+        tp_json_u64(&j, drops);
+        tp_json_key(&j, "superblock");
+        tp_json_begin_object(&j);
+        tp_json_key(&j, "ok");
+        tp_json_bool(&j, s->sb_ok != 0);
         if (s->sb_ok) {
-            tp_json_key(j, "epoch");
-            tp_json_u64_string(j, s->sb_epoch);
-            tp_json_key(j, "pid");
-            tp_json_u64(j, s->sb_pid);
-            tp_json_key(j, "pid_alive");
-            tp_json_bool(j, s->sb_pid_alive != 0);
-            tp_json_key(j, "activity_age_ms");
-            tp_json_double(j, (double)((uint64_t)now > s->sb_activity_ns ? (uint64_t)now - s->sb_activity_ns : 0) / 1e6);
+            tp_json_key(&j, "epoch");
+            tp_json_u64_string(&j, s->sb_epoch);
+            tp_json_key(&j, "pid");
+            tp_json_u64(&j, s->sb_pid);
+            tp_json_key(&j, "pid_alive");
+            tp_json_bool(&j, s->sb_pid_alive != 0);
+            tp_json_key(&j, "activity_age_ms");
+            tp_json_double(&j, (double)((uint64_t)now > s->sb_activity_ns ? (uint64_t)now - s->sb_activity_ns : 0) / 1e6);
         } else {
-            tp_json_key(j, "error");
-            tp_json_cstring(j, s->sb_error);
+            tp_json_key(&j, "error");
+            tp_json_cstring(&j, s->sb_error);
         }
-        tp_json_end_object(j);
-        tp_json_end_object(j);
+        tp_json_end_object(&j);
+        tp_json_end_object(&j);
     }
-    tp_json_end_array(j);
-    tp_json_key(j, "clients");
-    tp_json_begin_array(j);
+    tp_json_end_array(&j);
+    tp_json_key(&j, "clients");
+    tp_json_begin_array(&j);
     for (uint32_t i = 0; i < tp_monitor_client_count(m); i++) {
         const tp_monitor_client_t *c = tp_monitor_client(m, i);
-        tp_json_begin_object(j);
-        tp_json_key(j, "stream_id");
-        tp_json_u64(j, c->stream_id);
-        tp_json_key(j, "client_id");
-        tp_json_u64(j, c->client_id);
-        tp_json_key(j, "role");
-        tp_json_cstring(j, c->role == 1 ? "producer" : c->role == 2 ? "consumer" : "unknown");
-        tp_json_key(j, "lease_id");
-        tp_json_u64_string(j, c->lease_id);
-        tp_json_key(j, "pid");
+        tp_json_begin_object(&j);
+        tp_json_key(&j, "stream_id");
+        tp_json_u64(&j, c->stream_id);
+        tp_json_key(&j, "client_id");
+        tp_json_u64(&j, c->client_id);
+        tp_json_key(&j, "role");
+        tp_json_cstring(&j, c->role == 1 ? "producer" : c->role == 2 ? "consumer" : "unknown");
+        tp_json_key(&j, "lease_id");
+        tp_json_u64_string(&j, c->lease_id);
+        tp_json_key(&j, "pid");
         if (c->pid > 0)
-            tp_json_u64(j, (uint64_t)c->pid);
+            tp_json_u64(&j, (uint64_t)c->pid);
         else
-            tp_json_null(j);
-        tp_json_key(j, "live");
-        tp_json_bool(j, !c->revoked && c->lease_id != 0 && now - c->last_seen_ns <= window);
-        tp_json_key(j, "revoked");
-        tp_json_bool(j, c->revoked != 0);
+            tp_json_null(&j);
+        tp_json_key(&j, "live");
+        tp_json_bool(&j, !c->revoked && c->lease_id != 0 && now - c->last_seen_ns <= window);
+        tp_json_key(&j, "revoked");
+        tp_json_bool(&j, c->revoked != 0);
         if (c->has_qos) {
-            tp_json_key(j, "last_seq_seen");
-            tp_json_u64_string(j, c->last_seq_seen);
-            tp_json_key(j, "drops_gap");
-            tp_json_u64(j, c->drops_gap);
-            tp_json_key(j, "drops_late");
-            tp_json_u64(j, c->drops_late);
+            tp_json_key(&j, "last_seq_seen");
+            tp_json_u64_string(&j, c->last_seq_seen);
+            tp_json_key(&j, "drops_gap");
+            tp_json_u64(&j, c->drops_gap);
+            tp_json_key(&j, "drops_late");
+            tp_json_u64(&j, c->drops_late);
         }
-        tp_json_end_object(j);
+        tp_json_end_object(&j);
     }
-    tp_json_end_array(j);
-    tp_json_key(j, "joins");
-    tp_json_begin_array(j);
+    tp_json_end_array(&j);
+    tp_json_key(&j, "joins");
+    tp_json_begin_array(&j);
     for (uint32_t i = 0; i < tp_monitor_join_count(m); i++) {
         const tp_monitor_join_t *jn = tp_monitor_join(m, i);
-        tp_json_begin_object(j);
-        tp_json_key(j, "kind");
-        tp_json_cstring(j, kind_name(jn->kind));
-        tp_json_key(j, "out_stream_id");
-        tp_json_u64(j, jn->out_stream_id);
-        tp_json_key(j, "epoch");
-        tp_json_u64_string(j, jn->epoch);
-        tp_json_key(j, "state");
-        tp_json_cstring(j, tp_monitor_join_state_name(jn->state));
-        tp_json_key(j, "silent_inputs");
-        tp_json_begin_array(j);
-        for (uint32_t k = 0; k < jn->silent_count; k++) tp_json_u64(j, jn->silent[k]);
-        tp_json_end_array(j);
-        tp_json_key(j, "ready_through");
+        tp_json_begin_object(&j);
+        tp_json_key(&j, "kind");
+        tp_json_cstring(&j, kind_name(jn->kind));
+        tp_json_key(&j, "out_stream_id");
+        tp_json_u64(&j, jn->out_stream_id);
+        tp_json_key(&j, "epoch");
+        tp_json_u64_string(&j, jn->epoch);
+        tp_json_key(&j, "state");
+        tp_json_cstring(&j, tp_monitor_join_state_name(jn->state));
+        tp_json_key(&j, "silent_inputs");
+        tp_json_begin_array(&j);
+        for (uint32_t k = 0; k < jn->silent_count; k++) tp_json_u64(&j, jn->silent[k]);
+        tp_json_end_array(&j);
+        tp_json_key(&j, "ready_through");
         if (jn->ready_through == UINT64_MAX)
-            tp_json_null(j);
+            tp_json_null(&j);
         else
-            tp_json_u64_string(j, jn->ready_through);
-        tp_json_key(j, "announces");
-        tp_json_u64(j, jn->announces);
-        tp_json_key(j, "announce_age_ms");
-        tp_json_double(j, age_ms(now, jn->last_announce_ns));
-        tp_json_key(j, "requests");
-        tp_json_u64(j, jn->requests);
-        tp_json_key(j, "announces_refused");
-        tp_json_u64(j, jn->refused);
-        tp_json_key(j, "contested_by_pid");
+            tp_json_u64_string(&j, jn->ready_through);
+        tp_json_key(&j, "announces");
+        tp_json_u64(&j, jn->announces);
+        tp_json_key(&j, "announce_age_ms");
+        tp_json_double(&j, age_ms(now, jn->last_announce_ns));
+        tp_json_key(&j, "requests");
+        tp_json_u64(&j, jn->requests);
+        tp_json_key(&j, "announces_refused");
+        tp_json_u64(&j, jn->refused);
+        tp_json_key(&j, "contested_by_pid");
         if (jn->contested)
-            tp_json_u64(j, (uint64_t)(uint32_t)jn->other_pid);
+            tp_json_u64(&j, (uint64_t)(uint32_t)jn->other_pid);
         else
-            tp_json_null(j);
+            tp_json_null(&j);
         if (jn->kind == TP_MERGE_KIND_TIMESTAMP) {
-            tp_json_key(j, "lateness_ns");
-            tp_json_u64(j, jn->lateness_ns == TP_MERGE_NULL_U64 ? 0 : jn->lateness_ns);
+            tp_json_key(&j, "lateness_ns");
+            tp_json_u64(&j, jn->lateness_ns == TP_MERGE_NULL_U64 ? 0 : jn->lateness_ns);
         }
-        tp_json_key(j, "rules");
-        tp_json_begin_array(j);
+        tp_json_key(&j, "rules");
+        tp_json_begin_array(&j);
         for (uint32_t r = 0; r < jn->rule_count; r++) {
             const tp_monitor_rule_t *rule = &jn->rules[r];
-            tp_json_begin_object(j);
-            tp_json_key(j, "stream_id");
-            tp_json_u64(j, rule->stream_id);
-            tp_json_key(j, "type");
-            tp_json_cstring(j, rule->rule_type == TP_MERGE_RULE_OFFSET ? "offset" : "window");
+            tp_json_begin_object(&j);
+            tp_json_key(&j, "stream_id");
+            tp_json_u64(&j, rule->stream_id);
+            tp_json_key(&j, "type");
+            tp_json_cstring(&j, rule->rule_type == TP_MERGE_RULE_OFFSET ? "offset" : "window");
             if (rule->rule_type == TP_MERGE_RULE_OFFSET) {
-                tp_json_key(j, jn->kind == TP_MERGE_KIND_SEQUENCE ? "offset" : "offset_ns");
-                tp_json_i64(j, rule->offset);
+                tp_json_key(&j, jn->kind == TP_MERGE_KIND_SEQUENCE ? "offset" : "offset_ns");
+                tp_json_i64(&j, rule->offset);
             } else {
-                tp_json_key(j, jn->kind == TP_MERGE_KIND_SEQUENCE ? "window" : "window_ns");
-                tp_json_u64(j, rule->window);
+                tp_json_key(&j, jn->kind == TP_MERGE_KIND_SEQUENCE ? "window" : "window_ns");
+                tp_json_u64(&j, rule->window);
             }
             if (jn->kind == TP_MERGE_KIND_TIMESTAMP) {
-                tp_json_key(j, "timestamp_source");
-                tp_json_cstring(j, rule->timestamp_source == 2 ? "slot_header" : "frame_descriptor");
+                tp_json_key(&j, "timestamp_source");
+                tp_json_cstring(&j, rule->timestamp_source == 2 ? "slot_header" : "frame_descriptor");
             }
-            tp_json_end_object(j);
+            tp_json_end_object(&j);
         }
-        tp_json_end_array(j);
-        tp_json_end_object(j);
+        tp_json_end_array(&j);
+        tp_json_end_object(&j);
     }
-    tp_json_end_array(j);
+    tp_json_end_array(&j);
     tp_monitor_stats_t st;
     tp_monitor_stats(m, &st);
-    tp_json_key(j, "transport");
-    tp_json_begin_object(j);
-    tp_json_key(j, "messages");
-    tp_json_u64(j, st.messages);
-    tp_json_key(j, "lost");
-    tp_json_u64(j, st.lost);
-    tp_json_key(j, "malformed");
-    tp_json_u64(j, st.malformed);
-    tp_json_key(j, "driver_shutdowns");
-    tp_json_u64(j, st.driver_shutdowns);
-    tp_json_key(j, "refused_foreign");
-    tp_json_u64(j, st.refused_foreign);
-    tp_json_end_object(j);
+    tp_json_key(&j, "transport");
+    tp_json_begin_object(&j);
+    tp_json_key(&j, "messages");
+    tp_json_u64(&j, st.messages);
+    tp_json_key(&j, "lost");
+    tp_json_u64(&j, st.lost);
+    tp_json_key(&j, "malformed");
+    tp_json_u64(&j, st.malformed);
+    tp_json_key(&j, "driver_shutdowns");
+    tp_json_u64(&j, st.driver_shutdowns);
+    tp_json_key(&j, "refused_foreign");
+    tp_json_u64(&j, st.refused_foreign);
+    tp_json_end_object(&j);
+    *out = j;
 }
 
 static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, int64_t now, int64_t window)

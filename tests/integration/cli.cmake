@@ -19,5 +19,8 @@ if(TP_HAVE_VIEW)
   add_test(NAME tp_view_browser
     COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/view_browser_test.py $<TARGET_FILE:tp>
     WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
-  set_tests_properties(tp_view_browser PROPERTIES LABELS "cli;integration;browser" TIMEOUT 300 SKIP_RETURN_CODE 77)
+  # RUN_SERIAL: Chromium and a demo load both cores; alongside the timing-bound
+  # demo and stat tests that would slow them past their bounds.
+  set_tests_properties(tp_view_browser PROPERTIES LABELS "cli;integration;browser" TIMEOUT 300 SKIP_RETURN_CODE 77
+                       RUN_SERIAL TRUE)
 endif()

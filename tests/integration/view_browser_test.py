@@ -234,6 +234,14 @@ def main():
         fails += 1
     else:
         print("ok   tp view refuses a non-loopback address without --allow-remote")
+    for args, what in ((["/tmp", "--listen", "127.0.0.1"], "no port"), (["/tmp", "--listen", "127.0.0.1:99999"], "bad port"),
+                       (["/tmp", "--listen", "example.org:80"], "a host name"), (["relative"], "a relative DIR"),
+                       (["/nonexistent-tp-view"], "a missing DIR"), (["/tmp", "--bogus"], "an unknown option")):
+        r = subprocess.run([tp, "view"] + args, capture_output=True, text=True, timeout=30)
+        if r.returncode != 2 or not r.stderr.startswith("tp view: "):
+            print("FAIL tp view with %s: exit %d, %r (want 2 and a message)" % (what, r.returncode, r.stderr))
+            fails += 1
+    print("ok   tp view exits 2 with a message on bad usage")
     work = tempfile.mkdtemp(prefix="tp-view-test-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     profile = tempfile.mkdtemp(prefix="tp-view-chromium-")
     procs = []
