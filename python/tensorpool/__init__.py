@@ -100,6 +100,7 @@ class JoinOutput:
 
     @property
     def frames(self) -> Tuple[Frame, ...]:
+        """The frames of every input, in rule order, oldest first within an input."""
         return tuple(f for i in self.inputs for f in i.frames)
 
     def intact(self) -> bool:
@@ -107,6 +108,7 @@ class JoinOutput:
         return all(f.intact() for f in self.frames if f.has_view)
 
     def close(self) -> None:
+        """Close every frame without checking them."""
         for f in self.frames:
             f.close()
 
@@ -148,6 +150,8 @@ class JoinStage(_JoinStage):
     """
 
     def poll(self, timeout: Optional[float] = 0) -> Optional[JoinOutput]:
+        """The next output, waiting up to timeout seconds (None: forever) with
+        the GIL released; None on timeout. Also runs the stage's authority."""
         raw = super().poll(timeout)
         return None if raw is None else JoinOutput(raw)
 

@@ -209,3 +209,25 @@ def test_asyncio_loop_runs_while_a_frame_is_awaited(pair):
     assert ticks >= 10, ticks  # the loop ran while the consumer waited
     with f:
         np.testing.assert_array_equal(f.array, pattern(5))
+
+
+def test_stubs_and_docstrings_cover_the_api():
+    """Every public name has a docstring and a stub, and every stub names something real."""
+    import ast
+    import os
+    stub = os.path.join(os.path.dirname(tp.__file__), "__init__.pyi")
+    tree = ast.parse(open(stub).read())
+    stubbed = {n.name: n for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))}
+    stubbed.update({n.target.id: n for n in tree.body if isinstance(n, ast.AnnAssign)})
+    for name in tp.__all__:
+        obj = getattr(tp, name)
+        if callable(obj):
+            assert obj.__doc__ and obj.__doc__.strip(), name + " has no docstring"
+        assert name in stubbed, name + " is not in __init__.pyi"
+        if isinstance(stubbed[name], ast.ClassDef) and isinstance(obj, type):
+            for item in stubbed[name].body:
+                if isinstance(item, ast.FunctionDef) and not item.name.startswith("_"):
+                    assert hasattr(obj, item.name), "%s.%s is stubbed but does not exist" % (name, item.name)
+                    assert getattr(obj, item.name).__doc__, "%s.%s has no docstring" % (name, item.name)
+    for name in stubbed:
+        assert hasattr(tp, name) or name == "Rule", name + " is stubbed but not in the package"
