@@ -231,3 +231,40 @@ def test_stubs_and_docstrings_cover_the_api():
                     assert getattr(obj, item.name).__doc__, "%s.%s has no docstring" % (name, item.name)
     for name in stubbed:
         assert hasattr(tp, name) or name == "Rule", name + " is stubbed but not in the package"
+
+
+def test_a_view_allocates_no_payload_memory(driver):
+    """Reading 1 MiB frames as views allocates only small objects (tracemalloc
+    sees numpy's data allocations too); a copy allocates the megabyte."""
+    import tracemalloc
+    from conftest import BIG
+    p, c = tp.Producer(BIG), tp.Consumer(BIG)
+    assert p.wait_active(20) and c.wait_mapped(20)
+    try:
+        def one(read):
+            a = p.claim((1 << 20,), np.uint8)
+            a[0] = 7
+            del a
+            p.commit()
+            f = c.poll(10)
+            with f:
+                return read(f)
+
+        one(lambda f: f.array[0])  # warm up: first-call caches
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            for _ in range(20):
+                assert one(lambda f: int(f.array[0]) + int(np.from_dlpack(f)[-1])) == 7
+            view_peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.reset_peak()
+            one(lambda f: f.copy())
+            copy_peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    finally:
+        c.close()
+        p.close()
+    print("tracemalloc peak: 20 views %d bytes, one copy %d bytes" % (view_peak, copy_peak))
+    assert view_peak < 64 * 1024, "views of 20 frames peaked at %d bytes" % view_peak
+    assert copy_peak >= 1 << 20
