@@ -28,6 +28,9 @@ def test_claim_is_the_slot_and_consumer_views_it(pair):
     assert a.flags.writeable and a.shape == (4, 8) and a.dtype == np.uint32
     a[:] = pattern(p.next_seq)
     seq = p.commit(timestamp_ns=12345)
+    assert not a.flags.writeable  # the slot is the consumers' now
+    with pytest.raises(ValueError):
+        a[0, 0] = 1
     f = c.poll(10)
     assert f is not None and f.seq == seq and f.stream_id == SMALL
     assert f.shape == (4, 8) and f.dtype == np.uint32 and f.nbytes == 128 and f.timestamp_ns == 12345
