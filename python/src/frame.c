@@ -240,7 +240,23 @@ static int dl_dtype(int dtype, DLDataType *out)
 
 static PyObject *frame_dlpack(FrameObject *f, PyObject *args, PyObject *kwargs)
 {
-    (void)args, (void)kwargs; /* stream, max_version, dl_device, copy: CPU memory, no stream to sync */
+    /* CPU memory: no stream to synchronise; an unversioned capsule whatever
+     * max_version asks (consumers accept it); no copies, no other device */
+    static char *kw[] = {"stream", "max_version", "dl_device", "copy", NULL};
+    PyObject *stream = Py_None, *max_version = Py_None, *device = Py_None, *copy = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O$OOO", kw, &stream, &max_version, &device, &copy)) return NULL;
+    if (copy == Py_True) {
+        PyErr_SetString(PyExc_BufferError, "__dlpack__(copy=True): a frame exports its memory only; use frame.copy()");
+        return NULL;
+    }
+    if (device != Py_None) {
+        int type = 0, id = 0;
+        if (!PyArg_ParseTuple(device, "ii", &type, &id)) return NULL;
+        if (type != 1 || id != 0) {
+            PyErr_Format(PyExc_BufferError, "__dlpack__: frames live in CPU memory (1, 0), not (%d, %d)", type, id);
+            return NULL;
+        }
+    }
     if (!usable(f, "__dlpack__")) return NULL;
     const tp_tensor_header_t *t = &f->jf.view.header.tensor;
     DLDataType dt;
@@ -367,7 +383,7 @@ static PyMethodDef frame_methods[] = {
      "Close the frame; raises FrameOverwritten if its slot was overwritten while open (unless another exception "
      "is already propagating)."},
     {"__dlpack__", (PyCFunction)(void (*)(void))frame_dlpack, METH_VARARGS | METH_KEYWORDS,
-     "__dlpack__(stream=None) -> PyCapsule\n\nDLPack capsule over the payload (CPU, no copy), for numpy.from_dlpack "
+     "__dlpack__(stream=None, *, max_version=None, dl_device=None, copy=None) -> PyCapsule\n\nDLPack capsule over the payload (CPU, no copy), for numpy.from_dlpack "
      "and torch.from_dlpack. The tensor keeps the frame object alive, not the producer's slot: validate with "
      "intact() (or the with block) after reading."},
     {"__dlpack_device__", (PyCFunction)frame_dlpack_device, METH_NOARGS, "__dlpack_device__() -> (1, 0): CPU."},

@@ -88,8 +88,12 @@ def test_dlpack_round_trip(pair):
         # zero copy: the same bytes as the frame's view of the pool
         assert y.__array_interface__["data"][0] == f.array.__array_interface__["data"][0]
         assert np.shares_memory(y, f.array)
-    # the capsule is consumed once; an unconsumed one frees itself
-    cap = f.__class__.__dlpack__  # noqa: F841 (attribute exists on the type)
+        # what a frame cannot give is refused as the protocol says
+        with pytest.raises(BufferError):
+            f.__dlpack__(copy=True)
+        with pytest.raises(BufferError):
+            f.__dlpack__(dl_device=(2, 0))
+        assert f.__dlpack__(max_version=(1, 0), dl_device=(1, 0), copy=False) is not None
 
 
 def test_dlpack_capsule_not_consumed_is_released(pair):
