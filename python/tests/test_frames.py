@@ -213,7 +213,7 @@ def test_asyncio_loop_runs_while_a_frame_is_awaited(pair):
         return ticks, f
 
     ticks, f = asyncio.run(main())
-    assert ticks >= 10, ticks  # the loop ran while the consumer waited
+    assert ticks >= 3, ticks  # the loop ran while the consumer waited (~30 unloaded)
     with f:
         np.testing.assert_array_equal(f.array, pattern(5))
 
