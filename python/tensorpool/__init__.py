@@ -118,7 +118,7 @@ class JoinOutput:
     def __exit__(self, et, ev, tb) -> bool:
         bad = [f for f in self.frames if f.has_view and not f.intact()]
         self.close()
-        if bad and et is None:
+        if bad and (et is None or issubclass(et, Exception)):  # torn data explains an error inside
             raise FrameOverwritten("join output %d: %d frame(s) overwritten while in use (first: stream %d seq %d)"
                                    % (self.out_seq, len(bad), bad[0].stream_id, bad[0].seq))
         return False

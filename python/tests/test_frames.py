@@ -137,11 +137,36 @@ def test_frames_of_a_closed_consumer_refuse_their_memory(driver):
     assert p.wait_active(20) and c.wait_mapped(20)
     p.offer(pattern(0))
     f = c.poll(10)
+    with f:
+        view = f.array  # kept past the block and the close, as a traceback would
+    p.offer(pattern(1))
+    g = c.poll(10)
     c.close()
-    assert not f.intact()
+    assert not g.intact()
     with pytest.raises(tp.FrameOverwritten):
-        f.array
+        g.array
+    # the mapping stays while views of it live: reading one is safe (stale, not a crash)
+    assert view.shape == (4, 8) and int(view[0, 1]) == 1
+    del f, g, view  # the last one releases the mapping and the lease
     p.close()
+
+
+def test_an_error_on_torn_data_becomes_frame_overwritten(pair):
+    p, c = pair
+    p.offer(pattern(0))
+    f = c.poll(10)
+    with pytest.raises(tp.FrameOverwritten) as e:
+        with f:
+            for s in range(1, 17):
+                p.offer(pattern(s))
+            np.testing.assert_array_equal(f.array, pattern(0))  # fails: the slot holds seq 16
+    assert isinstance(e.value.__context__, AssertionError)
+    # an error unrelated to the frame's data, on an intact frame, passes through
+    p.offer(pattern(17))
+    g = c.poll(10)
+    with pytest.raises(KeyError):
+        with g:
+            {}["x"]
 
 
 def test_errors_carry_code_and_message(pair):
