@@ -10,6 +10,8 @@ typedef struct {
     int busy;
     PyObject *got; /* the frame the handler made during this poll */
     int failed;    /* the handler could not make it (exception set) */
+    Py_ssize_t live;    /* frames alive */
+    tp_consumer_t *closed; /* closed while frames lived: still mapped until the last goes */
 } ConsumerObject;
 
 static uint64_t consumer_gen(PyObject *owner)
@@ -20,6 +22,15 @@ static uint64_t consumer_gen(PyObject *owner)
     return tp_consumer_maps(self->c);
 }
 
+static void consumer_frame_gone(PyObject *owner)
+{
+    ConsumerObject *self = (ConsumerObject *)owner;
+    if (--self->live == 0 && self->closed != NULL) {
+        tp_consumer_close(self->closed);
+        self->closed = NULL;
+    }
+}
+
 static void on_frame(void *clientd, const tp_frame_t *f)
 {
     ConsumerObject *self = clientd;
@@ -28,7 +39,7 @@ static void on_frame(void *clientd, const tp_frame_t *f)
      * tp_frame_intact re-checks; the Frame keeps a copy of it. */
     tp_join_frame_t jf = {.seq = f->seq, .timestamp_ns = f->descriptor_timestamp_ns, .has_view = 1};
     jf.view = *(const tp_shm_view_t *)f->internal_;
-    self->got = pytp_frame_new((PyObject *)self, consumer_gen, f->stream_id, f->epoch, &jf);
+    self->got = pytp_frame_new((PyObject *)self, consumer_gen, consumer_frame_gone, &self->live, f->stream_id, f->epoch, &jf);
     if (self->got == NULL) self->failed = 1;
 }
 
@@ -57,6 +68,7 @@ static void consumer_dealloc(ConsumerObject *self)
 {
     Py_CLEAR(self->got);
     tp_consumer_close(self->c); /* frames hold a reference: none is left */
+    tp_consumer_close(self->closed);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -195,8 +207,10 @@ static PyObject *consumer_close(ConsumerObject *self, PyObject *noargs)
     (void)noargs;
     if (pytp_enter(&self->busy, "Consumer") != 0) return NULL;
     Py_CLEAR(self->got); /* a frame kept by wait_mapped holds us: break the cycle */
-    tp_consumer_close(self->c);
-    self->c = NULL; /* every frame's generation check now fails: nothing reads the unmapped pool */
+    /* every frame's generation check fails from now on; the mapping goes with the last of them */
+    if (self->live > 0 && self->closed == NULL) self->closed = self->c;
+    else tp_consumer_close(self->c);
+    self->c = NULL;
     pytp_leave(&self->busy);
     Py_RETURN_NONE;
 }
@@ -222,8 +236,8 @@ static PyMethodDef consumer_methods[] = {
      "counters() -> dict[str, int]\n\naccepted, drops_gap, drops_late, drops_invalid, duplicates, resyncs (summed "
      "over every epoch), lost_* and refused_* (tp_consumer_counters_t), maps, faults."},
     {"close", (PyCFunction)consumer_close, METH_NOARGS,
-     "close()\n\nUnmap and detach. Frames still held report themselves overwritten; numpy arrays taken from them "
-     "must not be used any more."},
+     "close()\n\nUnmap and detach. Frames still held report themselves overwritten; while they (or arrays over "
+     "them) live, the mapping and the lease stay, so no view points at unmapped memory."},
     PYTP_CONTEXT_METHODS,
     {NULL, NULL, 0, NULL}};
 

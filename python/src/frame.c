@@ -18,6 +18,7 @@ typedef struct {
     PyObject_HEAD
     PyObject *owner;
     pytp_gen_fn gen_fn;
+    pytp_gone_fn gone_fn;
     uint64_t gen;
     uint32_t stream_id;
     uint64_t epoch;
@@ -26,14 +27,16 @@ typedef struct {
     PyObject *array; /* cached read-only view */
 } FrameObject;
 
-PyObject *pytp_frame_new(PyObject *owner, pytp_gen_fn gen_fn, uint32_t stream_id, uint64_t epoch,
-                         const tp_join_frame_t *jf)
+PyObject *pytp_frame_new(PyObject *owner, pytp_gen_fn gen_fn, pytp_gone_fn gone_fn, Py_ssize_t *live,
+                         uint32_t stream_id, uint64_t epoch, const tp_join_frame_t *jf)
 {
     FrameObject *f = PyObject_New(FrameObject, &pytp_FrameType);
     if (f == NULL) return NULL;
     Py_INCREF(owner);
+    (*live)++;
     f->owner = owner;
     f->gen_fn = gen_fn;
+    f->gone_fn = gone_fn;
     f->gen = gen_fn(owner);
     f->stream_id = stream_id;
     f->epoch = epoch;
@@ -47,6 +50,7 @@ PyObject *pytp_frame_new(PyObject *owner, pytp_gen_fn gen_fn, uint32_t stream_id
 static void frame_dealloc(FrameObject *f)
 {
     Py_XDECREF(f->array);
+    f->gone_fn(f->owner); /* the last frame of a closed owner releases its mapping */
     Py_XDECREF(f->owner);
     PyObject_Free(f);
 }
@@ -147,7 +151,10 @@ static PyObject *frame_enter(FrameObject *f, PyObject *noargs)
     return (PyObject *)f;
 }
 
-/* Close: the seqlock decides whether what was read inside the block holds. */
+/* Close: the seqlock decides whether what was read inside the block holds.
+ * An error raised inside the block by torn data (a failed check, a bad
+ * value) is replaced by FrameOverwritten, which keeps it as __context__;
+ * KeyboardInterrupt and other BaseExceptions pass untouched. */
 static PyObject *frame_exit(FrameObject *f, PyObject *args)
 {
     PyObject *et = Py_None;
@@ -155,7 +162,8 @@ static PyObject *frame_exit(FrameObject *f, PyObject *args)
     const int ok = intact(f);
     f->closed = 1;
     Py_CLEAR(f->array);
-    if (!ok && et == Py_None) return overwritten(f, "with");
+    if (!ok && (et == Py_None || (PyType_Check(et) && PyType_IsSubtype((PyTypeObject *)et, (PyTypeObject *)PyExc_Exception))))
+        return overwritten(f, "with");
     Py_RETURN_FALSE;
 }
 
@@ -240,7 +248,23 @@ static int dl_dtype(int dtype, DLDataType *out)
 
 static PyObject *frame_dlpack(FrameObject *f, PyObject *args, PyObject *kwargs)
 {
-    (void)args, (void)kwargs; /* stream, max_version, dl_device, copy: CPU memory, no stream to sync */
+    /* CPU memory: no stream to synchronise; an unversioned capsule whatever
+     * max_version asks (consumers accept it); no copies, no other device */
+    static char *kw[] = {"stream", "max_version", "dl_device", "copy", NULL};
+    PyObject *stream = Py_None, *max_version = Py_None, *device = Py_None, *copy = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O$OOO", kw, &stream, &max_version, &device, &copy)) return NULL;
+    if (copy == Py_True) {
+        PyErr_SetString(PyExc_BufferError, "__dlpack__(copy=True): a frame exports its memory only; use frame.copy()");
+        return NULL;
+    }
+    if (device != Py_None) {
+        int type = 0, id = 0;
+        if (!PyArg_ParseTuple(device, "ii", &type, &id)) return NULL;
+        if (type != 1 || id != 0) {
+            PyErr_Format(PyExc_BufferError, "__dlpack__: frames live in CPU memory (1, 0), not (%d, %d)", type, id);
+            return NULL;
+        }
+    }
     if (!usable(f, "__dlpack__")) return NULL;
     const tp_tensor_header_t *t = &f->jf.view.header.tensor;
     DLDataType dt;
@@ -364,10 +388,10 @@ static PyMethodDef frame_methods[] = {
     {"close", (PyCFunction)frame_close, METH_NOARGS, "close()\n\nEnd the frame's validity without checking."},
     {"__enter__", (PyCFunction)frame_enter, METH_NOARGS, "Open the frame: returns it."},
     {"__exit__", (PyCFunction)frame_exit, METH_VARARGS,
-     "Close the frame; raises FrameOverwritten if its slot was overwritten while open (unless another exception "
-     "is already propagating)."},
+     "Close the frame; raises FrameOverwritten if its slot was overwritten while open (also in place of an "
+     "Exception raised inside the block, which becomes its __context__: torn data explains it)."},
     {"__dlpack__", (PyCFunction)(void (*)(void))frame_dlpack, METH_VARARGS | METH_KEYWORDS,
-     "__dlpack__(stream=None) -> PyCapsule\n\nDLPack capsule over the payload (CPU, no copy), for numpy.from_dlpack "
+     "__dlpack__(stream=None, *, max_version=None, dl_device=None, copy=None) -> PyCapsule\n\nDLPack capsule over the payload (CPU, no copy), for numpy.from_dlpack "
      "and torch.from_dlpack. The tensor keeps the frame object alive, not the producer's slot: validate with "
      "intact() (or the with block) after reading."},
     {"__dlpack_device__", (PyCFunction)frame_dlpack_device, METH_NOARGS, "__dlpack_device__() -> (1, 0): CPU."},

@@ -18,6 +18,9 @@ typedef struct {
     int busy;
     int failed;
     PyObject *pending; /* list of output tuples */
+    Py_ssize_t live;    /* frames alive */
+    tp_join_agent_t *closed_agent; /* closed while frames lived: still mapped until the last goes */
+    tp_merge_authority_t *closed_auth;
     uint64_t last_out;  /* out_seq / out_time of the newest output (explain's default) */
 } JoinObject;
 
@@ -29,6 +32,17 @@ static uint64_t join_gen(PyObject *owner)
     tp_join_agent_stats(self->agent, &s);
     /* any mapping released or replaced changes it (conservative: a new one too) */
     return s.mappings + s.disconnects + s.input_epoch_changes + s.leases_lost;
+}
+
+static void join_frame_gone(PyObject *owner)
+{
+    JoinObject *self = (JoinObject *)owner;
+    if (--self->live == 0 && self->closed_agent != NULL) {
+        tp_join_agent_destroy(self->closed_agent);
+        tp_merge_authority_destroy(self->closed_auth);
+        self->closed_agent = NULL;
+        self->closed_auth = NULL;
+    }
 }
 
 static const char *status_name(tp_join_input_status_t s)
@@ -45,7 +59,8 @@ static PyObject *make_output(JoinObject *self, const tp_join_output_t *out)
         PyObject *frames = PyTuple_New(in->frame_count);
         if (frames == NULL) goto fail;
         for (uint32_t k = 0; k < in->frame_count; k++) {
-            PyObject *f = pytp_frame_new((PyObject *)self, join_gen, in->stream_id, in->epoch, &in->frames[k]);
+            PyObject *f = pytp_frame_new((PyObject *)self, join_gen, join_frame_gone, &self->live, in->stream_id,
+                                         in->epoch, &in->frames[k]);
             if (f == NULL) {
                 Py_DECREF(frames);
                 goto fail;
@@ -224,6 +239,13 @@ out:
 
 static void join_release(JoinObject *self)
 {
+    if (self->live > 0 && self->closed_agent == NULL) { /* the last frame releases them */
+        self->closed_agent = self->agent;
+        self->closed_auth = self->auth;
+        self->agent = NULL;
+        self->auth = NULL;
+        return;
+    }
     tp_join_agent_destroy(self->agent);
     self->agent = NULL;
     tp_merge_authority_destroy(self->auth);
@@ -232,8 +254,10 @@ static void join_release(JoinObject *self)
 
 static void join_dealloc(JoinObject *self)
 {
-    Py_CLEAR(self->pending);
+    Py_CLEAR(self->pending); /* no frame is left: they hold a reference */
     join_release(self);
+    tp_join_agent_destroy(self->closed_agent);
+    tp_merge_authority_destroy(self->closed_auth);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 

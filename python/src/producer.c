@@ -12,6 +12,7 @@ typedef struct {
     int busy;
     int claimed;
     tp_shm_claim_t claim;
+    PyObject *claimed_array; /* made read-only at commit: the slot is the consumers' then */
 } ProducerObject;
 
 static int producer_init(ProducerObject *self, PyObject *args, PyObject *kwargs)
@@ -153,7 +154,16 @@ static PyObject *producer_claim(ProducerObject *self, PyObject *args, PyObject *
         Py_DECREF(a);
         return NULL;
     }
+    Py_INCREF(a);
+    self->claimed_array = a;
     return a;
+}
+
+/* The claimed array stops being writable (views taken from it keep their flags). */
+static void release_claimed_array(ProducerObject *self)
+{
+    if (self->claimed_array != NULL) PyArray_CLEARFLAGS((PyArrayObject *)self->claimed_array, NPY_ARRAY_WRITEABLE);
+    Py_CLEAR(self->claimed_array);
 }
 
 static int timestamp_arg(PyObject *o, uint64_t *ts)
@@ -175,6 +185,7 @@ static PyObject *producer_commit(ProducerObject *self, PyObject *args, PyObject 
     if (open_or_raise(self) != 0) return NULL;
     if (!self->claimed) return pytp_raise(pytp_Error, TP_ERR_STATE, "commit: nothing claimed");
     self->claimed = 0;
+    release_claimed_array(self);
     const uint64_t seq = self->claim.seq;
     if (tp_producer_commit(self->p, &self->claim, ts) != 0) return pytp_raise_lib("commit");
     return PyLong_FromUnsignedLongLong(seq);
@@ -261,6 +272,7 @@ static PyObject *producer_close(ProducerObject *self, PyObject *noargs)
 {
     (void)noargs;
     if (pytp_enter(&self->busy, "Producer") != 0) return NULL;
+    release_claimed_array(self);
     tp_producer_close(self->p);
     self->p = NULL;
     self->claimed = 0;
@@ -289,7 +301,8 @@ static PyMethodDef producer_methods[] = {
      "longer than the lease keepalive interval."},
     {"claim", (PyCFunction)(void (*)(void))producer_claim, METH_VARARGS | METH_KEYWORDS,
      "claim(shape, dtype) -> numpy.ndarray\n\nStart a frame: the returned C-ordered writable array *is* the slot "
-     "in shared memory. Fill it, then commit(). Do not touch it after commit()."},
+     "in shared memory. Fill it, then commit(). commit() makes it read-only; do not keep it (or views of it) "
+     "after that: the slot belongs to the consumers, then to a later frame."},
     {"commit", (PyCFunction)(void (*)(void))producer_commit, METH_VARARGS | METH_KEYWORDS,
      "commit(timestamp_ns=None) -> int\n\nPublish the claimed frame (capture time: now on the monotonic clock "
      "unless given). Returns its seq."},

@@ -46,11 +46,16 @@ int pytp_dtype_to_npy(int dtype);
 int pytp_npy_to_dtype(int npy_type);
 
 /* Frames (frame.c). gen_fn returns the owner's current mapping generation;
- * a frame is readable only while it equals the frame's. */
+ * a frame is readable only while it equals the frame's. The owner counts its
+ * live frames (+1 here, gone_fn at the frame's end): closing an owner while
+ * frames (and the numpy arrays or DLPack tensors over them) live only marks
+ * it closed, and the mapping is released with the last of them, so memory a
+ * view still points at stays mapped. */
 typedef uint64_t (*pytp_gen_fn)(PyObject *owner);
+typedef void (*pytp_gone_fn)(PyObject *owner);
 extern PyTypeObject pytp_FrameType;
-PyObject *pytp_frame_new(PyObject *owner, pytp_gen_fn gen_fn, uint32_t stream_id, uint64_t epoch,
-                         const tp_join_frame_t *jf);
+PyObject *pytp_frame_new(PyObject *owner, pytp_gen_fn gen_fn, pytp_gone_fn gone_fn, Py_ssize_t *live,
+                         uint32_t stream_id, uint64_t epoch, const tp_join_frame_t *jf);
 
 /* Busy flag of objects whose C side is single-threaded: a second thread
  * entering while the first waits without the GIL gets RuntimeError. */

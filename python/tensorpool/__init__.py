@@ -100,6 +100,7 @@ class JoinOutput:
 
     @property
     def frames(self) -> Tuple[Frame, ...]:
+        """The frames of every input, in rule order, oldest first within an input."""
         return tuple(f for i in self.inputs for f in i.frames)
 
     def intact(self) -> bool:
@@ -107,6 +108,7 @@ class JoinOutput:
         return all(f.intact() for f in self.frames if f.has_view)
 
     def close(self) -> None:
+        """Close every frame without checking them."""
         for f in self.frames:
             f.close()
 
@@ -116,7 +118,7 @@ class JoinOutput:
     def __exit__(self, et, ev, tb) -> bool:
         bad = [f for f in self.frames if f.has_view and not f.intact()]
         self.close()
-        if bad and et is None:
+        if bad and (et is None or issubclass(et, Exception)):  # torn data explains an error inside
             raise FrameOverwritten("join output %d: %d frame(s) overwritten while in use (first: stream %d seq %d)"
                                    % (self.out_seq, len(bad), bad[0].stream_id, bad[0].seq))
         return False
@@ -148,6 +150,8 @@ class JoinStage(_JoinStage):
     """
 
     def poll(self, timeout: Optional[float] = 0) -> Optional[JoinOutput]:
+        """The next output, waiting up to timeout seconds (None: forever) with
+        the GIL released; None on timeout. Also runs the stage's authority."""
         raw = super().poll(timeout)
         return None if raw is None else JoinOutput(raw)
 

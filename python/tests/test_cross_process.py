@@ -43,8 +43,11 @@ def test_c_producer_python_consumer(driver, procs):
         while got < 50:
             f = c.poll(30)
             assert f is not None, "no frame from the C producer"
-            with f:
-                np.testing.assert_array_equal(f.array, pattern(f.seq))
+            try:
+                with f:  # a slow (loaded) reader may be lapped: then FrameOverwritten, never wrong data
+                    np.testing.assert_array_equal(f.array, pattern(f.seq))
+            except tp.FrameOverwritten:
+                continue
             got += 1
         assert c.counters()["accepted"] >= 50
     finally:
@@ -64,10 +67,15 @@ def test_python_producer_process_python_consumer(driver, procs):
     procs.start([sys.executable, "-c", code], env=dict(os.environ))
     c = tp.Consumer(SMALL)
     try:
-        for _ in range(30):
+        got = 0
+        while got < 30:
             f = c.poll(30)
             assert f is not None
-            with f:
-                np.testing.assert_array_equal(f.array, pattern(f.seq))
+            try:
+                with f:
+                    np.testing.assert_array_equal(f.array, pattern(f.seq))
+            except tp.FrameOverwritten:
+                continue
+            got += 1
     finally:
         c.close()
