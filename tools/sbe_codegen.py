@@ -56,6 +56,13 @@ SCHEMAS = [
         "headerless": set(),
         "embedded": set(),
     },
+    {
+        "xml": "schemas/tracelink.xml",
+        "name": "tracelink",
+        "policy": "STRICT",  # docs/spec/tracelink.md TL-D2
+        "headerless": set(),
+        "embedded": set(),
+    },
 ]
 
 PRIMITIVES = {
