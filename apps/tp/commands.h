@@ -23,5 +23,6 @@ int tp_cmd_demo(int argc, char **argv);
 int tp_cmd_driver(int argc, char **argv);
 int tp_cmd_inspect(int argc, char **argv);
 int tp_cmd_stat(int argc, char **argv);
+int tp_cmd_trace(int argc, char **argv);
 
 #endif
