@@ -4,7 +4,7 @@
 #include <inttypes.h>
 
 static const tp_sbe_step_t trace_link_set_steps[] = {
-    {"parents", TP_SBE_STEP_GROUP, 8, 0, 0, NULL},
+    {"parents", TP_SBE_STEP_GROUP, 8, 0, 0, NULL, NULL, 0},
 };
 
 const tp_sbe_layout_t tp_tracelink_trace_link_set_layout = {
