@@ -20,6 +20,7 @@
 int tp_cmd_clean(int argc, char **argv);
 int tp_cmd_decode(int argc, char **argv);
 int tp_cmd_demo(int argc, char **argv);
+int tp_cmd_discovery(int argc, char **argv);
 int tp_cmd_driver(int argc, char **argv);
 int tp_cmd_inspect(int argc, char **argv);
 int tp_cmd_stat(int argc, char **argv);

@@ -31,6 +31,7 @@
 #include "tensorpool/join_barrier.h"
 #include "tensorpool/join_agent.h"
 #include "tensorpool/join_explain.h"
+#include "tensorpool/discovery.h" /* which streams exist: a provider and a client */
 #include "tensorpool/trace.h" /* frame lineage: trace ids, TraceLinkSets, walking an output back */
 
 #include "tensorpool/monitor.h" /* what tp stat shows, for a program */
