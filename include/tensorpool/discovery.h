@@ -74,6 +74,12 @@ typedef struct tp_discovery_config_s {
 /* Defaults from the environment (tp_client_context_init). */
 TP_API void tp_discovery_config_init(tp_discovery_config_t *cfg);
 
+/* The settings of a provider embedded in the driver of `driver`: its
+ * directory, namespace, control channel and stream, announce stream and
+ * period, instance id. */
+struct tp_driver_config_s;
+TP_API void tp_discovery_config_from_driver(tp_discovery_config_t *cfg, const struct tp_driver_config_s *driver);
+
 typedef struct tp_discovery_s tp_discovery_t;
 
 /* Open the subscriptions (control and metadata streams). 0 or -1. */

@@ -4,6 +4,7 @@
 
 #include "tensorpool/codec/control.h"
 #include "tensorpool/codec/discovery.h"
+#include "tensorpool/driver_config.h"
 #include "tensorpool/error.h"
 #include "tensorpool/ipc.h"
 
@@ -45,6 +46,19 @@ void tp_discovery_config_init(tp_discovery_config_t *cfg)
     memset(cfg, 0, sizeof *cfg);
     tp_client_context_init(&cfg->client);
     snprintf(cfg->driver_instance_id, sizeof cfg->driver_instance_id, "local");
+}
+
+void tp_discovery_config_from_driver(tp_discovery_config_t *cfg, const tp_driver_config_t *d)
+{
+    tp_discovery_config_init(cfg);
+    tp_client_context_t *c = &cfg->client;
+    snprintf(c->base_dir, sizeof c->base_dir, "%s", d->base_dir);
+    snprintf(c->ns, sizeof c->ns, "%s", d->ns);
+    snprintf(c->channel, sizeof c->channel, "%s", d->control_channel);
+    c->control_stream_id = (int32_t)d->control_stream_id;
+    c->announce_stream_id = (int32_t)d->announce_stream_id;
+    c->announce_period_ns = (int64_t)d->announce_period_ms * 1000000;
+    snprintf(cfg->driver_instance_id, sizeof cfg->driver_instance_id, "%s", d->instance_id[0] ? d->instance_id : "local");
 }
 
 static void copy_text(char *dst, size_t cap, const char *src, uint32_t n)

@@ -35,6 +35,7 @@ typedef struct {
 } shared_t;
 static shared_t *sh;
 static pid_t driver, cam, imu, provider;
+static int driver_is_tp; /* driver is `tp driver --discovery` (stops on SIGTERM) */
 static tp_client_context_t ctx;
 static tp_discovery_result_t res[16];
 
@@ -206,6 +207,15 @@ static void finds_streams_by_name_and_tags(void) /* DS-5.1.a, DS-5.2.a, DS-5.2.b
     CHECK(pp != NULL && pclose(pp) == 0);
     CHECK(strstr(out, "\"stream_id\":3,") != NULL && strstr(out, "\"data_source_name\":\"imu\"") != NULL);
     CHECK(strstr(out, "\"stream_id\":1,") == NULL);
+
+    /* tp stat shows the names and tags the provider knows */
+    snprintf(cmd, sizeof cmd, "%s stat --once --discovery %s", tp_bin, dir);
+    pp = popen(cmd, "r");
+    const size_t got2 = pp != NULL ? fread(out, 1, sizeof out - 1, pp) : 0;
+    out[got2] = '\0';
+    CHECK(pp != NULL && pclose(pp) == 0);
+    CHECK(strstr(out, "discovery: 2 streams") != NULL);
+    CHECK(strstr(out, "stream 1  name front-camera  tags camera,rgb") != NULL);
 }
 
 static void killed_producer_drops_out(void) /* DS-D4 */
@@ -229,6 +239,43 @@ static void driver_restart_lists_the_new_epoch(void) /* DS-6.2.a, DS-6.3.a */
         sleep_ns(10 * MS);
     CHECK(after != 0 && after != before);
     CHECK(wait_listing(1, IMU, after));
+}
+
+/* `tp driver --discovery`: the provider inside the driver process answers
+ * the same requests; the standalone one is gone. */
+static void embedded_in_the_driver_answers(void) /* DS-D7 */
+{
+    reap(provider, SIGTERM);
+    provider = 0;
+    const uint64_t before = atomic_load(&sh->epoch[1]);
+    reap(driver, SIGKILL);
+    char toml[400];
+    snprintf(toml, sizeof toml, "%s/driver.toml", dir);
+    FILE *f = fopen(toml, "w");
+    CHECK(f != NULL);
+    if (f == NULL) return;
+    fputs("[driver]\ninstance_id = \"embedded\"\n"
+          "[profiles.p]\nheader_nslots = 32\npayload_pools = [ { pool_id = 1, stride_bytes = 512 } ]\n"
+          "[streams.cam]\nstream_id = 1\nprofile = \"p\"\n[streams.imu]\nstream_id = 3\nprofile = \"p\"\n",
+          f);
+    fclose(f);
+    fflush(NULL);
+    driver = fork();
+    if (driver == 0) {
+        alarm(120);
+        execl(tp_bin, tp_bin, "driver", "-c", toml, "--discovery", (char *)NULL);
+        _exit(127);
+    }
+    driver_is_tp = 1;
+    const int64_t deadline = tp_clock_monotonic_ns() + WAIT;
+    uint64_t after = 0;
+    while (tp_clock_monotonic_ns() < deadline && ((after = atomic_load(&sh->epoch[1])) == 0 || after == before))
+        sleep_ns(10 * MS);
+    CHECK(after != 0 && after != before);
+    CHECK(wait_listing(1, IMU, after));
+    const int n = ask(IMU, "imu", "imu", NULL);
+    CHECK_EQ_I64(n, 1);
+    if (n == 1) CHECK_STR(res[0].driver_instance_id, "embedded");
 }
 
 int main(int argc, char **argv)
@@ -256,11 +303,12 @@ int main(int argc, char **argv)
     RUN(finds_streams_by_name_and_tags);
     RUN(killed_producer_drops_out);
     RUN(driver_restart_lists_the_new_epoch);
+    RUN(embedded_in_the_driver_answers);
     atomic_store(&sh->stop, 1);
     reap(cam, 0);
     reap(imu, 0);
     reap(provider, SIGTERM);
-    reap(driver, 0);
+    reap(driver, driver_is_tp ? SIGTERM : 0);
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     TP_TEST_END();
 }
