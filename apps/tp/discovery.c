@@ -21,14 +21,15 @@ static void usage(FILE *out)
           "    tp discovery - find streams by name and tags, or serve the answers\n"
           "\n"
           "SYNOPSIS\n"
-          "    tp discovery [list] [--stream ID] [--name NAME] [--tag TAG]... [--json]\n"
-          "                 [--timeout SECONDS] [--namespace NS] [TP_DIR]\n"
+          "    tp discovery [list] [--stream ID] [--name NAME] [--tag TAG]... [--dtype T]\n"
+          "                 [--shape S] [--json] [--timeout SECONDS] [--namespace NS] [TP_DIR]\n"
           "    tp discovery serve [--instance ID] [--namespace NS] [TP_DIR]\n"
           "\n"
           "DESCRIPTION\n"
           "    A discovery provider follows the driver's ShmPoolAnnounce (layout, epoch,\n"
           "    producer) and the producers' DataSourceAnnounce and DataSourceMeta (name;\n"
-          "    tags are the values of meta attributes keyed \"tag\") on the deployment under\n"
+          "    tags are the values of meta attributes keyed \"tag\", and attributes keyed\n"
+          "    \"dtype\" and \"shape\" become the tags dtype=V and shape=V) on the deployment under\n"
           "    TP_DIR (default $TP_DIR, else /dev/shm/tensorpool) and answers\n"
           "    DiscoveryRequests (schema 910) sent on the driver's control stream. A stream\n"
           "    is listed while the driver announces it with a producer attached; one whose\n"
@@ -47,6 +48,10 @@ static void usage(FILE *out)
           "    --stream ID        list: only stream ID\n"
           "    --name NAME        list: only streams whose data source name is NAME (exact)\n"
           "    --tag TAG          list: only streams having TAG (repeat: all of them, <= 8)\n"
+          "    --dtype T          list: only streams whose producer declares dtype T (the tag\n"
+          "                       dtype=T), e.g. uint8, float32\n"
+          "    --shape S          list: only streams whose producer declares shape S (the tag\n"
+          "                       shape=S), e.g. 480x640x3\n"
           "    --json             list: one JSON object per stream (docs/json.md)\n"
           "    --timeout SECONDS  list: wait this long for the answer (default 2)\n"
           "    --instance ID      serve: driver instance id reported in results (default local)\n"
@@ -171,6 +176,8 @@ int tp_cmd_discovery(int argc, char **argv)
     static const struct option opts[] = {{"stream", required_argument, NULL, 's'},
                                          {"name", required_argument, NULL, 'N'},
                                          {"tag", required_argument, NULL, 't'},
+                                         {"dtype", required_argument, NULL, 'D'},
+                                         {"shape", required_argument, NULL, 'S'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"timeout", required_argument, NULL, 'T'},
                                          {"instance", required_argument, NULL, 'i'},
@@ -181,6 +188,7 @@ int tp_cmd_discovery(int argc, char **argv)
     tp_discovery_config_init(&cfg);
     tp_discovery_query_t q;
     memset(&q, 0, sizeof q);
+    static char kv[2][TP_DISCOVERY_TAG_MAX]; /* dtype=..., shape=... */
     int json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -202,6 +210,15 @@ int tp_cmd_discovery(int argc, char **argv)
                 return 2;
             }
             q.tags[q.ntags++] = optarg;
+            break;
+        case 'D':
+        case 'S':
+            if (q.ntags == TP_DISCOVERY_MAX_TAGS || strlen(optarg) + 7 > TP_DISCOVERY_TAG_MAX) {
+                fprintf(stderr, "tp discovery: too many filters, or '%s' is too long\n", optarg);
+                return 2;
+            }
+            snprintf(kv[c == 'S'], sizeof kv[0], "%s=%s", c == 'D' ? "dtype" : "shape", optarg);
+            q.tags[q.ntags++] = kv[c == 'S'];
             break;
         case 'j': json = 1; break;
         case 'T': {

@@ -257,6 +257,34 @@ static int enc_put_var(tp_sbe_enc_t *e, const void *data, size_t len)
     return 0;
 }
 
+/* Write the current nested entry's var data sub_var..upto-1 empty. */
+static int enc_sub_finish(tp_sbe_enc_t *e, uint8_t upto)
+{
+    if (!e->sub_entry_ok)
+        return 0;
+    while (e->sub_var < upto) {
+        if (enc_put_var(e, NULL, 0) < 0)
+            return -1;
+        e->sub_var++;
+    }
+    return 0;
+}
+
+/* Start a new entry of a group of `count` (*written so far): zero its
+ * block_length-byte fixed part at pos; *entry = its offset. */
+static int enc_entry_start(tp_sbe_enc_t *e, uint16_t block_length, uint16_t *written, uint16_t count, size_t *entry)
+{
+    if (*written >= count)
+        return enc_fail(e, TP_ERR_STATE, "more group entries than the count given");
+    if (e->cap - e->pos < block_length)
+        return enc_fail(e, TP_ERR_CAPACITY, "buffer too small for group entry");
+    memset(e->buf + e->pos, 0, block_length);
+    *entry = e->pos;
+    e->pos += block_length;
+    (*written)++;
+    return 0;
+}
+
 /* Close the nested group open in the current entry: its last entry's
  * remaining var data empty, and its count met. */
 static int enc_close_sub(tp_sbe_enc_t *e)
@@ -264,12 +292,8 @@ static int enc_close_sub(tp_sbe_enc_t *e)
     if (e->sub_step < 0)
         return 0;
     const tp_sbe_step_t *s = &e->layout->steps[e->group_step].sub[e->sub_step];
-    if (e->sub_entry_ok)
-        while (e->sub_var < s->entry_nvars) {
-            if (enc_put_var(e, NULL, 0) < 0)
-                return -1;
-            e->sub_var++;
-        }
+    if (enc_sub_finish(e, s->entry_nvars) < 0)
+        return -1;
     e->sub_step = -1;
     e->sub_entry_ok = false;
     if (e->sub_written != e->sub_count)
@@ -395,14 +419,8 @@ int tp_sbe_enc_group_next(tp_sbe_enc_t *e)
     if (enc_finish_entry(e, entry_children(s)) < 0)
         return -1;
     e->entry_ok = false;
-    if (e->group_written >= e->group_count)
-        return enc_fail(e, TP_ERR_STATE, "more group entries than the count given");
-    if (e->cap - e->pos < s->entry_block_length)
-        return enc_fail(e, TP_ERR_CAPACITY, "buffer too small for group entry");
-    memset(e->buf + e->pos, 0, s->entry_block_length);
-    e->entry = e->pos;
-    e->pos += s->entry_block_length;
-    e->group_written++;
+    if (enc_entry_start(e, s->entry_block_length, &e->group_written, e->group_count, &e->entry) < 0)
+        return -1;
     e->entry_ok = true;
     e->entry_var = 0;
     return 0;
@@ -448,21 +466,11 @@ int tp_sbe_enc_sub_group_next(tp_sbe_enc_t *e)
     if (e->sub_step < 0)
         return enc_fail(e, TP_ERR_STATE, "nested group entry without an open nested group");
     const tp_sbe_step_t *s = &e->layout->steps[e->group_step].sub[e->sub_step];
-    if (e->sub_entry_ok)
-        while (e->sub_var < s->entry_nvars) {
-            if (enc_put_var(e, NULL, 0) < 0)
-                return -1;
-            e->sub_var++;
-        }
+    if (enc_sub_finish(e, s->entry_nvars) < 0)
+        return -1;
     e->sub_entry_ok = false;
-    if (e->sub_written >= e->sub_count)
-        return enc_fail(e, TP_ERR_STATE, "more nested group entries than the count given");
-    if (e->cap - e->pos < s->entry_block_length)
-        return enc_fail(e, TP_ERR_CAPACITY, "buffer too small for group entry");
-    memset(e->buf + e->pos, 0, s->entry_block_length);
-    e->sub_entry = e->pos;
-    e->pos += s->entry_block_length;
-    e->sub_written++;
+    if (enc_entry_start(e, s->entry_block_length, &e->sub_written, e->sub_count, &e->sub_entry) < 0)
+        return -1;
     e->sub_entry_ok = true;
     e->sub_var = 0;
     return 0;
@@ -475,12 +483,7 @@ int tp_sbe_enc_sub_entry_var(tp_sbe_enc_t *e, uint8_t var, const void *data, siz
     const tp_sbe_step_t *s = &e->layout->steps[e->group_step].sub[e->sub_step];
     if (var < e->sub_var || var >= s->entry_nvars)
         return enc_fail(e, TP_ERR_STATE, "nested entry var data written out of schema order");
-    while (e->sub_var < var) {
-        if (enc_put_var(e, NULL, 0) < 0)
-            return -1;
-        e->sub_var++;
-    }
-    if (enc_put_var(e, data, len) < 0)
+    if (enc_sub_finish(e, var) < 0 || enc_put_var(e, data, len) < 0)
         return -1;
     e->sub_var = (uint8_t)(var + 1);
     return 0;

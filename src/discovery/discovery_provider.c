@@ -144,7 +144,9 @@ static void on_source(tp_discovery_t *p, const uint8_t *buf, size_t len)
     copy_text(x->r.data_source_name, sizeof x->r.data_source_name, s, n); /* DS-5.2.b: as announced */
 }
 
-/* DS-D5: tags are the values of attributes keyed "tag". */
+/* DS-D5: tags are the values of attributes keyed "tag"; attributes keyed
+ * "dtype" and "shape" become the tags "dtype=V" and "shape=V", so a request
+ * can filter on them with the protocol's tags. */
 static void on_meta(tp_discovery_t *p, const uint8_t *buf, size_t len)
 {
     tp_control_data_source_meta_dec_t d;
@@ -158,8 +160,15 @@ static void on_meta(tp_discovery_t *p, const uint8_t *buf, size_t len)
         uint32_t kn, vn;
         const char *k = tp_control_data_source_meta_attributes_key(&it, &kn);
         const uint8_t *v = tp_control_data_source_meta_attributes_value(&it, &vn);
-        if (kn == 3 && memcmp(k, "tag", 3) == 0 && vn > 0)
+        if (vn == 0) continue;
+        if (kn == 3 && memcmp(k, "tag", 3) == 0) {
             copy_text(x->r.tags[x->r.ntags++], TP_DISCOVERY_TAG_MAX, (const char *)v, vn);
+        } else if ((kn == 5 && memcmp(k, "dtype", 5) == 0) || (kn == 5 && memcmp(k, "shape", 5) == 0)) {
+            char *t = x->r.tags[x->r.ntags++];
+            memcpy(t, k, 5);
+            t[5] = '=';
+            copy_text(t + 6, TP_DISCOVERY_TAG_MAX - 6, (const char *)v, vn);
+        }
     }
 }
 

@@ -90,9 +90,12 @@ static pid_t spawn_producer(int k, uint32_t stream, const char *name, const char
         tp_client_context_init(&c);
         tp_producer_t *p = NULL;
         if (tp_producer_open(&p, &c, stream, 0, name, "discovery test") != 0) _exit(10);
-        const tp_meta_attr_t attrs[2] = {{"tag", "text", tag1, strlen(tag1)},
-                                         {"tag", "text", tag2 != NULL ? tag2 : "", tag2 != NULL ? strlen(tag2) : 0}};
-        if (tp_producer_set_meta(p, attrs, tag2 != NULL ? 2 : 1) != 0) _exit(11);
+        /* the camera also declares its tensor: dtype and shape become tags */
+        const tp_meta_attr_t attrs[4] = {{"tag", "text", tag1, strlen(tag1)},
+                                         {"tag", "text", tag2 != NULL ? tag2 : "", tag2 != NULL ? strlen(tag2) : 0},
+                                         {"dtype", "text", "uint8", 5},
+                                         {"shape", "text", "480x640x3", 9}};
+        if (tp_producer_set_meta(p, attrs, tag2 != NULL ? 4 : 1) != 0) _exit(11);
         while (!atomic_load(&sh->stop)) {
             tp_producer_do_work(p, tp_clock_monotonic_ns());
             atomic_store(&sh->epoch[k], tp_producer_is_active(p) ? tp_producer_epoch(p) : 0);
@@ -145,6 +148,25 @@ static int ask(uint32_t stream, const char *name, const char *tag1, const char *
     return tp_discovery_query(&ctx, &q, res, 16, &n) == 0 ? (int)n : -1;
 }
 
+/* The IMU producer's epoch once it differs from `before` (0 after WAIT). */
+static uint64_t wait_new_epoch(uint64_t before)
+{
+    const int64_t deadline = tp_clock_monotonic_ns() + WAIT;
+    uint64_t after = 0;
+    while (tp_clock_monotonic_ns() < deadline && ((after = atomic_load(&sh->epoch[1])) == 0 || after == before))
+        sleep_ns(10 * MS);
+    return after == before ? 0 : after;
+}
+
+/* Run a command; its standard output in out, 1 if it exited 0. */
+static int run_capture(const char *cmd, char *out, size_t cap)
+{
+    FILE *pp = popen(cmd, "r");
+    const size_t got = pp != NULL ? fread(out, 1, cap - 1, pp) : 0;
+    out[got] = '\0';
+    return pp != NULL && pclose(pp) == 0;
+}
+
 static const tp_discovery_result_t *find(int n, uint32_t stream)
 {
     for (int i = 0; i < n; i++)
@@ -184,7 +206,8 @@ static void finds_streams_by_name_and_tags(void) /* DS-5.1.a, DS-5.2.a, DS-5.2.b
     CHECK(c->pools[0].pool_id == 1 && c->pools[0].stride_bytes == 512 && c->pools[0].pool_nslots == 32);
     CHECK(strstr(c->header_region_uri, dir) != NULL && strstr(c->pools[0].region_uri, dir) != NULL);
     CHECK_STR(c->data_source_name, "front-camera");
-    CHECK(c->ntags == 2 && strcmp(c->tags[0], "camera") == 0 && strcmp(c->tags[1], "rgb") == 0);
+    CHECK(c->ntags == 4 && strcmp(c->tags[0], "camera") == 0 && strcmp(c->tags[1], "rgb") == 0 &&
+          strcmp(c->tags[2], "dtype=uint8") == 0 && strcmp(c->tags[3], "shape=480x640x3") == 0);
     CHECK_STR(c->driver_instance_id, "disc-test");
     CHECK_EQ_U64(c->driver_control_stream_id, 1000);
     /* filters combine with AND */
@@ -197,25 +220,24 @@ static void finds_streams_by_name_and_tags(void) /* DS-5.1.a, DS-5.2.a, DS-5.2.b
     CHECK_EQ_I64(ask(0, "IMU", NULL, NULL), 0); /* byte for byte */
     CHECK_EQ_I64(ask(IMU, NULL, "camera", NULL), 0);
     CHECK_EQ_I64(ask(CAM, "front-camera", "rgb", NULL), 1);
+    CHECK_EQ_I64(ask(0, NULL, "dtype=uint8", "shape=480x640x3"), 1); /* data type and shape */
+    CHECK_EQ_I64(ask(0, NULL, "dtype=float32", NULL), 0);
 
     /* the command line asks the same provider */
     char cmd[600], out[8192];
+    snprintf(cmd, sizeof cmd, "%s discovery list --dtype uint8 --shape 480x640x3 %s", tp_bin, dir);
+    CHECK(run_capture(cmd, out, sizeof out));
+    CHECK(strstr(out, "stream 1  ") != NULL && strstr(out, "stream 3  ") == NULL);
     snprintf(cmd, sizeof cmd, "%s discovery list --json --tag imu %s", tp_bin, dir);
-    FILE *pp = popen(cmd, "r");
-    const size_t got = pp != NULL ? fread(out, 1, sizeof out - 1, pp) : 0;
-    out[got] = '\0';
-    CHECK(pp != NULL && pclose(pp) == 0);
+    CHECK(run_capture(cmd, out, sizeof out));
     CHECK(strstr(out, "\"stream_id\":3,") != NULL && strstr(out, "\"data_source_name\":\"imu\"") != NULL);
     CHECK(strstr(out, "\"stream_id\":1,") == NULL);
 
     /* tp stat shows the names and tags the provider knows */
     snprintf(cmd, sizeof cmd, "%s stat --once --discovery %s", tp_bin, dir);
-    pp = popen(cmd, "r");
-    const size_t got2 = pp != NULL ? fread(out, 1, sizeof out - 1, pp) : 0;
-    out[got2] = '\0';
-    CHECK(pp != NULL && pclose(pp) == 0);
+    CHECK(run_capture(cmd, out, sizeof out));
     CHECK(strstr(out, "discovery: 2 streams") != NULL);
-    CHECK(strstr(out, "stream 1  name front-camera  tags camera,rgb") != NULL);
+    CHECK(strstr(out, "stream 1  name front-camera  tags camera,rgb,dtype=uint8,shape=480x640x3") != NULL);
 }
 
 static void killed_producer_drops_out(void) /* DS-D4 */
@@ -233,10 +255,7 @@ static void driver_restart_lists_the_new_epoch(void) /* DS-6.2.a, DS-6.3.a */
     /* announces stop: the IMU expires after three announce periods */
     CHECK(wait_listing(0, 0, 0));
     driver = spawn_driver();
-    const int64_t deadline = tp_clock_monotonic_ns() + WAIT;
-    uint64_t after = 0;
-    while (tp_clock_monotonic_ns() < deadline && ((after = atomic_load(&sh->epoch[1])) == 0 || after == before))
-        sleep_ns(10 * MS);
+    const uint64_t after = wait_new_epoch(before);
     CHECK(after != 0 && after != before);
     CHECK(wait_listing(1, IMU, after));
 }
@@ -267,10 +286,7 @@ static void embedded_in_the_driver_answers(void) /* DS-D7 */
         _exit(127);
     }
     driver_is_tp = 1;
-    const int64_t deadline = tp_clock_monotonic_ns() + WAIT;
-    uint64_t after = 0;
-    while (tp_clock_monotonic_ns() < deadline && ((after = atomic_load(&sh->epoch[1])) == 0 || after == before))
-        sleep_ns(10 * MS);
+    const uint64_t after = wait_new_epoch(before);
     CHECK(after != 0 && after != before);
     CHECK(wait_listing(1, IMU, after));
     const int n = ask(IMU, "imu", "imu", NULL);
