@@ -29,6 +29,7 @@ PROGRAMS = {
     "bench_join": ["3", "20000"],
     "bench_join_agent": ["1", "500"],
     "bench_shm": ["3"],
+    "bench_trace": ["3", "10"],
 }
 # built only with an optional component: checked when present
 OPTIONAL = {

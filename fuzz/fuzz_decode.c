@@ -1,5 +1,5 @@
 /* libFuzzer target for the decoders of one schema (TP_FUZZ_SCHEMA = 900, 901,
- * 903) or, with TP_FUZZ_SCHEMA = 0, the headerless SHM structures.
+ * 903, 904, 910) or, with TP_FUZZ_SCHEMA = 0, the headerless SHM structures.
  *
  * Properties checked on every input, besides "no crash, no out-of-bounds
  * read" (ASan/UBSan):

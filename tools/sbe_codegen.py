@@ -56,6 +56,20 @@ SCHEMAS = [
         "headerless": set(),
         "embedded": set(),
     },
+    {
+        "xml": "schemas/tracelink.xml",
+        "name": "tracelink",
+        "policy": "STRICT",  # docs/spec/tracelink.md TL-D2
+        "headerless": set(),
+        "embedded": set(),
+    },
+    {
+        "xml": "schemas/discovery.xml",
+        "name": "discovery",
+        "policy": "STRICT",  # docs/spec/discovery.md DS-D1
+        "headerless": set(),
+        "embedded": set(),
+    },
 ]
 
 PRIMITIVES = {
@@ -141,12 +155,17 @@ class Data:
 
 
 class Group:
-    def __init__(self, name, fid, block_length, fields, datas):
+    def __init__(self, name, fid, block_length, fields, datas, groups=()):
         self.name = name
         self.id = fid
         self.block_length = block_length
         self.fields = fields
         self.datas = datas
+        self.groups = list(groups)  # nested groups (one level), before the datas on the wire
+
+    @property
+    def children(self):
+        return [("group", g) for g in self.groups] + [("data", d) for d in self.datas]
 
 
 class Message:
@@ -236,15 +255,17 @@ class Schema:
                 if f.get("dimensionType", "groupSizeEncoding") != "groupSizeEncoding":
                     raise SchemaError("%s.%s: only groupSizeEncoding dimensions" % (owner, name))
                 gfields, ggroups, gdatas = self._parse_fields(f, owner + "." + name)
-                if ggroups:
-                    raise SchemaError("%s.%s: nested groups are not supported" % (owner, name))
-                if len(gdatas) > 4:
+                if any(g.groups for g in ggroups) or (ggroups and "." in owner):
+                    raise SchemaError("%s.%s: groups nest one level deep at most" % (owner, name))
+                if len(gdatas) + len(ggroups) > 8:
+                    raise SchemaError("%s.%s: at most 8 nested groups and var-data fields per entry" % (owner, name))
+                if not ggroups and len(gdatas) > 4:
                     raise SchemaError("%s.%s: at most 4 var-data fields per entry" % (owner, name))
                 bl = parse_int(f.get("blockLength"), name)
                 computed = sum(x.size for x in gfields)
                 if bl != computed:
                     raise SchemaError("%s.%s: blockLength %d but fields take %d" % (owner, name, bl, computed))
-                groups.append(Group(name, fid, bl, gfields, gdatas))
+                groups.append(Group(name, fid, bl, gfields, gdatas, ggroups))
             elif tag == "data":
                 comp = self.composites.get(f.get("type"))
                 if comp is None:
@@ -433,6 +454,54 @@ class Emitter:
             w("        e->e.failed = true;")
             w("}")
 
+    def group_getters(self, x, xn, it, step_expr, w):
+        """Getters of one entry of group x (iterator type it): fixed fields,
+        nested groups (iterators started from the entry), var data."""
+        self.field_getters(it, xn, "m->it.buf + m->it.entry", x.fields, w)
+        for c, (kind, y) in enumerate(x.children):
+            yn = "%s_%s" % (xn, snake(y.name))
+            if kind == "data":
+                ctype = "char" if y.ascii else "uint8_t"
+                w("static inline const %s *%s(const %s *m, uint32_t *len)" % (ctype, yn, it))
+                w("{")
+                w("    return (const %s *)tp_sbe_var_at(m->it.buf, m->it.var_off[%d], len);" % (ctype, c))
+                w("}")
+                continue
+            yit = yn + "_iter_t"
+            w("typedef struct %s_iter_s {" % yn)
+            w("    tp_sbe_group_iter_t it;")
+            w("} %s;" % yit)
+            w("static inline uint16_t %s_count(const %s *m) { return tp_sbe_get_u16(m->it.buf + m->it.var_off[%d] + 2); }"
+              % (yn, it, c))
+            w("static inline void %s_iter(const %s *m, %s *it)" % (yn, it, yit))
+            w("{")
+            w("    tp_sbe_group_iter_init_at(&it->it, m->it.buf, m->it.len, m->it.var_off[%d], &(%s)->sub[%d]);"
+              % (c, step_expr, c))
+            w("}")
+            w("static inline int %s_next(%s *it) { return tp_sbe_group_iter_next(&it->it); }" % (yn, yit))
+            self.group_getters(y, yn, yit, "&(%s)->sub[%d]" % (step_expr, c), w)
+
+    def group_setters(self, x, xn, enc, w, nested=False):
+        """Encoders of one entry of group x: fixed fields, nested groups, var data."""
+        entry, ok = ("e->e.sub_entry", "e->e.sub_entry_ok") if nested else ("e->e.entry", "e->e.entry_ok")
+        self.field_setters(enc, xn, "e->e.buf + " + entry, ok, x.fields, w)
+        for c, (kind, y) in enumerate(x.children):
+            yn = "%s_%s" % (xn, snake(y.name))
+            if kind == "data":
+                fn = "tp_sbe_enc_sub_entry_var" if nested else "tp_sbe_enc_entry_var"
+                idx = c - len(x.groups) if nested else c
+                w("static inline int %s_put_%s(%s *e, const void *data, size_t len)" % (xn, snake(y.name), enc))
+                w("{")
+                w("    return %s(&e->e, %d, data, len);" % (fn, idx))
+                w("}")
+                continue
+            w("static inline int %s_encode_begin(%s *e, uint16_t count)" % (yn, enc))
+            w("{")
+            w("    return tp_sbe_enc_sub_group_begin(&e->e, %d, count);" % c)
+            w("}")
+            w("static inline int %s_encode_next(%s *e) { return tp_sbe_enc_sub_group_next(&e->e); }" % (yn, enc))
+            self.group_setters(y, yn, enc, w, nested=True)
+
     def message_header(self, m):
         out = []
         w = out.append
@@ -490,17 +559,15 @@ class Emitter:
               % (xn, dec, k))
             w("static inline void %s_iter(const %s *m, %s *it)" % (xn, dec, it))
             w("{")
-            w("    tp_sbe_group_iter_init(&it->it, &m->d, m->step_off[%d], %d);" % (k, len(x.datas)))
+            if x.groups:
+                w("    tp_sbe_group_iter_init_at(&it->it, m->d.buf, m->d.len, m->step_off[%d], &%s_layout.steps[%d]);"
+                  % (k, mp, k))
+            else:
+                w("    tp_sbe_group_iter_init(&it->it, &m->d, m->step_off[%d], %d);" % (k, len(x.datas)))
             w("}")
             w("/* 1: positioned on the next entry; 0: no more; -1: malformed. */")
             w("static inline int %s_next(%s *it) { return tp_sbe_group_iter_next(&it->it); }" % (xn, it))
-            self.field_getters(it, xn, "m->it.buf + m->it.entry", x.fields, w)
-            for v, d in enumerate(x.datas):
-                ctype = "char" if d.ascii else "uint8_t"
-                w("static inline const %s *%s_%s(const %s *m, uint32_t *len)" % (ctype, xn, snake(d.name), it))
-                w("{")
-                w("    return (const %s *)tp_sbe_var_at(m->it.buf, m->it.var_off[%d], len);" % (ctype, v))
-                w("}")
+            self.group_getters(x, xn, it, "&%s_layout.steps[%d]" % (mp, k), w)
         w("")
         w("typedef struct %s_enc_s {" % mp)
         w("    tp_sbe_enc_t e;")
@@ -531,12 +598,7 @@ class Emitter:
             w("    return tp_sbe_enc_group_begin(&e->e, %d, count);" % k)
             w("}")
             w("static inline int %s_encode_next(%s *e) { return tp_sbe_enc_group_next(&e->e); }" % (xn, enc))
-            self.field_setters(enc, xn, "e->e.buf + e->e.entry", "e->e.entry_ok", x.fields, w)
-            for v, d in enumerate(x.datas):
-                w("static inline int %s_put_%s(%s *e, const void *data, size_t len)" % (xn, snake(d.name), enc))
-                w("{")
-                w("    return tp_sbe_enc_entry_var(&e->e, %d, data, len);" % v)
-                w("}")
+            self.group_setters(x, xn, enc, w)
         w("")
         w("/* JSON object for one message at buf (tp decode); *consumed = its length. */")
         w("TP_INTERNAL int %s_print_json(const void *buf, size_t len, bool headerless, tp_json_t *j, size_t *consumed);"
@@ -648,6 +710,51 @@ class Emitter:
             w("%s    tp_json_end_object(j);" % indent)
         w("%s}" % indent)
 
+    def json_entry(self, m, x, xn, it, w, indent):
+        """JSON object of the current entry of iterator `it` over group x."""
+        w("%stp_json_begin_object(j);" % indent)
+        self.json_fields(x.fields, xn, "&" + it, w, indent=indent)
+        for kind, y in x.children:
+            yn = "%s_%s" % (xn, snake(y.name))
+            if kind == "data":
+                self.json_data(m, y, yn, "&" + it, w, indent=indent)
+                continue
+            sub = it + "_" + snake(y.name)
+            w('%stp_json_key(j, "%s");' % (indent, snake(y.name)))
+            w("%stp_json_begin_array(j);" % indent)
+            w("%s{" % indent)
+            w("%s    %s_iter_t %s;" % (indent, yn, sub))
+            w("%s    %s_iter(&%s, &%s);" % (indent, yn, it, sub))
+            w("%s    while (%s_next(&%s) > 0) {" % (indent, yn, sub))
+            self.json_entry(m, y, yn, sub, w, indent + "        ")
+            w("%s    }" % indent)
+            w("%s}" % indent)
+            w("%stp_json_end_array(j);" % indent)
+        w("%stp_json_end_object(j);" % indent)
+
+    def copy_entry(self, x, xn, it, w, indent):
+        """Re-encode the current entry of iterator `it` over group x."""
+        self.copy_fields(x.fields, xn, xn, "&" + it, w, indent=indent)
+        for kind, y in x.children:
+            yn = "%s_%s" % (xn, snake(y.name))
+            if kind == "data":
+                w("%s{" % indent)
+                w("%s    uint32_t n;" % indent)
+                w("%s    const void *p = %s(&%s, &n);" % (indent, yn, it))
+                w("%s    %s_put_%s(&e, p, n);" % (indent, xn, snake(y.name)))
+                w("%s}" % indent)
+                continue
+            sub = it + "_" + snake(y.name)
+            w("%s{" % indent)
+            w("%s    %s_iter_t %s;" % (indent, yn, sub))
+            w("%s    %s_iter(&%s, &%s);" % (indent, yn, it, sub))
+            w("%s    %s_encode_begin(&e, %s_count(&%s));" % (indent, yn, yn, it))
+            w("%s    while (%s_next(&%s) > 0) {" % (indent, yn, sub))
+            w("%s        %s_encode_next(&e);" % (indent, yn))
+            self.copy_entry(y, yn, sub, w, indent + "        ")
+            w("%s    }" % indent)
+            w("%s}" % indent)
+
     def copy_fields(self, fields, getter_prefix, setter_prefix, obj, w, indent="    "):
         for f in fields:
             if f.constant is not None:
@@ -659,6 +766,34 @@ class Emitter:
                 w("%s    %s(&e, i, %s(%s, i));" % (indent, st, g, obj))
             else:
                 w("%s%s(&e, %s(%s));" % (indent, st, g, obj))
+
+    def step_row(self, m, kind, x, prefix, w):
+        """The tp_sbe_step_t initializer of one step; emits what it refers to
+        (entry validator, nested step table) first."""
+        if kind == "data":
+            return '    {"%s", TP_SBE_STEP_VAR, 0, 0, %dU, NULL, NULL, 0},' % (x.name, x.max_length)
+        gp = "%s_%s" % (prefix, snake(x.name))
+        ventry = "NULL"
+        if self.strict and any(f.enum is not None for f in x.fields):
+            ventry = "validate_%s_entry" % gp
+            w("static int %s(const uint8_t *entry, uint16_t index)" % ventry)
+            w("{")
+            w("    (void)index;")
+            self.enum_checks(x.fields, "entry", w)
+            w("    return 0;")
+            w("}")
+            w("")
+        sub, nsub = "NULL", 0
+        if x.groups:
+            rows = [self.step_row(m, k, y, gp, w) for k, y in x.children]
+            sub, nsub = "%s_steps" % gp, len(rows)
+            w("static const tp_sbe_step_t %s[] = {" % sub)
+            for r in rows:
+                w(r)
+            w("};")
+            w("")
+        return '    {"%s", TP_SBE_STEP_GROUP, %d, %d, 0, %s, %s, %d},' % (
+            x.name, x.block_length, len(x.datas), ventry, sub, nsub)
 
     def message_source(self, m):
         out = []
@@ -674,23 +809,7 @@ class Emitter:
             w("    return 0;")
             w("}")
             w("")
-        step_rows = []
-        for kind, x in m.steps:
-            if kind == "data":
-                step_rows.append('    {"%s", TP_SBE_STEP_VAR, 0, 0, %dU, NULL},' % (x.name, x.max_length))
-                continue
-            ventry = "NULL"
-            if self.strict and any(f.enum is not None for f in x.fields):
-                ventry = "validate_%s_%s_entry" % (snake(m.name), snake(x.name))
-                w("static int %s(const uint8_t *entry, uint16_t index)" % ventry)
-                w("{")
-                w("    (void)index;")
-                self.enum_checks(x.fields, "entry", w)
-                w("    return 0;")
-                w("}")
-                w("")
-            step_rows.append('    {"%s", TP_SBE_STEP_GROUP, %d, %d, 0, %s},'
-                             % (x.name, x.block_length, len(x.datas), ventry))
+        step_rows = [self.step_row(m, kind, x, snake(m.name), w) for kind, x in m.steps]
         steps = "NULL"
         if step_rows:
             steps = "%s_steps" % snake(m.name)
@@ -726,11 +845,7 @@ class Emitter:
             w("        %s_iter_t it;" % xn)
             w("        %s_iter(&m, &it);" % xn)
             w("        while (%s_next(&it) > 0) {" % xn)
-            w("            tp_json_begin_object(j);")
-            self.json_fields(x.fields, xn, "&it", w, indent="            ")
-            for d in x.datas:
-                self.json_data(m, d, "%s_%s" % (xn, snake(d.name)), "&it", w, indent="            ")
-            w("            tp_json_end_object(j);")
+            self.json_entry(m, x, xn, "it", w, "            ")
             w("        }")
             w("    }")
             w("    tp_json_end_array(j);")
@@ -764,14 +879,7 @@ class Emitter:
             w("        %s_encode_begin(&e, %s_count(&m));" % (xn, xn))
             w("        while (%s_next(&it) > 0) {" % xn)
             w("            %s_encode_next(&e);" % xn)
-            self.copy_fields(x.fields, xn, xn, "&it", w, indent="            ")
-            for d in x.datas:
-                dn = snake(d.name)
-                w("            {")
-                w("                uint32_t n;")
-                w("                const void *p = %s_%s(&it, &n);" % (xn, dn))
-                w("                %s_put_%s(&e, p, n);" % (xn, dn))
-                w("            }")
+            self.copy_entry(x, xn, "it", w, "            ")
             w("        }")
             w("    }")
         w("    return %s_encode_end(&e);" % mp)

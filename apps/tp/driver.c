@@ -5,6 +5,7 @@
 #include "tensorpool/agent.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/codec/driver.h"
+#include "tensorpool/discovery.h"
 #include "tensorpool/driver.h"
 #include "tensorpool/driver_client.h"
 #include "tensorpool/error.h"
@@ -29,7 +30,8 @@ static void help(FILE *out)
             "    tp driver - run the tensorpool SHM driver in the foreground\n"
             "\n"
             "SYNOPSIS\n"
-            "    tp driver [-c FILE] [-d DIR] [-n NAMESPACE] [-s KEY=VALUE]... [--check | --print-config]\n"
+            "    tp driver [-c FILE] [-d DIR] [-n NAMESPACE] [-s KEY=VALUE]... [--discovery]\n"
+            "              [--check | --print-config]\n"
             "    tp driver --request-shutdown [--token TOKEN] [-d DIR] [-n NAMESPACE] [-c FILE]\n"
             "\n"
             "DESCRIPTION\n"
@@ -54,6 +56,8 @@ static void help(FILE *out)
             "        --check           validate the configuration (values, permissions_mode, base_dir\n"
             "                          inside allowed_base_dirs), print it, and exit; creates nothing\n"
             "        --print-config    print the effective configuration before running\n"
+            "        --discovery       also answer discovery requests (schema 910, tp discovery list)\n"
+            "                          from inside the driver, on its control stream\n"
             "        --request-shutdown\n"
             "                          send ShmDriverShutdownRequest (reason ADMIN) to the driver\n"
             "                          running on DIR/NAMESPACE and wait until it has shut down;\n"
@@ -239,7 +243,7 @@ int tp_cmd_driver(int argc, char **argv)
     if (cfg == NULL) return 1;
     tp_driver_config_defaults(cfg);
     const char *config = NULL, *dir = NULL, *ns = NULL, *token = NULL;
-    int check = 0, print = 0, shutdown = 0, rc = 2;
+    int check = 0, print = 0, shutdown = 0, discovery = 0, rc = 2;
     const char *sets[64];
     int nsets = 0;
     for (int i = 1; i < argc; i++) {
@@ -267,6 +271,8 @@ int tp_cmd_driver(int argc, char **argv)
             check = 1;
         } else if (strcmp(a, "--print-config") == 0) {
             print = 1;
+        } else if (strcmp(a, "--discovery") == 0) {
+            discovery = 1;
         } else if (strcmp(a, "--request-shutdown") == 0) {
             shutdown = 1;
         } else {
@@ -317,13 +323,27 @@ int tp_cmd_driver(int argc, char **argv)
                  : 1;
         goto out;
     }
+    /* an embedded discovery provider, driven in the same loop (docs/spec/discovery.md) */
+    tp_discovery_t *disc = NULL;
+    if (discovery) {
+        tp_discovery_config_t dc;
+        tp_discovery_config_from_driver(&dc, cfg);
+        if (tp_discovery_create(&dc, &disc) != 0) {
+            fprintf(stderr, "tp driver: discovery: %s\n", tp_errmsg());
+            tp_driver_close(d, 1, tp_errmsg());
+            rc = 1;
+            goto out;
+        }
+    }
     tp_idle_strategy_t idle;
     tp_idle_strategy_init_backoff(&idle, 10, 10, 100000, 1000000);
     rc = 0;
     while (!tp_app_stop && !tp_driver_is_stopped(d)) {
-        const int work = tp_driver_do_work(d, tp_clock_monotonic_ns());
+        int work = tp_driver_do_work(d, tp_clock_monotonic_ns());
+        if (disc != NULL && work >= 0) work += tp_discovery_do_work(disc, tp_clock_monotonic_ns());
         if (work < 0) {
             fprintf(stderr, "tp driver: %s\n", tp_errmsg());
+            tp_discovery_destroy(disc);
             tp_driver_close(d, 1, tp_errmsg());
             rc = 1;
             goto out;
@@ -331,6 +351,7 @@ int tp_cmd_driver(int argc, char **argv)
         tp_idle_strategy_idle(&idle, work);
     }
     fprintf(stderr, "tp driver: stopping\n");
+    tp_discovery_destroy(disc);
     tp_driver_close(d, 0, NULL);
 out:
     free(cfg);

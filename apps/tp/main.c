@@ -18,13 +18,15 @@ typedef struct {
 static const tp_command_t commands[] = {
     {"clean", tp_cmd_clean, "remove the SHM files and logs of streams and processes that are gone"},
     {"demo", tp_cmd_demo, "run driver, producers and two joins, one process each, with live status"},
-    {"decode", tp_cmd_decode, "print SBE messages (schemas 900/901/903) and SHM structures as JSON"},
+    {"discovery", tp_cmd_discovery, "find streams by name and tags (schema 910), or serve the answers"},
+    {"decode", tp_cmd_decode, "print SBE messages (schemas 900-910) and SHM structures as JSON"},
     {"driver", tp_cmd_driver, "run the SHM driver (leases, epochs, announces) in the foreground"},
     {"inspect", tp_cmd_inspect, "describe an SHM region file: superblock, validity, per-slot summary"},
     {"stat", tp_cmd_stat, "live view of a running system: streams, clients, rates, drops, joins"},
 #ifdef TP_HAVE_VIEW
     {"view", tp_cmd_view, "live web page of a running system: streams, thumbnails, joins, transport"},
 #endif
+    {"trace", tp_cmd_trace, "record frame lineage; show which input frames made an output"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -4,6 +4,7 @@
 #include "stop_signal.h"
 
 #include "tensorpool/clock.h"
+#include "tensorpool/discovery.h"
 #include "tensorpool/error.h"
 #include "tensorpool/json_writer.h"
 #include "tensorpool/merge_map.h"
@@ -70,6 +71,10 @@ static void help(FILE *out)
             "                        lease ids as decimal strings; every key in docs/json.md\n"
             "    --interval SECONDS  refresh period, 0.1 .. 3600 (default 1)\n"
             "    --namespace NS      shm.namespace (default $SHM_NAMESPACE, else default)\n"
+            "    --discovery         text view: after each refresh also ask the deployment's\n"
+            "                        discovery provider (tp discovery serve, tp driver\n"
+            "                        --discovery) and list each stream's name, tags, producer\n"
+            "                        and epoch (\"discovery: no answer\" when none runs)\n"
             "    -h, --help          this text\n"
             "\n"
             "EXIT STATUS\n"
@@ -428,10 +433,28 @@ static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, i
     fflush(stdout);
 }
 
+/* Names and tags of the streams, from a discovery provider (docs/spec/discovery.md). */
+static void print_discovery(const tp_client_context_t *ctx)
+{
+    static tp_discovery_result_t r[64];
+    const tp_discovery_query_t q = {.timeout_ns = 500000000};
+    uint32_t n = 0;
+    if (tp_discovery_query(ctx, &q, r, 64, &n) < 0) {
+        printf("discovery: no answer (%s)\n", tp_errmsg());
+        return;
+    }
+    printf("discovery: %u streams\n", n);
+    for (uint32_t i = 0; i < n; i++) {
+        printf("  stream %u  name %s  tags ", r[i].stream_id, r[i].data_source_name[0] ? r[i].data_source_name : "-");
+        for (uint32_t t = 0; t < r[i].ntags; t++) printf("%s%s", t ? "," : "", r[i].tags[t]);
+        printf("%s  producer %u  epoch %llu\n", r[i].ntags ? "" : "-", r[i].producer_id, (unsigned long long)r[i].epoch);
+    }
+}
+
 int tp_cmd_stat(int argc, char **argv)
 {
     const char *dir = NULL, *ns = NULL;
-    int once = 0, json = 0;
+    int once = 0, json = 0, discovery = 0;
     double interval = 1.0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -442,6 +465,8 @@ int tp_cmd_stat(int argc, char **argv)
             once = 1;
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
+        } else if (strcmp(a, "--discovery") == 0) {
+            discovery = 1;
         } else if (strcmp(a, "--interval") == 0 && i + 1 < argc) {
             char *end;
             errno = 0;
@@ -506,6 +531,7 @@ int tp_cmd_stat(int argc, char **argv)
                 print_json(m, cfg.ctx.base_dir, cfg.ctx.ns, now, cfg.live_window_ns);
             else
                 print_text(m, cfg.ctx.base_dir, cfg.ctx.ns, now, cfg.live_window_ns);
+            if (discovery && !json) print_discovery(&cfg.ctx);
             fflush(stdout);
             if (once) break;
             next += period;

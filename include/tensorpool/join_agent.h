@@ -150,6 +150,7 @@ typedef struct tp_join_frame_s {
     int has_view;
     tp_shm_view_t view;
     const tp_shm_reader_t *reader_; /* internal */
+    uint64_t trace_id;       /* its FrameDescriptor's trace id, 0 if none (docs/spec/tracelink.md) */
 } tp_join_frame_t;
 
 /* One rule's input in an output, in rule order. */
@@ -261,6 +262,15 @@ TP_API void tp_join_agent_close(tp_join_agent_t *a);
 /* Expect output epoch `epoch` (§3.9): a different one drops the map and
  * blocks until a map for it arrives; the request timer restarts. */
 TP_API int tp_join_agent_set_output_epoch(tp_join_agent_t *a, uint64_t epoch);
+
+/* The trace ids of the frames an output was made of, for
+ * tp_producer_commit_derived: every delivered frame of every input, in input
+ * order and within an input oldest first, zeros and repeats left out
+ * (TL-D4). Writes at most cap (TL-D6: 256 suffice for a TraceLinkSet) and
+ * returns how many it wrote; *truncated (may be NULL) says whether more
+ * frames had ids. No allocation. */
+TP_API uint32_t tp_join_output_trace_parents(const tp_join_output_t *out, uint64_t *parents, uint32_t cap,
+                                             int *truncated);
 
 /* Re-check bytes read through a frame's view (seqlock end, §3.6): 1 if the
  * slot was not overwritten meanwhile, 0 if the data must be discarded. */

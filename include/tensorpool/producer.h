@@ -15,6 +15,7 @@
 #include "tensorpool/driver_client.h"
 #include "tensorpool/shm_writer.h"
 #include "tensorpool/tensor_header.h"
+#include "tensorpool/trace.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -74,6 +75,34 @@ TP_API int tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *t, cons
 /* Replace the metadata: meta_version++ and DataSourceMeta sent at once and
  * then with every QoS period. Strings are copied. 0 or -1. Not hot path. */
 TP_API int tp_producer_set_meta(tp_producer_t *p, const tp_meta_attr_t *attrs, unsigned count);
+
+/* ---- lineage (docs/spec/tracelink.md) ----
+ * Tracing starts as $TP_TRACE says ("per-frame", else off) with node id
+ * $TP_TRACE_NODE (default: stream id modulo 1024). Per frame, every
+ * tp_producer_commit/offer mints a new trace id for its FrameDescriptor;
+ * off, the descriptor's trace id is 0. */
+
+/* Set the mode and node id (0..1023; -1: stream id modulo 1024). 0 or -1. */
+TP_API int tp_producer_set_tracing(tp_producer_t *p, tp_trace_mode_t mode, int32_t node_id);
+TP_API tp_trace_mode_t tp_producer_trace_mode(const tp_producer_t *p);
+
+/* Commit a frame that passes on one input frame's trace id unchanged (a 1->1
+ * stage, TL-6.3.b). As tp_producer_commit otherwise. */
+TP_API int tp_producer_commit_traced(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_ns, uint64_t trace_id);
+
+/* Commit a frame made from several input frames (a join output): a new trace
+ * id goes into its FrameDescriptor and a TraceLinkSet naming `parents` (zeros
+ * and repeats skipped, at most 256) is published on the control stream after
+ * it, best effort (TL-6.3.c, TL-D3, TL-D5). Whatever the producer's mode.
+ * With no parents (none of the inputs was traced) it is tp_producer_commit.
+ * Hot path: no allocation, no syscall. 0 or -1 as tp_producer_commit. */
+TP_API int tp_producer_commit_derived(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_ns,
+                                      const uint64_t *parents, uint32_t parent_count);
+
+/* Trace id of the last committed frame (0 if none or untraced). */
+TP_API uint64_t tp_producer_last_trace_id(const tp_producer_t *p);
+/* TraceLinkSets published and dropped (could not be offered) so far. */
+TP_API void tp_producer_trace_stats(const tp_producer_t *p, uint64_t *links_sent, uint64_t *links_dropped);
 
 /* The lease holder (state, last answer code, stats). */
 TP_API tp_driver_client_t *tp_producer_driver_client(tp_producer_t *p);

@@ -32,6 +32,8 @@
 #include "tensorpool/join_agent.h"
 #include "tensorpool/join_explain.h"
 #include "tensorpool/join_trace.h"
+#include "tensorpool/discovery.h" /* which streams exist: a provider and a client */
+#include "tensorpool/trace.h" /* frame lineage: trace ids, TraceLinkSets, walking an output back */
 
 #include "tensorpool/monitor.h" /* what tp stat shows, for a program */
 #include "tensorpool/clean.h"   /* what tp clean removes, for a program */

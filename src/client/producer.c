@@ -6,6 +6,7 @@
 #include "tensorpool/codec/control.h"
 #include "tensorpool/error.h"
 #include "tensorpool/ipc.h"
+#include "tensorpool/trace.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,14 @@ struct tp_producer_s {
     per_consumer_t pc[TP_PRODUCER_MAX_PER_CONSUMER];
     uint8_t tx[2048];
     tp_shm_writer_t w;
+    /* lineage (docs/spec/tracelink.md): mode, generator, the last frame's id,
+     * and the TraceLinkSet of a derived frame, encoded in place */
+    tp_trace_mode_t trace_mode;
+    tp_trace_gen_t trace_gen;
+    uint64_t last_trace_id;
+    uint64_t links_sent, links_dropped;
+    tp_trace_link_t link;
+    uint8_t link_tx[8 + 28 + 4 + 8 * TP_TRACE_MAX_PARENTS];
 };
 
 static int on_attached(void *clientd, const tp_lease_t *lease)
@@ -203,6 +212,38 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len)
     else if (h.template_id == TP_CONTROL_CONSUMER_CONFIG_TEMPLATE_ID) on_config(p, buf, len);
 }
 
+/* TP_TRACE=per-frame turns tracing on, TP_TRACE_NODE picks the node id
+ * (default: stream id modulo 1024, TL-D1). */
+static void trace_defaults(tp_producer_t *p)
+{
+    const char *mode = getenv("TP_TRACE");
+    const char *node = getenv("TP_TRACE_NODE");
+    char *end = NULL;
+    unsigned long n = node != NULL ? strtoul(node, &end, 10) : TP_TRACE_MAX_NODE + 1ul;
+    if (end == node || (end != NULL && *end != '\0') || n > TP_TRACE_MAX_NODE) n = p->stream_id % (TP_TRACE_MAX_NODE + 1u);
+    tp_trace_gen_init(&p->trace_gen, (uint32_t)n);
+    p->trace_mode = mode != NULL && strcmp(mode, "per-frame") == 0 ? TP_TRACE_PER_FRAME : TP_TRACE_OFF;
+}
+
+int tp_producer_set_tracing(tp_producer_t *p, tp_trace_mode_t mode, int32_t node_id)
+{
+    if (mode != TP_TRACE_OFF && mode != TP_TRACE_PER_FRAME)
+        return tp_err_set(TP_ERR_INVALID_ARG, "producer: trace mode %d is neither off nor per-frame", (int)mode);
+    const uint32_t node = node_id < 0 ? p->stream_id % (TP_TRACE_MAX_NODE + 1u) : (uint32_t)node_id;
+    if (tp_trace_gen_init(&p->trace_gen, node) != 0) return -1;
+    p->trace_mode = mode;
+    return 0;
+}
+
+tp_trace_mode_t tp_producer_trace_mode(const tp_producer_t *p) { return p->trace_mode; }
+uint64_t tp_producer_last_trace_id(const tp_producer_t *p) { return p->last_trace_id; }
+
+void tp_producer_trace_stats(const tp_producer_t *p, uint64_t *links_sent, uint64_t *links_dropped)
+{
+    if (links_sent != NULL) *links_sent = p->links_sent;
+    if (links_dropped != NULL) *links_dropped = p->links_dropped;
+}
+
 int tp_producer_open(tp_producer_t **out, const tp_client_context_t *ctx, uint32_t stream_id, int create, const char *name,
                      const char *summary)
 {
@@ -215,6 +256,7 @@ int tp_producer_open(tp_producer_t **out, const tp_client_context_t *ctx, uint32
     p->meta_msg = malloc(META_CAP);
     snprintf(p->name, sizeof p->name, "%s", name != NULL ? name : "");
     snprintf(p->summary, sizeof p->summary, "%s", summary != NULL ? summary : "");
+    trace_defaults(p);
     tp_ipc_context_init(&p->ipc);
     p->ipc.base_dir = p->ctx.base_dir;
     p->ipc.namespace_name = p->ctx.ns;
@@ -310,7 +352,7 @@ int tp_producer_claim(tp_producer_t *p, const tp_tensor_header_t *t, uint32_t le
     return tp_shm_writer_claim(&p->w, t, len, c);
 }
 
-int tp_producer_commit(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_ns)
+static int commit_with_trace(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_ns, uint64_t trace_id)
 {
     if (!p->active) return tp_err_set(TP_ERR_STATE, "producer: lease lost before commit");
     tp_shm_writer_commit(&p->w, c, timestamp_ns, p->meta_version);
@@ -324,12 +366,52 @@ int tp_producer_commit(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_n
     tp_control_frame_descriptor_set_seq(&e, c->seq);
     tp_control_frame_descriptor_set_timestamp_ns(&e, (uint64_t)tp_clock_monotonic_ns());
     tp_control_frame_descriptor_set_meta_version(&e, p->meta_version);
-    tp_control_frame_descriptor_set_trace_id(&e, 0);
+    tp_control_frame_descriptor_set_trace_id(&e, trace_id); /* TL-8.1.a: 0 = none */
+    p->last_trace_id = trace_id;
     const long n = tp_control_frame_descriptor_encode_end(&e);
     if (n <= 0) return -1;
     int rc = tp_ipc_publication_offer(p->desc_pub, buf, (size_t)n) > 0 ? 0 : -1;
     for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++)
         if (p->pc[i].pub != NULL) tp_ipc_publication_offer(p->pc[i].pub, buf, (size_t)n);
+    return rc;
+}
+
+int tp_producer_commit(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_ns)
+{
+    /* TL-6.3.a, TL-8.1.b: a root frame gets a fresh id when tracing is on */
+    const uint64_t id = p->trace_mode == TP_TRACE_PER_FRAME ? tp_trace_gen_next(&p->trace_gen, tp_clock_realtime_ns()) : 0;
+    return commit_with_trace(p, c, timestamp_ns, id);
+}
+
+int tp_producer_commit_traced(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_ns, uint64_t trace_id)
+{
+    return commit_with_trace(p, c, timestamp_ns, trace_id); /* TL-6.3.b */
+}
+
+int tp_producer_commit_derived(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_ns, const uint64_t *parents,
+                               uint32_t parent_count)
+{
+    if (parent_count == 0) return tp_producer_commit(p, c, timestamp_ns);
+    /* TL-6.3.c, TL-8.1.c: a new id for the output, its parents in a TraceLinkSet */
+    const uint64_t id = tp_trace_gen_next(&p->trace_gen, tp_clock_realtime_ns());
+    const uint64_t epoch = p->epoch;
+    const uint64_t seq = c->seq;
+    const int rc = commit_with_trace(p, c, timestamp_ns, id);
+    if (!p->active) return rc;
+    tp_trace_link_t *l = &p->link;
+    l->stream_id = p->stream_id;
+    l->epoch = epoch;
+    l->seq = seq;
+    l->trace_id = id;
+    l->parent_count = 0;
+    for (uint32_t i = 0; i < parent_count; i++)
+        if (tp_trace_link_add_parent(l, parents[i]) < 0) break; /* TL-D6: the first 256 */
+    /* TL-5.b: best effort, never blocks, the frame stands either way */
+    const long n = l->parent_count > 0 ? tp_trace_link_encode(l, p->link_tx, sizeof p->link_tx) : -1;
+    if (n > 0 && tp_ipc_publication_offer(p->ctl_pub, p->link_tx, (size_t)n) > 0)
+        p->links_sent++;
+    else
+        p->links_dropped++;
     return rc;
 }
 

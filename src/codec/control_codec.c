@@ -114,8 +114,8 @@ static int validate_shm_pool_announce_root(const uint8_t *root)
 }
 
 static const tp_sbe_step_t shm_pool_announce_steps[] = {
-    {"payloadPools", TP_SBE_STEP_GROUP, 10, 1, 0, NULL},
-    {"headerRegionUri", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
+    {"payloadPools", TP_SBE_STEP_GROUP, 10, 1, 0, NULL, NULL, 0},
+    {"headerRegionUri", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
 };
 
 const tp_sbe_layout_t tp_control_shm_pool_announce_layout = {
@@ -241,8 +241,8 @@ static int validate_consumer_hello_root(const uint8_t *root)
 }
 
 static const tp_sbe_step_t consumer_hello_steps[] = {
-    {"descriptorChannel", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
-    {"controlChannel", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
+    {"descriptorChannel", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
+    {"controlChannel", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
 };
 
 const tp_sbe_layout_t tp_control_consumer_hello_layout = {
@@ -356,9 +356,9 @@ static int validate_consumer_config_root(const uint8_t *root)
 }
 
 static const tp_sbe_step_t consumer_config_steps[] = {
-    {"payloadFallbackUri", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
-    {"descriptorChannel", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
-    {"controlChannel", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
+    {"payloadFallbackUri", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
+    {"descriptorChannel", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
+    {"controlChannel", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
 };
 
 const tp_sbe_layout_t tp_control_consumer_config_layout = {
@@ -601,8 +601,8 @@ long tp_control_qos_producer_reencode(const void *buf, size_t len, bool headerle
 }
 
 static const tp_sbe_step_t data_source_announce_steps[] = {
-    {"name", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
-    {"summary", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
+    {"name", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
+    {"summary", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
 };
 
 const tp_sbe_layout_t tp_control_data_source_announce_layout = {
@@ -668,7 +668,7 @@ long tp_control_data_source_announce_reencode(const void *buf, size_t len, bool 
 }
 
 static const tp_sbe_step_t data_source_meta_steps[] = {
-    {"attributes", TP_SBE_STEP_GROUP, 0, 3, 0, NULL},
+    {"attributes", TP_SBE_STEP_GROUP, 0, 3, 0, NULL, NULL, 0},
 };
 
 const tp_sbe_layout_t tp_control_data_source_meta_layout = {
@@ -774,7 +774,7 @@ static int validate_control_response_root(const uint8_t *root)
 }
 
 static const tp_sbe_step_t control_response_steps[] = {
-    {"errorMessage", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
+    {"errorMessage", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
 };
 
 const tp_sbe_layout_t tp_control_control_response_layout = {
@@ -919,7 +919,7 @@ long tp_control_frame_progress_reencode(const void *buf, size_t len, bool header
 }
 
 static const tp_sbe_step_t meta_blob_chunk_steps[] = {
-    {"bytes", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
+    {"bytes", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
 };
 
 const tp_sbe_layout_t tp_control_meta_blob_chunk_layout = {
@@ -1085,7 +1085,7 @@ long tp_control_shm_region_superblock_reencode(const void *buf, size_t len, bool
 }
 
 static const tp_sbe_step_t slot_header_steps[] = {
-    {"headerBytes", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
+    {"headerBytes", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
 };
 
 const tp_sbe_layout_t tp_control_slot_header_layout = {

@@ -149,9 +149,9 @@ static int validate_shm_attach_response_root(const uint8_t *root)
 }
 
 static const tp_sbe_step_t shm_attach_response_steps[] = {
-    {"payloadPools", TP_SBE_STEP_GROUP, 10, 1, 0, NULL},
-    {"headerRegionUri", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
-    {"errorMessage", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
+    {"payloadPools", TP_SBE_STEP_GROUP, 10, 1, 0, NULL, NULL, 0},
+    {"headerRegionUri", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
+    {"errorMessage", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
 };
 
 const tp_sbe_layout_t tp_driver_shm_attach_response_layout = {
@@ -361,7 +361,7 @@ static int validate_shm_detach_response_root(const uint8_t *root)
 }
 
 static const tp_sbe_step_t shm_detach_response_steps[] = {
-    {"errorMessage", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
+    {"errorMessage", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
 };
 
 const tp_sbe_layout_t tp_driver_shm_detach_response_layout = {
@@ -473,7 +473,7 @@ static int validate_shm_driver_shutdown_root(const uint8_t *root)
 }
 
 static const tp_sbe_step_t shm_driver_shutdown_steps[] = {
-    {"errorMessage", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
+    {"errorMessage", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
 };
 
 const tp_sbe_layout_t tp_driver_shm_driver_shutdown_layout = {
@@ -537,7 +537,7 @@ static int validate_shm_lease_revoked_root(const uint8_t *root)
 }
 
 static const tp_sbe_step_t shm_lease_revoked_steps[] = {
-    {"errorMessage", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
+    {"errorMessage", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
 };
 
 const tp_sbe_layout_t tp_driver_shm_lease_revoked_layout = {
@@ -608,8 +608,8 @@ static int validate_shm_driver_shutdown_request_root(const uint8_t *root)
 }
 
 static const tp_sbe_step_t shm_driver_shutdown_request_steps[] = {
-    {"token", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
-    {"errorMessage", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
+    {"token", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
+    {"errorMessage", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
 };
 
 const tp_sbe_layout_t tp_driver_shm_driver_shutdown_request_layout = {

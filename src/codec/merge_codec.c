@@ -40,7 +40,7 @@ const char *tp_merge_merge_time_rule_type_name(int64_t v)
 }
 
 static const tp_sbe_step_t sequence_merge_map_announce_steps[] = {
-    {"rules", TP_SBE_STEP_GROUP, 13, 0, 0, NULL},
+    {"rules", TP_SBE_STEP_GROUP, 13, 0, 0, NULL, NULL, 0},
 };
 
 const tp_sbe_layout_t tp_merge_sequence_merge_map_announce_layout = {
@@ -155,7 +155,7 @@ long tp_merge_sequence_merge_map_request_reencode(const void *buf, size_t len, b
 }
 
 static const tp_sbe_step_t timestamp_merge_map_announce_steps[] = {
-    {"rules", TP_SBE_STEP_GROUP, 22, 0, 0, NULL},
+    {"rules", TP_SBE_STEP_GROUP, 22, 0, 0, NULL, NULL, 0},
 };
 
 const tp_sbe_layout_t tp_merge_timestamp_merge_map_announce_layout = {

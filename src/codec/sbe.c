@@ -50,6 +50,15 @@ static int check_block_length(const tp_sbe_layout_t *L, uint16_t got, uint16_t w
     return 0;
 }
 
+/* Children of a group entry after its fixed part: nested groups and var
+ * data (sub), or entry_nvars var-data fields. */
+static uint8_t entry_children(const tp_sbe_step_t *s) { return s->sub != NULL ? s->nsub : s->entry_nvars; }
+
+static bool child_is_group(const tp_sbe_step_t *s, uint8_t c)
+{
+    return s->sub != NULL && s->sub[c].kind == TP_SBE_STEP_GROUP;
+}
+
 static int walk_group(const tp_sbe_layout_t *L, const tp_sbe_step_t *s, const uint8_t *b, size_t len,
                       size_t *pos)
 {
@@ -61,8 +70,9 @@ static int walk_group(const tp_sbe_layout_t *L, const tp_sbe_step_t *s, const ui
     if (check_block_length(L, gbl, s->entry_block_length, s->name) < 0)
         return -1;
     *pos += TP_SBE_GROUP_HEADER_LENGTH;
-    /* Every entry needs at least its fixed part and its length prefixes. */
-    size_t min_entry = (size_t)gbl + (size_t)s->entry_nvars * TP_SBE_VAR_HEADER_LENGTH;
+    /* Every entry needs at least its fixed part and its children's length
+     * prefixes or group headers (4 bytes each). */
+    size_t min_entry = (size_t)gbl + (size_t)entry_children(s) * TP_SBE_VAR_HEADER_LENGTH;
     if ((size_t)n * min_entry > len - *pos)
         return tp_err_set(TP_ERR_TRUNCATED,
                           "%s: group '%s' count %u too large: needs at least %zu bytes, %zu left",
@@ -73,9 +83,13 @@ static int walk_group(const tp_sbe_layout_t *L, const tp_sbe_step_t *s, const ui
         if (s->validate_entry != NULL && s->validate_entry(b + *pos, k) < 0)
             return tp_err_wrap("%s", L->name);
         *pos += gbl;
-        for (uint8_t v = 0; v < s->entry_nvars; v++)
-            if (walk_var(b, len, pos, TP_SBE_VAR_MAX, L->name, s->name) < 0)
+        for (uint8_t c = 0; c < entry_children(s); c++) {
+            const int rc = child_is_group(s, c) ? walk_group(L, &s->sub[c], b, len, pos)
+                                                : walk_var(b, len, pos, TP_SBE_VAR_MAX, L->name,
+                                                           s->sub != NULL ? s->sub[c].name : s->name);
+            if (rc < 0)
                 return -1;
+        }
     }
     return 0;
 }
@@ -150,15 +164,47 @@ int tp_sbe_dec_view(const tp_sbe_layout_t *L, tp_sbe_dec_t *d, const void *buf, 
 void tp_sbe_group_iter_init(tp_sbe_group_iter_t *it, const tp_sbe_dec_t *d, size_t group_off,
                             uint8_t nvars)
 {
+    const tp_sbe_step_t plain = {.entry_nvars = nvars};
+    tp_sbe_group_iter_init_at(it, d->buf, d->len, group_off, &plain);
+}
+
+void tp_sbe_group_iter_init_at(tp_sbe_group_iter_t *it, const uint8_t *buf, size_t len, size_t group_off,
+                               const tp_sbe_step_t *step)
+{
     memset(it, 0, sizeof *it);
-    it->buf = d->buf;
-    it->len = d->len;
-    if (group_off > d->len || d->len - group_off < TP_SBE_GROUP_HEADER_LENGTH || nvars > TP_SBE_MAX_ENTRY_VARS)
+    it->buf = buf;
+    it->len = len;
+    const uint8_t nvars = entry_children(step);
+    if (group_off > len || len - group_off < TP_SBE_GROUP_HEADER_LENGTH || nvars > TP_SBE_MAX_ENTRY_VARS)
         return; /* count stays 0: nothing to iterate */
-    it->block_length = tp_sbe_get_u16(d->buf + group_off);
-    it->count = tp_sbe_get_u16(d->buf + group_off + 2);
+    it->block_length = tp_sbe_get_u16(buf + group_off);
+    it->count = tp_sbe_get_u16(buf + group_off + 2);
     it->next = group_off + TP_SBE_GROUP_HEADER_LENGTH;
     it->nvars = nvars;
+    it->sub = step->sub;
+}
+
+/* Move *pos past the nested group `s` at *pos (bounds checked: an iterator
+ * may be used on a buffer that changed since it was validated). */
+static int skip_group(const uint8_t *b, size_t len, size_t *pos, const tp_sbe_step_t *s)
+{
+    if (len - *pos < TP_SBE_GROUP_HEADER_LENGTH)
+        return tp_err_set(TP_ERR_TRUNCATED, "nested group '%s' is cut off", s->name);
+    const uint16_t gbl = tp_sbe_get_u16(b + *pos);
+    const uint16_t n = tp_sbe_get_u16(b + *pos + 2);
+    *pos += TP_SBE_GROUP_HEADER_LENGTH;
+    for (uint16_t k = 0; k < n; k++) {
+        if (len - *pos < gbl)
+            return tp_err_set(TP_ERR_TRUNCATED, "nested group '%s' entry %u is cut off", s->name, k);
+        *pos += gbl;
+        for (uint8_t v = 0; v < s->entry_nvars; v++) {
+            if (len - *pos < TP_SBE_VAR_HEADER_LENGTH ||
+                len - *pos - TP_SBE_VAR_HEADER_LENGTH < tp_sbe_get_u32(b + *pos))
+                return tp_err_set(TP_ERR_TRUNCATED, "nested group '%s' entry %u var data is cut off", s->name, k);
+            *pos += TP_SBE_VAR_HEADER_LENGTH + tp_sbe_get_u32(b + *pos);
+        }
+    }
+    return 0;
 }
 
 int tp_sbe_group_iter_next(tp_sbe_group_iter_t *it)
@@ -169,12 +215,17 @@ int tp_sbe_group_iter_next(tp_sbe_group_iter_t *it)
         return tp_err_set(TP_ERR_TRUNCATED, "group entry %u is cut off", it->index);
     size_t pos = it->next + it->block_length;
     for (uint8_t v = 0; v < it->nvars; v++) {
+        it->var_off[v] = pos;
+        if (it->sub != NULL && it->sub[v].kind == TP_SBE_STEP_GROUP) {
+            if (skip_group(it->buf, it->len, &pos, &it->sub[v]) < 0)
+                return -1;
+            continue;
+        }
         if (it->len - pos < TP_SBE_VAR_HEADER_LENGTH)
             return tp_err_set(TP_ERR_TRUNCATED, "group entry %u var data is cut off", it->index);
         uint32_t n = tp_sbe_get_u32(it->buf + pos);
         if (it->len - pos - TP_SBE_VAR_HEADER_LENGTH < n)
             return tp_err_set(TP_ERR_TRUNCATED, "group entry %u var data is cut off", it->index);
-        it->var_off[v] = pos;
         pos += TP_SBE_VAR_HEADER_LENGTH + n;
     }
     it->entry = it->next;
@@ -206,14 +257,69 @@ static int enc_put_var(tp_sbe_enc_t *e, const void *data, size_t len)
     return 0;
 }
 
-/* Write empty var data for the current entry's fields var..nvars-1. */
+/* Write the current nested entry's var data sub_var..upto-1 empty. */
+static int enc_sub_finish(tp_sbe_enc_t *e, uint8_t upto)
+{
+    if (!e->sub_entry_ok)
+        return 0;
+    while (e->sub_var < upto) {
+        if (enc_put_var(e, NULL, 0) < 0)
+            return -1;
+        e->sub_var++;
+    }
+    return 0;
+}
+
+/* Start a new entry of a group of `count` (*written so far): zero its
+ * block_length-byte fixed part at pos; *entry = its offset. */
+static int enc_entry_start(tp_sbe_enc_t *e, uint16_t block_length, uint16_t *written, uint16_t count, size_t *entry)
+{
+    if (*written >= count)
+        return enc_fail(e, TP_ERR_STATE, "more group entries than the count given");
+    if (e->cap - e->pos < block_length)
+        return enc_fail(e, TP_ERR_CAPACITY, "buffer too small for group entry");
+    memset(e->buf + e->pos, 0, block_length);
+    *entry = e->pos;
+    e->pos += block_length;
+    (*written)++;
+    return 0;
+}
+
+/* Close the nested group open in the current entry: its last entry's
+ * remaining var data empty, and its count met. */
+static int enc_close_sub(tp_sbe_enc_t *e)
+{
+    if (e->sub_step < 0)
+        return 0;
+    const tp_sbe_step_t *s = &e->layout->steps[e->group_step].sub[e->sub_step];
+    if (enc_sub_finish(e, s->entry_nvars) < 0)
+        return -1;
+    e->sub_step = -1;
+    e->sub_entry_ok = false;
+    if (e->sub_written != e->sub_count)
+        return enc_fail(e, TP_ERR_STATE, "nested group holds fewer entries than its count");
+    return 0;
+}
+
+/* Write the current entry's children entry_var..upto-1 empty (var data of
+ * length 0, nested groups of no entries). */
 static int enc_finish_entry(tp_sbe_enc_t *e, uint8_t upto)
 {
     if (!e->entry_ok)
         return 0;
+    if (enc_close_sub(e) < 0)
+        return -1;
+    const tp_sbe_step_t *g = &e->layout->steps[e->group_step];
     while (e->entry_var < upto) {
-        if (enc_put_var(e, NULL, 0) < 0)
+        if (g->sub != NULL && g->sub[e->entry_var].kind == TP_SBE_STEP_GROUP) {
+            if (e->cap - e->pos < TP_SBE_GROUP_HEADER_LENGTH)
+                return enc_fail(e, TP_ERR_CAPACITY, "buffer too small for group header");
+            tp_sbe_put_u16(e->buf + e->pos, g->sub[e->entry_var].entry_block_length);
+            tp_sbe_put_u16(e->buf + e->pos + 2, 0);
+            e->pos += TP_SBE_GROUP_HEADER_LENGTH;
+        } else if (enc_put_var(e, NULL, 0) < 0) {
             return -1;
+        }
         e->entry_var++;
     }
     return 0;
@@ -224,7 +330,7 @@ static int enc_close_group(tp_sbe_enc_t *e)
     if (e->group_step < 0)
         return 0;
     const tp_sbe_step_t *s = &e->layout->steps[e->group_step];
-    if (enc_finish_entry(e, s->entry_nvars) < 0)
+    if (enc_finish_entry(e, entry_children(s)) < 0)
         return -1;
     e->group_step = -1;
     e->entry_ok = false;
@@ -263,6 +369,7 @@ int tp_sbe_enc_begin(tp_sbe_enc_t *e, const tp_sbe_layout_t *L, void *buf, size_
     memset(e, 0, sizeof *e);
     e->layout = L;
     e->group_step = -1;
+    e->sub_step = -1;
     size_t root = headerless ? 0 : TP_SBE_HEADER_LENGTH;
     if (buf == NULL || cap < root + L->block_length) {
         e->failed = true;
@@ -309,17 +416,11 @@ int tp_sbe_enc_group_next(tp_sbe_enc_t *e)
     if (e->group_step < 0)
         return enc_fail(e, TP_ERR_STATE, "group entry without an open group");
     const tp_sbe_step_t *s = &e->layout->steps[e->group_step];
-    if (enc_finish_entry(e, s->entry_nvars) < 0)
+    if (enc_finish_entry(e, entry_children(s)) < 0)
         return -1;
     e->entry_ok = false;
-    if (e->group_written >= e->group_count)
-        return enc_fail(e, TP_ERR_STATE, "more group entries than the count given");
-    if (e->cap - e->pos < s->entry_block_length)
-        return enc_fail(e, TP_ERR_CAPACITY, "buffer too small for group entry");
-    memset(e->buf + e->pos, 0, s->entry_block_length);
-    e->entry = e->pos;
-    e->pos += s->entry_block_length;
-    e->group_written++;
+    if (enc_entry_start(e, s->entry_block_length, &e->group_written, e->group_count, &e->entry) < 0)
+        return -1;
     e->entry_ok = true;
     e->entry_var = 0;
     return 0;
@@ -329,11 +430,62 @@ int tp_sbe_enc_entry_var(tp_sbe_enc_t *e, uint8_t var, const void *data, size_t 
 {
     if (!e->entry_ok || e->group_step < 0)
         return enc_fail(e, TP_ERR_STATE, "entry var data without a current entry");
-    if (var < e->entry_var || var >= e->layout->steps[e->group_step].entry_nvars)
+    const tp_sbe_step_t *g = &e->layout->steps[e->group_step];
+    if (var < e->entry_var || var >= entry_children(g) || child_is_group(g, var))
         return enc_fail(e, TP_ERR_STATE, "entry var data written out of schema order");
     if (enc_finish_entry(e, var) < 0 || enc_put_var(e, data, len) < 0)
         return -1;
     e->entry_var = (uint8_t)(var + 1);
+    return 0;
+}
+
+int tp_sbe_enc_sub_group_begin(tp_sbe_enc_t *e, uint8_t child, uint16_t count)
+{
+    if (!e->entry_ok || e->group_step < 0)
+        return enc_fail(e, TP_ERR_STATE, "nested group without a current entry");
+    const tp_sbe_step_t *g = &e->layout->steps[e->group_step];
+    if (child < e->entry_var || child >= entry_children(g) || !child_is_group(g, child))
+        return enc_fail(e, TP_ERR_STATE, "nested group written out of schema order");
+    if (enc_finish_entry(e, child) < 0)
+        return -1;
+    if (e->cap - e->pos < TP_SBE_GROUP_HEADER_LENGTH)
+        return enc_fail(e, TP_ERR_CAPACITY, "buffer too small for group header");
+    tp_sbe_put_u16(e->buf + e->pos, g->sub[child].entry_block_length);
+    tp_sbe_put_u16(e->buf + e->pos + 2, count);
+    e->pos += TP_SBE_GROUP_HEADER_LENGTH;
+    e->entry_var = (uint8_t)(child + 1);
+    e->sub_step = (int8_t)child;
+    e->sub_count = count;
+    e->sub_written = 0;
+    e->sub_entry_ok = false;
+    return 0;
+}
+
+int tp_sbe_enc_sub_group_next(tp_sbe_enc_t *e)
+{
+    if (e->sub_step < 0)
+        return enc_fail(e, TP_ERR_STATE, "nested group entry without an open nested group");
+    const tp_sbe_step_t *s = &e->layout->steps[e->group_step].sub[e->sub_step];
+    if (enc_sub_finish(e, s->entry_nvars) < 0)
+        return -1;
+    e->sub_entry_ok = false;
+    if (enc_entry_start(e, s->entry_block_length, &e->sub_written, e->sub_count, &e->sub_entry) < 0)
+        return -1;
+    e->sub_entry_ok = true;
+    e->sub_var = 0;
+    return 0;
+}
+
+int tp_sbe_enc_sub_entry_var(tp_sbe_enc_t *e, uint8_t var, const void *data, size_t len)
+{
+    if (!e->sub_entry_ok || e->sub_step < 0)
+        return enc_fail(e, TP_ERR_STATE, "nested entry var data without a current nested entry");
+    const tp_sbe_step_t *s = &e->layout->steps[e->group_step].sub[e->sub_step];
+    if (var < e->sub_var || var >= s->entry_nvars)
+        return enc_fail(e, TP_ERR_STATE, "nested entry var data written out of schema order");
+    if (enc_sub_finish(e, var) < 0 || enc_put_var(e, data, len) < 0)
+        return -1;
+    e->sub_var = (uint8_t)(var + 1);
     return 0;
 }
 

@@ -16,6 +16,7 @@ void ja_hist_clear(tp_join_agent_t *a, input_t *in)
         in->hist[i].seq = UINT64_MAX;
         in->hist[i].fd_ts = UINT64_MAX;
         in->hist[i].slot_ts = UINT64_MAX;
+        in->hist[i].trace_id = 0;
     }
 }
 
@@ -137,6 +138,7 @@ void ja_on_descriptor(void *clientd, const uint8_t *buf, size_t len, const tp_ip
     e->seq = seq;
     e->fd_ts = fd_ts;
     e->slot_ts = UINT64_MAX;
+    e->trace_id = tp_control_frame_descriptor_trace_id(&d);
     const tp_merge_map_t *m = tp_join_barrier_active_map(a->barrier);
     if (in->needs_slot_ts && m != NULL) {
         uint64_t ts;

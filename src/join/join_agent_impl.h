@@ -25,6 +25,7 @@ typedef struct hist_entry_s {
     uint64_t seq;     /* UINT64_MAX = empty */
     uint64_t fd_ts;   /* descriptor timestamp, UINT64_MAX if null */
     uint64_t slot_ts; /* slot-header timestamp if it was read, else UINT64_MAX */
+    uint64_t trace_id; /* descriptor's trace id, 0 if none */
 } hist_entry_t;
 
 typedef struct input_s {

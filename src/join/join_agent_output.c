@@ -42,6 +42,7 @@ static void frame_add(tp_join_agent_t *a, input_t *in, tp_join_input_t *ji, tp_j
     f->seq = seq;
     const hist_entry_t *e = in != NULL ? hist_lookup(a, in, seq) : NULL;
     f->timestamp_ns = e != NULL ? e->fd_ts : UINT64_MAX;
+    f->trace_id = e != NULL ? e->trace_id : 0;
     f->has_view = 0;
     f->reader_ = NULL;
     if (in != NULL && !in->mapped && a->cfg.shm_base_dir != NULL) {

@@ -26,6 +26,7 @@ static const struct {
     {"merge_sequence_map_request.bin", NULL},
     {"merge_timestamp_map_announce.bin", NULL},
     {"merge_timestamp_map_request.bin", NULL},
+    {"tracelink_trace_link_set.bin", NULL}, /* TL-9.2.a */
     {"shm_superblock.bin", "ShmRegionSuperblock"},
     {"shm_slot_header.bin", "SlotHeader"},
 };

@@ -20,8 +20,12 @@ static void on_frame(void *clientd, const tp_frame_t *f)
     g_frames++;
 }
 
-static void test_steady_state_allocates_nothing(void)
+/* traced: the producer traces per frame and commits derived frames with
+ * TraceLinkSets and 1->1 frames with a given id (TL-6.3.b, TL-8.1.b); the
+ * consumer, which ignores trace ids, reads them all the same (TL-8.2.a). */
+static void steady_state(int traced)
 {
+    g_frames = g_bytes = 0;
     rig_setup(NULL);
     tp_client_context_t ctx;
     tp_client_context_init(&ctx);
@@ -34,6 +38,9 @@ static void test_steady_state_allocates_nothing(void)
     CHECK_EQ_I64(tp_producer_open(&p, &ctx, 10000, 0, "alloc", NULL), 0);
     CHECK_EQ_I64(tp_consumer_open(&c, &ctx, 10000, 0), 0);
     if (p == NULL || c == NULL) return;
+    if (traced) CHECK_EQ_I64(tp_producer_set_tracing(p, TP_TRACE_PER_FRAME, 9), 0);
+    static const uint64_t parents[3] = {11, 12, 13};
+    uint64_t traced_ok = 0;
     tp_tensor_header_t t;
     memset(&t, 0, sizeof t);
     t.dtype = TP_CONTROL_DTYPE_UINT8;
@@ -70,7 +77,16 @@ static void test_steady_state_allocates_nothing(void)
         t.dims[0] = 4096;
         if (tp_producer_claim(p, &t, 4096, &cl) == 0) { /* in place */
             memset(cl.payload, 3, 4096);
-            tp_producer_commit(p, &cl, (uint64_t)now);
+            if (!traced) {
+                tp_producer_commit(p, &cl, (uint64_t)now);
+            } else if ((g_frames & 1) == 0) {
+                const uint64_t before = tp_producer_last_trace_id(p);
+                if (tp_producer_commit_derived(p, &cl, (uint64_t)now, parents, 3) == 0 &&
+                    tp_producer_last_trace_id(p) > before)
+                    traced_ok++;
+            } else if (tp_producer_commit_traced(p, &cl, (uint64_t)now, 777) == 0 && tp_producer_last_trace_id(p) == 777) {
+                traced_ok++;
+            }
         }
         tp_consumer_poll(c, now, on_frame, NULL, 16);
         usleep(200);
@@ -82,13 +98,24 @@ static void test_steady_state_allocates_nothing(void)
     tp_shm_drops_t d;
     tp_consumer_drops(c, &d);
     CHECK(d.accepted > 500);
+    if (traced) {
+        uint64_t sent = 0, dropped = 0;
+        tp_producer_trace_stats(p, &sent, &dropped);
+        CHECK(traced_ok > 100);
+        CHECK(sent > 50);
+        CHECK_EQ_U64(dropped, 0);
+    }
     tp_consumer_close(c);
     tp_producer_close(p);
     rig_teardown();
 }
 
+static void test_steady_state_allocates_nothing(void) { steady_state(0); }
+static void test_traced_steady_state_allocates_nothing(void) { steady_state(1); } /* TL-5.b */
+
 int main(void)
 {
     RUN(test_steady_state_allocates_nothing);
+    RUN(test_traced_steady_state_allocates_nothing);
     TP_TEST_END();
 }

@@ -34,7 +34,7 @@ enum {
     TP_SBE_HEADER_LENGTH = 8,      /* messageHeader: blockLength, templateId, schemaId, version */
     TP_SBE_GROUP_HEADER_LENGTH = 4, /* groupSizeEncoding: blockLength, numInGroup */
     TP_SBE_VAR_HEADER_LENGTH = 4,   /* u32 length prefix of var data */
-    TP_SBE_MAX_ENTRY_VARS = 4,      /* var-data fields per group entry the runtime tracks */
+    TP_SBE_MAX_ENTRY_VARS = 8,      /* var-data fields and nested groups per group entry the runtime tracks */
     TP_SBE_MAX_STEPS = 8            /* groups + var-data fields per message */
 };
 
@@ -80,6 +80,11 @@ typedef struct tp_sbe_step_s {
     /* GROUP: enum checks of one entry's fixed part (NULL when none); returns
      * 0 or -1 with the error set. */
     int (*validate_entry)(const uint8_t *entry, uint16_t index);
+    /* GROUP with nested groups: what follows an entry's fixed part, in
+     * schema order (nested groups, then var data); NULL when the entry ends
+     * with entry_nvars var-data fields only. Nesting is one level deep. */
+    const struct tp_sbe_step_s *sub;
+    uint8_t nsub;
 } tp_sbe_step_t;
 
 typedef enum tp_sbe_policy_e {
@@ -135,13 +140,18 @@ typedef struct tp_sbe_group_iter_s {
     uint16_t block_length; /* acting entry size */
     uint16_t count;
     uint16_t index;        /* entries consumed so far */
-    uint8_t nvars;
-    size_t var_off[TP_SBE_MAX_ENTRY_VARS];
+    uint8_t nvars;         /* children after the fixed part: var data, or (sub) nested groups and var data */
+    const tp_sbe_step_t *sub;
+    size_t var_off[TP_SBE_MAX_ENTRY_VARS]; /* offset of each child of the current entry */
 } tp_sbe_group_iter_t;
 
 /* Start iterating the group whose header is at offset group_off. */
 TP_INTERNAL void tp_sbe_group_iter_init(tp_sbe_group_iter_t *it, const tp_sbe_dec_t *d, size_t group_off,
                                         uint8_t nvars);
+/* Start iterating the group `step` whose header is at offset group_off of
+ * buf (a top-level group, or a nested one at an entry's var_off[child]). */
+TP_INTERNAL void tp_sbe_group_iter_init_at(tp_sbe_group_iter_t *it, const uint8_t *buf, size_t len, size_t group_off,
+                                           const tp_sbe_step_t *step);
 /* Advance to the next entry: 1 when positioned on it, 0 at the end, -1 on a
  * malformed entry (impossible after a successful wrap, checked regardless). */
 TP_INTERNAL int tp_sbe_group_iter_next(tp_sbe_group_iter_t *it);
@@ -168,7 +178,14 @@ typedef struct tp_sbe_enc_s {
     uint16_t group_written;
     size_t entry;          /* offset of the current entry */
     bool entry_ok;
-    uint8_t entry_var;     /* next var-data field of the current entry */
+    uint8_t entry_var;     /* next child (var data, or nested group) of the current entry */
+    /* a group open inside the current entry (nested groups) */
+    int8_t sub_step;       /* child index of the open nested group, -1 when none */
+    uint16_t sub_count;
+    uint16_t sub_written;
+    size_t sub_entry;      /* offset of its current entry */
+    bool sub_entry_ok;
+    uint8_t sub_var;       /* next var-data field of its current entry */
 } tp_sbe_enc_t;
 
 /* Write the header (unless headerless) and a zeroed root block. */
@@ -181,6 +198,13 @@ TP_INTERNAL int tp_sbe_enc_group_begin(tp_sbe_enc_t *e, uint8_t step, uint16_t c
 TP_INTERNAL int tp_sbe_enc_group_next(tp_sbe_enc_t *e);
 /* Write var-data field `var` of the current entry. */
 TP_INTERNAL int tp_sbe_enc_entry_var(tp_sbe_enc_t *e, uint8_t var, const void *data, size_t len);
+/* Nested groups: open child `child` (a group) of the current entry with
+ * `count` entries, start its next entry, write var data `var` of that entry.
+ * For an entry with nested groups, tp_sbe_enc_entry_var's `var` is the
+ * child index too. */
+TP_INTERNAL int tp_sbe_enc_sub_group_begin(tp_sbe_enc_t *e, uint8_t child, uint16_t count);
+TP_INTERNAL int tp_sbe_enc_sub_group_next(tp_sbe_enc_t *e);
+TP_INTERNAL int tp_sbe_enc_sub_entry_var(tp_sbe_enc_t *e, uint8_t var, const void *data, size_t len);
 /* Write top-level var-data field `step`. */
 TP_INTERNAL int tp_sbe_enc_var(tp_sbe_enc_t *e, uint8_t step, const void *data, size_t len);
 /* Finish: remaining steps are written empty. Returns the message length, or
