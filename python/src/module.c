@@ -209,6 +209,7 @@ PyMODINIT_FUNC PyInit__tensorpool(void)
     if (PyModule_AddObject(m, "Error", pytp_Error) < 0 ||
         PyModule_AddObject(m, "FrameOverwritten", pytp_FrameOverwritten) < 0)
         goto fail;
+    if (PyType_Ready(&pytp_SlotRefType) < 0) goto fail;
     if (add_type(m, &pytp_FrameType, "Frame") < 0 || add_type(m, &pytp_ProducerType, "Producer") < 0 ||
         add_type(m, &pytp_ConsumerType, "Consumer") < 0 || add_type(m, &pytp_JoinStageType, "JoinStage") < 0 ||
         add_type(m, &pytp_DriverType, "Driver") < 0)

@@ -13,7 +13,35 @@ typedef struct {
     int claimed;
     tp_shm_claim_t claim;
     PyObject *claimed_array; /* made read-only at commit: the slot is the consumers' then */
+    Py_ssize_t live;          /* claimed arrays alive (through their SlotRef base) */
+    tp_producer_t *closed;    /* closed while some lived: still mapped until the last goes */
 } ProducerObject;
+
+/* The base object of a claimed array: keeps the producer's mapping while the
+ * array lives, even past close(). */
+typedef struct {
+    PyObject_HEAD
+    ProducerObject *owner;
+} SlotRefObject;
+
+static void slotref_dealloc(SlotRefObject *r)
+{
+    ProducerObject *self = r->owner;
+    if (--self->live == 0 && self->closed != NULL) {
+        tp_producer_close(self->closed);
+        self->closed = NULL;
+    }
+    Py_DECREF(self);
+    PyObject_Free(r);
+}
+
+PyTypeObject pytp_SlotRefType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tensorpool._SlotRef",
+    .tp_basicsize = sizeof(SlotRefObject),
+    .tp_dealloc = (destructor)slotref_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Keeps a producer's mapping while an array claimed from it lives.",
+};
 
 static int producer_init(ProducerObject *self, PyObject *args, PyObject *kwargs)
 {
@@ -40,6 +68,7 @@ static int producer_init(ProducerObject *self, PyObject *args, PyObject *kwargs)
 static void producer_dealloc(ProducerObject *self)
 {
     tp_producer_close(self->p);
+    tp_producer_close(self->closed);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -149,8 +178,15 @@ static PyObject *producer_claim(ProducerObject *self, PyObject *args, PyObject *
     for (int k = 0; k < nd; k++) ndims[k] = dims[k];
     PyObject *a = PyArray_New(&PyArray_Type, nd, ndims, npy, NULL, self->claim.payload, 0, NPY_ARRAY_CARRAY, NULL);
     if (a == NULL) return NULL;
+    SlotRefObject *ref = PyObject_New(SlotRefObject, &pytp_SlotRefType);
+    if (ref == NULL) {
+        Py_DECREF(a);
+        return NULL;
+    }
     Py_INCREF(self);
-    if (PyArray_SetBaseObject((PyArrayObject *)a, (PyObject *)self) < 0) {
+    ref->owner = self;
+    self->live++;
+    if (PyArray_SetBaseObject((PyArrayObject *)a, (PyObject *)ref) < 0) {
         Py_DECREF(a);
         return NULL;
     }
@@ -273,7 +309,8 @@ static PyObject *producer_close(ProducerObject *self, PyObject *noargs)
     (void)noargs;
     if (pytp_enter(&self->busy, "Producer") != 0) return NULL;
     release_claimed_array(self);
-    tp_producer_close(self->p);
+    if (self->live > 0 && self->closed == NULL) self->closed = self->p; /* arrays still point into it */
+    else tp_producer_close(self->p);
     self->p = NULL;
     self->claimed = 0;
     pytp_leave(&self->busy);

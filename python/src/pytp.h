@@ -63,6 +63,7 @@ int pytp_enter(int *busy, const char *what);
 static inline void pytp_leave(int *busy) { *busy = 0; }
 
 extern PyTypeObject pytp_ProducerType;
+extern PyTypeObject pytp_SlotRefType; /* base of claimed arrays (producer.c), not exported */
 extern PyTypeObject pytp_ConsumerType;
 extern PyTypeObject pytp_JoinStageType;
 extern PyTypeObject pytp_DriverType;
