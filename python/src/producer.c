@@ -72,17 +72,10 @@ static void producer_dealloc(ProducerObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static int open_or_raise(ProducerObject *self)
-{
-    if (self->p != NULL) return 0;
-    pytp_raise(pytp_Error, TP_ERR_STATE, "producer is closed");
-    return -1;
-}
-
 static PyObject *producer_do_work(ProducerObject *self, PyObject *noargs)
 {
     (void)noargs;
-    if (open_or_raise(self) != 0) return NULL;
+    if (pytp_open(self->p, "producer") != 0) return NULL;
     const int n = tp_producer_do_work(self->p, tp_clock_monotonic_ns());
     if (n < 0) return pytp_raise_lib("do_work");
     return PyLong_FromLong(n);
@@ -95,7 +88,7 @@ static PyObject *producer_wait_active(ProducerObject *self, PyObject *args, PyOb
     int64_t deadline, sleep_ns = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O", kw, &timeout) || pytp_deadline(timeout, &deadline) != 0)
         return NULL;
-    if (open_or_raise(self) != 0 || pytp_enter(&self->busy, "Producer") != 0) return NULL;
+    if (pytp_open(self->p, "producer") != 0 || pytp_enter(&self->busy, "Producer") != 0) return NULL;
     PyObject *r = NULL;
     for (;;) {
         const int64_t now = tp_clock_monotonic_ns();
@@ -158,7 +151,7 @@ static PyObject *producer_claim(ProducerObject *self, PyObject *args, PyObject *
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO&", kw, &shape, PyArray_DescrConverter, &descr)) return NULL;
     const int npy = descr->type_num;
     Py_DECREF(descr);
-    if (open_or_raise(self) != 0) return NULL;
+    if (pytp_open(self->p, "producer") != 0) return NULL;
     if (self->claimed) return pytp_raise(pytp_Error, TP_ERR_STATE, "claim: a claimed frame is not committed yet");
     const int dtype = pytp_npy_to_dtype(npy);
     if (dtype < 0) return pytp_raise(pytp_Error, TP_ERR_UNSUPPORTED, "claim: numpy type %d has no tensorpool dtype", npy);
@@ -218,7 +211,7 @@ static PyObject *producer_commit(ProducerObject *self, PyObject *args, PyObject 
     PyObject *tso = Py_None;
     uint64_t ts;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O", kw, &tso) || timestamp_arg(tso, &ts) != 0) return NULL;
-    if (open_or_raise(self) != 0) return NULL;
+    if (pytp_open(self->p, "producer") != 0) return NULL;
     if (!self->claimed) return pytp_raise(pytp_Error, TP_ERR_STATE, "commit: nothing claimed");
     self->claimed = 0;
     release_claimed_array(self);
@@ -233,7 +226,7 @@ static PyObject *producer_offer(ProducerObject *self, PyObject *args, PyObject *
     PyObject *obj, *tso = Py_None;
     uint64_t ts;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O", kw, &obj, &tso) || timestamp_arg(tso, &ts) != 0) return NULL;
-    if (open_or_raise(self) != 0) return NULL;
+    if (pytp_open(self->p, "producer") != 0) return NULL;
     if (self->claimed) return pytp_raise(pytp_Error, TP_ERR_STATE, "offer: a claimed frame is not committed yet");
     PyArrayObject *a = (PyArrayObject *)PyArray_FROM_OF(obj, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
     if (a == NULL) return NULL;
@@ -270,7 +263,7 @@ out:
 
 static PyObject *producer_set_meta(ProducerObject *self, PyObject *arg)
 {
-    if (open_or_raise(self) != 0) return NULL;
+    if (pytp_open(self->p, "producer") != 0) return NULL;
     if (!PyDict_Check(arg)) return PyErr_Format(PyExc_TypeError, "set_meta wants a dict of str -> str or bytes");
     enum { MAX_ATTRS = 32 };
     tp_meta_attr_t attrs[MAX_ATTRS];
