@@ -72,13 +72,6 @@ static void consumer_dealloc(ConsumerObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static int open_or_raise(ConsumerObject *self)
-{
-    if (self->c != NULL) return 0;
-    pytp_raise(pytp_Error, TP_ERR_STATE, "consumer is closed");
-    return -1;
-}
-
 /* One duty cycle, at most one frame. 1 frame in self->got, 0 none, -1 error. */
 static int poll_once(ConsumerObject *self, int *work)
 {
@@ -99,7 +92,7 @@ static PyObject *consumer_poll(ConsumerObject *self, PyObject *args, PyObject *k
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O", kw, &timeout)) return NULL;
     if (timeout == NULL) deadline = 0; /* default: no wait */
     else if (pytp_deadline(timeout, &deadline) != 0) return NULL;
-    if (open_or_raise(self) != 0 || pytp_enter(&self->busy, "Consumer") != 0) return NULL;
+    if (pytp_open(self->c, "consumer") != 0 || pytp_enter(&self->busy, "Consumer") != 0) return NULL;
     self->failed = 0;
     PyObject *r = NULL;
     for (;;) {
@@ -134,7 +127,7 @@ static PyObject *consumer_wait_mapped(ConsumerObject *self, PyObject *args, PyOb
     int64_t deadline, sleep_ns = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O", kw, &timeout) || pytp_deadline(timeout, &deadline) != 0)
         return NULL;
-    if (open_or_raise(self) != 0 || pytp_enter(&self->busy, "Consumer") != 0) return NULL;
+    if (pytp_open(self->c, "consumer") != 0 || pytp_enter(&self->busy, "Consumer") != 0) return NULL;
     PyObject *r = NULL;
     self->failed = 0;
     for (;;) { /* a frame that arrives meanwhile is kept for the next poll() */
@@ -178,7 +171,7 @@ static PyObject *consumer_iternext(ConsumerObject *self)
 static PyObject *consumer_counters(ConsumerObject *self, PyObject *noargs)
 {
     (void)noargs;
-    if (open_or_raise(self) != 0) return NULL;
+    if (pytp_open(self->c, "consumer") != 0) return NULL;
     tp_shm_drops_t d;
     tp_consumer_counters_t k;
     tp_consumer_drops(self->c, &d);

@@ -261,13 +261,6 @@ static void join_dealloc(JoinObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static int open_or_raise(JoinObject *self)
-{
-    if (self->agent != NULL) return 0;
-    pytp_raise(pytp_Error, TP_ERR_STATE, "join stage is closed");
-    return -1;
-}
-
 static PyObject *join_poll(JoinObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kw[] = {"timeout", NULL};
@@ -276,7 +269,7 @@ static PyObject *join_poll(JoinObject *self, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O", kw, &timeout)) return NULL;
     if (timeout == NULL) deadline = 0;
     else if (pytp_deadline(timeout, &deadline) != 0) return NULL;
-    if (open_or_raise(self) != 0 || pytp_enter(&self->busy, "JoinStage") != 0) return NULL;
+    if (pytp_open(self->agent, "join stage") != 0 || pytp_enter(&self->busy, "JoinStage") != 0) return NULL;
     PyObject *r = NULL;
     self->failed = 0;
     for (;;) {
@@ -315,7 +308,7 @@ static PyObject *join_poll(JoinObject *self, PyObject *args, PyObject *kwargs)
 static PyObject *join_stats(JoinObject *self, PyObject *noargs)
 {
     (void)noargs;
-    if (open_or_raise(self) != 0) return NULL;
+    if (pytp_open(self->agent, "join stage") != 0) return NULL;
     tp_join_agent_stats_t s;
     tp_join_agent_stats(self->agent, &s);
     PyObject *d = PyDict_New();
@@ -338,7 +331,7 @@ static PyObject *join_stats(JoinObject *self, PyObject *noargs)
 static PyObject *join_status(JoinObject *self, PyObject *noargs)
 {
     (void)noargs;
-    if (open_or_raise(self) != 0) return NULL;
+    if (pytp_open(self->agent, "join stage") != 0) return NULL;
     tp_join_agent_status_t st;
     tp_join_agent_status(self->agent, &st);
     return Py_BuildValue("{s:s,s:s,s:k,s:L,s:K}", "state", tp_join_agent_state_name(st.state), "reason", st.reason,
@@ -351,7 +344,7 @@ static PyObject *join_explain(JoinObject *self, PyObject *args, PyObject *kwargs
     static char *kw[] = {"out", NULL};
     PyObject *outo = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O", kw, &outo)) return NULL;
-    if (open_or_raise(self) != 0) return NULL;
+    if (pytp_open(self->agent, "join stage") != 0) return NULL;
     uint64_t out = self->mode == TP_JOIN_MODE_SEQUENCE ? self->last_out + 1 : self->last_out;
     if (outo != Py_None) {
         out = PyLong_AsUnsignedLongLong(outo);

@@ -48,6 +48,13 @@ PyObject *pytp_raise(PyObject *type, int code, const char *fmt, ...)
     return raise_with(type, code, buf);
 }
 
+int pytp_open(const void *c_object, const char *what)
+{
+    if (c_object != NULL) return 0;
+    pytp_raise(pytp_Error, TP_ERR_STATE, "%s is closed", what);
+    return -1;
+}
+
 int pytp_idle(int64_t ns)
 {
     const struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
@@ -209,6 +216,7 @@ PyMODINIT_FUNC PyInit__tensorpool(void)
     if (PyModule_AddObject(m, "Error", pytp_Error) < 0 ||
         PyModule_AddObject(m, "FrameOverwritten", pytp_FrameOverwritten) < 0)
         goto fail;
+    if (PyType_Ready(&pytp_SlotRefType) < 0) goto fail;
     if (add_type(m, &pytp_FrameType, "Frame") < 0 || add_type(m, &pytp_ProducerType, "Producer") < 0 ||
         add_type(m, &pytp_ConsumerType, "Consumer") < 0 || add_type(m, &pytp_JoinStageType, "JoinStage") < 0 ||
         add_type(m, &pytp_DriverType, "Driver") < 0)

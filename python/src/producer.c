@@ -13,7 +13,35 @@ typedef struct {
     int claimed;
     tp_shm_claim_t claim;
     PyObject *claimed_array; /* made read-only at commit: the slot is the consumers' then */
+    Py_ssize_t live;          /* claimed arrays alive (through their SlotRef base) */
+    tp_producer_t *closed;    /* closed while some lived: still mapped until the last goes */
 } ProducerObject;
+
+/* The base object of a claimed array: keeps the producer's mapping while the
+ * array lives, even past close(). */
+typedef struct {
+    PyObject_HEAD
+    ProducerObject *owner;
+} SlotRefObject;
+
+static void slotref_dealloc(SlotRefObject *r)
+{
+    ProducerObject *self = r->owner;
+    if (--self->live == 0 && self->closed != NULL) {
+        tp_producer_close(self->closed);
+        self->closed = NULL;
+    }
+    Py_DECREF(self);
+    PyObject_Free(r);
+}
+
+PyTypeObject pytp_SlotRefType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tensorpool._SlotRef",
+    .tp_basicsize = sizeof(SlotRefObject),
+    .tp_dealloc = (destructor)slotref_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Keeps a producer's mapping while an array claimed from it lives.",
+};
 
 static int producer_init(ProducerObject *self, PyObject *args, PyObject *kwargs)
 {
@@ -40,20 +68,14 @@ static int producer_init(ProducerObject *self, PyObject *args, PyObject *kwargs)
 static void producer_dealloc(ProducerObject *self)
 {
     tp_producer_close(self->p);
+    tp_producer_close(self->closed);
     Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-static int open_or_raise(ProducerObject *self)
-{
-    if (self->p != NULL) return 0;
-    pytp_raise(pytp_Error, TP_ERR_STATE, "producer is closed");
-    return -1;
 }
 
 static PyObject *producer_do_work(ProducerObject *self, PyObject *noargs)
 {
     (void)noargs;
-    if (open_or_raise(self) != 0) return NULL;
+    if (pytp_open(self->p, "producer") != 0) return NULL;
     const int n = tp_producer_do_work(self->p, tp_clock_monotonic_ns());
     if (n < 0) return pytp_raise_lib("do_work");
     return PyLong_FromLong(n);
@@ -66,7 +88,7 @@ static PyObject *producer_wait_active(ProducerObject *self, PyObject *args, PyOb
     int64_t deadline, sleep_ns = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O", kw, &timeout) || pytp_deadline(timeout, &deadline) != 0)
         return NULL;
-    if (open_or_raise(self) != 0 || pytp_enter(&self->busy, "Producer") != 0) return NULL;
+    if (pytp_open(self->p, "producer") != 0 || pytp_enter(&self->busy, "Producer") != 0) return NULL;
     PyObject *r = NULL;
     for (;;) {
         const int64_t now = tp_clock_monotonic_ns();
@@ -129,7 +151,7 @@ static PyObject *producer_claim(ProducerObject *self, PyObject *args, PyObject *
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO&", kw, &shape, PyArray_DescrConverter, &descr)) return NULL;
     const int npy = descr->type_num;
     Py_DECREF(descr);
-    if (open_or_raise(self) != 0) return NULL;
+    if (pytp_open(self->p, "producer") != 0) return NULL;
     if (self->claimed) return pytp_raise(pytp_Error, TP_ERR_STATE, "claim: a claimed frame is not committed yet");
     const int dtype = pytp_npy_to_dtype(npy);
     if (dtype < 0) return pytp_raise(pytp_Error, TP_ERR_UNSUPPORTED, "claim: numpy type %d has no tensorpool dtype", npy);
@@ -149,8 +171,15 @@ static PyObject *producer_claim(ProducerObject *self, PyObject *args, PyObject *
     for (int k = 0; k < nd; k++) ndims[k] = dims[k];
     PyObject *a = PyArray_New(&PyArray_Type, nd, ndims, npy, NULL, self->claim.payload, 0, NPY_ARRAY_CARRAY, NULL);
     if (a == NULL) return NULL;
+    SlotRefObject *ref = PyObject_New(SlotRefObject, &pytp_SlotRefType);
+    if (ref == NULL) {
+        Py_DECREF(a);
+        return NULL;
+    }
     Py_INCREF(self);
-    if (PyArray_SetBaseObject((PyArrayObject *)a, (PyObject *)self) < 0) {
+    ref->owner = self;
+    self->live++;
+    if (PyArray_SetBaseObject((PyArrayObject *)a, (PyObject *)ref) < 0) {
         Py_DECREF(a);
         return NULL;
     }
@@ -182,7 +211,7 @@ static PyObject *producer_commit(ProducerObject *self, PyObject *args, PyObject 
     PyObject *tso = Py_None;
     uint64_t ts;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O", kw, &tso) || timestamp_arg(tso, &ts) != 0) return NULL;
-    if (open_or_raise(self) != 0) return NULL;
+    if (pytp_open(self->p, "producer") != 0) return NULL;
     if (!self->claimed) return pytp_raise(pytp_Error, TP_ERR_STATE, "commit: nothing claimed");
     self->claimed = 0;
     release_claimed_array(self);
@@ -197,7 +226,7 @@ static PyObject *producer_offer(ProducerObject *self, PyObject *args, PyObject *
     PyObject *obj, *tso = Py_None;
     uint64_t ts;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O", kw, &obj, &tso) || timestamp_arg(tso, &ts) != 0) return NULL;
-    if (open_or_raise(self) != 0) return NULL;
+    if (pytp_open(self->p, "producer") != 0) return NULL;
     if (self->claimed) return pytp_raise(pytp_Error, TP_ERR_STATE, "offer: a claimed frame is not committed yet");
     PyArrayObject *a = (PyArrayObject *)PyArray_FROM_OF(obj, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
     if (a == NULL) return NULL;
@@ -234,7 +263,7 @@ out:
 
 static PyObject *producer_set_meta(ProducerObject *self, PyObject *arg)
 {
-    if (open_or_raise(self) != 0) return NULL;
+    if (pytp_open(self->p, "producer") != 0) return NULL;
     if (!PyDict_Check(arg)) return PyErr_Format(PyExc_TypeError, "set_meta wants a dict of str -> str or bytes");
     enum { MAX_ATTRS = 32 };
     tp_meta_attr_t attrs[MAX_ATTRS];
@@ -273,7 +302,8 @@ static PyObject *producer_close(ProducerObject *self, PyObject *noargs)
     (void)noargs;
     if (pytp_enter(&self->busy, "Producer") != 0) return NULL;
     release_claimed_array(self);
-    tp_producer_close(self->p);
+    if (self->live > 0 && self->closed == NULL) self->closed = self->p; /* arrays still point into it */
+    else tp_producer_close(self->p);
     self->p = NULL;
     self->claimed = 0;
     pytp_leave(&self->busy);

@@ -33,6 +33,9 @@ PyObject *pytp_raise_lib(const char *what);
 /* Raise tensorpool.Error (or a subclass) with a given code and message; NULL. */
 PyObject *pytp_raise(PyObject *type, int code, const char *fmt, ...);
 
+/* 0 when the C object exists, else -1 with tensorpool.Error "<what> is closed". */
+int pytp_open(const void *c_object, const char *what);
+
 /* Sleep without the GIL for ns nanoseconds; -1 (exception set) if a signal
  * handler raised (Ctrl-C). */
 int pytp_idle(int64_t ns);
@@ -63,6 +66,7 @@ int pytp_enter(int *busy, const char *what);
 static inline void pytp_leave(int *busy) { *busy = 0; }
 
 extern PyTypeObject pytp_ProducerType;
+extern PyTypeObject pytp_SlotRefType; /* base of claimed arrays (producer.c), not exported */
 extern PyTypeObject pytp_ConsumerType;
 extern PyTypeObject pytp_JoinStageType;
 extern PyTypeObject pytp_DriverType;

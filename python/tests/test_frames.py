@@ -47,6 +47,19 @@ def test_claim_is_the_slot_and_consumer_views_it(pair):
     assert e.value.code_name == "state" and "closed" in e.value.message
 
 
+def test_a_claimed_array_keeps_the_mapping_past_close(driver):
+    p = tp.Producer(SMALL)
+    assert p.wait_active(20)
+    a = p.claim((4, 8), np.uint32)
+    a[:] = pattern(0)
+    p.commit()
+    p.close()
+    assert int(a[0, 1]) == 1  # stale but mapped: no crash
+    with pytest.raises(tp.Error):
+        p.claim((1,), np.uint8)
+    del a  # releases the mapping
+
+
 def test_offer_dtypes_and_copy(pair):
     p, c = pair
     for dt in (np.uint8, np.int16, np.float32, np.float64, np.int64, np.bool_):
