@@ -18,7 +18,7 @@ typedef struct {
 static const tp_command_t commands[] = {
     {"clean", tp_cmd_clean, "remove the SHM files and logs of streams and processes that are gone"},
     {"demo", tp_cmd_demo, "run driver, producers and two joins, one process each, with live status"},
-    {"decode", tp_cmd_decode, "print SBE messages (schemas 900/901/903) and SHM structures as JSON"},
+    {"decode", tp_cmd_decode, "print SBE messages (schemas 900/901/902/903) and SHM structures as JSON"},
     {"driver", tp_cmd_driver, "run the SHM driver (leases, epochs, announces) in the foreground"},
     {"inspect", tp_cmd_inspect, "describe an SHM region file: superblock, validity, per-slot summary"},
     {"stat", tp_cmd_stat, "live view of a running system: streams, clients, rates, drops, joins"},
