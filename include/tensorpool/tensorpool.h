@@ -31,6 +31,7 @@
 #include "tensorpool/join_barrier.h"
 #include "tensorpool/join_agent.h"
 #include "tensorpool/join_explain.h"
+#include "tensorpool/bridge.h" /* the SHM <-> Aeron UDP bridge agent */
 
 #include "tensorpool/monitor.h" /* what tp stat shows, for a program */
 #include "tensorpool/clean.h"   /* what tp clean removes, for a program */

@@ -310,7 +310,18 @@ int tp_producer_claim(tp_producer_t *p, const tp_tensor_header_t *t, uint32_t le
     return tp_shm_writer_claim(&p->w, t, len, c);
 }
 
+int tp_producer_claim_at(tp_producer_t *p, const tp_tensor_header_t *t, uint32_t len, uint64_t seq, tp_shm_claim_t *c)
+{
+    if (!p->active) return tp_err_set(TP_ERR_STATE, "producer: not attached");
+    return tp_shm_writer_claim_at(&p->w, t, len, seq, c);
+}
+
 int tp_producer_commit(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_ns)
+{
+    return tp_producer_commit_traced(p, c, timestamp_ns, 0);
+}
+
+int tp_producer_commit_traced(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_ns, uint64_t trace_id)
 {
     if (!p->active) return tp_err_set(TP_ERR_STATE, "producer: lease lost before commit");
     tp_shm_writer_commit(&p->w, c, timestamp_ns, p->meta_version);
@@ -324,7 +335,7 @@ int tp_producer_commit(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_n
     tp_control_frame_descriptor_set_seq(&e, c->seq);
     tp_control_frame_descriptor_set_timestamp_ns(&e, (uint64_t)tp_clock_monotonic_ns());
     tp_control_frame_descriptor_set_meta_version(&e, p->meta_version);
-    tp_control_frame_descriptor_set_trace_id(&e, 0);
+    tp_control_frame_descriptor_set_trace_id(&e, trace_id);
     const long n = tp_control_frame_descriptor_encode_end(&e);
     if (n <= 0) return -1;
     int rc = tp_ipc_publication_offer(p->desc_pub, buf, (size_t)n) > 0 ? 0 : -1;
