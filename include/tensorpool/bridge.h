@@ -58,6 +58,14 @@ typedef struct tp_bridge_config_s {
  * timeout 250 ms, no CRC, no mappings. */
 TP_API void tp_bridge_config_init(tp_bridge_config_t *cfg);
 
+/* Read TOML text into cfg (on top of what it holds): keys under [bridge]
+ * and [[mappings]] (docs/configuration.md, "tp bridge"). 0, or -1 with
+ * tp_errmsg() naming the line and the key. */
+TP_API int tp_bridge_config_parse(tp_bridge_config_t *cfg, const char *text, size_t len);
+
+/* tp_bridge_config_parse of a file (at most 1 MiB). */
+TP_API int tp_bridge_config_load_file(tp_bridge_config_t *cfg, const char *path);
+
 /* Check a config (channels set, stream ids distinct, range not overlapping
  * the bridge's own ids or fixed destinations, BR-4.b). 0, or -1 with
  * tp_errmsg() naming the problem. */
