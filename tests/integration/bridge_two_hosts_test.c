@@ -491,7 +491,9 @@ static void test_two_hosts(void)
     phase_join();
     CHECK_EQ_U64(chk.bad[0] + chk.bad[1], 0);
 
-    /* BR-8.c: the receiver SIGKILLed and restarted: a new local epoch, frames flow again */
+    /* BR-8.c, BR-P2: the receiver SIGKILLed and restarted: it waits for the
+     * next forwarded announce, attaches in a new local epoch, and frames flow
+     * again to the same unchanged consumers (BR-9.c) */
     stop_pid(&br_recv, SIGKILL);
     br_recv = spawn_bridge(1);
     CHECK(flowing(50, 30000));

@@ -166,6 +166,43 @@ static void test_config_rules(void)
     CHECK_EQ_I64(tp_bridge_config_validate(&cfg), -1); /* the same stream received twice */
 }
 
+/* The TOML file of tp bridge (docs/configuration.md): keys, the range in
+ * both spellings, unknown keys and unimplemented forwarding refused. */
+static void test_config_file(void)
+{
+    static const char good[] =
+        "[bridge]\ninstance_id = \"b\"\npayload_channel = \"aeron:udp?endpoint=10.0.0.2:40456\"\n"
+        "control_channel = \"aeron:udp?endpoint=10.0.0.2:40457\"\nmtu_bytes = 8192\ncrc32c = true\n"
+        "dest_stream_id_range = \"30000-30009\"\nforward_metadata = false\n"
+        "[[mappings]]\ndirection = \"receive\"\nsource_stream_id = 10001\ndest_stream_id = 0\nprofile = \"cam\"\n"
+        "[[mappings]]\ndirection = \"send\"\nsource_stream_id = 10002\n";
+    tp_bridge_config_t cfg;
+    tp_bridge_config_init(&cfg);
+    CHECK_EQ_I64(tp_bridge_config_parse(&cfg, good, strlen(good)), 0);
+    CHECK_EQ_I64(tp_bridge_config_validate(&cfg), 0);
+    CHECK_EQ_U64(cfg.nmappings, 2);
+    CHECK_EQ_U64(cfg.dest_range_lo, 30000);
+    CHECK_EQ_U64(cfg.dest_range_hi, 30009);
+    CHECK(cfg.crc32c && cfg.mtu_bytes == 8192 && cfg.mappings[1].direction == TP_BRIDGE_SEND);
+    static const char arr[] = "[bridge]\ndest_stream_id_range = [40000, 40001]\n";
+    tp_bridge_config_init(&cfg);
+    CHECK_EQ_I64(tp_bridge_config_parse(&cfg, arr, strlen(arr)), 0);
+    CHECK_EQ_U64(cfg.dest_range_hi, 40001);
+    static const char *const bad[] = {
+        "[bridge]\nmtu = 8192\n",                      /* unknown key */
+        "[bridge]\nforward_metadata = true\n",         /* metadata forwarding: not implemented, refused */
+        "[bridge]\nforward_progress = true\n",         /* progress forwarding: likewise */
+        "[[mappings]]\ndirection = \"sideways\"\n",
+        "[bridge]\npayload_stream_id = 0\n",
+        "[bridge]\ndest_stream_id_range = \"9-\"\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tp_bridge_config_init(&cfg);
+        CHECK_EQ_I64(tp_bridge_config_parse(&cfg, bad[i], strlen(bad[i])), -1);
+        CHECK(strstr(tp_errmsg(), "line") != NULL);
+    }
+}
+
 int main(void)
 {
     if (getenv("TP_TEST_CHANNEL") == NULL)
@@ -173,6 +210,7 @@ int main(void)
     const int port = tp_test_free_udp_port();
     snprintf(channel, sizeof channel, "aeron:udp?endpoint=127.0.0.1:%d|mtu=8192", port);
     RUN(test_config_rules);
+    RUN(test_config_file);
     RUN(test_frames_cross_the_bridge);
     TP_TEST_END();
 }
