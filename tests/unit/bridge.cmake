@@ -7,3 +7,11 @@ if(TP_HAVE_AERON)
   tp_add_test(bridge_loopback_test SOURCES unit/bridge_loopback_test.c LABELS "bridge;aeron")
   set_tests_properties(bridge_loopback_test PROPERTIES TIMEOUT 90)
 endif()
+if(TP_HAVE_AERON)
+  # The same run counting allocations inside the bridge's duty cycle: none
+  # once frames flow (sender claims and encodes, receiver assembles into the
+  # slot and commits).
+  tp_add_alloc_test(bridge_agent_alloc_test SOURCES unit/bridge_loopback_test.c LABELS "bridge;aeron")
+  target_compile_definitions(bridge_agent_alloc_test PRIVATE BRIDGE_ALLOC_TEST=1)
+  set_tests_properties(bridge_agent_alloc_test PROPERTIES TIMEOUT 90)
+endif()

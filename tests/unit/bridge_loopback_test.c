@@ -3,6 +3,9 @@
  * stream 20001 as that stream's producer, and a consumer of 20001 that checks
  * every frame bit for bit, with its seq and traceId (docs/spec/bridge.md). */
 #include "tp_test.h"
+#ifdef BRIDGE_ALLOC_TEST
+#include "alloc_count.h"
+#endif
 
 #include "driver_test_rig.h"
 #include "test_channel.h"
@@ -43,6 +46,9 @@ static void on_frame(void *clientd, const tp_frame_t *f)
 }
 
 static char channel[128];
+#ifdef BRIDGE_ALLOC_TEST
+static uint64_t bridge_allocs, counted_cycles;
+#endif
 
 static void bridge_config(tp_bridge_config_t *cfg)
 {
@@ -75,7 +81,13 @@ static void test_frames_cross_the_bridge(void)
     tp_consumer_t *c = NULL;
     tp_bridge_t *b = NULL;
     CHECK_EQ_I64(tp_producer_open(&p, &ctx, SRC, 0, "cam", NULL), 0);
+#ifdef BRIDGE_ALLOC_TEST
+    const uint64_t before_open = tp_alloc_count();
+#endif
     CHECK_EQ_I64(tp_bridge_open(&b, &ctx, &cfg), 0);
+#ifdef BRIDGE_ALLOC_TEST
+    CHECK(tp_alloc_count() > before_open); /* the counter sees the bridge's own allocations */
+#endif
     CHECK_EQ_I64(tp_consumer_open(&c, &ctx, DST, 0), 0);
     if (p == NULL || b == NULL || c == NULL) {
         fprintf(stderr, "open: %s\n", tp_errmsg());
@@ -93,7 +105,15 @@ static void test_frames_cross_the_bridge(void)
         const int64_t now = tp_clock_monotonic_ns();
         tp_driver_do_work(g_drv, now);
         tp_producer_do_work(p, now);
+#ifdef BRIDGE_ALLOC_TEST
+        /* the bridge's duty cycle allocates nothing once frames flow (after 5 as warm-up) */
+        const uint64_t before = tp_alloc_count();
         tp_bridge_do_work(b, now);
+        if (s.frames >= 5)
+            bridge_allocs += tp_alloc_count() - before, counted_cycles++;
+#else
+        tp_bridge_do_work(b, now);
+#endif
         tp_consumer_poll(c, now, on_frame, &s, 16);
         tp_bridge_counters(b, 1, &rx);
         /* send once the receiver has the source's announce and the consumer is mapped */
@@ -132,6 +152,11 @@ static void test_frames_cross_the_bridge(void)
     CHECK(tx.chunks_sent >= tx.frames_sent * ((FRAME + tp_bridge_config_chunk_unit(&cfg) - 1) / tp_bridge_config_chunk_unit(&cfg)));
     CHECK(rx.frames_rebuilt >= s.frames);
     CHECK(rx.local_epoch >= 1); /* BR-8.c */
+#ifdef BRIDGE_ALLOC_TEST
+    printf("bridge duty cycles counted: %" PRIu64 ", allocations in them: %" PRIu64 "\n", counted_cycles, bridge_allocs);
+    CHECK(counted_cycles > 100);
+    CHECK_EQ_U64(bridge_allocs, 0);
+#endif
     tp_consumer_close(c);
     tp_bridge_close(b);
     tp_producer_close(p);
