@@ -373,6 +373,35 @@ static void on_output(void *clientd, const tp_join_output_t *out)
     s->exact += exact && pair;
 }
 
+/* The timestamp join on host B: bridged camera 1 (trigger) with the local
+ * IMU in a 20 ms window, capture times on REALTIME_SYNCED clocks. */
+typedef struct ts_stage_s {
+    int outputs, good;
+} ts_stage_t;
+
+#define IMU_WINDOW_NS (20 * MS)
+
+static void on_ts_output(void *clientd, const tp_join_output_t *out)
+{
+    ts_stage_t *s = clientd;
+    s->outputs++;
+    if (out->input_count != 2)
+        return;
+    const tp_join_input_t *cam = &out->inputs[0], *imu = &out->inputs[1];
+    int ok = cam->frame_count == 1 && cam->frames[0].has_view;
+    if (ok) {
+        const tp_join_frame_t *f = &cam->frames[0];
+        pattern(expect, FRAME, CAM1, f->seq);
+        ok = f->view.header.timestamp_ns == out->out_time &&
+             (!tp_join_frame_still_valid(f) || memcmp(f->view.payload, expect, FRAME) == 0);
+    }
+    for (uint32_t k = 0; ok && k < imu->frame_count; k++) {
+        const uint64_t t = imu->frames[k].has_view ? imu->frames[k].view.header.timestamp_ns : out->out_time;
+        ok = t <= out->out_time && t + (uint64_t)IMU_WINDOW_NS >= out->out_time;
+    }
+    s->good += ok && imu->frame_count >= 1;
+}
+
 /* BR-2.1.a, BR-2.2.a, BR-3.a, BR-4.a, BR-6.f, BR-7.a, BR-7.2.a: host B's
  * sequence join pairs frame N of both bridged cameras, every payload exact. */
 static void phase_join(void)
@@ -407,15 +436,42 @@ static void phase_join(void)
     cfg.request_interval_ns = 50 * MS;
     tp_join_agent_t *a = NULL;
     CHECK_EQ_I64(tp_join_agent_create(&cfg, &a), 0);
+    /* and a timestamp join of a bridged camera with the local IMU */
+    tp_merge_map_t tm;
+    tp_merge_map_init(&tm, TP_MERGE_KIND_TIMESTAMP, 4);
+    tp_merge_map_reset(&tm, OUT + 1, 1);
+    tp_merge_map_set_clock(&tm, TP_CLOCK_REALTIME_SYNCED, 30 * MS);
+    tp_merge_map_add_offset_ns(&tm, DST1, TP_TS_SOURCE_SLOT_HEADER, 0);
+    tp_merge_map_add_window_ns(&tm, IMU, TP_TS_SOURCE_SLOT_HEADER, IMU_WINDOW_NS);
+    if (auth != NULL)
+        CHECK(tp_merge_authority_put(auth, &tm, tp_clock_monotonic_ns()) == 1);
+    ts_stage_t ts = {0};
+    tp_join_agent_config_t tcfg;
+    tp_join_agent_config_init(&tcfg, TP_JOIN_MODE_TIMESTAMP, OUT + 1, 1);
+    tcfg.ipc = &ipc;
+    tp_join_agent_config_add_input(&tcfg, DST1, 0);
+    tp_join_agent_config_add_input(&tcfg, IMU, 0);
+    tcfg.shm_base_dir = base_b;
+    tcfg.on_output = on_ts_output;
+    tcfg.clientd = &ts;
+    tcfg.request_interval_ns = 50 * MS;
+    tp_join_agent_t *ta = NULL;
+    CHECK_EQ_I64(tp_join_agent_create(&tcfg, &ta), 0);
     const int64_t deadline = tp_clock_monotonic_ns() + 30000 * MS;
-    while (a != NULL && auth != NULL && st.outputs < 100 && tp_clock_monotonic_ns() < deadline) {
+    while (a != NULL && ta != NULL && auth != NULL && (st.outputs < 100 || ts.outputs < 50) &&
+           tp_clock_monotonic_ns() < deadline) {
         const int64_t now = tp_clock_monotonic_ns();
-        int w = tp_join_agent_do_work(a, now) + tp_merge_authority_do_work(auth, now);
+        int w = tp_join_agent_do_work(a, now) + tp_join_agent_do_work(ta, now) + tp_merge_authority_do_work(auth, now);
         pump_consumers(0);
         if (w == 0)
             sleep_ns(200000);
     }
-    printf("join: %d outputs, %d paired, %d exact\n", st.outputs, st.paired, st.exact);
+    printf("sequence join: %d outputs, %d paired, %d exact; timestamp join: %d outputs, %d with the camera frame at"
+           " out_time and IMU samples inside the window\n", st.outputs, st.paired, st.exact, ts.outputs, ts.good);
+    CHECK(ts.outputs >= 50);
+    CHECK(ts.good >= ts.outputs - 2); /* the first outputs may precede the IMU's first sample */
+    tp_join_agent_destroy(ta);
+    tp_merge_map_close(&tm);
     CHECK(st.outputs >= 100);
     CHECK_EQ_I64(st.paired, st.outputs);
     CHECK_EQ_I64(st.exact, st.outputs);
