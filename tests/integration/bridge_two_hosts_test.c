@@ -568,7 +568,7 @@ static void test_two_hosts(void)
     CHECK(flowing(50, 60000));
     CHECK_EQ_U64(chk.bad[0] + chk.bad[1], 0);
 
-    /* BR-8.a, BR-8.c: host A's driver SIGKILLed and restarted: the cameras
+    /* BR-8.a, BR-8.c, BR-P5: host A's driver SIGKILLed and restarted: the cameras
      * attach again in a new source epoch (their seq starts over), host B
      * drops what was in flight and re-attaches in a new local epoch */
     const uint64_t remaps = status_drops("remap");

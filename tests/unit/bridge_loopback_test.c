@@ -76,7 +76,7 @@ static void test_frames_cross_the_bridge(void)
     snprintf(ctx.base_dir, sizeof ctx.base_dir, "%s", g_rig_dir);
     tp_bridge_config_t cfg;
     bridge_config(&cfg);
-    CHECK_EQ_U64(tp_bridge_config_chunk_unit(&cfg), 8192 - 32 - 325);
+    CHECK_EQ_U64(tp_bridge_config_chunk_unit(&cfg), 8192 - 32 - 325); /* BR-P4 */
     tp_producer_t *p = NULL;
     tp_consumer_t *c = NULL;
     tp_bridge_t *b = NULL;
