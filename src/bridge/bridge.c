@@ -455,9 +455,15 @@ int tp_bridge_do_work(tp_bridge_t *b, int64_t now_ns)
             work++;
         }
         if (m->prod != NULL) {
+            const uint64_t epoch = tp_producer_epoch(m->prod);
             const int w = tp_producer_do_work(m->prod, now_ns);
             work += w > 0 ? w : 0;
             m->n.local_epoch = tp_producer_epoch(m->prod);
+            /* The producer maps and unmaps only in its do_work: a frame being
+             * rebuilt into a slot of a mapping that just went away is dropped
+             * before another chunk is written (the lease ended, or a new epoch). */
+            if (m->claimed && (m->n.local_epoch != epoch || !tp_producer_is_active(m->prod)))
+                tp_bridge_asm_reset(m->as, TP_BRIDGE_DROP_NO_SLOT);
         }
     }
     return work;

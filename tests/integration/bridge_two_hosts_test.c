@@ -376,30 +376,41 @@ static void on_output(void *clientd, const tp_join_output_t *out)
 /* The timestamp join on host B: bridged camera 1 (trigger) with the local
  * IMU in a 20 ms window, capture times on REALTIME_SYNCED clocks. */
 typedef struct ts_stage_s {
-    int outputs, good;
+    int outputs, bad, full;
 } ts_stage_t;
 
 #define IMU_WINDOW_NS (20 * MS)
 
+/* Wrong is: a camera frame not at out_time or not bit-exact, an IMU sample
+ * outside the window. Under load an input may be absent from an output (the
+ * lateness ran out, or a read lost a lap): that is the join's rule, counted
+ * apart ("full" outputs have both). */
 static void on_ts_output(void *clientd, const tp_join_output_t *out)
 {
     ts_stage_t *s = clientd;
     s->outputs++;
-    if (out->input_count != 2)
+    if (out->input_count != 2) {
+        s->bad++;
         return;
+    }
     const tp_join_input_t *cam = &out->inputs[0], *imu = &out->inputs[1];
-    int ok = cam->frame_count == 1 && cam->frames[0].has_view;
-    if (ok) {
-        const tp_join_frame_t *f = &cam->frames[0];
+    int bad = cam->frame_count > 1;
+    for (uint32_t k = 0; k < cam->frame_count && !bad; k++) {
+        const tp_join_frame_t *f = &cam->frames[k];
+        if (!f->has_view)
+            continue;
         pattern(expect, FRAME, CAM1, f->seq);
-        ok = f->view.header.timestamp_ns == out->out_time &&
-             (!tp_join_frame_still_valid(f) || memcmp(f->view.payload, expect, FRAME) == 0);
+        bad = f->view.header.timestamp_ns != out->out_time ||
+              (tp_join_frame_still_valid(f) && memcmp(f->view.payload, expect, FRAME) != 0);
     }
-    for (uint32_t k = 0; ok && k < imu->frame_count; k++) {
-        const uint64_t t = imu->frames[k].has_view ? imu->frames[k].view.header.timestamp_ns : out->out_time;
-        ok = t <= out->out_time && t + (uint64_t)IMU_WINDOW_NS >= out->out_time;
+    for (uint32_t k = 0; k < imu->frame_count && !bad; k++) {
+        if (!imu->frames[k].has_view)
+            continue;
+        const uint64_t t = imu->frames[k].view.header.timestamp_ns;
+        bad = t > out->out_time || t + (uint64_t)IMU_WINDOW_NS < out->out_time;
     }
-    s->good += ok && imu->frame_count >= 1;
+    s->bad += bad;
+    s->full += !bad && cam->frame_count == 1 && imu->frame_count >= 1;
 }
 
 /* BR-2.1.a, BR-2.2.a, BR-3.a, BR-4.a, BR-6.f, BR-7.a, BR-7.2.a: host B's
@@ -466,10 +477,12 @@ static void phase_join(void)
         if (w == 0)
             sleep_ns(200000);
     }
-    printf("sequence join: %d outputs, %d paired, %d exact; timestamp join: %d outputs, %d with the camera frame at"
-           " out_time and IMU samples inside the window\n", st.outputs, st.paired, st.exact, ts.outputs, ts.good);
+    printf("sequence join: %d outputs, %d paired, %d exact; timestamp join: %d outputs, %d wrong, %d with the camera"
+           " frame at out_time and IMU samples inside the window\n", st.outputs, st.paired, st.exact, ts.outputs, ts.bad,
+           ts.full);
     CHECK(ts.outputs >= 50);
-    CHECK(ts.good >= ts.outputs - 2); /* the first outputs may precede the IMU's first sample */
+    CHECK_EQ_I64(ts.bad, 0);
+    CHECK(ts.full >= ts.outputs / 2);
     tp_join_agent_destroy(ta);
     tp_merge_map_close(&tm);
     CHECK(st.outputs >= 100);
