@@ -35,6 +35,10 @@ PROGRAMS = {
 OPTIONAL = {
     "bench_python": ["--frames", "50"],  # the Python package (python/)
 }
+# built only with Aeron: checked when present
+OPTIONAL = {
+    "bench_bridge": ["--quick"],
+}
 
 
 def check(path, args):
@@ -87,8 +91,8 @@ def main():
     for where, text in fixed_point_formats(os.path.dirname(os.path.abspath(__file__))):
         print("FAIL %s: fixed-point format can print a real value as 0: %s" % (where, text[:120]))
         failed += 1
-    optional = {p: a for p, a in OPTIONAL.items() if os.access(os.path.join(sys.argv[1], p), os.X_OK)}
-    for prog, args in list(PROGRAMS.items()) + list(optional.items()):
+    present = {p: a for p, a in OPTIONAL.items() if os.access(os.path.join(sys.argv[1], p), os.X_OK)}
+    for prog, args in list(PROGRAMS.items()) + list(present.items()):
         path = os.path.join(sys.argv[1], prog)
         if not os.access(path, os.X_OK):
             print("FAIL %s: not built at %s" % (prog, path))

@@ -1,5 +1,5 @@
 /* libFuzzer target for the decoders of one schema (TP_FUZZ_SCHEMA = 900, 901,
- * 903, 904, 910) or, with TP_FUZZ_SCHEMA = 0, the headerless SHM structures.
+ * 902, 903, 904, 910) or, with TP_FUZZ_SCHEMA = 0, the headerless SHM structures.
  *
  * Properties checked on every input, besides "no crash, no out-of-bounds
  * read" (ASan/UBSan):
@@ -8,8 +8,13 @@
  *  - every schema: re-encoding the re-encoding changes nothing;
  *  - 900: an accepted ShmPoolAnnounce (tp_pool_announce_accept) hands out
  *    URIs inside the input and no more pools than a reader holds;
+ *  - 902: a chunk that parses (with and without the CRC32C trailer, BR-P3)
+ *    goes through the bridge assembler (docs/spec/bridge.md §3), whose
+ *    writes stay inside the frame's buffer and which ends either pending,
+ *    complete with exactly payloadLength bytes, or dropped with a cause;
  *  - 903: a MergeMap announce that decodes and validates encodes again and
  *    decodes to an equivalent map; requests decode without harm. */
+#include "tensorpool/bridge_assembler.h"
 #include "tensorpool/codec/registry.h"
 #include "tensorpool/merge_map_codec.h"
 #include "tensorpool/pool_announce.h"
@@ -51,6 +56,15 @@ static void check_message(const tp_codec_message_t *m, const uint8_t *in, size_t
     free(again);
 }
 
+#if TP_FUZZ_SCHEMA == 902
+static uint8_t *acquire_frame(void *ctx, uint64_t epoch, uint64_t seq, uint32_t len)
+{
+    (void)epoch;
+    (void)seq;
+    return len <= (1u << 16) ? ctx : NULL;
+}
+#endif
+
 /* The semantic layer above the generated decoders, on the same input. */
 static void check_semantics(const uint8_t *in, size_t len)
 {
@@ -66,6 +80,38 @@ static void check_semantics(const uint8_t *in, size_t len)
     if (rc.ring_uri < lo || rc.ring_uri + rc.ring_uri_len > hi) abort();
     for (unsigned i = 0; i < rc.npools; i++)
         if (rc.pools[i].uri < lo || rc.pools[i].uri + rc.pools[i].uri_len > hi) abort();
+#elif TP_FUZZ_SCHEMA == 902
+    /* One frame buffer with guard bytes after it: the assembler must never
+     * write past payloadLength (BR-5.2.d). Limits keep the buffer small. */
+    enum { CAP = 1 << 16, GUARD = 64 };
+    static uint8_t frame_buf[CAP + GUARD];
+    static tp_bridge_asm_t *a;
+    static uint64_t now;
+    if (a == NULL) {
+        tp_bridge_asm_config_t cfg;
+        tp_bridge_asm_config_init(&cfg, 0);
+        cfg.max_payload_bytes = CAP;
+        cfg.max_chunk_bytes = 65535;
+        cfg.assemblies = 1;
+        const tp_bridge_sink_t sink = {acquire_frame, NULL, frame_buf};
+        if (tp_bridge_asm_init(&a, &cfg, &sink) != 0) abort();
+    }
+    for (int crc = 0; crc < 2; crc++) {
+        tp_bridge_chunk_t c;
+        if (tp_bridge_chunk_parse(in, len, crc == 1, &c) != 0) continue;
+        if (c.payload + c.payload_len > in + len || (c.header_len && c.header + c.header_len > in + len)) abort();
+        c.stream_id = 0; /* the assembler's stream */
+        tp_bridge_announce_t ann = {.epoch = c.epoch, .npools = 1, .pool_id = {1}, .stride = {CAP}};
+        tp_bridge_asm_set_announce(a, &ann);
+        memset(frame_buf + CAP, 0xA5, GUARD);
+        tp_bridge_frame_t f;
+        tp_bridge_drop_t why = TP_BRIDGE_DROP_COUNT_;
+        const tp_bridge_result_t r = tp_bridge_asm_on_chunk(a, &c, now++, &f, &why);
+        if (r == TP_BRIDGE_COMPLETE && (f.payload_length != c.payload_length || f.buf != frame_buf)) abort();
+        for (int g = 0; g < GUARD; g++)
+            if (frame_buf[CAP + g] != 0xA5) abort();
+        (void)tp_bridge_asm_poll(a, now + 1000000000u);
+    }
 #elif TP_FUZZ_SCHEMA == 903
     static tp_merge_map_t map, again;
     static uint8_t out[1 << 16];

@@ -11,7 +11,7 @@ interop=${TP_INTEROP_DIR:-$(pwd)/tests/interop/vectors}
 command -v clang >/dev/null || { echo "fuzz.sh: clang is required (apt-get install clang)" >&2; exit 1; }
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DTP_FUZZ=ON -DTP_SANITIZE=ON -DBUILD_TESTING=OFF -DTP_BUILD_BENCH=OFF >/dev/null
-targets=(decode_control decode_driver decode_merge decode_tracelink decode_discovery decode_shm driver_config shm_uri driver_handlers join_handlers join_trace)
+targets=(decode_control decode_driver decode_bridge decode_merge decode_tracelink decode_discovery decode_shm driver_config shm_uri driver_handlers join_handlers join_trace)
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
 rm -rf build-fuzz/crashes
 mkdir -p build-fuzz/crashes
@@ -23,6 +23,7 @@ for t in "${targets[@]}"; do
     decode_merge) cp "$interop"/merge_*.bin "$corpus"/ ;;
     decode_tracelink) cp "$interop"/tracelink_*.bin "$corpus"/ ;;
     decode_discovery) cp fuzz/seeds/discovery_*.bin "$corpus"/ ;;
+    decode_bridge) cp fuzz/seeds/bridge_*.bin "$corpus"/ ;;
     decode_*) cp "$interop"/control_*.bin "$interop"/shm_tensor_header.bin fuzz/seeds/control_*.bin "$corpus"/ ;;
     driver_config) printf '[driver]\ncontrol_stream_id = 1000\n\n[shm]\nbase_dir = "/dev/shm/x"\n' > "$corpus/seed.toml" ;;
     # attach a producer, a cycle, keepalive and detach it, a clock step, attach a consumer

@@ -50,6 +50,13 @@ SCHEMAS = [
         "embedded": set(),
     },
     {
+        "xml": "schemas/bridge.xml",
+        "name": "bridge",
+        "policy": "STRICT",  # docs/spec/bridge.md B-30
+        "headerless": set(),
+        "embedded": set(),
+    },
+    {
         "xml": "schemas/merge.xml",
         "name": "merge",
         "policy": "LENIENT",  # docs/spec/join-barrier.md 4.7 D5, D7, D11

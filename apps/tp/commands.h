@@ -17,6 +17,7 @@
 #ifndef TP_APP_COMMANDS_H
 #define TP_APP_COMMANDS_H
 
+int tp_cmd_bridge(int argc, char **argv);
 int tp_cmd_clean(int argc, char **argv);
 int tp_cmd_decode(int argc, char **argv);
 int tp_cmd_demo(int argc, char **argv);

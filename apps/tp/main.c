@@ -16,6 +16,7 @@ typedef struct {
 
 /* Every command listed here gets a manual page tp-NAME(1) from its --help. */
 static const tp_command_t commands[] = {
+    {"bridge", tp_cmd_bridge, "carry streams between hosts over Aeron UDP (SHM <-> Aeron UDP bridge)"},
     {"clean", tp_cmd_clean, "remove the SHM files and logs of streams and processes that are gone"},
     {"demo", tp_cmd_demo, "run driver, producers and two joins, one process each, with live status"},
     {"discovery", tp_cmd_discovery, "find streams by name and tags (schema 910), or serve the answers"},
@@ -115,7 +116,8 @@ static void overview(FILE *out)
             "    new epoch whenever a producer attaches or its lease ends, and announces the\n"
             "    live streams once per announce period. Messages between processes use SBE\n"
             "    schemas 900 (control), 901 (driver) and 903 (MergeMap) on a local transport\n"
-            "    of append-only log files.\n"
+            "    of append-only log files. tp bridge carries streams to another host over\n"
+            "    Aeron UDP (schema 902).\n"
             "\n"
             "    A JoinBarrier gates a processing stage on several input streams: by sequence\n"
             "    (with per-input offsets), by timestamp with a lateness budget, or by latest\n"

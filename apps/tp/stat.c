@@ -1,4 +1,5 @@
 /* tp stat: live view of a running directory, built on tp_monitor. */
+#include "bridge_status.h"
 #include "commands.h"
 #include "stat_json.h"
 #include "stop_signal.h"
@@ -155,6 +156,85 @@ static void print_refused(const tp_monitor_t *m, const tp_monitor_stats_t *st)
            (unsigned long long)st->refused_foreign, (unsigned long long)other, (unsigned long long)announces);
 }
 
+#define MAX_BRIDGE_ROWS 64
+
+/* Running bridges of this directory (their status files, bridge_status.h). */
+static unsigned bridge_rows(const char *dir, const char *ns, tp_bridge_status_row_t *rows)
+{
+    char sdir[4096];
+    if (tp_bridge_status_dir(dir, ns, sdir, sizeof sdir) != 0) return 0;
+    return tp_bridge_status_read(sdir, rows, MAX_BRIDGE_ROWS);
+}
+
+static void print_bridges(const char *dir, const char *ns)
+{
+    static tp_bridge_status_row_t rows[MAX_BRIDGE_ROWS];
+    const unsigned n = bridge_rows(dir, ns, rows);
+    if (n == 0) return;
+    printf("%-12s %-7s %13s %8s %10s %10s  %s\n", "BRIDGE", "DIR", "STREAMS", "PID", "FRAMES", "CHUNKS", "DROPS");
+    for (unsigned i = 0; i < n; i++) {
+        const tp_bridge_status_row_t *r = &rows[i];
+        const bool send = r->n.direction == TP_BRIDGE_SEND;
+        char streams[32], pid[24], drops[512] = "";
+        if (send) snprintf(streams, sizeof streams, "%u", (unsigned)r->n.source_stream_id);
+        else snprintf(streams, sizeof streams, "%u->%u", (unsigned)r->n.source_stream_id, (unsigned)r->n.dest_stream_id);
+        snprintf(pid, sizeof pid, "%d%s", r->pid, r->pid_alive ? "" : " DEAD");
+        size_t off = 0;
+        if (send && r->n.send_aborted)
+            off += (size_t)snprintf(drops, sizeof drops, "aborted %llu", (unsigned long long)r->n.send_aborted);
+        for (int k = 0; k < TP_BRIDGE_DROP_COUNT_ && off < sizeof drops - 1; k++)
+            if (r->n.drops[k])
+                off += (size_t)snprintf(drops + off, sizeof drops - off, "%s%s %llu", off ? ", " : "",
+                                        tp_bridge_drop_name((tp_bridge_drop_t)k), (unsigned long long)r->n.drops[k]);
+        printf("%-12s %-7s %13s %8s %10llu %10llu  %s\n", r->instance, send ? "send" : "receive", streams, pid,
+               (unsigned long long)(send ? r->n.frames_sent : r->n.frames_rebuilt),
+               (unsigned long long)(send ? r->n.chunks_sent : r->n.chunks_received), off ? drops : "-");
+    }
+}
+
+static void json_bridges(tp_json_t *j, const char *dir, const char *ns)
+{
+    static tp_bridge_status_row_t rows[MAX_BRIDGE_ROWS];
+    const unsigned n = bridge_rows(dir, ns, rows);
+    tp_json_key(j, "bridges");
+    tp_json_begin_array(j);
+    for (unsigned i = 0; i < n; i++) {
+        const tp_bridge_status_row_t *r = &rows[i];
+        tp_json_begin_object(j);
+        tp_json_key(j, "instance_id");
+        tp_json_cstring(j, r->instance);
+        tp_json_key(j, "direction");
+        tp_json_cstring(j, r->n.direction == TP_BRIDGE_SEND ? "send" : "receive");
+        tp_json_key(j, "pid");
+        tp_json_i64(j, r->pid);
+        tp_json_key(j, "pid_alive");
+        tp_json_bool(j, r->pid_alive != 0);
+        tp_json_key(j, "source_stream_id");
+        tp_json_u64(j, r->n.source_stream_id);
+        tp_json_key(j, "dest_stream_id");
+        tp_json_u64(j, r->n.dest_stream_id);
+        const struct { const char *k; uint64_t v; } f[] = {
+            {"frames_sent", r->n.frames_sent}, {"chunks_sent", r->n.chunks_sent}, {"bytes_sent", r->n.bytes_sent},
+            {"send_aborted", r->n.send_aborted}, {"announces_forwarded", r->n.announces_forwarded},
+            {"chunks_received", r->n.chunks_received}, {"frames_rebuilt", r->n.frames_rebuilt},
+            {"duplicates", r->n.duplicates}, {"local_epoch", r->n.local_epoch}, {"source_epoch", r->n.source_epoch},
+        };
+        for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
+            tp_json_key(j, f[k].k);
+            tp_json_u64(j, f[k].v);
+        }
+        tp_json_key(j, "drops");
+        tp_json_begin_object(j);
+        for (int k = 0; k < TP_BRIDGE_DROP_COUNT_; k++) {
+            tp_json_key(j, tp_bridge_drop_name((tp_bridge_drop_t)k));
+            tp_json_u64(j, r->n.drops[k]);
+        }
+        tp_json_end_object(j);
+        tp_json_end_object(j);
+    }
+    tp_json_end_array(j);
+}
+
 static void print_text(const tp_monitor_t *m, const char *dir, const char *ns, int64_t now, int64_t window)
 {
     char when[32];
@@ -219,6 +299,7 @@ static void print_text(const tp_monitor_t *m, const char *dir, const char *ns, i
            (unsigned long long)st.lost, (unsigned long long)st.malformed,
            st.driver_shutdowns ? ", driver shut down" : "");
     print_refused(m, &st);
+    print_bridges(dir, ns);
     printf("\n");
 }
 
@@ -404,6 +485,7 @@ void tp_stat_json(tp_json_t *out, const tp_monitor_t *m, const char *dir, const 
         tp_json_end_object(&j);
     }
     tp_json_end_array(&j);
+    json_bridges(&j, dir, ns);
     tp_monitor_stats_t st;
     tp_monitor_stats(m, &st);
     tp_json_key(&j, "transport");

@@ -43,6 +43,7 @@ typedef struct tp_frame_s {
     uint32_t len;
     uint64_t descriptor_timestamp_ns; /* FrameDescriptor.timestamp_ns, 0xFFFF... if absent */
     const void *internal_;
+    uint64_t trace_id; /* FrameDescriptor.trace_id, 0 = none */
 } tp_frame_t;
 
 typedef void (*tp_frame_handler_t)(void *clientd, const tp_frame_t *frame);

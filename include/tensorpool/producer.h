@@ -68,6 +68,11 @@ TP_API int tp_producer_claim(tp_producer_t *p, const tp_tensor_header_t *t, uint
  * FrameDescriptor. 0 or -1 (descriptor not sent; the frame is committed). */
 TP_API int tp_producer_commit(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_ns);
 
+/* Claim for a given seq (>= tp_producer_next_seq): a bridge receiver keeps
+ * the source's sequence numbers (docs/spec/bridge.md BR-6.g). */
+TP_INTERNAL int tp_producer_claim_at(tp_producer_t *p, const tp_tensor_header_t *t, uint32_t len, uint64_t seq,
+                                     tp_shm_claim_t *c);
+
 /* claim + copy from a user buffer + commit + publish. *seq_out may be NULL. */
 TP_API int tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *t, const void *payload, uint32_t len,
                              uint64_t timestamp_ns, uint64_t *seq_out);

@@ -85,6 +85,12 @@ TP_INTERNAL int tp_shm_writer_pool_uri(const tp_shm_writer_t *w, unsigned i, cha
  * (TP_ERR_MALFORMED) or when seq would exceed TP_SEQ_MAX (D-13, TP_ERR_STATE). */
 TP_INTERNAL int tp_shm_writer_claim(tp_shm_writer_t *w, const tp_tensor_header_t *t, uint32_t len, tp_shm_claim_t *c);
 
+/* As tp_shm_writer_claim, for a given seq >= the next one (a bridge receiver
+ * keeps the source's seq, docs/spec/bridge.md BR-6.g); seqs skipped are
+ * frames lost on the way. -1 (TP_ERR_STATE) for a seq behind the stream. */
+TP_INTERNAL int tp_shm_writer_claim_at(tp_shm_writer_t *w, const tp_tensor_header_t *t, uint32_t len, uint64_t seq,
+                                       tp_shm_claim_t *c);
+
 /* Finish a claimed frame: write the whole slot header (W-8.3.b step 3),
  * store COMMITTED with release (step 5) and advance next_seq. Only after this
  * may a FrameDescriptor for c->seq be sent (W-10.2.1.g). */

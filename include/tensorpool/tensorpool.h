@@ -34,6 +34,7 @@
 #include "tensorpool/join_trace.h"
 #include "tensorpool/discovery.h" /* which streams exist: a provider and a client */
 #include "tensorpool/trace.h" /* frame lineage: trace ids, TraceLinkSets, walking an output back */
+#include "tensorpool/bridge.h" /* the SHM <-> Aeron UDP bridge agent */
 
 #include "tensorpool/monitor.h" /* what tp stat shows, for a program */
 #include "tensorpool/clean.h"   /* what tp clean removes, for a program */

@@ -310,6 +310,7 @@ static void on_descriptor(void *clientd, const uint8_t *buf, size_t len, const t
         .len = v.len,
         .descriptor_timestamp_ns = tp_control_frame_descriptor_timestamp_ns(&m),
         .internal_ = &v,
+        .trace_id = tp_control_frame_descriptor_trace_id(&m),
     };
     if (c->handler != NULL) c->handler(c->clientd, &f);
     tp_shm_reader_end(&c->r, &v); /* accepted++ or drops_late++ */

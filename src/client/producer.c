@@ -352,6 +352,12 @@ int tp_producer_claim(tp_producer_t *p, const tp_tensor_header_t *t, uint32_t le
     return tp_shm_writer_claim(&p->w, t, len, c);
 }
 
+int tp_producer_claim_at(tp_producer_t *p, const tp_tensor_header_t *t, uint32_t len, uint64_t seq, tp_shm_claim_t *c)
+{
+    if (!p->active) return tp_err_set(TP_ERR_STATE, "producer: not attached");
+    return tp_shm_writer_claim_at(&p->w, t, len, seq, c);
+}
+
 static int commit_with_trace(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_ns, uint64_t trace_id)
 {
     if (!p->active) return tp_err_set(TP_ERR_STATE, "producer: lease lost before commit");

@@ -1,5 +1,6 @@
 #include "tensorpool/codec/registry.h"
 
+#include "tensorpool/codec/bridge.h"
 #include "tensorpool/codec/control.h"
 #include "tensorpool/codec/discovery.h"
 #include "tensorpool/codec/driver.h"
@@ -8,8 +9,8 @@
 
 #include <string.h>
 
-static const tp_codec_schema_t *const schemas[] = {&tp_control_schema, &tp_driver_schema, &tp_merge_schema,
-                                                     &tp_tracelink_schema, &tp_discovery_schema};
+static const tp_codec_schema_t *const schemas[] = {&tp_control_schema, &tp_driver_schema, &tp_bridge_schema,
+                                                     &tp_merge_schema, &tp_tracelink_schema, &tp_discovery_schema};
 
 const tp_codec_schema_t *const *tp_codec_schemas(size_t *count)
 {
@@ -29,7 +30,7 @@ const tp_codec_message_t *tp_codec_find(uint16_t schema_id, uint16_t template_id
         tp_err_set(TP_ERR_NOT_MINE, "unknown template id %u in schema %u (%s)", template_id, schema_id, s->name);
         return NULL;
     }
-    tp_err_set(TP_ERR_NOT_MINE, "unknown schema id %u (this build speaks 900, 901, 903, 904 and 910)", schema_id);
+    tp_err_set(TP_ERR_NOT_MINE, "unknown schema id %u (this build speaks 900, 901, 902, 903, 904 and 910)", schema_id);
     return NULL;
 }
 

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,7 +146,13 @@ int tp_shm_writer_pool_uri(const tp_shm_writer_t *w, unsigned i, char *buf, size
 
 int tp_shm_writer_claim(tp_shm_writer_t *w, const tp_tensor_header_t *t, uint32_t len, tp_shm_claim_t *c)
 {
-    const uint64_t seq = w->next_seq;
+    return tp_shm_writer_claim_at(w, t, len, w->next_seq, c);
+}
+
+int tp_shm_writer_claim_at(tp_shm_writer_t *w, const tp_tensor_header_t *t, uint32_t len, uint64_t seq,
+                           tp_shm_claim_t *c)
+{
+    if (seq < w->next_seq) return tp_err_set(TP_ERR_STATE, "writer: seq %" PRIu64 " is behind the stream", seq);
     if (seq > TP_SEQ_MAX) return tp_err_set(TP_ERR_STATE, "writer: seq exhausted, bump the epoch (D-13)");
     int32_t res[TP_TENSOR_MAX_DIMS];
     const tp_reject_t r = tp_tensor_header_check(t, res);

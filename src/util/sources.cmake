@@ -7,4 +7,5 @@ list(APPEND TP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/json_writer.c
   ${CMAKE_CURRENT_LIST_DIR}/utf8.c
   ${CMAKE_CURRENT_LIST_DIR}/latency_hist.c
-  ${CMAKE_CURRENT_LIST_DIR}/version.c)
+  ${CMAKE_CURRENT_LIST_DIR}/version.c
+  ${CMAKE_CURRENT_LIST_DIR}/crc32c.c)

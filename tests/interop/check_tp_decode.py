@@ -6,6 +6,7 @@ usage: check_tp_decode.py TP_BINARY INTEROP_DIR
 """
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -51,11 +52,11 @@ def truncated_message_exits_2_after_earlier_ones():
 
 def unknown_schema_exits_2_and_stops():
     bad = bytearray(vector("control_qos_producer.bin"))
-    bad[4:6] = (902).to_bytes(2, "little")
+    bad[4:6] = (999).to_bytes(2, "little")
     r = run([], bytes(bad) + vector("control_response.bin"))
     assert r.returncode == 2
     assert r.stdout == b"", r.stdout
-    assert b"unknown schema id 902" in r.stderr, r.stderr
+    assert b"unknown schema id 999" in r.stderr, r.stderr
 
 
 def unknown_template_exits_2():
@@ -80,11 +81,11 @@ def shm_slot_decodes_embedded_tensor_header():
 
 def shm_slot_with_bad_embedded_header_reports_it():
     bad = bytearray(vector("shm_slot_header.bin"))
-    bad[68:70] = (902).to_bytes(2, "little")  # embedded header's schema id
+    bad[68:70] = (999).to_bytes(2, "little")  # embedded header's schema id
     r = run(["--shm", "slot"], bytes(bad))
     assert r.returncode == 0, r.stderr
     obj = json.loads(r.stdout)
-    assert "unknown schema id 902" in obj["fields"]["header_bytes"]["decoded"]["error"], obj
+    assert "unknown schema id 999" in obj["fields"]["header_bytes"]["decoded"]["error"], obj
 
 
 def shm_offset_reads_inside_a_file():
@@ -117,6 +118,35 @@ def unreadable_file_exits_1():
     assert r.returncode == 1 and b"cannot open" in r.stderr, r.stderr
 
 
+def bridge_chunk(header_len, payload, block_length=49):
+    """A BridgeFrameChunk (schema 902, docs/spec/bridge.md §4) built by hand."""
+    body = struct.pack("<IQQQIIIIIB", 7001, 5, 42, 0x1122, 0, 1, 0, len(payload), len(payload), 1 if header_len else 0)
+    assert len(body) == 49
+    hdr = struct.pack("<HHHH", block_length, 1, 902, 1)
+    return hdr + body + struct.pack("<I", header_len) + b"\xAB" * header_len + struct.pack("<I", len(payload)) + payload
+
+
+def bridge_chunk_decodes():
+    # BR-5.1.a: every field at its offset, binary var data as hex
+    r = run([], bridge_chunk(256, b"\x01\x02\x03"))
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert obj["schema_id"] == 902 and obj["message"] == "BridgeFrameChunk", obj
+    f = obj["fields"]
+    assert f["stream_id"] == 7001 and f["epoch"] == "5" and f["seq"] == "42" and f["trace_id"] == "4386", f
+    assert f["payload_length"] == 3 and f["header_included"] == "TRUE", f
+    assert f["payload_bytes"] == {"hex": "010203"}, f
+    assert obj["length"] == 8 + 49 + 4 + 256 + 4 + 3, obj
+
+
+def bridge_chunk_rejects_malformed():
+    # BR-5.2.c: headerBytes over its 256 cap; strict blockLength (BR-7.2.b decoder)
+    r = run([], bridge_chunk(257, b"x"))
+    assert r.returncode == 2 and b"exceeds maxValue 256" in r.stderr, r.stderr
+    r = run([], bridge_chunk(0, b"x", block_length=50))
+    assert r.returncode == 2 and b"blockLength" in r.stderr, r.stderr
+
+
 def empty_input_decodes_nothing():
     r = run([], b"")
     assert r.returncode == 0 and r.stdout == b""
@@ -126,7 +156,8 @@ for t in (stdin_stream_of_three_messages, truncated_message_exits_2_after_earlie
           unknown_schema_exits_2_and_stops, unknown_template_exits_2, trailing_garbage_is_an_error,
           shm_slot_decodes_embedded_tensor_header, shm_slot_with_bad_embedded_header_reports_it,
           shm_offset_reads_inside_a_file, usage_errors_exit_2, help_exits_0_and_documents_options,
-          unreadable_file_exits_1, empty_input_decodes_nothing):
+          unreadable_file_exits_1, empty_input_decodes_nothing, bridge_chunk_decodes,
+          bridge_chunk_rejects_malformed):
     test(t)
 for name, err in results:
     print(("ok   %s" % name) if err is None else ("FAIL %s: %s" % (name, err)))

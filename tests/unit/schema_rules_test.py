@@ -227,7 +227,8 @@ def effective_null(f, types):
     return ALL_ONES.get(prim)
 
 
-for schema, prefix in (("control.xml", "TP_CONTROL"), ("driver.xml", "TP_DRIVER"), ("merge.xml", "TP_MERGE")):
+for schema, prefix in (("control.xml", "TP_CONTROL"), ("driver.xml", "TP_DRIVER"), ("bridge.xml", "TP_BRIDGE"),
+                       ("merge.xml", "TP_MERGE")):
     root = load(schema)
     types = Types(root)
     text = header(prefix.split("_")[1].lower())
@@ -269,6 +270,10 @@ for schema, prefix in (("control.xml", "TP_CONTROL"), ("driver.xml", "TP_DRIVER"
                       "W-10.1.d: %s %s has a field or group after var data" % (schema, owner))
                 fixed_ids = [int(f.get("id")) for f in elem.findall("field")]
                 data_ids = [int(d.get("id")) for d in datas]
+                # Bridge spec v1.1 added traceId (id 12) to a v1.0 message after its
+                # var data ids 10 and 11; the wire order is the declaration order.
+                if schema == "bridge.xml":
+                    fixed_ids = [i for i in fixed_ids if i != 12]
                 check(not fixed_ids or max(fixed_ids) < min(data_ids),
                       "W-10.1.d: %s %s numbers a var-data field before a fixed one" % (schema, owner))
             if "group" in kinds:

@@ -33,7 +33,7 @@ typedef struct tp_codec_schema_s {
     size_t count;
 } tp_codec_schema_t;
 
-/* Every schema of this build (900 control, 901 driver, 903 merge, 904 tracelink, 910 discovery). */
+/* Every schema of this build (900 control, 901 driver, 902 bridge, 903 merge, 904 tracelink, 910 discovery). */
 TP_INTERNAL const tp_codec_schema_t *const *tp_codec_schemas(size_t *count);
 
 /* The message (schema_id, template_id), or NULL with TP_ERR_NOT_MINE set. */

@@ -1,0 +1,5 @@
+if(TP_HAVE_AERON)
+  add_executable(bench_bridge ${CMAKE_CURRENT_LIST_DIR}/bridge_bench.c)
+  target_link_libraries(bench_bridge PRIVATE tensorpool_static)
+  target_compile_options(bench_bridge PRIVATE ${TP_WARNINGS})
+endif()
