@@ -23,8 +23,8 @@ static int validate_bridge_frame_chunk_root(const uint8_t *root)
 }
 
 static const tp_sbe_step_t bridge_frame_chunk_steps[] = {
-    {"headerBytes", TP_SBE_STEP_VAR, 0, 0, 256U, NULL},
-    {"payloadBytes", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL},
+    {"headerBytes", TP_SBE_STEP_VAR, 0, 0, 256U, NULL, NULL, 0},
+    {"payloadBytes", TP_SBE_STEP_VAR, 0, 0, 1073741824U, NULL, NULL, 0},
 };
 
 const tp_sbe_layout_t tp_bridge_bridge_frame_chunk_layout = {
