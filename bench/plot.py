@@ -6,8 +6,9 @@ usage: bench/plot.py RESULTS.jsonl DIR      (or: bench/run --plot DIR [--from FI
 Writes into DIR, each with its floor drawn dashed:
   latency_cdf.png       latency quantiles (p50, p99, p99.9 as points of the
                         distribution function) of every latency that reports
-                        them, one panel per placement regime (the `placement`
-                        parameter of a result; results without one are
+                        them, one panel per placement regime (the `regime`
+                        parameter of a result: near / far / mixed, from the
+                        probes bracketing its trials; results without one are
                         "placement not recorded"); floors: the cache-line and
                         size-matched round trips of the same run
   size_latency.png      publish / read / commit-to-callback latency against
@@ -100,7 +101,7 @@ def latency_cdf(w, results):
     for r in results:
         if r.get("unit") != "ns":
             continue
-        regime = r.get("placement", "placement not recorded")
+        regime = r.get("regime", r.get("placement", "placement not recorded"))
         key = series_key(r)
         if r.get("stat") in QUANTILES:
             by_regime[regime][key][QUANTILES[r["stat"]]] = r["value"]
