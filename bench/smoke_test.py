@@ -34,10 +34,7 @@ PROGRAMS = {
 # built only with an optional component: checked when present
 OPTIONAL = {
     "bench_python": ["--frames", "50"],  # the Python package (python/)
-}
-# built only with Aeron: checked when present
-OPTIONAL = {
-    "bench_bridge": ["--quick"],
+    "bench_bridge": ["--quick"],  # Aeron
 }
 
 
