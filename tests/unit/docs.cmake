@@ -13,7 +13,9 @@ add_test(NAME docs_guide_programs_run
   COMMAND ${CMAKE_CURRENT_LIST_DIR}/guide_programs_test.sh ${PROJECT_SOURCE_DIR}/docs/user-guide.md
           ${CMAKE_C_COMPILER} "${PROJECT_SOURCE_DIR}/include:${TP_GENERATED_INCLUDE_DIR}" $<TARGET_FILE_DIR:tensorpool>)
 set_tests_properties(docs_guide_programs docs_guide_tool_refuses docs_guide_programs_run PROPERTIES LABELS "docs")
-set_tests_properties(docs_guide_programs_run PROPERTIES TIMEOUT 120)
+# RESOURCE_LOCK: the programs make the same /dev/shm directories as the
+# example_* runs, which examples_leave_no_files watches
+set_tests_properties(docs_guide_programs_run PROPERTIES TIMEOUT 120 RESOURCE_LOCK tp_examples)
 if(TP_SANITIZE)
   # A sanitized library needs its runtime in the program too.
   set_tests_properties(docs_guide_programs_run PROPERTIES
