@@ -68,13 +68,17 @@ static void copy_text(char *dst, size_t cap, const char *src, uint32_t n)
     dst[n] = '\0';
 }
 
+static int expired(const tp_discovery_t *p, const entry_t *x, int64_t now);
+
 static entry_t *entry_for(tp_discovery_t *p, uint32_t stream_id, int create)
 {
-    entry_t *free_slot = NULL;
+    entry_t *free_slot = NULL, *stale = NULL;
     for (unsigned i = 0; i < MAX_ENTRIES; i++) {
         if (p->e[i].used && p->e[i].r.stream_id == stream_id) return &p->e[i];
         if (!p->e[i].used && free_slot == NULL) free_slot = &p->e[i];
+        if (p->e[i].used && stale == NULL && expired(p, &p->e[i], p->now)) stale = &p->e[i];
     }
+    if (free_slot == NULL) free_slot = stale; /* full: a stream gone for longer than the expiry makes room */
     if (!create || free_slot == NULL) return NULL;
     memset(free_slot, 0, sizeof *free_slot);
     free_slot->used = 1;

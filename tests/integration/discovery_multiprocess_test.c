@@ -5,6 +5,7 @@
  * SIGKILLed camera drops out; after the driver is SIGKILLed and restarted the
  * IMU comes back in its new epoch.
  * usage: discovery_multiprocess_test TP_BINARY */
+#include "forked_driver.h"
 #include "tp_test.h"
 
 #include "tensorpool/clock.h"
@@ -39,44 +40,13 @@ static int driver_is_tp; /* driver is `tp driver --discovery` (stops on SIGTERM)
 static tp_client_context_t ctx;
 static tp_discovery_result_t res[16];
 
-static void sleep_ns(int64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
-    nanosleep(&ts, NULL);
-}
-
-static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
-{
-    (void)s;
-    (void)f;
-    (void)w;
-    return remove(p);
-}
-
 static pid_t spawn_driver(void)
 {
-    fflush(NULL);
-    const pid_t pid = fork();
-    if (pid == 0) {
-        alarm(120);
-        static const char toml[] = "[driver]\ninstance_id = \"disc-test\"\n"
-                                   "[profiles.p]\nheader_nslots = 32\npayload_pools = [ { pool_id = 1, stride_bytes = 512 } ]\n"
-                                   "[streams.cam]\nstream_id = 1\nprofile = \"p\"\n"
-                                   "[streams.imu]\nstream_id = 3\nprofile = \"p\"\n";
-        static tp_driver_config_t cfg;
-        tp_driver_config_defaults(&cfg);
-        tp_driver_t *d;
-        if (tp_driver_config_parse(&cfg, toml, sizeof toml - 1) != 0 || tp_driver_config_apply_env(&cfg, NULL) != 0 ||
-            tp_driver_open(&d, &cfg, NULL) != 0) {
-            fprintf(stderr, "driver: %s\n", tp_errmsg());
-            _exit(31);
-        }
-        while (!atomic_load(&sh->stop))
-            if (tp_driver_do_work(d, tp_clock_monotonic_ns()) == 0) sleep_ns(200000);
-        tp_driver_close(d, 0, NULL);
-        _exit(0);
-    }
-    return pid;
+    static const char toml[] = "[driver]\ninstance_id = \"disc-test\"\n"
+                               "[profiles.p]\nheader_nslots = 32\npayload_pools = [ { pool_id = 1, stride_bytes = 512 } ]\n"
+                               "[streams.cam]\nstream_id = 1\nprofile = \"p\"\n"
+                               "[streams.imu]\nstream_id = 3\nprofile = \"p\"\n";
+    return spawn_toml_driver(toml, &sh->stop);
 }
 
 /* A producer with a name and tags (DataSourceMeta attributes keyed "tag"). */

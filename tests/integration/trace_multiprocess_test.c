@@ -8,6 +8,7 @@
  * FrameDescriptor names the stream and seq of that frame, and
  * `tp trace --json ID` walks an output back to them.
  * usage: trace_multiprocess_test TP_BINARY */
+#include "forked_driver.h"
 #include "tp_test.h"
 
 #include "tensorpool/clock.h"
@@ -46,45 +47,14 @@ typedef struct {
 } shared_t;
 static shared_t *sh;
 
-static void sleep_ns(int64_t ns)
-{
-    struct timespec ts = {(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
-    nanosleep(&ts, NULL);
-}
-
-static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w)
-{
-    (void)s;
-    (void)f;
-    (void)w;
-    return remove(p);
-}
-
 static void spawn_driver(void)
 {
-    fflush(NULL);
-    const pid_t pid = fork();
-    if (pid == 0) {
-        alarm(120);
-        static const char toml[] = "[driver]\ninstance_id = \"trace-test\"\n"
-                                   "[profiles.p]\nheader_nslots = 64\npayload_pools = [ { pool_id = 1, stride_bytes = 256 } ]\n"
-                                   "[streams.cam]\nstream_id = 1\nprofile = \"p\"\n"
-                                   "[streams.imu]\nstream_id = 3\nprofile = \"p\"\n"
-                                   "[streams.out]\nstream_id = 10\nprofile = \"p\"\n";
-        static tp_driver_config_t cfg;
-        tp_driver_config_defaults(&cfg);
-        tp_driver_t *d;
-        if (tp_driver_config_parse(&cfg, toml, sizeof toml - 1) != 0 || tp_driver_config_apply_env(&cfg, NULL) != 0 ||
-            tp_driver_open(&d, &cfg, NULL) != 0) {
-            fprintf(stderr, "driver: %s\n", tp_errmsg());
-            _exit(31);
-        }
-        while (!atomic_load(&sh->stop))
-            if (tp_driver_do_work(d, tp_clock_monotonic_ns()) == 0) sleep_ns(200000);
-        tp_driver_close(d, 0, NULL);
-        _exit(0);
-    }
-    kids[nkids++] = pid;
+    static const char toml[] = "[driver]\ninstance_id = \"trace-test\"\n"
+                               "[profiles.p]\nheader_nslots = 64\npayload_pools = [ { pool_id = 1, stride_bytes = 256 } ]\n"
+                               "[streams.cam]\nstream_id = 1\nprofile = \"p\"\n"
+                               "[streams.imu]\nstream_id = 3\nprofile = \"p\"\n"
+                               "[streams.out]\nstream_id = 10\nprofile = \"p\"\n";
+    kids[nkids++] = spawn_toml_driver(toml, &sh->stop);
 }
 
 /* A producer tracing per frame as the environment says (TL-8.1.b), `burst`
