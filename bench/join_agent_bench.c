@@ -21,7 +21,6 @@
  *
  *   bench_join_agent [runs] [frames]                                       */
 #include "../tests/stand_in_producer.h"
-#include "placement.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/join_agent.h"
 #include "tensorpool/merge_map_authority.h"
@@ -301,9 +300,7 @@ int main(int argc, char **argv)
     if (sh == MAP_FAILED) return 1;
     double p50[50], p99[50], tput[50], drop[50], cap[50], frac[50];
     const int64_t period = 1 * MS; /* 1 kHz per camera for latency */
-    const char *regime = NULL; /* of all runs' bracketing probes; "mixed" when they differ */
     for (int r = 0; r < runs; r++) {
-        const double probe_before = tp_bench_placement_rtt_ns();
         stage_t st = {0};
         st.cap = (size_t)frames;
         st.lat = calloc(st.cap, sizeof *st.lat);
@@ -320,19 +317,17 @@ int main(int argc, char **argv)
         cap[r] = stage_capacity(8000);
         if (cap[r] < 0) return 1;
         frac[r] = tput[r] / cap[r]; /* paired: the capacity measured right after, same load */
-        const char *rr = tp_bench_regime(probe_before, tp_bench_placement_rtt_ns());
-        regime = regime == NULL || strcmp(regime, rr) == 0 ? rr : "mixed";
     }
     printf("{\"name\":\"join_agent_lockstep_latency_p50\",\"unit\":\"ns\",\"value\":%.6g,\"runs\":%d,\"frames\":%d,"
-           "\"rate_hz\":1000,\"inputs\":2,\"regime\":\"%s\"}\n", median_d(p50, runs), runs, frames, regime);
+           "\"rate_hz\":1000,\"inputs\":2}\n", median_d(p50, runs), runs, frames);
     printf("{\"name\":\"join_agent_lockstep_latency_p99\",\"unit\":\"ns\",\"value\":%.6g,\"runs\":%d,\"frames\":%d,"
-           "\"rate_hz\":1000,\"inputs\":2,\"regime\":\"%s\"}\n", median_d(p99, runs), runs, frames, regime);
+           "\"rate_hz\":1000,\"inputs\":2}\n", median_d(p99, runs), runs, frames);
     printf("{\"name\":\"join_agent_lockstep_outputs_per_s\",\"unit\":\"outputs/s\",\"value\":%.6g,\"runs\":%d,"
-           "\"frames\":%d,\"inputs\":2,\"incomplete_fraction\":%.6g,\"window\":%d,\"regime\":\"%s\"}\n",
-           median_d(tput, runs), runs, frames * 4, median_d(drop, runs), WINDOW, regime);
+           "\"frames\":%d,\"inputs\":2,\"incomplete_fraction\":%.6g,\"window\":%d}\n", median_d(tput, runs), runs,
+           frames * 4, median_d(drop, runs), WINDOW);
     /* the machine's load moves both rates together; their per-run ratio much less */
     printf("{\"name\":\"join_agent_lockstep_stage_capacity_fraction\",\"unit\":\"ratio\",\"value\":%.6g,"
-           "\"runs\":%d,\"inputs\":2,\"regime\":\"%s\"}\n", median_d(frac, runs), runs, regime);
+           "\"runs\":%d,\"inputs\":2}\n", median_d(frac, runs), runs);
     printf("{\"name\":\"join_agent_lockstep_stage_outputs_per_s\",\"unit\":\"outputs/s\",\"value\":%.6g,\"runs\":%d,"
            "\"frames\":8000,\"inputs\":2,\"prepublished\":true}\n", median_d(cap, runs), runs);
     return 0;
