@@ -27,8 +27,7 @@
  *                            side=offered_no_subscriber: one publisher alone.
  *   ipc_transport_throughput one publisher, one subscriber process, 32 B and
  *                            256 B, over tp:ipc (lossy: messages_lost beside
- *                            it), tp:ipc?lossless=true and aeron:ipc
- *                            (back-pressured, lossless) in
+ *                            it) and aeron:ipc (back-pressured, lossless) in
  *                            the same run; medians of the trials.
  *
  * Both processes are pinned to different CPUs when there are at least two.
@@ -416,15 +415,15 @@ static void transport_rtt_runs(size_t samples)
 
 /* One-way throughput, one publisher and one subscriber process, at 32 B and
  * 256 B over each transport this build has, in the same run: tp:ipc (16 MiB
- * log, lossy: the loss is printed beside it), tp:ipc?lossless=true (same
- * log, back-pressured), then aeron:ipc with an embedded media driver
- * (back-pressured, lossless). */
+ * log, lossy: the loss is printed beside it), then aeron:ipc with an
+ * embedded media driver (back-pressured, lossless). */
 static void transport_throughput_runs(uint64_t n, int trials)
 {
     static const size_t sizes[] = {32, 256};
     tp_ipc_media_driver_t *md = NULL;
     const int have_aeron = tp_ipc_media_driver_start(&md, &ctx, NULL) == 0;
     if (!have_aeron) fprintf(stderr, "bench_ipc: no aeron:ipc throughput rows: %s\n", tp_errmsg());
+    /* tp:ipc?lossless=true: back-pressured like Aeron, on the same log size */
     const char *channels[3] = {"tp:ipc", "tp:ipc?lossless=true", "aeron:ipc"};
     for (int c = 0; c < (have_aeron ? 3 : 2); c++)
         for (int s = 0; s < 2; s++)
