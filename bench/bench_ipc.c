@@ -27,21 +27,16 @@
  *                            side=offered_no_subscriber: one publisher alone.
  *   ipc_transport_throughput one publisher, one subscriber process, 32 B and
  *                            256 B, over tp:ipc (lossy: messages_lost beside
- *                            it), tp:ipc?lossless=true (back-pressured) and
- *                            aeron:ipc (back-pressured, lossless) in the same
- *                            run; medians of the trials of each placement
- *                            regime ("regime": near / far / mixed, see
- *                            placement.h), loss beside each delivered rate.
+ *                            it) and aeron:ipc (back-pressured, lossless) in
+ *                            the same run; medians of the trials.
  *
  * Both processes are pinned to different CPUs when there are at least two.
- * Usage: bench_ipc [--quick] [--latency-only] [--transport-throughput-only]
- *   --quick: fewer samples, for smoke runs; --latency-only: skip throughput;
- *   --transport-throughput-only: only the ipc_transport_throughput rows
+ * Usage: bench_ipc [--quick] [--latency-only]
+ *   --quick: fewer samples, for smoke runs; --latency-only: skip throughput
  */
 #include "tensorpool/clock.h"
 #include "tensorpool/ipc.h"
 #include "sized_floor.h"
-#include "placement.h"
 #include "ipc/ipc_media_driver.h"
 
 #include <sched.h>
@@ -83,20 +78,11 @@ static int64_t pct(const int64_t *sorted, size_t n, double p)
     return sorted[i < n ? i : n - 1];
 }
 
-/* Placement regime of the measurement being reported (placement.h); rows
- * that carry their own ("regime" in params) keep it. */
-static const char *g_regime;
-
 static void emit(const char *name, const char *unit, double value, const char *params)
 {
-    const int add = g_regime != NULL && strstr(params, "\"regime\"") == NULL;
-    printf("{\"name\":\"%s\",\"unit\":\"%s\",\"value\":%.6g%s%s%s%s%s}\n", name, unit, value, params[0] ? "," : "",
-           params, add ? (params[0] ? ",\"regime\":\"" : "\"regime\":\"") : "", add ? g_regime : "", add ? "\"" : "");
+    printf("{\"name\":\"%s\",\"unit\":\"%s\",\"value\":%.6g%s%s}\n", name, unit, value, params[0] ? "," : "", params);
     fflush(stdout);
 }
-
-/* Both regimes, for a row comparing two measurements. */
-static const char *regime_of_both(const char *a, const char *b) { return strcmp(a, b) == 0 ? a : "mixed"; }
 
 /* ---- floor: a cache line bounced between two processes ---- */
 
@@ -324,64 +310,44 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Run a configuration several times (the box is shared and noisy), each
- * trial bracketed by placement probes (placement.h), and report the medians
- * of the trials of each regime, with their spread and loss beside them. */
+/* Run a configuration several times (the box is shared and noisy) and report
+ * the medians, with the spread in the parameters. */
 static void throughput_run(const char *name, const char *ch, size_t msg_bytes, int npub, uint64_t per_pub,
                            int32_t stream, uint32_t log_capacity, int trials)
 {
-    static const char *const regimes[] = {"near", "far", "mixed", "unknown"};
     uint64_t lost[8];
     double off[8], del[8], lossf[8];
-    const char *regime[8];
-    if (trials > 8) trials = 8;
     for (int t = 0; t < trials; t++) {
-        const double before = tp_bench_placement_rtt_ns();
         tput_result_t r = throughput_once(ch, msg_bytes, npub, per_pub, stream + 100 * t, log_capacity);
-        regime[t] = tp_bench_regime(before, tp_bench_placement_rtt_ns());
         lost[t] = r.lost + (per_pub * (uint64_t)npub - r.lost - r.got); /* counted lost, and never seen */
         off[t] = r.offered;
         del[t] = r.delivered;
         lossf[t] = (double)r.lost / (double)(per_pub * (uint64_t)npub);
     }
-    for (size_t g = 0; g < sizeof regimes / sizeof regimes[0]; g++) {
-        uint64_t gl[8];
-        double go[8], gd[8], gf[8];
-        int n = 0;
-        for (int t = 0; t < trials; t++) {
-            if (strcmp(regime[t], regimes[g]) != 0) continue;
-            gl[n] = lost[t];
-            go[n] = off[t];
-            gd[n] = del[t];
-            gf[n] = lossf[t];
-            n++;
+    qsort(off, (size_t)trials, sizeof off[0], cmp_double);
+    qsort(del, (size_t)trials, sizeof del[0], cmp_double);
+    qsort(lossf, (size_t)trials, sizeof lossf[0], cmp_double);
+    for (int i = 1; i < trials; i++) /* insertion sort: the median loss */
+        for (int j = i; j > 0 && lost[j] < lost[j - 1]; j--) {
+            const uint64_t x = lost[j];
+            lost[j] = lost[j - 1];
+            lost[j - 1] = x;
         }
-        if (n == 0) continue;
-        qsort(go, (size_t)n, sizeof go[0], cmp_double);
-        qsort(gd, (size_t)n, sizeof gd[0], cmp_double);
-        qsort(gf, (size_t)n, sizeof gf[0], cmp_double);
-        for (int i = 1; i < n; i++) /* insertion sort: the median loss */
-            for (int j = i; j > 0 && gl[j] < gl[j - 1]; j--) {
-                const uint64_t x = gl[j];
-                gl[j] = gl[j - 1];
-                gl[j - 1] = x;
-            }
-        const int m = n / 2;
-        char params[480];
-        snprintf(params, sizeof params,
-                 "\"channel\":\"%s\",\"publishers\":%d,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"offered\","
-                 "\"log_capacity\":%u,\"regime\":\"%s\",\"trials\":%d,\"min\":%.6g,\"max\":%.6g",
-                 ch, npub, msg_bytes, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, regimes[g], n,
-                 go[0], go[n - 1]);
-        emit(name, "msgs/s", go[m], params);
-        snprintf(params, sizeof params,
-                 "\"channel\":\"%s\",\"publishers\":%d,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"delivered\","
-                 "\"log_capacity\":%u,\"regime\":\"%s\",\"trials\":%d,\"min\":%.6g,\"max\":%.6g,"
-                 "\"loss_fraction\":%.6g,\"messages_lost\":%llu",
-                 ch, npub, msg_bytes, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, regimes[g], n,
-                 gd[0], gd[n - 1], gf[m], (unsigned long long)gl[m]);
-        emit(name, "msgs/s", gd[m], params);
-    }
+    int m = trials / 2;
+    char params[400];
+    snprintf(params, sizeof params,
+             "\"channel\":\"%s\",\"publishers\":%d,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"offered\","
+             "\"log_capacity\":%u,\"trials\":%d,\"min\":%.6g,\"max\":%.6g",
+             ch, npub, msg_bytes, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, trials, off[0],
+             off[trials - 1]);
+    emit(name, "msgs/s", off[m], params);
+    snprintf(params, sizeof params,
+             "\"channel\":\"%s\",\"publishers\":%d,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"delivered\","
+             "\"log_capacity\":%u,\"trials\":%d,\"min\":%.6g,\"max\":%.6g,\"loss_fraction\":%.6g,"
+             "\"messages_lost\":%llu",
+             ch, npub, msg_bytes, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, trials, del[0],
+             del[trials - 1], lossf[m], (unsigned long long)lost[m]);
+    emit(name, "msgs/s", del[m], params);
 }
 
 /* The publisher's own cost: offers with nobody reading (no cache-line
@@ -426,13 +392,10 @@ static void transport_rtt_runs(size_t samples)
     if (!have_aeron) fprintf(stderr, "bench_ipc: no aeron:ipc rows: %s\n", tp_errmsg());
     const char *channels[2] = {"tp:ipc", "aeron:ipc"};
     int64_t p50[2][3] = {{0}};
-    const char *regime[2][3] = {{"unknown", "unknown", "unknown"}, {"unknown", "unknown", "unknown"}};
     for (int c = 0; c < (have_aeron ? 2 : 1); c++)
         for (int s = 0; s < 3; s++) {
             int64_t lat[3];
-            const double probe = tp_bench_placement_rtt_ns();
             latency_run(channels[c], sizes[s], samples, lat, 101 + 10 * c + 2 * s);
-            g_regime = regime[c][s] = tp_bench_regime(probe, tp_bench_placement_rtt_ns());
             p50[c][s] = lat[0];
             const char *pn[3] = {"p50", "p99", "p99.9"};
             for (int i = 0; i < 3; i++) {
@@ -445,7 +408,6 @@ static void transport_rtt_runs(size_t samples)
     for (int s = 0; have_aeron && s < 3; s++) {
         char params[256];
         snprintf(params, sizeof params, "\"stat\":\"p50\",\"msg_bytes\":%zu,\"ratio\":\"tp:ipc/aeron:ipc\"", sizes[s]);
-        g_regime = regime_of_both(regime[0][s], regime[1][s]);
         emit("ipc_transport_rtt_ratio", "ratio", (double)p50[0][s] / (double)p50[1][s], params);
     }
     tp_ipc_media_driver_stop(md);
@@ -453,15 +415,15 @@ static void transport_rtt_runs(size_t samples)
 
 /* One-way throughput, one publisher and one subscriber process, at 32 B and
  * 256 B over each transport this build has, in the same run: tp:ipc (16 MiB
- * log, lossy: the loss is printed beside it), tp:ipc?lossless=true (same
- * log, back-pressured), then aeron:ipc with an embedded media driver
- * (back-pressured, lossless). */
+ * log, lossy: the loss is printed beside it), then aeron:ipc with an
+ * embedded media driver (back-pressured, lossless). */
 static void transport_throughput_runs(uint64_t n, int trials)
 {
     static const size_t sizes[] = {32, 256};
     tp_ipc_media_driver_t *md = NULL;
     const int have_aeron = tp_ipc_media_driver_start(&md, &ctx, NULL) == 0;
     if (!have_aeron) fprintf(stderr, "bench_ipc: no aeron:ipc throughput rows: %s\n", tp_errmsg());
+    /* tp:ipc?lossless=true: back-pressured like Aeron, on the same log size */
     const char *channels[3] = {"tp:ipc", "tp:ipc?lossless=true", "aeron:ipc"};
     for (int c = 0; c < (have_aeron ? 3 : 2); c++)
         for (int s = 0; s < 2; s++)
@@ -472,16 +434,14 @@ static void transport_throughput_runs(uint64_t n, int trials)
 
 int main(int argc, char **argv)
 {
-    int latency_only = 0, throughput_only = 0;
+    int latency_only = 0;
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--quick") == 0) {
             quick = 1;
         } else if (strcmp(argv[a], "--latency-only") == 0) {
             latency_only = 1;
-        } else if (strcmp(argv[a], "--transport-throughput-only") == 0) {
-            throughput_only = 1;
         } else {
-            fprintf(stderr, "usage: bench_ipc [--quick] [--latency-only] [--transport-throughput-only]\n");
+            fprintf(stderr, "usage: bench_ipc [--quick] [--latency-only]\n");
             return 2;
         }
     }
@@ -491,17 +451,10 @@ int main(int argc, char **argv)
     tp_ipc_context_init(&ctx);
     ctx.base_dir = base_dir;
 
-    if (throughput_only) { /* the one-way rows of every transport, nothing else */
-        transport_throughput_runs(quick ? 2000000 : 10000000, quick ? 1 : 5);
-        nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        return 0;
-    }
     size_t samples = quick ? 20000 : 200000;
     int64_t floor_pct[3];
     double clock_ns;
-    double probe = tp_bench_placement_rtt_ns();
     floor_run(samples, floor_pct, &clock_ns);
-    g_regime = tp_bench_regime(probe, tp_bench_placement_rtt_ns());
     char params[256];
     const char *pn[3] = {"p50", "p99", "p99.9"};
     for (int i = 0; i < 3; i++) {
@@ -516,7 +469,6 @@ int main(int argc, char **argv)
     for (int s = 0; s < TP_BENCH_IPC_NSIZES; s++) {
         size_t msg = tp_bench_ipc_sizes[s];
         int64_t fl[3], lat[3];
-        probe = tp_bench_placement_rtt_ns(); /* floor and measurement in one bracket */
         if (tp_bench_sized_round_trip(msg, samples, fl) < 0) return 1;
         for (int i = 0; i < 3; i++) {
             snprintf(params, sizeof params, "\"stat\":\"%s\",\"msg_bytes\":%zu,\"method\":\"rtt/2\",\"samples\":%zu",
@@ -524,7 +476,6 @@ int main(int argc, char **argv)
             emit("ipc_sized_floor_half_rtt", "ns", (double)fl[i] / 2.0, params);
         }
         latency_run("tp:ipc", msg, samples, lat, 1 + 2 * s);
-        g_regime = tp_bench_regime(probe, tp_bench_placement_rtt_ns());
         for (int i = 0; i < 3; i++) {
             double oneway = (double)lat[i] / 2.0;
             double sized = (double)fl[i] / 2.0;
@@ -546,7 +497,6 @@ int main(int argc, char **argv)
      * the subscriber being descheduled on a shared box. */
     uint64_t n = quick ? 2000000 : 10000000;
     int trials = quick ? 1 : 3;
-    g_regime = NULL; /* one process: no placement */
     publisher_only_run(n);
     throughput_run("ipc_throughput", "tp:ipc", 32, 1, n, 10, 1u << 20, trials);
     throughput_run("ipc_throughput", "tp:ipc", 32, 1, n, 12, 16u << 20, trials);

@@ -4,24 +4,16 @@
  *     callback, in ns, producers at a fixed rate; median over runs;
  *   join_agent_lockstep_outputs_per_s: complete outputs (both frames read
  *     and validated) per second from start to the last output, with both
- *     producers publishing as fast as the stage takes them: each stays at
- *     most WINDOW frames (half its pool) ahead of the stage's outputs and
- *     sleeps 20 us when it is (3 processes share 2 cores), so no frame is
- *     overwritten before it is read; incomplete_fraction is the share of
- *     outputs whose frames were overwritten all the same (expected 0).
- *     Without that credit the row measured how the scheduler interleaved
- *     three processes: 0 % or 93 % incomplete, 16x apart between runs.
+ *     producers publishing as fast as they can in bursts of 16 frames with a
+ *     20 us pause (3 processes share 2 cores); incomplete_fraction is the
+ *     share of outputs whose frames were overwritten before the read.
  *   join_agent_lockstep_stage_outputs_per_s: what the stage alone sustains
  *     on one core: frames published beforehand, clock runs while it joins.
- *   join_agent_lockstep_stage_capacity_fraction: outputs_per_s over the
- *     stage capacity measured right after it in the same run, median of the
- *     per-run ratios (the load of a shared machine moves both).
  * Producers are separate processes writing SHM and publishing descriptors on
  * the embedded transport (stand-in producer); the stage busy-polls.
  *
  *   bench_join_agent [runs] [frames]                                       */
 #include "../tests/stand_in_producer.h"
-#include "placement.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/join_agent.h"
 #include "tensorpool/merge_map_authority.h"
@@ -43,6 +35,11 @@ typedef struct {
     _Atomic uint64_t outputs; /* the stage's, for the producers' credit */
 } shared_t;
 
+/* Throughput runs: a producer stays at most WINDOW frames (half its pool)
+ * ahead of the stage's outputs, so no frame is overwritten before it is
+ * read. Blind bursts made outputs_per_s measure how the scheduler
+ * interleaved three processes on two cores: 0 % or 93 % of outputs
+ * incomplete, 16x apart between runs. */
 enum { POOL_SLOTS = 256, WINDOW = POOL_SLOTS / 2 };
 
 static char base[256];
@@ -299,11 +296,9 @@ int main(int argc, char **argv)
     }
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED) return 1;
-    double p50[50], p99[50], tput[50], drop[50], cap[50], frac[50];
+    double p50[50], p99[50], tput[50], drop[50], cap[50];
     const int64_t period = 1 * MS; /* 1 kHz per camera for latency */
-    const char *regime = NULL; /* of all runs' bracketing probes; "mixed" when they differ */
     for (int r = 0; r < runs; r++) {
-        const double probe_before = tp_bench_placement_rtt_ns();
         stage_t st = {0};
         st.cap = (size_t)frames;
         st.lat = calloc(st.cap, sizeof *st.lat);
@@ -319,20 +314,14 @@ int main(int argc, char **argv)
         drop[r] = ft.outputs ? 1.0 - (double)ft.complete / (double)ft.outputs : 0;
         cap[r] = stage_capacity(8000);
         if (cap[r] < 0) return 1;
-        frac[r] = tput[r] / cap[r]; /* paired: the capacity measured right after, same load */
-        const char *rr = tp_bench_regime(probe_before, tp_bench_placement_rtt_ns());
-        regime = regime == NULL || strcmp(regime, rr) == 0 ? rr : "mixed";
     }
     printf("{\"name\":\"join_agent_lockstep_latency_p50\",\"unit\":\"ns\",\"value\":%.6g,\"runs\":%d,\"frames\":%d,"
-           "\"rate_hz\":1000,\"inputs\":2,\"regime\":\"%s\"}\n", median_d(p50, runs), runs, frames, regime);
+           "\"rate_hz\":1000,\"inputs\":2}\n", median_d(p50, runs), runs, frames);
     printf("{\"name\":\"join_agent_lockstep_latency_p99\",\"unit\":\"ns\",\"value\":%.6g,\"runs\":%d,\"frames\":%d,"
-           "\"rate_hz\":1000,\"inputs\":2,\"regime\":\"%s\"}\n", median_d(p99, runs), runs, frames, regime);
+           "\"rate_hz\":1000,\"inputs\":2}\n", median_d(p99, runs), runs, frames);
     printf("{\"name\":\"join_agent_lockstep_outputs_per_s\",\"unit\":\"outputs/s\",\"value\":%.6g,\"runs\":%d,"
-           "\"frames\":%d,\"inputs\":2,\"incomplete_fraction\":%.6g,\"window\":%d,\"regime\":\"%s\"}\n",
-           median_d(tput, runs), runs, frames * 4, median_d(drop, runs), WINDOW, regime);
-    /* the machine's load moves both rates together; their per-run ratio much less */
-    printf("{\"name\":\"join_agent_lockstep_stage_capacity_fraction\",\"unit\":\"ratio\",\"value\":%.6g,"
-           "\"runs\":%d,\"inputs\":2,\"regime\":\"%s\"}\n", median_d(frac, runs), runs, regime);
+           "\"frames\":%d,\"inputs\":2,\"incomplete_fraction\":%.6g}\n", median_d(tput, runs), runs, frames * 4,
+           median_d(drop, runs));
     printf("{\"name\":\"join_agent_lockstep_stage_outputs_per_s\",\"unit\":\"outputs/s\",\"value\":%.6g,\"runs\":%d,"
            "\"frames\":8000,\"inputs\":2,\"prepublished\":true}\n", median_d(cap, runs), runs);
     return 0;
