@@ -37,7 +37,8 @@ static void on_frame(void *clientd, const tp_frame_t *f)
     if (self->got != NULL || self->failed) return; /* limit 1: never */
     /* The view the consumer read the frame with (its internal_) is what
      * tp_frame_intact re-checks; the Frame keeps a copy of it. */
-    tp_join_frame_t jf = {.seq = f->seq, .timestamp_ns = f->descriptor_timestamp_ns, .has_view = 1};
+    tp_join_frame_t jf = {.seq = f->seq, .timestamp_ns = f->descriptor_timestamp_ns, .has_view = 1,
+                          .trace_id = f->trace_id};
     jf.view = *(const tp_shm_view_t *)f->internal_;
     self->got = pytp_frame_new((PyObject *)self, consumer_gen, consumer_frame_gone, &self->live, f->stream_id, f->epoch, &jf);
     if (self->got == NULL) self->failed = 1;

@@ -326,6 +326,7 @@ GETTER(seq, PyLong_FromUnsignedLongLong(self->jf.seq))
 GETTER(epoch, PyLong_FromUnsignedLongLong(self->epoch))
 GETTER(stream_id, PyLong_FromUnsignedLong(self->stream_id))
 GETTER(has_view, PyBool_FromLong(self->jf.has_view))
+GETTER(trace_id, PyLong_FromUnsignedLongLong(self->jf.trace_id))
 GETTER(closed, PyBool_FromLong(self->closed))
 GETTER(nbytes, PyLong_FromUnsignedLong(self->jf.has_view ? self->jf.view.len : 0))
 GETTER(dtype_code, PyLong_FromLong(self->jf.has_view ? self->jf.view.header.tensor.dtype : 0))
@@ -367,6 +368,9 @@ static PyGetSetDef frame_getset[] = {
     {"seq", (getter)frame_get_seq, NULL, "Frame sequence number.", NULL},
     {"epoch", (getter)frame_get_epoch, NULL, "Producer epoch the frame belongs to.", NULL},
     {"stream_id", (getter)frame_get_stream_id, NULL, "Stream the frame came from.", NULL},
+    {"trace_id", (getter)frame_get_trace_id, NULL,
+     "Trace id from the frame's FrameDescriptor (docs/spec/tracelink.md); 0 when the producer does not trace.",
+     NULL},
     {"timestamp_ns", (getter)frame_get_timestamp_ns, NULL,
      "Capture time (slot header, else the FrameDescriptor's), monotonic ns; None if absent.", NULL},
     {"shape", (getter)frame_get_shape, NULL, "Tensor dims (tuple).", NULL},

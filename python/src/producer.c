@@ -43,13 +43,45 @@ PyTypeObject pytp_SlotRefType = {
     .tp_doc = "Keeps a producer's mapping while an array claimed from it lives.",
 };
 
+/* tracing: "per-frame" / "off" (None: leave as is); node: 0..1023 or None
+ * (the library's default, stream id modulo 1024). */
+static int parse_tracing(PyObject *tracing, PyObject *node, tp_trace_mode_t *mode, int32_t *node_id)
+{
+    *mode = TP_TRACE_OFF;
+    *node_id = -1;
+    if (tracing != Py_None) {
+        const char *m = PyUnicode_Check(tracing) ? PyUnicode_AsUTF8(tracing) : NULL;
+        if (m != NULL && strcmp(m, "per-frame") == 0) *mode = TP_TRACE_PER_FRAME;
+        else if (m == NULL || strcmp(m, "off") != 0) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "tracing must be 'per-frame', 'off' or None");
+            return -1;
+        }
+    }
+    if (node != Py_None) {
+        const long v = PyLong_AsLong(node);
+        if (v == -1 && PyErr_Occurred()) return -1;
+        if (v < 0 || v > (long)TP_TRACE_MAX_NODE) {
+            PyErr_Format(PyExc_ValueError, "trace_node must be 0..%u, got %ld", TP_TRACE_MAX_NODE, v);
+            return -1;
+        }
+        *node_id = (int32_t)v;
+    }
+    return 0;
+}
+
 static int producer_init(ProducerObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kw[] = {"stream_id", "name", "summary", "create", NULL};
+    static char *kw[] = {"stream_id", "name", "summary", "create", "tracing", "trace_node", NULL};
     unsigned long stream_id;
     const char *name = NULL, *summary = NULL;
     int create = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "k|zzp", kw, &stream_id, &name, &summary, &create)) return -1;
+    PyObject *tracing = Py_None, *node = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "k|zzp$OO", kw, &stream_id, &name, &summary, &create, &tracing,
+                                     &node))
+        return -1;
+    tp_trace_mode_t mode;
+    int32_t node_id;
+    if (parse_tracing(tracing, node, &mode, &node_id) != 0) return -1;
     if (self->p != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Producer already initialised");
         return -1;
@@ -62,6 +94,11 @@ static int producer_init(ProducerObject *self, PyObject *args, PyObject *kwargs)
         return -1;
     }
     self->stream_id = (uint32_t)stream_id;
+    /* tracing=None keeps what $TP_TRACE / $TP_TRACE_NODE chose at open */
+    if (tracing != Py_None && tp_producer_set_tracing(self->p, mode, node_id) != 0) {
+        pytp_raise_lib("Producer tracing");
+        return -1;
+    }
     return 0;
 }
 
@@ -205,19 +242,79 @@ static int timestamp_arg(PyObject *o, uint64_t *ts)
     return PyErr_Occurred() ? -1 : 0;
 }
 
+/* parents: a sequence of trace ids (ints) -> out[], at most
+ * TP_TRACE_MAX_PARENTS (TL-D6); the library skips zeros and repeats. */
+static int parse_parents(PyObject *parents, uint64_t *out, uint32_t *n)
+{
+    PyObject *seq = PySequence_Fast(parents, "parents must be a sequence of trace ids (ints)");
+    if (seq == NULL) return -1;
+    const Py_ssize_t len = PySequence_Fast_GET_SIZE(seq);
+    if (len > (Py_ssize_t)TP_TRACE_MAX_PARENTS) {
+        Py_DECREF(seq);
+        PyErr_Format(PyExc_ValueError, "at most %u parents, got %zd", TP_TRACE_MAX_PARENTS, len);
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < len; k++) {
+        out[k] = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(seq, k));
+        if (PyErr_Occurred()) {
+            Py_DECREF(seq);
+            return -1;
+        }
+    }
+    Py_DECREF(seq);
+    *n = (uint32_t)len;
+    return 0;
+}
+
 static PyObject *producer_commit(ProducerObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kw[] = {"timestamp_ns", NULL};
-    PyObject *tso = Py_None;
-    uint64_t ts;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O", kw, &tso) || timestamp_arg(tso, &ts) != 0) return NULL;
+    static char *kw[] = {"timestamp_ns", "trace_id", "parents", NULL};
+    PyObject *tso = Py_None, *tido = Py_None, *parents = Py_None;
+    uint64_t ts, trace_id = 0, ids[TP_TRACE_MAX_PARENTS];
+    uint32_t nparents = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O$OO", kw, &tso, &tido, &parents) || timestamp_arg(tso, &ts) != 0)
+        return NULL;
+    if (tido != Py_None && parents != Py_None)
+        return pytp_raise(pytp_Error, TP_ERR_INVALID_ARG, "commit: give trace_id (1->1 stage) or parents (join), not both");
+    if (tido != Py_None) {
+        trace_id = PyLong_AsUnsignedLongLong(tido);
+        if (PyErr_Occurred()) return NULL;
+    }
+    if (parents != Py_None && parse_parents(parents, ids, &nparents) != 0) return NULL;
     if (pytp_open(self->p, "producer") != 0) return NULL;
     if (!self->claimed) return pytp_raise(pytp_Error, TP_ERR_STATE, "commit: nothing claimed");
     self->claimed = 0;
     release_claimed_array(self);
     const uint64_t seq = self->claim.seq;
-    if (tp_producer_commit(self->p, &self->claim, ts) != 0) return pytp_raise_lib("commit");
+    int rc;
+    if (tido != Py_None) rc = tp_producer_commit_traced(self->p, &self->claim, ts, trace_id);
+    else if (parents != Py_None) rc = tp_producer_commit_derived(self->p, &self->claim, ts, ids, nparents);
+    else rc = tp_producer_commit(self->p, &self->claim, ts);
+    if (rc != 0) return pytp_raise_lib("commit");
     return PyLong_FromUnsignedLongLong(seq);
+}
+
+static PyObject *producer_set_tracing(ProducerObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kw[] = {"mode", "node", NULL};
+    PyObject *tracing, *node = Py_None;
+    tp_trace_mode_t mode;
+    int32_t node_id;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O", kw, &tracing, &node)) return NULL;
+    if (tracing == Py_None) return PyErr_Format(PyExc_ValueError, "tracing must be 'per-frame' or 'off'");
+    if (parse_tracing(tracing, node, &mode, &node_id) != 0) return NULL;
+    if (pytp_open(self->p, "producer") != 0) return NULL;
+    if (tp_producer_set_tracing(self->p, mode, node_id) != 0) return pytp_raise_lib("set_tracing");
+    Py_RETURN_NONE;
+}
+
+static PyObject *producer_trace_stats(ProducerObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (pytp_open(self->p, "producer") != 0) return NULL;
+    uint64_t sent = 0, dropped = 0;
+    tp_producer_trace_stats(self->p, &sent, &dropped);
+    return Py_BuildValue("{sKsK}", "links_sent", (unsigned long long)sent, "links_dropped", (unsigned long long)dropped);
 }
 
 static PyObject *producer_offer(ProducerObject *self, PyObject *args, PyObject *kwargs)
@@ -314,12 +411,20 @@ PYTP_GETTER(producer, ProducerObject, active, PyBool_FromLong(self->p != NULL &&
 PYTP_GETTER(producer, ProducerObject, epoch, PyLong_FromUnsignedLongLong(self->p != NULL ? tp_producer_epoch(self->p) : 0))
 PYTP_GETTER(producer, ProducerObject, next_seq, PyLong_FromUnsignedLongLong(self->p != NULL ? tp_producer_next_seq(self->p) : 0))
 PYTP_GETTER(producer, ProducerObject, stream_id, PyLong_FromUnsignedLong(self->stream_id))
+PYTP_GETTER(producer, ProducerObject, last_trace_id,
+            PyLong_FromUnsignedLongLong(self->p != NULL ? tp_producer_last_trace_id(self->p) : 0))
+PYTP_GETTER(producer, ProducerObject, tracing,
+            PyUnicode_FromString(self->p != NULL && tp_producer_trace_mode(self->p) == TP_TRACE_PER_FRAME ? "per-frame"
+                                                                                                        : "off"))
 
 static PyGetSetDef producer_getset[] = {
     {"active", (getter)producer_get_active, NULL, "True when attached and mapped (frames can be written).", NULL},
     {"epoch", (getter)producer_get_epoch, NULL, "Epoch of the current mapping (0 when not active).", NULL},
     {"next_seq", (getter)producer_get_next_seq, NULL, "Sequence number the next frame gets.", NULL},
     {"stream_id", (getter)producer_get_stream_id, NULL, "The stream.", NULL},
+    {"last_trace_id", (getter)producer_get_last_trace_id, NULL,
+     "Trace id of the last committed frame (0 if none or untraced; docs/spec/tracelink.md).", NULL},
+    {"tracing", (getter)producer_get_tracing, NULL, "Tracing mode: 'per-frame' or 'off' (see set_tracing).", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyMethodDef producer_methods[] = {
@@ -334,10 +439,22 @@ static PyMethodDef producer_methods[] = {
      "in shared memory. Fill it, then commit(). commit() makes it read-only; do not keep it (or views of it) "
      "after that: the slot belongs to the consumers, then to a later frame."},
     {"commit", (PyCFunction)(void (*)(void))producer_commit, METH_VARARGS | METH_KEYWORDS,
-     "commit(timestamp_ns=None) -> int\n\nPublish the claimed frame (capture time: now on the monotonic clock "
-     "unless given). Returns its seq."},
+     "commit(timestamp_ns=None, *, trace_id=None, parents=None) -> int\n\nPublish the claimed frame (capture "
+     "time: now on the monotonic clock unless given). Returns its seq.\n\nLineage (docs/spec/tracelink.md): by "
+     "default the frame gets a new trace id when tracing is 'per-frame', else 0. trace_id=T passes an input "
+     "frame's trace id on unchanged (a 1->1 stage). parents=[...] marks a frame made from several input frames "
+     "(a join output: JoinOutput.trace_parents()): it gets a new trace id whatever the mode, and a TraceLinkSet "
+     "naming the parents (zeros and repeats skipped, at most 256) is published after it. Not both. "
+     "last_trace_id then gives the frame's id."},
     {"offer", (PyCFunction)(void (*)(void))producer_offer, METH_VARARGS | METH_KEYWORDS,
      "offer(array, timestamp_ns=None) -> int\n\nCopy an array into a new frame and publish it. Returns its seq."},
+    {"set_tracing", (PyCFunction)(void (*)(void))producer_set_tracing, METH_VARARGS | METH_KEYWORDS,
+     "set_tracing(mode, node=None)\n\nmode 'per-frame': every commit/offer gives its frame a new, strictly "
+     "increasing, non-zero trace id minted with node id `node` (0..1023; None: stream id modulo 1024); 'off': "
+     "trace id 0. The initial mode comes from the tracing= argument, else $TP_TRACE / $TP_TRACE_NODE."},
+    {"trace_stats", (PyCFunction)producer_trace_stats, METH_NOARGS,
+     "trace_stats() -> dict\n\nTraceLinkSets published ('links_sent') and dropped because they could not be "
+     "offered ('links_dropped')."},
     {"set_meta", (PyCFunction)producer_set_meta, METH_O,
      "set_meta(attrs: dict[str, str | bytes])\n\nReplace the DataSourceMeta attributes (str values as 'text', "
      "bytes as 'bytes')."},
@@ -350,9 +467,10 @@ PyTypeObject pytp_ProducerType = {
     .tp_basicsize = sizeof(ProducerObject),
     .tp_dealloc = (destructor)producer_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Producer(stream_id, name=None, summary=None, create=False)\n\n"
+    .tp_doc = "Producer(stream_id, name=None, summary=None, create=False, *, tracing=None, trace_node=None)\n\n"
               "Attach to a stream as its producer through the driver (TP_DIR and the other client settings come "
-              "from the environment). Not thread-safe: use one producer from one thread.",
+              "from the environment). tracing='per-frame' gives every frame a trace id, 'off' none; None keeps "
+              "$TP_TRACE's choice (see set_tracing). Not thread-safe: use one producer from one thread.",
     .tp_methods = producer_methods,
     .tp_getset = producer_getset,
     .tp_init = (initproc)producer_init,

@@ -16,7 +16,7 @@ them: read inside ``with frame:``, which re-checks the slot's seqlock on exit
 and raises ``FrameOverwritten`` otherwise, or keep ``frame.copy()``.
 """
 import asyncio
-from typing import NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 from ._tensorpool import (  # noqa: F401  (re-exported)
     Consumer,
@@ -102,6 +102,20 @@ class JoinOutput:
     def frames(self) -> Tuple[Frame, ...]:
         """The frames of every input, in rule order, oldest first within an input."""
         return tuple(f for i in self.inputs for f in i.frames)
+
+    def trace_parents(self) -> List[int]:
+        """Trace ids of the frames this output was made of, for
+        ``Producer.commit(parents=...)``: every frame of every input, in rule
+        order and oldest first within an input, zeros and repeats left out
+        (as the C ``tp_join_output_trace_parents``; docs/spec/tracelink.md
+        TL-D4). Empty when no input frame was traced."""
+        seen, out = set(), []
+        for f in self.frames:
+            t = f.trace_id
+            if t and t not in seen:
+                seen.add(t)
+                out.append(t)
+        return out
 
     def intact(self) -> bool:
         """True if every frame with a view still holds its data."""
