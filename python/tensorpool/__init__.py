@@ -108,11 +108,12 @@ class JoinOutput:
         ``Producer.commit(parents=...)``: every frame of every input, in rule
         order and oldest first within an input, zeros and repeats left out
         (as the C ``tp_join_output_trace_parents``; docs/spec/tracelink.md
-        TL-D4). Empty when no input frame was traced."""
+        TL-D4), at most 256 (what one TraceLinkSet carries, TL-D6; the
+        oldest are kept). Empty when no input frame was traced."""
         seen, out = set(), []
         for f in self.frames:
             t = f.trace_id
-            if t and t not in seen:
+            if t and t not in seen and len(out) < 256:
                 seen.add(t)
                 out.append(t)
         return out
