@@ -1,0 +1,80 @@
+/* The placement probe: how far apart the two CPUs a cross-core benchmark
+ * runs on are right now. On this shared VM the two vCPUs are sometimes near
+ * (a cache line goes back and forth in ~100-200 ns) and sometimes far
+ * (~500 ns and more), and the hypervisor may move them between or during
+ * trials, so a latency measured without knowing the placement mixes two
+ * regimes. The probe bounces one cache line between a process pinned to
+ * CPU 0 and one pinned to CPU 1 (2000 round trips, p50). A trial is
+ * bracketed by a probe before and after it: both near -> "near", both far
+ * -> "far", else "mixed" (the placement changed; such trials are reported
+ * apart). The threshold is TP_BENCH_FAR_NS (300 ns) unless the environment
+ * variable TP_BENCH_FAR_NS says otherwise.
+ * Needs sized_floor.h (tp_bench_pin, tp_bench_relax, tp_bench_cmp_i64). */
+#ifndef TP_BENCH_PLACEMENT_PROBE_H
+#define TP_BENCH_PLACEMENT_PROBE_H
+
+#include "sized_floor.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { TP_BENCH_FAR_NS = 300, TP_BENCH_PROBE_ROUNDS = 2000 };
+
+typedef struct {
+    _Alignas(64) _Atomic uint64_t ping;
+    _Alignas(64) _Atomic uint64_t pong;
+} tp_bench_probe_line_t;
+
+/* p50 cache-line round trip between CPU 0 and CPU 1, in ns; -1 on error.
+ * The caller's affinity is restored afterwards. */
+static inline int64_t tp_bench_placement_probe(void)
+{
+    tp_bench_probe_line_t *l = mmap(NULL, sizeof *l, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (l == MAP_FAILED) return -1;
+    cpu_set_t saved;
+    sched_getaffinity(0, sizeof saved, &saved);
+    const pid_t child = fork();
+    if (child == 0) {
+        tp_bench_pin(1);
+        for (uint64_t i = 1; i <= TP_BENCH_PROBE_ROUNDS; i++) {
+            while (atomic_load_explicit(&l->ping, memory_order_acquire) != i) tp_bench_relax();
+            atomic_store_explicit(&l->pong, i, memory_order_release);
+        }
+        _exit(0);
+    }
+    tp_bench_pin(0);
+    static int64_t rtt[TP_BENCH_PROBE_ROUNDS];
+    for (uint64_t i = 1; i <= TP_BENCH_PROBE_ROUNDS; i++) {
+        const int64_t t0 = tp_bench_now_ns();
+        atomic_store_explicit(&l->ping, i, memory_order_release);
+        while (atomic_load_explicit(&l->pong, memory_order_acquire) != i) tp_bench_relax();
+        rtt[i - 1] = tp_bench_now_ns() - t0;
+    }
+    waitpid(child, NULL, 0);
+    munmap(l, sizeof *l);
+    sched_setaffinity(0, sizeof saved, &saved);
+    qsort(rtt, TP_BENCH_PROBE_ROUNDS, sizeof rtt[0], tp_bench_cmp_i64);
+    return rtt[TP_BENCH_PROBE_ROUNDS / 2];
+}
+
+static inline int64_t tp_bench_far_ns(void)
+{
+    const char *v = getenv("TP_BENCH_FAR_NS");
+    const long long n = v != NULL ? atoll(v) : 0;
+    return n > 0 ? n : TP_BENCH_FAR_NS;
+}
+
+/* The regime of a trial from the probes before and after it. */
+static inline const char *tp_bench_regime(int64_t before_ns, int64_t after_ns)
+{
+    const int64_t far = tp_bench_far_ns();
+    if (before_ns < 0 || after_ns < 0) return "unknown";
+    if (before_ns < far && after_ns < far) return "near";
+    if (before_ns >= far && after_ns >= far) return "far";
+    return "mixed";
+}
+
+#endif
