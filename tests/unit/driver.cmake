@@ -17,7 +17,8 @@ tp_add_test(test_client_epoch SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_epoc
 # aeron:ipc, the driver running the media driver (driver_test_rig.h). Over
 # Aeron an offer can be lost while a client reconnects to a restarted media
 # driver, so the rig retries requests until answered and answers every
-# retransmission, as the driver client and the driver do.
+# retransmission, as the driver client and the driver do. D-4.5.a: every
+# driver control message travels on the control stream, over Aeron too.
 foreach(t test_driver_protocol test_driver_client test_client_qos test_client_percons test_client_epoch)
   tp_add_aeron_variant(${t})
 endforeach()
