@@ -98,28 +98,9 @@ static void emit(const char *name, const char *unit, double value, const char *p
 
 static void floor_run(size_t samples, int64_t out_pct[3], double *clock_overhead)
 {
-    atomic_store(&sh->ping, 0);
-    atomic_store(&sh->pong, 0);
-    size_t total = samples + samples / 10;
-    pid_t child = fork();
-    if (child == 0) {
-        tp_bench_pin(1);
-        for (uint64_t i = 1; i <= total; i++) {
-            while (atomic_load_explicit(&sh->ping, memory_order_acquire) != i) tp_bench_relax();
-            atomic_store_explicit(&sh->pong, i, memory_order_release);
-        }
-        _exit(0);
-    }
-    tp_bench_pin(0);
     int64_t *rtt = malloc(samples * sizeof *rtt);
-    for (uint64_t i = 1; i <= total; i++) {
-        int64_t t0 = tp_clock_monotonic_ns();
-        atomic_store_explicit(&sh->ping, i, memory_order_release);
-        while (atomic_load_explicit(&sh->pong, memory_order_acquire) != i) tp_bench_relax();
-        int64_t t1 = tp_clock_monotonic_ns();
-        if (i > total - samples) rtt[i - 1 - (total - samples)] = t1 - t0;
-    }
-    waitpid(child, NULL, 0);
+    if (rtt == NULL || tp_bench_cacheline_rtts(rtt, samples) != 0) exit(1);
+    tp_bench_pin(0);
     qsort(rtt, samples, sizeof *rtt, tp_bench_cmp_i64);
     out_pct[0] = pct(rtt, samples, 0.5);
     out_pct[1] = pct(rtt, samples, 0.99);
@@ -437,7 +418,6 @@ static const char *aeron_bench_channel(void)
     return c != NULL && c[0] != '\0' ? c : "aeron:ipc?term-length=16m";
 }
 
-static int cmp_i64_plain(const void *a, const void *b) { return tp_bench_cmp_i64(a, b); }
 
 /* Trials of a side-by-side comparison, each bracketed by the placement
  * probe; results are grouped by the regime of their trial. */
@@ -496,8 +476,8 @@ static void transport_rtt_runs(size_t samples, int trials)
         int64_t med50[2][3];
         for (int c = 0; c < nch; c++)
             for (int s = 0; s < 3; s++) {
-                qsort(p50[g][c][s], (size_t)n, sizeof(int64_t), cmp_i64_plain);
-                qsort(p99[g][c][s], (size_t)n, sizeof(int64_t), cmp_i64_plain);
+                qsort(p50[g][c][s], (size_t)n, sizeof(int64_t), tp_bench_cmp_i64);
+                qsort(p99[g][c][s], (size_t)n, sizeof(int64_t), tp_bench_cmp_i64);
                 med50[c][s] = p50[g][c][s][n / 2];
                 for (int k = 0; k < 2; k++) {
                     char params[320];

@@ -28,34 +28,43 @@ typedef struct {
     _Alignas(64) _Atomic uint64_t pong;
 } tp_bench_probe_line_t;
 
-/* p50 cache-line round trip between CPU 0 and CPU 1, in ns; -1 on error.
- * The caller's affinity is restored afterwards. */
-static inline int64_t tp_bench_placement_probe(void)
+/* One cache line bounced between a process pinned to CPU 0 and one pinned
+ * to CPU 1: samples round trips (after a tenth as many to warm up) into rtt,
+ * in ns, unsorted. 0, or -1 on error. The caller's affinity is restored. */
+static inline int tp_bench_cacheline_rtts(int64_t *rtt, size_t samples)
 {
     tp_bench_probe_line_t *l = mmap(NULL, sizeof *l, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (l == MAP_FAILED) return -1;
     cpu_set_t saved;
     sched_getaffinity(0, sizeof saved, &saved);
+    const uint64_t total = samples + samples / 10;
     const pid_t child = fork();
     if (child == 0) {
         tp_bench_pin(1);
-        for (uint64_t i = 1; i <= TP_BENCH_PROBE_ROUNDS; i++) {
+        for (uint64_t i = 1; i <= total; i++) {
             while (atomic_load_explicit(&l->ping, memory_order_acquire) != i) tp_bench_relax();
             atomic_store_explicit(&l->pong, i, memory_order_release);
         }
         _exit(0);
     }
     tp_bench_pin(0);
-    static int64_t rtt[TP_BENCH_PROBE_ROUNDS];
-    for (uint64_t i = 1; i <= TP_BENCH_PROBE_ROUNDS; i++) {
+    for (uint64_t i = 1; i <= total; i++) {
         const int64_t t0 = tp_bench_now_ns();
         atomic_store_explicit(&l->ping, i, memory_order_release);
         while (atomic_load_explicit(&l->pong, memory_order_acquire) != i) tp_bench_relax();
-        rtt[i - 1] = tp_bench_now_ns() - t0;
+        if (i > total - samples) rtt[i - 1 - (total - samples)] = tp_bench_now_ns() - t0;
     }
     waitpid(child, NULL, 0);
     munmap(l, sizeof *l);
     sched_setaffinity(0, sizeof saved, &saved);
+    return 0;
+}
+
+/* p50 cache-line round trip between CPU 0 and CPU 1, in ns; -1 on error. */
+static inline int64_t tp_bench_placement_probe(void)
+{
+    static int64_t rtt[TP_BENCH_PROBE_ROUNDS];
+    if (tp_bench_cacheline_rtts(rtt, TP_BENCH_PROBE_ROUNDS) != 0) return -1;
     qsort(rtt, TP_BENCH_PROBE_ROUNDS, sizeof rtt[0], tp_bench_cmp_i64);
     return rtt[TP_BENCH_PROBE_ROUNDS / 2];
 }
