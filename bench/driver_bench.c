@@ -222,7 +222,7 @@ static int64_t pct(samples_t *s, double q)
 static int consumer_main(void)
 {
     /* the run's rows carry the placement regime of probes bracketing it */
-    const double probe_before = tp_bench_placement_rtt_ns();
+    const int64_t probe_before = tp_bench_placement_probe();
     tp_client_context_t ctx;
     tp_client_context_init(&ctx);
     tp_ipc_context_t ipc;
@@ -247,7 +247,7 @@ static int consumer_main(void)
         tp_ipc_subscription_poll(ping, on_ping, &st, 64);
         tp_consumer_poll(c, tp_clock_monotonic_ns(), on_frame, &st, 64);
     }
-    const char *regime = tp_bench_regime(probe_before, tp_bench_placement_rtt_ns());
+    const char *regime = tp_bench_regime(probe_before, tp_bench_placement_probe());
     tp_shm_drops_t d;
     tp_consumer_drops(c, &d);
     qsort(st.ping.v, st.ping.n, sizeof(int64_t), cmp_i64);

@@ -97,7 +97,7 @@ static void cache_line_round_trip(int rounds)
     waitpid(child, NULL, 0);
     qsort(rtt, (size_t)rounds, sizeof rtt[0], cmp_double);
     /* this is the placement probe's own measurement, longer: its regime is its own */
-    const char *regime = tp_bench_regime(rtt[rounds / 2], rtt[rounds / 2]);
+    const char *regime = tp_bench_regime((int64_t)rtt[rounds / 2], (int64_t)rtt[rounds / 2]);
     printf("{\"name\":\"floor.cache_line_round_trip\",\"unit\":\"ns\",\"value\":%.6g,\"stat\":\"p50\",\"rounds\":%d,"
            "\"regime\":\"%s\"}\n",
            rtt[rounds / 2], rounds, regime);
@@ -116,10 +116,10 @@ static void cache_line_round_trip(int rounds)
 static void sized_one_way(size_t n, size_t rounds)
 {
     int64_t rtt[3];
-    const double before = tp_bench_placement_rtt_ns();
+    const int64_t before = tp_bench_placement_probe();
     if (tp_bench_sized_round_trip(n, rounds, rtt) < 0)
         return;
-    const char *regime = tp_bench_regime(before, tp_bench_placement_rtt_ns());
+    const char *regime = tp_bench_regime(before, tp_bench_placement_probe());
     printf("{\"name\":\"floor.sized_one_way\",\"unit\":\"ns\",\"value\":%.6g,\"stat\":\"p50\",\"msg_bytes\":%zu,"
            "\"lines_per_direction\":%zu,\"rtt_p50\":%lld,\"rtt_p99\":%lld,\"rounds\":%zu,"
            "\"note\":\"half the round trip of msg_bytes + flag\",\"regime\":\"%s\"}\n",

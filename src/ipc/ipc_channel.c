@@ -42,3 +42,12 @@ int tp_ipc_embedded_channel_lossless(const char *channel)
     if (strcmp(channel, "tp:ipc?lossless=true") == 0) return 1;
     return -1;
 }
+#ifndef TP_HAVE_AERON
+/* Without the Aeron backend there is nothing to count (ipc_aeron.c has the
+ * real one). */
+int tp_ipc_aeron_counters(tp_ipc_aeron_counters_t *out)
+{
+    memset(out, 0, sizeof *out);
+    return tp_err_set(TP_ERR_UNSUPPORTED, "this build has no Aeron backend");
+}
+#endif
