@@ -12,7 +12,10 @@
  * "tp:ipc?lossless=true" is lossless instead: it never laps a subscription
  * following it; offer and try_claim return TP_IPC_BACK_PRESSURED while the
  * slowest one is a whole log behind (the caller retries, as with Aeron's
- * BACK_PRESSURED). A subscription whose process died stops holding it back.
+ * BACK_PRESSURED). A subscription whose process died stops holding it back,
+ * and so does one that has not moved for the stall time
+ * ("tp:ipc?lossless=true|stall-ms=N", default 5000): it is cut loose, laps
+ * and counts its loss.
  * After open, offer/claim/commit/poll make no syscall, take no lock and do
  * not allocate.
  *

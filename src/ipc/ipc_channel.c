@@ -12,11 +12,12 @@ const tp_ipc_backend_t *tp_ipc_backend_for_channel(const char *channel)
         tp_err_set(TP_ERR_INVALID_ARG, "channel URI is NULL");
         return NULL;
     }
-    if (tp_ipc_embedded_channel_lossless(channel) >= 0) return &tp_ipc_embedded_backend;
+    tp_ipc_embedded_channel_t parsed;
+    if (tp_ipc_embedded_channel_parse(channel, &parsed) == 0) return &tp_ipc_embedded_backend;
     if (strncmp(channel, "tp:ipc", 6) == 0) {
         tp_err_set(TP_ERR_INVALID_ARG,
-                   "channel '%s': the embedded transport takes only lossless=true|false; use \"tp:ipc\" or "
-                   "\"tp:ipc?lossless=true\"",
+                   "channel '%s': the embedded transport takes only lossless=true|false and stall-ms=1..3600000 "
+                   "(separated by '|'); use \"tp:ipc\" or \"tp:ipc?lossless=true\"",
                    channel);
         return NULL;
     }
@@ -36,12 +37,6 @@ const tp_ipc_backend_t *tp_ipc_backend_for_channel(const char *channel)
     return NULL;
 }
 
-int tp_ipc_embedded_channel_lossless(const char *channel)
-{
-    if (strcmp(channel, "tp:ipc") == 0 || strcmp(channel, "tp:ipc?lossless=false") == 0) return 0;
-    if (strcmp(channel, "tp:ipc?lossless=true") == 0) return 1;
-    return -1;
-}
 #ifndef TP_HAVE_AERON
 /* Without the Aeron backend there is nothing to count (ipc_aeron.c has the
  * real one). */

@@ -19,7 +19,18 @@ size_t tp_ipc_embedded_image_count(const tp_ipc_subscription_t *sub);
 uint64_t tp_ipc_embedded_error_count(const tp_ipc_subscription_t *sub);
 int tp_ipc_embedded_subscription_close(tp_ipc_subscription_t *sub);
 
-/* "tp:ipc" or "tp:ipc?lossless=false": 0; "tp:ipc?lossless=true": 1; else -1. */
-int tp_ipc_embedded_channel_lossless(const char *channel);
+/* Parameters of a tp:ipc channel URI: "tp:ipc", or "tp:ipc?" and key=value
+ * pairs separated by '|': lossless=true|false (default false), stall-ms=N
+ * (lossless: a subscription that has not moved for N ms while holding the
+ * publication back is cut loose and laps, counting its loss; 1..3600000,
+ * default 5000). */
+#define TP_IPC_STALL_NS_DEFAULT (5000LL * 1000000LL)
+typedef struct tp_ipc_embedded_channel_s {
+    int lossless;
+    int64_t stall_ns;
+} tp_ipc_embedded_channel_t;
+
+/* 0 and *out filled, or -1 (not a valid tp:ipc URI; no error set). */
+int tp_ipc_embedded_channel_parse(const char *channel, tp_ipc_embedded_channel_t *out);
 
 #endif

@@ -38,8 +38,10 @@ int tp_ipc_embedded_abort(tp_ipc_publication_t *pub, tp_ipc_claim_t *claim);
 int tp_ipc_embedded_publication_open(tp_ipc_publication_t **out, const tp_ipc_context_t *ctx, const char *channel,
                                      int32_t stream_id)
 {
-    const int lossless = tp_ipc_embedded_channel_lossless(channel);
-    if (lossless < 0) return tp_err_set(TP_ERR_INVALID_ARG, "channel '%s' is not tp:ipc", channel);
+    tp_ipc_embedded_channel_t params;
+    if (tp_ipc_embedded_channel_parse(channel, &params) < 0)
+        return tp_err_set(TP_ERR_INVALID_ARG, "channel '%s' is not tp:ipc", channel);
+    const int lossless = params.lossless;
     int dirfd = tp_ipc_dir_open_ctx(ctx, 1);
     if (dirfd < 0) return -1;
     tp_ipc_embedded_pub_t *p = calloc(1, sizeof *p);
@@ -58,6 +60,7 @@ int tp_ipc_embedded_publication_open(tp_ipc_publication_t **out, const tp_ipc_co
                                 &p->map_len, p->name, sizeof p->name) < 0)
         goto fail;
     memcpy(&p->identity, p->map, sizeof p->identity);
+    p->w.stall_ns = params.stall_ns;
     p->dirfd = dirfd;
     p->capacity = ctx->log_capacity;
     p->check_countdown = CHECK_EVERY;
@@ -92,6 +95,7 @@ static void recreate_log(tp_ipc_embedded_pub_t *p)
         atomic_store_explicit(&p->w.meta->closed_ns, tp_clock_realtime_ns(), memory_order_release);
     unlinkat(p->dirfd, p->name, 0); /* ours (our pid in its name); nobody can trust it any more */
     tp_ipc_log_unmap(p->map, p->map_len, p->w.guard);
+    w.stall_ns = p->w.stall_ns;
     p->w = w;
     p->map = map;
     p->map_len = len;

@@ -106,7 +106,9 @@ _Static_assert(sizeof(tp_ipc_log_meta_t) == TP_IPC_LOG_HEADER_BYTES, "log header
  * It reads the slots only when it announces a new sixteenth of the ring and
  * the generation changed or its cached limit is in the way. A slot whose
  * owner died is freed by the writer while it is held back (checked every
- * TP_IPC_DEAD_CHECK_EVERY refused offers, a /proc read). */
+ * TP_IPC_DEAD_CHECK_EVERY refused offers, a /proc read), and so is one that
+ * has held it back without moving for the writer's stall time (the reader
+ * then finds its slot gone, reads lossy and counts what it loses). */
 enum {
     TP_IPC_LOG_LOSSLESS = 1u,
     TP_IPC_PAGE_BYTES = 4096,
@@ -114,8 +116,13 @@ enum {
     TP_IPC_DEAD_CHECK_EVERY = 1024,
 };
 
+/* owner of a slot the writer cut loose: nobody claims it (claims start from
+ * 0) and the writer ignores it until its reader (or the dead-reader check)
+ * frees it, so a late position store by that reader harms no one. */
+#define TP_IPC_SLOT_CUT (1ull << 63)
+
 typedef struct tp_ipc_reader_slot_s {
-    _Atomic uint64_t owner;    /* 0 free, else the reader's pid */
+    _Atomic uint64_t owner;    /* 0 free, else the reader's pid (| TP_IPC_SLOT_CUT once cut loose) */
     _Atomic uint64_t position; /* the reader has consumed everything below */
     _Atomic uint64_t start_time; /* the owner's start time (pid reuse) */
     uint8_t pad[40];
@@ -225,6 +232,9 @@ typedef struct tp_ipc_log_writer_s {
     uint64_t limit;      /* tail_intent may go up to here (lowest reader + capacity) */
     uint64_t readers_gen; /* generation the limit was computed at */
     uint32_t refused;     /* consecutive refused announcements (dead-reader check) */
+    int64_t stall_ns;     /* a reader in the way that long without moving is cut loose */
+    uint64_t stall_pos;   /* position of the reader in the way, and since when */
+    int64_t stall_since_ns;
 } tp_ipc_log_writer_t;
 
 /* Lossless: recompute the limit; 1 when `want` fits under it. Cold path. */
@@ -379,12 +389,23 @@ typedef struct tp_ipc_log_reader_s {
     tp_ipc_reader_slot_t *slot; /* NULL: not registered (lossy for us) */
     int readers_guard;
     uint64_t reported; /* position last stored in our slot */
+    uint64_t owner;    /* our pid, as claimed in the slot */
 } tp_ipc_log_reader_t;
 
-/* Lossless: tell the writer how far we have read (after each poll). */
+/* Lossless: tell the writer how far we have read (after each poll). A slot
+ * the writer took back (we stalled it) is no longer ours: we read lossy. */
 static inline void tp_ipc_log_reader_report(tp_ipc_log_reader_t *r)
 {
     if (r->slot != NULL && r->position != r->reported) {
+        uint64_t owner = atomic_load_explicit(&r->slot->owner, memory_order_acquire);
+        if (owner != r->owner) {
+            /* cut loose: the writer marked the slot; free it for others */
+            if (owner == (r->owner | TP_IPC_SLOT_CUT))
+                atomic_compare_exchange_strong_explicit(&r->slot->owner, &owner, 0, memory_order_acq_rel,
+                                                        memory_order_relaxed);
+            r->slot = NULL;
+            return;
+        }
         r->reported = r->position;
         atomic_store_explicit(&r->slot->position, r->position, memory_order_release);
     }

@@ -4,6 +4,7 @@
  * it is not held back, readers when they open or drop a log. */
 #include "ipc_log_file.h"
 #include "ipc_proc.h"
+#include "tensorpool/clock.h"
 #include "tensorpool/error.h"
 #include "../util/fault_guard.h"
 
@@ -13,15 +14,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Free the slots of readers that died while holding the writer back. */
+/* Free the slots of readers that died while holding the writer back, and
+ * those cut loose whose reader died before freeing them. */
 static void free_dead_readers(tp_ipc_log_writer_t *w, uint64_t want)
 {
     for (int i = 0; i < TP_IPC_READER_SLOTS; i++) {
         tp_ipc_reader_slot_t *s = &w->readers->slot[i];
         uint64_t owner = atomic_load_explicit(&s->owner, memory_order_acquire);
-        if (owner == 0 || atomic_load_explicit(&s->position, memory_order_acquire) + w->capacity >= want) continue;
+        if (owner == 0) continue;
+        const int cut = (owner & TP_IPC_SLOT_CUT) != 0;
+        if (!cut && atomic_load_explicit(&s->position, memory_order_acquire) + w->capacity >= want) continue;
+        const uint64_t pid = owner & ~TP_IPC_SLOT_CUT;
         uint64_t start = atomic_load_explicit(&s->start_time, memory_order_acquire);
-        if (owner > INT32_MAX || !tp_ipc_proc_alive((int)owner, start))
+        if (pid > INT32_MAX || !tp_ipc_proc_alive((int)pid, start))
             atomic_compare_exchange_strong_explicit(&s->owner, &owner, 0, memory_order_acq_rel, memory_order_relaxed);
     }
 }
@@ -31,11 +36,37 @@ static uint64_t lowest_reader(const tp_ipc_log_writer_t *w)
     uint64_t low = UINT64_MAX;
     for (int i = 0; i < TP_IPC_READER_SLOTS; i++) {
         const tp_ipc_reader_slot_t *s = &w->readers->slot[i];
-        if (atomic_load_explicit(&s->owner, memory_order_acquire) == 0) continue;
+        const uint64_t owner = atomic_load_explicit(&s->owner, memory_order_acquire);
+        if (owner == 0 || (owner & TP_IPC_SLOT_CUT)) continue;
         uint64_t pos = atomic_load_explicit(&s->position, memory_order_acquire);
         if (pos < low) low = pos;
     }
     return low;
+}
+
+/* Held back by readers at `low`: if they have not moved for stall_ns, cut
+ * them loose (they lap and count the loss, as on a lossy log). 1 when some
+ * slot was cut. Reads the clock, so only every 64th refusal. */
+static int cut_stalled_readers(tp_ipc_log_writer_t *w, uint64_t low)
+{
+    const int64_t now = tp_clock_monotonic_ns();
+    if (low != w->stall_pos || w->stall_since_ns == 0) {
+        w->stall_pos = low;
+        w->stall_since_ns = now;
+        return 0;
+    }
+    if (now - w->stall_since_ns < w->stall_ns) return 0;
+    int cut = 0;
+    for (int i = 0; i < TP_IPC_READER_SLOTS; i++) {
+        tp_ipc_reader_slot_t *s = &w->readers->slot[i];
+        uint64_t owner = atomic_load_explicit(&s->owner, memory_order_acquire);
+        if (owner == 0 || (owner & TP_IPC_SLOT_CUT) || atomic_load_explicit(&s->position, memory_order_acquire) != low)
+            continue;
+        cut += atomic_compare_exchange_strong_explicit(&s->owner, &owner, owner | TP_IPC_SLOT_CUT,
+                                                       memory_order_acq_rel, memory_order_relaxed);
+    }
+    w->stall_since_ns = 0;
+    return cut;
 }
 
 int tp_ipc_log_writer_refresh_limit(tp_ipc_log_writer_t *w, uint64_t want)
@@ -46,10 +77,17 @@ int tp_ipc_log_writer_refresh_limit(tp_ipc_log_writer_t *w, uint64_t want)
     w->limit = low == UINT64_MAX ? UINT64_MAX : low + w->capacity;
     if (want <= w->limit) {
         w->refused = 0;
+        w->stall_since_ns = 0;
         return 1;
     }
-    if (++w->refused % TP_IPC_DEAD_CHECK_EVERY == 0) {
+    ++w->refused;
+    int changed = 0;
+    if (w->refused % TP_IPC_DEAD_CHECK_EVERY == 0) {
         free_dead_readers(w, want);
+        changed = 1;
+    }
+    if (w->stall_ns > 0 && w->refused % 64 == 0 && cut_stalled_readers(w, low) > 0) changed = 1;
+    if (changed) {
         low = lowest_reader(w);
         w->limit = low == UINT64_MAX ? UINT64_MAX : low + w->capacity;
         if (want <= w->limit) return 1;
@@ -99,6 +137,7 @@ int tp_ipc_log_reader_register(tp_ipc_log_reader_t *r, uint64_t from)
         atomic_store_explicit(&s->position, from, memory_order_release);
         atomic_fetch_add_explicit(&r->readers->generation, 1, memory_order_seq_cst);
         r->slot = s;
+        r->owner = pid;
         r->reported = from;
         return 0;
     }

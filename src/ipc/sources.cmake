@@ -5,6 +5,7 @@ list(APPEND TP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/ipc_proc.c
   ${CMAKE_CURRENT_LIST_DIR}/ipc_log_file.c
   ${CMAKE_CURRENT_LIST_DIR}/ipc_lossless.c
+  ${CMAKE_CURRENT_LIST_DIR}/ipc_embedded_channel.c
   ${CMAKE_CURRENT_LIST_DIR}/ipc_reclaim.c
   ${CMAKE_CURRENT_LIST_DIR}/ipc_embedded.c
   ${CMAKE_CURRENT_LIST_DIR}/ipc_embedded_publication.c

@@ -7,6 +7,7 @@
  * test_ipc_aeron_udp runs the contract over UDP on loopback. */
 #include "ipc_test_util.h"
 #include "tp_test.h"
+#include "tensorpool/clock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -110,6 +111,20 @@ static void test_channel_uris(void)
     CHECK(tp_errcode() == TP_ERR_INVALID_ARG);
     CHECK(tp_ipc_subscription_open(&sub, &ctx, "tp:ipc?x=1", 1) == -1);
     CHECK(tp_errcode() == TP_ERR_INVALID_ARG);
+    /* tp:ipc's own parameters: lossless=true|false, stall-ms=1..3600000, '|' between */
+    static const char *const bad[] = {"tp:ipc?", "tp:ipc?lossless=yes", "tp:ipc?lossless=true|", "tp:ipc?stall-ms=0",
+                                      "tp:ipc?stall-ms=3600001", "tp:ipc?stall-ms=1x", "tp:ipc?lossless=true&stall-ms=5",
+                                      "tp:ipcx"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(tp_ipc_publication_open(&pub, &ctx, bad[i], 1) == -1);
+        CHECK(tp_errcode() == TP_ERR_INVALID_ARG);
+    }
+    CHECK(tp_ipc_publication_open(&pub, &ctx, "tp:ipc?lossless=true|stall-ms=3600000", 1) == 0);
+    CHECK(tp_ipc_publication_close(pub) == 0);
+    pub = NULL;
+    CHECK(tp_ipc_publication_open(&pub, &ctx, "tp:ipc?lossless=false", 1) == 0);
+    CHECK(tp_ipc_publication_close(pub) == 0);
+    pub = NULL;
     CHECK(tp_ipc_subscription_open(&sub, &ctx, NULL, 1) == -1);
     CHECK(pub == NULL && sub == NULL);
     CHECK(tp_ipc_publication_open(&pub, &ctx, "tp:ipc", 1) == 0);
@@ -379,6 +394,41 @@ static void test_lossless_dead_subscriber_released(void)
     CHECK_EQ_U64(taken, 1000);
     CHECK(refused >= 1); /* it was held back until the dead reader was noticed */
     tp_ipc_publication_close(pub);
+}
+
+/* A live subscription that stops polling holds a lossless publication back
+ * only for the stall time; then it is cut loose, laps and counts the loss. */
+static void test_lossless_stalled_subscriber_cut_loose(void)
+{
+    tp_ipc_context_t c = ctx;
+    c.log_capacity = 4096;
+    c.max_message = 1000;
+    tp_ipc_subscription_t *sub;
+    tp_ipc_publication_t *pub;
+    CHECK(tp_ipc_subscription_open(&sub, &c, "tp:ipc", 19) == 0);
+    CHECK(tp_ipc_publication_open(&pub, &c, "tp:ipc?lossless=true|stall-ms=100", 19) == 0);
+    CHECK(tp_test_await_images(sub, 1));
+    uint8_t buf[32];
+    uint64_t taken = 0, refused = 0;
+    const int64_t t0 = tp_clock_monotonic_ns();
+    while (taken < 1000 && tp_clock_monotonic_ns() - t0 < 10000000000LL) { /* the subscription never polls */
+        tp_test_fill(buf, sizeof buf, 0, taken);
+        const int64_t r = tp_ipc_publication_offer(pub, buf, sizeof buf);
+        if (r > 0) taken++;
+        else if (r == TP_IPC_BACK_PRESSURED) refused++;
+        else break;
+    }
+    const int64_t held = tp_clock_monotonic_ns() - t0;
+    CHECK_EQ_U64(taken, 1000);
+    CHECK(refused > 0);
+    CHECK(held >= 100000000LL); /* not before the stall time */
+    rx_t rx = {0};
+    for (int k = 0; k < 3; k++) drain(sub, &rx);
+    CHECK(rx.bad == 0);
+    CHECK(tp_ipc_subscription_loss_count(sub) > 0);
+    CHECK_EQ_U64((uint64_t)rx.count + tp_ipc_subscription_loss_count(sub), 1000);
+    tp_ipc_publication_close(pub);
+    tp_ipc_subscription_close(sub);
 }
 
 static void test_join_semantics_and_broadcast(void)
@@ -838,6 +888,7 @@ int main(void)
         RUN(test_lapping_counts_loss);
         RUN(test_lossless_back_pressure_loses_nothing);
         RUN(test_lossless_dead_subscriber_released);
+        RUN(test_lossless_stalled_subscriber_cut_loose);
         RUN(test_files_and_modes);
         RUN(test_corrupt_logs_are_errors);
         RUN(test_closed_logs_linger_then_reclaim);

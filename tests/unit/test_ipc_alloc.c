@@ -126,12 +126,48 @@ static void test_truncated_log_recovers_without_allocating(void)
     tp_ipc_subscription_close(sub);
 }
 
+/* A lossless publication held back by a subscription that does not poll,
+ * then released as it polls: offers, refusals and polls do not allocate. */
+static void test_lossless_back_pressure_does_not_allocate(void)
+{
+    tp_ipc_context_t c = ctx;
+    c.log_capacity = 4096;
+    c.max_message = 1000;
+    tp_ipc_subscription_t *sub;
+    tp_ipc_publication_t *pub;
+    CHECK(tp_ipc_subscription_open(&sub, &c, "tp:ipc", 3) == 0);
+    CHECK(tp_ipc_publication_open(&pub, &c, "tp:ipc?lossless=true", 3) == 0);
+    CHECK(tp_test_await_images(sub, 1));
+    uint8_t buf[64];
+    memset(buf, 5, sizeof buf);
+    uint64_t got = 0, sent = 0, refused = 0;
+    const uint64_t a0 = tp_alloc_count(), f0 = tp_free_count();
+    for (int round = 0; round < 200; round++) {
+        for (int i = 0; i < 200; i++) {
+            const int64_t r = tp_ipc_publication_offer(pub, buf, sizeof buf);
+            if (r > 0) sent++;
+            else if (r == TP_IPC_BACK_PRESSURED) refused++;
+        }
+        while (tp_ipc_subscription_poll(sub, count_handler, &got, 100) > 0) {
+        }
+    }
+    const uint64_t a1 = tp_alloc_count(), f1 = tp_free_count();
+    CHECK(refused > 0);
+    CHECK_EQ_U64(got, sent);
+    CHECK_EQ_U64(tp_ipc_subscription_loss_count(sub), 0);
+    CHECK_EQ_U64(a1 - a0, 0);
+    CHECK_EQ_U64(f1 - f0, 0);
+    tp_ipc_publication_close(pub);
+    tp_ipc_subscription_close(sub);
+}
+
 int main(void)
 {
     tp_test_dir_setup(&ctx);
     tp_test_transport_start(&ctx);
     RUN(test_hot_paths_do_not_allocate);
     if (tp_test_channel_is_embedded()) RUN(test_truncated_log_recovers_without_allocating); /* a tp:ipc log file */
+    if (tp_test_channel_is_embedded()) RUN(test_lossless_back_pressure_does_not_allocate);
     tp_test_transport_stop();
     tp_test_dir_cleanup();
     TP_TEST_END();
