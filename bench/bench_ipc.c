@@ -12,11 +12,14 @@
  *                            size-matched floor of the same size and stat,
  *                            ratio_to_cacheline_floor = value / (cache-line
  *                            rtt / 2)
- *   ipc_transport_rtt        the same ping-pong (full round trip, p50/p99/
- *                            p99.9) at 32 B, 256 B and 1 KiB over tp:ipc and,
- *                            in builds with Aeron, over aeron:ipc with an
- *                            embedded media driver, in the same run;
- *                            ipc_transport_rtt_ratio = tp:ipc p50 / aeron p50
+ *   ipc_transport_rtt        the same ping-pong (full round trip, p50 and
+ *                            p99) at 32 B, 256 B and 1 KiB over tp:ipc and,
+ *                            in builds with Aeron, over aeron:ipc (16 MiB
+ *                            term) with an embedded media driver, in the
+ *                            same run; trials bracketed by the placement
+ *                            probe (placement_probe.h), medians per regime
+ *                            (near/far/mixed); ipc_transport_rtt_ratio =
+ *                            tp:ipc p50 / aeron p50 of the same regime
  *   ipc_throughput           32-byte messages/s offered by one and by two
  *                            publisher processes, and delivered to one
  *                            subscriber process (with the loss it counted);
@@ -26,17 +29,33 @@
  *                            publisher shares a CPU with the subscriber.
  *                            side=offered_no_subscriber: one publisher alone.
  *   ipc_transport_throughput one publisher, one subscriber process, 32 B and
- *                            256 B, over tp:ipc (lossy: messages_lost beside
- *                            it) and aeron:ipc (back-pressured, lossless) in
- *                            the same run; medians of the trials.
+ *                            256 B, over tp:ipc (16 MiB log, lossy:
+ *                            loss beside it), tp:ipc?lossless=true (same
+ *                            log, back-pressured) and aeron:ipc (16 MiB
+ *                            term, back-pressured, lossless) in the same
+ *                            run, trials bracketed by the placement probe,
+ *                            medians per regime, loss_fraction and
+ *                            messages_lost beside each delivered rate;
+ *                            _ratio = each tp:ipc mode's delivered / aeron
+ *                            delivered. Every throughput run first sends
+ *                            64 MiB through the log untimed, so page faults
+ *                            of a fresh log are not measured.
+ *
+ * Every cross-core row carries "regime" (near / far / mixed / unknown) from
+ * placement probes bracketing it (placement.h); a floor and the measurement
+ * it bounds share one bracket.
  *
  * Both processes are pinned to different CPUs when there are at least two.
- * Usage: bench_ipc [--quick] [--latency-only]
- *   --quick: fewer samples, for smoke runs; --latency-only: skip throughput
+ * Usage: bench_ipc [--quick] [--latency-only] [--transports]
+ *                  [--transport-throughput-only]
+ *   --quick: fewer samples, for smoke runs; --latency-only: skip throughput;
+ *   --transports: only the tp:ipc / aeron:ipc side-by-side runs;
+ *   --transport-throughput-only: only the ipc_transport_throughput rows
  */
 #include "tensorpool/clock.h"
 #include "tensorpool/ipc.h"
 #include "sized_floor.h"
+#include "placement.h"
 #include "ipc/ipc_media_driver.h"
 
 #include <sched.h>
@@ -78,38 +97,37 @@ static int64_t pct(const int64_t *sorted, size_t n, double p)
     return sorted[i < n ? i : n - 1];
 }
 
+/* Placement regime of the measurement being reported (placement.h); rows
+ * that carry their own ("regime" in params) keep it. */
+static const char *g_regime;
+
 static void emit(const char *name, const char *unit, double value, const char *params)
 {
-    printf("{\"name\":\"%s\",\"unit\":\"%s\",\"value\":%.6g%s%s}\n", name, unit, value, params[0] ? "," : "", params);
+    const int add = g_regime != NULL && strstr(params, "\"regime\"") == NULL;
+    printf("{\"name\":\"%s\",\"unit\":\"%s\",\"value\":%.6g%s%s%s%s%s}\n", name, unit, value, params[0] ? "," : "",
+           params, add ? (params[0] ? ",\"regime\":\"" : "\"regime\":\"") : "", add ? g_regime : "", add ? "\"" : "");
     fflush(stdout);
+}
+
+/* Trials of a cross-core measurement are grouped by the regime of the
+ * probes bracketing them (placement.h). */
+enum { MAX_TRIALS = 16, NREGIMES = 4 };
+static const char *const regime_names[NREGIMES] = {"near", "far", "mixed", "unknown"};
+
+static int regime_index(const char *r)
+{
+    for (int i = 0; i < NREGIMES; i++)
+        if (strcmp(r, regime_names[i]) == 0) return i;
+    return NREGIMES - 1;
 }
 
 /* ---- floor: a cache line bounced between two processes ---- */
 
 static void floor_run(size_t samples, int64_t out_pct[3], double *clock_overhead)
 {
-    atomic_store(&sh->ping, 0);
-    atomic_store(&sh->pong, 0);
-    size_t total = samples + samples / 10;
-    pid_t child = fork();
-    if (child == 0) {
-        tp_bench_pin(1);
-        for (uint64_t i = 1; i <= total; i++) {
-            while (atomic_load_explicit(&sh->ping, memory_order_acquire) != i) tp_bench_relax();
-            atomic_store_explicit(&sh->pong, i, memory_order_release);
-        }
-        _exit(0);
-    }
-    tp_bench_pin(0);
     int64_t *rtt = malloc(samples * sizeof *rtt);
-    for (uint64_t i = 1; i <= total; i++) {
-        int64_t t0 = tp_clock_monotonic_ns();
-        atomic_store_explicit(&sh->ping, i, memory_order_release);
-        while (atomic_load_explicit(&sh->pong, memory_order_acquire) != i) tp_bench_relax();
-        int64_t t1 = tp_clock_monotonic_ns();
-        if (i > total - samples) rtt[i - 1 - (total - samples)] = t1 - t0;
-    }
-    waitpid(child, NULL, 0);
+    if (rtt == NULL || tp_bench_cacheline_rtts(rtt, samples) != 0) exit(1);
+    tp_bench_pin(0);
     qsort(rtt, samples, sizeof *rtt, tp_bench_cmp_i64);
     out_pct[0] = pct(rtt, samples, 0.5);
     out_pct[1] = pct(rtt, samples, 0.99);
@@ -130,14 +148,21 @@ typedef struct {
 } echo_t;
 
 /* Offer until accepted: tp:ipc always accepts; Aeron refuses until the
- * other side is connected and while back-pressured. */
+ * other side is connected and while back-pressured. A refused offer yields
+ * the CPU, as an Aeron publisher's idle strategy does: an Aeron publication
+ * only moves ahead when the media driver's conductor thread has seen the
+ * subscriber's progress, and on 2 CPUs held by a spinning publisher and a
+ * spinning subscriber that thread gets none unless someone yields (the
+ * publisher spinning on back-pressure held aeron:ipc to ~1 M msg/s). */
 static void offer_until_taken(tp_ipc_publication_t *pub, const void *buf, size_t len)
 {
-    for (long i = 0; tp_ipc_publication_offer(pub, buf, len) < 0; i++)
+    for (long i = 0; tp_ipc_publication_offer(pub, buf, len) < 0; i++) {
         if (i > 100000000L) {
             fprintf(stderr, "offer never accepted: %s\n", tp_errmsg());
             _exit(1);
         }
+        sched_yield();
+    }
 }
 
 static void echo_handler(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
@@ -154,6 +179,17 @@ static void count_handler(void *clientd, const uint8_t *buf, size_t len, const t
     (void)len;
     (void)info;
     (*(uint64_t *)clientd)++;
+}
+
+/* Counts the throughput runs' timed messages (not the warm-up's, whose
+ * first 8 bytes are all ones). */
+static void timed_count_handler(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)len;
+    (void)info;
+    uint64_t v;
+    memcpy(&v, buf, sizeof v);
+    if (v != UINT64_MAX) (*(uint64_t *)clientd)++;
 }
 
 /* Ping on stream `ping`, echo on ping + 1. Each size gets its own pair, so
@@ -241,18 +277,20 @@ static tput_result_t throughput_once(const char *ch, size_t msg_bytes, int npub,
         if (tp_ipc_subscription_open(&sub, &ctx, ch, stream) < 0) _exit(1);
         atomic_fetch_add(&sh->ready, 1);
         uint64_t got = 0;
-        while (!atomic_load_explicit(&sh->go, memory_order_acquire)) tp_ipc_subscription_poll(sub, count_handler, &got, 1);
+        while (!atomic_load_explicit(&sh->go, memory_order_acquire))
+            tp_ipc_subscription_poll(sub, timed_count_handler, &got, 4096); /* the warm-up */
+        const uint64_t lost_before = tp_ipc_subscription_loss_count(sub);
         int64_t t0 = tp_clock_monotonic_ns();
         int idle = 0;
         for (;;) {
-            int n = tp_ipc_subscription_poll(sub, count_handler, &got, 4096);
+            int n = tp_ipc_subscription_poll(sub, timed_count_handler, &got, 4096);
             if (n == 0 && atomic_load_explicit(&sh->done, memory_order_acquire) == npub) {
                 if (++idle > 10000) break;
             }
         }
         int64_t t1 = tp_clock_monotonic_ns();
         atomic_store(&sh->received, got);
-        atomic_store(&sh->lost, tp_ipc_subscription_loss_count(sub));
+        atomic_store(&sh->lost, tp_ipc_subscription_loss_count(sub) - lost_before);
         atomic_store(&sh->sub_elapsed_ns, t1 - t0);
         tp_ipc_subscription_close(sub);
         _exit(0);
@@ -264,10 +302,23 @@ static tput_result_t throughput_once(const char *ch, size_t msg_bytes, int npub,
             tp_bench_pin(p == 0 ? 0 : 1);
             tp_ipc_publication_t *pub;
             if (tp_ipc_publication_open(&pub, &ctx, ch, stream) < 0) _exit(1);
-            atomic_fetch_add(&sh->ready, 1);
-            while (!atomic_load_explicit(&sh->go, memory_order_acquire)) tp_bench_relax();
             uint8_t msg[256] = {0};
             const int waits = strncmp(ch, "tp:", 3) != 0 || strstr(ch, "lossless=true") != NULL;
+            /* Warm-up: 64 MiB of frames through the log first, so every page
+             * of it (16 MiB here, 3 x 16 MiB for Aeron's terms) is mapped
+             * before the clock runs: a first touch of a page of a fresh log
+             * costs a page fault in the publisher and in the subscriber, and
+             * on this VM faults cost more than the messages themselves. */
+            const uint64_t warm = (64u << 20) / ((msg_bytes + 32 + 31) & ~(size_t)31);
+            memset(msg, 0xFF, 8); /* the subscriber does not count these */
+            for (uint64_t i = 0; i < warm; i++) {
+                if (waits)
+                    offer_until_taken(pub, msg, msg_bytes);
+                else
+                    tp_ipc_publication_offer(pub, msg, msg_bytes);
+            }
+            atomic_fetch_add(&sh->ready, 1);
+            while (!atomic_load_explicit(&sh->go, memory_order_acquire)) tp_bench_relax();
             int64_t t0 = tp_clock_monotonic_ns();
             for (uint64_t i = 0; i < per_pub; i++) {
                 memcpy(msg, &i, sizeof i);
@@ -310,44 +361,64 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Run a configuration several times (the box is shared and noisy) and report
- * the medians, with the spread in the parameters. */
+static int cmp_u64(const void *a, const void *b)
+{
+    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Run a configuration several times (the box is shared and noisy), each
+ * trial bracketed by placement probes (placement.h), and report the medians
+ * of the trials of each regime, with their spread and loss beside them. */
 static void throughput_run(const char *name, const char *ch, size_t msg_bytes, int npub, uint64_t per_pub,
                            int32_t stream, uint32_t log_capacity, int trials)
 {
     uint64_t lost[8];
     double off[8], del[8], lossf[8];
+    const char *regime[8];
+    if (trials > 8) trials = 8;
     for (int t = 0; t < trials; t++) {
+        const int64_t before = tp_bench_placement_probe();
         tput_result_t r = throughput_once(ch, msg_bytes, npub, per_pub, stream + 100 * t, log_capacity);
+        regime[t] = tp_bench_regime(before, tp_bench_placement_probe());
         lost[t] = r.lost + (per_pub * (uint64_t)npub - r.lost - r.got); /* counted lost, and never seen */
         off[t] = r.offered;
         del[t] = r.delivered;
         lossf[t] = (double)r.lost / (double)(per_pub * (uint64_t)npub);
     }
-    qsort(off, (size_t)trials, sizeof off[0], cmp_double);
-    qsort(del, (size_t)trials, sizeof del[0], cmp_double);
-    qsort(lossf, (size_t)trials, sizeof lossf[0], cmp_double);
-    for (int i = 1; i < trials; i++) /* insertion sort: the median loss */
-        for (int j = i; j > 0 && lost[j] < lost[j - 1]; j--) {
-            const uint64_t x = lost[j];
-            lost[j] = lost[j - 1];
-            lost[j - 1] = x;
+    for (int g = 0; g < NREGIMES; g++) {
+        uint64_t gl[8];
+        double go[8], gd[8], gf[8];
+        int n = 0;
+        for (int t = 0; t < trials; t++) {
+            if (strcmp(regime[t], regime_names[g]) != 0) continue;
+            gl[n] = lost[t];
+            go[n] = off[t];
+            gd[n] = del[t];
+            gf[n] = lossf[t];
+            n++;
         }
-    int m = trials / 2;
-    char params[400];
-    snprintf(params, sizeof params,
-             "\"channel\":\"%s\",\"publishers\":%d,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"offered\","
-             "\"log_capacity\":%u,\"trials\":%d,\"min\":%.6g,\"max\":%.6g",
-             ch, npub, msg_bytes, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, trials, off[0],
-             off[trials - 1]);
-    emit(name, "msgs/s", off[m], params);
-    snprintf(params, sizeof params,
-             "\"channel\":\"%s\",\"publishers\":%d,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"delivered\","
-             "\"log_capacity\":%u,\"trials\":%d,\"min\":%.6g,\"max\":%.6g,\"loss_fraction\":%.6g,"
-             "\"messages_lost\":%llu",
-             ch, npub, msg_bytes, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, trials, del[0],
-             del[trials - 1], lossf[m], (unsigned long long)lost[m]);
-    emit(name, "msgs/s", del[m], params);
+        if (n == 0) continue;
+        qsort(go, (size_t)n, sizeof go[0], cmp_double);
+        qsort(gd, (size_t)n, sizeof gd[0], cmp_double);
+        qsort(gf, (size_t)n, sizeof gf[0], cmp_double);
+        qsort(gl, (size_t)n, sizeof gl[0], cmp_u64);
+        const int m = n / 2;
+        char params[480];
+        snprintf(params, sizeof params,
+                 "\"channel\":\"%s\",\"publishers\":%d,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"offered\","
+                 "\"log_capacity\":%u,\"regime\":\"%s\",\"trials\":%d,\"min\":%.6g,\"max\":%.6g",
+                 ch, npub, msg_bytes, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, regime_names[g], n,
+                 go[0], go[n - 1]);
+        emit(name, "msgs/s", go[m], params);
+        snprintf(params, sizeof params,
+                 "\"channel\":\"%s\",\"publishers\":%d,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"delivered\","
+                 "\"log_capacity\":%u,\"regime\":\"%s\",\"trials\":%d,\"min\":%.6g,\"max\":%.6g,"
+                 "\"loss_fraction\":%.6g,\"messages_lost\":%llu",
+                 ch, npub, msg_bytes, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, regime_names[g], n,
+                 gd[0], gd[n - 1], gf[m], (unsigned long long)gl[m]);
+        emit(name, "msgs/s", gd[m], params);
+    }
 }
 
 /* The publisher's own cost: offers with nobody reading (no cache-line
@@ -381,67 +452,180 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return 0;
 }
 
-/* The same ping-pong over each transport this build has, one after the
- * other in the same run: tp:ipc, then aeron:ipc with an embedded media
- * driver in this process (skipped without Aeron). */
-static void transport_rtt_runs(size_t samples)
+/* The Aeron channel the side-by-side runs use: IPC with a 16 MiB term, the
+ * size of the tp:ipc log of the throughput runs. (tensorpool's embedded media
+ * driver defaults IPC terms to 1 MiB to save memory: a publisher may then run
+ * only 512 KiB ahead of its subscriber, and the media driver's conductor,
+ * which sleeps up to 1 ms when idle, must move that limit on every 8192
+ * messages of 32 B: the publisher waits on it and one-way throughput falls to
+ * a few M msg/s. Aeron's own default is 64 MiB.) */
+static const char *aeron_bench_channel(void)
+{
+    const char *c = getenv("TP_BENCH_AERON_CHANNEL"); /* to try other Aeron parameters */
+    return c != NULL && c[0] != '\0' ? c : "aeron:ipc?term-length=16m";
+}
+
+
+/* The same ping-pong over tp:ipc and aeron:ipc, at 32 B, 256 B and 1 KiB,
+ * in the same run: each trial runs every size over both transports between
+ * two placement probes (so a ratio always compares runs of one placement),
+ * with an embedded media driver in this process (no aeron rows without
+ * Aeron). Per regime: medians over its trials of each run's p50 and p99,
+ * and the ratio tp:ipc / aeron:ipc of the p50 medians. */
+static void transport_rtt_runs(size_t samples, int trials)
 {
     static const size_t sizes[] = {32, 256, 1024};
     tp_ipc_media_driver_t *md = NULL;
     const int have_aeron = tp_ipc_media_driver_start(&md, &ctx, NULL) == 0;
     if (!have_aeron) fprintf(stderr, "bench_ipc: no aeron:ipc rows: %s\n", tp_errmsg());
-    const char *channels[2] = {"tp:ipc", "aeron:ipc"};
-    int64_t p50[2][3] = {{0}};
-    for (int c = 0; c < (have_aeron ? 2 : 1); c++)
-        for (int s = 0; s < 3; s++) {
-            int64_t lat[3];
-            latency_run(channels[c], sizes[s], samples, lat, 101 + 10 * c + 2 * s);
-            p50[c][s] = lat[0];
-            const char *pn[3] = {"p50", "p99", "p99.9"};
-            for (int i = 0; i < 3; i++) {
-                char params[256];
-                snprintf(params, sizeof params, "\"stat\":\"%s\",\"msg_bytes\":%zu,\"channel\":\"%s\",\"samples\":%zu",
-                         pn[i], sizes[s], channels[c], samples);
-                emit("ipc_transport_rtt", "ns", (double)lat[i], params);
+    const char *channels[2] = {"tp:ipc", aeron_bench_channel()};
+    const int nch = have_aeron ? 2 : 1;
+    static int64_t p50[NREGIMES][2][3][MAX_TRIALS], p99[NREGIMES][2][3][MAX_TRIALS];
+    int count[NREGIMES] = {0};
+    int32_t stream = 101;
+    for (int t = 0; t < trials; t++) {
+        int64_t r[2][3][2];
+        const int64_t before = tp_bench_placement_probe();
+        for (int s = 0; s < 3; s++)
+            for (int c = 0; c < nch; c++) {
+                int64_t lat[3];
+                latency_run(channels[c], sizes[s], samples, lat, stream);
+                stream += 2;
+                r[c][s][0] = lat[0];
+                r[c][s][1] = lat[1];
             }
+        const int64_t after = tp_bench_placement_probe();
+        const int g = regime_index(tp_bench_regime(before, after));
+        fprintf(stderr, "bench_ipc: rtt trial %d: probe %lld/%lld ns -> %s\n", t, (long long)before, (long long)after,
+                regime_names[g]);
+        for (int c = 0; c < nch; c++)
+            for (int s = 0; s < 3; s++) {
+                p50[g][c][s][count[g]] = r[c][s][0];
+                p99[g][c][s][count[g]] = r[c][s][1];
+            }
+        count[g]++;
+    }
+    for (int g = 0; g < NREGIMES; g++) {
+        const int n = count[g];
+        if (n == 0) continue;
+        int64_t med50[2][3];
+        for (int c = 0; c < nch; c++)
+            for (int s = 0; s < 3; s++) {
+                qsort(p50[g][c][s], (size_t)n, sizeof(int64_t), tp_bench_cmp_i64);
+                qsort(p99[g][c][s], (size_t)n, sizeof(int64_t), tp_bench_cmp_i64);
+                med50[c][s] = p50[g][c][s][n / 2];
+                for (int k = 0; k < 2; k++) {
+                    char params[320];
+                    snprintf(params, sizeof params,
+                             "\"stat\":\"%s\",\"msg_bytes\":%zu,\"channel\":\"%s\",\"regime\":\"%s\",\"trials\":%d,"
+                             "\"samples\":%zu,\"of\":\"median over trials\"",
+                             k == 0 ? "p50" : "p99", sizes[s], channels[c], regime_names[g], n, samples);
+                    emit("ipc_transport_rtt", "ns", (double)(k == 0 ? med50[c][s] : p99[g][c][s][n / 2]), params);
+                }
+            }
+        for (int s = 0; have_aeron && s < 3; s++) {
+            char params[256];
+            snprintf(params, sizeof params,
+                     "\"stat\":\"p50\",\"msg_bytes\":%zu,\"regime\":\"%s\",\"trials\":%d,\"ratio\":\"tp:ipc/aeron:ipc\"",
+                     sizes[s], regime_names[g], n);
+            emit("ipc_transport_rtt_ratio", "ratio", (double)med50[0][s] / (double)med50[1][s], params);
         }
-    for (int s = 0; have_aeron && s < 3; s++) {
-        char params[256];
-        snprintf(params, sizeof params, "\"stat\":\"p50\",\"msg_bytes\":%zu,\"ratio\":\"tp:ipc/aeron:ipc\"", sizes[s]);
-        emit("ipc_transport_rtt_ratio", "ratio", (double)p50[0][s] / (double)p50[1][s], params);
     }
     tp_ipc_media_driver_stop(md);
 }
 
 /* One-way throughput, one publisher and one subscriber process, at 32 B and
- * 256 B over each transport this build has, in the same run: tp:ipc (16 MiB
- * log, lossy: the loss is printed beside it), then aeron:ipc with an
- * embedded media driver (back-pressured, lossless). */
+ * 256 B over tp:ipc (16 MiB log, lossy: the loss is printed beside it),
+ * tp:ipc?lossless=true (same log, back-pressured) and aeron:ipc (16 MiB
+ * term, back-pressured, lossless) with an embedded media driver, in the
+ * same run; each trial runs all of them between two placement probes. Per
+ * regime: the medians over its trials, loss beside each, and the ratio of
+ * each tp:ipc mode's delivered rate to aeron:ipc's. */
 static void transport_throughput_runs(uint64_t n, int trials)
 {
     static const size_t sizes[] = {32, 256};
+    enum { NCH = 3, AERON = 2 };
     tp_ipc_media_driver_t *md = NULL;
     const int have_aeron = tp_ipc_media_driver_start(&md, &ctx, NULL) == 0;
     if (!have_aeron) fprintf(stderr, "bench_ipc: no aeron:ipc throughput rows: %s\n", tp_errmsg());
-    /* tp:ipc?lossless=true: back-pressured like Aeron, on the same log size */
-    const char *channels[3] = {"tp:ipc", "tp:ipc?lossless=true", "aeron:ipc"};
-    for (int c = 0; c < (have_aeron ? 3 : 2); c++)
+    const char *channels[NCH] = {"tp:ipc", "tp:ipc?lossless=true", aeron_bench_channel()};
+    const int nch = have_aeron ? NCH : NCH - 1;
+    static double off[NREGIMES][NCH][2][MAX_TRIALS], del[NREGIMES][NCH][2][MAX_TRIALS];
+    static uint64_t lost[NREGIMES][NCH][2][MAX_TRIALS];
+    int count[NREGIMES] = {0};
+    int32_t stream = 301;
+    if (trials > MAX_TRIALS) trials = MAX_TRIALS;
+    for (int t = 0; t < trials; t++) {
+        tput_result_t r[NCH][2];
+        const int64_t before = tp_bench_placement_probe();
         for (int s = 0; s < 2; s++)
-            throughput_run("ipc_transport_throughput", channels[c], sizes[s], 1, n, 301 + 10 * c + 2 * s, 16u << 20,
-                           trials);
+            for (int c = 0; c < nch; c++) r[c][s] = throughput_once(channels[c], sizes[s], 1, n, stream++, 16u << 20);
+        const int64_t after = tp_bench_placement_probe();
+        const int g = regime_index(tp_bench_regime(before, after));
+        fprintf(stderr, "bench_ipc: throughput trial %d: probe %lld/%lld ns -> %s\n", t, (long long)before,
+                (long long)after, regime_names[g]);
+        for (int c = 0; c < nch; c++)
+            for (int s = 0; s < 2; s++) {
+                off[g][c][s][count[g]] = r[c][s].offered;
+                del[g][c][s][count[g]] = r[c][s].delivered;
+                lost[g][c][s][count[g]] = n - r[c][s].got; /* counted lost, and never seen */
+            }
+        count[g]++;
+    }
+    for (int g = 0; g < NREGIMES; g++) {
+        const int k = count[g];
+        if (k == 0) continue;
+        double med_del[NCH][2];
+        for (int c = 0; c < nch; c++)
+            for (int s = 0; s < 2; s++) {
+                qsort(off[g][c][s], (size_t)k, sizeof(double), cmp_double);
+                qsort(del[g][c][s], (size_t)k, sizeof(double), cmp_double);
+                qsort(lost[g][c][s], (size_t)k, sizeof(uint64_t), cmp_u64);
+                med_del[c][s] = del[g][c][s][k / 2];
+                const uint64_t med_lost = lost[g][c][s][k / 2];
+                char params[480];
+                snprintf(params, sizeof params,
+                         "\"channel\":\"%s\",\"publishers\":1,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"offered\","
+                         "\"regime\":\"%s\",\"trials\":%d,\"min\":%.6g,\"max\":%.6g",
+                         channels[c], sizes[s], (unsigned long long)n, regime_names[g], k, off[g][c][s][0],
+                         off[g][c][s][k - 1]);
+                emit("ipc_transport_throughput", "msgs/s", off[g][c][s][k / 2], params);
+                snprintf(params, sizeof params,
+                         "\"channel\":\"%s\",\"publishers\":1,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"delivered\","
+                         "\"regime\":\"%s\",\"trials\":%d,\"min\":%.6g,\"max\":%.6g,\"loss_fraction\":%.6g,"
+                         "\"messages_lost\":%llu",
+                         channels[c], sizes[s], (unsigned long long)n, regime_names[g], k, del[g][c][s][0],
+                         del[g][c][s][k - 1], (double)med_lost / (double)n, (unsigned long long)med_lost);
+                emit("ipc_transport_throughput", "msgs/s", med_del[c][s], params);
+            }
+        for (int c = 0; have_aeron && c < AERON; c++) /* each tp:ipc mode against aeron:ipc */
+            for (int s = 0; s < 2; s++) {
+                char params[256];
+                snprintf(params, sizeof params,
+                         "\"side\":\"delivered\",\"msg_bytes\":%zu,\"regime\":\"%s\",\"trials\":%d,"
+                         "\"ratio\":\"%s/aeron:ipc\"",
+                         sizes[s], regime_names[g], k, channels[c]);
+                emit("ipc_transport_throughput_ratio", "ratio", med_del[c][s] / med_del[AERON][s], params);
+            }
+    }
     tp_ipc_media_driver_stop(md);
 }
 
 int main(int argc, char **argv)
 {
-    int latency_only = 0;
+    int latency_only = 0, transports_only = 0, throughput_only = 0;
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--quick") == 0) {
             quick = 1;
+        } else if (strcmp(argv[a], "--transports") == 0) {
+            transports_only = 1;
         } else if (strcmp(argv[a], "--latency-only") == 0) {
             latency_only = 1;
+        } else if (strcmp(argv[a], "--transport-throughput-only") == 0) {
+            throughput_only = 1;
         } else {
-            fprintf(stderr, "usage: bench_ipc [--quick] [--latency-only]\n");
+            fprintf(stderr, "usage: bench_ipc [--quick] [--latency-only] [--transports] "
+                            "[--transport-throughput-only]\n");
             return 2;
         }
     }
@@ -451,10 +635,23 @@ int main(int argc, char **argv)
     tp_ipc_context_init(&ctx);
     ctx.base_dir = base_dir;
 
+    if (throughput_only) { /* the one-way rows of every transport, nothing else */
+        transport_throughput_runs(quick ? 2000000 : 10000000, quick ? 1 : 5);
+        nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return 0;
+    }
     size_t samples = quick ? 20000 : 200000;
+    if (transports_only) { /* the side-by-side comparison alone */
+        transport_rtt_runs(samples, quick ? 1 : 5);
+        transport_throughput_runs(quick ? 2000000 : 10000000, quick ? 1 : 5);
+        nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return 0;
+    }
     int64_t floor_pct[3];
     double clock_ns;
+    int64_t probe = tp_bench_placement_probe();
     floor_run(samples, floor_pct, &clock_ns);
+    g_regime = tp_bench_regime(probe, tp_bench_placement_probe());
     char params[256];
     const char *pn[3] = {"p50", "p99", "p99.9"};
     for (int i = 0; i < 3; i++) {
@@ -469,6 +666,7 @@ int main(int argc, char **argv)
     for (int s = 0; s < TP_BENCH_IPC_NSIZES; s++) {
         size_t msg = tp_bench_ipc_sizes[s];
         int64_t fl[3], lat[3];
+        probe = tp_bench_placement_probe(); /* floor and measurement in one bracket */
         if (tp_bench_sized_round_trip(msg, samples, fl) < 0) return 1;
         for (int i = 0; i < 3; i++) {
             snprintf(params, sizeof params, "\"stat\":\"%s\",\"msg_bytes\":%zu,\"method\":\"rtt/2\",\"samples\":%zu",
@@ -476,6 +674,7 @@ int main(int argc, char **argv)
             emit("ipc_sized_floor_half_rtt", "ns", (double)fl[i] / 2.0, params);
         }
         latency_run("tp:ipc", msg, samples, lat, 1 + 2 * s);
+        g_regime = tp_bench_regime(probe, tp_bench_placement_probe());
         for (int i = 0; i < 3; i++) {
             double oneway = (double)lat[i] / 2.0;
             double sized = (double)fl[i] / 2.0;
@@ -487,7 +686,7 @@ int main(int argc, char **argv)
             emit("ipc_oneway_latency", "ns", oneway, params);
         }
     }
-    transport_rtt_runs(samples);
+    transport_rtt_runs(samples, quick ? 1 : 5);
     if (latency_only) {
         nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         return 0;
@@ -497,11 +696,12 @@ int main(int argc, char **argv)
      * the subscriber being descheduled on a shared box. */
     uint64_t n = quick ? 2000000 : 10000000;
     int trials = quick ? 1 : 3;
+    g_regime = NULL; /* one process: no placement */
     publisher_only_run(n);
     throughput_run("ipc_throughput", "tp:ipc", 32, 1, n, 10, 1u << 20, trials);
     throughput_run("ipc_throughput", "tp:ipc", 32, 1, n, 12, 16u << 20, trials);
     throughput_run("ipc_throughput", "tp:ipc", 32, 2, n / 2, 11, 16u << 20, trials);
-    transport_throughput_runs(n, trials);
+    transport_throughput_runs(n, quick ? 1 : 5);
 
     nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return 0;

@@ -16,6 +16,8 @@
 #include "tensorpool/ipc.h"
 #include "tensorpool/producer.h"
 
+#include "placement.h"
+
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
@@ -219,6 +221,8 @@ static int64_t pct(samples_t *s, double q)
 
 static int consumer_main(void)
 {
+    /* the run's rows carry the placement regime of probes bracketing it */
+    const int64_t probe_before = tp_bench_placement_probe();
     tp_client_context_t ctx;
     tp_client_context_init(&ctx);
     tp_ipc_context_t ipc;
@@ -243,23 +247,25 @@ static int consumer_main(void)
         tp_ipc_subscription_poll(ping, on_ping, &st, 64);
         tp_consumer_poll(c, tp_clock_monotonic_ns(), on_frame, &st, 64);
     }
+    const char *regime = tp_bench_regime(probe_before, tp_bench_placement_probe());
     tp_shm_drops_t d;
     tp_consumer_drops(c, &d);
     qsort(st.ping.v, st.ping.n, sizeof(int64_t), cmp_i64);
     const int64_t floor50 = pct(&st.ping, 0.5);
     printf("{\"name\":\"transport_one_way_latency\",\"unit\":\"ns\",\"value\":%lld,\"p50\":%lld,\"p99\":%lld,"
-           "\"samples\":%u,\"channel\":\"tp:ipc\",\"message_bytes\":8}\n",
-           (long long)floor50, (long long)floor50, (long long)pct(&st.ping, 0.99), st.ping.n);
+           "\"samples\":%u,\"channel\":\"tp:ipc\",\"message_bytes\":8,\"regime\":\"%s\"}\n",
+           (long long)floor50, (long long)floor50, (long long)pct(&st.ping, 0.99), st.ping.n, regime);
     for (int i = 0; i < 3; i++) {
         qsort(st.lat[i].v, st.lat[i].n, sizeof(int64_t), cmp_i64);
         const int64_t p50 = pct(&st.lat[i], 0.5);
         printf("{\"name\":\"e2e_commit_to_callback_latency\",\"unit\":\"ns\",\"value\":%lld,\"p50\":%lld,\"p99\":%lld,"
-               "\"frame_bytes\":%u,\"samples\":%u,\"sent\":%u,\"pacing_ns\":%lld}\n",
+               "\"frame_bytes\":%u,\"samples\":%u,\"sent\":%u,\"pacing_ns\":%lld,\"regime\":\"%s\"}\n",
                (long long)p50, (long long)p50, (long long)pct(&st.lat[i], 0.99), phases[i].bytes, st.lat[i].n,
-               phases[i].frames, (long long)phases[i].gap_ns);
+               phases[i].frames, (long long)phases[i].gap_ns, regime);
         if (i == 0 && floor50 > 0)
-            printf("{\"name\":\"e2e_latency_over_transport_p50\",\"unit\":\"ratio\",\"value\":%.6g,\"frame_bytes\":64}\n",
-                   (double)p50 / (double)floor50);
+            printf("{\"name\":\"e2e_latency_over_transport_p50\",\"unit\":\"ratio\",\"value\":%.6g,\"frame_bytes\":64,"
+                   "\"regime\":\"%s\"}\n",
+                   (double)p50 / (double)floor50, regime);
     }
     uint64_t delivered = 0;
     int64_t span = 0;
@@ -269,9 +275,9 @@ static int consumer_main(void)
     }
     printf("{\"name\":\"e2e_throughput\",\"unit\":\"frames/s\",\"value\":%.6g,\"frame_bytes\":64,\"sent\":%u,"
            "\"delivered\":%llu,\"drops_gap\":%llu,\"drops_late\":%llu,\"note\":\"frames delivered per second "
-           "while bursts last; no back-pressure, so a slower consumer drops\"}\n",
+           "while bursts last; no back-pressure, so a slower consumer drops\",\"regime\":\"%s\"}\n",
            span > 0 ? (double)delivered / ((double)span / 1e9) : 0.0, BURSTS * BURST_FRAMES, (unsigned long long)delivered,
-           (unsigned long long)d.drops_gap, (unsigned long long)d.drops_late);
+           (unsigned long long)d.drops_gap, (unsigned long long)d.drops_late, regime);
     fflush(stdout);
     tp_consumer_close(c);
     tp_ipc_subscription_close(ping);

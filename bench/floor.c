@@ -8,6 +8,7 @@
  * CPUs when there are at least two.
  * Prints JSON lines: {"name":..., "unit":..., "value":..., params}. */
 #include "sized_floor.h"
+#include "placement.h"
 
 #include <signal.h>
 #include <stdatomic.h>
@@ -95,13 +96,17 @@ static void cache_line_round_trip(int rounds)
     }
     waitpid(child, NULL, 0);
     qsort(rtt, (size_t)rounds, sizeof rtt[0], cmp_double);
-    printf("{\"name\":\"floor.cache_line_round_trip\",\"unit\":\"ns\",\"value\":%.6g,\"stat\":\"p50\",\"rounds\":%d}\n",
-           rtt[rounds / 2], rounds);
-    printf("{\"name\":\"floor.cache_line_round_trip\",\"unit\":\"ns\",\"value\":%.6g,\"stat\":\"p99\",\"rounds\":%d}\n",
-           rtt[rounds * 99 / 100], rounds);
+    /* this is the placement probe's own measurement, longer: its regime is its own */
+    const char *regime = tp_bench_regime((int64_t)rtt[rounds / 2], (int64_t)rtt[rounds / 2]);
+    printf("{\"name\":\"floor.cache_line_round_trip\",\"unit\":\"ns\",\"value\":%.6g,\"stat\":\"p50\",\"rounds\":%d,"
+           "\"regime\":\"%s\"}\n",
+           rtt[rounds / 2], rounds, regime);
+    printf("{\"name\":\"floor.cache_line_round_trip\",\"unit\":\"ns\",\"value\":%.6g,\"stat\":\"p99\",\"rounds\":%d,"
+           "\"regime\":\"%s\"}\n",
+           rtt[rounds * 99 / 100], rounds, regime);
     printf("{\"name\":\"floor.cache_line_one_way\",\"unit\":\"ns\",\"value\":%.6g,\"stat\":\"p50\","
-           "\"note\":\"half the cache-line round trip\"}\n",
-           rtt[rounds / 2] / 2);
+           "\"note\":\"half the cache-line round trip\",\"regime\":\"%s\"}\n",
+           rtt[rounds / 2] / 2, regime);
     free(rtt);
     munmap(map, 4096);
 }
@@ -111,12 +116,14 @@ static void cache_line_round_trip(int rounds)
 static void sized_one_way(size_t n, size_t rounds)
 {
     int64_t rtt[3];
+    const int64_t before = tp_bench_placement_probe();
     if (tp_bench_sized_round_trip(n, rounds, rtt) < 0)
         return;
+    const char *regime = tp_bench_regime(before, tp_bench_placement_probe());
     printf("{\"name\":\"floor.sized_one_way\",\"unit\":\"ns\",\"value\":%.6g,\"stat\":\"p50\",\"msg_bytes\":%zu,"
            "\"lines_per_direction\":%zu,\"rtt_p50\":%lld,\"rtt_p99\":%lld,\"rounds\":%zu,"
-           "\"note\":\"half the round trip of msg_bytes + flag\"}\n",
-           (double)rtt[0] / 2, n, (n + 8 + 63) / 64, (long long)rtt[0], (long long)rtt[1], rounds);
+           "\"note\":\"half the round trip of msg_bytes + flag\",\"regime\":\"%s\"}\n",
+           (double)rtt[0] / 2, n, (n + 8 + 63) / 64, (long long)rtt[0], (long long)rtt[1], rounds, regime);
 }
 
 int main(void)

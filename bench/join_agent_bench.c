@@ -4,16 +4,30 @@
  *     callback, in ns, producers at a fixed rate; median over runs;
  *   join_agent_lockstep_outputs_per_s: complete outputs (both frames read
  *     and validated) per second from start to the last output, with both
- *     producers publishing as fast as they can in bursts of 16 frames with a
- *     20 us pause (3 processes share 2 cores); incomplete_fraction is the
- *     share of outputs whose frames were overwritten before the read.
+ *     producers publishing as fast as the stage takes them: each stays at
+ *     most WINDOW frames (half its pool) ahead of the stage's outputs and
+ *     sleeps 20 us when it is (3 processes share 2 cores), so no frame is
+ *     overwritten before it is read; incomplete_fraction is the share of
+ *     outputs whose frames were overwritten all the same (expected 0).
+ *     Without that credit the row measured how the scheduler interleaved
+ *     three processes: 0 % or 93 % incomplete, 16x apart between runs.
  *   join_agent_lockstep_stage_outputs_per_s: what the stage alone sustains
  *     on one core: frames published beforehand, clock runs while it joins.
+ *   join_agent_lockstep_stage_capacity_fraction: outputs_per_s over the
+ *     stage capacity measured right after it in the same run, median of the
+ *     per-run ratios (the load of a shared machine moves both).
+ *   join_agent_transport_latency (p50, p99) and _ratio: the same latency
+ *     over tp:ipc and, in builds with Aeron, over aeron:ipc with an embedded
+ *     media driver, both in each run between two placement probes
+ *     (placement.h); medians per regime, ratio = tp:ipc / aeron:ipc.
  * Producers are separate processes writing SHM and publishing descriptors on
- * the embedded transport (stand-in producer); the stage busy-polls.
+ * the deployment's transport (stand-in producer, $DRIVER_CONTROL_CHANNEL);
+ * the stage busy-polls.
  *
  *   bench_join_agent [runs] [frames]                                       */
 #include "../tests/stand_in_producer.h"
+#include "ipc/ipc_media_driver.h"
+#include "placement.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/join_agent.h"
 #include "tensorpool/merge_map_authority.h"
@@ -35,11 +49,6 @@ typedef struct {
     _Atomic uint64_t outputs; /* the stage's, for the producers' credit */
 } shared_t;
 
-/* Throughput runs: a producer stays at most WINDOW frames (half its pool)
- * ahead of the stage's outputs, so no frame is overwritten before it is
- * read. Blind bursts made outputs_per_s measure how the scheduler
- * interleaved three processes on two cores: 0 % or 93 % of outputs
- * incomplete, 16x apart between runs. */
 enum { POOL_SLOTS = 256, WINDOW = POOL_SLOTS / 2 };
 
 static char base[256];
@@ -94,8 +103,15 @@ static pid_t producer(uint32_t stream, int k, int frames, int64_t period_ns)
     if (tp_stand_in_producer_open(&p, &ctx, base, stream, 1, POOL_SLOTS, TP_DESCRIPTOR_STREAM_DEFAULT,
                                   TP_CONTROL_STREAM_DEFAULT, (uint64_t)tp_clock_monotonic_ns()) != 0)
         _exit(1);
-    tp_stand_in_producer_announce(&p, (uint64_t)tp_clock_monotonic_ns());
-    while (!atomic_load(&sh->go)) sleep_ns(100000);
+    /* announce until the run starts, as a driver announces periodically:
+     * over Aeron an announce offered before the agent's subscription is
+     * connected is dropped */
+    for (int64_t next = 0; !atomic_load(&sh->go); sleep_ns(100000)) {
+        const int64_t now = tp_clock_monotonic_ns();
+        if (now < next) continue;
+        tp_stand_in_producer_announce(&p, (uint64_t)now);
+        next = now + 20 * MS;
+    }
     int64_t next = tp_clock_monotonic_ns();
     for (int i = 0; i < frames; i++) {
         if (period_ns > 0) { /* sleep, do not spin: 2 cores are shared with the stage */
@@ -133,6 +149,7 @@ static int run(stage_t *st, int frames, int64_t period_ns)
     tp_merge_authority_config_t ac;
     tp_merge_authority_config_init(&ac);
     ac.ipc = &ctx;
+    ac.reannounce_interval_ns = 50 * MS; /* the map arrives soon also over Aeron */
     tp_merge_authority_t *auth = NULL;
     tp_join_agent_config_t cfg;
     tp_join_agent_config_init(&cfg, TP_JOIN_MODE_SEQUENCE, 10, 1);
@@ -296,16 +313,44 @@ int main(int argc, char **argv)
     }
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED) return 1;
-    double p50[50], p99[50], tput[50], drop[50], cap[50];
+    double p50[50], p99[50], tput[50], drop[50], cap[50], frac[50];
+    /* [regime][channel][stat][run] of the transport comparison */
+    static double tl[3][2][2][50];
+    int tn[3] = {0};
     const int64_t period = 1 * MS; /* 1 kHz per camera for latency */
+    char md_dir[128];
+    snprintf(md_dir, sizeof md_dir, "/dev/shm/tp-bench-join-md-%d", (int)getpid());
+    tp_ipc_context_t md_ctx;
+    tp_ipc_context_init(&md_ctx);
+    tp_ipc_media_driver_t *md = NULL;
+    const int have_aeron = tp_ipc_media_driver_start(&md, &md_ctx, md_dir) == 0;
+    if (!have_aeron) fprintf(stderr, "bench_join_agent: no aeron:ipc rows: %s\n", tp_errmsg());
+    setenv("AERON_TERM_BUFFER_SPARSE_FILE", "true", 1);
+    static const char *const channels[2] = {"tp:ipc", "aeron:ipc"};
+    static const char *const regimes[3] = {"near", "far", "mixed"};
+    const char *regime = NULL; /* of all runs' bracketing probes; "mixed" when they differ */
     for (int r = 0; r < runs; r++) {
-        stage_t st = {0};
-        st.cap = (size_t)frames;
-        st.lat = calloc(st.cap, sizeof *st.lat);
-        if (st.lat == NULL || run(&st, frames, period) != 0) return 1;
-        p50[r] = (double)pct(st.lat, st.n, 0.50);
-        p99[r] = (double)pct(st.lat, st.n, 0.99);
-        free(st.lat);
+        const int64_t before = tp_bench_placement_probe();
+        double lat[2][2];
+        for (int c = 0; c < (have_aeron ? 2 : 1); c++) {
+            setenv("DRIVER_CONTROL_CHANNEL", channels[c], 1);
+            stage_t st = {0};
+            st.cap = (size_t)frames;
+            st.lat = calloc(st.cap, sizeof *st.lat);
+            if (st.lat == NULL || run(&st, frames, period) != 0) return 1;
+            lat[c][0] = (double)pct(st.lat, st.n, 0.50);
+            lat[c][1] = (double)pct(st.lat, st.n, 0.99);
+            free(st.lat);
+        }
+        setenv("DRIVER_CONTROL_CHANNEL", "tp:ipc", 1);
+        /* the transport comparison's own bracket: its latency runs only */
+        const char *lat_regime = tp_bench_regime(before, tp_bench_placement_probe());
+        const int g = strcmp(lat_regime, "near") == 0 ? 0 : strcmp(lat_regime, "far") == 0 ? 1 : 2;
+        for (int c = 0; c < (have_aeron ? 2 : 1); c++)
+            for (int k = 0; k < 2; k++) tl[g][c][k][tn[g]] = lat[c][k];
+        tn[g]++;
+        p50[r] = lat[0][0];
+        p99[r] = lat[0][1];
 
         stage_t ft = {0};
         if (run(&ft, frames * 4, 0) != 0) return 1;
@@ -314,14 +359,36 @@ int main(int argc, char **argv)
         drop[r] = ft.outputs ? 1.0 - (double)ft.complete / (double)ft.outputs : 0;
         cap[r] = stage_capacity(8000);
         if (cap[r] < 0) return 1;
+        frac[r] = tput[r] / cap[r]; /* paired: the capacity measured right after, same load */
+        const char *rr = tp_bench_regime(before, tp_bench_placement_probe());
+        regime = regime == NULL || strcmp(regime, rr) == 0 ? rr : "mixed";
     }
     printf("{\"name\":\"join_agent_lockstep_latency_p50\",\"unit\":\"ns\",\"value\":%.6g,\"runs\":%d,\"frames\":%d,"
-           "\"rate_hz\":1000,\"inputs\":2}\n", median_d(p50, runs), runs, frames);
+           "\"rate_hz\":1000,\"inputs\":2,\"regime\":\"%s\"}\n", median_d(p50, runs), runs, frames, regime);
     printf("{\"name\":\"join_agent_lockstep_latency_p99\",\"unit\":\"ns\",\"value\":%.6g,\"runs\":%d,\"frames\":%d,"
-           "\"rate_hz\":1000,\"inputs\":2}\n", median_d(p99, runs), runs, frames);
+           "\"rate_hz\":1000,\"inputs\":2,\"regime\":\"%s\"}\n", median_d(p99, runs), runs, frames, regime);
     printf("{\"name\":\"join_agent_lockstep_outputs_per_s\",\"unit\":\"outputs/s\",\"value\":%.6g,\"runs\":%d,"
-           "\"frames\":%d,\"inputs\":2,\"incomplete_fraction\":%.6g}\n", median_d(tput, runs), runs, frames * 4,
-           median_d(drop, runs));
+           "\"frames\":%d,\"inputs\":2,\"incomplete_fraction\":%.6g,\"window\":%d,\"regime\":\"%s\"}\n",
+           median_d(tput, runs), runs, frames * 4, median_d(drop, runs), WINDOW, regime);
+    /* the machine's load moves both rates together; their per-run ratio much less */
+    printf("{\"name\":\"join_agent_lockstep_stage_capacity_fraction\",\"unit\":\"ratio\",\"value\":%.6g,"
+           "\"runs\":%d,\"inputs\":2,\"regime\":\"%s\"}\n", median_d(frac, runs), runs, regime);
+    for (int g = 0; g < 3; g++) {
+        if (tn[g] == 0) continue;
+        double med[2][2];
+        for (int c = 0; c < (have_aeron ? 2 : 1); c++)
+            for (int k = 0; k < 2; k++) {
+                med[c][k] = median_d(tl[g][c][k], tn[g]);
+                printf("{\"name\":\"join_agent_transport_latency\",\"unit\":\"ns\",\"value\":%.6g,\"stat\":\"%s\","
+                       "\"channel\":\"%s\",\"regime\":\"%s\",\"runs\":%d,\"frames\":%d,\"rate_hz\":1000,\"inputs\":2}\n",
+                       med[c][k], k == 0 ? "p50" : "p99", channels[c], regimes[g], tn[g], frames);
+            }
+        if (have_aeron)
+            printf("{\"name\":\"join_agent_transport_latency_ratio\",\"unit\":\"ratio\",\"value\":%.6g,\"stat\":\"p50\","
+                   "\"regime\":\"%s\",\"runs\":%d,\"ratio\":\"tp:ipc/aeron:ipc\"}\n",
+                   med[0][0] / med[1][0], regimes[g], tn[g]);
+    }
+    tp_ipc_media_driver_stop(md);
     printf("{\"name\":\"join_agent_lockstep_stage_outputs_per_s\",\"unit\":\"outputs/s\",\"value\":%.6g,\"runs\":%d,"
            "\"frames\":8000,\"inputs\":2,\"prepublished\":true}\n", median_d(cap, runs), runs);
     return 0;

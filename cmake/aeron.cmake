@@ -46,12 +46,25 @@ function(tp_aeron_build_from_source root)
   set(AERON_INSTALL_TARGETS OFF)
   set(CMAKE_C_EXTENSIONS ON) # Aeron is written for gnu11
   set(AERON_C_CLIENT_SOURCE_PATH "${root}/aeron-client/src/main/c")
+  # Aeron's own code is built without the sanitizer and fuzzer
+  # instrumentation of a TP_SANITIZE/TP_FUZZ build (its lock-free buffers
+  # do deliberate unaligned and racy accesses); tensorpool's Aeron backend
+  # (src/ipc/ipc_aeron*.c) is instrumented like the rest of the library.
+  get_directory_property(opts_before COMPILE_OPTIONS)
+  set(opts_aeron)
+  foreach(o ${opts_before})
+    if(NOT o MATCHES "^-fsanitize|^-fno-sanitize")
+      list(APPEND opts_aeron "${o}")
+    endif()
+  endforeach()
+  set_directory_properties(PROPERTIES COMPILE_OPTIONS "${opts_aeron}")
   # EXCLUDE_FROM_ALL: only what tensorpool links gets built (the static
   # driver library), not the shared libraries or aeronmd.
   add_subdirectory("${root}/aeron-client/src/main/c" "${CMAKE_BINARY_DIR}/aeron/client" EXCLUDE_FROM_ALL)
   add_subdirectory("${root}/aeron-driver/src/main/c" "${CMAKE_BINARY_DIR}/aeron/driver" EXCLUDE_FROM_ALL)
-  # Subdirectories copied the definitions; tensorpool's own code needs none.
-  set_directory_properties(PROPERTIES COMPILE_DEFINITIONS "${defs_before}")
+  # Subdirectories copied the definitions and options; tensorpool's own code
+  # needs none of Aeron's definitions and keeps its options.
+  set_directory_properties(PROPERTIES COMPILE_DEFINITIONS "${defs_before}" COMPILE_OPTIONS "${opts_before}")
   message(STATUS "Aeron ${ver}: building the C client and media driver from ${root}")
 endfunction()
 

@@ -7,6 +7,7 @@
 #include "tensorpool/clock.h"
 #include "tensorpool/discovery.h"
 #include "tensorpool/error.h"
+#include "tensorpool/ipc.h"
 #include "tensorpool/json_writer.h"
 #include "tensorpool/merge_map.h"
 #include "tensorpool/monitor.h"
@@ -123,6 +124,29 @@ static void live_clients(const tp_monitor_t *m, uint32_t stream, int64_t now, in
     }
 }
 
+/* This process's Aeron counters by name (tensorpool/ipc.h), for both views;
+ * 0 in a build without Aeron. */
+typedef struct {
+    const char *name;
+    uint64_t value;
+} aeron_count_t;
+enum { AERON_NCOUNTS = 10 };
+
+static int aeron_counts(aeron_count_t out[AERON_NCOUNTS])
+{
+    tp_ipc_aeron_counters_t c;
+    if (tp_ipc_aeron_counters(&c) != 0) return 0;
+    const aeron_count_t v[AERON_NCOUNTS] = {
+        {"not_connected", c.not_connected},       {"back_pressured", c.back_pressured},
+        {"admin_action", c.admin_action},         {"closed", c.closed},
+        {"max_position_exceeded", c.max_position_exceeded}, {"offer_errors", c.offer_errors},
+        {"client_errors", c.client_errors},       {"driver_timeouts", c.driver_timeouts},
+        {"images_unavailable", c.images_unavailable}, {"messages_too_long", c.messages_too_long},
+    };
+    memcpy(out, v, sizeof v);
+    return 1;
+}
+
 static const char *kind_name(uint8_t kind) { return kind == TP_MERGE_KIND_SEQUENCE ? "sequence" : "timestamp"; }
 
 static void rule_text(const tp_monitor_join_t *j, const tp_monitor_rule_t *r, char *buf, size_t cap)
@@ -235,7 +259,8 @@ static void json_bridges(tp_json_t *j, const char *dir, const char *ns)
     tp_json_end_array(j);
 }
 
-static void print_text(const tp_monitor_t *m, const char *dir, const char *ns, int64_t now, int64_t window)
+static void print_text(const tp_monitor_t *m, const char *dir, const char *ns, const char *channel, int64_t now,
+                       int64_t window)
 {
     char when[32];
     const time_t t = time(NULL);
@@ -300,10 +325,17 @@ static void print_text(const tp_monitor_t *m, const char *dir, const char *ns, i
            st.driver_shutdowns ? ", driver shut down" : "");
     print_refused(m, &st);
     print_bridges(dir, ns);
+    aeron_count_t ac[AERON_NCOUNTS];
+    if (strncmp(channel, "aeron:", 6) == 0 && aeron_counts(ac)) {
+        printf("aeron (this process):");
+        for (int i = 0; i < AERON_NCOUNTS; i++) printf("%s %s %llu", i ? "," : "", ac[i].name, (unsigned long long)ac[i].value);
+        printf("\n");
+    }
     printf("\n");
 }
 
-void tp_stat_json(tp_json_t *out, const tp_monitor_t *m, const char *dir, const char *ns, int64_t now, int64_t window)
+void tp_stat_json(tp_json_t *out, const tp_monitor_t *m, const char *dir, const char *ns, const char *channel,
+                  int64_t now, int64_t window)
 {
     tp_json_t j = *out; /* the caller's writer, inside its object; handed back below */
     tp_json_key(&j, "time_unix_ns"); /* wall clock; ages below are from the monotonic one */
@@ -500,16 +532,31 @@ void tp_stat_json(tp_json_t *out, const tp_monitor_t *m, const char *dir, const 
     tp_json_u64(&j, st.driver_shutdowns);
     tp_json_key(&j, "refused_foreign");
     tp_json_u64(&j, st.refused_foreign);
+    tp_json_key(&j, "channel");
+    tp_json_cstring(&j, channel);
+    tp_json_key(&j, "aeron"); /* null: a build without Aeron */
+    aeron_count_t ac[AERON_NCOUNTS];
+    if (aeron_counts(ac)) {
+        tp_json_begin_object(&j);
+        for (int i = 0; i < AERON_NCOUNTS; i++) {
+            tp_json_key(&j, ac[i].name);
+            tp_json_u64(&j, ac[i].value);
+        }
+        tp_json_end_object(&j);
+    } else {
+        tp_json_null(&j);
+    }
     tp_json_end_object(&j);
     *out = j;
 }
 
-static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, int64_t now, int64_t window)
+static void print_json(const tp_monitor_t *m, const char *dir, const char *ns, const char *channel, int64_t now,
+                       int64_t window)
 {
     tp_json_t j;
     tp_json_init(&j, stdout);
     tp_json_begin_object(&j);
-    tp_stat_json(&j, m, dir, ns, now, window);
+    tp_stat_json(&j, m, dir, ns, channel, now, window);
     tp_json_end_object(&j);
     fputc('\n', stdout);
     fflush(stdout);
@@ -610,9 +657,9 @@ int tp_cmd_stat(int argc, char **argv)
             tp_monitor_refresh(m, now);
             if (live) fputs("\033[H\033[J", stdout);
             if (json)
-                print_json(m, cfg.ctx.base_dir, cfg.ctx.ns, now, cfg.live_window_ns);
+                print_json(m, cfg.ctx.base_dir, cfg.ctx.ns, cfg.ctx.channel, now, cfg.live_window_ns);
             else
-                print_text(m, cfg.ctx.base_dir, cfg.ctx.ns, now, cfg.live_window_ns);
+                print_text(m, cfg.ctx.base_dir, cfg.ctx.ns, cfg.ctx.channel, now, cfg.live_window_ns);
             if (discovery && !json) print_discovery(&cfg.ctx);
             fflush(stdout);
             if (once) break;

@@ -10,6 +10,7 @@
 
 /* Write tp stat --json's keys (time_unix_ns ... transport) into the object
  * the writer is in. `window`: how recent a lease must be to count as live. */
-void tp_stat_json(tp_json_t *j, const tp_monitor_t *m, const char *dir, const char *ns, int64_t now, int64_t window);
+void tp_stat_json(tp_json_t *j, const tp_monitor_t *m, const char *dir, const char *ns, const char *channel,
+                  int64_t now, int64_t window);
 
 #endif

@@ -156,6 +156,30 @@ TP_API uint64_t tp_ipc_subscription_error_count(const tp_ipc_subscription_t *sub
 /* Close and free. NULL is a no-op. 0 or -1. */
 TP_API int tp_ipc_subscription_close(tp_ipc_subscription_t *sub);
 
+/* ---- Aeron counters ---- */
+
+/* What the Aeron backend (aeron:ipc, aeron:udp) of this process reported
+ * since it started: counts over every Aeron publication and subscription
+ * of the process (tp stat shows its own). Offers refused for a transient
+ * reason (not connected, back-pressured, admin action) are counted each
+ * time they are refused. */
+typedef struct tp_ipc_aeron_counters_s {
+    uint64_t not_connected;         /* offers refused: no subscriber connected */
+    uint64_t back_pressured;        /* offers refused: a subscriber is a whole window behind */
+    uint64_t admin_action;          /* offers refused twice in a row for a term rotation */
+    uint64_t closed;                /* offers on a publication the media driver closed */
+    uint64_t max_position_exceeded; /* offers past the publication's last position */
+    uint64_t offer_errors;          /* other offer failures */
+    uint64_t client_errors;         /* errors the Aeron client reported (driver timeout, ...) */
+    uint64_t driver_timeouts;       /* the media driver stopped answering */
+    uint64_t images_unavailable;    /* publishers that went away under a subscription */
+    uint64_t messages_too_long;     /* received messages over the subscription's max_message, dropped */
+} tp_ipc_aeron_counters_t;
+
+/* Snapshot of this process's Aeron counters. 0, or -1 (TP_ERR_UNSUPPORTED,
+ * *out all zero) in a build without Aeron. */
+TP_API int tp_ipc_aeron_counters(tp_ipc_aeron_counters_t *out);
+
 /* ---- maintenance ---- */
 
 /* Tidy the transport directory: logs closed more than linger_ns ago are

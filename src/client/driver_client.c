@@ -419,8 +419,11 @@ int tp_driver_client_do_work(tp_driver_client_t *dc, int64_t now_ns)
         if (now_ns - dc->attach_started_ns >= dc->ctx.attach_timeout_ns) { /* D-4.2.f */
             enter_backoff(dc);
         } else if (now_ns >= dc->next_retransmit_ns) { /* same bytes, same corr (§3.4 step 3) */
-            if (dc->req_len > 0) tp_ipc_publication_offer(dc->ctl_pub, dc->req, dc->req_len);
-            dc->next_retransmit_ns = now_ns + dc->ctx.attach_retransmit_ns;
+            /* Not taken (Aeron: not connected yet, back-pressured, media
+             * driver reconnecting): try again on the next cycle instead of
+             * a retransmit period later. */
+            if (dc->req_len > 0 && tp_ipc_publication_offer(dc->ctl_pub, dc->req, dc->req_len) > 0)
+                dc->next_retransmit_ns = now_ns + dc->ctx.attach_retransmit_ns;
             work++;
         }
         break;

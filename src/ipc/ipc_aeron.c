@@ -33,11 +33,12 @@ void tp_ipc_aeron_count(size_t field_offset)
     atomic_fetch_add_explicit(&g_counters[field_offset / sizeof(uint64_t)], 1, memory_order_relaxed);
 }
 
-void tp_ipc_aeron_counters(tp_ipc_aeron_counters_t *out)
+int tp_ipc_aeron_counters(tp_ipc_aeron_counters_t *out)
 {
     uint64_t v[NCOUNTERS];
     for (size_t i = 0; i < NCOUNTERS; i++) v[i] = atomic_load_explicit(&g_counters[i], memory_order_relaxed);
     memcpy(out, v, sizeof *out);
+    return 0;
 }
 
 /* ---- the shared client (set-up, tear-down and recovery only, so a mutex

@@ -22,23 +22,7 @@
 #include <aeronc.h>
 #include <stdatomic.h>
 
-/* Process-wide counts of what Aeron reported; read with tp_ipc_aeron_counters. */
-typedef struct tp_ipc_aeron_counters_s {
-    uint64_t not_connected;         /* offers refused: no subscriber connected */
-    uint64_t back_pressured;        /* offers refused: a subscriber is a whole window behind */
-    uint64_t admin_action;          /* offers refused twice in a row for a term rotation */
-    uint64_t closed;                /* offers on a publication the media driver closed */
-    uint64_t max_position_exceeded; /* offers past the publication's last position */
-    uint64_t offer_errors;          /* other offer failures */
-    uint64_t client_errors;         /* errors the Aeron client reported (driver timeout, ...) */
-    uint64_t driver_timeouts;       /* the media driver stopped answering */
-    uint64_t images_unavailable;    /* publishers that went away under a subscription */
-    uint64_t messages_too_long;     /* received messages over the subscription's max_message, dropped */
-} tp_ipc_aeron_counters_t;
-
-/* Snapshot of the counters. */
-void tp_ipc_aeron_counters(tp_ipc_aeron_counters_t *out);
-
+/* The counters (tp_ipc_aeron_counters_t, tensorpool/ipc.h) are process-wide. */
 /* Count one event (field of tp_ipc_aeron_counters_t). */
 void tp_ipc_aeron_count(size_t field_offset);
 #define TP_IPC_AERON_COUNT(field) tp_ipc_aeron_count(offsetof(tp_ipc_aeron_counters_t, field))

@@ -221,6 +221,12 @@ int tp_ipc_aeron_abort(tp_ipc_publication_t *pub, tp_ipc_claim_t *claim)
 int tp_ipc_aeron_publication_close(tp_ipc_publication_t *pub)
 {
     tp_ipc_aeron_pub_t *p = (tp_ipc_aeron_pub_t *)pub;
+    /* A re-add under way is freed only by polling it to its answer (which
+     * comes within the setup timeout from a live media driver); then the
+     * publication it made is closed below. */
+    for (const int64_t end = now_ms() + tp_ipc_aeron_setup_timeout_ms();
+         p->async != NULL && !tp_ipc_aeron_client_is_closed(p->client) && now_ms() < end;)
+        if (reconnect(p) == 0 && p->async != NULL) sleep_1ms();
     if (p->pub != NULL && !tp_ipc_aeron_client_is_closed(p->client)) {
         if (p->claimed) aeron_buffer_claim_abort(&p->claim);
         aeron_exclusive_publication_close(p->pub, NULL, NULL);

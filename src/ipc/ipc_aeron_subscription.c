@@ -217,6 +217,16 @@ uint64_t tp_ipc_aeron_error_count(const tp_ipc_subscription_t *sub)
 int tp_ipc_aeron_subscription_close(tp_ipc_subscription_t *sub)
 {
     tp_ipc_aeron_sub_t *s = (tp_ipc_aeron_sub_t *)sub;
+    /* A re-add under way is freed only by polling it to its answer (see the
+     * publication's close). */
+    for (const int64_t end = now_ms() + tp_ipc_aeron_setup_timeout_ms();
+         s->async != NULL && s->client != NULL && !tp_ipc_aeron_client_is_closed(s->client) && now_ms() < end;) {
+        reconnect(s);
+        if (s->async != NULL) {
+            const struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
     if (s->sub != NULL && s->client != NULL && !tp_ipc_aeron_client_is_closed(s->client))
         aeron_subscription_close(s->sub, NULL, NULL);
     tp_ipc_aeron_client_release(s->client);

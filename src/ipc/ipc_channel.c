@@ -36,3 +36,13 @@ const tp_ipc_backend_t *tp_ipc_backend_for_channel(const char *channel)
     tp_err_set(TP_ERR_INVALID_ARG, "channel '%s' is not a known transport URI (expected \"tp:ipc\")", channel);
     return NULL;
 }
+
+#ifndef TP_HAVE_AERON
+/* Without the Aeron backend there is nothing to count (ipc_aeron.c has the
+ * real one). */
+int tp_ipc_aeron_counters(tp_ipc_aeron_counters_t *out)
+{
+    memset(out, 0, sizeof *out);
+    return tp_err_set(TP_ERR_UNSUPPORTED, "this build has no Aeron backend");
+}
+#endif

@@ -199,6 +199,10 @@ static void test_stat_sees_running_demo(void)
     CHECK(count("{\"stream_id\":2,\"name\":\"cam2\",\"announced\":true") == 1);
     CHECK(count("{\"stream_id\":3,\"name\":\"imu\",\"announced\":true") == 1);
     CHECK(count("\"producers\":1,") == 3);
+    /* the transport watched, and tp stat's own Aeron counters (docs/json.md, W-15.16.a):
+     * none of Aeron's troubles for a tp:ipc watcher, or no Aeron in the build */
+    CHECK(count("\"channel\":\"tp:ipc\",\"aeron\":") == 1);
+    CHECK(count("\"aeron\":null") == 1 || count("\"driver_timeouts\":0,\"images_unavailable\":0,") == 1);
     /* Each stream is produced by its own process: the demo's child of that
      * name, not the demo (which runs the driver: the SHM files' creator, so
      * the superblocks name the demo). */

@@ -14,11 +14,11 @@ target_link_options(test_client_wrap PRIVATE
 tp_add_test(test_client_percons SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_percons.c LABELS driver)
 tp_add_test(test_client_epoch SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_client_epoch.c LABELS driver)
 # The same driver and client tests with the driver, the rig and the clients on
-# aeron:ipc, the driver running the media driver (driver_test_rig.h).
-# Not yet: test_driver_protocol (it restarts the driver, and with it the
-# media driver, under raw one-shot requests that Aeron loses while the rig's
-# client reconnects) and test_driver_client (test_consumer_remap_wait_is_bounded
-# fails on Aeron: the one-shot reply to the consumer is not seen).
-foreach(t test_client_qos test_client_percons test_client_epoch)
+# aeron:ipc, the driver running the media driver (driver_test_rig.h). Over
+# Aeron an offer can be lost while a client reconnects to a restarted media
+# driver, so the rig retries requests until answered and answers every
+# retransmission, as the driver client and the driver do. D-4.5.a: every
+# driver control message travels on the control stream, over Aeron too.
+foreach(t test_driver_protocol test_driver_client test_client_qos test_client_percons test_client_epoch)
   tp_add_aeron_variant(${t})
 endforeach()

@@ -144,6 +144,14 @@ static inline void rig_on_msg(void *clientd, const uint8_t *buf, size_t len, con
     g_nev++;
 }
 
+static inline const char *rig_channel(void)
+{
+    const char *c = getenv("TP_TEST_CHANNEL");
+    return c != NULL && c[0] != '\0' ? c : "tp:ipc";
+}
+
+static inline int rig_on_aeron(void) { return strncmp(rig_channel(), "aeron:", 6) == 0; }
+
 /* Run the driver and record control traffic for ms milliseconds. */
 static inline void rig_pump(int ms)
 {
@@ -156,15 +164,56 @@ static inline void rig_pump(int ms)
     } while (tp_clock_monotonic_ns() < end);
 }
 
+/* Offer until the rig's publication takes it (15 s at most), pumping the
+ * driver meanwhile. tp:ipc takes every offer at once; Aeron refuses while
+ * no subscription is connected, while back-pressured and while the rig's
+ * client reconnects to a restarted media driver (the offer is what makes
+ * it reconnect). */
+static inline void rig_offer(const void *buf, size_t len)
+{
+    const int64_t end = tp_clock_monotonic_ns() + 15000000000LL;
+    while (tp_ipc_publication_offer(g_rig_pub, buf, len) <= 0) {
+        if (tp_clock_monotonic_ns() > end) {
+            fprintf(stderr, "rig: message not taken within 15 s: %s\n", tp_errmsg());
+            return;
+        }
+        rig_pump(1);
+    }
+}
+
+/* The last request with a correlation id, resent by rig_wait over Aeron:
+ * there an offer that was taken can still be lost (a client that has not
+ * yet noticed that its media driver was restarted writes into the old
+ * driver's log), so the rig retries requests until answered, as the
+ * driver client does (docs/spec/driver.md §3.4 step 3); the driver
+ * replays its answer to a retransmission. tp:ipc loses nothing: no resend. */
+static uint8_t g_rig_req[4096];
+static size_t g_rig_req_len;
+static int64_t g_rig_req_corr;
+
+static inline void rig_request(int64_t corr, const void *buf, size_t len)
+{
+    memcpy(g_rig_req, buf, len);
+    g_rig_req_len = len;
+    g_rig_req_corr = corr;
+    rig_offer(buf, len);
+}
+
 /* Index of the first event of kind (with corr, unless corr is 0) at or after
  * from, pumping up to ms; -1 if none. */
 static inline int rig_wait(char kind, int64_t corr, int from, int ms)
 {
     const int64_t end = tp_clock_monotonic_ns() + (int64_t)ms * 1000000;
+    int64_t resend = tp_clock_monotonic_ns() + 300000000;
     for (;;) {
         for (int i = from; i < g_nev; i++)
             if (g_ev[i].kind == kind && (corr == 0 || g_ev[i].corr == corr)) return i;
-        if (tp_clock_monotonic_ns() > end) return -1;
+        const int64_t now = tp_clock_monotonic_ns();
+        if (now > end) return -1;
+        if (rig_on_aeron() && corr != 0 && corr == g_rig_req_corr && now > resend) {
+            rig_offer(g_rig_req, g_rig_req_len); /* same bytes, same correlation id */
+            resend = now + 300000000;
+        }
         rig_pump(2);
     }
 }
@@ -186,7 +235,7 @@ static inline void rig_attach_corr(int64_t corr, uint32_t stream, uint32_t clien
     tp_driver_shm_attach_request_set_require_hugepages(&e, huge);
     tp_driver_shm_attach_request_set_desired_node_id(&e, node);
     const long n = tp_driver_shm_attach_request_encode_end(&e);
-    tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
+    rig_request(corr, g_rig_buf, (size_t)n);
 }
 
 static inline int64_t rig_attach(uint32_t stream, uint32_t client, uint8_t role, uint32_t layout, uint8_t mode, uint8_t huge,
@@ -215,7 +264,7 @@ static inline int64_t rig_detach(uint64_t lease, uint32_t stream, uint32_t clien
     tp_driver_shm_detach_request_set_client_id(&e, client);
     tp_driver_shm_detach_request_set_role(&e, role);
     const long n = tp_driver_shm_detach_request_encode_end(&e);
-    tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
+    rig_request(corr, g_rig_buf, (size_t)n);
     return corr;
 }
 
@@ -229,7 +278,7 @@ static inline void rig_keepalive(uint64_t lease, uint32_t stream, uint32_t clien
     tp_driver_shm_lease_keepalive_set_role(&e, role);
     tp_driver_shm_lease_keepalive_set_client_timestamp_ns(&e, (uint64_t)tp_clock_monotonic_ns());
     const long n = tp_driver_shm_lease_keepalive_encode_end(&e);
-    tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
+    rig_offer(g_rig_buf, (size_t)n);
 }
 
 /* ConsumerHello asking for a per-consumer descriptor and/or control stream
@@ -253,7 +302,7 @@ static inline void rig_hello2(uint32_t stream, uint32_t consumer, const char *ch
     tp_control_consumer_hello_put_descriptor_channel(&e, channel, strlen(channel));
     tp_control_consumer_hello_put_control_channel(&e, ctl_channel, strlen(ctl_channel));
     const long n = tp_control_consumer_hello_encode_end(&e);
-    tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
+    rig_offer(g_rig_buf, (size_t)n);
 }
 
 static inline void rig_hello(uint32_t stream, uint32_t consumer, const char *channel, uint32_t desc_id)
@@ -270,7 +319,7 @@ static inline void rig_shutdown_request(const char *token, uint8_t reason)
     tp_driver_shm_driver_shutdown_request_put_token(&e, token, strlen(token));
     tp_driver_shm_driver_shutdown_request_put_error_message(&e, "", 0);
     const long n = tp_driver_shm_driver_shutdown_request_encode_end(&e);
-    tp_ipc_publication_offer(g_rig_pub, g_rig_buf, (size_t)n);
+    rig_offer(g_rig_buf, (size_t)n);
 }
 
 static inline int rig_rm(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -282,14 +331,6 @@ static inline int rig_rm(const char *p, const struct stat *sb, int flag, struct 
 }
 
 static tp_driver_config_t g_rig_cfg;
-
-static inline const char *rig_channel(void)
-{
-    const char *c = getenv("TP_TEST_CHANNEL");
-    return c != NULL && c[0] != '\0' ? c : "tp:ipc";
-}
-
-static inline int rig_on_aeron(void) { return strncmp(rig_channel(), "aeron:", 6) == 0; }
 
 /* C0 of docs/spec/driver.md §6 with a small profile and short timers. */
 static tp_driver_config_t *rig_config(const char *extra)

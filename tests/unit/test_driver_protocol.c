@@ -309,7 +309,7 @@ static void test_lease_bound_to_its_publication(void)
     const int b = rig_attach_wait(10000, 12, C);
     CHECK(a >= 0 && b >= 0);
     tp_ipc_publication_t *forger = NULL;
-    CHECK_EQ_I64(tp_ipc_publication_open(&forger, &g_rig_ipc, "tp:ipc", 1000), 0);
+    CHECK_EQ_I64(tp_ipc_publication_open(&forger, &g_rig_ipc, rig_channel(), 1000), 0);
     if (a < 0 || b < 0 || forger == NULL) return rig_teardown();
     const rig_ev_t la = g_ev[a], lb = g_ev[b];
     const int from = g_nev;

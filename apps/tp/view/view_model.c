@@ -326,7 +326,7 @@ static int snapshot(view_model_t *m, int64_t now, int watched)
     tp_json_t j;
     tp_json_init(&j, f);
     tp_json_begin_object(&j);
-    tp_stat_json(&j, m->mon, m->cfg.ctx.base_dir, m->cfg.ctx.ns, now, m->cfg.live_window_ns);
+    tp_stat_json(&j, m->mon, m->cfg.ctx.base_dir, m->cfg.ctx.ns, m->cfg.ctx.channel, now, m->cfg.live_window_ns);
     tp_json_key(&j, "watched");
     tp_json_bool(&j, watched != 0);
     tp_json_key(&j, "publications");
