@@ -282,7 +282,7 @@ static void test_frames_cross_the_bridge(void)
     CHECK(tx.chunks_sent >= tx.frames_sent * ((FRAME + tp_bridge_config_chunk_unit(&cfg) - 1) / tp_bridge_config_chunk_unit(&cfg)));
     CHECK(rx.frames_rebuilt >= s.frames);
     CHECK(rx.local_epoch >= 1); /* BR-8.c */
-    /* BR-7.1.a, BR-7.1.b: the source's DataSourceAnnounce, DataSourceMeta
+    /* BR-7.1.a, BR-7.1.b, BR-P7: the source's DataSourceAnnounce, DataSourceMeta
      * (meta_version kept) and TraceLinkSet arrive on this host's streams as
      * DST's; the unmapped stream's never cross; the malformed one is counted. */
     printf("forwarded: announce %u meta %u (version %u/%u) link %u; wire src %u unmapped %u; tx meta %" PRIu64
