@@ -92,7 +92,7 @@ static void bridge_cfg(tp_bridge_config_t *c, tp_bridge_direction_t dir)
     snprintf(c->control_channel, sizeof c->control_channel, "%s", channel);
     c->mtu_bytes = 8192;
     c->nmappings = 1;
-    c->mappings[0] = (tp_bridge_mapping_t){dir, SRC, dir == TP_BRIDGE_RECEIVE ? DST : 0};
+    c->mappings[0] = (tp_bridge_mapping_t){dir, SRC, dir == TP_BRIDGE_RECEIVE ? DST : 0, 0};
 }
 
 static tp_client_context_t ctx;

@@ -29,13 +29,17 @@ static void help(FILE *out)
             "    as BridgeFrameChunk messages (schema 902) on bridge.payload_channel, an\n"
             "    aeron:udp channel; the payload goes from the mapped pool straight into Aeron's\n"
             "    buffers. It also forwards the stream's ShmPoolAnnounce on\n"
-            "    bridge.control_channel. A receive mapping is the producer of its destination\n"
+            "    bridge.control_channel, and, when forward_metadata or forward_tracelink is on,\n"
+            "    the stream's DataSourceAnnounce/DataSourceMeta and TraceLinkSet messages on\n"
+            "    bridge.metadata_channel. A receive mapping is the producer of its destination\n"
             "    stream on this host: it rebuilds each frame directly in a slot of that stream's\n"
             "    pool, keeping the source's sequence number, capture timestamp, tensor header\n"
             "    and trace id, and publishes an ordinary FrameDescriptor after the commit, so\n"
             "    consumers and joins here see a local stream. A frame missing any chunk, or\n"
             "    failing a check, is dropped and counted by cause; nothing partial is ever\n"
-            "    published.\n"
+            "    published. Forwarded metadata and TraceLinkSets are published on this\n"
+            "    host's metadata and control streams with the stream id rewritten to the\n"
+            "    mapping's metadata_stream_id (default dest_stream_id).\n"
             "\n"
             "    Each host runs its own SHM driver and an Aeron media driver (for example the\n"
             "    one tp driver embeds with driver.embedded_media_driver = true); the bridge\n"
@@ -73,11 +77,18 @@ static void help(FILE *out)
             "                          ends must agree)\n"
             "    dest_stream_id_range  \"LO-HI\" or [LO, HI]: ids for receive mappings with\n"
             "                          dest_stream_id = 0\n"
+            "    metadata_channel      aeron:udp channel of forwarded metadata and TraceLinkSets\n"
+            "                          (needed by the two keys below)\n"
+            "    metadata_stream_id    its stream id\n"
+            "    forward_metadata      forward DataSourceAnnounce/DataSourceMeta (default false)\n"
+            "    forward_tracelink     forward TraceLinkSet (default false)\n"
             "\n"
             "    [[mappings]]\n"
             "    direction             \"send\" or \"receive\"\n"
             "    source_stream_id      the stream on the sending host\n"
             "    dest_stream_id        receive: the stream produced here (0: from the range)\n"
+            "    metadata_stream_id    receive: the stream id forwarded metadata and\n"
+            "                          TraceLinkSets carry here (default dest_stream_id)\n"
             "\n"
             "SIGNALS\n"
             "    SIGINT, SIGTERM  close every mapping (detaching from the driver), remove the\n"
@@ -117,6 +128,10 @@ static void print_config(const tp_bridge_config_t *c)
     printf("bridge.mtu_bytes = %u (chunk payload %u bytes)\n", c->mtu_bytes, tp_bridge_config_chunk_unit(c));
     printf("bridge.assembly_timeout_ms = %u, send_timeout_ms = %u, crc32c = %s\n", c->assembly_timeout_ms,
            c->send_timeout_ms, c->crc32c ? "true" : "false");
+    if (c->metadata_channel[0] != '\0')
+        printf("bridge.metadata_channel = \"%s\" (stream %d)\n", c->metadata_channel, c->metadata_stream_id);
+    printf("bridge.forward_metadata = %s, forward_tracelink = %s\n", c->forward_metadata ? "true" : "false",
+           c->forward_tracelink ? "true" : "false");
     if (c->dest_range_hi != 0)
         printf("bridge.dest_stream_id_range = %u-%u\n", c->dest_range_lo, c->dest_range_hi);
     for (unsigned i = 0; i < c->nmappings; i++) {

@@ -51,10 +51,12 @@ int tp_bridge_status_write(const char *dir, const tp_bridge_config_t *cfg, const
                 "pid=%d direction=%s source=%" PRIu32 " dest=%" PRIu32 " frames_sent=%" PRIu64 " chunks_sent=%" PRIu64
                 " bytes_sent=%" PRIu64 " send_aborted=%" PRIu64 " announces_forwarded=%" PRIu64
                 " chunks_received=%" PRIu64 " frames_rebuilt=%" PRIu64 " duplicates=%" PRIu64 " local_epoch=%" PRIu64
-                " source_epoch=%" PRIu64,
+                " source_epoch=%" PRIu64 " metadata_forwarded=%" PRIu64 " tracelinks_forwarded=%" PRIu64
+                " metadata_republished=%" PRIu64 " tracelinks_republished=%" PRIu64 " forward_dropped=%" PRIu64,
                 (int)getpid(), n.direction == TP_BRIDGE_SEND ? "send" : "receive", n.source_stream_id, n.dest_stream_id,
                 n.frames_sent, n.chunks_sent, n.bytes_sent, n.send_aborted, n.announces_forwarded, n.chunks_received,
-                n.frames_rebuilt, n.duplicates, n.local_epoch, n.source_epoch);
+                n.frames_rebuilt, n.duplicates, n.local_epoch, n.source_epoch, n.metadata_forwarded, n.tracelinks_forwarded,
+                n.metadata_republished, n.tracelinks_republished, n.forward_dropped);
         for (int k = 0; k < TP_BRIDGE_DROP_COUNT_; k++)
             fprintf(f, " drop_%s=%" PRIu64, tp_bridge_drop_name((tp_bridge_drop_t)k), n.drops[k]);
         fputc('\n', f);
@@ -90,6 +92,11 @@ static uint64_t *field(tp_bridge_counters_t *n, const char *key)
         {"duplicates", offsetof(tp_bridge_counters_t, duplicates)},
         {"local_epoch", offsetof(tp_bridge_counters_t, local_epoch)},
         {"source_epoch", offsetof(tp_bridge_counters_t, source_epoch)},
+        {"metadata_forwarded", offsetof(tp_bridge_counters_t, metadata_forwarded)},
+        {"tracelinks_forwarded", offsetof(tp_bridge_counters_t, tracelinks_forwarded)},
+        {"metadata_republished", offsetof(tp_bridge_counters_t, metadata_republished)},
+        {"tracelinks_republished", offsetof(tp_bridge_counters_t, tracelinks_republished)},
+        {"forward_dropped", offsetof(tp_bridge_counters_t, forward_dropped)},
     };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if (strcmp(key, f[i].name) == 0)

@@ -210,6 +210,9 @@ static void print_bridges(const char *dir, const char *ns)
             if (r->n.drops[k])
                 off += (size_t)snprintf(drops + off, sizeof drops - off, "%s%s %llu", off ? ", " : "",
                                         tp_bridge_drop_name((tp_bridge_drop_t)k), (unsigned long long)r->n.drops[k]);
+        if (!send && r->n.forward_dropped && off < sizeof drops - 1)
+            off += (size_t)snprintf(drops + off, sizeof drops - off, "%sforward %llu", off ? ", " : "",
+                                    (unsigned long long)r->n.forward_dropped);
         printf("%-12s %-7s %13s %8s %10llu %10llu  %s\n", r->instance, send ? "send" : "receive", streams, pid,
                (unsigned long long)(send ? r->n.frames_sent : r->n.frames_rebuilt),
                (unsigned long long)(send ? r->n.chunks_sent : r->n.chunks_received), off ? drops : "-");
@@ -242,6 +245,9 @@ static void json_bridges(tp_json_t *j, const char *dir, const char *ns)
             {"send_aborted", r->n.send_aborted}, {"announces_forwarded", r->n.announces_forwarded},
             {"chunks_received", r->n.chunks_received}, {"frames_rebuilt", r->n.frames_rebuilt},
             {"duplicates", r->n.duplicates}, {"local_epoch", r->n.local_epoch}, {"source_epoch", r->n.source_epoch},
+            {"metadata_forwarded", r->n.metadata_forwarded}, {"tracelinks_forwarded", r->n.tracelinks_forwarded},
+            {"metadata_republished", r->n.metadata_republished},
+            {"tracelinks_republished", r->n.tracelinks_republished}, {"forward_dropped", r->n.forward_dropped},
         };
         for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
             tp_json_key(j, f[k].k);

@@ -34,6 +34,7 @@ typedef struct tp_bridge_mapping_s {
     tp_bridge_direction_t direction;
     uint32_t source_stream_id; /* the stream id on the sending host (and in chunks) */
     uint32_t dest_stream_id;   /* receive: local stream; 0 = next free id of the range (BR-4.b) */
+    uint32_t metadata_stream_id; /* receive: stream id written into forwarded metadata; 0 = dest_stream_id (BR-7.1.a) */
 } tp_bridge_mapping_t;
 
 typedef struct tp_bridge_config_s {
@@ -50,6 +51,13 @@ typedef struct tp_bridge_config_s {
     uint32_t dest_range_lo, dest_range_hi; /* inclusive; 0/0 = none */
     bool crc32c;                  /* BR-P3 trailer on every chunk */
     uint32_t send_timeout_ms;     /* how long a sender waits out back-pressure in one frame (100) */
+    /* BR-7.1: DataSourceAnnounce/DataSourceMeta and TraceLinkSet travel on
+     * their own channel; either flag needs metadata_channel and
+     * metadata_stream_id. */
+    char metadata_channel[TP_BRIDGE_CHANNEL_MAX];
+    int32_t metadata_stream_id;
+    bool forward_metadata;        /* BR-7.1.a (false) */
+    bool forward_tracelink;       /* BR-7.1.b (false) */
     unsigned nmappings;
     tp_bridge_mapping_t mappings[TP_BRIDGE_MAX_MAPPINGS];
 } tp_bridge_config_t;
@@ -85,6 +93,11 @@ typedef struct tp_bridge_counters_s {
     uint64_t bytes_sent;      /* send: payload bytes */
     uint64_t send_aborted;    /* send: frame overwritten while read, or back-pressure past send_timeout */
     uint64_t announces_forwarded; /* send */
+    uint64_t metadata_forwarded;  /* send: DataSourceAnnounce/DataSourceMeta sent on the metadata channel */
+    uint64_t tracelinks_forwarded; /* send: TraceLinkSets sent on the metadata channel */
+    uint64_t metadata_republished; /* receive: forwarded metadata published locally, stream id rewritten */
+    uint64_t tracelinks_republished; /* receive: forwarded TraceLinkSets published locally */
+    uint64_t forward_dropped;     /* receive: forwarded messages malformed, too large or not published */
     uint64_t chunks_received; /* receive */
     uint64_t frames_rebuilt;  /* receive: committed and published */
     uint64_t duplicates;      /* receive */

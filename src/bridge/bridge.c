@@ -4,6 +4,7 @@
 
 #include "tensorpool/codec/bridge.h"
 #include "tensorpool/codec/control.h"
+#include "tensorpool/codec/tracelink.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/consumer.h"
 #include "tensorpool/error.h"
@@ -11,6 +12,7 @@
 #include "tensorpool/producer.h"
 #include "tensorpool/shm_layout.h"
 #include "tensorpool/shm_seqlock.h"
+#include "tensorpool/trace.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,9 @@
  * 32-byte frame header, all inside one MTU (BR-5.2.i). */
 #define CHUNK0_OVERHEAD (8u + 49u + 4u + 256u + 4u + 4u)
 #define AERON_FRAME_HEADER 32u
+/* The largest forwarded metadata message the receiver republishes (a
+ * producer's DataSourceMeta is at most 32 KiB); larger ones are dropped. */
+#define FWD_MAX (64u * 1024u)
 
 typedef struct mapping_s {
     tp_bridge_t *b;
@@ -46,6 +51,12 @@ struct tp_bridge_s {
     tp_ipc_publication_t *payload_pub, *control_pub; /* send */
     tp_ipc_subscription_t *announce_sub;             /* send: local announces */
     tp_ipc_subscription_t *payload_sub, *control_sub; /* receive */
+    /* BR-7.1: metadata and TraceLinkSet forwarding */
+    tp_ipc_subscription_t *local_meta_sub, *local_ctl_sub; /* send: local metadata / control (if not the announce stream) */
+    tp_ipc_publication_t *metadata_pub;                    /* send */
+    tp_ipc_subscription_t *metadata_sub;                   /* receive */
+    tp_ipc_publication_t *local_meta_pub, *local_ctl_pub;  /* receive: republish */
+    uint8_t fwd[FWD_MAX];
     uint8_t header[TP_BRIDGE_HEADER_BYTES];
     mapping_t maps[TP_BRIDGE_MAX_MAPPINGS];
 };
@@ -98,6 +109,15 @@ int tp_bridge_config_validate(const tp_bridge_config_t *cfg)
     if (cfg->nmappings == 0 || cfg->nmappings > TP_BRIDGE_MAX_MAPPINGS)
         return tp_err_set(TP_ERR_INVALID_ARG, "bridge: 1..%u mappings required, %u given", TP_BRIDGE_MAX_MAPPINGS,
                           cfg->nmappings);
+    if ((cfg->forward_metadata || cfg->forward_tracelink) &&
+        (cfg->metadata_channel[0] == '\0' || cfg->metadata_stream_id <= 0)) /* BR-7.1.a: fail fast */
+        return tp_err_set(TP_ERR_INVALID_ARG,
+                          "bridge: forward_metadata/forward_tracelink need metadata_channel and metadata_stream_id");
+    if (cfg->metadata_channel[0] != '\0' &&
+        ((strcmp(cfg->metadata_channel, cfg->payload_channel) == 0 && cfg->metadata_stream_id == cfg->payload_stream_id) ||
+         (strcmp(cfg->metadata_channel, cfg->control_channel) == 0 && cfg->metadata_stream_id == cfg->control_stream_id)))
+        return tp_err_set(TP_ERR_INVALID_ARG, "bridge: metadata shares channel and stream id %d with payload or control",
+                          cfg->metadata_stream_id);
     const uint32_t lo = cfg->dest_range_lo, hi = cfg->dest_range_hi;
     if (lo > hi)
         return tp_err_set(TP_ERR_INVALID_ARG, "bridge: dest_stream_id_range %u-%u is empty", lo, hi);
@@ -324,11 +344,104 @@ static void send_frame(void *clientd, const tp_frame_t *f)
     m->n.bytes_sent += len;
 }
 
-/* Local announces of the mapped source streams go to the control channel. */
+/* ---- metadata and TraceLinkSet forwarding (BR-7.1) ---- */
+
+typedef enum fwd_kind_e { FWD_MALFORMED = -1, FWD_OTHER = 0, FWD_META = 1, FWD_TRACE = 2 } fwd_kind_t;
+
+/* What buf is, decided by schemaId first (BR-7.2.b, TL-13.a) and checked in
+ * full by its decoder; *stream is the stream id it names. */
+static fwd_kind_t fwd_classify(const uint8_t *buf, size_t len, uint32_t *stream)
+{
+    tp_sbe_header_t h;
+    if (tp_sbe_header_read(buf, len, &h) != 0)
+        return FWD_MALFORMED;
+    *stream = len >= 12 ? tp_sbe_get_u32(buf + 8) : 0;
+    if (h.schema_id == TP_CONTROL_SCHEMA_ID && h.template_id == TP_CONTROL_DATA_SOURCE_ANNOUNCE_TEMPLATE_ID) {
+        tp_control_data_source_announce_dec_t d;
+        return tp_control_data_source_announce_decode(&d, buf, len) == 0 ? FWD_META : FWD_MALFORMED;
+    }
+    if (h.schema_id == TP_CONTROL_SCHEMA_ID && h.template_id == TP_CONTROL_DATA_SOURCE_META_TEMPLATE_ID) {
+        tp_control_data_source_meta_dec_t d;
+        return tp_control_data_source_meta_decode(&d, buf, len) == 0 ? FWD_META : FWD_MALFORMED;
+    }
+    if (h.schema_id == TP_TRACELINK_SCHEMA_ID) {
+        tp_trace_link_t l;
+        return tp_trace_link_decode(&l, buf, len) == 0 ? FWD_TRACE : FWD_MALFORMED;
+    }
+    return FWD_OTHER;
+}
+
+static bool fwd_enabled(const tp_bridge_t *b, fwd_kind_t k)
+{
+    return (k == FWD_META && b->cfg.forward_metadata) || (k == FWD_TRACE && b->cfg.forward_tracelink);
+}
+
+/* Sender: a local metadata message or TraceLinkSet of a mapped source
+ * stream goes out unchanged on the metadata channel; others stay home. */
+static void forward_local(tp_bridge_t *b, const uint8_t *buf, size_t len)
+{
+    uint32_t s = 0;
+    const fwd_kind_t k = fwd_classify(buf, len, &s);
+    if (!fwd_enabled(b, k))
+        return;
+    for (unsigned i = 0; i < b->cfg.nmappings; i++) {
+        mapping_t *m = &b->maps[i];
+        if (m->m.direction == TP_BRIDGE_SEND && m->m.source_stream_id == s &&
+            tp_ipc_publication_offer(b->metadata_pub, buf, len) > 0) {
+            if (k == FWD_META)
+                m->n.metadata_forwarded++;
+            else
+                m->n.tracelinks_forwarded++;
+        }
+    }
+}
+
+static void on_local_forward(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)info;
+    forward_local(clientd, buf, len);
+}
+
+/* Receiver: republish on this host's metadata stream (DataSourceAnnounce,
+ * DataSourceMeta) or control stream (TraceLinkSet, where TL-D3 puts them)
+ * with stream_id, at root offset 0 of all three, rewritten (BR-7.1.a/b);
+ * meta_version and everything else kept. */
+static void on_metadata(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)info;
+    tp_bridge_t *b = clientd;
+    uint32_t s = 0;
+    const fwd_kind_t k = fwd_classify(buf, len, &s);
+    mapping_t *m = recv_map(b, s);
+    if (m == NULL)
+        return; /* not for a stream this receiver maps */
+    if (k == FWD_MALFORMED || k == FWD_OTHER || len > sizeof b->fwd) {
+        m->n.forward_dropped++;
+        return;
+    }
+    if (!fwd_enabled(b, k))
+        return;
+    memcpy(b->fwd, buf, len);
+    tp_sbe_put_u32(b->fwd + 8, m->m.metadata_stream_id != 0 ? m->m.metadata_stream_id : m->m.dest_stream_id);
+    if (tp_ipc_publication_offer(k == FWD_META ? b->local_meta_pub : b->local_ctl_pub, b->fwd, len) <= 0)
+        m->n.forward_dropped++;
+    else if (k == FWD_META)
+        m->n.metadata_republished++;
+    else
+        m->n.tracelinks_republished++;
+}
+
+/* Local announces of the mapped source streams go to the control channel;
+ * TraceLinkSets on the same stream go to the metadata channel. */
 static void on_local_announce(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
     (void)info;
     tp_bridge_t *b = clientd;
+    tp_sbe_header_t h;
+    if (b->cfg.forward_tracelink && tp_sbe_header_read(buf, len, &h) == 0 && h.schema_id == TP_TRACELINK_SCHEMA_ID) {
+        forward_local(b, buf, len);
+        return;
+    }
     tp_control_shm_pool_announce_dec_t d;
     if (tp_control_shm_pool_announce_decode(&d, buf, len) != 0)
         return;
@@ -384,10 +497,22 @@ int tp_bridge_open(tp_bridge_t **out, const tp_client_context_t *ctx, const tp_b
         rc |= tp_ipc_publication_open(&b->payload_pub, &b->ipc, cfg->payload_channel, cfg->payload_stream_id);
         rc |= rc ? rc : tp_ipc_publication_open(&b->control_pub, &b->ipc, cfg->control_channel, cfg->control_stream_id);
         rc |= rc ? rc : tp_ipc_subscription_open(&b->announce_sub, &b->ipc, b->ctx.channel, ann);
+        if (rc == 0 && (cfg->forward_metadata || cfg->forward_tracelink))
+            rc = tp_ipc_publication_open(&b->metadata_pub, &b->ipc, cfg->metadata_channel, cfg->metadata_stream_id);
+        if (rc == 0 && cfg->forward_metadata)
+            rc = tp_ipc_subscription_open(&b->local_meta_sub, &b->ipc, b->ctx.channel, b->ctx.metadata_stream_id);
+        if (rc == 0 && cfg->forward_tracelink && ann != b->ctx.control_stream_id)
+            rc = tp_ipc_subscription_open(&b->local_ctl_sub, &b->ipc, b->ctx.channel, b->ctx.control_stream_id);
     }
     if (rc == 0 && b->any_recv) {
         rc |= tp_ipc_subscription_open(&b->payload_sub, &b->ipc, cfg->payload_channel, cfg->payload_stream_id);
         rc |= rc ? rc : tp_ipc_subscription_open(&b->control_sub, &b->ipc, cfg->control_channel, cfg->control_stream_id);
+        if (rc == 0 && (cfg->forward_metadata || cfg->forward_tracelink))
+            rc = tp_ipc_subscription_open(&b->metadata_sub, &b->ipc, cfg->metadata_channel, cfg->metadata_stream_id);
+        if (rc == 0 && cfg->forward_metadata)
+            rc = tp_ipc_publication_open(&b->local_meta_pub, &b->ipc, b->ctx.channel, b->ctx.metadata_stream_id);
+        if (rc == 0 && cfg->forward_tracelink)
+            rc = tp_ipc_publication_open(&b->local_ctl_pub, &b->ipc, b->ctx.channel, b->ctx.control_stream_id);
     }
     for (unsigned i = 0; rc == 0 && i < cfg->nmappings; i++) {
         mapping_t *m = &b->maps[i];
@@ -432,6 +557,12 @@ int tp_bridge_do_work(tp_bridge_t *b, int64_t now_ns)
         work += tp_ipc_subscription_poll(b->announce_sub, on_local_announce, b, 16);
     if (b->control_sub != NULL)
         work += tp_ipc_subscription_poll(b->control_sub, on_control, b, 16);
+    if (b->local_meta_sub != NULL)
+        work += tp_ipc_subscription_poll(b->local_meta_sub, on_local_forward, b, 16);
+    if (b->local_ctl_sub != NULL)
+        work += tp_ipc_subscription_poll(b->local_ctl_sub, on_local_forward, b, 16);
+    if (b->metadata_sub != NULL)
+        work += tp_ipc_subscription_poll(b->metadata_sub, on_metadata, b, 16);
     if (b->payload_sub != NULL)
         work += tp_ipc_subscription_poll(b->payload_sub, on_chunk, b, 256);
     for (unsigned i = 0; i < b->cfg.nmappings; i++) {
@@ -498,5 +629,11 @@ void tp_bridge_close(tp_bridge_t *b)
     tp_ipc_subscription_close(b->announce_sub);
     tp_ipc_subscription_close(b->payload_sub);
     tp_ipc_subscription_close(b->control_sub);
+    tp_ipc_subscription_close(b->local_meta_sub);
+    tp_ipc_subscription_close(b->local_ctl_sub);
+    tp_ipc_publication_close(b->metadata_pub);
+    tp_ipc_subscription_close(b->metadata_sub);
+    tp_ipc_publication_close(b->local_meta_pub);
+    tp_ipc_publication_close(b->local_ctl_pub);
     free(b);
 }

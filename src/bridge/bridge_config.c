@@ -85,8 +85,9 @@ static int mapping_key(tp_bridge_config_t *c, const char *key, const tp_toml_val
         return u32(v, key, 1, &m->source_stream_id);
     if (strcmp(name, "dest_stream_id") == 0)
         return u32(v, key, 0, &m->dest_stream_id);
-    if (strcmp(name, "profile") == 0 || strcmp(name, "metadata_stream_id") == 0 ||
-        strcmp(name, "source_control_stream_id") == 0 || strcmp(name, "dest_control_stream_id") == 0)
+    if (strcmp(name, "metadata_stream_id") == 0)
+        return u32(v, key, 0, &m->metadata_stream_id);
+    if (strcmp(name, "profile") == 0 || strcmp(name, "source_control_stream_id") == 0 || strcmp(name, "dest_control_stream_id") == 0)
         return 0; /* upstream keys with no effect here: the destination's profile is the driver's */
     return tp_err_set(TP_ERR_MALFORMED, "unknown key %s", key);
 }
@@ -105,6 +106,21 @@ static int handler(void *ud, const char *key, const tp_toml_value_t *v)
         return str(v, key, c->payload_channel, sizeof c->payload_channel);
     if (strcmp(k, "control_channel") == 0)
         return str(v, key, c->control_channel, sizeof c->control_channel);
+    if (strcmp(k, "metadata_channel") == 0)
+        return str(v, key, c->metadata_channel, sizeof c->metadata_channel);
+    if (strcmp(k, "metadata_stream_id") == 0) {
+        uint32_t x;
+        if (u32(v, key, 1, &x) != 0 || x > INT32_MAX)
+            return tp_err_set(TP_ERR_MALFORMED, "%s must be 1..2147483647", key);
+        c->metadata_stream_id = (int32_t)x;
+        return 0;
+    }
+    if (strcmp(k, "forward_metadata") == 0 || strcmp(k, "forward_tracelink") == 0) {
+        if (want(v, TP_TOML_BOOL, key) != 0)
+            return -1;
+        *(k[8] == 'm' ? &c->forward_metadata : &c->forward_tracelink) = v->b != 0;
+        return 0;
+    }
     if (strcmp(k, "payload_stream_id") == 0 || strcmp(k, "control_stream_id") == 0) {
         uint32_t x;
         if (u32(v, key, 1, &x) != 0 || x > INT32_MAX)
@@ -139,12 +155,11 @@ static int handler(void *ud, const char *key, const tp_toml_value_t *v)
         return u32(v, key, 1, &c->dest_range_lo);
     if (strcmp(k, "dest_stream_id_range[1]") == 0)
         return u32(v, key, 1, &c->dest_range_hi);
-    if (strcmp(k, "forward_metadata") == 0 || strcmp(k, "forward_tracelink") == 0 || strcmp(k, "forward_qos") == 0 ||
-        strcmp(k, "forward_progress") == 0) {
+    if (strcmp(k, "forward_qos") == 0 || strcmp(k, "forward_progress") == 0) {
         if (want(v, TP_TOML_BOOL, key) != 0)
             return -1;
         if (v->b)
-            return tp_err_set(TP_ERR_UNSUPPORTED, "%s = true: this bridge does not forward that yet (BR-7.1, BR-9)", key);
+            return tp_err_set(TP_ERR_UNSUPPORTED, "%s = true: this bridge does not forward that yet (BR-9)", key);
         return 0;
     }
     return tp_err_set(TP_ERR_MALFORMED, "unknown key %s", key);

@@ -65,7 +65,8 @@ def check_bad_files():
         (GOOD.replace("mtu_bytes = 8192", "mtu_bytes = \"big\""), "must be an integer"),
         (GOOD.replace("[30000, 30009]", "[49990, 50010]"), "overlaps the bridge's own stream ids"),
         (GOOD + "[other]\nk = 1\n", "unknown key other.k"),
-        (GOOD.replace("instance_id", "forward_metadata = true\ninstance_id"), "does not forward"),
+        (GOOD.replace("instance_id", "forward_metadata = true\ninstance_id"), "need metadata_channel"),  # BR-7.1.a
+        (GOOD.replace("instance_id", "forward_progress = true\ninstance_id"), "does not forward"),
     ]
     with tempfile.TemporaryDirectory() as d:
         for text, why in bad:

@@ -1,7 +1,9 @@
 /* The bridge agent end to end in one process: a producer on stream 10001, a
  * bridge sending it over aeron:udp on 127.0.0.1 and receiving it back into
  * stream 20001 as that stream's producer, and a consumer of 20001 that checks
- * every frame bit for bit, with its seq and traceId (docs/spec/bridge.md). */
+ * every frame bit for bit, with its seq and traceId (docs/spec/bridge.md).
+ * The same run forwards the source's metadata and TraceLinkSets (BR-7.1) and
+ * checks they arrive rewritten to 20001 and that other streams' stay home. */
 #include "tp_test.h"
 #ifdef BRIDGE_ALLOC_TEST
 #include "alloc_count.h"
@@ -10,12 +12,19 @@
 #include "driver_test_rig.h"
 #include "test_channel.h"
 #include "tensorpool/bridge.h"
+#include "tensorpool/codec/control.h"
+#include "tensorpool/ipc.h"
+#include "tensorpool/trace.h"
 #include "tensorpool/consumer.h"
 #include "tensorpool/producer.h"
 
 #define SRC 10001u
 #define DST 20001u
 #define FRAME (300u * 1024u + 17u)
+#define UNMAPPED 10077u   /* a stream no mapping names */
+#define META_STREAM 50002 /* the bridge's metadata stream on the UDP channel */
+#define TRACE_MAPPED 777u
+#define TRACE_UNMAPPED 778u
 
 typedef struct seen_s {
     unsigned frames, bad;
@@ -58,8 +67,93 @@ static void bridge_config(tp_bridge_config_t *cfg)
     cfg->mtu_bytes = 8192;
     cfg->crc32c = true;
     cfg->nmappings = 2;
-    cfg->mappings[0] = (tp_bridge_mapping_t){TP_BRIDGE_SEND, SRC, 0};
-    cfg->mappings[1] = (tp_bridge_mapping_t){TP_BRIDGE_RECEIVE, SRC, DST};
+    cfg->mappings[0] = (tp_bridge_mapping_t){TP_BRIDGE_SEND, SRC, 0, 0};
+    cfg->mappings[1] = (tp_bridge_mapping_t){TP_BRIDGE_RECEIVE, SRC, DST, 0};
+    snprintf(cfg->metadata_channel, sizeof cfg->metadata_channel, "%s", channel);
+    cfg->metadata_stream_id = META_STREAM;
+    cfg->forward_metadata = true;
+    cfg->forward_tracelink = true;
+}
+
+/* What the forwarding did, as seen on this host's metadata and control
+ * streams and on the bridge's metadata channel itself. */
+typedef struct fwd_seen_s {
+    unsigned announce_dst, meta_dst, link_dst, link_dst_unmapped, wire_src, wire_unmapped;
+    uint32_t announce_version, meta_version;
+} fwd_seen_t;
+
+static void on_local_meta(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)info;
+    fwd_seen_t *f = clientd;
+    tp_control_data_source_announce_dec_t a;
+    tp_control_data_source_meta_dec_t m;
+    if (tp_control_data_source_announce_decode(&a, buf, len) == 0 && tp_control_data_source_announce_stream_id(&a) == DST) {
+        uint32_t n = 0;
+        const char *name = tp_control_data_source_announce_name(&a, &n);
+        if (n == 3 && memcmp(name, "cam", 3) == 0) { /* the source's, not the receiver's own "bridged stream" */
+            f->announce_dst++;
+            f->announce_version = tp_control_data_source_announce_meta_version(&a);
+        }
+    } else if (tp_control_data_source_meta_decode(&m, buf, len) == 0 && tp_control_data_source_meta_stream_id(&m) == DST) {
+        f->meta_dst++;
+        f->meta_version = tp_control_data_source_meta_meta_version(&m);
+    }
+}
+
+static void on_local_control(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)info;
+    fwd_seen_t *f = clientd;
+    tp_trace_link_t l;
+    if (tp_trace_link_decode(&l, buf, len) != 0 || l.stream_id != DST)
+        return;
+    if (l.trace_id == TRACE_MAPPED && l.seq == 42 && l.epoch == 3 && l.parent_count == 2 && l.parents[0] == 11 &&
+        l.parents[1] == 12)
+        f->link_dst++;
+    if (l.trace_id == TRACE_UNMAPPED)
+        f->link_dst_unmapped++;
+}
+
+static void on_wire(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)info;
+    fwd_seen_t *f = clientd;
+    const uint32_t s = len >= 12 ? tp_sbe_get_u32(buf + 8) : 0;
+    f->wire_src += s == SRC;
+    f->wire_unmapped += s == UNMAPPED;
+}
+
+static void offer_link(tp_ipc_publication_t *pub, uint32_t stream, uint64_t trace)
+{
+    tp_trace_link_t l = {.stream_id = stream, .epoch = 3, .seq = 42, .trace_id = trace, .parent_count = 2};
+    l.parents[0] = 11;
+    l.parents[1] = 12;
+    uint8_t buf[256];
+    const long n = tp_trace_link_encode(&l, buf, sizeof buf);
+    if (n > 0)
+        tp_ipc_publication_offer(pub, buf, (size_t)n);
+}
+
+/* A DataSourceAnnounce of stream; cut short by `cut` bytes (malformed) when cut > 0. */
+static void offer_announce(tp_ipc_publication_t *pub, uint32_t stream, size_t cut)
+{
+    uint8_t buf[256];
+    tp_control_data_source_announce_enc_t e;
+    tp_control_data_source_announce_encode_begin(&e, buf, sizeof buf);
+    tp_control_data_source_announce_set_stream_id(&e, stream);
+    tp_control_data_source_announce_set_epoch(&e, 1);
+    tp_control_data_source_announce_put_name(&e, "ghost", 5);
+    tp_control_data_source_announce_put_summary(&e, "", 0);
+    const long n = tp_control_data_source_announce_encode_end(&e);
+    if (n > (long)cut)
+        tp_ipc_publication_offer(pub, buf, (size_t)n - cut);
+}
+
+static bool fwd_complete(const fwd_seen_t *f, const tp_bridge_counters_t *rx)
+{
+    return f->announce_dst > 0 && f->meta_dst > 0 && f->meta_version >= 1 && f->announce_version == f->meta_version &&
+           f->link_dst > 0 && f->wire_src > 0 && rx->forward_dropped > 0;
 }
 
 /* BR-2.1.a, BR-2.2.a, BR-3.a, BR-5.2.i, BR-6.e, BR-6.f, BR-6.g, BR-7.a,
@@ -93,6 +187,25 @@ static void test_frames_cross_the_bridge(void)
         fprintf(stderr, "open: %s\n", tp_errmsg());
         return;
     }
+    /* BR-7.1: this host's metadata and control streams, and the bridge's
+     * metadata channel, watched and fed by the test */
+    tp_ipc_context_t ipc;
+    tp_ipc_context_init(&ipc);
+    ipc.base_dir = ctx.base_dir;
+    ipc.namespace_name = ctx.ns;
+    tp_ipc_subscription_t *meta_sub = NULL, *ctl_sub = NULL, *wire_sub = NULL;
+    tp_ipc_publication_t *meta_pub = NULL, *ctl_pub = NULL, *wire_pub = NULL;
+    CHECK_EQ_I64(tp_ipc_subscription_open(&meta_sub, &ipc, ctx.channel, ctx.metadata_stream_id), 0);
+    CHECK_EQ_I64(tp_ipc_subscription_open(&ctl_sub, &ipc, ctx.channel, ctx.control_stream_id), 0);
+    CHECK_EQ_I64(tp_ipc_subscription_open(&wire_sub, &ipc, channel, META_STREAM), 0);
+    CHECK_EQ_I64(tp_ipc_publication_open(&meta_pub, &ipc, ctx.channel, ctx.metadata_stream_id), 0);
+    CHECK_EQ_I64(tp_ipc_publication_open(&ctl_pub, &ipc, ctx.channel, ctx.control_stream_id), 0);
+    CHECK_EQ_I64(tp_ipc_publication_open(&wire_pub, &ipc, channel, META_STREAM), 0);
+    if (meta_sub == NULL || ctl_sub == NULL || wire_sub == NULL || meta_pub == NULL || ctl_pub == NULL || wire_pub == NULL)
+        return;
+    fwd_seen_t fw = {0};
+    bool meta_set = false;
+    int64_t next_fwd = 0;
     tp_tensor_header_t t;
     const int32_t dims[1] = {(int32_t)FRAME};
     tp_tensor_header_init(&t, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, 1, dims);
@@ -101,7 +214,7 @@ static void test_frames_cross_the_bridge(void)
     tp_bridge_counters_t rx = {0};
     const int64_t deadline = tp_clock_monotonic_ns() + 30000000000;
     int64_t next_send = 0;
-    while (tp_clock_monotonic_ns() < deadline && s.frames < 20) {
+    while (tp_clock_monotonic_ns() < deadline && (s.frames < 20 || !fwd_complete(&fw, &rx))) {
         const int64_t now = tp_clock_monotonic_ns();
         tp_driver_do_work(g_drv, now);
         tp_producer_do_work(p, now);
@@ -115,7 +228,24 @@ static void test_frames_cross_the_bridge(void)
         tp_bridge_do_work(b, now);
 #endif
         tp_consumer_poll(c, now, on_frame, &s, 16);
+        tp_ipc_subscription_poll(meta_sub, on_local_meta, &fw, 16);
+        tp_ipc_subscription_poll(ctl_sub, on_local_control, &fw, 16);
+        tp_ipc_subscription_poll(wire_sub, on_wire, &fw, 16);
         tp_bridge_counters(b, 1, &rx);
+        if (tp_producer_is_active(p) && !meta_set) {
+            const tp_meta_attr_t attr = {"lens", "text", "wide", 4};
+            meta_set = tp_producer_set_meta(p, &attr, 1) == 0;
+        }
+        if (rx.source_epoch != 0 && now >= next_fwd) {
+            /* a TraceLinkSet of the source stream and one of an unmapped
+             * stream, an unmapped stream's announce, and a truncated
+             * announce naming the source straight onto the metadata channel */
+            offer_link(ctl_pub, SRC, TRACE_MAPPED);
+            offer_link(ctl_pub, UNMAPPED, TRACE_UNMAPPED);
+            offer_announce(meta_pub, UNMAPPED, 0);
+            offer_announce(wire_pub, SRC, 3);
+            next_fwd = now + 50000000;
+        }
         /* send once the receiver has the source's announce and the consumer is mapped */
         if (tp_producer_is_active(p) && rx.source_epoch != 0 && tp_consumer_is_mapped(c) && now >= next_send) {
             tp_shm_claim_t cl;
@@ -152,6 +282,25 @@ static void test_frames_cross_the_bridge(void)
     CHECK(tx.chunks_sent >= tx.frames_sent * ((FRAME + tp_bridge_config_chunk_unit(&cfg) - 1) / tp_bridge_config_chunk_unit(&cfg)));
     CHECK(rx.frames_rebuilt >= s.frames);
     CHECK(rx.local_epoch >= 1); /* BR-8.c */
+    /* BR-7.1.a, BR-7.1.b, BR-P7: the source's DataSourceAnnounce, DataSourceMeta
+     * (meta_version kept) and TraceLinkSet arrive on this host's streams as
+     * DST's; the unmapped stream's never cross; the malformed one is counted. */
+    printf("forwarded: announce %u meta %u (version %u/%u) link %u; wire src %u unmapped %u; tx meta %" PRIu64
+           " links %" PRIu64 "; rx meta %" PRIu64 " links %" PRIu64 " dropped %" PRIu64 "\n",
+           fw.announce_dst, fw.meta_dst, fw.announce_version, fw.meta_version, fw.link_dst, fw.wire_src,
+           fw.wire_unmapped, tx.metadata_forwarded, tx.tracelinks_forwarded, rx.metadata_republished,
+           rx.tracelinks_republished, rx.forward_dropped);
+    CHECK(fwd_complete(&fw, &rx));
+    CHECK_EQ_U64(fw.link_dst_unmapped, 0);
+    CHECK_EQ_U64(fw.wire_unmapped, 0);
+    CHECK(tx.metadata_forwarded >= 2 && tx.tracelinks_forwarded > 0);
+    CHECK(rx.metadata_republished >= 2 && rx.tracelinks_republished > 0);
+    tp_ipc_subscription_close(meta_sub);
+    tp_ipc_subscription_close(ctl_sub);
+    tp_ipc_subscription_close(wire_sub);
+    tp_ipc_publication_close(meta_pub);
+    tp_ipc_publication_close(ctl_pub);
+    tp_ipc_publication_close(wire_pub);
 #ifdef BRIDGE_ALLOC_TEST
     printf("bridge duty cycles counted: %" PRIu64 ", allocations in them: %" PRIu64 "\n", counted_cycles, bridge_allocs);
     CHECK(counted_cycles > 100);
@@ -177,7 +326,15 @@ static void test_config_rules(void)
     cfg.dest_range_lo = 30000;
     cfg.dest_range_hi = 30009;
     CHECK_EQ_I64(tp_bridge_config_validate(&cfg), 0);
-    cfg.mappings[0] = (tp_bridge_mapping_t){TP_BRIDGE_RECEIVE, 7, 30003}; /* fixed id inside the range */
+    cfg.mappings[0] = (tp_bridge_mapping_t){TP_BRIDGE_RECEIVE, 7, 30003, 0}; /* fixed id inside the range */
+    CHECK_EQ_I64(tp_bridge_config_validate(&cfg), -1);
+    bridge_config(&cfg);
+    cfg.metadata_channel[0] = '\0'; /* BR-7.1.a: forwarding without a metadata channel fails fast */
+    CHECK_EQ_I64(tp_bridge_config_validate(&cfg), -1);
+    cfg.forward_metadata = cfg.forward_tracelink = false;
+    CHECK_EQ_I64(tp_bridge_config_validate(&cfg), 0);
+    bridge_config(&cfg);
+    cfg.metadata_stream_id = cfg.control_stream_id; /* the same channel and stream as the control */
     CHECK_EQ_I64(tp_bridge_config_validate(&cfg), -1);
     bridge_config(&cfg);
     cfg.mtu_bytes = 300;
@@ -192,14 +349,17 @@ static void test_config_rules(void)
 }
 
 /* The TOML file of tp bridge (docs/configuration.md): keys, the range in
- * both spellings, unknown keys and unimplemented forwarding refused. */
+ * both spellings, the metadata keys (BR-7.1), unknown keys and unimplemented
+ * forwarding refused. */
 static void test_config_file(void)
 {
     static const char good[] =
         "[bridge]\ninstance_id = \"b\"\npayload_channel = \"aeron:udp?endpoint=10.0.0.2:40456\"\n"
         "control_channel = \"aeron:udp?endpoint=10.0.0.2:40457\"\nmtu_bytes = 8192\ncrc32c = true\n"
-        "dest_stream_id_range = \"30000-30009\"\nforward_metadata = false\n"
+        "dest_stream_id_range = \"30000-30009\"\nforward_metadata = true\nforward_tracelink = true\n"
+        "metadata_channel = \"aeron:udp?endpoint=10.0.0.2:40458\"\nmetadata_stream_id = 50002\n"
         "[[mappings]]\ndirection = \"receive\"\nsource_stream_id = 10001\ndest_stream_id = 0\nprofile = \"cam\"\n"
+        "metadata_stream_id = 31000\n"
         "[[mappings]]\ndirection = \"send\"\nsource_stream_id = 10002\n";
     tp_bridge_config_t cfg;
     tp_bridge_config_init(&cfg);
@@ -209,13 +369,16 @@ static void test_config_file(void)
     CHECK_EQ_U64(cfg.dest_range_lo, 30000);
     CHECK_EQ_U64(cfg.dest_range_hi, 30009);
     CHECK(cfg.crc32c && cfg.mtu_bytes == 8192 && cfg.mappings[1].direction == TP_BRIDGE_SEND);
+    CHECK(cfg.forward_metadata && cfg.forward_tracelink && cfg.metadata_stream_id == 50002);
+    CHECK(strcmp(cfg.metadata_channel, "aeron:udp?endpoint=10.0.0.2:40458") == 0);
+    CHECK_EQ_U64(cfg.mappings[0].metadata_stream_id, 31000);
     static const char arr[] = "[bridge]\ndest_stream_id_range = [40000, 40001]\n";
     tp_bridge_config_init(&cfg);
     CHECK_EQ_I64(tp_bridge_config_parse(&cfg, arr, strlen(arr)), 0);
     CHECK_EQ_U64(cfg.dest_range_hi, 40001);
     static const char *const bad[] = {
         "[bridge]\nmtu = 8192\n",                      /* unknown key */
-        "[bridge]\nforward_metadata = true\n",         /* metadata forwarding: not implemented, refused */
+        "[bridge]\nforward_metadata = 1\n",            /* not a boolean */
         "[bridge]\nforward_progress = true\n",         /* progress forwarding: likewise */
         "[[mappings]]\ndirection = \"sideways\"\n",
         "[bridge]\npayload_stream_id = 0\n",
