@@ -8,6 +8,9 @@
  * silently. The owner (Consumer or JoinStage) reports a mapping generation;
  * once it changes (epoch change, lease lost, close) the payload may be
  * unmapped, so the frame refuses to touch it and reports it overwritten.
+ * An array taken from it may be kept past that: each frame holds the
+ * library's mapping retention (shm_retain.h), so such an array reads zeros
+ * after an epoch change instead of crashing the interpreter.
  */
 #include "pytp.h"
 
@@ -44,12 +47,14 @@ PyObject *pytp_frame_new(PyObject *owner, pytp_gen_fn gen_fn, pytp_gone_fn gone_
     f->jf.reader_ = NULL;
     f->closed = 0;
     f->array = NULL;
+    tp_shm_retain_hold(); /* an array of it may outlive the mapping (shm_retain.h) */
     return (PyObject *)f;
 }
 
 static void frame_dealloc(FrameObject *f)
 {
     Py_XDECREF(f->array);
+    tp_shm_retain_release();
     f->gone_fn(f->owner); /* the last frame of a closed owner releases its mapping */
     Py_XDECREF(f->owner);
     PyObject_Free(f);

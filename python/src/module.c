@@ -173,10 +173,21 @@ static PyObject *py_dtype_name(PyObject *self, PyObject *arg)
     return PyUnicode_FromString(n != NULL ? n : "UNKNOWN");
 }
 
+static PyObject *py_retained_mappings(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    return PyLong_FromSize_t(tp_shm_retained_count());
+}
+
 static PyMethodDef module_methods[] = {
     {"monotonic_ns", py_monotonic_ns, METH_NOARGS,
      "monotonic_ns() -> int\n\nThe library's monotonic clock (CLOCK_MONOTONIC, ns): the clock of frame timestamps."},
     {"dtype_name", py_dtype_name, METH_O, "dtype_name(code) -> str\n\nWire name of a tensorpool dtype code."},
+    {"retained_mappings", py_retained_mappings, METH_NOARGS,
+     "retained_mappings() -> int\n\nPool mappings this process dropped (epoch change, lease lost) but keeps addressable "
+     "because frames or arrays made from them are still alive. Such an array reads zeros instead of crashing; the "
+     "ranges are unmapped when the last frame object is gone. 0 in steady state."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module_def = {

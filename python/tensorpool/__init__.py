@@ -28,6 +28,7 @@ from ._tensorpool import (  # noqa: F401  (re-exported)
     dtype_name,
     library_version,
     monotonic_ns,
+    retained_mappings,
 )
 from ._tensorpool import JoinStage as _JoinStage
 
@@ -35,7 +36,8 @@ __version__ = library_version
 
 __all__ = [
     "Consumer", "Driver", "apoll", "Error", "Frame", "FrameOverwritten", "JoinInput", "JoinOutput", "JoinStage",
-    "Producer", "dtype_name", "library_version", "monotonic_ns", "offset", "offset_ns", "window", "window_ns",
+    "Producer", "dtype_name", "library_version", "monotonic_ns", "offset", "offset_ns", "retained_mappings",
+    "window", "window_ns",
 ]
 
 

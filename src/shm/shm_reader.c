@@ -2,6 +2,7 @@
 #include "tensorpool/shm_reader.h"
 
 #include "tensorpool/error.h"
+#include "tensorpool/shm_retain.h"
 #include "tensorpool/shm_seqlock.h"
 #include "tensorpool/slot_check.h"
 
@@ -59,8 +60,9 @@ fail:
 
 void tp_shm_reader_close(tp_shm_reader_t *r)
 {
-    tp_shm_region_unmap(&r->ring);
-    for (unsigned i = 0; i < r->npools; i++) tp_shm_region_unmap(&r->pool[i]);
+    /* views a binding handed out may outlive the mapping (shm_retain.h) */
+    tp_shm_region_drop(&r->ring);
+    for (unsigned i = 0; i < r->npools; i++) tp_shm_region_drop(&r->pool[i]);
     r->npools = 0;
 }
 

@@ -8,4 +8,5 @@ list(APPEND TP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/shm_drops.c
   ${CMAKE_CURRENT_LIST_DIR}/shm_writer.c
   ${CMAKE_CURRENT_LIST_DIR}/slot_check.c
-  ${CMAKE_CURRENT_LIST_DIR}/shm_reader.c)
+  ${CMAKE_CURRENT_LIST_DIR}/shm_reader.c
+  ${CMAKE_CURRENT_LIST_DIR}/shm_retain.c)

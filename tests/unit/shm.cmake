@@ -13,3 +13,4 @@ tp_add_test(test_shm_random_input SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_ran
 tp_add_test(test_full_fs SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_full_fs.c ARGS $<TARGET_FILE:tp> LABELS shm)
 set_tests_properties(test_full_fs PROPERTIES SKIP_RETURN_CODE 77)
 tp_add_test(test_containment_paths SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_containment_paths.c LABELS shm containment)
+tp_add_test(test_shm_retain SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_retain.c LABELS shm)
