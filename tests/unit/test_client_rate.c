@@ -289,8 +289,140 @@ static void test_agent_republishes(void)
     rig_teardown();
 }
 
+static void publish_len(tp_producer_t *p, uint32_t len)
+{
+    uint8_t buf[512] = {0};
+    const uint64_t v = tp_producer_next_seq(p) * 3 + 1;
+    memcpy(buf, &v, 8);
+    tp_tensor_header_t t = g_t;
+    t.dims[0] = (int32_t)len;
+    tp_producer_offer(p, &t, buf, len, (uint64_t)tp_clock_monotonic_ns(), NULL);
+}
+
+/* Drive everything for up to ms, or until done() says so. */
+typedef struct world_s {
+    tp_producer_t *p;
+    tp_ratelimit_t *rl, *rl2;
+    tp_consumer_t *down;
+    seen_t s;
+    uint32_t len;
+    int64_t next;
+} world_t;
+
+static int run_until(world_t *w, int ms, int (*done)(world_t *))
+{
+    const int64_t end = tp_clock_monotonic_ns() + ms * MS;
+    while (tp_clock_monotonic_ns() < end) {
+        const int64_t now = tp_clock_monotonic_ns();
+        tp_driver_do_work(g_drv, now);
+        if (w->p != NULL) tp_producer_do_work(w->p, now);
+        CHECK(tp_ratelimit_do_work(w->rl, now) >= 0);
+        if (w->rl2 != NULL) tp_ratelimit_do_work(w->rl2, now);
+        if (w->down != NULL) tp_consumer_poll(w->down, now, on_frame, &w->s, 64);
+        if (w->p != NULL && tp_producer_is_active(w->p) && now >= w->next) {
+            publish_len(w->p, w->len);
+            w->next = now + 5 * MS;
+        }
+        if (done(w)) return 1;
+        usleep(300);
+    }
+    return 0;
+}
+
+static int some_dropped(world_t *w)
+{
+    tp_ratelimit_stats_t st;
+    tp_ratelimit_stats(w->rl, &st);
+    return st.drops_no_slot >= 3;
+}
+
+/* RL-5.b: frames the destination's pools cannot hold are dropped and
+ * counted, and the agent goes on; RL-6.b: with forward_metadata off nothing
+ * of the source's metadata is republished. */
+static void test_agent_drops_what_does_not_fit(void)
+{
+    rig_setup("[profiles.tiny]\nheader_nslots = 16\npayload_pools = [ { pool_id = 1, stride_bytes = 64 } ]\n"
+              "[streams.preview]\nstream_id = 10001\nprofile = \"tiny\"\n");
+    init_tensor();
+    tp_client_context_t ctx = ctx_for_rig();
+    world_t w = {0};
+    w.len = 256;
+    CHECK_EQ_I64(tp_producer_open(&w.p, &ctx, SRC, 0, "cam", NULL), 0);
+    tp_ratelimit_config_t cfg;
+    tp_ratelimit_config_init(&cfg);
+    cfg.source_stream_id = SRC;
+    cfg.dest_stream_id = DST;
+    cfg.max_rate_hz = 50;
+    cfg.forward_metadata = false;
+    CHECK_EQ_I64(tp_ratelimit_open(&w.rl, &ctx, &cfg), 0);
+    if (w.p == NULL || w.rl == NULL) return;
+    CHECK(run_until(&w, 20000, some_dropped));
+    tp_ratelimit_stats_t st;
+    tp_ratelimit_stats(w.rl, &st);
+    CHECK_EQ_U64(st.frames_out, 0);
+    CHECK_EQ_U64(st.metadata_forwarded, 0);
+    tp_ratelimit_close(w.rl);
+    tp_producer_close(w.p);
+    rig_teardown();
+}
+
+static int downstream_has_frames(world_t *w) { return w->s.frames >= 3; }
+static int source_restarted_and_flowing(world_t *w)
+{
+    tp_ratelimit_stats_t st;
+    tp_ratelimit_stats(w->rl, &st);
+    return st.source_restarts >= 1 && w->s.frames >= 3;
+}
+
+/* RL-7.a, RL-7.b: the source's producer restarts (a new epoch, seq from 0):
+ * the agent takes a new epoch of its own for the destination and the
+ * downstream consumer follows it. RL-3.b: a second agent for the same
+ * destination is never its producer while the first one is. */
+static void test_agent_follows_source_restart(void)
+{
+    rig_setup("[streams.preview]\nstream_id = 10001\nprofile = \"camera\"\n");
+    init_tensor();
+    tp_client_context_t ctx = ctx_for_rig();
+    world_t w = {0};
+    w.len = 64;
+    CHECK_EQ_I64(tp_producer_open(&w.p, &ctx, SRC, 0, "cam", NULL), 0);
+    tp_ratelimit_config_t cfg;
+    tp_ratelimit_config_init(&cfg);
+    cfg.source_stream_id = SRC;
+    cfg.dest_stream_id = DST;
+    cfg.max_rate_hz = 50;
+    CHECK_EQ_I64(tp_ratelimit_open(&w.rl, &ctx, &cfg), 0);
+    CHECK_EQ_I64(tp_consumer_open(&w.down, &ctx, DST, 0), 0);
+    if (w.p == NULL || w.rl == NULL || w.down == NULL) return;
+    CHECK(run_until(&w, 20000, downstream_has_frames));
+    tp_ratelimit_stats_t st0;
+    tp_ratelimit_stats(w.rl, &st0);
+    CHECK_EQ_I64(tp_ratelimit_open(&w.rl2, &ctx, &cfg), 0); /* the same destination */
+    tp_producer_close(w.p);
+    w.p = NULL;
+    CHECK_EQ_I64(tp_producer_open(&w.p, &ctx, SRC, 0, "cam", NULL), 0);
+    w.s.frames = 0;
+    CHECK(run_until(&w, 20000, source_restarted_and_flowing));
+    tp_ratelimit_stats_t st1, st2;
+    tp_ratelimit_stats(w.rl, &st1);
+    tp_ratelimit_stats(w.rl2, &st2);
+    CHECK(st1.source_epoch > st0.source_epoch);
+    CHECK(st1.dest_epoch > st0.dest_epoch);
+    CHECK_EQ_U64(tp_consumer_epoch(w.down), st1.dest_epoch);
+    CHECK_EQ_U64(st2.dest_epoch, 0);
+    CHECK_EQ_U64(st2.frames_out, 0);
+    CHECK_EQ_U64(w.s.bad_payload, 0);
+    tp_consumer_close(w.down);
+    tp_ratelimit_close(w.rl2);
+    tp_ratelimit_close(w.rl);
+    tp_producer_close(w.p);
+    rig_teardown();
+}
+
 int main(void)
 {
+    RUN(test_agent_drops_what_does_not_fit);
+    RUN(test_agent_follows_source_restart);
     RUN(test_local_decimation_newest);
     RUN(test_producer_paces_granted_stream);
     RUN(test_agent_republishes);
