@@ -83,7 +83,7 @@ static void init_tensor(void)
     g_t.dims[0] = 64;
 }
 
-/* W-11.b/c: a burst read in one poll delivers its newest frame; frames
+/* W-11.b/c, RL-P2: a burst read in one poll delivers its newest frame; frames
  * inside the period are passed over and counted; accepted + skipped covers
  * every frame published (nothing counted as a drop); no allocation. */
 static void test_local_decimation_newest(void)
@@ -133,7 +133,7 @@ static void test_local_decimation_newest(void)
     rig_teardown();
 }
 
-/* W-5.e: a RATE_LIMITED consumer granted a per-consumer stream is paced by
+/* W-5.e, RL-P3: a RATE_LIMITED consumer granted a per-consumer stream is paced by
  * the producer (the grant says RATE_LIMITED); the frames held back are
  * counted as skipped by the producer, not as drops_gap. 1 kHz in, 5 Hz out. */
 static void test_producer_paces_granted_stream(void)
@@ -184,7 +184,7 @@ static void test_producer_paces_granted_stream(void)
 }
 
 typedef struct meta_seen_s {
-    uint64_t announces, metas;
+    uint64_t announces, metas, other_names;
     char name[64];
     uint32_t meta_version;
 } meta_seen_t;
@@ -200,6 +200,7 @@ static void on_meta(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_
         uint32_t n = 0;
         const char *s = tp_control_data_source_announce_name(&a, &n);
         rig_copy(m->name, sizeof m->name, s, n);
+        if (strcmp(m->name, "camera-one") != 0) m->other_names++;
         m->meta_version = tp_control_data_source_announce_meta_version(&a);
     } else if (tp_control_data_source_meta_decode(&d, buf, len) == 0 && tp_control_data_source_meta_stream_id(&d) == DST) {
         m->metas++;
@@ -210,7 +211,8 @@ static void on_meta(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_
  * its seq, payload and meta_version (RL-4.c, RL-5.a); the source's
  * DataSourceAnnounce/Meta come out for the destination with the stream id
  * rewritten (RL-6.a); the source's own stream is untouched (RL-3.a); the
- * steady state allocates nothing (RL-5.b). */
+ * steady state allocates nothing (RL-5.b); the destination's only
+ * DataSourceAnnounce is the source's (RL-P5). */
 static void test_agent_republishes(void)
 {
     rig_setup("[streams.preview]\nstream_id = 10001\nprofile = \"camera\"\n");
@@ -280,6 +282,7 @@ static void test_agent_republishes(void)
     CHECK_EQ_U64(allocs, 0);
     CHECK(m.announces > 0 && m.metas > 0);
     CHECK_STR(m.name, "camera-one");
+    CHECK_EQ_U64(m.other_names, 0);
     CHECK_EQ_U64(m.meta_version, 1);
     CHECK(st.dest_epoch != 0 && st.source_epoch != 0);
     tp_ipc_subscription_close(meta);
@@ -374,7 +377,7 @@ static int source_restarted_and_flowing(world_t *w)
     return st.source_restarts >= 1 && w->s.frames >= 3;
 }
 
-/* RL-7.a, RL-7.b: the source's producer restarts (a new epoch, seq from 0):
+/* RL-7.a, RL-7.b, RL-P6: the source's producer restarts (a new epoch, seq from 0):
  * the agent takes a new epoch of its own for the destination and the
  * downstream consumer follows it. RL-3.b: a second agent for the same
  * destination is never its producer while the first one is. */

@@ -1,5 +1,6 @@
 /* The rate gate (include/tensorpool/rate_gate.h) and the RateLimiter's
- * configuration reader: pure, no processes (W-11.b, W-11.c, RL-4.b, RL-4.d, RL-8.a). */
+ * configuration reader: pure, no processes (W-11.b, W-11.c, RL-4.b, RL-4.d, RL-8.a;
+ * the gate's rule is RL-P1). */
 #include "tp_test.h"
 
 #include "tensorpool/error.h"
@@ -82,8 +83,10 @@ static int parse(tp_ratelimit_config_t *c, const char *text)
     return tp_ratelimit_config_parse(c, text, strlen(text));
 }
 
-/* RL-8.a: the configuration keys; one mapping; wrong input is an error
- * that names the line. */
+/* RL-8.a: the configuration keys; one mapping per instance (RL-4.a, RL-P4);
+ * progress and QoS forwarding, not built, are refused when switched on, so
+ * they never start without their stream ids (RL-6.1.a, RL-6.1.b, RL-8.b);
+ * wrong input is an error that names the line. */
 static void test_config(void)
 {
     tp_ratelimit_config_t c;
@@ -106,6 +109,7 @@ static void test_config(void)
         "[rate_limiter]\nmax_rate_hz = \"5\"\n",
         "[rate_limiter]\nforward_metadata = 1\n",
         "[rate_limiter]\nforward_progress = true\n",
+        "[rate_limiter]\nforward_qos = true\n",
         "[rate_limiter]\nnope = 1\n",
         "[other]\nx = 1\n",
         "[rate_limiter]\ninstance_id = \"\"\n",
