@@ -156,7 +156,7 @@ static void test_producer_paces_granted_stream(void)
     }
     CHECK(r.granted);
     CHECK_EQ_I64(tp_consumer_descriptor_stream(c), 10500);
-    const uint64_t f0 = s.frames;
+    const uint64_t f0 = s.frames, a0 = tp_alloc_count();
     const int64_t t0 = tp_clock_monotonic_ns();
     uint64_t published = 0;
     while (tp_clock_monotonic_ns() - t0 < 1200 * MS) {
@@ -166,6 +166,7 @@ static void test_producer_paces_granted_stream(void)
         usleep(1000);
     }
     for (int i = 0; i < 20; i++) pump(p, c, &s);
+    CHECK_EQ_U64(tp_alloc_count() - a0, 0); /* pacing and the paced consumer allocate nothing */
     const double secs = (double)(tp_clock_monotonic_ns() - t0) / 1e9;
     const uint64_t got = s.frames - f0;
     tp_consumer_rate_stats(c, &r);
