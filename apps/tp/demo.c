@@ -57,6 +57,9 @@ static void help(FILE *out)
             "      ts-join   out 200  TimestampJoinBarrier: the cam1 frame captured at T + the IMU\n"
             "                         samples in [T - camera period, T], slot-header capture times,\n"
             "                         ready once the IMU reached T - lateness\n"
+            "      preview   stream 1 a RATE_LIMITED consumer of cam1 at 5 Hz, as a UI thumbnail\n"
+            "                         would read it: it gets the newest frame each 200 ms and\n"
+            "                         counts the frames it passes over apart from drops\n"
             "\n"
             "    Processes: the `tp demo` process runs the driver and prints; it forks one child\n"
             "    per role above, named tp-cam1, tp-cam2, tp-imu, tp-authority, tp-seq-join and\n"
@@ -313,6 +316,7 @@ static void print_status(const demo_snapshot_t *cur, const demo_snapshot_t *prev
         if (j->state != TP_JOIN_AGENT_FLOWING)
             printf(" [%s: input %u]", tp_join_agent_state_name((tp_join_agent_state_t)j->state), (unsigned)j->state_stream);
     }
+    printf(" | preview %.1f/s", dt > 0 ? (double)(cur->preview.frames - prev->preview.frames) / dt : 0.0);
     printf("\n");
 }
 
@@ -386,6 +390,10 @@ static int print_summary(const demo_snapshot_t *s, double secs, const demo_optio
            (unsigned long long)t->outputs_without_view, (unsigned long long)t->outputs_waited,
            ms(tp_latency_hist_quantile(&t->latency, 0.5)), ms(tp_latency_hist_quantile(&t->latency, 0.99)),
            ms(t->latency.max_ns));
+    const demo_preview_stats_t *v = &s->preview; /* W-11.b: a RATE_LIMITED consumer */
+    printf("  %-8s stream %u  max %u Hz  frames %llu  skipped %llu  drops %llu  rate %.1f /s\n", "preview",
+           (unsigned)v->stream_id, (unsigned)v->rate_hz, (unsigned long long)v->frames, (unsigned long long)v->skipped,
+           (unsigned long long)v->drops, secs > 0 ? (double)v->frames / secs : 0.0);
     int rc = 0;
     for (int i = 0; i < DEMO_SOURCES; i++)
         if (s->src[i].published == 0) {

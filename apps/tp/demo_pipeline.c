@@ -92,6 +92,7 @@ typedef struct demo_shared_s {
     /* written by the children */
     demo_shared_source_t src[DEMO_SOURCES];
     demo_shared_join_t join[DEMO_JOINS];
+    demo_shared_preview_t preview;
     /* a child's reason for a non-zero exit, read by the parent after reaping it */
     char error[DEMO_ROLES][256];
 } demo_shared_t;
@@ -147,7 +148,7 @@ struct demo_pipeline_s {
     tp_driver_embedded_t *driver;
 };
 
-static const char *const role_names[DEMO_ROLES] = {"cam1", "cam2", "imu", "authority", "seq-join", "ts-join"};
+static const char *const role_names[DEMO_ROLES] = {"cam1", "cam2", "imu", "authority", "seq-join", "ts-join", "preview"};
 static const uint32_t source_streams[DEMO_SOURCES] = {DEMO_STREAM_CAM1, DEMO_STREAM_CAM2, DEMO_STREAM_IMU};
 static const uint32_t join_outs[DEMO_JOINS] = {DEMO_OUT_SEQ, DEMO_OUT_TS};
 
@@ -626,6 +627,9 @@ static _Noreturn void child_main(demo_pipeline_t *p, int role, const sigset_t *o
             rc = source_main(p, role);
         else if (role == DEMO_ROLE_AUTHORITY)
             rc = authority_main(p);
+        else if (role == DEMO_ROLE_PREVIEW)
+            rc = demo_preview_main(p->opt.dir, DEMO_STREAM_CAM1, &p->sh->preview, p->sh->error[role],
+                                   sizeof p->sh->error[role]);
         else
             rc = join_main(p, role == DEMO_ROLE_SEQ_JOIN ? DEMO_SEQ_JOIN : DEMO_TS_JOIN);
     }
@@ -829,6 +833,7 @@ void demo_pipeline_snapshot(demo_pipeline_t *p, demo_snapshot_t *out)
         o->outputs_without_view = atomic_load(&j->outputs_without_view);
         hist_read(&j->latency, &o->latency);
     }
+    demo_preview_read(&p->sh->preview, DEMO_STREAM_CAM1, &out->preview);
     for (int i = 0; i < DEMO_ROLES; i++) {
         const demo_role_t *r = &p->role[i];
         out->role[i].name = r->name;

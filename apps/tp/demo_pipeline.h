@@ -8,6 +8,7 @@
 #ifndef TP_APP_DEMO_PIPELINE_H
 #define TP_APP_DEMO_PIPELINE_H
 
+#include "demo_preview.h"
 #include "tensorpool/latency_hist.h"
 
 #include <stdint.h>
@@ -16,7 +17,7 @@ enum { DEMO_CAM1 = 0, DEMO_CAM2 = 1, DEMO_IMU = 2, DEMO_SOURCES = 3 };
 enum { DEMO_SEQ_JOIN = 0, DEMO_TS_JOIN = 1, DEMO_JOINS = 2 };
 
 /* Child processes: the sources first (same index), then these. */
-enum { DEMO_ROLE_AUTHORITY = DEMO_SOURCES, DEMO_ROLE_SEQ_JOIN, DEMO_ROLE_TS_JOIN, DEMO_ROLES };
+enum { DEMO_ROLE_AUTHORITY = DEMO_SOURCES, DEMO_ROLE_SEQ_JOIN, DEMO_ROLE_TS_JOIN, DEMO_ROLE_PREVIEW, DEMO_ROLES };
 
 /* Stream ids the demo uses (documented in --help). */
 #define DEMO_STREAM_CAM1 1
@@ -81,7 +82,7 @@ typedef enum demo_role_state_e {
 } demo_role_state_t;
 
 typedef struct demo_role_status_s {
-    const char *name;  /* cam1, cam2, imu, authority, seq-join, ts-join */
+    const char *name;  /* cam1, cam2, imu, authority, seq-join, ts-join, preview */
     int pid;           /* 0: never started */
     demo_role_state_t state;
     char why[320];     /* FAILED: how it ended, e.g. "was killed by signal 9 (Killed)" */
@@ -92,6 +93,7 @@ typedef struct demo_snapshot_s {
     uint64_t map_epochs;     /* sequence MergeMap epochs the authority announced */
     demo_source_stats_t src[DEMO_SOURCES];
     demo_join_stats_t join[DEMO_JOINS];
+    demo_preview_stats_t preview; /* the 5 Hz RATE_LIMITED consumer of cam1 */
     demo_role_status_t role[DEMO_ROLES];
 } demo_snapshot_t;
 

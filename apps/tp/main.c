@@ -23,6 +23,7 @@ static const tp_command_t commands[] = {
     {"decode", tp_cmd_decode, "print SBE messages (schemas 900-910) and SHM structures as JSON"},
     {"driver", tp_cmd_driver, "run the SHM driver (leases, epochs, announces) in the foreground"},
     {"inspect", tp_cmd_inspect, "describe an SHM region file: superblock, validity, per-slot summary"},
+    {"ratelimit", tp_cmd_ratelimit, "republish a stream at a lower frame rate into a stream of its own"},
     {"stat", tp_cmd_stat, "live view of a running system: streams, clients, rates, drops, joins"},
 #ifdef TP_HAVE_VIEW
     {"view", tp_cmd_view, "live web page of a running system: streams, thumbnails, joins, transport"},

@@ -112,6 +112,12 @@ TP_API void tp_producer_trace_stats(const tp_producer_t *p, uint64_t *links_sent
 /* The lease holder (state, last answer code, stats). */
 TP_API tp_driver_client_t *tp_producer_driver_client(tp_producer_t *p);
 
+/* A stage republishing another stream (tp ratelimit): frames from now on
+ * carry meta_version (RL-5.a), and with quiet set the producer sends no
+ * DataSourceAnnounce of its own, since the source's are forwarded for it
+ * (RL-6.a). */
+TP_INTERNAL void tp_producer_mirror_meta(tp_producer_t *p, uint32_t meta_version, int quiet);
+
 /* Detach and free. NULL is a no-op. */
 TP_API void tp_producer_close(tp_producer_t *p);
 

@@ -20,6 +20,8 @@
 #include "tensorpool/producer.h"
 #include "tensorpool/consumer.h"
 #include "tensorpool/shm_retain.h" /* for bindings: views that outlive a mapping stay readable */
+#include "tensorpool/consumer_rate.h" /* RATE_LIMITED consumers: at most N frames a second */
+#include "tensorpool/rate_gate.h"     /* the decimation rule behind them */
 #include "tensorpool/driver_client.h" /* a producer's or consumer's lease, read-only */
 
 #include "tensorpool/driver_config.h"
@@ -36,6 +38,7 @@
 #include "tensorpool/discovery.h" /* which streams exist: a provider and a client */
 #include "tensorpool/trace.h" /* frame lineage: trace ids, TraceLinkSets, walking an output back */
 #include "tensorpool/bridge.h" /* the SHM <-> Aeron UDP bridge agent */
+#include "tensorpool/ratelimit.h" /* the RateLimiter agent: a stream republished at a lower rate */
 
 #include "tensorpool/monitor.h" /* what tp stat shows, for a program */
 #include "tensorpool/clean.h"   /* what tp clean removes, for a program */

@@ -2,6 +2,7 @@
 #include "tensorpool/consumer.h"
 
 #include "client_map.h"
+#include "consumer_rate.h"
 #include "tensorpool/pool_announce.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/codec/control.h"
@@ -59,6 +60,7 @@ struct tp_consumer_s {
     uint64_t unmapped_seen;
     uint64_t map_lost;  /* lost_unmapped settled since the latest map, reported in QoS drops_gap */
     tp_consumer_counters_t cnt;
+    tp_consumer_rate_t rate; /* RATE_LIMITED mode (consumer_rate.c) */
 };
 
 static void switch_descriptor_stream(tp_consumer_t *c, int32_t stream);
@@ -106,6 +108,7 @@ static int map_epoch(tp_consumer_t *c, const tp_shm_reader_config_t *rc)
     c->min_epoch = c->rc.epoch;
     c->remap_deadline_ns = 0;
     c->next_hello_ns = c->now_ns; /* ConsumerHello after each (re)map (docs/spec/wire.md §6) */
+    tp_consumer_rate_reset(&c->rate); /* RL-4.d: the first frame of a mapping passes at once */
     /* a new epoch may have a new producer that knows nothing of our grant:
      * read the shared stream until it grants again */
     if (c->want_pc_stream != 0) switch_descriptor_stream(c, c->ctx.descriptor_stream_id);
@@ -216,9 +219,13 @@ static void on_consumer_config(tp_consumer_t *c, const uint8_t *buf, size_t len)
     if (clen == 0 || sid == 0 || sid > INT32_MAX || clen != strlen(c->ctx.channel) ||
         memcmp(ch, c->ctx.channel, clen) != 0) {
         switch_descriptor_stream(c, c->ctx.descriptor_stream_id); /* declined or unusable: the shared stream (W-10.1.3.c/d) */
+        c->rate.granted = 0; /* W-11.b: declined, we decimate on our own side */
         return;
     }
     switch_descriptor_stream(c, (int32_t)sid); /* §5.8: the shared descriptor subscription closes */
+    /* W-5.e: the producer paces this stream for us when it answers RATE_LIMITED */
+    c->rate.granted = c->desc_stream == (int32_t)sid && tp_consumer_rate_on(&c->rate) &&
+                      tp_control_consumer_config_mode(&m) == TP_CONTROL_MODE_RATE_LIMITED;
 }
 
 static void on_message(void *clientd, const uint8_t *buf, size_t len)
@@ -248,6 +255,27 @@ static void on_descriptor_unmapped(tp_consumer_t *c, uint64_t epoch, uint64_t se
         return;
     }
     c->cnt.lost_other_epoch++;
+}
+
+/* Read the slot once and hand the frame to the application; 1 if it was. */
+static int deliver(tp_consumer_t *c, uint64_t epoch, uint64_t seq, uint64_t desc_ts, uint64_t trace_id)
+{
+    tp_shm_view_t v;
+    if (tp_shm_reader_begin(&c->r, seq, &v) != TP_SHM_READ_OK) return 0; /* counted late/invalid */
+    const tp_frame_t f = {
+        .stream_id = c->stream_id,
+        .epoch = epoch,
+        .seq = seq,
+        .header = &v.header,
+        .strides = v.strides,
+        .payload = v.payload,
+        .len = v.len,
+        .descriptor_timestamp_ns = desc_ts,
+        .internal_ = &v,
+        .trace_id = trace_id,
+    };
+    if (c->handler != NULL) c->handler(c->clientd, &f);
+    return tp_shm_reader_end(&c->r, &v) == TP_SHM_READ_OK; /* accepted++ or drops_late++ */
 }
 
 /* A descriptor is a claim by whoever could write to the stream: it may count
@@ -293,27 +321,20 @@ static void on_descriptor(void *clientd, const uint8_t *buf, size_t len, const t
         c->cnt.lost_unmapped += c->map_lost;
     }
     c->unmapped_seen = 0;
+    const uint64_t gaps_before = c->r.drops.drops_gap;
     const tp_seq_action_t a = tp_shm_drops_on_descriptor(&c->r.drops, seq);
+    tp_consumer_rate_on_gap(&c->rate, &c->r.drops, gaps_before); /* W-5.e: paced, not lost */
     if (a == TP_SEQ_DUPLICATE || a == TP_SEQ_REGRESSION) return; /* regression: excluded above */
     c->acct_have = 1;
     c->acct_epoch = epoch;
     c->acct_last = seq;
-    tp_shm_view_t v;
-    if (tp_shm_reader_begin(&c->r, seq, &v) != TP_SHM_READ_OK) return; /* counted late/invalid */
-    const tp_frame_t f = {
-        .stream_id = c->stream_id,
-        .epoch = epoch,
-        .seq = seq,
-        .header = &v.header,
-        .strides = v.strides,
-        .payload = v.payload,
-        .len = v.len,
-        .descriptor_timestamp_ns = tp_control_frame_descriptor_timestamp_ns(&m),
-        .internal_ = &v,
-        .trace_id = tp_control_frame_descriptor_trace_id(&m),
-    };
-    if (c->handler != NULL) c->handler(c->clientd, &f);
-    tp_shm_reader_end(&c->r, &v); /* accepted++ or drops_late++ */
+    const uint64_t ts = tp_control_frame_descriptor_timestamp_ns(&m);
+    const uint64_t trace = tp_control_frame_descriptor_trace_id(&m);
+    if (tp_consumer_rate_on(&c->rate)) { /* W-11.b/c: read at the end of the batch, if at all */
+        tp_consumer_rate_offer(&c->rate, epoch, seq, ts, trace, (uint64_t)c->now_ns);
+        return;
+    }
+    deliver(c, epoch, seq, ts, trace);
 }
 
 /* ---- periodic ---- */
@@ -328,7 +349,7 @@ static void send_qos(tp_consumer_t *c)
     tp_control_qos_consumer_set_last_seq_seen(&e, c->r.drops.last_seq_seen);
     tp_control_qos_consumer_set_drops_gap(&e, c->r.drops.drops_gap + c->map_lost);
     tp_control_qos_consumer_set_drops_late(&e, c->r.drops.drops_late);
-    tp_control_qos_consumer_set_mode(&e, TP_CONTROL_MODE_STREAM);
+    tp_control_qos_consumer_set_mode(&e, tp_consumer_rate_on(&c->rate) ? TP_CONTROL_MODE_RATE_LIMITED : TP_CONTROL_MODE_STREAM);
     const long n = tp_control_qos_consumer_encode_end(&e);
     if (n > 0) tp_ipc_publication_offer(c->qos_pub, c->tx, (size_t)n);
 }
@@ -341,8 +362,8 @@ static void send_hello(tp_consumer_t *c)
     tp_control_consumer_hello_set_consumer_id(&e, tp_driver_client_id(c->dc));
     tp_control_consumer_hello_set_supports_shm(&e, TP_CONTROL_BOOL_TRUE);
     tp_control_consumer_hello_set_supports_progress(&e, TP_CONTROL_BOOL_FALSE);
-    tp_control_consumer_hello_set_mode(&e, TP_CONTROL_MODE_STREAM);
-    tp_control_consumer_hello_set_max_rate_hz(&e, 0);
+    tp_control_consumer_hello_set_mode(&e, tp_consumer_rate_on(&c->rate) ? TP_CONTROL_MODE_RATE_LIMITED : TP_CONTROL_MODE_STREAM);
+    tp_control_consumer_hello_set_max_rate_hz(&e, c->rate.gate.max_rate_hz); /* W-11.b: authoritative */
     tp_control_consumer_hello_set_expected_layout_version(&e, 1);
     tp_control_consumer_hello_set_progress_bytes_delta(&e, 0xFFFFFFFFu);
     tp_control_consumer_hello_set_progress_interval_us(&e, 0xFFFFFFFFu);
@@ -392,6 +413,9 @@ int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handle
     c->clientd = clientd;
     const int n = tp_ipc_subscription_poll(c->desc_sub, on_descriptor, c, limit > 0 ? limit : 1);
     if (n > 0) work += n;
+    if (c->rate.pending) /* the newest frame the gate let pass in this batch (W-11.b) */
+        tp_consumer_rate_done(&c->rate, c->mapped && c->r.epoch == c->rate.p_epoch &&
+                                            deliver(c, c->rate.p_epoch, c->rate.p_seq, c->rate.p_desc_ts, c->rate.p_trace));
     return work;
 }
 
@@ -429,6 +453,16 @@ int tp_consumer_open(tp_consumer_t **out, const tp_client_context_t *ctx, uint32
 }
 
 int tp_consumer_is_mapped(const tp_consumer_t *c) { return c->mapped; }
+
+int tp_consumer_set_max_rate(tp_consumer_t *c, uint32_t max_rate_hz)
+{
+    if (c == NULL) return tp_err_set(TP_ERR_INVALID_ARG, "consumer: NULL");
+    tp_consumer_rate_init(&c->rate, max_rate_hz);
+    c->next_hello_ns = c->now_ns; /* tell the producer the new mode (W-11.b) */
+    return 0;
+}
+
+void tp_consumer_rate_stats(const tp_consumer_t *c, tp_consumer_rate_stats_t *out) { tp_consumer_rate_stats_of(&c->rate, out); }
 void tp_consumer_counters(const tp_consumer_t *c, tp_consumer_counters_t *out) { *out = c->cnt; }
 uint64_t tp_consumer_epoch(const tp_consumer_t *c) { return c->mapped ? c->r.epoch : 0; }
 uint64_t tp_consumer_maps(const tp_consumer_t *c) { return c->maps; }

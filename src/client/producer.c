@@ -6,6 +6,7 @@
 #include "tensorpool/codec/control.h"
 #include "tensorpool/error.h"
 #include "tensorpool/ipc.h"
+#include "tensorpool/rate_gate.h"
 #include "tensorpool/trace.h"
 
 #include <stdio.h>
@@ -20,6 +21,7 @@ typedef struct per_consumer_s {
     int32_t stream_id;
     int64_t last_seen_ns;
     tp_ipc_publication_t *pub;
+    tp_rate_gate_t gate; /* W-5.e: RATE_LIMITED grant paced at ConsumerHello.max_rate_hz */
 } per_consumer_t;
 
 struct tp_producer_s {
@@ -33,6 +35,7 @@ struct tp_producer_s {
     uint64_t epoch;
     uint32_t stream_id;
     uint32_t meta_version;
+    int mirror;        /* republishing another stream's metadata: no announce of our own */
     int64_t now_ns, next_qos_ns;
     uint64_t faults;   /* leases given up because a region file was truncated or its superblock broken */
     char fault[192];   /* the latest such reason */
@@ -75,14 +78,15 @@ static void on_lease_lost(void *clientd, const char *why)
 /* ConsumerConfig answering one consumer: the descriptor assignment (empty
  * channel and 0 = declined / not assigned, W-10.1.3.d/f) and never a control
  * stream (FrameProgress is not implemented, so such requests are declined). */
-static void send_consumer_config(tp_producer_t *p, uint32_t consumer_id, const char *channel, int32_t stream_id)
+static void send_consumer_config(tp_producer_t *p, uint32_t consumer_id, const char *channel, int32_t stream_id,
+                                 uint8_t mode)
 {
     tp_control_consumer_config_enc_t e;
     tp_control_consumer_config_encode_begin(&e, p->tx, sizeof p->tx);
     tp_control_consumer_config_set_stream_id(&e, p->stream_id);
     tp_control_consumer_config_set_consumer_id(&e, consumer_id);
     tp_control_consumer_config_set_use_shm(&e, TP_CONTROL_BOOL_TRUE);
-    tp_control_consumer_config_set_mode(&e, TP_CONTROL_MODE_STREAM);
+    tp_control_consumer_config_set_mode(&e, mode);
     tp_control_consumer_config_set_descriptor_stream_id(&e, (uint32_t)stream_id);
     tp_control_consumer_config_set_control_stream_id(&e, 0);
     tp_control_consumer_config_put_payload_fallback_uri(&e, "", 0);
@@ -126,12 +130,18 @@ static void on_hello(tp_producer_t *p, const uint8_t *buf, size_t len)
     const int ours = dlen == strlen(p->ctx.channel) && memcmp(ch, p->ctx.channel, dlen) == 0;
     if (!want_desc || dlen == 0 || sid == 0 || sid > INT32_MAX || !ours) { /* W-10.1.3.c/d */
         if (have != NULL && want_desc) pc_close(have);
-        send_consumer_config(p, cid, "", 0);
+        send_consumer_config(p, cid, "", 0, TP_CONTROL_MODE_STREAM);
         return;
     }
+    /* W-5.e, W-11.b: a RATE_LIMITED consumer on a stream of its own gets at
+     * most max_rate_hz descriptors there; the grant says RATE_LIMITED */
+    const uint32_t hz = tp_control_consumer_hello_mode(&m) == TP_CONTROL_MODE_RATE_LIMITED
+                            ? tp_control_consumer_hello_max_rate_hz(&m) : 0;
+    const uint8_t mode = hz != 0 ? TP_CONTROL_MODE_RATE_LIMITED : TP_CONTROL_MODE_STREAM;
     if (have != NULL && have->stream_id == (int32_t)sid) {
         have->last_seen_ns = p->now_ns;
-        send_consumer_config(p, cid, p->ctx.channel, (int32_t)sid);
+        if (have->gate.max_rate_hz != hz) tp_rate_gate_init(&have->gate, hz);
+        send_consumer_config(p, cid, p->ctx.channel, (int32_t)sid, mode);
         return;
     }
     if (have != NULL) {
@@ -139,13 +149,14 @@ static void on_hello(tp_producer_t *p, const uint8_t *buf, size_t len)
         free_slot = have;
     }
     if (free_slot == NULL || tp_ipc_publication_open(&free_slot->pub, &p->ipc, p->ctx.channel, (int32_t)sid) != 0) {
-        send_consumer_config(p, cid, "", 0);
+        send_consumer_config(p, cid, "", 0, TP_CONTROL_MODE_STREAM);
         return;
     }
     free_slot->consumer_id = cid;
     free_slot->stream_id = (int32_t)sid;
     free_slot->last_seen_ns = p->now_ns;
-    send_consumer_config(p, cid, p->ctx.channel, (int32_t)sid);
+    tp_rate_gate_init(&free_slot->gate, hz);
+    send_consumer_config(p, cid, p->ctx.channel, (int32_t)sid, mode);
 }
 
 /* A ConsumerConfig from the authority (the driver) assigning a per-consumer
@@ -175,6 +186,7 @@ static void on_config(tp_producer_t *p, const uint8_t *buf, size_t len)
     free_slot->consumer_id = cid;
     free_slot->stream_id = (int32_t)sid;
     free_slot->last_seen_ns = p->now_ns;
+    tp_rate_gate_init(&free_slot->gate, 0); /* the driver's assignment says STREAM: not paced */
 }
 
 /* A consumer's lease ended (detached, expired, revoked): it has disconnected,
@@ -293,6 +305,7 @@ static void send_qos(tp_producer_t *p)
     long n = tp_control_qos_producer_encode_end(&q);
     if (n > 0) tp_ipc_publication_offer(p->qos_pub, p->tx, (size_t)n);
 
+    if (p->mirror) return; /* the source's DataSourceAnnounce/Meta stand for ours (RL-6.a) */
     tp_control_data_source_announce_enc_t a;
     tp_control_data_source_announce_encode_begin(&a, p->tx, sizeof p->tx);
     tp_control_data_source_announce_set_stream_id(&a, p->stream_id);
@@ -370,15 +383,19 @@ static int commit_with_trace(tp_producer_t *p, tp_shm_claim_t *c, uint64_t times
     tp_control_frame_descriptor_set_stream_id(&e, p->stream_id);
     tp_control_frame_descriptor_set_epoch(&e, p->epoch);
     tp_control_frame_descriptor_set_seq(&e, c->seq);
-    tp_control_frame_descriptor_set_timestamp_ns(&e, (uint64_t)tp_clock_monotonic_ns());
+    const uint64_t ts = (uint64_t)tp_clock_monotonic_ns();
+    tp_control_frame_descriptor_set_timestamp_ns(&e, ts);
     tp_control_frame_descriptor_set_meta_version(&e, p->meta_version);
     tp_control_frame_descriptor_set_trace_id(&e, trace_id); /* TL-8.1.a: 0 = none */
     p->last_trace_id = trace_id;
     const long n = tp_control_frame_descriptor_encode_end(&e);
     if (n <= 0) return -1;
     int rc = tp_ipc_publication_offer(p->desc_pub, buf, (size_t)n) > 0 ? 0 : -1;
-    for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++)
-        if (p->pc[i].pub != NULL) tp_ipc_publication_offer(p->pc[i].pub, buf, (size_t)n);
+    for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++) {
+        per_consumer_t *pc = &p->pc[i];
+        if (pc->pub == NULL || !tp_rate_gate_eligible(&pc->gate, ts)) continue; /* W-5.e */
+        if (tp_ipc_publication_offer(pc->pub, buf, (size_t)n) > 0) tp_rate_gate_take(&pc->gate, ts);
+    }
     return rc;
 }
 
@@ -452,6 +469,12 @@ int tp_producer_set_meta(tp_producer_t *p, const tp_meta_attr_t *attrs, unsigned
     p->meta_version++; /* W-10.3.2.b: a change bumps meta_version */
     if (p->active) tp_ipc_publication_offer(p->meta_pub, p->meta_msg, (size_t)n);
     return 0;
+}
+
+void tp_producer_mirror_meta(tp_producer_t *p, uint32_t meta_version, int quiet)
+{
+    p->mirror = quiet != 0;
+    p->meta_version = meta_version;
 }
 
 void tp_producer_close(tp_producer_t *p)

@@ -389,23 +389,7 @@ int tp_driver_config_parse(tp_driver_config_t *cfg, const char *text, size_t len
 
 int tp_driver_config_load_file(tp_driver_config_t *cfg, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return tp_err_set(TP_ERR_IO, "config '%s': %s", path, strerror(errno));
-    const size_t cap = 1u << 20;
-    char *buf = malloc(cap + 1);
-    if (buf == NULL) {
-        fclose(f);
-        return tp_err_set(TP_ERR_CAPACITY, "config '%s': out of memory", path);
-    }
-    const size_t n = fread(buf, 1, cap + 1, f);
-    const int err = ferror(f);
-    fclose(f);
-    int rc;
-    if (err) rc = tp_err_set(TP_ERR_IO, "config '%s': read error", path);
-    else if (n > cap) rc = tp_err_set(TP_ERR_CAPACITY, "config '%s': larger than 1 MiB", path);
-    else rc = tp_driver_config_parse(cfg, buf, n) != 0 ? tp_err_wrap("config '%s'", path) : 0;
-    free(buf);
-    return rc;
+    return tp_toml_parse_file(path, toml_handler, cfg);
 }
 
 int tp_driver_config_apply_env(tp_driver_config_t *cfg, const char *(*getenv_fn)(const char *name))

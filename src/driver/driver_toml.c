@@ -3,6 +3,7 @@
 
 #include "tensorpool/error.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,5 +383,26 @@ out:
     free(t->keys);
     free(t->arrays);
     free(t);
+    return rc;
+}
+
+int tp_toml_parse_file(const char *path, tp_toml_handler_t handler, void *ud)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return tp_err_set(TP_ERR_IO, "config '%s': %s", path, strerror(errno));
+    const size_t cap = 1u << 20;
+    char *buf = malloc(cap + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return tp_err_set(TP_ERR_CAPACITY, "config '%s': out of memory", path);
+    }
+    const size_t n = fread(buf, 1, cap + 1, f);
+    const int err = ferror(f);
+    fclose(f);
+    int rc;
+    if (err) rc = tp_err_set(TP_ERR_IO, "config '%s': read error", path);
+    else if (n > cap) rc = tp_err_set(TP_ERR_CAPACITY, "config '%s': larger than 1 MiB", path);
+    else rc = tp_toml_parse(buf, n, handler, ud) != 0 ? tp_err_wrap("config '%s'", path) : 0;
+    free(buf);
     return rc;
 }

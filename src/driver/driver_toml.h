@@ -37,4 +37,7 @@ typedef int (*tp_toml_handler_t)(void *ud, const char *key, const tp_toml_value_
  * handler's error, prefixed the same way). */
 int tp_toml_parse(const char *text, size_t len, tp_toml_handler_t handler, void *ud);
 
+/* The same for a file of at most 1 MiB; errors read "config 'PATH': ...". */
+int tp_toml_parse_file(const char *path, tp_toml_handler_t handler, void *ud);
+
 #endif

@@ -102,6 +102,17 @@ static void test_demo_runs_and_reports(void)
         CHECK(wv >= 0 && nv >= 0 && wv + nv == field(joins[i], "outputs"));
     }
     CHECK(field("  seq-join", "no-view") >= inc);
+    /* The preview, a RATE_LIMITED consumer of cam1 at 5 Hz (W-11.b, W-11.c): about 5
+     * frames a second (loose bounds, the machine is shared), never more than 5 a
+     * second plus the first, and the ~25 of every 30 camera frames it passed over are
+     * counted apart from drops. */
+    const double pv = field("  preview", "frames"), prate = field("  preview", "rate"),
+                 pskip = field("  preview", "skipped");
+    printf("preview: %.0f frames, %.2f/s, skipped %.0f\n", pv, prate, pskip);
+    CHECK(prate >= 2.5 && prate <= 6.5);
+    CHECK(pv >= 5 && pv <= cam1 / 3);
+    CHECK(pskip >= 2 * pv);
+    CHECK(field("  preview", "drops") == 0);
 }
 
 static void test_bad_input_exits_2(void)
@@ -164,7 +175,7 @@ static int stat_until(const char *args, int (*ready)(void))
 static int demo_flowing(void)
 {
     return count("\"producers\":1,") == 3 && count("\"state\":\"flowing\"") == 2 &&
-           json_num(stream_json(1), "consumers") == 3 && json_num(stream_json(2), "consumers") == 2 &&
+           json_num(stream_json(1), "consumers") == 4 && json_num(stream_json(2), "consumers") == 2 &&
            json_num(stream_json(3), "consumers") == 1;
 }
 
@@ -216,7 +227,7 @@ static void test_stat_sees_running_demo(void)
     }
     /* the joins hold a CONSUMER lease per input: cam1 feeds both joins; the
      * authority reads both cameras (it re-derives the sequence offset) */
-    CHECK_EQ_I64(json_num(stream_json(1), "consumers"), 3);
+    CHECK_EQ_I64(json_num(stream_json(1), "consumers"), 4); /* and the 5 Hz preview */
     CHECK_EQ_I64(json_num(stream_json(2), "consumers"), 2);
     CHECK_EQ_I64(json_num(stream_json(3), "consumers"), 1);
     /* and each lease is held by its join's process */
