@@ -19,6 +19,7 @@
 #include "tensorpool/tensor_header.h" /* describing a frame's tensor */
 #include "tensorpool/producer.h"
 #include "tensorpool/consumer.h"
+#include "tensorpool/frame_progress.h" /* progressive frames: FrameProgress, read a frame while it is filled */
 #include "tensorpool/driver_client.h" /* a producer's or consumer's lease, read-only */
 
 #include "tensorpool/driver_config.h"
