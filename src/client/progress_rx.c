@@ -54,10 +54,6 @@ void tp_progress_rx_on_message(tp_progress_rx_t *x, const tp_shm_reader_t *r, ui
         return;
     }
     tp_progress_track_t *t = track_of(x, epoch, seq);
-    if (t->dropped) {
-        x->cnt.refused_dropped++;
-        return;
-    }
     if (st == TP_SHM_READ_INVALID) { /* W-10.2.2.d: layout checks failed, drop the frame */
         t->dropped = 1;
         x->cnt.refused_layout++;
@@ -66,6 +62,10 @@ void tp_progress_rx_on_message(tp_progress_rx_t *x, const tp_shm_reader_t *r, ui
     if (filled > v.len) { /* W-10.2.2.e */
         t->dropped = 1;
         x->cnt.refused_length++;
+        return;
+    }
+    if (t->dropped) {
+        x->cnt.refused_dropped++;
         return;
     }
     if (filled < t->filled) { /* W-10.2.2.f */
