@@ -1,5 +1,5 @@
 /* Progressive frames across processes (docs/spec/wire.md W-10.2.2, §5.6,
- * D-24, W-10.1.2.c/d).
+ * D-24, W-10.1.2.c, W-10.1.2.d).
  *
  * A driver, a producer, an opted-in consumer and a hostile publisher run as
  * separate processes (fork, each with its own clients) on stream 10000,

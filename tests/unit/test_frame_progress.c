@@ -262,7 +262,7 @@ static void hello(tp_progress_tx_t *t, uint32_t cid, int progress, uint32_t iv, 
     tp_progress_tx_on_hello(t, &m, now);
 }
 
-/* W-10.1.2.c/d, W-10.2.2.k: null hints take the producer's defaults (250 µs,
+/* W-10.1.2.c, W-10.1.2.d, W-10.2.2.k: null hints take the producer's defaults (250 µs,
  * 64 KiB, no rows); hints merge to the smallest, bounded below by the floors;
  * an opt-out, a revoked lease and silence remove a consumer's hints. */
 static void test_hint_merge(void)
