@@ -115,14 +115,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint64_t filled = 0;
             memcpy(&filled, bytes, n < sizeof filled ? n : sizeof filled);
             if (!(c & 0x80)) filled &= 0x1FFF;
-            tp_control_frame_progress_enc_t e;
-            tp_control_frame_progress_encode_begin(&e, buf, sizeof buf);
-            tp_control_frame_progress_set_stream_id(&e, a & 0x40 ? STREAM + 1 : STREAM);
-            tp_control_frame_progress_set_epoch(&e, a & 0x20 ? EPOCH + 1 : EPOCH);
-            tp_control_frame_progress_set_seq(&e, b);
-            tp_control_frame_progress_set_payload_bytes_filled(&e, filled);
-            tp_control_frame_progress_set_state(&e, (uint8_t)(c % 5));
-            const long len = tp_control_frame_progress_encode_end(&e);
+            const long len = tp_progress_encode(buf, sizeof buf, a & 0x40 ? STREAM + 1 : STREAM, a & 0x20 ? EPOCH + 1 : EPOCH, b,
+                                                filled, (uint8_t)(c % 5));
             if (len < 0) abort();
             tp_progress_rx_on_message(&g_x, a & 1 ? NULL : &r, STREAM, buf, (size_t)len);
             messages++;

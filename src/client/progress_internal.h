@@ -68,6 +68,10 @@ typedef struct tp_progress_out_s {
     uint64_t epoch;
 } tp_progress_out_t;
 
+/* Encode one FrameProgress into buf; its length or -1 when cap is short. */
+long tp_progress_encode(uint8_t *buf, size_t cap, uint32_t stream_id, uint64_t epoch, uint64_t seq, uint64_t filled,
+                        uint8_t state);
+
 void tp_progress_tx_init(tp_progress_tx_t *t);
 int tp_progress_tx_set_policy(tp_progress_tx_t *t, const tp_progress_policy_t *policy);
 /* A ConsumerHello (decoded, our stream): opt the consumer in or out. */

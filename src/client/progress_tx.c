@@ -105,16 +105,22 @@ void tp_progress_tx_seen(tp_progress_tx_t *t, uint32_t consumer_id, int alive, i
         drop(t, e);
 }
 
-static int send(tp_progress_tx_t *t, const tp_progress_out_t *o, uint8_t state, uint64_t filled, int64_t now_ns)
+long tp_progress_encode(uint8_t *buf, size_t cap, uint32_t stream_id, uint64_t epoch, uint64_t seq, uint64_t filled,
+                        uint8_t state)
 {
     tp_control_frame_progress_enc_t e;
-    tp_control_frame_progress_encode_begin(&e, t->tx, sizeof t->tx);
-    tp_control_frame_progress_set_stream_id(&e, o->stream_id);
-    tp_control_frame_progress_set_epoch(&e, o->epoch);
-    tp_control_frame_progress_set_seq(&e, t->seq);
+    tp_control_frame_progress_encode_begin(&e, buf, cap);
+    tp_control_frame_progress_set_stream_id(&e, stream_id);
+    tp_control_frame_progress_set_epoch(&e, epoch);
+    tp_control_frame_progress_set_seq(&e, seq);
     tp_control_frame_progress_set_payload_bytes_filled(&e, filled);
     tp_control_frame_progress_set_state(&e, state);
-    const long n = tp_control_frame_progress_encode_end(&e);
+    return tp_control_frame_progress_encode_end(&e);
+}
+
+static int send(tp_progress_tx_t *t, const tp_progress_out_t *o, uint8_t state, uint64_t filled, int64_t now_ns)
+{
+    const long n = tp_progress_encode(t->tx, sizeof t->tx, o->stream_id, o->epoch, t->seq, filled, state);
     /* the payload stores before this point must be visible before the
      * message is (the consumer reads them after receiving it) */
     atomic_thread_fence(memory_order_release);

@@ -26,6 +26,8 @@
 #include "tp_test.h"
 #include "unit/driver_test_rig.h"
 
+#include "client/progress_internal.h"
+
 #include "tensorpool/consumer.h"
 #include "tensorpool/frame_progress.h"
 #include "tensorpool/producer.h"
@@ -240,14 +242,7 @@ static void hostile_listen(void *clientd, const uint8_t *buf, size_t len, const 
 
 static void forge(hostile_t *h, uint64_t epoch, uint64_t seq, uint64_t filled)
 {
-    tp_control_frame_progress_enc_t e;
-    tp_control_frame_progress_encode_begin(&e, h->buf, sizeof h->buf);
-    tp_control_frame_progress_set_stream_id(&e, STREAM);
-    tp_control_frame_progress_set_epoch(&e, epoch);
-    tp_control_frame_progress_set_seq(&e, seq);
-    tp_control_frame_progress_set_payload_bytes_filled(&e, filled);
-    tp_control_frame_progress_set_state(&e, TP_CONTROL_FRAME_PROGRESS_STATE_PROGRESS);
-    const long n = tp_control_frame_progress_encode_end(&e);
+    const long n = tp_progress_encode(h->buf, sizeof h->buf, STREAM, epoch, seq, filled, TP_CONTROL_FRAME_PROGRESS_STATE_PROGRESS);
     if (n > 0) tp_ipc_publication_offer(h->ctl, h->buf, (size_t)n);
 }
 

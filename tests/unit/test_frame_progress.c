@@ -305,14 +305,7 @@ static void test_hint_merge(void)
  * reads it is reported (tp_progress_intact 0, overwritten++). */
 static void send_progress(uint64_t epoch, uint64_t seq, uint64_t filled, uint8_t state)
 {
-    tp_control_frame_progress_enc_t e;
-    tp_control_frame_progress_encode_begin(&e, g_rig_buf, sizeof g_rig_buf);
-    tp_control_frame_progress_set_stream_id(&e, STREAM);
-    tp_control_frame_progress_set_epoch(&e, epoch);
-    tp_control_frame_progress_set_seq(&e, seq);
-    tp_control_frame_progress_set_payload_bytes_filled(&e, filled);
-    tp_control_frame_progress_set_state(&e, state);
-    const long n = tp_control_frame_progress_encode_end(&e);
+    const long n = tp_progress_encode(g_rig_buf, sizeof g_rig_buf, STREAM, epoch, seq, filled, state);
     rig_offer(g_rig_buf, (size_t)n);
 }
 
@@ -334,11 +327,8 @@ static void test_hostile_refused(void)
     send_progress(ep, 3, 64, 9);               /* unknown state value */
     send_progress(ep, 3, 64, P);
     {
-        uint8_t cut[18];
-        tp_control_frame_progress_enc_t e; /* truncated: the header and 10 of 29 body bytes */
-        tp_control_frame_progress_encode_begin(&e, g_rig_buf, sizeof g_rig_buf);
-        tp_control_frame_progress_set_stream_id(&e, STREAM);
-        tp_control_frame_progress_encode_end(&e);
+        uint8_t cut[18]; /* truncated: the header and 10 of 29 body bytes */
+        tp_progress_encode(g_rig_buf, sizeof g_rig_buf, STREAM, ep, 3, 64, P);
         memcpy(cut, g_rig_buf, sizeof cut);
         rig_offer(cut, sizeof cut);
     }
