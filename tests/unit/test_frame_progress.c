@@ -232,6 +232,47 @@ static void test_throttled(void)
     close_pair();
 }
 
+/* W-10.2.2.k: a fill that grew by the row hint triggers PROGRESS although
+ * the bytes delta (64 KiB here) is far away; and a report the interval held
+ * back goes out, as the latest state, once the interval has passed
+ * (tp_producer_do_work), without another report. */
+static void test_row_trigger_and_flush(void)
+{
+    seen_t s;
+    memset(&s, 0, sizeof s);
+    const tp_progress_hints_t hints = {.interval_us = 1, .bytes_delta = 0, .major_delta_units = 2};
+    open_pair(&hints, &s);
+    const tp_progress_policy_t rows = {.interval_us = 250, .bytes_delta = 65536, .floor_interval_us = 0, .floor_bytes_delta = 4096};
+    CHECK_EQ_I64(tp_producer_set_progress_policy(g_p, &rows), 0);
+    fill_frame(&s, 1);
+    for (int i = 0; i < 200; i++) pump(on_frame, &s), usleep(200);
+    CHECK(s.calls >= 16); /* STARTED, about one PROGRESS per 2 rows of 64, COMPLETE; a slow machine merges some */
+    CHECK_EQ_U64(s.bad_bytes, 0);
+    /* now an interval of 300 ms: after the first PROGRESS every report is held back */
+    const tp_progress_policy_t slow = {.interval_us = 300000, .bytes_delta = 64, .floor_interval_us = 0, .floor_bytes_delta = 64};
+    CHECK_EQ_I64(tp_producer_set_progress_policy(g_p, &slow), 0);
+    memset(&s, 0, sizeof s);
+    tp_tensor_header_t t;
+    tensor(&t);
+    tp_shm_claim_t cl;
+    CHECK_EQ_I64(tp_producer_claim(g_p, &t, NROWS * ROW, &cl), 0);
+    CHECK_EQ_I64(tp_producer_progress(g_p, &cl, 0), 1); /* STARTED */
+    for (unsigned r = 0; r < NROWS / 2; r++) {
+        memset(cl.payload + (size_t)r * ROW, row_byte(cl.seq, r), ROW);
+        tp_producer_progress(g_p, &cl, (uint64_t)(r + 1) * ROW);
+    }
+    uint64_t sent = 0;
+    tp_producer_progress_stats(g_p, &sent, NULL);
+    for (int i = 0; i < 5000 && s.max_readable < NROWS / 2 * ROW; i++) pump(on_frame, &s), usleep(500);
+    CHECK_EQ_U64(s.max_readable, NROWS / 2 * ROW); /* the held-back half frame arrived */
+    CHECK_EQ_U64(s.bad_bytes, 0);
+    uint64_t sent2 = 0;
+    tp_producer_progress_stats(g_p, &sent2, NULL);
+    CHECK(sent2 > sent);
+    CHECK_EQ_I64(tp_producer_commit(g_p, &cl, 1), 0);
+    close_pair();
+}
+
 static long encode_hello(uint8_t *buf, size_t cap, uint32_t cid, int progress, uint32_t iv, uint32_t bytes, uint32_t units)
 {
     tp_control_consumer_hello_enc_t e;
@@ -363,6 +404,7 @@ int main(void)
     RUN(test_complete_is_not_the_frame);
     RUN(test_nobody_opted_in);
     RUN(test_throttled);
+    RUN(test_row_trigger_and_flush);
     RUN(test_hostile_refused);
     TP_TEST_END();
 }
