@@ -30,6 +30,7 @@ PROGRAMS = {
     "bench_join_agent": ["1", "500"],
     "bench_shm": ["3"],
     "bench_trace": ["3", "10"],
+    "bench_progress": ["1", "3"],
 }
 # built only with an optional component: checked when present
 OPTIONAL = {

@@ -96,6 +96,18 @@ TP_INTERNAL tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, 
  * pages would read as zeros, see tp_shm_region_guard). Two loads. */
 TP_INTERNAL int tp_shm_view_intact(const tp_shm_view_t *v);
 
+/* FrameProgress read of frame seq's slot while it may still be written
+ * (D-24, docs/spec/wire.md §5.6): both seqlock loads must name seq (in
+ * progress or committed) and the header copy must pass the §5.4 checks.
+ * TP_SHM_READ_OK fills *v (payload: the slot's start, even when len is 0);
+ * LATE: the slot holds another frame or changed; INVALID: *why says which
+ * check failed. Counts nothing. */
+TP_INTERNAL tp_shm_read_t tp_shm_reader_peek(const tp_shm_reader_t *r, uint64_t seq, tp_shm_view_t *v, tp_reject_t *why);
+
+/* 1 if v's slot still names v->seq (in progress or committed) and its pool
+ * was not truncated: bytes read through a peeked view are then the frame's. */
+TP_INTERNAL int tp_shm_view_same_frame(const tp_shm_view_t *v);
+
 /* §3.6 steps 8-11 after the caller is done with the view's bytes: OK if the
  * view is intact (tp_shm_view_intact; accepted++), else TP_SHM_READ_LATE
  * (drops_late++) and any work done on the view must be discarded. */

@@ -91,6 +91,12 @@ TP_INTERNAL int tp_shm_writer_claim(tp_shm_writer_t *w, const tp_tensor_header_t
 TP_INTERNAL int tp_shm_writer_claim_at(tp_shm_writer_t *w, const tp_tensor_header_t *t, uint32_t len, uint64_t seq,
                                        tp_shm_claim_t *c);
 
+/* Write claim c's whole slot header while the slot is still IN-PROGRESS:
+ * FrameProgress readers need it before the commit (D-24). Commit writes it
+ * again. */
+TP_INTERNAL void tp_shm_writer_stage_header(const tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
+                                            uint32_t meta_version);
+
 /* Finish a claimed frame: write the whole slot header (W-8.3.b step 3),
  * store COMMITTED with release (step 5) and advance next_seq. Only after this
  * may a FrameDescriptor for c->seq be sent (W-10.2.1.g). */

@@ -3,6 +3,7 @@
 
 #include "client_map.h"
 #include "consumer_rate.h"
+#include "progress_internal.h"
 #include "tensorpool/pool_announce.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/codec/control.h"
@@ -61,6 +62,7 @@ struct tp_consumer_s {
     uint64_t map_lost;  /* lost_unmapped settled since the latest map, reported in QoS drops_gap */
     tp_consumer_counters_t cnt;
     tp_consumer_rate_t rate; /* RATE_LIMITED mode (consumer_rate.c) */
+    tp_progress_rx_t prog; /* FrameProgress opt-in (progress_rx.c) */
 };
 
 static void switch_descriptor_stream(tp_consumer_t *c, int32_t stream);
@@ -235,6 +237,8 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len)
     if (tp_sbe_header_read(buf, len, &h) != 0 || h.schema_id != TP_CONTROL_SCHEMA_ID) return;
     if (h.template_id == TP_CONTROL_SHM_POOL_ANNOUNCE_TEMPLATE_ID) on_announce(c, buf, len, &c->store);
     else if (h.template_id == TP_CONTROL_CONSUMER_CONFIG_TEMPLATE_ID) on_consumer_config(c, buf, len);
+    else if (h.template_id == TP_CONTROL_FRAME_PROGRESS_TEMPLATE_ID)
+        tp_progress_rx_on_message(&c->prog, c->mapped ? &c->r : NULL, c->stream_id, buf, len);
 }
 
 /* ---- frames ---- */
@@ -361,13 +365,10 @@ static void send_hello(tp_consumer_t *c)
     tp_control_consumer_hello_set_stream_id(&e, c->stream_id);
     tp_control_consumer_hello_set_consumer_id(&e, tp_driver_client_id(c->dc));
     tp_control_consumer_hello_set_supports_shm(&e, TP_CONTROL_BOOL_TRUE);
-    tp_control_consumer_hello_set_supports_progress(&e, TP_CONTROL_BOOL_FALSE);
     tp_control_consumer_hello_set_mode(&e, tp_consumer_rate_on(&c->rate) ? TP_CONTROL_MODE_RATE_LIMITED : TP_CONTROL_MODE_STREAM);
     tp_control_consumer_hello_set_max_rate_hz(&e, c->rate.gate.max_rate_hz); /* W-11.b: authoritative */
     tp_control_consumer_hello_set_expected_layout_version(&e, 1);
-    tp_control_consumer_hello_set_progress_bytes_delta(&e, 0xFFFFFFFFu);
-    tp_control_consumer_hello_set_progress_interval_us(&e, 0xFFFFFFFFu);
-    tp_control_consumer_hello_set_progress_major_delta_units(&e, 0xFFFFFFFFu);
+    tp_progress_rx_hello(&c->prog, &e); /* supports_progress and hints, null unless opted in */
     tp_control_consumer_hello_set_descriptor_stream_id(&e, c->want_pc_stream > 0 ? (uint32_t)c->want_pc_stream : 0);
     tp_control_consumer_hello_set_control_stream_id(&e, 0);
     const char *ch = c->want_pc_stream != 0 ? c->ctx.channel : "";
@@ -403,7 +404,7 @@ int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handle
     }
     if (c->mapped && now_ns >= c->next_hello_ns) {
         send_hello(c);
-        c->next_hello_ns = c->want_pc_stream != 0 ? now_ns + c->ctx.qos_interval_ns : INT64_MAX;
+        c->next_hello_ns = c->want_pc_stream != 0 || c->prog.enabled ? now_ns + c->ctx.qos_interval_ns : INT64_MAX;
     }
     if (c->mapped && now_ns >= c->next_qos_ns) { /* W-10.4.1.a */
         c->next_qos_ns = now_ns + c->ctx.qos_interval_ns;
@@ -451,6 +452,19 @@ int tp_consumer_open(tp_consumer_t **out, const tp_client_context_t *ctx, uint32
     *out = c;
     return 0;
 }
+
+int tp_consumer_set_progress(tp_consumer_t *c, const tp_progress_hints_t *hints, tp_progress_handler_t handler, void *clientd)
+{
+    c->prog.enabled = handler != NULL;
+    c->prog.handler = handler;
+    c->prog.clientd = clientd;
+    memset(&c->prog.hints, 0, sizeof c->prog.hints);
+    if (hints != NULL) c->prog.hints = *hints;
+    c->next_hello_ns = c->now_ns; /* tell the producer now (and then every QoS interval) */
+    return 0;
+}
+
+void tp_consumer_progress_counters(const tp_consumer_t *c, tp_progress_counters_t *out) { *out = c->prog.cnt; }
 
 int tp_consumer_is_mapped(const tp_consumer_t *c) { return c->mapped; }
 

@@ -2,6 +2,7 @@
 #include "tensorpool/producer.h"
 
 #include "client_map.h"
+#include "progress_internal.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/codec/control.h"
 #include "tensorpool/error.h"
@@ -53,6 +54,7 @@ struct tp_producer_s {
     uint64_t links_sent, links_dropped;
     tp_trace_link_t link;
     uint8_t link_tx[8 + 28 + 4 + 8 * TP_TRACE_MAX_PARENTS];
+    tp_progress_tx_t prog; /* FrameProgress (progress_tx.c) */
 };
 
 static int on_attached(void *clientd, const tp_lease_t *lease)
@@ -113,6 +115,7 @@ static void on_hello(tp_producer_t *p, const uint8_t *buf, size_t len)
     tp_control_consumer_hello_dec_t m;
     if (tp_control_consumer_hello_decode(&m, buf, len) != 0 || tp_control_consumer_hello_stream_id(&m) != p->stream_id) return;
     const uint32_t cid = tp_control_consumer_hello_consumer_id(&m);
+    tp_progress_tx_on_hello(&p->prog, &m, p->now_ns); /* progress opt-in and hints (W-10.1.2.c/d) */
     uint32_t dlen = 0, clen = 0;
     const char *ch = tp_control_consumer_hello_descriptor_channel(&m, &dlen);
     tp_control_consumer_hello_control_channel(&m, &clen);
@@ -198,6 +201,7 @@ static void on_other_revoked(void *clientd, uint64_t lease_id, uint32_t client_i
     (void)reason;
     tp_producer_t *p = clientd;
     if (role != TP_ROLE_CONSUMER) return;
+    tp_progress_tx_seen(&p->prog, client_id, 0, p->now_ns);
     for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++)
         if (p->pc[i].pub != NULL && p->pc[i].consumer_id == client_id) pc_close(&p->pc[i]);
 }
@@ -211,6 +215,7 @@ static void on_qos(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_m
     tp_control_qos_consumer_dec_t m;
     if (tp_control_qos_consumer_decode(&m, buf, len) != 0 || tp_control_qos_consumer_stream_id(&m) != p->stream_id) return;
     const uint32_t cid = tp_control_qos_consumer_consumer_id(&m);
+    tp_progress_tx_seen(&p->prog, cid, 1, p->now_ns);
     for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++)
         if (p->pc[i].pub != NULL && p->pc[i].consumer_id == cid) p->pc[i].last_seen_ns = p->now_ns;
 }
@@ -269,6 +274,7 @@ int tp_producer_open(tp_producer_t **out, const tp_client_context_t *ctx, uint32
     snprintf(p->name, sizeof p->name, "%s", name != NULL ? name : "");
     snprintf(p->summary, sizeof p->summary, "%s", summary != NULL ? summary : "");
     trace_defaults(p);
+    tp_progress_tx_init(&p->prog);
     tp_ipc_context_init(&p->ipc);
     p->ipc.base_dir = p->ctx.base_dir;
     p->ipc.namespace_name = p->ctx.ns;
@@ -345,6 +351,10 @@ int tp_producer_do_work(tp_producer_t *p, int64_t now_ns)
             if (p->pc[i].pub != NULL && now_ns - p->pc[i].last_seen_ns > 3 * p->ctx.qos_interval_ns) pc_close(&p->pc[i]);
         work++;
     }
+    if (p->active) {
+        const tp_progress_out_t o = {p->ctl_pub, p->stream_id, p->epoch};
+        tp_progress_tx_do_work(&p->prog, &o, 3 * p->ctx.qos_interval_ns, now_ns);
+    }
     return work;
 }
 
@@ -375,6 +385,8 @@ static int commit_with_trace(tp_producer_t *p, tp_shm_claim_t *c, uint64_t times
 {
     if (!p->active) return tp_err_set(TP_ERR_STATE, "producer: lease lost before commit");
     tp_shm_writer_commit(&p->w, c, timestamp_ns, p->meta_version);
+    const tp_progress_out_t o = {p->ctl_pub, p->stream_id, p->epoch};
+    tp_progress_tx_on_commit(&p->prog, &o, c); /* COMPLETE, if progress was reported (W-10.2.2.a) */
     /* W-10.2.1.g: only now is the descriptor sent; its timestamp is the
      * publish time, taken after commit (W-10.2.1.d) */
     uint8_t buf[64];
@@ -446,6 +458,28 @@ int tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *t, const void 
     if (len > 0) memcpy(c.payload, payload, len);
     if (seq_out != NULL) *seq_out = c.seq;
     return tp_producer_commit(p, &c, timestamp_ns);
+}
+
+/* ---- FrameProgress (frame_progress.h; the logic is in progress_tx.c) ---- */
+
+int tp_producer_progress(tp_producer_t *p, const tp_shm_claim_t *c, uint64_t bytes_filled)
+{
+    if (!p->active) return tp_err_set(TP_ERR_STATE, "producer: not attached");
+    const tp_progress_out_t o = {p->ctl_pub, p->stream_id, p->epoch};
+    return tp_progress_tx_update(&p->prog, &o, &p->w, c, p->meta_version, bytes_filled, tp_clock_monotonic_ns());
+}
+
+int tp_producer_set_progress_policy(tp_producer_t *p, const tp_progress_policy_t *policy)
+{
+    return tp_progress_tx_set_policy(&p->prog, policy);
+}
+
+unsigned tp_producer_progress_consumers(const tp_producer_t *p) { return p->prog.npeers; }
+
+void tp_producer_progress_stats(const tp_producer_t *p, uint64_t *sent, uint64_t *throttled)
+{
+    if (sent != NULL) *sent = p->prog.sent;
+    if (throttled != NULL) *throttled = p->prog.throttled;
 }
 
 int tp_producer_set_meta(tp_producer_t *p, const tp_meta_attr_t *attrs, unsigned count)

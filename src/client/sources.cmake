@@ -6,4 +6,6 @@ list(APPEND TP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/producer.c
   ${CMAKE_CURRENT_LIST_DIR}/consumer.c
   ${CMAKE_CURRENT_LIST_DIR}/consumer_rate.c
-  ${CMAKE_CURRENT_LIST_DIR}/rate_gate.c)
+  ${CMAKE_CURRENT_LIST_DIR}/rate_gate.c
+  ${CMAKE_CURRENT_LIST_DIR}/progress_rx.c
+  ${CMAKE_CURRENT_LIST_DIR}/progress_tx.c)

@@ -116,6 +116,40 @@ tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_
     return TP_SHM_READ_OK;
 }
 
+/* FrameProgress (D-24, §5.6): the slot may still be IN-PROGRESS; its header
+ * was written before STARTED was sent. Both loads must name seq (the commit
+ * may land in between: the header is rewritten with the same layout). */
+tp_shm_read_t tp_shm_reader_peek(const tp_shm_reader_t *r, uint64_t seq, tp_shm_view_t *v, tp_reject_t *why)
+{
+    const uint32_t index = (uint32_t)(seq & r->mask); /* W-10.2.2.c */
+    const uint8_t *slot = r->ring.base + TP_SHM_SUPERBLOCK_SIZE + (size_t)index * TP_SHM_SLOT_BYTES;
+    const uint64_t s1 = tp_seqlock_read_begin(slot);
+    *why = TP_REJECT_NONE;
+    if (tp_seq_of(s1) != seq) return TP_SHM_READ_LATE;
+    uint8_t copy[TP_SHM_SLOT_BYTES];
+    memcpy(copy + 8, slot + 8, TP_SHM_SLOT_BYTES - 8);
+    tp_slot_header_read(copy, &v->header);
+    unsigned p = 0;
+    const tp_reject_t bad = slot_check(r, index, v, &p);
+    if (tp_seq_of(tp_seqlock_read_end(slot)) != seq) return TP_SHM_READ_LATE; /* torn beats invalid */
+    if (bad != TP_REJECT_NONE) {
+        *why = bad;
+        return TP_SHM_READ_INVALID;
+    }
+    v->seq = seq;
+    v->seq_commit = s1;
+    v->slot = slot;
+    v->len = v->header.values_len_bytes;
+    v->payload = r->pool[p].base + TP_SHM_SUPERBLOCK_SIZE + (size_t)index * r->stride[p];
+    v->payload_guard = r->pool[p].guard;
+    return TP_SHM_READ_OK;
+}
+
+int tp_shm_view_same_frame(const tp_shm_view_t *v)
+{
+    return tp_seq_of(tp_seqlock_read_end(v->slot)) == v->seq && tp_fault_guard_lost(v->payload_guard) == TP_FAULT_NONE;
+}
+
 int tp_shm_view_intact(const tp_shm_view_t *v)
 {
     /* a truncated ring reads as zeros, so its seqlock word changes; a

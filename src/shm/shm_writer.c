@@ -177,8 +177,8 @@ int tp_shm_writer_claim_at(tp_shm_writer_t *w, const tp_tensor_header_t *t, uint
     return 0;
 }
 
-void tp_shm_writer_commit(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
-                          uint32_t meta_version)
+void tp_shm_writer_stage_header(const tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
+                                uint32_t meta_version)
 {
     const tp_slot_header_t h = {
         .values_len_bytes = c->len,
@@ -189,7 +189,13 @@ void tp_shm_writer_commit(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t 
         .meta_version = meta_version,
         .tensor = c->tensor,
     };
-    tp_slot_header_write(c->slot, &h);     /* step 3: the whole slot, never assume zeroes */
+    tp_slot_header_write(c->slot, &h); /* step 3: the whole slot, never assume zeroes */
+}
+
+void tp_shm_writer_commit(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
+                          uint32_t meta_version)
+{
+    tp_shm_writer_stage_header(w, c, timestamp_ns, meta_version);
     tp_seqlock_write_commit(c->slot, c->seq); /* steps 4-5: CPU-coherent, release store */
     w->next_seq = c->seq + 1;
 }
