@@ -117,8 +117,9 @@ static int serve(tp_discovery_config_t *cfg)
         }
     tp_discovery_stats_t st;
     tp_discovery_stats(p, tp_clock_monotonic_ns(), &st);
-    printf("tp discovery: %" PRIu64 " requests answered, %" PRIu64 " dropped, %" PRIu64 " not sent\n", st.requests,
-           st.dropped, st.send_failed);
+    printf("tp discovery: %" PRIu64 " requests answered (%" PRIu64 " after a wait to connect), %" PRIu64
+           " dropped, %" PRIu64 " not sent\n",
+           st.requests, st.delayed, st.dropped, st.send_failed);
     tp_discovery_destroy(p);
     return 0;
 }

@@ -117,6 +117,7 @@ typedef struct tp_discovery_stats_s {
     uint64_t requests;    /* DiscoveryRequests answered */
     uint64_t dropped;     /* requests dropped: no response channel (DS-5.1.b) or malformed */
     uint64_t send_failed; /* answers that could not be published */
+    uint64_t delayed;     /* answers sent on a retry: their publication was not connected at first (DS-D8) */
     uint32_t streams;     /* streams listed now */
 } tp_discovery_stats_t;
 TP_API void tp_discovery_stats(const tp_discovery_t *p, int64_t now_ns, tp_discovery_stats_t *out);

@@ -396,6 +396,7 @@ static int retry_pending(tp_discovery_t *p)
         tp_ipc_publication_t *pub = pub_for(p, pd->channel, (uint32_t)strlen(pd->channel), pd->stream_id);
         if (pub != NULL && tp_ipc_publication_offer(pub, pd->buf, pd->len) > 0) {
             p->st.requests++;
+            p->st.delayed++;
             pd->deadline_ns = 0;
             w++;
         } else if (p->now > pd->deadline_ns) {

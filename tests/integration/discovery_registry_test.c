@@ -162,6 +162,24 @@ static void lists_the_same_stream_of_both_drivers(void)
     epoch_b = b->epoch;
     CHECK_EQ_I64(ask("cam-b"), 1);
     CHECK(of(1, "drv-b") != NULL);
+
+    /* the command line asks the registry too */
+    char cmd[700], out[8192];
+    snprintf(cmd, sizeof cmd, "%s discovery list --json --stream 1 %s", tp_bin, dir_a);
+    FILE *pp = popen(cmd, "r");
+    const size_t got = pp != NULL ? fread(out, 1, sizeof out - 1, pp) : 0;
+    out[got] = '\0';
+    CHECK(pp != NULL && pclose(pp) == 0);
+    CHECK(strstr(out, "\"driver_instance_id\":\"drv-a\"") != NULL && strstr(out, "\"driver_instance_id\":\"drv-b\"") != NULL);
+}
+
+/* DS-D9: a driver instance id given twice is refused (usage error) */
+static void duplicate_instance_is_refused(void)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "%s discovery serve --instance drv-a --driver drv-a=%s %s 2>/dev/null", tp_bin, dir_b, dir_a);
+    const int st = system(cmd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
 }
 
 /* DS-6.2.a: driver B SIGKILLed: its entry expires, driver A's stays */
@@ -223,6 +241,7 @@ int main(int argc, char **argv)
         _exit(127);
     }
     RUN(lists_the_same_stream_of_both_drivers);
+    RUN(duplicate_instance_is_refused);
     RUN(killed_driver_expires_alone);
     RUN(restarted_driver_comes_back);
     atomic_store(&sh->stop, 1);

@@ -189,10 +189,25 @@ static void host_b_lists_host_a_streams(void)
     CHECK(strstr(c->header_region_uri, base_a) != NULL); /* host A's shared memory, not B's */
     CHECK_STR(c->data_source_name, "front-camera");
     CHECK_STR(c->driver_instance_id, "host-a");
-    /* DS-5.1.a: filters apply on host A */
-    CHECK_EQ_I64(ask_from_b("camera"), 1);
-    CHECK(find(CAM) != NULL);
-    CHECK_EQ_I64(ask_from_b("dtype=float32"), 0);
+    /* DS-5.1.a: filters apply on host A; each query is a fresh process on
+     * host B (Aeron client, publications connecting over UDP, answer) */
+    double ms[5];
+    for (int i = 0; i < 5; i++) {
+        const int64_t t0 = tp_clock_monotonic_ns();
+        CHECK_EQ_I64(ask_from_b("camera"), 1);
+        ms[i] = (double)(tp_clock_monotonic_ns() - t0) / 1e6;
+        CHECK(find(CAM) != NULL);
+    }
+    for (int i = 1; i < 5; i++)
+        for (int j = i; j > 0 && ms[j] < ms[j - 1]; j--) {
+            const double t = ms[j];
+            ms[j] = ms[j - 1];
+            ms[j - 1] = t;
+        }
+    printf("query from host B (fresh process, over aeron:udp): median %.1f ms, min %.1f, max %.1f\n", ms[2], ms[0],
+           ms[4]);
+    CHECK_EQ_I64(ask_from_b("dtype=float32"), 0); /* DS-D5: data type and shape as tags */
+    CHECK_EQ_I64(ask_from_b("shape=480x640x3"), 2);
 
     /* the command line on host B asks the same provider */
     int fds[2];
