@@ -2,7 +2,8 @@
  * DS-6.1.a, DS-D9), every role its own process: drivers "drv-a" and "drv-b"
  * in two deployments (two base dirs), each with a producer on stream 1, and
  * `tp discovery serve --instance drv-a --driver drv-b=DIR_B DIR_A`. This
- * process asks the registry (on drv-a's control stream): stream 1 is listed
+ * process asks the registry (on a request stream of its own, 1900, in drv-a's
+ * deployment; DISCOVERY_STREAM_ID for the command line): stream 1 is listed
  * twice, once per driver, each with its own driver's layout and name. Driver
  * B SIGKILLed: its entry expires, driver A's stays; driver B restarted: its
  * stream is back in the new epoch. Runs once per transport (TP_TEST_CHANNEL;
@@ -108,10 +109,13 @@ static void reap(pid_t *pid, int sig)
     *pid = 0;
 }
 
+#define REQUESTS 1900 /* the registry reads requests on a stream of their own (DS-D8) */
+
 static int ask(const char *name)
 {
     tp_discovery_query_t q;
     memset(&q, 0, sizeof q);
+    q.request_stream_id = REQUESTS;
     q.data_source_name = name;
     q.tags[q.ntags++] = "camera";
     q.timeout_ns = 3000 * MS;
@@ -171,6 +175,18 @@ static void lists_the_same_stream_of_both_drivers(void)
     out[got] = '\0';
     CHECK(pp != NULL && pclose(pp) == 0);
     CHECK(strstr(out, "\"driver_instance_id\":\"drv-a\"") != NULL && strstr(out, "\"driver_instance_id\":\"drv-b\"") != NULL);
+}
+
+/* DS-D8: with a request stream of its own, the registry ignores requests
+ * on the control stream */
+static void requests_only_on_their_stream(void)
+{
+    tp_discovery_query_t q;
+    memset(&q, 0, sizeof q);
+    q.timeout_ns = 500 * MS;
+    uint32_t n = 0;
+    CHECK_EQ_I64(tp_discovery_query(&ctx, &q, res, 8, &n), -1);
+    CHECK_EQ_I64(tp_errcode(), TP_ERR_STATE); /* no answer */
 }
 
 /* DS-D9: a driver instance id given twice is refused (usage error) */
@@ -234,6 +250,7 @@ int main(int argc, char **argv)
     char drv_arg[300];
     snprintf(drv_arg, sizeof drv_arg, "drv-b=%s", dir_b);
     fflush(NULL);
+    setenv("DISCOVERY_STREAM_ID", "1900", 1); /* the registry and tp discovery list read it */
     registry = fork();
     if (registry == 0) {
         alarm(150);
@@ -241,6 +258,7 @@ int main(int argc, char **argv)
         _exit(127);
     }
     RUN(lists_the_same_stream_of_both_drivers);
+    RUN(requests_only_on_their_stream);
     RUN(duplicate_instance_is_refused);
     RUN(killed_driver_expires_alone);
     RUN(restarted_driver_comes_back);
