@@ -315,12 +315,7 @@ int tp_cmd_discovery(int argc, char **argv)
         }
         snprintf(cfg.client.base_dir, sizeof cfg.client.base_dir, "%s", argv[optind]);
     }
-    if (!do_serve) {
-        /* the environment's request channel and stream hold for list too */
-        if (q.request_channel == NULL && cfg.request_channel[0]) q.request_channel = cfg.request_channel;
-        if (q.request_stream_id == 0) q.request_stream_id = cfg.request_stream_id;
-        return list(&cfg.client, &q, json);
-    }
+    if (!do_serve) return list(&cfg.client, &q, json); /* the library reads $DISCOVERY_* itself */
     for (unsigned i = 0; i < nextra; i++) {
         tp_client_context_t other = cfg.client;
         memcpy(other.base_dir, extra_dir[i], sizeof other.base_dir); /* both TP_SHM_PATH_MAX, checked */

@@ -132,11 +132,11 @@ typedef struct tp_discovery_query_s {
     uint32_t ntags;
     int64_t timeout_ns;               /* 0: 2 s */
     /* Across hosts (DS-D8): where the provider reads requests (NULL:
-     * ctx->channel on ctx->control_stream_id) and where it answers (NULL:
+     * $DISCOVERY_CHANNEL, else ctx->channel) and where it answers (NULL:
      * ctx->channel), e.g. aeron:udp endpoints of the provider's host and of
      * this one. Both through ctx's deployment (its media driver for aeron:). */
     const char *request_channel;
-    int32_t request_stream_id;        /* 0: ctx->control_stream_id */
+    int32_t request_stream_id;        /* 0: $DISCOVERY_STREAM_ID, else ctx->control_stream_id */
     const char *response_channel;
 } tp_discovery_query_t;
 

@@ -135,9 +135,15 @@ int tp_discovery_query(const tp_client_context_t *ctx, const tp_discovery_query_
     uint8_t buf[4096];
     /* DS-D8: across hosts the request goes to the provider's endpoint and
      * the answer comes back to one of this host's */
-    const char *req_ch = q->request_channel != NULL && q->request_channel[0] ? q->request_channel : ctx->channel;
+    tp_discovery_config_t env; /* $DISCOVERY_CHANNEL, $DISCOVERY_STREAM_ID, as the provider reads them */
+    tp_discovery_config_init(&env);
+    const char *req_ch = q->request_channel != NULL && q->request_channel[0] ? q->request_channel
+                         : env.request_channel[0]                           ? env.request_channel
+                                                                            : ctx->channel;
     const char *resp_ch = q->response_channel != NULL && q->response_channel[0] ? q->response_channel : ctx->channel;
-    const int32_t req_stream = q->request_stream_id > 0 ? q->request_stream_id : ctx->control_stream_id;
+    const int32_t req_stream = q->request_stream_id > 0    ? q->request_stream_id
+                               : env.request_stream_id > 0 ? env.request_stream_id
+                                                           : ctx->control_stream_id;
     const long n = encode_request(resp_ch, q, w.request_id, rs, buf, sizeof buf);
     int rc = -1;
     if (n < 0) {

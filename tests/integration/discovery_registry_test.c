@@ -169,7 +169,7 @@ static void lists_the_same_stream_of_both_drivers(void)
 
     /* the command line asks the registry too */
     char cmd[700], out[8192];
-    snprintf(cmd, sizeof cmd, "%s discovery list --json --stream 1 %s", tp_bin, dir_a);
+    snprintf(cmd, sizeof cmd, "DISCOVERY_STREAM_ID=1900 %s discovery list --json --stream 1 %s", tp_bin, dir_a);
     FILE *pp = popen(cmd, "r");
     const size_t got = pp != NULL ? fread(out, 1, sizeof out - 1, pp) : 0;
     out[got] = '\0';
@@ -250,10 +250,10 @@ int main(int argc, char **argv)
     char drv_arg[300];
     snprintf(drv_arg, sizeof drv_arg, "drv-b=%s", dir_b);
     fflush(NULL);
-    setenv("DISCOVERY_STREAM_ID", "1900", 1); /* the registry and tp discovery list read it */
     registry = fork();
     if (registry == 0) {
         alarm(150);
+        setenv("DISCOVERY_STREAM_ID", "1900", 1);
         execl(tp_bin, tp_bin, "discovery", "serve", "--instance", "drv-a", "--driver", drv_arg, dir_a, (char *)NULL);
         _exit(127);
     }
