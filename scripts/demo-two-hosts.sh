@@ -5,6 +5,9 @@
 # `tp bridge` rebuilding the cameras as streams 101 and 102. Every 2 s it
 # prints host B's `tp stat` (the bridged streams' rates and the BRIDGE table).
 #
+# At the end host B asks host A's discovery provider over UDP which streams
+# host A has (tp discovery list --request-channel/--response-channel).
+#
 # Hosts are two network namespaces joined by a veth pair when this runs as
 # root with ip(8); otherwise two directories talking over 127.0.0.1. It says
 # which.
@@ -33,6 +36,7 @@ trap cleanup EXIT INT TERM
 on_a() { exec "$@"; }
 on_b() { exec "$@"; }
 ip_b=127.0.0.1
+ip_a=127.0.0.1
 if [ "$(id -u)" = 0 ] && command -v ip >/dev/null &&
    ip netns add "$nsa" 2>/dev/null && ip netns add "$nsb" 2>/dev/null &&
    ip link add "${nsa}v" type veth peer name "${nsb}v" &&
@@ -42,6 +46,7 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null &&
    ip -n "$nsa" link set lo up && ip -n "$nsb" link set lo up; then
   netns=1
   ip_b=10.232.$net.2
+  ip_a=10.232.$net.1
   on_a() { exec ip netns exec "$nsa" "$@"; }
   on_b() { exec ip netns exec "$nsb" "$@"; }
   echo "two hosts: network namespaces $nsa and $nsb joined by a veth pair ($ip_b is host B)"
@@ -82,12 +87,19 @@ on_a "$tp" demo --transport aeron --dir "$a" --duration "$secs" > "$a/demo.log" 
 sleep 2
 on_b env TP_DIR="$b" "$tp" bridge -c "$b/bridge.toml" -d "$b" 2> "$b/bridge.log" & pids+=($!)
 on_a env TP_DIR="$a" DRIVER_CONTROL_CHANNEL=aeron:ipc "$tp" bridge -c "$a/bridge.toml" -d "$a" 2> "$a/bridge.log" & pids+=($!)
+# discovery answers host B over UDP (docs/spec/discovery.md DS-D8)
+disc_req="aeron:udp?endpoint=$ip_a:$((port + 1))"
+disc_resp="aeron:udp?endpoint=$ip_b:$((port + 2))"
+on_a env DRIVER_CONTROL_CHANNEL=aeron:ipc "$tp" discovery serve --instance host-a --request-channel "$disc_req" "$a" \
+  > "$a/discovery.log" 2>&1 & pids+=($!)
 end=$(( $(date +%s) + secs - 3 ))
 while [ "$(date +%s)" -lt "$end" ] && kill -0 "$demo" 2>/dev/null; do
   sleep 2
   echo "---- host B: tp stat $b"
   "$tp" stat --once "$b" | grep -v '^$' || true
 done
+echo "---- host B: tp discovery list (host A's streams, asked over UDP)"
+( on_b "$tp" discovery list --timeout 5 --request-channel "$disc_req" --response-channel "$disc_resp" "$b" ) || cat "$a/discovery.log"
 echo "---- host A: tp stat $a (bridges)"
 "$tp" stat --once "$a" | sed -n '/^BRIDGE/,$p'
 echo "---- host A: tp demo summary"

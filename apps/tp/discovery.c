@@ -22,8 +22,11 @@ static void usage(FILE *out)
           "\n"
           "SYNOPSIS\n"
           "    tp discovery [list] [--stream ID] [--name NAME] [--tag TAG]... [--dtype T]\n"
-          "                 [--shape S] [--json] [--timeout SECONDS] [--namespace NS] [TP_DIR]\n"
-          "    tp discovery serve [--instance ID] [--namespace NS] [TP_DIR]\n"
+          "                 [--shape S] [--json] [--timeout SECONDS] [--namespace NS]\n"
+          "                 [--request-channel CH] [--request-stream N] [--response-channel CH]\n"
+          "                 [TP_DIR]\n"
+          "    tp discovery serve [--instance ID] [--driver ID=DIR]... [--namespace NS]\n"
+          "                 [--request-channel CH] [--request-stream N] [TP_DIR]\n"
           "\n"
           "DESCRIPTION\n"
           "    A discovery provider follows the driver's ShmPoolAnnounce (layout, epoch,\n"
@@ -36,6 +39,12 @@ static void usage(FILE *out)
           "    announces stop expires after three announce periods.\n"
           "\n"
           "    tp discovery serve runs a provider in the foreground until SIGINT/SIGTERM.\n"
+          "    With --driver it is a registry: it also follows the driver whose deployment\n"
+          "    is DIR (same namespace and streams) and lists its streams under instance ID;\n"
+          "    a stream is keyed by driver and stream id. With --request-channel it reads\n"
+          "    requests there instead of on the control stream, e.g. an aeron:udp endpoint\n"
+          "    of this host that clients on other hosts send to (needs the media driver of\n"
+          "    the deployment in TP_DIR, e.g. tp driver with embedded_media_driver).\n"
           "\n"
           "    tp discovery list (the default) asks the provider and prints one line per\n"
           "    stream that matches every filter given:\n"
@@ -55,8 +64,23 @@ static void usage(FILE *out)
           "    --json             list: one JSON object per stream (docs/json.md)\n"
           "    --timeout SECONDS  list: wait this long for the answer (default 2)\n"
           "    --instance ID      serve: driver instance id reported in results (default local)\n"
+          "    --driver ID=DIR    serve: also aggregate the driver of the deployment in DIR,\n"
+          "                       as instance ID (repeat: up to 7)\n"
+          "    --request-channel CH\n"
+          "                       serve: read requests on CH (default $DISCOVERY_CHANNEL, else\n"
+          "                       the control channel); list: send the request to CH\n"
+          "    --request-stream N serve, list: the request stream (default\n"
+          "                       $DISCOVERY_STREAM_ID, else the control stream)\n"
+          "    --response-channel CH\n"
+          "                       list: have the answer sent to CH, e.g. an aeron:udp\n"
+          "                       endpoint of this host (default the control channel)\n"
           "    --namespace NS     shm.namespace (default $SHM_NAMESPACE, else default)\n"
           "    -h, --help         print this text and exit\n"
+          "\n"
+          "ENVIRONMENT\n"
+          "    DISCOVERY_CHANNEL    default of --request-channel\n"
+          "    DISCOVERY_STREAM_ID  default of --request-stream\n"
+          "    TP_DIR               the deployment's base directory\n"
           "\n"
           "EXIT STATUS\n"
           "    0  served until a signal, or the answer came (possibly with no stream)\n"
@@ -68,6 +92,9 @@ static void usage(FILE *out)
           "    tp discovery serve &\n"
           "    tp discovery list --tag camera\n"
           "    tp discovery list --name front --json\n"
+          "    tp discovery serve --request-channel 'aeron:udp?endpoint=10.0.0.1:40123'\n"
+          "    tp discovery list --request-channel 'aeron:udp?endpoint=10.0.0.1:40123' \\\n"
+          "        --response-channel 'aeron:udp?endpoint=10.0.0.2:40124'\n"
           "\n"
           "SEE ALSO\n"
           "    tp(1), tp-stat(1), tp-driver(1), tensorpool(7)\n",
@@ -81,8 +108,11 @@ static int serve(tp_discovery_config_t *cfg)
         fprintf(stderr, "tp discovery serve: %s\n", tp_errmsg());
         return 1;
     }
-    printf("tp discovery: serving %s namespace %s, requests on stream %d\n", cfg->client.base_dir, cfg->client.ns,
-           cfg->client.control_stream_id);
+    printf("tp discovery: serving %s namespace %s", cfg->client.base_dir, cfg->client.ns);
+    for (uint32_t i = 0; i < cfg->nextra; i++)
+        printf(", %s as %s", cfg->extra[i].client.base_dir, cfg->extra[i].driver_instance_id);
+    printf(", requests on %s stream %d\n", cfg->request_channel[0] ? cfg->request_channel : cfg->client.channel,
+           cfg->request_stream_id > 0 ? cfg->request_stream_id : cfg->client.control_stream_id);
     fflush(stdout);
     tp_app_catch_stop_signals(false);
     while (!tp_app_stop)
@@ -92,8 +122,9 @@ static int serve(tp_discovery_config_t *cfg)
         }
     tp_discovery_stats_t st;
     tp_discovery_stats(p, tp_clock_monotonic_ns(), &st);
-    printf("tp discovery: %" PRIu64 " requests answered, %" PRIu64 " dropped, %" PRIu64 " not sent\n", st.requests,
-           st.dropped, st.send_failed);
+    printf("tp discovery: %" PRIu64 " requests answered (%" PRIu64 " after a wait to connect), %" PRIu64
+           " dropped, %" PRIu64 " not sent\n",
+           st.requests, st.delayed, st.dropped, st.send_failed);
     tp_discovery_destroy(p);
     return 0;
 }
@@ -182,6 +213,10 @@ int tp_cmd_discovery(int argc, char **argv)
                                          {"timeout", required_argument, NULL, 'T'},
                                          {"instance", required_argument, NULL, 'i'},
                                          {"namespace", required_argument, NULL, 'n'},
+                                         {"driver", required_argument, NULL, 'R'},
+                                         {"request-channel", required_argument, NULL, 'C'},
+                                         {"request-stream", required_argument, NULL, 'I'},
+                                         {"response-channel", required_argument, NULL, 'A'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     tp_discovery_config_t cfg;
@@ -189,6 +224,8 @@ int tp_cmd_discovery(int argc, char **argv)
     tp_discovery_query_t q;
     memset(&q, 0, sizeof q);
     static char kv[2][TP_DISCOVERY_TAG_MAX]; /* dtype=..., shape=... */
+    static char extra_id[TP_DISCOVERY_MAX_DRIVERS][64], extra_dir[TP_DISCOVERY_MAX_DRIVERS][TP_SHM_PATH_MAX];
+    unsigned nextra = 0;
     int json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -232,6 +269,37 @@ int tp_cmd_discovery(int argc, char **argv)
         }
         case 'i': snprintf(cfg.driver_instance_id, sizeof cfg.driver_instance_id, "%s", optarg); break;
         case 'n': snprintf(cfg.client.ns, sizeof cfg.client.ns, "%s", optarg); break;
+        case 'R': {
+            const char *eq = strchr(optarg, '=');
+            if (eq == NULL || eq == optarg || (size_t)(eq - optarg) >= sizeof extra_id[0] || eq[1] != '/' ||
+                strlen(eq + 1) >= sizeof extra_dir[0] || nextra == TP_DISCOVERY_MAX_DRIVERS - 1) {
+                fprintf(stderr, "tp discovery: --driver wants ID=/ABSOLUTE/DIR (at most %u), not '%s'\n",
+                        TP_DISCOVERY_MAX_DRIVERS - 1, optarg);
+                return 2;
+            }
+            snprintf(extra_id[nextra], sizeof extra_id[0], "%.*s", (int)(eq - optarg), optarg);
+            snprintf(extra_dir[nextra++], sizeof extra_dir[0], "%s", eq + 1);
+            break;
+        }
+        case 'C':
+        case 'A':
+            if (strlen(optarg) == 0 || strlen(optarg) >= sizeof cfg.request_channel) {
+                fprintf(stderr, "tp discovery: a channel of 1..255 bytes, not '%s'\n", optarg);
+                return 2;
+            }
+            if (c == 'C') snprintf(cfg.request_channel, sizeof cfg.request_channel, "%s", optarg);
+            if (c == 'C') q.request_channel = optarg;
+            if (c == 'A') q.response_channel = optarg;
+            break;
+        case 'I': {
+            const long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || v <= 0 || v > INT32_MAX) {
+                fprintf(stderr, "tp discovery: --request-stream wants a stream id, not '%s'\n", optarg);
+                return 2;
+            }
+            cfg.request_stream_id = q.request_stream_id = (int32_t)v;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -252,5 +320,14 @@ int tp_cmd_discovery(int argc, char **argv)
         }
         snprintf(cfg.client.base_dir, sizeof cfg.client.base_dir, "%s", argv[optind]);
     }
-    return do_serve ? serve(&cfg) : list(&cfg.client, &q, json);
+    if (!do_serve) return list(&cfg.client, &q, json); /* the library reads $DISCOVERY_* itself */
+    for (unsigned i = 0; i < nextra; i++) {
+        tp_client_context_t other = cfg.client;
+        memcpy(other.base_dir, extra_dir[i], sizeof other.base_dir); /* both TP_SHM_PATH_MAX, checked */
+        if (tp_discovery_config_add_driver(&cfg, &other, extra_id[i]) != 0) {
+            fprintf(stderr, "tp discovery: %s\n", tp_errmsg());
+            return 2;
+        }
+    }
+    return serve(&cfg);
 }

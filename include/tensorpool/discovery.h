@@ -13,7 +13,9 @@
  * whose announces stop (driver gone) expires after three announce periods.
  * Tags are the values of the producer's DataSourceMeta attributes whose key
  * is "tag". Requests arrive on the driver's control stream (schema-gated,
- * DS-4.2.a); answers go to the channel and stream each request names.
+ * DS-4.2.a) or on a request channel of their own (aeron:udp for clients on
+ * other hosts, DS-D8); answers go to the channel and stream each request
+ * names. A registry follows several drivers (DS-D9).
  * Not thread-safe: one thread drives a provider.
  */
 #ifndef TENSORPOOL_DISCOVERY_H
@@ -35,6 +37,7 @@ extern "C" {
 #define TP_DISCOVERY_MAX_TAGS 8u
 #define TP_DISCOVERY_TAG_MAX 64u
 #define TP_DISCOVERY_NAME_MAX 256u
+#define TP_DISCOVERY_MAX_DRIVERS 8u
 
 /* One stream as a provider knows it (a DiscoveryResponse result). */
 typedef struct tp_discovery_result_s {
@@ -64,15 +67,36 @@ typedef struct tp_discovery_result_s {
 
 /* ---- provider ---- */
 
+/* A further driver a registry aggregates (DS-D9). */
+typedef struct tp_discovery_driver_s {
+    tp_client_context_t client;       /* its deployment: dir, namespace, channel, stream ids */
+    char driver_instance_id[64];      /* must differ from every other driver's */
+} tp_discovery_driver_t;
+
 typedef struct tp_discovery_config_s {
     tp_client_context_t client;       /* dir, namespace, channel, stream ids, announce period */
     char driver_instance_id[64];      /* reported in results; default "local" */
-    int64_t expiry_ns;                /* 0: 3 x client.announce_period_ns (DS-6.2.a) */
+    int64_t expiry_ns;                /* 0: 3 x the driver's announce period (DS-6.2.a) */
     uint32_t max_results;             /* 0: 1000 (DS-5.2.e) */
+    /* Where requests are read (DS-D8): "" is client.channel; e.g.
+     * "aeron:udp?endpoint=HOST:PORT" answers clients on other hosts.
+     * Default $DISCOVERY_CHANNEL. Answers go out through client's deployment. */
+    char request_channel[256];
+    int32_t request_stream_id;        /* 0: client.control_stream_id; default $DISCOVERY_STREAM_ID */
+    uint32_t nextra;                  /* drivers aggregated besides `client` (tp_discovery_config_add_driver) */
+    tp_discovery_driver_t extra[TP_DISCOVERY_MAX_DRIVERS - 1];
 } tp_discovery_config_t;
 
-/* Defaults from the environment (tp_client_context_init). */
+/* Defaults from the environment (tp_client_context_init, DISCOVERY_CHANNEL,
+ * DISCOVERY_STREAM_ID). */
 TP_API void tp_discovery_config_init(tp_discovery_config_t *cfg);
+
+/* Aggregate one more driver (DS-6.1.a, DS-D9): entries are keyed by (driver,
+ * stream id), so the same stream id under two drivers is two entries. 0, or
+ * -1 when TP_DISCOVERY_MAX_DRIVERS are there already or the instance id is
+ * empty or already used (TP_ERR_INVALID_ARG). */
+TP_API int tp_discovery_config_add_driver(tp_discovery_config_t *cfg, const tp_client_context_t *client,
+                                          const char *driver_instance_id);
 
 /* The settings of a provider embedded in the driver of `driver`: its
  * directory, namespace, control channel and stream, announce stream and
@@ -93,6 +117,7 @@ typedef struct tp_discovery_stats_s {
     uint64_t requests;    /* DiscoveryRequests answered */
     uint64_t dropped;     /* requests dropped: no response channel (DS-5.1.b) or malformed */
     uint64_t send_failed; /* answers that could not be published */
+    uint64_t delayed;     /* answers sent on a retry: their publication was not connected at first (DS-D8) */
     uint32_t streams;     /* streams listed now */
 } tp_discovery_stats_t;
 TP_API void tp_discovery_stats(const tp_discovery_t *p, int64_t now_ns, tp_discovery_stats_t *out);
@@ -106,6 +131,13 @@ typedef struct tp_discovery_query_s {
     const char *tags[TP_DISCOVERY_MAX_TAGS];
     uint32_t ntags;
     int64_t timeout_ns;               /* 0: 2 s */
+    /* Across hosts (DS-D8): where the provider reads requests (NULL:
+     * $DISCOVERY_CHANNEL, else ctx->channel) and where it answers (NULL:
+     * ctx->channel), e.g. aeron:udp endpoints of the provider's host and of
+     * this one. Both through ctx's deployment (its media driver for aeron:). */
+    const char *request_channel;
+    int32_t request_stream_id;        /* 0: $DISCOVERY_STREAM_ID, else ctx->control_stream_id */
+    const char *response_channel;
 } tp_discovery_query_t;
 
 /* Ask the provider on ctx's control stream and wait for its answer (not a

@@ -92,7 +92,7 @@ static void on_answer(void *clientd, const uint8_t *buf, size_t len, const tp_ip
     while (tp_discovery_discovery_response_results_next(&it) > 0) take_result(w, &it);
 }
 
-static long encode_request(const tp_client_context_t *ctx, const tp_discovery_query_t *q, uint64_t id,
+static long encode_request(const char *response_channel, const tp_discovery_query_t *q, uint64_t id,
                            int32_t response_stream, uint8_t *buf, size_t cap)
 {
     tp_discovery_discovery_request_enc_t e;
@@ -109,7 +109,7 @@ static long encode_request(const tp_client_context_t *ctx, const tp_discovery_qu
         tp_discovery_discovery_request_tags_encode_next(&e);
         tp_discovery_discovery_request_tags_put_tag(&e, q->tags[i], strlen(q->tags[i]));
     }
-    tp_discovery_discovery_request_put_response_channel(&e, ctx->channel, strlen(ctx->channel));
+    tp_discovery_discovery_request_put_response_channel(&e, response_channel, strlen(response_channel));
     if (q->data_source_name != NULL)
         tp_discovery_discovery_request_put_data_source_name(&e, q->data_source_name, strlen(q->data_source_name));
     return tp_discovery_discovery_request_encode_end(&e);
@@ -133,12 +133,23 @@ int tp_discovery_query(const tp_client_context_t *ctx, const tp_discovery_query_
     tp_ipc_subscription_t *sub = NULL;
     tp_ipc_publication_t *pub = NULL;
     uint8_t buf[4096];
-    const long n = encode_request(ctx, q, w.request_id, rs, buf, sizeof buf);
+    /* DS-D8: across hosts the request goes to the provider's endpoint and
+     * the answer comes back to one of this host's */
+    tp_discovery_config_t env; /* $DISCOVERY_CHANNEL, $DISCOVERY_STREAM_ID, as the provider reads them */
+    tp_discovery_config_init(&env);
+    const char *req_ch = q->request_channel != NULL && q->request_channel[0] ? q->request_channel
+                         : env.request_channel[0]                           ? env.request_channel
+                                                                            : ctx->channel;
+    const char *resp_ch = q->response_channel != NULL && q->response_channel[0] ? q->response_channel : ctx->channel;
+    const int32_t req_stream = q->request_stream_id > 0    ? q->request_stream_id
+                               : env.request_stream_id > 0 ? env.request_stream_id
+                                                           : ctx->control_stream_id;
+    const long n = encode_request(resp_ch, q, w.request_id, rs, buf, sizeof buf);
     int rc = -1;
     if (n < 0) {
         tp_err_wrap("discovery request");
-    } else if (tp_ipc_subscription_open(&sub, &ipc, ctx->channel, rs) != 0 ||
-               tp_ipc_publication_open(&pub, &ipc, ctx->channel, ctx->control_stream_id) != 0) {
+    } else if (tp_ipc_subscription_open(&sub, &ipc, resp_ch, rs) != 0 ||
+               tp_ipc_publication_open(&pub, &ipc, req_ch, req_stream) != 0) {
         tp_err_wrap("discovery");
     } else {
         const int64_t timeout = q->timeout_ns > 0 ? q->timeout_ns : 2000000000LL;

@@ -17,6 +17,7 @@
  *
  * usage: bridge_two_hosts_test TP_BINARY */
 #include "tp_test.h"
+#include "two_hosts.h"
 
 #include "tensorpool/bridge.h"
 #include "tensorpool/consumer.h"
@@ -57,65 +58,13 @@ typedef struct shared_s {
 
 static shared_t *sh;
 static const char *tp_bin;
-static char base_a[128], base_b[128], ns_a[32], ns_b[32], ip_b[32];
-static int use_netns;
-static int subnet;
+static char base_a[128], base_b[128];
 static pid_t drv_a, drv_b, prod_a[2], imu_b, br_send, br_recv;
 
 static void sleep_ns(int64_t ns)
 {
     const struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
     nanosleep(&ts, NULL);
-}
-
-static int run(const char *cmd)
-{
-    const int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-/* Enter host h's network namespace (in a child). */
-static void enter_host(const char *ns)
-{
-    if (!use_netns)
-        return;
-    char path[128];
-    snprintf(path, sizeof path, "/var/run/netns/%s", ns);
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
-        perror("setns");
-        _exit(30);
-    }
-    close(fd);
-}
-
-static void netns_down(void)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", ns_a, ns_b);
-    (void)run(cmd);
-}
-
-static int netns_up(void)
-{
-    snprintf(ns_a, sizeof ns_a, "tpbA%d", (int)getpid());
-    snprintf(ns_b, sizeof ns_b, "tpbB%d", (int)getpid());
-    subnet = 1 + (int)(getpid() % 250);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "ip netns add %1$s && ip netns add %2$s && "
-             "ip link add %1$sv type veth peer name %2$sv && "
-             "ip link set %1$sv netns %1$s && ip link set %2$sv netns %2$s && "
-             "ip -n %1$s addr add 10.231.%3$d.1/24 dev %1$sv && ip -n %2$s addr add 10.231.%3$d.2/24 dev %2$sv && "
-             "ip -n %1$s link set %1$sv up && ip -n %2$s link set %2$sv up && "
-             "ip -n %1$s link set lo up && ip -n %2$s link set lo up",
-             ns_a, ns_b, subnet);
-    if (getuid() != 0 || run("command -v ip >/dev/null 2>&1") != 0 || run(cmd) != 0) {
-        netns_down();
-        return 0;
-    }
-    snprintf(ip_b, sizeof ip_b, "10.231.%d.2", subnet);
-    return 1;
 }
 
 /* ---- host roles (forked children) ---- */
@@ -221,7 +170,7 @@ static char cfg_send[256], cfg_recv[256];
 
 static void write_bridge_configs(int reliable)
 {
-    const char *host = use_netns ? ip_b : "127.0.0.1";
+    const char *host = ip_b;
     static int port;
     if (port == 0)
         port = 41000 + (int)(getpid() % 20000);
@@ -531,7 +480,7 @@ static void open_consumers(void)
 
 static void test_two_hosts(void)
 {
-    use_netns = netns_up();
+    use_netns = netns_up("tpb", 231);
     printf("two hosts: %s\n", use_netns ? "network namespaces joined by a veth pair"
                                          : "NO network namespaces: two base dirs over 127.0.0.1");
     snprintf(base_a, sizeof base_a, "/dev/shm/tp-bridge-a-%d", (int)getpid());

@@ -3,9 +3,11 @@
  * own process; this process asks through the library and through
  * `tp discovery list --json`. Results match what the driver announces; the
  * SIGKILLed camera drops out; after the driver is SIGKILLed and restarted the
- * IMU comes back in its new epoch.
+ * IMU comes back in its new epoch. Runs once per transport (TP_TEST_CHANNEL;
+ * discovery_multiprocess_test_aeron over aeron:ipc).
  * usage: discovery_multiprocess_test TP_BINARY */
 #include "forked_driver.h"
+#include "test_transport.h"
 #include "tp_test.h"
 
 #include "tensorpool/clock.h"
@@ -274,6 +276,7 @@ int main(int argc, char **argv)
     snprintf(dir, sizeof dir, "/dev/shm/tp-disc-%d-XXXXXX", (int)getpid());
     if (mkdtemp(dir) == NULL) return 2;
     setenv("TP_DIR", dir, 1);
+    tp_test_deployment_transport_start(dir); /* TP_TEST_CHANNEL: tp:ipc, or Aeron with its media driver */
     setenv("POLICIES_LEASE_KEEPALIVE_INTERVAL_MS", "100", 1);
     setenv("POLICIES_LEASE_EXPIRY_GRACE_INTERVALS", "10", 1);
     setenv("POLICIES_ANNOUNCE_PERIOD_MS", "100", 1);
@@ -295,6 +298,7 @@ int main(int argc, char **argv)
     reap(imu, 0);
     reap(provider, SIGTERM);
     reap(driver, driver_is_tp ? SIGTERM : 0);
+    tp_test_deployment_transport_stop();
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     TP_TEST_END();
 }

@@ -6,9 +6,11 @@
  * IMU samples, latest value) every output's recorded TraceLinkSet names
  * exactly the input frames the stage was given, each recorded
  * FrameDescriptor names the stream and seq of that frame, and
- * `tp trace --json ID` walks an output back to them.
+ * `tp trace --json ID` walks an output back to them. Runs once per
+ * transport (TP_TEST_CHANNEL; trace_multiprocess_test_aeron over aeron:ipc).
  * usage: trace_multiprocess_test TP_BINARY */
 #include "forked_driver.h"
+#include "test_transport.h"
 #include "tp_test.h"
 
 #include "tensorpool/clock.h"
@@ -150,6 +152,7 @@ static void setup(const char *tag)
     if (mkdtemp(dir) == NULL) exit(2);
     snprintf(rec_dir, sizeof rec_dir, "%s/lineage", dir);
     setenv("TP_DIR", dir, 1);
+    tp_test_deployment_transport_start(dir); /* TP_TEST_CHANNEL: tp:ipc, or Aeron with its media driver */
     setenv("POLICIES_LEASE_KEEPALIVE_INTERVAL_MS", "100", 1);
     setenv("POLICIES_LEASE_EXPIRY_GRACE_INTERVALS", "20", 1);
     setenv("POLICIES_ANNOUNCE_PERIOD_MS", "100", 1);
@@ -179,6 +182,7 @@ static void teardown(void)
     }
     nkids = 0;
     munmap(sh, sizeof *sh);
+    tp_test_deployment_transport_stop();
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
