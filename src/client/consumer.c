@@ -27,6 +27,8 @@ struct tp_consumer_s {
     tp_shm_bases_t bases;
     tp_ipc_context_t ipc;
     tp_ipc_subscription_t *desc_sub;
+    tp_ipc_subscription_t *meta_sub; /* metadata stream, into `meta` (tensorpool/meta.h) */
+    tp_meta_store_t *meta;
     tp_ipc_publication_t *qos_pub, *ctl_pub;
     uint32_t stream_id;
     int32_t want_pc_stream;  /* requested per-consumer descriptor stream, 0 = none */
@@ -311,9 +313,18 @@ static void on_descriptor(void *clientd, const uint8_t *buf, size_t len, const t
         .descriptor_timestamp_ns = tp_control_frame_descriptor_timestamp_ns(&m),
         .internal_ = &v,
         .trace_id = tp_control_frame_descriptor_trace_id(&m),
+        .meta_version = tp_control_frame_descriptor_meta_version(&m),
+        .meta_current = tp_meta_current(c->meta, tp_control_frame_descriptor_meta_version(&m)),
     };
     if (c->handler != NULL) c->handler(c->clientd, &f);
     tp_shm_reader_end(&c->r, &v); /* accepted++ or drops_late++ */
+}
+
+/* Metadata is taken only from logs this uid owns, like descriptors. */
+static void on_meta(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    tp_consumer_t *c = clientd;
+    tp_meta_store_on_message(c->meta, buf, len, info->publisher_uid == c->own_uid);
 }
 
 /* ---- periodic ---- */
@@ -390,6 +401,9 @@ int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handle
     }
     c->handler = handler;
     c->clientd = clientd;
+    /* metadata before descriptors: a frame of a new version finds it held */
+    const int nm = tp_ipc_subscription_poll(c->meta_sub, on_meta, c, 16);
+    if (nm > 0) work += nm;
     const int n = tp_ipc_subscription_poll(c->desc_sub, on_descriptor, c, limit > 0 ? limit : 1);
     if (n > 0) work += n;
     return work;
@@ -415,7 +429,8 @@ int tp_consumer_open(tp_consumer_t **out, const tp_client_context_t *ctx, uint32
                                            .on_lease_lost = on_lease_lost,
                                            .on_other_revoked = on_other_revoked,
                                            .on_message = on_message};
-    if (tp_client_bases(&c->ctx, &c->bases) != 0 ||
+    if (tp_client_bases(&c->ctx, &c->bases) != 0 || tp_meta_store_open(&c->meta, stream_id, NULL) != 0 ||
+        tp_ipc_subscription_open(&c->meta_sub, &c->ipc, c->ctx.channel, c->ctx.metadata_stream_id) != 0 ||
         tp_ipc_subscription_open(&c->desc_sub, &c->ipc, c->ctx.channel, c->ctx.descriptor_stream_id) != 0 ||
         tp_ipc_publication_open(&c->qos_pub, &c->ipc, c->ctx.channel, c->ctx.qos_stream_id) != 0 ||
         tp_ipc_publication_open(&c->ctl_pub, &c->ipc, c->ctx.channel, c->ctx.control_stream_id) != 0 ||
@@ -438,6 +453,19 @@ uint64_t tp_consumer_faults(const tp_consumer_t *c, const char **why)
     if (why != NULL) *why = c->fault;
     return c->faults;
 }
+const tp_meta_store_t *tp_consumer_meta(const tp_consumer_t *c) { return c->meta; }
+
+void tp_consumer_on_meta(tp_consumer_t *c, tp_meta_handler_t h, void *clientd) { tp_meta_store_set_handler(c->meta, h, clientd); }
+
+int tp_consumer_set_meta_limits(tp_consumer_t *c, const tp_meta_limits_t *limits)
+{
+    tp_meta_store_t *s = NULL;
+    if (tp_meta_store_open(&s, c->stream_id, limits) != 0) return tp_err_wrap("consumer");
+    tp_meta_store_close(c->meta); /* what was held is taken again from the repeats */
+    c->meta = s;
+    return 0;
+}
+
 int32_t tp_consumer_descriptor_stream(const tp_consumer_t *c) { return c->desc_stream; }
 tp_driver_client_t *tp_consumer_driver_client(tp_consumer_t *c) { return c->dc; }
 
@@ -462,6 +490,8 @@ void tp_consumer_close(tp_consumer_t *c)
     tp_driver_client_close(c->dc);
     unmap(c);
     tp_ipc_subscription_close(c->desc_sub);
+    tp_ipc_subscription_close(c->meta_sub);
+    tp_meta_store_close(c->meta);
     tp_ipc_publication_close(c->qos_pub);
     tp_ipc_publication_close(c->ctl_pub);
     free(c);

@@ -5,3 +5,7 @@ list(APPEND TP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/pool_announce.c
   ${CMAKE_CURRENT_LIST_DIR}/producer.c
   ${CMAKE_CURRENT_LIST_DIR}/consumer.c)
+list(APPEND TP_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/meta_store.c
+  ${CMAKE_CURRENT_LIST_DIR}/meta_blob.c
+  ${CMAKE_CURRENT_LIST_DIR}/meta_blob_out.c)
