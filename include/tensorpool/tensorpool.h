@@ -19,6 +19,7 @@
 #include "tensorpool/tensor_header.h" /* describing a frame's tensor */
 #include "tensorpool/producer.h"
 #include "tensorpool/consumer.h"
+#include "tensorpool/meta.h" /* stream metadata a consumer holds: name, attributes, meta blob */
 #include "tensorpool/driver_client.h" /* a producer's or consumer's lease, read-only */
 
 #include "tensorpool/driver_config.h"
