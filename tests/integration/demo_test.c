@@ -199,6 +199,10 @@ static void test_stat_sees_running_demo(void)
     CHECK(count("{\"stream_id\":2,\"name\":\"cam2\",\"announced\":true") == 1);
     CHECK(count("{\"stream_id\":3,\"name\":\"imu\",\"announced\":true") == 1);
     CHECK(count("\"producers\":1,") == 3);
+    /* metadata (W-10.3.1.a): cameras at version 2 (attributes, then the
+     * intrinsics blob), the IMU at 1 (attributes only) */
+    CHECK(count("\"announced\":true,\"meta_version\":2,") == 2);
+    CHECK(count("\"announced\":true,\"meta_version\":1,") == 1);
     /* the transport watched, and tp stat's own Aeron counters (docs/json.md, W-15.16.a):
      * none of Aeron's troubles for a tp:ipc watcher, or no Aeron in the build */
     CHECK(count("\"channel\":\"tp:ipc\",\"aeron\":") == 1);
@@ -249,6 +253,13 @@ static void test_stat_sees_running_demo(void)
     CHECK(count("{\"kind\":\"timestamp\",\"out_stream_id\":200,\"epoch\":\"1\",\"state\":\"flowing\"") == 1);
     CHECK(count("\"type\":\"offset\",\"offset\":-2}") == 1); /* camera 2's compensation */
     CHECK(count("\"lateness_ns\":5000000") == 1);
+    /* tp stat --meta: a camera's attributes and intrinsics blob (W-10.3.2.a, W-10.3.3.a) */
+    snprintf(args, sizeof args, "stat %s --meta 1 --json --wait 20", dir);
+    CHECK(run(args) == 0);
+    CHECK(count("\"name\":\"cam1\"") == 1);
+    CHECK(count("{\"key\":\"sensor\",\"format\":\"text/plain\",\"value\":\"camera\"}") == 1);
+    CHECK(count("\"blob\":{\"meta_version\":2,\"blob_type\":1,") == 1);
+    CHECK(count("\"refused\":{\"malformed\":0,\"oversized\":0,\"foreign\":0,") == 1);
     /* (well before the running demo ends) A stage that cannot start fails the demo with a clear message: a second
      * demo on the same directory cannot take the driver lock. */
     snprintf(args, sizeof args, "demo --duration 1 --dir %s 2>&1", dir);
@@ -271,6 +282,8 @@ static void test_stat_sees_running_demo(void)
     CHECK(run("stat /nonexistent-tp-stat-dir --once 2>/dev/null") == 2);
     CHECK(run("stat /tmp --interval 0 2>/dev/null") == 2);
     CHECK(run("stat --bogus 2>/dev/null") == 2);
+    CHECK(run("stat /tmp --meta 0 2>/dev/null") == 2);
+    CHECK(run("stat /tmp --meta 1 --wait 0 2>/dev/null") == 2);
 }
 
 /* One environment moves every well-known stream for every process: with the
@@ -310,6 +323,8 @@ static void test_stream_ids_from_environment(void)
     CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     CHECK(strstr(out, "result: OK") != NULL);
     CHECK(field("  seq-join", "outputs") > 0 && field("  ts-join", "outputs") > 0);
+    /* the joins read each camera's intrinsics blob (tp_join_agent_input_meta) */
+    CHECK(strstr(out, "intrinsics blobs received: seq-join 2 of 2 cameras, ts-join 1 of 1") != NULL);
     unlink(log);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
