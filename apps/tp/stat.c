@@ -606,6 +606,20 @@ static void print_discovery(const tp_client_context_t *ctx)
     }
 }
 
+/* Seconds in 0.1..3600 for option opt; 0, or -1 after saying why. */
+static int parse_seconds(const char *opt, const char *text, double *out)
+{
+    char *end;
+    errno = 0;
+    const double v = strtod(text, &end);
+    if (errno != 0 || *end != '\0' || end == text || !(v >= 0.1 && v <= 3600)) {
+        fprintf(stderr, "tp stat: %s wants seconds in 0.1..3600, got '%s'\n", opt, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int tp_cmd_stat(int argc, char **argv)
 {
     const char *dir = NULL, *ns = NULL;
@@ -624,13 +638,7 @@ int tp_cmd_stat(int argc, char **argv)
         } else if (strcmp(a, "--discovery") == 0) {
             discovery = 1;
         } else if (strcmp(a, "--interval") == 0 && i + 1 < argc) {
-            char *end;
-            errno = 0;
-            interval = strtod(argv[++i], &end);
-            if (errno != 0 || *end != '\0' || end == argv[i] || !(interval >= 0.1 && interval <= 3600)) {
-                fprintf(stderr, "tp stat: --interval wants seconds in 0.1..3600, got '%s'\n", argv[i]);
-                return 2;
-            }
+            if (parse_seconds(a, argv[++i], &interval) != 0) return 2;
         } else if (strcmp(a, "--meta") == 0 && i + 1 < argc) {
             char *end;
             errno = 0;
@@ -640,13 +648,7 @@ int tp_cmd_stat(int argc, char **argv)
                 return 2;
             }
         } else if (strcmp(a, "--wait") == 0 && i + 1 < argc) {
-            char *end;
-            errno = 0;
-            wait = strtod(argv[++i], &end);
-            if (errno != 0 || *end != '\0' || end == argv[i] || !(wait >= 0.1 && wait <= 3600)) {
-                fprintf(stderr, "tp stat: --wait wants seconds in 0.1..3600, got '%s'\n", argv[i]);
-                return 2;
-            }
+            if (parse_seconds(a, argv[++i], &wait) != 0) return 2;
         } else if (strcmp(a, "--namespace") == 0 && i + 1 < argc) {
             ns = argv[++i];
         } else if (a[0] != '-' && dir == NULL) {
