@@ -128,8 +128,8 @@ TP_API tp_driver_client_t *tp_consumer_driver_client(tp_consumer_t *c);
 TP_API const tp_meta_store_t *tp_consumer_meta(const tp_consumer_t *c);
 /* Called from tp_consumer_poll when the announce, the attributes or the blob change. */
 TP_API void tp_consumer_on_meta(tp_consumer_t *c, tp_meta_handler_t h, void *clientd);
-/* Other limits: a new store (allocated now; call before polling). The handler
- * must be set again after. 0 or -1. */
+/* Other limits: a new store (allocated now; call before polling), empty
+ * until the producer's next repeat; the handler stays. 0 or -1. */
 TP_API int tp_consumer_set_meta_limits(tp_consumer_t *c, const tp_meta_limits_t *limits);
 
 /* Unmap, detach and free. NULL is a no-op. */

@@ -29,6 +29,8 @@ struct tp_consumer_s {
     tp_ipc_subscription_t *desc_sub;
     tp_ipc_subscription_t *meta_sub; /* metadata stream, into `meta` (tensorpool/meta.h) */
     tp_meta_store_t *meta;
+    tp_meta_handler_t meta_handler; /* kept across tp_consumer_set_meta_limits */
+    void *meta_clientd;
     tp_ipc_publication_t *qos_pub, *ctl_pub;
     uint32_t stream_id;
     int32_t want_pc_stream;  /* requested per-consumer descriptor stream, 0 = none */
@@ -455,7 +457,12 @@ uint64_t tp_consumer_faults(const tp_consumer_t *c, const char **why)
 }
 const tp_meta_store_t *tp_consumer_meta(const tp_consumer_t *c) { return c->meta; }
 
-void tp_consumer_on_meta(tp_consumer_t *c, tp_meta_handler_t h, void *clientd) { tp_meta_store_set_handler(c->meta, h, clientd); }
+void tp_consumer_on_meta(tp_consumer_t *c, tp_meta_handler_t h, void *clientd)
+{
+    c->meta_handler = h;
+    c->meta_clientd = clientd;
+    tp_meta_store_set_handler(c->meta, h, clientd);
+}
 
 int tp_consumer_set_meta_limits(tp_consumer_t *c, const tp_meta_limits_t *limits)
 {
@@ -463,6 +470,7 @@ int tp_consumer_set_meta_limits(tp_consumer_t *c, const tp_meta_limits_t *limits
     if (tp_meta_store_open(&s, c->stream_id, limits) != 0) return tp_err_wrap("consumer");
     tp_meta_store_close(c->meta); /* what was held is taken again from the repeats */
     c->meta = s;
+    tp_meta_store_set_handler(s, c->meta_handler, c->meta_clientd);
     return 0;
 }
 
