@@ -327,6 +327,15 @@ static void test_metadata_across_processes(void) /* W-10.3.1.a, W-10.3.2.a, W-10
     CHECK(strstr(out, "\"meta_version\":3,\"attributes_version\":3") != NULL);
     CHECK(strstr(out, "{\"key\":\"units\",\"format\":\"text/plain\",\"value\":\"m\"}") != NULL);
     CHECK(strstr(out, "\"blob_type\":5,\"len\":150000") != NULL);
+    snprintf(cmd, sizeof cmd, "%s stat --meta 1 --wait 20 %s", tp_bin, dir); /* the text view */
+    f = popen(cmd, "r");
+    n = f != NULL ? fread(out, 1, sizeof out - 1, f) : 0;
+    out[n] = '\0';
+    CHECK(f != NULL && pclose(f) == 0);
+    fputs(out, stdout);
+    CHECK(strstr(out, "stream 1 \"cam-meta\" (metadata test camera): producer ") != NULL);
+    CHECK(strstr(out, "  attributes (version 3): 2\n    units [text/plain] = m\n    gain [text/plain] = 2\n") != NULL);
+    CHECK(strstr(out, "  blob: type 5, 150000 bytes, crc32c 0x") != NULL);
     snprintf(cmd, sizeof cmd, "%s stat --meta 2 --wait 0.5 %s 2>&1", tp_bin, dir); /* no such stream */
     f = popen(cmd, "r");
     n = f != NULL ? fread(out, 1, sizeof out - 1, f) : 0;
