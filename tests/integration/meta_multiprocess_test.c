@@ -266,6 +266,18 @@ static pid_t spawn_fn(void (*fn)(void))
     return pid;
 }
 
+/* Run cmd, its output into out (printed too); its exit status, or -1. */
+static int capture(const char *cmd, char *out, size_t cap)
+{
+    FILE *f = popen(cmd, "r");
+    if (f == NULL) return -1;
+    const size_t n = fread(out, 1, cap - 1, f);
+    out[n] = '\0';
+    fputs(out, stdout);
+    const int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 #define WAIT_FOR(cond)                                                                                                 \
     do {                                                                                                               \
         const int64_t end_ = tp_clock_monotonic_ns() + WAIT;                                                           \
@@ -315,32 +327,21 @@ static void test_metadata_across_processes(void) /* W-10.3.1.a, W-10.3.2.a, W-10
     CHECK(atomic_load(&sh->blob_ok));
     CHECK_EQ_U64(atomic_load(&sh->frames_mismatch), 0); /* every frame named the version it was committed under */
     /* tp stat --meta in its own process */
-    char cmd[600], out[8192];
+    static char out[8192];
+    char cmd[600];
     snprintf(cmd, sizeof cmd, "%s stat --meta 1 --json --wait 20 %s", tp_bin, dir);
-    FILE *f = popen(cmd, "r");
-    CHECK(f != NULL);
-    size_t n = f != NULL ? fread(out, 1, sizeof out - 1, f) : 0;
-    out[n] = '\0';
-    CHECK(f != NULL && pclose(f) == 0);
-    fputs(out, stdout);
+    CHECK_EQ_I64(capture(cmd, out, sizeof out), 0);
     CHECK(strstr(out, "\"name\":\"cam-meta\"") != NULL);
     CHECK(strstr(out, "\"meta_version\":3,\"attributes_version\":3") != NULL);
     CHECK(strstr(out, "{\"key\":\"units\",\"format\":\"text/plain\",\"value\":\"m\"}") != NULL);
     CHECK(strstr(out, "\"blob_type\":5,\"len\":150000") != NULL);
     snprintf(cmd, sizeof cmd, "%s stat --meta 1 --wait 20 %s", tp_bin, dir); /* the text view */
-    f = popen(cmd, "r");
-    n = f != NULL ? fread(out, 1, sizeof out - 1, f) : 0;
-    out[n] = '\0';
-    CHECK(f != NULL && pclose(f) == 0);
-    fputs(out, stdout);
+    CHECK_EQ_I64(capture(cmd, out, sizeof out), 0);
     CHECK(strstr(out, "stream 1 \"cam-meta\" (metadata test camera): producer ") != NULL);
     CHECK(strstr(out, "  attributes (version 3): 2\n    units [text/plain] = m\n    gain [text/plain] = 2\n") != NULL);
     CHECK(strstr(out, "  blob: type 5, 150000 bytes, crc32c 0x") != NULL);
     snprintf(cmd, sizeof cmd, "%s stat --meta 2 --wait 0.5 %s 2>&1", tp_bin, dir); /* no such stream */
-    f = popen(cmd, "r");
-    n = f != NULL ? fread(out, 1, sizeof out - 1, f) : 0;
-    out[n] = '\0';
-    CHECK(f != NULL && WEXITSTATUS(pclose(f)) == 1);
+    CHECK_EQ_I64(capture(cmd, out, sizeof out), 1);
     CHECK(strstr(out, "no DataSourceAnnounce of stream 2") != NULL);
     atomic_store(&sh->stop, 1);
     for (int i = 0; i < nkids; i++) {
