@@ -424,6 +424,9 @@ static int print_summary(const demo_snapshot_t *s, double secs, const demo_optio
     }
     int degraded = 0;
     for (int i = 0; i < DEMO_JOINS; i++) degraded |= print_not_flowing(&s->join[i], opt->degraded_after_ns);
+    /* metadata: each camera's intrinsics blob as its joins received it (tp stat --meta shows it too) */
+    printf("  intrinsics blobs received: %s %u of 2 cameras, %s %u of 1\n", q->name, (unsigned)q->intrinsics, t->name,
+           (unsigned)t->intrinsics);
     printf("  authority sequence map epochs announced after the first: %llu\n", (unsigned long long)s->map_epochs);
     if (rc == 0 && degraded) rc = 3;
     printf("result: %s\n", rc == 0 ? "OK" : rc == 3 ? "DEGRADED" : "FAILED");

@@ -2,6 +2,7 @@
  * the roles do uses only the public API a library user has; the demo-specific
  * parts are the synthetic sources, the process handling and the stats page. */
 #include "demo_pipeline.h"
+#include "demo_meta.h"
 #include "stop_signal.h"
 
 #include "tensorpool/agent.h"
@@ -78,6 +79,7 @@ typedef struct demo_shared_join_s {
     _Atomic uint64_t not_flowing_ns; /* time not flowing between go and end, in total */
     _Atomic uint64_t longest_ns;     /* the longest such stretch */
     _Atomic uint64_t stretches;
+    _Atomic uint32_t intrinsics;     /* camera inputs whose intrinsics blob arrived (demo_meta.c) */
     demo_shared_hist_t latency;
 } demo_shared_join_t;
 
@@ -285,6 +287,12 @@ static int source_main(demo_pipeline_t *p, int idx)
         tp_producer_open(&s.producer, &cctx, s.stream_id, 0, s.name, "tp demo synthetic source") != 0) {
         snprintf(msg, sizeof msg, "producer %s: %s", s.name, tp_errmsg());
         child_fail(p->sh, idx, msg);
+        return 1;
+    }
+    if (demo_meta_publish(s.producer, idx != DEMO_IMU, dims, nd) != 0) {
+        snprintf(msg, sizeof msg, "producer %s metadata: %s", s.name, tp_errmsg());
+        child_fail(p->sh, idx, msg);
+        tp_producer_close(s.producer);
         return 1;
     }
     tp_idle_strategy_t idle;
@@ -573,6 +581,7 @@ static int join_main(demo_pipeline_t *p, int idx)
         atomic_store_explicit(&j.out->desc_replayed, st.descriptors_replayed, memory_order_relaxed);
         atomic_store_explicit(&j.out->foreign, st.descriptors_foreign + st.control_foreign, memory_order_relaxed);
         track_state(p, &j, agent);
+        atomic_store_explicit(&j.out->intrinsics, demo_meta_intrinsics_held(agent), memory_order_relaxed);
         atomic_store_explicit(&j.out->has_map, tp_join_barrier_has_map(tp_join_agent_barrier(agent)),
                               memory_order_release);
         if (j.latency_dirty) {
@@ -826,6 +835,7 @@ void demo_pipeline_snapshot(demo_pipeline_t *p, demo_snapshot_t *out)
         o->not_flowing_ns = atomic_load(&j->not_flowing_ns);
         o->longest_ns = atomic_load(&j->longest_ns);
         o->stretches = atomic_load(&j->stretches);
+        o->intrinsics = atomic_load(&j->intrinsics);
         o->longest_state = atomic_load(&j->longest_state);
         o->longest_epoch_change = atomic_load(&j->longest_epoch_change);
         o->longest_stream = atomic_load(&j->longest_stream);

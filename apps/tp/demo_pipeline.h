@@ -69,6 +69,7 @@ typedef struct demo_join_stats_s {
     uint64_t not_flowing_ns; /* blocked or degraded while the sources ran, in total */
     uint64_t longest_ns;     /* the longest such stretch ... */
     uint64_t stretches;
+    uint32_t intrinsics;       /* camera inputs whose intrinsics blob the join received */
     int longest_state;       /* ... its state (blocked / degraded) */
     int longest_epoch_change; /* ... blocked by an input epoch change */
     uint32_t longest_stream; /* ... the input it named */

@@ -2,6 +2,7 @@
 #include "bridge_status.h"
 #include "commands.h"
 #include "stat_json.h"
+#include "stat_meta.h"
 #include "stop_signal.h"
 
 #include "tensorpool/clock.h"
@@ -29,6 +30,7 @@ static void help(FILE *out)
             "\n"
             "SYNOPSIS\n"
             "    tp stat [DIR] [--once] [--json] [--interval SECONDS] [--namespace NS]\n"
+            "    tp stat [DIR] --meta STREAM [--json] [--wait SECONDS] [--namespace NS]\n"
             "\n"
             "DESCRIPTION\n"
             "    Shows the streams, producers and consumers, epochs, frame rates, drops and\n"
@@ -42,7 +44,8 @@ static void help(FILE *out)
             "    once per second, so the first picture is complete after about a second; the\n"
             "    first refresh comes after max(interval, 1.5 s).\n"
             "\n"
-            "    Per stream: id and producer name (DataSourceAnnounce), epoch (driver announce),\n"
+            "    Per stream: id, producer name and metadata version (META: DataSourceAnnounce;\n"
+            "    0 = the producer set no metadata), epoch (driver announce),\n"
             "    frames per second and last seq (FrameDescriptors on the shared descriptor stream;\n"
             "    per-consumer descriptor streams are not seen), producer and consumer leases seen\n"
             "    in keepalives in the last 3 s, the producer's process (PID: the owner of the\n"
@@ -77,10 +80,22 @@ static void help(FILE *out)
             "                        discovery provider (tp discovery serve, tp driver\n"
             "                        --discovery) and list each stream's name, tags, producer\n"
             "                        and epoch (\"discovery: no answer\" when none runs)\n"
+            "    --meta STREAM       print the metadata of stream STREAM once and exit: its\n"
+            "                        DataSourceAnnounce (name, summary, producer, epoch,\n"
+            "                        meta_version), its DataSourceMeta attributes (key, format,\n"
+            "                        value; binary values in hex) and its meta blob (type,\n"
+            "                        length, CRC32C), as a consumer receives them from the\n"
+            "                        metadata stream. Waits until the announce and the\n"
+            "                        attributes of the announced version are in (and a blob,\n"
+            "                        or one repeat period for one), at most --wait seconds.\n"
+            "                        With --json: one object, keys in docs/json.md.\n"
+            "    --wait SECONDS      with --meta: how long to wait, 0.1 .. 3600 (default 3)\n"
             "    -h, --help          this text\n"
             "\n"
             "EXIT STATUS\n"
-            "    0 stopped by --once or a signal, 1 runtime failure, 2 bad option or directory\n"
+            "    0 stopped by --once or a signal, or --meta printed the metadata; 1 runtime\n"
+            "    failure, or --meta saw no DataSourceAnnounce of STREAM in time; 2 bad option\n"
+            "    or directory\n"
             "\n"
             "ENVIRONMENT\n"
             "    SHM_BASE_DIR, TP_DIR   DIR when none is given (SHM_BASE_DIR wins)\n"
@@ -96,6 +111,9 @@ static void help(FILE *out)
             "\n"
             "    One snapshot for a script:\n"
             "        tp stat --once --json /dev/shm/tp-live\n"
+            "\n"
+            "    The demo's left camera: its name, attributes and intrinsics blob:\n"
+            "        tp stat --meta 1 /dev/shm/tp-live\n"
             "\n"
             "SEE ALSO\n"
             "    tp(1), tp-demo(1), tp-driver(1), tp-inspect(1), tensorpool(7)\n");
@@ -273,7 +291,7 @@ static void print_text(const tp_monitor_t *m, const char *dir, const char *ns, c
     struct tm tm;
     strftime(when, sizeof when, "%H:%M:%S", localtime_r(&t, &tm));
     printf("tp stat %s (namespace %s) at %s\n", dir, ns, when);
-    printf("%7s %-12s %15s %8s %9s %9s %6s %8s %5s %6s  %s\n", "STREAM", "NAME", "EPOCH", "RATE/s", "FRAMES",
+    printf("%7s %-12s %5s %15s %8s %9s %9s %6s %8s %5s %6s  %s\n", "STREAM", "NAME", "META", "EPOCH", "RATE/s", "FRAMES",
            "LAST-SEQ", "PROD", "PID", "CONS", "DROPS", "SHM");
     for (uint32_t i = 0; i < tp_monitor_stream_count(m); i++) {
         const tp_monitor_stream_t *s = tp_monitor_stream(m, i);
@@ -291,8 +309,8 @@ static void print_text(const tp_monitor_t *m, const char *dir, const char *ns, c
             snprintf(shm, sizeof shm, "%s", s->sb_error[0] ? s->sb_error : "-");
         char pid[16] = "-";
         if (np > 0 && ppid > 0) snprintf(pid, sizeof pid, "%d", (int)ppid);
-        printf("%7u %-12s %15llu %8.1f %9llu %9s %6u %8s %5u %6llu  %s\n", (unsigned)s->stream_id,
-               s->name[0] ? s->name : "-", (unsigned long long)s->epoch, s->rate_hz, (unsigned long long)s->frames,
+        printf("%7u %-12s %5u %15llu %8.1f %9llu %9s %6u %8s %5u %6llu  %s\n", (unsigned)s->stream_id,
+               s->name[0] ? s->name : "-", (unsigned)s->meta_version, (unsigned long long)s->epoch, s->rate_hz, (unsigned long long)s->frames,
                seq, np, pid, nc, (unsigned long long)drops, shm);
     }
     if (tp_monitor_stream_count(m) == 0) printf("    (no stream seen yet: is a driver running on this directory?)\n");
@@ -367,6 +385,8 @@ void tp_stat_json(tp_json_t *out, const tp_monitor_t *m, const char *dir, const 
         tp_json_cstring(&j, s->name);
         tp_json_key(&j, "announced");
         tp_json_bool(&j, s->announced != 0);
+        tp_json_key(&j, "meta_version");
+        tp_json_u64(&j, s->meta_version);
         tp_json_key(&j, "epoch");
         tp_json_u64_string(&j, s->epoch);
         tp_json_key(&j, "announce_age_ms");
@@ -586,11 +606,26 @@ static void print_discovery(const tp_client_context_t *ctx)
     }
 }
 
+/* Seconds in 0.1..3600 for option opt; 0, or -1 after saying why. */
+static int parse_seconds(const char *opt, const char *text, double *out)
+{
+    char *end;
+    errno = 0;
+    const double v = strtod(text, &end);
+    if (errno != 0 || *end != '\0' || end == text || !(v >= 0.1 && v <= 3600)) {
+        fprintf(stderr, "tp stat: %s wants seconds in 0.1..3600, got '%s'\n", opt, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int tp_cmd_stat(int argc, char **argv)
 {
     const char *dir = NULL, *ns = NULL;
     int once = 0, json = 0, discovery = 0;
-    double interval = 1.0;
+    double interval = 1.0, wait = 3.0;
+    long meta_stream = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -603,13 +638,17 @@ int tp_cmd_stat(int argc, char **argv)
         } else if (strcmp(a, "--discovery") == 0) {
             discovery = 1;
         } else if (strcmp(a, "--interval") == 0 && i + 1 < argc) {
+            if (parse_seconds(a, argv[++i], &interval) != 0) return 2;
+        } else if (strcmp(a, "--meta") == 0 && i + 1 < argc) {
             char *end;
             errno = 0;
-            interval = strtod(argv[++i], &end);
-            if (errno != 0 || *end != '\0' || end == argv[i] || !(interval >= 0.1 && interval <= 3600)) {
-                fprintf(stderr, "tp stat: --interval wants seconds in 0.1..3600, got '%s'\n", argv[i]);
+            meta_stream = strtol(argv[++i], &end, 10);
+            if (errno != 0 || *end != '\0' || end == argv[i] || meta_stream < 1 || meta_stream > (long)UINT32_MAX) {
+                fprintf(stderr, "tp stat: --meta wants a stream id in 1..4294967295, got '%s'\n", argv[i]);
                 return 2;
             }
+        } else if (strcmp(a, "--wait") == 0 && i + 1 < argc) {
+            if (parse_seconds(a, argv[++i], &wait) != 0) return 2;
         } else if (strcmp(a, "--namespace") == 0 && i + 1 < argc) {
             ns = argv[++i];
         } else if (a[0] != '-' && dir == NULL) {
@@ -640,6 +679,7 @@ int tp_cmd_stat(int argc, char **argv)
         fprintf(stderr, "tp stat: '%s' is not an existing directory\n", cfg.ctx.base_dir);
         return 2;
     }
+    if (meta_stream > 0) return tp_stat_meta(&cfg.ctx, (uint32_t)meta_stream, json, (int64_t)(wait * 1e9));
     tp_monitor_t *m = NULL;
     if (tp_monitor_open(&m, &cfg) != 0) {
         fprintf(stderr, "tp stat: %s\n", tp_errmsg());

@@ -15,6 +15,7 @@
 
 #include "tensorpool/client.h"
 #include "tensorpool/driver_client.h"
+#include "tensorpool/meta.h"
 #include "tensorpool/shm_drops.h"
 #include "tensorpool/shm_layout.h"
 
@@ -44,6 +45,8 @@ typedef struct tp_frame_s {
     uint64_t descriptor_timestamp_ns; /* FrameDescriptor.timestamp_ns, 0xFFFF... if absent */
     const void *internal_;
     uint64_t trace_id; /* FrameDescriptor.trace_id, 0 = none */
+    uint32_t meta_version; /* FrameDescriptor.meta_version: the metadata that applies (W-10.3.2.b) */
+    int meta_current;      /* 1 if tp_consumer_meta holds that version's attributes (or it is 0) */
 } tp_frame_t;
 
 typedef void (*tp_frame_handler_t)(void *clientd, const tp_frame_t *frame);
@@ -114,6 +117,20 @@ TP_API uint64_t tp_consumer_faults(const tp_consumer_t *c, const char **why);
 TP_API int32_t tp_consumer_descriptor_stream(const tp_consumer_t *c);
 
 TP_API tp_driver_client_t *tp_consumer_driver_client(tp_consumer_t *c);
+
+/* ---- metadata (tensorpool/meta.h, docs/spec/wire.md §10.3) ----
+ * The consumer follows the metadata stream of its stream: DataSourceAnnounce,
+ * DataSourceMeta and meta blobs from logs its uid owns, polled in
+ * tp_consumer_poll before the descriptors, into a store allocated at open
+ * (default tp_meta_limits_init limits). */
+
+/* The store: query it any time (tp_meta_source, tp_meta_attr, tp_meta_blob...). */
+TP_API const tp_meta_store_t *tp_consumer_meta(const tp_consumer_t *c);
+/* Called from tp_consumer_poll when the announce, the attributes or the blob change. */
+TP_API void tp_consumer_on_meta(tp_consumer_t *c, tp_meta_handler_t h, void *clientd);
+/* Other limits: a new store (allocated now; call before polling), empty
+ * until the producer's next repeat; the handler stays. 0 or -1. */
+TP_API int tp_consumer_set_meta_limits(tp_consumer_t *c, const tp_meta_limits_t *limits);
 
 /* Unmap, detach and free. NULL is a no-op. */
 TP_API void tp_consumer_close(tp_consumer_t *c);

@@ -109,6 +109,7 @@
 #include "tensorpool/ipc.h"
 #include "tensorpool/join_barrier.h"
 #include "tensorpool/merge_map_authority.h"
+#include "tensorpool/meta.h"
 #include "tensorpool/shm_reader.h"
 
 #include <stddef.h>
@@ -278,6 +279,18 @@ TP_API int tp_join_frame_still_valid(const tp_join_frame_t *f);
 
 /* The barrier (read-only use: explain, stale query). */
 TP_API const tp_join_barrier_t *tp_join_agent_barrier(const tp_join_agent_t *a);
+
+/* ---- per-input metadata (tensorpool/meta.h) ----
+ * Each input's DataSourceAnnounce, DataSourceMeta and meta blob, followed on
+ * the metadata stream (the client context's metadata_stream_id) during
+ * tp_join_agent_do_work, into stores with the default limits allocated at
+ * create. A frame's version is its view's header.meta_version: check it
+ * with tp_meta_current. */
+
+/* The store of input stream_id, NULL if it is not an input. */
+TP_API const tp_meta_store_t *tp_join_agent_input_meta(const tp_join_agent_t *a, uint32_t stream_id);
+/* One handler for every input (tp_meta_stream_id tells which). */
+TP_API void tp_join_agent_on_meta(tp_join_agent_t *a, tp_meta_handler_t h, void *clientd);
 
 typedef struct tp_join_agent_stats_s {
     uint64_t duty_cycles;

@@ -75,6 +75,7 @@ typedef struct tp_monitor_stream_s {
     char ring_path[TP_SHM_PATH_MAX];
     /* DataSourceAnnounce (producer) */
     char name[TP_MONITOR_NAME_MAX];
+    uint32_t meta_version;     /* the producer's metadata version (W-10.3.1.a); 0 = none set */
     /* QosProducer */
     int has_producer_qos;
     uint64_t producer_seq;

@@ -77,9 +77,23 @@ TP_INTERNAL int tp_producer_claim_at(tp_producer_t *p, const tp_tensor_header_t 
 TP_API int tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *t, const void *payload, uint32_t len,
                              uint64_t timestamp_ns, uint64_t *seq_out);
 
-/* Replace the metadata: meta_version++ and DataSourceMeta sent at once and
- * then with every QoS period. Strings are copied. 0 or -1. Not hot path. */
+/* Replace the metadata attributes in one call. If they differ from those
+ * set before, meta_version goes up by one (W-10.3.2.b) and the new
+ * DataSourceMeta is sent at once and then with every QoS period; the same
+ * attributes again change nothing. Frames committed afterwards carry the new
+ * version. Strings are copied. 0 or -1 (more than 32 KiB encoded). Not hot path. */
 TP_API int tp_producer_set_meta(tp_producer_t *p, const tp_meta_attr_t *attrs, unsigned count);
+
+/* Replace the meta blob (large metadata such as a calibration file;
+ * docs/spec/wire.md W-10.3.3.a): copied, up to 64 MiB, CRC32C-checked (D-18).
+ * meta_version goes up by one, the DataSourceMeta is re-sent under it, and
+ * the blob goes out as MetaBlobAnnounce, chunks and MetaBlobComplete, one
+ * message per tp_producer_do_work, repeated every QoS period so late
+ * consumers get it. blob_type is the application's. 0 or -1. Not hot path. */
+TP_API int tp_producer_set_meta_blob(tp_producer_t *p, uint32_t blob_type, const void *data, uint64_t len);
+
+/* The current meta_version (0 before any metadata was set). */
+TP_API uint32_t tp_producer_meta_version(const tp_producer_t *p);
 
 /* ---- lineage (docs/spec/tracelink.md) ----
  * Tracing starts as $TP_TRACE says ("per-frame", else off) with node id

@@ -23,6 +23,7 @@
 #include "tensorpool/consumer_rate.h" /* RATE_LIMITED consumers: at most N frames a second */
 #include "tensorpool/rate_gate.h"     /* the decimation rule behind them */
 #include "tensorpool/frame_progress.h" /* progressive frames: FrameProgress, read a frame while it is filled */
+#include "tensorpool/meta.h" /* stream metadata a consumer holds: name, attributes, meta blob */
 #include "tensorpool/driver_client.h" /* a producer's or consumer's lease, read-only */
 
 #include "tensorpool/driver_config.h"

@@ -29,6 +29,10 @@ struct tp_consumer_s {
     tp_shm_bases_t bases;
     tp_ipc_context_t ipc;
     tp_ipc_subscription_t *desc_sub;
+    tp_ipc_subscription_t *meta_sub; /* metadata stream, into `meta` (tensorpool/meta.h) */
+    tp_meta_store_t *meta;
+    tp_meta_handler_t meta_handler; /* kept across tp_consumer_set_meta_limits */
+    void *meta_clientd;
     tp_ipc_publication_t *qos_pub, *ctl_pub;
     uint32_t stream_id;
     int32_t want_pc_stream;  /* requested per-consumer descriptor stream, 0 = none */
@@ -262,7 +266,8 @@ static void on_descriptor_unmapped(tp_consumer_t *c, uint64_t epoch, uint64_t se
 }
 
 /* Read the slot once and hand the frame to the application; 1 if it was. */
-static int deliver(tp_consumer_t *c, uint64_t epoch, uint64_t seq, uint64_t desc_ts, uint64_t trace_id)
+static int deliver(tp_consumer_t *c, uint64_t epoch, uint64_t seq, uint64_t desc_ts, uint64_t trace_id,
+                   uint32_t meta_version)
 {
     tp_shm_view_t v;
     if (tp_shm_reader_begin(&c->r, seq, &v) != TP_SHM_READ_OK) return 0; /* counted late/invalid */
@@ -277,6 +282,8 @@ static int deliver(tp_consumer_t *c, uint64_t epoch, uint64_t seq, uint64_t desc
         .descriptor_timestamp_ns = desc_ts,
         .internal_ = &v,
         .trace_id = trace_id,
+        .meta_version = meta_version,
+        .meta_current = tp_meta_current(c->meta, meta_version),
     };
     if (c->handler != NULL) c->handler(c->clientd, &f);
     return tp_shm_reader_end(&c->r, &v) == TP_SHM_READ_OK; /* accepted++ or drops_late++ */
@@ -334,11 +341,19 @@ static void on_descriptor(void *clientd, const uint8_t *buf, size_t len, const t
     c->acct_last = seq;
     const uint64_t ts = tp_control_frame_descriptor_timestamp_ns(&m);
     const uint64_t trace = tp_control_frame_descriptor_trace_id(&m);
+    const uint32_t meta_version = tp_control_frame_descriptor_meta_version(&m);
     if (tp_consumer_rate_on(&c->rate)) { /* W-11.b/c: read at the end of the batch, if at all */
-        tp_consumer_rate_offer(&c->rate, epoch, seq, ts, trace, (uint64_t)c->now_ns);
+        tp_consumer_rate_offer(&c->rate, epoch, seq, ts, trace, meta_version, (uint64_t)c->now_ns);
         return;
     }
-    deliver(c, epoch, seq, ts, trace);
+    deliver(c, epoch, seq, ts, trace, meta_version);
+}
+
+/* Metadata is taken only from logs this uid owns, like descriptors. */
+static void on_meta(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    tp_consumer_t *c = clientd;
+    tp_meta_store_on_message(c->meta, buf, len, info->publisher_uid == c->own_uid);
 }
 
 /* ---- periodic ---- */
@@ -412,11 +427,15 @@ int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handle
     }
     c->handler = handler;
     c->clientd = clientd;
+    /* metadata before descriptors: a frame of a new version finds it held */
+    const int nm = tp_ipc_subscription_poll(c->meta_sub, on_meta, c, 16);
+    if (nm > 0) work += nm;
     const int n = tp_ipc_subscription_poll(c->desc_sub, on_descriptor, c, limit > 0 ? limit : 1);
     if (n > 0) work += n;
     if (c->rate.pending) /* the newest frame the gate let pass in this batch (W-11.b) */
         tp_consumer_rate_done(&c->rate, c->mapped && c->r.epoch == c->rate.p_epoch &&
-                                            deliver(c, c->rate.p_epoch, c->rate.p_seq, c->rate.p_desc_ts, c->rate.p_trace));
+                                            deliver(c, c->rate.p_epoch, c->rate.p_seq, c->rate.p_desc_ts, c->rate.p_trace,
+                                                    c->rate.p_meta_version));
     return work;
 }
 
@@ -440,7 +459,8 @@ int tp_consumer_open(tp_consumer_t **out, const tp_client_context_t *ctx, uint32
                                            .on_lease_lost = on_lease_lost,
                                            .on_other_revoked = on_other_revoked,
                                            .on_message = on_message};
-    if (tp_client_bases(&c->ctx, &c->bases) != 0 ||
+    if (tp_client_bases(&c->ctx, &c->bases) != 0 || tp_meta_store_open(&c->meta, stream_id, NULL) != 0 ||
+        tp_ipc_subscription_open(&c->meta_sub, &c->ipc, c->ctx.channel, c->ctx.metadata_stream_id) != 0 ||
         tp_ipc_subscription_open(&c->desc_sub, &c->ipc, c->ctx.channel, c->ctx.descriptor_stream_id) != 0 ||
         tp_ipc_publication_open(&c->qos_pub, &c->ipc, c->ctx.channel, c->ctx.qos_stream_id) != 0 ||
         tp_ipc_publication_open(&c->ctl_pub, &c->ipc, c->ctx.channel, c->ctx.control_stream_id) != 0 ||
@@ -486,6 +506,25 @@ uint64_t tp_consumer_faults(const tp_consumer_t *c, const char **why)
     if (why != NULL) *why = c->fault;
     return c->faults;
 }
+const tp_meta_store_t *tp_consumer_meta(const tp_consumer_t *c) { return c->meta; }
+
+void tp_consumer_on_meta(tp_consumer_t *c, tp_meta_handler_t h, void *clientd)
+{
+    c->meta_handler = h;
+    c->meta_clientd = clientd;
+    tp_meta_store_set_handler(c->meta, h, clientd);
+}
+
+int tp_consumer_set_meta_limits(tp_consumer_t *c, const tp_meta_limits_t *limits)
+{
+    tp_meta_store_t *s = NULL;
+    if (tp_meta_store_open(&s, c->stream_id, limits) != 0) return tp_err_wrap("consumer");
+    tp_meta_store_close(c->meta); /* what was held is taken again from the repeats */
+    c->meta = s;
+    tp_meta_store_set_handler(s, c->meta_handler, c->meta_clientd);
+    return 0;
+}
+
 int32_t tp_consumer_descriptor_stream(const tp_consumer_t *c) { return c->desc_stream; }
 tp_driver_client_t *tp_consumer_driver_client(tp_consumer_t *c) { return c->dc; }
 
@@ -510,6 +549,8 @@ void tp_consumer_close(tp_consumer_t *c)
     tp_driver_client_close(c->dc);
     unmap(c);
     tp_ipc_subscription_close(c->desc_sub);
+    tp_ipc_subscription_close(c->meta_sub);
+    tp_meta_store_close(c->meta);
     tp_ipc_publication_close(c->qos_pub);
     tp_ipc_publication_close(c->ctl_pub);
     free(c);

@@ -24,7 +24,7 @@ void tp_consumer_rate_reset(tp_consumer_rate_t *r)
 }
 
 void tp_consumer_rate_offer(tp_consumer_rate_t *r, uint64_t epoch, uint64_t seq, uint64_t desc_ts, uint64_t trace_id,
-                            uint64_t now_ns)
+                            uint32_t meta_version, uint64_t now_ns)
 {
     const uint64_t t = tp_rate_gate_frame_time(desc_ts, TP_RATE_TS_NULL, now_ns);
     if (!tp_rate_gate_eligible(&r->gate, t)) {
@@ -38,6 +38,7 @@ void tp_consumer_rate_offer(tp_consumer_rate_t *r, uint64_t epoch, uint64_t seq,
     r->p_desc_ts = desc_ts;
     r->p_time = t;
     r->p_trace = trace_id;
+    r->p_meta_version = meta_version;
 }
 
 void tp_consumer_rate_on_gap(tp_consumer_rate_t *r, tp_shm_drops_t *d, uint64_t gaps_before)

@@ -15,6 +15,7 @@ typedef struct tp_consumer_rate_s {
     int granted;      /* ConsumerConfig granted RATE_LIMITED on our per-consumer stream */
     int pending;      /* a descriptor waits for the end of the batch */
     uint64_t p_epoch, p_seq, p_desc_ts, p_time, p_trace;
+    uint32_t p_meta_version;
     uint64_t delivered, skipped_local, skipped_producer;
 } tp_consumer_rate_t;
 
@@ -30,7 +31,7 @@ TP_INTERNAL void tp_consumer_rate_reset(tp_consumer_rate_t *r);
  * gate holds it back, otherwise it becomes the pending one, and the one it
  * replaces is skipped. */
 TP_INTERNAL void tp_consumer_rate_offer(tp_consumer_rate_t *r, uint64_t epoch, uint64_t seq, uint64_t desc_ts,
-                                        uint64_t trace_id, uint64_t now_ns);
+                                        uint64_t trace_id, uint32_t meta_version, uint64_t now_ns);
 
 /* After tp_shm_drops_on_descriptor: on a stream the producer paces for us,
  * a seq gap is frames it held back on purpose, so it moves from drops_gap

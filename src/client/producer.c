@@ -3,6 +3,7 @@
 
 #include "client_map.h"
 #include "progress_internal.h"
+#include "meta_blob_out.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/codec/control.h"
 #include "tensorpool/error.h"
@@ -43,6 +44,7 @@ struct tp_producer_s {
     char name[256], summary[1024];
     uint8_t *meta_msg; /* encoded DataSourceMeta (stream id patched at send) */
     long meta_len;
+    tp_meta_blob_out_t blob; /* the meta blob and its paced sender (meta_blob_out.h) */
     per_consumer_t pc[TP_PRODUCER_MAX_PER_CONSUMER];
     uint8_t tx[2048];
     tp_shm_writer_t w;
@@ -323,6 +325,7 @@ static void send_qos(tp_producer_t *p)
     n = tp_control_data_source_announce_encode_end(&a);
     if (n > 0) tp_ipc_publication_offer(p->meta_pub, p->tx, (size_t)n);
     if (p->meta_len > 0) tp_ipc_publication_offer(p->meta_pub, p->meta_msg, (size_t)p->meta_len); /* periodic repeat */
+    tp_meta_blob_out_start(&p->blob); /* and the blob's, paced by do_work */
 }
 
 int tp_producer_do_work(tp_producer_t *p, int64_t now_ns)
@@ -332,6 +335,7 @@ int tp_producer_do_work(tp_producer_t *p, int64_t now_ns)
     if (work < 0) return -1;
     const int q = tp_ipc_subscription_poll(p->qos_sub, on_qos, p, 16);
     if (q > 0) work += q;
+    if (p->active) work += tp_meta_blob_out_pump(&p->blob, p->meta_pub, p->stream_id);
     if (p->active && now_ns >= p->next_qos_ns && tp_client_writer_check(&p->w, p->epoch) != 0) {
         /* someone else truncated or overwrote our files: give this epoch up
          * and attach anew, which gets a fresh epoch (§3.4 step 12) */
@@ -482,13 +486,13 @@ void tp_producer_progress_stats(const tp_producer_t *p, uint64_t *sent, uint64_t
     if (throttled != NULL) *throttled = p->prog.throttled;
 }
 
-int tp_producer_set_meta(tp_producer_t *p, const tp_meta_attr_t *attrs, unsigned count)
+/* Encode a DataSourceMeta of the given version into buf. Length or -1. */
+static long encode_meta(const tp_producer_t *p, uint8_t *buf, uint32_t version, const tp_meta_attr_t *attrs, unsigned count)
 {
-    if (count > UINT16_MAX) return tp_err_set(TP_ERR_INVALID_ARG, "producer: too many attributes");
     tp_control_data_source_meta_enc_t e;
-    tp_control_data_source_meta_encode_begin(&e, p->meta_msg, META_CAP);
+    tp_control_data_source_meta_encode_begin(&e, buf, META_CAP);
     tp_control_data_source_meta_set_stream_id(&e, p->stream_id);
-    tp_control_data_source_meta_set_meta_version(&e, p->meta_version + 1);
+    tp_control_data_source_meta_set_meta_version(&e, version);
     tp_control_data_source_meta_set_timestamp_ns(&e, (uint64_t)tp_clock_monotonic_ns());
     tp_control_data_source_meta_attributes_encode_begin(&e, (uint16_t)count);
     for (unsigned i = 0; i < count; i++) {
@@ -497,8 +501,32 @@ int tp_producer_set_meta(tp_producer_t *p, const tp_meta_attr_t *attrs, unsigned
         tp_control_data_source_meta_attributes_put_format(&e, attrs[i].format, strlen(attrs[i].format));
         tp_control_data_source_meta_attributes_put_value(&e, attrs[i].value, attrs[i].value_len);
     }
-    const long n = tp_control_data_source_meta_encode_end(&e);
-    if (n < 0) return tp_err_wrap("producer: metadata does not fit in %u bytes", META_CAP);
+    return tp_control_data_source_meta_encode_end(&e);
+}
+
+/* Root block: streamId, metaVersion, timestampNs; the attributes follow. */
+#define META_ATTRS_AT (8 + 16)
+
+int tp_producer_set_meta(tp_producer_t *p, const tp_meta_attr_t *attrs, unsigned count)
+{
+    if (count > UINT16_MAX) return tp_err_set(TP_ERR_INVALID_ARG, "producer: too many attributes");
+    for (unsigned i = 0; i < count; i++)
+        if (attrs[i].key == NULL || attrs[i].key[0] == '\0' || attrs[i].format == NULL ||
+            (attrs[i].value == NULL && attrs[i].value_len > 0))
+            return tp_err_set(TP_ERR_INVALID_ARG, "producer: attribute %u needs a key, a format and a value", i);
+    uint8_t *msg = malloc(META_CAP);
+    if (msg == NULL) return tp_err_set(TP_ERR_CAPACITY, "producer: out of memory");
+    const long n = encode_meta(p, msg, p->meta_version + 1, attrs, count);
+    if (n < 0) {
+        free(msg);
+        return tp_err_wrap("producer: metadata does not fit in %u bytes", META_CAP);
+    }
+    if (p->meta_len == n && memcmp(msg + META_ATTRS_AT, p->meta_msg + META_ATTRS_AT, (size_t)n - META_ATTRS_AT) == 0) {
+        free(msg); /* the same attributes: no change, no new version (W-10.3.2.b) */
+        return 0;
+    }
+    free(p->meta_msg);
+    p->meta_msg = msg;
     p->meta_len = n;
     p->meta_version++; /* W-10.3.2.b: a change bumps meta_version */
     if (p->active) tp_ipc_publication_offer(p->meta_pub, p->meta_msg, (size_t)n);
@@ -510,6 +538,22 @@ void tp_producer_mirror_meta(tp_producer_t *p, uint32_t meta_version, int quiet)
     p->mirror = quiet != 0;
     p->meta_version = meta_version;
 }
+
+int tp_producer_set_meta_blob(tp_producer_t *p, uint32_t blob_type, const void *data, uint64_t len)
+{
+    if (data == NULL && len > 0) return tp_err_set(TP_ERR_INVALID_ARG, "producer: NULL blob");
+    if (tp_meta_blob_out_set(&p->blob, blob_type, p->meta_version + 1, data, len, tp_ipc_publication_max_message(p->meta_pub)) != 0)
+        return tp_err_wrap("producer");
+    /* the blob is metadata: a new one is a new version (W-10.3.2.b), and the
+     * DataSourceMeta goes out again under it, attributes unchanged */
+    p->meta_version++;
+    if (p->meta_len == 0) p->meta_len = encode_meta(p, p->meta_msg, p->meta_version, NULL, 0);
+    else tp_sbe_put_u32(p->meta_msg + 8 + 4, p->meta_version);
+    if (p->active && p->meta_len > 0) tp_ipc_publication_offer(p->meta_pub, p->meta_msg, (size_t)p->meta_len);
+    return 0;
+}
+
+uint32_t tp_producer_meta_version(const tp_producer_t *p) { return p->meta_version; }
 
 void tp_producer_close(tp_producer_t *p)
 {
@@ -523,5 +567,6 @@ void tp_producer_close(tp_producer_t *p)
     tp_ipc_publication_close(p->meta_pub);
     tp_ipc_publication_close(p->ctl_pub);
     free(p->meta_msg);
+    tp_meta_blob_out_free(&p->blob);
     free(p);
 }

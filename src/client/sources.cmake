@@ -8,4 +8,7 @@ list(APPEND TP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/consumer_rate.c
   ${CMAKE_CURRENT_LIST_DIR}/rate_gate.c
   ${CMAKE_CURRENT_LIST_DIR}/progress_rx.c
-  ${CMAKE_CURRENT_LIST_DIR}/progress_tx.c)
+  ${CMAKE_CURRENT_LIST_DIR}/progress_tx.c
+  ${CMAKE_CURRENT_LIST_DIR}/meta_store.c
+  ${CMAKE_CURRENT_LIST_DIR}/meta_blob.c
+  ${CMAKE_CURRENT_LIST_DIR}/meta_blob_out.c)

@@ -156,6 +156,7 @@ int tp_join_agent_create(const tp_join_agent_config_t *cfg, tp_join_agent_t **ou
             if (tp_driver_client_open(&in->dc, &a->client, in->stream_id, TP_ROLE_CONSUMER, 1, &h) != 0) goto fail;
         }
     }
+    if (ja_meta_open(a) != 0) goto fail;
     if (tp_ipc_subscription_open(&a->control, &a->ipc, a->channel, a->cfg.control_stream_id) != 0) goto fail;
     a->join_time_ns = tp_clock_monotonic_ns();
     if (tp_ipc_publication_open(&a->control_pub, &a->ipc, a->channel, a->cfg.control_stream_id) != 0) goto fail;
@@ -178,6 +179,7 @@ void tp_join_agent_close(tp_join_agent_t *a)
     }
     tp_ipc_subscription_close(a->control);
     a->control = NULL;
+    ja_meta_close(a);
     tp_ipc_publication_close(a->control_pub);
     a->control_pub = NULL;
     for (uint32_t i = 0; i < a->ninputs; i++) {
@@ -192,6 +194,7 @@ void tp_join_agent_destroy(tp_join_agent_t *a)
     if (a == NULL) return;
     tp_join_agent_close(a);
     for (uint32_t i = 0; i < a->ninputs; i++) free(a->inputs[i].hist);
+    ja_meta_free(a);
     free(a->rule_input);
     free(a->out_inputs);
     free(a->frames);
@@ -242,6 +245,7 @@ int tp_join_agent_do_work(tp_join_agent_t *a, int64_t now)
     for (uint32_t d = 0; d < a->ndesc; d++)
         if (tp_ipc_subscription_poll(a->desc[d].sub, ja_on_descriptor, a, a->cfg.poll_limit) < 0) return -1;
     a->stats.control_loss = tp_ipc_subscription_loss_count(a->control);
+    ja_meta_poll(a);
     for (uint32_t i = 0; i < a->ninputs; i++) /* leases: attach, keepalive, loss */
         if (a->inputs[i].dc != NULL && tp_driver_client_do_work(a->inputs[i].dc, now) > 0) a->work++;
     /* Late join (§3.10): blocked with an expected epoch -> request, back off. */

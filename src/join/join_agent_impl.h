@@ -14,6 +14,7 @@
 #include "tensorpool/driver_client.h"
 #include "tensorpool/ipc.h"
 #include "tensorpool/join_agent.h"
+#include "tensorpool/meta.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +49,7 @@ typedef struct input_s {
     uint64_t mapped_pid;
     tp_shm_reader_t reader;
     tp_driver_client_t *dc; /* attach_via_driver: this input's CONSUMER lease */
+    tp_meta_store_t *meta;  /* the input's metadata (join_agent_meta.c) */
     struct tp_join_agent_s *agent;
 } input_t;
 
@@ -112,7 +114,14 @@ struct tp_join_agent_s {
     uint32_t incomplete_stream;
     int work;
     tp_join_agent_stats_t stats;
+    tp_ipc_subscription_t *meta_sub; /* metadata stream (join_agent_meta.c) */
 };
+
+/* join_agent_meta.c: per-input metadata stores and the metadata subscription. */
+int ja_meta_open(tp_join_agent_t *a);
+void ja_meta_poll(tp_join_agent_t *a);
+void ja_meta_close(tp_join_agent_t *a);
+void ja_meta_free(tp_join_agent_t *a);
 
 static inline uint32_t ja_input_find(const tp_join_agent_t *a, uint32_t stream_id)
 {

@@ -11,5 +11,6 @@ list(APPEND TP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/join_agent_inputs.c
   ${CMAKE_CURRENT_LIST_DIR}/join_agent_descriptors.c
   ${CMAKE_CURRENT_LIST_DIR}/join_agent_output.c
+  ${CMAKE_CURRENT_LIST_DIR}/join_agent_meta.c
   ${CMAKE_CURRENT_LIST_DIR}/join_trace.c
   ${CMAKE_CURRENT_LIST_DIR}/join_lineage.c)

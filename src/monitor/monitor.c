@@ -346,6 +346,7 @@ static void on_data_source(tp_monitor_t *m, const uint8_t *buf, size_t len)
     uint32_t nl = 0;
     const char *name = tp_control_data_source_announce_name(&d, &nl);
     copy_str(s->name, sizeof s->name, name, nl);
+    s->meta_version = tp_control_data_source_announce_meta_version(&d);
 }
 
 static void on_keepalive(tp_monitor_t *m, const uint8_t *buf, size_t len, int32_t pid)

@@ -11,7 +11,8 @@ if(TARGET producer_consumer)
             $<TARGET_FILE:producer_consumer> $<TARGET_FILE:join_sequence>
             $<TARGET_FILE:join_timestamp> $<TARGET_FILE:join_latest> $<TARGET_FILE:lineage>
             $<TARGET_FILE:find_streams> $<TARGET_FILE:rate_limited>
-            $<TARGET_FILE:progressive>)
+            $<TARGET_FILE:progressive>
+            $<TARGET_FILE:metadata>)
   set_tests_properties(examples_leave_no_files PROPERTIES LABELS "example;integration" TIMEOUT 120
     RESOURCE_LOCK tp_examples)
 endif()

@@ -211,6 +211,10 @@ static void test_stat_sees_running_demo(void)
     CHECK(count("{\"stream_id\":2,\"name\":\"cam2\",\"announced\":true") == 1);
     CHECK(count("{\"stream_id\":3,\"name\":\"imu\",\"announced\":true") == 1);
     CHECK(count("\"producers\":1,") == 3);
+    /* metadata (W-10.3.1.a): cameras at version 2 (attributes, then the
+     * intrinsics blob), the IMU at 1 (attributes only) */
+    CHECK(count("\"announced\":true,\"meta_version\":2,") == 2);
+    CHECK(count("\"announced\":true,\"meta_version\":1,") == 1);
     /* the transport watched, and tp stat's own Aeron counters (docs/json.md, W-15.16.a):
      * none of Aeron's troubles for a tp:ipc watcher, or no Aeron in the build */
     CHECK(count("\"channel\":\"tp:ipc\",\"aeron\":") == 1);
@@ -285,6 +289,8 @@ static void test_stat_sees_running_demo(void)
     CHECK(run("stat /nonexistent-tp-stat-dir --once 2>/dev/null") == 2);
     CHECK(run("stat /tmp --interval 0 2>/dev/null") == 2);
     CHECK(run("stat --bogus 2>/dev/null") == 2);
+    CHECK(run("stat /tmp --meta 0 2>/dev/null") == 2);
+    CHECK(run("stat /tmp --meta 1 --wait 0 2>/dev/null") == 2);
 }
 
 /* One environment moves every well-known stream for every process: with the
@@ -324,6 +330,8 @@ static void test_stream_ids_from_environment(void)
     CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     CHECK(strstr(out, "result: OK") != NULL);
     CHECK(field("  seq-join", "outputs") > 0 && field("  ts-join", "outputs") > 0);
+    /* the joins read each camera's intrinsics blob (tp_join_agent_input_meta) */
+    CHECK(strstr(out, "intrinsics blobs received: seq-join 2 of 2 cameras, ts-join 1 of 1") != NULL);
     unlink(log);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -11,7 +11,7 @@ import os
 import re
 import sys
 
-SOURCES = ["apps/tp/stat.c", "apps/tp/view/view_model.c", "apps/tp/inspect.c", "apps/tp/clean.c", "apps/tp/trace.c", "apps/tp/discovery.c", "src/codec/registry.c"]
+SOURCES = ["apps/tp/stat.c", "apps/tp/stat_meta.c", "apps/tp/view/view_model.c", "apps/tp/inspect.c", "apps/tp/clean.c", "apps/tp/trace.c", "apps/tp/discovery.c", "src/codec/registry.c"]
 KEY = re.compile(r'tp_json_key\([^,]+,\s*"([^"]*)"\)')
 # keys chosen at run time: tp_json_key(j, cond ? "a" : "b")
 CHOICE = re.compile(r'tp_json_key\([^,]+,[^;]*\?\s*"([^"]*)"\s*:\s*"([^"]*)"\)')
