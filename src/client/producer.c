@@ -37,6 +37,7 @@ struct tp_producer_s {
     uint64_t faults;   /* leases given up because a region file was truncated or its superblock broken */
     char fault[192];   /* the latest such reason */
     char name[256], summary[1024];
+    bool no_announce; /* a bridge receiver forwarding the source's metadata (BR-P8) */
     uint8_t *meta_msg; /* encoded DataSourceMeta (stream id patched at send) */
     long meta_len;
     per_consumer_t pc[TP_PRODUCER_MAX_PER_CONSUMER];
@@ -301,9 +302,14 @@ static void send_qos(tp_producer_t *p)
     tp_control_data_source_announce_set_meta_version(&a, p->meta_version);
     tp_control_data_source_announce_put_name(&a, p->name, strlen(p->name));
     tp_control_data_source_announce_put_summary(&a, p->summary, strlen(p->summary));
-    n = tp_control_data_source_announce_encode_end(&a);
+    n = p->no_announce ? 0 : tp_control_data_source_announce_encode_end(&a);
     if (n > 0) tp_ipc_publication_offer(p->meta_pub, p->tx, (size_t)n);
     if (p->meta_len > 0) tp_ipc_publication_offer(p->meta_pub, p->meta_msg, (size_t)p->meta_len); /* periodic repeat */
+}
+
+void tp_producer_set_announce(tp_producer_t *p, bool on)
+{
+    if (p != NULL) p->no_announce = !on;
 }
 
 int tp_producer_do_work(tp_producer_t *p, int64_t now_ns)
