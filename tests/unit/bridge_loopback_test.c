@@ -319,7 +319,7 @@ static void test_frames_cross_the_bridge(void)
            ", seen with the source's producer id %u\n",
            fw.announce_dst, fw.announce_dst_other, tx.qos_forwarded, rx.qos_republished, fw.qos_dst);
     CHECK_EQ_U64(fw.announce_dst_other, 0);
-    /* BR-9.b: QoS forwarded and republished as DST's */
+    /* BR-9.b, BR-P10: QoS forwarded and republished as DST's */
     CHECK(tx.qos_forwarded > 0 && rx.qos_republished > 0 && fw.qos_dst > 0);
     CHECK_EQ_U64(fw.link_dst_unmapped, 0);
     CHECK_EQ_U64(fw.wire_unmapped, 0);
