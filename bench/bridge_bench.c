@@ -380,7 +380,7 @@ static void aeron_samples(int port, unsigned reports)
             rate[k - 1] = t;
         }
     char params[160];
-    snprintf(params, sizeof params, "\"msg_bytes\":8000,\"mtu_bytes\":8192,\"threading\":\"shared\",\"reports\":%u,\"min\":%.1f,\"max\":%.1f", n,
+    snprintf(params, sizeof params, "\"msg_bytes\":8000,\"mtu_bytes\":8192,\"threading\":\"shared\",\"reports\":%u,\"min\":%.6g,\"max\":%.6g", n,
              rate[0], rate[n - 1]);
     emit("aeron_sample_udp_mb_per_s", "MB/s", rate[n / 2], params);
 }
