@@ -10,9 +10,20 @@
  *   aeron_udp_mb_per_s            the floor: raw 8000-byte Aeron messages on
  *                                 the same kind of channel, offer as fast as
  *                                 Aeron takes them
+ *   aeron_sample_udp_mb_per_s     the floor by Aeron's own C samples
+ *                                 (streaming_publisher -> rate_subscriber,
+ *                                 8000-byte messages, each side with its own
+ *                                 aeronmd): the median of its per-second
+ *                                 reports (built when Aeron is built from
+ *                                 source)
  * The memcpy floor is bench_floor's.
  *
- * usage: bench_bridge [--quick] */
+ * With --netns (root and ip(8)) "host A" and "host B" are two network
+ * namespaces joined by a veth pair, each with its own SHM driver and
+ * embedded media driver and its own base dir, exactly as in
+ * bridge_two_hosts_test; every line then says "hosts":"netns".
+ *
+ * usage: bench_bridge [--quick] [--netns] */
 #include "tensorpool/bridge.h"
 #include "tensorpool/consumer.h"
 #include "tensorpool/driver.h"
@@ -20,6 +31,8 @@
 #include "tensorpool/error.h"
 #include "tensorpool/ipc.h"
 #include "tensorpool/producer.h"
+
+#include "two_hosts.h"
 
 #include <ftw.h>
 #include <signal.h>
@@ -45,7 +58,9 @@ typedef struct shared_s {
 } shared_t;
 
 static shared_t *sh;
-static char base[128];
+static char base[128], base_a[128]; /* host B's and host A's (the same without --netns) */
+static int netns;
+static const char *hosts = "loopback";
 static char channel[160], raw_channel[160];
 
 static void sleep_ns(int64_t ns)
@@ -56,12 +71,15 @@ static void sleep_ns(int64_t ns)
 
 static void emit(const char *name, const char *unit, double value, const char *params)
 {
-    printf("{\"name\":\"%s\",\"unit\":\"%s\",\"value\":%.6g%s%s}\n", name, unit, value, params[0] ? "," : "", params);
+    printf("{\"name\":\"%s\",\"unit\":\"%s\",\"value\":%.6g,\"hosts\":\"%s\"%s%s}\n", name, unit, value, hosts,
+           params[0] ? "," : "", params);
     fflush(stdout);
 }
 
-static void run_driver(void)
+static void run_driver(const char *dir, const char *ns)
 {
+    if (th_enter(ns) != 0)
+        _exit(12);
     char text[1024];
     snprintf(text, sizeof text,
              "[driver]\nembedded_media_driver = true\n[policies]\nannounce_period_ms = 200\n"
@@ -72,7 +90,7 @@ static void run_driver(void)
     tp_driver_config_defaults(&cfg);
     if (tp_driver_config_parse(&cfg, text, strlen(text)) != 0)
         _exit(10);
-    snprintf(cfg.base_dir, sizeof cfg.base_dir, "%s", base);
+    snprintf(cfg.base_dir, sizeof cfg.base_dir, "%s", dir);
     tp_driver_t *d = NULL;
     if (tp_driver_open(&d, &cfg, NULL) != 0) {
         fprintf(stderr, "bench_bridge: driver: %s\n", tp_errmsg());
@@ -95,7 +113,7 @@ static void bridge_cfg(tp_bridge_config_t *c, tp_bridge_direction_t dir)
     c->mappings[0] = (tp_bridge_mapping_t){dir, SRC, dir == TP_BRIDGE_RECEIVE ? DST : 0, 0};
 }
 
-static tp_client_context_t ctx;
+static tp_client_context_t ctx, ctx_a;
 
 /* Host A: producer + sender. Sends frames of `len` bytes until stopped,
  * keeping at most sh->window frames ahead of what B received or lost. */
@@ -105,7 +123,9 @@ static void run_host_a(uint32_t len)
     tp_bridge_t *b = NULL;
     tp_bridge_config_t cfg;
     bridge_cfg(&cfg, TP_BRIDGE_SEND);
-    if (tp_producer_open(&p, &ctx, SRC, 0, "bench", NULL) != 0 || tp_bridge_open(&b, &ctx, &cfg) != 0) {
+    if (th_enter(netns ? th_ns_a : NULL) != 0)
+        _exit(21);
+    if (tp_producer_open(&p, &ctx_a, SRC, 0, "bench", NULL) != 0 || tp_bridge_open(&b, &ctx_a, &cfg) != 0) {
         fprintf(stderr, "bench_bridge: host A: %s\n", tp_errmsg());
         _exit(20);
     }
@@ -231,7 +251,8 @@ static void raw_aeron(unsigned mbytes)
         alarm(300);
         tp_ipc_publication_t *pub = NULL;
         static uint8_t msg[8000];
-        if (tp_ipc_publication_open(&pub, &ipc, raw_channel, 60001) != 0)
+        ipc.base_dir = base_a; /* host A's media driver */
+        if (th_enter(netns ? th_ns_a : NULL) != 0 || tp_ipc_publication_open(&pub, &ipc, raw_channel, 60001) != 0)
             _exit(30);
         uint64_t sent = 0;
         const int64_t deadline = tp_clock_monotonic_ns() + 120000000000LL;
@@ -269,6 +290,102 @@ static void raw_aeron(unsigned mbytes)
     }
 }
 
+#ifdef TP_AERON_PUB
+static pid_t spawn_sample(const char *ns, const char *aeron_dir, int out_fd, char *const argv[])
+{
+    fflush(NULL);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        alarm(300);
+        if (th_enter(ns) != 0)
+            _exit(40);
+        setenv("AERON_DIR", aeron_dir, 1);
+        /* as the SHM drivers' embedded media drivers run: one shared thread */
+        setenv("AERON_THREADING_MODE", "SHARED", 1);
+        if (out_fd >= 0)
+            dup2(out_fd, 1);
+        else
+            dup2(open("/dev/null", O_WRONLY), 1);
+        execv(argv[0], argv);
+        _exit(41);
+    }
+    return pid;
+}
+
+static void stop_sample(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    kill(pid, SIGINT);
+    for (int i = 0; i < 500 && waitpid(pid, NULL, WNOHANG) != pid; i++)
+        sleep_ns(10000000);
+    if (kill(pid, 0) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+}
+
+/* Aeron's streaming_publisher on host A to its rate_subscriber on host B,
+ * each with a standalone aeronmd: the median of the subscriber's reports. */
+static void aeron_samples(int port, unsigned reports)
+{
+    char dir_a[96], dir_b[96], chan[160];
+    snprintf(dir_a, sizeof dir_a, "/dev/shm/tp-bench-aeron-a-%d", (int)getpid());
+    snprintf(dir_b, sizeof dir_b, "/dev/shm/tp-bench-aeron-b-%d", (int)getpid());
+    snprintf(chan, sizeof chan, "aeron:udp?endpoint=%s:%d|mtu=8192", netns ? th_ip_b : "127.0.0.1", port);
+    char *md[] = {(char *)TP_AERONMD, NULL};
+    const pid_t md_a = spawn_sample(netns ? th_ns_a : NULL, dir_a, -1, md);
+    const pid_t md_b = spawn_sample(netns ? th_ns_b : NULL, dir_b, -1, md);
+    sleep_ns(1000000000); /* the drivers create their directories */
+    int fds[2];
+    if (pipe(fds) != 0)
+        return;
+    char *sub_argv[] = {(char *)TP_AERON_SUB, "-c", chan, "-s", "1001", NULL};
+    char *pub_argv[] = {(char *)TP_AERON_PUB, "-c", chan, "-s", "1001", "-L", "8000", "-m", "100000000", NULL};
+    const pid_t sub = spawn_sample(netns ? th_ns_b : NULL, dir_b, fds[1], sub_argv);
+    close(fds[1]);
+    sleep_ns(500000000);
+    const pid_t pub = spawn_sample(netns ? th_ns_a : NULL, dir_a, -1, pub_argv);
+    FILE *in = fdopen(fds[0], "r");
+    double rate[64];
+    unsigned n = 0, seen = 0;
+    char line[512];
+    const int64_t deadline = tp_clock_monotonic_ns() + 60000000000LL;
+    while (in != NULL && n < reports && n < 64 && tp_clock_monotonic_ns() < deadline && fgets(line, sizeof line, in)) {
+        const char *m = strstr(line, "msgs/sec, ");
+        if (m == NULL)
+            continue;
+        const double bps = strtod(m + 10, NULL);
+        if (bps <= 0 || seen++ == 0) /* idle, or the first (partial) second */
+            continue;
+        rate[n++] = bps / 1048576.0;
+    }
+    stop_sample(pub);
+    stop_sample(sub);
+    if (in != NULL)
+        fclose(in);
+    stop_sample(md_a);
+    stop_sample(md_b);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir_a, dir_b);
+    (void)th_run(cmd);
+    if (n == 0) {
+        fprintf(stderr, "bench_bridge: Aeron samples reported no throughput\n");
+        return;
+    }
+    for (unsigned i = 1; i < n; i++) /* insertion sort: a handful of values */
+        for (unsigned k = i; k > 0 && rate[k - 1] > rate[k]; k--) {
+            const double t = rate[k];
+            rate[k] = rate[k - 1];
+            rate[k - 1] = t;
+        }
+    char params[160];
+    snprintf(params, sizeof params, "\"msg_bytes\":8000,\"mtu_bytes\":8192,\"threading\":\"shared\",\"reports\":%u,\"min\":%.6g,\"max\":%.6g", n,
+             rate[0], rate[n - 1]);
+    emit("aeron_sample_udp_mb_per_s", "MB/s", rate[n / 2], params);
+}
+#endif
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
@@ -280,24 +397,53 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 
 int main(int argc, char **argv)
 {
-    const int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int quick = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
+        else if (strcmp(argv[i], "--netns") == 0)
+            netns = 1;
+        else {
+            fprintf(stderr, "usage: bench_bridge [--quick] [--netns]\n");
+            return 2;
+        }
+    }
+    if (netns && !th_up("tpbb")) {
+        fprintf(stderr, "bench_bridge: --netns needs root and ip(8) (network namespaces could not be made)\n");
+        return 2;
+    }
+    if (netns)
+        hosts = "netns";
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED)
         return 1;
     memset(sh, 0, sizeof *sh);
     snprintf(base, sizeof base, "/dev/shm/tp-bench-bridge-%d", (int)getpid());
     mkdir(base, 0770);
+    snprintf(base_a, sizeof base_a, netns ? "/dev/shm/tp-bench-bridge-a-%d" : "/dev/shm/tp-bench-bridge-%d", (int)getpid());
+    mkdir(base_a, 0770);
     const int port = 42000 + (int)(getpid() % 20000);
-    snprintf(channel, sizeof channel, "aeron:udp?endpoint=127.0.0.1:%d|mtu=8192", port);
-    snprintf(raw_channel, sizeof raw_channel, "aeron:udp?endpoint=127.0.0.1:%d|mtu=8192", port + 1);
+    const char *host_b = netns ? th_ip_b : "127.0.0.1";
+    snprintf(channel, sizeof channel, "aeron:udp?endpoint=%s:%d|mtu=8192", host_b, port);
+    snprintf(raw_channel, sizeof raw_channel, "aeron:udp?endpoint=%s:%d|mtu=8192", host_b, port + 1);
     unsetenv("AERON_DIR");
     setenv("AERON_TERM_BUFFER_SPARSE_FILE", "true", 1);
     tp_client_context_init(&ctx);
     snprintf(ctx.base_dir, sizeof ctx.base_dir, "%s", base);
+    ctx_a = ctx;
+    snprintf(ctx_a.base_dir, sizeof ctx_a.base_dir, "%s", base_a);
     fflush(NULL);
     const pid_t drv = fork();
     if (drv == 0)
-        run_driver();
+        run_driver(base, netns ? th_ns_b : NULL);
+    pid_t drv_a = 0;
+    if (netns) {
+        drv_a = fork();
+        if (drv_a == 0)
+            run_driver(base_a, th_ns_a);
+        if (th_enter(th_ns_b) != 0) /* this process is host B */
+            return 1;
+    }
     sleep_ns(500000000);
     int rc = 0;
     const uint32_t sizes[] = {64u << 10, 1u << 20, 4u << 20};
@@ -330,8 +476,16 @@ int main(int argc, char **argv)
              params);
     }
     raw_aeron(quick ? 16 : 512);
+#ifdef TP_AERON_PUB
+    aeron_samples(port + 2, quick ? 3 : 9);
+#endif
     atomic_store(&sh->stop_driver, 1);
     waitpid(drv, NULL, 0);
+    if (drv_a > 0)
+        waitpid(drv_a, NULL, 0);
     nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    nftw(base_a, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (netns)
+        th_down();
     return rc;
 }

@@ -39,7 +39,18 @@ static void help(FILE *out)
             "    failing a check, is dropped and counted by cause; nothing partial is ever\n"
             "    published. Forwarded metadata and TraceLinkSets are published on this\n"
             "    host's metadata and control streams with the stream id rewritten to the\n"
-            "    mapping's metadata_stream_id (default dest_stream_id).\n"
+            "    mapping's metadata_stream_id (default dest_stream_id); the forwarded\n"
+            "    DataSourceAnnounce is then the stream's only one (the receiver's own producer\n"
+            "    stays silent). With forward_qos the source stream's QosProducer and\n"
+            "    QosConsumer messages travel on the control channel and are published on this\n"
+            "    host's QoS stream with the stream id rewritten to dest_stream_id.\n"
+            "\n"
+            "    When another producer already holds a receive mapping's destination stream,\n"
+            "    the receiver waits dest_busy_timeout_ms (its own stale lease after a crash\n"
+            "    expires in that time), then moves to the next free id of\n"
+            "    dest_stream_id_range if the mapping took its id from the range, or stops the\n"
+            "    mapping if dest_stream_id is fixed or no id is left. Either is printed on\n"
+            "    standard error and shown by tp stat (dest_remaps, dest_failed).\n"
             "\n"
             "    Each host runs its own SHM driver and an Aeron media driver (for example the\n"
             "    one tp driver embeds with driver.embedded_media_driver = true); the bridge\n"
@@ -82,6 +93,14 @@ static void help(FILE *out)
             "    metadata_stream_id    its stream id\n"
             "    forward_metadata      forward DataSourceAnnounce/DataSourceMeta (default false)\n"
             "    forward_tracelink     forward TraceLinkSet (default false)\n"
+            "    forward_qos           forward QosProducer/QosConsumer on the control channel\n"
+            "                          (default false)\n"
+            "    forward_progress      FrameProgress forwarding: not implemented; true is\n"
+            "                          refused\n"
+            "    dest_busy_timeout_ms  how long a receiver waits for a destination stream held\n"
+            "                          by another producer before it remaps or stops the\n"
+            "                          mapping (default 10000; keep it above the driver's lease\n"
+            "                          expiry)\n"
             "\n"
             "    [[mappings]]\n"
             "    direction             \"send\" or \"receive\"\n"
@@ -130,8 +149,10 @@ static void print_config(const tp_bridge_config_t *c)
            c->send_timeout_ms, c->crc32c ? "true" : "false");
     if (c->metadata_channel[0] != '\0')
         printf("bridge.metadata_channel = \"%s\" (stream %d)\n", c->metadata_channel, c->metadata_stream_id);
-    printf("bridge.forward_metadata = %s, forward_tracelink = %s\n", c->forward_metadata ? "true" : "false",
-           c->forward_tracelink ? "true" : "false");
+    printf("bridge.forward_metadata = %s, forward_tracelink = %s, forward_qos = %s\n",
+           c->forward_metadata ? "true" : "false", c->forward_tracelink ? "true" : "false",
+           c->forward_qos ? "true" : "false");
+    printf("bridge.dest_busy_timeout_ms = %u\n", c->dest_busy_timeout_ms);
     if (c->dest_range_hi != 0)
         printf("bridge.dest_stream_id_range = %u-%u\n", c->dest_range_lo, c->dest_range_hi);
     for (unsigned i = 0; i < c->nmappings; i++) {
@@ -142,6 +163,11 @@ static void print_config(const tp_bridge_config_t *c)
             printf("mapping %u: receive %u -> %u%s\n", i, m->source_stream_id, m->dest_stream_id,
                    m->dest_stream_id == 0 ? " (from the range)" : "");
     }
+}
+
+static void on_event(void *clientd, const char *msg)
+{
+    fprintf(stderr, "tp bridge: %s: %s\n", (const char *)clientd, msg);
 }
 
 int tp_cmd_bridge(int argc, char **argv)
@@ -203,6 +229,8 @@ int tp_cmd_bridge(int argc, char **argv)
         return 2;
     }
     tp_app_catch_stop_signals(false);
+    cfg.on_event = on_event;
+    cfg.event_clientd = cfg.instance_id;
     tp_bridge_t *b = NULL;
     if (tp_bridge_open(&b, &ctx, &cfg) != 0) {
         fprintf(stderr, "tp bridge: %s\n", tp_errmsg());

@@ -52,11 +52,13 @@ int tp_bridge_status_write(const char *dir, const tp_bridge_config_t *cfg, const
                 " bytes_sent=%" PRIu64 " send_aborted=%" PRIu64 " announces_forwarded=%" PRIu64
                 " chunks_received=%" PRIu64 " frames_rebuilt=%" PRIu64 " duplicates=%" PRIu64 " local_epoch=%" PRIu64
                 " source_epoch=%" PRIu64 " metadata_forwarded=%" PRIu64 " tracelinks_forwarded=%" PRIu64
-                " metadata_republished=%" PRIu64 " tracelinks_republished=%" PRIu64 " forward_dropped=%" PRIu64,
+                " metadata_republished=%" PRIu64 " tracelinks_republished=%" PRIu64 " forward_dropped=%" PRIu64
+                " qos_forwarded=%" PRIu64 " qos_republished=%" PRIu64 " dest_remaps=%" PRIu64 " dest_failed=%" PRIu64,
                 (int)getpid(), n.direction == TP_BRIDGE_SEND ? "send" : "receive", n.source_stream_id, n.dest_stream_id,
                 n.frames_sent, n.chunks_sent, n.bytes_sent, n.send_aborted, n.announces_forwarded, n.chunks_received,
                 n.frames_rebuilt, n.duplicates, n.local_epoch, n.source_epoch, n.metadata_forwarded, n.tracelinks_forwarded,
-                n.metadata_republished, n.tracelinks_republished, n.forward_dropped);
+                n.metadata_republished, n.tracelinks_republished, n.forward_dropped, n.qos_forwarded, n.qos_republished,
+                n.dest_remaps, n.dest_failed);
         for (int k = 0; k < TP_BRIDGE_DROP_COUNT_; k++)
             fprintf(f, " drop_%s=%" PRIu64, tp_bridge_drop_name((tp_bridge_drop_t)k), n.drops[k]);
         fputc('\n', f);
@@ -97,6 +99,10 @@ static uint64_t *field(tp_bridge_counters_t *n, const char *key)
         {"metadata_republished", offsetof(tp_bridge_counters_t, metadata_republished)},
         {"tracelinks_republished", offsetof(tp_bridge_counters_t, tracelinks_republished)},
         {"forward_dropped", offsetof(tp_bridge_counters_t, forward_dropped)},
+        {"qos_forwarded", offsetof(tp_bridge_counters_t, qos_forwarded)},
+        {"qos_republished", offsetof(tp_bridge_counters_t, qos_republished)},
+        {"dest_remaps", offsetof(tp_bridge_counters_t, dest_remaps)},
+        {"dest_failed", offsetof(tp_bridge_counters_t, dest_failed)},
     };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if (strcmp(key, f[i].name) == 0)

@@ -228,6 +228,11 @@ static void print_bridges(const char *dir, const char *ns)
             if (r->n.drops[k])
                 off += (size_t)snprintf(drops + off, sizeof drops - off, "%s%s %llu", off ? ", " : "",
                                         tp_bridge_drop_name((tp_bridge_drop_t)k), (unsigned long long)r->n.drops[k]);
+        if (!send && r->n.dest_failed && off < sizeof drops - 1)
+            off += (size_t)snprintf(drops + off, sizeof drops - off, "%sSTOPPED: destination held", off ? ", " : "");
+        else if (!send && r->n.dest_remaps && off < sizeof drops - 1)
+            off += (size_t)snprintf(drops + off, sizeof drops - off, "%sremapped %llu", off ? ", " : "",
+                                    (unsigned long long)r->n.dest_remaps);
         if (!send && r->n.forward_dropped && off < sizeof drops - 1)
             off += (size_t)snprintf(drops + off, sizeof drops - off, "%sforward %llu", off ? ", " : "",
                                     (unsigned long long)r->n.forward_dropped);
@@ -266,6 +271,8 @@ static void json_bridges(tp_json_t *j, const char *dir, const char *ns)
             {"metadata_forwarded", r->n.metadata_forwarded}, {"tracelinks_forwarded", r->n.tracelinks_forwarded},
             {"metadata_republished", r->n.metadata_republished},
             {"tracelinks_republished", r->n.tracelinks_republished}, {"forward_dropped", r->n.forward_dropped},
+            {"qos_forwarded", r->n.qos_forwarded}, {"qos_republished", r->n.qos_republished},
+            {"dest_remaps", r->n.dest_remaps}, {"dest_failed", r->n.dest_failed},
         };
         for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
             tp_json_key(j, f[k].k);

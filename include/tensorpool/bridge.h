@@ -58,6 +58,16 @@ typedef struct tp_bridge_config_s {
     int32_t metadata_stream_id;
     bool forward_metadata;        /* BR-7.1.a (false) */
     bool forward_tracelink;       /* BR-7.1.b (false) */
+    bool forward_qos;             /* BR-9.b: QosProducer/QosConsumer over the control channel (false) */
+    /* BR-4.a, BR-P9: how long a receiver waits while its destination stream
+     * is held by another producer before it moves to the next id of the
+     * range (dest_stream_id 0) or stops the mapping (a fixed id). Longer than
+     * the driver's lease expiry, so a receiver restarted after a crash waits
+     * out its own stale lease (10000). */
+    uint32_t dest_busy_timeout_ms;
+    /* Told about remaps and failed mappings, once each (may be NULL). */
+    void (*on_event)(void *clientd, const char *msg);
+    void *event_clientd;
     unsigned nmappings;
     tp_bridge_mapping_t mappings[TP_BRIDGE_MAX_MAPPINGS];
 } tp_bridge_config_t;
@@ -98,6 +108,10 @@ typedef struct tp_bridge_counters_s {
     uint64_t metadata_republished; /* receive: forwarded metadata published locally, stream id rewritten */
     uint64_t tracelinks_republished; /* receive: forwarded TraceLinkSets published locally */
     uint64_t forward_dropped;     /* receive: forwarded messages malformed, too large or not published */
+    uint64_t qos_forwarded;       /* send: QosProducer/QosConsumer sent on the control channel (BR-9.b) */
+    uint64_t qos_republished;     /* receive: forwarded QoS published locally, stream id rewritten */
+    uint64_t dest_remaps;         /* receive: destination ids given up because another producer held them (BR-P9) */
+    uint64_t dest_failed;         /* receive: 1 when the mapping stopped: its destination is held and no id is left */
     uint64_t chunks_received; /* receive */
     uint64_t frames_rebuilt;  /* receive: committed and published */
     uint64_t duplicates;      /* receive */

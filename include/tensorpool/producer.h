@@ -73,6 +73,11 @@ TP_API int tp_producer_commit(tp_producer_t *p, tp_shm_claim_t *c, uint64_t time
 TP_INTERNAL int tp_producer_claim_at(tp_producer_t *p, const tp_tensor_header_t *t, uint32_t len, uint64_t seq,
                                      tp_shm_claim_t *c);
 
+/* Whether the producer sends its own DataSourceAnnounce (default on). A
+ * bridge receiver that republishes the source's forwarded announce turns it
+ * off so the stream has exactly one (docs/spec/bridge.md BR-P8). */
+TP_INTERNAL void tp_producer_set_announce(tp_producer_t *p, bool on);
+
 /* claim + copy from a user buffer + commit + publish. *seq_out may be NULL. */
 TP_API int tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *t, const void *payload, uint32_t len,
                              uint64_t timestamp_ns, uint64_t *seq_out);

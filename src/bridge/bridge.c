@@ -14,6 +14,7 @@
 #include "tensorpool/shm_seqlock.h"
 #include "tensorpool/trace.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,11 @@ typedef struct mapping_s {
     tp_shm_claim_t claim;
     bool claimed;
     bool reopen;    /* source epoch changed: attach again for a new local epoch */
+    /* BR-4.a, BR-P9: the destination held by another producer */
+    bool ranged;           /* dest_stream_id came from the range: may move on */
+    bool failed;           /* held and nowhere to go: the mapping stopped */
+    int64_t busy_since;    /* first refusal of this attempt, 0 = none */
+    uint64_t refused_seen; /* the driver client's refusal count last looked at */
 } mapping_t;
 
 struct tp_bridge_s {
@@ -56,6 +62,8 @@ struct tp_bridge_s {
     tp_ipc_publication_t *metadata_pub;                    /* send */
     tp_ipc_subscription_t *metadata_sub;                   /* receive */
     tp_ipc_publication_t *local_meta_pub, *local_ctl_pub;  /* receive: republish */
+    tp_ipc_subscription_t *local_qos_sub;                  /* send: BR-9.b */
+    tp_ipc_publication_t *local_qos_pub;                   /* receive: BR-9.b */
     uint8_t fwd[FWD_MAX];
     uint8_t header[TP_BRIDGE_HEADER_BYTES];
     mapping_t maps[TP_BRIDGE_MAX_MAPPINGS];
@@ -72,6 +80,7 @@ void tp_bridge_config_init(tp_bridge_config_t *cfg)
     cfg->max_payload_bytes = TP_BRIDGE_MAX_PAYLOAD;
     cfg->assembly_timeout_ms = 250;
     cfg->send_timeout_ms = 100;
+    cfg->dest_busy_timeout_ms = 10000;
 }
 
 uint32_t tp_bridge_config_chunk_unit(const tp_bridge_config_t *cfg)
@@ -104,8 +113,8 @@ int tp_bridge_config_validate(const tp_bridge_config_t *cfg)
         return tp_err_set(TP_ERR_INVALID_ARG, "bridge: max_chunk_bytes %u outside 1..65535", cfg->max_chunk_bytes);
     if (cfg->max_payload_bytes == 0 || cfg->max_payload_bytes > TP_BRIDGE_MAX_PAYLOAD)
         return tp_err_set(TP_ERR_INVALID_ARG, "bridge: max_payload_bytes %u outside 1..2^30", cfg->max_payload_bytes);
-    if (cfg->assembly_timeout_ms == 0)
-        return tp_err_set(TP_ERR_INVALID_ARG, "bridge: assembly_timeout_ms must be > 0");
+    if (cfg->assembly_timeout_ms == 0 || cfg->dest_busy_timeout_ms == 0)
+        return tp_err_set(TP_ERR_INVALID_ARG, "bridge: assembly_timeout_ms and dest_busy_timeout_ms must be > 0");
     if (cfg->nmappings == 0 || cfg->nmappings > TP_BRIDGE_MAX_MAPPINGS)
         return tp_err_set(TP_ERR_INVALID_ARG, "bridge: 1..%u mappings required, %u given", TP_BRIDGE_MAX_MAPPINGS,
                           cfg->nmappings);
@@ -149,16 +158,17 @@ int tp_bridge_config_validate(const tp_bridge_config_t *cfg)
     return 0;
 }
 
-/* BR-4.b: the lowest id of the range no fixed mapping and no earlier
- * allocation uses. */
-static uint32_t allocate_dest(const tp_bridge_config_t *cfg, const mapping_t *maps, unsigned upto)
+/* BR-4.b: the lowest id of the range from `from` on that no fixed mapping
+ * and no other allocation (maps[0..upto) but self) uses. */
+static uint32_t allocate_dest(const tp_bridge_config_t *cfg, const mapping_t *maps, unsigned upto, const mapping_t *self,
+                              uint32_t from)
 {
-    for (uint32_t id = cfg->dest_range_lo; id != 0 && id <= cfg->dest_range_hi; id++) {
+    for (uint32_t id = from > cfg->dest_range_lo ? from : cfg->dest_range_lo; id != 0 && id <= cfg->dest_range_hi; id++) {
         bool used = false;
         for (unsigned i = 0; i < cfg->nmappings && !used; i++)
             used = cfg->mappings[i].direction == TP_BRIDGE_RECEIVE && cfg->mappings[i].dest_stream_id == id;
         for (unsigned i = 0; i < upto && !used; i++)
-            used = maps[i].m.direction == TP_BRIDGE_RECEIVE && maps[i].m.dest_stream_id == id;
+            used = &maps[i] != self && maps[i].m.direction == TP_BRIDGE_RECEIVE && maps[i].m.dest_stream_id == id;
         if (!used)
             return id;
         if (id == UINT32_MAX)
@@ -241,6 +251,60 @@ static void on_chunk(void *clientd, const uint8_t *buf, size_t len, const tp_ipc
         commit_frame(m, &f);
 }
 
+/* ---- QoS forwarding (BR-9.b) ---- */
+
+static bool qos_kind(const tp_sbe_header_t *h)
+{
+    return h->schema_id == TP_CONTROL_SCHEMA_ID && (h->template_id == TP_CONTROL_QOS_PRODUCER_TEMPLATE_ID ||
+                                                    h->template_id == TP_CONTROL_QOS_CONSUMER_TEMPLATE_ID);
+}
+
+/* A QosProducer/QosConsumer checked in full by its decoder; both carry
+ * streamId at root offset 0. */
+static bool qos_valid(const uint8_t *buf, size_t len)
+{
+    tp_control_qos_producer_dec_t p;
+    tp_control_qos_consumer_dec_t c;
+    return tp_control_qos_producer_decode(&p, buf, len) == 0 || tp_control_qos_consumer_decode(&c, buf, len) == 0;
+}
+
+/* Receiver: a forwarded QoS message goes out on this host's QoS stream with
+ * streamId rewritten to the destination, every other field kept. */
+static void republish_qos(tp_bridge_t *b, const uint8_t *buf, size_t len)
+{
+    mapping_t *m = len >= 12 ? recv_map(b, tp_sbe_get_u32(buf + 8)) : NULL;
+    if (m == NULL || !b->cfg.forward_qos || m->failed)
+        return;
+    if (!qos_valid(buf, len) || len > sizeof b->fwd) {
+        m->n.forward_dropped++;
+        return;
+    }
+    memcpy(b->fwd, buf, len);
+    tp_sbe_put_u32(b->fwd + 8, m->m.dest_stream_id);
+    if (tp_ipc_publication_offer(b->local_qos_pub, b->fwd, len) > 0)
+        m->n.qos_republished++;
+    else
+        m->n.forward_dropped++;
+}
+
+/* Sender: QoS of a mapped source stream from this host's QoS stream onto
+ * the bridge control channel, unchanged. */
+static void on_local_qos(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)info;
+    tp_bridge_t *b = clientd;
+    tp_sbe_header_t h;
+    if (tp_sbe_header_read(buf, len, &h) != 0 || !qos_kind(&h) || !qos_valid(buf, len))
+        return;
+    const uint32_t s = tp_sbe_get_u32(buf + 8);
+    for (unsigned i = 0; i < b->cfg.nmappings; i++) {
+        mapping_t *m = &b->maps[i];
+        if (m->m.direction == TP_BRIDGE_SEND && m->m.source_stream_id == s &&
+            tp_ipc_publication_offer(b->control_pub, buf, len) > 0)
+            m->n.qos_forwarded++;
+    }
+}
+
 /* A forwarded ShmPoolAnnounce (BR-7.2.a); schema id first (BR-7.2.b). */
 static void on_control(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
 {
@@ -249,6 +313,10 @@ static void on_control(void *clientd, const uint8_t *buf, size_t len, const tp_i
     tp_sbe_header_t h;
     if (tp_sbe_header_read(buf, len, &h) != 0 || h.schema_id != TP_CONTROL_SCHEMA_ID)
         return;
+    if (qos_kind(&h)) {
+        republish_qos(b, buf, len);
+        return;
+    }
     tp_control_shm_pool_announce_dec_t d;
     if (h.template_id != TP_CONTROL_SHM_POOL_ANNOUNCE_TEMPLATE_ID || tp_control_shm_pool_announce_decode(&d, buf, len) != 0)
         return;
@@ -413,8 +481,8 @@ static void on_metadata(void *clientd, const uint8_t *buf, size_t len, const tp_
     uint32_t s = 0;
     const fwd_kind_t k = fwd_classify(buf, len, &s);
     mapping_t *m = recv_map(b, s);
-    if (m == NULL)
-        return; /* not for a stream this receiver maps */
+    if (m == NULL || m->failed)
+        return; /* not for a stream this receiver maps (or one that stopped) */
     if (k == FWD_MALFORMED || k == FWD_OTHER || len > sizeof b->fwd) {
         m->n.forward_dropped++;
         return;
@@ -458,9 +526,75 @@ static void on_local_announce(void *clientd, const uint8_t *buf, size_t len, con
 
 static int open_receiver(tp_bridge_t *b, mapping_t *m)
 {
+    m->busy_since = 0;
+    m->refused_seen = 0;
     if (tp_producer_open(&m->prod, &b->ctx, m->m.dest_stream_id, 1, b->cfg.instance_id, "bridged stream") != 0)
         return -1;
+    /* BR-P8: with the source's announce forwarded onto this very stream id,
+     * that one is the stream's only DataSourceAnnounce. */
+    const uint32_t meta = m->m.metadata_stream_id != 0 ? m->m.metadata_stream_id : m->m.dest_stream_id;
+    if (b->cfg.forward_metadata && meta == m->m.dest_stream_id)
+        tp_producer_set_announce(m->prod, false);
     return 0;
+}
+
+static void event(tp_bridge_t *b, const char *fmt, ...)
+{
+    if (b->cfg.on_event == NULL)
+        return;
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    b->cfg.on_event(b->cfg.event_clientd, msg);
+}
+
+/* BR-4.a, BR-P9: the local driver keeps refusing the destination because
+ * another producer holds it. After dest_busy_timeout_ms a ranged mapping
+ * moves to the next free id of the range; a fixed one (or a ranged one with
+ * no id left) stops, and says so. */
+static void check_dest(tp_bridge_t *b, mapping_t *m, unsigned idx)
+{
+    if (m->prod == NULL || m->failed)
+        return;
+    if (tp_producer_is_active(m->prod)) {
+        m->busy_since = 0;
+        return;
+    }
+    tp_driver_client_t *dc = tp_producer_driver_client(m->prod);
+    const char *why = NULL;
+    tp_driver_client_last_code(dc, &why);
+    tp_driver_client_stats_t st;
+    tp_driver_client_stats(dc, &st);
+    if (why == NULL || strstr(why, "producer already attached") == NULL) {
+        m->busy_since = 0;
+        return;
+    }
+    if (st.refused > m->refused_seen) { /* a fresh refusal, not an old answer */
+        m->refused_seen = st.refused;
+        if (m->busy_since == 0)
+            m->busy_since = b->now;
+    }
+    if (m->busy_since == 0 || b->now - m->busy_since < (int64_t)b->cfg.dest_busy_timeout_ms * 1000000)
+        return;
+    const uint32_t old = m->m.dest_stream_id;
+    const uint32_t next = m->ranged && old < UINT32_MAX ? allocate_dest(&b->cfg, b->maps, b->cfg.nmappings, m, old + 1) : 0;
+    tp_bridge_asm_reset(m->as, TP_BRIDGE_DROP_NO_SLOT);
+    tp_producer_close(m->prod);
+    m->prod = NULL;
+    if (next != 0) {
+        m->m.dest_stream_id = m->n.dest_stream_id = next;
+        m->n.dest_remaps++;
+        event(b, "mapping %u: stream %u already has a producer on this host; now producing stream %u (BR-4.a)", idx, old,
+              next);
+        if (open_receiver(b, m) == 0)
+            return;
+    }
+    m->failed = true;
+    m->n.dest_failed = 1;
+    event(b, "mapping %u: stream %u already has a producer on this host and %s; mapping stopped (BR-4.a)", idx, old,
+          m->ranged ? "dest_stream_id_range has no free id left" : "dest_stream_id is fixed");
 }
 
 int tp_bridge_open(tp_bridge_t **out, const tp_client_context_t *ctx, const tp_bridge_config_t *cfg)
@@ -483,8 +617,9 @@ int tp_bridge_open(tp_bridge_t **out, const tp_client_context_t *ctx, const tp_b
         mapping_t *m = &b->maps[i];
         m->b = b;
         m->m = cfg->mappings[i];
-        if (m->m.direction == TP_BRIDGE_RECEIVE && m->m.dest_stream_id == 0)
-            m->m.dest_stream_id = allocate_dest(cfg, b->maps, i);
+        m->ranged = m->m.direction == TP_BRIDGE_RECEIVE && m->m.dest_stream_id == 0;
+        if (m->ranged)
+            m->m.dest_stream_id = allocate_dest(cfg, b->maps, i, m, 0);
         m->n.direction = m->m.direction;
         m->n.source_stream_id = m->m.source_stream_id;
         m->n.dest_stream_id = m->m.dest_stream_id;
@@ -503,6 +638,8 @@ int tp_bridge_open(tp_bridge_t **out, const tp_client_context_t *ctx, const tp_b
             rc = tp_ipc_subscription_open(&b->local_meta_sub, &b->ipc, b->ctx.channel, b->ctx.metadata_stream_id);
         if (rc == 0 && cfg->forward_tracelink && ann != b->ctx.control_stream_id)
             rc = tp_ipc_subscription_open(&b->local_ctl_sub, &b->ipc, b->ctx.channel, b->ctx.control_stream_id);
+        if (rc == 0 && cfg->forward_qos)
+            rc = tp_ipc_subscription_open(&b->local_qos_sub, &b->ipc, b->ctx.channel, b->ctx.qos_stream_id);
     }
     if (rc == 0 && b->any_recv) {
         rc |= tp_ipc_subscription_open(&b->payload_sub, &b->ipc, cfg->payload_channel, cfg->payload_stream_id);
@@ -513,6 +650,8 @@ int tp_bridge_open(tp_bridge_t **out, const tp_client_context_t *ctx, const tp_b
             rc = tp_ipc_publication_open(&b->local_meta_pub, &b->ipc, b->ctx.channel, b->ctx.metadata_stream_id);
         if (rc == 0 && cfg->forward_tracelink)
             rc = tp_ipc_publication_open(&b->local_ctl_pub, &b->ipc, b->ctx.channel, b->ctx.control_stream_id);
+        if (rc == 0 && cfg->forward_qos)
+            rc = tp_ipc_publication_open(&b->local_qos_pub, &b->ipc, b->ctx.channel, b->ctx.qos_stream_id);
     }
     for (unsigned i = 0; rc == 0 && i < cfg->nmappings; i++) {
         mapping_t *m = &b->maps[i];
@@ -563,6 +702,8 @@ int tp_bridge_do_work(tp_bridge_t *b, int64_t now_ns)
         work += tp_ipc_subscription_poll(b->local_ctl_sub, on_local_forward, b, 16);
     if (b->metadata_sub != NULL)
         work += tp_ipc_subscription_poll(b->metadata_sub, on_metadata, b, 16);
+    if (b->local_qos_sub != NULL)
+        work += tp_ipc_subscription_poll(b->local_qos_sub, on_local_qos, b, 16);
     if (b->payload_sub != NULL)
         work += tp_ipc_subscription_poll(b->payload_sub, on_chunk, b, 256);
     for (unsigned i = 0; i < b->cfg.nmappings; i++) {
@@ -574,7 +715,8 @@ int tp_bridge_do_work(tp_bridge_t *b, int64_t now_ns)
         if (m->as == NULL)
             continue;
         work += (int)tp_bridge_asm_poll(m->as, (uint64_t)now_ns);
-        if (m->reopen) {
+        check_dest(b, m, i);
+        if (m->reopen && !m->failed) {
             /* BR-8.a, BR-8.c: drop what is in flight and attach again, so
              * the source's new seqs start a new local epoch. */
             tp_bridge_asm_reset(m->as, TP_BRIDGE_DROP_REMAP);
@@ -635,5 +777,7 @@ void tp_bridge_close(tp_bridge_t *b)
     tp_ipc_subscription_close(b->metadata_sub);
     tp_ipc_publication_close(b->local_meta_pub);
     tp_ipc_publication_close(b->local_ctl_pub);
+    tp_ipc_subscription_close(b->local_qos_sub);
+    tp_ipc_publication_close(b->local_qos_pub);
     free(b);
 }

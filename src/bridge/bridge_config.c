@@ -155,11 +155,21 @@ static int handler(void *ud, const char *key, const tp_toml_value_t *v)
         return u32(v, key, 1, &c->dest_range_lo);
     if (strcmp(k, "dest_stream_id_range[1]") == 0)
         return u32(v, key, 1, &c->dest_range_hi);
-    if (strcmp(k, "forward_qos") == 0 || strcmp(k, "forward_progress") == 0) {
+    if (strcmp(k, "forward_qos") == 0) {
+        if (want(v, TP_TOML_BOOL, key) != 0)
+            return -1;
+        c->forward_qos = v->b != 0;
+        return 0;
+    }
+    if (strcmp(k, "dest_busy_timeout_ms") == 0)
+        return u32(v, key, 1, &c->dest_busy_timeout_ms);
+    if (strcmp(k, "forward_progress") == 0) {
         if (want(v, TP_TOML_BOOL, key) != 0)
             return -1;
         if (v->b)
-            return tp_err_set(TP_ERR_UNSUPPORTED, "%s = true: this bridge does not forward that yet (BR-9)", key);
+            return tp_err_set(TP_ERR_UNSUPPORTED,
+                              "%s = true: FrameProgress forwarding (BR-9.a) is not implemented in this build; "
+                              "remove the key or set it to false", key);
         return 0;
     }
     return tp_err_set(TP_ERR_MALFORMED, "unknown key %s", key);

@@ -37,7 +37,7 @@ struct tp_producer_s {
     uint64_t epoch;
     uint32_t stream_id;
     uint32_t meta_version;
-    int mirror;        /* republishing another stream's metadata: no announce of our own */
+    int mirror;        /* republishing another stream's metadata (tp ratelimit, a bridge receiver): no announce or meta of our own */
     int64_t now_ns, next_qos_ns;
     uint64_t faults;   /* leases given up because a region file was truncated or its superblock broken */
     char fault[192];   /* the latest such reason */
@@ -326,6 +326,11 @@ static void send_qos(tp_producer_t *p)
     if (n > 0) tp_ipc_publication_offer(p->meta_pub, p->tx, (size_t)n);
     if (p->meta_len > 0) tp_ipc_publication_offer(p->meta_pub, p->meta_msg, (size_t)p->meta_len); /* periodic repeat */
     tp_meta_blob_out_start(&p->blob); /* and the blob's, paced by do_work */
+}
+
+void tp_producer_set_announce(tp_producer_t *p, bool on)
+{
+    if (p != NULL) p->mirror = !on; /* the same silence as a rate limiter's (RL-6.a) */
 }
 
 int tp_producer_do_work(tp_producer_t *p, int64_t now_ns)

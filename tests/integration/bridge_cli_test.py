@@ -57,6 +57,11 @@ def check_good_file():
         assert r.returncode == 0, r.stderr
         assert "chunk payload 7835 bytes" in r.stdout and "configuration ok" in r.stdout, r.stdout
         assert "receive 10001 -> 0 (from the range)" in r.stdout, r.stdout
+        # BR-9.b, BR-P9: QoS forwarding and the busy timeout are accepted and shown
+        text = GOOD.replace("instance_id", "forward_qos = true\ndest_busy_timeout_ms = 7000\ninstance_id")
+        r = subprocess.run([TP, "bridge", "--check", "-c", write(d, text)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert "forward_qos = true" in r.stdout and "dest_busy_timeout_ms = 7000" in r.stdout, r.stdout
 
 
 def check_bad_files():
@@ -66,7 +71,10 @@ def check_bad_files():
         (GOOD.replace("[30000, 30009]", "[49990, 50010]"), "overlaps the bridge's own stream ids"),
         (GOOD + "[other]\nk = 1\n", "unknown key other.k"),
         (GOOD.replace("instance_id", "forward_metadata = true\ninstance_id"), "need metadata_channel"),  # BR-7.1.a
-        (GOOD.replace("instance_id", "forward_progress = true\ninstance_id"), "does not forward"),
+        # BR-9.a: FrameProgress forwarding is refused, saying so
+        (GOOD.replace("instance_id", "forward_progress = true\ninstance_id"),
+         "FrameProgress forwarding (BR-9.a) is not implemented"),
+        (GOOD.replace("instance_id", "forward_qos = 1\ninstance_id"), "forward_qos"),
     ]
     with tempfile.TemporaryDirectory() as d:
         for text, why in bad:

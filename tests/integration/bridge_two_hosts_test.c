@@ -9,6 +9,15 @@
  * producer (20003), and in this process a sequence join of the two bridged
  * streams and plain consumers that check every frame bit for bit.
  *
+ * Metadata and lineage cross too (BR-7.1): both bridges forward metadata
+ * and TraceLinkSets on a metadata channel. Camera 2 on host A is a derived
+ * stage (each frame's trace id is minted, with a TraceLinkSet naming the
+ * raw sensor id as its parent); host B sees the cameras' DataSourceAnnounce
+ * and DataSourceMeta as 20001/20002's, and only those (BR-P8); a producer on
+ * host B commits one frame per sequence-join output with its parents, and
+ * every output's lineage, walked over host B's control stream alone, reaches
+ * host A's ids.
+ *
  * Phases: clean (join pairs frame N of both cameras, payloads exact);
  * receiver SIGKILLed and restarted; sender SIGKILLed and restarted; chunk
  * loss injected with Aeron's loss generator on host B over an unreliable
@@ -26,6 +35,8 @@
 #include "tensorpool/join_agent.h"
 #include "tensorpool/merge_map_authority.h"
 #include "tensorpool/producer.h"
+#include "tensorpool/trace.h"
+#include "tensorpool/codec/control.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -49,6 +60,8 @@
 #define DST2 20002u
 #define IMU 20003u
 #define OUT 30001u
+#define LINEAGE 30003u /* host B: one frame per sequence-join output, with its parents */
+#define META_SID 50002 /* the bridges' metadata stream on the UDP channel */
 #define NSLOTS 64u
 
 typedef struct shared_s {
@@ -82,8 +95,8 @@ static void role_driver(const char *ns, const char *base, int host_b, const char
              "[policies]\nlease_keepalive_interval_ms = 100\nannounce_period_ms = 200\n"
              "[profiles.cam]\nheader_nslots = %u\npayload_pools = [ { pool_id = 1, stride_bytes = %u } ]\n"
              "[streams.s1]\nstream_id = %u\nprofile = \"cam\"\n[streams.s2]\nstream_id = %u\nprofile = \"cam\"\n"
-             "[streams.s3]\nstream_id = %u\nprofile = \"cam\"\n",
-             NSLOTS, FRAME, host_b ? DST1 : CAM1, host_b ? DST2 : CAM2, host_b ? IMU : 10003u);
+             "[streams.s3]\nstream_id = %u\nprofile = \"cam\"\n[streams.s4]\nstream_id = %u\nprofile = \"cam\"\n",
+             NSLOTS, FRAME, host_b ? DST1 : CAM1, host_b ? DST2 : CAM2, host_b ? IMU : 10003u, host_b ? LINEAGE : 10004u);
     tp_driver_config_t cfg;
     tp_driver_config_defaults(&cfg);
     if (tp_driver_config_parse(&cfg, text, strlen(text)) != 0)
@@ -126,15 +139,24 @@ static void role_producer(const char *ns, const char *base, uint32_t stream, int
     const int32_t dims[1] = {(int32_t)FRAME};
     tp_tensor_header_init(&t, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, 1, dims);
     int64_t next = tp_clock_monotonic_ns();
+    bool meta_set = false;
     while (!atomic_load(stop)) {
         const int64_t now = tp_clock_monotonic_ns();
         tp_producer_do_work(p, now);
+        if (k >= 0 && !meta_set && tp_producer_is_active(p)) {
+            const tp_meta_attr_t attr = {"lens", "text", "wide", 4};
+            meta_set = tp_producer_set_meta(p, &attr, 1) == 0;
+        }
         if (tp_producer_is_active(p) && now >= next) {
             tp_shm_claim_t c;
             const uint64_t seq = tp_producer_next_seq(p);
             if (tp_producer_claim(p, &t, FRAME, &c) == 0) {
                 pattern(c.payload, FRAME, stream, seq);
-                tp_producer_commit_traced(p, &c, (uint64_t)tp_clock_realtime_ns(), ((uint64_t)stream << 32) | seq);
+                const uint64_t raw = ((uint64_t)stream << 32) | seq;
+                if (stream == CAM2) /* a derived stage: new trace id, TraceLinkSet to the raw id */
+                    tp_producer_commit_derived(p, &c, (uint64_t)tp_clock_realtime_ns(), &raw, 1);
+                else
+                    tp_producer_commit_traced(p, &c, (uint64_t)tp_clock_realtime_ns(), raw);
                 if (k >= 0)
                     atomic_store(&sh->published[k], seq + 1);
             }
@@ -183,8 +205,9 @@ static void write_bridge_configs(int reliable)
             exit(2);
         fprintf(f,
                 "[bridge]\ninstance_id = \"%s\"\npayload_channel = \"%s\"\ncontrol_channel = \"%s\"\n"
-                "mtu_bytes = 8192\ncrc32c = true\nassembly_timeout_ms = 200\n",
-                r ? "host-b" : "host-a", channel, channel);
+                "mtu_bytes = 8192\ncrc32c = true\nassembly_timeout_ms = 200\n"
+                "metadata_channel = \"%s\"\nmetadata_stream_id = %d\nforward_metadata = true\nforward_tracelink = true\n",
+                r ? "host-b" : "host-a", channel, channel, channel, META_SID);
         for (int k = 0; k < 2; k++)
             fprintf(f, "[[mappings]]\ndirection = \"%s\"\nsource_stream_id = %u\ndest_stream_id = %u\n",
                     r ? "receive" : "send", k ? CAM2 : CAM1, r ? (k ? DST2 : DST1) : 0u);
@@ -235,8 +258,9 @@ static void on_frame(void *clientd, const tp_frame_t *f)
     const int k = f->stream_id == DST2;
     const uint32_t src = k ? CAM2 : CAM1;
     pattern(expect, FRAME, src, f->seq);
+    /* camera 2's trace ids are minted on host A (a derived stage) */
     const int ok = f->len == FRAME && memcmp(f->payload, expect, FRAME) == 0 &&
-                   f->trace_id == (((uint64_t)src << 32) | f->seq);
+                   (k ? f->trace_id != 0 : f->trace_id == (((uint64_t)src << 32) | f->seq));
     if (!tp_frame_intact(f))
         return; /* lapped locally while read: the consumer counts it late */
     if (!ok)
@@ -298,6 +322,9 @@ static uint64_t status_drops(const char *cause)
 /* The sequence join on host B over the two bridged streams. */
 typedef struct stage_s {
     int outputs, paired, exact;
+    tp_producer_t *lineage; /* commits one frame per output, parents attached */
+    unsigned nout;
+    uint64_t out_trace[64], out_seq[64]; /* the first outputs' trace ids and seqs */
 } stage_t;
 
 static void on_output(void *clientd, const tp_join_output_t *out)
@@ -320,6 +347,73 @@ static void on_output(void *clientd, const tp_join_output_t *out)
     }
     s->paired += pair;
     s->exact += exact && pair;
+    /* TL-6.3.c over the bridge: the output's parents are host A's trace ids */
+    uint64_t parents[8];
+    const uint32_t np = tp_join_output_trace_parents(out, parents, 8, NULL);
+    tp_tensor_header_t t;
+    const int32_t dims[1] = {8};
+    tp_tensor_header_init(&t, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, 1, dims);
+    tp_shm_claim_t c;
+    if (pair && np == 2 && s->lineage != NULL && tp_producer_is_active(s->lineage) &&
+        tp_producer_claim(s->lineage, &t, 8, &c) == 0) {
+        memcpy(c.payload, &out->out_seq, 8);
+        if (tp_producer_commit_derived(s->lineage, &c, (uint64_t)tp_clock_realtime_ns(), parents, np) == 0 &&
+            s->nout < 64) {
+            s->out_trace[s->nout] = tp_producer_last_trace_id(s->lineage);
+            s->out_seq[s->nout++] = out->out_seq;
+        }
+    }
+}
+
+/* Host B's metadata and control streams, as a consumer there sees them. */
+typedef struct b_watch_s {
+    unsigned announce_cam[2], announce_other, meta_cam[2];
+    tp_trace_index_t *ix;
+} b_watch_t;
+
+static void on_b_meta(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)info;
+    b_watch_t *w = clientd;
+    tp_control_data_source_announce_dec_t a;
+    tp_control_data_source_meta_dec_t m;
+    if (tp_control_data_source_announce_decode(&a, buf, len) == 0) {
+        const uint32_t sid = tp_control_data_source_announce_stream_id(&a);
+        if (sid != DST1 && sid != DST2)
+            return;
+        uint32_t n = 0;
+        const char *name = tp_control_data_source_announce_name(&a, &n);
+        if (n == 3 && memcmp(name, "cam", 3) == 0)
+            w->announce_cam[sid == DST2]++;
+        else
+            w->announce_other++;
+    } else if (tp_control_data_source_meta_decode(&m, buf, len) == 0) {
+        const uint32_t sid = tp_control_data_source_meta_stream_id(&m);
+        if (sid == DST1 || sid == DST2)
+            w->meta_cam[sid == DST2]++;
+    }
+}
+
+static void on_b_control(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)info;
+    b_watch_t *w = clientd;
+    (void)tp_trace_index_add(w->ix, buf, len);
+}
+
+typedef struct walk_s {
+    uint64_t want[2];
+    int found[2];
+} walk_t;
+
+static void on_visit(void *clientd, unsigned depth, uint64_t trace_id, const tp_trace_frame_t *frame, uint32_t parent_count)
+{
+    (void)depth;
+    (void)frame;
+    (void)parent_count;
+    walk_t *w = clientd;
+    for (int k = 0; k < 2; k++)
+        w->found[k] |= trace_id == w->want[k];
 }
 
 /* The timestamp join on host B: bridged camera 1 (trigger) with the local
@@ -383,6 +477,12 @@ static void phase_join(void)
     if (auth != NULL)
         CHECK(tp_merge_authority_put(auth, &m, tp_clock_monotonic_ns()) == 1);
     stage_t st = {0};
+    CHECK_EQ_I64(tp_producer_open(&st.lineage, &ctx_b, LINEAGE, 0, "lineage", NULL), 0);
+    b_watch_t bw = {0};
+    CHECK_EQ_I64(tp_trace_index_create(&bw.ix), 0);
+    tp_ipc_subscription_t *meta_sub = NULL, *ctl_sub = NULL;
+    CHECK_EQ_I64(tp_ipc_subscription_open(&meta_sub, &ipc, ctx_b.channel, ctx_b.metadata_stream_id), 0);
+    CHECK_EQ_I64(tp_ipc_subscription_open(&ctl_sub, &ipc, ctx_b.channel, ctx_b.control_stream_id), 0);
     tp_join_agent_config_t cfg;
     tp_join_agent_config_init(&cfg, TP_JOIN_MODE_SEQUENCE, OUT, 1);
     cfg.ipc = &ipc;
@@ -422,6 +522,10 @@ static void phase_join(void)
            tp_clock_monotonic_ns() < deadline) {
         const int64_t now = tp_clock_monotonic_ns();
         int w = tp_join_agent_do_work(a, now) + tp_join_agent_do_work(ta, now) + tp_merge_authority_do_work(auth, now);
+        if (st.lineage != NULL)
+            w += tp_producer_do_work(st.lineage, now);
+        if (meta_sub != NULL && ctl_sub != NULL && bw.ix != NULL)
+            w += tp_ipc_subscription_poll(meta_sub, on_b_meta, &bw, 64) + tp_ipc_subscription_poll(ctl_sub, on_b_control, &bw, 64);
         pump_consumers(0);
         if (w == 0)
             sleep_ns(200000);
@@ -429,6 +533,30 @@ static void phase_join(void)
     printf("sequence join: %d outputs, %d paired, %d exact; timestamp join: %d outputs, %d wrong, %d with the camera"
            " frame at out_time and IMU samples inside the window\n", st.outputs, st.paired, st.exact, ts.outputs, ts.bad,
            ts.full);
+    /* BR-7.1.a, BR-P8: host B has the cameras' own announce and metadata
+     * under the bridged ids, and no other announce of those streams */
+    printf("host B metadata: announces of 20001/20002 from the cameras %u/%u, others %u; DataSourceMeta %u/%u\n",
+           bw.announce_cam[0], bw.announce_cam[1], bw.announce_other, bw.meta_cam[0], bw.meta_cam[1]);
+    CHECK(bw.announce_cam[0] > 0 && bw.announce_cam[1] > 0);
+    CHECK(bw.meta_cam[0] > 0 && bw.meta_cam[1] > 0);
+    CHECK_EQ_U64(bw.announce_other, 0);
+    /* BR-7.1.b, BR-5.2.j: every recorded join output's lineage, walked over
+     * host B's control stream, reaches both raw ids of host A (camera 2's
+     * through the TraceLinkSet forwarded from host A) */
+    unsigned reachable = 0;
+    for (unsigned i = 0; i < st.nout && bw.ix != NULL; i++) {
+        walk_t w = {{((uint64_t)CAM1 << 32) | st.out_seq[i], ((uint64_t)CAM2 << 32) | st.out_seq[i]}, {0, 0}};
+        if (tp_trace_walk(bw.ix, st.out_trace[i], 4, on_visit, &w) > 0 && w.found[0] && w.found[1])
+            reachable++;
+    }
+    printf("lineage: %u join outputs recorded on host B, %u reach both host A ids (%zu links indexed)\n", st.nout,
+           reachable, bw.ix != NULL ? tp_trace_index_link_count(bw.ix) : (size_t)0);
+    CHECK(st.nout >= 50);
+    CHECK(reachable * 10 >= st.nout * 9);
+    tp_ipc_subscription_close(meta_sub);
+    tp_ipc_subscription_close(ctl_sub);
+    tp_trace_index_destroy(bw.ix);
+    tp_producer_close(st.lineage);
     CHECK(ts.outputs >= 50);
     CHECK_EQ_I64(ts.bad, 0);
     CHECK(ts.full >= ts.outputs / 2);

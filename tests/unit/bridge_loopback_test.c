@@ -5,6 +5,9 @@
  * The same run forwards the source's metadata and TraceLinkSets (BR-7.1) and
  * checks they arrive rewritten to 20001 and that other streams' stay home. */
 #include "tp_test.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
 #ifdef BRIDGE_ALLOC_TEST
 #include "alloc_count.h"
 #endif
@@ -73,12 +76,13 @@ static void bridge_config(tp_bridge_config_t *cfg)
     cfg->metadata_stream_id = META_STREAM;
     cfg->forward_metadata = true;
     cfg->forward_tracelink = true;
+    cfg->forward_qos = true;
 }
 
 /* What the forwarding did, as seen on this host's metadata and control
  * streams and on the bridge's metadata channel itself. */
 typedef struct fwd_seen_s {
-    unsigned announce_dst, meta_dst, link_dst, link_dst_unmapped, wire_src, wire_unmapped;
+    unsigned announce_dst, announce_dst_other, qos_dst, meta_dst, link_dst, link_dst_unmapped, wire_src, wire_unmapped;
     uint32_t announce_version, meta_version;
 } fwd_seen_t;
 
@@ -94,6 +98,8 @@ static void on_local_meta(void *clientd, const uint8_t *buf, size_t len, const t
         if (n == 3 && memcmp(name, "cam", 3) == 0) { /* the source's, not the receiver's own "bridged stream" */
             f->announce_dst++;
             f->announce_version = tp_control_data_source_announce_meta_version(&a);
+        } else {
+            f->announce_dst_other++; /* BR-P8: the receiver's own would be a second announce */
         }
     } else if (tp_control_data_source_meta_decode(&m, buf, len) == 0 && tp_control_data_source_meta_stream_id(&m) == DST) {
         f->meta_dst++;
@@ -113,6 +119,19 @@ static void on_local_control(void *clientd, const uint8_t *buf, size_t len, cons
         f->link_dst++;
     if (l.trace_id == TRACE_UNMAPPED)
         f->link_dst_unmapped++;
+}
+
+/* BR-9.b: the source producer's QosProducer (its producer id) arriving on
+ * this host's QoS stream as DST's. */
+static uint32_t src_producer_id;
+static void on_local_qos(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    (void)info;
+    fwd_seen_t *f = clientd;
+    tp_control_qos_producer_dec_t q;
+    if (tp_control_qos_producer_decode(&q, buf, len) == 0 && tp_control_qos_producer_stream_id(&q) == DST &&
+        tp_control_qos_producer_producer_id(&q) == src_producer_id)
+        f->qos_dst++;
 }
 
 static void on_wire(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
@@ -153,7 +172,7 @@ static void offer_announce(tp_ipc_publication_t *pub, uint32_t stream, size_t cu
 static bool fwd_complete(const fwd_seen_t *f, const tp_bridge_counters_t *rx)
 {
     return f->announce_dst > 0 && f->meta_dst > 0 && f->meta_version >= 1 && f->announce_version == f->meta_version &&
-           f->link_dst > 0 && f->wire_src > 0 && rx->forward_dropped > 0;
+           f->link_dst > 0 && f->wire_src > 0 && rx->forward_dropped > 0 && f->qos_dst > 0;
 }
 
 /* BR-2.1.a, BR-2.2.a, BR-3.a, BR-5.2.i, BR-6.e, BR-6.f, BR-6.g, BR-7.a,
@@ -193,11 +212,13 @@ static void test_frames_cross_the_bridge(void)
     tp_ipc_context_init(&ipc);
     ipc.base_dir = ctx.base_dir;
     ipc.namespace_name = ctx.ns;
-    tp_ipc_subscription_t *meta_sub = NULL, *ctl_sub = NULL, *wire_sub = NULL;
+    tp_ipc_subscription_t *meta_sub = NULL, *ctl_sub = NULL, *wire_sub = NULL, *qos_sub = NULL;
     tp_ipc_publication_t *meta_pub = NULL, *ctl_pub = NULL, *wire_pub = NULL;
     CHECK_EQ_I64(tp_ipc_subscription_open(&meta_sub, &ipc, ctx.channel, ctx.metadata_stream_id), 0);
     CHECK_EQ_I64(tp_ipc_subscription_open(&ctl_sub, &ipc, ctx.channel, ctx.control_stream_id), 0);
     CHECK_EQ_I64(tp_ipc_subscription_open(&wire_sub, &ipc, channel, META_STREAM), 0);
+    CHECK_EQ_I64(tp_ipc_subscription_open(&qos_sub, &ipc, ctx.channel, ctx.qos_stream_id), 0);
+    src_producer_id = tp_driver_client_id(tp_producer_driver_client(p));
     CHECK_EQ_I64(tp_ipc_publication_open(&meta_pub, &ipc, ctx.channel, ctx.metadata_stream_id), 0);
     CHECK_EQ_I64(tp_ipc_publication_open(&ctl_pub, &ipc, ctx.channel, ctx.control_stream_id), 0);
     CHECK_EQ_I64(tp_ipc_publication_open(&wire_pub, &ipc, channel, META_STREAM), 0);
@@ -231,6 +252,8 @@ static void test_frames_cross_the_bridge(void)
         tp_ipc_subscription_poll(meta_sub, on_local_meta, &fw, 16);
         tp_ipc_subscription_poll(ctl_sub, on_local_control, &fw, 16);
         tp_ipc_subscription_poll(wire_sub, on_wire, &fw, 16);
+        if (qos_sub != NULL)
+            tp_ipc_subscription_poll(qos_sub, on_local_qos, &fw, 16);
         tp_bridge_counters(b, 1, &rx);
         if (tp_producer_is_active(p) && !meta_set) {
             const tp_meta_attr_t attr = {"lens", "text", "wide", 4};
@@ -291,6 +314,13 @@ static void test_frames_cross_the_bridge(void)
            fw.wire_unmapped, tx.metadata_forwarded, tx.tracelinks_forwarded, rx.metadata_republished,
            rx.tracelinks_republished, rx.forward_dropped);
     CHECK(fwd_complete(&fw, &rx));
+    /* BR-P8: the forwarded announce is DST's only one */
+    printf("announces of DST: %u forwarded, %u others; qos forwarded %" PRIu64 " republished %" PRIu64
+           ", seen with the source's producer id %u\n",
+           fw.announce_dst, fw.announce_dst_other, tx.qos_forwarded, rx.qos_republished, fw.qos_dst);
+    CHECK_EQ_U64(fw.announce_dst_other, 0);
+    /* BR-9.b, BR-P10: QoS forwarded and republished as DST's */
+    CHECK(tx.qos_forwarded > 0 && rx.qos_republished > 0 && fw.qos_dst > 0);
     CHECK_EQ_U64(fw.link_dst_unmapped, 0);
     CHECK_EQ_U64(fw.wire_unmapped, 0);
     CHECK(tx.metadata_forwarded >= 2 && tx.tracelinks_forwarded > 0);
@@ -298,6 +328,7 @@ static void test_frames_cross_the_bridge(void)
     tp_ipc_subscription_close(meta_sub);
     tp_ipc_subscription_close(ctl_sub);
     tp_ipc_subscription_close(wire_sub);
+    tp_ipc_subscription_close(qos_sub);
     tp_ipc_publication_close(meta_pub);
     tp_ipc_publication_close(ctl_pub);
     tp_ipc_publication_close(wire_pub);
@@ -311,6 +342,157 @@ static void test_frames_cross_the_bridge(void)
     tp_producer_close(p);
     rig_teardown();
 }
+
+#ifndef BRIDGE_ALLOC_TEST
+/* BR-4.a, BR-4.b, BR-P9: destinations another producer of this host holds.
+ * Bridge 1 sends SRC and receives it into the range 30000-30009, whose
+ * first id a local producer holds: it moves on to 30001 and frames arrive
+ * there. Bridge 2 receives SRC into a fixed 20001, also held: the mapping
+ * stops. Both say so through on_event and their counters; the squatter's
+ * streams are left alone. */
+static char events[2][512];
+static void on_event(void *clientd, const char *msg)
+{
+    char *e = clientd;
+    snprintf(e, 512, "%s", msg);
+    printf("event: %s\n", msg);
+}
+
+/* Keeps the driver and the squatters going on their own thread: bridge
+ * opens and a remap's detach take longer than the rig's 300 ms lease
+ * expiry on a loaded machine. */
+static tp_producer_t *squat[2];
+static atomic_int opening;
+static void *keep_squatting(void *arg)
+{
+    (void)arg;
+    while (atomic_load(&opening)) {
+        const int64_t now = tp_clock_monotonic_ns();
+        tp_driver_do_work(g_drv, now);
+        tp_producer_do_work(squat[0], now);
+        tp_producer_do_work(squat[1], now);
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static void test_dest_busy(void)
+{
+    rig_setup("[profiles.big]\nheader_nslots = 16\npayload_pools = [ { pool_id = 1, stride_bytes = 1048576 } ]\n"
+              "[streams.src]\nstream_id = 10001\nprofile = \"big\"\n"
+              "[streams.r0]\nstream_id = 30000\nprofile = \"big\"\n"
+              "[streams.r1]\nstream_id = 30001\nprofile = \"big\"\n"
+              "[streams.dst]\nstream_id = 20001\nprofile = \"big\"\n");
+    tp_client_context_t ctx;
+    tp_client_context_init(&ctx);
+    snprintf(ctx.base_dir, sizeof ctx.base_dir, "%s", g_rig_dir);
+    tp_bridge_config_t c1, c2;
+    bridge_config(&c1);
+    c1.forward_metadata = c1.forward_tracelink = c1.forward_qos = false;
+    c1.dest_range_lo = 30000;
+    c1.dest_range_hi = 30009;
+    c1.mappings[1].dest_stream_id = 0;
+    c1.dest_busy_timeout_ms = 300;
+    c1.on_event = on_event;
+    c1.event_clientd = events[0];
+    c2 = c1;
+    c2.nmappings = 1;
+    c2.mappings[0] = (tp_bridge_mapping_t){TP_BRIDGE_RECEIVE, SRC, DST, 0};
+    c2.event_clientd = events[1];
+    snprintf(c2.instance_id, sizeof c2.instance_id, "second");
+    tp_producer_t *p = NULL, *sq0 = NULL, *sq1 = NULL;
+    tp_bridge_t *b1 = NULL, *b2 = NULL;
+    tp_consumer_t *c = NULL;
+    CHECK_EQ_I64(tp_producer_open(&sq0, &ctx, 30000, 0, "squatter", NULL), 0);
+    CHECK_EQ_I64(tp_producer_open(&sq1, &ctx, DST, 0, "squatter", NULL), 0);
+    CHECK_EQ_I64(tp_producer_open(&p, &ctx, SRC, 0, "cam", NULL), 0);
+    /* the squatters hold their streams before the bridges ask */
+    for (int64_t end = tp_clock_monotonic_ns() + 10000000000; tp_clock_monotonic_ns() < end;) {
+        const int64_t now = tp_clock_monotonic_ns();
+        tp_driver_do_work(g_drv, now);
+        tp_producer_do_work(sq0, now);
+        tp_producer_do_work(sq1, now);
+        tp_producer_do_work(p, now);
+        if (tp_producer_is_active(sq0) && tp_producer_is_active(sq1) && tp_producer_is_active(p))
+            break;
+    }
+    CHECK(tp_producer_is_active(sq0) && tp_producer_is_active(sq1));
+    squat[0] = sq0;
+    squat[1] = sq1;
+    atomic_store(&opening, 1);
+    pthread_t th;
+    CHECK_EQ_I64(pthread_create(&th, NULL, keep_squatting, NULL), 0);
+    CHECK_EQ_I64(tp_bridge_open(&b1, &ctx, &c1), 0);
+    CHECK_EQ_I64(tp_bridge_open(&b2, &ctx, &c2), 0);
+    CHECK_EQ_I64(tp_consumer_open(&c, &ctx, 30001, 0), 0);
+
+    if (b1 == NULL || b2 == NULL || c == NULL) {
+        atomic_store(&opening, 0);
+        pthread_join(th, NULL);
+        return;
+    }
+    tp_tensor_header_t t;
+    const int32_t dims[1] = {(int32_t)FRAME};
+    tp_tensor_header_init(&t, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, 1, dims);
+    seen_t s = {0};
+    tp_bridge_counters_t r1 = {0}, r2 = {0};
+    int64_t next_send = 0;
+    const int64_t deadline = tp_clock_monotonic_ns() + 30000000000;
+    while (tp_clock_monotonic_ns() < deadline && (s.frames < 5 || r2.dest_failed == 0)) {
+        const int64_t now = tp_clock_monotonic_ns();
+        tp_producer_do_work(p, now);
+        tp_bridge_do_work(b1, now);
+        tp_bridge_do_work(b2, now);
+        tp_consumer_poll(c, now, on_frame, &s, 16);
+        tp_bridge_counters(b1, 1, &r1);
+        tp_bridge_counters(b2, 0, &r2);
+        if (getenv("TP_BRIDGE_DEBUG") != NULL) {
+            static int64_t np;
+            if (now > np) {
+                const char *w = NULL;
+                tp_producer_faults(sq0, &w);
+                fprintf(stderr, "sq %d %d r1 dest %u local_epoch %llu fault %s\n", tp_producer_is_active(sq0),
+                        tp_producer_is_active(sq1), r1.dest_stream_id, (unsigned long long)r1.local_epoch, w);
+                np = now + 200000000;
+            }
+        }
+        if (tp_producer_is_active(p) && r1.source_epoch != 0 && tp_consumer_is_mapped(c) && now >= next_send) {
+            tp_shm_claim_t cl;
+            const uint64_t seq = tp_producer_next_seq(p);
+            if (tp_producer_claim(p, &t, FRAME, &cl) == 0) {
+                fill(cl.payload, FRAME, seq);
+                tp_producer_commit_traced(p, &cl, 5000 + seq, 1000 + seq);
+            }
+            next_send = now + 20000000;
+        }
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+    }
+    printf("ranged: dest %u, remaps %" PRIu64 ", frames on 30001 %u (bad %u); fixed: dest %u, failed %" PRIu64 "\n",
+           r1.dest_stream_id, r1.dest_remaps, s.frames, s.bad, r2.dest_stream_id, r2.dest_failed);
+    CHECK_EQ_U64(r1.dest_stream_id, 30001);
+    CHECK_EQ_U64(r1.dest_remaps, 1);
+    CHECK_EQ_U64(r1.dest_failed, 0);
+    CHECK(s.frames >= 5);
+    CHECK_EQ_U64(s.bad, 0);
+    CHECK(strstr(events[0], "stream 30000 already has a producer") != NULL && strstr(events[0], "30001") != NULL);
+    CHECK_EQ_U64(r2.dest_failed, 1);
+    CHECK_EQ_U64(r2.frames_rebuilt, 0);
+    CHECK(strstr(events[1], "mapping stopped") != NULL && strstr(events[1], "fixed") != NULL);
+    atomic_store(&opening, 0);
+    pthread_join(th, NULL);
+    CHECK(tp_producer_is_active(sq0) && tp_producer_is_active(sq1)); /* the holders keep their streams */
+    tp_consumer_close(c);
+    tp_bridge_close(b2);
+    tp_bridge_close(b1);
+    tp_producer_close(p);
+    tp_producer_close(sq1);
+    tp_producer_close(sq0);
+    rig_teardown();
+}
+
+#endif
 
 /* BR-4.b: config checks and the destination range. */
 static void test_config_rules(void)
@@ -358,6 +540,7 @@ static void test_config_file(void)
         "control_channel = \"aeron:udp?endpoint=10.0.0.2:40457\"\nmtu_bytes = 8192\ncrc32c = true\n"
         "dest_stream_id_range = \"30000-30009\"\nforward_metadata = true\nforward_tracelink = true\n"
         "metadata_channel = \"aeron:udp?endpoint=10.0.0.2:40458\"\nmetadata_stream_id = 50002\n"
+        "forward_qos = true\nforward_progress = false\ndest_busy_timeout_ms = 4000\n"
         "[[mappings]]\ndirection = \"receive\"\nsource_stream_id = 10001\ndest_stream_id = 0\nprofile = \"cam\"\n"
         "metadata_stream_id = 31000\n"
         "[[mappings]]\ndirection = \"send\"\nsource_stream_id = 10002\n";
@@ -372,6 +555,7 @@ static void test_config_file(void)
     CHECK(cfg.forward_metadata && cfg.forward_tracelink && cfg.metadata_stream_id == 50002);
     CHECK(strcmp(cfg.metadata_channel, "aeron:udp?endpoint=10.0.0.2:40458") == 0);
     CHECK_EQ_U64(cfg.mappings[0].metadata_stream_id, 31000);
+    CHECK(cfg.forward_qos && cfg.dest_busy_timeout_ms == 4000); /* BR-9.b, BR-P9 */
     static const char arr[] = "[bridge]\ndest_stream_id_range = [40000, 40001]\n";
     tp_bridge_config_init(&cfg);
     CHECK_EQ_I64(tp_bridge_config_parse(&cfg, arr, strlen(arr)), 0);
@@ -379,7 +563,7 @@ static void test_config_file(void)
     static const char *const bad[] = {
         "[bridge]\nmtu = 8192\n",                      /* unknown key */
         "[bridge]\nforward_metadata = 1\n",            /* not a boolean */
-        "[bridge]\nforward_progress = true\n",         /* progress forwarding: likewise */
+        "[bridge]\nforward_progress = true\n",         /* progress forwarding: not implemented (BR-9.a) */
         "[[mappings]]\ndirection = \"sideways\"\n",
         "[bridge]\npayload_stream_id = 0\n",
         "[bridge]\ndest_stream_id_range = \"9-\"\n",
@@ -389,6 +573,9 @@ static void test_config_file(void)
         CHECK_EQ_I64(tp_bridge_config_parse(&cfg, bad[i], strlen(bad[i])), -1);
         CHECK(strstr(tp_errmsg(), "line") != NULL);
     }
+    tp_bridge_config_init(&cfg);
+    CHECK_EQ_I64(tp_bridge_config_parse(&cfg, bad[2], strlen(bad[2])), -1);
+    CHECK(strstr(tp_errmsg(), "FrameProgress forwarding (BR-9.a) is not implemented") != NULL);
 }
 
 int main(void)
@@ -403,5 +590,8 @@ int main(void)
     RUN(test_config_rules);
     RUN(test_config_file);
     RUN(test_frames_cross_the_bridge);
+#ifndef BRIDGE_ALLOC_TEST
+    RUN(test_dest_busy);
+#endif
     TP_TEST_END();
 }
