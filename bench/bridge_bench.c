@@ -32,7 +32,7 @@
 #include "tensorpool/ipc.h"
 #include "tensorpool/producer.h"
 
-#include "two_hosts.h"
+#include "../tests/integration/two_hosts.h"
 
 #include <ftw.h>
 #include <signal.h>
@@ -78,8 +78,7 @@ static void emit(const char *name, const char *unit, double value, const char *p
 
 static void run_driver(const char *dir, const char *ns)
 {
-    if (th_enter(ns) != 0)
-        _exit(12);
+    enter_host(ns);
     char text[1024];
     snprintf(text, sizeof text,
              "[driver]\nembedded_media_driver = true\n[policies]\nannounce_period_ms = 200\n"
@@ -123,8 +122,7 @@ static void run_host_a(uint32_t len)
     tp_bridge_t *b = NULL;
     tp_bridge_config_t cfg;
     bridge_cfg(&cfg, TP_BRIDGE_SEND);
-    if (th_enter(netns ? th_ns_a : NULL) != 0)
-        _exit(21);
+    enter_host(netns ? ns_a : NULL);
     if (tp_producer_open(&p, &ctx_a, SRC, 0, "bench", NULL) != 0 || tp_bridge_open(&b, &ctx_a, &cfg) != 0) {
         fprintf(stderr, "bench_bridge: host A: %s\n", tp_errmsg());
         _exit(20);
@@ -252,7 +250,8 @@ static void raw_aeron(unsigned mbytes)
         tp_ipc_publication_t *pub = NULL;
         static uint8_t msg[8000];
         ipc.base_dir = base_a; /* host A's media driver */
-        if (th_enter(netns ? th_ns_a : NULL) != 0 || tp_ipc_publication_open(&pub, &ipc, raw_channel, 60001) != 0)
+        enter_host(netns ? ns_a : NULL);
+        if (tp_ipc_publication_open(&pub, &ipc, raw_channel, 60001) != 0)
             _exit(30);
         uint64_t sent = 0;
         const int64_t deadline = tp_clock_monotonic_ns() + 120000000000LL;
@@ -297,8 +296,7 @@ static pid_t spawn_sample(const char *ns, const char *aeron_dir, int out_fd, cha
     const pid_t pid = fork();
     if (pid == 0) {
         alarm(300);
-        if (th_enter(ns) != 0)
-            _exit(40);
+        enter_host(ns);
         setenv("AERON_DIR", aeron_dir, 1);
         /* as the SHM drivers' embedded media drivers run: one shared thread */
         setenv("AERON_THREADING_MODE", "SHARED", 1);
@@ -332,20 +330,20 @@ static void aeron_samples(int port, unsigned reports)
     char dir_a[96], dir_b[96], chan[160];
     snprintf(dir_a, sizeof dir_a, "/dev/shm/tp-bench-aeron-a-%d", (int)getpid());
     snprintf(dir_b, sizeof dir_b, "/dev/shm/tp-bench-aeron-b-%d", (int)getpid());
-    snprintf(chan, sizeof chan, "aeron:udp?endpoint=%s:%d|mtu=8192", netns ? th_ip_b : "127.0.0.1", port);
+    snprintf(chan, sizeof chan, "aeron:udp?endpoint=%s:%d|mtu=8192", netns ? ip_b : "127.0.0.1", port);
     char *md[] = {(char *)TP_AERONMD, NULL};
-    const pid_t md_a = spawn_sample(netns ? th_ns_a : NULL, dir_a, -1, md);
-    const pid_t md_b = spawn_sample(netns ? th_ns_b : NULL, dir_b, -1, md);
+    const pid_t md_a = spawn_sample(netns ? ns_a : NULL, dir_a, -1, md);
+    const pid_t md_b = spawn_sample(netns ? ns_b : NULL, dir_b, -1, md);
     sleep_ns(1000000000); /* the drivers create their directories */
     int fds[2];
     if (pipe(fds) != 0)
         return;
     char *sub_argv[] = {(char *)TP_AERON_SUB, "-c", chan, "-s", "1001", NULL};
     char *pub_argv[] = {(char *)TP_AERON_PUB, "-c", chan, "-s", "1001", "-L", "8000", "-m", "100000000", NULL};
-    const pid_t sub = spawn_sample(netns ? th_ns_b : NULL, dir_b, fds[1], sub_argv);
+    const pid_t sub = spawn_sample(netns ? ns_b : NULL, dir_b, fds[1], sub_argv);
     close(fds[1]);
     sleep_ns(500000000);
-    const pid_t pub = spawn_sample(netns ? th_ns_a : NULL, dir_a, -1, pub_argv);
+    const pid_t pub = spawn_sample(netns ? ns_a : NULL, dir_a, -1, pub_argv);
     FILE *in = fdopen(fds[0], "r");
     double rate[64];
     unsigned n = 0, seen = 0;
@@ -368,7 +366,7 @@ static void aeron_samples(int port, unsigned reports)
     stop_sample(md_b);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir_a, dir_b);
-    (void)th_run(cmd);
+    (void)two_hosts_sh(cmd);
     if (n == 0) {
         fprintf(stderr, "bench_bridge: Aeron samples reported no throughput\n");
         return;
@@ -408,7 +406,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (netns && !th_up("tpbb")) {
+    if (netns && !netns_up("tpbb", 231)) {
         fprintf(stderr, "bench_bridge: --netns needs root and ip(8) (network namespaces could not be made)\n");
         return 2;
     }
@@ -423,7 +421,7 @@ int main(int argc, char **argv)
     snprintf(base_a, sizeof base_a, netns ? "/dev/shm/tp-bench-bridge-a-%d" : "/dev/shm/tp-bench-bridge-%d", (int)getpid());
     mkdir(base_a, 0770);
     const int port = 42000 + (int)(getpid() % 20000);
-    const char *host_b = netns ? th_ip_b : "127.0.0.1";
+    const char *host_b = netns ? ip_b : "127.0.0.1";
     snprintf(channel, sizeof channel, "aeron:udp?endpoint=%s:%d|mtu=8192", host_b, port);
     snprintf(raw_channel, sizeof raw_channel, "aeron:udp?endpoint=%s:%d|mtu=8192", host_b, port + 1);
     unsetenv("AERON_DIR");
@@ -435,14 +433,13 @@ int main(int argc, char **argv)
     fflush(NULL);
     const pid_t drv = fork();
     if (drv == 0)
-        run_driver(base, netns ? th_ns_b : NULL);
+        run_driver(base, netns ? ns_b : NULL);
     pid_t drv_a = 0;
     if (netns) {
         drv_a = fork();
         if (drv_a == 0)
-            run_driver(base_a, th_ns_a);
-        if (th_enter(th_ns_b) != 0) /* this process is host B */
-            return 1;
+            run_driver(base_a, ns_a);
+        enter_host(ns_b); /* this process is host B */
     }
     sleep_ns(500000000);
     int rc = 0;
@@ -486,6 +483,6 @@ int main(int argc, char **argv)
     nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     nftw(base_a, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     if (netns)
-        th_down();
+        netns_down();
     return rc;
 }

@@ -2,7 +2,8 @@
  * namespaces joined by a veth pair (10.<net>.<x>.1 on host A, .2 on host B),
  * when the test runs as root with ip(8); otherwise both "hosts" are this
  * one and talk over 127.0.0.1 (the test prints which). Shared by
- * bridge_two_hosts_test and discovery_two_hosts_test. Header-only. */
+ * bridge_two_hosts_test, discovery_two_hosts_test and bench_bridge --netns.
+ * Header-only. */
 #ifndef TP_TEST_TWO_HOSTS_H
 #define TP_TEST_TWO_HOSTS_H
 
@@ -22,10 +23,11 @@ static int two_hosts_sh(const char *cmd)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-/* Enter host ns's network namespace (in a child; nothing without namespaces). */
+/* Enter host ns's network namespace (in a child; nothing without namespaces
+ * or for NULL/""); a failure ends the child with status 30. */
 static void enter_host(const char *ns)
 {
-    if (!use_netns) return;
+    if (!use_netns || ns == NULL || ns[0] == '\0') return;
     char path[128];
     snprintf(path, sizeof path, "/var/run/netns/%s", ns);
     const int fd = open(path, O_RDONLY | O_CLOEXEC);
