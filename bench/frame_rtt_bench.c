@@ -27,6 +27,7 @@
  *
  * usage: bench_frame_rtt [--quick] [--trials N] [--samples N]
  * Environment: TP_BENCH_FAR_NS (placement.h). */
+#include "tensorpool/agent.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/consumer.h"
 #include "tensorpool/driver.h"
@@ -41,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -69,20 +71,30 @@ typedef struct stamp_s {
  * pinger never forks: a fork would turn its private pages copy-on-write and
  * its next rounds would pay the page faults. */
 enum { REQ_PROBE = 1, REQ_CACHELINE = 2 };
+/* phase: which input both sides poll, so that the floor's message round
+ * trip is the transport's alone and a frame round trip pays no message poll */
+enum { PHASE_ANY, PHASE_MSG, PHASE_FRAME };
 typedef struct shared_s {
-    int64_t probe_ns;
+    _Alignas(64) _Atomic int phase;
+    _Alignas(64) int64_t probe_ns;
     int64_t cl[NSTATS];
     int rc;
 } shared_t;
 static shared_t *shared;
 static int req_fd[2] = {-1, -1}, rsp_fd[2] = {-1, -1}; /* pinger -> coordinator, back */
 
-/* In the pinger: have the coordinator run req (blocking on a pipe, so that
- * neither side spins meanwhile); its rc. */
-static int ask(char req)
+typedef struct side_s side_t;
+static void duty(side_t *s);
+
+/* In the pinger: have the coordinator run req, waiting on a pipe (so that
+ * neither side spins meanwhile) with the duty cycle every 10 ms; its rc. */
+static int ask(side_t *s, char req)
 {
     char done;
-    if (write(req_fd[1], &req, 1) != 1 || read(rsp_fd[0], &done, 1) != 1) return -1;
+    if (write(req_fd[1], &req, 1) != 1) return -1;
+    struct pollfd pfd = {.fd = rsp_fd[0], .events = POLLIN};
+    while (poll(&pfd, 1, 10) == 0) duty(s);
+    if (read(rsp_fd[0], &done, 1) != 1) return -1;
     return shared->rc;
 }
 
@@ -98,6 +110,7 @@ typedef struct side_s {
     uint64_t got;      /* the last round read intact */
     uint32_t got_len;
     uint64_t torn;     /* reads that failed tp_frame_intact */
+    int fresh;         /* got was just set */
 } side_t;
 
 static void ctx_for(tp_client_context_t *ctx, int32_t desc)
@@ -117,6 +130,7 @@ static void on_frame(void *clientd, const tp_frame_t *f)
         return;
     }
     s->got = st.round;
+    s->fresh = 1;
     s->got_len = f->len;
 }
 
@@ -126,6 +140,7 @@ static void on_msg(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_m
     side_t *s = clientd;
     if (len < sizeof(uint64_t)) return;
     memcpy(&s->got, buf, sizeof s->got);
+    s->fresh = 1;
     s->got_len = 0;
 }
 
@@ -139,6 +154,20 @@ static int send_frame(side_t *s, uint32_t len, uint64_t round)
     return tp_producer_commit(s->prod, &c, round);
 }
 
+
+/* send_frame, and when the producer is not attached (its lease lost on an
+ * overloaded machine), the duty cycle until it is again, up to 20 s. */
+static int send_frame_retry(side_t *s, uint32_t len, uint64_t round)
+{
+    const int64_t give_up = tp_clock_monotonic_ns() + 20000000000;
+    while (send_frame(s, len, round) != 0) {
+        if (tp_clock_monotonic_ns() > give_up) return -1;
+        duty(s);
+        usleep(1000);
+    }
+    return 0;
+}
+
 static void send_msg(side_t *s, uint64_t round)
 {
     uint8_t m[MSG_BYTES] = {0};
@@ -147,12 +176,13 @@ static void send_msg(side_t *s, uint64_t round)
     }
 }
 
-/* One poll of both inputs; the frame consumer's duty cycle runs every time
- * (as in any application loop). */
-static int poll_once(side_t *s)
+/* One poll of the phase's inputs; the frame consumer's duty cycle (with its
+ * clock read) runs on every poll, as in any application loop. */
+static int poll_once(side_t *s, int phase)
 {
-    int n = tp_ipc_subscription_poll(s->msg_sub, on_msg, s, 1);
-    n += tp_consumer_poll(s->cons, tp_clock_monotonic_ns(), on_frame, s, 1);
+    int n = 0;
+    if (phase != PHASE_FRAME) n += tp_ipc_subscription_poll(s->msg_sub, on_msg, s, 1);
+    if (phase != PHASE_MSG) n += tp_consumer_poll(s->cons, tp_clock_monotonic_ns(), on_frame, s, 1);
     return n;
 }
 
@@ -180,7 +210,7 @@ static int open_side(side_t *s, uint32_t out_stream, int32_t out_desc, uint32_t 
     const int64_t give_up = tp_clock_monotonic_ns() + 20000000000;
     while ((!tp_producer_is_active(s->prod) || !tp_consumer_is_mapped(s->cons)) && tp_clock_monotonic_ns() < give_up) {
         tp_producer_do_work(s->prod, tp_clock_monotonic_ns());
-        poll_once(s);
+        poll_once(s, PHASE_ANY);
         usleep(1000);
     }
     if (!tp_producer_is_active(s->prod) || !tp_consumer_is_mapped(s->cons)) {
@@ -188,6 +218,33 @@ static int open_side(side_t *s, uint32_t out_stream, int32_t out_desc, uint32_t 
         return -1;
     }
     return 0;
+}
+
+/* The clients' own duty cycles (leases, keepalives, announces), which the
+ * measured loops run only now and then: a consumer left unpolled for the
+ * lease's grace period would lose its mapping and with it a round. */
+static void duty(side_t *s)
+{
+    const int64_t now = tp_clock_monotonic_ns();
+    tp_producer_do_work(s->prod, now);
+    tp_consumer_poll(s->cons, now, on_frame, s, 1);
+}
+
+/* Why a side may have stopped: its counters, on stderr. */
+static void dump_side(const char *who, const side_t *s)
+{
+    tp_shm_drops_t d;
+    tp_consumer_drops(s->cons, &d);
+    tp_consumer_counters_t k;
+    tp_consumer_counters(s->cons, &k);
+    fprintf(stderr,
+            "bench_frame_rtt: %s: producer active %d, consumer mapped %d maps %llu, torn %llu, accepted %llu gap %llu "
+            "late %llu invalid %llu, unwritten %llu replayed %llu other_epoch %llu stale %llu, msg loss %llu\n",
+            who, tp_producer_is_active(s->prod), tp_consumer_is_mapped(s->cons), (unsigned long long)tp_consumer_maps(s->cons),
+            (unsigned long long)s->torn, (unsigned long long)d.accepted, (unsigned long long)d.drops_gap,
+            (unsigned long long)d.drops_late, (unsigned long long)d.drops_invalid, (unsigned long long)k.refused_unwritten,
+            (unsigned long long)k.refused_replayed, (unsigned long long)k.lost_other_epoch, (unsigned long long)k.lost_stale_epoch,
+            (unsigned long long)tp_ipc_subscription_loss_count(s->msg_sub));
 }
 
 static void close_side(side_t *s)
@@ -209,24 +266,38 @@ static int ponger_main(void)
     uint64_t answered = 0;
     int64_t last_work = tp_clock_monotonic_ns();
     int64_t last_duty = last_work;
+    uint32_t idle = 0;
+    int worked = 0, dumped = 0;
     for (;;) {
-        if (poll_once(&s) > 0 && s.got != answered) {
+        poll_once(&s, atomic_load_explicit(&shared->phase, memory_order_relaxed));
+        if (s.fresh) { /* every ping is answered, a resent one too */
+            s.fresh = 0;
             if (s.got == ROUND_END) break;
             answered = s.got;
             if (s.got_len == 0) send_msg(&s, answered);
-            else if (send_frame(&s, s.got_len, answered) != 0) {
+            else if (send_frame_retry(&s, s.got_len, answered) != 0) {
                 fprintf(stderr, "bench_frame_rtt: ponger: %s\n", tp_errmsg());
+                dump_side("ponger", &s);
                 return 1;
             }
-            last_work = tp_clock_monotonic_ns();
+            worked = 1;
+            idle = 0;
+            if ((answered & 1023) == 0) duty(&s);
             continue;
         }
+        if ((++idle & 1023) != 0) continue; /* the clock only now and then: no clock read between rounds */
         const int64_t now = tp_clock_monotonic_ns();
-        if (now - last_duty > 1000000) { /* producer leases and heartbeats */
-            tp_producer_do_work(s.prod, now);
+        if (worked) last_work = now;
+        worked = 0;
+        if (now - last_duty > 1000000) {
+            duty(&s);
             last_duty = now;
         }
         if (now - last_work > 2000000) usleep(200);
+        if (now - last_work > 5000000000 && !dumped) { /* the pinger waits 10 s: say what we saw */
+            dump_side("ponger idle 5 s", &s);
+            dumped = 1;
+        }
     }
     close_side(&s);
     return 0;
@@ -252,21 +323,41 @@ static int64_t pct(int64_t *v, size_t n, double q)
 static int ping_pong(side_t *s, uint32_t len, uint64_t *round, size_t samples, int64_t *buf, trial_t *tr, int kind)
 {
     const size_t warm = samples / 10 + 100;
+    const int phase = len == 0 ? PHASE_MSG : PHASE_FRAME;
+    atomic_store(&shared->phase, phase);
+    duty(s);
     struct rusage ru0, ru1;
     for (size_t i = 0; i < warm + samples; i++) {
         const uint64_t r = ++*round;
         const int64_t t0 = tp_bench_now_ns();
         if (len == 0) send_msg(s, r);
-        else if (send_frame(s, len, r) != 0) return -1;
-        const int64_t give_up = t0 + 5000000000;
-        while (s->got != r) {
-            poll_once(s);
-            if (s->got != r && tp_bench_now_ns() > give_up) return -1;
+        else if (send_frame_retry(s, len, r) != 0) {
+            fprintf(stderr, "bench_frame_rtt: pinger: %s\n", tp_errmsg());
+            dump_side("pinger", s);
+            return -1;
+        }
+        const int64_t give_up = t0 + 20000000000;
+        int64_t resend = t0 + 1000000000;
+        for (uint32_t n = 1; s->got != r; n++) {
+            poll_once(s, phase);
+            if ((n & 4095) != 0 || s->got == r) continue;
+            const int64_t now = tp_bench_now_ns();
+            if (now > give_up) {
+                fprintf(stderr, "bench_frame_rtt: no answer to round %llu (%u bytes) in 20 s\n", (unsigned long long)r, len);
+                dump_side("pinger", s);
+                return -1;
+            }
+            if (now > resend) { /* lost to a lease or epoch change on an overloaded machine: ask again */
+                resend = now + 1000000000;
+                duty(s);
+                if (len == 0) send_msg(s, r);
+                else if (send_frame(s, len, r) != 0) continue;
+            }
         }
         const int64_t t1 = tp_bench_now_ns();
         if (i == warm - 1) getrusage(RUSAGE_SELF, &ru0);
         if (i >= warm) buf[i - warm] = t1 - t0;
-        if ((i & 1023) == 0) tp_producer_do_work(s->prod, t1);
+        if ((i & 1023) == 0) duty(s);
     }
     getrusage(RUSAGE_SELF, &ru1);
     tr->minflt[kind] = ru1.ru_minflt - ru0.ru_minflt;
@@ -346,7 +437,7 @@ static int pinger_main(int ntrials, size_t samples)
             if (k < 0) send_msg(&s, r);
             else if (send_frame(&s, sizes[k], r) != 0) break;
             const int64_t until = tp_clock_monotonic_ns() + 10000000;
-            while (s.got != r && tp_clock_monotonic_ns() < until) poll_once(&s);
+            while (s.got != r && tp_clock_monotonic_ns() < until) poll_once(&s, PHASE_ANY);
         } while (s.got != round && tp_clock_monotonic_ns() < give_up);
     }
     int64_t *buf = malloc(samples * sizeof *buf);
@@ -358,16 +449,17 @@ static int pinger_main(int ntrials, size_t samples)
     memset(buf, 0, samples * sizeof *buf); /* its first writes would fault inside a measured run */
     int rc = 0;
     for (int t = 0; t < ntrials && rc == 0; t++) {
+        atomic_store(&shared->phase, PHASE_ANY);
         usleep(5000); /* the ponger goes to sleep: CPUs 0 and 1 are the probe's */
-        ask(REQ_PROBE);
+        ask(&s, REQ_PROBE);
         const int64_t before = shared->probe_ns;
-        if (ask(REQ_CACHELINE) != 0) rc = -1;
+        if (ask(&s, REQ_CACHELINE) != 0) rc = -1;
         for (int q = 0; q < NSTATS && rc == 0; q++) tr[t].v[NSIZES + 1][q] = shared->cl[q];
         if (rc == 0 && ping_pong(&s, 0, &round, samples, buf, &tr[t], NSIZES) != 0) rc = -1;
         for (int k = 0; k < NSIZES && rc == 0; k++)
             if (ping_pong(&s, sizes[k], &round, samples, buf, &tr[t], k) != 0) rc = -1;
         usleep(5000);
-        ask(REQ_PROBE);
+        ask(&s, REQ_PROBE);
         const int64_t after = shared->probe_ns;
         tr[t].regime = tp_bench_regime(before, after);
         if (rc == 0)
@@ -383,9 +475,9 @@ static int pinger_main(int ntrials, size_t samples)
                     (long long)tr[t].slow50[k], (long long)tr[t].minflt[k], (long long)tr[t].nvcsw[k],
                     (long long)tr[t].nivcsw[k]);
     }
-    if (rc != 0) fprintf(stderr, "bench_frame_rtt: the ponger stopped answering: %s\n", tp_errmsg());
-    else report(tr, ntrials, samples);
+    if (rc == 0) report(tr, ntrials, samples);
     fflush(stdout);
+    atomic_store(&shared->phase, PHASE_ANY);
     send_msg(&s, ROUND_END);
     usleep(10000);
     close_side(&s);
@@ -433,12 +525,25 @@ int main(int argc, char **argv)
                        " { pool_id = 2, stride_bytes = 4096 }, { pool_id = 3, stride_bytes = 1048576 } ]\n"
                        "[streams.ping]\nstream_id = 10100\nprofile = \"rtt\"\n"
                        "[streams.pong]\nstream_id = 10101\nprofile = \"rtt\"\n";
-    tp_driver_embedded_t *drv = NULL;
+    /* The driver on a thread of this process, idling as `tp driver` and the
+     * embedded driver do (backoff, parks up to 1 ms) unless
+     * TP_BENCH_DRIVER_PARK_US says otherwise: its wake-ups share the two
+     * CPUs with the ping-pong */
+    const char *park = getenv("TP_BENCH_DRIVER_PARK_US");
+    const int64_t park_us = park != NULL && atoll(park) > 0 ? atoll(park) : 1000;
+    tp_driver_t *drv = NULL;
+    tp_idle_strategy_t idle;
+    tp_idle_strategy_init_backoff(&idle, 10, 10, 100000, park_us * 1000);
+    tp_agent_runner_t runner;
+    tp_agent_t agent;
     if (tp_driver_config_parse(cfg, text, strlen(text)) != 0 || tp_driver_config_apply_env(cfg, NULL) != 0 ||
-        tp_driver_embedded_start(&drv, cfg) != 0) {
+        tp_driver_open(&drv, cfg, NULL) != 0 || (agent = tp_driver_agent(drv), tp_agent_runner_init(&runner, &agent, &idle)) != 0 ||
+        tp_agent_runner_start(&runner) != 0) {
         fprintf(stderr, "bench_frame_rtt: driver: %s\n", tp_errmsg());
         return 1;
     }
+    const int64_t t_start = tp_clock_monotonic_ns();
+    const uint64_t cycles0 = tp_agent_runner_duty_cycles(&runner);
     shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shared == MAP_FAILED) return 1;
     fflush(stdout);
@@ -478,7 +583,12 @@ int main(int argc, char **argv)
         }
         usleep(10000);
     }
-    tp_driver_embedded_stop(drv);
+    const double secs = (double)(tp_clock_monotonic_ns() - t_start) / 1e9;
+    if (rc == 0)
+        printf("{\"name\":\"frame_rtt_driver_duty_cycles\",\"unit\":\"1/s\",\"value\":%.6g,\"driver_park_max_us\":%lld}\n",
+               (double)(tp_agent_runner_duty_cycles(&runner) - cycles0) / secs, (long long)park_us);
+    tp_agent_runner_stop(&runner);
+    tp_driver_close(drv, 0, NULL);
     free(cfg);
     nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
