@@ -24,6 +24,7 @@ import sys
 # program -> arguments that keep it short
 PROGRAMS = {
     "bench_floor": [],
+    "bench_frame_rtt": ["--quick"],
     "bench_driver": [],
     "bench_ipc": ["--quick"],
     "bench_join": ["3", "20000"],
