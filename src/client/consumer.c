@@ -215,9 +215,13 @@ static void switch_descriptor_stream(tp_consumer_t *c, int32_t stream)
 static void on_consumer_config(tp_consumer_t *c, const uint8_t *buf, size_t len)
 {
     tp_control_consumer_config_dec_t m;
-    if (tp_control_consumer_config_decode(&m, buf, len) != 0 || tp_control_consumer_config_stream_id(&m) != c->stream_id ||
+    if (tp_control_consumer_config_view(&m, buf, len) != 0 || tp_control_consumer_config_stream_id(&m) != c->stream_id ||
         tp_control_consumer_config_consumer_id(&m) != tp_driver_client_id(c->dc))
         return;
+    if (tp_control_consumer_config_decode(&m, buf, len) != 0) { /* ours, but malformed or an unknown enum (W-15.8.a) */
+        c->cnt.refused_config++;
+        return;
+    }
     uint32_t clen = 0;
     const char *ch = tp_control_consumer_config_descriptor_channel(&m, &clen);
     const uint32_t sid = tp_control_consumer_config_descriptor_stream_id(&m);

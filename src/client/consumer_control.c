@@ -19,12 +19,13 @@ tp_consumer_config_action_t tp_consumer_control_on_config(tp_consumer_control_t 
                                                           uint32_t stream_id, uint32_t consumer_id, int in_fallback)
 {
     tp_control_consumer_config_dec_t m;
-    if (tp_control_consumer_config_decode(&m, buf, len) != 0 || tp_control_consumer_config_stream_id(&m) != stream_id ||
+    /* the raw fixed fields say whom it is for; then the full (validating) decode */
+    if (tp_control_consumer_config_view(&m, buf, len) != 0 || tp_control_consumer_config_stream_id(&m) != stream_id ||
         tp_control_consumer_config_consumer_id(&m) != consumer_id)
         return TP_CC_NOT_OURS;
+    if (tp_control_consumer_config_decode(&m, buf, len) != 0) return TP_CC_REFUSED; /* W-15.8.a: unknown enum, bad var data */
     const uint8_t mode = tp_control_consumer_config_mode(&m);
     const uint8_t use_shm = tp_control_consumer_config_use_shm(&m);
-    /* W-15.8.a: an unknown enum value is refused, never guessed at */
     if ((mode != TP_CONTROL_MODE_STREAM && mode != TP_CONTROL_MODE_RATE_LIMITED) ||
         (use_shm != TP_CONTROL_BOOL_TRUE && use_shm != TP_CONTROL_BOOL_FALSE))
         return TP_CC_REFUSED;

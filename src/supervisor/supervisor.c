@@ -195,8 +195,11 @@ static int eval_max_consumers(tp_supervisor_t *s, int64_t now)
             total++;
             if (o->client_id < c->client_id) before++;
         }
-        if (before < r->count) continue;
         watched_t *w = watched_get(s, c->stream_id, c->client_id, now);
+        if (before < r->count) { /* within the limit (again: others left) */
+            if (w != NULL) w->rejected = 0;
+            continue;
+        }
         if (w == NULL || w->rejected) continue;
         w->rejected = ri + 1;
         w->next_send_ns = now;
