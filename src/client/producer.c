@@ -138,8 +138,9 @@ static void on_hello(tp_producer_t *p, const uint8_t *buf, size_t len)
         if (have != NULL && want_desc) pc_close(have);
         send_consumer_config(p, cid, "", 0);
         if (!want_desc) send_decline(p, cid, TP_CONTROL_RESPONSE_CODE_UNSUPPORTED, "per-consumer control stream not offered");
-        else if (!ours) send_decline(p, cid, TP_CONTROL_RESPONSE_CODE_UNSUPPORTED, "descriptor channel is not the producer's");
-        else send_decline(p, cid, TP_CONTROL_RESPONSE_CODE_INVALID_PARAMS, "descriptor channel and stream id must be given together");
+        else if (dlen == 0 || sid == 0 || sid > INT32_MAX)
+            send_decline(p, cid, TP_CONTROL_RESPONSE_CODE_INVALID_PARAMS, "descriptor channel and stream id must be given together");
+        else send_decline(p, cid, TP_CONTROL_RESPONSE_CODE_UNSUPPORTED, "descriptor channel is not the producer's");
         return;
     }
     if (have != NULL && have->stream_id == (int32_t)sid) {

@@ -13,7 +13,10 @@
 
 #include "tensorpool/clock.h"
 #include "tensorpool/consumer.h"
+#include "tensorpool/codec/control.h"
+#include "tensorpool/control_response.h"
 #include "tensorpool/error.h"
+#include "tensorpool/ipc.h"
 
 #include <limits.h>
 
@@ -38,8 +41,9 @@ static int run_consumer(uint32_t client_id, int slow_ms, int seconds)
         fprintf(stderr, "consumer: %s\n", tp_errmsg());
         return 1;
     }
-    uint64_t frames = 0, errors = 0, configs = 0;
+    uint64_t frames = 0, errors = 0, configs = 0, refused = 0;
     int mapped = 0;
+    tp_consumer_state_t state = TP_CONSUMER_UNMAPPED;
     const int64_t end = tp_clock_monotonic_ns() + (int64_t)seconds * 1000000000;
     while (tp_clock_monotonic_ns() < end) {
         tp_consumer_poll(c, tp_clock_monotonic_ns(), on_frame, &frames, 4096);
@@ -61,6 +65,17 @@ static int run_consumer(uint32_t client_id, int slow_ms, int seconds)
             errors = e;
             printf("error %llu code=%d %s\n", (unsigned long long)e, code, msg);
         }
+        const tp_consumer_state_t st = tp_consumer_state(c);
+        if (st != state) {
+            state = st;
+            printf("state %s uri=%s\n", tp_consumer_state_name(st), s.fallback_uri);
+        }
+        tp_consumer_counters_t k;
+        tp_consumer_counters(c, &k);
+        if (k.refused_response != refused) {
+            refused = k.refused_response;
+            printf("refused_response %llu\n", (unsigned long long)refused);
+        }
         tp_shm_drops_t d;
         tp_consumer_drops(c, &d);
         static uint64_t printed_drops;
@@ -73,6 +88,62 @@ static int run_consumer(uint32_t client_id, int slow_ms, int seconds)
     }
     tp_consumer_close(c);
     return 0;
+}
+
+/* Publish one message on the control stream, as any process of the user could. */
+static void control_send(const uint8_t *buf, long n)
+{
+    tp_client_context_t ctx;
+    tp_client_context_init(&ctx);
+    tp_ipc_context_t ipc;
+    tp_ipc_context_init(&ipc);
+    ipc.base_dir = ctx.base_dir;
+    ipc.namespace_name = ctx.ns;
+    tp_ipc_publication_t *pub = NULL;
+    CHECK(n > 0 && tp_ipc_publication_open(&pub, &ipc, ctx.channel, ctx.control_stream_id) == 0);
+    if (pub == NULL) return;
+    CHECK(tp_ipc_publication_offer(pub, buf, (size_t)n) >= 0);
+    tp_ipc_publication_close(pub);
+}
+
+static void send_config(uint32_t cid, uint8_t use_shm, const char *uri)
+{
+    uint8_t buf[512];
+    tp_control_consumer_config_enc_t e;
+    tp_control_consumer_config_encode_begin(&e, buf, sizeof buf);
+    tp_control_consumer_config_set_stream_id(&e, 10000);
+    tp_control_consumer_config_set_consumer_id(&e, cid);
+    tp_control_consumer_config_set_use_shm(&e, use_shm);
+    tp_control_consumer_config_set_mode(&e, TP_CONTROL_MODE_STREAM);
+    tp_control_consumer_config_set_descriptor_stream_id(&e, 0);
+    tp_control_consumer_config_set_control_stream_id(&e, 0);
+    tp_control_consumer_config_put_payload_fallback_uri(&e, uri, strlen(uri));
+    tp_control_consumer_config_put_descriptor_channel(&e, "", 0);
+    tp_control_consumer_config_put_control_channel(&e, "", 0);
+    control_send(buf, tp_control_consumer_config_encode_end(&e));
+}
+
+/* A ConsumerHello asking for descriptor stream 5 without a channel (half-filled, W-10.1.3.c). */
+static void send_half_hello(uint32_t cid)
+{
+    uint8_t buf[512];
+    tp_control_consumer_hello_enc_t e;
+    tp_control_consumer_hello_encode_begin(&e, buf, sizeof buf);
+    tp_control_consumer_hello_set_stream_id(&e, 10000);
+    tp_control_consumer_hello_set_consumer_id(&e, cid);
+    tp_control_consumer_hello_set_supports_shm(&e, TP_CONTROL_BOOL_TRUE);
+    tp_control_consumer_hello_set_supports_progress(&e, TP_CONTROL_BOOL_FALSE);
+    tp_control_consumer_hello_set_mode(&e, TP_CONTROL_MODE_STREAM);
+    tp_control_consumer_hello_set_max_rate_hz(&e, 0);
+    tp_control_consumer_hello_set_expected_layout_version(&e, 1);
+    tp_control_consumer_hello_set_progress_bytes_delta(&e, 0xFFFFFFFFu);
+    tp_control_consumer_hello_set_progress_interval_us(&e, 0xFFFFFFFFu);
+    tp_control_consumer_hello_set_progress_major_delta_units(&e, 0xFFFFFFFFu);
+    tp_control_consumer_hello_set_descriptor_stream_id(&e, 5);
+    tp_control_consumer_hello_set_control_stream_id(&e, 0);
+    tp_control_consumer_hello_put_descriptor_channel(&e, "", 0);
+    tp_control_consumer_hello_put_control_channel(&e, "", 0);
+    control_send(buf, tp_control_consumer_hello_encode_end(&e));
 }
 
 static pid_t consumer(const char *log, const char *id, const char *slow_ms)
@@ -140,6 +211,36 @@ static void test_supervisor_moves_dropping_consumer(void)
     teardown();
 }
 
+/* W-15.12.a, W-10.1.3.a (scenario 80), W-P1, W-P2: FALLBACK entered and
+ * left on ConsumerConfig; a producer's decline reaches the consumer as an
+ * error; a ControlResponse naming the consumer on another stream is refused */
+static void test_fallback_and_responses(void)
+{
+    setup("fallback");
+    start_driver("driver.log");
+    const char *pargv[] = {g_helper, "producer", "10000", "1024", "90", NULL};
+    spawn("producer.log", pargv);
+    consumer("c.log", "500", "0");
+    CHECK(wait_log("c.log", NULL, "state MAPPED"));
+    send_config(500, TP_CONTROL_BOOL_FALSE, "ftp://h/x"); /* unsupported: stays on SHM */
+    send_config(500, TP_CONTROL_BOOL_FALSE, "bridge://3");
+    CHECK(wait_log("c.log", NULL, "state FALLBACK uri=bridge://3"));
+    CHECK(log_has("c.log", "settings configs=1 mode=STREAM")); /* the ftp one was not followed */
+    sleep_ms(300); /* three announce periods: announces do not map it back */
+    CHECK(!log_has("c.log", "state MAPPED uri=bridge://3"));
+    send_config(500, TP_CONTROL_BOOL_TRUE, "");
+    CHECK(wait_log("c.log", NULL, "state MAPPED uri=bridge://3"));
+    /* W-P2: the producer declines a half-filled request with INVALID_PARAMS */
+    send_half_hello(500);
+    CHECK(wait_log("c.log", NULL, "code=2 INVALID_PARAMS: descriptor channel and stream id must be given together"));
+    /* W-P1: our consumer id on another stream is refused and counted */
+    uint8_t buf[512];
+    control_send(buf, tp_control_response_encode(buf, sizeof buf, 10001, 500, TP_CONTROL_RESPONSE_CODE_REJECTED, "forged"));
+    CHECK(wait_log("c.log", NULL, "refused_response 1"));
+    CHECK(!log_has("c.log", "forged"));
+    teardown();
+}
+
 int main(int argc, char **argv)
 {
     g_self = argv[0];
@@ -147,5 +248,6 @@ int main(int argc, char **argv)
         return run_consumer((uint32_t)atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
     rig_args(argc, argv);
     RUN(test_supervisor_moves_dropping_consumer);
+    RUN(test_fallback_and_responses);
     TP_TEST_END();
 }
