@@ -5,5 +5,4 @@ list(APPEND TP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/pool_announce.c
   ${CMAKE_CURRENT_LIST_DIR}/producer.c
   ${CMAKE_CURRENT_LIST_DIR}/consumer.c
-  ${CMAKE_CURRENT_LIST_DIR}/consumer_control.c
-  ${CMAKE_CURRENT_LIST_DIR}/control_response.c)
+  ${CMAKE_CURRENT_LIST_DIR}/consumer_control.c)
