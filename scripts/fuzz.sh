@@ -11,7 +11,7 @@ interop=${TP_INTEROP_DIR:-$(pwd)/tests/interop/vectors}
 command -v clang >/dev/null || { echo "fuzz.sh: clang is required (apt-get install clang)" >&2; exit 1; }
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DTP_FUZZ=ON -DTP_SANITIZE=ON -DBUILD_TESTING=OFF -DTP_BUILD_BENCH=OFF >/dev/null
-targets=(decode_control decode_driver decode_bridge decode_merge decode_tracelink decode_discovery decode_shm driver_config shm_uri driver_handlers join_handlers join_trace)
+targets=(decode_control decode_driver decode_bridge decode_merge decode_tracelink decode_discovery decode_shm driver_config shm_uri driver_handlers join_handlers join_trace supervisor_policy consumer_control)
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
 rm -rf build-fuzz/crashes
 mkdir -p build-fuzz/crashes
@@ -31,6 +31,8 @@ for t in "${targets[@]}"; do
     shm_uri) printf 'shm:file?path=/dev/shm/tensorpool/a/b|require_hugepages=false' > "$corpus/seed" ;;
     join_handlers) cp fuzz/seeds/join_*.bin "$corpus"/ ;;
     join_trace) head -c 240 /dev/zero > "$corpus/entry"; head -c 688 /dev/zero > "$corpus/status" ;;
+    supervisor_policy) printf '# seed\ndrops stream=10000 max=50 window=5s rate_hz=5\nmax_consumers stream=* count=2\n' > "$corpus/seed" ;;
+    consumer_control) cp fuzz/seeds/consumer_control_*.bin "$corpus"/ ;;
   esac
   echo "fuzz_$t: ${secs}s"
   ./build-fuzz/fuzz/fuzz_$t -max_total_time="$secs" -print_final_stats=1 \
