@@ -34,6 +34,13 @@ TP_API int64_t tp_control_response_correlation(uint32_t stream_id, uint32_t cons
 TP_API long tp_control_response_encode(uint8_t *buf, size_t cap, uint32_t stream_id, uint32_t consumer_id, int32_t code,
                                        const char *message);
 
+/* A ConsumerConfig about (stream_id, consumer_id) that assigns no stream
+ * (empty channels, ids 0) and sets use_shm (1/0), mode (TP_CONTROL_MODE_*)
+ * and the payload fallback URI (NULL or "" for none): what a supervisor
+ * sends (W-P4, W-10.1.3.f). Returns the encoded length, or -1. */
+TP_API long tp_consumer_config_encode(uint8_t *buf, size_t cap, uint32_t stream_id, uint32_t consumer_id, int use_shm,
+                                      uint8_t mode, const char *fallback_uri);
+
 /* W-P3: the message of an OK response carrying a forced rate,
  * "max_rate_hz=<R>", R in 1..1000000. Returns R, or 0 when the text is not
  * exactly that form. */

@@ -27,6 +27,27 @@ long tp_control_response_encode(uint8_t *buf, size_t cap, uint32_t stream_id, ui
     return n;
 }
 
+long tp_consumer_config_encode(uint8_t *buf, size_t cap, uint32_t stream_id, uint32_t consumer_id, int use_shm,
+                               uint8_t mode, const char *fallback_uri)
+{
+    tp_control_consumer_config_enc_t e;
+    if (tp_control_consumer_config_encode_begin(&e, buf, cap) != 0)
+        return tp_err_set(TP_ERR_CAPACITY, "consumer config: buffer of %zu bytes is too short", cap);
+    const char *uri = fallback_uri != NULL ? fallback_uri : "";
+    tp_control_consumer_config_set_stream_id(&e, stream_id);
+    tp_control_consumer_config_set_consumer_id(&e, consumer_id);
+    tp_control_consumer_config_set_use_shm(&e, use_shm ? TP_CONTROL_BOOL_TRUE : TP_CONTROL_BOOL_FALSE);
+    tp_control_consumer_config_set_mode(&e, mode);
+    tp_control_consumer_config_set_descriptor_stream_id(&e, 0);
+    tp_control_consumer_config_set_control_stream_id(&e, 0);
+    tp_control_consumer_config_put_payload_fallback_uri(&e, uri, strlen(uri));
+    tp_control_consumer_config_put_descriptor_channel(&e, "", 0);
+    tp_control_consumer_config_put_control_channel(&e, "", 0);
+    const long n = tp_control_consumer_config_encode_end(&e);
+    if (n <= 0) return tp_err_set(TP_ERR_CAPACITY, "consumer config: buffer of %zu bytes is too short", cap);
+    return n;
+}
+
 uint32_t tp_control_response_rate_hz(const char *message, size_t len)
 {
     static const char key[] = "max_rate_hz=";

@@ -110,18 +110,7 @@ static void offer(tp_supervisor_t *s, long n)
 static void send_rate_limit(tp_supervisor_t *s, const watched_t *w, uint32_t rate_hz)
 {
     if (s->cfg.dry_run) return;
-    tp_control_consumer_config_enc_t e;
-    tp_control_consumer_config_encode_begin(&e, s->tx, sizeof s->tx);
-    tp_control_consumer_config_set_stream_id(&e, w->stream_id);
-    tp_control_consumer_config_set_consumer_id(&e, w->consumer_id);
-    tp_control_consumer_config_set_use_shm(&e, TP_CONTROL_BOOL_TRUE);
-    tp_control_consumer_config_set_mode(&e, TP_CONTROL_MODE_RATE_LIMITED);
-    tp_control_consumer_config_set_descriptor_stream_id(&e, 0);
-    tp_control_consumer_config_set_control_stream_id(&e, 0);
-    tp_control_consumer_config_put_payload_fallback_uri(&e, "", 0);
-    tp_control_consumer_config_put_descriptor_channel(&e, "", 0);
-    tp_control_consumer_config_put_control_channel(&e, "", 0);
-    offer(s, tp_control_consumer_config_encode_end(&e));
+    offer(s, tp_consumer_config_encode(s->tx, sizeof s->tx, w->stream_id, w->consumer_id, 1, TP_CONTROL_MODE_RATE_LIMITED, NULL));
     s->st.configs_sent++;
     char msg[32];
     snprintf(msg, sizeof msg, "max_rate_hz=%u", rate_hz);

@@ -109,18 +109,7 @@ static void control_send(const uint8_t *buf, long n)
 static void send_config(uint32_t cid, uint8_t use_shm, const char *uri)
 {
     uint8_t buf[512];
-    tp_control_consumer_config_enc_t e;
-    tp_control_consumer_config_encode_begin(&e, buf, sizeof buf);
-    tp_control_consumer_config_set_stream_id(&e, 10000);
-    tp_control_consumer_config_set_consumer_id(&e, cid);
-    tp_control_consumer_config_set_use_shm(&e, use_shm);
-    tp_control_consumer_config_set_mode(&e, TP_CONTROL_MODE_STREAM);
-    tp_control_consumer_config_set_descriptor_stream_id(&e, 0);
-    tp_control_consumer_config_set_control_stream_id(&e, 0);
-    tp_control_consumer_config_put_payload_fallback_uri(&e, uri, strlen(uri));
-    tp_control_consumer_config_put_descriptor_channel(&e, "", 0);
-    tp_control_consumer_config_put_control_channel(&e, "", 0);
-    control_send(buf, tp_control_consumer_config_encode_end(&e));
+    control_send(buf, tp_consumer_config_encode(buf, sizeof buf, 10000, cid, use_shm, TP_CONTROL_MODE_STREAM, uri));
 }
 
 /* A ConsumerHello asking for descriptor stream 5 without a channel (half-filled, W-10.1.3.c). */

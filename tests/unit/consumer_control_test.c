@@ -10,28 +10,15 @@
 
 enum { STREAM = 10000, ME = 7 };
 
-static size_t config(uint8_t *buf, uint32_t stream, uint32_t cid, uint8_t use_shm, uint8_t mode, const char *uri)
-{
-    tp_control_consumer_config_enc_t e;
-    tp_control_consumer_config_encode_begin(&e, buf, 512);
-    tp_control_consumer_config_set_stream_id(&e, stream);
-    tp_control_consumer_config_set_consumer_id(&e, cid);
-    tp_control_consumer_config_set_use_shm(&e, use_shm);
-    tp_control_consumer_config_set_mode(&e, mode);
-    tp_control_consumer_config_set_descriptor_stream_id(&e, 0);
-    tp_control_consumer_config_set_control_stream_id(&e, 0);
-    tp_control_consumer_config_put_payload_fallback_uri(&e, uri, strlen(uri));
-    tp_control_consumer_config_put_descriptor_channel(&e, "", 0);
-    tp_control_consumer_config_put_control_channel(&e, "", 0);
-    return (size_t)tp_control_consumer_config_encode_end(&e);
-}
-
 static int on_cfg(tp_consumer_control_t *cc, uint32_t stream, uint32_t cid, uint8_t use_shm, uint8_t mode,
                   const char *uri, int in_fallback)
 {
     uint8_t buf[512];
-    const size_t n = config(buf, stream, cid, use_shm, mode, uri);
-    return (int)tp_consumer_control_on_config(cc, buf, n, STREAM, ME, in_fallback);
+    const long n = tp_consumer_config_encode(buf, sizeof buf, stream, cid, 1, mode, uri);
+    CHECK(n > 0);
+    if (use_shm > 1) buf[8 + 8] = use_shm; /* an out-of-range Bool (W-15.8.a): useShm is at offset 8 of the block */
+    else if (!use_shm) buf[8 + 8] = 0;
+    return (int)tp_consumer_control_on_config(cc, buf, (size_t)n, STREAM, ME, in_fallback);
 }
 
 static int on_resp(tp_consumer_control_t *cc, uint32_t stream, uint32_t cid, int32_t code, const char *msg)
