@@ -123,7 +123,8 @@ TP_API tp_driver_client_t *tp_consumer_driver_client(tp_consumer_t *c);
  * tp_consumer_settings().fallback_uri names where the payloads are
  * (W-10.1.3.a); the consumer maps nothing and delivers no frames there. It
  * is entered when a ConsumerConfig says useShm FALSE with a supported URI
- * (left when one says useShm TRUE), or when an announce's files fail to map
+ * (left when one says useShm TRUE, or 3 s after the latest such config:
+ * W-P5), or when an announce's files fail to map
  * while unmapped and such a URI is known (left by the next mapping). */
 typedef enum tp_consumer_state_e {
     TP_CONSUMER_UNMAPPED = 0,
@@ -135,7 +136,8 @@ TP_API tp_consumer_state_t tp_consumer_state(const tp_consumer_t *c);
 TP_API const char *tp_consumer_state_name(tp_consumer_state_t s);
 
 /* What producers and supervisors told this consumer in ConsumerConfig
- * (docs/spec/wire.md §5.8, W-10.1.3.f, W-10.5.a). */
+ * (docs/spec/wire.md §5.8, W-10.1.3.f, W-10.5.a). Anything but STREAM on
+ * SHM lapses 3 s after the latest config that set it (W-P5). */
 typedef struct tp_consumer_settings_s {
     uint64_t configs;      /* ConsumerConfigs addressed to this consumer and followed */
     uint8_t mode;          /* TP_CONTROL_MODE_STREAM (1) or _RATE_LIMITED (2) */

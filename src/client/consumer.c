@@ -229,7 +229,8 @@ static void on_consumer_config(tp_consumer_t *c, const uint8_t *buf, size_t len)
         c->cnt.refused_config++;
         return;
     }
-    switch (tp_consumer_control_on_config(&c->cc, buf, len, c->stream_id, tp_driver_client_id(c->dc), c->fallback == 1)) {
+    switch (tp_consumer_control_on_config(&c->cc, buf, len, c->stream_id, tp_driver_client_id(c->dc), c->fallback == 1,
+                                          c->now_ns)) {
     case TP_CC_REFUSED: c->cnt.refused_config++; return;
     case TP_CC_ENTER_FALLBACK:
         c->fallback = 1; /* W-15.12.a: everything in flight is dropped, nothing is mapped */
@@ -411,6 +412,8 @@ int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handle
         c->remap_deadline_ns = 0; /* D-4.9.l: no newer epoch in 3 periods: back off and attach anew */
         tp_driver_client_reattach(c->dc, "no newer epoch announced after the producer's revocation");
     }
+    if (c->cc.lapse_ns != 0 && tp_consumer_control_lapse(&c->cc, now_ns) && c->fallback == 1)
+        c->fallback = 0; /* W-P5: a forced FALLBACK not re-sent is over; the next announce maps */
     if (c->mapped && now_ns >= c->next_hello_ns) {
         send_hello(c);
         c->next_hello_ns = c->want_pc_stream != 0 ? now_ns + c->ctx.qos_interval_ns : INT64_MAX;

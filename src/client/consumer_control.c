@@ -16,7 +16,8 @@ void tp_consumer_control_init(tp_consumer_control_t *cc)
 }
 
 tp_consumer_config_action_t tp_consumer_control_on_config(tp_consumer_control_t *cc, const uint8_t *buf, size_t len,
-                                                          uint32_t stream_id, uint32_t consumer_id, int in_fallback)
+                                                          uint32_t stream_id, uint32_t consumer_id, int in_fallback,
+                                                          int64_t now_ns)
 {
     tp_control_consumer_config_dec_t m;
     /* the raw fixed fields say whom it is for; then the full (validating) decode */
@@ -42,8 +43,22 @@ tp_consumer_config_action_t tp_consumer_control_on_config(tp_consumer_control_t 
         s->fallback_uri[ulen] = '\0';
     }
     s->use_shm = use_shm == TP_CONTROL_BOOL_TRUE;
+    /* W-P5: what differs from the defaults holds only while it is re-sent */
+    cc->lapse_ns = (s->mode != TP_CONTROL_MODE_STREAM || !s->use_shm) ? now_ns + TP_CONSUMER_SETTINGS_LAPSE_NS : 0;
     if (!s->use_shm) return TP_CC_ENTER_FALLBACK;
     return in_fallback ? TP_CC_LEAVE_FALLBACK : TP_CC_APPLIED;
+}
+
+int tp_consumer_control_lapse(tp_consumer_control_t *cc, int64_t now_ns)
+{
+    if (cc->lapse_ns == 0 || now_ns < cc->lapse_ns) return 0;
+    cc->lapse_ns = 0;
+    tp_consumer_settings_t *s = &cc->settings;
+    const int was_fallback = !s->use_shm;
+    s->mode = TP_CONTROL_MODE_STREAM;
+    s->max_rate_hz = 0;
+    s->use_shm = 1; /* the fallback URI stays known (§5.1 step 11) */
+    return was_fallback;
 }
 
 int tp_consumer_control_on_response(tp_consumer_control_t *cc, const uint8_t *buf, size_t len, uint32_t stream_id,

@@ -20,7 +20,12 @@ typedef struct tp_consumer_control_s {
     uint64_t refused;        /* malformed, unknown code, or our consumer id on another stream */
     tp_consumer_response_handler_t handler;
     void *clientd;
+    int64_t lapse_ns;        /* W-P5: non-default settings return to STREAM on SHM then, 0 = none held */
 } tp_consumer_control_t;
+
+/* W-P5: how long a config's RATE_LIMITED, rate or useShm FALSE is kept
+ * without being sent again (the supervisor re-sends every second). */
+#define TP_CONSUMER_SETTINGS_LAPSE_NS 3000000000LL
 
 void tp_consumer_control_init(tp_consumer_control_t *cc);
 
@@ -36,7 +41,13 @@ typedef enum tp_consumer_config_action_e {
  * (stream_id, consumer_id); in_fallback says whether a config put the
  * consumer in FALLBACK. The descriptor assignment is the consumer's part. */
 tp_consumer_config_action_t tp_consumer_control_on_config(tp_consumer_control_t *cc, const uint8_t *buf, size_t len,
-                                                          uint32_t stream_id, uint32_t consumer_id, int in_fallback);
+                                                          uint32_t stream_id, uint32_t consumer_id, int in_fallback,
+                                                          int64_t now_ns);
+
+/* W-P5: at now_ns, settings not refreshed for TP_CONSUMER_SETTINGS_LAPSE_NS
+ * return to STREAM on SHM. Returns 1 when they did (the consumer leaves a
+ * forced FALLBACK), else 0. */
+int tp_consumer_control_lapse(tp_consumer_control_t *cc, int64_t now_ns);
 
 /* A ControlResponse: 1 taken (handler called for a non-OK code), 0 not
  * ours, -1 refused (counted). */

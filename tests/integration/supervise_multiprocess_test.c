@@ -200,8 +200,8 @@ static void test_supervisor_moves_dropping_consumer(void)
     teardown();
 }
 
-/* W-15.12.a, W-10.1.3.a (scenario 80), W-P1, W-P2: FALLBACK entered and
- * left on ConsumerConfig; a producer's decline reaches the consumer as an
+/* W-15.12.a, W-10.1.3.a (scenario 80), W-P1, W-P2, W-P5: FALLBACK entered and
+ * left on ConsumerConfig, and lapsing when not sent again; a producer's decline reaches the consumer as an
  * error; a ControlResponse naming the consumer on another stream is refused */
 static void test_fallback_and_responses(void)
 {
@@ -219,6 +219,12 @@ static void test_fallback_and_responses(void)
     CHECK(!log_has("c.log", "state MAPPED uri=bridge://3"));
     send_config(500, TP_CONTROL_BOOL_TRUE, "");
     CHECK(wait_log("c.log", NULL, "state MAPPED uri=bridge://3"));
+    /* W-P5: a FALLBACK nobody sends again lapses after 3 s and SHM maps again */
+    send_config(500, TP_CONTROL_BOOL_FALSE, "aeron:udp?endpoint=h:4000");
+    CHECK(wait_log("c.log", NULL, "state FALLBACK uri=aeron:udp?endpoint=h:4000"));
+    const int64_t t0 = now_ms();
+    CHECK(wait_log("c.log", NULL, "state MAPPED uri=aeron:udp?endpoint=h:4000"));
+    CHECK(now_ms() - t0 >= 2500); /* not before the lapse (3 s after the config) */
     /* W-P2: the producer declines a half-filled request with INVALID_PARAMS */
     send_half_hello(500);
     CHECK(wait_log("c.log", NULL, "code=2 INVALID_PARAMS: descriptor channel and stream id must be given together"));

@@ -9,6 +9,7 @@
 #include <string.h>
 
 enum { STREAM = 10000, ME = 7 };
+static int64_t g_now = 1000;
 
 static int on_cfg(tp_consumer_control_t *cc, uint32_t stream, uint32_t cid, uint8_t use_shm, uint8_t mode,
                   const char *uri, int in_fallback)
@@ -18,7 +19,7 @@ static int on_cfg(tp_consumer_control_t *cc, uint32_t stream, uint32_t cid, uint
     CHECK(n > 0);
     if (use_shm > 1) buf[8 + 8] = use_shm; /* an out-of-range Bool (W-15.8.a): useShm is at offset 8 of the block */
     else if (!use_shm) buf[8 + 8] = 0;
-    return (int)tp_consumer_control_on_config(cc, buf, (size_t)n, STREAM, ME, in_fallback);
+    return (int)tp_consumer_control_on_config(cc, buf, (size_t)n, STREAM, ME, in_fallback, g_now);
 }
 
 static int on_resp(tp_consumer_control_t *cc, uint32_t stream, uint32_t cid, int32_t code, const char *msg)
@@ -139,8 +140,37 @@ static void test_responses(void)
     CHECK_EQ_I64(tp_control_response_correlation(STREAM, ME), ((int64_t)STREAM << 32) | ME);
 }
 
+/* W-P5: forced settings lapse unless sent again */
+static void test_settings_lapse(void)
+{
+    tp_consumer_control_t cc;
+    tp_consumer_control_init(&cc);
+    g_now = 1000;
+    CHECK_EQ_I64(on_cfg(&cc, STREAM, ME, 1, TP_CONTROL_MODE_STREAM, "", 0), TP_CC_APPLIED);
+    CHECK_EQ_I64(cc.lapse_ns, 0); /* the defaults hold without re-sending */
+    CHECK_EQ_I64(on_cfg(&cc, STREAM, ME, 1, TP_CONTROL_MODE_RATE_LIMITED, "", 0), TP_CC_APPLIED);
+    CHECK_EQ_I64(on_resp(&cc, STREAM, ME, TP_CONTROL_RESPONSE_CODE_OK, "max_rate_hz=5"), 1);
+    g_now += TP_CONSUMER_SETTINGS_LAPSE_NS - 1;
+    CHECK_EQ_I64(tp_consumer_control_lapse(&cc, g_now), 0);
+    CHECK_EQ_U64(cc.settings.mode, TP_CONTROL_MODE_RATE_LIMITED);
+    CHECK_EQ_I64(on_cfg(&cc, STREAM, ME, 1, TP_CONTROL_MODE_RATE_LIMITED, "", 0), TP_CC_APPLIED); /* re-sent */
+    g_now += TP_CONSUMER_SETTINGS_LAPSE_NS - 1;
+    CHECK_EQ_I64(tp_consumer_control_lapse(&cc, g_now), 0);
+    CHECK_EQ_U64(cc.settings.max_rate_hz, 5);
+    g_now += 1;
+    CHECK_EQ_I64(tp_consumer_control_lapse(&cc, g_now), 0); /* lapsed; no fallback to leave */
+    CHECK_EQ_U64(cc.settings.mode, TP_CONTROL_MODE_STREAM);
+    CHECK_EQ_U64(cc.settings.max_rate_hz, 0);
+    CHECK_EQ_I64(on_cfg(&cc, STREAM, ME, 0, TP_CONTROL_MODE_STREAM, "aeron:udp?endpoint=h:4000", 0), TP_CC_ENTER_FALLBACK);
+    g_now += TP_CONSUMER_SETTINGS_LAPSE_NS;
+    CHECK_EQ_I64(tp_consumer_control_lapse(&cc, g_now), 1); /* leave the forced FALLBACK */
+    CHECK_EQ_I64(cc.settings.use_shm, 1);
+    CHECK_STR(cc.settings.fallback_uri, "aeron:udp?endpoint=h:4000");
+}
+
 int main(void)
 {
+    RUN(test_settings_lapse);
     RUN(test_rate_limited_config_and_rate);
     RUN(test_rate_text);
     RUN(test_fallback_uris_and_state);
