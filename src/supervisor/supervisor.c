@@ -3,6 +3,7 @@
 
 #include "tensorpool/codec/control.h"
 #include "tensorpool/control_response.h"
+#include "tensorpool/driver_client.h"
 #include "tensorpool/error.h"
 #include "tensorpool/ipc.h"
 #include "tensorpool/monitor.h"
@@ -136,7 +137,7 @@ static void decide(tp_supervisor_t *s, tp_supervisor_decision_t *d)
 
 static int live(const tp_supervisor_t *s, const tp_monitor_client_t *c, int64_t now)
 {
-    return c->role == 2 && !c->revoked && c->last_seen_ns != 0 && now - c->last_seen_ns <= s->cfg.live_window_ns;
+    return c->role == TP_ROLE_CONSUMER && !c->revoked && c->last_seen_ns != 0 && now - c->last_seen_ns <= s->cfg.live_window_ns;
 }
 
 static int eval_drops(tp_supervisor_t *s, const tp_monitor_client_t *c, watched_t *w, int64_t now)

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -173,28 +174,37 @@ int tp_supervisor_policy_parse(tp_supervisor_policy_t *p, const char *text, size
 
 int tp_supervisor_policy_load(tp_supervisor_policy_t *p, const char *path)
 {
-    static char buf[65536 + 1];
+    enum { CAP = 65536 + 1 };
     memset(p, 0, sizeof *p);
     const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return tp_err_set(TP_ERR_IO, "%s: %s", path, strerror(errno));
+    char *buf = malloc(CAP); /* at load, not on a hot path */
+    if (buf == NULL) {
+        close(fd);
+        return tp_err_set(TP_ERR_CAPACITY, "%s: out of memory", path);
+    }
     size_t n = 0;
     for (;;) {
-        const ssize_t r = read(fd, buf + n, sizeof buf - n);
+        const ssize_t r = read(fd, buf + n, CAP - n);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
             const int e = errno;
             close(fd);
+            free(buf);
             return tp_err_set(TP_ERR_IO, "%s: %s", path, strerror(e));
         }
         if (r == 0) break;
         n += (size_t)r;
-        if (n == sizeof buf) {
+        if (n == CAP) {
             close(fd);
+            free(buf);
             return tp_err_set(TP_ERR_CAPACITY, "%s: larger than 64 KiB", path);
         }
     }
     close(fd);
-    if (tp_supervisor_policy_parse(p, buf, n) != 0) return tp_err_wrap("%s", path);
+    const int rc = tp_supervisor_policy_parse(p, buf, n);
+    free(buf);
+    if (rc != 0) return tp_err_wrap("%s", path);
     return 0;
 }
 

@@ -102,6 +102,16 @@ static void test_load_names_the_file(void)
     CHECK_EQ_I64(tp_supervisor_policy_load(&p, path), -1);
     CHECK(strstr(tp_errmsg(), path) != NULL);
     CHECK(strstr(tp_errmsg(), "line 2, column 1") != NULL);
+    /* more than 64 KiB is refused before parsing */
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        for (int i = 0; i < 7000; i++) fputs("# padding\n", f);
+        fclose(f);
+    }
+    CHECK_EQ_I64(tp_supervisor_policy_load(&p, path), -1);
+    CHECK_EQ_I64(tp_errcode(), TP_ERR_CAPACITY);
+    CHECK(strstr(tp_errmsg(), "larger than 64 KiB") != NULL);
     unlink(path);
 }
 
