@@ -177,8 +177,9 @@ static void test_stat_sees_running_demo(void)
     char dir[] = "/dev/shm/tp-stat-test-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
     char cmd[512];
-    /* long enough for the checks below on a loaded machine; it ends on its own */
-    const char *const demo_args[] = {"demo", "--duration", "15", "--dir", dir, NULL};
+    /* longer than the checks below can take on a loaded machine (under ASan
+     * they took more than 15 s); SIGINT ends it once they are done */
+    const char *const demo_args[] = {"demo", "--duration", "300", "--dir", dir, NULL};
     const pid_t pid = spawn_tp("/dev/null", demo_args);
     CHECK(pid > 0);
     /* The role processes are the demo's children, named after their role. */
@@ -261,6 +262,8 @@ static void test_stat_sees_running_demo(void)
     char pidtext[32];
     snprintf(pidtext, sizeof pidtext, " %d ", role_pid[1]); /* cam2's row names its producer */
     CHECK(strstr(out, pidtext) != NULL);
+    if (strstr(out, pidtext) == NULL) fputs(out, stdout);
+    CHECK(kill(pid, SIGINT) == 0); /* an early end is a normal end: summary, exit 0 */
     const int st = wait_exit(pid, 60000);
     CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     for (int i = 0; i < 6; i++) CHECK(!proc_matches(role_pid[i], 0, role_comms[i]));
@@ -436,7 +439,14 @@ static void test_dir_left_as_found(void)
     const pid_t pid = spawn_tp("/dev/null", demo_args);
     int role_pid[6];
     for (int i = 0; i < 6; i++) role_pid[i] = find_child(pid, role_comms[i], 15000);
-    CHECK(entries_below(dir) > 10); /* the driver, rings, pools and logs are there */
+    /* The roles exist before their files do: wait for the driver, rings,
+     * pools and logs to appear (slow under ASan on a loaded machine). */
+    int made = 0;
+    for (int waited = 0; waited < 20000 && (made = entries_below(dir)) <= 10; waited += 50) {
+        const struct timespec ms50 = {0, 50000000};
+        nanosleep(&ms50, NULL);
+    }
+    CHECK(made > 10);
     CHECK(kill(pid, SIGKILL) == 0);
     CHECK(waitpid(pid, NULL, 0) == pid);
     int n = -1;
