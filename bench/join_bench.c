@@ -140,6 +140,16 @@ static void ready_latest(void *p, long n)
     sink = acc;
 }
 
+/* With the output value checked (JB-P1): the same output every call, as a
+ * stage polling while it waits. */
+static void ready_latest_out(void *p, long n)
+{
+    ctx_t *c = p;
+    uint64_t acc = 0;
+    for (long i = 0; i < n; i++) acc += (uint64_t)tp_join_barrier_ready_latest_out(c->b, 5, 2);
+    sink = acc;
+}
+
 /* Observed-cursor update, round robin over the inputs, cursors ascending. */
 static uint64_t seq_base = 2000;
 static void observe_seq(void *p, long n)
@@ -366,6 +376,7 @@ int main(int argc, char **argv)
         {"join.ready.sequence", TP_JOIN_MODE_SEQUENCE, ready_seq},
         {"join.ready.timestamp", TP_JOIN_MODE_TIMESTAMP, ready_time},
         {"join.ready.latest_value", TP_JOIN_MODE_LATEST_VALUE, ready_latest},
+        {"join.ready.latest_value_out", TP_JOIN_MODE_LATEST_VALUE, ready_latest_out},
     };
     char extra[96];
     for (size_t k = 0; k < sizeof checks / sizeof checks[0]; k++) {

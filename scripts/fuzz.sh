@@ -11,7 +11,7 @@ interop=${TP_INTEROP_DIR:-$(pwd)/tests/interop/vectors}
 command -v clang >/dev/null || { echo "fuzz.sh: clang is required (apt-get install clang)" >&2; exit 1; }
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DTP_FUZZ=ON -DTP_SANITIZE=ON -DBUILD_TESTING=OFF -DTP_BUILD_BENCH=OFF >/dev/null
-targets=(decode_control decode_driver decode_bridge decode_merge decode_tracelink decode_discovery decode_shm driver_config shm_uri driver_handlers join_handlers join_trace ratelimit_config progress_handler meta)
+targets=(decode_control decode_driver decode_bridge decode_merge decode_tracelink decode_discovery decode_shm driver_config shm_uri driver_handlers join_handlers join_trace ratelimit_config progress_handler meta supervisor_policy consumer_control)
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
 rm -rf build-fuzz/crashes
 mkdir -p build-fuzz/crashes
@@ -36,6 +36,8 @@ for t in "${targets[@]}"; do
     meta) printf '\x01\x07\x01\x2a\x05\x00\x00\x00\x00\x02\x08\x01\x00\x00hello\x03\x01\x01\x00' > "$corpus/seed" ;;
     join_trace) head -c 240 /dev/zero > "$corpus/entry"; head -c 688 /dev/zero > "$corpus/status" ;;
     ratelimit_config) printf '[rate_limiter]\ninstance_id = "p"\nmax_rate_hz = 5\n[[mappings]]\nsource_stream_id = 1\ndest_stream_id = 2\n' > "$corpus/seed.toml" ;;
+    supervisor_policy) printf '# seed\ndrops stream=10000 max=50 window=5s rate_hz=5\nmax_consumers stream=* count=2\n' > "$corpus/seed" ;;
+    consumer_control) cp fuzz/seeds/consumer_control_*.bin "$corpus"/ ;;
   esac
   echo "fuzz_$t: ${secs}s"
   ./build-fuzz/fuzz/fuzz_$t -max_total_time="$secs" -print_final_stats=1 \

@@ -26,6 +26,7 @@ int tp_cmd_driver(int argc, char **argv);
 int tp_cmd_inspect(int argc, char **argv);
 int tp_cmd_ratelimit(int argc, char **argv);
 int tp_cmd_stat(int argc, char **argv);
+int tp_cmd_supervise(int argc, char **argv);
 #ifdef TP_HAVE_VIEW
 int tp_cmd_view(int argc, char **argv); /* built with libmicrohttpd only */
 #endif

@@ -25,6 +25,7 @@ static const tp_command_t commands[] = {
     {"inspect", tp_cmd_inspect, "describe an SHM region file: superblock, validity, per-slot summary"},
     {"ratelimit", tp_cmd_ratelimit, "republish a stream at a lower frame rate into a stream of its own"},
     {"stat", tp_cmd_stat, "live view of a running system: streams, clients, rates, drops, joins"},
+    {"supervise", tp_cmd_supervise, "steer consumers by policy: rate-limit those that keep dropping"},
 #ifdef TP_HAVE_VIEW
     {"view", tp_cmd_view, "live web page of a running system: streams, thumbnails, joins, transport"},
 #endif

@@ -14,6 +14,7 @@
 #define TENSORPOOL_CONSUMER_H
 
 #include "tensorpool/client.h"
+#include "tensorpool/control_response.h"
 #include "tensorpool/driver_client.h"
 #include "tensorpool/meta.h"
 #include "tensorpool/shm_drops.h"
@@ -98,7 +99,10 @@ typedef struct tp_consumer_counters_s {
     uint64_t refused_replayed;  /* seq below the last one accounted in the epoch */
     uint64_t refused_announce;  /* announce of a newer epoch whose files did not validate:
                                  * the current mapping was kept */
-    uint64_t refused_config;    /* ConsumerConfig the consumer did not ask for */
+    uint64_t refused_config;    /* ConsumerConfig the consumer did not ask for, or could not follow
+                                 * (unknown mode, useShm FALSE without a usable fallback URI) */
+    uint64_t refused_response;  /* ControlResponse malformed, with an unknown code, or naming
+                                 * this consumer on another stream (W-P1) */
 } tp_consumer_counters_t;
 
 TP_API void tp_consumer_counters(const tp_consumer_t *c, tp_consumer_counters_t *out);
@@ -131,6 +135,45 @@ TP_API void tp_consumer_on_meta(tp_consumer_t *c, tp_meta_handler_t h, void *cli
 /* Other limits: a new store (allocated now; call before polling), empty
  * until the producer's next repeat; the handler stays. 0 or -1. */
 TP_API int tp_consumer_set_meta_limits(tp_consumer_t *c, const tp_meta_limits_t *limits);
+
+/* Mapping states (W-15.12.a). FALLBACK: SHM is not to be used and
+ * tp_consumer_settings().fallback_uri names where the payloads are
+ * (W-10.1.3.a); the consumer maps nothing and delivers no frames there. It
+ * is entered when a ConsumerConfig says useShm FALSE with a supported URI
+ * (left when one says useShm TRUE, or 3 s after the latest such config:
+ * W-P5), or when an announce's files fail to map
+ * while unmapped and such a URI is known (left by the next mapping). */
+typedef enum tp_consumer_state_e {
+    TP_CONSUMER_UNMAPPED = 0,
+    TP_CONSUMER_MAPPED = 1,
+    TP_CONSUMER_FALLBACK = 2
+} tp_consumer_state_t;
+
+TP_API tp_consumer_state_t tp_consumer_state(const tp_consumer_t *c);
+TP_API const char *tp_consumer_state_name(tp_consumer_state_t s);
+
+/* What producers and supervisors told this consumer in ConsumerConfig
+ * (docs/spec/wire.md §5.8, W-10.1.3.f, W-10.5.a). Anything but STREAM on
+ * SHM lapses 3 s after the latest config that set it (W-P5). */
+typedef struct tp_consumer_settings_s {
+    uint64_t configs;      /* ConsumerConfigs addressed to this consumer and followed */
+    uint8_t mode;          /* TP_CONTROL_MODE_STREAM (1) or _RATE_LIMITED (2) */
+    uint32_t max_rate_hz;  /* forced rate (W-P3); 0 = none given */
+    int use_shm;
+    char fallback_uri[TP_FALLBACK_URI_MAX]; /* latest supported payload_fallback_uri, "" = none */
+} tp_consumer_settings_t;
+
+TP_API void tp_consumer_settings(const tp_consumer_t *c, tp_consumer_settings_t *out);
+
+/* ControlResponse errors (W-15.17.a): called from tp_consumer_poll for each
+ * accepted response whose code is not OK, with the code
+ * (tp_control_response_code_t) and "CODE: message". */
+typedef void (*tp_consumer_response_handler_t)(void *clientd, int32_t code, const char *message);
+TP_API void tp_consumer_set_response_handler(tp_consumer_t *c, tp_consumer_response_handler_t h, void *clientd);
+
+/* The latest such error: returns how many were accepted (0: none; then
+ * *code is 0 and *message ""). Either out pointer may be NULL. */
+TP_API uint64_t tp_consumer_last_error(const tp_consumer_t *c, int32_t *code, const char **message);
 
 /* Unmap, detach and free. NULL is a no-op. */
 TP_API void tp_consumer_close(tp_consumer_t *c);

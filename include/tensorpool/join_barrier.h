@@ -172,6 +172,13 @@ TP_API int tp_join_barrier_observe_descriptor(tp_join_barrier_t *b, uint32_t str
 TP_API int tp_join_barrier_ready_seq(tp_join_barrier_t *b, uint64_t out_seq, uint64_t now);
 TP_API int tp_join_barrier_ready_time(tp_join_barrier_t *b, uint64_t out_time, tp_clock_domain_t out_domain, uint64_t now);
 TP_API int tp_join_barrier_ready_latest(tp_join_barrier_t *b, uint64_t now);
+/* LatestValue with the output value the stage is about to publish: out_seq,
+ * or out_time under TIMESTAMP ordering (the C reference checks the latter).
+ * An output below the previous one is refused for this call: returns 0 with
+ * tp_join_barrier_result()->output_rejected set and the watermark unchanged
+ * (JB-P1, as JB-8.2.l for the other modes). tp_join_barrier_ready_latest
+ * checks no output value. */
+TP_API int tp_join_barrier_ready_latest_out(tp_join_barrier_t *b, uint64_t out, uint64_t now);
 
 /* The result of the last readiness call. */
 TP_API const tp_join_result_t *tp_join_barrier_result(const tp_join_barrier_t *b);

@@ -44,5 +44,7 @@
 
 #include "tensorpool/monitor.h" /* what tp stat shows, for a program */
 #include "tensorpool/clean.h"   /* what tp clean removes, for a program */
+#include "tensorpool/supervisor_policy.h" /* the policy tp supervise reads */
+#include "tensorpool/supervisor.h"        /* steering consumers by policy (W-10.5.a), as tp supervise */
 
 #endif

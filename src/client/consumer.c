@@ -4,6 +4,7 @@
 #include "client_map.h"
 #include "consumer_rate.h"
 #include "progress_internal.h"
+#include "consumer_control.h"
 #include "tensorpool/pool_announce.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/codec/control.h"
@@ -67,6 +68,9 @@ struct tp_consumer_s {
     tp_consumer_counters_t cnt;
     tp_consumer_rate_t rate; /* RATE_LIMITED mode (consumer_rate.c) */
     tp_progress_rx_t prog; /* FrameProgress opt-in (progress_rx.c) */
+    tp_consumer_control_t cc; /* ConsumerConfig settings, ControlResponses (consumer_control.c) */
+    int fallback;             /* W-15.12.a FALLBACK: 1 forced by a config, 2 after a failed map */
+    uint32_t own_rate_hz;     /* tp_consumer_set_max_rate's; a supervisor's forced rate wins while it holds */
 };
 
 static void switch_descriptor_stream(tp_consumer_t *c, int32_t stream);
@@ -126,6 +130,7 @@ static int on_attached(void *clientd, const tp_lease_t *l)
     tp_consumer_t *c = clientd;
     unmap(c);
     c->stream_id = l->stream_id;
+    if (c->fallback == 1) return 0; /* a config said: no SHM (W-10.1.3.f) */
     tp_shm_reader_config_t rc;
     tp_lease_reader_config(l, &rc);
     /* The URIs live in the lease, which the driver client keeps while ATTACHED;
@@ -187,12 +192,19 @@ static void on_announce(tp_consumer_t *c, const uint8_t *buf, size_t len, uri_st
     if (tp_pool_announce_accept(&m, &f, &rc) != TP_ANNOUNCE_ACCEPTED) return; /* §5.1 steps 1-4, 7 */
     if (rc.epoch < c->highest_epoch || rc.epoch < c->min_epoch) return; /* epoch preference */
     if (c->mapped && rc.epoch == c->r.epoch) return; /* same epoch: liveness is checked on the superblocks */
+    if (c->fallback == 1) return; /* a config said: no SHM */
     if (tp_driver_client_lease(c->dc) == NULL) return; /* only with a live lease (D-4.7.b) */
     if (store_uris(store, &rc) != 0) return;
     /* §5.1 steps 9-11: drop in-flight frames, reset counters, map; files that
      * do not validate leave the current mapping (or none) as it was, and the
      * driver's next announce tries again */
-    if (map_epoch(c, &rc) != 0) c->cnt.refused_announce++;
+    if (map_epoch(c, &rc) != 0) {
+        c->cnt.refused_announce++;
+        /* §5.1 step 11: a known fallback instead of staying unmapped (W-15.22.g) */
+        if (!c->mapped && c->cc.settings.fallback_uri[0] != '\0') c->fallback = 2;
+    } else {
+        c->fallback = 0;
+    }
 }
 
 /* Move descriptor reading to another stream (per-consumer grant, or back to
@@ -207,21 +219,39 @@ static void switch_descriptor_stream(tp_consumer_t *c, int32_t stream)
     c->desc_stream = stream;
 }
 
+/* ConsumerConfig from a producer, the driver or a supervisor (W-10.5.a):
+ * its settings (mode, useShm, fallback URI) are taken by consumer_control.c;
+ * a descriptor assignment only when we asked for one. */
 static void on_consumer_config(tp_consumer_t *c, const uint8_t *buf, size_t len)
 {
     tp_control_consumer_config_dec_t m;
-    if (c->want_pc_stream == 0) { /* not asked for: would move us off the shared stream */
-        if (tp_control_consumer_config_decode(&m, buf, len) == 0 && tp_control_consumer_config_stream_id(&m) == c->stream_id &&
-            tp_control_consumer_config_consumer_id(&m) == tp_driver_client_id(c->dc))
-            c->cnt.refused_config++;
-        return;
-    }
-    if (tp_control_consumer_config_decode(&m, buf, len) != 0 || tp_control_consumer_config_stream_id(&m) != c->stream_id ||
+    if (tp_control_consumer_config_view(&m, buf, len) != 0 || tp_control_consumer_config_stream_id(&m) != c->stream_id ||
         tp_control_consumer_config_consumer_id(&m) != tp_driver_client_id(c->dc))
         return;
+    if (tp_control_consumer_config_decode(&m, buf, len) != 0) { /* ours, but malformed or an unknown enum (W-15.8.a) */
+        c->cnt.refused_config++;
+        return;
+    }
     uint32_t clen = 0;
     const char *ch = tp_control_consumer_config_descriptor_channel(&m, &clen);
     const uint32_t sid = tp_control_consumer_config_descriptor_stream_id(&m);
+    if (c->want_pc_stream == 0 && (clen != 0 || sid != 0)) { /* not asked for: would move us off the shared stream */
+        c->cnt.refused_config++;
+        return;
+    }
+    switch (tp_consumer_control_on_config(&c->cc, buf, len, c->stream_id, tp_driver_client_id(c->dc), c->fallback == 1,
+                                          c->now_ns)) {
+    case TP_CC_REFUSED: c->cnt.refused_config++; return;
+    case TP_CC_ENTER_FALLBACK:
+        c->fallback = 1; /* W-15.12.a: everything in flight is dropped, nothing is mapped */
+        unmap(c);
+        return;
+    case TP_CC_LEAVE_FALLBACK:
+        c->fallback = 0; /* the driver's next announce maps again */
+        break;
+    default: break;
+    }
+    if (c->want_pc_stream == 0) return;
     if (clen == 0 || sid == 0 || sid > INT32_MAX || clen != strlen(c->ctx.channel) ||
         memcmp(ch, c->ctx.channel, clen) != 0) {
         switch_descriptor_stream(c, c->ctx.descriptor_stream_id); /* declined or unusable: the shared stream (W-10.1.3.c/d) */
@@ -243,6 +273,9 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len)
     else if (h.template_id == TP_CONTROL_CONSUMER_CONFIG_TEMPLATE_ID) on_consumer_config(c, buf, len);
     else if (h.template_id == TP_CONTROL_FRAME_PROGRESS_TEMPLATE_ID)
         tp_progress_rx_on_message(&c->prog, c->mapped ? &c->r : NULL, c->stream_id, buf, len);
+    else if (h.template_id == TP_CONTROL_CONTROL_RESPONSE_TEMPLATE_ID &&
+             tp_consumer_control_on_response(&c->cc, buf, len, c->stream_id, tp_driver_client_id(c->dc)) < 0)
+        c->cnt.refused_response++;
 }
 
 /* ---- frames ---- */
@@ -368,7 +401,7 @@ static void send_qos(tp_consumer_t *c)
     tp_control_qos_consumer_set_last_seq_seen(&e, c->r.drops.last_seq_seen);
     tp_control_qos_consumer_set_drops_gap(&e, c->r.drops.drops_gap + c->map_lost);
     tp_control_qos_consumer_set_drops_late(&e, c->r.drops.drops_late);
-    tp_control_qos_consumer_set_mode(&e, tp_consumer_rate_on(&c->rate) ? TP_CONTROL_MODE_RATE_LIMITED : TP_CONTROL_MODE_STREAM);
+    tp_control_qos_consumer_set_mode(&e, tp_consumer_rate_on(&c->rate) ? TP_CONTROL_MODE_RATE_LIMITED : c->cc.settings.mode);
     const long n = tp_control_qos_consumer_encode_end(&e);
     if (n > 0) tp_ipc_publication_offer(c->qos_pub, c->tx, (size_t)n);
 }
@@ -391,6 +424,16 @@ static void send_hello(tp_consumer_t *c)
     tp_control_consumer_hello_put_control_channel(&e, "", 0);
     const long n = tp_control_consumer_hello_encode_end(&e);
     if (n > 0) tp_ipc_publication_offer(c->ctl_pub, c->tx, (size_t)n);
+}
+
+/* The rate the gate runs at: a supervisor's forced RATE_LIMITED rate (W-P3,
+ * W-P4) while it holds, else our own (tp_consumer_set_max_rate; 0 = every
+ * frame). Re-initialised only when it changes. */
+static void apply_rate(tp_consumer_t *c)
+{
+    const uint32_t forced = c->cc.settings.mode == TP_CONTROL_MODE_RATE_LIMITED ? c->cc.settings.max_rate_hz : 0;
+    const uint32_t want = forced != 0 ? forced : c->own_rate_hz;
+    if (want != c->rate.gate.max_rate_hz) tp_consumer_rate_init(&c->rate, want);
 }
 
 int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handler, void *clientd, int limit)
@@ -417,6 +460,9 @@ int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handle
         c->remap_deadline_ns = 0; /* D-4.9.l: no newer epoch in 3 periods: back off and attach anew */
         tp_driver_client_reattach(c->dc, "no newer epoch announced after the producer's revocation");
     }
+    if (c->cc.lapse_ns != 0 && tp_consumer_control_lapse(&c->cc, now_ns) && c->fallback == 1)
+        c->fallback = 0; /* W-P5: a forced FALLBACK not re-sent is over; the next announce maps */
+    apply_rate(c);
     if (c->mapped && now_ns >= c->next_hello_ns) {
         send_hello(c);
         c->next_hello_ns = c->want_pc_stream != 0 || c->prog.enabled ? now_ns + c->ctx.qos_interval_ns : INT64_MAX;
@@ -451,6 +497,7 @@ int tp_consumer_open(tp_consumer_t **out, const tp_client_context_t *ctx, uint32
     c->now_ns = tp_clock_monotonic_ns();
     c->join_time_ns = c->now_ns; /* the subscription below is available from now on */
     c->own_uid = (uint32_t)geteuid();
+    tp_consumer_control_init(&c->cc);
     tp_ipc_context_init(&c->ipc);
     c->ipc.base_dir = c->ctx.base_dir;
     c->ipc.namespace_name = c->ctx.ns;
@@ -491,12 +538,38 @@ int tp_consumer_is_mapped(const tp_consumer_t *c) { return c->mapped; }
 int tp_consumer_set_max_rate(tp_consumer_t *c, uint32_t max_rate_hz)
 {
     if (c == NULL) return tp_err_set(TP_ERR_INVALID_ARG, "consumer: NULL");
-    tp_consumer_rate_init(&c->rate, max_rate_hz);
+    c->own_rate_hz = max_rate_hz;
+    apply_rate(c);
     c->next_hello_ns = c->now_ns; /* tell the producer the new mode (W-11.b) */
     return 0;
 }
 
 void tp_consumer_rate_stats(const tp_consumer_t *c, tp_consumer_rate_stats_t *out) { tp_consumer_rate_stats_of(&c->rate, out); }
+
+tp_consumer_state_t tp_consumer_state(const tp_consumer_t *c)
+{
+    return c->mapped ? TP_CONSUMER_MAPPED : c->fallback ? TP_CONSUMER_FALLBACK : TP_CONSUMER_UNMAPPED;
+}
+
+const char *tp_consumer_state_name(tp_consumer_state_t s)
+{
+    return s == TP_CONSUMER_MAPPED ? "MAPPED" : s == TP_CONSUMER_FALLBACK ? "FALLBACK" : "UNMAPPED";
+}
+
+void tp_consumer_settings(const tp_consumer_t *c, tp_consumer_settings_t *out) { *out = c->cc.settings; }
+
+void tp_consumer_set_response_handler(tp_consumer_t *c, tp_consumer_response_handler_t h, void *clientd)
+{
+    c->cc.handler = h;
+    c->cc.clientd = clientd;
+}
+
+uint64_t tp_consumer_last_error(const tp_consumer_t *c, int32_t *code, const char **message)
+{
+    if (code != NULL) *code = c->cc.last_code;
+    if (message != NULL) *message = c->cc.last_error;
+    return c->cc.errors;
+}
 void tp_consumer_counters(const tp_consumer_t *c, tp_consumer_counters_t *out) { *out = c->cnt; }
 uint64_t tp_consumer_epoch(const tp_consumer_t *c) { return c->mapped ? c->r.epoch : 0; }
 uint64_t tp_consumer_maps(const tp_consumer_t *c) { return c->maps; }

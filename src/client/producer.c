@@ -1,6 +1,8 @@
 /* Producer client (docs/spec/driver.md §3.10 "Producer", docs/spec/wire.md §10.2-§10.4). */
 #include "tensorpool/producer.h"
 
+#include "tensorpool/control_response.h"
+
 #include "client_map.h"
 #include "progress_internal.h"
 #include "meta_blob_out.h"
@@ -100,6 +102,14 @@ static void send_consumer_config(tp_producer_t *p, uint32_t consumer_id, const c
     if (n > 0) tp_ipc_publication_offer(p->ctl_pub, p->tx, (size_t)n);
 }
 
+/* W-P2: a declined request is followed by ControlResponse saying why
+ * (docs/spec/wire.md §5.8, D-4), addressed as W-P1. */
+static void send_decline(tp_producer_t *p, uint32_t consumer_id, int32_t code, const char *why)
+{
+    const long n = tp_control_response_encode(p->tx, sizeof p->tx, p->stream_id, consumer_id, code, why);
+    if (n > 0) tp_ipc_publication_offer(p->ctl_pub, p->tx, (size_t)n);
+}
+
 static void pc_close(per_consumer_t *pc)
 {
     tp_ipc_publication_close(pc->pub);
@@ -136,6 +146,10 @@ static void on_hello(tp_producer_t *p, const uint8_t *buf, size_t len)
     if (!want_desc || dlen == 0 || sid == 0 || sid > INT32_MAX || !ours) { /* W-10.1.3.c/d */
         if (have != NULL && want_desc) pc_close(have);
         send_consumer_config(p, cid, "", 0, TP_CONTROL_MODE_STREAM);
+        if (!want_desc) send_decline(p, cid, TP_CONTROL_RESPONSE_CODE_UNSUPPORTED, "per-consumer control stream not offered");
+        else if (dlen == 0 || sid == 0 || sid > INT32_MAX)
+            send_decline(p, cid, TP_CONTROL_RESPONSE_CODE_INVALID_PARAMS, "descriptor channel and stream id must be given together");
+        else send_decline(p, cid, TP_CONTROL_RESPONSE_CODE_UNSUPPORTED, "descriptor channel is not the producer's");
         return;
     }
     /* W-5.e, W-11.b: a RATE_LIMITED consumer on a stream of its own gets at
@@ -155,6 +169,8 @@ static void on_hello(tp_producer_t *p, const uint8_t *buf, size_t len)
     }
     if (free_slot == NULL || tp_ipc_publication_open(&free_slot->pub, &p->ipc, p->ctx.channel, (int32_t)sid) != 0) {
         send_consumer_config(p, cid, "", 0, TP_CONTROL_MODE_STREAM);
+        send_decline(p, cid, free_slot == NULL ? TP_CONTROL_RESPONSE_CODE_REJECTED : TP_CONTROL_RESPONSE_CODE_INTERNAL_ERROR,
+                     free_slot == NULL ? "per-consumer stream limit reached" : "per-consumer stream could not be opened");
         return;
     }
     free_slot->consumer_id = cid;

@@ -11,4 +11,5 @@ list(APPEND TP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/progress_tx.c
   ${CMAKE_CURRENT_LIST_DIR}/meta_store.c
   ${CMAKE_CURRENT_LIST_DIR}/meta_blob.c
-  ${CMAKE_CURRENT_LIST_DIR}/meta_blob_out.c)
+  ${CMAKE_CURRENT_LIST_DIR}/meta_blob_out.c
+  ${CMAKE_CURRENT_LIST_DIR}/consumer_control.c)

@@ -1,6 +1,7 @@
 /* The SHM driver agent: attach / keepalive / detach / expiry / revocation,
  * exclusive producer, epochs, announces and shutdown (docs/spec/driver.md §3). */
 #include "driver_impl.h"
+#include "tensorpool/control_response.h"
 
 #include "tensorpool/clock.h"
 #include "tensorpool/codec/control.h"
@@ -650,6 +651,10 @@ static void on_consumer_hello(tp_driver_t *d, const uint8_t *buf, size_t len)
     const uint32_t desc = want_desc && drange->count == 0 ? d->cfg.descriptor_stream_id : a != NULL ? a->desc_id : 0;
     const uint32_t ctl = want_ctl && crange->count == 0 ? d->cfg.control_stream_id : a != NULL ? a->ctl_id : 0;
     send_consumer_config(d, stream, cid, desc, ctl);
+    if ((want_desc && desc == 0) || (want_ctl && ctl == 0)) /* W-P2: say why (D-11.d) */
+        drv_send(d, d->ctl_pub,
+                 tp_control_response_encode(d->tx, DRV_TX_CAP, stream, cid, TP_CONTROL_RESPONSE_CODE_REJECTED,
+                                            "driver: per-consumer stream id range exhausted"));
 }
 
 static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)

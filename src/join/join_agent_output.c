@@ -313,7 +313,7 @@ void ja_evaluate(tp_join_agent_t *a)
         }
         break;
     case TP_JOIN_MODE_LATEST_VALUE: {
-        if (tp_join_barrier_ready_latest(a->barrier, now) != 1) {
+        if (tp_join_barrier_ready_latest_out(a->barrier, a->out_count, now) != 1) { /* JB-P1 */
             note_not_ready(a);
             return;
         }

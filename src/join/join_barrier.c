@@ -617,6 +617,20 @@ static int latest_ordering_usable(const tp_join_barrier_t *b)
     return b->cfg.latest_ordering != TP_JOIN_ORDER_TIMESTAMP || b->map.kind == TP_MERGE_KIND_TIMESTAMP;
 }
 
+/* JB-P1: a LatestValue output value (out_seq, or out_time under TIMESTAMP
+ * ordering) never goes back on one output stream, as JB-8.2.l requires of
+ * the other modes: a regressing call is refused (output_rejected) and
+ * leaves the watermark where it was. */
+int tp_join_barrier_ready_latest_out(tp_join_barrier_t *b, uint64_t out, uint64_t now)
+{
+    if (b == NULL || b->cfg.mode != TP_JOIN_MODE_LATEST_VALUE)
+        return tp_err_set(TP_ERR_STATE, "join barrier: ready_latest needs a LATEST_VALUE barrier");
+    if (b->has_last_out && out < b->last_out) return settle_empty(b, 1);
+    b->last_out = out;
+    b->has_last_out = 1;
+    return tp_join_barrier_ready_latest(b, now);
+}
+
 int tp_join_barrier_ready_latest(tp_join_barrier_t *b, uint64_t now)
 {
     if (b == NULL || b->cfg.mode != TP_JOIN_MODE_LATEST_VALUE)

@@ -70,6 +70,7 @@ static inline void rig_on_msg(void *clientd, const uint8_t *buf, size_t len, con
     tp_driver_shm_driver_shutdown_dec_t sd;
     tp_control_shm_pool_announce_dec_t an;
     tp_control_consumer_config_dec_t cc;
+    tp_control_control_response_dec_t cr;
     if (tp_driver_shm_attach_response_decode(&a, buf, len) == 0) {
         e->kind = 'A';
         e->corr = tp_driver_shm_attach_response_correlation_id(&a);
@@ -138,6 +139,14 @@ static inline void rig_on_msg(void *clientd, const uint8_t *buf, size_t len, con
         e->ctl_id = tp_control_consumer_config_control_stream_id(&cc);
         s = tp_control_consumer_config_control_channel(&cc, &n);
         rig_copy(e->ctl_channel, sizeof e->ctl_channel, s, n);
+    } else if (tp_control_control_response_decode(&cr, buf, len) == 0) {
+        e->kind = 'E'; /* W-P1: correlation = stream << 32 | consumer */
+        e->corr = tp_control_control_response_correlation_id(&cr);
+        e->stream = (uint32_t)((uint64_t)e->corr >> 32);
+        e->client = (uint32_t)e->corr;
+        e->code = tp_control_control_response_code(&cr);
+        s = tp_control_control_response_error_message(&cr, &n);
+        rig_copy(e->msg, sizeof e->msg, s, n);
     } else {
         return; /* requests (ours) and anything else */
     }

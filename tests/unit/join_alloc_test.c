@@ -32,6 +32,7 @@ static void exercise(tp_join_barrier_t *b, tp_merge_map_t *m, tp_merge_map_t *de
         case TP_JOIN_MODE_TIMESTAMP: tp_join_barrier_ready_time(b, (uint64_t)i * 100, MONO, now); break;
         default:
             tp_join_barrier_ready_latest(b, now);
+            tp_join_barrier_ready_latest_out(b, (uint64_t)i, now);
             tp_join_barrier_collect_latest(b, sel, 8);
             tp_join_barrier_invalidate_latest(b, 2);
             break;

@@ -1063,6 +1063,36 @@ static void s63_latest_value_basic(void)
     tp_join_barrier_destroy(b);
 }
 
+/* JB-P1, JB-8.2.l: a LatestValue output value that goes back is refused for
+ * that call only; a new map resets the watermark */
+static void s63b_latest_output_regression(void)
+{
+    tp_join_barrier_t *b = latest_barrier(TP_JOIN_ORDER_SEQUENCE);
+    tp_merge_map_t *m = map_45(1, NO_STALE);
+    APPLY(b, m, TP_JOIN_APPLY_REPLACED);
+    OBS(b, 4, 1);
+    OBS(b, 5, 2);
+    CHECK_EQ_I64(tp_join_barrier_ready_latest_out(b, 10, 0), 1);
+    CHECK_EQ_I64(tp_join_barrier_result(b)->output_rejected, 0);
+    CHECK_EQ_I64(tp_join_barrier_ready_latest_out(b, 10, 0), 1); /* the same output again */
+    CHECK_EQ_I64(tp_join_barrier_ready_latest_out(b, 9, 0), 0);  /* regression */
+    CHECK_EQ_I64(tp_join_barrier_result(b)->output_rejected, 1);
+    CHECK_EQ_I64(tp_join_barrier_ready_latest_out(b, 11, 0), 1); /* watermark stayed at 10 */
+    CHECK_EQ_I64(tp_join_barrier_result(b)->output_rejected, 0);
+    CHECK_EQ_I64(tp_join_barrier_ready_latest_out(b, 10, 0), 0);
+    CHECK_EQ_I64(tp_join_barrier_ready_latest(b, 0), 1); /* the old call checks no output */
+    tp_merge_map_t *m2 = map_45(2, NO_STALE);
+    APPLY(b, m2, TP_JOIN_APPLY_REPLACED);
+    OBS(b, 4, 3);
+    OBS(b, 5, 3);
+    CHECK_EQ_I64(tp_join_barrier_ready_latest_out(b, 0, 0), 1); /* new map: watermark reset */
+    /* another mode refuses the call */
+    tp_join_barrier_t *s = fx_barrier(TP_JOIN_MODE_SEQUENCE);
+    CHECK_EQ_I64(tp_join_barrier_ready_latest_out(s, 1, 0), -1);
+    tp_join_barrier_destroy(s);
+    tp_join_barrier_destroy(b);
+}
+
 /* JB-9.1.d, JB-9.1.e, JB-9.2.d */
 static void s64_latest_invalidation(void)
 {
@@ -1277,6 +1307,7 @@ int main(void)
     RUN(s65_latest_parameters_ignored);
     RUN(s66_timestamp_ordering_without_timestamp_map);
     RUN(s67_timestamp_ordering);
+    RUN(s63b_latest_output_regression);
     RUN(s68_latest_no_prior_epoch_frames);
     RUN(s69_latest_stale_but_usable);
     RUN(s70_latest_rejected_input);

@@ -677,6 +677,15 @@ static void test_per_consumer_stream_authority(void)
     rig_hello(10000, 503, rig_channel(), 0); /* exhausted: declined (D-11.d) */
     e = wait_config(503, from);
     CHECK(e >= 0 && g_ev[e].producer == 0 && g_ev[e].msg[0] == '\0');
+    /* ... followed by ControlResponse REJECTED addressed to it (W-P2, W-P1) */
+    int r = -1;
+    for (int tries = 0; tries < 500 && r < 0; tries++) {
+        for (int i = from; i < g_nev && r < 0; i++)
+            if (g_ev[i].kind == 'E' && g_ev[i].client == 503) r = i;
+        if (r < 0) rig_pump(2);
+    }
+    CHECK(r >= 0 && g_ev[r].stream == 10000 && g_ev[r].code == TP_CONTROL_RESPONSE_CODE_REJECTED &&
+          strstr(g_ev[r].msg, "range exhausted") != NULL);
     from = g_nev;
     rig_hello(10000, 504, rig_channel(), 31500); /* explicit id: not the driver's business */
     rig_pump(30);
