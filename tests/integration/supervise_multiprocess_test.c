@@ -13,6 +13,7 @@
 
 #include "tensorpool/clock.h"
 #include "tensorpool/consumer.h"
+#include "tensorpool/consumer_rate.h"
 #include "tensorpool/codec/control.h"
 #include "tensorpool/control_response.h"
 #include "tensorpool/error.h"
@@ -82,6 +83,13 @@ static int run_consumer(uint32_t client_id, int slow_ms, int seconds)
         if (d.drops_gap + d.drops_late >= printed_drops + 100) {
             printed_drops = d.drops_gap + d.drops_late;
             printf("drops %llu\n", (unsigned long long)printed_drops);
+        }
+        tp_consumer_rate_stats_t rs; /* a forced rate is applied, not only reported */
+        tp_consumer_rate_stats(c, &rs);
+        static int printed_gate;
+        if (!printed_gate && rs.max_rate_hz != 0 && rs.skipped_local > 0) {
+            printed_gate = 1;
+            printf("gate %u Hz skipped %llu\n", rs.max_rate_hz, (unsigned long long)rs.skipped_local);
         }
         fflush(stdout);
         sleep_ms(slow_ms > 0 ? slow_ms : 1);
@@ -173,6 +181,7 @@ static void test_supervisor_moves_dropping_consumer(void)
     CHECK(wait_log("slow.log", NULL, "drops "));
     /* the slow consumer is told RATE_LIMITED at 5 Hz, and reports it */
     CHECK(wait_log("slow.log", NULL, "mode=RATE_LIMITED max_rate_hz=5"));
+    CHECK(wait_log("slow.log", NULL, "gate 5 Hz skipped")); /* and its gate runs at that rate */
     CHECK(wait_log("supervisor.log", NULL, "consumer 100: drops grew by"));
     CHECK(log_has("supervisor.log", "RATE_LIMITED at 5 Hz"));
     /* the third consumer gets REJECTED as its last error; the first two do not */
