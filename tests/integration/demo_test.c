@@ -34,14 +34,14 @@ static void test_demo_runs_and_reports(void)
     CHECK(strstr(out, "result: OK") != NULL);
 
     /* One process per role, each its own pid, none of them the demo's. */
-    int demo_pid = 0, pids[6] = {0};
+    int demo_pid = 0, pids[7] = {0};
     const char *pl = strstr(out, "tp demo: processes: ");
     CHECK(pl != NULL);
     if (pl != NULL)
         CHECK(sscanf(pl, "tp demo: processes: driver+status %d, cam1 %d, cam2 %d, imu %d, authority %d, seq-join %d, "
-                         "ts-join %d",
-                     &demo_pid, &pids[0], &pids[1], &pids[2], &pids[3], &pids[4], &pids[5]) == 7);
-    for (int i = 0; i < 6; i++) {
+                         "ts-join %d, preview %d",
+                     &demo_pid, &pids[0], &pids[1], &pids[2], &pids[3], &pids[4], &pids[5], &pids[6]) == 8);
+    for (int i = 0; i < 7; i++) {
         CHECK(pids[i] > 0 && pids[i] != demo_pid);
         for (int k = 0; k < i; k++) CHECK(pids[i] != pids[k]);
     }
@@ -179,7 +179,9 @@ static int demo_flowing(void)
            json_num(stream_json(3), "consumers") == 1;
 }
 
-static const char *const role_comms[6] = {"tp-cam1", "tp-cam2", "tp-imu", "tp-authority", "tp-seq-join", "tp-ts-join"};
+enum { ROLES = 7 }; /* the demo's role processes, named tp-<role> */
+static const char *const role_comms[ROLES] = {"tp-cam1",     "tp-cam2",    "tp-imu",    "tp-authority",
+                                              "tp-seq-join", "tp-ts-join", "tp-preview"};
 
 /* tp stat --once --json against a running demo lists every stream with its
  * producer and superblock, and both joins with their rules and a state. */
@@ -194,8 +196,8 @@ static void test_stat_sees_running_demo(void)
     const pid_t pid = spawn_tp("/dev/null", demo_args);
     CHECK(pid > 0);
     /* The role processes are the demo's children, named after their role. */
-    int role_pid[6];
-    for (int i = 0; i < 6; i++) {
+    int role_pid[ROLES];
+    for (int i = 0; i < ROLES; i++) {
         role_pid[i] = find_child(pid, role_comms[i], 15000);
         CHECK(role_pid[i] > 0);
     }
@@ -281,7 +283,7 @@ static void test_stat_sees_running_demo(void)
     CHECK(kill(pid, SIGINT) == 0); /* an early end is a normal end: summary, exit 0 */
     const int st = wait_exit(pid, 60000);
     CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    for (int i = 0; i < 6; i++) CHECK(!proc_matches(role_pid[i], 0, role_comms[i]));
+    for (int i = 0; i < ROLES; i++) CHECK(!proc_matches(role_pid[i], 0, role_comms[i]));
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
     /* bad input */
@@ -349,8 +351,8 @@ static void test_killed_role_fails_the_demo(void)
     close(fd);
     const char *const args[] = {"demo", "--duration", "30", NULL};
     const pid_t pid = spawn_tp(log, args);
-    int role_pid[6];
-    for (int i = 0; i < 6; i++) role_pid[i] = find_child(pid, role_comms[i], 15000);
+    int role_pid[ROLES];
+    for (int i = 0; i < ROLES; i++) role_pid[i] = find_child(pid, role_comms[i], 15000);
     /* running: the first status line is out */
     for (int i = 0; i < 1500; i++) {
         slurp(log);
@@ -371,7 +373,7 @@ static void test_killed_role_fails_the_demo(void)
     CHECK(strstr(out, want) != NULL);
     CHECK(strstr(out, "summary: ") != NULL && strstr(out, "result: FAILED") != NULL);
     CHECK(strstr(out, "role cam1") == NULL && strstr(out, "role seq-join") == NULL); /* the others stopped cleanly */
-    for (int i = 0; i < 6; i++) CHECK(role_pid[i] > 0 && !proc_matches(role_pid[i], 0, role_comms[i]));
+    for (int i = 0; i < ROLES; i++) CHECK(role_pid[i] > 0 && !proc_matches(role_pid[i], 0, role_comms[i]));
     unlink(log);
 }
 
@@ -386,8 +388,8 @@ static void test_killed_demo_leaves_no_role(void)
     unsetenv("TP_DIR"); /* the demo makes its own directory */
     const char *const args[] = {"demo", "--duration", "30", NULL};
     const pid_t pid = spawn_tp(log, args);
-    int role_pid[6];
-    for (int i = 0; i < 6; i++) {
+    int role_pid[ROLES];
+    for (int i = 0; i < ROLES; i++) {
         role_pid[i] = find_child(pid, role_comms[i], 15000);
         CHECK(role_pid[i] > 0);
     }
@@ -402,14 +404,14 @@ static void test_killed_demo_leaves_no_role(void)
     int left = 6, dir_left = 1;
     for (int waited = 0; (left > 0 || dir_left) && waited < 20000; waited += 20) {
         left = 0;
-        for (int i = 0; i < 6; i++) left += role_pid[i] > 0 && proc_matches(role_pid[i], 0, role_comms[i]);
+        for (int i = 0; i < ROLES; i++) left += role_pid[i] > 0 && proc_matches(role_pid[i], 0, role_comms[i]);
         dir_left = dir[0] != '\0' && stat(dir, &st) == 0;
         const struct timespec ms20 = {0, 20000000};
         if (left > 0 || dir_left) nanosleep(&ms20, NULL);
     }
     CHECK_EQ_U64(left, 0);
     CHECK(!dir_left);
-    for (int i = 0; i < 6; i++) /* after a failure: leave nothing running */
+    for (int i = 0; i < ROLES; i++) /* after a failure: leave nothing running */
         if (role_pid[i] > 0 && proc_matches(role_pid[i], 0, role_comms[i])) kill(role_pid[i], SIGKILL);
     if (dir_left) {
         char cmd[128];
@@ -456,8 +458,8 @@ static void test_dir_left_as_found(void)
     CHECK_EQ_I64(entries_below(dir), 1);
     const char *const demo_args[] = {"demo", "--duration", "30", "--dir", dir, NULL};
     const pid_t pid = spawn_tp("/dev/null", demo_args);
-    int role_pid[6];
-    for (int i = 0; i < 6; i++) role_pid[i] = find_child(pid, role_comms[i], 15000);
+    int role_pid[ROLES];
+    for (int i = 0; i < ROLES; i++) role_pid[i] = find_child(pid, role_comms[i], 15000);
     /* The roles exist before their files do: wait for the driver, rings,
      * pools and logs to appear (slow under ASan on a loaded machine). */
     int made = 0;
@@ -476,7 +478,7 @@ static void test_dir_left_as_found(void)
     CHECK_EQ_I64(n, 1);
     struct stat st;
     CHECK(stat(mine, &st) == 0); /* the file that was there stays */
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < ROLES; i++)
         if (role_pid[i] > 0 && proc_matches(role_pid[i], 0, role_comms[i])) kill(role_pid[i], SIGKILL);
     snprintf(args, sizeof args, "rm -rf %s", dir);
     CHECK(system(args) == 0);
