@@ -31,7 +31,7 @@ extern PyObject *pytp_FrameOverwritten; /* tensorpool.FrameOverwritten(Error) */
  * prefixed with what; returns NULL. */
 PyObject *pytp_raise_lib(const char *what);
 /* Raise tensorpool.Error (or a subclass) with a given code and message; NULL. */
-PyObject *pytp_raise(PyObject *type, int code, const char *fmt, ...);
+PyObject *pytp_raise(PyObject *type, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* 0 when the C object exists, else -1 with tensorpool.Error "<what> is closed". */
 int pytp_open(const void *c_object, const char *what);

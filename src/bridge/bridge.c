@@ -538,6 +538,7 @@ static int open_receiver(tp_bridge_t *b, mapping_t *m)
     return 0;
 }
 
+static void event(tp_bridge_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void event(tp_bridge_t *b, const char *fmt, ...)
 {
     if (b->cfg.on_event == NULL)
