@@ -364,10 +364,9 @@ static uint8_t pattern(uint32_t i, uint64_t seq) { return (uint8_t)(i * 31u + se
 static void on_big_progress(void *clientd, const tp_progress_t *pr)
 {
     big_seen_t *s = clientd;
-    if (pr->state == TP_CONTROL_FRAME_PROGRESS_STATE_COMPLETE || pr->bytes_filled >= pr->values_len)
-        return;
-    s->partial++;
-    if (!s->any || pr->seq > s->last_seq)
+    const bool partial = pr->state != TP_CONTROL_FRAME_PROGRESS_STATE_COMPLETE && pr->bytes_filled < pr->values_len;
+    s->partial += partial;
+    if (partial && (!s->any || pr->seq > s->last_seq))
         s->before++; /* this frame's descriptor has not arrived yet */
     /* the staged header is the frame's own (2-D), not the receiver's 1-D stand-in */
     if (pr->header->tensor.ndims != 2 || pr->row_bytes != BIG_ROW || pr->values_len != BIG || pr->readable % BIG_ROW != 0)
@@ -382,7 +381,7 @@ static void on_big_progress(void *clientd, const tp_progress_t *pr)
         s->checked = pr->readable;
     if (wrong != 0 && tp_progress_intact(pr))
         s->wrong++; /* a byte handed over that the receiver had not written yet */
-    if (pr->readable > s->max_readable)
+    if (partial && pr->readable > s->max_readable)
         s->max_readable = pr->readable;
 }
 
@@ -428,7 +427,7 @@ static void run_progress(bool forward)
     tp_tensor_header_t t;
     const int32_t dims[2] = {(int32_t)BIG_ROWS, (int32_t)BIG_ROW};
     tp_tensor_header_init(&t, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, 2, dims);
-    tp_bridge_counters_t rx = {0};
+    tp_bridge_counters_t rx = {0}, tx = {0};
     unsigned sent = 0;
     int64_t next_send = 0;
     const int64_t deadline = tp_clock_monotonic_ns() + 40000000000;
@@ -447,7 +446,12 @@ static void run_progress(bool forward)
 #endif
         tp_consumer_poll(c, now, on_big_frame, &s, 16);
         tp_bridge_counters(b, 1, &rx);
-        if (tp_producer_is_active(p) && rx.source_epoch != 0 && tp_consumer_is_mapped(c) && now >= next_send) {
+        tp_bridge_counters(b, 0, &tx);
+        /* one thread runs both ends: the next 4 MiB goes out once the receiver
+         * took every chunk sent so far (or after 2 s), so the sender never
+         * waits on a window only this thread could drain */
+        const bool drained = tx.chunks_sent == rx.chunks_received || now - next_send > 2000000000;
+        if (tp_producer_is_active(p) && rx.source_epoch != 0 && tp_consumer_is_mapped(c) && now >= next_send && drained) {
             tp_shm_claim_t cl;
             const uint64_t seq = tp_producer_next_seq(p);
             if (tp_producer_claim(p, &t, BIG, &cl) == 0) {
@@ -461,7 +465,6 @@ static void run_progress(bool forward)
         struct timespec ts = {0, 200000};
         nanosleep(&ts, NULL);
     }
-    tp_bridge_counters_t tx;
     tp_bridge_counters(b, 0, &tx);
     tp_progress_counters_t pc;
     tp_consumer_progress_counters(c, &pc);
