@@ -357,6 +357,9 @@ typedef struct big_seen_s {
     unsigned frames, bad, partial, before, wrong, bad_header;
     uint64_t last_seq, max_readable, checked_seq, checked;
     bool any;
+    uint64_t first_seq;          /* frame whose first partial progress came at first_ns */
+    int64_t first_ns, lead_ns;   /* lead: summed time from that to the frame's arrival */
+    unsigned leads;
 } big_seen_t;
 
 static uint8_t pattern(uint32_t i, uint64_t seq) { return (uint8_t)(i * 31u + seq * 7u + (i >> 9)); }
@@ -368,6 +371,8 @@ static void on_big_progress(void *clientd, const tp_progress_t *pr)
     s->partial += partial;
     if (partial && (!s->any || pr->seq > s->last_seq))
         s->before++; /* this frame's descriptor has not arrived yet */
+    if (partial && (s->first_ns == 0 || pr->seq != s->first_seq))
+        s->first_seq = pr->seq, s->first_ns = tp_clock_monotonic_ns();
     /* the staged header is the frame's own (2-D), not the receiver's 1-D stand-in */
     if (pr->header->tensor.ndims != 2 || pr->row_bytes != BIG_ROW || pr->values_len != BIG || pr->readable % BIG_ROW != 0)
         s->bad_header++;
@@ -394,6 +399,8 @@ static void on_big_frame(void *clientd, const tp_frame_t *f)
     if (!tp_frame_intact(f))
         return;
     s->bad += f->len != BIG || wrong != 0;
+    if (s->first_ns != 0 && s->first_seq == f->seq)
+        s->lead_ns += tp_clock_monotonic_ns() - s->first_ns, s->leads++, s->first_ns = 0;
     s->frames++;
     s->last_seq = f->seq;
     s->any = true;
@@ -473,6 +480,9 @@ static void run_progress(bool forward)
            " backwards %" PRIu64 " layout %" PRIu64 "; tx aborted %" PRIu64 "\n",
            forward ? "on" : "off", sent, s.frames, s.bad, s.partial, s.before, s.wrong, s.bad_header, s.max_readable,
            pc.delivered, pc.refused_slot, pc.refused_length, pc.refused_backwards, pc.refused_layout, tx.send_aborted);
+    if (s.leads != 0)
+        printf("  first prefix came %.2f ms (mean of %u frames) before the whole frame\n", (double)s.lead_ns / s.leads / 1e6,
+               s.leads);
     for (int k = 0; k < TP_BRIDGE_DROP_COUNT_; k++)
         if (rx.drops[k] != 0)
             printf("  drop %s: %" PRIu64 "\n", tp_bridge_drop_name((tp_bridge_drop_t)k), rx.drops[k]);
