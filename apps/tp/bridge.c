@@ -44,6 +44,10 @@ static void help(FILE *out)
             "    stays silent). With forward_qos the source stream's QosProducer and\n"
             "    QosConsumer messages travel on the control channel and are published on this\n"
             "    host's QoS stream with the stream id rewritten to dest_stream_id.\n"
+            "    With forward_progress a receiver publishes FrameProgress for the destination\n"
+            "    stream itself, as its producer, while it rebuilds a frame: the slot header is\n"
+            "    written first and bytes_filled never passes the chunks written in order from\n"
+            "    offset 0; the source's own FrameProgress is not relayed (BR-P11).\n"
             "\n"
             "    When another producer already holds a receive mapping's destination stream,\n"
             "    the receiver waits dest_busy_timeout_ms (its own stale lease after a crash\n"
@@ -95,8 +99,9 @@ static void help(FILE *out)
             "    forward_tracelink     forward TraceLinkSet (default false)\n"
             "    forward_qos           forward QosProducer/QosConsumer on the control channel\n"
             "                          (default false)\n"
-            "    forward_progress      FrameProgress forwarding: not implemented; true is\n"
-            "                          refused\n"
+            "    forward_progress      receive: publish FrameProgress for the destination\n"
+            "                          stream while a frame is rebuilt, never past the bytes\n"
+            "                          written in order from offset 0 (default false)\n"
             "    dest_busy_timeout_ms  how long a receiver waits for a destination stream held\n"
             "                          by another producer before it remaps or stops the\n"
             "                          mapping (default 10000; keep it above the driver's lease\n"
@@ -149,9 +154,9 @@ static void print_config(const tp_bridge_config_t *c)
            c->send_timeout_ms, c->crc32c ? "true" : "false");
     if (c->metadata_channel[0] != '\0')
         printf("bridge.metadata_channel = \"%s\" (stream %d)\n", c->metadata_channel, c->metadata_stream_id);
-    printf("bridge.forward_metadata = %s, forward_tracelink = %s, forward_qos = %s\n",
+    printf("bridge.forward_metadata = %s, forward_tracelink = %s, forward_qos = %s, forward_progress = %s\n",
            c->forward_metadata ? "true" : "false", c->forward_tracelink ? "true" : "false",
-           c->forward_qos ? "true" : "false");
+           c->forward_qos ? "true" : "false", c->forward_progress ? "true" : "false");
     printf("bridge.dest_busy_timeout_ms = %u\n", c->dest_busy_timeout_ms);
     if (c->dest_range_hi != 0)
         printf("bridge.dest_stream_id_range = %u-%u\n", c->dest_range_lo, c->dest_range_hi);

@@ -59,6 +59,7 @@ typedef struct tp_bridge_config_s {
     bool forward_metadata;        /* BR-7.1.a (false) */
     bool forward_tracelink;       /* BR-7.1.b (false) */
     bool forward_qos;             /* BR-9.b: QosProducer/QosConsumer over the control channel (false) */
+    bool forward_progress;        /* BR-9.a, BR-P11: receivers publish FrameProgress of the in-order prefix (false) */
     /* BR-4.a, BR-P9: how long a receiver waits while its destination stream
      * is held by another producer before it moves to the next id of the
      * range (dest_stream_id 0) or stops the mapping (a fixed id). Longer than

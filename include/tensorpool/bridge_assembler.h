@@ -159,6 +159,11 @@ TP_INTERNAL unsigned tp_bridge_asm_poll(tp_bridge_asm_t *a, uint64_t now_ns);
  * counted under cause. */
 TP_INTERNAL void tp_bridge_asm_reset(tp_bridge_asm_t *a, tp_bridge_drop_t cause);
 
+/* BR-P11: bytes of the frame (epoch, seq) in flight that are written in
+ * order from offset 0 (chunks 0..k-1 all arrived), and its checked source
+ * header in *header; 0 when it is not in flight or chunk 0 is missing. */
+TP_INTERNAL uint64_t tp_bridge_asm_prefix(const tp_bridge_asm_t *a, uint64_t epoch, uint64_t seq, const uint8_t **header);
+
 /* Counters. */
 TP_INTERNAL uint64_t tp_bridge_asm_drops(const tp_bridge_asm_t *a, tp_bridge_drop_t cause);
 TP_INTERNAL uint64_t tp_bridge_asm_completed(const tp_bridge_asm_t *a);

@@ -8,6 +8,7 @@
 #include "tensorpool/clock.h"
 #include "tensorpool/consumer.h"
 #include "tensorpool/error.h"
+#include "tensorpool/frame_progress.h"
 #include "tensorpool/ipc.h"
 #include "tensorpool/producer.h"
 #include "tensorpool/shm_layout.h"
@@ -39,6 +40,8 @@ typedef struct mapping_s {
     tp_bridge_asm_t *as;
     tp_shm_claim_t claim;
     bool claimed;
+    bool prog_tensor; /* BR-P11: claim.tensor is the frame's own (from chunk 0) */
+    uint64_t prog_filled; /* BR-P11: prefix last reported for the claim */
     bool reopen;    /* source epoch changed: attach again for a new local epoch */
     /* BR-4.a, BR-P9: the destination held by another producer */
     bool ranged;           /* dest_stream_id came from the range: may move on */
@@ -194,6 +197,8 @@ static uint8_t *acquire_slot(void *ctx, uint64_t epoch, uint64_t seq, uint32_t l
     if (tp_producer_claim_at(m->prod, &t, len, seq, &m->claim) != 0)
         return NULL; /* behind the stream (a source restart before its announce) or fits no pool */
     m->claimed = true;
+    m->prog_tensor = false;
+    m->prog_filled = 0;
     static uint8_t empty[1];
     return m->claim.payload != NULL ? m->claim.payload : empty;
 }
@@ -218,6 +223,29 @@ static void commit_frame(mapping_t *m, const tp_bridge_frame_t *f)
         m->n.frames_rebuilt++;
     else
         m->n.drops[TP_BRIDGE_DROP_NO_SLOT]++;
+}
+
+/* BR-9.a as BR-P11 builds it: not the source's FrameProgress relayed, but
+ * this host's own for the destination stream, through the producer's
+ * progress path (opt-in, throttle, hints). The claimed slot gets the
+ * frame's header on the first report, and bytes_filled never passes the
+ * chunks written in order from offset 0. */
+static void report_progress(mapping_t *m, const tp_bridge_chunk_t *c)
+{
+    if (!m->claimed || m->claim.seq != c->seq || m->prod == NULL)
+        return;
+    const uint8_t *hb = NULL;
+    const uint64_t filled = tp_bridge_asm_prefix(m->as, c->epoch, c->seq, &hb);
+    if (filled <= m->prog_filled)
+        return;
+    if (!m->prog_tensor) {
+        tp_slot_header_t h;
+        tp_slot_header_read(hb, &h);
+        m->claim.tensor = h.tensor; /* the staged header describes the real frame */
+        m->prog_tensor = true;
+    }
+    if (tp_producer_progress(m->prod, &m->claim, filled) >= 0)
+        m->prog_filled = filled;
 }
 
 static mapping_t *recv_map(tp_bridge_t *b, uint32_t source)
@@ -247,8 +275,11 @@ static void on_chunk(void *clientd, const uint8_t *buf, size_t len, const tp_ipc
         return;
     m->n.chunks_received++;
     tp_bridge_frame_t f;
-    if (tp_bridge_asm_on_chunk(m->as, &c, (uint64_t)b->now, &f, NULL) == TP_BRIDGE_COMPLETE)
+    const tp_bridge_result_t r = tp_bridge_asm_on_chunk(m->as, &c, (uint64_t)b->now, &f, NULL);
+    if (r == TP_BRIDGE_COMPLETE)
         commit_frame(m, &f);
+    else if (r == TP_BRIDGE_PENDING && b->cfg.forward_progress)
+        report_progress(m, &c);
 }
 
 /* ---- QoS forwarding (BR-9.b) ---- */

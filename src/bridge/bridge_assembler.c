@@ -19,6 +19,7 @@ typedef struct assembly_s {
     uint32_t chunk_count, payload_length;
     uint32_t unit;      /* L of BR-P1; 0 until known */
     uint32_t received;  /* distinct indices */
+    uint32_t contig;    /* indices 0..contig-1 all arrived: the in-order prefix (BR-P11) */
     uint64_t start_ns;
     uint8_t *buf;
     bool have_header;
@@ -263,6 +264,7 @@ static assembly_t *start(tp_bridge_asm_t *a, const tp_bridge_chunk_t *c, uint64_
     s->payload_length = c->payload_length;
     s->unit = 0;
     s->received = 0;
+    s->contig = 0;
     s->start_ns = now_ns;
     s->have_header = false;
     memset(s->seen, 0, ((c->chunk_count + 63u) / 64u) * sizeof(uint64_t));
@@ -343,6 +345,8 @@ tp_bridge_result_t tp_bridge_asm_on_chunk(tp_bridge_asm_t *a, const tp_bridge_ch
     }
     memcpy(s->buf + c->chunk_offset, c->payload, c->chunk_length);
     bit_set(s->seen, c->chunk_index);
+    while (s->contig < s->chunk_count && bit_get(s->seen, s->contig))
+        s->contig++;
     if (++s->received < s->chunk_count)
         return TP_BRIDGE_PENDING;
     /* Every index arrived and BR-P1 held for each: the payload is covered exactly. */
@@ -370,6 +374,20 @@ unsigned tp_bridge_asm_poll(tp_bridge_asm_t *a, uint64_t now_ns)
         }
     }
     return n;
+}
+
+uint64_t tp_bridge_asm_prefix(const tp_bridge_asm_t *a, uint64_t epoch, uint64_t seq, const uint8_t **header)
+{
+    const assembly_t *s = NULL;
+    for (unsigned i = 0; i < a->cfg.assemblies && s == NULL; i++)
+        if (a->as[i].in_use && a->as[i].epoch == epoch && a->as[i].seq == seq)
+            s = &a->as[i];
+    if (s == NULL || s->buf == NULL || s->contig == 0 || !s->have_header)
+        return 0;
+    if (header != NULL)
+        *header = s->header;
+    /* chunk 0 arrived, so L is known (BR-P1); the last chunk ends the payload */
+    return s->contig == s->chunk_count ? s->payload_length : (uint64_t)s->contig * s->unit;
 }
 
 uint64_t tp_bridge_asm_drops(const tp_bridge_asm_t *a, tp_bridge_drop_t cause)

@@ -166,10 +166,7 @@ static int handler(void *ud, const char *key, const tp_toml_value_t *v)
     if (strcmp(k, "forward_progress") == 0) {
         if (want(v, TP_TOML_BOOL, key) != 0)
             return -1;
-        if (v->b)
-            return tp_err_set(TP_ERR_UNSUPPORTED,
-                              "%s = true: FrameProgress forwarding (BR-9.a) is not implemented in this build; "
-                              "remove the key or set it to false", key);
+        c->forward_progress = v->b != 0; /* BR-9.a as BR-P11 builds it */
         return 0;
     }
     return tp_err_set(TP_ERR_MALFORMED, "unknown key %s", key);

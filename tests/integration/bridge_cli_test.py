@@ -62,6 +62,11 @@ def check_good_file():
         r = subprocess.run([TP, "bridge", "--check", "-c", write(d, text)], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         assert "forward_qos = true" in r.stdout and "dest_busy_timeout_ms = 7000" in r.stdout, r.stdout
+        # BR-9.a, BR-P11: FrameProgress forwarding is accepted and shown
+        text = GOOD.replace("instance_id", "forward_progress = true\ninstance_id")
+        r = subprocess.run([TP, "bridge", "--check", "-c", write(d, text)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert "forward_progress = true" in r.stdout, r.stdout
 
 
 def check_bad_files():
@@ -71,9 +76,7 @@ def check_bad_files():
         (GOOD.replace("[30000, 30009]", "[49990, 50010]"), "overlaps the bridge's own stream ids"),
         (GOOD + "[other]\nk = 1\n", "unknown key other.k"),
         (GOOD.replace("instance_id", "forward_metadata = true\ninstance_id"), "need metadata_channel"),  # BR-7.1.a
-        # BR-9.a: FrameProgress forwarding is refused, saying so
-        (GOOD.replace("instance_id", "forward_progress = true\ninstance_id"),
-         "FrameProgress forwarding (BR-9.a) is not implemented"),
+        (GOOD.replace("instance_id", "forward_progress = 1\ninstance_id"), "forward_progress"),
         (GOOD.replace("instance_id", "forward_qos = 1\ninstance_id"), "forward_qos"),
     ]
     with tempfile.TemporaryDirectory() as d:

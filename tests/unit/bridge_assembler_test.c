@@ -85,6 +85,45 @@ static void test_out_of_order(void)
     tp_bridge_asm_destroy(a);
 }
 
+/* BR-P11: the prefix a receiver may report as progress covers only chunks
+ * 0..k-1 all written, whatever order they came in, and names the frame's
+ * checked header; nothing before chunk 0 arrives. */
+static void test_prefix_in_order_only(void)
+{
+    tp_bridge_asm_t *a = fx_asm(&sink, NULL, true);
+    fx_frame_t f;
+    fx_cut(&f, FX_EPOCH, 77, 9500, 1000, 0, false); /* 10 chunks, the last of 500 bytes */
+    CHECK_EQ_U64(f.n, 10);
+    static const unsigned order[10] = {1, 2, 0, 4, 3, 9, 5, 6, 7, 8};
+    static const uint64_t want[9] = {0, 0, 3000, 3000, 5000, 5000, 6000, 7000, 8000};
+    tp_bridge_frame_t out;
+    const uint8_t *hb = NULL;
+    for (unsigned k = 0; k < 9; k++) {
+        CHECK(tp_bridge_asm_on_chunk(a, &f.c[order[k]], 100, &out, NULL) == TP_BRIDGE_PENDING);
+        CHECK_EQ_U64(tp_bridge_asm_prefix(a, FX_EPOCH, 77, &hb), want[k]);
+    }
+    CHECK(hb != NULL && memcmp(hb, f.header, TP_BRIDGE_HEADER_BYTES) == 0);
+    CHECK_EQ_U64(tp_bridge_asm_prefix(a, FX_EPOCH, 78, NULL), 0);     /* not in flight */
+    CHECK_EQ_U64(tp_bridge_asm_prefix(a, FX_EPOCH + 1, 77, NULL), 0); /* another epoch */
+    /* the last chunk completes the frame: nothing is in flight any more */
+    CHECK(tp_bridge_asm_on_chunk(a, &f.c[order[9]], 100, &out, NULL) == TP_BRIDGE_COMPLETE);
+    CHECK(frame_equals(&out, &f));
+    CHECK_EQ_U64(tp_bridge_asm_prefix(a, FX_EPOCH, 77, NULL), 0);
+    fx_done(&sink, out.buf);
+    fx_free(&f);
+    /* in order, the prefix follows every chunk */
+    fx_cut(&f, FX_EPOCH, 79, 2500, 1000, 0, false);
+    CHECK(tp_bridge_asm_on_chunk(a, &f.c[0], 100, &out, NULL) == TP_BRIDGE_PENDING);
+    CHECK_EQ_U64(tp_bridge_asm_prefix(a, FX_EPOCH, 79, NULL), 1000);
+    CHECK(tp_bridge_asm_on_chunk(a, &f.c[1], 100, &out, NULL) == TP_BRIDGE_PENDING);
+    CHECK_EQ_U64(tp_bridge_asm_prefix(a, FX_EPOCH, 79, NULL), 2000);
+    CHECK(tp_bridge_asm_on_chunk(a, &f.c[2], 100, &out, NULL) == TP_BRIDGE_COMPLETE);
+    CHECK_EQ_U64(tp_bridge_asm_prefix(a, FX_EPOCH, 79, NULL), 0);
+    fx_done(&sink, out.buf);
+    fx_free(&f);
+    tp_bridge_asm_destroy(a);
+}
+
 /* BR-5.2.k: two frames interleaved chunk by chunk, both complete. */
 static void test_interleaved_frames(void)
 {
@@ -688,6 +727,7 @@ int main(void)
     fx_sink_init(&sink);
     RUN(test_in_order_complete);
     RUN(test_out_of_order);
+    RUN(test_prefix_in_order_only);
     RUN(test_interleaved_frames);
     RUN(test_duplicates_ignored);
     RUN(test_conflicting_duplicate);

@@ -19,6 +19,7 @@
 #include "tensorpool/ipc.h"
 #include "tensorpool/trace.h"
 #include "tensorpool/consumer.h"
+#include "tensorpool/frame_progress.h"
 #include "tensorpool/producer.h"
 
 #define SRC 10001u
@@ -343,6 +344,173 @@ static void test_frames_cross_the_bridge(void)
     rig_teardown();
 }
 
+/* BR-9.a, BR-P11: FrameProgress across the bridge. A 4 MiB frame (1024 rows
+ * of 4096 bytes, 536 chunks) is rebuilt on DST; with forward_progress the
+ * receiver, as DST's producer, reports prefixes of it to an opted-in
+ * consumer before the frame completes, and every byte such a prefix hands
+ * over is already the source's. Without forward_progress, no progress. */
+#define BIG_ROWS 1024u
+#define BIG_ROW 4096u
+#define BIG (BIG_ROWS * BIG_ROW)
+
+typedef struct big_seen_s {
+    unsigned frames, bad, partial, before, wrong, bad_header;
+    uint64_t last_seq, max_readable, checked_seq, checked;
+    bool any;
+    uint64_t first_seq;          /* frame whose first partial progress came at first_ns */
+    int64_t first_ns, lead_ns;   /* lead: summed time from that to the frame's arrival */
+    unsigned leads;
+} big_seen_t;
+
+static uint8_t pattern(uint32_t i, uint64_t seq) { return (uint8_t)(i * 31u + seq * 7u + (i >> 9)); }
+
+static void on_big_progress(void *clientd, const tp_progress_t *pr)
+{
+    big_seen_t *s = clientd;
+    const bool partial = pr->state != TP_CONTROL_FRAME_PROGRESS_STATE_COMPLETE && pr->bytes_filled < pr->values_len;
+    s->partial += partial;
+    if (partial && (!s->any || pr->seq > s->last_seq))
+        s->before++; /* this frame's descriptor has not arrived yet */
+    if (partial && (s->first_ns == 0 || pr->seq != s->first_seq))
+        s->first_seq = pr->seq, s->first_ns = tp_clock_monotonic_ns();
+    /* the staged header is the frame's own (2-D), not the receiver's 1-D stand-in */
+    if (pr->header->tensor.ndims != 2 || pr->row_bytes != BIG_ROW || pr->values_len != BIG || pr->readable % BIG_ROW != 0)
+        s->bad_header++;
+    /* each byte is checked when it is first handed over: a prefix only grows */
+    if (pr->seq != s->checked_seq)
+        s->checked_seq = pr->seq, s->checked = 0;
+    uint32_t wrong = 0;
+    for (uint64_t i = s->checked; i < pr->readable; i++)
+        wrong += pr->payload[i] != pattern((uint32_t)i, pr->seq);
+    if (pr->readable > s->checked)
+        s->checked = pr->readable;
+    if (wrong != 0 && tp_progress_intact(pr))
+        s->wrong++; /* a byte handed over that the receiver had not written yet */
+    if (partial && pr->readable > s->max_readable)
+        s->max_readable = pr->readable;
+}
+
+static void on_big_frame(void *clientd, const tp_frame_t *f)
+{
+    big_seen_t *s = clientd;
+    uint32_t wrong = 0;
+    for (uint32_t i = 0; i < f->len; i++)
+        wrong += f->payload[i] != pattern(i, f->seq);
+    if (!tp_frame_intact(f))
+        return;
+    s->bad += f->len != BIG || wrong != 0;
+    if (s->first_ns != 0 && s->first_seq == f->seq)
+        s->lead_ns += tp_clock_monotonic_ns() - s->first_ns, s->leads++, s->first_ns = 0;
+    s->frames++;
+    s->last_seq = f->seq;
+    s->any = true;
+}
+
+static void run_progress(bool forward)
+{
+    rig_setup("[profiles.huge]\nheader_nslots = 4\npayload_pools = [ { pool_id = 1, stride_bytes = 4194304 } ]\n"
+              "[streams.src]\nstream_id = 10001\nprofile = \"huge\"\n"
+              "[streams.dst]\nstream_id = 20001\nprofile = \"huge\"\n");
+    tp_client_context_t ctx;
+    tp_client_context_init(&ctx);
+    snprintf(ctx.base_dir, sizeof ctx.base_dir, "%s", g_rig_dir);
+    tp_bridge_config_t cfg;
+    bridge_config(&cfg);
+    cfg.forward_metadata = cfg.forward_tracelink = cfg.forward_qos = false;
+    cfg.forward_progress = forward;
+    cfg.send_timeout_ms = 2000; /* 536 chunks into UDP on a loaded machine: 100 ms is too tight */
+    tp_producer_t *p = NULL;
+    tp_consumer_t *c = NULL;
+    tp_bridge_t *b = NULL;
+    CHECK_EQ_I64(tp_producer_open(&p, &ctx, SRC, 0, "cam", NULL), 0);
+    CHECK_EQ_I64(tp_bridge_open(&b, &ctx, &cfg), 0);
+    CHECK_EQ_I64(tp_consumer_open(&c, &ctx, DST, 0), 0);
+    if (p == NULL || b == NULL || c == NULL) {
+        fprintf(stderr, "open: %s\n", tp_errmsg());
+        return;
+    }
+    big_seen_t s = {0};
+    CHECK_EQ_I64(tp_consumer_set_progress(c, NULL, on_big_progress, &s), 0);
+    tp_tensor_header_t t;
+    const int32_t dims[2] = {(int32_t)BIG_ROWS, (int32_t)BIG_ROW};
+    tp_tensor_header_init(&t, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, 2, dims);
+    tp_bridge_counters_t rx = {0}, tx = {0};
+    unsigned sent = 0;
+    int64_t next_send = 0;
+    const int64_t deadline = tp_clock_monotonic_ns() + 40000000000;
+    while (tp_clock_monotonic_ns() < deadline && (s.frames < 4 || (forward && s.before == 0))) {
+        const int64_t now = tp_clock_monotonic_ns();
+        tp_driver_do_work(g_drv, now);
+        tp_producer_do_work(p, now);
+#ifdef BRIDGE_ALLOC_TEST
+        /* the progress path allocates nothing either (after one frame) */
+        const uint64_t before = tp_alloc_count();
+        tp_bridge_do_work(b, now);
+        if (s.frames >= 1)
+            bridge_allocs += tp_alloc_count() - before, counted_cycles++;
+#else
+        tp_bridge_do_work(b, now);
+#endif
+        tp_consumer_poll(c, now, on_big_frame, &s, 16);
+        tp_bridge_counters(b, 1, &rx);
+        tp_bridge_counters(b, 0, &tx);
+        /* one thread runs both ends: the next 4 MiB goes out once the receiver
+         * took every chunk sent so far (or after 2 s), so the sender never
+         * waits on a window only this thread could drain */
+        const bool drained = tx.chunks_sent == rx.chunks_received || now - next_send > 2000000000;
+        if (tp_producer_is_active(p) && rx.source_epoch != 0 && tp_consumer_is_mapped(c) && now >= next_send && drained) {
+            tp_shm_claim_t cl;
+            const uint64_t seq = tp_producer_next_seq(p);
+            if (tp_producer_claim(p, &t, BIG, &cl) == 0) {
+                for (uint32_t i = 0; i < BIG; i++)
+                    cl.payload[i] = pattern(i, seq);
+                tp_producer_commit(p, &cl, 5000 + seq);
+                sent++;
+            }
+            next_send = now + 100000000; /* 10 fps */
+        }
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+    }
+    tp_bridge_counters(b, 0, &tx);
+    tp_progress_counters_t pc;
+    tp_consumer_progress_counters(c, &pc);
+    printf("progress %s: sent %u, frames %u (bad %u); partial progress %u (%u before their frame, wrong %u, bad header %u, "
+           "largest prefix %" PRIu64 "); delivered %" PRIu64 " refused slot %" PRIu64 " length %" PRIu64
+           " backwards %" PRIu64 " layout %" PRIu64 "; tx aborted %" PRIu64 "\n",
+           forward ? "on" : "off", sent, s.frames, s.bad, s.partial, s.before, s.wrong, s.bad_header, s.max_readable,
+           pc.delivered, pc.refused_slot, pc.refused_length, pc.refused_backwards, pc.refused_layout, tx.send_aborted);
+    if (s.leads != 0)
+        printf("  first prefix came %.2f ms (mean of %u frames) before the whole frame\n", (double)s.lead_ns / s.leads / 1e6,
+               s.leads);
+    for (int k = 0; k < TP_BRIDGE_DROP_COUNT_; k++)
+        if (rx.drops[k] != 0)
+            printf("  drop %s: %" PRIu64 "\n", tp_bridge_drop_name((tp_bridge_drop_t)k), rx.drops[k]);
+    CHECK(s.frames >= 4);
+    CHECK_EQ_U64(s.bad, 0);
+    CHECK_EQ_U64(s.wrong, 0);
+    CHECK_EQ_U64(s.bad_header, 0);
+    CHECK_EQ_U64(pc.refused_slot + pc.refused_length + pc.refused_backwards + pc.refused_layout, 0);
+    if (forward) {
+        CHECK(s.before > 0);
+        CHECK(s.max_readable > 0 && s.max_readable < BIG);
+    } else {
+        CHECK_EQ_U64(pc.delivered, 0);
+        CHECK_EQ_U64(s.partial, 0);
+    }
+#ifdef BRIDGE_ALLOC_TEST
+    printf("bridge duty cycles counted so far: %" PRIu64 ", allocations in them: %" PRIu64 "\n", counted_cycles, bridge_allocs);
+    CHECK_EQ_U64(bridge_allocs, 0);
+#endif
+    tp_consumer_close(c);
+    tp_bridge_close(b);
+    tp_producer_close(p);
+    rig_teardown();
+}
+
+static void test_progress_on(void) { run_progress(true); }
+static void test_progress_off(void) { run_progress(false); }
+
 #ifndef BRIDGE_ALLOC_TEST
 /* BR-4.a, BR-4.b, BR-P9: destinations another producer of this host holds.
  * Bridge 1 sends SRC and receives it into the range 30000-30009, whose
@@ -563,7 +731,7 @@ static void test_config_file(void)
     static const char *const bad[] = {
         "[bridge]\nmtu = 8192\n",                      /* unknown key */
         "[bridge]\nforward_metadata = 1\n",            /* not a boolean */
-        "[bridge]\nforward_progress = true\n",         /* progress forwarding: not implemented (BR-9.a) */
+        "[bridge]\nforward_progress = 1\n",            /* not a boolean */
         "[[mappings]]\ndirection = \"sideways\"\n",
         "[bridge]\npayload_stream_id = 0\n",
         "[bridge]\ndest_stream_id_range = \"9-\"\n",
@@ -573,9 +741,11 @@ static void test_config_file(void)
         CHECK_EQ_I64(tp_bridge_config_parse(&cfg, bad[i], strlen(bad[i])), -1);
         CHECK(strstr(tp_errmsg(), "line") != NULL);
     }
+    /* BR-9.a, BR-P11: FrameProgress forwarding is built, no longer refused */
+    static const char prog[] = "[bridge]\nforward_progress = true\n";
     tp_bridge_config_init(&cfg);
-    CHECK_EQ_I64(tp_bridge_config_parse(&cfg, bad[2], strlen(bad[2])), -1);
-    CHECK(strstr(tp_errmsg(), "FrameProgress forwarding (BR-9.a) is not implemented") != NULL);
+    CHECK_EQ_I64(tp_bridge_config_parse(&cfg, prog, strlen(prog)), 0);
+    CHECK(cfg.forward_progress);
 }
 
 int main(void)
@@ -590,6 +760,8 @@ int main(void)
     RUN(test_config_rules);
     RUN(test_config_file);
     RUN(test_frames_cross_the_bridge);
+    RUN(test_progress_on);
+    RUN(test_progress_off);
 #ifndef BRIDGE_ALLOC_TEST
     RUN(test_dest_busy);
 #endif
