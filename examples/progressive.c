@@ -50,6 +50,11 @@ static int run_producer(int64_t run_ms)
     const int32_t dims[2] = {ROWS, ROW_BYTES};
     tp_tensor_header_init(&t, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, 2, dims);
     uint64_t published = 0;
+    /* Start once a consumer has opted in (a ConsumerHello sent before we were
+     * listening is repeated a QoS interval later), or after 5 s without one. */
+    const int64_t give_up = tp_clock_monotonic_ns() + 5000000000LL;
+    for (int64_t now; (now = tp_clock_monotonic_ns()) < give_up && tp_producer_progress_consumers(p) == 0; sleep_ms(1))
+        tp_producer_do_work(p, now);
     const int64_t end = tp_clock_monotonic_ns() + run_ms * 1000000LL;
     int64_t next = 0;
     for (int64_t now; (now = tp_clock_monotonic_ns()) < end; sleep_ms(1)) {
@@ -154,9 +159,13 @@ int main(int argc, char **argv)
     /* Opt in: at most one update per 200 µs, after one more row (0 = the producer's default). */
     const tp_progress_hints_t hints = {.interval_us = 200, .bytes_delta = ROW_BYTES, .major_delta_units = 1};
     tp_consumer_set_progress(c, &hints, on_progress, &n);
-    const int64_t end = tp_clock_monotonic_ns() + run_ms * 1000000LL + 200000000LL;
-    for (int64_t now; (now = tp_clock_monotonic_ns()) < end;)
+    /* Until the producer is done, then 200 ms for its last frames. */
+    int status = 1;
+    int64_t end = INT64_MAX;
+    for (int64_t now; (now = tp_clock_monotonic_ns()) < end;) {
+        if (end == INT64_MAX && waitpid(producer, &status, WNOHANG) == producer) end = now + 200000000LL;
         if (tp_consumer_poll(c, now, on_frame, &n, 64) == 0) sleep_ms(1); /* idle: nothing arrived */
+    }
 
     tp_progress_counters_t pc;
     tp_consumer_progress_counters(c, &pc);
@@ -167,8 +176,6 @@ int main(int argc, char **argv)
            (unsigned long long)(pc.refused_malformed + pc.refused_epoch + pc.refused_slot + pc.refused_length +
                                 pc.refused_backwards + pc.refused_layout));
     tp_consumer_close(c);
-    int status = 1;
-    waitpid(producer, &status, 0);
     tp_driver_embedded_stop(driver);
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return n.frames > 0 && n.early_rows > 0 && n.wrong == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
