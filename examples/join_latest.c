@@ -43,7 +43,8 @@ static void sleep_ms(int64_t ms)
 }
 
 /* A sensor process: frame k carries the number k (one uint64). It publishes
- * for quiet_after_ms, then stays attached but silent until run_ms. */
+ * for quiet_after_ms after attaching, then stays attached but silent until
+ * run_ms. */
 static pid_t start_sensor(uint32_t stream_id, int64_t period_ms, int64_t quiet_after_ms, int64_t run_ms)
 {
     fflush(NULL);
@@ -59,13 +60,20 @@ static pid_t start_sensor(uint32_t stream_id, int64_t period_ms, int64_t quiet_a
     tp_tensor_header_t t;
     const int32_t dims[1] = {1};
     tp_tensor_header_init(&t, TP_CONTROL_DTYPE_UINT64, TP_CONTROL_MAJOR_ORDER_ROW, 1, dims);
-    const int64_t start = tp_clock_monotonic_ns(), end = start + run_ms * 1000000LL;
-    const int64_t quiet = start + quiet_after_ms * 1000000LL;
+    /* The windows count from attaching (on a loaded machine the driver may
+     * start late); give up 10 s after run_ms if it never comes. */
+    const int64_t give_up = tp_clock_monotonic_ns() + (run_ms + 10000) * 1000000LL;
+    int64_t end = give_up, quiet = 0; /* 0: not attached yet */
     uint64_t k = 0;
     int64_t next = 0;
     for (int64_t now; (now = tp_clock_monotonic_ns()) < end; sleep_ms(1)) {
         tp_producer_do_work(p, now); /* keeps the lease alive: call it often */
-        if (!tp_producer_is_active(p) || now < next || now >= quiet) continue;
+        if (!tp_producer_is_active(p)) continue;
+        if (quiet == 0) {
+            quiet = now + quiet_after_ms * 1000000LL;
+            end = now + run_ms * 1000000LL;
+        }
+        if (now < next || now >= quiet) continue;
         if (tp_producer_offer(p, &t, &k, sizeof k, (uint64_t)now, NULL) == 0) k++;
         next = now + period_ms * 1000000LL;
     }

@@ -21,4 +21,16 @@ cmake -S . -B "$dir" "${opts[@]}" >/dev/null
 cmake --build "$dir" -j"$(nproc)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-cd "$dir" && ctest --output-on-failure -j2 --timeout 600
+cd "$dir"
+rc=0
+ctest --output-on-failure -j2 --timeout 600 || rc=$?
+# A long log gets cut in the middle when it is shown: repeat the end of each
+# failed test's output last, where it survives.
+if [ "$rc" -ne 0 ] && [ -f Testing/Temporary/LastTestsFailed.log ]; then
+  while IFS=: read -r _ name; do
+    echo "=== failed: $name (last 60 lines of its output)"
+    awk -v t="$name" '$0 ~ "^[0-9]+/[0-9]+ Test: " t "$" {on = 1} on && /^<end of output>/ {on = 0} on' \
+      Testing/Temporary/LastTest.log | tail -60
+  done < Testing/Temporary/LastTestsFailed.log
+fi
+exit "$rc"

@@ -13,8 +13,8 @@ if(TARGET producer_consumer)
             $<TARGET_FILE:find_streams> $<TARGET_FILE:rate_limited>
             $<TARGET_FILE:progressive>
             $<TARGET_FILE:metadata>)
-  set_tests_properties(examples_leave_no_files PROPERTIES LABELS "example;integration" TIMEOUT 120
-    RESOURCE_LOCK tp_examples)
+  set_tests_properties(examples_leave_no_files PROPERTIES LABELS "example;integration" TIMEOUT 300
+    RESOURCE_LOCK tp_examples ENVIRONMENT "TP_EXAMPLE_RUN_MS=${TP_EXAMPLE_RUN_MS}")
 endif()
 # tp view in headless Chromium (scripts/test.sh installs Debian's chromium via
 # scripts/deps.sh --browser); the screenshot lands in build/tests/.

@@ -15,11 +15,11 @@ add_test(NAME docs_guide_programs_run
 set_tests_properties(docs_guide_programs docs_guide_tool_refuses docs_guide_programs_run PROPERTIES LABELS "docs")
 # RESOURCE_LOCK: the programs make the same /dev/shm directories as the
 # example_* runs, which examples_leave_no_files watches
-set_tests_properties(docs_guide_programs_run PROPERTIES TIMEOUT 120 RESOURCE_LOCK tp_examples)
+set_tests_properties(docs_guide_programs_run PROPERTIES TIMEOUT 300 RESOURCE_LOCK tp_examples)
 if(TP_SANITIZE)
   # A sanitized library needs its runtime in the program too.
   set_tests_properties(docs_guide_programs_run PROPERTIES
-    ENVIRONMENT "GUIDE_CFLAGS=-fsanitize=address,undefined -fno-sanitize-recover=all")
+    ENVIRONMENT "GUIDE_CFLAGS=-fsanitize=address,undefined -fno-sanitize-recover=all;GUIDE_RUN_MS=${TP_EXAMPLE_RUN_MS}")
 endif()
 # Every JSON key the tp commands print is documented in docs/json.md.
 add_test(NAME docs_json_keys

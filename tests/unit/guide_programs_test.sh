@@ -5,7 +5,8 @@
 # program exits 1 when what it received is wrong or nothing arrived).
 # usage: guide_programs_test.sh GUIDE.md CC INCLUDE_DIRS LIB_DIR
 # (INCLUDE_DIRS: the source include/ and the generated one, ":"-separated)
-# (GUIDE_CFLAGS: extra flags, e.g. the sanitizers of a sanitized library)
+# (GUIDE_CFLAGS: extra flags, e.g. the sanitizers of a sanitized library;
+#  GUIDE_RUN_MS: how long each program runs, 1000 unless given)
 set -euo pipefail
 guide=$1 cc=$2 lib=$(cd "$4" && pwd)
 incs=()
@@ -23,7 +24,7 @@ for p in $progs; do
   if ! "$cc" -std=c11 -Wall -Wextra -Werror ${GUIDE_CFLAGS:-} "${incs[@]}" "$tmp/$p" -o "$exe" -L"$lib" -ltensorpool -Wl,-rpath,"$lib"; then
     echo "FAIL: $p does not compile"; fail=$((fail + 1)); continue
   fi
-  if (cd "$tmp" && timeout 30 "$exe" 1000 > "$exe.out" 2>&1); then
+  if (cd "$tmp" && timeout 60 "$exe" "${GUIDE_RUN_MS:-1000}" > "$exe.out" 2>&1); then
     pass=$((pass + 1)); echo "ok: $p: $(tail -1 "$exe.out")"
   else
     echo "FAIL: $p exited $?:"; cat "$exe.out"; fail=$((fail + 1))
