@@ -93,6 +93,7 @@ static void on_progress(void *clientd, const tp_progress_t *pr)
         n->seq = pr->seq;
         n->rows_checked = 0;
     }
+    if (pr->row_bytes != ROW_BYTES) return; /* a layout other than ours: its rows mean something else */
     uint64_t wrong = 0;
     for (uint64_t r = n->rows_checked; r < pr->rows; r++) /* only rows not checked yet */
         for (int i = 0; i < ROW_BYTES; i++)

@@ -212,8 +212,9 @@ static void clean_after_demo(const char *dir, int demo_pid)
     opt.report = count_kept;
     /* A process that has just let go of the pipe may still be on its way out
      * (its mappings, its /proc entry): clean again until nothing of the
-     * demo's is kept, for at most 10 s. */
-    for (int round = 0; round < 50; round++) {
+     * demo's is kept, for at most 30 s (a sanitized build on a loaded
+     * machine has needed more than 10). */
+    for (int round = 0; round < 150; round++) {
         int kept = 0;
         opt.clientd = &kept;
         tp_clean_summary_t sum;

@@ -50,7 +50,7 @@ typedef struct tp_bridge_config_s {
     uint32_t assembly_timeout_ms; /* 250 */
     uint32_t dest_range_lo, dest_range_hi; /* inclusive; 0/0 = none */
     bool crc32c;                  /* BR-P3 trailer on every chunk */
-    uint32_t send_timeout_ms;     /* how long a sender waits out back-pressure in one frame (100) */
+    uint32_t send_timeout_ms;     /* how long a sender waits for one chunk past back-pressure (100) */
     /* BR-7.1: DataSourceAnnounce/DataSourceMeta and TraceLinkSet travel on
      * their own channel; either flag needs metadata_channel and
      * metadata_stream_id. */

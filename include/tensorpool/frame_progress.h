@@ -92,7 +92,9 @@ typedef struct tp_progress_counters_s {
  * message was published, 0 when none was (throttled, nobody opted in), -1
  * (TP_ERR_INVALID_ARG) when bytes_filled exceeds c->len or goes down, or
  * (TP_ERR_STATE) when not attached. Hot path: no allocation, no syscall but
- * the publish. */
+ * the publish. The slot header written by the first call is final: readers
+ * may copy it at any time until the commit, so the commit leaves its tensor
+ * part as it is (a change to c->tensor after that call is not published). */
 TP_API int tp_producer_progress(tp_producer_t *p, const tp_shm_claim_t *c, uint64_t bytes_filled);
 
 /* Replace the throttle policy (NULL: the defaults). 0 or -1. */

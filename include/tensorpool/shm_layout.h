@@ -90,6 +90,13 @@ TP_INTERNAL void tp_slot_header_read(const uint8_t *slot, tp_slot_header_t *out)
  * pad zeroed. Bytes 0..7 (seq_commit) are not touched. */
 TP_INTERNAL void tp_slot_header_write(uint8_t *slot, const tp_slot_header_t *h);
 
+/* Encode only slot bytes 8..63 (the SlotHeader root block and the length of
+ * the embedded TensorHeader), leaving the TensorHeader at 64..255 as it is.
+ * For a commit after the header was staged: rewriting the TensorHeader would
+ * zero it first, and a FrameProgress reader copying it meanwhile (the seqlock
+ * names the same seq throughout) would take zeroed dims as valid. */
+TP_INTERNAL void tp_slot_header_write_root(uint8_t *slot, const tp_slot_header_t *h);
+
 /* Encode slot bytes 8..255 exactly as h says, including header_bytes_len,
  * the embedded message header and dims/strides beyond ndims. For tests and
  * tools that must produce hostile slots; producers use tp_slot_header_write. */

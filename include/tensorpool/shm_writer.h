@@ -92,8 +92,8 @@ TP_INTERNAL int tp_shm_writer_claim_at(tp_shm_writer_t *w, const tp_tensor_heade
                                        tp_shm_claim_t *c);
 
 /* Write claim c's whole slot header while the slot is still IN-PROGRESS:
- * FrameProgress readers need it before the commit (D-24). Commit writes it
- * again. */
+ * FrameProgress readers need it before the commit (D-24). Commit it with
+ * tp_shm_writer_commit_staged, which leaves the TensorHeader alone. */
 TP_INTERNAL void tp_shm_writer_stage_header(const tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
                                             uint32_t meta_version);
 
@@ -102,6 +102,13 @@ TP_INTERNAL void tp_shm_writer_stage_header(const tp_shm_writer_t *w, const tp_s
  * may a FrameDescriptor for c->seq be sent (W-10.2.1.g). */
 TP_INTERNAL void tp_shm_writer_commit(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
                                       uint32_t meta_version);
+
+/* tp_shm_writer_commit for a claim whose header tp_shm_writer_stage_header
+ * already wrote: only the root block (timestamp, meta_version) is written
+ * again, so a FrameProgress reader never sees the TensorHeader rewritten
+ * (tp_slot_header_write_root). */
+TP_INTERNAL void tp_shm_writer_commit_staged(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
+                                             uint32_t meta_version);
 
 /* claim + copy len bytes from payload + commit. *seq_out gets the seq. */
 TP_INTERNAL int tp_shm_writer_publish(tp_shm_writer_t *w, const tp_tensor_header_t *t, const void *payload, uint32_t len,

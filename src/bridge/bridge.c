@@ -374,12 +374,18 @@ static void on_control(void *clientd, const uint8_t *buf, size_t len, const tp_i
 /* ---- sender ---- */
 
 /* Claim len bytes, waiting out back-pressure until the deadline. */
-static int claim(tp_bridge_t *b, mapping_t *m, size_t len, tp_ipc_claim_t *c, int64_t deadline)
+/* Back-pressure is waited out per chunk, not per frame: a large frame that
+ * keeps moving at the link's pace is never given up, one that stops moving
+ * for send_timeout_ms is. The clock is read only once a claim is refused. */
+static int claim(tp_bridge_t *b, mapping_t *m, size_t len, tp_ipc_claim_t *c)
 {
+    int64_t deadline = 0;
     for (;;) {
         if (tp_ipc_publication_try_claim(b->payload_pub, len, c) == 0)
             return 0;
-        if (tp_errcode() != TP_ERR_CAPACITY || tp_clock_monotonic_ns() > deadline) {
+        const int64_t now = tp_clock_monotonic_ns();
+        if (deadline == 0) deadline = now + (int64_t)b->cfg.send_timeout_ms * 1000000;
+        if (tp_errcode() != TP_ERR_CAPACITY || now > deadline) {
             m->n.send_aborted++;
             return -1;
         }
@@ -409,7 +415,6 @@ static void send_frame(void *clientd, const tp_frame_t *f)
         .chunk_count = n,
         .payload_length = len,
     };
-    const int64_t deadline = tp_clock_monotonic_ns() + (int64_t)b->cfg.send_timeout_ms * 1000000;
     for (uint32_t i = 0; i < n; i++) {
         c.chunk_index = i;
         c.chunk_offset = i * unit;
@@ -421,7 +426,7 @@ static void send_frame(void *clientd, const tp_frame_t *f)
         c.payload_len = c.chunk_length;
         const size_t size = tp_bridge_chunk_size(i == 0, c.chunk_length, b->cfg.crc32c);
         tp_ipc_claim_t cl;
-        if (claim(b, m, size, &cl, deadline) != 0)
+        if (claim(b, m, size, &cl) != 0)
             return; /* the receiver drops the partial frame (missing/timeout) */
         /* The one copy: from the mapped pool straight into Aeron's term. */
         if (tp_bridge_chunk_encode(&c, b->cfg.crc32c, cl.data, cl.length) < 0) {

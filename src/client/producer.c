@@ -409,8 +409,11 @@ int tp_producer_claim_at(tp_producer_t *p, const tp_tensor_header_t *t, uint32_t
 static int commit_with_trace(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_ns, uint64_t trace_id)
 {
     if (!p->active) return tp_err_set(TP_ERR_STATE, "producer: lease lost before commit");
-    tp_shm_writer_commit(&p->w, c, timestamp_ns, p->meta_version);
     const tp_progress_out_t o = {p->ctl_pub, p->stream_id, p->epoch};
+    if (tp_progress_tx_staged(&p->prog, &o, c)) /* progress readers may be copying its header right now */
+        tp_shm_writer_commit_staged(&p->w, c, timestamp_ns, p->meta_version);
+    else
+        tp_shm_writer_commit(&p->w, c, timestamp_ns, p->meta_version);
     tp_progress_tx_on_commit(&p->prog, &o, c); /* COMPLETE, if progress was reported (W-10.2.2.a) */
     /* W-10.2.1.g: only now is the descriptor sent; its timestamp is the
      * publish time, taken after commit (W-10.2.1.d) */

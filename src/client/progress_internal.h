@@ -87,6 +87,14 @@ int tp_progress_tx_update(tp_progress_tx_t *t, const tp_progress_out_t *o, tp_sh
 /* The frame was committed: COMPLETE if it was being reported and not yet. */
 void tp_progress_tx_on_commit(tp_progress_tx_t *t, const tp_progress_out_t *o, const tp_shm_claim_t *c);
 
+/* Whether tp_progress_tx_update staged claim c's slot header (STARTED went
+ * out): its commit must then leave the TensorHeader alone
+ * (tp_shm_writer_commit_staged). */
+static inline int tp_progress_tx_staged(const tp_progress_tx_t *t, const tp_progress_out_t *o, const tp_shm_claim_t *c)
+{
+    return t->active && t->seq == c->seq && t->epoch == o->epoch;
+}
+
 /* ---- consumer side ---- */
 
 typedef struct tp_progress_track_s {

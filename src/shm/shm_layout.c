@@ -167,11 +167,16 @@ static void slot_root_encode(uint8_t img[SLOT_MSG], const tp_slot_header_t *h, u
     tp_sbe_put_u32(img + TP_CONTROL_SLOT_HEADER_BLOCK_LENGTH, header_bytes_len);
 }
 
-void tp_slot_header_write(uint8_t *slot, const tp_slot_header_t *h)
+void tp_slot_header_write_root(uint8_t *slot, const tp_slot_header_t *h)
 {
     uint8_t img[SLOT_MSG];
     slot_root_encode(img, h, TP_SHM_HEADER_BYTES_LEN);
     memcpy(slot + 8, img + 8, SLOT_MSG - 8);
+}
+
+void tp_slot_header_write(uint8_t *slot, const tp_slot_header_t *h)
+{
+    tp_slot_header_write_root(slot, h);
     tensor_message_encode(slot + SLOT_MSG, &h->tensor, 0); /* never touches bytes 0..63 */
 }
 

@@ -177,8 +177,8 @@ int tp_shm_writer_claim_at(tp_shm_writer_t *w, const tp_tensor_header_t *t, uint
     return 0;
 }
 
-void tp_shm_writer_stage_header(const tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
-                                uint32_t meta_version)
+static tp_slot_header_t header_of(const tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
+                                  uint32_t meta_version)
 {
     const tp_slot_header_t h = {
         .values_len_bytes = c->len,
@@ -189,6 +189,13 @@ void tp_shm_writer_stage_header(const tp_shm_writer_t *w, const tp_shm_claim_t *
         .meta_version = meta_version,
         .tensor = c->tensor,
     };
+    return h;
+}
+
+void tp_shm_writer_stage_header(const tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
+                                uint32_t meta_version)
+{
+    const tp_slot_header_t h = header_of(w, c, timestamp_ns, meta_version);
     tp_slot_header_write(c->slot, &h); /* step 3: the whole slot, never assume zeroes */
 }
 
@@ -197,6 +204,15 @@ void tp_shm_writer_commit(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t 
 {
     tp_shm_writer_stage_header(w, c, timestamp_ns, meta_version);
     tp_seqlock_write_commit(c->slot, c->seq); /* steps 4-5: CPU-coherent, release store */
+    w->next_seq = c->seq + 1;
+}
+
+void tp_shm_writer_commit_staged(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
+                                 uint32_t meta_version)
+{
+    const tp_slot_header_t h = header_of(w, c, timestamp_ns, meta_version);
+    tp_slot_header_write_root(c->slot, &h); /* the TensorHeader staged earlier stays as it is */
+    tp_seqlock_write_commit(c->slot, c->seq);
     w->next_seq = c->seq + 1;
 }
 

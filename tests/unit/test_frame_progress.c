@@ -12,6 +12,7 @@
 #include "tensorpool/consumer.h"
 #include "tensorpool/frame_progress.h"
 #include "tensorpool/producer.h"
+#include "tensorpool/shm_layout.h"
 
 #include <unistd.h>
 
@@ -289,6 +290,40 @@ static void test_row_trigger_and_flush(void)
     close_pair();
 }
 
+/* D-24: once STARTED went out, readers may copy the slot header at any time
+ * while the seqlock names this seq, and the commit does not change that word
+ * before its end. So the commit must not rewrite the TensorHeader (an encode
+ * zeroes it first, and a reader took the zeroed dims for a 1-byte row: seen
+ * under ASan as a read past the pool). Only the root block (timestamp,
+ * meta_version) is written again. A frame nobody reported is committed with
+ * its whole header, as always. */
+static void test_commit_keeps_staged_header(void)
+{
+    seen_t s;
+    memset(&s, 0, sizeof s);
+    const tp_progress_hints_t hints = {.interval_us = 1, .bytes_delta = 1, .major_delta_units = 0};
+    open_pair(&hints, &s);
+    tp_tensor_header_t t;
+    tensor(&t);
+    for (int staged = 1; staged >= 0; staged--) {
+        tp_shm_claim_t cl;
+        CHECK_EQ_I64(tp_producer_claim(g_p, &t, NROWS * ROW, &cl), 0);
+        if (staged) CHECK_EQ_I64(tp_producer_progress(g_p, &cl, 0), 1); /* STARTED: header staged */
+        uint8_t *tensor_bytes = cl.slot + 64; /* the embedded TensorHeader, bytes 64..255 */
+        memset(tensor_bytes, 0xA5, 192);       /* a marker only a rewrite removes */
+        CHECK_EQ_I64(tp_producer_commit(g_p, &cl, 12345), 0);
+        unsigned marked = 0;
+        for (unsigned i = 0; i < 192; i++) marked += tensor_bytes[i] == 0xA5;
+        if (staged) CHECK_EQ_U64(marked, 192); /* not written again */
+        else CHECK(marked < 192);              /* written whole */
+        tp_slot_header_t h;
+        tp_slot_header_read(cl.slot, &h);
+        CHECK_EQ_U64(h.timestamp_ns, 12345); /* the root block is the commit's */
+        CHECK_EQ_U64(h.values_len_bytes, NROWS * ROW);
+    }
+    close_pair();
+}
+
 static long encode_hello(uint8_t *buf, size_t cap, uint32_t cid, int progress, uint32_t iv, uint32_t bytes, uint32_t units)
 {
     tp_control_consumer_hello_enc_t e;
@@ -422,5 +457,6 @@ int main(void)
     RUN(test_throttled);
     RUN(test_row_trigger_and_flush);
     RUN(test_hostile_refused);
+    RUN(test_commit_keeps_staged_header);
     TP_TEST_END();
 }
