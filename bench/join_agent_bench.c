@@ -23,11 +23,15 @@
  *     (B A A B on odd runs) so both sample the same stretch of the machine's
  *     load; medians per regime. _ratio (p50 and p99) = tp:ipc / aeron:ipc,
  *     the median of the per-run ratios (paired: load moves both legs of a
- *     run alike); ratio_of_medians beside it. Latency here is mostly
- *     scheduling: on 2 vCPUs shared with other work a run's p50 moves
- *     1.5-15 us with whatever else runs, for either channel, so one leg
- *     each, tp:ipc always first, compared two windows of that noise (the
- *     2-13x "gaps" of earlier runs).
+ *     run alike); ratio_of_medians beside it. These legs run with the stage
+ *     pinned to CPU 0 and the producers to CPU 1 (the CPUs the probes
+ *     measure). Unpinned, the latency was mostly scheduling: a producer
+ *     that woke on the stage's CPU (0-78 % of a leg's frames, depending on
+ *     what else ran on the other vCPU) made the stage wait ~11 us for it
+ *     instead of ~2 us across cores, for either channel, so a leg's p50 was
+ *     ~2 or ~11 us by chance; one leg each, tp:ipc always first, compared
+ *     two draws of that (the 2-13x "gaps" of earlier runs). The
+ *     lockstep_latency rows are the tp:ipc legs.
  * Producers are separate processes writing SHM and publishing descriptors on
  * the deployment's transport (stand-in producer, $DRIVER_CONTROL_CHANNEL);
  * the stage busy-polls.
@@ -62,6 +66,7 @@ enum { POOL_SLOTS = 256, WINDOW = POOL_SLOTS / 2 };
 static char base[256];
 static tp_ipc_context_t ctx;
 static shared_t *sh;
+static int pin_producers; /* latency legs: producers on CPU 1, the stage on CPU 0 */
 
 typedef struct {
     uint64_t *lat;
@@ -107,6 +112,7 @@ static pid_t producer(uint32_t stream, int k, int frames, int64_t period_ns)
     pid_t pid = fork();
     if (pid != 0) return pid;
     alarm(120);
+    if (pin_producers) tp_bench_pin(1);
     tp_stand_in_producer_t p;
     if (tp_stand_in_producer_open(&p, &ctx, base, stream, 1, POOL_SLOTS, TP_DESCRIPTOR_STREAM_DEFAULT,
                                   TP_CONTROL_STREAM_DEFAULT, (uint64_t)tp_clock_monotonic_ns()) != 0)
@@ -346,6 +352,16 @@ int main(int argc, char **argv)
          * machine whose load drifts; one leg each, tp:ipc always first, made
          * the ratio a measure of whatever else ran in each window. */
         const int nch = have_aeron ? 2 : 1;
+        /* The stage on CPU 0, both producers on CPU 1: the CPUs the probes
+         * bracketing these legs measure. Unpinned, a producer woke on the
+         * stage's CPU for 0-78 % of a leg's frames (whatever else ran on the
+         * other vCPU decided), and the stage then waited for it to go back to
+         * sleep: ~11 us instead of ~2 us, which set a leg's p50 for either
+         * channel. */
+        cpu_set_t all;
+        const int have_all = sched_getaffinity(0, sizeof all, &all) == 0;
+        tp_bench_pin(0);
+        pin_producers = 1;
         uint64_t *pool[2] = {NULL, NULL};
         size_t pooled[2] = {0, 0};
         for (int leg = 0; leg < 2 * nch; leg++) {
@@ -359,6 +375,8 @@ int main(int argc, char **argv)
             if (run(&st, n, period) != 0) return 1;
             pooled[c] += st.n;
         }
+        pin_producers = 0;
+        if (have_all) sched_setaffinity(0, sizeof all, &all);
         for (int c = 0; c < nch; c++) {
             lat[c][0] = (double)pct(pool[c], pooled[c], 0.50);
             lat[c][1] = (double)pct(pool[c], pooled[c], 0.99);
