@@ -19,7 +19,19 @@
  *   join_agent_transport_latency (p50, p99) and _ratio: the same latency
  *     over tp:ipc and, in builds with Aeron, over aeron:ipc with an embedded
  *     media driver, both in each run between two placement probes
- *     (placement.h); medians per regime, ratio = tp:ipc / aeron:ipc.
+ *     (placement.h), each channel in two legs of frames/2 ordered A B B A
+ *     (B A A B on odd runs) so both sample the same stretch of the machine's
+ *     load; medians per regime. _ratio (p50 and p99) = tp:ipc / aeron:ipc,
+ *     the median of the per-run ratios (paired: load moves both legs of a
+ *     run alike); ratio_of_medians beside it. These legs run with the stage
+ *     pinned to CPU 0 and the producers to CPU 1 (the CPUs the probes
+ *     measure). Unpinned, the latency was mostly scheduling: a producer
+ *     that woke on the stage's CPU (0-78 % of a leg's frames, depending on
+ *     what else ran on the other vCPU) made the stage wait ~11 us for it
+ *     instead of ~2 us across cores, for either channel, so a leg's p50 was
+ *     ~2 or ~11 us by chance; one leg each, tp:ipc always first, compared
+ *     two draws of that (the 2-13x "gaps" of earlier runs). The
+ *     lockstep_latency rows are the tp:ipc legs.
  * Producers are separate processes writing SHM and publishing descriptors on
  * the deployment's transport (stand-in producer, $DRIVER_CONTROL_CHANNEL);
  * the stage busy-polls.
@@ -54,6 +66,7 @@ enum { POOL_SLOTS = 256, WINDOW = POOL_SLOTS / 2 };
 static char base[256];
 static tp_ipc_context_t ctx;
 static shared_t *sh;
+static int pin_producers; /* latency legs: producers on CPU 1, the stage on CPU 0 */
 
 typedef struct {
     uint64_t *lat;
@@ -99,6 +112,7 @@ static pid_t producer(uint32_t stream, int k, int frames, int64_t period_ns)
     pid_t pid = fork();
     if (pid != 0) return pid;
     alarm(120);
+    if (pin_producers) tp_bench_pin(1);
     tp_stand_in_producer_t p;
     if (tp_stand_in_producer_open(&p, &ctx, base, stream, 1, POOL_SLOTS, TP_DESCRIPTOR_STREAM_DEFAULT,
                                   TP_CONTROL_STREAM_DEFAULT, (uint64_t)tp_clock_monotonic_ns()) != 0)
@@ -316,6 +330,7 @@ int main(int argc, char **argv)
     double p50[50], p99[50], tput[50], drop[50], cap[50], frac[50];
     /* [regime][channel][stat][run] of the transport comparison */
     static double tl[3][2][2][50];
+    static double tr[3][2][50]; /* [regime][stat][run]: tp:ipc / aeron:ipc of the same run */
     int tn[3] = {0};
     const int64_t period = 1 * MS; /* 1 kHz per camera for latency */
     char md_dir[128];
@@ -332,15 +347,40 @@ int main(int argc, char **argv)
     for (int r = 0; r < runs; r++) {
         const int64_t before = tp_bench_placement_probe();
         double lat[2][2];
-        for (int c = 0; c < (have_aeron ? 2 : 1); c++) {
+        /* ABBA: each channel runs two legs of frames/2, in the order
+         * A B B A (B A A B on odd runs), so both sample the same stretch of a
+         * machine whose load drifts; one leg each, tp:ipc always first, made
+         * the ratio a measure of whatever else ran in each window. */
+        const int nch = have_aeron ? 2 : 1;
+        /* The stage on CPU 0, both producers on CPU 1: the CPUs the probes
+         * bracketing these legs measure. Unpinned, a producer woke on the
+         * stage's CPU for 0-78 % of a leg's frames (whatever else ran on the
+         * other vCPU decided), and the stage then waited for it to go back to
+         * sleep: ~11 us instead of ~2 us, which set a leg's p50 for either
+         * channel. */
+        cpu_set_t all;
+        const int have_all = sched_getaffinity(0, sizeof all, &all) == 0;
+        tp_bench_pin(0);
+        pin_producers = 1;
+        uint64_t *pool[2] = {NULL, NULL};
+        size_t pooled[2] = {0, 0};
+        for (int leg = 0; leg < 2 * nch; leg++) {
+            const int c = nch == 1 ? 0 : (leg == 0 || leg == 3) ? (r & 1) : 1 - (r & 1);
             setenv("DRIVER_CONTROL_CHANNEL", channels[c], 1);
+            if (pool[c] == NULL && (pool[c] = calloc((size_t)frames, sizeof *pool[c])) == NULL) return 1;
+            const int n = frames / 2 + (pooled[c] > 0 ? frames % 2 : 0); /* legs of one channel: frames */
             stage_t st = {0};
-            st.cap = (size_t)frames;
-            st.lat = calloc(st.cap, sizeof *st.lat);
-            if (st.lat == NULL || run(&st, frames, period) != 0) return 1;
-            lat[c][0] = (double)pct(st.lat, st.n, 0.50);
-            lat[c][1] = (double)pct(st.lat, st.n, 0.99);
-            free(st.lat);
+            st.cap = (size_t)frames - pooled[c];
+            st.lat = pool[c] + pooled[c];
+            if (run(&st, n, period) != 0) return 1;
+            pooled[c] += st.n;
+        }
+        pin_producers = 0;
+        if (have_all) sched_setaffinity(0, sizeof all, &all);
+        for (int c = 0; c < nch; c++) {
+            lat[c][0] = (double)pct(pool[c], pooled[c], 0.50);
+            lat[c][1] = (double)pct(pool[c], pooled[c], 0.99);
+            free(pool[c]);
         }
         setenv("DRIVER_CONTROL_CHANNEL", "tp:ipc", 1);
         /* the transport comparison's own bracket: its latency runs only */
@@ -348,6 +388,8 @@ int main(int argc, char **argv)
         const int g = strcmp(lat_regime, "near") == 0 ? 0 : strcmp(lat_regime, "far") == 0 ? 1 : 2;
         for (int c = 0; c < (have_aeron ? 2 : 1); c++)
             for (int k = 0; k < 2; k++) tl[g][c][k][tn[g]] = lat[c][k];
+        if (have_aeron)
+            for (int k = 0; k < 2; k++) tr[g][k][tn[g]] = lat[1][k] > 0 ? lat[0][k] / lat[1][k] : 0;
         tn[g]++;
         p50[r] = lat[0][0];
         p99[r] = lat[0][1];
@@ -384,9 +426,11 @@ int main(int argc, char **argv)
                        med[c][k], k == 0 ? "p50" : "p99", channels[c], regimes[g], tn[g], frames);
             }
         if (have_aeron)
-            printf("{\"name\":\"join_agent_transport_latency_ratio\",\"unit\":\"ratio\",\"value\":%.6g,\"stat\":\"p50\","
-                   "\"regime\":\"%s\",\"runs\":%d,\"ratio\":\"tp:ipc/aeron:ipc\"}\n",
-                   med[0][0] / med[1][0], regimes[g], tn[g]);
+            for (int k = 0; k < 2; k++)
+                printf("{\"name\":\"join_agent_transport_latency_ratio\",\"unit\":\"ratio\",\"value\":%.6g,\"stat\":\"%s\","
+                       "\"regime\":\"%s\",\"runs\":%d,\"ratio\":\"tp:ipc/aeron:ipc\",\"paired\":true,"
+                       "\"ratio_of_medians\":%.6g}\n",
+                       median_d(tr[g][k], tn[g]), k == 0 ? "p50" : "p99", regimes[g], tn[g], med[0][k] / med[1][k]);
     }
     tp_ipc_media_driver_stop(md);
     printf("{\"name\":\"join_agent_lockstep_stage_outputs_per_s\",\"unit\":\"outputs/s\",\"value\":%.6g,\"runs\":%d,"
