@@ -42,6 +42,7 @@ static void on_frame(void *clientd, const tp_frame_t *f)
     jf.view = *(const tp_shm_view_t *)f->internal_;
     self->got = pytp_frame_new((PyObject *)self, consumer_gen, consumer_frame_gone, &self->live, f->stream_id, f->epoch, &jf);
     if (self->got == NULL) self->failed = 1;
+    else pytp_frame_set_meta(self->got, f->meta_version, f->meta_current);
 }
 
 static int consumer_init(ConsumerObject *self, PyObject *args, PyObject *kwargs)
@@ -196,6 +197,34 @@ static PyObject *consumer_counters(ConsumerObject *self, PyObject *noargs)
     return r;
 }
 
+static PyObject *consumer_meta(ConsumerObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (pytp_open(self->c, "consumer") != 0) return NULL;
+    return pytp_meta_dict(tp_consumer_meta(self->c));
+}
+
+static PyObject *consumer_set_max_rate(ConsumerObject *self, PyObject *arg)
+{
+    const unsigned long hz = PyLong_AsUnsignedLong(arg);
+    if (hz == (unsigned long)-1 && PyErr_Occurred()) return NULL;
+    if (hz > UINT32_MAX) return PyErr_Format(PyExc_ValueError, "set_max_rate: %lu Hz is above 2^32-1", hz);
+    if (pytp_open(self->c, "consumer") != 0 || pytp_enter(&self->busy, "Consumer") != 0) return NULL;
+    const int rc = tp_consumer_set_max_rate(self->c, (uint32_t)hz);
+    pytp_leave(&self->busy);
+    if (rc != 0) return pytp_raise_lib("set_max_rate");
+    Py_RETURN_NONE;
+}
+
+static PyObject *consumer_rate_stats(ConsumerObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (pytp_open(self->c, "consumer") != 0) return NULL;
+    tp_consumer_rate_stats_t st;
+    tp_consumer_rate_stats(self->c, &st);
+    return pytp_rate_stats_dict(&st);
+}
+
 static PyObject *consumer_close(ConsumerObject *self, PyObject *noargs)
 {
     (void)noargs;
@@ -229,6 +258,19 @@ static PyMethodDef consumer_methods[] = {
     {"counters", (PyCFunction)consumer_counters, METH_NOARGS,
      "counters() -> dict[str, int]\n\naccepted, drops_gap, drops_late, drops_invalid, duplicates, resyncs (summed "
      "over every epoch), lost_* and refused_* (tp_consumer_counters_t), maps, faults."},
+    {"meta", (PyCFunction)consumer_meta, METH_NOARGS,
+     "meta() -> dict | None\n\nThe stream's metadata as the consumer holds it (poll() keeps it current), None "
+     "before any arrived: name, summary, producer_id, epoch, announced_meta_version (the DataSourceAnnounce; None/0 "
+     "until one came), meta_version (of the attributes held; 0: none yet), attributes {key: str | bytes} (format "
+     "'bytes' as bytes, other formats as str when valid UTF-8), formats {key: format}, blob ({data, type, "
+     "meta_version, checksum} or None). Compare frame.meta_version, frame.meta_current."},
+    {"set_max_rate", (PyCFunction)consumer_set_max_rate, METH_O,
+     "set_max_rate(hz)\n\nAsk for at most hz frames a second (RATE_LIMITED, W-11.b/c); 0: every frame (STREAM). "
+     "The producer may pace a per-consumer stream; otherwise the consumer decimates by descriptor timestamps. "
+     "Takes effect with the next descriptor."},
+    {"rate_stats", (PyCFunction)consumer_rate_stats, METH_NOARGS,
+     "rate_stats() -> dict\n\nmax_rate_hz (0: STREAM), granted (the producer paces our stream), delivered, "
+     "skipped_local (frames passed over here to keep the rate), skipped_producer (frames the producer held back)."},
     {"close", (PyCFunction)consumer_close, METH_NOARGS,
      "close()\n\nUnmap and detach. Frames still held report themselves overwritten; while they (or arrays over "
      "them) live, the mapping and the lease stay, so no view points at unmapped memory."},

@@ -28,6 +28,8 @@ typedef struct {
     tp_join_frame_t jf;
     int closed;
     PyObject *array; /* cached read-only view */
+    uint32_t meta_version;
+    int meta_current; /* 1/0, -1 unknown */
 } FrameObject;
 
 PyObject *pytp_frame_new(PyObject *owner, pytp_gen_fn gen_fn, pytp_gone_fn gone_fn, Py_ssize_t *live,
@@ -47,8 +49,17 @@ PyObject *pytp_frame_new(PyObject *owner, pytp_gen_fn gen_fn, pytp_gone_fn gone_
     f->jf.reader_ = NULL;
     f->closed = 0;
     f->array = NULL;
+    f->meta_version = jf->has_view ? jf->view.header.meta_version : 0;
+    f->meta_current = -1;
     tp_shm_retain_hold(); /* an array of it may outlive the mapping (shm_retain.h) */
     return (PyObject *)f;
+}
+
+void pytp_frame_set_meta(PyObject *frame, uint32_t meta_version, int meta_current)
+{
+    FrameObject *f = (FrameObject *)frame;
+    f->meta_version = meta_version;
+    f->meta_current = meta_current != 0;
 }
 
 static void frame_dealloc(FrameObject *f)
@@ -334,6 +345,13 @@ GETTER(has_view, PyBool_FromLong(self->jf.has_view))
 GETTER(trace_id, PyLong_FromUnsignedLongLong(self->jf.trace_id))
 GETTER(closed, PyBool_FromLong(self->closed))
 GETTER(nbytes, PyLong_FromUnsignedLong(self->jf.has_view ? self->jf.view.len : 0))
+GETTER(meta_version, PyLong_FromUnsignedLong(self->meta_version))
+static PyObject *frame_get_meta_current(FrameObject *f, void *closure)
+{
+    (void)closure;
+    if (f->meta_current < 0) Py_RETURN_NONE;
+    return PyBool_FromLong(f->meta_current);
+}
 GETTER(dtype_code, PyLong_FromLong(self->jf.has_view ? self->jf.view.header.tensor.dtype : 0))
 
 static PyObject *frame_get_timestamp_ns(FrameObject *f, void *closure)
@@ -382,6 +400,12 @@ static PyGetSetDef frame_getset[] = {
     {"strides", (getter)frame_get_strides, NULL, "Resolved byte strides (tuple).", NULL},
     {"dtype", (getter)frame_get_dtype, NULL, "numpy dtype of the elements (None when there is none).", NULL},
     {"dtype_code", (getter)frame_get_dtype_code, NULL, "tensorpool dtype code (tensorpool.dtype_name names it).", NULL},
+    {"meta_version", (getter)frame_get_meta_version, NULL,
+     "meta_version the producer's metadata had for this frame (FrameDescriptor, W-10.3.2.b); 0: none.", NULL},
+    {"meta_current", (getter)frame_get_meta_current, NULL,
+     "True if the consumer (or the join stage, for this input) held that version's attributes when the frame was "
+     "delivered, so meta() describes it; always True for version 0. None if not known.",
+     NULL},
     {"nbytes", (getter)frame_get_nbytes, NULL, "Payload bytes (values_len_bytes).", NULL},
     {"has_view", (getter)frame_get_has_view, NULL,
      "False when the frame carries no payload view (join input whose pool is not mapped, or whose read failed).", NULL},

@@ -58,6 +58,7 @@ static PyObject *make_output(JoinObject *self, const tp_join_output_t *out)
         const tp_join_input_t *in = &out->inputs[i];
         PyObject *frames = PyTuple_New(in->frame_count);
         if (frames == NULL) goto fail;
+        const tp_meta_store_t *ms = self->agent != NULL ? tp_join_agent_input_meta(self->agent, in->stream_id) : NULL;
         for (uint32_t k = 0; k < in->frame_count; k++) {
             PyObject *f = pytp_frame_new((PyObject *)self, join_gen, join_frame_gone, &self->live, in->stream_id,
                                          in->epoch, &in->frames[k]);
@@ -66,6 +67,10 @@ static PyObject *make_output(JoinObject *self, const tp_join_output_t *out)
                 goto fail;
             }
             PyTuple_SET_ITEM(frames, k, f);
+            if (ms != NULL && in->frames[k].has_view) { /* the version its slot header names, as join_agent.h says */
+                const uint32_t v = in->frames[k].view.header.meta_version;
+                pytp_frame_set_meta(f, v, tp_meta_current(ms, v));
+            }
         }
         PyObject *t = Py_BuildValue("(ksKIN)", (unsigned long)in->stream_id, status_name(in->status),
                                     (unsigned long long)in->epoch, (unsigned)in->dropped, frames);

@@ -394,6 +394,23 @@ fail:
     return NULL;
 }
 
+static PyObject *producer_set_meta_blob(ProducerObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kw[] = {"blob_type", "data", NULL};
+    unsigned long type;
+    Py_buffer data;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "ky*", kw, &type, &data)) return NULL;
+    PyObject *r = NULL;
+    if (type > UINT32_MAX) PyErr_Format(PyExc_ValueError, "set_meta_blob: blob_type %lu is above 2^32-1", type);
+    else if (pytp_open(self->p, "producer") == 0) {
+        if (tp_producer_set_meta_blob(self->p, (uint32_t)type, data.buf, (uint64_t)data.len) != 0)
+            pytp_raise_lib("set_meta_blob");
+        else r = Py_NewRef(Py_None);
+    }
+    PyBuffer_Release(&data);
+    return r;
+}
+
 static PyObject *producer_close(ProducerObject *self, PyObject *noargs)
 {
     (void)noargs;
@@ -410,6 +427,8 @@ static PyObject *producer_close(ProducerObject *self, PyObject *noargs)
 PYTP_GETTER(producer, ProducerObject, active, PyBool_FromLong(self->p != NULL && tp_producer_is_active(self->p)))
 PYTP_GETTER(producer, ProducerObject, epoch, PyLong_FromUnsignedLongLong(self->p != NULL ? tp_producer_epoch(self->p) : 0))
 PYTP_GETTER(producer, ProducerObject, next_seq, PyLong_FromUnsignedLongLong(self->p != NULL ? tp_producer_next_seq(self->p) : 0))
+PYTP_GETTER(producer, ProducerObject, meta_version,
+            PyLong_FromUnsignedLong(self->p != NULL ? tp_producer_meta_version(self->p) : 0))
 PYTP_GETTER(producer, ProducerObject, stream_id, PyLong_FromUnsignedLong(self->stream_id))
 PYTP_GETTER(producer, ProducerObject, last_trace_id,
             PyLong_FromUnsignedLongLong(self->p != NULL ? tp_producer_last_trace_id(self->p) : 0))
@@ -422,6 +441,8 @@ static PyGetSetDef producer_getset[] = {
     {"epoch", (getter)producer_get_epoch, NULL, "Epoch of the current mapping (0 when not active).", NULL},
     {"next_seq", (getter)producer_get_next_seq, NULL, "Sequence number the next frame gets.", NULL},
     {"stream_id", (getter)producer_get_stream_id, NULL, "The stream.", NULL},
+    {"meta_version", (getter)producer_get_meta_version, NULL,
+     "Current meta_version: set_meta with changed attributes and set_meta_blob raise it by one (0: none set).", NULL},
     {"last_trace_id", (getter)producer_get_last_trace_id, NULL,
      "Trace id of the last committed frame (0 if none or untraced; docs/spec/tracelink.md).", NULL},
     {"tracing", (getter)producer_get_tracing, NULL, "Tracing mode: 'per-frame' or 'off' (see set_tracing).", NULL},
@@ -457,7 +478,11 @@ static PyMethodDef producer_methods[] = {
      "offered ('links_dropped')."},
     {"set_meta", (PyCFunction)producer_set_meta, METH_O,
      "set_meta(attrs: dict[str, str | bytes])\n\nReplace the DataSourceMeta attributes (str values as 'text', "
-     "bytes as 'bytes')."},
+     "bytes as 'bytes'). Changed attributes raise meta_version by one; consumers see them in Consumer.meta()."},
+    {"set_meta_blob", (PyCFunction)(void (*)(void))producer_set_meta_blob, METH_VARARGS | METH_KEYWORDS,
+     "set_meta_blob(blob_type, data)\n\nReplace the meta blob (large metadata: a calibration file, a model "
+     "config), sent chunked and checksummed; blob_type is the application's. Raises meta_version by one. "
+     "Consumers get it in Consumer.meta()['blob'] (up to their size limit, 1 MiB by default)."},
     {"close", (PyCFunction)producer_close, METH_NOARGS, "close()\n\nDetach (the driver starts a new epoch for the next producer)."},
     PYTP_CONTEXT_METHODS,
     {NULL, NULL, 0, NULL}};

@@ -60,6 +60,16 @@ extern PyTypeObject pytp_FrameType;
 PyObject *pytp_frame_new(PyObject *owner, pytp_gen_fn gen_fn, pytp_gone_fn gone_fn, Py_ssize_t *live,
                          uint32_t stream_id, uint64_t epoch, const tp_join_frame_t *jf);
 
+/* The metadata that applies to a frame (tp_frame_t.meta_version/meta_current);
+ * a new frame takes meta_version from its slot header and meta_current -1
+ * (unknown: None) until its owner says. */
+void pytp_frame_set_meta(PyObject *frame, uint32_t meta_version, int meta_current);
+
+/* Metadata and rate statistics as dicts (meta.c): pytp_meta_dict returns
+ * None when the store holds nothing yet. */
+PyObject *pytp_meta_dict(const tp_meta_store_t *s);
+PyObject *pytp_rate_stats_dict(const tp_consumer_rate_stats_t *st);
+
 /* Busy flag of objects whose C side is single-threaded: a second thread
  * entering while the first waits without the GIL gets RuntimeError. */
 int pytp_enter(int *busy, const char *what);

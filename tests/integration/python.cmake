@@ -16,7 +16,7 @@ if(TP_HAVE_PYTHON)
     endif()
     set(py_sanitize "LD_PRELOAD=${asan}:${ubsan};ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")
   endif()
-  foreach(t frames join cross_process demo_join trace)
+  foreach(t frames join cross_process demo_join trace meta_rate)
     add_test(NAME python_${t}
       COMMAND ${TP_PYTHON} -m pytest -p no:cacheprovider -v -rs
               ${PROJECT_SOURCE_DIR}/python/tests/test_${t}.py)
