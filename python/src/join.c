@@ -310,6 +310,16 @@ static PyObject *join_poll(JoinObject *self, PyObject *args, PyObject *kwargs)
     return r;
 }
 
+static PyObject *join_meta(JoinObject *self, PyObject *arg)
+{
+    const unsigned long stream_id = PyLong_AsUnsignedLong(arg);
+    if (stream_id == (unsigned long)-1 && PyErr_Occurred()) return NULL;
+    if (pytp_open(self->agent, "join stage") != 0) return NULL;
+    const tp_meta_store_t *ms = stream_id <= UINT32_MAX ? tp_join_agent_input_meta(self->agent, (uint32_t)stream_id) : NULL;
+    if (ms == NULL) return pytp_raise(pytp_Error, TP_ERR_NOT_FOUND, "meta: stream %lu is not an input of this stage", stream_id);
+    return pytp_meta_dict(ms);
+}
+
 static PyObject *join_stats(JoinObject *self, PyObject *noargs)
 {
     (void)noargs;
@@ -389,6 +399,10 @@ static PyMethodDef join_methods[] = {
      "inputs), inputs a tuple of (stream_id, status, epoch, dropped, frames) in rule order; None on timeout. The "
      "GIL is released while waiting. (tensorpool.JoinStage wraps this in JoinOutput.)"},
     {"stats", (PyCFunction)join_stats, METH_NOARGS, "stats() -> dict[str, int]\n\nThe agent's counters."},
+    {"meta", (PyCFunction)join_meta, METH_O,
+     "meta(stream_id) -> dict | None\n\nThe metadata the stage holds for one input, as Consumer.meta() (None "
+     "before any arrived); its frames' meta_current says whether it describes them. Error if stream_id is not "
+     "an input."},
     {"status", (PyCFunction)join_status, METH_NOARGS,
      "status() -> dict\n\nstate ('flowing', 'blocked', 'degraded'), reason, stream_id, since_ns, wanted_epoch."},
     {"explain", (PyCFunction)(void (*)(void))join_explain, METH_VARARGS | METH_KEYWORDS,

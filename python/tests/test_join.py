@@ -109,3 +109,30 @@ def test_bad_rules_raise(driver):
     with pytest.raises(tp.Error) as e:
         tp.JoinStage("sequence", [tp.offset(SMALL, 0), tp.offset_ns(SMALL_B, 0)], out_stream_id=74)
     assert e.value.message
+
+
+def test_join_frames_carry_their_inputs_metadata(producers):
+    """W-10.3.2.b through a join stage: each frame names the meta_version its
+    producer stamped, meta_current says whether the stage holds it, and
+    stage.meta(stream) gives that input's attributes."""
+    a, b = producers
+    a.set_meta({"units": "mm"})
+    v = a.meta_version
+    assert v >= 1 and b.meta_version == 0
+    with tp.JoinStage("latest", [tp.offset(SMALL, 0), tp.offset(SMALL_B, 0)], out_stream_id=75) as stage:
+        def feed():
+            s = a.next_seq
+            a.offer(pattern(s))
+            b.offer(pattern(s))
+        end = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < end, "no output with input %d's metadata held: %s" % (SMALL, stage.meta(SMALL))
+            first, second = next_output(stage, feed)
+            fa, fb = first.frames[-1], second.frames[-1]
+            assert fa.meta_version == v and fb.meta_version == 0 and fb.meta_current is True
+            if fa.meta_current:
+                break
+        m = stage.meta(SMALL)
+        assert m["meta_version"] == v and m["attributes"] == {"units": "mm"} and m["formats"] == {"units": "text"}
+        with pytest.raises(tp.Error):
+            stage.meta(999)
