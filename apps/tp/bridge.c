@@ -1,5 +1,6 @@
 /* tp bridge: run SHM <-> Aeron UDP bridge mappings from a TOML file
  * (docs/spec/bridge.md, docs/configuration.md "tp bridge"). */
+#include "client_dir.h"
 #include "bridge_status.h"
 #include "commands.h"
 #include "stop_signal.h"
@@ -210,20 +211,8 @@ int tp_cmd_bridge(int argc, char **argv)
     }
     tp_client_context_t ctx;
     tp_client_context_init(&ctx);
-    if (dir != NULL) {
-        if (dir[0] != '/' || strlen(dir) >= sizeof ctx.base_dir) {
-            fprintf(stderr, "tp bridge: DIR '%s' must be an absolute path\n", dir);
-            return 2;
-        }
-        snprintf(ctx.base_dir, sizeof ctx.base_dir, "%s", dir);
-    }
-    if (ns != NULL) {
-        if (ns[0] == '\0' || strlen(ns) >= sizeof ctx.ns) {
-            fprintf(stderr, "tp bridge: bad --namespace '%s'\n", ns);
-            return 2;
-        }
-        snprintf(ctx.ns, sizeof ctx.ns, "%s", ns);
-    }
+    const int bad = tp_app_client_dir("bridge", &ctx, dir, ns, false);
+    if (bad != 0) return bad;
     if (check) {
         print_config(&cfg);
         printf("configuration ok\n");

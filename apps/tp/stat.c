@@ -1,4 +1,5 @@
 /* tp stat: live view of a running directory, built on tp_monitor. */
+#include "client_dir.h"
 #include "bridge_status.h"
 #include "commands.h"
 #include "stat_json.h"
@@ -18,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -667,25 +667,8 @@ int tp_cmd_stat(int argc, char **argv)
     }
     tp_monitor_config_t cfg;
     tp_monitor_config_init(&cfg);
-    if (dir != NULL) {
-        if (dir[0] != '/' || strlen(dir) >= sizeof cfg.ctx.base_dir) {
-            fprintf(stderr, "tp stat: DIR '%s' must be an absolute path\n", dir);
-            return 2;
-        }
-        snprintf(cfg.ctx.base_dir, sizeof cfg.ctx.base_dir, "%s", dir);
-    }
-    if (ns != NULL) {
-        if (ns[0] == '\0' || strlen(ns) >= sizeof cfg.ctx.ns) {
-            fprintf(stderr, "tp stat: bad --namespace '%s'\n", ns);
-            return 2;
-        }
-        snprintf(cfg.ctx.ns, sizeof cfg.ctx.ns, "%s", ns);
-    }
-    struct stat st;
-    if (stat(cfg.ctx.base_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "tp stat: '%s' is not an existing directory\n", cfg.ctx.base_dir);
-        return 2;
-    }
+    const int bad = tp_app_client_dir("stat", &cfg.ctx, dir, ns, true);
+    if (bad != 0) return bad;
     if (meta_stream > 0) return tp_stat_meta(&cfg.ctx, (uint32_t)meta_stream, json, (int64_t)(wait * 1e9));
     tp_monitor_t *m = NULL;
     if (tp_monitor_open(&m, &cfg) != 0) {

@@ -1,4 +1,5 @@
 /* tp supervise: the supervisor agent (W-10.5.a) in the foreground. */
+#include "client_dir.h"
 #include "commands.h"
 #include "stop_signal.h"
 
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 static void help(FILE *out)
@@ -126,25 +126,8 @@ int tp_cmd_supervise(int argc, char **argv)
         }
         return 0;
     }
-    if (dir != NULL) {
-        if (dir[0] != '/' || strlen(dir) >= sizeof cfg.ctx.base_dir) {
-            fprintf(stderr, "tp supervise: DIR '%s' must be an absolute path\n", dir);
-            return 2;
-        }
-        snprintf(cfg.ctx.base_dir, sizeof cfg.ctx.base_dir, "%s", dir);
-    }
-    if (ns != NULL) {
-        if (ns[0] == '\0' || strlen(ns) >= sizeof cfg.ctx.ns) {
-            fprintf(stderr, "tp supervise: bad namespace '%s'\n", ns);
-            return 2;
-        }
-        snprintf(cfg.ctx.ns, sizeof cfg.ctx.ns, "%s", ns);
-    }
-    struct stat st;
-    if (stat(cfg.ctx.base_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "tp supervise: '%s' is not an existing directory\n", cfg.ctx.base_dir);
-        return 2;
-    }
+    const int bad = tp_app_client_dir("supervise", &cfg.ctx, dir, ns, true);
+    if (bad != 0) return bad;
     tp_app_catch_stop_signals(false);
     tp_supervisor_t *s = NULL;
     if (tp_supervisor_open(&s, &cfg, on_decision, NULL) != 0) {
