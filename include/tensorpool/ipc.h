@@ -56,9 +56,23 @@ typedef struct tp_ipc_context_s {
     uint32_t max_images;        /* publications a subscription follows at most */
     int64_t linger_ns;          /* a closed (or dead publisher's) log stays this long before deletion */
     int64_t rescan_interval_ns; /* subscriptions re-check publisher liveness at least this often */
+    int conductor;              /* who does a tp:ipc subscription's upkeep: TP_IPC_CONDUCTOR_* */
 } tp_ipc_context_t;
 
-/* Defaults: capacity 1 MiB, max message 64 KiB, 64 images, linger 5 s, rescan 1 s. */
+/* Who does the upkeep of tp:ipc subscriptions: scanning the transport
+ * directory for new and closed publications, checking that publishers are
+ * alive (/proc), unmapping and reclaiming logs. All of it takes syscalls.
+ * THREAD (the default): one background thread per process, "tp-conductor",
+ * started by the first subscription; it sleeps on the transport index and
+ * hands each subscription a new set of publications when they change, so
+ * poll makes no syscall. It takes no asynchronous signal. A subscription
+ * inherited across fork() follows no new publications in the child.
+ * CALLER: poll does it, when due (a few syscalls about once per
+ * rescan_interval_ns and when publications come and go); no thread. */
+#define TP_IPC_CONDUCTOR_THREAD 0
+#define TP_IPC_CONDUCTOR_CALLER 1
+
+/* Defaults: capacity 1 MiB, max message 64 KiB, 64 images, linger 5 s, rescan 1 s, conductor thread. */
 TP_API void tp_ipc_context_init(tp_ipc_context_t *ctx);
 
 /* Resolve the transport directory <base>/tensorpool-<user>/<ns>/ipc into out.

@@ -25,5 +25,8 @@ int tp_ipc_context_validate(const tp_ipc_context_t *ctx)
         return tp_err_set(TP_ERR_INVALID_ARG, "max_images %u must be in [1, 4096]", ctx->max_images);
     if (ctx->linger_ns < 0 || ctx->rescan_interval_ns <= 0)
         return tp_err_set(TP_ERR_INVALID_ARG, "linger_ns must be >= 0 and rescan_interval_ns > 0");
+    if (ctx->conductor != TP_IPC_CONDUCTOR_THREAD && ctx->conductor != TP_IPC_CONDUCTOR_CALLER)
+        return tp_err_set(TP_ERR_INVALID_ARG, "conductor %d must be TP_IPC_CONDUCTOR_THREAD or _CALLER",
+                          ctx->conductor);
     return 0;
 }

@@ -5,6 +5,7 @@
 #include "../util/fault_guard.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
@@ -14,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *const default_base = "/dev/shm/tensorpool";
@@ -199,6 +201,29 @@ void tp_ipc_index_close(tp_ipc_index_t *index)
     if (index == NULL) return;
     tp_fault_guard_remove(tp_fault_guard_find(index));
     munmap(index, TP_IPC_INDEX_FILE_BYTES);
+}
+
+/* The futex word: the generation's low half (x86-64 and aarch64 are little
+ * endian), so a bump changes it. Not private: other processes wake us. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the futex word is the low half of the generation");
+static uint32_t *index_futex_word(const tp_ipc_index_t *index)
+{
+    return (uint32_t *)(uintptr_t)&index->generation;
+}
+
+void tp_ipc_index_bump(tp_ipc_index_t *index)
+{
+    atomic_fetch_add_explicit(&index->generation, 1, memory_order_acq_rel);
+    (void)syscall(SYS_futex, index_futex_word(index), FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+void tp_ipc_index_wait(const tp_ipc_index_t *index, uint64_t seen, int64_t timeout_ns)
+{
+    if (timeout_ns <= 0) return;
+    const struct timespec ts = {(time_t)(timeout_ns / 1000000000LL), (long)(timeout_ns % 1000000000LL)};
+    /* EAGAIN (already changed), EINTR, ETIMEDOUT, and EFAULT (the mapping
+     * went away under us) all just end the wait. */
+    (void)syscall(SYS_futex, index_futex_word(index), FUTEX_WAIT, (uint32_t)seen, &ts, NULL, 0);
 }
 
 int tp_ipc_index_lost(const tp_ipc_index_t *index)

@@ -52,10 +52,14 @@ static inline uint64_t tp_ipc_index_generation(const tp_ipc_index_t *index)
     return atomic_load_explicit(&index->generation, memory_order_acquire);
 }
 
-static inline void tp_ipc_index_bump(tp_ipc_index_t *index)
-{
-    atomic_fetch_add_explicit(&index->generation, 1, memory_order_acq_rel);
-}
+/* Bump the generation and wake every conductor sleeping on it (a futex on
+ * its low 32 bits, shared by all mappings of the file). Cold paths only:
+ * opening, closing or reclaiming a log. */
+void tp_ipc_index_bump(tp_ipc_index_t *index);
+
+/* Sleep until the generation's low 32 bits differ from those of seen, the
+ * generation is bumped, or timeout_ns passes (conductor thread only). */
+void tp_ipc_index_wait(const tp_ipc_index_t *index, uint64_t seen, int64_t timeout_ns);
 
 /* Call fn for every entry name of dirfd (except "." and ".."), reading with
  * getdents64 into the caller's buffer: no allocation. fn returns 0 to go on,

@@ -1,4 +1,5 @@
 list(APPEND TP_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/ipc_conductor.c
   ${CMAKE_CURRENT_LIST_DIR}/ipc_context.c
   ${CMAKE_CURRENT_LIST_DIR}/ipc_channel.c
   ${CMAKE_CURRENT_LIST_DIR}/ipc_dir.c

@@ -1064,6 +1064,11 @@ static void test_foreign_uid_refused(void)
 int main(void)
 {
     tp_test_dir_setup(&ctx);
+    /* Duty cycles are counted and time is synthetic here, so each poll
+     * does the transport's upkeep itself (TP_IPC_CONDUCTOR_CALLER) and finds
+     * new publications at once; the default conductor thread does it on
+     * its own time (test_ipc_conductor, and every multi-process test). */
+    ctx.conductor = TP_IPC_CONDUCTOR_CALLER;
     RUN(test_late_join_by_request);
     RUN(test_authority_exact_key);
     RUN(test_request_retry_and_backoff);

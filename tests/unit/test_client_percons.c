@@ -349,14 +349,19 @@ static void test_hello_grant_and_stream_mode(void)
     tp_control_frame_descriptor_set_trace_id(&e, 0);
     const long n = tp_control_frame_descriptor_encode_end(&e);
     CHECK(n > 0 && fake != NULL && tp_ipc_publication_offer(fake, buf, (size_t)n) > 0);
-    for (int i = 0; i < 20; i++) {
+    /* the subscriptions find the new publication on their conductor's time:
+     * poll until the shared consumer counted it (5 s at most), then 20 more */
+    tp_consumer_counters_t cs, kc;
+    memset(&cs, 0, sizeof cs);
+    const int64_t inj = tp_clock_monotonic_ns();
+    for (int i = 0; i < 20 || (cs.lost_other_epoch == 0 && tp_clock_monotonic_ns() < inj + 5000 * MS); i++) {
         tp_consumer_poll(c, tp_clock_monotonic_ns(), on_frame, NULL, 64);
         tp_consumer_poll(shared, tp_clock_monotonic_ns(), on_frame, NULL, 64);
+        tp_consumer_counters(shared, &cs);
     }
     /* the injection reaches the shared consumer, which counts it (a frame of
      * an epoch it has not mapped) but keeps its mapping: a descriptor never
      * unmaps (docs/threat-model.md) ... */
-    tp_consumer_counters_t cs, kc;
     tp_consumer_counters(shared, &cs);
     tp_consumer_counters(c, &kc);
     CHECK(tp_consumer_is_mapped(shared));

@@ -875,6 +875,10 @@ static void test_aeron_back_pressure_loses_nothing(void)
 int main(void)
 {
     tp_test_dir_setup(&ctx);
+    /* These tests check the scan rules poll by poll, so poll does the upkeep
+     * (TP_IPC_CONDUCTOR_CALLER); the conductor thread, the default, has its
+     * own tests (test_ipc_conductor) and runs under every other test. */
+    ctx.conductor = TP_IPC_CONDUCTOR_CALLER;
     tp_test_transport_start(&ctx);
     CH = tp_test_channel();
     fprintf(stderr, "channel under test: %s\n", CH);

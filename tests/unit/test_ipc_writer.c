@@ -211,6 +211,10 @@ static void test_large_header_written_at_publish(void)
 int main(void)
 {
     tp_test_dir_setup(&ctx);
+    /* These tests check the scan rules poll by poll, so poll does the upkeep
+     * (TP_IPC_CONDUCTOR_CALLER); the conductor thread, the default, has its
+     * own tests (test_ipc_conductor) and runs under every other test. */
+    ctx.conductor = TP_IPC_CONDUCTOR_CALLER;
     RUN(test_large_records_every_alignment);
     RUN(test_aborted_large_claim_then_reuse);
     RUN(test_large_records_wrap_and_lap);
