@@ -266,31 +266,54 @@ static int parse_parents(PyObject *parents, uint64_t *out, uint32_t *n)
     return 0;
 }
 
+/* The trace_id= / parents= keywords of commit and offer. */
+typedef struct {
+    int kind; /* 0 none (the producer's tracing mode decides), 1 trace_id, 2 parents */
+    uint64_t trace_id;
+    uint64_t ids[TP_TRACE_MAX_PARENTS];
+    uint32_t nparents;
+} trace_args_t;
+
+static int parse_trace_args(const char *what, PyObject *tido, PyObject *parents, trace_args_t *ta)
+{
+    memset(ta, 0, sizeof *ta);
+    if (tido != Py_None && parents != Py_None) {
+        pytp_raise(pytp_Error, TP_ERR_INVALID_ARG, "%s: give trace_id (1->1 stage) or parents (join), not both", what);
+        return -1;
+    }
+    if (tido != Py_None) {
+        ta->trace_id = PyLong_AsUnsignedLongLong(tido);
+        if (PyErr_Occurred()) return -1;
+        ta->kind = 1;
+    } else if (parents != Py_None) {
+        if (parse_parents(parents, ta->ids, &ta->nparents) != 0) return -1;
+        ta->kind = 2;
+    }
+    return 0;
+}
+
+static int commit_with(ProducerObject *self, tp_shm_claim_t *c, uint64_t ts, const trace_args_t *ta)
+{
+    if (ta->kind == 1) return tp_producer_commit_traced(self->p, c, ts, ta->trace_id);
+    if (ta->kind == 2) return tp_producer_commit_derived(self->p, c, ts, ta->ids, ta->nparents);
+    return tp_producer_commit(self->p, c, ts);
+}
+
 static PyObject *producer_commit(ProducerObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kw[] = {"timestamp_ns", "trace_id", "parents", NULL};
     PyObject *tso = Py_None, *tido = Py_None, *parents = Py_None;
-    uint64_t ts, trace_id = 0, ids[TP_TRACE_MAX_PARENTS];
-    uint32_t nparents = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O$OO", kw, &tso, &tido, &parents) || timestamp_arg(tso, &ts) != 0)
+    uint64_t ts;
+    trace_args_t ta;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O$OO", kw, &tso, &tido, &parents) || timestamp_arg(tso, &ts) != 0 ||
+        parse_trace_args("commit", tido, parents, &ta) != 0)
         return NULL;
-    if (tido != Py_None && parents != Py_None)
-        return pytp_raise(pytp_Error, TP_ERR_INVALID_ARG, "commit: give trace_id (1->1 stage) or parents (join), not both");
-    if (tido != Py_None) {
-        trace_id = PyLong_AsUnsignedLongLong(tido);
-        if (PyErr_Occurred()) return NULL;
-    }
-    if (parents != Py_None && parse_parents(parents, ids, &nparents) != 0) return NULL;
     if (pytp_open(self->p, "producer") != 0) return NULL;
     if (!self->claimed) return pytp_raise(pytp_Error, TP_ERR_STATE, "commit: nothing claimed");
     self->claimed = 0;
     release_claimed_array(self);
     const uint64_t seq = self->claim.seq;
-    int rc;
-    if (tido != Py_None) rc = tp_producer_commit_traced(self->p, &self->claim, ts, trace_id);
-    else if (parents != Py_None) rc = tp_producer_commit_derived(self->p, &self->claim, ts, ids, nparents);
-    else rc = tp_producer_commit(self->p, &self->claim, ts);
-    if (rc != 0) return pytp_raise_lib("commit");
+    if (commit_with(self, &self->claim, ts, &ta) != 0) return pytp_raise_lib("commit");
     return PyLong_FromUnsignedLongLong(seq);
 }
 
@@ -319,10 +342,13 @@ static PyObject *producer_trace_stats(ProducerObject *self, PyObject *noargs)
 
 static PyObject *producer_offer(ProducerObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kw[] = {"array", "timestamp_ns", NULL};
-    PyObject *obj, *tso = Py_None;
+    static char *kw[] = {"array", "timestamp_ns", "trace_id", "parents", NULL};
+    PyObject *obj, *tso = Py_None, *tido = Py_None, *parents = Py_None;
     uint64_t ts;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O", kw, &obj, &tso) || timestamp_arg(tso, &ts) != 0) return NULL;
+    trace_args_t ta;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O$OO", kw, &obj, &tso, &tido, &parents) ||
+        timestamp_arg(tso, &ts) != 0 || parse_trace_args("offer", tido, parents, &ta) != 0)
+        return NULL;
     if (pytp_open(self->p, "producer") != 0) return NULL;
     if (self->claimed) return pytp_raise(pytp_Error, TP_ERR_STATE, "offer: a claimed frame is not committed yet");
     PyArrayObject *a = (PyArrayObject *)PyArray_FROM_OF(obj, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
@@ -348,9 +374,24 @@ static PyObject *producer_offer(ProducerObject *self, PyObject *args, PyObject *
         goto out;
     }
     if (check_active(self, "offer") != 0) goto out;
-    if (tp_producer_offer(self->p, &t, PyArray_DATA(a), (uint32_t)PyArray_NBYTES(a), ts, &seq) != 0) {
-        pytp_raise_lib("offer");
-        goto out;
+    if (ta.kind == 0) {
+        if (tp_producer_offer(self->p, &t, PyArray_DATA(a), (uint32_t)PyArray_NBYTES(a), ts, &seq) != 0) {
+            pytp_raise_lib("offer");
+            goto out;
+        }
+    } else {
+        /* with a trace: claim, copy, commit as commit() would */
+        tp_shm_claim_t c;
+        if (tp_producer_claim(self->p, &t, (uint32_t)PyArray_NBYTES(a), &c) != 0) {
+            pytp_raise_lib("offer");
+            goto out;
+        }
+        memcpy(c.payload, PyArray_DATA(a), (size_t)PyArray_NBYTES(a));
+        seq = c.seq;
+        if (commit_with(self, &c, ts, &ta) != 0) {
+            pytp_raise_lib("offer");
+            goto out;
+        }
     }
     r = PyLong_FromUnsignedLongLong(seq);
 out:
@@ -468,7 +509,8 @@ static PyMethodDef producer_methods[] = {
      "naming the parents (zeros and repeats skipped, at most 256) is published after it. Not both. "
      "last_trace_id then gives the frame's id."},
     {"offer", (PyCFunction)(void (*)(void))producer_offer, METH_VARARGS | METH_KEYWORDS,
-     "offer(array, timestamp_ns=None) -> int\n\nCopy an array into a new frame and publish it. Returns its seq."},
+     "offer(array, timestamp_ns=None, *, trace_id=None, parents=None) -> int\n\nCopy an array into a new frame and "
+     "publish it. Returns its seq. trace_id= and parents= mean what they mean for commit()."},
     {"set_tracing", (PyCFunction)(void (*)(void))producer_set_tracing, METH_VARARGS | METH_KEYWORDS,
      "set_tracing(mode, node=None)\n\nmode 'per-frame': every commit/offer gives its frame a new, strictly "
      "increasing, non-zero trace id minted with node id `node` (0..1023; None: stream id modulo 1024); 'off': "

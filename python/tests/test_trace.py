@@ -1,6 +1,6 @@
 """Frame lineage from Python (docs/spec/tracelink.md): trace ids from a
 traced Python producer to a Python consumer, tracing off, a 1->1 trace id
-passed through, and a Python join stage whose output, committed with its
+passed through (by commit and by offer), and a Python join stage whose output, committed with its
 inputs' trace ids as parents, is walked back to them by the C side
 (`tp trace record` + `tp trace --json`)."""
 import json
@@ -86,6 +86,11 @@ def test_tracing_off_gives_zero_and_trace_id_passes_through(pair):
         # a 1->1 stage passes an input's id on, traced or not
         _, got = publish_until_read(p, c, 3, lambda p: claim_commit(p, trace_id=0xABCDEF))
         assert [t for _, t in got] == [0xABCDEF] * 3
+        # offer() takes the same keywords as commit()
+        _, got = publish_until_read(p, c, 3, lambda p: p.offer(pattern(p.next_seq), trace_id=0x123456))
+        assert [t for _, t in got] == [0x123456] * 3
+        sent, got = publish_until_read(p, c, 3, lambda p: p.offer(pattern(p.next_seq), parents=[7, 9]))
+        assert all(t not in (0, 0x123456) and sent[s] == t for s, t in got), got
         p.set_tracing("per-frame")
         assert p.tracing == "per-frame"
         _, got = publish_until_read(p, c, 3, claim_commit)
@@ -104,6 +109,8 @@ def test_bad_tracing_arguments_raise(driver):
         with pytest.raises(ValueError):
             p.set_tracing("on")
         assert p.wait_active(20)
+        with pytest.raises(tp.Error):
+            p.offer(pattern(p.next_seq), trace_id=1, parents=[2])
         p.claim((4, 8), np.uint32)
         with pytest.raises(tp.Error):
             p.commit(trace_id=1, parents=[2])
