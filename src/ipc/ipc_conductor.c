@@ -1,4 +1,5 @@
 #include "ipc_conductor.h"
+#include "ipc_proc.h"
 
 #include "tensorpool/clock.h"
 #include "tensorpool/error.h"
@@ -29,6 +30,39 @@ static int running;                   /* this process has the thread */
 static _Atomic uint32_t kick;         /* private futex: a job was added */
 static const tp_ipc_index_t *sleeping_on; /* index the thread sleeps on (NULL: on kick) */
 
+/* Recent liveness answers (their own lock: a subscription's first scan runs
+ * in its open, outside the conductor's). */
+static pthread_mutex_t alive_lock = PTHREAD_MUTEX_INITIALIZER;
+enum { ALIVE_CACHE = 64 };
+static struct {
+    int pid;
+    uint64_t start_time;
+    int64_t at_ns;
+    int alive;
+} alive_cache[ALIVE_CACHE];
+static unsigned alive_next;
+
+int tp_ipc_conductor_proc_alive(int pid, uint64_t start_time, int64_t now_ns)
+{
+    pthread_mutex_lock(&alive_lock);
+    for (unsigned i = 0; i < ALIVE_CACHE; i++) {
+        if (alive_cache[i].pid == pid && alive_cache[i].start_time == start_time && alive_cache[i].at_ns != 0 &&
+            now_ns - alive_cache[i].at_ns < TP_IPC_ALIVE_REUSE_NS) {
+            const int alive = alive_cache[i].alive;
+            pthread_mutex_unlock(&alive_lock);
+            return alive;
+        }
+    }
+    const int alive = tp_ipc_proc_alive(pid, start_time);
+    const unsigned i = alive_next++ % ALIVE_CACHE;
+    alive_cache[i].pid = pid;
+    alive_cache[i].start_time = start_time;
+    alive_cache[i].at_ns = now_ns;
+    alive_cache[i].alive = alive;
+    pthread_mutex_unlock(&alive_lock);
+    return alive;
+}
+
 static void futex_private(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *ts)
 {
     (void)syscall(SYS_futex, (void *)(uintptr_t)word, op | FUTEX_PRIVATE_FLAG, val, ts, NULL, 0);
@@ -45,10 +79,12 @@ static void sleep_ns(int64_t ns)
 static void fork_prepare(void)
 {
     pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&alive_lock); /* order as in a job's run */
 }
 
 static void fork_parent(void)
 {
+    pthread_mutex_unlock(&alive_lock);
     pthread_mutex_unlock(&lock);
 }
 
@@ -58,6 +94,7 @@ static void fork_child(void)
     jobs = NULL;
     running = 0;
     sleeping_on = NULL;
+    pthread_mutex_unlock(&alive_lock);
     pthread_mutex_unlock(&lock);
 }
 

@@ -38,4 +38,11 @@ int tp_ipc_conductor_add(tp_ipc_conductor_job_t *job);
  * listed (inherited across fork). */
 void tp_ipc_conductor_remove(tp_ipc_conductor_job_t *job);
 
+/* Publisher liveness (tp_ipc_proc_alive) for jobs and their set-up: an
+ * answer is reused for TP_IPC_ALIVE_REUSE_NS, so that a process's many
+ * subscriptions (control, descriptor, metadata streams) following the same
+ * publisher cost one /proc read between them. */
+#define TP_IPC_ALIVE_REUSE_NS 100000000LL
+int tp_ipc_conductor_proc_alive(int pid, uint64_t start_time, int64_t now_ns);
+
 #endif

@@ -249,7 +249,15 @@ static int drained(const tp_ipc_image_t *img)
     return (int64_t)(read_to - tp_ipc_log_reader_tail(&img->r)) >= 0;
 }
 
-static void rescan_dir(tp_ipc_embedded_sub_t *s)
+/* The conductor shares answers between the process's subscriptions; a
+ * caller-mode poller asks /proc itself. */
+static int publisher_alive(const tp_ipc_embedded_sub_t *s, const tp_ipc_image_t *img, int64_t now)
+{
+    if (s->caller_conducts) return tp_ipc_proc_alive(img->pid, img->start_time);
+    return tp_ipc_conductor_proc_alive(img->pid, img->start_time, now);
+}
+
+static void rescan_dir(tp_ipc_embedded_sub_t *s, int64_t now)
 {
     for (uint32_t i = 0; i < s->image_count; i++) s->images[i]->present = 0;
     s->foreign_opens = 0;
@@ -276,7 +284,7 @@ static void rescan_dir(tp_ipc_embedded_sub_t *s)
         }
         if (!drained(img)) continue;
         int64_t closed = atomic_load_explicit(&img->r.meta->closed_ns, memory_order_acquire);
-        if (closed == 0 && !tp_ipc_proc_alive(img->pid, img->start_time)) {
+        if (closed == 0 && !publisher_alive(s, img, now)) {
             /* Publisher died (maybe mid-message) and we have everything it
              * committed. Mark the log closed so it lingers for subscriptions
              * that have not found it yet (the bump makes them look), then the
@@ -312,7 +320,7 @@ static void rescan(tp_ipc_embedded_sub_t *s, int64_t now)
     check_index(s);
     s->generation = tp_ipc_index_generation(s->index);
     const int64_t c0 = thread_cpu_ns();
-    rescan_dir(s);
+    rescan_dir(s, now);
     s->scan_credit_ns -= thread_cpu_ns() - c0;
     s->last_scan_ns = now;
 }
