@@ -65,8 +65,11 @@ typedef struct tp_ipc_context_s {
  * THREAD (the default): one background thread per process, "tp-conductor",
  * started by the first subscription; it sleeps on the transport index and
  * hands each subscription a new set of publications when they change, so
- * poll makes no syscall. It takes no asynchronous signal. A subscription
- * inherited across fork() follows no new publications in the child.
+ * poll makes no syscall. It takes no asynchronous signal, and it inherits
+ * the CPU affinity of the thread that opened the first subscription (a
+ * program that pins that thread to an isolated CPU can move the conductor
+ * by its name). A subscription inherited across fork() follows no new
+ * publications in the child.
  * CALLER: poll does it, when due (a few syscalls about once per
  * rescan_interval_ns and when publications come and go); no thread. */
 #define TP_IPC_CONDUCTOR_THREAD 0

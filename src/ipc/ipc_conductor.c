@@ -28,6 +28,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static tp_ipc_conductor_job_t *jobs;
 static int running;                   /* this process has the thread */
 static _Atomic uint32_t kick;         /* private futex: a job was added */
+static _Atomic uint32_t thread_up;    /* private futex: the thread is running its own code */
 static const tp_ipc_index_t *sleeping_on; /* index the thread sleeps on (NULL: on kick) */
 
 /* Recent liveness answers (their own lock: a subscription's first scan runs
@@ -106,6 +107,9 @@ static void register_fork_handlers(void)
 static void *conductor_main(void *arg)
 {
     (void)arg;
+    (void)tp_errcode(); /* the error state's TLS, allocated now if it is dynamic (a dlopen'ed library) */
+    atomic_store_explicit(&thread_up, 1, memory_order_release);
+    futex_private(&thread_up, FUTEX_WAKE, 1, NULL);
     pthread_mutex_lock(&lock);
     for (;;) {
         const int64_t pass_at = tp_clock_monotonic_ns();
@@ -160,11 +164,18 @@ static int start_thread(void)
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_t t;
+    atomic_store_explicit(&thread_up, 0, memory_order_relaxed);
     const int rc = pthread_create(&t, &attr, conductor_main, NULL);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) return tp_err_set(TP_ERR_IO, "cannot start the tp:ipc conductor thread: %s", strerror(rc));
     pthread_setname_np(t, "tp-conductor");
+    /* Wait until the new thread runs its own code: thread start-up
+     * allocates (TLS, and a sanitizer's own state), and a fork() right
+     * after the first subscription opened must not find an allocator lock
+     * held by a half-started thread. From here on it allocates nothing. */
+    const struct timespec ms = {0, 1000000};
+    while (atomic_load_explicit(&thread_up, memory_order_acquire) == 0) futex_private(&thread_up, FUTEX_WAIT, 0, &ms);
     return 0;
 }
 
