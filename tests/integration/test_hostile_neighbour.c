@@ -200,6 +200,9 @@ static void test_foreign_logs_cannot_fill_the_table(void)
     char c = 0;
     CHECK(read(up[0], &c, 1) == 1 && c == 'r');
 
+    /* counts what each scan does, scan by scan: poll does the upkeep
+     * (the conductor thread would scan on its own time) */
+    ctx.conductor = TP_IPC_CONDUCTOR_CALLER;
     tp_ipc_subscription_t *sub = NULL;
     CHECK(tp_ipc_subscription_open(&sub, &ctx, "tp:ipc", STREAM) == 0);
     if (sub == NULL) goto out;
@@ -250,11 +253,16 @@ out:
     close(dirfd);
 }
 
-static int64_t thread_cpu_ns(void)
+static int64_t cpu_ns(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    clock_gettime(clock, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t thread_cpu_ns(void)
+{
+    return cpu_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
 /* The bumper: a child that maps the index (0660, writable by the group) and
@@ -289,6 +297,7 @@ static void test_generation_bumps_do_not_stall_the_poller(void)
      * The time inside poll is this thread's CPU time: on a loaded machine a
      * preemption inside poll would otherwise count as work it did. */
     int64_t inside = 0;
+    const int64_t process0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID), thread0 = thread_cpu_ns();
     const int64_t start = tp_clock_monotonic_ns();
     while (tp_clock_monotonic_ns() - start < 1000000000LL) {
         const int64_t t = thread_cpu_ns();
@@ -296,9 +305,15 @@ static void test_generation_bumps_do_not_stall_the_poller(void)
         inside += thread_cpu_ns() - t;
         usleep(100);
     }
-    const double share = (double)inside / (double)(tp_clock_monotonic_ns() - start);
-    printf("  share of the time spent inside poll (CPU) while the generation is bumped: %.2f\n", share);
-    CHECK(share < 0.5); /* scans asked for by the generation get a tenth of the time */
+    const int64_t wall = tp_clock_monotonic_ns() - start;
+    /* the rest of this process's CPU time is its conductor thread's, which
+     * does the scans the bumps ask for */
+    const int64_t others = (cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - process0) - (thread_cpu_ns() - thread0);
+    const double share = (double)inside / (double)wall, conductor = (double)others / (double)wall;
+    printf("  share of the time spent inside poll (CPU) while the generation is bumped: %.2f; conductor thread: %.2f\n",
+           share, conductor);
+    CHECK(share < 0.5); /* the poller: nothing to scan (the conductor does it) */
+    CHECK(conductor < 0.5); /* scans asked for by the generation get a tenth of the time, passes >= 1 ms apart */
     tp_ipc_publication_t *pub = NULL;
     CHECK(tp_ipc_publication_open(&pub, &ctx, "tp:ipc", STREAM) == 0);
     if (pub != NULL) {
