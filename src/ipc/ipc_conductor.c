@@ -5,7 +5,6 @@
 #include "tensorpool/error.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
@@ -197,8 +196,7 @@ int tp_ipc_conductor_add(tp_ipc_conductor_job_t *job)
      * may be sooner than the one slept towards). */
     atomic_fetch_add_explicit(&kick, 1, memory_order_release);
     futex_private(&kick, FUTEX_WAKE, 1, NULL);
-    if (sleeping_on != NULL)
-        (void)syscall(SYS_futex, (uint32_t *)(uintptr_t)&sleeping_on->generation, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    if (sleeping_on != NULL) tp_ipc_index_wake(sleeping_on);
     pthread_mutex_unlock(&lock);
     return 0;
 }

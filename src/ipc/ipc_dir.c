@@ -214,6 +214,11 @@ static uint32_t *index_futex_word(const tp_ipc_index_t *index)
 void tp_ipc_index_bump(tp_ipc_index_t *index)
 {
     atomic_fetch_add_explicit(&index->generation, 1, memory_order_acq_rel);
+    tp_ipc_index_wake(index);
+}
+
+void tp_ipc_index_wake(const tp_ipc_index_t *index)
+{
     (void)syscall(SYS_futex, index_futex_word(index), FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }
 

@@ -57,6 +57,9 @@ static inline uint64_t tp_ipc_index_generation(const tp_ipc_index_t *index)
  * opening, closing or reclaiming a log. */
 void tp_ipc_index_bump(tp_ipc_index_t *index);
 
+/* Wake every conductor sleeping on the index, without a bump. */
+void tp_ipc_index_wake(const tp_ipc_index_t *index);
+
 /* Sleep until the generation's low 32 bits differ from those of seen, the
  * generation is bumped, or timeout_ns passes (conductor thread only). */
 void tp_ipc_index_wait(const tp_ipc_index_t *index, uint64_t seen, int64_t timeout_ns);

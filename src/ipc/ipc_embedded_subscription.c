@@ -29,8 +29,7 @@ enum { REFUSED_MAX = 16, FOREIGN_OPENS_PER_SCAN = 16, SCAN_DUTY_DIVISOR = 10, DE
 
 typedef struct tp_ipc_image_s {
     tp_ipc_log_reader_t r;       /* the poller's once the image is handed over (set up by the conductor) */
-    uint64_t told_position;      /* poller: polled_to as last stored */
-    _Atomic uint64_t polled_to;  /* poller -> conductor: how far it has read (is it drained?) */
+    _Atomic uint64_t polled_to;  /* poller -> conductor: how far it has read (is it drained?); only the poller writes it */
     _Atomic int corrupt;         /* poller -> conductor: a record failed validation */
     /* the conductor's */
     void *map;
@@ -132,9 +131,7 @@ static void unmap_image(tp_ipc_embedded_sub_t *s, tp_ipc_image_t *img)
  * mapped until the poller has taken a set without it (collect). */
 static void drop_image(tp_ipc_embedded_sub_t *s, uint32_t i)
 {
-    tp_ipc_image_t *img = s->images[i];
-    img->gone_in = 0;
-    s->doomed[s->doomed_count++] = img;
+    s->doomed[s->doomed_count++] = s->images[i]; /* gone_in is 0 until a set leaves it out */
     s->images[i] = s->images[--s->image_count];
     s->dirty = 1;
 }
@@ -210,7 +207,6 @@ static int scan_entry(void *arg, const char *name)
         img->r.next_sequence = 0;
     }
     tp_ipc_log_reader_report(&img->r);
-    img->told_position = img->r.position;
     atomic_init(&img->polled_to, img->r.position);
     atomic_init(&img->corrupt, 0);
     s->images[s->image_count++] = img;
@@ -389,7 +385,7 @@ static int64_t conduct(tp_ipc_embedded_sub_t *s, int64_t now)
         if (back < due) due = back;
     }
     offer_set(s, now);
-    if (s->dirty || s->pending != NULL) {
+    if (s->pending != NULL) {
         /* Waiting for the poller to take a set: look again soon, less
          * often the longer it takes (a subscription nobody polls). */
         int64_t again = now + 1000000 + (now - s->pending_at_ns) / 8;
@@ -519,10 +515,8 @@ static int image_poll(tp_ipc_embedded_sub_t *s, tp_ipc_image_t *img, tp_ipc_hand
     if (n > 0) r->position = end;
     tp_ipc_log_reader_report(r); /* the records are in scratch now (or padding was passed, or skipped ahead):
                                   * the writer may reuse their space */
-    if (r->position != img->told_position) {
-        img->told_position = r->position;
+    if (r->position != atomic_load_explicit(&img->polled_to, memory_order_relaxed))
         atomic_store_explicit(&img->polled_to, r->position, memory_order_release);
-    }
     if (__builtin_expect(r->corrupt, 0)) atomic_store_explicit(&img->corrupt, 1, memory_order_relaxed);
     if (n <= 0) return 0;
     tp_ipc_msg_info_t info = {
