@@ -165,7 +165,11 @@ def test_join_output_committed_with_parents_links_back_to_inputs(driver, procs, 
                     with f:
                         seen[f.trace_id] = f.seq
                 if len(derived) % 20 == 0:  # the recorder flushes every 100 ms
-                    walked = query(tid)
+                    # the output's TraceLinkSet comes after it, on a publication the
+                    # recorder may not have found yet: ask again until its links are in
+                    w = query(tid)
+                    if w is not None and w["frames"] and w["frames"][0]["parent_count"] > 0:
+                        walked = w
             assert walked is not None, "tp trace never found an output: %s" % out_p.trace_stats()
             frames = walked["frames"]
             root = frames[0]
