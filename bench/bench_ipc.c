@@ -39,7 +39,12 @@
  *                            _ratio = each tp:ipc mode's delivered / aeron
  *                            delivered. Every throughput run first sends
  *                            64 MiB through the log untimed, so page faults
- *                            of a fresh log are not measured.
+ *                            of a fresh log are not measured. reader_batch
+ *                            beside each delivered rate: messages per poll
+ *                            that delivered any; side=offered_no_subscriber:
+ *                            the tp:ipc publisher with nobody reading, in the
+ *                            same trial
+ *   ipc_transport_reader_cost lossless delivered / offered_no_subscriber
  *
  * Every cross-core row carries "regime" (near / far / mixed / unknown) from
  * placement probes bracketing it (placement.h); a floor and the measurement
@@ -81,6 +86,7 @@ typedef struct {
     _Atomic int done;
     _Atomic uint64_t received;
     _Atomic uint64_t lost;
+    _Atomic uint64_t busy_polls; /* the subscriber's polls that delivered something */
     _Atomic int64_t sub_elapsed_ns;
     _Atomic int64_t pub_elapsed_ns[2];
 } shared_t;
@@ -255,15 +261,18 @@ typedef struct {
     double delivered; /* msgs/s delivered over the same window */
     uint64_t got;
     uint64_t lost;
+    double reader_batch; /* messages per poll that delivered any */
 } tput_result_t;
 
 /* npub publisher processes offer per_pub messages of msg_bytes each on ch,
  * one subscriber process counts them. Plain tp:ipc never waits (a slow
  * reader is lapped and counts the loss), so its offers are taken as they
  * come; tp:ipc?lossless=true and Aeron publications wait while
- * back-pressured (offer_until_taken), so they lose nothing. */
-static tput_result_t throughput_once(const char *ch, size_t msg_bytes, int npub, uint64_t per_pub, int32_t stream,
-                                     uint32_t log_capacity)
+ * back-pressured (offer_until_taken), so they lose nothing. With
+ * subscribed == 0 the subscriber process listens on another stream: the
+ * publishers run alone, with the same processes and pinning. */
+static tput_result_t throughput_once_on(const char *ch, size_t msg_bytes, int npub, uint64_t per_pub, int32_t stream,
+                                        uint32_t log_capacity, int subscribed)
 {
     tp_ipc_context_t saved = ctx;
     ctx.log_capacity = log_capacity;
@@ -274,9 +283,9 @@ static tput_result_t throughput_once(const char *ch, size_t msg_bytes, int npub,
     if (sub_pid == 0) {
         tp_bench_pin(1);
         tp_ipc_subscription_t *sub;
-        if (tp_ipc_subscription_open(&sub, &ctx, ch, stream) < 0) _exit(1);
+        if (tp_ipc_subscription_open(&sub, &ctx, ch, subscribed ? stream : stream + 50000) < 0) _exit(1);
         atomic_fetch_add(&sh->ready, 1);
-        uint64_t got = 0;
+        uint64_t got = 0, busy = 0;
         while (!atomic_load_explicit(&sh->go, memory_order_acquire))
             tp_ipc_subscription_poll(sub, timed_count_handler, &got, 4096); /* the warm-up */
         const uint64_t lost_before = tp_ipc_subscription_loss_count(sub);
@@ -284,12 +293,14 @@ static tput_result_t throughput_once(const char *ch, size_t msg_bytes, int npub,
         int idle = 0;
         for (;;) {
             int n = tp_ipc_subscription_poll(sub, timed_count_handler, &got, 4096);
+            busy += n > 0;
             if (n == 0 && atomic_load_explicit(&sh->done, memory_order_acquire) == npub) {
                 if (++idle > 10000) break;
             }
         }
         int64_t t1 = tp_clock_monotonic_ns();
         atomic_store(&sh->received, got);
+        atomic_store(&sh->busy_polls, busy);
         atomic_store(&sh->lost, tp_ipc_subscription_loss_count(sub) - lost_before);
         atomic_store(&sh->sub_elapsed_ns, t1 - t0);
         tp_ipc_subscription_close(sub);
@@ -348,11 +359,19 @@ static tput_result_t throughput_once(const char *ch, size_t msg_bytes, int npub,
     tput_result_t res;
     res.got = atomic_load(&sh->received);
     res.lost = atomic_load(&sh->lost);
+    const uint64_t busy = atomic_load(&sh->busy_polls);
+    res.reader_batch = busy > 0 ? (double)res.got / (double)busy : 0;
     res.offered = (double)sent / ((double)pub_ns / 1e9);
     /* delivery rate over the publishing window (the subscriber's tail idle time excluded) */
     res.delivered = (double)res.got / ((double)pub_ns / 1e9);
     ctx = saved;
     return res;
+}
+
+static tput_result_t throughput_once(const char *ch, size_t msg_bytes, int npub, uint64_t per_pub, int32_t stream,
+                                     uint32_t log_capacity)
+{
+    return throughput_once_on(ch, msg_bytes, npub, per_pub, stream, log_capacity, 1);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -539,35 +558,47 @@ static void transport_rtt_runs(size_t samples, int trials)
  * tp:ipc?lossless=true (same log, back-pressured) and aeron:ipc (16 MiB
  * term, back-pressured, lossless) with an embedded media driver, in the
  * same run; each trial runs all of them between two placement probes. Per
- * regime: the medians over its trials, loss beside each, and the ratio of
- * each tp:ipc mode's delivered rate to aeron:ipc's. */
+ * regime: the medians over its trials, loss and the reader's batch (messages
+ * per poll that delivered any) beside each, and the ratio of each tp:ipc
+ * mode's delivered rate to aeron:ipc's. The same trial also runs the tp:ipc
+ * publisher with nobody reading its log (side=offered_no_subscriber), and
+ * ipc_transport_reader_cost is the lossless delivered rate over that: what a
+ * subscriber reading right behind the publisher costs it. A reader that
+ * keeps up polls the line the publisher writes next, so each message moves
+ * that line between the caches twice; a reader that lags (aeron:ipc's, held
+ * back in steps of its media driver's publication limit: batches of hundreds
+ * to thousands) reads lines the publisher left long ago. */
 static void transport_throughput_runs(uint64_t n, int trials)
 {
     static const size_t sizes[] = {32, 256};
-    enum { NCH = 3, AERON = 2 };
+    enum { NCH = 3, AERON = 2, ALONE = 3, NROWS = 4 };
     tp_ipc_media_driver_t *md = NULL;
     const int have_aeron = tp_ipc_media_driver_start(&md, &ctx, NULL) == 0;
     if (!have_aeron) fprintf(stderr, "bench_ipc: no aeron:ipc throughput rows: %s\n", tp_errmsg());
-    const char *channels[NCH] = {"tp:ipc", "tp:ipc?lossless=true", aeron_bench_channel()};
+    const char *channels[NROWS] = {"tp:ipc", "tp:ipc?lossless=true", aeron_bench_channel(), "tp:ipc"};
     const int nch = have_aeron ? NCH : NCH - 1;
-    static double off[NREGIMES][NCH][2][MAX_TRIALS], del[NREGIMES][NCH][2][MAX_TRIALS];
-    static uint64_t lost[NREGIMES][NCH][2][MAX_TRIALS];
+    static double off[NREGIMES][NROWS][2][MAX_TRIALS], del[NREGIMES][NROWS][2][MAX_TRIALS];
+    static double batch[NREGIMES][NROWS][2][MAX_TRIALS];
+    static uint64_t lost[NREGIMES][NROWS][2][MAX_TRIALS];
     int count[NREGIMES] = {0};
     int32_t stream = 301;
     if (trials > MAX_TRIALS) trials = MAX_TRIALS;
     for (int t = 0; t < trials; t++) {
-        tput_result_t r[NCH][2];
+        tput_result_t r[NROWS][2];
         const int64_t before = tp_bench_placement_probe();
-        for (int s = 0; s < 2; s++)
+        for (int s = 0; s < 2; s++) {
             for (int c = 0; c < nch; c++) r[c][s] = throughput_once(channels[c], sizes[s], 1, n, stream++, 16u << 20);
+            r[ALONE][s] = throughput_once_on(channels[ALONE], sizes[s], 1, n, stream++, 16u << 20, 0);
+        }
         const int64_t after = tp_bench_placement_probe();
         const int g = regime_index(tp_bench_regime(before, after));
         fprintf(stderr, "bench_ipc: throughput trial %d: probe %lld/%lld ns -> %s\n", t, (long long)before,
                 (long long)after, regime_names[g]);
-        for (int c = 0; c < nch; c++)
+        for (int c = 0; c < NROWS; c++)
             for (int s = 0; s < 2; s++) {
                 off[g][c][s][count[g]] = r[c][s].offered;
                 del[g][c][s][count[g]] = r[c][s].delivered;
+                batch[g][c][s][count[g]] = r[c][s].reader_batch;
                 lost[g][c][s][count[g]] = n - r[c][s].got; /* counted lost, and never seen */
             }
         count[g]++;
@@ -575,11 +606,22 @@ static void transport_throughput_runs(uint64_t n, int trials)
     for (int g = 0; g < NREGIMES; g++) {
         const int k = count[g];
         if (k == 0) continue;
-        double med_del[NCH][2];
+        double med_del[NCH][2], med_alone[2];
+        for (int s = 0; s < 2; s++) {
+            qsort(off[g][ALONE][s], (size_t)k, sizeof(double), cmp_double);
+            med_alone[s] = off[g][ALONE][s][k / 2];
+            char params[320];
+            snprintf(params, sizeof params,
+                     "\"channel\":\"tp:ipc\",\"publishers\":1,\"msg_bytes\":%zu,\"messages\":%llu,"
+                     "\"side\":\"offered_no_subscriber\",\"regime\":\"%s\",\"trials\":%d,\"min\":%.6g,\"max\":%.6g",
+                     sizes[s], (unsigned long long)n, regime_names[g], k, off[g][ALONE][s][0], off[g][ALONE][s][k - 1]);
+            emit("ipc_transport_throughput", "msgs/s", med_alone[s], params);
+        }
         for (int c = 0; c < nch; c++)
             for (int s = 0; s < 2; s++) {
                 qsort(off[g][c][s], (size_t)k, sizeof(double), cmp_double);
                 qsort(del[g][c][s], (size_t)k, sizeof(double), cmp_double);
+                qsort(batch[g][c][s], (size_t)k, sizeof(double), cmp_double);
                 qsort(lost[g][c][s], (size_t)k, sizeof(uint64_t), cmp_u64);
                 med_del[c][s] = del[g][c][s][k / 2];
                 const uint64_t med_lost = lost[g][c][s][k / 2];
@@ -593,11 +635,20 @@ static void transport_throughput_runs(uint64_t n, int trials)
                 snprintf(params, sizeof params,
                          "\"channel\":\"%s\",\"publishers\":1,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"delivered\","
                          "\"regime\":\"%s\",\"trials\":%d,\"min\":%.6g,\"max\":%.6g,\"loss_fraction\":%.6g,"
-                         "\"messages_lost\":%llu",
+                         "\"messages_lost\":%llu,\"reader_batch\":%.4g",
                          channels[c], sizes[s], (unsigned long long)n, regime_names[g], k, del[g][c][s][0],
-                         del[g][c][s][k - 1], (double)med_lost / (double)n, (unsigned long long)med_lost);
+                         del[g][c][s][k - 1], (double)med_lost / (double)n, (unsigned long long)med_lost,
+                         batch[g][c][s][k / 2]);
                 emit("ipc_transport_throughput", "msgs/s", med_del[c][s], params);
             }
+        for (int s = 0; s < 2; s++) {
+            char params[160];
+            snprintf(params, sizeof params,
+                     "\"msg_bytes\":%zu,\"regime\":\"%s\",\"trials\":%d,"
+                     "\"ratio\":\"tp:ipc?lossless=true delivered/tp:ipc offered_no_subscriber\"",
+                     sizes[s], regime_names[g], k);
+            emit("ipc_transport_reader_cost", "ratio", med_del[1][s] / med_alone[s], params);
+        }
         for (int c = 0; have_aeron && c < AERON; c++) /* each tp:ipc mode against aeron:ipc */
             for (int s = 0; s < 2; s++) {
                 char params[256];
