@@ -90,14 +90,17 @@ static void help(FILE *out)
             "                the next output not ready for 1 s) or degraded (its last output had\n"
             "                an input with no frame)\n"
             "\n"
-            "    Summary, at the end: per join its outputs, dropped (frame reads that failed) and\n"
+            "    Summary, at the end: per producer its epoch, 'leases' (epochs the driver granted it:\n"
+            "    more than 1 means it lost its lease and attached again), frames published and failed.\n"
+            "    Per join its outputs, dropped (frame reads that failed) and\n"
             "    no-view: outputs the join delivered while some input had no payload view (its\n"
             "    pool not mapped yet, typically the first outputs after start, or a dropped read;\n"
             "    the join agent's outputs_without_view). Every output either carried a view for\n"
             "    each frame or is counted in no-view: `with-view + no-view = outputs` is checked.\n"
             "    Then per join 'not flowing' (time blocked or degraded while the producers ran, in\n"
             "    how many stretches, the longest and why), 'epoch blocks' (maps dropped because an\n"
-            "    input moved to a new epoch), 'refused' (MergeMap announces from a process\n"
+            "    input moved to a new epoch), 'input restarts' (inputs that moved to a new epoch\n"
+            "    after the join took their frames), 'refused' (MergeMap announces from a process\n"
             "    other than the authority) and the FrameDescriptors the join refused: of another\n"
             "    epoch than the driver announced, naming a slot that does not hold that frame, a\n"
             "    replay, or from another user's transport log ('foreign', control messages too).\n"
@@ -349,9 +352,11 @@ static int print_not_flowing(const demo_join_stats_t *j, int64_t degraded_after_
                       : j->longest_state == TP_JOIN_AGENT_BLOCKED ? "blocked"
                                                                    : "degraded";
     printf("  %-8s not flowing %.2f s in %llu stretches (longest %.2f s: %s, input %u)  epoch blocks %llu  "
-           "refused %llu  descriptors refused: other-epoch %llu  not-in-slot %llu  replayed %llu  foreign %llu\n",
+           "input restarts %llu  refused %llu  descriptors refused: other-epoch %llu  not-in-slot %llu  replayed %llu"
+           "  foreign %llu\n",
            j->name, (double)j->not_flowing_ns / 1e9, (unsigned long long)j->stretches, (double)j->longest_ns / 1e9,
            j->stretches ? why : "-", (unsigned)j->longest_stream, (unsigned long long)j->epoch_blocks,
+           (unsigned long long)j->input_restarts,
            (unsigned long long)j->refused, (unsigned long long)j->desc_other_epoch,
            (unsigned long long)j->desc_not_in_slot, (unsigned long long)j->desc_replayed,
            (unsigned long long)j->foreign);
@@ -369,8 +374,9 @@ static int print_summary(const demo_snapshot_t *s, double secs, const demo_optio
            (unsigned)opt->frame_bytes, opt->rate_hz * 10);
     for (int i = 0; i < DEMO_SOURCES; i++) {
         const demo_source_stats_t *x = &s->src[i];
-        printf("  %-8s stream %u  epoch %llu  published %llu  failed %llu  %.1f/s%s\n", x->name,
-               (unsigned)x->stream_id, (unsigned long long)x->epoch, (unsigned long long)x->published,
+        printf("  %-8s stream %u  epoch %llu  leases %llu  published %llu  failed %llu  %.1f/s%s\n", x->name,
+               (unsigned)x->stream_id, (unsigned long long)x->epoch, (unsigned long long)x->leases,
+               (unsigned long long)x->published,
                (unsigned long long)x->failed, secs > 0 ? (double)x->published / secs : 0.0,
                i == DEMO_CAM2 ? "  (2 frames late)" : "");
     }

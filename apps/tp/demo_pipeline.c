@@ -52,6 +52,7 @@ typedef struct demo_shared_hist_s {
 typedef struct demo_shared_source_s {
     _Atomic int active;
     _Atomic uint64_t epoch;
+    _Atomic uint64_t leases; /* epochs granted to it so far: a re-attach adds one */
     _Atomic uint64_t published;
     _Atomic uint64_t failed;
     _Atomic uint64_t tick; /* next tick to publish */
@@ -70,6 +71,7 @@ typedef struct demo_shared_join_s {
     _Atomic uint64_t window_frames;
     _Atomic uint64_t refused;        /* announces refused: not from the authority's publication */
     _Atomic uint64_t epoch_blocks;   /* maps dropped because an input moved to a new epoch */
+    _Atomic uint64_t input_restarts; /* inputs seen moving to a new epoch after frames were taken */
     _Atomic uint64_t desc_other_epoch, desc_not_in_slot, desc_replayed, foreign; /* descriptors refused */
     _Atomic int state;               /* tp_join_agent_state_t, while the sources run */
     _Atomic uint32_t state_stream;   /* the input the state names */
@@ -228,7 +230,10 @@ static int source_do_work(demo_source_t *s, int64_t now)
     if (work < 0) work = 0;
     const int active = tp_producer_is_active(s->producer);
     atomic_store_explicit(&s->out->active, active, memory_order_release);
-    atomic_store_explicit(&s->out->epoch, tp_producer_epoch(s->producer), memory_order_relaxed);
+    const uint64_t epoch = tp_producer_epoch(s->producer);
+    if (active && epoch != atomic_load_explicit(&s->out->epoch, memory_order_relaxed))
+        atomic_fetch_add_explicit(&s->out->leases, 1, memory_order_relaxed);
+    atomic_store_explicit(&s->out->epoch, epoch, memory_order_relaxed);
     const int64_t t0 = atomic_load_explicit(&s->sh->t0, memory_order_acquire);
     if (t0 == 0 || !active) return work;
     const int64_t end = atomic_load_explicit(&s->sh->end, memory_order_acquire);
@@ -576,6 +581,7 @@ static int join_main(demo_pipeline_t *p, int idx)
         atomic_store_explicit(&j.out->inputs_mapped, st.mappings, memory_order_relaxed);
         atomic_store_explicit(&j.out->refused, st.announces_refused, memory_order_relaxed);
         atomic_store_explicit(&j.out->epoch_blocks, st.epoch_blocks, memory_order_relaxed);
+        atomic_store_explicit(&j.out->input_restarts, st.input_epoch_changes, memory_order_relaxed);
         atomic_store_explicit(&j.out->desc_other_epoch, st.descriptors_other_epoch, memory_order_relaxed);
         atomic_store_explicit(&j.out->desc_not_in_slot, st.descriptors_not_in_slot, memory_order_relaxed);
         atomic_store_explicit(&j.out->desc_replayed, st.descriptors_replayed, memory_order_relaxed);
@@ -807,6 +813,7 @@ void demo_pipeline_snapshot(demo_pipeline_t *p, demo_snapshot_t *out)
         out->src[i].stream_id = source_streams[i];
         out->src[i].active = atomic_load(&s->active);
         out->src[i].epoch = atomic_load(&s->epoch);
+        out->src[i].leases = atomic_load(&s->leases);
         out->src[i].published = atomic_load(&s->published);
         out->src[i].failed = atomic_load(&s->failed);
     }
@@ -826,6 +833,7 @@ void demo_pipeline_snapshot(demo_pipeline_t *p, demo_snapshot_t *out)
         o->frames_dropped = atomic_load(&j->frames_dropped);
         o->refused = atomic_load(&j->refused);
         o->epoch_blocks = atomic_load(&j->epoch_blocks);
+        o->input_restarts = atomic_load(&j->input_restarts);
         o->desc_other_epoch = atomic_load(&j->desc_other_epoch);
         o->desc_not_in_slot = atomic_load(&j->desc_not_in_slot);
         o->desc_replayed = atomic_load(&j->desc_replayed);

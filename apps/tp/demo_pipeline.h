@@ -41,6 +41,7 @@ typedef struct demo_source_stats_s {
     uint32_t stream_id;
     int active;          /* attached to the driver and mapped */
     uint64_t epoch;
+    uint64_t leases;     /* epochs the driver granted it: more than 1 means it re-attached */
     uint64_t published;  /* frames committed and announced */
     uint64_t failed;     /* claims or descriptor sends that failed */
 } demo_source_stats_t;
@@ -60,6 +61,7 @@ typedef struct demo_join_stats_s {
     uint64_t window_frames;  /* timestamp join: IMU samples delivered in total */
     uint64_t refused;        /* MergeMap announces refused (not from the authority's publication) */
     uint64_t epoch_blocks;   /* maps dropped because an input moved to a newer epoch */
+    uint64_t input_restarts; /* inputs that moved to a new epoch after frames were taken */
     uint64_t desc_other_epoch; /* FrameDescriptors refused: not of the input's announced epoch, */
     uint64_t desc_not_in_slot; /* ... naming a slot that does not hold that seq, */
     uint64_t desc_replayed;    /* ... a seq already taken in the epoch */
