@@ -25,6 +25,9 @@
  * one regime (near / far / mixed). JSON lines on stdout, one trial summary
  * per line on stderr.
  *
+ * Before the trials, frame_rtt_idle_pass: what one pass of each wait loop
+ * costs with nothing arriving (see idle_pass_ns).
+ *
  * usage: bench_frame_rtt [--quick] [--trials N] [--samples N]
  * Environment: TP_BENCH_FAR_NS (placement.h). */
 #include "tensorpool/agent.h"
@@ -424,6 +427,21 @@ static void report(const trial_t *tr, int ntrials, size_t samples)
     }
 }
 
+/* One pass of a phase's wait loop with nothing arriving, in ns: the frame
+ * phase reads the clock and polls the consumer (its driver client's control
+ * and announce streams, metadata, descriptors), the message phase polls one
+ * subscription. A message that lands during a pass is seen at the end of
+ * it, so each direction waits half a pass on average: the frame round trip
+ * pays about one frame pass where its floor pays one message pass. */
+static double idle_pass_ns(side_t *s, int phase)
+{
+    enum { PASSES = 200000 };
+    atomic_store(&shared->phase, phase);
+    const int64_t t0 = tp_clock_monotonic_ns();
+    for (int i = 0; i < PASSES; i++) poll_once(s, phase);
+    return (double)(tp_clock_monotonic_ns() - t0) / PASSES;
+}
+
 static int pinger_main(int ntrials, size_t samples)
 {
     tp_bench_pin(0);
@@ -452,6 +470,11 @@ static int pinger_main(int ntrials, size_t samples)
     /* its first writes would fault inside a measured run; not 0, which the
      * compiler may turn into calloc's untouched pages */
     memset(buf, 0xff, samples * sizeof *buf);
+    const double pass_msg = idle_pass_ns(&s, PHASE_MSG), pass_frame = idle_pass_ns(&s, PHASE_FRAME);
+    printf("{\"name\":\"frame_rtt_idle_pass\",\"unit\":\"ns\",\"value\":%.4g,\"phase\":\"message\","
+           "\"polls\":\"one subscription\"}\n", pass_msg);
+    printf("{\"name\":\"frame_rtt_idle_pass\",\"unit\":\"ns\",\"value\":%.4g,\"phase\":\"frame\","
+           "\"polls\":\"clock + tp_consumer_poll\"}\n", pass_frame);
     int rc = 0;
     for (int t = 0; t < ntrials && rc == 0; t++) {
         atomic_store(&shared->phase, PHASE_ANY);
