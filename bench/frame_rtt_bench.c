@@ -428,9 +428,8 @@ static void report(const trial_t *tr, int ntrials, size_t samples)
 }
 
 /* One pass of a phase's wait loop with nothing arriving, in ns: the frame
- * phase reads the clock and polls the consumer (its driver client's control
- * and announce streams, metadata, descriptors), the message phase polls one
- * subscription. A message that lands during a pass is seen at the end of
+ * phase reads the clock and polls the consumer (descriptors, and every 16th
+ * pass its control side), the message phase polls one subscription. A message that lands during a pass is seen at the end of
  * it, so each direction waits half a pass on average: the frame round trip
  * pays about one frame pass where its floor pays one message pass. */
 static double idle_pass_ns(side_t *s, int phase)

@@ -59,8 +59,15 @@ typedef void (*tp_frame_handler_t)(void *clientd, const tp_frame_t *frame);
  * shared stream only. Declined requests stay on the shared stream. 0 or -1. */
 TP_API int tp_consumer_open(tp_consumer_t **out, const tp_client_context_t *ctx, uint32_t stream_id, int32_t per_consumer_stream_id);
 
-/* One duty cycle: lease, announces, liveness, QoS, and up to limit
- * descriptors. Returns the work count, or -1 on misuse. */
+/* One duty cycle: up to limit descriptors, and the control side (lease,
+ * announces, configs, metadata, liveness, QoS). The control side is read
+ * on every 16th call or when 2 us have passed since it was last read (by
+ * now_ns), whichever comes first, and on every call while FrameProgress is
+ * on: a loop spinning on this call pays for the descriptor stream only. A
+ * descriptor of an epoch not mapped yet makes the call read the control side
+ * before taking it (its announce may be there), and a frame naming metadata
+ * not held makes it read the metadata stream first. Returns the work count,
+ * or -1 on misuse. */
 TP_API int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handler, void *clientd, int limit);
 
 /* 1 if the frame's slot still holds that frame (seqlock re-check without

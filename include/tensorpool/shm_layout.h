@@ -30,6 +30,7 @@ extern "C" {
 #define TP_SHM_TENSOR_TEMPLATE_ID 52u
 #define TP_SHM_TENSOR_BLOCK_LENGTH 184u
 #define TP_SHM_HEADER_BYTES_LEN 192u         /* W-8.2.d: 8 + 184 */
+#define TP_SHM_SLOT_TENSOR_OFFSET 64u        /* the embedded TensorHeader message: after the root block and its length */
 #define TP_SHM_POOL_SLOT_BYTES_NULL 0xFFFFFFFFu /* D-5 */
 #define TP_SHM_ACTIVITY_OFFSET 56u           /* 8-aligned, atomic (§3.6) */
 
@@ -83,6 +84,10 @@ TP_INTERNAL void tp_superblock_activity_store(uint8_t *base, uint64_t now_ns);
 /* Decode slot bytes 8..255 (everything but seq_commit) from a 256-byte slot
  * image. Callers pass a private copy, never the live slot (§3.6 step 5). */
 TP_INTERNAL void tp_slot_header_read(const uint8_t *slot, tp_slot_header_t *out);
+
+/* The part of tp_slot_header_read before the embedded message: the
+ * SlotHeader fields and header_bytes_len, from bytes 8..63. */
+TP_INTERNAL void tp_slot_root_read(const uint8_t *slot, tp_slot_header_t *out);
 
 /* Encode slot bytes 8..255 completely (W-8.3.b step 3): h's SlotHeader
  * fields, pad zeroed, length 192, the embedded header {184, 52, 900, 1}

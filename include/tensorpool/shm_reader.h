@@ -13,6 +13,7 @@
 #include "tensorpool/shm_layout.h"
 #include "tensorpool/shm_path.h"
 #include "tensorpool/shm_region.h"
+#include "tensorpool/tensor_cache.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +57,8 @@ typedef struct tp_shm_reader_s {
     uint32_t layout_version;
     tp_shm_drops_t drops; /* reset on every open (§5.3) */
     tp_reject_t last_reject; /* reason of the latest drops_invalid */
+    tp_tensor_cache_t tensor; /* the last TensorHeader message that passed every check */
+    unsigned last_pool;       /* the pool of the last frame begun: its payload is prefetched */
 } tp_shm_reader_t;
 
 typedef enum tp_shm_read_e {

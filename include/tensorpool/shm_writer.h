@@ -9,6 +9,7 @@
 
 #include "tensorpool/shm_region.h"
 #include "tensorpool/shm_uri.h"
+#include "tensorpool/tensor_cache.h"
 #include "tensorpool/tensor_header.h"
 
 #include <stddef.h>
@@ -49,6 +50,7 @@ typedef struct tp_shm_writer_s {
     uint64_t next_seq;   /* seq of the next frame; starts at 0 (§5.3) */
     uint64_t drops_no_pool; /* frames dropped because no pool fits (W-9.d) */
     int require_hugepages;
+    tp_tensor_cache_t tensor; /* the last header claimed with, checked and encoded */
     char epoch_dir[TP_SHM_PATH_MAX];
     char ring_path[TP_SHM_PATH_MAX];
     char pool_path[TP_SHM_MAX_POOLS][TP_SHM_PATH_MAX];

@@ -20,6 +20,12 @@ extern "C" {
  * payload_slot == index (W-9.e), then the tensor rules
  * (tp_tensor_header_check). On TP_REJECT_NONE, resolved (if not NULL) holds
  * the resolved strides. No allocation, no error text. */
+/* The items of tp_slot_header_check that are not in the embedded
+ * TensorHeader message (length, payload_offset, payload_slot, in that
+ * order): all a slot needs when its message is one already checked
+ * (tensor_cache.h). */
+TP_INTERNAL tp_reject_t tp_slot_root_check(const tp_slot_header_t *h, uint32_t index);
+
 TP_INTERNAL tp_reject_t tp_slot_header_check(const tp_slot_header_t *h, uint32_t index, int32_t resolved[TP_TENSOR_MAX_DIMS]);
 
 #ifdef __cplusplus

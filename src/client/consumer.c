@@ -24,6 +24,14 @@ typedef struct uri_store_s {
     char pool[TP_SHM_MAX_POOLS][TP_SHM_PATH_MAX + 64];
 } uri_store_t;
 
+/* A descriptor of an epoch not mapped, seen before this pass ran the upkeep:
+ * held until the upkeep has read the driver's announce (upkeep). */
+typedef struct held_descriptor_s {
+    uint64_t epoch, seq, ts, trace;
+    uint32_t meta_version;
+} held_descriptor_t;
+enum { HELD_MAX = 16 };
+
 struct tp_consumer_s {
     tp_client_context_t ctx;
     tp_driver_client_t *dc;
@@ -71,6 +79,12 @@ struct tp_consumer_s {
     tp_consumer_control_t cc; /* ConsumerConfig settings, ControlResponses (consumer_control.c) */
     int fallback;             /* W-15.12.a FALLBACK: 1 forced by a config, 2 after a failed map */
     uint32_t own_rate_hz;     /* tp_consumer_set_max_rate's; a supervisor's forced rate wins while it holds */
+    /* The control side is polled now and then, not on every pass (upkeep) */
+    unsigned passes_since_upkeep;
+    int64_t upkeep_ns;  /* when it last ran */
+    int upkept;         /* it ran in this pass */
+    unsigned held_n;    /* descriptors held until it runs (hold) */
+    held_descriptor_t held[HELD_MAX];
 };
 
 static void switch_descriptor_stream(tp_consumer_t *c, int32_t stream);
@@ -298,12 +312,17 @@ static void on_descriptor_unmapped(tp_consumer_t *c, uint64_t epoch, uint64_t se
     c->cnt.lost_other_epoch++;
 }
 
+static void on_meta(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info);
+enum { META_POLL_LIMIT = 16 };
+
 /* Read the slot once and hand the frame to the application; 1 if it was. */
 static int deliver(tp_consumer_t *c, uint64_t epoch, uint64_t seq, uint64_t desc_ts, uint64_t trace_id,
                    uint32_t meta_version)
 {
     tp_shm_view_t v;
     if (tp_shm_reader_begin(&c->r, seq, &v) != TP_SHM_READ_OK) return 0; /* counted late/invalid */
+    if (!tp_meta_current(c->meta, meta_version)) /* published before the frame: a frame of a new version finds it held */
+        (void)tp_ipc_subscription_poll(c->meta_sub, on_meta, c, META_POLL_LIMIT);
     const tp_frame_t f = {
         .stream_id = c->stream_id,
         .epoch = epoch,
@@ -322,6 +341,8 @@ static int deliver(tp_consumer_t *c, uint64_t epoch, uint64_t seq, uint64_t desc
     return tp_shm_reader_end(&c->r, &v) == TP_SHM_READ_OK; /* accepted++ or drops_late++ */
 }
 
+static void take_descriptor(tp_consumer_t *c, const held_descriptor_t *d);
+
 /* A descriptor is a claim by whoever could write to the stream: it may count
  * or refuse, never change the mapping (docs/threat-model.md). The slot it
  * names and the accounting so far decide whether it is believed. */
@@ -335,8 +356,25 @@ static void on_descriptor(void *clientd, const uint8_t *buf, size_t len, const t
         c->cnt.refused_foreign++;
         return;
     }
-    const uint64_t epoch = tp_control_frame_descriptor_epoch(&m);
-    const uint64_t seq = tp_control_frame_descriptor_seq(&m);
+    const held_descriptor_t d = {
+        .epoch = tp_control_frame_descriptor_epoch(&m),
+        .seq = tp_control_frame_descriptor_seq(&m),
+        .ts = tp_control_frame_descriptor_timestamp_ns(&m),
+        .trace = tp_control_frame_descriptor_trace_id(&m),
+        .meta_version = tp_control_frame_descriptor_meta_version(&m),
+    };
+    if (!c->upkept && (!c->mapped || d.epoch > c->r.epoch) && c->held_n < HELD_MAX) {
+        c->held[c->held_n++] = d; /* its announce may be waiting on the control stream */
+        return;
+    }
+    take_descriptor(c, &d);
+}
+
+/* A descriptor from our own uid for our stream: counted, refused or read. */
+static void take_descriptor(tp_consumer_t *c, const held_descriptor_t *d)
+{
+    const uint64_t epoch = d->epoch;
+    const uint64_t seq = d->seq;
     if (!c->mapped) {
         on_descriptor_unmapped(c, epoch, seq);
         return;
@@ -372,9 +410,9 @@ static void on_descriptor(void *clientd, const uint8_t *buf, size_t len, const t
     c->acct_have = 1;
     c->acct_epoch = epoch;
     c->acct_last = seq;
-    const uint64_t ts = tp_control_frame_descriptor_timestamp_ns(&m);
-    const uint64_t trace = tp_control_frame_descriptor_trace_id(&m);
-    const uint32_t meta_version = tp_control_frame_descriptor_meta_version(&m);
+    const uint64_t ts = d->ts;
+    const uint64_t trace = d->trace;
+    const uint32_t meta_version = d->meta_version;
     if (tp_consumer_rate_on(&c->rate)) { /* W-11.b/c: read at the end of the batch, if at all */
         tp_consumer_rate_offer(&c->rate, epoch, seq, ts, trace, meta_version, (uint64_t)c->now_ns);
         return;
@@ -436,9 +474,22 @@ static void apply_rate(tp_consumer_t *c)
     if (want != c->rate.gate.max_rate_hz) tp_consumer_rate_init(&c->rate, want);
 }
 
-int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handler, void *clientd, int limit)
+/* Leases, announces, configs, metadata and the periodic messages: the
+ * control side. It changes in milliseconds, while a waiting application
+ * polls every few tens of ns, and polling it costs more than the descriptor
+ * stream (the control stream has an image per process on it), so it runs
+ * every UPKEEP_PASSES passes or UPKEEP_NS, whichever comes first: a slowly
+ * polling application still runs it on every pass. With FrameProgress on it
+ * runs on every pass (progress messages come on the control stream). A
+ * descriptor of an epoch not mapped waits for it (held). */
+enum { UPKEEP_PASSES = 16, HELD_UPKEEPS = 4 };
+#define UPKEEP_NS 2000
+
+static int upkeep(tp_consumer_t *c, int64_t now_ns)
 {
-    c->now_ns = now_ns;
+    c->passes_since_upkeep = 0;
+    c->upkeep_ns = now_ns;
+    c->upkept = 1;
     int work = tp_driver_client_do_work(c->dc, now_ns);
     if (work < 0) return -1;
     if (c->mapped && now_ns >= c->next_live_ns) { /* §5.2: activity and pid every announce period */
@@ -471,13 +522,35 @@ int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handle
         c->next_qos_ns = now_ns + c->ctx.qos_interval_ns;
         send_qos(c);
     }
+    /* metadata before descriptors: a frame of a new version finds it held */
+    const int nm = tp_ipc_subscription_poll(c->meta_sub, on_meta, c, META_POLL_LIMIT);
+    if (nm > 0) work += nm;
+    return work;
+}
+
+int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handler, void *clientd, int limit)
+{
+    c->now_ns = now_ns;
     c->handler = handler;
     c->clientd = clientd;
-    /* metadata before descriptors: a frame of a new version finds it held */
-    const int nm = tp_ipc_subscription_poll(c->meta_sub, on_meta, c, 16);
-    if (nm > 0) work += nm;
+    c->upkept = 0;
+    int work = 0;
+    if (c->prog.enabled || ++c->passes_since_upkeep >= UPKEEP_PASSES || now_ns - c->upkeep_ns >= UPKEEP_NS) {
+        work = upkeep(c, now_ns);
+        if (work < 0) return -1;
+    }
     const int n = tp_ipc_subscription_poll(c->desc_sub, on_descriptor, c, limit > 0 ? limit : 1);
     if (n > 0) work += n;
+    if (c->held_n > 0) { /* after the subscription's poll: an announce may switch the descriptor stream */
+        for (int i = 0; i < HELD_UPKEEPS; i++) { /* the announce may be behind other messages: to the end, bounded */
+            const int w = upkeep(c, now_ns);
+            if (w < 0) return -1;
+            if (w == 0) break;
+        }
+        const unsigned held = c->held_n;
+        c->held_n = 0;
+        for (unsigned i = 0; i < held; i++) take_descriptor(c, &c->held[i]);
+    }
     if (c->rate.pending) /* the newest frame the gate let pass in this batch (W-11.b) */
         tp_consumer_rate_done(&c->rate, c->mapped && c->r.epoch == c->rate.p_epoch &&
                                             deliver(c, c->rate.p_epoch, c->rate.p_seq, c->rate.p_desc_ts, c->rate.p_trace,

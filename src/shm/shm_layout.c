@@ -34,6 +34,7 @@ _Static_assert(TP_CONTROL_TENSOR_HEADER_MAX_DIMS_VALUE == TP_TENSOR_MAX_DIMS, "W
 /* Offset of the embedded TensorHeader message inside a slot: after the
  * SlotHeader root block and the var-data length prefix. */
 enum { SLOT_MSG = TP_CONTROL_SLOT_HEADER_BLOCK_LENGTH + TP_SBE_VAR_HEADER_LENGTH };
+_Static_assert(SLOT_MSG == TP_SHM_SLOT_TENSOR_OFFSET, "W-8.1.a: 60 + 4");
 
 void tp_superblock_read(const uint8_t *src, tp_superblock_t *out)
 {
@@ -134,7 +135,7 @@ void tp_tensor_message_write(uint8_t *dst, const tp_tensor_header_t *t)
     tensor_message_encode(dst, t, 0);
 }
 
-void tp_slot_header_read(const uint8_t *slot, tp_slot_header_t *out)
+void tp_slot_root_read(const uint8_t *slot, tp_slot_header_t *out)
 {
     tp_control_slot_header_dec_t m;
     (void)tp_control_slot_header_view_headerless(&m, slot, TP_SHM_SLOT_BYTES); /* fixed size: cannot fail */
@@ -147,6 +148,11 @@ void tp_slot_header_read(const uint8_t *slot, tp_slot_header_t *out)
     /* the length is only reported; the message is always read at its fixed
      * place, so a hostile length cannot move the read (W-8.2.d) */
     out->header_bytes_len = tp_sbe_get_u32(slot + TP_CONTROL_SLOT_HEADER_BLOCK_LENGTH);
+}
+
+void tp_slot_header_read(const uint8_t *slot, tp_slot_header_t *out)
+{
+    tp_slot_root_read(slot, out);
     tp_tensor_message_read(slot + SLOT_MSG, out);
 }
 

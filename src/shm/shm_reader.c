@@ -66,37 +66,69 @@ void tp_shm_reader_close(tp_shm_reader_t *r)
     r->npools = 0;
 }
 
-/* §5.4 on the private copy: the announce-independent items, then the pool
- * (items 5-6), then the element extent. */
-static tp_reject_t slot_check(const tp_shm_reader_t *r, uint32_t index, tp_shm_view_t *v, unsigned *pool_out)
+/* §5.4 items 5-6 and the element extent: the pool the slot names. */
+static tp_reject_t pool_check(const tp_shm_reader_t *r, const tp_slot_header_t *h, uint64_t extent, unsigned *pool_out)
 {
-    const tp_slot_header_t *h = &v->header;
-    const tp_reject_t why = tp_slot_header_check(h, index, v->strides);
-    if (why != TP_REJECT_NONE) return why;
     unsigned p = 0;
     while (p < r->npools && r->pool_id[p] != h->pool_id) p++;
     if (p == r->npools) return TP_REJECT_POOL_ID;
     if (h->values_len_bytes > r->stride[p]) return TP_REJECT_VALUES_LEN; /* W-10.2.1.m */
     /* §5.4 recommendation, applied: elements must lie inside the payload */
-    if (tp_tensor_header_extent(&h->tensor, v->strides) > h->values_len_bytes) return TP_REJECT_EXTENT;
+    if (extent > h->values_len_bytes) return TP_REJECT_EXTENT;
     *pool_out = p;
     return TP_REJECT_NONE;
+}
+
+/* §5.4 on the private copy: the announce-independent items, then the pool.
+ * *extent is set when the TensorHeader message passed. */
+static tp_reject_t slot_check(const tp_shm_reader_t *r, uint32_t index, tp_shm_view_t *v, unsigned *pool_out,
+                              uint64_t *extent)
+{
+    const tp_slot_header_t *h = &v->header;
+    const tp_reject_t why = tp_slot_header_check(h, index, v->strides);
+    if (why != TP_REJECT_NONE) return why;
+    *extent = tp_tensor_header_extent(&h->tensor, v->strides);
+    return pool_check(r, h, *extent, pool_out);
+}
+
+/* Step 5-6: the private copy of slot bytes 8..255, decoded and checked. A
+ * TensorHeader message equal to the last one that passed is not copied,
+ * decoded or checked again: its decode is taken from the cache. */
+static tp_reject_t read_slot(tp_shm_reader_t *r, const uint8_t *slot, uint32_t index, tp_shm_view_t *v, unsigned *p)
+{
+    uint8_t copy[TP_SHM_SLOT_BYTES];
+    if (tp_tensor_cache_matches_slot(&r->tensor, slot)) {
+        memcpy(copy + 8, slot + 8, TP_SHM_SLOT_TENSOR_OFFSET - 8);
+        tp_slot_root_read(copy, &v->header);
+        tp_tensor_cache_load(&r->tensor, &v->header, v->strides);
+        const tp_reject_t why = tp_slot_root_check(&v->header, index);
+        return why != TP_REJECT_NONE ? why : pool_check(r, &v->header, r->tensor.extent, p);
+    }
+    memcpy(copy + 8, slot + 8, TP_SHM_SLOT_BYTES - 8);
+    tp_slot_header_read(copy, &v->header);
+    uint64_t extent = 0;
+    const tp_reject_t why = slot_check(r, index, v, p, &extent);
+    /* a torn copy that passed is still a valid message, decoded right: the
+     * cache maps bytes to their decode, whoever wrote them */
+    if (why == TP_REJECT_NONE) tp_tensor_cache_store(&r->tensor, copy + TP_SHM_SLOT_TENSOR_OFFSET, &v->header, v->strides, extent);
+    return why;
 }
 
 tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_t *v)
 {
     const uint32_t index = (uint32_t)(seq & r->mask); /* W-10.2.1.j */
     const uint8_t *slot = r->ring.base + TP_SHM_SUPERBLOCK_SIZE + (size_t)index * TP_SHM_SLOT_BYTES;
+    /* The payload's address waits for the header (its pool), so its first
+     * line would be fetched only after the header's: fetch both at once when
+     * the frame is in the pool the last one was in. A prefetch never faults. */
+    __builtin_prefetch(r->pool[r->last_pool].base + TP_SHM_SUPERBLOCK_SIZE + (size_t)index * r->stride[r->last_pool]);
     const uint64_t s1 = tp_seqlock_read_begin(slot);
     if (!tp_seq_is_committed(s1) || tp_seq_of(s1) != seq) { /* step 4, W-15.3.a, W-10.2.1.k */
         r->drops.drops_late++;
         return TP_SHM_READ_LATE;
     }
-    uint8_t copy[TP_SHM_SLOT_BYTES]; /* step 5: private copy of bytes 8..255 */
-    memcpy(copy + 8, slot + 8, TP_SHM_SLOT_BYTES - 8);
-    tp_slot_header_read(copy, &v->header);
     unsigned p = 0;
-    const tp_reject_t why = slot_check(r, index, v, &p); /* step 6 */
+    const tp_reject_t why = read_slot(r, slot, index, v, &p);
     if (why != TP_REJECT_NONE) {
         if (tp_seqlock_read_end(slot) != s1) { /* step 10: torn beats invalid (D-15) */
             r->drops.drops_late++;
@@ -113,6 +145,7 @@ tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_
     /* addressed from the private copy: stays inside pool p even if torn */
     v->payload = v->len != 0 ? r->pool[p].base + TP_SHM_SUPERBLOCK_SIZE + (size_t)index * r->stride[p] : NULL;
     v->payload_guard = r->pool[p].guard;
+    r->last_pool = p;
     return TP_SHM_READ_OK;
 }
 
@@ -130,7 +163,8 @@ tp_shm_read_t tp_shm_reader_peek(const tp_shm_reader_t *r, uint64_t seq, tp_shm_
     memcpy(copy + 8, slot + 8, TP_SHM_SLOT_BYTES - 8);
     tp_slot_header_read(copy, &v->header);
     unsigned p = 0;
-    const tp_reject_t bad = slot_check(r, index, v, &p);
+    uint64_t extent;
+    const tp_reject_t bad = slot_check(r, index, v, &p, &extent);
     if (tp_seq_of(tp_seqlock_read_end(slot)) != seq) return TP_SHM_READ_LATE; /* torn beats invalid */
     if (bad != TP_REJECT_NONE) {
         *why = bad;

@@ -154,11 +154,14 @@ int tp_shm_writer_claim_at(tp_shm_writer_t *w, const tp_tensor_header_t *t, uint
 {
     if (seq < w->next_seq) return tp_err_set(TP_ERR_STATE, "writer: seq %" PRIu64 " is behind the stream", seq);
     if (seq > TP_SEQ_MAX) return tp_err_set(TP_ERR_STATE, "writer: seq exhausted, bump the epoch (D-13)");
-    int32_t res[TP_TENSOR_MAX_DIMS];
-    const tp_reject_t r = tp_tensor_header_check(t, res);
-    if (r != TP_REJECT_NONE)
-        return tp_err_set(TP_ERR_MALFORMED, "writer: tensor header rejected: %s", tp_reject_name(r));
-    if (tp_tensor_header_extent(t, res) > len)
+    if (!tp_tensor_cache_same(&w->tensor, t)) { /* a new shape: checked and encoded once */
+        int32_t res[TP_TENSOR_MAX_DIMS];
+        const tp_reject_t r = tp_tensor_header_check(t, res);
+        if (r != TP_REJECT_NONE)
+            return tp_err_set(TP_ERR_MALFORMED, "writer: tensor header rejected: %s", tp_reject_name(r));
+        tp_tensor_cache_put(&w->tensor, t, res, tp_tensor_header_extent(t, res));
+    }
+    if (w->tensor.extent > len)
         return tp_err_set(TP_ERR_MALFORMED, "writer: tensor extent exceeds %u payload bytes", len);
     unsigned p = 0;
     while (p < w->npools && w->stride[p] < len) p++;
@@ -196,7 +199,11 @@ void tp_shm_writer_stage_header(const tp_shm_writer_t *w, const tp_shm_claim_t *
                                 uint32_t meta_version)
 {
     const tp_slot_header_t h = header_of(w, c, timestamp_ns, meta_version);
-    tp_slot_header_write(c->slot, &h); /* step 3: the whole slot, never assume zeroes */
+    /* step 3: the whole slot, never assume zeroes; lines already holding the
+     * claimed shape's bytes are left alone (tensor_cache.h) */
+    tp_slot_header_write_root(c->slot, &h);
+    if (tp_tensor_cache_same(&w->tensor, &c->tensor)) tp_tensor_cache_write_slot(&w->tensor, c->slot);
+    else tp_tensor_message_write(c->slot + TP_SHM_SLOT_TENSOR_OFFSET, &c->tensor);
 }
 
 void tp_shm_writer_commit(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,

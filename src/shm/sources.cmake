@@ -1,6 +1,7 @@
 list(APPEND TP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/tensor_header.c
   ${CMAKE_CURRENT_LIST_DIR}/shm_layout.c
+  ${CMAKE_CURRENT_LIST_DIR}/tensor_cache.c
   ${CMAKE_CURRENT_LIST_DIR}/shm_uri.c
   ${CMAKE_CURRENT_LIST_DIR}/shm_path.c
   ${CMAKE_CURRENT_LIST_DIR}/shm_dir.c

@@ -119,6 +119,80 @@ static void test_pool_stride_independent_of_tensor_strides(void)
     CHECK_EQ_I64(tp_shm_reader_end(&rig.r, &v), TP_SHM_READ_OK);
 }
 
+/* tensor_cache.h, writer side: a slot reused with the same shape is left as
+ * the encoder would write it, a neighbour's scribble there is overwritten,
+ * and a new shape (or dims past ndims that differ) is encoded as such. */
+static void test_tensor_cache_writer(void)
+{
+    const uint8_t vals[16] = {0};
+    tp_tensor_header_t a = f32_2x2(), b = f32_2x2();
+    b.dims[1] = 1;
+    uint8_t want_a[TP_SHM_HEADER_BYTES_LEN], want_b[TP_SHM_HEADER_BYTES_LEN];
+    tp_tensor_message_write(want_a, &a);
+    tp_tensor_message_write(want_b, &b);
+    uint64_t seq = 0;
+    CHECK_EQ_I64(tp_shm_writer_publish(&rig.w, &a, vals, 16, 1, 0, &seq), 0);
+    uint8_t *msg = wslot(seq) + TP_SHM_SLOT_TENSOR_OFFSET;
+    CHECK(memcmp(msg, want_a, sizeof want_a) == 0);
+    msg[12] = 0;                /* TensorHeader.ndims */
+    msg[150] = 0x5A;            /* pad, in the last line */
+    for (int i = 0; i < 4; i++) /* 4 slots: back to the same one */
+        CHECK_EQ_I64(tp_shm_writer_publish(&rig.w, &a, vals, 16, 1, 0, &seq), 0);
+    CHECK(wslot(seq) + TP_SHM_SLOT_TENSOR_OFFSET == msg);
+    CHECK(memcmp(msg, want_a, sizeof want_a) == 0);
+    CHECK_EQ_I64(tp_shm_writer_publish(&rig.w, &b, vals, 8, 1, 0, &seq), 0);
+    CHECK(memcmp(wslot(seq) + TP_SHM_SLOT_TENSOR_OFFSET, want_b, sizeof want_b) == 0);
+    tp_shm_view_t v;
+    CHECK_EQ_I64(tp_shm_reader_begin(&rig.r, seq, &v), TP_SHM_READ_OK);
+    CHECK_EQ_I64(v.header.tensor.dims[1], 1);
+    CHECK_EQ_I64(tp_shm_reader_end(&rig.r, &v), TP_SHM_READ_OK);
+    a.dims[5] = 77; /* past ndims: encoded as 0 (W-8.2.j), so the same message */
+    CHECK_EQ_I64(tp_shm_writer_publish(&rig.w, &a, vals, 16, 1, 0, &seq), 0);
+    CHECK(memcmp(wslot(seq) + TP_SHM_SLOT_TENSOR_OFFSET, want_a, sizeof want_a) == 0);
+    CHECK_EQ_I64(tp_shm_reader_begin(&rig.r, seq, &v), TP_SHM_READ_OK);
+    CHECK_EQ_I64(v.header.tensor.dims[1], 2);
+    CHECK_EQ_I64(v.header.tensor.dims[5], 0);
+    CHECK_EQ_I64(tp_shm_reader_end(&rig.r, &v), TP_SHM_READ_OK);
+}
+
+/* tensor_cache.h, reader side: after a frame of one shape, a slot whose
+ * message differs (a hostile one, another valid shape) is decoded and
+ * checked anew, and a bad SlotHeader field beside the cached message is
+ * still refused. */
+static void test_tensor_cache_reader(void)
+{
+    tp_slot_header_t h = good_header(5);
+    expect_ok(5, &h); /* the cache now holds 2x2 float32 */
+    h.tensor.ndims = 0;
+    expect_invalid(5, &h, TP_REJECT_NDIMS);
+    h = good_header(5);
+    h.tensor.dims[0] = -2;
+    expect_invalid(5, &h, TP_REJECT_NEGATIVE);
+    h = good_header(5);
+    h.block_length = 183;
+    expect_invalid(5, &h, TP_REJECT_EMBEDDED_HEADER);
+    h = good_header(5);
+    h.tensor.dims[0] = 1; /* another valid shape: its own decode, not the cached one */
+    put_slot(5, &h);
+    tp_shm_view_t v;
+    CHECK_EQ_I64(tp_shm_reader_begin(&rig.r, 5, &v), TP_SHM_READ_OK);
+    CHECK_EQ_I64(v.header.tensor.dims[0], 1);
+    CHECK_EQ_I64(v.strides[0], 8);
+    CHECK_EQ_I64(tp_shm_reader_end(&rig.r, &v), TP_SHM_READ_OK);
+    h = good_header(5);
+    expect_ok(5, &h);
+    CHECK_EQ_I64(tp_shm_reader_begin(&rig.r, 5, &v), TP_SHM_READ_OK); /* from the cache */
+    CHECK_EQ_I64(v.header.tensor.dims[0], 2);
+    CHECK_EQ_I64(v.strides[0], 8);
+    CHECK_EQ_I64(v.header.block_length, 184);
+    CHECK_EQ_I64(tp_shm_reader_end(&rig.r, &v), TP_SHM_READ_OK);
+    h.payload_slot = 2; /* the message is the cached one; the root is not right */
+    expect_invalid(5, &h, TP_REJECT_PAYLOAD_SLOT);
+    h = good_header(5);
+    h.values_len_bytes = 12; /* 2x2 float32 needs 16 */
+    expect_invalid(5, &h, TP_REJECT_EXTENT);
+}
+
 /* §7 #40, W-15.21.b: an IN-PROGRESS slot drops at once (drops_late). */
 static void test_slot_in_progress(void)
 {
@@ -535,6 +609,8 @@ int main(void)
     RUN(test_liveness);
     RUN(test_created_modes);
     RUN(test_writer_canonical_paths);
+    RUN(test_tensor_cache_reader);
+    RUN(test_tensor_cache_writer); /* advances the writer's seq */
     RUN(test_pool_stride_independent_of_tensor_strides); /* last: advances the writer's seq */
     tp_test_rig_close(&rig);
     TP_TEST_END();

@@ -1,0 +1,65 @@
+/* The last TensorHeader message written or validated (tensor_cache.h). */
+#include "tensorpool/tensor_cache.h"
+
+#include "tensorpool/codec/control.h"
+
+#include <string.h>
+
+enum { LINE = 64 };
+_Static_assert(TP_SHM_HEADER_BYTES_LEN % LINE == 0 && TP_SHM_SLOT_TENSOR_OFFSET % LINE == 0,
+               "the message is whole cache lines of a 64-byte aligned slot");
+
+int tp_tensor_cache_same(const tp_tensor_cache_t *c, const tp_tensor_header_t *t)
+{
+    const tp_tensor_header_t *k = &c->tensor;
+    if (!c->valid || t->dtype != k->dtype || t->major_order != k->major_order || t->ndims != k->ndims ||
+        t->progress_unit != k->progress_unit || t->ndims > TP_TENSOR_MAX_DIMS)
+        return 0;
+    /* D-12: the stride is encoded as 0 without a progress unit */
+    if (t->progress_unit != TP_CONTROL_PROGRESS_UNIT_NONE && t->progress_stride_bytes != k->progress_stride_bytes) return 0;
+    const size_t n = (size_t)t->ndims * sizeof t->dims[0]; /* W-8.2.j: the rest is encoded as 0 */
+    return memcmp(t->dims, k->dims, n) == 0 && memcmp(t->strides, k->strides, n) == 0;
+}
+
+void tp_tensor_cache_put(tp_tensor_cache_t *c, const tp_tensor_header_t *t, const int32_t strides[TP_TENSOR_MAX_DIMS],
+                         uint64_t extent)
+{
+    tp_tensor_message_write(c->msg, t);
+    c->tensor = *t;
+    memcpy(c->strides, strides, sizeof c->strides);
+    c->extent = extent;
+    c->valid = 1;
+}
+
+void tp_tensor_cache_write_slot(const tp_tensor_cache_t *c, uint8_t *slot)
+{
+    uint8_t *dst = slot + TP_SHM_SLOT_TENSOR_OFFSET;
+    for (unsigned off = 0; off < TP_SHM_HEADER_BYTES_LEN; off += LINE)
+        if (memcmp(dst + off, c->msg + off, LINE) != 0) memcpy(dst + off, c->msg + off, LINE);
+}
+
+int tp_tensor_cache_matches_slot(const tp_tensor_cache_t *c, const uint8_t *slot)
+{
+    return c->valid && memcmp(slot + TP_SHM_SLOT_TENSOR_OFFSET, c->msg, TP_SHM_HEADER_BYTES_LEN) == 0;
+}
+
+void tp_tensor_cache_store(tp_tensor_cache_t *c, const uint8_t *msg, const tp_slot_header_t *h,
+                           const int32_t strides[TP_TENSOR_MAX_DIMS], uint64_t extent)
+{
+    memcpy(c->msg, msg, sizeof c->msg);
+    c->tensor = h->tensor;
+    memcpy(c->strides, strides, sizeof c->strides);
+    c->extent = extent;
+    c->valid = 1;
+}
+
+void tp_tensor_cache_load(const tp_tensor_cache_t *c, tp_slot_header_t *h, int32_t strides[TP_TENSOR_MAX_DIMS])
+{
+    /* stored only after passing W-8.3.c/d: the header was exactly this */
+    h->block_length = TP_SHM_TENSOR_BLOCK_LENGTH;
+    h->template_id = TP_SHM_TENSOR_TEMPLATE_ID;
+    h->schema_id = TP_SHM_SCHEMA_ID;
+    h->version = TP_SHM_SCHEMA_VERSION;
+    h->tensor = c->tensor;
+    memcpy(strides, c->strides, sizeof c->strides);
+}
