@@ -429,9 +429,10 @@ static void report(const trial_t *tr, int ntrials, size_t samples)
 
 /* One pass of a phase's wait loop with nothing arriving, in ns: the frame
  * phase reads the clock and polls the consumer (descriptors, and every 16th
- * pass its control side), the message phase polls one subscription. A message that lands during a pass is seen at the end of
- * it, so each direction waits half a pass on average: the frame round trip
- * pays about one frame pass where its floor pays one message pass. */
+ * pass its control side), the message phase polls one subscription. A
+ * message that lands during a pass is seen at the end of it, so each
+ * direction waits half a pass on average: the frame round trip pays about
+ * one frame pass where its floor pays one message pass. */
 static double idle_pass_ns(side_t *s, int phase)
 {
     enum { PASSES = 200000 };

@@ -34,9 +34,9 @@ extern "C" {
 
 typedef struct tp_tensor_cache_s {
     uint8_t msg[TP_SHM_HEADER_BYTES_LEN]; /* the message as on the wire */
-    tp_tensor_header_t tensor;                         /* msg decoded */
-    int32_t strides[TP_TENSOR_MAX_DIMS];               /* resolved (tp_tensor_header_check) */
-    uint64_t extent;                                   /* tp_tensor_header_extent */
+    tp_tensor_header_t tensor;            /* msg decoded */
+    int32_t strides[TP_TENSOR_MAX_DIMS];  /* resolved (tp_tensor_header_check) */
+    uint64_t extent;                      /* tp_tensor_header_extent */
     int valid;
 } tp_tensor_cache_t;
 

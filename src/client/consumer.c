@@ -24,12 +24,13 @@ typedef struct uri_store_s {
     char pool[TP_SHM_MAX_POOLS][TP_SHM_PATH_MAX + 64];
 } uri_store_t;
 
-/* A descriptor of an epoch not mapped, seen before this pass ran the upkeep:
- * held until the upkeep has read the driver's announce (upkeep). */
-typedef struct held_descriptor_s {
+/* The FrameDescriptor fields a consumer acts on. One of an epoch not mapped,
+ * seen before this pass ran the upkeep, is held until the upkeep has read
+ * the driver's announce (upkeep). */
+typedef struct descriptor_s {
     uint64_t epoch, seq, ts, trace;
     uint32_t meta_version;
-} held_descriptor_t;
+} descriptor_t;
 enum { HELD_MAX = 16 };
 
 struct tp_consumer_s {
@@ -84,7 +85,7 @@ struct tp_consumer_s {
     int64_t upkeep_ns;  /* when it last ran */
     int upkept;         /* it ran in this pass */
     unsigned held_n;    /* descriptors held until it runs (hold) */
-    held_descriptor_t held[HELD_MAX];
+    descriptor_t held[HELD_MAX];
 };
 
 static void switch_descriptor_stream(tp_consumer_t *c, int32_t stream);
@@ -341,7 +342,7 @@ static int deliver(tp_consumer_t *c, uint64_t epoch, uint64_t seq, uint64_t desc
     return tp_shm_reader_end(&c->r, &v) == TP_SHM_READ_OK; /* accepted++ or drops_late++ */
 }
 
-static void take_descriptor(tp_consumer_t *c, const held_descriptor_t *d);
+static void take_descriptor(tp_consumer_t *c, const descriptor_t *d);
 
 /* A descriptor is a claim by whoever could write to the stream: it may count
  * or refuse, never change the mapping (docs/threat-model.md). The slot it
@@ -356,7 +357,7 @@ static void on_descriptor(void *clientd, const uint8_t *buf, size_t len, const t
         c->cnt.refused_foreign++;
         return;
     }
-    const held_descriptor_t d = {
+    const descriptor_t d = {
         .epoch = tp_control_frame_descriptor_epoch(&m),
         .seq = tp_control_frame_descriptor_seq(&m),
         .ts = tp_control_frame_descriptor_timestamp_ns(&m),
@@ -371,7 +372,7 @@ static void on_descriptor(void *clientd, const uint8_t *buf, size_t len, const t
 }
 
 /* A descriptor from our own uid for our stream: counted, refused or read. */
-static void take_descriptor(tp_consumer_t *c, const held_descriptor_t *d)
+static void take_descriptor(tp_consumer_t *c, const descriptor_t *d)
 {
     const uint64_t epoch = d->epoch;
     const uint64_t seq = d->seq;

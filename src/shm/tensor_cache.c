@@ -11,9 +11,9 @@ _Static_assert(TP_SHM_HEADER_BYTES_LEN % LINE == 0 && TP_SHM_SLOT_TENSOR_OFFSET 
 
 int tp_tensor_cache_same(const tp_tensor_cache_t *c, const tp_tensor_header_t *t)
 {
-    const tp_tensor_header_t *k = &c->tensor;
+    const tp_tensor_header_t *k = &c->tensor; /* valid: passed the check, so ndims is 1..8 */
     if (!c->valid || t->dtype != k->dtype || t->major_order != k->major_order || t->ndims != k->ndims ||
-        t->progress_unit != k->progress_unit || t->ndims > TP_TENSOR_MAX_DIMS)
+        t->progress_unit != k->progress_unit)
         return 0;
     /* D-12: the stride is encoded as 0 without a progress unit */
     if (t->progress_unit != TP_CONTROL_PROGRESS_UNIT_NONE && t->progress_stride_bytes != k->progress_stride_bytes) return 0;
@@ -21,14 +21,21 @@ int tp_tensor_cache_same(const tp_tensor_cache_t *c, const tp_tensor_header_t *t
     return memcmp(t->dims, k->dims, n) == 0 && memcmp(t->strides, k->strides, n) == 0;
 }
 
-void tp_tensor_cache_put(tp_tensor_cache_t *c, const tp_tensor_header_t *t, const int32_t strides[TP_TENSOR_MAX_DIMS],
-                         uint64_t extent)
+/* The decode beside c->msg, which the caller has just filled. */
+static void keep(tp_tensor_cache_t *c, const tp_tensor_header_t *t, const int32_t strides[TP_TENSOR_MAX_DIMS],
+                 uint64_t extent)
 {
-    tp_tensor_message_write(c->msg, t);
     c->tensor = *t;
     memcpy(c->strides, strides, sizeof c->strides);
     c->extent = extent;
     c->valid = 1;
+}
+
+void tp_tensor_cache_put(tp_tensor_cache_t *c, const tp_tensor_header_t *t, const int32_t strides[TP_TENSOR_MAX_DIMS],
+                         uint64_t extent)
+{
+    tp_tensor_message_write(c->msg, t);
+    keep(c, t, strides, extent);
 }
 
 void tp_tensor_cache_write_slot(const tp_tensor_cache_t *c, uint8_t *slot)
@@ -47,10 +54,7 @@ void tp_tensor_cache_store(tp_tensor_cache_t *c, const uint8_t *msg, const tp_sl
                            const int32_t strides[TP_TENSOR_MAX_DIMS], uint64_t extent)
 {
     memcpy(c->msg, msg, sizeof c->msg);
-    c->tensor = h->tensor;
-    memcpy(c->strides, strides, sizeof c->strides);
-    c->extent = extent;
-    c->valid = 1;
+    keep(c, &h->tensor, strides, extent);
 }
 
 void tp_tensor_cache_load(const tp_tensor_cache_t *c, tp_slot_header_t *h, int32_t strides[TP_TENSOR_MAX_DIMS])
