@@ -10,7 +10,9 @@
  * validated read. Payload sizes 64 B, 4 KiB, 1 MiB, each from its own pool;
  * only the stamp's line of the payload is written and read (the zero-copy
  * cost, not a memcpy of the frame). Each direction has its own descriptor
- * stream, as the floor's two message streams.
+ * stream, as the floor's two message streams. One more run repeats 64 B with
+ * both producers' publish timestamp off (tp_producer_set_publish_timestamp:
+ * no clock read per commit; row parameter "publish_timestamp":"off").
  *
  * Floor, taken inside the same probe bracket: the transport's own message
  * round trip (tp:ipc ping-pong of a FrameDescriptor-sized message, 48 B,
@@ -59,7 +61,9 @@
 #define MSG_PONG 4302
 #define MSG_BYTES 48u /* SBE header 8 + FrameDescriptor block 40 */
 #define MAX_TRIALS 32
-enum { NSIZES = 3, NSTATS = 3, NKINDS = NSIZES + 2 }; /* kinds: sizes..., message rtt, cache-line rtt */
+/* kinds: the sizes, then 64 B with the publish timestamp off, the message
+ * round trip and the cache-line round trip */
+enum { NSIZES = 3, NSTATS = 3, KIND_NO_TS = NSIZES, KIND_MSG, KIND_CL, NKINDS };
 static const uint32_t sizes[NSIZES] = {64, 4096, 1048576};
 static const double quantiles[NSTATS] = {0.5, 0.99, 0.999};
 static const char *const stat_names[NSTATS] = {"p50", "p99", "p99.9"};
@@ -114,6 +118,9 @@ typedef struct side_s {
     uint32_t got_len;
     uint64_t torn;     /* reads that failed tp_frame_intact */
     int fresh;         /* got was just set */
+    int got_no_ts;     /* the frame's descriptor had no publish time: answer the same way */
+    uint32_t passes;   /* wait-loop passes, for the clock's refresh */
+    int64_t now;       /* the clock as of the last refresh */
 } side_t;
 
 static void ctx_for(tp_client_context_t *ctx, int32_t desc)
@@ -135,6 +142,7 @@ static void on_frame(void *clientd, const tp_frame_t *f)
     s->got = st.round;
     s->fresh = 1;
     s->got_len = f->len;
+    s->got_no_ts = f->descriptor_timestamp_ns == UINT64_MAX;
 }
 
 static void on_msg(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
@@ -179,13 +187,18 @@ static void send_msg(side_t *s, uint64_t round)
     }
 }
 
-/* One poll of the phase's inputs; the frame consumer's duty cycle (with its
- * clock read) runs on every poll, as in any application loop. */
+/* One poll of the phase's inputs. tp_consumer_poll needs the time only for
+ * its control side's cadence, so the loop reads the clock on every 16th
+ * pass, as a spinning application can (consumer.h): a clock read is 25 ns
+ * here, more than the rest of an idle pass. */
 static int poll_once(side_t *s, int phase)
 {
     int n = 0;
     if (phase != PHASE_FRAME) n += tp_ipc_subscription_poll(s->msg_sub, on_msg, s, 1);
-    if (phase != PHASE_MSG) n += tp_consumer_poll(s->cons, tp_clock_monotonic_ns(), on_frame, s, 1);
+    if (phase != PHASE_MSG) {
+        if ((s->passes++ & 15) == 0) s->now = tp_clock_monotonic_ns();
+        n += tp_consumer_poll(s->cons, s->now, on_frame, s, 1);
+    }
     return n;
 }
 
@@ -277,6 +290,7 @@ static int ponger_main(void)
             s.fresh = 0;
             if (s.got == ROUND_END) break;
             answered = s.got;
+            if (s.got_len != 0) tp_producer_set_publish_timestamp(s.prod, !s.got_no_ts);
             if (s.got_len == 0) send_msg(&s, answered);
             else if (send_frame_retry(&s, s.got_len, answered) != 0) {
                 fprintf(stderr, "bench_frame_rtt: ponger: %s\n", tp_errmsg());
@@ -321,13 +335,16 @@ static int64_t pct(int64_t *v, size_t n, double q)
 }
 
 /* One measured ping-pong run of `samples` rounds after samples/10 unmeasured
- * (len 0: messages). Percentiles into out. 0, or -1 when the ponger stopped
- * answering. */
-static int ping_pong(side_t *s, uint32_t len, uint64_t *round, size_t samples, int64_t *buf, trial_t *tr, int kind)
+ * (len 0: messages), frames with or without the publish timestamp (the
+ * ponger answers alike). Percentiles into out. 0, or -1 when the ponger
+ * stopped answering. */
+static int ping_pong(side_t *s, uint32_t len, int publish_ts, uint64_t *round, size_t samples, int64_t *buf,
+                     trial_t *tr, int kind)
 {
     const size_t warm = samples / 10 + 100;
     const int phase = len == 0 ? PHASE_MSG : PHASE_FRAME;
     atomic_store(&shared->phase, phase);
+    tp_producer_set_publish_timestamp(s->prod, publish_ts);
     duty(s);
     struct rusage ru0, ru1;
     for (size_t i = 0; i < warm + samples; i++) {
@@ -363,6 +380,7 @@ static int ping_pong(side_t *s, uint32_t len, uint64_t *round, size_t samples, i
         if ((i & 1023) == 0) duty(s);
     }
     getrusage(RUSAGE_SELF, &ru1);
+    tp_producer_set_publish_timestamp(s->prod, 1);
     tr->minflt[kind] = ru1.ru_minflt - ru0.ru_minflt;
     tr->nvcsw[kind] = ru1.ru_nvcsw - ru0.ru_nvcsw;
     tr->nivcsw[kind] = ru1.ru_nivcsw - ru0.ru_nivcsw;
@@ -409,27 +427,29 @@ static void report(const trial_t *tr, int ntrials, size_t samples)
                 med[k][q] = median_of(col, m);
             }
         for (int q = 0; q < NSTATS; q++) {
-            const int64_t floor_ns = med[NSIZES][q] + med[NSIZES + 1][q];
-            emit_row("frame_rtt_transport_rtt", "ns", (double)med[NSIZES][q], stat_names[q], 0, regimes[g], n,
+            const int64_t floor_ns = med[KIND_MSG][q] + med[KIND_CL][q];
+            emit_row("frame_rtt_transport_rtt", "ns", (double)med[KIND_MSG][q], stat_names[q], 0, regimes[g], n,
                      ",\"channel\":\"tp:ipc\",\"msg_bytes\":48");
-            emit_row("frame_rtt_cacheline_rtt", "ns", (double)med[NSIZES + 1][q], stat_names[q], 0, regimes[g], n, "");
+            emit_row("frame_rtt_cacheline_rtt", "ns", (double)med[KIND_CL][q], stat_names[q], 0, regimes[g], n, "");
             emit_row("frame_rtt_floor", "ns", (double)floor_ns, stat_names[q], 0, regimes[g], n,
                      ",\"note\":\"tp:ipc message rtt + cache-line rtt\"");
-            for (int k = 0; k < NSIZES; k++) {
+            for (int k = 0; k <= KIND_NO_TS; k++) {
+                const char *ts = k == KIND_NO_TS ? ",\"publish_timestamp\":\"off\"" : "";
+                const uint32_t bytes = k == KIND_NO_TS ? sizes[0] : sizes[k];
                 char with_ratio[192]; /* bench/run shows ratio_to_floor in its ratio column */
-                snprintf(with_ratio, sizeof with_ratio, "%s,\"ratio_to_floor\":%.6g", extra,
+                snprintf(with_ratio, sizeof with_ratio, "%s%s,\"ratio_to_floor\":%.6g", extra, ts,
                          (double)med[k][q] / (double)floor_ns);
-                emit_row("frame_rtt", "ns", (double)med[k][q], stat_names[q], sizes[k], regimes[g], n, with_ratio);
+                emit_row("frame_rtt", "ns", (double)med[k][q], stat_names[q], bytes, regimes[g], n, with_ratio);
                 emit_row("frame_rtt_ratio_to_floor", "ratio", (double)med[k][q] / (double)floor_ns, stat_names[q],
-                         sizes[k], regimes[g], n, "");
+                         bytes, regimes[g], n, ts);
             }
         }
     }
 }
 
 /* One pass of a phase's wait loop with nothing arriving, in ns: the frame
- * phase reads the clock and polls the consumer (descriptors, and every 16th
- * pass its control side), the message phase polls one subscription. A
+ * phase polls the consumer (descriptors, and every 16th pass the clock and
+ * its control side), the message phase polls one subscription. A
  * message that lands during a pass is seen at the end of it, so each
  * direction waits half a pass on average: the frame round trip pays about
  * one frame pass where its floor pays one message pass. */
@@ -474,7 +494,7 @@ static int pinger_main(int ntrials, size_t samples)
     printf("{\"name\":\"frame_rtt_idle_pass\",\"unit\":\"ns\",\"value\":%.4g,\"phase\":\"message\","
            "\"polls\":\"one subscription\"}\n", pass_msg);
     printf("{\"name\":\"frame_rtt_idle_pass\",\"unit\":\"ns\",\"value\":%.4g,\"phase\":\"frame\","
-           "\"polls\":\"clock + tp_consumer_poll\"}\n", pass_frame);
+           "\"polls\":\"tp_consumer_poll, clock every 16th\"}\n", pass_frame);
     int rc = 0;
     for (int t = 0; t < ntrials && rc == 0; t++) {
         atomic_store(&shared->phase, PHASE_ANY);
@@ -482,24 +502,27 @@ static int pinger_main(int ntrials, size_t samples)
         ask(&s, REQ_PROBE);
         const int64_t before = shared->probe_ns;
         if (ask(&s, REQ_CACHELINE) != 0) rc = -1;
-        for (int q = 0; q < NSTATS && rc == 0; q++) tr[t].v[NSIZES + 1][q] = shared->cl[q];
-        if (rc == 0 && ping_pong(&s, 0, &round, samples, buf, &tr[t], NSIZES) != 0) rc = -1;
+        for (int q = 0; q < NSTATS && rc == 0; q++) tr[t].v[KIND_CL][q] = shared->cl[q];
+        if (rc == 0 && ping_pong(&s, 0, 1, &round, samples, buf, &tr[t], KIND_MSG) != 0) rc = -1;
         for (int k = 0; k < NSIZES && rc == 0; k++)
-            if (ping_pong(&s, sizes[k], &round, samples, buf, &tr[t], k) != 0) rc = -1;
+            if (ping_pong(&s, sizes[k], 1, &round, samples, buf, &tr[t], k) != 0) rc = -1;
+        if (rc == 0 && ping_pong(&s, sizes[0], 0, &round, samples, buf, &tr[t], KIND_NO_TS) != 0) rc = -1;
         usleep(5000);
         ask(&s, REQ_PROBE);
         const int64_t after = shared->probe_ns;
         tr[t].regime = tp_bench_regime(before, after);
         if (rc == 0)
             fprintf(stderr,
-                    "bench_frame_rtt: trial %d %s (probe %lld/%lld ns): p50 cl %lld msg %lld | 64B %lld 4KiB %lld 1MiB %lld;"
-                    " p99.9 %lld %lld %lld\n",
-                    t, tr[t].regime, (long long)before, (long long)after, (long long)tr[t].v[NSIZES + 1][0],
-                    (long long)tr[t].v[NSIZES][0], (long long)tr[t].v[0][0], (long long)tr[t].v[1][0],
-                    (long long)tr[t].v[2][0], (long long)tr[t].v[0][2], (long long)tr[t].v[1][2], (long long)tr[t].v[2][2]);
+                    "bench_frame_rtt: trial %d %s (probe %lld/%lld ns): p50 cl %lld msg %lld | 64B %lld 4KiB %lld 1MiB %lld"
+                    " 64B-no-ts %lld; p99.9 %lld %lld %lld\n",
+                    t, tr[t].regime, (long long)before, (long long)after, (long long)tr[t].v[KIND_CL][0],
+                    (long long)tr[t].v[KIND_MSG][0], (long long)tr[t].v[0][0], (long long)tr[t].v[1][0],
+                    (long long)tr[t].v[2][0], (long long)tr[t].v[KIND_NO_TS][0], (long long)tr[t].v[0][2],
+                    (long long)tr[t].v[1][2], (long long)tr[t].v[2][2]);
+        static const char *const kind_names[NKINDS - 1] = {"64B", "4KiB", "1MiB", "64B-no-ts", "msg"};
         for (int k = 0; k < NKINDS - 1 && rc == 0; k++)
             fprintf(stderr, "  %s: >=5us %lld >=50us %lld minflt %lld nvcsw %lld nivcsw %lld\n",
-                    k < NSIZES ? (k == 0 ? "64B" : k == 1 ? "4KiB" : "1MiB") : "msg", (long long)tr[t].slow5[k],
+                    kind_names[k], (long long)tr[t].slow5[k],
                     (long long)tr[t].slow50[k], (long long)tr[t].minflt[k], (long long)tr[t].nvcsw[k],
                     (long long)tr[t].nivcsw[k]);
     }

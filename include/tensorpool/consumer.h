@@ -66,8 +66,11 @@ TP_API int tp_consumer_open(tp_consumer_t **out, const tp_client_context_t *ctx,
  * on: a loop spinning on this call pays for the descriptor stream only. A
  * descriptor of an epoch not mapped yet makes the call read the control side
  * before taking it (its announce may be there), and a frame naming metadata
- * not held makes it read the metadata stream first. Returns the work count,
- * or -1 on misuse. */
+ * not held makes it read the metadata stream first. now_ns is
+ * CLOCK_MONOTONIC; it only paces that control side and dates rate-limited
+ * frames without a publish time, so a loop spinning on this call may read
+ * the clock every few dozen passes and pass the last value. Returns the work
+ * count, or -1 on misuse. */
 TP_API int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handler, void *clientd, int limit);
 
 /* 1 if the frame's slot still holds that frame (seqlock re-check without

@@ -78,6 +78,16 @@ TP_INTERNAL int tp_producer_claim_at(tp_producer_t *p, const tp_tensor_header_t 
  * off so the stream has exactly one (docs/spec/bridge.md BR-P8). */
 TP_INTERNAL void tp_producer_set_announce(tp_producer_t *p, bool on);
 
+/* Whether FrameDescriptor.timestamp_ns carries the publish time, read from
+ * CLOCK_MONOTONIC right after each commit (default on; $TP_PUBLISH_TIMESTAMP
+ * = "off" makes every producer of the process start off). Off, the field is
+ * null, as docs/spec/wire.md W-10.2.1.e recommends when nothing needs it,
+ * and a commit reads no clock (about 25 ns here: the vDSO on kvm-clock).
+ * Keep it on when a join rule takes FRAME_DESCRIPTOR time (a null time is
+ * never ready, JB-8.2.k) or consumers rate-limit by publish time (they fall
+ * back to their own clock, W-11.c). Takes effect at the next commit. */
+TP_API void tp_producer_set_publish_timestamp(tp_producer_t *p, bool on);
+
 /* claim + copy from a user buffer + commit + publish. *seq_out may be NULL. */
 TP_API int tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *t, const void *payload, uint32_t len,
                              uint64_t timestamp_ns, uint64_t *seq_out);

@@ -40,6 +40,7 @@ struct tp_producer_s {
     uint32_t stream_id;
     uint32_t meta_version;
     int mirror;        /* republishing another stream's metadata (tp ratelimit, a bridge receiver): no announce or meta of our own */
+    int no_publish_ts; /* FrameDescriptor.timestamp_ns left null (W-10.2.1.e): no clock read per frame */
     int64_t now_ns, next_qos_ns;
     uint64_t faults;   /* leases given up because a region file was truncated or its superblock broken */
     char fault[192];   /* the latest such reason */
@@ -288,6 +289,8 @@ int tp_producer_open(tp_producer_t **out, const tp_client_context_t *ctx, uint32
     p->ctx = *ctx;
     p->now_ns = tp_clock_monotonic_ns();
     p->stream_id = stream_id;
+    const char *ts = getenv("TP_PUBLISH_TIMESTAMP");
+    p->no_publish_ts = ts != NULL && strcmp(ts, "off") == 0;
     p->meta_msg = malloc(META_CAP);
     snprintf(p->name, sizeof p->name, "%s", name != NULL ? name : "");
     snprintf(p->summary, sizeof p->summary, "%s", summary != NULL ? summary : "");
@@ -347,6 +350,11 @@ static void send_qos(tp_producer_t *p)
 void tp_producer_set_announce(tp_producer_t *p, bool on)
 {
     if (p != NULL) p->mirror = !on; /* the same silence as a rate limiter's (RL-6.a) */
+}
+
+void tp_producer_set_publish_timestamp(tp_producer_t *p, bool on)
+{
+    if (p != NULL) p->no_publish_ts = !on;
 }
 
 int tp_producer_do_work(tp_producer_t *p, int64_t now_ns)
@@ -423,8 +431,9 @@ static int commit_with_trace(tp_producer_t *p, tp_shm_claim_t *c, uint64_t times
     tp_control_frame_descriptor_set_stream_id(&e, p->stream_id);
     tp_control_frame_descriptor_set_epoch(&e, p->epoch);
     tp_control_frame_descriptor_set_seq(&e, c->seq);
-    const uint64_t ts = (uint64_t)tp_clock_monotonic_ns();
-    tp_control_frame_descriptor_set_timestamp_ns(&e, ts);
+    uint64_t ts = 0; /* the clock is read only if the descriptor or a rate gate needs it */
+    if (!p->no_publish_ts) ts = (uint64_t)tp_clock_monotonic_ns();
+    tp_control_frame_descriptor_set_timestamp_ns(&e, ts != 0 ? ts : TP_CONTROL_FRAME_DESCRIPTOR_TIMESTAMP_NS_NULL_VALUE);
     tp_control_frame_descriptor_set_meta_version(&e, p->meta_version);
     tp_control_frame_descriptor_set_trace_id(&e, trace_id); /* TL-8.1.a: 0 = none */
     p->last_trace_id = trace_id;
@@ -433,7 +442,9 @@ static int commit_with_trace(tp_producer_t *p, tp_shm_claim_t *c, uint64_t times
     int rc = tp_ipc_publication_offer(p->desc_pub, buf, (size_t)n) > 0 ? 0 : -1;
     for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++) {
         per_consumer_t *pc = &p->pc[i];
-        if (pc->pub == NULL || !tp_rate_gate_eligible(&pc->gate, ts)) continue; /* W-5.e */
+        if (pc->pub == NULL) continue;
+        if (ts == 0) ts = (uint64_t)tp_clock_monotonic_ns();
+        if (!tp_rate_gate_eligible(&pc->gate, ts)) continue; /* W-5.e */
         if (tp_ipc_publication_offer(pc->pub, buf, (size_t)n) > 0) tp_rate_gate_take(&pc->gate, ts);
     }
     return rc;

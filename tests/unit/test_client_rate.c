@@ -21,6 +21,7 @@
 
 typedef struct seen_s {
     uint64_t frames, last_seq, bad_meta, bad_payload;
+    uint64_t last_desc_ts; /* FrameDescriptor.timestamp_ns of the last frame */
     uint32_t want_meta;
 } seen_t;
 
@@ -29,6 +30,7 @@ static void on_frame(void *clientd, const tp_frame_t *f)
     seen_t *s = clientd;
     s->frames++;
     s->last_seq = f->seq;
+    s->last_desc_ts = f->descriptor_timestamp_ns;
     if (f->header->meta_version != s->want_meta) s->bad_meta++;
     uint64_t v = 0;
     if (f->len >= 8) memcpy(&v, f->payload, 8);
@@ -83,19 +85,28 @@ static void init_tensor(void)
     g_t.dims[0] = 64;
 }
 
+/* A rig, producer "cam" of SRC and a consumer of it (per_consumer as
+ * tp_consumer_open's), opened but not yet flowing. */
+static void open_pair(tp_producer_t **p, tp_consumer_t **c, int32_t per_consumer)
+{
+    rig_setup(NULL);
+    init_tensor();
+    tp_client_context_t ctx = ctx_for_rig();
+    *p = NULL;
+    *c = NULL;
+    CHECK_EQ_I64(tp_producer_open(p, &ctx, SRC, 0, "cam", NULL), 0);
+    CHECK_EQ_I64(tp_consumer_open(c, &ctx, SRC, per_consumer), 0);
+}
+
 /* W-11.b/c, RL-P2: a burst read in one poll delivers its newest frame; frames
  * inside the period are passed over and counted; accepted + skipped covers
  * every frame published (nothing counted as a drop); no allocation. */
 static void test_local_decimation_newest(void)
 {
-    rig_setup(NULL);
-    init_tensor();
-    tp_client_context_t ctx = ctx_for_rig();
-    tp_producer_t *p = NULL;
-    tp_consumer_t *c = NULL;
+    tp_producer_t *p;
+    tp_consumer_t *c;
     seen_t s = {0};
-    CHECK_EQ_I64(tp_producer_open(&p, &ctx, SRC, 0, "cam", NULL), 0);
-    CHECK_EQ_I64(tp_consumer_open(&c, &ctx, SRC, 0), 0);
+    open_pair(&p, &c, 0);
     CHECK_EQ_I64(tp_consumer_set_max_rate(c, 5), 0);
     CHECK(wait_flowing(p, c, &s));
     const uint64_t a0 = tp_alloc_count();
@@ -133,19 +144,42 @@ static void test_local_decimation_newest(void)
     rig_teardown();
 }
 
+/* W-10.2.1.d, W-10.2.1.e: on (the default) a descriptor carries the publish time, read
+ * after the commit; off it carries null, and on again the time comes back. */
+static void test_publish_timestamp_switch(void)
+{
+    tp_producer_t *p;
+    tp_consumer_t *c;
+    seen_t s = {0};
+    open_pair(&p, &c, 0);
+    CHECK(wait_flowing(p, c, &s));
+    for (int round = 0; round < 3; round++) {
+        const int on = round != 1;
+        tp_producer_set_publish_timestamp(p, on);
+        const uint64_t f0 = s.frames, t0 = (uint64_t)tp_clock_monotonic_ns();
+        publish(p);
+        const uint64_t t1 = (uint64_t)tp_clock_monotonic_ns();
+        for (int i = 0; i < 1000 && s.frames == f0; i++) pump(p, c, &s);
+        CHECK_EQ_U64(s.frames, f0 + 1);
+        if (on) CHECK(s.last_desc_ts >= t0 && s.last_desc_ts <= t1);
+        else CHECK_EQ_U64(s.last_desc_ts, UINT64_MAX);
+    }
+    tp_consumer_close(c);
+    tp_producer_close(p);
+    rig_teardown();
+}
+
 /* W-5.e, RL-P3: a RATE_LIMITED consumer granted a per-consumer stream is paced by
  * the producer (the grant says RATE_LIMITED); the frames held back are
- * counted as skipped by the producer, not as drops_gap. 1 kHz in, 5 Hz out. */
-static void test_producer_paces_granted_stream(void)
+ * counted as skipped by the producer, not as drops_gap. 1 kHz in, 5 Hz out.
+ * With publish_ts off the producer's gate reads the clock itself. */
+static void test_producer_paces_granted_stream(int publish_ts)
 {
-    rig_setup(NULL);
-    init_tensor();
-    tp_client_context_t ctx = ctx_for_rig();
-    tp_producer_t *p = NULL;
-    tp_consumer_t *c = NULL;
+    tp_producer_t *p;
+    tp_consumer_t *c;
     seen_t s = {0};
-    CHECK_EQ_I64(tp_producer_open(&p, &ctx, SRC, 0, "cam", NULL), 0);
-    CHECK_EQ_I64(tp_consumer_open(&c, &ctx, SRC, 10500), 0);
+    open_pair(&p, &c, 10500);
+    tp_producer_set_publish_timestamp(p, publish_ts);
     CHECK_EQ_I64(tp_consumer_set_max_rate(c, 5), 0);
     CHECK(wait_flowing(p, c, &s));
     tp_consumer_rate_stats_t r = {0};
@@ -172,8 +206,8 @@ static void test_producer_paces_granted_stream(void)
     tp_consumer_rate_stats(c, &r);
     tp_shm_drops_t d;
     tp_consumer_drops(c, &d);
-    printf("paced: %llu published, %llu delivered in %.2f s, skipped by producer %llu, local %llu\n",
-           (unsigned long long)published, (unsigned long long)got, secs, (unsigned long long)r.skipped_producer,
+    printf("paced (publish timestamp %s): %llu published, %llu delivered in %.2f s, skipped by producer %llu, local %llu\n",
+           publish_ts ? "on" : "off", (unsigned long long)published, (unsigned long long)got, secs, (unsigned long long)r.skipped_producer,
            (unsigned long long)r.skipped_local);
     CHECK(got >= 3 && (double)got <= 5.0 * secs + 2);
     CHECK(r.skipped_producer > published / 2);
@@ -183,6 +217,9 @@ static void test_producer_paces_granted_stream(void)
     tp_producer_close(p);
     rig_teardown();
 }
+
+static void test_producer_paces_granted_stream_publish_ts(void) { test_producer_paces_granted_stream(1); }
+static void test_producer_paces_granted_stream_no_publish_ts(void) { test_producer_paces_granted_stream(0); }
 
 typedef struct meta_seen_s {
     uint64_t announces, metas, other_names;
@@ -428,7 +465,9 @@ int main(void)
     RUN(test_agent_drops_what_does_not_fit);
     RUN(test_agent_follows_source_restart);
     RUN(test_local_decimation_newest);
-    RUN(test_producer_paces_granted_stream);
+    RUN(test_publish_timestamp_switch);
+    RUN(test_producer_paces_granted_stream_publish_ts);
+    RUN(test_producer_paces_granted_stream_no_publish_ts);
     RUN(test_agent_republishes);
     TP_TEST_END();
 }
