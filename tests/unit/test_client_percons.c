@@ -515,8 +515,13 @@ static void test_consumer_follows_config(void)
 }
 
 /* Offer one frame and tell whether it reached the per-consumer stream. */
+/* 1 if a frame offered now reaches s, 0 if not, -1 if the producer holds no
+ * lease (it lapsed on a slow run): then nothing is published, which says
+ * nothing about s. (The offer's own result does not tell: it also fails
+ * when nobody reads the shared descriptor stream, as under aeron:.) */
 static int delivered(tp_producer_t *p, tp_ipc_subscription_t *s)
 {
+    if (!tp_producer_is_active(p)) return -1;
     tp_producer_offer(p, &g_t, g_src, sizeof g_src, 1, NULL);
     return drain(s) > 0;
 }
@@ -548,9 +553,28 @@ static void test_stale_streams_close(void)
     int from = g_nmsgs;
     for (int i = 0; i < 2000 && (find('C', 801, from) == NULL || find('C', 802, from) == NULL); i++) step(p, NULL, NULL, 0);
     CHECK(find('C', 801, from) != NULL && find('C', 802, from) != NULL);
+    /* The test's subscriptions find the producer's new streams on their
+     * conductor thread: until each has had a descriptor, no descriptor says
+     * nothing about the producer. On a machine too slow to get there well
+     * inside the staleness window, the timing cannot be judged. */
+    int seen_quiet = 0, seen_qos = 0;
+    while ((!seen_quiet || !seen_qos) && tp_clock_monotonic_ns() - hello_sent < 2 * iv) {
+        step(p, NULL, NULL, 0);
+        tp_producer_offer(p, &g_t, g_src, sizeof g_src, 1, NULL);
+        seen_quiet |= drain(quiet) > 0;
+        seen_qos |= drain(qos_only) > 0;
+    }
+    if (!seen_quiet || !seen_qos) {
+        tp_ipc_publication_close(qos);
+        tp_ipc_subscription_close(quiet);
+        tp_ipc_subscription_close(qos_only);
+        tp_producer_close(p);
+        teardown();
+        TP_SKIP("the per-consumer streams were not found within 2 intervals of the Hellos");
+    }
     const int64_t t0 = tp_clock_monotonic_ns(); /* ... and saw them before this */
     int64_t qos_sent = t0, next_qos = t0;
-    int quiet_open = 1, qos_open = 1, early_quiet = 0, late_quiet = 0, early_qos = 0, after_6 = 0;
+    int quiet_open = 1, qos_open = 1, early_quiet = 0, late_quiet = 0, early_qos = 0, after_6 = 0, judged = 0;
     send_qos_consumer(qos, 802);
     /* until a duty cycle started past 6 intervals (bounded) */
     while (tp_clock_monotonic_ns() < t0 + 20000 * MS && after_6 == 0) {
@@ -563,6 +587,8 @@ static void test_stale_streams_close(void)
         const int64_t qos_seen = qos_sent; /* the producer polls QoS before it checks staleness */
         step(p, NULL, NULL, 0);
         const int64_t after = tp_clock_monotonic_ns();
+        if (!tp_producer_is_active(p)) continue; /* as in delivered() */
+        judged++;
         tp_producer_offer(p, &g_t, g_src, sizeof g_src, 1, NULL);
         const int q = drain(quiet) > 0, k = drain(qos_only) > 0;
         if (quiet_open && !q) {
@@ -577,6 +603,7 @@ static void test_stale_streams_close(void)
         }
         if (before - t0 > 6 * iv) after_6 = 1;
     }
+    CHECK(after_6 && judged > 0); /* it ran, and with a lease */
     CHECK(!early_quiet); /* not stale before 3x */
     CHECK(!late_quiet);  /* closed by 5x */
     CHECK(!early_qos);   /* QoS alone keeps it */
@@ -586,6 +613,7 @@ static void test_stale_streams_close(void)
         const int64_t before = tp_clock_monotonic_ns();
         step(p, NULL, NULL, 0);
         const int k = delivered(p, qos_only);
+        if (k < 0) continue;
         if (k && !qos_open) early_qos = 1;
         if (!k) qos_open = 0;
         if (before - qos_sent > 5 * iv) {
@@ -594,7 +622,7 @@ static void test_stale_streams_close(void)
         }
     }
     CHECK(!early_qos && !late_qos);
-    CHECK(!delivered(p, quiet) && !delivered(p, qos_only));
+    CHECK(delivered(p, quiet) == 0 && delivered(p, qos_only) == 0);
     tp_ipc_publication_close(qos);
     tp_ipc_subscription_close(quiet);
     tp_ipc_subscription_close(qos_only);
@@ -617,10 +645,10 @@ static void test_disconnect_closes_stream(void)
     tp_ipc_subscription_t *s = desc_sub(31020);
     CHECK(wait_stream(p, c, 31020, 3000));
     run(p, c, NULL, 50, 0);
-    CHECK(delivered(p, s));
+    CHECK(delivered(p, s) == 1);
     tp_consumer_close(c); /* detach, then the driver's ShmLeaseRevoked(DETACHED) */
     run(p, NULL, NULL, 300, 0);
-    CHECK(!delivered(p, s));
+    CHECK(delivered(p, s) == 0);
     tp_ipc_subscription_close(s);
     tp_producer_close(p);
     teardown();
@@ -691,9 +719,13 @@ static void test_announce_cadence(void)
     const int before = g_nev;
     const int d = rig_wait('D', rig_detach(lease.lease, STREAM, 11, TP_ROLE_PRODUCER), before, 2000);
     CHECK(d >= 0);
+    /* From the periodic ones on, not only after the detach: should a stall
+     * have let the lease expire first, the new epoch was announced then,
+     * still before this answer. */
     changed = 0;
-    for (int i = before; i < d; i++) changed |= g_ev[i].kind == 'N' && g_ev[i].epoch > lease.epoch;
+    for (int i = from; i < d; i++) changed |= g_ev[i].kind == 'N' && g_ev[i].epoch > lease.epoch;
     CHECK(changed);
+    if (!changed && d >= 0) fprintf(stderr, "detach answer code %d, %d events after the detach\n", (int)g_ev[d].code, d - before);
     rig_teardown();
 }
 
