@@ -99,6 +99,9 @@ typedef struct tp_ipc_msg_info_s {
                              * (docs/threat-model.md). aeron: cannot tell, and reports the
                              * receiver's own uid: every user allowed into the media
                              * driver's directory is trusted alike. */
+    uint32_t batch_remaining; /* messages of this poll after this one, already read and
+                               * next to be handled: a handler may prefetch for them;
+                               * 0 when the transport cannot tell (aeron:) */
 } tp_ipc_msg_info_t;
 
 /* Message handler for poll. buffer is valid only during the call. */

@@ -94,6 +94,12 @@ TP_INTERNAL void tp_shm_reader_close(tp_shm_reader_t *r);
  * caller, as does gap accounting (tp_shm_drops_on_descriptor) before it. */
 TP_INTERNAL tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_t *v);
 
+/* Start fetching the lines tp_shm_reader_begin(seq) will read first (slot
+ * header, payload), for a frame known to be committed already, so that
+ * their misses overlap the frames read meanwhile. Only a hint: it reads
+ * and changes nothing, and never faults. */
+TP_INTERNAL void tp_shm_reader_prefetch(const tp_shm_reader_t *r, uint64_t seq);
+
 /* Whether the view's bytes were stable: the slot's seqlock word is unchanged
  * and the payload's pool file was not truncated under the mapping (its
  * pages would read as zeros, see tp_shm_region_guard). Two loads. */

@@ -50,11 +50,21 @@ typedef struct tp_shm_writer_s {
     uint64_t next_seq;   /* seq of the next frame; starts at 0 (§5.3) */
     uint64_t drops_no_pool; /* frames dropped because no pool fits (W-9.d) */
     int require_hugepages;
+    int prefetch_write;  /* write prefetches available: each claim asks for a later slot's lines */
     tp_tensor_cache_t tensor; /* the last header claimed with, checked and encoded */
     char epoch_dir[TP_SHM_PATH_MAX];
     char ring_path[TP_SHM_PATH_MAX];
     char pool_path[TP_SHM_MAX_POOLS][TP_SHM_PATH_MAX];
 } tp_shm_writer_t;
+
+/* A claim asks for ownership of the slot header line and first payload
+ * line of the slot this many frames ahead (in the claimed frame's pool).
+ * A consumer keeping up has read those lines a lap ago, so a frame's stores
+ * would otherwise each wait for a line to come back from the consumer's
+ * cache; asked for early, the transfers overlap the frames in between.
+ * Only a consumer lagging by nearly a lap reads those lines meanwhile, and
+ * it loses them sooner, no data: a prefetch writes nothing. */
+#define TP_SHM_WRITER_PREFETCH_AHEAD 2u
 
 /* A frame being written: the payload may be filled in place. */
 typedef struct tp_shm_claim_s {

@@ -1,6 +1,7 @@
 /* Producer-side mapping of driver-created regions (D-2.2.a/b, D-3.c). */
 #include "client_map.h"
 
+#include "../util/prefetch.h"
 #include "tensorpool/error.h"
 #include "tensorpool/shm_layout.h"
 #include "tensorpool/shm_region.h"
@@ -76,6 +77,7 @@ static int map_rw(tp_shm_region_t *r, const tp_shm_bases_t *bases, const char *u
 int tp_client_map_writer(tp_shm_writer_t *w, const tp_shm_bases_t *bases, const tp_lease_t *l, uint64_t now_ns)
 {
     memset(w, 0, offsetof(tp_shm_writer_t, epoch_dir)); /* the path buffers are not used */
+    w->prefetch_write = tp_prefetch_write_available();
     w->epoch_dir[0] = w->ring_path[0] = '\0';
     tp_shm_region_expect_t e = {
         .layout_version = l->layout_version,

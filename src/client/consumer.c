@@ -368,6 +368,10 @@ static void on_descriptor(void *clientd, const uint8_t *buf, size_t len, const t
         c->held[c->held_n++] = d; /* its announce may be waiting on the control stream */
         return;
     }
+    /* A backlog: the next descriptor is already read, so its frame (most
+     * likely seq + 1) was committed before it; its lines' misses can overlap
+     * this frame's read instead of following it. */
+    if (info->batch_remaining != 0 && c->mapped) tp_shm_reader_prefetch(&c->r, d.seq + 1);
     take_descriptor(c, &d);
 }
 

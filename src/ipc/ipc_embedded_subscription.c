@@ -538,6 +538,7 @@ static int image_poll(tp_ipc_embedded_sub_t *s, tp_ipc_image_t *img, tp_ipc_hand
         r->has_seq_base = 0;
         r->next_sequence = seq + 1;
         info.sequence = seq;
+        info.batch_remaining = (uint32_t)(n - 1 - i);
         handler(clientd, p + TP_IPC_REC_HEADER, (size_t)len, &info);
         p += tp_ipc_rec_size((size_t)len);
     }

@@ -39,6 +39,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../util/prefetch.h"
+
 #if defined(__SANITIZE_THREAD__)
 #define TP_IPC_TSAN 1
 #elif defined(__has_feature)
@@ -304,25 +306,24 @@ static inline uint8_t *tp_ipc_log_writer_reserve(tp_ipc_log_writer_t *w, size_t 
  * transfers before its tag can become visible (10-25% of the one-way
  * latency of a 1 KiB message in bench_ipc runs). The line holding the
  * next header is skipped: a waiting reader polls it and would only lose it
- * early. Small records are left alone: their reader prefetches the second
- * line itself (tp_ipc_log_reader_copy), and two caches asking for the same
- * line would just trade it. A prefetch changes no data, so a lapped reader
- * copying these lines is still caught by tail_intent as before. */
+ * early. After a small record, only the line two lines past the end is
+ * asked for: the reader polls the next line and prefetches the one after
+ * (tp_ipc_log_reader_copy), and two caches asking for the same line would
+ * just trade it; the line beyond is the writer's alone until it gets
+ * there, and a stream of small messages no longer waits on a transfer per
+ * line. A prefetch changes no data, so a lapped reader copying these lines
+ * is still caught by tail_intent as before. */
 static inline void tp_ipc_log_writer_prefetch(const tp_ipc_log_writer_t *w, uint64_t end, uint32_t rec)
 {
-    if (rec <= TP_IPC_REC_SMALL || !w->prefetch_write) return;
+    if (!w->prefetch_write) return;
+    if (rec <= TP_IPC_REC_SMALL) {
+        tp_prefetch_write(w->ring + ((((uint32_t)end & ~63u) + 2 * 64) & w->mask));
+        return;
+    }
     uint32_t lines = rec / 64 + 1;
     if (lines > 32) lines = 32; /* 2 KiB, so a large message does not issue hundreds */
     uint32_t first = ((uint32_t)end & ~63u) + 64;
-    for (uint32_t i = 0; i < lines; i++) {
-        const uint8_t *a = w->ring + ((first + 64 * i) & w->mask);
-#if defined(__x86_64__) || defined(__i386__)
-        /* Without -mprfchw, __builtin_prefetch(a, 1) is a read prefetch. */
-        __asm__ __volatile__("prefetchw (%0)" : : "r"(a));
-#else
-        __builtin_prefetch(a, 1, 3);
-#endif
-    }
+    for (uint32_t i = 0; i < lines; i++) tp_prefetch_write(w->ring + ((first + 64 * i) & w->mask));
 }
 
 /* Copy an offered payload to dst (from reserve). A large record's first line

@@ -18,9 +18,6 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
 
 static _Atomic uint64_t log_counter;
 
@@ -104,19 +101,6 @@ int tp_ipc_log_meta_validate(const tp_ipc_log_meta_t *m, uint64_t file_size)
     return 0;
 }
 
-/* Whether the writer may issue write prefetches (tp_ipc_log_writer_prefetch):
- * on x86 PREFETCHW is asked of CPUID (leaf 0x80000001, ECX bit 8), since
- * it is not an x86-64 baseline instruction. */
-static int cpu_prefetch_write(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    unsigned a, b, c, d;
-    return __get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1u << 8)) != 0;
-#else
-    return 1;
-#endif
-}
-
 int tp_ipc_log_create(int dirfd, int32_t stream_id, uint32_t capacity, uint32_t max_message,
                       tp_ipc_log_writer_t *w, void **map, size_t *map_len, char *name, size_t name_len)
 {
@@ -196,7 +180,7 @@ int tp_ipc_log_create_flags(int dirfd, int32_t stream_id, uint32_t capacity, uin
     w->capacity = capacity;
     w->mask = capacity - 1;
     w->max_message = max_message;
-    w->prefetch_write = cpu_prefetch_write();
+    w->prefetch_write = tp_prefetch_write_available();
     w->guard = guard;
     if (flags & TP_IPC_LOG_LOSSLESS) {
         w->readers = (tp_ipc_log_readers_t *)(void *)((uint8_t *)m + tp_ipc_log_readers_offset(capacity));

@@ -114,6 +114,20 @@ static tp_reject_t read_slot(tp_shm_reader_t *r, const uint8_t *slot, uint32_t i
     return why;
 }
 
+/* The payload's first line in the pool of the last frame read: its own pool
+ * is known only from its header. */
+static const uint8_t *likely_payload(const tp_shm_reader_t *r, uint32_t index)
+{
+    return r->pool[r->last_pool].base + TP_SHM_SUPERBLOCK_SIZE + (size_t)index * r->stride[r->last_pool];
+}
+
+void tp_shm_reader_prefetch(const tp_shm_reader_t *r, uint64_t seq)
+{
+    const uint32_t index = (uint32_t)(seq & r->mask);
+    __builtin_prefetch(r->ring.base + TP_SHM_SUPERBLOCK_SIZE + (size_t)index * TP_SHM_SLOT_BYTES);
+    __builtin_prefetch(likely_payload(r, index));
+}
+
 tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_t *v)
 {
     const uint32_t index = (uint32_t)(seq & r->mask); /* W-10.2.1.j */
@@ -121,7 +135,7 @@ tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_
     /* The payload's address waits for the header (its pool), so its first
      * line would be fetched only after the header's: fetch both at once when
      * the frame is in the pool the last one was in. A prefetch never faults. */
-    __builtin_prefetch(r->pool[r->last_pool].base + TP_SHM_SUPERBLOCK_SIZE + (size_t)index * r->stride[r->last_pool]);
+    __builtin_prefetch(likely_payload(r, index));
     const uint64_t s1 = tp_seqlock_read_begin(slot);
     if (!tp_seq_is_committed(s1) || tp_seq_of(s1) != seq) { /* step 4, W-15.3.a, W-10.2.1.k */
         r->drops.drops_late++;

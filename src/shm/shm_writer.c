@@ -2,6 +2,7 @@
 #include "tensorpool/shm_writer.h"
 
 #include "../util/dir_fd.h"
+#include "../util/prefetch.h"
 
 #include "tensorpool/error.h"
 #include "tensorpool/shm_dir.h"
@@ -32,6 +33,7 @@ static int pools_check(const tp_shm_writer_config_t *cfg)
 int tp_shm_writer_open(tp_shm_writer_t *w, const tp_shm_writer_config_t *cfg)
 {
     memset(w, 0, sizeof *w);
+    w->prefetch_write = tp_prefetch_write_available();
     if (tp_shm_geometry_check(TP_CONTROL_REGION_TYPE_HEADER_RING, cfg->nslots, 0) != 0) return tp_err_wrap("writer");
     if (pools_check(cfg) != 0) return -1;
     char user[256];
@@ -177,6 +179,11 @@ int tp_shm_writer_claim_at(tp_shm_writer_t *w, const tp_tensor_header_t *t, uint
     c->pool = p;
     c->tensor = *t;
     tp_seqlock_write_begin(c->slot, seq); /* W-8.3.b step 1, D-14 fence */
+    if (w->prefetch_write) { /* the lines a later frame will store to (shm_writer.h) */
+        const uint32_t j = (uint32_t)((seq + TP_SHM_WRITER_PREFETCH_AHEAD) & w->mask);
+        tp_prefetch_write(w->ring.base + TP_SHM_SUPERBLOCK_SIZE + (size_t)j * TP_SHM_SLOT_BYTES);
+        tp_prefetch_write(w->pool[p].base + TP_SHM_SUPERBLOCK_SIZE + (size_t)j * w->stride[p]);
+    }
     return 0;
 }
 
