@@ -13,6 +13,7 @@
 #include "tensorpool/codec/control.h"
 #include "tensorpool/tensor_header.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tensorpool/export.h"
@@ -33,6 +34,14 @@ extern "C" {
 #define TP_SHM_SLOT_TENSOR_OFFSET 64u        /* the embedded TensorHeader message: after the root block and its length */
 #define TP_SHM_POOL_SLOT_BYTES_NULL 0xFFFFFFFFu /* D-5 */
 #define TP_SHM_ACTIVITY_OFFSET 56u           /* 8-aligned, atomic (§3.6) */
+
+/* Where slot `index` starts: in a header ring (slot_bytes
+ * TP_SHM_SLOT_BYTES) or a payload pool (slot_bytes its stride); the
+ * superblock comes first (W-6.b). */
+static inline uint8_t *tp_shm_slot_at(uint8_t *base, uint32_t index, uint32_t slot_bytes)
+{
+    return base + TP_SHM_SUPERBLOCK_SIZE + (size_t)index * slot_bytes;
+}
 
 /* region_type values: tp_control_region_type_t (codec/control.h). */
 

@@ -118,20 +118,20 @@ static tp_reject_t read_slot(tp_shm_reader_t *r, const uint8_t *slot, uint32_t i
  * is known only from its header. */
 static const uint8_t *likely_payload(const tp_shm_reader_t *r, uint32_t index)
 {
-    return r->pool[r->last_pool].base + TP_SHM_SUPERBLOCK_SIZE + (size_t)index * r->stride[r->last_pool];
+    return tp_shm_slot_at(r->pool[r->last_pool].base, index, r->stride[r->last_pool]);
 }
 
 void tp_shm_reader_prefetch(const tp_shm_reader_t *r, uint64_t seq)
 {
     const uint32_t index = (uint32_t)(seq & r->mask);
-    __builtin_prefetch(r->ring.base + TP_SHM_SUPERBLOCK_SIZE + (size_t)index * TP_SHM_SLOT_BYTES);
+    __builtin_prefetch(tp_shm_slot_at(r->ring.base, index, TP_SHM_SLOT_BYTES));
     __builtin_prefetch(likely_payload(r, index));
 }
 
 tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_t *v)
 {
     const uint32_t index = (uint32_t)(seq & r->mask); /* W-10.2.1.j */
-    const uint8_t *slot = r->ring.base + TP_SHM_SUPERBLOCK_SIZE + (size_t)index * TP_SHM_SLOT_BYTES;
+    const uint8_t *slot = tp_shm_slot_at(r->ring.base, index, TP_SHM_SLOT_BYTES);
     /* The payload's address waits for the header (its pool), so its first
      * line would be fetched only after the header's: fetch both at once when
      * the frame is in the pool the last one was in. A prefetch never faults. */
@@ -157,7 +157,7 @@ tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_
     v->slot = slot;
     v->len = v->header.values_len_bytes;
     /* addressed from the private copy: stays inside pool p even if torn */
-    v->payload = v->len != 0 ? r->pool[p].base + TP_SHM_SUPERBLOCK_SIZE + (size_t)index * r->stride[p] : NULL;
+    v->payload = v->len != 0 ? tp_shm_slot_at(r->pool[p].base, index, r->stride[p]) : NULL;
     v->payload_guard = r->pool[p].guard;
     r->last_pool = p;
     return TP_SHM_READ_OK;
@@ -169,7 +169,7 @@ tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, tp_shm_view_
 tp_shm_read_t tp_shm_reader_peek(const tp_shm_reader_t *r, uint64_t seq, tp_shm_view_t *v, tp_reject_t *why)
 {
     const uint32_t index = (uint32_t)(seq & r->mask); /* W-10.2.2.c */
-    const uint8_t *slot = r->ring.base + TP_SHM_SUPERBLOCK_SIZE + (size_t)index * TP_SHM_SLOT_BYTES;
+    const uint8_t *slot = tp_shm_slot_at(r->ring.base, index, TP_SHM_SLOT_BYTES);
     const uint64_t s1 = tp_seqlock_read_begin(slot);
     *why = TP_REJECT_NONE;
     if (tp_seq_of(s1) != seq) return TP_SHM_READ_LATE;
@@ -188,7 +188,7 @@ tp_shm_read_t tp_shm_reader_peek(const tp_shm_reader_t *r, uint64_t seq, tp_shm_
     v->seq_commit = s1;
     v->slot = slot;
     v->len = v->header.values_len_bytes;
-    v->payload = r->pool[p].base + TP_SHM_SUPERBLOCK_SIZE + (size_t)index * r->stride[p];
+    v->payload = tp_shm_slot_at(r->pool[p].base, index, r->stride[p]);
     v->payload_guard = r->pool[p].guard;
     return TP_SHM_READ_OK;
 }
@@ -267,6 +267,6 @@ int tp_shm_reader_live(const tp_shm_reader_t *r, uint64_t pid, uint64_t now_ns, 
 
 uint64_t tp_shm_reader_slot_seq(const tp_shm_reader_t *r, uint64_t seq)
 {
-    const uint8_t *slot = r->ring.base + TP_SHM_SUPERBLOCK_SIZE + (size_t)(uint32_t)(seq & r->mask) * TP_SHM_SLOT_BYTES;
+    const uint8_t *slot = tp_shm_slot_at(r->ring.base, (uint32_t)(seq & r->mask), TP_SHM_SLOT_BYTES);
     return tp_seq_of(tp_seqlock_read_begin(slot));
 }

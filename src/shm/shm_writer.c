@@ -173,16 +173,16 @@ int tp_shm_writer_claim_at(tp_shm_writer_t *w, const tp_tensor_header_t *t, uint
     }
     const uint32_t i = (uint32_t)(seq & w->mask);
     c->seq = seq;
-    c->slot = w->ring.base + TP_SHM_SUPERBLOCK_SIZE + (size_t)i * TP_SHM_SLOT_BYTES;
-    c->payload = w->pool[p].base + TP_SHM_SUPERBLOCK_SIZE + (size_t)i * w->stride[p];
+    c->slot = tp_shm_slot_at(w->ring.base, i, TP_SHM_SLOT_BYTES);
+    c->payload = tp_shm_slot_at(w->pool[p].base, i, w->stride[p]);
     c->len = len;
     c->pool = p;
     c->tensor = *t;
     tp_seqlock_write_begin(c->slot, seq); /* W-8.3.b step 1, D-14 fence */
     if (w->prefetch_write) { /* the lines a later frame will store to (shm_writer.h) */
         const uint32_t j = (uint32_t)((seq + TP_SHM_WRITER_PREFETCH_AHEAD) & w->mask);
-        tp_prefetch_write(w->ring.base + TP_SHM_SUPERBLOCK_SIZE + (size_t)j * TP_SHM_SLOT_BYTES);
-        tp_prefetch_write(w->pool[p].base + TP_SHM_SUPERBLOCK_SIZE + (size_t)j * w->stride[p]);
+        tp_prefetch_write(tp_shm_slot_at(w->ring.base, j, TP_SHM_SLOT_BYTES));
+        tp_prefetch_write(tp_shm_slot_at(w->pool[p].base, j, w->stride[p]));
     }
     return 0;
 }
