@@ -17,21 +17,26 @@
  * Floor, taken inside the same probe bracket: the transport's own message
  * round trip (tp:ipc ping-pong of a FrameDescriptor-sized message, 48 B,
  * between the same two processes) plus one cache-line round trip between
- * CPU 0 and CPU 1 (tp_bench_cacheline_rtts, placement.h: the slot header
- * line, one way each direction). ratio = frame round trip / floor, per
- * statistic.
+ * the same two processes (line_pong: the slot header line, one way each
+ * direction). ratio = frame round trip / floor, per statistic.
  *
- * Each trial (the probes and the cache-line floor run in the coordinating
- * process, so the pinger never forks): placement probe, cache-line floor, message round trip, the
- * three frame sizes, placement probe; the rows are medians over trials of
- * one regime (near / far / mixed). JSON lines on stdout, one trial summary
- * per line on stderr.
+ * Tail floor: the same cache-line ping-pong with each side busy before it
+ * answers, so that a round lasts as long as the trial's 64 B frame round
+ * trip (p50); its p99 and p99.9 are what the machine does to any round trip
+ * that long (frame_rtt_ratio_to_tail_floor).
+ *
+ * Each trial (the placement probe runs in the coordinating process, so the
+ * pinger never forks): placement probe, cache-line floor, message round
+ * trip, the three frame sizes, 64 B without publish time, tail floor,
+ * placement probe; the rows are medians over trials of one regime (near /
+ * far / mixed). JSON lines on stdout, one trial summary per line on stderr.
  *
  * Before the trials, frame_rtt_idle_pass: what one pass of each wait loop
  * costs with nothing arriving (see idle_pass_ns).
  *
  * usage: bench_frame_rtt [--quick] [--trials N] [--samples N]
- * Environment: TP_BENCH_FAR_NS (placement.h). */
+ * Environment: TP_BENCH_FAR_NS (placement.h), DRIVER_IDLE_PARK_MAX_US (the
+ * benchmark's driver thread, docs/configuration.md). */
 #include "tensorpool/agent.h"
 #include "tensorpool/clock.h"
 #include "tensorpool/consumer.h"
@@ -62,8 +67,8 @@
 #define MSG_BYTES 48u /* SBE header 8 + FrameDescriptor block 40 */
 #define MAX_TRIALS 32
 /* kinds: the sizes, then 64 B with the publish timestamp off, the message
- * round trip and the cache-line round trip */
-enum { NSIZES = 3, NSTATS = 3, KIND_NO_TS = NSIZES, KIND_MSG, KIND_CL, NKINDS };
+ * round trip, the tail floor and the cache-line round trip */
+enum { NSIZES = 3, NSTATS = 3, KIND_NO_TS = NSIZES, KIND_MSG, KIND_TAIL, KIND_CL, NKINDS };
 static const uint32_t sizes[NSIZES] = {64, 4096, 1048576};
 static const double quantiles[NSTATS] = {0.5, 0.99, 0.999};
 static const char *const stat_names[NSTATS] = {"p50", "p99", "p99.9"};
@@ -73,19 +78,21 @@ typedef struct stamp_s {
     uint64_t round;
 } stamp_t;
 
-/* The probes and the cache-line floor fork a process pinned to CPU 1; they
- * run in the coordinator, asked through this shared block, so that the
- * pinger never forks: a fork would turn its private pages copy-on-write and
- * its next rounds would pay the page faults. */
-enum { REQ_PROBE = 1, REQ_CACHELINE = 2 };
+/* The probe forks a process pinned to CPU 1; it runs in the coordinator,
+ * asked through this shared block, so that the pinger never forks: a fork
+ * would turn its private pages copy-on-write and its next rounds would pay
+ * the page faults. */
+enum { REQ_PROBE = 1 };
 /* phase: which input both sides poll, so that the floor's message round
- * trip is the transport's alone and a frame round trip pays no message poll */
-enum { PHASE_ANY, PHASE_MSG, PHASE_FRAME };
+ * trip is the transport's alone and a frame round trip pays no message poll;
+ * PHASE_LINE: the tail floor's rounds (line_pong), no tensorpool call */
+enum { PHASE_ANY, PHASE_MSG, PHASE_FRAME, PHASE_LINE };
 typedef struct shared_s {
     _Alignas(64) _Atomic int phase;
+    _Atomic int64_t pad_ns; /* the tail floor's busy time per side */
     _Alignas(64) int64_t probe_ns;
-    int64_t cl[NSTATS];
-    int rc;
+    _Alignas(64) _Atomic uint64_t line_ping; /* the tail floor's line, one per direction */
+    _Alignas(64) _Atomic uint64_t line_pong;
 } shared_t;
 static shared_t *shared;
 static int req_fd[2] = {-1, -1}, rsp_fd[2] = {-1, -1}; /* pinger -> coordinator, back */
@@ -93,16 +100,17 @@ static int req_fd[2] = {-1, -1}, rsp_fd[2] = {-1, -1}; /* pinger -> coordinator,
 typedef struct side_s side_t;
 static void duty(side_t *s);
 
-/* In the pinger: have the coordinator run req, waiting on a pipe (so that
- * neither side spins meanwhile) with the duty cycle every 10 ms; its rc. */
-static int ask(side_t *s, char req)
+/* In the pinger: have the coordinator run the placement probe, waiting on a
+ * pipe (so that neither side spins meanwhile) with the duty cycle every 10
+ * ms; the probe's ns, -1 if it failed. */
+static int64_t ask_probe(side_t *s)
 {
-    char done;
+    char req = REQ_PROBE, done;
     if (write(req_fd[1], &req, 1) != 1) return -1;
     struct pollfd pfd = {.fd = rsp_fd[0], .events = POLLIN};
     while (poll(&pfd, 1, 10) == 0) duty(s);
     if (read(rsp_fd[0], &done, 1) != 1) return -1;
-    return shared->rc;
+    return shared->probe_ns;
 }
 
 /* End of run: the pinger sends this round number. */
@@ -185,6 +193,14 @@ static void send_msg(side_t *s, uint64_t round)
     memcpy(m, &round, sizeof round);
     while (tp_ipc_publication_offer(s->msg_pub, m, sizeof m) <= 0) {
     }
+}
+
+/* Busy for ns (0: not at all), reading the clock as the frame loops do. */
+static void spin_for(int64_t ns)
+{
+    if (ns <= 0) return;
+    const int64_t end = tp_bench_now_ns() + ns;
+    while (tp_bench_now_ns() < end) tp_bench_relax();
 }
 
 /* One poll of the phase's inputs. tp_consumer_poll needs the time only for
@@ -283,9 +299,23 @@ static int ponger_main(void)
     int64_t last_work = tp_clock_monotonic_ns();
     int64_t last_duty = last_work;
     uint32_t idle = 0;
+    uint64_t line_answered = 0;
     int worked = 0, dumped = 0;
     for (;;) {
-        poll_once(&s, atomic_load_explicit(&shared->phase, memory_order_relaxed));
+        const int phase = atomic_load_explicit(&shared->phase, memory_order_relaxed);
+        if (phase == PHASE_LINE) {
+            const uint64_t v = atomic_load_explicit(&shared->line_ping, memory_order_acquire);
+            if (v != line_answered) {
+                spin_for(atomic_load_explicit(&shared->pad_ns, memory_order_relaxed));
+                atomic_store_explicit(&shared->line_pong, v, memory_order_release);
+                line_answered = v;
+                worked = 1;
+                idle = 0;
+                continue;
+            }
+        } else {
+            poll_once(&s, phase);
+        }
         if (s.fresh) { /* every ping is answered, a resent one too */
             s.fresh = 0;
             if (s.got == ROUND_END) break;
@@ -325,6 +355,7 @@ typedef struct trial_s {
     int64_t v[NKINDS][NSTATS]; /* ns */
     /* rounds slower than 5 us / 50 us, and the pinger's page faults and
      * context switches while measuring, per kind: where the tail comes from */
+    int64_t pad_ns; /* the tail floor's busy time per side */
     int64_t slow5[NKINDS - 1], slow50[NKINDS - 1], minflt[NKINDS - 1], nvcsw[NKINDS - 1], nivcsw[NKINDS - 1];
 } trial_t;
 
@@ -338,6 +369,21 @@ static int64_t pct(int64_t *v, size_t n, double q)
  * (len 0: messages), frames with or without the publish timestamp (the
  * ponger answers alike). Percentiles into out. 0, or -1 when the ponger
  * stopped answering. */
+/* A run's statistics and where its slow rounds may come from, into tr. */
+static void summarize(trial_t *tr, int kind, int64_t *buf, size_t samples, const struct rusage *ru0,
+                      const struct rusage *ru1)
+{
+    tr->minflt[kind] = ru1->ru_minflt - ru0->ru_minflt;
+    tr->nvcsw[kind] = ru1->ru_nvcsw - ru0->ru_nvcsw;
+    tr->nivcsw[kind] = ru1->ru_nivcsw - ru0->ru_nivcsw;
+    tr->slow5[kind] = tr->slow50[kind] = 0;
+    for (size_t i = 0; i < samples; i++) {
+        tr->slow5[kind] += buf[i] >= 5000;
+        tr->slow50[kind] += buf[i] >= 50000;
+    }
+    for (int k = 0; k < NSTATS; k++) tr->v[kind][k] = pct(buf, samples, quantiles[k]);
+}
+
 static int ping_pong(side_t *s, uint32_t len, int publish_ts, uint64_t *round, size_t samples, int64_t *buf,
                      trial_t *tr, int kind)
 {
@@ -381,15 +427,44 @@ static int ping_pong(side_t *s, uint32_t len, int publish_ts, uint64_t *round, s
     }
     getrusage(RUSAGE_SELF, &ru1);
     tp_producer_set_publish_timestamp(s->prod, 1);
-    tr->minflt[kind] = ru1.ru_minflt - ru0.ru_minflt;
-    tr->nvcsw[kind] = ru1.ru_nvcsw - ru0.ru_nvcsw;
-    tr->nivcsw[kind] = ru1.ru_nivcsw - ru0.ru_nivcsw;
-    tr->slow5[kind] = tr->slow50[kind] = 0;
-    for (size_t i = 0; i < samples; i++) {
-        tr->slow5[kind] += buf[i] >= 5000;
-        tr->slow50[kind] += buf[i] >= 50000;
+    summarize(tr, kind, buf, samples, &ru0, &ru1);
+    return 0;
+}
+
+/* One cache line each way between the pinger and the ponger, each side
+ * busy for pad_ns before it answers. With pad 0: the floor's cache-line
+ * round trip (KIND_CL). Padded so that a round lasts as long as a 64 B frame
+ * round trip, running no tensorpool code at all: the tail floor (KIND_TAIL),
+ * whose p99 and p99.9 are what this machine (timer ticks, the hypervisor
+ * taking a vCPU away) does to any round trip of that length. */
+static int line_pong(side_t *s, int64_t pad_ns, uint64_t *round, size_t samples, int64_t *buf, trial_t *tr, int kind)
+{
+    const size_t warm = samples / 10 + 100;
+    atomic_store(&shared->pad_ns, pad_ns);
+    atomic_store(&shared->phase, PHASE_LINE);
+    if (kind == KIND_TAIL) tr->pad_ns = pad_ns;
+    struct rusage ru0, ru1;
+    for (size_t i = 0; i < warm + samples; i++) {
+        const uint64_t r = ++*round;
+        const int64_t t0 = tp_bench_now_ns();
+        spin_for(pad_ns);
+        atomic_store_explicit(&shared->line_ping, r, memory_order_release);
+        for (uint32_t n = 1; atomic_load_explicit(&shared->line_pong, memory_order_acquire) != r; n++) {
+            tp_bench_relax();
+            if ((n & 65535) == 0 && tp_bench_now_ns() - t0 > 20000000000) {
+                fprintf(stderr, "bench_frame_rtt: the ponger left tail-floor round %llu unanswered for 20 s\n",
+                        (unsigned long long)r);
+                return -1;
+            }
+        }
+        const int64_t t1 = tp_bench_now_ns();
+        if (i == warm - 1) getrusage(RUSAGE_SELF, &ru0);
+        if (i >= warm) buf[i - warm] = t1 - t0;
+        if ((i & 1023) == 0) duty(s); /* outside the timed rounds, as in ping_pong */
     }
-    for (int k = 0; k < NSTATS; k++) tr->v[kind][k] = pct(buf, samples, quantiles[k]);
+    getrusage(RUSAGE_SELF, &ru1);
+    atomic_store(&shared->phase, PHASE_ANY);
+    summarize(tr, kind, buf, samples, &ru0, &ru1);
     return 0;
 }
 
@@ -433,6 +508,8 @@ static void report(const trial_t *tr, int ntrials, size_t samples)
             emit_row("frame_rtt_cacheline_rtt", "ns", (double)med[KIND_CL][q], stat_names[q], 0, regimes[g], n, "");
             emit_row("frame_rtt_floor", "ns", (double)floor_ns, stat_names[q], 0, regimes[g], n,
                      ",\"note\":\"tp:ipc message rtt + cache-line rtt\"");
+            emit_row("frame_rtt_tail_floor", "ns", (double)med[KIND_TAIL][q], stat_names[q], 0, regimes[g], n,
+                     ",\"note\":\"cache-line rtt padded to the 64 B frame rtt's p50, no tensorpool code\"");
             for (int k = 0; k <= KIND_NO_TS; k++) {
                 const char *ts = k == KIND_NO_TS ? ",\"publish_timestamp\":\"off\"" : "";
                 const uint32_t bytes = k == KIND_NO_TS ? sizes[0] : sizes[k];
@@ -442,6 +519,9 @@ static void report(const trial_t *tr, int ntrials, size_t samples)
                 emit_row("frame_rtt", "ns", (double)med[k][q], stat_names[q], bytes, regimes[g], n, with_ratio);
                 emit_row("frame_rtt_ratio_to_floor", "ratio", (double)med[k][q] / (double)floor_ns, stat_names[q],
                          bytes, regimes[g], n, ts);
+                if (q > 0) /* the tail: against a round trip as long that runs none of our code */
+                    emit_row("frame_rtt_ratio_to_tail_floor", "ratio", (double)med[k][q] / (double)med[KIND_TAIL][q],
+                             stat_names[q], bytes, regimes[g], n, ts);
             }
         }
     }
@@ -491,6 +571,10 @@ static int pinger_main(int ntrials, size_t samples)
      * compiler may turn into calloc's untouched pages */
     memset(buf, 0xff, samples * sizeof *buf);
     const double pass_msg = idle_pass_ns(&s, PHASE_MSG), pass_frame = idle_pass_ns(&s, PHASE_FRAME);
+    /* a padded side overshoots its pad by about one clock read */
+    const int64_t c0 = tp_bench_now_ns();
+    for (int i = 0; i < 10000; i++) (void)tp_bench_now_ns();
+    const int64_t clock_ns = (tp_bench_now_ns() - c0) / 10000;
     printf("{\"name\":\"frame_rtt_idle_pass\",\"unit\":\"ns\",\"value\":%.4g,\"phase\":\"message\","
            "\"polls\":\"one subscription\"}\n", pass_msg);
     printf("{\"name\":\"frame_rtt_idle_pass\",\"unit\":\"ns\",\"value\":%.4g,\"phase\":\"frame\","
@@ -499,27 +583,28 @@ static int pinger_main(int ntrials, size_t samples)
     for (int t = 0; t < ntrials && rc == 0; t++) {
         atomic_store(&shared->phase, PHASE_ANY);
         usleep(5000); /* the ponger goes to sleep: CPUs 0 and 1 are the probe's */
-        ask(&s, REQ_PROBE);
-        const int64_t before = shared->probe_ns;
-        if (ask(&s, REQ_CACHELINE) != 0) rc = -1;
-        for (int q = 0; q < NSTATS && rc == 0; q++) tr[t].v[KIND_CL][q] = shared->cl[q];
+        const int64_t before = ask_probe(&s);
+        if (line_pong(&s, 0, &round, samples, buf, &tr[t], KIND_CL) != 0) rc = -1;
         if (rc == 0 && ping_pong(&s, 0, 1, &round, samples, buf, &tr[t], KIND_MSG) != 0) rc = -1;
         for (int k = 0; k < NSIZES && rc == 0; k++)
             if (ping_pong(&s, sizes[k], 1, &round, samples, buf, &tr[t], k) != 0) rc = -1;
         if (rc == 0 && ping_pong(&s, sizes[0], 0, &round, samples, buf, &tr[t], KIND_NO_TS) != 0) rc = -1;
+        /* the tail floor, as long as this trial's 64 B round trip */
+        const int64_t pad = (tr[t].v[0][0] - tr[t].v[KIND_CL][0]) / 2 - clock_ns;
+        if (rc == 0 && line_pong(&s, pad > 0 ? pad : 0, &round, samples, buf, &tr[t], KIND_TAIL) != 0) rc = -1;
         usleep(5000);
-        ask(&s, REQ_PROBE);
-        const int64_t after = shared->probe_ns;
+        const int64_t after = ask_probe(&s);
         tr[t].regime = tp_bench_regime(before, after);
         if (rc == 0)
             fprintf(stderr,
                     "bench_frame_rtt: trial %d %s (probe %lld/%lld ns): p50 cl %lld msg %lld | 64B %lld 4KiB %lld 1MiB %lld"
-                    " 64B-no-ts %lld; p99.9 %lld %lld %lld\n",
+                    " 64B-no-ts %lld; p99.9 %lld %lld %lld; tail floor (pad %lld) p50 %lld p99.9 %lld\n",
                     t, tr[t].regime, (long long)before, (long long)after, (long long)tr[t].v[KIND_CL][0],
                     (long long)tr[t].v[KIND_MSG][0], (long long)tr[t].v[0][0], (long long)tr[t].v[1][0],
                     (long long)tr[t].v[2][0], (long long)tr[t].v[KIND_NO_TS][0], (long long)tr[t].v[0][2],
-                    (long long)tr[t].v[1][2], (long long)tr[t].v[2][2]);
-        static const char *const kind_names[NKINDS - 1] = {"64B", "4KiB", "1MiB", "64B-no-ts", "msg"};
+                    (long long)tr[t].v[1][2], (long long)tr[t].v[2][2], (long long)tr[t].pad_ns,
+                    (long long)tr[t].v[KIND_TAIL][0], (long long)tr[t].v[KIND_TAIL][2]);
+        static const char *const kind_names[NKINDS - 1] = {"64B", "4KiB", "1MiB", "64B-no-ts", "msg", "tail-floor"};
         for (int k = 0; k < NKINDS - 1 && rc == 0; k++)
             fprintf(stderr, "  %s: >=5us %lld >=50us %lld minflt %lld nvcsw %lld nivcsw %lld\n",
                     kind_names[k], (long long)tr[t].slow5[k],
@@ -577,18 +662,16 @@ int main(int argc, char **argv)
                        "[streams.ping]\nstream_id = 10100\nprofile = \"rtt\"\n"
                        "[streams.pong]\nstream_id = 10101\nprofile = \"rtt\"\n";
     /* The driver on a thread of this process, idling as `tp driver` and the
-     * embedded driver do (backoff, parks up to 1 ms) unless
-     * TP_BENCH_DRIVER_PARK_US says otherwise: its wake-ups share the two
-     * CPUs with the ping-pong */
-    const char *park = getenv("TP_BENCH_DRIVER_PARK_US");
-    const int64_t park_us = park != NULL && atoll(park) > 0 ? atoll(park) : 1000;
+     * embedded driver do (tp_driver_idle_strategy: parks up to
+     * driver.idle_park_max_us, 1 ms unless DRIVER_IDLE_PARK_MAX_US says
+     * otherwise): its wake-ups share the two CPUs with the ping-pong */
     tp_driver_t *drv = NULL;
     tp_idle_strategy_t idle;
-    tp_idle_strategy_init_backoff(&idle, 10, 10, 100000, park_us * 1000);
     tp_agent_runner_t runner;
     tp_agent_t agent;
     if (tp_driver_config_parse(cfg, text, strlen(text)) != 0 || tp_driver_config_apply_env(cfg, NULL) != 0 ||
-        tp_driver_open(&drv, cfg, NULL) != 0 || (agent = tp_driver_agent(drv), tp_agent_runner_init(&runner, &agent, &idle)) != 0 ||
+        (tp_driver_idle_strategy(cfg, &idle), tp_driver_open(&drv, cfg, NULL)) != 0 ||
+        (agent = tp_driver_agent(drv), tp_agent_runner_init(&runner, &agent, &idle)) != 0 ||
         tp_agent_runner_start(&runner) != 0) {
         fprintf(stderr, "bench_frame_rtt: driver: %s\n", tp_errmsg());
         return 1;
@@ -610,18 +693,12 @@ int main(int argc, char **argv)
     close(req_fd[1]);
     close(rsp_fd[0]);
     int rc = 0, st = 0;
-    int64_t *cl = malloc(samples * sizeof *cl);
     char req;
     while (read(req_fd[0], &req, 1) == 1) { /* serve the pinger's probes until it ends (EOF) */
-        shared->rc = 0;
-        if (req == REQ_PROBE) shared->probe_ns = tp_bench_placement_probe();
-        else if (cl == NULL || tp_bench_cacheline_rtts(cl, samples) != 0) shared->rc = -1;
-        else
-            for (int q = 0; q < NSTATS; q++) shared->cl[q] = pct(cl, samples, quantiles[q]);
+        shared->probe_ns = tp_bench_placement_probe();
         if (write(rsp_fd[1], &req, 1) != 1) break;
     }
     if (waitpid(ping, &st, 0) != ping) st = 1 << 8;
-    free(cl);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) rc = 1;
     /* the ponger ends on the pinger's last message; if that never came, stop it */
     const int64_t end = tp_clock_monotonic_ns() + 5000000000;
@@ -637,7 +714,7 @@ int main(int argc, char **argv)
     const double secs = (double)(tp_clock_monotonic_ns() - t_start) / 1e9;
     if (rc == 0)
         printf("{\"name\":\"frame_rtt_driver_duty_cycles\",\"unit\":\"1/s\",\"value\":%.6g,\"driver_park_max_us\":%lld}\n",
-               (double)(tp_agent_runner_duty_cycles(&runner) - cycles0) / secs, (long long)park_us);
+               (double)(tp_agent_runner_duty_cycles(&runner) - cycles0) / secs, (long long)cfg->idle_park_max_us);
     tp_agent_runner_stop(&runner);
     tp_driver_close(drv, 0, NULL);
     free(cfg);

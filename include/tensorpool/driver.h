@@ -85,6 +85,13 @@ TP_API void tp_driver_close(tp_driver_t *d, int error, const char *message);
 /* The driver as an agent (do_work reads the cached clock). */
 TP_API tp_agent_t tp_driver_agent(tp_driver_t *d);
 
+/* The idle strategy a driver loop runs with (`tp driver`, the embedded
+ * driver): after 10 spins and 10 yields without work it parks, 100 us first,
+ * doubling up to cfg->idle_park_max_us. Each park's end wakes a thread on
+ * one of the host's CPUs, where it interrupts whatever spins there
+ * (docs/configuration.md, driver.idle_park_max_us). */
+TP_API void tp_driver_idle_strategy(const tp_driver_config_t *cfg, tp_idle_strategy_t *idle);
+
 /* ---- embedded driver: one call to start, one to stop ---- */
 
 typedef struct tp_driver_embedded_s tp_driver_embedded_t;

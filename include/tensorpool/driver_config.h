@@ -28,6 +28,11 @@ extern "C" {
 #define TP_DRIVER_MAX_STREAMS 64
 #define TP_DRIVER_MAX_RANGES 8
 #define TP_DRIVER_TOKEN_MAX 256
+/* driver.idle_park_max_us: default (10 ms) and upper bound (1 s). Each park
+ * that ends wakes the driver on a CPU where, on a host with no idle core,
+ * it interrupts a spinning producer or consumer (docs/configuration.md). */
+#define TP_DRIVER_IDLE_PARK_MAX_US_DEFAULT 10000u
+#define TP_DRIVER_IDLE_PARK_MAX_US_LIMIT 1000000u
 
 typedef struct tp_driver_range_s {
     uint32_t start, end; /* inclusive, 1 <= start <= end */
@@ -95,6 +100,8 @@ typedef struct tp_driver_config_s {
     /* [driver], Aeron (kept last so the fields above keep their offsets) */
     char aeron_dir[TP_SHM_PATH_MAX]; /* "" = $AERON_DIR, else <base>/tensorpool-<user>/<ns>/aeron */
     bool embedded_media_driver;      /* run Aeron's media driver inside the driver process */
+    /* the longest park of the driver's idle loop, in us (driver.idle_park_max_us) */
+    uint32_t idle_park_max_us;
 } tp_driver_config_t;
 
 /* Fill every key with its documented default (§5.1, with the transport

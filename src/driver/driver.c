@@ -956,3 +956,10 @@ tp_agent_t tp_driver_agent(tp_driver_t *d)
     tp_agent_t a = {.name = "tp-driver", .state = d, .do_work = agent_do_work};
     return a;
 }
+
+void tp_driver_idle_strategy(const tp_driver_config_t *cfg, tp_idle_strategy_t *idle)
+{
+    const int64_t max_ns = (int64_t)(cfg->idle_park_max_us != 0 ? cfg->idle_park_max_us : TP_DRIVER_IDLE_PARK_MAX_US_DEFAULT) * 1000;
+    const int64_t first_ns = max_ns < 100000 ? max_ns : 100000;
+    tp_idle_strategy_init_backoff(idle, 10, 10, first_ns, max_ns);
+}

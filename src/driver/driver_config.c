@@ -28,6 +28,7 @@ static const key_t_ keys[] = {
     {"driver.instance_id", K_STR, F(instance_id), S(instance_id)},
     {"driver.aeron_dir", K_STR, F(aeron_dir), S(aeron_dir)},
     {"driver.embedded_media_driver", K_BOOL, F(embedded_media_driver), 0},
+    {"driver.idle_park_max_us", K_U32, F(idle_park_max_us), 0},
     {"driver.control_channel", K_STR, F(control_channel), S(control_channel)},
     {"driver.control_stream_id", K_U32, F(control_stream_id), 0},
     {"driver.announce_channel", K_STR, F(announce_channel), S(announce_channel)},
@@ -87,6 +88,7 @@ void tp_driver_config_defaults(tp_driver_config_t *cfg)
     cfg->epoch_gc_enabled = true;
     cfg->epoch_gc_keep = 2;
     cfg->shutdown_timeout_ms = 2000;
+    cfg->idle_park_max_us = TP_DRIVER_IDLE_PARK_MAX_US_DEFAULT;
 }
 
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -437,6 +439,9 @@ int tp_driver_config_validate(const tp_driver_config_t *cfg)
                                               "rather than running without the lock)");
     if (cfg->lease_keepalive_interval_ms == 0 || cfg->lease_expiry_grace_intervals == 0)
         return tp_err_set(TP_ERR_INVALID_ARG, "policies.lease_keepalive_interval_ms and lease_expiry_grace_intervals must be > 0");
+    if (cfg->idle_park_max_us == 0 || cfg->idle_park_max_us > TP_DRIVER_IDLE_PARK_MAX_US_LIMIT)
+        return tp_err_set(TP_ERR_INVALID_ARG, "driver.idle_park_max_us=%u must be in 1..%u", cfg->idle_park_max_us,
+                          TP_DRIVER_IDLE_PARK_MAX_US_LIMIT);
     if (cfg->nprofiles == 0) return tp_err_set(TP_ERR_INVALID_ARG, "no profiles defined (D-17.c)");
     for (unsigned i = 0; i < cfg->nprofiles; i++) {
         const tp_driver_profile_t *p = &cfg->profiles[i];
@@ -533,8 +538,8 @@ void tp_driver_config_print(const tp_driver_config_t *cfg, void *file)
     FILE *f = file;
     fprintf(f, "[driver]\ninstance_id = \"%s\"\ncontrol_channel = \"%s\"\ncontrol_stream_id = %u\n", cfg->instance_id,
             cfg->control_channel, cfg->control_stream_id);
-    fprintf(f, "aeron_dir = \"%s\"\nembedded_media_driver = %s\n", cfg->aeron_dir,
-            cfg->embedded_media_driver ? "true" : "false");
+    fprintf(f, "aeron_dir = \"%s\"\nembedded_media_driver = %s\nidle_park_max_us = %u\n", cfg->aeron_dir,
+            cfg->embedded_media_driver ? "true" : "false", cfg->idle_park_max_us);
     fprintf(f, "announce_channel = \"%s\"\nannounce_stream_id = %u\nqos_channel = \"%s\"\nqos_stream_id = %u\n",
             cfg->announce_channel[0] ? cfg->announce_channel : cfg->control_channel,
             cfg->announce_stream_id ? cfg->announce_stream_id : cfg->control_stream_id, cfg->qos_channel, cfg->qos_stream_id);

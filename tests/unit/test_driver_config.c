@@ -4,6 +4,7 @@
  * an error naming the line, never a crash (also fed random bytes). */
 #include "tp_test.h"
 
+#include "tensorpool/driver.h"
 #include "tensorpool/driver_config.h"
 #include "tensorpool/error.h"
 
@@ -58,6 +59,7 @@ static void test_defaults_are_documented_values(void)
     CHECK_EQ_U64(c->permissions_mode, 0660);
     CHECK_EQ_U64(c->epoch_gc_keep, 2);
     CHECK_EQ_U64(c->shutdown_timeout_ms, 2000);
+    CHECK_EQ_U64(c->idle_park_max_us, 10000);
     CHECK(c->shutdown_token[0] == '\0');
     CHECK(tp_driver_config_validate(c) != 0); /* D-17.c: no profile */
 }
@@ -328,6 +330,48 @@ static void test_lease_timing_published(void)
  * can never be honoured; the failure to lock is fatal up front: the
  * configuration is refused (tp driver exits non-zero) rather than the
  * driver running unlocked. */
+static const char *park_env(const char *name)
+{
+    return strcmp(name, "DRIVER_IDLE_PARK_MAX_US") == 0 ? "5000" : NULL;
+}
+
+/* driver.idle_park_max_us: file, environment, bounds, and the idle loop it
+ * gives (tp_driver_idle_strategy). */
+static void test_idle_park(void)
+{
+    tp_driver_config_t *c = &g_cfg;
+    const char *profile = "[profiles.p]\npayload_pools = [{pool_id=1, stride_bytes=64}]\n";
+    char toml[256];
+    tp_idle_strategy_t idle;
+    CHECK_EQ_I64(parse(c, profile), 0);
+    tp_driver_idle_strategy(c, &idle);
+    CHECK(idle.kind == TP_IDLE_BACKOFF);
+    CHECK_EQ_I64(idle.sleep_ns, 100000);
+    CHECK_EQ_I64(idle.max_sleep_ns, 10000000);
+    snprintf(toml, sizeof toml, "[driver]\nidle_park_max_us = 20000\n%s", profile);
+    CHECK_EQ_I64(parse(c, toml), 0);
+    CHECK_EQ_I64(tp_driver_config_validate(c), 0);
+    tp_driver_idle_strategy(c, &idle);
+    CHECK_EQ_I64(idle.max_sleep_ns, 20000000);
+    CHECK_EQ_I64(tp_driver_config_apply_env(c, park_env), 0);
+    CHECK_EQ_U64(c->idle_park_max_us, 5000);
+    snprintf(toml, sizeof toml, "[driver]\nidle_park_max_us = 50\n%s", profile);
+    CHECK_EQ_I64(parse(c, toml), 0);
+    tp_driver_idle_strategy(c, &idle); /* shorter than the first park: every park is that long */
+    CHECK_EQ_I64(idle.sleep_ns, 50000);
+    CHECK_EQ_I64(idle.max_sleep_ns, 50000);
+    char doc[64];
+    doc_default("driver.idle_park_max_us", doc, sizeof doc);
+    CHECK_STR(doc, "10000");
+    static const char *const refused[] = {"0", "1000001"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(toml, sizeof toml, "[driver]\nidle_park_max_us = %s\n%s", refused[i], profile);
+        CHECK_EQ_I64(parse(c, toml), 0);
+        CHECK_EQ_I64(tp_driver_config_validate(c), -1);
+        CHECK(strstr(tp_errmsg(), "driver.idle_park_max_us") != NULL);
+    }
+}
+
 static void test_mlock_shm_refused(void)
 {
     tp_driver_config_t *c = &g_cfg;
@@ -360,5 +404,6 @@ int main(int argc, char **argv)
     RUN(test_random_input_never_crashes);
     RUN(test_lease_timing_published);
     RUN(test_mlock_shm_refused);
+    RUN(test_idle_park);
     TP_TEST_END();
 }
