@@ -17,8 +17,8 @@
  *                            in builds with Aeron, over aeron:ipc (16 MiB
  *                            term) with an embedded media driver, in the
  *                            same run; trials bracketed by the placement
- *                            probe (placement_probe.h), medians per regime
- *                            (near/far/mixed); ipc_transport_rtt_ratio =
+ *                            probe (placement.h), medians per regime
+ *                            (near/mid/far/mixed); ipc_transport_rtt_ratio =
  *                            tp:ipc p50 / aeron p50 of the same regime
  *   ipc_throughput           32-byte messages/s offered by one and by two
  *                            publisher processes, and delivered to one
@@ -46,7 +46,7 @@
  *                            same trial
  *   ipc_transport_reader_cost lossless delivered / offered_no_subscriber
  *
- * Every cross-core row carries "regime" (near / far / mixed / unknown) from
+ * Every cross-core row carries "regime" (near / mid / far / mixed / unknown) from
  * placement probes bracketing it (placement.h); a floor and the measurement
  * it bounds share one bracket.
  *
@@ -117,15 +117,7 @@ static void emit(const char *name, const char *unit, double value, const char *p
 
 /* Trials of a cross-core measurement are grouped by the regime of the
  * probes bracketing them (placement.h). */
-enum { MAX_TRIALS = 16, NREGIMES = 4 };
-static const char *const regime_names[NREGIMES] = {"near", "far", "mixed", "unknown"};
-
-static int regime_index(const char *r)
-{
-    for (int i = 0; i < NREGIMES; i++)
-        if (strcmp(r, regime_names[i]) == 0) return i;
-    return NREGIMES - 1;
-}
+enum { MAX_TRIALS = 16 };
 
 /* ---- floor: a cache line bounced between two processes ---- */
 
@@ -405,12 +397,12 @@ static void throughput_run(const char *name, const char *ch, size_t msg_bytes, i
         del[t] = r.delivered;
         lossf[t] = (double)r.lost / (double)(per_pub * (uint64_t)npub);
     }
-    for (int g = 0; g < NREGIMES; g++) {
+    for (int g = 0; g < TP_BENCH_NREGIMES; g++) {
         uint64_t gl[8];
         double go[8], gd[8], gf[8];
         int n = 0;
         for (int t = 0; t < trials; t++) {
-            if (strcmp(regime[t], regime_names[g]) != 0) continue;
+            if (strcmp(regime[t], tp_bench_regime_names[g]) != 0) continue;
             gl[n] = lost[t];
             go[n] = off[t];
             gd[n] = del[t];
@@ -427,14 +419,14 @@ static void throughput_run(const char *name, const char *ch, size_t msg_bytes, i
         snprintf(params, sizeof params,
                  "\"channel\":\"%s\",\"publishers\":%d,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"offered\","
                  "\"log_capacity\":%u,\"regime\":\"%s\",\"trials\":%d,\"min\":%.6g,\"max\":%.6g",
-                 ch, npub, msg_bytes, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, regime_names[g], n,
+                 ch, npub, msg_bytes, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, tp_bench_regime_names[g], n,
                  go[0], go[n - 1]);
         emit(name, "msgs/s", go[m], params);
         snprintf(params, sizeof params,
                  "\"channel\":\"%s\",\"publishers\":%d,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"delivered\","
                  "\"log_capacity\":%u,\"regime\":\"%s\",\"trials\":%d,\"min\":%.6g,\"max\":%.6g,"
                  "\"loss_fraction\":%.6g,\"messages_lost\":%llu",
-                 ch, npub, msg_bytes, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, regime_names[g], n,
+                 ch, npub, msg_bytes, (unsigned long long)(per_pub * (uint64_t)npub), log_capacity, tp_bench_regime_names[g], n,
                  gd[0], gd[n - 1], gf[m], (unsigned long long)gl[m]);
         emit(name, "msgs/s", gd[m], params);
     }
@@ -499,8 +491,8 @@ static void transport_rtt_runs(size_t samples, int trials)
     if (!have_aeron) fprintf(stderr, "bench_ipc: no aeron:ipc rows: %s\n", tp_errmsg());
     const char *channels[2] = {"tp:ipc", aeron_bench_channel()};
     const int nch = have_aeron ? 2 : 1;
-    static int64_t p50[NREGIMES][2][3][MAX_TRIALS], p99[NREGIMES][2][3][MAX_TRIALS];
-    int count[NREGIMES] = {0};
+    static int64_t p50[TP_BENCH_NREGIMES][2][3][MAX_TRIALS], p99[TP_BENCH_NREGIMES][2][3][MAX_TRIALS];
+    int count[TP_BENCH_NREGIMES] = {0};
     int32_t stream = 101;
     for (int t = 0; t < trials; t++) {
         int64_t r[2][3][2];
@@ -514,9 +506,9 @@ static void transport_rtt_runs(size_t samples, int trials)
                 r[c][s][1] = lat[1];
             }
         const int64_t after = tp_bench_placement_probe();
-        const int g = regime_index(tp_bench_regime(before, after));
+        const int g = tp_bench_regime_index(tp_bench_regime(before, after));
         fprintf(stderr, "bench_ipc: rtt trial %d: probe %lld/%lld ns -> %s\n", t, (long long)before, (long long)after,
-                regime_names[g]);
+                tp_bench_regime_names[g]);
         for (int c = 0; c < nch; c++)
             for (int s = 0; s < 3; s++) {
                 p50[g][c][s][count[g]] = r[c][s][0];
@@ -524,7 +516,7 @@ static void transport_rtt_runs(size_t samples, int trials)
             }
         count[g]++;
     }
-    for (int g = 0; g < NREGIMES; g++) {
+    for (int g = 0; g < TP_BENCH_NREGIMES; g++) {
         const int n = count[g];
         if (n == 0) continue;
         int64_t med50[2][3];
@@ -538,7 +530,7 @@ static void transport_rtt_runs(size_t samples, int trials)
                     snprintf(params, sizeof params,
                              "\"stat\":\"%s\",\"msg_bytes\":%zu,\"channel\":\"%s\",\"regime\":\"%s\",\"trials\":%d,"
                              "\"samples\":%zu,\"of\":\"median over trials\"",
-                             k == 0 ? "p50" : "p99", sizes[s], channels[c], regime_names[g], n, samples);
+                             k == 0 ? "p50" : "p99", sizes[s], channels[c], tp_bench_regime_names[g], n, samples);
                     emit("ipc_transport_rtt", "ns", (double)(k == 0 ? med50[c][s] : p99[g][c][s][n / 2]), params);
                 }
             }
@@ -546,7 +538,7 @@ static void transport_rtt_runs(size_t samples, int trials)
             char params[256];
             snprintf(params, sizeof params,
                      "\"stat\":\"p50\",\"msg_bytes\":%zu,\"regime\":\"%s\",\"trials\":%d,\"ratio\":\"tp:ipc/aeron:ipc\"",
-                     sizes[s], regime_names[g], n);
+                     sizes[s], tp_bench_regime_names[g], n);
             emit("ipc_transport_rtt_ratio", "ratio", (double)med50[0][s] / (double)med50[1][s], params);
         }
     }
@@ -577,10 +569,10 @@ static void transport_throughput_runs(uint64_t n, int trials)
     if (!have_aeron) fprintf(stderr, "bench_ipc: no aeron:ipc throughput rows: %s\n", tp_errmsg());
     const char *channels[NROWS] = {"tp:ipc", "tp:ipc?lossless=true", aeron_bench_channel(), "tp:ipc"};
     const int nch = have_aeron ? NCH : NCH - 1;
-    static double off[NREGIMES][NROWS][2][MAX_TRIALS], del[NREGIMES][NROWS][2][MAX_TRIALS];
-    static double batch[NREGIMES][NROWS][2][MAX_TRIALS];
-    static uint64_t lost[NREGIMES][NROWS][2][MAX_TRIALS];
-    int count[NREGIMES] = {0};
+    static double off[TP_BENCH_NREGIMES][NROWS][2][MAX_TRIALS], del[TP_BENCH_NREGIMES][NROWS][2][MAX_TRIALS];
+    static double batch[TP_BENCH_NREGIMES][NROWS][2][MAX_TRIALS];
+    static uint64_t lost[TP_BENCH_NREGIMES][NROWS][2][MAX_TRIALS];
+    int count[TP_BENCH_NREGIMES] = {0};
     int32_t stream = 301;
     if (trials > MAX_TRIALS) trials = MAX_TRIALS;
     for (int t = 0; t < trials; t++) {
@@ -591,9 +583,9 @@ static void transport_throughput_runs(uint64_t n, int trials)
             r[ALONE][s] = throughput_once_on(channels[ALONE], sizes[s], 1, n, stream++, 16u << 20, 0);
         }
         const int64_t after = tp_bench_placement_probe();
-        const int g = regime_index(tp_bench_regime(before, after));
+        const int g = tp_bench_regime_index(tp_bench_regime(before, after));
         fprintf(stderr, "bench_ipc: throughput trial %d: probe %lld/%lld ns -> %s\n", t, (long long)before,
-                (long long)after, regime_names[g]);
+                (long long)after, tp_bench_regime_names[g]);
         for (int c = 0; c < NROWS; c++)
             for (int s = 0; s < 2; s++) {
                 off[g][c][s][count[g]] = r[c][s].offered;
@@ -603,7 +595,7 @@ static void transport_throughput_runs(uint64_t n, int trials)
             }
         count[g]++;
     }
-    for (int g = 0; g < NREGIMES; g++) {
+    for (int g = 0; g < TP_BENCH_NREGIMES; g++) {
         const int k = count[g];
         if (k == 0) continue;
         double med_del[NCH][2], med_alone[2];
@@ -614,7 +606,7 @@ static void transport_throughput_runs(uint64_t n, int trials)
             snprintf(params, sizeof params,
                      "\"channel\":\"tp:ipc\",\"publishers\":1,\"msg_bytes\":%zu,\"messages\":%llu,"
                      "\"side\":\"offered_no_subscriber\",\"regime\":\"%s\",\"trials\":%d,\"min\":%.6g,\"max\":%.6g",
-                     sizes[s], (unsigned long long)n, regime_names[g], k, off[g][ALONE][s][0], off[g][ALONE][s][k - 1]);
+                     sizes[s], (unsigned long long)n, tp_bench_regime_names[g], k, off[g][ALONE][s][0], off[g][ALONE][s][k - 1]);
             emit("ipc_transport_throughput", "msgs/s", med_alone[s], params);
         }
         for (int c = 0; c < nch; c++)
@@ -629,14 +621,14 @@ static void transport_throughput_runs(uint64_t n, int trials)
                 snprintf(params, sizeof params,
                          "\"channel\":\"%s\",\"publishers\":1,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"offered\","
                          "\"regime\":\"%s\",\"trials\":%d,\"min\":%.6g,\"max\":%.6g",
-                         channels[c], sizes[s], (unsigned long long)n, regime_names[g], k, off[g][c][s][0],
+                         channels[c], sizes[s], (unsigned long long)n, tp_bench_regime_names[g], k, off[g][c][s][0],
                          off[g][c][s][k - 1]);
                 emit("ipc_transport_throughput", "msgs/s", off[g][c][s][k / 2], params);
                 snprintf(params, sizeof params,
                          "\"channel\":\"%s\",\"publishers\":1,\"msg_bytes\":%zu,\"messages\":%llu,\"side\":\"delivered\","
                          "\"regime\":\"%s\",\"trials\":%d,\"min\":%.6g,\"max\":%.6g,\"loss_fraction\":%.6g,"
                          "\"messages_lost\":%llu,\"reader_batch\":%.4g",
-                         channels[c], sizes[s], (unsigned long long)n, regime_names[g], k, del[g][c][s][0],
+                         channels[c], sizes[s], (unsigned long long)n, tp_bench_regime_names[g], k, del[g][c][s][0],
                          del[g][c][s][k - 1], (double)med_lost / (double)n, (unsigned long long)med_lost,
                          batch[g][c][s][k / 2]);
                 emit("ipc_transport_throughput", "msgs/s", med_del[c][s], params);
@@ -646,7 +638,7 @@ static void transport_throughput_runs(uint64_t n, int trials)
             snprintf(params, sizeof params,
                      "\"msg_bytes\":%zu,\"regime\":\"%s\",\"trials\":%d,"
                      "\"ratio\":\"tp:ipc?lossless=true delivered/tp:ipc offered_no_subscriber\"",
-                     sizes[s], regime_names[g], k);
+                     sizes[s], tp_bench_regime_names[g], k);
             emit("ipc_transport_reader_cost", "ratio", med_del[1][s] / med_alone[s], params);
         }
         for (int c = 0; have_aeron && c < AERON; c++) /* each tp:ipc mode against aeron:ipc */
@@ -655,7 +647,7 @@ static void transport_throughput_runs(uint64_t n, int trials)
                 snprintf(params, sizeof params,
                          "\"side\":\"delivered\",\"msg_bytes\":%zu,\"regime\":\"%s\",\"trials\":%d,"
                          "\"ratio\":\"%s/aeron:ipc\"",
-                         sizes[s], regime_names[g], k, channels[c]);
+                         sizes[s], tp_bench_regime_names[g], k, channels[c]);
                 emit("ipc_transport_throughput_ratio", "ratio", med_del[c][s] / med_del[AERON][s], params);
             }
     }

@@ -29,7 +29,7 @@
  * pinger never forks): placement probe, cache-line floor, message round
  * trip, the three frame sizes, 64 B without publish time, tail floor,
  * placement probe; the rows are medians over trials of one regime (near /
- * far / mixed). JSON lines on stdout, one trial summary per line on stderr.
+ * mid / far / mixed). JSON lines on stdout, one trial summary per line on stderr.
  *
  * Before the trials, frame_rtt_idle_pass: what one pass of each wait loop
  * costs with nothing arriving (see idle_pass_ns).
@@ -485,10 +485,10 @@ static int64_t median_of(int64_t *v, int n)
 /* Medians over the trials of each regime. */
 static void report(const trial_t *tr, int ntrials, size_t samples)
 {
-    static const char *const regimes[] = {"near", "far", "mixed", "unknown"};
+    const char *const *regimes = tp_bench_regime_names;
     char extra[128];
     snprintf(extra, sizeof extra, ",\"samples\":%zu", samples);
-    for (size_t g = 0; g < sizeof regimes / sizeof regimes[0]; g++) {
+    for (size_t g = 0; g < TP_BENCH_NREGIMES; g++) {
         int64_t col[MAX_TRIALS];
         int64_t med[NKINDS][NSTATS];
         int n = 0;

@@ -329,9 +329,9 @@ int main(int argc, char **argv)
     if (sh == MAP_FAILED) return 1;
     double p50[50], p99[50], tput[50], drop[50], cap[50], frac[50];
     /* [regime][channel][stat][run] of the transport comparison */
-    static double tl[3][2][2][50];
-    static double tr[3][2][50]; /* [regime][stat][run]: tp:ipc / aeron:ipc of the same run */
-    int tn[3] = {0};
+    static double tl[TP_BENCH_NREGIMES][2][2][50];
+    static double tr[TP_BENCH_NREGIMES][2][50]; /* [regime][stat][run]: tp:ipc / aeron:ipc of the same run */
+    int tn[TP_BENCH_NREGIMES] = {0};
     const int64_t period = 1 * MS; /* 1 kHz per camera for latency */
     char md_dir[128];
     snprintf(md_dir, sizeof md_dir, "/dev/shm/tp-bench-join-md-%d", (int)getpid());
@@ -342,7 +342,7 @@ int main(int argc, char **argv)
     if (!have_aeron) fprintf(stderr, "bench_join_agent: no aeron:ipc rows: %s\n", tp_errmsg());
     setenv("AERON_TERM_BUFFER_SPARSE_FILE", "true", 1);
     static const char *const channels[2] = {"tp:ipc", "aeron:ipc"};
-    static const char *const regimes[3] = {"near", "far", "mixed"};
+    const char *const *regimes = tp_bench_regime_names;
     const char *regime = NULL; /* of all runs' bracketing probes; "mixed" when they differ */
     for (int r = 0; r < runs; r++) {
         const int64_t before = tp_bench_placement_probe();
@@ -385,7 +385,7 @@ int main(int argc, char **argv)
         setenv("DRIVER_CONTROL_CHANNEL", "tp:ipc", 1);
         /* the transport comparison's own bracket: its latency runs only */
         const char *lat_regime = tp_bench_regime(before, tp_bench_placement_probe());
-        const int g = strcmp(lat_regime, "near") == 0 ? 0 : strcmp(lat_regime, "far") == 0 ? 1 : 2;
+        const int g = tp_bench_regime_index(lat_regime);
         for (int c = 0; c < (have_aeron ? 2 : 1); c++)
             for (int k = 0; k < 2; k++) tl[g][c][k][tn[g]] = lat[c][k];
         if (have_aeron)
@@ -415,7 +415,7 @@ int main(int argc, char **argv)
     /* the machine's load moves both rates together; their per-run ratio much less */
     printf("{\"name\":\"join_agent_lockstep_stage_capacity_fraction\",\"unit\":\"ratio\",\"value\":%.6g,"
            "\"runs\":%d,\"inputs\":2,\"regime\":\"%s\"}\n", median_d(frac, runs), runs, regime);
-    for (int g = 0; g < 3; g++) {
+    for (int g = 0; g < TP_BENCH_NREGIMES; g++) {
         if (tn[g] == 0) continue;
         double med[2][2];
         for (int c = 0; c < (have_aeron ? 2 : 1); c++)

@@ -7,7 +7,7 @@ Writes into DIR, each with its floor drawn dashed:
   latency_cdf.png       latency quantiles (p50, p99, p99.9 as points of the
                         distribution function) of every latency that reports
                         them, one panel per placement regime (the `regime`
-                        parameter of a result: near / far / mixed, from the
+                        parameter of a result: near / mid / far / mixed, from the
                         probes bracketing its trials; results without one are
                         "placement not recorded"); floors: the cache-line and
                         size-matched round trips of the same run
