@@ -364,6 +364,13 @@ static PyObject *frame_get_timestamp_ns(FrameObject *f, void *closure)
     return PyLong_FromUnsignedLongLong(ts);
 }
 
+static PyObject *frame_get_publish_timestamp_ns(FrameObject *f, void *closure)
+{
+    (void)closure;
+    if (f->jf.timestamp_ns == UINT64_MAX) Py_RETURN_NONE; /* the producer sent none */
+    return PyLong_FromUnsignedLongLong(f->jf.timestamp_ns);
+}
+
 /* The frame's ndims values of v as a tuple (none without a view). */
 static PyObject *int_tuple(const FrameObject *f, const int32_t *v)
 {
@@ -396,6 +403,10 @@ static PyGetSetDef frame_getset[] = {
      NULL},
     {"timestamp_ns", (getter)frame_get_timestamp_ns, NULL,
      "Capture time (slot header, else the FrameDescriptor's), monotonic ns; None if absent.", NULL},
+    {"publish_timestamp_ns", (getter)frame_get_publish_timestamp_ns, NULL,
+     "Publish time from the FrameDescriptor, monotonic ns; None when the producer sends none "
+     "(Producer.set_publish_timestamp).",
+     NULL},
     {"shape", (getter)frame_get_shape, NULL, "Tensor dims (tuple).", NULL},
     {"strides", (getter)frame_get_strides, NULL, "Resolved byte strides (tuple).", NULL},
     {"dtype", (getter)frame_get_dtype, NULL, "numpy dtype of the elements (None when there is none).", NULL},

@@ -331,6 +331,15 @@ static PyObject *producer_set_tracing(ProducerObject *self, PyObject *args, PyOb
     Py_RETURN_NONE;
 }
 
+static PyObject *producer_set_publish_timestamp(ProducerObject *self, PyObject *arg)
+{
+    const int on = PyObject_IsTrue(arg);
+    if (on < 0) return NULL;
+    if (pytp_open(self->p, "producer") != 0) return NULL;
+    tp_producer_set_publish_timestamp(self->p, on != 0);
+    Py_RETURN_NONE;
+}
+
 static PyObject *producer_trace_stats(ProducerObject *self, PyObject *noargs)
 {
     (void)noargs;
@@ -515,6 +524,10 @@ static PyMethodDef producer_methods[] = {
      "set_tracing(mode, node=None)\n\nmode 'per-frame': every commit/offer gives its frame a new, strictly "
      "increasing, non-zero trace id minted with node id `node` (0..1023; None: stream id modulo 1024); 'off': "
      "trace id 0. The initial mode comes from the tracing= argument, else $TP_TRACE / $TP_TRACE_NODE."},
+    {"set_publish_timestamp", (PyCFunction)producer_set_publish_timestamp, METH_O,
+     "set_publish_timestamp(on)\n\nWhether each frame's FrameDescriptor carries its publish time (default True,\n"
+     "or False for every producer when TP_PUBLISH_TIMESTAMP=off). Off saves a clock read per commit;\n"
+     "join rules timed by the FrameDescriptor never become ready on frames without it."},
     {"trace_stats", (PyCFunction)producer_trace_stats, METH_NOARGS,
      "trace_stats() -> dict\n\nTraceLinkSets published ('links_sent') and dropped because they could not be "
      "offered ('links_dropped')."},

@@ -47,6 +47,22 @@ def test_claim_is_the_slot_and_consumer_views_it(pair):
     assert e.value.code_name == "state" and "closed" in e.value.message
 
 
+def test_publish_timestamp_can_be_left_out(pair):
+    """W-10.2.1.e: the FrameDescriptor's publish time is there by default, null once turned off."""
+    p, c = pair
+    for on in (True, False, True):
+        p.set_publish_timestamp(on)
+        before = time.monotonic_ns()
+        p.offer(np.arange(8, dtype=np.uint8), timestamp_ns=7)
+        f = c.poll(10)
+        assert f is not None and f.timestamp_ns == 7  # the capture time is the slot's, either way
+        if on:
+            assert f.publish_timestamp_ns is not None and f.publish_timestamp_ns >= before
+        else:
+            assert f.publish_timestamp_ns is None
+        f.close()
+
+
 def test_a_claimed_array_keeps_the_mapping_past_close(driver):
     p = tp.Producer(SMALL)
     assert p.wait_active(20)
