@@ -670,8 +670,9 @@ int main(int argc, char **argv)
     tp_agent_runner_t runner;
     tp_agent_t agent;
     if (tp_driver_config_parse(cfg, text, strlen(text)) != 0 || tp_driver_config_apply_env(cfg, NULL) != 0 ||
-        (tp_driver_idle_strategy(cfg, &idle), tp_driver_open(&drv, cfg, NULL)) != 0 ||
-        (agent = tp_driver_agent(drv), tp_agent_runner_init(&runner, &agent, &idle)) != 0 ||
+        tp_driver_open(&drv, cfg, NULL) != 0 ||
+        (tp_driver_idle_strategy(cfg, drv, &idle), agent = tp_driver_agent(drv),
+         tp_agent_runner_init(&runner, &agent, &idle)) != 0 ||
         tp_agent_runner_start(&runner) != 0) {
         fprintf(stderr, "bench_frame_rtt: driver: %s\n", tp_errmsg());
         return 1;

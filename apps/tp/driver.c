@@ -336,7 +336,7 @@ int tp_cmd_driver(int argc, char **argv)
         }
     }
     tp_idle_strategy_t idle;
-    tp_driver_idle_strategy(cfg, &idle);
+    tp_driver_idle_strategy(cfg, d, &idle);
     rc = 0;
     while (!tp_app_stop && !tp_driver_is_stopped(d)) {
         int work = tp_driver_do_work(d, tp_clock_monotonic_ns());

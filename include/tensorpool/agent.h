@@ -60,6 +60,10 @@ typedef struct tp_idle_strategy_s {
     uint32_t spins;
     uint32_t yields;
     int64_t cur_sleep_ns;
+    /* BACKOFF: when set, each sleep calls park(park_arg, ns) instead
+     * (tp_idle_strategy_set_park) */
+    void (*park)(void *park_arg, int64_t ns);
+    void *park_arg;
 } tp_idle_strategy_t;
 
 TP_API void tp_idle_strategy_init_busy_spin(tp_idle_strategy_t *s);
@@ -70,6 +74,12 @@ TP_API void tp_idle_strategy_init_sleep(tp_idle_strategy_t *s, int64_t sleep_ns)
 /* Spin max_spins times, yield max_yields times, then sleep from min_sleep_ns doubling to max_sleep_ns. */
 TP_API void tp_idle_strategy_init_backoff(tp_idle_strategy_t *s, uint32_t max_spins, uint32_t max_yields,
                                           int64_t min_sleep_ns, int64_t max_sleep_ns);
+
+/* A BACKOFF strategy's sleeps call park(arg, ns) instead of sleeping ns:
+ * for an agent that can sleep until its own work arrives, no longer than ns
+ * (tp_driver_idle_strategy does so on the driver's control stream). park
+ * may return early, or at once. NULL restores plain sleeps. */
+TP_API void tp_idle_strategy_set_park(tp_idle_strategy_t *s, void (*park)(void *arg, int64_t ns), void *arg);
 
 /* Idle after a cycle that did work_count units: work > 0 resets the backoff, 0 idles. */
 TP_API void tp_idle_strategy_idle(tp_idle_strategy_t *s, int work_count);

@@ -89,8 +89,12 @@ TP_API tp_agent_t tp_driver_agent(tp_driver_t *d);
  * driver): after 10 spins and 10 yields without work it parks, 100 us first,
  * doubling up to cfg->idle_park_max_us. Each park's end wakes a thread on
  * one of the host's CPUs, where it interrupts whatever spins there
- * (docs/configuration.md, driver.idle_park_max_us). */
-TP_API void tp_driver_idle_strategy(const tp_driver_config_t *cfg, tp_idle_strategy_t *idle);
+ * (docs/configuration.md, driver.idle_park_max_us). With d (opened with
+ * cfg; NULL: none) on a tp:ipc control channel a park also ends when a
+ * client's control message arrives, so requests are answered at once
+ * however long the park. The strategy then refers to d: use it only with
+ * d's loop, and only while d is open. */
+TP_API void tp_driver_idle_strategy(const tp_driver_config_t *cfg, tp_driver_t *d, tp_idle_strategy_t *idle);
 
 /* ---- embedded driver: one call to start, one to stop ---- */
 

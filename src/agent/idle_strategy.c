@@ -48,6 +48,12 @@ void tp_idle_strategy_init_backoff(tp_idle_strategy_t *s, uint32_t max_spins, ui
     s->cur_sleep_ns = s->sleep_ns;
 }
 
+void tp_idle_strategy_set_park(tp_idle_strategy_t *s, void (*park)(void *arg, int64_t ns), void *arg)
+{
+    s->park = park;
+    s->park_arg = park != NULL ? arg : NULL;
+}
+
 void tp_idle_strategy_reset(tp_idle_strategy_t *s)
 {
     s->spins = 0;
@@ -79,7 +85,10 @@ void tp_idle_strategy_idle(tp_idle_strategy_t *s, int work_count)
             s->yields++;
             sched_yield();
         } else {
-            sleep_ns(s->cur_sleep_ns);
+            if (s->park != NULL)
+                s->park(s->park_arg, s->cur_sleep_ns);
+            else
+                sleep_ns(s->cur_sleep_ns);
             s->cur_sleep_ns = s->cur_sleep_ns * 2 <= s->max_sleep_ns ? s->cur_sleep_ns * 2 : s->max_sleep_ns;
         }
         break;

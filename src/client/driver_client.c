@@ -462,6 +462,17 @@ int tp_driver_client_do_work(tp_driver_client_t *dc, int64_t now_ns)
 
 /* ---- life cycle ---- */
 
+/* The channel of our requests to the driver: on tp:ipc they wake a driver
+ * that sleeps on the control stream's doorbell (src/ipc/ipc_doorbell.h);
+ * attach, keepalive and detach are all that go there, a few a second. */
+static void waking_channel(char *out, size_t cap, const char *channel)
+{
+    if (strncmp(channel, "tp:ipc", 6) != 0 || (channel[6] != '\0' && channel[6] != '?'))
+        snprintf(out, cap, "%s", channel);
+    else
+        snprintf(out, cap, "%s%swake=true", channel, channel[6] == '\0' ? "?" : "|");
+}
+
 int tp_driver_client_open(tp_driver_client_t **out, const tp_client_context_t *ctx, uint32_t stream_id, uint8_t role,
                           uint8_t publish_mode, const tp_driver_client_handlers_t *handlers)
 {
@@ -485,8 +496,10 @@ int tp_driver_client_open(tp_driver_client_t **out, const tp_client_context_t *c
     dc->ipc.base_dir = dc->ctx.base_dir;
     dc->ipc.namespace_name = dc->ctx.ns;
     const int32_t ann = ctx->announce_stream_id != 0 ? ctx->announce_stream_id : ctx->control_stream_id;
+    char to_driver[sizeof dc->ctx.channel + 16];
+    waking_channel(to_driver, sizeof to_driver, dc->ctx.channel);
     if (tp_ipc_subscription_open(&dc->ctl_sub, &dc->ipc, dc->ctx.channel, ctx->control_stream_id) != 0 ||
-        tp_ipc_publication_open(&dc->ctl_pub, &dc->ipc, dc->ctx.channel, ctx->control_stream_id) != 0 ||
+        tp_ipc_publication_open(&dc->ctl_pub, &dc->ipc, to_driver, ctx->control_stream_id) != 0 ||
         (ann != ctx->control_stream_id && tp_ipc_subscription_open(&dc->ann_sub, &dc->ipc, dc->ctx.channel, ann) != 0)) {
         tp_err_wrap("driver client");
         tp_ipc_subscription_close(dc->ann_sub);

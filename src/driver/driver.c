@@ -719,6 +719,7 @@ int tp_driver_do_work(tp_driver_t *d, int64_t now_ns)
         d->state = DRV_STOPPED;
         work++;
     }
+    if (work > 0) tp_ipc_doorbell_disarm_if(d->doorbell); /* busy: requests need not ring */
     pthread_mutex_unlock(&d->lock);
     return work;
 }
@@ -763,6 +764,7 @@ static void driver_free(tp_driver_t *d)
     if (d->ann_pub != NULL && d->ann_pub != d->ctl_pub) tp_ipc_publication_close(d->ann_pub);
     tp_ipc_publication_close(d->ctl_pub);
     tp_ipc_subscription_close(d->ctl_sub);
+    tp_ipc_doorbell_close(d->doorbell);
     tp_ipc_media_driver_stop(d->media_driver); /* after its last client */
     drv_lock_release(d->lock_fd);
     free(d->streams);
@@ -906,6 +908,8 @@ int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
     if (tp_ipc_subscription_open(&d->ctl_sub, &d->ipc, cfg->control_channel, ctl) != 0 ||
         tp_ipc_publication_open(&d->ctl_pub, &d->ipc, cfg->control_channel, ctl) != 0)
         goto fail;
+    if (strncmp(cfg->control_channel, "tp:ipc", 6) == 0 && tp_ipc_doorbell_open(&d->doorbell, &d->ipc, ctl) != 0)
+        drv_log(d, "no doorbell on the control stream (idles on the timer alone): %s", tp_errmsg());
     if (ann == ctl && strcmp(ann_ch, cfg->control_channel) == 0) d->ann_pub = d->ctl_pub;
     else if (tp_ipc_publication_open(&d->ann_pub, &d->ipc, ann_ch, ann) != 0) goto fail;
     d->next_lease_id = (random_u64() >> 1) | 1; /* §3.9: random 63-bit seed, never 0 */
@@ -957,9 +961,26 @@ tp_agent_t tp_driver_agent(tp_driver_t *d)
     return a;
 }
 
-void tp_driver_idle_strategy(const tp_driver_config_t *cfg, tp_idle_strategy_t *idle)
+/* The driver's park (tp_driver_idle_strategy) on a tp:ipc control stream:
+ * sleep on its doorbell, so that a client's request (its control
+ * publication rings, tp:ipc?wake=true) ends the sleep at once, and the
+ * park's length bounds only the driver's own timers (leases, announces).
+ * The first park arms and returns at once: the loop then polls once more,
+ * armed, before it sleeps (ipc_doorbell.h). do_work disarms when it finds
+ * work. Runs on the driver's thread, like do_work. */
+static void doorbell_park(void *arg, int64_t ns)
+{
+    tp_driver_t *d = arg;
+    if (!tp_ipc_doorbell_armed(d->doorbell))
+        d->ring_seen = tp_ipc_doorbell_arm(d->doorbell);
+    else
+        d->ring_seen = tp_ipc_doorbell_sleep(d->doorbell, d->ring_seen, ns);
+}
+
+void tp_driver_idle_strategy(const tp_driver_config_t *cfg, tp_driver_t *d, tp_idle_strategy_t *idle)
 {
     const int64_t max_ns = (int64_t)(cfg->idle_park_max_us != 0 ? cfg->idle_park_max_us : TP_DRIVER_IDLE_PARK_MAX_US_DEFAULT) * 1000;
     const int64_t first_ns = max_ns < 100000 ? max_ns : 100000;
     tp_idle_strategy_init_backoff(idle, 10, 10, first_ns, max_ns);
+    if (d != NULL && d->doorbell != NULL) tp_idle_strategy_set_park(idle, doorbell_park, d);
 }

@@ -20,7 +20,7 @@ int tp_driver_embedded_start(tp_driver_embedded_t **out, const tp_driver_config_
         return -1;
     }
     tp_idle_strategy_t idle;
-    tp_driver_idle_strategy(cfg, &idle);
+    tp_driver_idle_strategy(cfg, e->driver, &idle);
     const tp_agent_t agent = tp_driver_agent(e->driver);
     if (tp_agent_runner_init(&e->runner, &agent, &idle) != 0 || tp_agent_runner_start(&e->runner) != 0) {
         tp_driver_close(e->driver, 1, "embedded start failed");

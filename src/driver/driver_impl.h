@@ -5,6 +5,7 @@
 #include "tensorpool/driver.h"
 #include "tensorpool/ipc.h"
 #include "tensorpool/shm_writer.h"
+#include "../ipc/ipc_doorbell.h"
 #include "../ipc/ipc_media_driver.h"
 
 #include <pthread.h>
@@ -74,6 +75,10 @@ struct tp_driver_s {
     tp_ipc_context_t ipc;
     tp_ipc_media_driver_t *media_driver; /* embedded_media_driver, else NULL */
     tp_ipc_subscription_t *ctl_sub;
+    /* tp:ipc control channel: the driver's idle sleeps end when a client's
+     * request rings (tp_driver_idle_strategy); NULL on other channels */
+    tp_ipc_doorbell_t *doorbell;
+    uint32_t ring_seen;
     tp_ipc_publication_t *ctl_pub;
     tp_ipc_publication_t *ann_pub; /* == ctl_pub when the streams coincide */
     drv_stream_t *streams;

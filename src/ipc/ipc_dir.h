@@ -15,6 +15,8 @@
 
 #define TP_IPC_INDEX_MAGIC 0x31584449435049ULL /* "IPCIDX1" */
 
+enum { TP_IPC_DOORBELL_SLOTS = 16 };
+
 typedef struct tp_ipc_index_s {
     uint64_t magic;
     uint32_t version;
@@ -22,6 +24,12 @@ typedef struct tp_ipc_index_s {
     uint8_t reserved1[48];
     _Atomic uint64_t generation; /* own line: written rarely, read every poll */
     uint8_t reserved2[56];
+    /* The doorbell (ipc_doorbell.h), zero in files of older builds. ring is
+     * the futex word sleepers wait on; sleepers[stream % SLOTS] counts them,
+     * read by every offer of a waking publication of such a stream. */
+    _Atomic uint32_t ring;
+    uint8_t reserved3[60];
+    _Atomic uint32_t sleepers[TP_IPC_DOORBELL_SLOTS];
 } tp_ipc_index_t;
 
 enum { TP_IPC_INDEX_FILE_BYTES = 4096, TP_IPC_DIR_MODE = 0770, TP_IPC_FILE_MODE = 0660 };

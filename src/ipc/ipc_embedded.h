@@ -23,10 +23,12 @@ int tp_ipc_embedded_subscription_close(tp_ipc_subscription_t *sub);
  * pairs separated by '|': lossless=true|false (default false), stall-ms=N
  * (lossless: a subscription that has not moved for N ms while holding the
  * publication back is cut loose and laps, counting its loss; 1..3600000,
- * default 5000). */
+ * default 5000), wake=true|false (a publication's messages wake processes
+ * sleeping on the stream's doorbell, ipc_doorbell.h; default false). */
 #define TP_IPC_STALL_NS_DEFAULT (5000LL * 1000000LL)
 typedef struct tp_ipc_embedded_channel_s {
     int lossless;
+    int wake;
     int64_t stall_ns;
 } tp_ipc_embedded_channel_t;
 

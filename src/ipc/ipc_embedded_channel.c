@@ -7,6 +7,7 @@
 int tp_ipc_embedded_channel_parse(const char *channel, tp_ipc_embedded_channel_t *out)
 {
     out->lossless = 0;
+    out->wake = 0;
     out->stall_ns = TP_IPC_STALL_NS_DEFAULT;
     if (strncmp(channel, "tp:ipc", 6) != 0) return -1;
     const char *p = channel + 6;
@@ -19,6 +20,10 @@ int tp_ipc_embedded_channel_parse(const char *channel, tp_ipc_embedded_channel_t
             out->lossless = 1;
         } else if (len == 14 && strncmp(p, "lossless=false", 14) == 0) {
             out->lossless = 0;
+        } else if (len == 9 && strncmp(p, "wake=true", 9) == 0) {
+            out->wake = 1;
+        } else if (len == 10 && strncmp(p, "wake=false", 10) == 0) {
+            out->wake = 0;
         } else if (len > 9 && strncmp(p, "stall-ms=", 9) == 0) {
             uint64_t ms = 0;
             for (size_t i = 9; i < len; i++) {

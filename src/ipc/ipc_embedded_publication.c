@@ -1,6 +1,7 @@
 /* Embedded backend, publishing side: one log file per publication. */
 #include "ipc_embedded.h"
 #include "ipc_dir.h"
+#include "ipc_doorbell.h"
 #include "ipc_log_file.h"
 #include "tensorpool/clock.h"
 #include "../util/fault_guard.h"
@@ -24,6 +25,7 @@ typedef struct tp_ipc_embedded_pub_s {
     uint32_t capacity;
     uint64_t recreated;      /* logs re-created after a truncate or a scribbled header */
     uint32_t flags;          /* of the log (TP_IPC_LOG_LOSSLESS) */
+    int wake;                /* tp:ipc?wake=true: ring the stream's doorbell after each message */
     tp_ipc_log_meta_t identity; /* the log's header as created */
     char name[TP_IPC_LOG_NAME_MAX];
 } tp_ipc_embedded_pub_t;
@@ -61,6 +63,7 @@ int tp_ipc_embedded_publication_open(tp_ipc_publication_t **out, const tp_ipc_co
         goto fail;
     memcpy(&p->identity, p->map, sizeof p->identity);
     p->w.stall_ns = params.stall_ns;
+    p->wake = params.wake;
     p->dirfd = dirfd;
     p->capacity = ctx->log_capacity;
     p->check_countdown = CHECK_EVERY;
@@ -151,7 +154,9 @@ int64_t tp_ipc_embedded_offer(tp_ipc_publication_t *pub, const void *buffer, siz
     if (p->w.readers != NULL && !tp_ipc_log_writer_room(&p->w, length)) return TP_IPC_BACK_PRESSURED;
     uint8_t *dst = tp_ipc_log_writer_reserve(&p->w, length);
     tp_ipc_log_writer_copy(dst, buffer, length);
-    return (int64_t)tp_ipc_log_writer_publish(&p->w);
+    const int64_t end = (int64_t)tp_ipc_log_writer_publish(&p->w);
+    if (p->wake) tp_ipc_doorbell_ring(p->index, p->base.stream_id);
+    return end;
 }
 
 int tp_ipc_embedded_try_claim(tp_ipc_publication_t *pub, size_t length, tp_ipc_claim_t *claim)
@@ -181,7 +186,9 @@ int64_t tp_ipc_embedded_commit(tp_ipc_publication_t *pub, tp_ipc_claim_t *claim)
     if (!claim_matches(p, claim)) return tp_err_set(TP_ERR_STATE, "commit of a claim that is not outstanding");
     p->w.claimed = 0;
     claim->internal_[1] = 0;
-    return (int64_t)tp_ipc_log_writer_publish(&p->w);
+    const int64_t end = (int64_t)tp_ipc_log_writer_publish(&p->w);
+    if (p->wake) tp_ipc_doorbell_ring(p->index, p->base.stream_id);
+    return end;
 }
 
 int tp_ipc_embedded_abort(tp_ipc_publication_t *pub, tp_ipc_claim_t *claim)

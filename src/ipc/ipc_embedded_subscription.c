@@ -7,6 +7,7 @@
 #include "ipc_embedded.h"
 #include "ipc_conductor.h"
 #include "ipc_dir.h"
+#include "ipc_doorbell.h"
 #include "ipc_log_file.h"
 #include "ipc_proc.h"
 #include "tensorpool/clock.h"
@@ -366,6 +367,10 @@ static void offer_set(tp_ipc_embedded_sub_t *s, int64_t now)
     s->pending_at_ns = now;
     s->dirty = 0;
     atomic_store_explicit(&s->offered, set, memory_order_release);
+    /* A process sleeping on this stream's doorbell may have been woken by a
+     * new publisher's first message before this set held its log, polled,
+     * found nothing and slept again: wake it once more (ipc_doorbell.h). */
+    tp_ipc_doorbell_ring(s->index, s->base.stream_id);
 }
 
 /* The upkeep, on the conductor thread (or in poll, caller mode): returns

@@ -3,6 +3,7 @@ list(APPEND TP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/ipc_context.c
   ${CMAKE_CURRENT_LIST_DIR}/ipc_channel.c
   ${CMAKE_CURRENT_LIST_DIR}/ipc_dir.c
+  ${CMAKE_CURRENT_LIST_DIR}/ipc_doorbell.c
   ${CMAKE_CURRENT_LIST_DIR}/ipc_proc.c
   ${CMAKE_CURRENT_LIST_DIR}/ipc_log_file.c
   ${CMAKE_CURRENT_LIST_DIR}/ipc_lossless.c

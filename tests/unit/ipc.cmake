@@ -3,6 +3,7 @@ tp_add_alloc_test(test_ipc_alloc SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ipc_allo
 tp_add_test(test_ipc_conductor SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ipc_conductor.c LABELS ipc)
 add_test(NAME test_ipc_conductor_churn COMMAND test_ipc_conductor --churn-only)
 set_tests_properties(test_ipc_conductor_churn PROPERTIES LABELS "ipc;tsan")
+tp_add_test(test_ipc_doorbell SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ipc_doorbell.c LABELS ipc)
 tp_add_test(test_ipc_threads SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ipc_threads.c LABELS ipc tsan)
 tp_add_aeron_variant(test_ipc)
 tp_add_aeron_variant(test_ipc_alloc)

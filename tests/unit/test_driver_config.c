@@ -344,20 +344,20 @@ static void test_idle_park(void)
     char toml[256];
     tp_idle_strategy_t idle;
     CHECK_EQ_I64(parse(c, profile), 0);
-    tp_driver_idle_strategy(c, &idle);
+    tp_driver_idle_strategy(c, NULL, &idle);
     CHECK(idle.kind == TP_IDLE_BACKOFF);
     CHECK_EQ_I64(idle.sleep_ns, 100000);
     CHECK_EQ_I64(idle.max_sleep_ns, 10000000);
     snprintf(toml, sizeof toml, "[driver]\nidle_park_max_us = 20000\n%s", profile);
     CHECK_EQ_I64(parse(c, toml), 0);
     CHECK_EQ_I64(tp_driver_config_validate(c), 0);
-    tp_driver_idle_strategy(c, &idle);
+    tp_driver_idle_strategy(c, NULL, &idle);
     CHECK_EQ_I64(idle.max_sleep_ns, 20000000);
     CHECK_EQ_I64(tp_driver_config_apply_env(c, park_env), 0);
     CHECK_EQ_U64(c->idle_park_max_us, 5000);
     snprintf(toml, sizeof toml, "[driver]\nidle_park_max_us = 50\n%s", profile);
     CHECK_EQ_I64(parse(c, toml), 0);
-    tp_driver_idle_strategy(c, &idle); /* shorter than the first park: every park is that long */
+    tp_driver_idle_strategy(c, NULL, &idle); /* shorter than the first park: every park is that long */
     CHECK_EQ_I64(idle.sleep_ns, 50000);
     CHECK_EQ_I64(idle.max_sleep_ns, 50000);
     char doc[64];
