@@ -1,5 +1,6 @@
 /* Driver client state machine (docs/spec/driver.md §3.4-§3.10). */
 #include "tensorpool/driver_client.h"
+#include "../ipc/ipc_doorbell.h"
 
 #include "tensorpool/clock.h"
 #include "tensorpool/codec/control.h"
@@ -462,17 +463,6 @@ int tp_driver_client_do_work(tp_driver_client_t *dc, int64_t now_ns)
 
 /* ---- life cycle ---- */
 
-/* The channel of our requests to the driver: on tp:ipc they wake a driver
- * that sleeps on the control stream's doorbell (src/ipc/ipc_doorbell.h);
- * attach, keepalive and detach are all that go there, a few a second. */
-static void waking_channel(char *out, size_t cap, const char *channel)
-{
-    if (strncmp(channel, "tp:ipc", 6) != 0 || (channel[6] != '\0' && channel[6] != '?'))
-        snprintf(out, cap, "%s", channel);
-    else
-        snprintf(out, cap, "%s%swake=true", channel, channel[6] == '\0' ? "?" : "|");
-}
-
 int tp_driver_client_open(tp_driver_client_t **out, const tp_client_context_t *ctx, uint32_t stream_id, uint8_t role,
                           uint8_t publish_mode, const tp_driver_client_handlers_t *handlers)
 {
@@ -496,8 +486,10 @@ int tp_driver_client_open(tp_driver_client_t **out, const tp_client_context_t *c
     dc->ipc.base_dir = dc->ctx.base_dir;
     dc->ipc.namespace_name = dc->ctx.ns;
     const int32_t ann = ctx->announce_stream_id != 0 ? ctx->announce_stream_id : ctx->control_stream_id;
-    char to_driver[sizeof dc->ctx.channel + 16];
-    waking_channel(to_driver, sizeof to_driver, dc->ctx.channel);
+    /* our requests (attach, keepalive, detach: a few a second) wake a driver
+     * sleeping on the control stream (src/ipc/ipc_doorbell.h) */
+    char buf[sizeof dc->ctx.channel + 16];
+    const char *to_driver = tp_ipc_waking_channel(buf, sizeof buf, dc->ctx.channel);
     if (tp_ipc_subscription_open(&dc->ctl_sub, &dc->ipc, dc->ctx.channel, ctx->control_stream_id) != 0 ||
         tp_ipc_publication_open(&dc->ctl_pub, &dc->ipc, to_driver, ctx->control_stream_id) != 0 ||
         (ann != ctx->control_stream_id && tp_ipc_subscription_open(&dc->ann_sub, &dc->ipc, dc->ctx.channel, ann) != 0)) {

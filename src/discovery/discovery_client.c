@@ -1,5 +1,6 @@
 /* Discovery client (docs/spec/discovery.md §7): one request, one answer. */
 #include "tensorpool/discovery.h"
+#include "../ipc/ipc_doorbell.h"
 
 #include "tensorpool/clock.h"
 #include "tensorpool/codec/discovery.h"
@@ -145,11 +146,14 @@ int tp_discovery_query(const tp_client_context_t *ctx, const tp_discovery_query_
                                : env.request_stream_id > 0 ? env.request_stream_id
                                                            : ctx->control_stream_id;
     const long n = encode_request(resp_ch, q, w.request_id, rs, buf, sizeof buf);
+    /* a provider in a driver sleeping on the control stream wakes for it (src/ipc/ipc_doorbell.h) */
+    char req_waking[sizeof env.request_channel + 16];
     int rc = -1;
     if (n < 0) {
         tp_err_wrap("discovery request");
     } else if (tp_ipc_subscription_open(&sub, &ipc, resp_ch, rs) != 0 ||
-               tp_ipc_publication_open(&pub, &ipc, req_ch, req_stream) != 0) {
+               tp_ipc_publication_open(&pub, &ipc, tp_ipc_waking_channel(req_waking, sizeof req_waking, req_ch),
+                                       req_stream) != 0) {
         tp_err_wrap("discovery");
     } else {
         const int64_t timeout = q->timeout_ns > 0 ? q->timeout_ns : 2000000000LL;

@@ -6,7 +6,9 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,6 +78,13 @@ uint32_t tp_ipc_doorbell_sleep(tp_ipc_doorbell_t *db, uint32_t seen, int64_t tim
         (void)syscall(SYS_futex, (uint32_t *)(uintptr_t)&db->index->ring, FUTEX_WAIT, seen, &ts, NULL, 0);
     }
     return atomic_load_explicit(&db->index->ring, memory_order_acquire);
+}
+
+const char *tp_ipc_waking_channel(char *buf, size_t cap, const char *channel)
+{
+    if (strncmp(channel, "tp:ipc", 6) != 0 || (channel[6] != '\0' && channel[6] != '?')) return channel;
+    const int n = snprintf(buf, cap, "%s%swake=true", channel, channel[6] == '\0' ? "?" : "|");
+    return n > 0 && (size_t)n < cap ? buf : channel;
 }
 
 void tp_ipc_doorbell_ring(tp_ipc_index_t *index, int32_t stream_id)

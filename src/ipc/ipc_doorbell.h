@@ -10,8 +10,9 @@
  * published while the sleeper arms is either seen by its last poll or rings.
  *
  * The driver sleeps on its control stream this way, and clients' control
- * publications wake it: an attach is answered at once by a driver that
- * otherwise parks up to driver.idle_park_max_us. Ordinary publications
+ * publications wake it (and discovery requests, which go on that stream by
+ * default): an attach is answered at once by a driver that otherwise parks
+ * up to driver.idle_park_max_us. Ordinary publications
  * (descriptors, progress, metadata) never look, so their offers make no
  * syscall. Anyone in the group can write the index: a forged sleeper count
  * costs waking publications a futex wake per message, a forged ring wakes
@@ -20,6 +21,7 @@
 #ifndef TP_IPC_DOORBELL_H
 #define TP_IPC_DOORBELL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ipc_dir.h"
@@ -51,6 +53,11 @@ static inline void tp_ipc_doorbell_disarm_if(tp_ipc_doorbell_t *db)
 /* Sleep until ring differs from seen, a wake, or timeout_ns; returns the
  * ring value now, to sleep on next time (poll once more first). */
 uint32_t tp_ipc_doorbell_sleep(tp_ipc_doorbell_t *db, uint32_t seen, int64_t timeout_ns);
+
+/* For publications of requests to a process that may sleep on the stream
+ * (the driver): a tp:ipc channel with wake=true added, written into buf;
+ * any other channel (or one that would not fit in cap) is returned as is. */
+const char *tp_ipc_waking_channel(char *buf, size_t cap, const char *channel);
 
 /* Publication side, after a message on stream_id is published: wake the
  * stream's sleepers, if any. */

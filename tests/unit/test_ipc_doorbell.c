@@ -28,6 +28,12 @@ static void test_channel_parameter(void)
     CHECK(tp_ipc_embedded_channel_parse("tp:ipc?wake=true|wake=false", &c) == 0 && !c.wake);
     CHECK(tp_ipc_embedded_channel_parse("tp:ipc?wake=yes", &c) == -1);
     CHECK(tp_ipc_embedded_channel_parse("tp:ipc?wake=", &c) == -1);
+    /* what requests to the driver are published on */
+    char buf[64];
+    CHECK_STR(tp_ipc_waking_channel(buf, sizeof buf, "tp:ipc"), "tp:ipc?wake=true");
+    CHECK_STR(tp_ipc_waking_channel(buf, sizeof buf, "tp:ipc?lossless=true"), "tp:ipc?lossless=true|wake=true");
+    const char *other[] = {"aeron:ipc", "tp:ipcx", "tp:ipc?lossless=true|stall-ms=100000|and-more-than-fits"};
+    for (int i = 0; i < 3; i++) CHECK(tp_ipc_waking_channel(buf, 40, other[i]) == other[i]);
 }
 
 typedef struct {
