@@ -10,8 +10,8 @@
  * "near" below TP_BENCH_NEAR_NS, "far" at or above TP_BENCH_FAR_NS, "mid"
  * between; "unknown" when a probe failed. A single threshold split a
  * placement that sat at 250-320 ns into near, far and mixed trials at
- * random (one 5-trial run: 2 near, 1 far, 2 mixed). bench/run prints this
- * "regime" beside each figure.
+ * random (one 4-trial run of bench_frame_rtt, probes 270-311 ns: 1 far, 2
+ * mixed, 1 near). bench/run prints this "regime" beside each figure.
  * The probe bounces one cache line between a process pinned to CPU 0 and
  * one pinned to CPU 1 (2000 round trips, p50); bench_ipc's cache-line floor
  * is the same ping-pong, longer (tp_bench_cacheline_rtts). The bounds are
