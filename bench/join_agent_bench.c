@@ -269,7 +269,17 @@ static double stage_capacity(int frames)
     tp_merge_authority_put(auth, &m, announced);
     tp_stand_in_producer_announce(&p1, (uint64_t)announced);
     tp_stand_in_producer_announce(&p2, (uint64_t)announced);
-    for (int i = 0; i < 100; i++) tp_join_agent_do_work(a, tp_clock_monotonic_ns());
+    /* before the frames: the map in force and both inputs mapped. The
+     * producers' logs are new, and the agent's subscriptions find them at
+     * their conductor's next pass; a fixed 100 cycles was sometimes too few
+     * (CI: 7744 of 8000 outputs complete, the first 256 without input 2) */
+    const int64_t ready_by = tp_clock_monotonic_ns() + 5000 * MS;
+    tp_join_agent_stats_t js;
+    do {
+        tp_join_agent_do_work(a, tp_clock_monotonic_ns());
+        tp_join_agent_stats(a, &js);
+    } while ((js.mappings < 2 || !tp_join_barrier_has_map(tp_join_agent_barrier(a))) &&
+             tp_clock_monotonic_ns() < ready_by);
     for (int i = 0; i < frames; i++) {
         tp_stand_in_producer_publish(&p1, (uint64_t)i, (uint64_t)now, (uint64_t)now, NULL);
         tp_stand_in_producer_publish(&p2, (uint64_t)i, (uint64_t)now, (uint64_t)now, NULL);
