@@ -719,7 +719,7 @@ int tp_driver_do_work(tp_driver_t *d, int64_t now_ns)
         d->state = DRV_STOPPED;
         work++;
     }
-    if (work > 0) tp_ipc_doorbell_disarm_if(d->doorbell); /* busy: requests need not ring */
+    if (work > 0) tp_ipc_doorbell_disarm(d->doorbell); /* busy: requests need not ring */
     pthread_mutex_unlock(&d->lock);
     return work;
 }
@@ -908,7 +908,7 @@ int tp_driver_open(tp_driver_t **out, const tp_driver_config_t *cfg, FILE *log)
     if (tp_ipc_subscription_open(&d->ctl_sub, &d->ipc, cfg->control_channel, ctl) != 0 ||
         tp_ipc_publication_open(&d->ctl_pub, &d->ipc, cfg->control_channel, ctl) != 0)
         goto fail;
-    if (strncmp(cfg->control_channel, "tp:ipc", 6) == 0 && tp_ipc_doorbell_open(&d->doorbell, &d->ipc, ctl) != 0)
+    if (tp_ipc_doorbell_open(&d->doorbell, &d->ipc, cfg->control_channel, ctl) != 0)
         drv_log(d, "no doorbell on the control stream (idles on the timer alone): %s", tp_errmsg());
     if (ann == ctl && strcmp(ann_ch, cfg->control_channel) == 0) d->ann_pub = d->ctl_pub;
     else if (tp_ipc_publication_open(&d->ann_pub, &d->ipc, ann_ch, ann) != 0) goto fail;

@@ -1,5 +1,6 @@
 /* Embedded IPC: the doorbell (ipc_doorbell.h). */
 #include "ipc_doorbell.h"
+#include "ipc_embedded.h"
 
 #include "tensorpool/error.h"
 
@@ -21,9 +22,11 @@ struct tp_ipc_doorbell_s {
 
 static uint32_t slot_of(int32_t stream_id) { return (uint32_t)stream_id % TP_IPC_DOORBELL_SLOTS; }
 
-int tp_ipc_doorbell_open(tp_ipc_doorbell_t **out, const tp_ipc_context_t *ctx, int32_t stream_id)
+int tp_ipc_doorbell_open(tp_ipc_doorbell_t **out, const tp_ipc_context_t *ctx, const char *channel, int32_t stream_id)
 {
     *out = NULL;
+    tp_ipc_embedded_channel_t params;
+    if (tp_ipc_embedded_channel_parse(channel, &params) != 0) return 0;
     tp_ipc_doorbell_t *db = calloc(1, sizeof *db);
     if (db == NULL) return tp_err_set(TP_ERR_CAPACITY, "doorbell: out of memory");
     const int dirfd = tp_ipc_dir_open_ctx(ctx, 1);
@@ -59,7 +62,7 @@ uint32_t tp_ipc_doorbell_arm(tp_ipc_doorbell_t *db)
 
 void tp_ipc_doorbell_disarm(tp_ipc_doorbell_t *db)
 {
-    if (!db->armed) return;
+    if (db == NULL || !db->armed) return;
     db->armed = 0;
     /* never below 0: someone else may have zeroed the count */
     _Atomic uint32_t *n = &db->index->sleepers[db->slot];
@@ -82,8 +85,9 @@ uint32_t tp_ipc_doorbell_sleep(tp_ipc_doorbell_t *db, uint32_t seen, int64_t tim
 
 const char *tp_ipc_waking_channel(char *buf, size_t cap, const char *channel)
 {
-    if (strncmp(channel, "tp:ipc", 6) != 0 || (channel[6] != '\0' && channel[6] != '?')) return channel;
-    const int n = snprintf(buf, cap, "%s%swake=true", channel, channel[6] == '\0' ? "?" : "|");
+    tp_ipc_embedded_channel_t params;
+    if (tp_ipc_embedded_channel_parse(channel, &params) != 0) return channel;
+    const int n = snprintf(buf, cap, "%s%swake=true", channel, strchr(channel, '?') == NULL ? "?" : "|");
     return n > 0 && (size_t)n < cap ? buf : channel;
 }
 

@@ -28,9 +28,10 @@
 
 typedef struct tp_ipc_doorbell_s tp_ipc_doorbell_t;
 
-/* Map the index of ctx's transport directory for sleeping on stream_id.
- * 0 or -1. */
-int tp_ipc_doorbell_open(tp_ipc_doorbell_t **out, const tp_ipc_context_t *ctx, int32_t stream_id);
+/* Map the index of ctx's transport directory for sleeping on stream_id of
+ * channel. 0 or -1; a channel that is not tp:ipc has no doorbell: 0 with
+ * *out NULL. */
+int tp_ipc_doorbell_open(tp_ipc_doorbell_t **out, const tp_ipc_context_t *ctx, const char *channel, int32_t stream_id);
 
 /* Disarms if armed. NULL is a no-op. */
 void tp_ipc_doorbell_close(tp_ipc_doorbell_t *db);
@@ -39,16 +40,10 @@ void tp_ipc_doorbell_close(tp_ipc_doorbell_t *db);
  * return the ring value to sleep on: poll once more before sleeping. */
 uint32_t tp_ipc_doorbell_arm(tp_ipc_doorbell_t *db);
 
-/* No longer a sleeper (after work turned up). */
+/* No longer a sleeper (after work turned up). Not armed, or NULL: nothing. */
 void tp_ipc_doorbell_disarm(tp_ipc_doorbell_t *db);
 
 int tp_ipc_doorbell_armed(const tp_ipc_doorbell_t *db);
-
-/* Disarm db if it is armed (NULL: nothing). */
-static inline void tp_ipc_doorbell_disarm_if(tp_ipc_doorbell_t *db)
-{
-    if (tp_ipc_doorbell_armed(db)) tp_ipc_doorbell_disarm(db);
-}
 
 /* Sleep until ring differs from seen, a wake, or timeout_ns; returns the
  * ring value now, to sleep on next time (poll once more first). */

@@ -34,6 +34,9 @@ static void test_channel_parameter(void)
     CHECK_STR(tp_ipc_waking_channel(buf, sizeof buf, "tp:ipc?lossless=true"), "tp:ipc?lossless=true|wake=true");
     const char *other[] = {"aeron:ipc", "tp:ipcx", "tp:ipc?lossless=true|stall-ms=100000|and-more-than-fits"};
     for (int i = 0; i < 3; i++) CHECK(tp_ipc_waking_channel(buf, 40, other[i]) == other[i]);
+    tp_ipc_doorbell_t *db = (tp_ipc_doorbell_t *)buf; /* not tp:ipc: no doorbell, and no error */
+    CHECK(tp_ipc_doorbell_open(&db, &ctx, "aeron:ipc", STREAM) == 0 && db == NULL);
+    tp_ipc_doorbell_disarm(NULL);
 }
 
 typedef struct {
@@ -56,7 +59,7 @@ static void test_waking_offer_ends_the_sleep(void)
 {
     tp_ipc_doorbell_t *db;
     tp_ipc_publication_t *waking, *plain;
-    CHECK(tp_ipc_doorbell_open(&db, &ctx, STREAM) == 0);
+    CHECK(tp_ipc_doorbell_open(&db, &ctx, "tp:ipc", STREAM) == 0);
     CHECK(tp_ipc_publication_open(&waking, &ctx, "tp:ipc?wake=true", STREAM) == 0);
     CHECK(tp_ipc_publication_open(&plain, &ctx, "tp:ipc", STREAM) == 0);
     uint32_t seen = tp_ipc_doorbell_arm(db);
@@ -94,7 +97,7 @@ static void test_no_lost_wakeup(void)
 {
     tp_ipc_doorbell_t *db;
     tp_ipc_publication_t *waking;
-    CHECK(tp_ipc_doorbell_open(&db, &ctx, STREAM) == 0);
+    CHECK(tp_ipc_doorbell_open(&db, &ctx, "tp:ipc", STREAM) == 0);
     CHECK(tp_ipc_publication_open(&waking, &ctx, "tp:ipc?wake=true", STREAM) == 0);
     for (int i = 0; i < 20; i++) {
         const uint32_t seen = tp_ipc_doorbell_arm(db);
@@ -115,7 +118,7 @@ static void test_no_lost_wakeup(void)
 static void test_forged_counts(void)
 {
     tp_ipc_doorbell_t *db;
-    CHECK(tp_ipc_doorbell_open(&db, &ctx, STREAM) == 0);
+    CHECK(tp_ipc_doorbell_open(&db, &ctx, "tp:ipc", STREAM) == 0);
     int dirfd = tp_ipc_dir_open_ctx(&ctx, 0);
     CHECK(dirfd >= 0);
     tp_ipc_index_t *ix;
