@@ -52,10 +52,11 @@
  *
  * Both processes are pinned to different CPUs when there are at least two.
  * Usage: bench_ipc [--quick] [--latency-only] [--transports]
- *                  [--transport-throughput-only]
+ *                  [--transport-throughput-only] [--transport-rtt-only]
  *   --quick: fewer samples, for smoke runs; --latency-only: skip throughput;
  *   --transports: only the tp:ipc / aeron:ipc side-by-side runs;
- *   --transport-throughput-only: only the ipc_transport_throughput rows
+ *   --transport-throughput-only: only the ipc_transport_throughput rows;
+ *   --transport-rtt-only: only the ipc_transport_rtt rows
  */
 #include "tensorpool/clock.h"
 #include "tensorpool/ipc.h"
@@ -190,9 +191,27 @@ static void timed_count_handler(void *clientd, const uint8_t *buf, size_t len, c
     if (v != UINT64_MAX) (*(uint64_t *)clientd)++;
 }
 
+/* The pinger's side of a round trip that reads the reply: the echo must be
+ * the message sent, byte for byte. */
+typedef struct {
+    uint64_t got;
+    const uint8_t *sent;
+    size_t len;
+    uint64_t wrong;
+} echo_check_t;
+
+static void echo_check_handler(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info)
+{
+    echo_check_t *c = clientd;
+    (void)info;
+    if (len != c->len || memcmp(buf, c->sent, len) != 0) c->wrong++;
+    c->got++;
+}
+
 /* Ping on stream `ping`, echo on ping + 1. Each size gets its own pair, so
  * a run does not also poll the previous run's closed (lingering) logs. */
-static void latency_run(const char *ch, size_t msg, size_t samples, int64_t out_pct[3], int32_t ping)
+static void latency_run(const char *ch, size_t msg, size_t samples, int64_t out_pct[3], int32_t ping,
+                        int read_reply)
 {
     size_t total = samples + samples / 10;
     atomic_store(&sh->ready, 0);
@@ -226,16 +245,24 @@ static void latency_run(const char *ch, size_t msg, size_t samples, int64_t out_
     }
     uint8_t *buf = calloc(1, msg);
     int64_t *rtt = malloc(samples * sizeof *rtt);
-    uint64_t got = 0;
+    echo_check_t check = {.sent = buf, .len = msg};
     for (uint64_t i = 0; i < total; i++) {
         memcpy(buf, &i, sizeof i);
         int64_t t0 = tp_clock_monotonic_ns();
         offer_until_taken(out, buf, msg);
-        while (got == i) tp_ipc_subscription_poll(back, count_handler, &got, 1);
+        if (read_reply)
+            while (check.got == i) tp_ipc_subscription_poll(back, echo_check_handler, &check, 1);
+        else
+            while (check.got == i) tp_ipc_subscription_poll(back, count_handler, &check.got, 1);
         int64_t t1 = tp_clock_monotonic_ns();
         if (i >= total - samples) rtt[i - (total - samples)] = t1 - t0;
     }
     waitpid(child, NULL, 0);
+    if (check.wrong != 0) {
+        fprintf(stderr, "bench_ipc: %s: %llu of %llu echoes differ from what was sent\n", ch,
+                (unsigned long long)check.wrong, (unsigned long long)total);
+        exit(1);
+    }
     qsort(rtt, samples, sizeof *rtt, tp_bench_cmp_i64);
     out_pct[0] = pct(rtt, samples, 0.5);
     out_pct[1] = pct(rtt, samples, 0.99);
@@ -482,7 +509,15 @@ static const char *aeron_bench_channel(void)
  * two placement probes (so a ratio always compares runs of one placement),
  * with an embedded media driver in this process (no aeron rows without
  * Aeron). Per regime: medians over its trials of each run's p50 and p99,
- * and the ratio tp:ipc / aeron:ipc of the p50 medians. */
+ * and the ratio tp:ipc / aeron:ipc of the p50 medians.
+ *
+ * Each is run twice (param "reply"): "read", where the pinger compares the
+ * echo with what it sent, byte for byte, as any receiver reads a message;
+ * and "ignored", where it only counts the reply. Aeron hands a handler the
+ * bytes in its log, so an ignored reply's payload never leaves the echo's
+ * cache; tp:ipc copies every record out before delivering it (a copy is
+ * what makes a lapped or hostile writer harmless), so it moves the payload
+ * either way. The "ignored" row is the notification-only case. */
 static void transport_rtt_runs(size_t samples, int trials)
 {
     static const size_t sizes[] = {32, 256, 1024};
@@ -491,55 +526,63 @@ static void transport_rtt_runs(size_t samples, int trials)
     if (!have_aeron) fprintf(stderr, "bench_ipc: no aeron:ipc rows: %s\n", tp_errmsg());
     const char *channels[2] = {"tp:ipc", aeron_bench_channel()};
     const int nch = have_aeron ? 2 : 1;
-    static int64_t p50[TP_BENCH_NREGIMES][2][3][MAX_TRIALS], p99[TP_BENCH_NREGIMES][2][3][MAX_TRIALS];
+    static const char *const replies[2] = {"read", "ignored"};
+    static int64_t p50[TP_BENCH_NREGIMES][2][2][3][MAX_TRIALS], p99[TP_BENCH_NREGIMES][2][2][3][MAX_TRIALS];
     int count[TP_BENCH_NREGIMES] = {0};
     int32_t stream = 101;
     for (int t = 0; t < trials; t++) {
-        int64_t r[2][3][2];
+        int64_t r[2][2][3][2];
         const int64_t before = tp_bench_placement_probe();
         for (int s = 0; s < 3; s++)
-            for (int c = 0; c < nch; c++) {
-                int64_t lat[3];
-                latency_run(channels[c], sizes[s], samples, lat, stream);
-                stream += 2;
-                r[c][s][0] = lat[0];
-                r[c][s][1] = lat[1];
-            }
+            for (int q = 0; q < 2; q++)
+                for (int c = 0; c < nch; c++) {
+                    int64_t lat[3];
+                    latency_run(channels[c], sizes[s], samples, lat, stream, q == 0);
+                    stream += 2;
+                    r[q][c][s][0] = lat[0];
+                    r[q][c][s][1] = lat[1];
+                }
         const int64_t after = tp_bench_placement_probe();
         const int g = tp_bench_regime_index(tp_bench_regime(before, after));
         fprintf(stderr, "bench_ipc: rtt trial %d: probe %lld/%lld ns -> %s\n", t, (long long)before, (long long)after,
                 tp_bench_regime_names[g]);
-        for (int c = 0; c < nch; c++)
-            for (int s = 0; s < 3; s++) {
-                p50[g][c][s][count[g]] = r[c][s][0];
-                p99[g][c][s][count[g]] = r[c][s][1];
-            }
+        for (int q = 0; q < 2; q++)
+            for (int c = 0; c < nch; c++)
+                for (int s = 0; s < 3; s++) {
+                    p50[g][q][c][s][count[g]] = r[q][c][s][0];
+                    p99[g][q][c][s][count[g]] = r[q][c][s][1];
+                }
         count[g]++;
     }
     for (int g = 0; g < TP_BENCH_NREGIMES; g++) {
         const int n = count[g];
         if (n == 0) continue;
-        int64_t med50[2][3];
-        for (int c = 0; c < nch; c++)
-            for (int s = 0; s < 3; s++) {
-                qsort(p50[g][c][s], (size_t)n, sizeof(int64_t), tp_bench_cmp_i64);
-                qsort(p99[g][c][s], (size_t)n, sizeof(int64_t), tp_bench_cmp_i64);
-                med50[c][s] = p50[g][c][s][n / 2];
-                for (int k = 0; k < 2; k++) {
-                    char params[320];
-                    snprintf(params, sizeof params,
-                             "\"stat\":\"%s\",\"msg_bytes\":%zu,\"channel\":\"%s\",\"regime\":\"%s\",\"trials\":%d,"
-                             "\"samples\":%zu,\"of\":\"median over trials\"",
-                             k == 0 ? "p50" : "p99", sizes[s], channels[c], tp_bench_regime_names[g], n, samples);
-                    emit("ipc_transport_rtt", "ns", (double)(k == 0 ? med50[c][s] : p99[g][c][s][n / 2]), params);
+        for (int q = 0; q < 2; q++) {
+            int64_t med50[2][3];
+            for (int c = 0; c < nch; c++)
+                for (int s = 0; s < 3; s++) {
+                    qsort(p50[g][q][c][s], (size_t)n, sizeof(int64_t), tp_bench_cmp_i64);
+                    qsort(p99[g][q][c][s], (size_t)n, sizeof(int64_t), tp_bench_cmp_i64);
+                    med50[c][s] = p50[g][q][c][s][n / 2];
+                    for (int k = 0; k < 2; k++) {
+                        char params[360];
+                        snprintf(params, sizeof params,
+                                 "\"stat\":\"%s\",\"msg_bytes\":%zu,\"channel\":\"%s\",\"reply\":\"%s\",\"regime\":\"%s\","
+                                 "\"trials\":%d,\"samples\":%zu,\"of\":\"median over trials\"",
+                                 k == 0 ? "p50" : "p99", sizes[s], channels[c], replies[q], tp_bench_regime_names[g], n,
+                                 samples);
+                        emit("ipc_transport_rtt", "ns", (double)(k == 0 ? med50[c][s] : p99[g][q][c][s][n / 2]),
+                             params);
+                    }
                 }
+            for (int s = 0; have_aeron && s < 3; s++) {
+                char params[256];
+                snprintf(params, sizeof params,
+                         "\"stat\":\"p50\",\"msg_bytes\":%zu,\"reply\":\"%s\",\"regime\":\"%s\",\"trials\":%d,"
+                         "\"ratio\":\"tp:ipc/aeron:ipc\"",
+                         sizes[s], replies[q], tp_bench_regime_names[g], n);
+                emit("ipc_transport_rtt_ratio", "ratio", (double)med50[0][s] / (double)med50[1][s], params);
             }
-        for (int s = 0; have_aeron && s < 3; s++) {
-            char params[256];
-            snprintf(params, sizeof params,
-                     "\"stat\":\"p50\",\"msg_bytes\":%zu,\"regime\":\"%s\",\"trials\":%d,\"ratio\":\"tp:ipc/aeron:ipc\"",
-                     sizes[s], tp_bench_regime_names[g], n);
-            emit("ipc_transport_rtt_ratio", "ratio", (double)med50[0][s] / (double)med50[1][s], params);
         }
     }
     tp_ipc_media_driver_stop(md);
@@ -573,7 +616,7 @@ static void transport_throughput_runs(uint64_t n, int trials)
     static double batch[TP_BENCH_NREGIMES][NROWS][2][MAX_TRIALS];
     static uint64_t lost[TP_BENCH_NREGIMES][NROWS][2][MAX_TRIALS];
     int count[TP_BENCH_NREGIMES] = {0};
-    int32_t stream = 301;
+    int32_t stream = 1001; /* past the round-trip runs' streams (101 up, 24 per trial) */
     if (trials > MAX_TRIALS) trials = MAX_TRIALS;
     for (int t = 0; t < trials; t++) {
         tput_result_t r[NROWS][2];
@@ -656,7 +699,7 @@ static void transport_throughput_runs(uint64_t n, int trials)
 
 int main(int argc, char **argv)
 {
-    int latency_only = 0, transports_only = 0, throughput_only = 0;
+    int latency_only = 0, transports_only = 0, throughput_only = 0, rtt_only = 0;
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--quick") == 0) {
             quick = 1;
@@ -666,9 +709,11 @@ int main(int argc, char **argv)
             latency_only = 1;
         } else if (strcmp(argv[a], "--transport-throughput-only") == 0) {
             throughput_only = 1;
+        } else if (strcmp(argv[a], "--transport-rtt-only") == 0) {
+            rtt_only = 1;
         } else {
             fprintf(stderr, "usage: bench_ipc [--quick] [--latency-only] [--transports] "
-                            "[--transport-throughput-only]\n");
+                            "[--transport-throughput-only] [--transport-rtt-only]\n");
             return 2;
         }
     }
@@ -684,6 +729,11 @@ int main(int argc, char **argv)
         return 0;
     }
     size_t samples = quick ? 20000 : 200000;
+    if (rtt_only) { /* the round-trip rows of every transport, nothing else */
+        transport_rtt_runs(samples, quick ? 1 : 5);
+        nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return 0;
+    }
     if (transports_only) { /* the side-by-side comparison alone */
         transport_rtt_runs(samples, quick ? 1 : 5);
         transport_throughput_runs(quick ? 2000000 : 10000000, quick ? 1 : 5);
@@ -716,7 +766,7 @@ int main(int argc, char **argv)
                      pn[i], msg, samples);
             emit("ipc_sized_floor_half_rtt", "ns", (double)fl[i] / 2.0, params);
         }
-        latency_run("tp:ipc", msg, samples, lat, 1 + 2 * s);
+        latency_run("tp:ipc", msg, samples, lat, 1 + 2 * s, 0);
         g_regime = tp_bench_regime(probe, tp_bench_placement_probe());
         for (int i = 0; i < 3; i++) {
             double oneway = (double)lat[i] / 2.0;

@@ -3,14 +3,9 @@
  * record's lines. These check that this keeps records whole and invisible
  * until published, at every header alignment, through offer, claim/commit,
  * claim/abort, ring wrap and lapping. */
-#include "ipc_test_util.h"
-#include "tp_test.h"
+#include "ipc_log_pair.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-
-#include "ipc/ipc_log.h"
-#include "ipc/ipc_log_file.h"
 
 static tp_ipc_context_t ctx;
 
@@ -160,26 +155,16 @@ static void test_large_records_wrap_and_lap(void)
  * nothing until publish and then the right length and sequence. */
 static void test_large_header_written_at_publish(void)
 {
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/writer", tp_test_base);
-    CHECK(mkdir(dir, 0770) == 0);
-    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    CHECK(dirfd >= 0);
-    tp_ipc_log_writer_t w;
-    void *wmap;
-    size_t wlen;
-    char name[TP_IPC_LOG_NAME_MAX];
-    CHECK(tp_ipc_log_create(dirfd, 23, 1u << 16, 4096, &w, &wmap, &wlen, name, sizeof name) == 0);
-    tp_ipc_log_reader_t r;
-    void *rmap;
-    size_t rlen;
-    CHECK(tp_ipc_log_open_reader(dirfd, name, 23, 4096, &r, &rmap, &rlen) == 0);
+    tp_test_log_pair_t lp;
+    tp_test_log_pair_open(&lp, "writer", 23, 1u << 16, 4096);
+    tp_ipc_log_writer_t *w = &lp.w;
+    tp_ipc_log_reader_t *r = &lp.r;
     static uint8_t scratch[8192], src[2048];
     for (uint64_t i = 0; i < 8; i++) {
         size_t len = 1024 + 16 * (size_t)i;
         tp_test_fill(src, len, 0, i);
-        uint64_t pos = w.position;
-        uint8_t *dst = tp_ipc_log_writer_reserve(&w, len);
+        uint64_t pos = w->position;
+        uint8_t *dst = tp_ipc_log_writer_reserve(w, len);
         tp_ipc_log_writer_copy(dst, src, len);
         const tp_ipc_rec_t *h = (const tp_ipc_rec_t *)(const void *)(dst - TP_IPC_REC_HEADER);
         CHECK(memcmp(dst, src, len) == 0);
@@ -187,25 +172,21 @@ static void test_large_header_written_at_publish(void)
         CHECK(atomic_load(&h->sequence) == 0);
         CHECK(atomic_load(&h->tag) == 0);
         uint64_t end;
-        CHECK(tp_ipc_log_reader_copy(&r, scratch, sizeof scratch, 4, &end) == 0);
-        CHECK_EQ_U64(tp_ipc_log_writer_publish(&w), pos + tp_ipc_rec_size(len));
+        CHECK(tp_ipc_log_reader_copy(r, scratch, sizeof scratch, 4, &end) == 0);
+        CHECK_EQ_U64(tp_ipc_log_writer_publish(w), pos + tp_ipc_rec_size(len));
         CHECK(atomic_load(&h->length) == (int32_t)len);
         CHECK(atomic_load(&h->sequence) == (uint32_t)i);
         CHECK_EQ_U64(atomic_load(&h->tag), tp_ipc_rec_tag(pos, TP_IPC_REC_DATA));
-        CHECK(tp_ipc_log_reader_copy(&r, scratch, sizeof scratch, 4, &end) == 1);
+        CHECK(tp_ipc_log_reader_copy(r, scratch, sizeof scratch, 4, &end) == 1);
         int32_t rl;
         memcpy(&rl, scratch + 8, sizeof rl);
         CHECK(rl == (int32_t)len);
         uint32_t pubi;
         uint64_t seq;
         CHECK(tp_test_verify(scratch + TP_IPC_REC_HEADER, len, &pubi, &seq) && seq == i);
-        r.position = end;
+        r->position = end;
     }
-    tp_ipc_log_unmap(rmap, rlen, r.guard);
-    tp_ipc_log_unmap(wmap, wlen, w.guard);
-    unlinkat(dirfd, name, 0);
-    close(dirfd);
-    rmdir(dir);
+    tp_test_log_pair_close(&lp);
 }
 
 int main(void)
