@@ -469,6 +469,7 @@ int main(int argc, char **argv)
     unsetenv("TP_DIR");
     if (argc > 2) { /* one test by name, for debugging */
         if (strcmp(argv[2], "descriptors") == 0) RUN(test_forged_descriptors_refused);
+        if (strcmp(argv[2], "announces") == 0) RUN(test_forged_and_replayed_announces_refused);
         TP_TEST_END();
     }
     RUN(test_forged_descriptors_refused);
