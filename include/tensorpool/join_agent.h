@@ -57,7 +57,10 @@
  *    barrier only if the slot it names holds its seq (one slot-header read,
  *    descriptors_not_in_slot) and its seq is above the newest taken in the
  *    epoch (descriptors_replayed). Leaving an epoch no frame of which was
- *    taken (a grant before the producer attached) is not an input restart.
+ *    taken (a grant before the producer attached) is not an input restart,
+ *    nor is the driver's word naming an epoch below a provisional one (a
+ *    producer's epochs only grow: the descriptors were forged, or the grant
+ *    is older than them).
  *  - Messages from transport logs another uid owns are dropped on the
  *    control and descriptor streams (control_foreign, descriptors_foreign).
  *  - Requests: one at once when blocked, then every request_interval_ns

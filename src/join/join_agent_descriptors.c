@@ -55,8 +55,16 @@ void ja_input_enter_epoch(tp_join_agent_t *a, input_t *in, uint64_t epoch, int c
     const int changed = in->has_epoch && epoch != in->epoch;
     /* Leaving an epoch none of whose frames were taken (one granted before
      * its producer attached, docs/spec/driver.md scenario 3) relates nothing: it is no
-     * input restart, so it neither counts nor blocks the map. */
-    const int restarted = changed && in->epoch_has_last;
+     * input restart, so it neither counts nor blocks the map. Nor is the
+     * driver's word naming an epoch below one only descriptors showed: a
+     * producer's epochs only grow, so either those descriptors were forged
+     * or the driver's word is older than them (a consumer lease granted
+     * before the producer attached, read after its first descriptors; the
+     * announce of the producer's epoch follows it on the control stream).
+     * Either way no producer restarted, and dropping the map for it would
+     * stop a sequence join until the authority's next map. */
+    const int corrected = confirmed && !in->epoch_confirmed && epoch < in->epoch;
+    const int restarted = changed && in->epoch_has_last && !corrected;
     in->epoch_confirmed |= confirmed;
     if (in->has_epoch && !changed) return;
     if (changed) {

@@ -135,6 +135,38 @@ static tp_merge_authority_t *make_authority(int subscribe, int64_t reannounce)
     return a;
 }
 
+/* A stand-in producer of stream in epoch, 8 slots, on the default streams. */
+static int stand_in(tp_stand_in_producer_t *p, uint32_t stream, uint64_t epoch, int64_t t0)
+{
+    return tp_stand_in_producer_open(p, &ctx, tp_test_base, stream, epoch, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
+                                     TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0);
+}
+
+/* Two inputs (streams 1 and 2) joined to output 10, and an authority that
+ * has announced their sequence map (epoch 1, offsets 0). */
+typedef struct {
+    tp_merge_authority_t *auth;
+    tp_merge_map_t m;
+    int64_t t0;
+} pair_rig_t;
+
+static tp_join_agent_t *pair_rig_open(pair_rig_t *r, tp_join_mode_t mode, seen_t *seen)
+{
+    static const uint32_t ins[2] = {1, 2};
+    r->auth = make_authority(0, -1);
+    tp_join_agent_t *a = make_agent(mode, seen, 1, ins, 2, NULL);
+    make_seq_map(&r->m, 10, 1, ins, 2);
+    CHECK(tp_merge_authority_put(r->auth, &r->m, 0) == 1);
+    r->t0 = tp_clock_monotonic_ns();
+    return a;
+}
+
+static void pair_rig_close(pair_rig_t *r)
+{
+    tp_merge_authority_destroy(r->auth);
+    tp_merge_map_close(&r->m);
+}
+
 /* Run the agent (and authority) several cycles at one simulated time. */
 static void spin(tp_join_agent_t *a, tp_merge_authority_t *auth, int64_t now)
 {
@@ -424,19 +456,13 @@ static void test_descriptor_feed_timestamp(void)
  * a hole), and none until that input's next observation. */
 static void test_latest_overwritten_selection_is_absent(void)
 {
-    tp_merge_authority_t *auth = make_authority(0, -1);
     seen_t seen = {0};
-    const uint32_t ins[2] = {1, 2};
-    tp_join_agent_t *a = make_agent(TP_JOIN_MODE_LATEST_VALUE, &seen, 1, ins, 2, NULL);
-    tp_merge_map_t m;
-    make_seq_map(&m, 10, 1, ins, 2);
-    CHECK(tp_merge_authority_put(auth, &m, 0) == 1);
-    const int64_t t0 = tp_clock_monotonic_ns();
+    pair_rig_t r;
+    tp_join_agent_t *a = pair_rig_open(&r, TP_JOIN_MODE_LATEST_VALUE, &seen);
+    const int64_t t0 = r.t0;
     tp_stand_in_producer_t p1, p2;
-    CHECK(tp_stand_in_producer_open(&p1, &ctx, tp_test_base, 1, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
-                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
-    CHECK(tp_stand_in_producer_open(&p2, &ctx, tp_test_base, 2, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
-                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    CHECK(stand_in(&p1, 1, 1, t0) == 0);
+    CHECK(stand_in(&p2, 2, 1, t0) == 0);
     CHECK(tp_stand_in_producer_announce(&p1, (uint64_t)t0) == 0);
     CHECK(tp_stand_in_producer_announce(&p2, (uint64_t)t0) == 0);
     spin(a, NULL, t0);
@@ -466,8 +492,7 @@ static void test_latest_overwritten_selection_is_absent(void)
     tp_join_agent_destroy(a);
     tp_stand_in_producer_close(&p1);
     tp_stand_in_producer_close(&p2);
-    tp_merge_authority_destroy(auth);
-    tp_merge_map_close(&m);
+    pair_rig_close(&r);
 }
 
 /* JB-8.2.a/c, JB-4.1: a rule with source SLOT_HEADER takes time from the
@@ -487,10 +512,8 @@ static void test_slot_header_times(void)
     CHECK(tp_merge_authority_put(auth, &m, 0) == 1);
     const int64_t t0 = tp_clock_monotonic_ns();
     tp_stand_in_producer_t cam, imu;
-    CHECK(tp_stand_in_producer_open(&cam, &ctx, tp_test_base, 1, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
-                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
-    CHECK(tp_stand_in_producer_open(&imu, &ctx, tp_test_base, 2, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
-                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    CHECK(stand_in(&cam, 1, 1, t0) == 0);
+    CHECK(stand_in(&imu, 2, 1, t0) == 0);
     CHECK(tp_stand_in_producer_announce(&cam, (uint64_t)t0) == 0);
     CHECK(tp_stand_in_producer_announce(&imu, (uint64_t)t0) == 0);
     spin(a, NULL, t0);
@@ -520,19 +543,15 @@ static void test_slot_header_times(void)
  * frames of the new epoch are never paired under the old offsets. */
 static void test_views_and_input_epoch(void)
 {
-    tp_merge_authority_t *auth = make_authority(0, -1);
-    seen_t seen = {0};
     const uint32_t ins[2] = {1, 2};
-    tp_join_agent_t *a = make_agent(TP_JOIN_MODE_SEQUENCE, &seen, 1, ins, 2, NULL);
-    tp_merge_map_t m;
-    make_seq_map(&m, 10, 1, ins, 2);
-    CHECK(tp_merge_authority_put(auth, &m, 0) == 1);
-    const int64_t t0 = tp_clock_monotonic_ns();
+    seen_t seen = {0};
+    pair_rig_t r;
+    tp_join_agent_t *a = pair_rig_open(&r, TP_JOIN_MODE_SEQUENCE, &seen);
+    tp_merge_authority_t *auth = r.auth;
+    const int64_t t0 = r.t0;
     tp_stand_in_producer_t p1, p2;
-    CHECK(tp_stand_in_producer_open(&p1, &ctx, tp_test_base, 1, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
-                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
-    CHECK(tp_stand_in_producer_open(&p2, &ctx, tp_test_base, 2, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
-                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    CHECK(stand_in(&p1, 1, 1, t0) == 0);
+    CHECK(stand_in(&p2, 2, 1, t0) == 0);
     CHECK(tp_stand_in_producer_announce(&p1, (uint64_t)t0) == 0);
     CHECK(tp_stand_in_producer_announce(&p2, (uint64_t)t0) == 0);
     spin(a, NULL, t0);
@@ -549,8 +568,7 @@ static void test_views_and_input_epoch(void)
     CHECK(seen.frame_value[0] == 111 && seen.frame_value[1] == 222);
     /* Input 2 restarts with epoch 2: its slot resets (observed cursor gone). */
     tp_stand_in_producer_close(&p2);
-    CHECK(tp_stand_in_producer_open(&p2, &ctx, tp_test_base, 2, 2, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
-                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    CHECK(stand_in(&p2, 2, 2, t0) == 0);
     CHECK(tp_stand_in_producer_announce(&p2, (uint64_t)t0) == 0);
     CHECK(tp_stand_in_producer_publish(&p1, 112, 6, 6, NULL) == 0);
     spin(a, NULL, t0);
@@ -582,8 +600,57 @@ static void test_views_and_input_epoch(void)
     tp_join_agent_destroy(a); /* releases subscriptions and mappings */
     tp_stand_in_producer_close(&p1);
     tp_stand_in_producer_close(&p2);
-    tp_merge_authority_destroy(auth);
-    tp_merge_map_close(&m);
+    pair_rig_close(&r);
+}
+
+/* The driver's word naming an input epoch below the one its descriptors
+ * showed first (a lease granted before the producer attached and read after
+ * its first descriptors, or descriptors a forger sent with a higher epoch)
+ * moves the input there, forgetting what it took, but is no input restart:
+ * no producer restarted, so the map stands and the join keeps pairing. */
+static void test_lower_confirmed_epoch_is_no_restart(void)
+{
+    seen_t seen = {0};
+    pair_rig_t r;
+    tp_join_agent_t *a = pair_rig_open(&r, TP_JOIN_MODE_SEQUENCE, &seen);
+    tp_merge_authority_t *auth = r.auth;
+    const int64_t t0 = r.t0;
+    tp_stand_in_producer_t p1, p2, p2_high;
+    CHECK(stand_in(&p1, 1, 1, t0) == 0);
+    CHECK(stand_in(&p2, 2, 1, t0) == 0);
+    CHECK(stand_in(&p2_high, 2, 5, t0) == 0);
+    CHECK(tp_stand_in_producer_announce(&p1, (uint64_t)t0) == 0);
+    spin(a, auth, t0);
+    /* Input 2's first descriptors claim epoch 5 and are taken (provisional). */
+    CHECK(tp_stand_in_producer_publish(&p2_high, 999, 1, 1, NULL) == 0);
+    CHECK(tp_stand_in_producer_publish(&p2_high, 998, 2, 2, NULL) == 0);
+    spin(a, auth, t0);
+    tp_join_agent_stats_t st;
+    tp_join_agent_stats(a, &st);
+    CHECK(st.descriptors >= 2 && st.descriptors_other_epoch == 0);
+    /* Then the driver's word: stream 2 is in epoch 1. */
+    CHECK(tp_stand_in_producer_announce(&p2, (uint64_t)t0) == 0);
+    spin(a, auth, t0);
+    tp_join_agent_stats(a, &st);
+    CHECK_EQ_U64(st.input_epoch_changes, 0);
+    CHECK_EQ_U64(st.epoch_blocks, 0);
+    CHECK(st.mappings == 2);
+    CHECK(tp_stand_in_producer_publish(&p2_high, 997, 3, 3, NULL) == 0); /* now of another epoch: refused */
+    CHECK(tp_stand_in_producer_publish(&p1, 111, 5, 5, NULL) == 0);
+    CHECK(tp_stand_in_producer_publish(&p2, 222, 5, 5, NULL) == 0);
+    spin(a, auth, t0);
+    tp_join_agent_stats(a, &st);
+    CHECK(st.descriptors_other_epoch >= 1);
+    CHECK(seen.outputs >= 1);
+    CHECK(seen.frame_value[0] == 111 && seen.frame_value[1] == 222);
+    tp_join_agent_status_t js;
+    tp_join_agent_status(a, &js);
+    CHECK(js.state == TP_JOIN_AGENT_FLOWING);
+    tp_join_agent_destroy(a);
+    tp_stand_in_producer_close(&p1);
+    tp_stand_in_producer_close(&p2);
+    tp_stand_in_producer_close(&p2_high);
+    pair_rig_close(&r);
 }
 
 /* Issue 13.10: outputs delivered before the inputs' pools are mapped (the
@@ -653,8 +720,7 @@ static void test_announce_acceptance(void)
     tp_join_agent_t *a = make_agent(TP_JOIN_MODE_SEQUENCE, &seen, 1, ins, 1, NULL);
     const int64_t t0 = tp_clock_monotonic_ns() + 10000000000LL; /* the agent's clock, 10 s on */
     tp_stand_in_producer_t p;
-    CHECK(tp_stand_in_producer_open(&p, &ctx, tp_test_base, 1, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
-                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    CHECK(stand_in(&p, 1, 1, t0) == 0);
     tp_join_agent_stats_t st;
     CHECK(tp_stand_in_producer_announce(&p, (uint64_t)before_join) == 0); /* before join (and stale) */
     CHECK(tp_stand_in_producer_announce(&p, (uint64_t)(t0 - 4000000000LL)) == 0); /* after join, 4 s old */
@@ -695,8 +761,7 @@ static void test_lease_revoked_releases_mapping(void)
     tp_join_agent_t *a = make_agent(TP_JOIN_MODE_SEQUENCE, &seen, 1, ins, 1, NULL);
     const int64_t t0 = tp_clock_monotonic_ns();
     tp_stand_in_producer_t p1;
-    CHECK(tp_stand_in_producer_open(&p1, &ctx, tp_test_base, 1, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
-                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    CHECK(stand_in(&p1, 1, 1, t0) == 0);
     CHECK(tp_stand_in_producer_announce(&p1, (uint64_t)t0) == 0);
     spin(a, NULL, t0);
     tp_join_agent_stats_t st;
@@ -766,8 +831,7 @@ static void test_close_releases_everything(void)
     }
     const int64_t t0 = tp_clock_monotonic_ns();
     tp_stand_in_producer_t p1;
-    CHECK(tp_stand_in_producer_open(&p1, &ctx, tp_test_base, 1, 1, 8, TP_DESCRIPTOR_STREAM_DEFAULT,
-                                    TP_CONTROL_STREAM_DEFAULT, (uint64_t)t0) == 0);
+    CHECK(stand_in(&p1, 1, 1, t0) == 0);
     CHECK(write(go[1], "g", 1) == 1);
     int status = -1;
     for (int i = 0; i < 6000; i++) { /* the child announces itself ready by mapping */
@@ -1080,6 +1144,7 @@ int main(void)
     RUN(test_announce_acceptance);
     RUN(test_slot_header_times);
     RUN(test_latest_overwritten_selection_is_absent);
+    RUN(test_lower_confirmed_epoch_is_no_restart);
     RUN(test_lease_revoked_releases_mapping);
     RUN(test_close_releases_everything);
     RUN(test_timestamp_request_answered_and_reannounced);
