@@ -242,8 +242,10 @@ int tp_join_agent_do_work(tp_join_agent_t *a, int64_t now)
     a->work = 0;
     a->stats.duty_cycles++;
     if (tp_ipc_subscription_poll(a->control, ja_on_control, a, a->cfg.poll_limit) < 0) return -1;
+    const uint64_t descriptors_before = a->stats.descriptors;
     for (uint32_t d = 0; d < a->ndesc; d++)
         if (tp_ipc_subscription_poll(a->desc[d].sub, ja_on_descriptor, a, a->cfg.poll_limit) < 0) return -1;
+    if (a->stats.descriptors == descriptors_before) ja_idle_prefetch(a);
     a->stats.control_loss = tp_ipc_subscription_loss_count(a->control);
     ja_meta_poll(a);
     for (uint32_t i = 0; i < a->ninputs; i++) /* leases: attach, keepalive, loss */
