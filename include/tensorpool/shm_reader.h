@@ -59,6 +59,7 @@ typedef struct tp_shm_reader_s {
     tp_reject_t last_reject; /* reason of the latest drops_invalid */
     tp_tensor_cache_t tensor; /* the last TensorHeader message that passed every check */
     unsigned last_pool;       /* the pool of the last frame begun: its payload is prefetched */
+    unsigned idle_calls;      /* tp_shm_reader_prefetch_idle calls: it acts on every few */
 } tp_shm_reader_t;
 
 typedef enum tp_shm_read_e {
@@ -99,6 +100,12 @@ TP_INTERNAL tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, 
  * their misses overlap the frames read meanwhile. Only a hint: it reads
  * and changes nothing, and never faults. */
 TP_INTERNAL void tp_shm_reader_prefetch(const tp_shm_reader_t *r, uint64_t seq);
+
+/* For a reader with nothing to read, waiting for frame seq (the newest
+ * taken + 1): every TP_SHM_IDLE_PREFETCH_EVERY calls, tp_shm_reader_prefetch
+ * (seq). Called on each idle pass of a consumer or join agent
+ * (shm_reader.c says why, and why not on every pass). */
+TP_INTERNAL void tp_shm_reader_prefetch_idle(tp_shm_reader_t *r, uint64_t seq);
 
 /* Whether the view's bytes were stable: the slot's seqlock word is unchanged
  * and the payload's pool file was not truncated under the mapping (its

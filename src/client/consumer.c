@@ -86,7 +86,6 @@ struct tp_consumer_s {
     int upkept;         /* it ran in this pass */
     unsigned held_n;    /* descriptors held until it runs (hold) */
     descriptor_t held[HELD_MAX];
-    unsigned idle_passes; /* passes that found no descriptor (idle prefetch) */
 };
 
 static void switch_descriptor_stream(tp_consumer_t *c, int32_t stream);
@@ -534,28 +533,6 @@ static int upkeep(tp_consumer_t *c, int64_t now_ns)
     return work;
 }
 
-/* A consumer waiting for the next frame asks, every IDLE_PREFETCH_EVERY
- * idle passes, for the lines that frame will be read from: its slot header
- * and its payload's first line (seq + 1 in the pool of the last frame). The
- * producer takes them to write the frame and then publishes the
- * descriptor; a request made meanwhile brings them back while the
- * descriptor is still on its way, so reading the frame then costs no miss
- * of its own. Both lines are needed: the payload's address waits for the
- * header's pool id, so with the header alone the payload miss still
- * follows the descriptor's. Asking on every idle pass fights the producer
- * for the header line between its two stores to it (claim, commit); every
- * 4th pass (about 50 ns apart here) does not. Measured with bench_frame_rtt
- * (mid placement, 64 B): 835-853 ns without, 710-742 ns on every pass,
- * 706-730 ns every 4th, 734-783 ns every 16th. A hint only: it changes no
- * data and never faults. */
-enum { IDLE_PREFETCH_EVERY = 4 };
-
-static inline void idle_prefetch(tp_consumer_t *c)
-{
-    if (c->mapped && c->acct_have && (++c->idle_passes & (IDLE_PREFETCH_EVERY - 1)) == 0)
-        tp_shm_reader_prefetch(&c->r, c->acct_last + 1);
-}
-
 int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handler, void *clientd, int limit)
 {
     c->now_ns = now_ns;
@@ -569,7 +546,7 @@ int tp_consumer_poll(tp_consumer_t *c, int64_t now_ns, tp_frame_handler_t handle
     }
     const int n = tp_ipc_subscription_poll(c->desc_sub, on_descriptor, c, limit > 0 ? limit : 1);
     if (n > 0) work += n;
-    else idle_prefetch(c);
+    else if (c->mapped && c->acct_have) tp_shm_reader_prefetch_idle(&c->r, c->acct_last + 1); /* the next frame's lines */
     if (c->held_n > 0) { /* after the subscription's poll: an announce may switch the descriptor stream */
         for (int i = 0; i < HELD_UPKEEPS; i++) { /* the announce may be behind other messages: to the end, bounded */
             const int w = upkeep(c, now_ns);

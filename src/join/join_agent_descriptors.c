@@ -162,22 +162,15 @@ void ja_on_descriptor(void *clientd, const uint8_t *buf, size_t len, const tp_ip
         tq_push(a, ja_hist_ts(e, a->trigger_source));
 }
 
-/* As a consumer waiting for a frame does (tp_consumer_poll): every 4th
- * idle duty cycle, ask for the lines each input's next frame (seq + 1 of
- * its epoch) will be read from. Its producer takes them to write the frame
- * before publishing the descriptor; asked for in between, they are back
- * by the time the descriptor arrives, so the slot check and the view cost
- * no miss after the descriptor's. bench_join_agent (lockstep, mid
- * placement, 8 alternated runs each): commit-to-callback p50 1120-1593 ns
- * before, 1031-1438 ns after (medians 1356 and 1182). A hint only. */
-enum { IDLE_PREFETCH_EVERY = 4 };
-
+/* The slot check of every descriptor and the views of each output read
+ * those lines. bench_join_agent (lockstep, mid placement, 8 alternated runs
+ * each): commit-to-callback p50 1120-1593 ns before, 1031-1438 ns after
+ * (medians 1356 and 1182). */
 void ja_idle_prefetch(tp_join_agent_t *a)
 {
-    if ((++a->idle_passes & (IDLE_PREFETCH_EVERY - 1)) != 0) return;
     for (uint32_t i = 0; i < a->ninputs; i++) {
-        const input_t *in = &a->inputs[i];
+        input_t *in = &a->inputs[i];
         if (in->mapped && in->mapped_epoch == in->epoch && in->epoch_has_last)
-            tp_shm_reader_prefetch(&in->reader, in->epoch_last + 1);
+            tp_shm_reader_prefetch_idle(&in->reader, in->epoch_last + 1);
     }
 }

@@ -115,7 +115,6 @@ struct tp_join_agent_s {
     int work;
     tp_join_agent_stats_t stats;
     tp_ipc_subscription_t *meta_sub; /* metadata stream (join_agent_meta.c) */
-    unsigned idle_passes; /* duty cycles that took no descriptor (ja_idle_prefetch) */
 };
 
 /* join_agent_meta.c: per-input metadata stores and the metadata subscription. */
@@ -175,8 +174,8 @@ void ja_hist_clear(tp_join_agent_t *a, input_t *in);
  * or grant); else a descriptor did, provisionally. */
 void ja_input_enter_epoch(tp_join_agent_t *a, input_t *in, uint64_t epoch, int confirmed);
 void ja_on_descriptor(void *clientd, const uint8_t *buf, size_t len, const tp_ipc_msg_info_t *info);
-/* A duty cycle that took no descriptor: now and then ask for each mapped
- * input's next slot header and payload lines (see there). */
+/* A duty cycle that took no descriptor: each mapped input's reader asks
+ * for its next frame's lines now and then (tp_shm_reader_prefetch_idle). */
 void ja_idle_prefetch(tp_join_agent_t *a);
 
 /* join_agent_output.c */
