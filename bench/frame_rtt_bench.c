@@ -46,6 +46,7 @@
 #include "tensorpool/producer.h"
 
 #include "placement.h"
+#include "round_trip_args.h"
 
 #include <ftw.h>
 #include <signal.h>
@@ -632,25 +633,10 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw
 
 int main(int argc, char **argv)
 {
-    int ntrials = 5;
-    size_t samples = 20000;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--quick") == 0) {
-            ntrials = 1;
-            samples = 2000;
-        } else if (strcmp(argv[i], "--trials") == 0 && i + 1 < argc) {
-            ntrials = atoi(argv[++i]);
-        } else if (strcmp(argv[i], "--samples") == 0 && i + 1 < argc) {
-            samples = (size_t)atol(argv[++i]);
-        } else {
-            fprintf(stderr, "usage: bench_frame_rtt [--quick] [--trials N] [--samples N]\n");
-            return 2;
-        }
-    }
-    if (ntrials < 1 || ntrials > MAX_TRIALS || samples < 100) {
-        fprintf(stderr, "bench_frame_rtt: trials 1..%d, samples >= 100\n", MAX_TRIALS);
-        return 2;
-    }
+    int ntrials;
+    size_t samples;
+    const int bad_args = tp_bench_round_trip_args(argc, argv, "bench_frame_rtt", MAX_TRIALS, &ntrials, &samples);
+    if (bad_args != 0) return bad_args;
     char dir[] = "/dev/shm/tp-bench-frame-rtt-XXXXXX";
     if (mkdtemp(dir) == NULL) return 1;
     chmod(dir, 0770);

@@ -37,6 +37,7 @@ PROGRAMS = {
 OPTIONAL = {
     "bench_python": ["--frames", "50"],  # the Python package (python/)
     "bench_bridge": ["--quick"],  # Aeron
+    "bench_iceoryx": ["--quick"],  # Debian's iceoryx (scripts/deps.sh --iceoryx)
 }
 
 

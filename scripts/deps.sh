@@ -8,6 +8,8 @@
 # root, or sudo.
 #   --browser  also Debian's chromium (the tp view browser test; scripts/test.sh)
 #   --plot     also gnuplot (bench/run --plot)
+#   --iceoryx  also Debian's iceoryx 2.0.3 (RouDi and the C binding): the
+#              anchor benchmark bench_iceoryx is built when it is there
 # (with either, a font, so the screenshot and the plots have legible text)
 set -euo pipefail
 need=()
@@ -15,10 +17,12 @@ for a in "$@"; do
   case "$a" in
     --browser) command -v chromium >/dev/null || need+=(chromium) ;;
     --plot) command -v gnuplot >/dev/null || need+=(gnuplot-nox) ;;
+    --iceoryx) { command -v iox-roudi >/dev/null && dpkg -s libiceoryx-binding-c-dev >/dev/null 2>&1; } ||
+               need+=(iceoryx libiceoryx-binding-c-dev) ;;
     *) echo "deps.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
-if [ $# -gt 0 ] && [ ! -d /usr/share/fonts/truetype/dejavu ]; then need+=(fonts-dejavu-core); fi
+if { [[ " $* " == *" --browser "* ]] || [[ " $* " == *" --plot "* ]]; } && [ ! -d /usr/share/fonts/truetype/dejavu ]; then need+=(fonts-dejavu-core); fi
 command -v cc >/dev/null || need+=(build-essential)
 command -v make >/dev/null || need+=(make)
 command -v c++ >/dev/null || need+=(g++)

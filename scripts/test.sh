@@ -8,7 +8,9 @@
 # built too and the tests also run over aeron:ipc (the *_aeron tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh --browser --plot   # chromium (the tp view test loads the page in it), gnuplot (bench_plot)
+# chromium (the tp view test loads the page in it), gnuplot (bench_plot),
+# iceoryx (bench_smoke runs the iceoryx anchor benchmark)
+scripts/deps.sh --browser --plot --iceoryx
 dir=build
 opts=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTP_WERROR=ON)
 if [ "${1:-}" = "--sanitize" ]; then
