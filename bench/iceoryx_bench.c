@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -329,6 +330,7 @@ static pid_t spawn_side(int is_pinger, int cmd_pipe[2], int done_fd, size_t samp
 {
     const pid_t pid = fork();
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         close(cmd_pipe[1]);
         /* exit, not _exit: the runtime deregisters from RouDi in its static
          * destructor, and RouDi aborts on shutdown when a registered process
@@ -384,6 +386,7 @@ static pid_t start_roudi(const char *dir)
     }
     const pid_t pid = fork();
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGINT); /* a killed benchmark leaves no RouDi behind */
         dup2(2, 1); /* RouDi talks on stdout, which is for our JSON lines */
         execlp("iox-roudi", "iox-roudi", "-c", cfg, "-l", "warning", (char *)NULL);
         fprintf(stderr, "bench_iceoryx: cannot run iox-roudi: %s (scripts/deps.sh --iceoryx installs it)\n",
