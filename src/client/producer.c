@@ -60,6 +60,12 @@ struct tp_producer_s {
     tp_trace_link_t link;
     uint8_t link_tx[8 + 28 + 4 + 8 * TP_TRACE_MAX_PARENTS];
     tp_progress_tx_t prog; /* FrameProgress (progress_tx.c) */
+    /* The FrameDescriptor, encoded once at open: it has no groups or var
+     * data, so every commit rewrites all six fields in place and sends the
+     * same length, without the encoder's set-up and end per frame */
+    tp_control_frame_descriptor_enc_t desc_enc;
+    uint8_t desc_tx[64];
+    long desc_len;
 };
 
 static int on_attached(void *clientd, const tp_lease_t *lease)
@@ -296,6 +302,8 @@ int tp_producer_open(tp_producer_t **out, const tp_client_context_t *ctx, uint32
     snprintf(p->summary, sizeof p->summary, "%s", summary != NULL ? summary : "");
     trace_defaults(p);
     tp_progress_tx_init(&p->prog);
+    tp_control_frame_descriptor_encode_begin(&p->desc_enc, p->desc_tx, sizeof p->desc_tx);
+    p->desc_len = tp_control_frame_descriptor_encode_end(&p->desc_enc); /* fixed: cannot fail in 64 bytes */
     tp_ipc_context_init(&p->ipc);
     p->ipc.base_dir = p->ctx.base_dir;
     p->ipc.namespace_name = p->ctx.ns;
@@ -425,19 +433,18 @@ static int commit_with_trace(tp_producer_t *p, tp_shm_claim_t *c, uint64_t times
     tp_progress_tx_on_commit(&p->prog, &o, c); /* COMPLETE, if progress was reported (W-10.2.2.a) */
     /* W-10.2.1.g: only now is the descriptor sent; its timestamp is the
      * publish time, taken after commit (W-10.2.1.d) */
-    uint8_t buf[64];
-    tp_control_frame_descriptor_enc_t e;
-    tp_control_frame_descriptor_encode_begin(&e, buf, sizeof buf);
-    tp_control_frame_descriptor_set_stream_id(&e, p->stream_id);
-    tp_control_frame_descriptor_set_epoch(&e, p->epoch);
-    tp_control_frame_descriptor_set_seq(&e, c->seq);
+    tp_control_frame_descriptor_enc_t *e = &p->desc_enc;
+    const uint8_t *buf = p->desc_tx;
+    tp_control_frame_descriptor_set_stream_id(e, p->stream_id);
+    tp_control_frame_descriptor_set_epoch(e, p->epoch);
+    tp_control_frame_descriptor_set_seq(e, c->seq);
     uint64_t ts = 0; /* the clock is read only if the descriptor or a rate gate needs it */
     if (!p->no_publish_ts) ts = (uint64_t)tp_clock_monotonic_ns();
-    tp_control_frame_descriptor_set_timestamp_ns(&e, ts != 0 ? ts : TP_CONTROL_FRAME_DESCRIPTOR_TIMESTAMP_NS_NULL_VALUE);
-    tp_control_frame_descriptor_set_meta_version(&e, p->meta_version);
-    tp_control_frame_descriptor_set_trace_id(&e, trace_id); /* TL-8.1.a: 0 = none */
+    tp_control_frame_descriptor_set_timestamp_ns(e, ts != 0 ? ts : TP_CONTROL_FRAME_DESCRIPTOR_TIMESTAMP_NS_NULL_VALUE);
+    tp_control_frame_descriptor_set_meta_version(e, p->meta_version);
+    tp_control_frame_descriptor_set_trace_id(e, trace_id); /* TL-8.1.a: 0 = none */
     p->last_trace_id = trace_id;
-    const long n = tp_control_frame_descriptor_encode_end(&e);
+    const long n = p->desc_len;
     if (n <= 0) return -1;
     int rc = tp_ipc_publication_offer(p->desc_pub, buf, (size_t)n) > 0 ? 0 : -1;
     for (unsigned i = 0; i < TP_PRODUCER_MAX_PER_CONSUMER; i++) {
