@@ -111,6 +111,19 @@ TP_INTERNAL void tp_slot_header_write(uint8_t *slot, const tp_slot_header_t *h);
  * names the same seq throughout) would take zeroed dims as valid. */
 TP_INTERNAL void tp_slot_header_write_root(uint8_t *slot, const tp_slot_header_t *h);
 
+/* A writer's SlotHeader root block, kept encoded: the block has no groups
+ * or var data, so a frame rewrites its six fields in place and copies bytes
+ * 8..63 into the slot, without setting up an encoder per frame. Zeroed is a
+ * valid state: the first write (or the first after the image moved) encodes
+ * it. */
+typedef struct tp_slot_root_image_s {
+    tp_control_slot_header_enc_t enc; /* bound to img */
+    uint8_t img[TP_SHM_SLOT_TENSOR_OFFSET];
+} tp_slot_root_image_t;
+
+/* tp_slot_header_write_root through the image r. */
+TP_INTERNAL void tp_slot_root_image_write(tp_slot_root_image_t *r, uint8_t *slot, const tp_slot_header_t *h);
+
 /* Encode slot bytes 8..255 exactly as h says, including header_bytes_len,
  * the embedded message header and dims/strides beyond ndims. For tests and
  * tools that must produce hostile slots; producers use tp_slot_header_write. */

@@ -52,6 +52,7 @@ typedef struct tp_shm_writer_s {
     int require_hugepages;
     int prefetch_write;  /* write prefetches available: each claim asks for a later slot's lines */
     tp_tensor_cache_t tensor; /* the last header claimed with, checked and encoded */
+    tp_slot_root_image_t root; /* the SlotHeader root block, rewritten per frame */
     char epoch_dir[TP_SHM_PATH_MAX];
     char ring_path[TP_SHM_PATH_MAX];
     char pool_path[TP_SHM_MAX_POOLS][TP_SHM_PATH_MAX];
@@ -106,7 +107,7 @@ TP_INTERNAL int tp_shm_writer_claim_at(tp_shm_writer_t *w, const tp_tensor_heade
 /* Write claim c's whole slot header while the slot is still IN-PROGRESS:
  * FrameProgress readers need it before the commit (D-24). Commit it with
  * tp_shm_writer_commit_staged, which leaves the TensorHeader alone. */
-TP_INTERNAL void tp_shm_writer_stage_header(const tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
+TP_INTERNAL void tp_shm_writer_stage_header(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
                                             uint32_t meta_version);
 
 /* Finish a claimed frame: write the whole slot header (W-8.3.b step 3),
@@ -118,7 +119,7 @@ TP_INTERNAL void tp_shm_writer_commit(tp_shm_writer_t *w, const tp_shm_claim_t *
 /* tp_shm_writer_commit for a claim whose header tp_shm_writer_stage_header
  * already wrote: only the root block (timestamp, meta_version) is written
  * again, so a FrameProgress reader never sees the TensorHeader rewritten
- * (tp_slot_header_write_root). */
+ * (tp_slot_root_image_write, as tp_slot_header_write_root). */
 TP_INTERNAL void tp_shm_writer_commit_staged(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
                                              uint32_t meta_version);
 

@@ -180,6 +180,22 @@ void tp_slot_header_write_root(uint8_t *slot, const tp_slot_header_t *h)
     memcpy(slot + 8, img + 8, SLOT_MSG - 8);
 }
 
+void tp_slot_root_image_write(tp_slot_root_image_t *r, uint8_t *slot, const tp_slot_header_t *h)
+{
+    tp_control_slot_header_enc_t *e = &r->enc;
+    if (e->e.buf != r->img) { /* zeroed or moved: pad zeroed, length written once */
+        tp_control_slot_header_encode_begin_headerless(e, r->img, SLOT_MSG);
+        tp_sbe_put_u32(r->img + TP_CONTROL_SLOT_HEADER_BLOCK_LENGTH, TP_SHM_HEADER_BYTES_LEN);
+    }
+    tp_control_slot_header_set_values_len_bytes(e, h->values_len_bytes);
+    tp_control_slot_header_set_payload_slot(e, h->payload_slot);
+    tp_control_slot_header_set_pool_id(e, h->pool_id);
+    tp_control_slot_header_set_payload_offset(e, h->payload_offset);
+    tp_control_slot_header_set_timestamp_ns(e, h->timestamp_ns);
+    tp_control_slot_header_set_meta_version(e, h->meta_version);
+    memcpy(slot + 8, r->img + 8, SLOT_MSG - 8);
+}
+
 void tp_slot_header_write(uint8_t *slot, const tp_slot_header_t *h)
 {
     tp_slot_header_write_root(slot, h);

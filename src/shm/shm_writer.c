@@ -202,13 +202,13 @@ static tp_slot_header_t header_of(const tp_shm_writer_t *w, const tp_shm_claim_t
     return h;
 }
 
-void tp_shm_writer_stage_header(const tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
+void tp_shm_writer_stage_header(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
                                 uint32_t meta_version)
 {
     const tp_slot_header_t h = header_of(w, c, timestamp_ns, meta_version);
     /* step 3: the whole slot, never assume zeroes; lines already holding the
      * claimed shape's bytes are left alone (tensor_cache.h) */
-    tp_slot_header_write_root(c->slot, &h);
+    tp_slot_root_image_write(&w->root, c->slot, &h);
     if (tp_tensor_cache_same(&w->tensor, &c->tensor)) tp_tensor_cache_write_slot(&w->tensor, c->slot);
     else tp_tensor_message_write(c->slot + TP_SHM_SLOT_TENSOR_OFFSET, &c->tensor);
 }
@@ -225,7 +225,7 @@ void tp_shm_writer_commit_staged(tp_shm_writer_t *w, const tp_shm_claim_t *c, ui
                                  uint32_t meta_version)
 {
     const tp_slot_header_t h = header_of(w, c, timestamp_ns, meta_version);
-    tp_slot_header_write_root(c->slot, &h); /* the TensorHeader staged earlier stays as it is */
+    tp_slot_root_image_write(&w->root, c->slot, &h); /* the TensorHeader staged earlier stays as it is */
     tp_seqlock_write_commit(c->slot, c->seq);
     w->next_seq = c->seq + 1;
 }
