@@ -1,6 +1,7 @@
 # SHM data plane unit tests.
 tp_add_test(test_shm_layout SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_layout.c ARGS ${TP_INTEROP_DIR} LABELS shm)
 tp_add_test(test_tensor_header SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_tensor_header.c LABELS shm)
+tp_add_test(test_tensor_cache SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_tensor_cache.c LABELS shm)
 tp_add_test(test_shm_uri SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_uri.c LABELS shm)
 tp_add_test(test_shm_path SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_path.c LABELS shm)
 tp_add_test(test_shm_region SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_shm_region.c LABELS shm)
