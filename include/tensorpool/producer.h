@@ -82,7 +82,9 @@ TP_INTERNAL void tp_producer_set_announce(tp_producer_t *p, bool on);
  * CLOCK_MONOTONIC right after each commit (default on; $TP_PUBLISH_TIMESTAMP
  * = "off" makes every producer of the process start off). Off, the field is
  * null, as docs/spec/wire.md W-10.2.1.e recommends when nothing needs it,
- * and a commit reads no clock (about 25 ns here: the vDSO on kvm-clock).
+ * and a commit reads no clock. That read is more than its own 20-25 ns:
+ * a two-process frame round trip (two commits) was 88-97 ns shorter
+ * without it on the development VM (bench_frame_rtt, mid placement).
  * Keep it on when a join rule takes FRAME_DESCRIPTOR time (a null time is
  * never ready, JB-8.2.k) or consumers rate-limit by publish time (they fall
  * back to their own clock, W-11.c). Takes effect at the next commit. */
