@@ -360,12 +360,6 @@ typedef struct trial_s {
     int64_t slow5[NKINDS - 1], slow50[NKINDS - 1], minflt[NKINDS - 1], nvcsw[NKINDS - 1], nivcsw[NKINDS - 1];
 } trial_t;
 
-static int64_t pct(int64_t *v, size_t n, double q)
-{
-    qsort(v, n, sizeof v[0], tp_bench_cmp_i64);
-    return v[(size_t)(q * (double)(n - 1))];
-}
-
 /* One measured ping-pong run of `samples` rounds after samples/10 unmeasured
  * (len 0: messages), frames with or without the publish timestamp (the
  * ponger answers alike). Percentiles into out. 0, or -1 when the ponger
@@ -382,7 +376,7 @@ static void summarize(trial_t *tr, int kind, int64_t *buf, size_t samples, const
         tr->slow5[kind] += buf[i] >= 5000;
         tr->slow50[kind] += buf[i] >= 50000;
     }
-    for (int k = 0; k < NSTATS; k++) tr->v[kind][k] = pct(buf, samples, quantiles[k]);
+    for (int k = 0; k < NSTATS; k++) tr->v[kind][k] = tp_bench_quantile_i64(buf, samples, quantiles[k]);
 }
 
 static int ping_pong(side_t *s, uint32_t len, int publish_ts, uint64_t *round, size_t samples, int64_t *buf,
@@ -477,12 +471,6 @@ static void emit_row(const char *name, const char *unit, double value, const cha
     printf(",\"trials\":%d,\"regime\":\"%s\"%s}\n", trials, regime, extra);
 }
 
-static int64_t median_of(int64_t *v, int n)
-{
-    qsort(v, (size_t)n, sizeof v[0], tp_bench_cmp_i64);
-    return v[n / 2];
-}
-
 /* Medians over the trials of each regime. */
 static void report(const trial_t *tr, int ntrials, size_t samples)
 {
@@ -500,7 +488,7 @@ static void report(const trial_t *tr, int ntrials, size_t samples)
                 int m = 0;
                 for (int t = 0; t < ntrials; t++)
                     if (strcmp(tr[t].regime, regimes[g]) == 0) col[m++] = tr[t].v[k][q];
-                med[k][q] = median_of(col, m);
+                med[k][q] = tp_bench_median_i64(col, m);
             }
         for (int q = 0; q < NSTATS; q++) {
             const int64_t floor_ns = med[KIND_MSG][q] + med[KIND_CL][q];

@@ -96,12 +96,6 @@ typedef struct side_s {
     iox_sub_t sub[NSIZES + NPOLICIES];
 } side_t;
 
-static int64_t pct(int64_t *v, size_t n, double q)
-{
-    qsort(v, n, sizeof v[0], tp_bench_cmp_i64);
-    return v[(size_t)(q * (double)(n - 1))];
-}
-
 /* The round trip's services are "tp-bench/ping|pong/<bytes>"; the bursts'
  * "tp-bench/burst/<policy>". The pinger publishes ping and bursts, the
  * ponger publishes pong. */
@@ -211,7 +205,7 @@ static int pinger_rtt(side_t *s, int k, size_t samples, int64_t *buf)
         }
         if (i >= warm) buf[i - warm] = t1 - t0;
     }
-    for (int q = 0; q < NSTATS; q++) shared->rtt[k][q] = pct(buf, samples, quantiles[q]);
+    for (int q = 0; q < NSTATS; q++) shared->rtt[k][q] = tp_bench_quantile_i64(buf, samples, quantiles[q]);
     return publish_stamp(s->pub[k], sizes[k], ROUND_END);
 }
 
@@ -403,12 +397,6 @@ static pid_t start_roudi(const char *dir)
     return -1;
 }
 
-static int64_t median_of(int64_t *v, int n)
-{
-    qsort(v, (size_t)n, sizeof v[0], tp_bench_cmp_i64);
-    return v[n / 2];
-}
-
 typedef struct trial_s {
     const char *regime;
     int64_t rtt[NSIZES][NSTATS];
@@ -428,7 +416,7 @@ static void report_rtt(const trial_t *tr, int ntrials, size_t samples)
                 printf("{\"name\":\"iceoryx_frame_rtt\",\"unit\":\"ns\",\"value\":%lld,\"stat\":\"%s\","
                        "\"frame_bytes\":%u,\"trials\":%d,\"regime\":\"%s\",\"samples\":%zu,\"anchor\":\"iceoryx "
                        ICEORYX_VERSION "\"}\n",
-                       (long long)median_of(col, n), stat_names[q], sizes[k], n, regime, samples);
+                       (long long)tp_bench_median_i64(col, n), stat_names[q], sizes[k], n, regime, samples);
             }
     }
 }

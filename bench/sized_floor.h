@@ -64,6 +64,20 @@ static int tp_bench_cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The q-quantile of v[0..n-1] (sorted in place): v[floor(q * (n - 1))]. */
+static inline int64_t tp_bench_quantile_i64(int64_t *v, size_t n, double q)
+{
+    qsort(v, n, sizeof v[0], tp_bench_cmp_i64);
+    return v[(size_t)(q * (double)(n - 1))];
+}
+
+/* The median of a few trials' v[0..n-1] (sorted in place): v[n / 2]. */
+static inline int64_t tp_bench_median_i64(int64_t *v, int n)
+{
+    qsort(v, (size_t)n, sizeof v[0], tp_bench_cmp_i64);
+    return v[n / 2];
+}
+
 /* One side's turn: wait for the peer's flag == i and copy its n bytes out
  * (returns a word of the copy, so the copy cannot be optimised away); then
  * write ours and raise our flag to i. */

@@ -159,16 +159,22 @@ void tp_slot_header_read(const uint8_t *slot, tp_slot_header_t *out)
 /* Encode the SlotHeader root block and the headerBytes length prefix into
  * img[0..63] (bytes 0..7 left zero). The length is written directly because
  * the data, the TensorHeader message, is encoded in place right after it. */
+/* The six SlotHeader root fields of h through an encoder already begun. */
+static void slot_root_set(tp_control_slot_header_enc_t *e, const tp_slot_header_t *h)
+{
+    tp_control_slot_header_set_values_len_bytes(e, h->values_len_bytes);
+    tp_control_slot_header_set_payload_slot(e, h->payload_slot);
+    tp_control_slot_header_set_pool_id(e, h->pool_id);
+    tp_control_slot_header_set_payload_offset(e, h->payload_offset);
+    tp_control_slot_header_set_timestamp_ns(e, h->timestamp_ns);
+    tp_control_slot_header_set_meta_version(e, h->meta_version);
+}
+
 static void slot_root_encode(uint8_t img[SLOT_MSG], const tp_slot_header_t *h, uint32_t header_bytes_len)
 {
     tp_control_slot_header_enc_t e;
     tp_control_slot_header_encode_begin_headerless(&e, img, SLOT_MSG); /* pad zeroed */
-    tp_control_slot_header_set_values_len_bytes(&e, h->values_len_bytes);
-    tp_control_slot_header_set_payload_slot(&e, h->payload_slot);
-    tp_control_slot_header_set_pool_id(&e, h->pool_id);
-    tp_control_slot_header_set_payload_offset(&e, h->payload_offset);
-    tp_control_slot_header_set_timestamp_ns(&e, h->timestamp_ns);
-    tp_control_slot_header_set_meta_version(&e, h->meta_version);
+    slot_root_set(&e, h);
     /* no encode_end: the var data is not written through this encoder */
     tp_sbe_put_u32(img + TP_CONTROL_SLOT_HEADER_BLOCK_LENGTH, header_bytes_len);
 }
@@ -187,12 +193,7 @@ void tp_slot_root_image_write(tp_slot_root_image_t *r, uint8_t *slot, const tp_s
         tp_control_slot_header_encode_begin_headerless(e, r->img, SLOT_MSG);
         tp_sbe_put_u32(r->img + TP_CONTROL_SLOT_HEADER_BLOCK_LENGTH, TP_SHM_HEADER_BYTES_LEN);
     }
-    tp_control_slot_header_set_values_len_bytes(e, h->values_len_bytes);
-    tp_control_slot_header_set_payload_slot(e, h->payload_slot);
-    tp_control_slot_header_set_pool_id(e, h->pool_id);
-    tp_control_slot_header_set_payload_offset(e, h->payload_offset);
-    tp_control_slot_header_set_timestamp_ns(e, h->timestamp_ns);
-    tp_control_slot_header_set_meta_version(e, h->meta_version);
+    slot_root_set(e, h);
     memcpy(slot + 8, r->img + 8, SLOT_MSG - 8);
 }
 
