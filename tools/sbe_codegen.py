@@ -337,6 +337,11 @@ class Emitter:
         self.P = self.p.upper()
         self.strict = schema.cfg["policy"] == "STRICT"
 
+    def fixed_check(self, m):
+        """Whether a message's whole decode check is its header and length:
+        no groups or var data, and no enum the strict policy checks."""
+        return not m.steps and not (self.strict and any(f.enum is not None for f in m.fields))
+
     def mp(self, m):
         return "%s_%s" % (self.p, snake(m.name))
 
@@ -529,6 +534,9 @@ class Emitter:
         w("/* Validate buf as a complete %s; 0 or -1 with tp_errmsg() saying why. */" % m.name)
         w("static inline int %s_decode(%s *m, const void *buf, size_t len)" % (mp, dec))
         w("{")
+        if self.fixed_check(m):
+            w("    if (tp_sbe_dec_fixed(&m->d, buf, len, %d, %d, %d, %d)) return 0;"
+              % (self.s.id, m.id, self.s.version, m.block_length))
         w("    return tp_sbe_dec_wrap(&%s_layout, &m->d, m->step_off, buf, len, false);" % mp)
         w("}")
         if headerless:

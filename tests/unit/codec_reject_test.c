@@ -209,6 +209,52 @@ static void null_and_tiny_buffers(void)
     CHECK(tp_control_frame_descriptor_decode(&d, b, sizeof b) < 0 && tp_errcode() == TP_ERR_TRUNCATED);
 }
 
+/* A fixed message's decoder takes a shortcut when the header is exactly the
+ * one this build writes (tp_sbe_dec_fixed). Whatever the bytes, it must agree
+ * with the full check: same verdict, same reason, same decode. Every header
+ * byte is tried with each single bit flipped and every length up to one past
+ * the message. */
+static int descriptor_agrees_with_full_check(const uint8_t *src, size_t len)
+{
+    uint8_t *p = malloc(len + 1); /* exact-size block: ASan sees a read past len */
+    memcpy(p, src, len);
+    tp_control_frame_descriptor_dec_t fast, full;
+    memset(&fast, 0, sizeof fast);
+    memset(&full, 0, sizeof full);
+    const int rc_fast = tp_control_frame_descriptor_decode(&fast, p, len);
+    const tp_errcode_t err_fast = tp_errcode();
+    const int rc_full = tp_sbe_dec_wrap(&tp_control_frame_descriptor_layout, &full.d, full.step_off, p, len, false);
+    int same = rc_fast == rc_full && (rc_full == 0 || err_fast == tp_errcode());
+    if (rc_full == 0)
+        same = same && fast.d.buf == full.d.buf && fast.d.len == full.d.len && fast.d.root == full.d.root &&
+               fast.d.end == full.d.end && fast.d.block_length == full.d.block_length && fast.d.version == full.d.version;
+    free(p);
+    return same;
+}
+
+static void fixed_decode_shortcut_agrees_with_full_check(void)
+{
+    uint8_t b[64];
+    tp_control_frame_descriptor_enc_t e;
+    tp_control_frame_descriptor_encode_begin(&e, b, sizeof b);
+    tp_control_frame_descriptor_set_stream_id(&e, 7);
+    tp_control_frame_descriptor_set_seq(&e, 99);
+    const long n = tp_control_frame_descriptor_encode_end(&e);
+    CHECK(n == TP_SBE_HEADER_LENGTH + TP_CONTROL_FRAME_DESCRIPTOR_BLOCK_LENGTH);
+    tp_control_frame_descriptor_dec_t d;
+    CHECK(tp_control_frame_descriptor_decode(&d, b, (size_t)n) == 0 && tp_control_frame_descriptor_seq(&d) == 99);
+    for (long len = 0; len <= n + 1; len++) CHECK(descriptor_agrees_with_full_check(b, (size_t)len));
+    int refused = 0;
+    for (int byte = 0; byte < TP_SBE_HEADER_LENGTH; byte++)
+        for (int bit = 0; bit < 8; bit++) {
+            b[byte] ^= (uint8_t)(1u << bit);
+            CHECK(descriptor_agrees_with_full_check(b, (size_t)n));
+            refused += tp_control_frame_descriptor_decode(&d, b, (size_t)n) < 0;
+            b[byte] ^= (uint8_t)(1u << bit);
+        }
+    CHECK(refused == 64); /* every flip is refused (strict schema): the shortcut waved none through */
+}
+
 static void encoder_keeps_schema_order(void)
 {
     uint8_t buf[128];
@@ -293,6 +339,7 @@ int main(void)
     RUN(group_count_too_large);
     RUN(var_data_length_checked);
     RUN(null_and_tiny_buffers);
+    RUN(fixed_decode_shortcut_agrees_with_full_check);
     RUN(encoder_keeps_schema_order);
     RUN(encoder_group_counts_enforced);
     RUN(encoder_never_writes_past_capacity);

@@ -671,6 +671,7 @@ typedef struct tp_control_frame_descriptor_dec_s {
 /* Validate buf as a complete FrameDescriptor; 0 or -1 with tp_errmsg() saying why. */
 static inline int tp_control_frame_descriptor_decode(tp_control_frame_descriptor_dec_t *m, const void *buf, size_t len)
 {
+    if (tp_sbe_dec_fixed(&m->d, buf, len, 900, 4, 1, 40)) return 0;
     return tp_sbe_dec_wrap(&tp_control_frame_descriptor_layout, &m->d, m->step_off, buf, len, false);
 }
 /* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
@@ -863,6 +864,7 @@ typedef struct tp_control_qos_producer_dec_s {
 /* Validate buf as a complete QosProducer; 0 or -1 with tp_errmsg() saying why. */
 static inline int tp_control_qos_producer_decode(tp_control_qos_producer_dec_t *m, const void *buf, size_t len)
 {
+    if (tp_sbe_dec_fixed(&m->d, buf, len, 900, 6, 1, 28)) return 0;
     return tp_sbe_dec_wrap(&tp_control_qos_producer_layout, &m->d, m->step_off, buf, len, false);
 }
 /* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
@@ -1204,6 +1206,7 @@ typedef struct tp_control_meta_blob_announce_dec_s {
 /* Validate buf as a complete MetaBlobAnnounce; 0 or -1 with tp_errmsg() saying why. */
 static inline int tp_control_meta_blob_announce_decode(tp_control_meta_blob_announce_dec_t *m, const void *buf, size_t len)
 {
+    if (tp_sbe_dec_fixed(&m->d, buf, len, 900, 10, 1, 28)) return 0;
     return tp_sbe_dec_wrap(&tp_control_meta_blob_announce_layout, &m->d, m->step_off, buf, len, false);
 }
 /* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
@@ -1439,6 +1442,7 @@ typedef struct tp_control_meta_blob_complete_dec_s {
 /* Validate buf as a complete MetaBlobComplete; 0 or -1 with tp_errmsg() saying why. */
 static inline int tp_control_meta_blob_complete_decode(tp_control_meta_blob_complete_dec_t *m, const void *buf, size_t len)
 {
+    if (tp_sbe_dec_fixed(&m->d, buf, len, 900, 13, 1, 16)) return 0;
     return tp_sbe_dec_wrap(&tp_control_meta_blob_complete_layout, &m->d, m->step_off, buf, len, false);
 }
 /* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */

@@ -224,6 +224,7 @@ typedef struct tp_merge_sequence_merge_map_request_dec_s {
 /* Validate buf as a complete SequenceMergeMapRequest; 0 or -1 with tp_errmsg() saying why. */
 static inline int tp_merge_sequence_merge_map_request_decode(tp_merge_sequence_merge_map_request_dec_t *m, const void *buf, size_t len)
 {
+    if (tp_sbe_dec_fixed(&m->d, buf, len, 903, 2, 1, 12)) return 0;
     return tp_sbe_dec_wrap(&tp_merge_sequence_merge_map_request_layout, &m->d, m->step_off, buf, len, false);
 }
 /* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */
@@ -425,6 +426,7 @@ typedef struct tp_merge_timestamp_merge_map_request_dec_s {
 /* Validate buf as a complete TimestampMergeMapRequest; 0 or -1 with tp_errmsg() saying why. */
 static inline int tp_merge_timestamp_merge_map_request_decode(tp_merge_timestamp_merge_map_request_dec_t *m, const void *buf, size_t len)
 {
+    if (tp_sbe_dec_fixed(&m->d, buf, len, 903, 4, 1, 12)) return 0;
     return tp_sbe_dec_wrap(&tp_merge_timestamp_merge_map_request_layout, &m->d, m->step_off, buf, len, false);
 }
 /* Fixed-field view without validation (see tp_sbe_dec_view): raw root-block values only. */

@@ -124,6 +124,28 @@ typedef struct tp_sbe_dec_s {
 TP_INTERNAL int tp_sbe_dec_wrap(const tp_sbe_layout_t *layout, tp_sbe_dec_t *d, size_t *step_off,
                                 const void *buf, size_t len, bool headerless);
 
+/* A message with no groups, var data or enums to check, whose header is
+ * exactly the one this build writes (the common case on the hot path: the
+ * same build on both sides): the whole of tp_sbe_dec_wrap's check is this one
+ * compare and a length. 1 when it decoded; 0 leaves the full check to
+ * tp_sbe_dec_wrap, which also explains a refusal. */
+static inline int tp_sbe_dec_fixed(tp_sbe_dec_t *d, const void *buf, size_t len, uint16_t schema_id,
+                                   uint16_t template_id, uint16_t version, uint16_t block_length)
+{
+    const uint8_t *b = (const uint8_t *)buf;
+    if (b == NULL || len < (size_t)TP_SBE_HEADER_LENGTH + block_length) return 0;
+    const uint64_t header = (uint64_t)block_length | (uint64_t)template_id << 16 | (uint64_t)schema_id << 32 |
+                            (uint64_t)version << 48;
+    if (tp_sbe_get_u64(b) != header) return 0;
+    d->buf = b;
+    d->len = len;
+    d->root = TP_SBE_HEADER_LENGTH;
+    d->end = (size_t)TP_SBE_HEADER_LENGTH + block_length;
+    d->block_length = block_length;
+    d->version = version;
+    return 1;
+}
+
 /* A view of the fixed root block only, for structures whose values the
  * caller validates itself (SHM slots and superblocks, where a torn or hostile
  * value must be read and classified, not refused): checks only that the root
