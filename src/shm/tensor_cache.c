@@ -41,18 +41,23 @@ void tp_tensor_cache_put(tp_tensor_cache_t *c, const tp_tensor_header_t *t, cons
     keep(c, t, strides, extent);
 }
 
-/* Whether n bytes (a multiple of 8) at a and b differ: word by word, all
- * of them, inlined where memcmp would be a library call per line. */
+/* Whether n bytes (a multiple of 16) at a and b differ: 16 bytes at a time,
+ * all of them, inlined where memcmp would be a library call per line. GCC and
+ * clang lower the vector type to SSE2 on x86-64 and NEON on arm64, and to
+ * plain words elsewhere. */
+typedef uint64_t tp_u64x2_t __attribute__((vector_size(16)));
+
 static int differ(const uint8_t *a, const uint8_t *b, unsigned n)
 {
-    uint64_t d = 0;
-    for (unsigned off = 0; off < n; off += 8) {
-        uint64_t x, y;
-        memcpy(&x, a + off, 8);
-        memcpy(&y, b + off, 8);
+    tp_u64x2_t d = {0, 0};
+#pragma GCC unroll 12 /* n is a constant 64 or 192 where this inlines: no loop left */
+    for (unsigned off = 0; off < n; off += 16) {
+        tp_u64x2_t x, y;
+        memcpy(&x, a + off, 16);
+        memcpy(&y, b + off, 16);
         d |= x ^ y;
     }
-    return d != 0;
+    return (d[0] | d[1]) != 0;
 }
 
 void tp_tensor_cache_write_slot(const tp_tensor_cache_t *c, uint8_t *slot)
