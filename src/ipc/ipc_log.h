@@ -510,7 +510,14 @@ static inline int tp_ipc_log_reader_copy(tp_ipc_log_reader_t *r, uint8_t *scratc
         }
         uint32_t rec = tp_ipc_rec_size((size_t)len);
         if (used + rec > scratch_cap) break;
-        tp_ipc_copy_from_ring(scratch + used, r->ring + off, rec);
+        /* A record of one line (a FrameDescriptor is 64 bytes) is copied
+         * as a whole line: a fixed-size copy is a few moves inline, where
+         * the record's own size makes it a library call. The bytes past the
+         * record are the ring's and the scratch's, and are never read. */
+        if (rec <= 64 && off + 64 <= r->capacity && used + 64 <= scratch_cap)
+            tp_ipc_copy_from_ring(scratch + used, r->ring + off, 64);
+        else
+            tp_ipc_copy_from_ring(scratch + used, r->ring + off, rec);
         /* Keep the length that was checked: a hostile writer could change
          * the header between the check and the copy. */
         memcpy(scratch + used + 8, &len, sizeof len);
