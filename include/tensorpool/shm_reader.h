@@ -60,6 +60,7 @@ typedef struct tp_shm_reader_s {
     tp_tensor_cache_t tensor; /* the last TensorHeader message that passed every check */
     unsigned last_pool;       /* the pool of the last frame begun: its payload is prefetched */
     unsigned idle_calls;      /* tp_shm_reader_prefetch_idle calls: it acts on every few */
+    uint64_t prefetched;      /* the highest seq tp_shm_reader_prefetch_backlog asked for */
 } tp_shm_reader_t;
 
 typedef enum tp_shm_read_e {
@@ -105,6 +106,15 @@ TP_INTERNAL void tp_shm_reader_prefetch(const tp_shm_reader_t *r, uint64_t seq);
  * taken + 1): every TP_SHM_IDLE_PREFETCH_EVERY calls, tp_shm_reader_prefetch
  * (seq). Called on each idle pass of a consumer or join agent
  * (shm_reader.c says why, and why not on every pass). */
+/* seq is being taken and `backlog` more descriptors are already read: their
+ * frames (most likely seq + 1, seq + 2, ...) were committed before them. Asks
+ * for the lines of those up to TP_SHM_PREFETCH_AHEAD ahead not yet asked
+ * for, so their misses overlap this frame's work instead of each following
+ * the one before. One ahead hides a miss only if a frame takes as long as a
+ * miss: across cores here a miss is 100-480 ns, a frame of a burst under
+ * 100 ns. A forged seq moves the window for one call only. */
+enum { TP_SHM_PREFETCH_AHEAD = 8 };
+TP_INTERNAL void tp_shm_reader_prefetch_backlog(tp_shm_reader_t *r, uint64_t seq, uint32_t backlog);
 TP_INTERNAL void tp_shm_reader_prefetch_idle(tp_shm_reader_t *r, uint64_t seq);
 
 /* Whether the view's bytes were stable: the slot's seqlock word is unchanged

@@ -371,7 +371,7 @@ static void on_descriptor(void *clientd, const uint8_t *buf, size_t len, const t
     /* A backlog: the next descriptor is already read, so its frame (most
      * likely seq + 1) was committed before it; its lines' misses can overlap
      * this frame's read instead of following it. */
-    if (info->batch_remaining != 0 && c->mapped) tp_shm_reader_prefetch(&c->r, d.seq + 1);
+    if (info->batch_remaining != 0 && c->mapped) tp_shm_reader_prefetch_backlog(&c->r, d.seq, info->batch_remaining);
     take_descriptor(c, &d);
 }
 

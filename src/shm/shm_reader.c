@@ -128,6 +128,17 @@ void tp_shm_reader_prefetch(const tp_shm_reader_t *r, uint64_t seq)
     __builtin_prefetch(likely_payload(r, index));
 }
 
+void tp_shm_reader_prefetch_backlog(tp_shm_reader_t *r, uint64_t seq, uint32_t backlog)
+{
+    uint64_t n = backlog < TP_SHM_PREFETCH_AHEAD ? backlog : TP_SHM_PREFETCH_AHEAD;
+    if (n > UINT64_MAX - seq) n = UINT64_MAX - seq; /* a forged seq near the top: no wrap */
+    const uint64_t last = seq + n;
+    /* the last seq asked for: believed only inside this window */
+    uint64_t s = r->prefetched >= seq && r->prefetched <= last ? r->prefetched : seq;
+    while (s != last) tp_shm_reader_prefetch(r, ++s);
+    r->prefetched = last;
+}
+
 /* The producer takes the slot header and payload lines to write frame seq,
  * then publishes its descriptor; asked for in between, they are back in the
  * reader's cache while the descriptor is still on its way, so reading the

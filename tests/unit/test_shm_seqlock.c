@@ -583,6 +583,24 @@ static void test_writer_canonical_paths(void)
     free(w);
 }
 
+/* The backlog prefetch's window: at most TP_SHM_PREFETCH_AHEAD frames past
+ * the one taken, and a forged seq far ahead does not leave later, genuine
+ * seqs without prefetches (the window follows seq, not the highest seen). */
+static void test_prefetch_backlog_window(void)
+{
+    rig.r.prefetched = 0;
+    tp_shm_reader_prefetch_backlog(&rig.r, 10, 3);
+    CHECK_EQ_U64(rig.r.prefetched, 13);
+    tp_shm_reader_prefetch_backlog(&rig.r, 11, 1000); /* bounded */
+    CHECK_EQ_U64(rig.r.prefetched, 11 + TP_SHM_PREFETCH_AHEAD);
+    tp_shm_reader_prefetch_backlog(&rig.r, UINT64_C(1) << 62, 5); /* forged; masked into the ring, never faults */
+    CHECK_EQ_U64(rig.r.prefetched, (UINT64_C(1) << 62) + 5);
+    tp_shm_reader_prefetch_backlog(&rig.r, 20, 2);
+    CHECK_EQ_U64(rig.r.prefetched, 22);
+    tp_shm_reader_prefetch_backlog(&rig.r, UINT64_MAX - 2, 1000); /* the window does not wrap */
+    CHECK_EQ_U64(rig.r.prefetched, UINT64_MAX);
+}
+
 int main(void)
 {
     if (tp_test_rig_open(&rig, "seqlock", 4, 1, POOL1) != 0) {
@@ -609,6 +627,7 @@ int main(void)
     RUN(test_liveness);
     RUN(test_created_modes);
     RUN(test_writer_canonical_paths);
+    RUN(test_prefetch_backlog_window);
     RUN(test_tensor_cache_reader);
     RUN(test_tensor_cache_writer); /* advances the writer's seq */
     RUN(test_pool_stride_independent_of_tensor_strides); /* last: advances the writer's seq */
