@@ -895,24 +895,35 @@ void demo_pipeline_quiesce(demo_pipeline_t *p, int64_t drain_ns)
     }
 }
 
+/* SIGTERM to roles [first, end) still alive; reap them until none is left
+ * or the deadline passes. */
+static void stop_range(demo_pipeline_t *p, int first, int end, int64_t deadline)
+{
+    for (int i = first; i < end; i++)
+        if (role_alive(p, i)) {
+            p->role[i].asked_to_stop = 1;
+            kill(p->role[i].pid, SIGTERM);
+        }
+    for (;;) {
+        demo_pipeline_reap(p);
+        int alive = 0;
+        for (int i = first; i < end; i++) alive += role_alive(p, i);
+        if (alive == 0 || tp_clock_monotonic_ns() >= deadline) break;
+        sleep_ns(5000000);
+    }
+}
+
 int demo_pipeline_stop_roles(demo_pipeline_t *p, int64_t timeout_ns)
 {
     if (!p->roles_stopped) {
         p->roles_stopped = 1;
         demo_pipeline_reap(p); /* what ended on its own did so before it was asked */
-        for (int i = 0; i < DEMO_ROLES; i++)
-            if (role_alive(p, i)) {
-                p->role[i].asked_to_stop = 1;
-                kill(p->role[i].pid, SIGTERM);
-            }
+        /* Readers first: a join still running when a source leaves sees the
+         * driver name the stream's next epoch and counts an input restart
+         * that belongs to the teardown, not to the run the summary reports. */
         const int64_t deadline = tp_clock_monotonic_ns() + timeout_ns;
-        for (;;) {
-            demo_pipeline_reap(p);
-            int alive = 0;
-            for (int i = 0; i < DEMO_ROLES; i++) alive += role_alive(p, i);
-            if (alive == 0 || tp_clock_monotonic_ns() >= deadline) break;
-            sleep_ns(5000000);
-        }
+        stop_range(p, DEMO_ROLE_SEQ_JOIN, DEMO_ROLES, deadline);
+        stop_range(p, 0, DEMO_ROLE_SEQ_JOIN, deadline);
         for (int i = 0; i < DEMO_ROLES; i++) {
             demo_role_t *r = &p->role[i];
             if (!role_alive(p, i)) continue;

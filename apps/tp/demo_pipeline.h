@@ -16,7 +16,9 @@
 enum { DEMO_CAM1 = 0, DEMO_CAM2 = 1, DEMO_IMU = 2, DEMO_SOURCES = 3 };
 enum { DEMO_SEQ_JOIN = 0, DEMO_TS_JOIN = 1, DEMO_JOINS = 2 };
 
-/* Child processes: the sources first (same index), then these. */
+/* Child processes: the sources first (same index), then these. The readers
+ * (joins, preview) come last, from DEMO_ROLE_SEQ_JOIN on: they are stopped
+ * first (demo_pipeline_stop_roles). */
 enum { DEMO_ROLE_AUTHORITY = DEMO_SOURCES, DEMO_ROLE_SEQ_JOIN, DEMO_ROLE_TS_JOIN, DEMO_ROLE_PREVIEW, DEMO_ROLES };
 
 /* Stream ids the demo uses (documented in --help). */
