@@ -60,7 +60,7 @@ typedef struct tp_shm_reader_s {
     tp_tensor_cache_t tensor; /* the last TensorHeader message that passed every check */
     unsigned last_pool;       /* the pool of the last frame begun: its payload is prefetched */
     unsigned idle_calls;      /* tp_shm_reader_prefetch_idle calls: it acts on every few */
-    uint64_t prefetched;      /* the highest seq tp_shm_reader_prefetch_backlog asked for */
+    uint64_t prefetched;      /* the end of the window tp_shm_reader_prefetch_backlog last asked for */
 } tp_shm_reader_t;
 
 typedef enum tp_shm_read_e {
@@ -102,10 +102,6 @@ TP_INTERNAL tp_shm_read_t tp_shm_reader_begin(tp_shm_reader_t *r, uint64_t seq, 
  * and changes nothing, and never faults. */
 TP_INTERNAL void tp_shm_reader_prefetch(const tp_shm_reader_t *r, uint64_t seq);
 
-/* For a reader with nothing to read, waiting for frame seq (the newest
- * taken + 1): every TP_SHM_IDLE_PREFETCH_EVERY calls, tp_shm_reader_prefetch
- * (seq). Called on each idle pass of a consumer or join agent
- * (shm_reader.c says why, and why not on every pass). */
 /* seq is being taken and `backlog` more descriptors are already read: their
  * frames (most likely seq + 1, seq + 2, ...) were committed before them. Asks
  * for the lines of those up to TP_SHM_PREFETCH_AHEAD ahead not yet asked
@@ -115,6 +111,11 @@ TP_INTERNAL void tp_shm_reader_prefetch(const tp_shm_reader_t *r, uint64_t seq);
  * 100 ns. A forged seq moves the window for one call only. */
 enum { TP_SHM_PREFETCH_AHEAD = 8 };
 TP_INTERNAL void tp_shm_reader_prefetch_backlog(tp_shm_reader_t *r, uint64_t seq, uint32_t backlog);
+
+/* For a reader with nothing to read, waiting for frame seq (the newest
+ * taken + 1): every TP_SHM_IDLE_PREFETCH_EVERY calls, tp_shm_reader_prefetch
+ * (seq). Called on each idle pass of a consumer or join agent
+ * (shm_reader.c says why, and why not on every pass). */
 TP_INTERNAL void tp_shm_reader_prefetch_idle(tp_shm_reader_t *r, uint64_t seq);
 
 /* Whether the view's bytes were stable: the slot's seqlock word is unchanged

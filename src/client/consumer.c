@@ -368,9 +368,9 @@ static void on_descriptor(void *clientd, const uint8_t *buf, size_t len, const t
         c->held[c->held_n++] = d; /* its announce may be waiting on the control stream */
         return;
     }
-    /* A backlog: the next descriptor is already read, so its frame (most
-     * likely seq + 1) was committed before it; its lines' misses can overlap
-     * this frame's read instead of following it. */
+    /* A backlog: the next descriptors are already read, so their frames
+     * (most likely seq + 1, ...) were committed before them; their lines'
+     * misses can overlap this frame's read instead of following it. */
     if (info->batch_remaining != 0 && c->mapped) tp_shm_reader_prefetch_backlog(&c->r, d.seq, info->batch_remaining);
     take_descriptor(c, &d);
 }
