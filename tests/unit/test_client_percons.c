@@ -191,7 +191,11 @@ static void on_frame(void *clientd, const tp_frame_t *f)
 
 static void setup(tp_client_context_t *ctx, int64_t qos_interval_ns)
 {
-    rig_setup(NULL);
+    /* Leases last 2 s without a keepalive (20 of the rig's 100 ms intervals,
+     * not 3): these tests judge streams, Hellos and bursts, and a pause of a
+     * few hundred ms (ASan, aeron, a loaded machine) let the producer's lease
+     * lapse mid-test, after which every offer failed (CI here, once). */
+    rig_setup("lease_expiry_grace_intervals = 20");
     g_nmsgs = 0;
     CHECK_EQ_I64(tp_ipc_subscription_open(&g_ctl, &g_rig_ipc, rig_channel(), 1000), 0);
     tp_client_context_init(ctx);
