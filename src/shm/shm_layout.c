@@ -156,9 +156,6 @@ void tp_slot_header_read(const uint8_t *slot, tp_slot_header_t *out)
     tp_tensor_message_read(slot + SLOT_MSG, out);
 }
 
-/* Encode the SlotHeader root block and the headerBytes length prefix into
- * img[0..63] (bytes 0..7 left zero). The length is written directly because
- * the data, the TensorHeader message, is encoded in place right after it. */
 /* The six SlotHeader root fields of h through an encoder already begun. */
 static void slot_root_set(tp_control_slot_header_enc_t *e, const tp_slot_header_t *h)
 {
@@ -170,6 +167,9 @@ static void slot_root_set(tp_control_slot_header_enc_t *e, const tp_slot_header_
     tp_control_slot_header_set_meta_version(e, h->meta_version);
 }
 
+/* Encode the SlotHeader root block and the headerBytes length prefix into
+ * img[0..63] (bytes 0..7 left zero). The length is written directly because
+ * the data, the TensorHeader message, is encoded in place right after it. */
 static void slot_root_encode(uint8_t img[SLOT_MSG], const tp_slot_header_t *h, uint32_t header_bytes_len)
 {
     tp_control_slot_header_enc_t e;
