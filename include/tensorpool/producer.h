@@ -65,7 +65,11 @@ TP_API uint64_t tp_producer_next_seq(const tp_producer_t *p);
 TP_API int tp_producer_claim(tp_producer_t *p, const tp_tensor_header_t *t, uint32_t len, tp_shm_claim_t *c);
 
 /* Commit a claimed frame (capture time timestamp_ns) and publish its
- * FrameDescriptor. 0 or -1 (descriptor not sent; the frame is committed). */
+ * FrameDescriptor. 0, or -1 when the descriptor could not be sent (the frame
+ * is committed), or -1 with TP_ERR_TRUNCATED when someone else truncated the
+ * epoch's files under the frame: it is not committed (what was written went
+ * nowhere a consumer can see), and the producer gives the epoch up and
+ * attaches anew at once (tp_producer_faults says why). */
 TP_API int tp_producer_commit(tp_producer_t *p, tp_shm_claim_t *c, uint64_t timestamp_ns);
 
 /* Claim for a given seq (>= tp_producer_next_seq): a bridge receiver keeps

@@ -112,16 +112,21 @@ TP_INTERNAL void tp_shm_writer_stage_header(tp_shm_writer_t *w, const tp_shm_cla
 
 /* Finish a claimed frame: write the whole slot header (W-8.3.b step 3),
  * store COMMITTED with release (step 5) and advance next_seq. Only after this
- * may a FrameDescriptor for c->seq be sent (W-10.2.1.g). */
-TP_INTERNAL void tp_shm_writer_commit(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
-                                      uint32_t meta_version);
+ * may a FrameDescriptor for c->seq be sent (W-10.2.1.g). -1 (TP_ERR_TRUNCATED)
+ * when the ring or c's pool mapping was lost to someone else's truncate
+ * (src/shm/README.md): what was written went to private zero pages, so the
+ * frame is not committed (its slot stays IN-PROGRESS, readers skip it) and
+ * the epoch is unusable. */
+TP_INTERNAL int tp_shm_writer_commit(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
+                                     uint32_t meta_version);
 
 /* tp_shm_writer_commit for a claim whose header tp_shm_writer_stage_header
  * already wrote: only the root block (timestamp, meta_version) is written
  * again, so a FrameProgress reader never sees the TensorHeader rewritten
- * (tp_slot_root_image_write, as tp_slot_header_write_root). */
-TP_INTERNAL void tp_shm_writer_commit_staged(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
-                                             uint32_t meta_version);
+ * (tp_slot_root_image_write, as tp_slot_header_write_root). Refuses a
+ * lost mapping as tp_shm_writer_commit does. */
+TP_INTERNAL int tp_shm_writer_commit_staged(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
+                                            uint32_t meta_version);
 
 /* claim + copy len bytes from payload + commit. *seq_out gets the seq. */
 TP_INTERNAL int tp_shm_writer_publish(tp_shm_writer_t *w, const tp_tensor_header_t *t, const void *payload, uint32_t len,

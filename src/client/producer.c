@@ -365,6 +365,16 @@ void tp_producer_set_publish_timestamp(tp_producer_t *p, bool on)
     if (p != NULL) p->no_publish_ts = !on;
 }
 
+/* Someone else truncated or overwrote our files (the reason is tp_errmsg):
+ * give this epoch up and attach anew, which gets a fresh epoch (§3.4 step 12). */
+static void give_up_epoch(tp_producer_t *p)
+{
+    p->faults++;
+    snprintf(p->fault, sizeof p->fault, "stream %u epoch %llu: %s", p->stream_id, (unsigned long long)p->epoch,
+             tp_errmsg());
+    tp_driver_client_reattach(p->dc, p->fault); /* unmaps through on_lease_lost */
+}
+
 int tp_producer_do_work(tp_producer_t *p, int64_t now_ns)
 {
     p->now_ns = now_ns;
@@ -374,12 +384,7 @@ int tp_producer_do_work(tp_producer_t *p, int64_t now_ns)
     if (q > 0) work += q;
     if (p->active) work += tp_meta_blob_out_pump(&p->blob, p->meta_pub, p->stream_id);
     if (p->active && now_ns >= p->next_qos_ns && tp_client_writer_check(&p->w, p->epoch) != 0) {
-        /* someone else truncated or overwrote our files: give this epoch up
-         * and attach anew, which gets a fresh epoch (§3.4 step 12) */
-        p->faults++;
-        snprintf(p->fault, sizeof p->fault, "stream %u epoch %llu: %s", p->stream_id, (unsigned long long)p->epoch,
-                 tp_errmsg());
-        tp_driver_client_reattach(p->dc, p->fault); /* unmaps through on_lease_lost */
+        give_up_epoch(p);
         work++;
     }
     if (p->active && now_ns >= p->next_qos_ns) {
@@ -426,10 +431,13 @@ static int commit_with_trace(tp_producer_t *p, tp_shm_claim_t *c, uint64_t times
 {
     if (!p->active) return tp_err_set(TP_ERR_STATE, "producer: lease lost before commit");
     const tp_progress_out_t o = {p->ctl_pub, p->stream_id, p->epoch};
-    if (tp_progress_tx_staged(&p->prog, &o, c)) /* progress readers may be copying its header right now */
-        tp_shm_writer_commit_staged(&p->w, c, timestamp_ns, p->meta_version);
-    else
-        tp_shm_writer_commit(&p->w, c, timestamp_ns, p->meta_version);
+    const int lost = tp_progress_tx_staged(&p->prog, &o, c) /* progress readers may be copying its header now */
+                         ? tp_shm_writer_commit_staged(&p->w, c, timestamp_ns, p->meta_version)
+                         : tp_shm_writer_commit(&p->w, c, timestamp_ns, p->meta_version);
+    if (lost != 0) { /* the frame went to a mapping lost to a truncate: no descriptor, and no more frames there */
+        give_up_epoch(p);
+        return -1;
+    }
     tp_progress_tx_on_commit(&p->prog, &o, c); /* COMPLETE, if progress was reported (W-10.2.2.a) */
     /* W-10.2.1.g: only now is the descriptor sent; its timestamp is the
      * publish time, taken after commit (W-10.2.1.d) */

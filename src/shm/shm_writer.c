@@ -2,6 +2,7 @@
 #include "tensorpool/shm_writer.h"
 
 #include "../util/dir_fd.h"
+#include "../util/fault_guard.h"
 #include "../util/prefetch.h"
 
 #include "tensorpool/error.h"
@@ -213,21 +214,38 @@ void tp_shm_writer_stage_header(tp_shm_writer_t *w, const tp_shm_claim_t *c, uin
     else tp_tensor_message_write(c->slot + TP_SHM_SLOT_TENSOR_OFFSET, &c->tensor);
 }
 
-void tp_shm_writer_commit(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
-                          uint32_t meta_version)
+/* Refuse to commit a frame whose stores went to a lost mapping. After
+ * someone else's truncate, the fault guard swapped private zero pages in
+ * under our whole mapping (src/util/fault_guard.h): the payload just written
+ * is visible to no reader, while the part of the file still there holds an
+ * older frame's bytes. Committing would let a reader that has not faulted
+ * yet take those bytes, validated, as frame c. Two atomic loads. */
+static int claim_lost(const tp_shm_writer_t *w, const tp_shm_claim_t *c)
 {
+    const int ring = tp_fault_guard_lost(w->ring.guard) != TP_FAULT_NONE;
+    if (!ring && tp_fault_guard_lost(w->pool[c->pool].guard) == TP_FAULT_NONE) return 0;
+    return tp_err_set(TP_ERR_TRUNCATED, "%s %u: file truncated by another process, mapping lost",
+                      ring ? "header ring" : "pool", ring ? 0u : w->pool_id[c->pool]);
+}
+
+int tp_shm_writer_commit(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns, uint32_t meta_version)
+{
+    if (claim_lost(w, c) != 0) return -1;
     tp_shm_writer_stage_header(w, c, timestamp_ns, meta_version);
     tp_seqlock_write_commit(c->slot, c->seq); /* steps 4-5: CPU-coherent, release store */
     w->next_seq = c->seq + 1;
+    return 0;
 }
 
-void tp_shm_writer_commit_staged(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
-                                 uint32_t meta_version)
+int tp_shm_writer_commit_staged(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns,
+                                uint32_t meta_version)
 {
+    if (claim_lost(w, c) != 0) return -1;
     const tp_slot_header_t h = header_of(w, c, timestamp_ns, meta_version);
     tp_slot_root_image_write(&w->root, c->slot, &h); /* the TensorHeader staged earlier stays as it is */
     tp_seqlock_write_commit(c->slot, c->seq);
     w->next_seq = c->seq + 1;
+    return 0;
 }
 
 int tp_shm_writer_publish(tp_shm_writer_t *w, const tp_tensor_header_t *t, const void *payload, uint32_t len,
@@ -236,7 +254,7 @@ int tp_shm_writer_publish(tp_shm_writer_t *w, const tp_tensor_header_t *t, const
     tp_shm_claim_t c;
     if (tp_shm_writer_claim(w, t, len, &c) != 0) return -1;
     if (len != 0) memcpy(c.payload, payload, len); /* step 2 */
-    tp_shm_writer_commit(w, &c, timestamp_ns, meta_version);
+    if (tp_shm_writer_commit(w, &c, timestamp_ns, meta_version) != 0) return -1;
     if (seq_out != NULL) *seq_out = c.seq;
     return 0;
 }

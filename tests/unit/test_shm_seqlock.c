@@ -601,6 +601,88 @@ static void test_prefetch_backlog_window(void)
     CHECK_EQ_U64(rig.r.prefetched, UINT64_MAX);
 }
 
+/* Rings of 4 over a pool of stride 4096 for the truncation tests: slot k is
+ * [64 + 4096k, 64 + 4096(k + 1)) of the pool file, so slots straddle pages. */
+static tp_test_rig_t page_rig;
+static uint8_t old_bytes[4096], new_bytes[4096];
+
+static tp_tensor_header_t page_rig_open(const char *tag)
+{
+    static const tp_shm_pool_config_t page_pool[1] = {{.pool_id = 1, .stride_bytes = 4096}};
+    CHECK(tp_test_rig_open(&page_rig, tag, 4, 1, page_pool) == 0);
+    memset(old_bytes, 0xAA, sizeof old_bytes);
+    memset(new_bytes, 0xBB, sizeof new_bytes);
+    const int32_t dims[1] = {4096};
+    tp_tensor_header_t t;
+    tp_tensor_header_init(&t, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, 1, dims);
+    return t;
+}
+
+/* What another member of the group may do to the pool file at any time. */
+static void page_rig_truncate_pool(off_t size)
+{
+    const int fd = open(page_rig.w.pool_path[0], O_WRONLY | O_NOFOLLOW);
+    CHECK(fd >= 0 && ftruncate(fd, size) == 0);
+    if (fd >= 0) close(fd);
+}
+
+/* Someone truncates the pool under a live writer (src/shm/README.md): the
+ * writer's next payload store faults and the fault guard swaps private zero
+ * pages in under its whole pool mapping. From then on no frame may be
+ * committed: a reader that has not faulted (it never touched the cut part)
+ * would otherwise take the kept page's older bytes, validated, as the new
+ * frame. */
+static void test_lost_pool_mapping_not_committed(void)
+{
+    const tp_tensor_header_t t = page_rig_open("lostpool");
+    uint64_t seq = 99;
+    CHECK_EQ_I64(tp_shm_writer_publish(&page_rig.w, &t, old_bytes, 4096, 1, 0, &seq), 0);
+    CHECK_EQ_U64(seq, 0);
+    page_rig_truncate_pool(8192); /* keeps slot 0 whole, cuts slot 2 off */
+
+    tp_shm_claim_t c;
+    CHECK_EQ_I64(tp_shm_writer_claim_at(&page_rig.w, &t, 4096, 2, &c), 0);
+    memcpy(c.payload, new_bytes, 4096); /* faults: caught, the mapping is lost */
+    CHECK_EQ_I64(tp_shm_writer_commit(&page_rig.w, &c, 2, 0), -1);
+    CHECK_EQ_I64(tp_errcode(), TP_ERR_TRUNCATED);
+    CHECK(strstr(tp_errmsg(), "pool 1: file truncated") != NULL);
+
+    CHECK_EQ_I64(tp_shm_writer_claim_at(&page_rig.w, &t, 4096, 4, &c), 0); /* slot 0 again, in the kept page */
+    memcpy(c.payload, new_bytes, 4096);                                    /* goes to the private zero pages */
+    CHECK_EQ_I64(tp_shm_writer_commit(&page_rig.w, &c, 4, 0), -1);
+    CHECK_EQ_I64(tp_shm_writer_publish(&page_rig.w, &t, new_bytes, 4096, 5, 0, NULL), -1);
+
+    tp_shm_view_t v; /* the slots stay IN-PROGRESS: late, never the kept page's 0xAA as frame 4 */
+    CHECK_EQ_I64(tp_shm_reader_begin(&page_rig.r, 4, &v), TP_SHM_READ_LATE);
+    CHECK_EQ_I64(tp_shm_reader_begin(&page_rig.r, 2, &v), TP_SHM_READ_LATE);
+    tp_test_rig_close(&page_rig);
+}
+
+/* The documented limit of a truncate to a size that is not a multiple of
+ * the page: the rest of the page holding the new end stays mapped and reads
+ * as zeros without a fault. A committed frame reaching into it (slot 1 here)
+ * reads whole, with zeros at its end: a change no seqlock can see, as any
+ * write of a neighbour into a payload. A frame reaching past that page
+ * (slot 2) faults and is never intact; the one before (slot 0) is untouched. */
+static void test_unaligned_truncate_zeroes_the_cut_frame(void)
+{
+    const tp_tensor_header_t t = page_rig_open("cutpool");
+    for (int i = 0; i < 3; i++) CHECK_EQ_I64(tp_shm_writer_publish(&page_rig.w, &t, old_bytes, 4096, 1, 0, NULL), 0);
+    page_rig_truncate_pool(8192 + 32); /* slot 1 ends at 8256: 32 bytes cut, in the kept page */
+
+    tp_shm_view_t v;
+    CHECK_EQ_I64(tp_shm_reader_begin(&page_rig.r, 0, &v), TP_SHM_READ_OK);
+    CHECK(memcmp(v.payload, old_bytes, 4096) == 0 && tp_shm_view_intact(&v));
+    CHECK_EQ_I64(tp_shm_reader_begin(&page_rig.r, 1, &v), TP_SHM_READ_OK);
+    CHECK(memcmp(v.payload, old_bytes, 4096 - 32) == 0);
+    CHECK(v.payload[4096 - 32] == 0 && v.payload[4095] == 0);
+    CHECK(tp_shm_view_intact(&v));
+    CHECK_EQ_I64(tp_shm_reader_begin(&page_rig.r, 2, &v), TP_SHM_READ_OK);
+    CHECK(v.payload[4095] == 0); /* faults in page 3: caught */
+    CHECK(!tp_shm_view_intact(&v));
+    tp_test_rig_close(&page_rig);
+}
+
 int main(void)
 {
     if (tp_test_rig_open(&rig, "seqlock", 4, 1, POOL1) != 0) {
@@ -628,6 +710,8 @@ int main(void)
     RUN(test_created_modes);
     RUN(test_writer_canonical_paths);
     RUN(test_prefetch_backlog_window);
+    RUN(test_lost_pool_mapping_not_committed);
+    RUN(test_unaligned_truncate_zeroes_the_cut_frame);
     RUN(test_tensor_cache_reader);
     RUN(test_tensor_cache_writer); /* advances the writer's seq */
     RUN(test_pool_stride_independent_of_tensor_strides); /* last: advances the writer's seq */
