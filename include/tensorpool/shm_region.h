@@ -97,6 +97,10 @@ TP_INTERNAL int tp_shm_region_guard(tp_shm_region_t *r);
  * For the owner's periodic check (liveness, keepalive), not per frame. */
 TP_INTERNAL int tp_shm_region_lost(const tp_shm_region_t *r);
 
+/* The error for a lost mapping, named as "<what> <id>" ("header ring 0",
+ * "pool 1"): sets TP_ERR_TRUNCATED and returns -1. */
+TP_INTERNAL int tp_shm_region_lost_error(const char *what, unsigned id);
+
 /* Unmap (safe on a zeroed or already unmapped region). */
 TP_INTERNAL void tp_shm_region_unmap(tp_shm_region_t *r);
 

@@ -135,8 +135,7 @@ int tp_client_writer_check(const tp_shm_writer_t *w, uint64_t epoch)
         const tp_shm_region_t *r = i == 0 ? &w->ring : &w->pool[i - 1];
         const char *what = i == 0 ? "header ring" : "pool";
         const unsigned id = i == 0 ? 0u : w->pool_id[i - 1];
-        if (tp_shm_region_lost(r))
-            return tp_err_set(TP_ERR_TRUNCATED, "%s %u: file truncated by another process, mapping lost", what, id);
+        if (tp_shm_region_lost(r)) return tp_shm_region_lost_error(what, id);
         tp_superblock_t sb;
         tp_superblock_read(r->base, &sb);
         if (sb.magic != TP_SHM_MAGIC || sb.epoch != epoch)

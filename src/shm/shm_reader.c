@@ -264,8 +264,7 @@ int tp_shm_reader_live(const tp_shm_reader_t *r, uint64_t pid, uint64_t now_ns, 
 {
     for (unsigned i = 0; i <= r->npools; i++) /* first: a lost mapping reads as zeros below */
         if (tp_shm_region_lost(i == 0 ? &r->ring : &r->pool[i - 1])) {
-            tp_err_set(TP_ERR_TRUNCATED, "%s %u: file truncated by another process, mapping lost",
-                       i == 0 ? "header ring" : "pool", i == 0 ? 0u : r->pool_id[i - 1]);
+            tp_shm_region_lost_error(i == 0 ? "header ring" : "pool", i == 0 ? 0u : r->pool_id[i - 1]);
             return 0;
         }
     tp_superblock_t sb;

@@ -236,6 +236,11 @@ int tp_shm_region_lost(const tp_shm_region_t *r)
     return r->guard > 0 && tp_fault_guard_probe(r->guard) != TP_FAULT_NONE;
 }
 
+int tp_shm_region_lost_error(const char *what, unsigned id)
+{
+    return tp_err_set(TP_ERR_TRUNCATED, "%s %u: file truncated by another process, mapping lost", what, id);
+}
+
 void tp_shm_region_unmap(tp_shm_region_t *r)
 {
     tp_fault_guard_remove(r->guard);

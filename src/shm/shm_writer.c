@@ -224,8 +224,7 @@ static int claim_lost(const tp_shm_writer_t *w, const tp_shm_claim_t *c)
 {
     const int ring = tp_fault_guard_lost(w->ring.guard) != TP_FAULT_NONE;
     if (!ring && tp_fault_guard_lost(w->pool[c->pool].guard) == TP_FAULT_NONE) return 0;
-    return tp_err_set(TP_ERR_TRUNCATED, "%s %u: file truncated by another process, mapping lost",
-                      ring ? "header ring" : "pool", ring ? 0u : w->pool_id[c->pool]);
+    return tp_shm_region_lost_error(ring ? "header ring" : "pool", ring ? 0u : w->pool_id[c->pool]);
 }
 
 int tp_shm_writer_commit(tp_shm_writer_t *w, const tp_shm_claim_t *c, uint64_t timestamp_ns, uint32_t meta_version)

@@ -606,16 +606,19 @@ static void test_prefetch_backlog_window(void)
 static tp_test_rig_t page_rig;
 static uint8_t old_bytes[4096], new_bytes[4096];
 
-static tp_tensor_header_t page_rig_open(const char *tag)
+static int page_rig_open(const char *tag, tp_tensor_header_t *t)
 {
     static const tp_shm_pool_config_t page_pool[1] = {{.pool_id = 1, .stride_bytes = 4096}};
-    CHECK(tp_test_rig_open(&page_rig, tag, 4, 1, page_pool) == 0);
+    if (tp_test_rig_open(&page_rig, tag, 4, 1, page_pool) != 0) {
+        fprintf(stderr, "rig: %s\n", tp_errmsg());
+        CHECK(!"page rig opens");
+        return -1;
+    }
     memset(old_bytes, 0xAA, sizeof old_bytes);
     memset(new_bytes, 0xBB, sizeof new_bytes);
     const int32_t dims[1] = {4096};
-    tp_tensor_header_t t;
-    tp_tensor_header_init(&t, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, 1, dims);
-    return t;
+    tp_tensor_header_init(t, TP_CONTROL_DTYPE_UINT8, TP_CONTROL_MAJOR_ORDER_ROW, 1, dims);
+    return 0;
 }
 
 /* What another member of the group may do to the pool file at any time. */
@@ -634,7 +637,8 @@ static void page_rig_truncate_pool(off_t size)
  * frame. */
 static void test_lost_pool_mapping_not_committed(void)
 {
-    const tp_tensor_header_t t = page_rig_open("lostpool");
+    tp_tensor_header_t t;
+    if (page_rig_open("lostpool", &t) != 0) return;
     uint64_t seq = 99;
     CHECK_EQ_I64(tp_shm_writer_publish(&page_rig.w, &t, old_bytes, 4096, 1, 0, &seq), 0);
     CHECK_EQ_U64(seq, 0);
@@ -666,7 +670,8 @@ static void test_lost_pool_mapping_not_committed(void)
  * (slot 2) faults and is never intact; the one before (slot 0) is untouched. */
 static void test_unaligned_truncate_zeroes_the_cut_frame(void)
 {
-    const tp_tensor_header_t t = page_rig_open("cutpool");
+    tp_tensor_header_t t;
+    if (page_rig_open("cutpool", &t) != 0) return;
     for (int i = 0; i < 3; i++) CHECK_EQ_I64(tp_shm_writer_publish(&page_rig.w, &t, old_bytes, 4096, 1, 0, NULL), 0);
     page_rig_truncate_pool(8192 + 32); /* slot 1 ends at 8256: 32 bytes cut, in the kept page */
 
